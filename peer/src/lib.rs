@@ -1,0 +1,9 @@
+//! A WebRTC peer connection, sans-IO.
+//!
+//! This crate will hold `PeerConnection`: transceivers, offer/answer through
+//! `meshrtc-sdp`, and ICE → DTLS → SRTP keys → RTP/RTCP on one BUNDLEd
+//! 5-tuple, with a tokio driver behind a feature. Today it holds the
+//! datagram demultiplexer every layer above the socket shares ([`demux`]).
+#![forbid(unsafe_code)]
+
+pub mod demux;

@@ -1,0 +1,18 @@
+//! Workspace-level integration and interop tests for meshrtc.
+//!
+//! The tests live in `tests/` (one binary, `tests/it/main.rs`, with a module
+//! per area, so the 2-core build links one executable). Shared helpers
+//! (fixtures, process harnesses, the headless Chromium harness) will live in
+//! this library.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+/// The shared fixtures folder (`../shared/fixtures` beside the checkout), or
+/// `MESHRTC_FIXTURES` when set.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("MESHRTC_FIXTURES") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}

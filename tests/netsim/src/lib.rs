@@ -1,0 +1,2 @@
+//! A deterministic network simulator for sans-IO nodes.
+#![forbid(unsafe_code)]
