@@ -10,9 +10,21 @@ use serde_json::{json, Value};
 use std::fmt::Write;
 
 /// What the user gave besides the bytes.
-pub struct Options<'a> {
-    /// ICE password for MESSAGE-INTEGRITY.
-    pub ice_pwd: Option<&'a str>,
+pub struct Options {
+    /// ICE passwords for MESSAGE-INTEGRITY, with their prepared keys.
+    keys: Vec<ShortTermKey>,
+}
+
+impl Options {
+    /// Options with these ICE passwords.
+    pub fn new(ice_pwds: &[String]) -> Options {
+        Options {
+            keys: ice_pwds
+                .iter()
+                .map(|p| ShortTermKey::new(p.as_bytes()))
+                .collect(),
+        }
+    }
 }
 
 /// The outcome of one integrity or fingerprint check.
@@ -20,7 +32,8 @@ pub struct Options<'a> {
 enum Check {
     Absent,
     Unchecked,
-    Ok,
+    /// Verified with the password at this index (of several).
+    Ok(Option<usize>),
     Failed(String),
 }
 
@@ -29,7 +42,7 @@ impl Check {
         match self {
             Check::Absent => json!("absent"),
             Check::Unchecked => json!("unchecked"),
-            Check::Ok => json!("ok"),
+            Check::Ok(_) => json!("ok"),
             Check::Failed(why) => json!({ "failed": why }),
         }
     }
@@ -69,7 +82,7 @@ pub struct Report {
 }
 
 /// Decodes one datagram.
-pub fn decode(dgram: &[u8], opts: &Options<'_>) -> Report {
+pub fn decode(dgram: &[u8], opts: &Options) -> Report {
     let class = classify(dgram);
     let body = match class {
         PacketClass::Stun => match decode_stun(dgram, opts) {
@@ -86,23 +99,32 @@ pub fn decode(dgram: &[u8], opts: &Options<'_>) -> Report {
     }
 }
 
-fn decode_stun(dgram: &[u8], opts: &Options<'_>) -> Result<StunReport, StunError> {
+fn decode_stun(dgram: &[u8], opts: &Options) -> Result<StunReport, StunError> {
     let msg = Message::parse(dgram)?;
     let tid = msg.transaction_id();
-    let key = opts.ice_pwd.map(|p| ShortTermKey::new(p.as_bytes()));
     let attrs = msg
         .all_attributes()
         .map(|raw| attr_line(&msg, &raw))
         .collect();
-    let check =
-        |present: bool, r: &dyn Fn(&ShortTermKey) -> Result<(), StunError>| match (present, &key) {
-            (false, _) => Check::Absent,
-            (true, None) => Check::Unchecked,
-            (true, Some(k)) => match r(k) {
-                Ok(()) => Check::Ok,
-                Err(e) => Check::Failed(e.to_string()),
-            },
-        };
+    let check = |present: bool, verify: &dyn Fn(&ShortTermKey) -> Result<(), StunError>| {
+        if !present {
+            return Check::Absent;
+        }
+        let mut last_err = None;
+        for (i, k) in opts.keys.iter().enumerate() {
+            match verify(k) {
+                Ok(()) => return Check::Ok((opts.keys.len() > 1).then_some(i)),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        match last_err {
+            None => Check::Unchecked,
+            Some(e) if opts.keys.len() > 1 => {
+                Check::Failed(format!("no given password matches ({e})"))
+            }
+            Some(e) => Check::Failed(e.to_string()),
+        }
+    };
     let integrity = check(msg.has_integrity(), &|k| msg.verify_integrity(k));
     let integrity_sha256 = check(msg.has_integrity_sha256(), &|k| {
         msg.verify_integrity_sha256(k)
@@ -111,7 +133,7 @@ fn decode_stun(dgram: &[u8], opts: &Options<'_>) -> Result<StunReport, StunError
         Check::Absent
     } else {
         match msg.verify_fingerprint() {
-            Ok(()) => Check::Ok,
+            Ok(()) => Check::Ok(None),
             Err(e) => Check::Failed(e.to_string()),
         }
     };
@@ -303,7 +325,10 @@ impl Report {
                 let line = |label: &str, c: &Check, how: &str| match c {
                     Check::Absent => String::new(),
                     Check::Unchecked => format!("  {label:<26}not checked ({how})\n"),
-                    Check::Ok => format!("  {label:<26}ok\n"),
+                    Check::Ok(None) => format!("  {label:<26}ok\n"),
+                    Check::Ok(Some(i)) => {
+                        format!("  {label:<26}ok (with --ice-pwd number {})\n", i + 1)
+                    }
                     Check::Failed(why) => format!("  {label:<26}FAILED: {why}\n"),
                 };
                 s += &line("message integrity", &r.integrity, "give --ice-pwd");

@@ -32,10 +32,11 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct DecodeArgs {
-    /// The ICE password (the receiving side's ice-pwd) to verify STUN
-    /// MESSAGE-INTEGRITY with.
+    /// An ICE password (the receiving side's ice-pwd) to verify STUN
+    /// MESSAGE-INTEGRITY with. Give it more than once for a capture with
+    /// both directions: each message is checked against every password.
     #[arg(long, value_name = "PWD")]
-    ice_pwd: Option<String>,
+    ice_pwd: Vec<String>,
     /// Print JSON (one object per datagram, one per line) instead of text.
     #[arg(long)]
     json: bool,
@@ -73,9 +74,7 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let opts = decode::Options {
-        ice_pwd: args.ice_pwd.as_deref(),
-    };
+    let opts = decode::Options::new(&args.ice_pwd);
     let mut failed = false;
     for (i, dgram) in datagrams.iter().enumerate() {
         let report = decode::decode(dgram, &opts);

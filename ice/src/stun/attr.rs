@@ -97,7 +97,9 @@ pub struct UnknownAttributes<'a>(&'a [u8]);
 impl<'a> UnknownAttributes<'a> {
     /// The listed types.
     pub fn iter(&self) -> impl Iterator<Item = AttrType> + 'a {
-        self.0.chunks_exact(2).map(|c| AttrType(u16::from_be_bytes([c[0], c[1]])))
+        self.0
+            .chunks_exact(2)
+            .map(|c| AttrType(u16::from_be_bytes([c[0], c[1]])))
     }
 
     /// The raw value.
@@ -111,7 +113,8 @@ fn utf8(attr: AttrType, v: &[u8]) -> Result<&str, StunError> {
 }
 
 fn fixed<const N: usize>(attr: AttrType, v: &[u8]) -> Result<[u8; N], StunError> {
-    v.try_into().map_err(|_| StunError::BadAttributeLength { attr, len: v.len() })
+    v.try_into()
+        .map_err(|_| StunError::BadAttributeLength { attr, len: v.len() })
 }
 
 /// The 16 bytes IPv6 addresses are XORed with: cookie then transaction id

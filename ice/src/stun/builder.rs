@@ -57,7 +57,12 @@ impl<'b> MessageBuilder<'b> {
         buf.extend_from_slice(&[0, 0]);
         buf.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
         buf.extend_from_slice(&tid.0);
-        MessageBuilder { buf, start, tid, stage: Stage::Attributes }
+        MessageBuilder {
+            buf,
+            start,
+            tid,
+            stage: Stage::Attributes,
+        }
     }
 
     /// The transaction id of the message being built.

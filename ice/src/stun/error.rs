@@ -24,7 +24,9 @@ pub enum StunError {
     #[error("message length {0} is not a multiple of 4")]
     UnalignedLength(u16),
     /// The datagram holds more bytes than the header length announces.
-    #[error("message length field says {declared} bytes of attributes but {actual} follow the header")]
+    #[error(
+        "message length field says {declared} bytes of attributes but {actual} follow the header"
+    )]
     LengthMismatch {
         /// The header's length field.
         declared: u16,
@@ -32,7 +34,9 @@ pub enum StunError {
         actual: usize,
     },
     /// An attribute's value runs past the end of the message.
-    #[error("attribute {attr} at offset {offset} declares {declared} bytes but only {available} remain")]
+    #[error(
+        "attribute {attr} at offset {offset} declares {declared} bytes but only {available} remain"
+    )]
     TruncatedAttribute {
         /// The attribute type.
         attr: AttrType,

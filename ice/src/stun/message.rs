@@ -57,7 +57,10 @@ impl<'a> Message<'a> {
     /// §6.3, length consistency, attribute TLV bounds, and FINGERPRINT last.
     pub fn parse(buf: &'a [u8]) -> Result<Message<'a>, StunError> {
         if buf.len() < HEADER_LEN {
-            return Err(StunError::Truncated { needed: HEADER_LEN, got: buf.len() });
+            return Err(StunError::Truncated {
+                needed: HEADER_LEN,
+                got: buf.len(),
+            });
         }
         if buf[0] & 0xC0 != 0 {
             return Err(StunError::NotStun(buf[0]));
@@ -72,10 +75,16 @@ impl<'a> Message<'a> {
         }
         let total = HEADER_LEN + declared as usize;
         if buf.len() < total {
-            return Err(StunError::Truncated { needed: total, got: buf.len() });
+            return Err(StunError::Truncated {
+                needed: total,
+                got: buf.len(),
+            });
         }
         if buf.len() > total {
-            return Err(StunError::LengthMismatch { declared, actual: buf.len() - HEADER_LEN });
+            return Err(StunError::LengthMismatch {
+                declared,
+                actual: buf.len() - HEADER_LEN,
+            });
         }
         let ty = u16::from_be_bytes([buf[field::TYPE.start], buf[field::TYPE.start + 1]]);
         let (class, method) = split_message_type(ty);
@@ -165,13 +174,21 @@ impl<'a> Message<'a> {
     /// MESSAGE-INTEGRITY(-SHA256) and that RFC 8489 §14.5/§14.6 says to ignore
     /// are not yielded; see [`Message::all_attributes`] for the raw list.
     pub fn attributes(&self) -> RawAttributes<'a> {
-        RawAttributes { buf: self.buf, off: HEADER_LEN, filter: Some(self.filter()) }
+        RawAttributes {
+            buf: self.buf,
+            off: HEADER_LEN,
+            filter: Some(self.filter()),
+        }
     }
 
     /// Every attribute in wire order, including those the RFC says to ignore
     /// (for inspection tools).
     pub fn all_attributes(&self) -> RawAttributes<'a> {
-        RawAttributes { buf: self.buf, off: HEADER_LEN, filter: None }
+        RawAttributes {
+            buf: self.buf,
+            off: HEADER_LEN,
+            filter: None,
+        }
     }
 
     /// Whether RFC 8489 says to ignore this attribute (it follows an
@@ -218,7 +235,9 @@ impl<'a> Message<'a> {
     /// [`MAX_UNKNOWN_REPORTED`] are listed; see
     /// [`Message::has_unknown_required`].
     pub fn unknown_required(&self) -> impl Iterator<Item = AttrType> + '_ {
-        self.unknown_required[..self.unknown_required_len as usize].iter().map(|&t| AttrType(t))
+        self.unknown_required[..self.unknown_required_len as usize]
+            .iter()
+            .map(|&t| AttrType(t))
     }
 
     /// Whether any unknown comprehension-required attribute is present.
@@ -289,7 +308,9 @@ impl<'a> Message<'a> {
     /// (RFC 8489 §14.5), in constant time. The HMAC covers the message up to
     /// the attribute, with the header length counting up to its end.
     pub fn verify_integrity(&self, key: &ShortTermKey) -> Result<(), StunError> {
-        let off = self.integrity.ok_or(StunError::MissingAttribute(AttrType::MESSAGE_INTEGRITY))?
+        let off = self
+            .integrity
+            .ok_or(StunError::MissingAttribute(AttrType::MESSAGE_INTEGRITY))?
             as usize;
         let raw = self.raw_at(off);
         if raw.value.len() != integrity::SHA1_LEN {
@@ -309,10 +330,9 @@ impl<'a> Message<'a> {
     /// Verifies MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6), which may be
     /// truncated to 16..=32 bytes in steps of 4.
     pub fn verify_integrity_sha256(&self, key: &ShortTermKey) -> Result<(), StunError> {
-        let off = self
-            .integrity_sha256
-            .ok_or(StunError::MissingAttribute(AttrType::MESSAGE_INTEGRITY_SHA256))?
-            as usize;
+        let off = self.integrity_sha256.ok_or(StunError::MissingAttribute(
+            AttrType::MESSAGE_INTEGRITY_SHA256,
+        ))? as usize;
         let raw = self.raw_at(off);
         let n = raw.value.len();
         if !(16..=32).contains(&n) || n % 4 != 0 {
@@ -325,7 +345,9 @@ impl<'a> Message<'a> {
         if integrity::ct_eq(&tag[..n], raw.value) {
             Ok(())
         } else {
-            Err(StunError::IntegrityMismatch(AttrType::MESSAGE_INTEGRITY_SHA256))
+            Err(StunError::IntegrityMismatch(
+                AttrType::MESSAGE_INTEGRITY_SHA256,
+            ))
         }
     }
 
@@ -347,8 +369,9 @@ impl<'a> Message<'a> {
     /// Verifies FINGERPRINT: CRC-32 of the message before it, XOR
     /// 0x5354554E (RFC 8489 §14.7).
     pub fn verify_fingerprint(&self) -> Result<(), StunError> {
-        let off =
-            self.fingerprint.ok_or(StunError::MissingAttribute(AttrType::FINGERPRINT))? as usize;
+        let off = self
+            .fingerprint
+            .ok_or(StunError::MissingAttribute(AttrType::FINGERPRINT))? as usize;
         let raw = self.raw_at(off);
         let Ok(bytes) = <[u8; 4]>::try_from(raw.value) else {
             return Err(StunError::BadAttributeLength {
@@ -372,7 +395,9 @@ impl std::fmt::Debug for Message<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let tid = self.transaction_id();
         let mut d = f.debug_struct("Message");
-        d.field("class", &self.class).field("method", &self.method).field("tid", &tid);
+        d.field("class", &self.class)
+            .field("method", &self.method)
+            .field("tid", &tid);
         let attrs: Vec<_> = self.attributes().map(|a| a.decode(&tid)).collect();
         d.field("attributes", &attrs).finish()
     }
@@ -409,7 +434,10 @@ struct IgnoreFilter {
 impl IgnoreFilter {
     fn ignores(&self, attr: AttrType, offset: usize) -> bool {
         (offset > self.integrity
-            && !matches!(attr, AttrType::MESSAGE_INTEGRITY_SHA256 | AttrType::FINGERPRINT))
+            && !matches!(
+                attr,
+                AttrType::MESSAGE_INTEGRITY_SHA256 | AttrType::FINGERPRINT
+            ))
             || (offset > self.integrity_sha256 && attr != AttrType::FINGERPRINT)
     }
 }
@@ -436,7 +464,11 @@ impl<'a> Iterator for RawAttributes<'a> {
             let offset = self.off;
             self.off += 4 + ((len + 3) & !3);
             if !self.filter.is_some_and(|f| f.ignores(attr, offset)) {
-                return Some(RawAttribute { attr, value, offset });
+                return Some(RawAttribute {
+                    attr,
+                    value,
+                    offset,
+                });
             }
         }
     }

@@ -270,7 +270,12 @@ mod tests {
     #[test]
     fn every_method_and_class_survives_packing() {
         for m in 0..0x1000u16 {
-            for c in [Class::Request, Class::Indication, Class::Success, Class::Error] {
+            for c in [
+                Class::Request,
+                Class::Indication,
+                Class::Success,
+                Class::Error,
+            ] {
                 let t = message_type(c, Method(m));
                 assert_eq!(t & 0xC000, 0);
                 assert_eq!(split_message_type(t), (c, Method(m)));
@@ -281,7 +286,10 @@ mod tests {
     #[test]
     fn unknown_attribute_types_print_in_hex() {
         assert_eq!(format!("{:?}", AttrType(0xC0DE)), "AttrType(0xc0de)");
-        assert_eq!(format!("{:?}", AttrType::GOOG_NETWORK_INFO), "GOOG-NETWORK-INFO");
+        assert_eq!(
+            format!("{:?}", AttrType::GOOG_NETWORK_INFO),
+            "GOOG-NETWORK-INFO"
+        );
         assert!(AttrType(0x7FFF).is_comprehension_required());
         assert!(!AttrType(0x8000).is_comprehension_required());
     }

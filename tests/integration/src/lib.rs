@@ -1,10 +1,11 @@
 //! Workspace-level integration and interop tests for meshrtc.
 //!
-//! The tests live in `tests/` (one binary, `tests/it/main.rs`, with a module
+//! The tests live in `tests/it/` (one binary, `tests/it/main.rs`, with a module
 //! per area, so the 2-core build links one executable). Shared helpers
 //! (fixtures, process harnesses, the headless Chromium harness) will live in
 //! this library.
-#![forbid(unsafe_code)]
+
+pub mod alloc;
 
 use std::path::PathBuf;
 

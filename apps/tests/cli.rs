@@ -1,0 +1,200 @@
+//! The `meshrtc` binary as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn meshrtc(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../fixtures/chromium-156/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+#[test]
+fn decode_prints_every_attribute_and_verifies_with_the_password() {
+    let hex = fixture("chromium_stun_binding_request.hex");
+    let o = meshrtc(
+        &[
+            "decode",
+            "--ice-pwd",
+            "dPR+zd3QMw7rwvBB3GOuedwM",
+            hex.trim(),
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.starts_with("STUN Binding request, 100 bytes\n"),
+        "{out}"
+    );
+    for needle in [
+        "transaction id  473432495469782f56557948",
+        "USERNAME",
+        "\"RGpn:gAt7\"  (ICE: to ufrag \"RGpn\", from ufrag \"gAt7\")",
+        "GOOG-NETWORK-INFO",
+        "network id 1, network cost 50",
+        "ICE-CONTROLLING",
+        "tie-breaker 0x91d332d9cdda01f3",
+        "USE-CANDIDATE",
+        "1853824767  (type preference 110, local preference 32542, component 1)",
+        "message integrity         ok",
+        "fingerprint               ok",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn decode_reports_a_wrong_password_and_an_unchecked_integrity() {
+    let hex = fixture("chromium_stun_binding_request.hex");
+    let (out, _) = text(&meshrtc(&["decode", "--ice-pwd", "nope", hex.trim()], None));
+    assert!(
+        out.contains("message integrity         FAILED: MESSAGE-INTEGRITY does not match"),
+        "{out}"
+    );
+    let (out, _) = text(&meshrtc(&["decode", hex.trim()], None));
+    assert!(
+        out.contains("message integrity         not checked (give --ice-pwd)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn decode_json_from_stdin_one_object_per_datagram() {
+    let input = format!(
+        "# two datagrams\n{}\n{}",
+        fixture("chromium_stun_binding_success_response.hex").trim(),
+        fixture("chromium_dtls_clienthello.hex")
+    );
+    let o = meshrtc(
+        &[
+            "decode",
+            "--json",
+            "--ice-pwd",
+            "Hb3P1MICVmw4WkbABnMC6nn5",
+            "-",
+        ],
+        Some(&input),
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0]["class"], "STUN");
+    assert_eq!(v[0]["stun"]["class"], "success response");
+    assert_eq!(v[0]["stun"]["attributes"][0]["type"], "XOR-MAPPED-ADDRESS");
+    assert_eq!(v[0]["stun"]["attributes"][0]["value"], "127.0.0.1:52849");
+    assert_eq!(v[0]["stun"]["message_integrity"], "ok");
+    assert_eq!(v[0]["stun"]["fingerprint"], "ok");
+    assert_eq!(
+        (v[1]["class"].as_str(), v[1]["length"].as_u64()),
+        (Some("DTLS"), Some(1200))
+    );
+    assert_eq!(
+        (v[2]["class"].as_str(), v[2]["length"].as_u64()),
+        (Some("DTLS"), Some(263))
+    );
+}
+
+#[test]
+fn garbage_gets_a_clear_error_and_a_failing_exit_code() {
+    for (args, needle) in [
+        (
+            vec!["decode", "zz"],
+            "line 1, column 1: 'z' is not a hex digit",
+        ),
+        (vec!["decode", "abc"], "odd number of hex digits"),
+        (vec!["decode", "-"], "no datagram in the input"),
+    ] {
+        let o = meshrtc(&args, Some(""));
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // Bytes in no RFC 7983 range, and a STUN header that lies about length.
+    let o = meshrtc(&["decode", "ff00ff00"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).0.contains("in no RFC 7983 range"));
+    let o = meshrtc(
+        &["decode", "000100502112a442000000000000000000000000"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o)
+        .0
+        .contains("malformed: truncated STUN message: needed 100 bytes, got 20"));
+}
+
+#[test]
+fn bad_arguments_are_a_usage_error() {
+    let o = meshrtc(&["decode"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let o = meshrtc(&["frobnicate"], None);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn decode_tries_every_password_given() {
+    let input = format!(
+        "{}\n{}",
+        fixture("chromium_stun_binding_request.hex").trim(),
+        fixture("chromium_stun_binding_success_response.hex").trim()
+    );
+    let o = meshrtc(
+        &[
+            "decode",
+            "--ice-pwd",
+            "Hb3P1MICVmw4WkbABnMC6nn5",
+            "--ice-pwd",
+            "dPR+zd3QMw7rwvBB3GOuedwM",
+            "-",
+        ],
+        Some(&input),
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("── datagram 1 of 2 ──"));
+    // The request verifies with the answerer's password, the response with
+    // the offerer's.
+    assert!(
+        out.contains("message integrity         ok (with --ice-pwd number 2)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("message integrity         ok (with --ice-pwd number 1)"),
+        "{out}"
+    );
+    let o = meshrtc(
+        &["decode", "--ice-pwd", "a", "--ice-pwd", "b", "-"],
+        Some(&input),
+    );
+    assert!(text(&o).0.contains("FAILED: no given password matches"));
+}

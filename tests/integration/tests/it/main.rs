@@ -1,0 +1,6 @@
+//! meshrtc's workspace-level tests: one binary, a module per area.
+
+#[global_allocator]
+static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
+
+mod stun;
