@@ -1,0 +1,732 @@
+//! ICE agents on the deterministic network simulator: clean links, loss,
+//! jitter, NATs with a STUN server, role conflicts, late trickle, checks
+//! before credentials, dead STUN servers, consent loss and ICE restart.
+
+use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method};
+use meshrtc_ice::{Candidate, CandidateKind, IceAgent, IceConfig, IceEvent, IceState, StunServer};
+use meshrtc_netsim::{Datagram, LinkConfig, NatConfig, Node, NodeId, Sim};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// An ICE agent, or a STUN server, as a simulator node.
+enum Peer {
+    Agent {
+        agent: Box<IceAgent>,
+        events: Vec<(Duration, IceEvent)>,
+        epoch: Instant,
+        errors: u64,
+    },
+    Server {
+        server: StunServer,
+        out: Vec<Datagram>,
+    },
+}
+
+impl Peer {
+    fn agent(&self) -> &IceAgent {
+        match self {
+            Peer::Agent { agent, .. } => agent,
+            Peer::Server { .. } => panic!("not an agent"),
+        }
+    }
+    fn agent_mut(&mut self) -> &mut IceAgent {
+        match self {
+            Peer::Agent { agent, .. } => agent,
+            Peer::Server { .. } => panic!("not an agent"),
+        }
+    }
+    fn events(&self) -> &[(Duration, IceEvent)] {
+        match self {
+            Peer::Agent { events, .. } => events,
+            Peer::Server { .. } => &[],
+        }
+    }
+    fn drain(&mut self, now: Instant) {
+        if let Peer::Agent {
+            agent,
+            events,
+            epoch,
+            ..
+        } = self
+        {
+            while let Some(e) = agent.poll_event() {
+                events.push((now - *epoch, e));
+            }
+        }
+    }
+}
+
+impl Node for Peer {
+    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        match self {
+            Peer::Agent { agent, errors, .. } => {
+                if agent
+                    .handle_datagram(now, d.src, d.dst, &d.payload)
+                    .is_err()
+                {
+                    *errors += 1;
+                }
+            }
+            Peer::Server { server, out } => {
+                let mut buf = Vec::new();
+                if let Ok(true) = server.handle(d.src, &d.payload, &mut buf) {
+                    out.push(Datagram {
+                        src: d.dst,
+                        dst: d.src,
+                        payload: buf,
+                    });
+                }
+            }
+        }
+        self.drain(now);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Peer::Agent { agent, .. } = self {
+            agent.handle_timeout(now);
+        }
+        self.drain(now);
+    }
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+        match self {
+            Peer::Agent { agent, .. } => agent.poll_transmit().map(|t| Datagram {
+                src: t.src,
+                dst: t.dst,
+                payload: t.payload,
+            }),
+            Peer::Server { out, .. } => out.pop(),
+        }
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        match self {
+            Peer::Agent { agent, .. } => agent.poll_timeout(),
+            Peer::Server { .. } => None,
+        }
+    }
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// Two agents and the signaling between them (done by the test, with an
+/// optional delay per direction).
+struct Call {
+    sim: Sim<Peer>,
+    a: NodeId,
+    b: NodeId,
+    /// Candidates already forwarded, per direction.
+    sent: [usize; 2],
+    /// Signaling from a to b, and from b to a, opens at these times.
+    open_at: [Duration; 2],
+    creds_sent: [bool; 2],
+    /// Whether credentials travel with the candidates (else the test sends them).
+    auto_creds: bool,
+}
+
+impl Call {
+    fn new(seed: u64, cfg_a: IceConfig, cfg_b: IceConfig, link: LinkConfig) -> Call {
+        let mut sim: Sim<Peer> = Sim::new(seed);
+        let e = sim.epoch();
+        let a = sim.add_node(
+            Peer::Agent {
+                agent: Box::new(IceAgent::new(cfg_a, e)),
+                events: vec![],
+                epoch: e,
+                errors: 0,
+            },
+            &[ip("10.0.0.1")],
+        );
+        let b = sim.add_node(
+            Peer::Agent {
+                agent: Box::new(IceAgent::new(cfg_b, e)),
+                events: vec![],
+                epoch: e,
+                errors: 0,
+            },
+            &[ip("10.0.0.2")],
+        );
+        sim.set_link(a, b, link);
+        let mut call = Call {
+            sim,
+            a,
+            b,
+            sent: [0, 0],
+            open_at: [Duration::ZERO; 2],
+            creds_sent: [false; 2],
+            auto_creds: true,
+        };
+        call.host(a, "10.0.0.1:5000");
+        call.host(b, "10.0.0.2:6000");
+        call
+    }
+
+    fn host(&mut self, id: NodeId, addr: &str) {
+        self.sim
+            .node_mut(id)
+            .agent_mut()
+            .add_local_host(sa(addr))
+            .unwrap();
+    }
+
+    fn start(&mut self) {
+        let now = self.sim.now();
+        for id in [self.a, self.b] {
+            let n = self.sim.node_mut(id);
+            n.agent_mut().start_gathering(now);
+            n.drain(now);
+        }
+    }
+
+    /// Forwards credentials and trickled candidates whose signaling is open.
+    fn signal(&mut self) {
+        let now = self.sim.now();
+        for (dir, (from, to)) in [(self.a, self.b), (self.b, self.a)].into_iter().enumerate() {
+            if self.sim.elapsed() < self.open_at[dir] {
+                continue;
+            }
+            if self.auto_creds && !self.creds_sent[dir] {
+                let src = self.sim.node(from).agent();
+                let (u, p) = (src.local_ufrag().to_string(), src.local_pwd().to_string());
+                self.sim
+                    .node_mut(to)
+                    .agent_mut()
+                    .set_remote_credentials(now, &u, &p)
+                    .unwrap();
+                self.creds_sent[dir] = true;
+            }
+            let cands: Vec<Candidate> = self
+                .sim
+                .node(from)
+                .events()
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    IceEvent::LocalCandidate(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            for c in &cands[self.sent[dir]..] {
+                self.sim
+                    .node_mut(to)
+                    .agent_mut()
+                    .add_remote_candidate(now, c.clone())
+                    .unwrap();
+            }
+            self.sent[dir] = cands.len();
+            let node = self.sim.node_mut(to);
+            node.drain(now);
+        }
+    }
+
+    /// Steps until `done`, signaling as it goes.
+    fn drive(&mut self, done: impl Fn(&Call) -> bool, limit: Duration) -> Duration {
+        let start = self.sim.elapsed();
+        let mut steps = 0u64;
+        loop {
+            self.signal();
+            if done(self) {
+                return self.sim.elapsed() - start;
+            }
+            assert!(
+                self.sim.elapsed() - start <= limit,
+                "not done after {limit:?}: a={:?} b={:?}",
+                self.state(self.a),
+                self.state(self.b)
+            );
+            steps += 1;
+            assert!(steps < 1_000_000, "livelock");
+            // Signaling and the predicate get a turn every 5 ms of simulated
+            // time; the nodes' own events keep their exact times.
+            self.sim.run_for(Duration::from_millis(5)).unwrap();
+        }
+    }
+
+    fn state(&self, id: NodeId) -> IceState {
+        self.sim.node(id).agent().state()
+    }
+
+    fn both(&self, s: IceState) -> bool {
+        self.state(self.a) == s && self.state(self.b) == s
+    }
+
+    fn agent(&self, id: NodeId) -> &IceAgent {
+        self.sim.node(id).agent()
+    }
+
+    /// The selected pairs agree: a's local is b's remote and vice versa.
+    fn assert_pairs_agree(&self) {
+        let (al, ar) = self.agent(self.a).selected_pair().expect("a has a pair");
+        let (bl, br) = self.agent(self.b).selected_pair().expect("b has a pair");
+        assert_eq!((al, ar), (br, bl));
+    }
+}
+
+fn completed(c: &Call) -> bool {
+    c.both(IceState::Completed)
+}
+
+#[test]
+fn two_agents_connect_on_a_clean_link_within_two_round_trips() {
+    let rtt = Duration::from_millis(40);
+    let mut c = Call::new(
+        1,
+        IceConfig::controlling(1),
+        IceConfig::controlled(2),
+        LinkConfig::with_latency(rtt / 2),
+    );
+    c.start();
+    let t = c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+    assert_eq!(
+        c.agent(c.a).selected_pair(),
+        Some((sa("10.0.0.1:5000"), sa("10.0.0.2:6000")))
+    );
+    // Connected after the first check's round trip, completed (nominated)
+    // after the nomination check's, paced by Ta = 50 ms at most.
+    let connected_at = c
+        .sim
+        .node(c.a)
+        .events()
+        .iter()
+        .find(|(_, e)| *e == IceEvent::StateChanged(IceState::Connected))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert_eq!(
+        connected_at, rtt,
+        "connected one round trip after the first check"
+    );
+    assert!(
+        t <= rtt * 2 + Duration::from_millis(50),
+        "completed after {t:?}"
+    );
+    assert_eq!(
+        c.agent(c.a).stats().checks_sent,
+        2,
+        "one check and one nomination"
+    );
+    assert_eq!(
+        c.sim
+            .node(c.a)
+            .events()
+            .iter()
+            .filter(|(_, e)| matches!(
+                e,
+                IceEvent::SelectedPair {
+                    nominated: true,
+                    ..
+                }
+            ))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn agents_connect_through_20_percent_loss() {
+    for seed in 0..5 {
+        let link = LinkConfig::with_latency(Duration::from_millis(25)).loss(0.2);
+        let mut c = Call::new(
+            seed,
+            IceConfig::controlling(seed),
+            IceConfig::controlled(seed + 100),
+            link,
+        );
+        c.start();
+        c.drive(completed, Duration::from_secs(20));
+        c.assert_pairs_agree();
+    }
+}
+
+#[test]
+fn agents_connect_with_jitter_reordering_and_duplicates() {
+    let link = LinkConfig::with_latency(Duration::from_millis(30))
+        .jitter(Duration::from_millis(40))
+        .reorder(0.2, Duration::from_millis(60))
+        .duplicate(0.2);
+    let mut c = Call::new(3, IceConfig::controlling(3), IceConfig::controlled(4), link);
+    c.start();
+    c.drive(completed, Duration::from_secs(10));
+    c.assert_pairs_agree();
+    assert_eq!(
+        c.agent(c.a).stats().malformed + c.agent(c.b).stats().malformed,
+        0
+    );
+}
+
+#[test]
+fn several_interfaces_select_the_best_pair() {
+    let mut c = Call::new(
+        5,
+        IceConfig::controlling(5),
+        IceConfig::controlled(6),
+        LinkConfig::with_latency(Duration::from_millis(10)),
+    );
+    // b also listens on a second address that a cannot reach.
+    c.host(c.b, "10.0.0.3:6001");
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+    assert_eq!(c.agent(c.b).selected_pair().unwrap().0, sa("10.0.0.2:6000"));
+}
+
+#[test]
+fn both_behind_nats_connect_through_server_reflexive_candidates() {
+    let mut sim: Sim<Peer> = Sim::new(7);
+    let e = sim.epoch();
+    let stun = sa("198.51.100.1:3478");
+    let server = sim.add_node(
+        Peer::Server {
+            server: StunServer::new(None),
+            out: vec![],
+        },
+        &[stun.ip()],
+    );
+    let na = sim.add_nat(NatConfig::home(ip("203.0.113.1")));
+    let nb = sim.add_nat(NatConfig::home(ip("203.0.113.2")));
+    let mut cfg_a = IceConfig::controlling(7);
+    cfg_a.stun_servers = vec![stun];
+    let mut cfg_b = IceConfig::controlled(8);
+    cfg_b.stun_servers = vec![stun];
+    let a = sim.add_node_behind(
+        na,
+        Peer::Agent {
+            agent: Box::new(IceAgent::new(cfg_a, e)),
+            events: vec![],
+            epoch: e,
+            errors: 0,
+        },
+        &[ip("192.168.1.10")],
+    );
+    let b = sim.add_node_behind(
+        nb,
+        Peer::Agent {
+            agent: Box::new(IceAgent::new(cfg_b, e)),
+            events: vec![],
+            epoch: e,
+            errors: 0,
+        },
+        &[ip("192.168.2.20")],
+    );
+    sim.set_default_link(LinkConfig::with_latency(Duration::from_millis(15)));
+    let mut c = Call {
+        sim,
+        a,
+        b,
+        sent: [0, 0],
+        open_at: [Duration::ZERO; 2],
+        creds_sent: [false; 2],
+        auto_creds: true,
+    };
+    c.host(a, "192.168.1.10:5000");
+    c.host(b, "192.168.2.20:6000");
+    c.start();
+    c.drive(completed, Duration::from_secs(10));
+    // Each sends from its private base to the other's server-reflexive
+    // address (its NAT's public side): the views differ by design.
+    let srflx = |id| -> Vec<Candidate> {
+        c.agent(id)
+            .local_candidates()
+            .filter(|c| c.kind == CandidateKind::ServerReflexive)
+            .cloned()
+            .collect()
+    };
+    let (sa_, sb_) = (srflx(a), srflx(b));
+    assert_eq!(sa_.len(), 1);
+    assert_eq!(sa_[0].addr, sa("203.0.113.1:40000"));
+    assert_eq!(sa_[0].related, Some(sa("192.168.1.10:5000")));
+    assert_eq!(sb_[0].addr, sa("203.0.113.2:40000"));
+    assert_eq!(
+        c.agent(a).selected_pair(),
+        Some((sa("192.168.1.10:5000"), sb_[0].addr))
+    );
+    assert_eq!(
+        c.agent(b).selected_pair(),
+        Some((sa("192.168.2.20:6000"), sa_[0].addr))
+    );
+    // The private host candidates were signalled but never reached.
+    assert!(c.sim.stats().unroutable > 0);
+    let _ = server;
+}
+
+#[test]
+fn role_conflict_is_resolved_by_the_tie_breakers() {
+    // Both think they are controlling (e.g. both sent an offer).
+    let mut c = Call::new(
+        9,
+        IceConfig::controlling(9),
+        IceConfig::controlling(10),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(10));
+    c.assert_pairs_agree();
+    let (ta, tb) = (c.agent(c.a).tie_breaker(), c.agent(c.b).tie_breaker());
+    // The larger tie-breaker stays controlling (§7.3.1.1).
+    assert_eq!(c.agent(c.a).is_controlling(), ta > tb);
+    assert_eq!(c.agent(c.b).is_controlling(), tb > ta);
+    let switches = c.agent(c.a).stats().role_switches + c.agent(c.b).stats().role_switches;
+    assert_eq!(switches, 1);
+    let conflicts =
+        c.agent(c.a).stats().role_conflicts_sent + c.agent(c.b).stats().role_conflicts_sent;
+    assert!(conflicts >= 1);
+
+    // Both controlled: the same resolution the other way.
+    let mut c = Call::new(
+        11,
+        IceConfig::controlled(11),
+        IceConfig::controlled(12),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(10));
+    c.assert_pairs_agree();
+    assert_ne!(c.agent(c.a).is_controlling(), c.agent(c.b).is_controlling());
+}
+
+#[test]
+fn candidates_trickled_late_still_connect() {
+    let mut c = Call::new(
+        13,
+        IceConfig::controlling(13),
+        IceConfig::controlled(14),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.open_at = [Duration::from_secs(2), Duration::from_secs(3)];
+    c.start();
+    let t = c.drive(completed, Duration::from_secs(10));
+    assert!(t >= Duration::from_secs(2));
+    c.assert_pairs_agree();
+}
+
+#[test]
+fn checks_before_the_remote_credentials_are_answered_and_remembered() {
+    let mut c = Call::new(
+        15,
+        IceConfig::controlling(15),
+        IceConfig::controlled(16),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    // a knows b's credentials and candidate at once; b learns a's only at 1 s.
+    c.open_at = [Duration::from_secs(1), Duration::ZERO];
+    c.start();
+    c.drive(
+        |c| c.sim.elapsed() >= Duration::from_millis(900),
+        Duration::from_secs(2),
+    );
+    let b = c.agent(c.b);
+    assert!(
+        b.stats().responses_sent >= 1,
+        "b answered a's checks without a's credentials"
+    );
+    assert_eq!(b.stats().prflx_remote, 1);
+    assert_eq!(b.remote_candidates()[0].kind, CandidateKind::PeerReflexive);
+    assert_eq!(b.remote_candidates()[0].addr, sa("10.0.0.1:5000"));
+    // a's checks (its nomination included) succeeded, so a is done; b needs
+    // a's password before it can check back.
+    assert_eq!(c.state(c.a), IceState::Completed);
+    assert_eq!(c.state(c.b), IceState::Checking);
+    assert_eq!(c.agent(c.b).stats().checks_sent, 0);
+    c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+}
+
+#[test]
+fn a_stun_server_that_never_answers_ends_gathering_at_the_deadline() {
+    let mut cfg_a = IceConfig::controlling(17);
+    // Nobody has this address: every request is lost.
+    cfg_a.stun_servers = vec![sa("192.0.2.99:19302")];
+    let mut c = Call::new(
+        17,
+        cfg_a,
+        IceConfig::controlled(18),
+        LinkConfig::with_latency(Duration::from_millis(10)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    c.drive(
+        |c| {
+            c.sim
+                .node(c.a)
+                .events()
+                .iter()
+                .any(|(_, e)| *e == IceEvent::GatheringComplete)
+        },
+        Duration::from_secs(10),
+    );
+    let done_at = c
+        .sim
+        .node(c.a)
+        .events()
+        .iter()
+        .find(|(_, e)| *e == IceEvent::GatheringComplete)
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert_eq!(
+        done_at,
+        Duration::from_secs(3),
+        "the gather deadline, not 39.5 s of retransmissions"
+    );
+    assert!(
+        c.sim.stats().unroutable >= 3,
+        "requests were sent and retransmitted"
+    );
+    c.assert_pairs_agree();
+}
+
+#[test]
+fn consent_is_lost_after_a_partition_and_recovered_by_an_ice_restart() {
+    let mut c = Call::new(
+        19,
+        IceConfig::controlling(19),
+        IceConfig::controlled(20),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    // Consent checks keep the call up for a minute.
+    let t0 = c.sim.elapsed();
+    c.drive(
+        |c| c.sim.elapsed() >= t0 + Duration::from_secs(60),
+        Duration::from_secs(61),
+    );
+    assert!(completed(&c));
+    assert!(
+        c.agent(c.a).stats().consent_checks_sent >= 9,
+        "{:?}",
+        c.agent(c.a).stats()
+    );
+    // Cut the network.
+    let cut = c.sim.elapsed();
+    c.sim.cut(c.a, c.b);
+    let t = c.drive(|c| c.both(IceState::Disconnected), Duration::from_secs(20));
+    assert!(
+        t >= Duration::from_secs(3) && t <= Duration::from_secs(9),
+        "disconnected after {t:?}"
+    );
+    let t = c.drive(|c| c.both(IceState::Failed), Duration::from_secs(40));
+    assert!(
+        c.sim.elapsed() - cut <= Duration::from_secs(31),
+        "failed after {t:?}"
+    );
+    // Healing the network alone does not bring consent back (RFC 7675 §5.1).
+    c.sim.heal(c.a, c.b);
+    c.drive(
+        |c| c.sim.elapsed() >= cut + Duration::from_secs(40),
+        Duration::from_secs(15),
+    );
+    assert!(c.both(IceState::Failed));
+    // An ICE restart with new credentials does.
+    let now = c.sim.now();
+    for id in [c.a, c.b] {
+        c.sim.node_mut(id).agent_mut().restart(now);
+    }
+    c.sent = [0, 0];
+    c.creds_sent = [false, false];
+    c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let run = |seed: u64| {
+        let link = LinkConfig::with_latency(Duration::from_millis(20))
+            .loss(0.2)
+            .jitter(Duration::from_millis(10));
+        let mut c = Call::new(
+            seed,
+            IceConfig::controlling(seed),
+            IceConfig::controlled(seed + 1),
+            link,
+        );
+        c.start();
+        c.drive(completed, Duration::from_secs(20));
+        c.drive(
+            |c| c.sim.elapsed() >= Duration::from_secs(30),
+            Duration::from_secs(30),
+        );
+        c.sim.trace_hash()
+    };
+    assert_eq!(run(21), run(21));
+    assert_ne!(run(21), run(22));
+}
+
+#[test]
+fn hostile_checks_are_refused_and_counted_without_harm() {
+    let mut c = Call::new(
+        23,
+        IceConfig::controlling(23),
+        IceConfig::controlled(24),
+        LinkConfig::with_latency(Duration::from_millis(10)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    let now = c.sim.now();
+    let b_ufrag = c.agent(c.b).local_ufrag().to_string();
+    let from = sa("10.0.0.1:5000");
+    let to = sa("10.0.0.2:6000");
+    let agent = c.sim.node_mut(c.b).agent_mut();
+    // Garbage, a truncated message, a check with the wrong password, one
+    // without integrity, one for another ufrag.
+    assert!(agent
+        .handle_datagram(now, from, to, b"\x00\x01garbage")
+        .is_err());
+    let mut buf = Vec::new();
+    let key = meshrtc_ice::stun::ShortTermKey::new(b"not-the-password-at-all");
+    let mut bld = MessageBuilder::new(
+        &mut buf,
+        Class::Request,
+        Method::BINDING,
+        meshrtc_ice::stun::TransactionId([1; 12]),
+    );
+    let user = format!("{b_ufrag}:evil");
+    bld.add(&meshrtc_ice::stun::Attribute::Username(&user))
+        .unwrap();
+    bld.add(&meshrtc_ice::stun::Attribute::Priority(1)).unwrap();
+    bld.add(&meshrtc_ice::stun::Attribute::IceControlling(1))
+        .unwrap();
+    bld.add_message_integrity(&key).unwrap();
+    bld.add_fingerprint().unwrap();
+    agent
+        .handle_datagram(now, sa("10.0.0.66:1"), to, &buf)
+        .unwrap();
+    let mut unsigned = Vec::new();
+    let mut bld = MessageBuilder::new(
+        &mut unsigned,
+        Class::Request,
+        Method::BINDING,
+        meshrtc_ice::stun::TransactionId([2; 12]),
+    );
+    bld.add(&meshrtc_ice::stun::Attribute::Username(&user))
+        .unwrap();
+    bld.add_fingerprint().unwrap();
+    agent
+        .handle_datagram(now, sa("10.0.0.66:1"), to, &unsigned)
+        .unwrap();
+    let s = agent.stats();
+    assert_eq!((s.malformed, s.unauthorized, s.bad_requests), (1, 1, 1));
+    assert_eq!(s.prflx_remote, 0, "unauthenticated sources are not learnt");
+    // The answers: a 401 and a 400, unsigned.
+    let answers: Vec<_> = std::iter::from_fn(|| agent.poll_transmit()).collect();
+    let codes: Vec<u16> = answers
+        .iter()
+        .map(|t| {
+            Message::parse(&t.payload)
+                .unwrap()
+                .error_code()
+                .unwrap()
+                .unwrap()
+                .code
+        })
+        .collect();
+    assert_eq!(codes, vec![401, 400]);
+    // The call goes on.
+    let t0 = c.sim.elapsed();
+    c.drive(
+        |c| c.sim.elapsed() >= t0 + Duration::from_secs(15),
+        Duration::from_secs(16),
+    );
+    assert!(completed(&c));
+}
