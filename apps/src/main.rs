@@ -1,12 +1,13 @@
 //! `meshrtc`: the command-line entry point.
 //!
-//! Subcommands today: `decode` (the packet inspector). The STUN server, the
-//! copy-paste call, the signaling server, the mesh member and the demo come
-//! with their issues.
+//! Subcommands today: `decode` (the packet inspector) and `stun-server`.
+//! The copy-paste call, the signaling server, the mesh member and the demo
+//! come with their issues.
 #![forbid(unsafe_code)]
 
 mod decode;
 mod hexin;
+mod stun_server;
 
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -28,6 +29,11 @@ enum Command {
     /// Each non-empty input line is one datagram; spaces and colons inside a
     /// line are ignored, and `#` starts a comment.
     Decode(DecodeArgs),
+    /// Run a STUN binding server (RFC 8489): answers Binding requests with
+    /// the address they came from, so clients learn their server-reflexive
+    /// address. For tests and local setups; users default to Google's
+    /// `stun:stun.l.google.com:19302`.
+    StunServer(stun_server::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode(args) => run_decode(args),
+        Command::StunServer(args) => stun_server::run(args),
     }
 }
 

@@ -198,3 +198,75 @@ fn decode_tries_every_password_given() {
     );
     assert!(text(&o).0.contains("FAILED: no given password matches"));
 }
+
+/// Starts `meshrtc stun-server` on a free loopback port; returns the child
+/// and the address it printed.
+fn stun_server() -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["stun-server", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    (child, addr)
+}
+
+#[test]
+fn stun_server_answers_binding_requests_over_udp() {
+    use meshrtc_ice::stun::{AttrType, Class, Message, MessageBuilder, Method, TransactionId};
+    let (mut child, server) = stun_server();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut req = Vec::new();
+    let mut b = MessageBuilder::new(
+        &mut req,
+        Class::Request,
+        Method::BINDING,
+        TransactionId([4; 12]),
+    );
+    b.add_fingerprint().unwrap();
+    // Garbage first: it must not stop the server.
+    sock.send_to(b"not stun at all", server).unwrap();
+    sock.send_to(&req, server).unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, from) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(from, server);
+    let m = Message::parse(&buf[..n]).unwrap();
+    assert_eq!(
+        (m.class(), m.transaction_id()),
+        (Class::Success, TransactionId([4; 12]))
+    );
+    assert_eq!(
+        m.mapped_address().unwrap(),
+        Some(sock.local_addr().unwrap())
+    );
+    m.verify_fingerprint().unwrap();
+    assert!(matches!(m.get(AttrType::SOFTWARE), Some(Ok(_))));
+    // 420 for an unknown comprehension-required attribute.
+    let mut req = Vec::new();
+    let mut b = MessageBuilder::new(
+        &mut req,
+        Class::Request,
+        Method::BINDING,
+        TransactionId([5; 12]),
+    );
+    b.add_raw(AttrType(0x0003), &[0, 0, 0, 0]).unwrap();
+    sock.send_to(&req, server).unwrap();
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    let m = Message::parse(&buf[..n]).unwrap();
+    assert_eq!(m.error_code().unwrap().unwrap().code, 420);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn stun_server_refuses_a_bad_listen_address() {
+    let o = meshrtc(&["stun-server", "--listen", "not-an-address"], None);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -3,4 +3,5 @@
 #[global_allocator]
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
+mod ice_sockets;
 mod stun;
