@@ -6,6 +6,7 @@
 //! this library.
 
 pub mod alloc;
+pub mod sim;
 pub mod udp;
 
 use std::path::PathBuf;

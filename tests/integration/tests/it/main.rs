@@ -3,5 +3,6 @@
 #[global_allocator]
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
+mod ice_netsim;
 mod ice_sockets;
 mod stun;

@@ -4,269 +4,9 @@
 
 use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method};
 use meshrtc_ice::{Candidate, CandidateKind, IceAgent, IceConfig, IceEvent, IceState, StunServer};
-use meshrtc_netsim::{Datagram, LinkConfig, NatConfig, Node, NodeId, Sim};
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
-
-/// An ICE agent, or a STUN server, as a simulator node.
-enum Peer {
-    Agent {
-        agent: Box<IceAgent>,
-        events: Vec<(Duration, IceEvent)>,
-        epoch: Instant,
-        errors: u64,
-    },
-    Server {
-        server: StunServer,
-        out: Vec<Datagram>,
-    },
-}
-
-impl Peer {
-    fn agent(&self) -> &IceAgent {
-        match self {
-            Peer::Agent { agent, .. } => agent,
-            Peer::Server { .. } => panic!("not an agent"),
-        }
-    }
-    fn agent_mut(&mut self) -> &mut IceAgent {
-        match self {
-            Peer::Agent { agent, .. } => agent,
-            Peer::Server { .. } => panic!("not an agent"),
-        }
-    }
-    fn events(&self) -> &[(Duration, IceEvent)] {
-        match self {
-            Peer::Agent { events, .. } => events,
-            Peer::Server { .. } => &[],
-        }
-    }
-    fn drain(&mut self, now: Instant) {
-        if let Peer::Agent {
-            agent,
-            events,
-            epoch,
-            ..
-        } = self
-        {
-            while let Some(e) = agent.poll_event() {
-                events.push((now - *epoch, e));
-            }
-        }
-    }
-}
-
-impl Node for Peer {
-    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
-        match self {
-            Peer::Agent { agent, errors, .. } => {
-                if agent
-                    .handle_datagram(now, d.src, d.dst, &d.payload)
-                    .is_err()
-                {
-                    *errors += 1;
-                }
-            }
-            Peer::Server { server, out } => {
-                let mut buf = Vec::new();
-                if let Ok(true) = server.handle(d.src, &d.payload, &mut buf) {
-                    out.push(Datagram {
-                        src: d.dst,
-                        dst: d.src,
-                        payload: buf,
-                    });
-                }
-            }
-        }
-        self.drain(now);
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Peer::Agent { agent, .. } = self {
-            agent.handle_timeout(now);
-        }
-        self.drain(now);
-    }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
-        match self {
-            Peer::Agent { agent, .. } => agent.poll_transmit().map(|t| Datagram {
-                src: t.src,
-                dst: t.dst,
-                payload: t.payload,
-            }),
-            Peer::Server { out, .. } => out.pop(),
-        }
-    }
-    fn poll_timeout(&mut self) -> Option<Instant> {
-        match self {
-            Peer::Agent { agent, .. } => agent.poll_timeout(),
-            Peer::Server { .. } => None,
-        }
-    }
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn sa(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-/// Two agents and the signaling between them (done by the test, with an
-/// optional delay per direction).
-struct Call {
-    sim: Sim<Peer>,
-    a: NodeId,
-    b: NodeId,
-    /// Candidates already forwarded, per direction.
-    sent: [usize; 2],
-    /// Signaling from a to b, and from b to a, opens at these times.
-    open_at: [Duration; 2],
-    creds_sent: [bool; 2],
-    /// Whether credentials travel with the candidates (else the test sends them).
-    auto_creds: bool,
-}
-
-impl Call {
-    fn new(seed: u64, cfg_a: IceConfig, cfg_b: IceConfig, link: LinkConfig) -> Call {
-        let mut sim: Sim<Peer> = Sim::new(seed);
-        let e = sim.epoch();
-        let a = sim.add_node(
-            Peer::Agent {
-                agent: Box::new(IceAgent::new(cfg_a, e)),
-                events: vec![],
-                epoch: e,
-                errors: 0,
-            },
-            &[ip("10.0.0.1")],
-        );
-        let b = sim.add_node(
-            Peer::Agent {
-                agent: Box::new(IceAgent::new(cfg_b, e)),
-                events: vec![],
-                epoch: e,
-                errors: 0,
-            },
-            &[ip("10.0.0.2")],
-        );
-        sim.set_link(a, b, link);
-        let mut call = Call {
-            sim,
-            a,
-            b,
-            sent: [0, 0],
-            open_at: [Duration::ZERO; 2],
-            creds_sent: [false; 2],
-            auto_creds: true,
-        };
-        call.host(a, "10.0.0.1:5000");
-        call.host(b, "10.0.0.2:6000");
-        call
-    }
-
-    fn host(&mut self, id: NodeId, addr: &str) {
-        self.sim
-            .node_mut(id)
-            .agent_mut()
-            .add_local_host(sa(addr))
-            .unwrap();
-    }
-
-    fn start(&mut self) {
-        let now = self.sim.now();
-        for id in [self.a, self.b] {
-            let n = self.sim.node_mut(id);
-            n.agent_mut().start_gathering(now);
-            n.drain(now);
-        }
-    }
-
-    /// Forwards credentials and trickled candidates whose signaling is open.
-    fn signal(&mut self) {
-        let now = self.sim.now();
-        for (dir, (from, to)) in [(self.a, self.b), (self.b, self.a)].into_iter().enumerate() {
-            if self.sim.elapsed() < self.open_at[dir] {
-                continue;
-            }
-            if self.auto_creds && !self.creds_sent[dir] {
-                let src = self.sim.node(from).agent();
-                let (u, p) = (src.local_ufrag().to_string(), src.local_pwd().to_string());
-                self.sim
-                    .node_mut(to)
-                    .agent_mut()
-                    .set_remote_credentials(now, &u, &p)
-                    .unwrap();
-                self.creds_sent[dir] = true;
-            }
-            let cands: Vec<Candidate> = self
-                .sim
-                .node(from)
-                .events()
-                .iter()
-                .filter_map(|(_, e)| match e {
-                    IceEvent::LocalCandidate(c) => Some(c.clone()),
-                    _ => None,
-                })
-                .collect();
-            for c in &cands[self.sent[dir]..] {
-                self.sim
-                    .node_mut(to)
-                    .agent_mut()
-                    .add_remote_candidate(now, c.clone())
-                    .unwrap();
-            }
-            self.sent[dir] = cands.len();
-            let node = self.sim.node_mut(to);
-            node.drain(now);
-        }
-    }
-
-    /// Steps until `done`, signaling as it goes.
-    fn drive(&mut self, done: impl Fn(&Call) -> bool, limit: Duration) -> Duration {
-        let start = self.sim.elapsed();
-        let mut steps = 0u64;
-        loop {
-            self.signal();
-            if done(self) {
-                return self.sim.elapsed() - start;
-            }
-            assert!(
-                self.sim.elapsed() - start <= limit,
-                "not done after {limit:?}: a={:?} b={:?}",
-                self.state(self.a),
-                self.state(self.b)
-            );
-            steps += 1;
-            assert!(steps < 1_000_000, "livelock");
-            // Signaling and the predicate get a turn every 5 ms of simulated
-            // time; the nodes' own events keep their exact times.
-            self.sim.run_for(Duration::from_millis(5)).unwrap();
-        }
-    }
-
-    fn state(&self, id: NodeId) -> IceState {
-        self.sim.node(id).agent().state()
-    }
-
-    fn both(&self, s: IceState) -> bool {
-        self.state(self.a) == s && self.state(self.b) == s
-    }
-
-    fn agent(&self, id: NodeId) -> &IceAgent {
-        self.sim.node(id).agent()
-    }
-
-    /// The selected pairs agree: a's local is b's remote and vice versa.
-    fn assert_pairs_agree(&self) {
-        let (al, ar) = self.agent(self.a).selected_pair().expect("a has a pair");
-        let (bl, br) = self.agent(self.b).selected_pair().expect("b has a pair");
-        assert_eq!((al, ar), (br, bl));
-    }
-}
-
-fn completed(c: &Call) -> bool {
-    c.both(IceState::Completed)
-}
+use meshrtc_integration::sim::{completed, ip, sa, Call, Peer};
+use meshrtc_netsim::{LinkConfig, NatConfig, Sim};
+use std::time::Duration;
 
 #[test]
 fn two_agents_connect_on_a_clean_link_within_two_round_trips() {
@@ -729,4 +469,32 @@ fn hostile_checks_are_refused_and_counted_without_harm() {
         Duration::from_secs(16),
     );
     assert!(completed(&c));
+}
+
+#[test]
+fn sixteen_pairs_connect_one_round_trip_after_the_first_check() {
+    let rtt = Duration::from_millis(30);
+    let mut c = Call::with_hosts(
+        25,
+        IceConfig::controlling(25),
+        IceConfig::controlled(26),
+        LinkConfig::with_latency(rtt / 2),
+        4,
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+    assert_eq!(c.agent(c.a).pairs().len(), 16);
+    // The best pair is checked first, so nothing waits for lower ones.
+    assert_eq!(c.first_time_in(c.a, IceState::Connected), Some(rtt));
+    let completed_at = c.first_time_in(c.a, IceState::Completed).unwrap();
+    assert!(
+        completed_at <= rtt * 2 + Duration::from_millis(50),
+        "{completed_at:?}"
+    );
+    // The highest-priority pair won: a's first address to b's first.
+    assert_eq!(
+        c.agent(c.a).selected_pair(),
+        Some((sa("10.0.1.1:5000"), sa("10.0.2.1:6000")))
+    );
 }
