@@ -48,17 +48,12 @@ impl UdpAgent {
     pub fn pump(&mut self) {
         let now = Instant::now();
         let local = self.local_addr();
-        loop {
-            match self.socket.recv_from(&mut self.buf) {
-                Ok((n, from)) => {
-                    // RFC 7983: only STUN (first byte 0..=3) goes to the agent.
-                    if self.buf[..n].first().is_some_and(|&b| b < 4) {
-                        let _ = self.agent.handle_datagram(now, from, local, &self.buf[..n]);
-                    } else {
-                        self.other_datagrams += 1;
-                    }
-                }
-                Err(_) => break,
+        while let Ok((n, from)) = self.socket.recv_from(&mut self.buf) {
+            // RFC 7983: only STUN (first byte 0..=3) goes to the agent.
+            if self.buf[..n].first().is_some_and(|&b| b < 4) {
+                let _ = self.agent.handle_datagram(now, from, local, &self.buf[..n]);
+            } else {
+                self.other_datagrams += 1;
             }
         }
         if self.agent.poll_timeout().is_some_and(|t| t <= now) {
