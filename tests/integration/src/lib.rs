@@ -6,6 +6,8 @@
 //! this library.
 
 pub mod alloc;
+pub mod browser;
+pub mod sdp_template;
 pub mod sim;
 pub mod udp;
 

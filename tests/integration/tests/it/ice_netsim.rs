@@ -498,3 +498,47 @@ fn sixteen_pairs_connect_one_round_trip_after_the_first_check() {
         Some((sa("10.0.1.1:5000"), sa("10.0.2.1:6000")))
     );
 }
+
+#[test]
+fn a_peer_known_only_by_an_unresolvable_name_is_reached_as_peer_reflexive() {
+    // a's only candidate is a browser's `<uuid>.local` name, which the SDP
+    // layer cannot turn into an address: b never learns a candidate of a.
+    // a's checks reach b, which learns a's address from them.
+    let mut c = Call::new(
+        27,
+        IceConfig::controlling(27),
+        IceConfig::controlled(28),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.open_at = [Duration::from_secs(3600), Duration::ZERO];
+    c.auto_creds = false;
+    let now = c.sim.now();
+    let (ua, pa) = {
+        let a = c.agent(c.a);
+        (a.local_ufrag().to_string(), a.local_pwd().to_string())
+    };
+    let (ub, pb) = {
+        let b = c.agent(c.b);
+        (b.local_ufrag().to_string(), b.local_pwd().to_string())
+    };
+    c.sim
+        .node_mut(c.b)
+        .agent_mut()
+        .set_remote_credentials(now, &ua, &pa)
+        .unwrap();
+    c.sim
+        .node_mut(c.a)
+        .agent_mut()
+        .set_remote_credentials(now, &ub, &pb)
+        .unwrap();
+    c.creds_sent = [true, true];
+    // b's candidate does reach a.
+    c.open_at[1] = Duration::ZERO;
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    c.assert_pairs_agree();
+    let b = c.agent(c.b);
+    assert_eq!(b.stats().prflx_remote, 1);
+    assert_eq!(b.remote_candidates().len(), 1);
+    assert_eq!(b.remote_candidates()[0].kind, CandidateKind::PeerReflexive);
+}

@@ -1,0 +1,360 @@
+//! Headless Chromium for interop tests, driven over the DevTools protocol.
+//!
+//! - [`run_in_private_netns`] re-runs a test inside its own network
+//!   namespace (`unshare -n`, loopback only), so no packet can leave the
+//!   machine, as INTEROP.md requires. The browser, the page server and the
+//!   meshrtc side all live in that namespace.
+//! - [`Browser::launch`] starts Chromium with the flags INTEROP.md lists
+//!   (fake media, loopback candidates, no mDNS hiding) and a fresh profile.
+//! - [`Browser::eval`] runs JavaScript in the page and returns its value
+//!   (`Runtime.evaluate` with `awaitPromise` and `returnByValue`).
+//! - [`PageServer`] serves one HTML page on 127.0.0.1 (a secure context, so
+//!   `getUserMedia` and `RTCPeerConnection` behave as on a real site).
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The environment variable that marks the re-run inside the namespace.
+const NETNS_ENV: &str = "MESHRTC_IN_PRIVATE_NETNS";
+
+/// Returns `true` when the caller is already inside a private network
+/// namespace and should run the test body. Otherwise re-runs this test
+/// binary, filtered to `test_name` (its path as libtest lists it, e.g.
+/// `ice_chromium::chromium_offers`), under `unshare -n` with loopback up,
+/// panics if that run failed, and returns `false`: the caller returns.
+pub fn run_in_private_netns(test_name: &str) -> bool {
+    if std::env::var_os(NETNS_ENV).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // As root, a plain network namespace; otherwise a user namespace too.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    let mut cmd = Command::new("unshare");
+    cmd.arg(if root { "-n" } else { "-rn" });
+    cmd.args(["sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""]);
+    cmd.arg(exe)
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"]);
+    cmd.env(NETNS_ENV, "1");
+    let out = cmd
+        .output()
+        .expect("unshare (util-linux) and ip (iproute2) must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The inner run's own summary stays out of this run's output (it would
+    // count the test twice); its stderr (the test's notes) always shows.
+    eprint!("{stderr}");
+    if !out.status.success() {
+        print!("{stdout}");
+    }
+    assert!(
+        out.status.success(),
+        "{test_name} failed inside the private network namespace"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "{test_name} did not run inside the namespace (wrong test name?)"
+    );
+    false
+}
+
+/// A running headless Chromium with one page attached over DevTools.
+pub struct Browser {
+    child: Child,
+    profile: PathBuf,
+    ws: tungstenite::WebSocket<TcpStream>,
+    next_id: u64,
+    /// Chromium's version string.
+    pub version: String,
+}
+
+/// Something went wrong with the browser.
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    /// Chromium is not installed.
+    #[error("chromium not found: install it with `scripts/setup` (Debian package `chromium`)")]
+    NotInstalled,
+    /// It did not open its DevTools port in time.
+    #[error("chromium did not start: {0}")]
+    Start(String),
+    /// The DevTools protocol answered with an error.
+    #[error("DevTools: {0}")]
+    Protocol(String),
+    /// The page's JavaScript threw.
+    #[error("JavaScript exception: {0}")]
+    Js(String),
+    /// I/O.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn chromium_path() -> Option<PathBuf> {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// A minimal HTTP GET on 127.0.0.1 (DevTools' JSON endpoints).
+fn http_get(port: u16, path: &str) -> Result<String, BrowserError> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )?;
+    // Chromium keeps the connection open: read the head, then exactly
+    // Content-Length bytes.
+    let mut reader = BufReader::new(s);
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Waits for Chromium's DevTools port and connects to its page target.
+fn attach(
+    child: &mut Child,
+    profile: &std::path::Path,
+) -> Result<(tungstenite::WebSocket<TcpStream>, String), BrowserError> {
+    // Chromium writes the port it picked to DevToolsActivePort.
+    let file = profile.join("DevToolsActivePort");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let port: u16 = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if let Some(p) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
+                break p;
+            }
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return Err(BrowserError::Start(format!("exited with {st}")));
+        }
+        if Instant::now() > deadline {
+            return Err(BrowserError::Start(
+                "no DevToolsActivePort after 30 s".into(),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let version: Value = serde_json::from_str(&http_get(port, "/json/version")?)
+        .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+    let targets: Value = serde_json::from_str(&http_get(port, "/json/list")?)
+        .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+    let url = targets
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["type"] == "page"))
+        .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+        .ok_or_else(|| BrowserError::Protocol("no page target".into()))?
+        .to_string();
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let (ws, _) = tungstenite::client(url.as_str(), stream)
+        .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+    Ok((ws, version["Browser"].as_str().unwrap_or("?").to_string()))
+}
+
+impl Browser {
+    /// Starts Chromium (fresh profile, headless) and attaches to its page.
+    pub fn launch() -> Result<Browser, BrowserError> {
+        let exe = chromium_path().ok_or(BrowserError::NotInstalled)?;
+        static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile =
+            std::env::temp_dir().join(format!("meshrtc-chromium-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&profile)?;
+        let child = Command::new(exe)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                "--allow-loopback-in-peer-connection",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let mut child = child;
+        match attach(&mut child, &profile) {
+            Ok((ws, version)) => Ok(Browser {
+                child,
+                profile,
+                ws,
+                next_id: 1,
+                version,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&profile);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a DevTools command and waits for its result (events that
+    /// arrive meanwhile are skipped).
+    pub fn call(&mut self, method: &str, params: Value) -> Result<Value, BrowserError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = json!({ "id": id, "method": method, "params": params });
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+        loop {
+            let m = self
+                .ws
+                .read()
+                .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+            let tungstenite::Message::Text(t) = m else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(t.as_str())
+                .map_err(|e| BrowserError::Protocol(e.to_string()))?;
+            if v["id"] == id {
+                if let Some(e) = v.get("error") {
+                    return Err(BrowserError::Protocol(e.to_string()));
+                }
+                return Ok(v["result"].clone());
+            }
+        }
+    }
+
+    /// Loads `url` and waits until the page's `load` event.
+    pub fn navigate(&mut self, url: &str) -> Result<(), BrowserError> {
+        self.call("Page.navigate", json!({ "url": url }))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.eval("document.readyState")? == "complete" {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(BrowserError::Protocol(format!("{url} did not load")))
+    }
+
+    /// Evaluates `js` (an expression; a promise is awaited) in the page and
+    /// returns its value as JSON.
+    pub fn eval(&mut self, js: &str) -> Result<Value, BrowserError> {
+        let r = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": js, "awaitPromise": true, "returnByValue": true }),
+        )?;
+        if let Some(ex) = r.get("exceptionDetails") {
+            let text = ex["exception"]["description"]
+                .as_str()
+                .or(ex["text"].as_str())
+                .unwrap_or("?")
+                .to_string();
+            return Err(BrowserError::Js(text));
+        }
+        Ok(r["result"]["value"].clone())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Serves one HTML page at every path of `http://127.0.0.1:<port>/`, until
+/// dropped.
+pub struct PageServer {
+    /// The page's URL.
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PageServer {
+    /// Starts serving `html`.
+    pub fn start(html: &str) -> std::io::Result<PageServer> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let body = html.to_string();
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        let _ = serve_one(s, &body);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(PageServer {
+            url,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+fn serve_one(s: TcpStream, body: &str) -> std::io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(s.try_clone()?);
+    let mut line = String::new();
+    // Read the request head.
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let mut s = s;
+    write!(
+        s,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    )
+}
+
+impl Drop for PageServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Just enough SDP for the ICE interop tests, until `meshrtc-sdp` exists: a
+//! data-channel-only description carrying our ICE parameters, and reading
+//! the ICE parameters out of a browser's description. Not a parser: the
+//! real one is `meshrtc-sdp`'s.
+
+use meshrtc_ice::{Candidate, CandidateKind};
+use std::net::{IpAddr, SocketAddr};
+
+/// The ICE parameters of a description's first media section.
+#[derive(Debug, Clone, Default)]
+pub struct IceParams {
+    /// a=ice-ufrag.
+    pub ufrag: String,
+    /// a=ice-pwd.
+    pub pwd: String,
+    /// a=mid.
+    pub mid: String,
+    /// UDP candidates with an IP address.
+    pub candidates: Vec<Candidate>,
+    /// Candidates left out: TCP, or an mDNS `.local` name.
+    pub skipped: Vec<String>,
+}
+
+/// Parses one `candidate:...` attribute value (RFC 8839 §5.1), UDP only.
+pub fn parse_candidate(value: &str) -> Option<Candidate> {
+    let v = value.strip_prefix("a=").unwrap_or(value);
+    let v = v.strip_prefix("candidate:")?;
+    let f: Vec<&str> = v.split_whitespace().collect();
+    if f.len() < 8 || !f[2].eq_ignore_ascii_case("udp") || f[6] != "typ" {
+        return None;
+    }
+    let ip: IpAddr = f[4].parse().ok()?;
+    let port: u16 = f[5].parse().ok()?;
+    let kind = match f[7] {
+        "host" => CandidateKind::Host,
+        "srflx" => CandidateKind::ServerReflexive,
+        "prflx" => CandidateKind::PeerReflexive,
+        "relay" => CandidateKind::Relayed,
+        _ => return None,
+    };
+    let related = match (
+        f.iter().position(|&x| x == "raddr"),
+        f.iter().position(|&x| x == "rport"),
+    ) {
+        (Some(a), Some(p)) => Some(SocketAddr::new(
+            f.get(a + 1)?.parse().ok()?,
+            f.get(p + 1)?.parse().ok()?,
+        )),
+        _ => None,
+    };
+    Some(Candidate {
+        foundation: f[0].to_string(),
+        component: f[1].parse().ok()?,
+        priority: f[3].parse().ok()?,
+        addr: SocketAddr::new(ip, port),
+        kind,
+        related,
+    })
+}
+
+/// Reads ufrag, pwd, mid and candidates of the first media section.
+pub fn ice_params(sdp: &str) -> IceParams {
+    let mut p = IceParams::default();
+    let mut in_media = false;
+    for line in sdp.lines().map(str::trim_end) {
+        if line.starts_with("m=") {
+            if in_media {
+                break;
+            }
+            in_media = true;
+        }
+        if let Some(v) = line.strip_prefix("a=ice-ufrag:") {
+            p.ufrag = v.to_string();
+        } else if let Some(v) = line.strip_prefix("a=ice-pwd:") {
+            p.pwd = v.to_string();
+        } else if let Some(v) = line.strip_prefix("a=mid:") {
+            p.mid = v.to_string();
+        } else if line.starts_with("a=candidate:") {
+            match parse_candidate(line) {
+                Some(c) => p.candidates.push(c),
+                None => p.skipped.push(line.to_string()),
+            }
+        }
+    }
+    p
+}
+
+/// A description with one data-channel m-line carrying our ICE ufrag, pwd
+/// and one host candidate. `setup` is `actpass` in an offer, `active` or
+/// `passive` in an answer. The fingerprint is a placeholder: these tests
+/// stop at ICE, before DTLS.
+pub fn datachannel_sdp(
+    ufrag: &str,
+    pwd: &str,
+    candidate: SocketAddr,
+    setup: &str,
+    mid: &str,
+) -> String {
+    let fingerprint = (0..32)
+        .map(|i| format!("{:02X}", i * 7 % 256))
+        .collect::<Vec<_>>()
+        .join(":");
+    let ipv = if candidate.is_ipv4() { "IP4" } else { "IP6" };
+    [
+        "v=0".to_string(),
+        format!("o=- 4611731400430051336 2 IN {ipv} {}", candidate.ip()),
+        "s=-".into(),
+        "t=0 0".into(),
+        format!("a=group:BUNDLE {mid}"),
+        "a=msid-semantic: WMS".into(),
+        "m=application 9 UDP/DTLS/SCTP webrtc-datachannel".into(),
+        format!("c=IN {ipv} 0.0.0.0"),
+        format!(
+            "a=candidate:1 1 udp {} {} {} typ host",
+            meshrtc_ice::candidate::priority(CandidateKind::Host, 65535, 1),
+            candidate.ip(),
+            candidate.port()
+        ),
+        "a=end-of-candidates".into(),
+        format!("a=ice-ufrag:{ufrag}"),
+        format!("a=ice-pwd:{pwd}"),
+        "a=ice-options:trickle".into(),
+        format!("a=fingerprint:sha-256 {fingerprint}"),
+        format!("a=setup:{setup}"),
+        format!("a=mid:{mid}"),
+        "a=sctp-port:5000".into(),
+        "a=max-message-size:262144".into(),
+        String::new(),
+    ]
+    .join("\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_chromium_trickled_candidates() {
+        let c = parse_candidate(
+            "candidate:2767456160 1 udp 2122260223 127.0.0.1 37663 typ host generation 0 ufrag gAt7 network-id 1 network-cost 50",
+        )
+        .unwrap();
+        assert_eq!(c.addr, "127.0.0.1:37663".parse().unwrap());
+        assert_eq!((c.priority, c.kind), (2122260223, CandidateKind::Host));
+        assert!(parse_candidate(
+            "candidate:1 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active"
+        )
+        .is_none());
+        assert!(parse_candidate("candidate:1 1 udp 2122260223 abcd.local 5000 typ host").is_none());
+    }
+}
