@@ -268,8 +268,8 @@ impl Context {
         }
     }
 
-    /// Sets the next SRTCP index of an SSRC (tests).
-    #[cfg(test)]
+    /// Sets the next SRTCP index of an SSRC (tests and fuzz targets).
+    #[cfg(any(test, fuzzing))]
     pub(crate) fn set_srtcp_index(&mut self, ssrc: u32, index: u32) {
         self.rtcp_streams.insert(
             ssrc,

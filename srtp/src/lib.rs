@@ -44,3 +44,13 @@ pub use profile::{split_keying_material, MasterKey, Profile};
 
 #[cfg(test)]
 mod tests;
+
+/// Hooks for the fuzz targets (built with `--cfg fuzzing` only).
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Sets the next SRTCP index a sending context uses for `ssrc`, so a
+    /// target can re-protect an accepted packet and compare.
+    pub fn set_srtcp_index(ctx: &mut crate::Context, ssrc: u32, index: u32) {
+        ctx.set_srtcp_index(ssrc, index)
+    }
+}
