@@ -11,7 +11,6 @@ use aes::Aes128;
 use hmac::{Hmac, Mac};
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use sha1::Sha1;
-use std::collections::HashMap;
 
 type Ctr = ctr::Ctr128BE<Aes128>;
 
@@ -194,6 +193,68 @@ fn rtp_header_len(pkt: &[u8]) -> Result<usize, SrtpError> {
     Ok(len)
 }
 
+/// Per-SSRC state in a small vector: a context holds a handful of SSRCs
+/// (a media stream, its RTX, perhaps audio), for which a linear search is
+/// faster than hashing (SipHash cost more than the rest of a GCM packet's
+/// bookkeeping; BENCHMARKS.md). The last stream used is checked first.
+#[derive(Debug, Clone)]
+struct Streams<V> {
+    items: Vec<(u32, V)>,
+    last: usize,
+}
+
+impl<V> Streams<V> {
+    fn new() -> Self {
+        Streams {
+            items: Vec::new(),
+            last: 0,
+        }
+    }
+
+    fn position(&self, ssrc: u32) -> Option<usize> {
+        if self.items.get(self.last).is_some_and(|(s, _)| *s == ssrc) {
+            return Some(self.last);
+        }
+        self.items.iter().position(|(s, _)| *s == ssrc)
+    }
+
+    fn get(&self, ssrc: u32) -> Option<&V> {
+        self.position(ssrc).map(|i| &self.items[i].1)
+    }
+
+    /// The stream of `ssrc`, created with `make` if there is room.
+    fn get_or_insert(
+        &mut self,
+        ssrc: u32,
+        max: usize,
+        make: impl FnOnce() -> V,
+    ) -> Result<&mut V, SrtpError> {
+        let i = match self.position(ssrc) {
+            Some(i) => i,
+            None => {
+                if self.items.len() >= max {
+                    return Err(SrtpError::TooManyStreams(max));
+                }
+                self.items.push((ssrc, make()));
+                self.items.len() - 1
+            }
+        };
+        self.last = i;
+        Ok(&mut self.items[i].1)
+    }
+
+    fn has_room_for(&self, ssrc: u32, max: usize) -> Result<(), SrtpError> {
+        if self.position(ssrc).is_none() && self.items.len() >= max {
+            return Err(SrtpError::TooManyStreams(max));
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+}
+
 /// A cryptographic context for one direction of one SRTP session: use one
 /// to protect what you send and another to unprotect what you receive.
 pub struct Context {
@@ -201,8 +262,8 @@ pub struct Context {
     config: Config,
     rtp: Cipher,
     rtcp: Cipher,
-    rtp_streams: HashMap<u32, RtpStream>,
-    rtcp_streams: HashMap<u32, RtcpStream>,
+    rtp_streams: Streams<RtpStream>,
+    rtcp_streams: Streams<RtcpStream>,
 }
 
 impl std::fmt::Debug for Context {
@@ -240,8 +301,8 @@ impl Context {
                 ],
                 p.rtcp_tag_len(),
             ),
-            rtp_streams: HashMap::new(),
-            rtcp_streams: HashMap::new(),
+            rtp_streams: Streams::new(),
+            rtcp_streams: Streams::new(),
         }
     }
 
@@ -263,21 +324,23 @@ impl Context {
             config: Config::default(),
             rtp: mk(),
             rtcp: mk(),
-            rtp_streams: HashMap::new(),
-            rtcp_streams: HashMap::new(),
+            rtp_streams: Streams::new(),
+            rtcp_streams: Streams::new(),
         }
     }
 
     /// Sets the next SRTCP index of an SSRC (tests and fuzz targets).
     #[cfg(any(test, fuzzing))]
     pub(crate) fn set_srtcp_index(&mut self, ssrc: u32, index: u32) {
-        self.rtcp_streams.insert(
-            ssrc,
-            RtcpStream {
-                next_index: index,
+        if let Ok(st) = self
+            .rtcp_streams
+            .get_or_insert(ssrc, usize::MAX, || RtcpStream {
+                next_index: 0,
                 window: None,
-            },
-        );
+            })
+        {
+            st.next_index = index;
+        }
     }
 
     /// AES-CM keystream for tests of §4.1.1.
@@ -299,14 +362,7 @@ impl Context {
 
     /// The rollover counter of an SSRC's RTP stream, if it has one.
     pub fn roc(&self, ssrc: u32) -> Option<u32> {
-        self.rtp_streams.get(&ssrc).map(|s| s.roc)
-    }
-
-    fn check_room<V>(map: &HashMap<u32, V>, ssrc: u32, max: usize) -> Result<(), SrtpError> {
-        if !map.contains_key(&ssrc) && map.len() >= max {
-            return Err(SrtpError::TooManyStreams(max));
-        }
-        Ok(())
+        self.rtp_streams.get(ssrc).map(|s| s.roc)
     }
 
     /// Protects the RTP packet in `pkt` in place: encrypts the payload and
@@ -316,12 +372,13 @@ impl Context {
         let hlen = rtp_header_len(pkt)?;
         let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
         let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
-        Self::check_room(&self.rtp_streams, ssrc, self.config.max_streams)?;
-        let st = self.rtp_streams.entry(ssrc).or_insert(RtpStream {
-            roc: 0,
-            s_l: seq,
-            window: None,
-        });
+        let st = self
+            .rtp_streams
+            .get_or_insert(ssrc, self.config.max_streams, || RtpStream {
+                roc: 0,
+                s_l: seq,
+                window: None,
+            })?;
         // The sender's ROC: the same estimate as a receiver's, so a packet
         // resent with an old sequence number keeps its index.
         let (roc, index) = estimate(st.roc, st.s_l, seq).unwrap_or((0, seq as u64));
@@ -372,11 +429,12 @@ impl Context {
         let hlen = rtp_header_len(&pkt[..body])?;
         let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
         let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
-        let known = self.rtp_streams.get(&ssrc);
+        let known = self.rtp_streams.get(ssrc);
         let (roc, index) = match known {
             Some(st) => estimate(st.roc, st.s_l, seq).ok_or(SrtpError::TooOld(seq as u64))?,
             None => {
-                Self::check_room(&self.rtp_streams, ssrc, self.config.max_streams)?;
+                self.rtp_streams
+                    .has_room_for(ssrc, self.config.max_streams)?;
                 (0, seq as u64)
             }
         };
@@ -408,11 +466,13 @@ impl Context {
         }
         pkt.truncate(body);
         let window = self.config.replay_window;
-        let st = self.rtp_streams.entry(ssrc).or_insert(RtpStream {
-            roc,
-            s_l: seq,
-            window: None,
-        });
+        let st = self
+            .rtp_streams
+            .get_or_insert(ssrc, usize::MAX, || RtpStream {
+                roc,
+                s_l: seq,
+                window: None,
+            })?;
         match &mut st.window {
             Some(w) => w.accept(index),
             None => st.window = Some(ReplayWindow::new(window, index)),
@@ -440,11 +500,12 @@ impl Context {
             return Err(SrtpError::BadVersion(version));
         }
         let ssrc = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
-        Self::check_room(&self.rtcp_streams, ssrc, self.config.max_streams)?;
-        let st = self.rtcp_streams.entry(ssrc).or_insert(RtcpStream {
-            next_index: 0,
-            window: None,
-        });
+        let st = self
+            .rtcp_streams
+            .get_or_insert(ssrc, self.config.max_streams, || RtcpStream {
+                next_index: 0,
+                window: None,
+            })?;
         let index = st.next_index;
         if index > 0x7fff_ffff {
             return Err(SrtpError::IndexExhausted);
@@ -509,9 +570,11 @@ impl Context {
             pkt[idx_at + 3],
         ]);
         let (encrypted, index) = (word & 0x8000_0000 != 0, word & 0x7fff_ffff);
-        match self.rtcp_streams.get(&ssrc).and_then(|s| s.window.as_ref()) {
+        match self.rtcp_streams.get(ssrc).and_then(|s| s.window.as_ref()) {
             Some(w) => w.check(index as u64)?,
-            None => Self::check_room(&self.rtcp_streams, ssrc, self.config.max_streams)?,
+            None => self
+                .rtcp_streams
+                .has_room_for(ssrc, self.config.max_streams)?,
         }
         let plain_len = pkt.len() - tag_len - 4;
         match &self.rtcp {
@@ -554,10 +617,12 @@ impl Context {
         }
         pkt.truncate(plain_len);
         let window = self.config.replay_window;
-        let st = self.rtcp_streams.entry(ssrc).or_insert(RtcpStream {
-            next_index: 0,
-            window: None,
-        });
+        let st = self
+            .rtcp_streams
+            .get_or_insert(ssrc, usize::MAX, || RtcpStream {
+                next_index: 0,
+                window: None,
+            })?;
         match &mut st.window {
             Some(w) => w.accept(index as u64),
             None => st.window = Some(ReplayWindow::new(window, index as u64)),
