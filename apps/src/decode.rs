@@ -1,11 +1,14 @@
 //! The packet inspector behind `meshrtc decode`.
 //!
 //! A datagram is classified by its first byte (RFC 7983) and then decoded by
-//! the crate that owns its protocol. STUN is decoded fully; DTLS, RTP and
-//! RTCP print their class and length until their crates exist.
+//! the crate that owns its protocol. STUN is decoded fully; RTP and RTCP
+//! print their headers, and with an SRTP key they are decrypted first; DTLS
+//! prints its class and length until its crate exists.
 
+use crate::rtpview;
 use meshrtc_ice::stun::{AttrType, Attribute, Message, RawAttribute, ShortTermKey, StunError};
 use meshrtc_peer::demux::{classify, PacketClass};
+use meshrtc_srtp::Context as SrtpContext;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -13,17 +16,19 @@ use std::fmt::Write;
 pub struct Options {
     /// ICE passwords for MESSAGE-INTEGRITY, with their prepared keys.
     keys: Vec<ShortTermKey>,
+    /// The receiving SRTP context, carried from datagram to datagram (so
+    /// the rollover counter and replay window follow a capture).
+    srtp: Option<SrtpContext>,
 }
 
 impl Options {
-    /// Options with these ICE passwords.
-    pub fn new(ice_pwds: &[String]) -> Options {
-        Options {
-            keys: ice_pwds
-                .iter()
-                .map(|p| ShortTermKey::new(p.as_bytes()))
-                .collect(),
-        }
+    /// Options with these ICE passwords and maybe an SRTP context.
+    pub fn new(ice_pwds: &[String], srtp: Option<SrtpContext>) -> Options {
+        let keys = ice_pwds
+            .iter()
+            .map(|p| ShortTermKey::new(p.as_bytes()))
+            .collect();
+        Options { keys, srtp }
     }
 }
 
@@ -69,9 +74,22 @@ struct StunReport {
 
 enum Body {
     Stun(Box<StunReport>),
+    /// RTP or RTCP: the printed headers, their JSON, and what SRTP did.
+    Media {
+        text: String,
+        json: Value,
+        srtp: Srtp,
+    },
     Malformed(String),
     NotDecodedYet,
     Unknown,
+}
+
+/// What happened with SRTP for an RTP/RTCP datagram.
+enum Srtp {
+    NoKey,
+    Decrypted,
+    Failed(String),
 }
 
 /// The decoded form of one datagram, printable as text or JSON.
@@ -82,20 +100,63 @@ pub struct Report {
 }
 
 /// Decodes one datagram.
-pub fn decode(dgram: &[u8], opts: &Options) -> Report {
+pub fn decode(dgram: &[u8], opts: &mut Options) -> Report {
     let class = classify(dgram);
     let body = match class {
         PacketClass::Stun => match decode_stun(dgram, opts) {
             Ok(r) => Body::Stun(Box::new(r)),
             Err(e) => Body::Malformed(e.to_string()),
         },
-        PacketClass::Dtls | PacketClass::Rtp | PacketClass::Rtcp => Body::NotDecodedYet,
+        PacketClass::Rtp | PacketClass::Rtcp => decode_media(dgram, class, opts),
+        PacketClass::Dtls => Body::NotDecodedYet,
         _ => Body::Unknown,
     };
     Report {
         class,
         len: dgram.len(),
         body,
+    }
+}
+
+/// RTP/RTCP: unprotect with the SRTP context if there is one, then print
+/// the headers (which SRTP leaves in the clear anyway).
+fn decode_media(dgram: &[u8], class: PacketClass, opts: &mut Options) -> Body {
+    let rtcp = class == PacketClass::Rtcp;
+    let mut buf = dgram.to_vec();
+    let srtp = match opts.srtp.as_mut() {
+        None => Srtp::NoKey,
+        Some(ctx) => {
+            let r = if rtcp {
+                ctx.unprotect_rtcp(&mut buf)
+            } else {
+                ctx.unprotect_rtp(&mut buf)
+            };
+            match r {
+                Ok(()) => Srtp::Decrypted,
+                Err(e) => {
+                    buf = dgram.to_vec();
+                    Srtp::Failed(e.to_string())
+                }
+            }
+        }
+    };
+    let note = match srtp {
+        Srtp::Decrypted => " (decrypted)",
+        _ => " (SRTP-encrypted, tag included: give --srtp-key to decrypt)",
+    };
+    let shown = if rtcp {
+        let clear = if matches!(srtp, Srtp::Decrypted) {
+            buf.len()
+        } else {
+            8
+        };
+        rtpview::rtcp(&buf, clear)
+    } else {
+        rtpview::rtp(&buf, note)
+    };
+    match shown {
+        Ok((text, json)) => Body::Media { text, json, srtp },
+        Err(e) => Body::Malformed(e),
     }
 }
 
@@ -253,7 +314,15 @@ fn describe(a: &Attribute<'_>) -> (String, Value) {
 impl Report {
     /// Whether the datagram could not be decoded (garbage or malformed).
     pub fn is_error(&self) -> bool {
-        matches!(self.body, Body::Malformed(_) | Body::Unknown)
+        matches!(
+            self.body,
+            Body::Malformed(_)
+                | Body::Unknown
+                | Body::Media {
+                    srtp: Srtp::Failed(_),
+                    ..
+                }
+        )
     }
 
     /// The JSON form: `{"class", "length", ...}`.
@@ -284,6 +353,19 @@ impl Report {
                     "fingerprint": r.fingerprint.json(),
                     "unknown_comprehension_required": r.unknown_required.iter().map(|t| t.0).collect::<Vec<_>>(),
                 });
+            }
+            Body::Media { json, srtp, .. } => {
+                let key = if self.class == PacketClass::Rtcp {
+                    "rtcp"
+                } else {
+                    "rtp"
+                };
+                v[key] = json.clone();
+                v["srtp"] = match srtp {
+                    Srtp::NoKey => json!("not decrypted"),
+                    Srtp::Decrypted => json!("decrypted"),
+                    Srtp::Failed(e) => json!({ "failed": e }),
+                };
             }
             Body::Malformed(e) => v["error"] = json!(e),
             Body::NotDecodedYet => v["decoded"] = json!(false),
@@ -347,6 +429,17 @@ impl Report {
                         list.join(", ")
                     );
                 }
+            }
+            Body::Media { text, srtp, .. } => {
+                let what = match srtp {
+                    Srtp::Decrypted => "SRTP decrypted".to_string(),
+                    Srtp::NoKey => "not decrypted".to_string(),
+                    Srtp::Failed(e) => {
+                        format!("SRTP FAILED: {e} (wrong key, profile or direction?)")
+                    }
+                };
+                let _ = writeln!(s, "{}, {} bytes, {what}", self.class.name(), self.len);
+                s += text;
             }
             Body::Malformed(e) => {
                 let _ = writeln!(

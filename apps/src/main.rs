@@ -7,6 +7,7 @@
 
 mod decode;
 mod hexin;
+mod rtpview;
 mod stun_server;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,23 @@ struct DecodeArgs {
     /// both directions: each message is checked against every password.
     #[arg(long, value_name = "PWD")]
     ice_pwd: Vec<String>,
+    /// SRTP master key and salt, base64, to decrypt RTP/RTCP: key||salt as
+    /// in an SDES inline key, or the whole DTLS-SRTP keying material (then
+    /// say whose packets these are with --srtp-sender).
+    #[arg(long, value_name = "BASE64")]
+    srtp_key: Option<String>,
+    /// SRTP profile: SRTP_AES128_CM_HMAC_SHA1_80 (default), _32,
+    /// SRTP_AEAD_AES_128_GCM, SRTP_AEAD_AES_256_GCM, or the SDES names.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "SRTP_AES128_CM_HMAC_SHA1_80"
+    )]
+    profile: String,
+    /// With full DTLS keying material: which side sent the packets (the
+    /// DTLS client protects with the client's half, RFC 5764 §4.2).
+    #[arg(long, value_name = "client|server")]
+    srtp_sender: Option<String>,
     /// Print JSON (one object per datagram, one per line) instead of text.
     #[arg(long)]
     json: bool,
@@ -81,10 +99,17 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let opts = decode::Options::new(&args.ice_pwd);
+    let srtp = match srtp_context(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meshrtc decode: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut opts = decode::Options::new(&args.ice_pwd, srtp);
     let mut failed = false;
     for (i, dgram) in datagrams.iter().enumerate() {
-        let report = decode::decode(dgram, &opts);
+        let report = decode::decode(dgram, &mut opts);
         failed |= report.is_error();
         if args.json {
             println!("{}", report.to_json());
@@ -100,4 +125,41 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The receiving SRTP context the decode arguments describe, if any.
+fn srtp_context(args: &DecodeArgs) -> Result<Option<meshrtc_srtp::Context>, String> {
+    use base64::Engine;
+    use meshrtc_srtp::{split_keying_material, Config, Context, MasterKey, Profile};
+    let Some(b64) = &args.srtp_key else {
+        return Ok(None);
+    };
+    let profile = Profile::from_name(&args.profile)
+        .ok_or_else(|| format!("unknown SRTP profile {:?}", args.profile))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("--srtp-key is not base64: {e}"))?;
+    let single = profile.master_key_len() + profile.master_salt_len();
+    let key = if bytes.len() == profile.keying_material_len() {
+        let (client, server) = split_keying_material(profile, &bytes).map_err(|e| e.to_string())?;
+        match args.srtp_sender.as_deref() {
+            Some("client") => client,
+            Some("server") => server,
+            _ => {
+                return Err(format!(
+                    "--srtp-key holds the whole DTLS keying material ({} bytes): add --srtp-sender client|server",
+                    bytes.len()
+                ))
+            }
+        }
+    } else if bytes.len() == single {
+        MasterKey::from_concatenated(profile, &bytes).map_err(|e| e.to_string())?
+    } else {
+        return Err(format!(
+            "--srtp-key has {} bytes; {profile} needs {single} (key and salt) or {} (DTLS keying material)",
+            bytes.len(),
+            profile.keying_material_len()
+        ));
+    };
+    Ok(Some(Context::new(&key, Config::default())))
 }

@@ -270,3 +270,137 @@ fn stun_server_refuses_a_bad_listen_address() {
     let o = meshrtc(&["stun-server", "--listen", "not-an-address"], None);
     assert_eq!(o.status.code(), Some(2));
 }
+
+mod srtp_decode {
+    use super::{meshrtc, text};
+    use base64::Engine;
+    use meshrtc_srtp::{split_keying_material, Config, Context, MasterKey, Profile};
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    /// An RTP packet with a one-byte header extension (id 1, 2 bytes) and
+    /// a 5-byte payload.
+    fn rtp_packet() -> Vec<u8> {
+        let mut p = vec![
+            0x90,
+            0x80 | 96,
+            0x12,
+            0x34,
+            0,
+            0,
+            0x0b,
+            0xb8,
+            0xca,
+            0xfe,
+            0xba,
+            0xbe,
+        ];
+        p.extend_from_slice(&[0xbe, 0xde, 0x00, 0x01, 0x11, 0xab, 0xcd, 0x00]);
+        p.extend_from_slice(b"hello");
+        p
+    }
+
+    fn rtcp_packet() -> Vec<u8> {
+        let mut p = vec![0x80, 201, 0x00, 0x01, 0xca, 0xfe, 0xba, 0xbe];
+        p.extend_from_slice(&[
+            0x81, 202, 0x00, 0x02, 0xca, 0xfe, 0xba, 0xbe, 1, 2, b'm', b'e',
+        ]);
+        p
+    }
+
+    #[test]
+    fn decode_decrypts_srtp_and_srtcp_with_a_key() {
+        let ks: Vec<u8> = (0u8..30).collect();
+        let key = MasterKey::from_concatenated(Profile::Aes128CmHmacSha1_80, &ks).unwrap();
+        let mut tx = Context::new(&key, Config::default());
+        let mut rtp = rtp_packet();
+        tx.protect_rtp(&mut rtp).unwrap();
+        let mut rtcp = rtcp_packet();
+        tx.protect_rtcp(&mut rtcp).unwrap();
+        let input = format!("{}\n{}\n", hex::encode(&rtp), hex::encode(&rtcp));
+        let o = meshrtc(&["decode", "--srtp-key", &b64(&ks), "-"], Some(&input));
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}\n{out}");
+        for needle in [
+            "RTP, 35 bytes, SRTP decrypted",
+            "payload type    96",
+            "sequence        4660",
+            "ssrc            0xcafebabe",
+            "extension       0xbede one-byte (RFC 8285), 4 bytes",
+            "id 1   2 bytes  abcd",
+            "payload         5 bytes (decrypted)",
+            "RTCP, 34 bytes, SRTP decrypted",
+            "201 RR (receiver report)",
+            "202 SDES",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+        }
+        // Without a key the headers still show; the payload is ciphertext.
+        let (out, _) = text(&meshrtc(&["decode", &hex::encode(&rtp)], None));
+        assert!(out.contains("RTP, 35 bytes, not decrypted"), "{out}");
+        assert!(
+            out.contains("payload         15 bytes (SRTP-encrypted"),
+            "{out}"
+        );
+        // With the wrong key: a clear failure and a failing exit code.
+        let wrong: Vec<u8> = (1u8..31).collect();
+        let o = meshrtc(
+            &["decode", "--srtp-key", &b64(&wrong), &hex::encode(&rtp)],
+            None,
+        );
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            text(&o).0.contains("SRTP FAILED: authentication failed"),
+            "{}",
+            text(&o).0
+        );
+    }
+
+    #[test]
+    fn decode_takes_dtls_keying_material_and_the_sender_side() {
+        let material: Vec<u8> = (100u8..156).collect();
+        let (_, server) = split_keying_material(Profile::AeadAes128Gcm, &material).unwrap();
+        let mut tx = Context::new(&server, Config::default());
+        let mut rtp = rtp_packet();
+        tx.protect_rtp(&mut rtp).unwrap();
+        let args = ["decode", "--profile", "AEAD_AES_128_GCM", "--srtp-key"];
+        let mut with = args.to_vec();
+        let k = b64(&material);
+        let h = hex::encode(&rtp);
+        with.extend([k.as_str(), "--srtp-sender", "server", h.as_str()]);
+        let o = meshrtc(&with, None);
+        assert!(o.status.success(), "{}", text(&o).0);
+        assert!(text(&o).0.contains("SRTP decrypted"));
+        // The client's half does not open the server's packets.
+        let mut client = args.to_vec();
+        client.extend([k.as_str(), "--srtp-sender", "client", h.as_str()]);
+        assert_eq!(meshrtc(&client, None).status.code(), Some(1));
+        // Whole keying material without saying whose: a usage error.
+        let mut neither = args.to_vec();
+        neither.extend([k.as_str(), h.as_str()]);
+        let o = meshrtc(&neither, None);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o).1.contains("add --srtp-sender client|server"));
+    }
+
+    #[test]
+    fn decode_refuses_bad_srtp_arguments() {
+        for (args, needle) in [
+            (vec!["decode", "--srtp-key", "***", "80"], "not base64"),
+            (
+                vec!["decode", "--srtp-key", "AAAA", "80"],
+                "--srtp-key has 3 bytes",
+            ),
+            (
+                vec!["decode", "--srtp-key", "AAAA", "--profile", "ROT13", "80"],
+                "unknown SRTP profile",
+            ),
+        ] {
+            let o = meshrtc(&args, None);
+            assert_eq!(o.status.code(), Some(2), "{args:?}");
+            assert!(text(&o).1.contains(needle), "{args:?}: {}", text(&o).1);
+        }
+    }
+}
