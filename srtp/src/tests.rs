@@ -165,3 +165,99 @@ fn rfc7714_17_2_to_17_4_srtcp_verification() {
         assert_eq!(pkt, h(RTCP_PLAIN));
     }
 }
+
+fn cm_pair() -> (Context, Context) {
+    let ks: Vec<u8> = (0u8..30).collect();
+    let key = MasterKey::from_concatenated(Profile::Aes128CmHmacSha1_80, &ks).unwrap();
+    (
+        Context::new(&key, crate::Config::default()),
+        Context::new(&key, crate::Config::default()),
+    )
+}
+
+#[test]
+fn truncated_and_malformed_packets_get_specific_errors_and_change_nothing() {
+    let (mut tx, mut rx) = cm_pair();
+    let mut good = h("80600001 00000001 cafebabe 01020304");
+    tx.protect_rtp(&mut good).unwrap();
+    for n in [0, 5, 11, 21] {
+        let mut p = good[..n].to_vec();
+        assert!(
+            matches!(rx.unprotect_rtp(&mut p), Err(SrtpError::TooShort { .. })),
+            "{n} bytes"
+        );
+    }
+    let mut v1 = good.clone();
+    v1[0] = 0x40;
+    assert_eq!(rx.unprotect_rtp(&mut v1), Err(SrtpError::BadVersion(1)));
+    // An extension header that claims more than the packet holds.
+    let mut ext = good.clone();
+    ext[0] |= 0x10;
+    assert!(matches!(
+        rx.unprotect_rtp(&mut ext),
+        Err(SrtpError::TooShort { .. })
+    ));
+    assert_eq!(rx.roc(0xcafebabe), None, "no stream from bad packets");
+    // The good packet still opens afterwards, exactly once.
+    let mut p = good.clone();
+    rx.unprotect_rtp(&mut p).unwrap();
+    assert_eq!(p, h("80600001 00000001 cafebabe 01020304"));
+    let mut again = good.clone();
+    assert_eq!(rx.unprotect_rtp(&mut again), Err(SrtpError::Replayed(1)));
+
+    // SRTCP: truncated below header + index + tag.
+    let mut rtcp = h("80c90001 cafebabe");
+    tx.protect_rtcp(&mut rtcp).unwrap();
+    let mut short = rtcp[..21].to_vec();
+    assert!(matches!(
+        rx.unprotect_rtcp(&mut short),
+        Err(SrtpError::TooShort { .. })
+    ));
+    let mut flipped = rtcp.clone();
+    flipped[9] ^= 1;
+    assert_eq!(rx.unprotect_rtcp(&mut flipped), Err(SrtpError::AuthFailed));
+    let mut ok = rtcp.clone();
+    rx.unprotect_rtcp(&mut ok).unwrap();
+    assert_eq!(ok, h("80c90001 cafebabe"));
+}
+
+#[test]
+fn each_direction_needs_its_own_key() {
+    // RFC 5764 §4.2: the client's and the server's halves differ; a packet
+    // protected with one does not open with the other.
+    let m: Vec<u8> = (0u8..60).collect();
+    let (client, server) = crate::split_keying_material(Profile::Aes128CmHmacSha1_80, &m).unwrap();
+    let mut tx = Context::new(&client, crate::Config::default());
+    let mut wrong = Context::new(&server, crate::Config::default());
+    let mut right = Context::new(&client, crate::Config::default());
+    let mut p = h("80600001 00000001 cafebabe 01020304");
+    tx.protect_rtp(&mut p).unwrap();
+    let mut q = p.clone();
+    assert_eq!(wrong.unprotect_rtp(&mut q), Err(SrtpError::AuthFailed));
+    right.unprotect_rtp(&mut p).unwrap();
+}
+
+#[test]
+fn streams_are_limited_and_created_only_by_authentic_packets() {
+    let ks: Vec<u8> = (0u8..30).collect();
+    let key = MasterKey::from_concatenated(Profile::Aes128CmHmacSha1_80, &ks).unwrap();
+    let cfg = crate::Config {
+        max_streams: 2,
+        ..Default::default()
+    };
+    let (mut tx, mut rx) = (
+        Context::new(&key, crate::Config::default()),
+        Context::new(&key, cfg),
+    );
+    for ssrc in [1u32, 2, 3] {
+        let mut p = h("80600001 00000001 00000000 aa");
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        tx.protect_rtp(&mut p).unwrap();
+        let r = rx.unprotect_rtp(&mut p);
+        if ssrc < 3 {
+            r.unwrap();
+        } else {
+            assert_eq!(r, Err(SrtpError::TooManyStreams(2)));
+        }
+    }
+}
