@@ -1280,11 +1280,17 @@ impl IceAgent {
         }
     }
 
-    fn send_check(&mut self, now: Instant, p: usize, nominate: bool) {
+    /// A connectivity check (or consent check) on pair `p` (RFC 8445
+    /// §7.2.2): USERNAME, PRIORITY, our role with the tie-breaker,
+    /// USE-CANDIDATE when nominating, MESSAGE-INTEGRITY with the peer's
+    /// password, FINGERPRINT. `None` without the peer's credentials.
+    fn request(
+        &mut self,
+        p: usize,
+        nominate: bool,
+    ) -> Option<(TransactionId, SocketAddr, SocketAddr, Vec<u8>)> {
         let tid = self.new_tid();
-        let Some(creds) = &self.remote_creds else {
-            return;
-        };
+        let creds = self.remote_creds.as_ref()?;
         let (src, dst) = self.pair_addrs(p);
         let mut out = Vec::with_capacity(120);
         let mut b = MessageBuilder::new(&mut out, Class::Request, Method::BINDING, tid);
@@ -1304,6 +1310,13 @@ impl IceAgent {
         }
         let _ = b.add_message_integrity(&creds.key);
         let _ = b.add_fingerprint();
+        Some((tid, src, dst, out))
+    }
+
+    fn send_check(&mut self, now: Instant, p: usize, nominate: bool) {
+        let Some((tid, src, dst, out)) = self.request(p, nominate) else {
+            return;
+        };
         // §14.3: RTO = max(500 ms, Ta × (waiting + in-progress pairs)).
         let busy = self
             .pairs
@@ -1342,23 +1355,9 @@ impl IceAgent {
     }
 
     fn send_consent(&mut self, now: Instant, p: usize) {
-        let tid = self.new_tid();
-        let Some(creds) = &self.remote_creds else {
+        let Some((tid, src, dst, out)) = self.request(p, false) else {
             return;
         };
-        let (src, dst) = self.pair_addrs(p);
-        let mut out = Vec::with_capacity(120);
-        let mut b = MessageBuilder::new(&mut out, Class::Request, Method::BINDING, tid);
-        let username = format!("{}:{}", creds.ufrag, self.local_creds.ufrag);
-        let _ = b.add(&Attribute::Username(&username));
-        let _ = b.add(&Attribute::Priority(self.prflx_priority()));
-        let _ = b.add(&if self.controlling {
-            Attribute::IceControlling(self.tie_breaker)
-        } else {
-            Attribute::IceControlled(self.tie_breaker)
-        });
-        let _ = b.add_message_integrity(&creds.key);
-        let _ = b.add_fingerprint();
         // One request per interval: the next consent check replaces it.
         let timer = Retransmit::start(now, self.config.consent_interval, 1, 2);
         self.transmits.push_back(Transmit {

@@ -164,6 +164,22 @@ fn estimate(roc: u32, s_l: u16, seq: u16) -> Option<(u32, u64)> {
     Some((v, ((v as u64) << 16) | seq as u64))
 }
 
+/// The sender SSRC of an RTCP packet that must be at least `needed` bytes
+/// long and of version 2 (RFC 3550 §6.4).
+fn rtcp_ssrc(pkt: &[u8], needed: usize) -> Result<u32, SrtpError> {
+    if pkt.len() < needed {
+        return Err(SrtpError::TooShort {
+            needed,
+            got: pkt.len(),
+        });
+    }
+    let version = pkt[0] >> 6;
+    if version != 2 {
+        return Err(SrtpError::BadVersion(version));
+    }
+    Ok(u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]))
+}
+
 /// Length of the RTP header (fixed part, CSRCs, extension) in `pkt`.
 fn rtp_header_len(pkt: &[u8]) -> Result<usize, SrtpError> {
     if pkt.len() < 12 {
@@ -492,17 +508,7 @@ impl Context {
     /// index and the tag (AES-CM), or the tag then E || index (GCM,
     /// RFC 7714 §9).
     pub fn protect_rtcp(&mut self, pkt: &mut Vec<u8>) -> Result<(), SrtpError> {
-        if pkt.len() < 8 {
-            return Err(SrtpError::TooShort {
-                needed: 8,
-                got: pkt.len(),
-            });
-        }
-        let version = pkt[0] >> 6;
-        if version != 2 {
-            return Err(SrtpError::BadVersion(version));
-        }
-        let ssrc = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let ssrc = rtcp_ssrc(pkt, 8)?;
         let st = self
             .rtcp_streams
             .get_or_insert(ssrc, self.config.max_streams, || RtcpStream {
@@ -548,18 +554,7 @@ impl Context {
     /// is unchanged.
     pub fn unprotect_rtcp(&mut self, pkt: &mut Vec<u8>) -> Result<(), SrtpError> {
         let tag_len = self.profile.rtcp_tag_len();
-        let needed = 8 + 4 + tag_len;
-        if pkt.len() < needed {
-            return Err(SrtpError::TooShort {
-                needed,
-                got: pkt.len(),
-            });
-        }
-        let version = pkt[0] >> 6;
-        if version != 2 {
-            return Err(SrtpError::BadVersion(version));
-        }
-        let ssrc = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
+        let ssrc = rtcp_ssrc(pkt, 8 + 4 + tag_len)?;
         // Where E || index sits: before the tag (AES-CM), after it (GCM).
         let idx_at = if self.profile.is_aead() {
             pkt.len() - 4

@@ -30,6 +30,16 @@ pub enum Peer {
 }
 
 impl Peer {
+    /// A node holding a new agent whose clock starts at `epoch`.
+    pub fn agent_node(cfg: IceConfig, epoch: Instant) -> Peer {
+        Peer::Agent {
+            agent: Box::new(IceAgent::new(cfg, epoch)),
+            events: vec![],
+            epoch,
+            errors: 0,
+        }
+    }
+
     /// The agent (a test knows which nodes are agents: a server panics).
     /// The agent of node `id`.
     pub fn agent(&self) -> &IceAgent {
@@ -150,26 +160,18 @@ impl Call {
     pub fn new(seed: u64, cfg_a: IceConfig, cfg_b: IceConfig, link: LinkConfig) -> Call {
         let mut sim: Sim<Peer> = Sim::new(seed);
         let e = sim.epoch();
-        let a = sim.add_node(
-            Peer::Agent {
-                agent: Box::new(IceAgent::new(cfg_a, e)),
-                events: vec![],
-                epoch: e,
-                errors: 0,
-            },
-            &[ip("10.0.0.1")],
-        );
-        let b = sim.add_node(
-            Peer::Agent {
-                agent: Box::new(IceAgent::new(cfg_b, e)),
-                events: vec![],
-                epoch: e,
-                errors: 0,
-            },
-            &[ip("10.0.0.2")],
-        );
+        let a = sim.add_node(Peer::agent_node(cfg_a, e), &[ip("10.0.0.1")]);
+        let b = sim.add_node(Peer::agent_node(cfg_b, e), &[ip("10.0.0.2")]);
         sim.set_link(a, b, link);
-        let mut call = Call {
+        let mut call = Call::around(sim, a, b);
+        call.host(a, "10.0.0.1:5000");
+        call.host(b, "10.0.0.2:6000");
+        call
+    }
+
+    /// A call between two agents already in `sim`.
+    pub fn around(sim: Sim<Peer>, a: NodeId, b: NodeId) -> Call {
+        Call {
             sim,
             a,
             b,
@@ -177,10 +179,7 @@ impl Call {
             open_at: [Duration::ZERO; 2],
             creds_sent: [false; 2],
             auto_creds: true,
-        };
-        call.host(a, "10.0.0.1:5000");
-        call.host(b, "10.0.0.2:6000");
-        call
+        }
     }
 
     /// Agents with `n` host addresses each (a: 10.0.1.1..n:5000, b:
@@ -196,24 +195,10 @@ impl Call {
         let e = sim.epoch();
         let ips =
             |net: u8| -> Vec<IpAddr> { (1..=n).map(|h| ip(&format!("10.0.{net}.{h}"))).collect() };
-        let agent = |cfg| Peer::Agent {
-            agent: Box::new(IceAgent::new(cfg, e)),
-            events: vec![],
-            epoch: e,
-            errors: 0,
-        };
-        let a = sim.add_node(agent(cfg_a), &ips(1));
-        let b = sim.add_node(agent(cfg_b), &ips(2));
+        let a = sim.add_node(Peer::agent_node(cfg_a, e), &ips(1));
+        let b = sim.add_node(Peer::agent_node(cfg_b, e), &ips(2));
         sim.set_link(a, b, link);
-        let mut call = Call {
-            sim,
-            a,
-            b,
-            sent: [0, 0],
-            open_at: [Duration::ZERO; 2],
-            creds_sent: [false; 2],
-            auto_creds: true,
-        };
+        let mut call = Call::around(sim, a, b);
         for h in 1..=n {
             call.host(a, &format!("10.0.1.{h}:5000"));
             call.host(b, &format!("10.0.2.{h}:6000"));

@@ -3,7 +3,7 @@
 //! before credentials, dead STUN servers, consent loss and ICE restart.
 
 use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method};
-use meshrtc_ice::{Candidate, CandidateKind, IceAgent, IceConfig, IceEvent, IceState, StunServer};
+use meshrtc_ice::{Candidate, CandidateKind, IceConfig, IceEvent, IceState, StunServer};
 use meshrtc_integration::sim::{completed, ip, sa, Call, Peer};
 use meshrtc_netsim::{LinkConfig, NatConfig, Sim};
 use std::time::Duration;
@@ -130,36 +130,10 @@ fn both_behind_nats_connect_through_server_reflexive_candidates() {
     cfg_a.stun_servers = vec![stun];
     let mut cfg_b = IceConfig::controlled(8);
     cfg_b.stun_servers = vec![stun];
-    let a = sim.add_node_behind(
-        na,
-        Peer::Agent {
-            agent: Box::new(IceAgent::new(cfg_a, e)),
-            events: vec![],
-            epoch: e,
-            errors: 0,
-        },
-        &[ip("192.168.1.10")],
-    );
-    let b = sim.add_node_behind(
-        nb,
-        Peer::Agent {
-            agent: Box::new(IceAgent::new(cfg_b, e)),
-            events: vec![],
-            epoch: e,
-            errors: 0,
-        },
-        &[ip("192.168.2.20")],
-    );
+    let a = sim.add_node_behind(na, Peer::agent_node(cfg_a, e), &[ip("192.168.1.10")]);
+    let b = sim.add_node_behind(nb, Peer::agent_node(cfg_b, e), &[ip("192.168.2.20")]);
     sim.set_default_link(LinkConfig::with_latency(Duration::from_millis(15)));
-    let mut c = Call {
-        sim,
-        a,
-        b,
-        sent: [0, 0],
-        open_at: [Duration::ZERO; 2],
-        creds_sent: [false; 2],
-        auto_creds: true,
-    };
+    let mut c = Call::around(sim, a, b);
     c.host(a, "192.168.1.10:5000");
     c.host(b, "192.168.2.20:6000");
     c.start();
