@@ -259,6 +259,9 @@ enum TxnKind {
         pair: usize,
         nominate: bool,
         controlling: bool,
+        /// Superseded by a triggered check (RFC 8445 §7.3.1.4): no more
+        /// retransmissions, and no failure if it goes unanswered.
+        cancelled: bool,
     },
     Gather {
         server: SocketAddr,
@@ -296,6 +299,14 @@ fn is_ice_chars(s: &str) -> bool {
     s.bytes().all(|b| ICE_CHARS.contains(&b))
 }
 
+/// `t + d`, saturating: a timeout configured as `Duration::MAX` (to switch
+/// it off) must not overflow `Instant`.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(t)
+}
+
 /// Largest number of candidate pairs (RFC 8445 §6.1.2.5 asks for a limit).
 const MAX_PAIRS: usize = 100;
 
@@ -323,6 +334,8 @@ pub struct IceAgent {
     next_consent: Option<Instant>,
     last_consent: Option<Instant>,
     consent_lost: bool,
+    /// The latest `now` the owner gave us (pacing can fire at once).
+    last_now: Instant,
     transmits: VecDeque<Transmit>,
     events: VecDeque<IceEvent>,
     stats: IceStats,
@@ -344,7 +357,6 @@ impl std::fmt::Debug for IceAgent {
 impl IceAgent {
     /// A new agent. Credentials not given in `config` are generated.
     pub fn new(config: IceConfig, now: Instant) -> IceAgent {
-        let _ = now;
         let mut rng = ChaCha20Rng::from_seed(config.seed);
         let mut gen = |n: usize| -> String {
             (0..n)
@@ -381,6 +393,7 @@ impl IceAgent {
             next_consent: None,
             last_consent: None,
             consent_lost: false,
+            last_now: now,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: IceStats::default(),
@@ -494,6 +507,7 @@ impl IceAgent {
         if self.gathering.is_some() || self.state == IceState::Closed {
             return;
         }
+        self.last_now = self.last_now.max(now);
         self.gathering = Some(now);
         for l in &self.locals {
             self.events
@@ -583,6 +597,11 @@ impl IceAgent {
             // Known (perhaps as peer-reflexive): take the signalled details.
             if self.remotes[i].kind == CandidateKind::PeerReflexive {
                 self.remotes[i] = c;
+                for p in 0..self.pairs.len() {
+                    if self.pairs[p].remote == i {
+                        self.pairs[p].priority = self.compute_pair_priority(self.pairs[p].local, i);
+                    }
+                }
             }
             return Ok(());
         }
@@ -651,6 +670,13 @@ impl IceAgent {
         self.next_consent = None;
         self.last_consent = None;
         self.remote_end_of_candidates = false;
+        // New remote credentials are an ICE restart by the peer: consent
+        // starts over (RFC 7675 §5.1), and so do the states.
+        self.consent_lost = false;
+        self.last_check_at = None;
+        if self.state != IceState::Closed {
+            self.set_state(IceState::New);
+        }
         // Peer-reflexive local candidates belong to the old session.
         self.locals
             .retain(|l| l.cand.kind != CandidateKind::PeerReflexive);
@@ -671,6 +697,7 @@ impl IceAgent {
         if self.state == IceState::Closed {
             return Err(IceError::Closed);
         }
+        self.last_now = self.last_now.max(now);
         let msg = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
@@ -830,10 +857,34 @@ impl IceAgent {
         match self.pairs[p].state {
             PairState::Succeeded => {
                 if self.pairs[p].remote_nominated && !self.controlling {
-                    self.nominate(p);
+                    self.nominate(now, p);
                 }
             }
-            PairState::InProgress => {}
+            PairState::InProgress => {
+                // §7.3.1.4: cancel the in-flight check (no more
+                // retransmissions; a late answer still counts) and check
+                // again at once, as the peer's check may just have opened
+                // its NAT for us.
+                let quiet = Retransmit::start(now, self.config.check_rto, 1, 16);
+                for t in self.txns.values_mut() {
+                    if let TxnKind::Check {
+                        pair,
+                        nominate: false,
+                        cancelled,
+                        ..
+                    } = &mut t.kind
+                    {
+                        if *pair == p && !*cancelled {
+                            *cancelled = true;
+                            t.timer = quiet.clone();
+                        }
+                    }
+                }
+                self.pairs[p].state = PairState::Waiting;
+                if !self.triggered.iter().any(|&(q, _)| q == p) {
+                    self.triggered.push_back((p, false));
+                }
+            }
             _ => {
                 self.pairs[p].state = PairState::Waiting;
                 if !self.triggered.iter().any(|&(q, _)| q == p) {
@@ -893,6 +944,7 @@ impl IceAgent {
                 pair,
                 nominate,
                 controlling,
+                ..
             } => {
                 if pair >= self.pairs.len() {
                     return Ok(());
@@ -1005,20 +1057,30 @@ impl IceAgent {
             self.pairs[p].remote_nominated
         };
         if nominated_here {
-            self.nominate(p);
+            self.nominate(now, p);
         }
         if self.nominated.is_none() {
             self.select_best_valid(now);
         }
     }
 
-    fn nominate(&mut self, p: usize) {
+    fn nominate(&mut self, now: Instant, p: usize) {
         if self.nominated == Some(p) {
             return;
         }
         self.pairs[p].nominated = true;
+        // RFC 8445 §8.1.1: with several nominated pairs, the highest
+        // priority one is used.
+        if let Some(q) = self.nominated {
+            if self.pairs[q].priority >= self.pairs[p].priority {
+                return;
+            }
+        }
         self.nominated = Some(p);
         self.selected = Some(p);
+        // Consent freshness runs on whatever pair is selected, however it
+        // got selected (RFC 7675 §5.1).
+        self.refresh_consent(now);
         let (local, remote) = self.pair_addrs(p);
         self.events.push_back(IceEvent::SelectedPair {
             local,
@@ -1053,7 +1115,7 @@ impl IceAgent {
     fn refresh_consent(&mut self, now: Instant) {
         self.last_consent = Some(now);
         if self.next_consent.is_none() {
-            self.next_consent = Some(now + self.consent_jitter());
+            self.next_consent = Some(later(now, self.consent_jitter()));
         }
         if self.state == IceState::Disconnected {
             let s = if self.nominated.is_some() {
@@ -1068,7 +1130,8 @@ impl IceAgent {
     fn consent_jitter(&mut self) -> Duration {
         // RFC 7675 §5.1: uniformly random in [0.8, 1.2] × interval.
         let f = 0.8 + 0.4 * (self.rng.next_u32() as f64 / u32::MAX as f64);
-        self.config.consent_interval.mul_f64(f)
+        Duration::try_from_secs_f64(self.config.consent_interval.as_secs_f64() * f)
+            .unwrap_or(Duration::MAX)
     }
 
     fn switch_role(&mut self, controlling: bool) {
@@ -1173,11 +1236,15 @@ impl IceAgent {
     /// Sends at most one check if pacing allows (§6.1.4.2): a triggered
     /// check first, then the best Waiting pair, then the best Frozen one.
     fn pace(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
         if self.remote_creds.is_none() || matches!(self.state, IceState::Closed | IceState::Failed)
         {
             return;
         }
-        if self.last_check_at.is_some_and(|t| now < t + self.config.ta) {
+        if self
+            .last_check_at
+            .is_some_and(|t| now < later(t, self.config.ta))
+        {
             return;
         }
         self.maybe_nominate(now);
@@ -1251,7 +1318,7 @@ impl IceAgent {
         Some((
             best,
             if better_pending {
-                first + self.config.nomination_wait
+                later(first, self.config.nomination_wait)
             } else {
                 first
             },
@@ -1260,14 +1327,18 @@ impl IceAgent {
 
     /// When pacing next has something to send: a triggered or waiting
     /// check, a frozen pair to unfreeze, or a nomination. `None` when there
-    /// is nothing, or when no check was sent yet (then the next `handle_*`
-    /// call sends at once).
+    /// is nothing.
     fn next_pace_time(&self) -> Option<Instant> {
         if self.remote_creds.is_none() || matches!(self.state, IceState::Closed | IceState::Failed)
         {
             return None;
         }
-        let ready = self.last_check_at? + self.config.ta;
+        // Nothing sent yet: go at once (the owner's clock is at least
+        // `last_now`); otherwise one check per Ta.
+        let ready = match self.last_check_at {
+            Some(t) => later(t, self.config.ta),
+            None => self.last_now,
+        };
         let checks = !self.triggered.is_empty()
             || self
                 .pairs
@@ -1340,6 +1411,7 @@ impl IceAgent {
                     pair: p,
                     nominate,
                     controlling: self.controlling,
+                    cancelled: false,
                 },
                 src,
                 dst,
@@ -1417,6 +1489,7 @@ impl IceAgent {
         if self.state == IceState::Closed {
             return;
         }
+        self.last_now = self.last_now.max(now);
         // Retransmissions and give-ups.
         let due: Vec<TransactionId> = self
             .txns
@@ -1441,7 +1514,11 @@ impl IceAgent {
                 Fire::GiveUp => {
                     if let Some(txn) = self.txns.remove(&tid) {
                         match txn.kind {
-                            TxnKind::Check { pair, .. } if pair < self.pairs.len() => {
+                            TxnKind::Check {
+                                pair,
+                                cancelled: false,
+                                ..
+                            } if pair < self.pairs.len() => {
                                 if self.pairs[pair].state == PairState::InProgress {
                                     self.pairs[pair].state = PairState::Failed;
                                 }
@@ -1456,7 +1533,7 @@ impl IceAgent {
         }
         // Gathering deadline.
         if let Some(start) = self.gathering {
-            if !self.gathering_done && now >= start + self.config.gather_timeout {
+            if !self.gathering_done && now >= later(start, self.config.gather_timeout) {
                 self.txns
                     .retain(|_, t| !matches!(t.kind, TxnKind::Gather { .. }));
                 self.check_gathering_done();
@@ -1465,19 +1542,19 @@ impl IceAgent {
         // Consent freshness on the selected pair (RFC 7675).
         if let (Some(p), false) = (self.selected, self.consent_lost) {
             if let Some(last) = self.last_consent {
-                if now >= last + self.config.consent_timeout {
+                if now >= later(last, self.config.consent_timeout) {
                     self.consent_lost = true;
                     self.txns
                         .retain(|_, t| matches!(t.kind, TxnKind::Gather { .. }));
                     self.triggered.clear();
                     self.set_state(IceState::Failed);
-                } else if now >= last + self.config.disconnected_timeout {
+                } else if now >= later(last, self.config.disconnected_timeout) {
                     self.set_state(IceState::Disconnected);
                 }
             }
             if !self.consent_lost && self.next_consent.is_some_and(|t| now >= t) {
                 self.send_consent(now, p);
-                self.next_consent = Some(now + self.consent_jitter());
+                self.next_consent = Some(later(now, self.consent_jitter()));
             }
         }
         self.pace(now);
@@ -1491,7 +1568,7 @@ impl IceAgent {
         let mut t: Option<Instant> = self.txns.values().map(|x| x.timer.deadline).min();
         let mut consider = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));
         if let (Some(start), false) = (self.gathering, self.gathering_done) {
-            consider(start + self.config.gather_timeout);
+            consider(later(start, self.config.gather_timeout));
         }
         if let Some(at) = self.next_pace_time() {
             consider(at);
@@ -1502,9 +1579,9 @@ impl IceAgent {
             }
             if let Some(l) = self.last_consent {
                 if self.state != IceState::Disconnected {
-                    consider(l + self.config.disconnected_timeout);
+                    consider(later(l, self.config.disconnected_timeout));
                 }
-                consider(l + self.config.consent_timeout);
+                consider(later(l, self.config.consent_timeout));
             }
         }
         t

@@ -23,6 +23,12 @@ pub struct Config {
     /// Most SSRCs tracked; a packet of a further SSRC is refused. Streams
     /// are only created by authenticated packets.
     pub max_streams: usize,
+    /// Sending: allow protecting a packet index again. Off by default, as in
+    /// libsrtp: the same index with other bytes reuses the AES-CM keystream
+    /// and, worse, the AES-GCM nonce (which gives away the authentication
+    /// key). Turn it on only to resend byte-identical packets (NACK without
+    /// RTX).
+    pub allow_repeat_tx: bool,
 }
 
 impl Default for Config {
@@ -30,6 +36,7 @@ impl Default for Config {
         Config {
             replay_window: 1024,
             max_streams: 128,
+            allow_repeat_tx: false,
         }
     }
 }
@@ -401,6 +408,20 @@ impl Context {
         // The sender's ROC: the same estimate as a receiver's, so a packet
         // resent with an old sequence number keeps its index.
         let (roc, index) = estimate(st.roc, st.s_l, seq).unwrap_or((0, seq as u64));
+        // Refuse to use an index twice (or one older than the window, whose
+        // use we cannot know), before anything changes.
+        match &mut st.window {
+            Some(w) => {
+                if let Err(e) = w.check(index) {
+                    let repeat = matches!(e, SrtpError::Replayed(_));
+                    if !(repeat && self.config.allow_repeat_tx) {
+                        return Err(e);
+                    }
+                }
+                w.accept(index);
+            }
+            None => st.window = Some(ReplayWindow::new(self.config.replay_window, index)),
+        }
         if index > ((st.roc as u64) << 16 | st.s_l as u64) {
             st.roc = roc;
             st.s_l = seq;

@@ -261,3 +261,38 @@ fn streams_are_limited_and_created_only_by_authentic_packets() {
         }
     }
 }
+
+#[test]
+fn the_sender_refuses_to_reuse_an_index() {
+    for profile in Profile::ALL {
+        let ks: Vec<u8> = (0..profile.master_key_len() + profile.master_salt_len())
+            .map(|i| i as u8)
+            .collect();
+        let key = MasterKey::from_concatenated(profile, &ks).unwrap();
+        let mut tx = Context::new(&key, crate::Config::default());
+        let pkt = h("80600005 00000001 cafebabe 01020304");
+        let mut a = pkt.clone();
+        tx.protect_rtp(&mut a).unwrap();
+        // The same sequence number with other bytes: refused, untouched.
+        let mut b = h("80600005 00000001 cafebabe 09090909");
+        assert_eq!(
+            tx.protect_rtp(&mut b),
+            Err(SrtpError::Replayed(5)),
+            "{profile}"
+        );
+        assert_eq!(b, h("80600005 00000001 cafebabe 09090909"));
+        // Older but unused inside the window: fine (packets sent out of order).
+        let mut c = h("80600003 00000001 cafebabe 01020304");
+        tx.protect_rtp(&mut c).unwrap();
+        // With repeats allowed, an identical resend protects to the same bytes.
+        let cfg = crate::Config {
+            allow_repeat_tx: true,
+            ..Default::default()
+        };
+        let mut tx = Context::new(&key, cfg);
+        let (mut x, mut y) = (pkt.clone(), pkt.clone());
+        tx.protect_rtp(&mut x).unwrap();
+        tx.protect_rtp(&mut y).unwrap();
+        assert_eq!(x, y);
+    }
+}

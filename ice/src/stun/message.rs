@@ -42,11 +42,11 @@ pub struct Message<'a> {
     class: Class,
     method: Method,
     /// Offset of the first MESSAGE-INTEGRITY attribute header.
-    integrity: Option<u16>,
+    integrity: Option<u32>,
     /// Offset of the first MESSAGE-INTEGRITY-SHA256 attribute header.
-    integrity_sha256: Option<u16>,
+    integrity_sha256: Option<u32>,
     /// Offset of the FINGERPRINT attribute header.
-    fingerprint: Option<u16>,
+    fingerprint: Option<u32>,
     unknown_required: [u16; MAX_UNKNOWN_REPORTED],
     unknown_required_len: u8,
     unknown_required_total: u16,
@@ -119,14 +119,14 @@ impl<'a> Message<'a> {
             if msg.fingerprint.is_some() {
                 return Err(StunError::AttributeAfterFingerprint { attr, offset: off });
             }
-            // Offsets fit in u16: total <= 20 + 65535 and off < total - 3.
-            let off16 = off as u16;
+            // Offsets fit in u32: total <= 20 + 65535.
+            let off32 = off as u32;
             let ignored = msg.filter().ignores(attr, off);
             match attr {
-                AttrType::FINGERPRINT => msg.fingerprint = Some(off16),
+                AttrType::FINGERPRINT => msg.fingerprint = Some(off32),
                 _ if ignored => {}
-                AttrType::MESSAGE_INTEGRITY => msg.integrity = Some(off16),
-                AttrType::MESSAGE_INTEGRITY_SHA256 => msg.integrity_sha256 = Some(off16),
+                AttrType::MESSAGE_INTEGRITY => msg.integrity = Some(off32),
+                AttrType::MESSAGE_INTEGRITY_SHA256 => msg.integrity_sha256 = Some(off32),
                 a if a.is_comprehension_required() && !a.is_known() => {
                     if (msg.unknown_required_len as usize) < MAX_UNKNOWN_REPORTED {
                         msg.unknown_required[msg.unknown_required_len as usize] = a.0;
@@ -199,8 +199,8 @@ impl<'a> Message<'a> {
 
     fn filter(&self) -> IgnoreFilter {
         IgnoreFilter {
-            integrity: self.integrity.map_or(usize::MAX, usize::from),
-            integrity_sha256: self.integrity_sha256.map_or(usize::MAX, usize::from),
+            integrity: self.integrity.map_or(usize::MAX, |o| o as usize),
+            integrity_sha256: self.integrity_sha256.map_or(usize::MAX, |o| o as usize),
         }
     }
 

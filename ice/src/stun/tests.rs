@@ -630,3 +630,20 @@ fn tag_comparison_checks_every_byte_and_the_length() {
     assert!(!ct_eq(&a, &a[..19]));
     assert!(ct_eq(&[], &[]));
 }
+
+#[test]
+fn attributes_beyond_offset_65535_are_addressed_correctly() {
+    // A 65,552-byte message (bigger than UDP carries, but a parser must not
+    // care): one large SOFTWARE, then MESSAGE-INTEGRITY and FINGERPRINT past
+    // offset 65,535.
+    let key = ShortTermKey::new(b"k");
+    let buf = binding_request(|b| {
+        b.add_raw(AttrType::SOFTWARE, &vec![b'x'; 65_496]).unwrap();
+        b.add_message_integrity(&key).unwrap();
+        b.add_fingerprint().unwrap();
+    });
+    assert!(buf.len() - 8 > 65_535, "FINGERPRINT starts past u16 range");
+    let m = Message::parse(&buf).unwrap();
+    m.verify_integrity(&key).unwrap();
+    m.verify_fingerprint().unwrap();
+}

@@ -5,6 +5,7 @@ static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc:
 
 mod ice_chromium;
 mod ice_netsim;
+mod ice_regressions;
 mod ice_sockets;
 mod srtp;
 mod stun;
