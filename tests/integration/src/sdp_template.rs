@@ -4,7 +4,8 @@
 //! real one is `meshrtc-sdp`'s.
 
 use meshrtc_ice::{Candidate, CandidateKind};
-use std::net::{IpAddr, SocketAddr};
+use meshrtc_sdp::{CandidateAddress, CandidateAttr, CandidateType};
+use std::net::SocketAddr;
 
 /// The ICE parameters of a description's first media section.
 #[derive(Debug, Clone, Default)]
@@ -21,38 +22,34 @@ pub struct IceParams {
     pub skipped: Vec<String>,
 }
 
-/// Parses one `candidate:...` attribute value (RFC 8839 §5.1), UDP only.
+/// Parses one `candidate:...` attribute with `meshrtc-sdp` and converts it
+/// to the ICE agent's type: UDP with an IP address only (TCP candidates and
+/// unresolved mDNS names give `None`). This conversion will move to
+/// `meshrtc-peer`.
 pub fn parse_candidate(value: &str) -> Option<Candidate> {
-    let v = value.strip_prefix("a=").unwrap_or(value);
-    let v = v.strip_prefix("candidate:")?;
-    let f: Vec<&str> = v.split_whitespace().collect();
-    if f.len() < 8 || !f[2].eq_ignore_ascii_case("udp") || f[6] != "typ" {
+    let c = CandidateAttr::parse(value).ok()?;
+    let CandidateAddress::Ip(ip) = c.address else {
+        return None;
+    };
+    if !c.is_udp() {
         return None;
     }
-    let ip: IpAddr = f[4].parse().ok()?;
-    let port: u16 = f[5].parse().ok()?;
-    let kind = match f[7] {
-        "host" => CandidateKind::Host,
-        "srflx" => CandidateKind::ServerReflexive,
-        "prflx" => CandidateKind::PeerReflexive,
-        "relay" => CandidateKind::Relayed,
-        _ => return None,
+    let kind = match c.typ {
+        CandidateType::Host => CandidateKind::Host,
+        CandidateType::Srflx => CandidateKind::ServerReflexive,
+        CandidateType::Prflx => CandidateKind::PeerReflexive,
+        CandidateType::Relay => CandidateKind::Relayed,
+        CandidateType::Other(_) => return None,
     };
-    let related = match (
-        f.iter().position(|&x| x == "raddr"),
-        f.iter().position(|&x| x == "rport"),
-    ) {
-        (Some(a), Some(p)) => Some(SocketAddr::new(
-            f.get(a + 1)?.parse().ok()?,
-            f.get(p + 1)?.parse().ok()?,
-        )),
+    let related = match (c.raddr, c.rport) {
+        (Some(CandidateAddress::Ip(a)), Some(p)) => Some(SocketAddr::new(a, p)),
         _ => None,
     };
     Some(Candidate {
-        foundation: f[0].to_string(),
-        component: f[1].parse().ok()?,
-        priority: f[3].parse().ok()?,
-        addr: SocketAddr::new(ip, port),
+        foundation: c.foundation,
+        component: c.component,
+        priority: c.priority,
+        addr: SocketAddr::new(ip, c.port),
         kind,
         related,
     })

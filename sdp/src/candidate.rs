@@ -1,0 +1,392 @@
+//! The ICE candidate attribute (RFC 8839 §5.1, with `tcptype` from
+//! RFC 6544 §4.5): its own parser and writer, since trickled candidates
+//! arrive one by one, outside any description.
+//!
+//! ```text
+//! candidate:<foundation> <component> <transport> <priority> <address> <port>
+//!           typ <type> [raddr <address>] [rport <port>] *(<name> <value>)
+//! ```
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// Why a candidate attribute could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CandidateError {
+    /// The value does not start with `candidate:`.
+    #[error("not a candidate attribute (expected \"candidate:\")")]
+    NotACandidate,
+    /// A required field is missing.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A field has an invalid value.
+    #[error("invalid {field}: {value:?}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What it said.
+        value: String,
+    },
+    /// An extension name without its value.
+    #[error("extension {0:?} has no value")]
+    ExtensionWithoutValue(String),
+}
+
+/// A candidate's address: an IP address, or a name (browsers hide host
+/// addresses behind random `<uuid>.local` mDNS names).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CandidateAddress {
+    /// IPv4 or IPv6.
+    Ip(IpAddr),
+    /// A fully qualified domain name, e.g. an mDNS `.local` name.
+    Fqdn(String),
+}
+
+impl CandidateAddress {
+    fn parse(s: &str, field: &'static str) -> Result<CandidateAddress, CandidateError> {
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(CandidateAddress::Ip(ip));
+        }
+        let valid = !s.is_empty()
+            && s.len() <= 253
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && !s.starts_with('.')
+            && s.bytes().any(|b| b.is_ascii_alphabetic());
+        if valid {
+            Ok(CandidateAddress::Fqdn(s.to_string()))
+        } else {
+            Err(CandidateError::Invalid {
+                field,
+                value: s.to_string(),
+            })
+        }
+    }
+}
+
+impl fmt::Display for CandidateAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CandidateAddress::Ip(ip) => write!(f, "{ip}"),
+            CandidateAddress::Fqdn(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The candidate type (`typ`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CandidateType {
+    /// `host`.
+    Host,
+    /// `srflx`.
+    Srflx,
+    /// `prflx`.
+    Prflx,
+    /// `relay`.
+    Relay,
+    /// Any other token, kept.
+    Other(String),
+}
+
+impl CandidateType {
+    fn as_str(&self) -> &str {
+        match self {
+            CandidateType::Host => "host",
+            CandidateType::Srflx => "srflx",
+            CandidateType::Prflx => "prflx",
+            CandidateType::Relay => "relay",
+            CandidateType::Other(s) => s,
+        }
+    }
+}
+
+/// An `a=candidate` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateAttr {
+    /// 1 to 32 ice-chars.
+    pub foundation: String,
+    /// Component id, 1 to 256 (1 with rtcp-mux).
+    pub component: u16,
+    /// Transport as written (`udp`, `UDP`, `tcp`, …); compare case-insensitively.
+    pub transport: String,
+    /// Priority.
+    pub priority: u32,
+    /// Connection address.
+    pub address: CandidateAddress,
+    /// Port (TCP active candidates carry 9).
+    pub port: u16,
+    /// `typ`.
+    pub typ: CandidateType,
+    /// `raddr`.
+    pub raddr: Option<CandidateAddress>,
+    /// `rport`.
+    pub rport: Option<u16>,
+    /// Every other name/value pair in order, `tcptype`, `generation`,
+    /// `ufrag`, `network-id`, `network-cost` and unknown ones alike.
+    pub extensions: Vec<(String, String)>,
+}
+
+fn is_ice_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+}
+
+fn number<T: std::str::FromStr>(s: &str, field: &'static str) -> Result<T, CandidateError> {
+    // Digits only: no sign, no spaces (FromStr would accept a leading '+').
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CandidateError::Invalid {
+            field,
+            value: s.to_string(),
+        });
+    }
+    s.parse().map_err(|_| CandidateError::Invalid {
+        field,
+        value: s.to_string(),
+    })
+}
+
+impl CandidateAttr {
+    /// Parses the value, with or without a leading `a=`; whitespace between
+    /// fields may be any run of spaces or tabs.
+    pub fn parse(value: &str) -> Result<CandidateAttr, CandidateError> {
+        let v = value.trim();
+        let v = v.strip_prefix("a=").unwrap_or(v);
+        let v = v
+            .strip_prefix("candidate:")
+            .ok_or(CandidateError::NotACandidate)?;
+        let mut f = v.split_ascii_whitespace();
+        let mut next = |name: &'static str| f.next().ok_or(CandidateError::Missing(name));
+        let foundation = next("foundation")?;
+        if foundation.len() > 32 || !foundation.bytes().all(is_ice_char) {
+            return Err(CandidateError::Invalid {
+                field: "foundation",
+                value: foundation.into(),
+            });
+        }
+        let component: u16 = number(next("component")?, "component")?;
+        if !(1..=256).contains(&component) {
+            return Err(CandidateError::Invalid {
+                field: "component",
+                value: component.to_string(),
+            });
+        }
+        let transport = next("transport")?;
+        if !transport
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(CandidateError::Invalid {
+                field: "transport",
+                value: transport.into(),
+            });
+        }
+        let priority: u32 = number(next("priority")?, "priority")?;
+        let address = CandidateAddress::parse(next("address")?, "address")?;
+        let port: u16 = number(next("port")?, "port")?;
+        if next("typ")? != "typ" {
+            return Err(CandidateError::Missing("typ"));
+        }
+        let typ = match next("candidate type")? {
+            "host" => CandidateType::Host,
+            "srflx" => CandidateType::Srflx,
+            "prflx" => CandidateType::Prflx,
+            "relay" => CandidateType::Relay,
+            t if t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+                CandidateType::Other(t.to_string())
+            }
+            t => {
+                return Err(CandidateError::Invalid {
+                    field: "candidate type",
+                    value: t.into(),
+                })
+            }
+        };
+        let mut c = CandidateAttr {
+            foundation: foundation.to_string(),
+            component,
+            transport: transport.to_string(),
+            priority,
+            address,
+            port,
+            typ,
+            raddr: None,
+            rport: None,
+            extensions: Vec::new(),
+        };
+        let rest: Vec<&str> = f.collect();
+        let mut i = 0;
+        while i < rest.len() {
+            let name = rest[i];
+            let Some(&value) = rest.get(i + 1) else {
+                return Err(CandidateError::ExtensionWithoutValue(name.to_string()));
+            };
+            match name {
+                "raddr" if c.raddr.is_none() => {
+                    c.raddr = Some(CandidateAddress::parse(value, "raddr")?)
+                }
+                "rport" if c.rport.is_none() => c.rport = Some(number(value, "rport")?),
+                _ => c.extensions.push((name.to_string(), value.to_string())),
+            }
+            i += 2;
+        }
+        Ok(c)
+    }
+
+    /// Whether the transport is UDP.
+    pub fn is_udp(&self) -> bool {
+        self.transport.eq_ignore_ascii_case("udp")
+    }
+
+    /// The value of an extension (`tcptype`, `ufrag`, `generation`, …).
+    pub fn extension(&self, name: &str) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Display for CandidateAttr {
+    /// Writes the value without `a=` (as `RTCIceCandidate.candidate` holds it).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "candidate:{} {} {} {} {} {} typ {}",
+            self.foundation,
+            self.component,
+            self.transport,
+            self.priority,
+            self.address,
+            self.port,
+            self.typ.as_str()
+        )?;
+        if let Some(a) = &self.raddr {
+            write!(f, " raddr {a}")?;
+        }
+        if let Some(p) = self.rport {
+            write!(f, " rport {p}")?;
+        }
+        for (n, v) in &self.extensions {
+            write!(f, " {n} {v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chromium_trickled_candidates_parse_and_write_back_identically() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/chromium-156/chromium_session_trickled_candidates.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("\"candidate:"))
+            .map(|l| l.trim_end_matches(',').trim_matches('"'))
+            .collect();
+        assert_eq!(lines.len(), 3);
+        for l in lines {
+            let c = CandidateAttr::parse(l).unwrap();
+            assert_eq!(c.to_string(), l);
+            assert_eq!(c.typ, CandidateType::Host);
+            assert!(c.is_udp());
+            assert_eq!(
+                c.address,
+                CandidateAddress::Ip("127.0.0.1".parse().unwrap())
+            );
+            assert_eq!(c.priority, 2_122_260_223);
+            assert_eq!(c.extension("network-cost"), Some("50"));
+        }
+    }
+
+    #[test]
+    fn tcp_mdns_srflx_and_ipv6_candidates() {
+        let tcp = CandidateAttr::parse(
+            "a=candidate:2036777327 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active generation 0",
+        )
+        .unwrap();
+        assert!(!tcp.is_udp());
+        assert_eq!((tcp.port, tcp.extension("tcptype")), (9, Some("active")));
+        let mdns = CandidateAttr::parse(
+            "candidate:1 1 udp 2122260223 3c1a9d3e-4b2f-4e5a-9c1d-0a1b2c3d4e5f.local 54321 typ host",
+        )
+        .unwrap();
+        assert!(matches!(mdns.address, CandidateAddress::Fqdn(ref n) if n.ends_with(".local")));
+        let srflx = CandidateAttr::parse(
+            "candidate:842163049 1 UDP 1677729535 203.0.113.7 61000 typ srflx raddr 192.168.1.2 rport 5000",
+        )
+        .unwrap();
+        assert_eq!(srflx.typ, CandidateType::Srflx);
+        assert_eq!(
+            srflx.raddr,
+            Some(CandidateAddress::Ip("192.168.1.2".parse().unwrap()))
+        );
+        assert_eq!(srflx.rport, Some(5000));
+        assert_eq!(srflx.to_string(), "candidate:842163049 1 UDP 1677729535 203.0.113.7 61000 typ srflx raddr 192.168.1.2 rport 5000");
+        let v6 = CandidateAttr::parse("candidate:1 1 udp 1 2001:db8::1 3478 typ host").unwrap();
+        assert_eq!(
+            v6.address,
+            CandidateAddress::Ip("2001:db8::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn broken_candidates_each_give_their_error() {
+        use CandidateError::*;
+        let inv = |field: &'static str, value: &str| Invalid {
+            field,
+            value: value.into(),
+        };
+        for (text, err) in [
+            ("foo:1 1 udp 1 1.2.3.4 5 typ host", NotACandidate),
+            ("candidate:", Missing("foundation")),
+            ("candidate:1 1 udp 1 1.2.3.4", Missing("port")),
+            ("candidate:1 1 udp 1 1.2.3.4 5 host", Missing("typ")),
+            (
+                "candidate:1 1 udp 1 1.2.3.4 5 typ",
+                Missing("candidate type"),
+            ),
+            (
+                "candidate:f*o 1 udp 1 1.2.3.4 5 typ host",
+                inv("foundation", "f*o"),
+            ),
+            (
+                "candidate:1 0 udp 1 1.2.3.4 5 typ host",
+                inv("component", "0"),
+            ),
+            (
+                "candidate:1 1 udp -1 1.2.3.4 5 typ host",
+                inv("priority", "-1"),
+            ),
+            (
+                "candidate:1 1 udp 4294967296 1.2.3.4 5 typ host",
+                inv("priority", "4294967296"),
+            ),
+            (
+                "candidate:1 1 udp 1 1.2.3.4 65536 typ host",
+                inv("port", "65536"),
+            ),
+            ("candidate:1 1 udp 1 1.2.3.4 +5 typ host", inv("port", "+5")),
+            (
+                "candidate:1 1 udp 1 ..bad 5 typ host",
+                inv("address", "..bad"),
+            ),
+            (
+                "candidate:1 1 udp 1 1.2.3.4 5 typ host raddr",
+                ExtensionWithoutValue("raddr".into()),
+            ),
+            (
+                "candidate:1 1 udp 1 1.2.3.4 5 typ host rport x",
+                inv("rport", "x"),
+            ),
+        ] {
+            assert_eq!(CandidateAttr::parse(text), Err(err), "{text}");
+        }
+    }
+}
