@@ -176,7 +176,6 @@ impl SessionDescription {
             address: w[5].into(),
         };
         let (_, session_name) = next_line('s')?;
-        drop(next_line);
         let mut sd = SessionDescription {
             origin,
             session_name,
