@@ -1,6 +1,7 @@
 //! `meshrtc`: the command-line entry point.
 //!
-//! Subcommands today: `decode` (the packet inspector) and `stun-server`.
+//! Subcommands today: `decode` (the packet inspector), `sdp` (a session
+//! description's summary) and `stun-server`.
 //! The copy-paste call, the signaling server, the mesh member and the demo
 //! come with their issues.
 #![forbid(unsafe_code)]
@@ -8,6 +9,7 @@
 mod decode;
 mod hexin;
 mod rtpview;
+mod sdp_summary;
 mod stun_server;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,14 @@ enum Command {
     /// address. For tests and local setups; users default to Google's
     /// `stun:stun.l.google.com:19302`.
     StunServer(stun_server::Args),
+    /// Print a readable summary of a session description (per m-line:
+    /// codecs, direction, ICE and DTLS parameters, candidates), or the
+    /// exact parse error with its line.
+    Sdp {
+        /// The SDP file, or `-` for stdin.
+        #[arg(value_name = "FILE | -")]
+        input: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +84,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Decode(args) => run_decode(args),
         Command::StunServer(args) => stun_server::run(args),
+        Command::Sdp { input } => run_sdp(&input),
     }
 }
 
@@ -162,4 +173,30 @@ fn srtp_context(args: &DecodeArgs) -> Result<Option<meshrtc_srtp::Context>, Stri
         ));
     };
     Ok(Some(Context::new(&key, Config::default())))
+}
+
+fn run_sdp(input: &str) -> ExitCode {
+    let text = if input == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(input)
+    };
+    let text = match text {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("meshrtc sdp: cannot read {input}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match meshrtc_sdp::SessionDescription::parse(&text) {
+        Ok(d) => {
+            print!("{}", sdp_summary::summary(&d));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meshrtc sdp: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -404,3 +404,44 @@ mod srtp_decode {
         }
     }
 }
+
+#[test]
+fn sdp_summarises_chromium_offer_per_m_line() {
+    let path = format!(
+        "{}/../fixtures/chromium-156/chromium_offer.sdp",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let o = meshrtc(&["sdp", &path], None);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for needle in [
+        "BUNDLE  0 1 2",
+        "m-line 0: video mid 0  UDP/TLS/RTP/SAVPF",
+        "codec 96   VP8/90000  feedback: goog-remb, transport-cc, ccm fir, nack, nack pli",
+        "codec 97   rtx/90000  [apt=96]",
+        "m-line 1: audio mid 1",
+        "codec 111  opus/48000/2  [minptime=10;useinbandfec=1]",
+        "dtls        setup:actpass",
+        "m-line 2: application mid 2  UDP/DTLS/SCTP",
+        "sctp-port   5000",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn sdp_reports_the_broken_line() {
+    let broken = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU\r\n";
+    let o = meshrtc(&["sdp", "-"], Some(broken));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o)
+            .1
+            .contains("SDP line 6: a=rtpmap:0 PCMU: rtpmap needs a clock rate"),
+        "{}",
+        text(&o).1
+    );
+    let o = meshrtc(&["sdp", "/nonexistent/file.sdp"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("cannot read"));
+}

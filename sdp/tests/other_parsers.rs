@@ -11,7 +11,10 @@ fn our_written_descriptions_parse_in_webrtc_sdp_and_sdp_types() {
         "chromium_session_offer.sdp",
         "chromium_session_answer.sdp",
     ] {
-        let path = format!("{}/../fixtures/chromium-156/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../fixtures/chromium-156/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let d = SessionDescription::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
         let ours = d.to_string();
         // Non-strict, as Firefox runs it: attributes it does not know
