@@ -1077,17 +1077,21 @@ impl IceAgent {
             }
         }
         self.nominated = Some(p);
+        self.select(now, p, true);
+        self.set_state(IceState::Completed);
+    }
+
+    /// Makes `p` the selected pair and says so. Consent freshness runs on
+    /// whatever pair is selected, however it got selected (RFC 7675 §5.1).
+    fn select(&mut self, now: Instant, p: usize, nominated: bool) {
         self.selected = Some(p);
-        // Consent freshness runs on whatever pair is selected, however it
-        // got selected (RFC 7675 §5.1).
         self.refresh_consent(now);
         let (local, remote) = self.pair_addrs(p);
         self.events.push_back(IceEvent::SelectedPair {
             local,
             remote,
-            nominated: true,
+            nominated,
         });
-        self.set_state(IceState::Completed);
     }
 
     fn select_best_valid(&mut self, now: Instant) {
@@ -1097,14 +1101,7 @@ impl IceAgent {
             .find(|&i| self.pairs[i].state == PairState::Succeeded);
         if let Some(b) = best {
             if self.selected != Some(b) {
-                self.selected = Some(b);
-                self.refresh_consent(now);
-                let (local, remote) = self.pair_addrs(b);
-                self.events.push_back(IceEvent::SelectedPair {
-                    local,
-                    remote,
-                    nominated: false,
-                });
+                self.select(now, b, false);
             }
             if matches!(self.state, IceState::New | IceState::Checking) {
                 self.set_state(IceState::Connected);
