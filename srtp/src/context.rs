@@ -410,18 +410,13 @@ impl Context {
         let (roc, index) = estimate(st.roc, st.s_l, seq).unwrap_or((0, seq as u64));
         // Refuse to use an index twice (or one older than the window, whose
         // use we cannot know), before anything changes.
-        match &mut st.window {
-            Some(w) => {
-                if let Err(e) = w.check(index) {
-                    let repeat = matches!(e, SrtpError::Replayed(_));
-                    if !(repeat && self.config.allow_repeat_tx) {
-                        return Err(e);
-                    }
-                }
-                w.accept(index);
+        if let Some(Err(e)) = st.window.as_ref().map(|w| w.check(index)) {
+            let repeat = matches!(e, SrtpError::Replayed(_));
+            if !(repeat && self.config.allow_repeat_tx) {
+                return Err(e);
             }
-            None => st.window = Some(ReplayWindow::new(self.config.replay_window, index)),
         }
+        ReplayWindow::record(&mut st.window, self.config.replay_window, index);
         if index > ((st.roc as u64) << 16 | st.s_l as u64) {
             st.roc = roc;
             st.s_l = seq;
@@ -513,10 +508,7 @@ impl Context {
                 s_l: seq,
                 window: None,
             })?;
-        match &mut st.window {
-            Some(w) => w.accept(index),
-            None => st.window = Some(ReplayWindow::new(window, index)),
-        }
+        ReplayWindow::record(&mut st.window, window, index);
         if index >= ((st.roc as u64) << 16 | st.s_l as u64) {
             st.roc = roc;
             st.s_l = seq;
@@ -642,10 +634,7 @@ impl Context {
                 next_index: 0,
                 window: None,
             })?;
-        match &mut st.window {
-            Some(w) => w.accept(index as u64),
-            None => st.window = Some(ReplayWindow::new(window, index as u64)),
-        }
+        ReplayWindow::record(&mut st.window, window, index as u64);
         Ok(())
     }
 }

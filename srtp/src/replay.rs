@@ -49,6 +49,15 @@ impl ReplayWindow {
         Ok(())
     }
 
+    /// Records `index` in the window of `slot`, creating a `size`-packet
+    /// window there on a stream's first packet.
+    pub fn record(slot: &mut Option<ReplayWindow>, size: u64, index: u64) {
+        match slot {
+            Some(w) => w.accept(index),
+            None => *slot = Some(ReplayWindow::new(size, index)),
+        }
+    }
+
     /// Records `index` (after it passed `check` and authentication).
     pub fn accept(&mut self, index: u64) {
         if index > self.top {
