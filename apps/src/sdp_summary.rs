@@ -91,7 +91,7 @@ fn media(s: &mut String, i: usize, m: &MediaSection) {
             .iter()
             .filter_map(|a| match a {
                 Attribute::RtcpFb { pt: p, feedback } if *p == Some(pt) || p.is_none() => {
-                    Some(feedback.as_str())
+                    Some(feedback.as_ref())
                 }
                 _ => None,
             })
@@ -128,7 +128,7 @@ fn media(s: &mut String, i: usize, m: &MediaSection) {
         .attributes
         .iter()
         .filter_map(|a| match a {
-            Attribute::Candidate(c) => Some(c),
+            Attribute::Candidate(c) => Some(&**c),
             _ => None,
         })
         .collect();
@@ -143,7 +143,7 @@ fn media(s: &mut String, i: usize, m: &MediaSection) {
                 meshrtc_sdp::CandidateType::Srflx => "srflx",
                 meshrtc_sdp::CandidateType::Prflx => "prflx",
                 meshrtc_sdp::CandidateType::Relay => "relay",
-                meshrtc_sdp::CandidateType::Other(o) => o.as_str(),
+                meshrtc_sdp::CandidateType::Other(o) => o.as_ref(),
             },
             c.address,
             c.port,

@@ -4,6 +4,7 @@
 //! [`Attribute::Other`] and written back as they came.
 
 use crate::candidate::CandidateAttr;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why an attribute value could not be read (the parser adds the line).
@@ -70,51 +71,53 @@ impl Setup {
     }
 }
 
-/// A typed attribute.
+/// A typed attribute. Text fields borrow from the parsed description
+/// ([`Attribute::into_owned`] detaches them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Attribute {
+pub enum Attribute<'a> {
     /// `group:<semantics> <mid>...` (RFC 5888; BUNDLE per RFC 8843).
     Group {
         /// e.g. `BUNDLE`.
-        semantics: String,
+        semantics: Cow<'a, str>,
         /// The mids.
-        mids: Vec<String>,
+        mids: Vec<Cow<'a, str>>,
     },
     /// `extmap-allow-mixed` (RFC 8285 §6).
     ExtmapAllowMixed,
     /// `msid-semantic: <semantic> [ids]` (Chromium's legacy attribute).
     MsidSemantic {
         /// e.g. `WMS`.
-        semantic: String,
+        semantic: Cow<'a, str>,
         /// Stream ids, often none.
-        ids: Vec<String>,
+        ids: Vec<Cow<'a, str>>,
     },
     /// `ice-lite` (RFC 8839 §5.3).
     IceLite,
     /// `ice-ufrag:<ufrag>` (RFC 8839 §5.4).
-    IceUfrag(String),
+    IceUfrag(Cow<'a, str>),
     /// `ice-pwd:<pwd>` (RFC 8839 §5.4).
-    IcePwd(String),
-    /// `ice-options:<tokens>` (RFC 8839 §5.6).
-    IceOptions(Vec<String>),
+    IcePwd(Cow<'a, str>),
+    /// `ice-options:<tokens>` (RFC 8839 §5.6), the tokens separated by
+    /// single spaces.
+    IceOptions(Cow<'a, str>),
     /// `fingerprint:<hash> <hex:hex:...>` (RFC 8122 §5).
     Fingerprint {
         /// Hash function, e.g. `sha-256`.
-        hash: String,
+        hash: Cow<'a, str>,
         /// Colon-separated upper- or lower-case hex.
-        value: String,
+        value: Cow<'a, str>,
     },
     /// `setup:<role>` (RFC 4145).
     Setup(Setup),
     /// `mid:<id>` (RFC 5888).
-    Mid(String),
+    Mid(Cow<'a, str>),
     /// `msid:<stream> [<track>]` (RFC 8830).
     Msid {
         /// Stream id (`-` for none).
-        stream: String,
+        stream: Cow<'a, str>,
         /// Track id.
-        track: Option<String>,
+        track: Option<Cow<'a, str>>,
     },
     /// `sendrecv`, `sendonly`, `recvonly`, `inactive`.
     Direction(Direction),
@@ -129,7 +132,7 @@ pub enum Attribute {
         /// Payload type.
         pt: u8,
         /// Encoding name, e.g. `VP8`, `opus`.
-        encoding: String,
+        encoding: Cow<'a, str>,
         /// Clock rate.
         clock: u32,
         /// Channels (audio).
@@ -140,14 +143,15 @@ pub enum Attribute {
         /// Payload type.
         pt: u8,
         /// e.g. `minptime=10;useinbandfec=1`.
-        params: String,
+        params: Cow<'a, str>,
     },
     /// `rtcp-fb:<pt|*> <type> [<subtype>]` (RFC 4585 §4.2).
     RtcpFb {
         /// Payload type, `None` for `*`.
         pt: Option<u8>,
-        /// Feedback type and parameters, e.g. `nack pli`.
-        feedback: String,
+        /// Feedback type and parameters separated by single spaces, e.g.
+        /// `nack pli`.
+        feedback: Cow<'a, str>,
     },
     /// `extmap:<id>[/<direction>] <uri> [<attributes>]` (RFC 8285 §8).
     Extmap {
@@ -156,28 +160,28 @@ pub enum Attribute {
         /// Optional direction.
         direction: Option<Direction>,
         /// Extension URI.
-        uri: String,
+        uri: Cow<'a, str>,
         /// Extension attributes.
-        attributes: Option<String>,
+        attributes: Option<Cow<'a, str>>,
     },
     /// `ssrc:<ssrc> <attribute>[:<value>]` (RFC 5576 §4.1).
     Ssrc {
         /// The SSRC.
         ssrc: u32,
         /// e.g. `cname`, `msid`.
-        attribute: String,
+        attribute: Cow<'a, str>,
         /// Its value.
-        value: Option<String>,
+        value: Option<Cow<'a, str>>,
     },
     /// `ssrc-group:<semantics> <ssrc>...` (RFC 5576 §4.2), e.g. FID for RTX.
     SsrcGroup {
         /// e.g. `FID`.
-        semantics: String,
+        semantics: Cow<'a, str>,
         /// The SSRCs.
         ssrcs: Vec<u32>,
     },
-    /// `candidate:...` (RFC 8839 §5.1).
-    Candidate(CandidateAttr),
+    /// `candidate:...` (RFC 8839 §5.1), boxed: it is the largest variant.
+    Candidate(Box<CandidateAttr<'a>>),
     /// `end-of-candidates` (RFC 8840 §8.2).
     EndOfCandidates,
     /// `sctp-port:<port>` (RFC 8841 §5).
@@ -187,163 +191,134 @@ pub enum Attribute {
     /// Anything else, kept verbatim.
     Other {
         /// The name.
-        name: String,
+        name: Cow<'a, str>,
         /// The value after the colon, if any.
-        value: Option<String>,
+        value: Option<Cow<'a, str>>,
     },
 }
 
-fn num<T: std::str::FromStr>(s: &str, what: &'static str) -> Result<T, BadValue> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+/// Decimal digits only (no sign, no spaces: `FromStr` would take a `+`),
+/// in one pass with an overflow check.
+fn num<T: TryFrom<u64>>(s: &str, what: &'static str) -> Result<T, BadValue> {
+    if s.is_empty() || s.len() > 19 {
         return Err(BadValue(what));
     }
-    s.parse().map_err(|_| BadValue(what))
+    let mut v: u64 = 0;
+    for &b in s.as_bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(BadValue(what));
+        }
+        v = v * 10 + u64::from(d);
+    }
+    T::try_from(v).map_err(|_| BadValue(what))
 }
 
-fn words(s: &str) -> Vec<String> {
-    s.split_ascii_whitespace().map(str::to_string).collect()
+fn words(s: &str) -> Vec<Cow<'_, str>> {
+    s.split_ascii_whitespace().map(Cow::Borrowed).collect()
 }
 
-impl Attribute {
+/// `s`'s words separated by single spaces: borrowed when `s` is already
+/// written that way (the common case), joined otherwise.
+pub(crate) fn spaced(s: &str) -> Cow<'_, str> {
+    let s = s.trim_ascii();
+    let mut prev_space = false;
+    let tidy = s.bytes().all(|b| {
+        let ok = b != b' ' && !b.is_ascii_whitespace() || b == b' ' && !prev_space;
+        prev_space = b == b' ';
+        ok
+    });
+    if tidy {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+    }
+}
+
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+fn own_vec(v: Vec<Cow<'_, str>>) -> Vec<Cow<'static, str>> {
+    v.into_iter().map(own).collect()
+}
+
+/// Splits at the first `sep` (short fields: a byte loop).
+fn cut(s: &str, sep: u8) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == sep) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    }
+}
+
+/// Splits at the first run of spaces or tabs (the only separators a line
+/// can hold once it is cut and trimmed).
+fn split_word(s: &str) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == b' ' || b == b'\t')?;
+    let rest = &s[i + 1..];
+    Some((&s[..i], rest.trim_ascii_start()))
+}
+
+impl<'a> Attribute<'a> {
     /// Parses the text after `a=`.
-    pub(crate) fn parse(text: &str) -> Result<Attribute, BadValue> {
-        let (name, value) = match text.split_once(':') {
-            Some((n, v)) => (n, Some(v)),
+    #[inline]
+    pub(crate) fn parse(text: &'a str) -> Result<Attribute<'a>, BadValue> {
+        let (name, value) = match text.bytes().position(|b| b == b':') {
+            Some(i) => (&text[..i], Some(&text[i + 1..])),
             None => (text, None),
         };
         let need = |what: &'static str| value.ok_or(BadValue(what));
         Ok(match name {
-            "group" => {
-                let v = need("group needs semantics")?;
-                let mut w = words(v);
-                if w.is_empty() {
-                    return Err(BadValue("group needs semantics"));
+            "rtcp-fb" => {
+                let v = need("rtcp-fb needs a value")?.trim_ascii();
+                let (pt, fb) = split_word(v).ok_or(BadValue("rtcp-fb needs a type"))?;
+                let pt = if pt == "*" {
+                    None
+                } else {
+                    Some(num(pt, "rtcp-fb payload type")?)
+                };
+                let feedback = spaced(fb);
+                if feedback.is_empty() {
+                    return Err(BadValue("rtcp-fb needs a type"));
                 }
-                let semantics = w.remove(0);
-                Attribute::Group { semantics, mids: w }
+                Attribute::RtcpFb { pt, feedback }
             }
-            "extmap-allow-mixed" => Attribute::ExtmapAllowMixed,
-            "msid-semantic" => {
-                let mut w = words(need("msid-semantic needs a value")?);
-                if w.is_empty() {
-                    return Err(BadValue("msid-semantic needs a semantic"));
-                }
-                let semantic = w.remove(0);
-                Attribute::MsidSemantic { semantic, ids: w }
-            }
-            "ice-lite" => Attribute::IceLite,
-            "ice-ufrag" => Attribute::IceUfrag(need("ice-ufrag needs a value")?.trim().to_string()),
-            "ice-pwd" => Attribute::IcePwd(need("ice-pwd needs a value")?.trim().to_string()),
-            "ice-options" => Attribute::IceOptions(words(need("ice-options needs a value")?)),
-            "fingerprint" => {
-                let v = need("fingerprint needs a value")?;
-                let (hash, value) = v
-                    .trim()
-                    .split_once(' ')
-                    .ok_or(BadValue("fingerprint needs hash and value"))?;
-                let value = value.trim();
-                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
-                    return Err(BadValue("fingerprint value must be colon-separated hex"));
-                }
-                Attribute::Fingerprint {
-                    hash: hash.to_string(),
-                    value: value.to_string(),
-                }
-            }
-            "setup" => Attribute::Setup(match need("setup needs a role")?.trim() {
-                "active" => Setup::Active,
-                "passive" => Setup::Passive,
-                "actpass" => Setup::ActPass,
-                "holdconn" => Setup::HoldConn,
-                _ => {
-                    return Err(BadValue(
-                        "setup must be active, passive, actpass or holdconn",
-                    ))
-                }
-            }),
-            "mid" => {
-                let v = need("mid needs a value")?.trim();
-                if v.is_empty() || v.contains(char::is_whitespace) {
-                    return Err(BadValue("mid must be one token"));
-                }
-                Attribute::Mid(v.to_string())
-            }
-            "msid" => {
-                let mut w = words(need("msid needs a value")?).into_iter();
-                let stream = w.next().ok_or(BadValue("msid needs a stream id"))?;
-                Attribute::Msid {
-                    stream,
-                    track: w.next(),
-                }
-            }
-            "sendrecv" | "sendonly" | "recvonly" | "inactive" if value.is_none() => {
-                Attribute::Direction(Direction::from_name(name).ok_or(BadValue("direction"))?)
-            }
-            "rtcp-mux" => Attribute::RtcpMux,
-            "rtcp-mux-only" => Attribute::RtcpMuxOnly,
-            "rtcp-rsize" => Attribute::RtcpRsize,
             "rtpmap" => {
-                let v = need("rtpmap needs a value")?;
-                let (pt, enc) = v
-                    .trim()
-                    .split_once(' ')
-                    .ok_or(BadValue("rtpmap needs <pt> <encoding>"))?;
+                let v = need("rtpmap needs a value")?.trim_ascii();
+                let (pt, enc) = split_word(v).ok_or(BadValue("rtpmap needs <pt> <encoding>"))?;
                 let pt: u8 = num(pt, "rtpmap payload type")?;
-                let mut parts = enc.trim().split('/');
-                let encoding = parts
-                    .next()
-                    .filter(|e| !e.is_empty())
-                    .ok_or(BadValue("rtpmap encoding"))?;
-                let clock: u32 = num(
-                    parts.next().ok_or(BadValue("rtpmap needs a clock rate"))?,
-                    "rtpmap clock rate",
-                )?;
-                let channels = parts
-                    .next()
-                    .map(|c| num(c, "rtpmap channels"))
-                    .transpose()?;
-                if parts.next().is_some() || pt > 127 {
+                let (encoding, rest) = cut(enc, b'/');
+                if encoding.is_empty() {
+                    return Err(BadValue("rtpmap encoding"));
+                }
+                let (clock, channels) =
+                    cut(rest.ok_or(BadValue("rtpmap needs a clock rate"))?, b'/');
+                let clock: u32 = num(clock, "rtpmap clock rate")?;
+                let channels = channels.map(|c| num(c, "rtpmap channels")).transpose()?;
+                if pt > 127 {
                     return Err(BadValue(
                         "rtpmap has extra fields or a payload type above 127",
                     ));
                 }
                 Attribute::Rtpmap {
                     pt,
-                    encoding: encoding.to_string(),
+                    encoding: Cow::Borrowed(encoding),
                     clock,
                     channels,
                 }
             }
             "fmtp" => {
-                let v = need("fmtp needs a value")?;
-                let (pt, params) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
+                let v = need("fmtp needs a value")?.trim_ascii();
+                let (pt, params) = split_word(v).unwrap_or((v, ""));
                 let pt: u8 = num(pt, "fmtp payload type")?;
                 Attribute::Fmtp {
                     pt,
-                    params: params.trim().to_string(),
+                    params: Cow::Borrowed(params),
                 }
-            }
-            "rtcp-fb" => {
-                let v = need("rtcp-fb needs a value")?;
-                let (pt, fb) = v
-                    .trim()
-                    .split_once(' ')
-                    .ok_or(BadValue("rtcp-fb needs a type"))?;
-                let pt = if pt == "*" {
-                    None
-                } else {
-                    Some(num(pt, "rtcp-fb payload type")?)
-                };
-                let feedback = words(fb).join(" ");
-                if feedback.is_empty() {
-                    return Err(BadValue("rtcp-fb needs a type"));
-                }
-                Attribute::RtcpFb { pt, feedback }
             }
             "extmap" => {
-                let v = need("extmap needs a value")?;
-                let mut w = v.split_ascii_whitespace();
-                let idd = w.next().ok_or(BadValue("extmap needs an id"))?;
+                let v = need("extmap needs a value")?.trim_ascii();
+                let (idd, rest) = split_word(v).ok_or(BadValue("extmap needs a URI"))?;
                 let (id, direction) = match idd.split_once('/') {
                     Some((i, d)) => (
                         i,
@@ -355,70 +330,225 @@ impl Attribute {
                 if !(1..=255).contains(&id) {
                     return Err(BadValue("extmap id must be 1 to 255"));
                 }
-                let uri = w.next().ok_or(BadValue("extmap needs a URI"))?.to_string();
-                let rest: Vec<&str> = w.collect();
-                let attributes = (!rest.is_empty()).then(|| rest.join(" "));
+                let (uri, attrs) = split_word(rest).unwrap_or((rest, ""));
+                if uri.is_empty() {
+                    return Err(BadValue("extmap needs a URI"));
+                }
                 Attribute::Extmap {
                     id,
                     direction,
-                    uri,
-                    attributes,
+                    uri: Cow::Borrowed(uri),
+                    attributes: (!attrs.is_empty()).then(|| spaced(attrs)),
                 }
             }
             "ssrc" => {
-                let v = need("ssrc needs a value")?;
-                let (ssrc, attr) = v
-                    .trim()
-                    .split_once(' ')
-                    .ok_or(BadValue("ssrc needs an attribute"))?;
+                let v = need("ssrc needs a value")?.trim_ascii();
+                let (ssrc, attr) = split_word(v).ok_or(BadValue("ssrc needs an attribute"))?;
                 let ssrc: u32 = num(ssrc, "ssrc")?;
-                let attr = attr.trim();
                 let (attribute, value) = match attr.split_once(':') {
-                    Some((a, v)) => (a.to_string(), Some(v.to_string())),
-                    None => (attr.to_string(), None),
+                    Some((a, v)) => (a, Some(Cow::Borrowed(v))),
+                    None => (attr, None),
                 };
                 if attribute.is_empty() {
                     return Err(BadValue("ssrc needs an attribute"));
                 }
                 Attribute::Ssrc {
                     ssrc,
-                    attribute,
+                    attribute: Cow::Borrowed(attribute),
                     value,
                 }
             }
+            "candidate" => Attribute::Candidate(Box::new(
+                CandidateAttr::parse(text).map_err(|_| BadValue("malformed candidate"))?,
+            )),
+            "group" => {
+                let mut w = words(need("group needs semantics")?).into_iter();
+                let semantics = w.next().ok_or(BadValue("group needs semantics"))?;
+                Attribute::Group {
+                    semantics,
+                    mids: w.collect(),
+                }
+            }
+            "extmap-allow-mixed" => Attribute::ExtmapAllowMixed,
+            "msid-semantic" => {
+                let mut w = words(need("msid-semantic needs a value")?).into_iter();
+                let semantic = w.next().ok_or(BadValue("msid-semantic needs a semantic"))?;
+                Attribute::MsidSemantic {
+                    semantic,
+                    ids: w.collect(),
+                }
+            }
+            "ice-lite" => Attribute::IceLite,
+            "ice-ufrag" => {
+                Attribute::IceUfrag(Cow::Borrowed(need("ice-ufrag needs a value")?.trim_ascii()))
+            }
+            "ice-pwd" => {
+                Attribute::IcePwd(Cow::Borrowed(need("ice-pwd needs a value")?.trim_ascii()))
+            }
+            "ice-options" => Attribute::IceOptions(spaced(need("ice-options needs a value")?)),
+            "fingerprint" => {
+                let v = need("fingerprint needs a value")?.trim_ascii();
+                let (hash, value) =
+                    split_word(v).ok_or(BadValue("fingerprint needs hash and value"))?;
+                if value.is_empty() || !value.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+                    return Err(BadValue("fingerprint value must be colon-separated hex"));
+                }
+                Attribute::Fingerprint {
+                    hash: Cow::Borrowed(hash),
+                    value: Cow::Borrowed(value),
+                }
+            }
+            "setup" => Attribute::Setup(match need("setup needs a role")?.trim_ascii() {
+                "active" => Setup::Active,
+                "passive" => Setup::Passive,
+                "actpass" => Setup::ActPass,
+                "holdconn" => Setup::HoldConn,
+                _ => {
+                    return Err(BadValue(
+                        "setup must be active, passive, actpass or holdconn",
+                    ))
+                }
+            }),
+            "mid" => {
+                let v = need("mid needs a value")?.trim_ascii();
+                if v.is_empty() || v.contains(|c: char| c.is_ascii_whitespace()) {
+                    return Err(BadValue("mid must be one token"));
+                }
+                Attribute::Mid(Cow::Borrowed(v))
+            }
+            "msid" => {
+                let mut w = need("msid needs a value")?.split_ascii_whitespace();
+                let stream = w.next().ok_or(BadValue("msid needs a stream id"))?;
+                Attribute::Msid {
+                    stream: Cow::Borrowed(stream),
+                    track: w.next().map(Cow::Borrowed),
+                }
+            }
+            "sendrecv" | "sendonly" | "recvonly" | "inactive" if value.is_none() => {
+                Attribute::Direction(Direction::from_name(name).ok_or(BadValue("direction"))?)
+            }
+            "rtcp-mux" => Attribute::RtcpMux,
+            "rtcp-mux-only" => Attribute::RtcpMuxOnly,
+            "rtcp-rsize" => Attribute::RtcpRsize,
             "ssrc-group" => {
-                let mut w = words(need("ssrc-group needs a value")?).into_iter();
+                let mut w = need("ssrc-group needs a value")?.split_ascii_whitespace();
                 let semantics = w.next().ok_or(BadValue("ssrc-group needs semantics"))?;
                 let ssrcs = w
-                    .map(|s| num(&s, "ssrc-group ssrc"))
+                    .map(|s| num(s, "ssrc-group ssrc"))
                     .collect::<Result<Vec<u32>, _>>()?;
-                Attribute::SsrcGroup { semantics, ssrcs }
+                Attribute::SsrcGroup {
+                    semantics: Cow::Borrowed(semantics),
+                    ssrcs,
+                }
             }
-            "candidate" => Attribute::Candidate(
-                CandidateAttr::parse(text).map_err(|_| BadValue("malformed candidate"))?,
-            ),
             "end-of-candidates" => Attribute::EndOfCandidates,
-            "sctp-port" => {
-                Attribute::SctpPort(num(need("sctp-port needs a port")?.trim(), "sctp-port")?)
-            }
+            "sctp-port" => Attribute::SctpPort(num(
+                need("sctp-port needs a port")?.trim_ascii(),
+                "sctp-port",
+            )?),
             "max-message-size" => Attribute::MaxMessageSize(num(
-                need("max-message-size needs a value")?.trim(),
+                need("max-message-size needs a value")?.trim_ascii(),
                 "max-message-size",
             )?),
             _ => {
-                if name.is_empty() || name.contains(char::is_whitespace) {
+                if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace()) {
                     return Err(BadValue("attribute name must be a token"));
                 }
                 Attribute::Other {
-                    name: name.to_string(),
-                    value: value.map(str::to_string),
+                    name: Cow::Borrowed(name),
+                    value: value.map(Cow::Borrowed),
                 }
             }
         })
     }
+
+    /// The same attribute, owning its text.
+    pub fn into_owned(self) -> Attribute<'static> {
+        use Attribute as A;
+        match self {
+            A::Group { semantics, mids } => A::Group {
+                semantics: own(semantics),
+                mids: own_vec(mids),
+            },
+            A::ExtmapAllowMixed => A::ExtmapAllowMixed,
+            A::MsidSemantic { semantic, ids } => A::MsidSemantic {
+                semantic: own(semantic),
+                ids: own_vec(ids),
+            },
+            A::IceLite => A::IceLite,
+            A::IceUfrag(u) => A::IceUfrag(own(u)),
+            A::IcePwd(p) => A::IcePwd(own(p)),
+            A::IceOptions(o) => A::IceOptions(own(o)),
+            A::Fingerprint { hash, value } => A::Fingerprint {
+                hash: own(hash),
+                value: own(value),
+            },
+            A::Setup(s) => A::Setup(s),
+            A::Mid(m) => A::Mid(own(m)),
+            A::Msid { stream, track } => A::Msid {
+                stream: own(stream),
+                track: track.map(own),
+            },
+            A::Direction(d) => A::Direction(d),
+            A::RtcpMux => A::RtcpMux,
+            A::RtcpMuxOnly => A::RtcpMuxOnly,
+            A::RtcpRsize => A::RtcpRsize,
+            A::Rtpmap {
+                pt,
+                encoding,
+                clock,
+                channels,
+            } => A::Rtpmap {
+                pt,
+                encoding: own(encoding),
+                clock,
+                channels,
+            },
+            A::Fmtp { pt, params } => A::Fmtp {
+                pt,
+                params: own(params),
+            },
+            A::RtcpFb { pt, feedback } => A::RtcpFb {
+                pt,
+                feedback: own(feedback),
+            },
+            A::Extmap {
+                id,
+                direction,
+                uri,
+                attributes,
+            } => A::Extmap {
+                id,
+                direction,
+                uri: own(uri),
+                attributes: attributes.map(own),
+            },
+            A::Ssrc {
+                ssrc,
+                attribute,
+                value,
+            } => A::Ssrc {
+                ssrc,
+                attribute: own(attribute),
+                value: value.map(own),
+            },
+            A::SsrcGroup { semantics, ssrcs } => A::SsrcGroup {
+                semantics: own(semantics),
+                ssrcs,
+            },
+            A::Candidate(c) => A::Candidate(Box::new(c.into_owned())),
+            A::EndOfCandidates => A::EndOfCandidates,
+            A::SctpPort(p) => A::SctpPort(p),
+            A::MaxMessageSize(m) => A::MaxMessageSize(m),
+            A::Other { name, value } => A::Other {
+                name: own(name),
+                value: value.map(own),
+            },
+        }
+    }
 }
 
-impl fmt::Display for Attribute {
+impl fmt::Display for Attribute<'_> {
     /// The text after `a=`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -434,7 +564,7 @@ impl fmt::Display for Attribute {
             Attribute::IceLite => f.write_str("ice-lite"),
             Attribute::IceUfrag(u) => write!(f, "ice-ufrag:{u}"),
             Attribute::IcePwd(p) => write!(f, "ice-pwd:{p}"),
-            Attribute::IceOptions(o) => write!(f, "ice-options:{}", o.join(" ")),
+            Attribute::IceOptions(o) => write!(f, "ice-options:{o}"),
             Attribute::Fingerprint { hash, value } => write!(f, "fingerprint:{hash} {value}"),
             Attribute::Setup(s) => write!(f, "setup:{}", s.as_str()),
             Attribute::Mid(m) => write!(f, "mid:{m}"),

@@ -7,6 +7,7 @@
 //!           typ <type> [raddr <address>] [rport <port>] *(<name> <value>)
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -36,15 +37,15 @@ pub enum CandidateError {
 /// A candidate's address: an IP address, or a name (browsers hide host
 /// addresses behind random `<uuid>.local` mDNS names).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CandidateAddress {
+pub enum CandidateAddress<'a> {
     /// IPv4 or IPv6.
     Ip(IpAddr),
     /// A fully qualified domain name, e.g. an mDNS `.local` name.
-    Fqdn(String),
+    Fqdn(Cow<'a, str>),
 }
 
-impl CandidateAddress {
-    fn parse(s: &str, field: &'static str) -> Result<CandidateAddress, CandidateError> {
+impl<'a> CandidateAddress<'a> {
+    fn parse(s: &'a str, field: &'static str) -> Result<CandidateAddress<'a>, CandidateError> {
         if let Ok(ip) = s.parse::<IpAddr>() {
             return Ok(CandidateAddress::Ip(ip));
         }
@@ -55,7 +56,7 @@ impl CandidateAddress {
             && !s.starts_with('.')
             && s.bytes().any(|b| b.is_ascii_alphabetic());
         if valid {
-            Ok(CandidateAddress::Fqdn(s.to_string()))
+            Ok(CandidateAddress::Fqdn(Cow::Borrowed(s)))
         } else {
             Err(CandidateError::Invalid {
                 field,
@@ -63,9 +64,17 @@ impl CandidateAddress {
             })
         }
     }
+
+    /// The same address, owning its name.
+    pub fn into_owned(self) -> CandidateAddress<'static> {
+        match self {
+            CandidateAddress::Ip(ip) => CandidateAddress::Ip(ip),
+            CandidateAddress::Fqdn(n) => CandidateAddress::Fqdn(Cow::Owned(n.into_owned())),
+        }
+    }
 }
 
-impl fmt::Display for CandidateAddress {
+impl fmt::Display for CandidateAddress<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CandidateAddress::Ip(ip) => write!(f, "{ip}"),
@@ -76,7 +85,7 @@ impl fmt::Display for CandidateAddress {
 
 /// The candidate type (`typ`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum CandidateType {
+pub enum CandidateType<'a> {
     /// `host`.
     Host,
     /// `srflx`.
@@ -86,10 +95,10 @@ pub enum CandidateType {
     /// `relay`.
     Relay,
     /// Any other token, kept.
-    Other(String),
+    Other(Cow<'a, str>),
 }
 
-impl CandidateType {
+impl CandidateType<'_> {
     fn as_str(&self) -> &str {
         match self {
             CandidateType::Host => "host",
@@ -103,53 +112,60 @@ impl CandidateType {
 
 /// An `a=candidate` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CandidateAttr {
+pub struct CandidateAttr<'a> {
     /// 1 to 32 ice-chars.
-    pub foundation: String,
+    pub foundation: Cow<'a, str>,
     /// Component id, 1 to 256 (1 with rtcp-mux).
     pub component: u16,
     /// Transport as written (`udp`, `UDP`, `tcp`, …); compare case-insensitively.
-    pub transport: String,
+    pub transport: Cow<'a, str>,
     /// Priority.
     pub priority: u32,
     /// Connection address.
-    pub address: CandidateAddress,
+    pub address: CandidateAddress<'a>,
     /// Port (TCP active candidates carry 9).
     pub port: u16,
     /// `typ`.
-    pub typ: CandidateType,
+    pub typ: CandidateType<'a>,
     /// `raddr`.
-    pub raddr: Option<CandidateAddress>,
+    pub raddr: Option<CandidateAddress<'a>>,
     /// `rport`.
     pub rport: Option<u16>,
     /// Every other name/value pair in order, `tcptype`, `generation`,
     /// `ufrag`, `network-id`, `network-cost` and unknown ones alike.
-    pub extensions: Vec<(String, String)>,
+    pub extensions: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 fn is_ice_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
 }
 
-fn number<T: std::str::FromStr>(s: &str, field: &'static str) -> Result<T, CandidateError> {
+fn number<T: TryFrom<u64>>(s: &str, field: &'static str) -> Result<T, CandidateError> {
     // Digits only: no sign, no spaces (FromStr would accept a leading '+').
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CandidateError::Invalid {
-            field,
-            value: s.to_string(),
-        });
-    }
-    s.parse().map_err(|_| CandidateError::Invalid {
+    let invalid = || CandidateError::Invalid {
         field,
         value: s.to_string(),
-    })
+    };
+    if s.is_empty() || s.len() > 19 {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &b in s.as_bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(invalid());
+        }
+        v = v * 10 + u64::from(d);
+    }
+    T::try_from(v).map_err(|_| invalid())
 }
 
-impl CandidateAttr {
+impl<'a> CandidateAttr<'a> {
     /// Parses the value, with or without a leading `a=`; whitespace between
-    /// fields may be any run of spaces or tabs.
-    pub fn parse(value: &str) -> Result<CandidateAttr, CandidateError> {
-        let v = value.trim();
+    /// fields may be any run of spaces or tabs. The result borrows from
+    /// `value`; [`CandidateAttr::into_owned`] detaches it.
+    pub fn parse(value: &'a str) -> Result<CandidateAttr<'a>, CandidateError> {
+        let v = value.trim_ascii();
         let v = v.strip_prefix("a=").unwrap_or(v);
         let v = v
             .strip_prefix("candidate:")
@@ -192,7 +208,7 @@ impl CandidateAttr {
             "prflx" => CandidateType::Prflx,
             "relay" => CandidateType::Relay,
             t if t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
-                CandidateType::Other(t.to_string())
+                CandidateType::Other(Cow::Borrowed(t))
             }
             t => {
                 return Err(CandidateError::Invalid {
@@ -202,9 +218,9 @@ impl CandidateAttr {
             }
         };
         let mut c = CandidateAttr {
-            foundation: foundation.to_string(),
+            foundation: Cow::Borrowed(foundation),
             component,
-            transport: transport.to_string(),
+            transport: Cow::Borrowed(transport),
             priority,
             address,
             port,
@@ -213,11 +229,8 @@ impl CandidateAttr {
             rport: None,
             extensions: Vec::new(),
         };
-        let rest: Vec<&str> = f.collect();
-        let mut i = 0;
-        while i < rest.len() {
-            let name = rest[i];
-            let Some(&value) = rest.get(i + 1) else {
+        while let Some(name) = f.next() {
+            let Some(value) = f.next() else {
                 return Err(CandidateError::ExtensionWithoutValue(name.to_string()));
             };
             match name {
@@ -225,9 +238,10 @@ impl CandidateAttr {
                     c.raddr = Some(CandidateAddress::parse(value, "raddr")?)
                 }
                 "rport" if c.rport.is_none() => c.rport = Some(number(value, "rport")?),
-                _ => c.extensions.push((name.to_string(), value.to_string())),
+                _ => c
+                    .extensions
+                    .push((Cow::Borrowed(name), Cow::Borrowed(value))),
             }
-            i += 2;
         }
         Ok(c)
     }
@@ -242,11 +256,38 @@ impl CandidateAttr {
         self.extensions
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The same candidate, owning its text.
+    pub fn into_owned(self) -> CandidateAttr<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        CandidateAttr {
+            foundation: own(self.foundation),
+            component: self.component,
+            transport: own(self.transport),
+            priority: self.priority,
+            address: self.address.into_owned(),
+            port: self.port,
+            typ: match self.typ {
+                CandidateType::Host => CandidateType::Host,
+                CandidateType::Srflx => CandidateType::Srflx,
+                CandidateType::Prflx => CandidateType::Prflx,
+                CandidateType::Relay => CandidateType::Relay,
+                CandidateType::Other(o) => CandidateType::Other(own(o)),
+            },
+            raddr: self.raddr.map(CandidateAddress::into_owned),
+            rport: self.rport,
+            extensions: self
+                .extensions
+                .into_iter()
+                .map(|(n, v)| (own(n), own(v)))
+                .collect(),
+        }
     }
 }
 
-impl fmt::Display for CandidateAttr {
+impl fmt::Display for CandidateAttr<'_> {
     /// Writes the value without `a=` (as `RTCIceCandidate.candidate` holds it).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

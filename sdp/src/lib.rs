@@ -15,7 +15,7 @@
 //!            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n\
 //!            a=rtpmap:111 opus/48000/2\r\na=rtcp-mux\r\n";
 //! let d = SessionDescription::parse(sdp)?;
-//! assert_eq!(d.bundle(), Some(&["0".to_string()][..]));
+//! assert_eq!(d.bundle().unwrap(), ["0"]);
 //! assert_eq!(d.media[0].mid(), Some("0"));
 //! assert_eq!(d.to_string(), sdp);
 //! # Ok::<(), meshrtc_sdp::SdpError>(())

@@ -3,6 +3,7 @@
 //! not model (`i=`, `u=`, `e=`, `p=`, `b=`, `r=`, `z=`, `k=`) are kept too.
 
 use crate::attribute::{Attribute, Direction, Setup};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Where and why an SDP could not be parsed.
@@ -24,99 +25,139 @@ fn err(line: usize, reason: impl Into<String>) -> SdpError {
 
 /// `o=` (RFC 8866 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
+pub struct Origin<'a> {
     /// Username (`-` from browsers).
-    pub username: String,
+    pub username: Cow<'a, str>,
     /// Session id (digits).
-    pub session_id: String,
+    pub session_id: Cow<'a, str>,
     /// Session version (digits).
-    pub session_version: String,
+    pub session_version: Cow<'a, str>,
     /// `IN`.
-    pub net_type: String,
+    pub net_type: Cow<'a, str>,
     /// `IP4` or `IP6`.
-    pub addr_type: String,
+    pub addr_type: Cow<'a, str>,
     /// Unicast address.
-    pub address: String,
+    pub address: Cow<'a, str>,
 }
 
 /// `c=` (RFC 8866 §5.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Connection {
+pub struct Connection<'a> {
     /// `IN`.
-    pub net_type: String,
+    pub net_type: Cow<'a, str>,
     /// `IP4` or `IP6`.
-    pub addr_type: String,
+    pub addr_type: Cow<'a, str>,
     /// The address as written (may carry `/ttl` for multicast).
-    pub address: String,
+    pub address: Cow<'a, str>,
 }
 
 /// One `m=` section (RFC 8866 §5.14) and what follows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaSection {
+pub struct MediaSection<'a> {
     /// `audio`, `video`, `application`, …
-    pub kind: String,
+    pub kind: Cow<'a, str>,
     /// Port (0 rejects the section).
     pub port: u16,
     /// `/<count>` after the port, if any.
     pub port_count: Option<u16>,
     /// e.g. `UDP/TLS/RTP/SAVPF`, `UDP/DTLS/SCTP`.
-    pub protocol: String,
+    pub protocol: Cow<'a, str>,
     /// Payload types or `webrtc-datachannel`.
-    pub formats: Vec<String>,
+    pub formats: Vec<Cow<'a, str>>,
     /// `c=`.
-    pub connection: Option<Connection>,
+    pub connection: Option<Connection<'a>>,
     /// `a=` lines in order.
-    pub attributes: Vec<Attribute>,
+    pub attributes: Vec<Attribute<'a>>,
     /// Other lines (`i=`, `b=`, `k=`) in order, as (type, value).
-    pub other: Vec<(char, String)>,
+    pub other: Vec<(char, Cow<'a, str>)>,
 }
 
-/// A whole session description.
+/// A whole session description. Parsing borrows the text (no copy of any
+/// field); [`SessionDescription::into_owned`] detaches the result, and
+/// descriptions built in code use `Cow::Borrowed` for constant text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionDescription {
+pub struct SessionDescription<'a> {
     /// `o=`.
-    pub origin: Origin,
+    pub origin: Origin<'a>,
     /// `s=` (`-` from browsers).
-    pub session_name: String,
+    pub session_name: Cow<'a, str>,
     /// `c=` at session level.
-    pub connection: Option<Connection>,
+    pub connection: Option<Connection<'a>>,
     /// `t=` lines as (start, stop).
     pub timing: Vec<(u64, u64)>,
     /// Session-level `a=` lines in order.
-    pub attributes: Vec<Attribute>,
+    pub attributes: Vec<Attribute<'a>>,
     /// Other session-level lines in order, as (type, value).
-    pub other: Vec<(char, String)>,
+    pub other: Vec<(char, Cow<'a, str>)>,
     /// The media sections.
-    pub media: Vec<MediaSection>,
+    pub media: Vec<MediaSection<'a>>,
 }
 
-fn parse_connection(v: &str, line: usize) -> Result<Connection, SdpError> {
-    let w: Vec<&str> = v.split_ascii_whitespace().collect();
-    if w.len() != 3 {
-        return Err(err(line, "c= needs <nettype> <addrtype> <address>"));
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+fn parse_connection(v: &str, line: usize) -> Result<Connection<'_>, SdpError> {
+    let mut w = v.split_ascii_whitespace();
+    match (w.next(), w.next(), w.next(), w.next()) {
+        (Some(n), Some(a), Some(addr), None) => Ok(Connection {
+            net_type: Cow::Borrowed(n),
+            addr_type: Cow::Borrowed(a),
+            address: Cow::Borrowed(addr),
+        }),
+        _ => Err(err(line, "c= needs <nettype> <addrtype> <address>")),
     }
-    Ok(Connection {
-        net_type: w[0].into(),
-        addr_type: w[1].into(),
-        address: w[2].into(),
-    })
 }
 
-fn parse_media(v: &str, line: usize) -> Result<MediaSection, SdpError> {
-    let w: Vec<&str> = v.split_ascii_whitespace().collect();
-    if w.len() < 3 {
+/// The non-blank lines with their 1-based numbers, trailing `\r`, spaces
+/// and tabs cut.
+struct Lines<'a> {
+    rest: &'a str,
+    n: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<(usize, &'a str)> {
+        while !self.rest.is_empty() {
+            self.n += 1;
+            let b = self.rest.as_bytes();
+            let (line, rest) = match memchr::memchr(b'\n', b) {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, ""),
+            };
+            self.rest = rest;
+            let mut end = line.len();
+            while end > 0 && matches!(line.as_bytes()[end - 1], b'\r' | b' ' | b'\t') {
+                end -= 1;
+            }
+            if end > 0 {
+                return Some((self.n, &line[..end]));
+            }
+        }
+        None
+    }
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn parse_media(v: &str, line: usize) -> Result<MediaSection<'_>, SdpError> {
+    let mut w = v.split_ascii_whitespace();
+    let (Some(kind), Some(port_text), Some(protocol)) = (w.next(), w.next(), w.next()) else {
         return Err(err(line, "m= needs <media> <port> <proto> [<fmt>...]"));
-    }
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let (port, count) = match w[1].split_once('/') {
+    };
+    let (port, count) = match port_text.split_once('/') {
         Some((p, c)) => (p, Some(c)),
-        None => (w[1], None),
+        None => (port_text, None),
     };
     let port: u16 = port
         .parse()
         .ok()
         .filter(|_| digits(port))
-        .ok_or_else(|| err(line, format!("m= port {:?} is not a port number", w[1])))?;
+        .ok_or_else(|| err(line, format!("m= port {port_text:?} is not a port number")))?;
     let port_count = match count {
         Some(c) => Some(
             c.parse()
@@ -127,34 +168,34 @@ fn parse_media(v: &str, line: usize) -> Result<MediaSection, SdpError> {
         None => None,
     };
     Ok(MediaSection {
-        kind: w[0].into(),
+        kind: Cow::Borrowed(kind),
         port,
         port_count,
-        protocol: w[2].into(),
-        formats: w[3..].iter().map(|s| s.to_string()).collect(),
+        protocol: Cow::Borrowed(protocol),
+        formats: w.map(Cow::Borrowed).collect(),
         connection: None,
         attributes: Vec::new(),
         other: Vec::new(),
     })
 }
 
-impl SessionDescription {
+impl<'a> SessionDescription<'a> {
     /// Parses an SDP. Accepts CRLF or LF, trailing whitespace and blank
     /// lines; requires `v=0` first, then `o=` and `s=`; refuses lines that
     /// are not `<letter>=<value>`, and malformed values of the lines and
-    /// attributes it models (each error names its line).
-    pub fn parse(text: &str) -> Result<SessionDescription, SdpError> {
-        let mut lines = text
-            .split('\n')
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim_end_matches(['\r', ' ', '\t'])))
-            .filter(|(_, l)| !l.is_empty());
-        let mut next_line = |expect: char| -> Result<(usize, String), SdpError> {
+    /// attributes it models (each error names its line). The result
+    /// borrows from `text`.
+    pub fn parse(text: &'a str) -> Result<SessionDescription<'a>, SdpError> {
+        // One pass over the lines (numbered from 1; blank ones skipped).
+        // Attributes go to one scratch list first, then each section's list
+        // is allocated once at its exact size when the section ends.
+        let mut lines = Lines { rest: text, n: 0 };
+        let mut next_line = |expect: char| -> Result<(usize, &'a str), SdpError> {
             let (n, l) = lines
                 .next()
                 .ok_or_else(|| err(0, format!("the description ends before its {expect}= line")))?;
             match l.split_once('=') {
-                Some((t, v)) if t.len() == 1 && t.starts_with(expect) => Ok((n, v.to_string())),
+                Some((t, v)) if t.len() == 1 && t.starts_with(expect) => Ok((n, v)),
                 _ => Err(err(n, format!("expected a {expect}= line, found {l:?}"))),
             }
         };
@@ -163,45 +204,54 @@ impl SessionDescription {
             return Err(err(n, format!("unsupported version v={v}")));
         }
         let (n, o) = next_line('o')?;
-        let w: Vec<&str> = o.split_ascii_whitespace().collect();
-        if w.len() != 6 {
+        let mut w = o.split_ascii_whitespace().map(Cow::Borrowed);
+        let mut field = || w.next().ok_or_else(|| err(n, "o= needs 6 fields"));
+        let origin = Origin {
+            username: field()?,
+            session_id: field()?,
+            session_version: field()?,
+            net_type: field()?,
+            addr_type: field()?,
+            address: field()?,
+        };
+        if w.next().is_some() {
             return Err(err(n, "o= needs 6 fields"));
         }
-        let origin = Origin {
-            username: w[0].into(),
-            session_id: w[1].into(),
-            session_version: w[2].into(),
-            net_type: w[3].into(),
-            addr_type: w[4].into(),
-            address: w[5].into(),
-        };
         let (_, session_name) = next_line('s')?;
         let mut sd = SessionDescription {
             origin,
-            session_name,
+            session_name: Cow::Borrowed(session_name),
             connection: None,
             timing: Vec::new(),
             attributes: Vec::new(),
             other: Vec::new(),
             media: Vec::new(),
         };
-        for (n, l) in lines {
-            let Some((t, v)) = l
-                .split_once('=')
-                .filter(|(t, _)| t.len() == 1 && t.as_bytes()[0].is_ascii_lowercase())
-            else {
-                return Err(err(n, format!("not a <type>=<value> line: {l:?}")));
+        let mut scratch: Vec<Attribute<'a>> = Vec::with_capacity(64);
+        let close_section = |sd: &mut SessionDescription<'a>, scratch: &mut Vec<_>| {
+            let list = match sd.media.last_mut() {
+                Some(m) => &mut m.attributes,
+                None => &mut sd.attributes,
             };
-            let t = t.as_bytes()[0] as char;
-            let in_media = !sd.media.is_empty();
+            *list = Vec::with_capacity(scratch.len());
+            list.append(scratch);
+        };
+        for (n, l) in lines {
+            let b = l.as_bytes();
+            if b.len() < 2 || b[1] != b'=' || !b[0].is_ascii_lowercase() {
+                return Err(err(n, format!("not a <type>=<value> line: {l:?}")));
+            }
+            let t = b[0] as char;
+            let v = &l[2..];
             match t {
-                'm' => sd.media.push(parse_media(v, n)?),
-                'a' => {
-                    let a = Attribute::parse(v).map_err(|e| err(n, format!("a={v}: {}", e.0)))?;
-                    match sd.media.last_mut() {
-                        Some(m) => m.attributes.push(a),
-                        None => sd.attributes.push(a),
-                    }
+                'a' => match Attribute::parse(v) {
+                    Ok(a) => scratch.push(a),
+                    Err(e) => return Err(err(n, format!("a={v}: {}", e.0))),
+                },
+                'm' => {
+                    let m = parse_media(v, n)?;
+                    close_section(&mut sd, &mut scratch);
+                    sd.media.push(m);
                 }
                 'c' => {
                     let c = parse_connection(v, n)?;
@@ -210,11 +260,14 @@ impl SessionDescription {
                         None => sd.connection = Some(c),
                     }
                 }
-                't' if !in_media => {
-                    let w: Vec<&str> = v.split_ascii_whitespace().collect();
-                    let parsed = (w.len() == 2)
-                        .then(|| Some((w[0].parse().ok()?, w[1].parse().ok()?)))
-                        .flatten();
+                't' if sd.media.is_empty() => {
+                    let mut w = v.split_ascii_whitespace();
+                    let parsed = match (w.next(), w.next(), w.next()) {
+                        (Some(a), Some(b), None) if digits(a) && digits(b) => {
+                            a.parse().ok().zip(b.parse().ok())
+                        }
+                        _ => None,
+                    };
                     sd.timing
                         .push(parsed.ok_or_else(|| err(n, "t= needs <start> <stop>"))?);
                 }
@@ -222,21 +275,43 @@ impl SessionDescription {
                     return Err(err(n, format!("{t}= cannot appear here")));
                 }
                 _ => match sd.media.last_mut() {
-                    Some(m) => m.other.push((t, v.to_string())),
-                    None => sd.other.push((t, v.to_string())),
+                    Some(m) => m.other.push((t, Cow::Borrowed(v))),
+                    None => sd.other.push((t, Cow::Borrowed(v))),
                 },
             }
         }
+        close_section(&mut sd, &mut scratch);
         Ok(sd)
     }
 
+    /// The same description, owning its text.
+    pub fn into_owned(self) -> SessionDescription<'static> {
+        SessionDescription {
+            origin: self.origin.into_owned(),
+            session_name: own(self.session_name),
+            connection: self.connection.map(Connection::into_owned),
+            timing: self.timing,
+            attributes: self
+                .attributes
+                .into_iter()
+                .map(Attribute::into_owned)
+                .collect(),
+            other: self.other.into_iter().map(|(t, v)| (t, own(v))).collect(),
+            media: self
+                .media
+                .into_iter()
+                .map(MediaSection::into_owned)
+                .collect(),
+        }
+    }
+
     /// The first session-level attribute `f` picks out.
-    pub fn find<T>(&self, f: impl Fn(&Attribute) -> Option<T>) -> Option<T> {
+    pub fn find<'s, T>(&'s self, f: impl Fn(&'s Attribute<'a>) -> Option<T>) -> Option<T> {
         self.attributes.iter().find_map(f)
     }
 
     /// The mids of `a=group:BUNDLE`, if any.
-    pub fn bundle(&self) -> Option<&[String]> {
+    pub fn bundle(&self) -> Option<&[Cow<'a, str>]> {
         self.attributes.iter().find_map(|a| match a {
             Attribute::Group { semantics, mids } if semantics == "BUNDLE" => Some(mids.as_slice()),
             _ => None,
@@ -244,16 +319,34 @@ impl SessionDescription {
     }
 }
 
-impl MediaSection {
+impl<'a> MediaSection<'a> {
     /// The first attribute `f` picks out.
-    pub fn find<T>(&self, f: impl Fn(&Attribute) -> Option<T>) -> Option<T> {
+    pub fn find<'s, T>(&'s self, f: impl Fn(&'s Attribute<'a>) -> Option<T>) -> Option<T> {
         self.attributes.iter().find_map(f)
+    }
+
+    /// The same section, owning its text.
+    pub fn into_owned(self) -> MediaSection<'static> {
+        MediaSection {
+            kind: own(self.kind),
+            port: self.port,
+            port_count: self.port_count,
+            protocol: own(self.protocol),
+            formats: self.formats.into_iter().map(own).collect(),
+            connection: self.connection.map(Connection::into_owned),
+            attributes: self
+                .attributes
+                .into_iter()
+                .map(Attribute::into_owned)
+                .collect(),
+            other: self.other.into_iter().map(|(t, v)| (t, own(v))).collect(),
+        }
     }
 
     /// `a=mid`.
     pub fn mid(&self) -> Option<&str> {
         self.attributes.iter().find_map(|a| match a {
-            Attribute::Mid(m) => Some(m.as_str()),
+            Attribute::Mid(m) => Some(m.as_ref()),
             _ => None,
         })
     }
@@ -278,11 +371,11 @@ impl MediaSection {
     /// `a=ice-ufrag` and `a=ice-pwd`.
     pub fn ice_credentials(&self) -> Option<(&str, &str)> {
         let u = self.attributes.iter().find_map(|a| match a {
-            Attribute::IceUfrag(u) => Some(u.as_str()),
+            Attribute::IceUfrag(u) => Some(u.as_ref()),
             _ => None,
         })?;
         let p = self.attributes.iter().find_map(|a| match a {
-            Attribute::IcePwd(p) => Some(p.as_str()),
+            Attribute::IcePwd(p) => Some(p.as_ref()),
             _ => None,
         })?;
         Some((u, p))
@@ -294,13 +387,38 @@ impl MediaSection {
     }
 }
 
-impl fmt::Display for Connection {
+impl Origin<'_> {
+    /// The same origin, owning its text.
+    pub fn into_owned(self) -> Origin<'static> {
+        Origin {
+            username: own(self.username),
+            session_id: own(self.session_id),
+            session_version: own(self.session_version),
+            net_type: own(self.net_type),
+            addr_type: own(self.addr_type),
+            address: own(self.address),
+        }
+    }
+}
+
+impl Connection<'_> {
+    /// The same connection line, owning its text.
+    pub fn into_owned(self) -> Connection<'static> {
+        Connection {
+            net_type: own(self.net_type),
+            addr_type: own(self.addr_type),
+            address: own(self.address),
+        }
+    }
+}
+
+impl fmt::Display for Connection<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} {}", self.net_type, self.addr_type, self.address)
     }
 }
 
-impl fmt::Display for SessionDescription {
+impl fmt::Display for SessionDescription<'_> {
     /// Writes the description with CRLF line ends, in RFC 8866 order.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.origin;

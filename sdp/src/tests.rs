@@ -46,10 +46,11 @@ fn every_chromium_description_parses_and_round_trips() {
 
 #[test]
 fn chromium_offer_reads_as_expected() {
-    let d = SessionDescription::parse(&fixture("chromium_offer.sdp")).unwrap();
+    let text = fixture("chromium_offer.sdp");
+    let d = SessionDescription::parse(&text).unwrap();
     assert_eq!(d.media.len(), 3);
     assert_eq!(d.bundle().map(|b| b.len()), Some(3));
-    let kinds: Vec<&str> = d.media.iter().map(|m| m.kind.as_str()).collect();
+    let kinds: Vec<&str> = d.media.iter().map(|m| m.kind.as_ref()).collect();
     assert_eq!(kinds, ["video", "audio", "application"]);
     let video = &d.media[0];
     assert_eq!(video.setup(), Some(Setup::ActPass));
@@ -88,7 +89,7 @@ fn chromium_offer_reads_as_expected() {
         .iter()
         .flat_map(|m| m.attributes.iter())
         .filter_map(|a| match a {
-            Attribute::Candidate(c) => Some(c),
+            Attribute::Candidate(c) => Some(&**c),
             _ => None,
         })
         .collect();
@@ -101,7 +102,7 @@ fn lf_trailing_whitespace_blank_lines_and_unknown_lines_are_accepted() {
                 m=video 9 UDP/TLS/RTP/SAVPF 96\ni=camera\nc=IN IP4 0.0.0.0\na=mid:v\n\
                 a=x-flag\na=rtpmap:96 VP8/90000\t\n";
     let d = SessionDescription::parse(text).unwrap();
-    assert_eq!(d.other, vec![('b', "AS:30".to_string())]);
+    assert_eq!(d.other, vec![('b', "AS:30".into())]);
     assert_eq!(
         d.attributes,
         vec![Attribute::Other {
@@ -109,7 +110,7 @@ fn lf_trailing_whitespace_blank_lines_and_unknown_lines_are_accepted() {
             value: Some("1 2".into())
         }]
     );
-    assert_eq!(d.media[0].other, vec![('i', "camera".to_string())]);
+    assert_eq!(d.media[0].other, vec![('i', "camera".into())]);
     assert!(d.media[0].attributes.contains(&Attribute::Other {
         name: "x-flag".into(),
         value: None

@@ -15,7 +15,8 @@ fn our_written_descriptions_parse_in_webrtc_sdp_and_sdp_types() {
             "{}/../fixtures/chromium-156/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let d = SessionDescription::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let d = SessionDescription::parse(&text).unwrap();
         let ours = d.to_string();
         // Non-strict, as Firefox runs it: attributes it does not know
         // (Chromium's own a=rtcp-xr among them) are warnings, not errors.

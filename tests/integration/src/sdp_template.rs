@@ -46,7 +46,7 @@ pub fn parse_candidate(value: &str) -> Option<Candidate> {
         _ => None,
     };
     Some(Candidate {
-        foundation: c.foundation,
+        foundation: c.foundation.into_owned(),
         component: c.component,
         priority: c.priority,
         addr: SocketAddr::new(ip, c.port),
