@@ -3,7 +3,10 @@
 //! This crate will hold `PeerConnection`: transceivers, offer/answer through
 //! `meshrtc-sdp`, and ICE → DTLS → SRTP keys → RTP/RTCP on one BUNDLEd
 //! 5-tuple, with a tokio driver behind a feature. Today it holds the
-//! datagram demultiplexer every layer above the socket shares ([`demux`]).
+//! datagram demultiplexer every layer above the socket shares ([`demux`])
+//! and the conversion of SDP candidates to and from the ICE agent's
+//! ([`candidate`]).
 #![forbid(unsafe_code)]
 
+pub mod candidate;
 pub mod demux;

@@ -27,10 +27,16 @@
 
 mod attribute;
 mod candidate;
+pub mod negotiate;
 mod session;
 
 pub use attribute::{Attribute, Direction, Setup};
 pub use candidate::{CandidateAddress, CandidateAttr, CandidateError, CandidateType};
+pub use negotiate::{
+    create_answer, create_offer, negotiate, DtlsRole, Features, Fingerprint, LocalParams,
+    MediaKind, Negotiated, NegotiatedCodec, NegotiatedMedia, NegotiationError, RemoteSsrc,
+    SendTrack, Transceiver,
+};
 pub use session::{Connection, MediaSection, Origin, SdpError, SessionDescription};
 
 #[cfg(test)]

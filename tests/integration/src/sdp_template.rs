@@ -1,10 +1,10 @@
-//! Just enough SDP for the ICE interop tests, until `meshrtc-sdp` exists: a
-//! data-channel-only description carrying our ICE parameters, and reading
-//! the ICE parameters out of a browser's description. Not a parser: the
-//! real one is `meshrtc-sdp`'s.
+//! SDP for the ICE interop tests: a data-channel-only description carrying
+//! our ICE parameters (Chromium needs an m-line to gather; these tests stop
+//! at ICE), and the ICE parameters of a browser's description read with
+//! `meshrtc-sdp` and converted with `meshrtc-peer`.
 
 use meshrtc_ice::{Candidate, CandidateKind};
-use meshrtc_sdp::{CandidateAddress, CandidateAttr, CandidateType};
+use meshrtc_sdp::{Attribute, CandidateAttr, SessionDescription};
 use std::net::SocketAddr;
 
 /// The ICE parameters of a description's first media section.
@@ -18,64 +18,33 @@ pub struct IceParams {
     pub mid: String,
     /// UDP candidates with an IP address.
     pub candidates: Vec<Candidate>,
-    /// Candidates left out: TCP, or an mDNS `.local` name.
+    /// Candidates left out, with the reason: TCP, or an mDNS `.local` name.
     pub skipped: Vec<String>,
 }
 
-/// Parses one `candidate:...` attribute with `meshrtc-sdp` and converts it
-/// to the ICE agent's type: UDP with an IP address only (TCP candidates and
-/// unresolved mDNS names give `None`). This conversion will move to
-/// `meshrtc-peer`.
+/// Parses one `candidate:...` attribute and converts it to the ICE agent's
+/// type (`None` for what the agent cannot use: TCP, mDNS names).
 pub fn parse_candidate(value: &str) -> Option<Candidate> {
-    let c = CandidateAttr::parse(value).ok()?;
-    let CandidateAddress::Ip(ip) = c.address else {
-        return None;
-    };
-    if !c.is_udp() {
-        return None;
-    }
-    let kind = match c.typ {
-        CandidateType::Host => CandidateKind::Host,
-        CandidateType::Srflx => CandidateKind::ServerReflexive,
-        CandidateType::Prflx => CandidateKind::PeerReflexive,
-        CandidateType::Relay => CandidateKind::Relayed,
-        CandidateType::Other(_) => return None,
-    };
-    let related = match (c.raddr, c.rport) {
-        (Some(CandidateAddress::Ip(a)), Some(p)) => Some(SocketAddr::new(a, p)),
-        _ => None,
-    };
-    Some(Candidate {
-        foundation: c.foundation.into_owned(),
-        component: c.component,
-        priority: c.priority,
-        addr: SocketAddr::new(ip, c.port),
-        kind,
-        related,
-    })
+    meshrtc_peer::candidate::from_sdp(&CandidateAttr::parse(value).ok()?).ok()
 }
 
 /// Reads ufrag, pwd, mid and candidates of the first media section.
+/// Panics on a description `meshrtc-sdp` cannot parse (a test failure).
 pub fn ice_params(sdp: &str) -> IceParams {
+    let d = SessionDescription::parse(sdp).unwrap_or_else(|e| panic!("{e}\n{sdp}"));
     let mut p = IceParams::default();
-    let mut in_media = false;
-    for line in sdp.lines().map(str::trim_end) {
-        if line.starts_with("m=") {
-            if in_media {
-                break;
-            }
-            in_media = true;
-        }
-        if let Some(v) = line.strip_prefix("a=ice-ufrag:") {
-            p.ufrag = v.to_string();
-        } else if let Some(v) = line.strip_prefix("a=ice-pwd:") {
-            p.pwd = v.to_string();
-        } else if let Some(v) = line.strip_prefix("a=mid:") {
-            p.mid = v.to_string();
-        } else if line.starts_with("a=candidate:") {
-            match parse_candidate(line) {
-                Some(c) => p.candidates.push(c),
-                None => p.skipped.push(line.to_string()),
+    let Some(m) = d.media.first() else {
+        return p;
+    };
+    if let Some((u, pwd)) = m.ice_credentials() {
+        (p.ufrag, p.pwd) = (u.to_string(), pwd.to_string());
+    }
+    p.mid = m.mid().unwrap_or_default().to_string();
+    for a in &m.attributes {
+        if let Attribute::Candidate(c) = a {
+            match meshrtc_peer::candidate::from_sdp(c) {
+                Ok(ice) => p.candidates.push(ice),
+                Err(why) => p.skipped.push(format!("{c} ({why})")),
             }
         }
     }
