@@ -84,7 +84,7 @@ pub fn to_sdp(c: &Candidate) -> CandidateAttr<'static> {
         },
         raddr: c.related.map(|r| CandidateAddress::Ip(r.ip())),
         rport: c.related.map(|r| r.port()),
-        extensions: vec![(Cow::Borrowed("generation"), Cow::Borrowed("0"))],
+        extensions: Cow::Borrowed("generation 0"),
     }
 }
 

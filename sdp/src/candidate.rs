@@ -131,9 +131,13 @@ pub struct CandidateAttr<'a> {
     pub raddr: Option<CandidateAddress<'a>>,
     /// `rport`.
     pub rport: Option<u16>,
-    /// Every other name/value pair in order, `tcptype`, `generation`,
-    /// `ufrag`, `network-id`, `network-cost` and unknown ones alike.
-    pub extensions: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Every other name/value pair in order (`tcptype`, `generation`,
+    /// `ufrag`, `network-id`, `network-cost` and unknown ones alike) as
+    /// written, separated by single spaces: `generation 0 network-cost 50`.
+    /// Read them with [`CandidateAttr::extensions`] and
+    /// [`CandidateAttr::extension`]. Kept as one text so that parsing a
+    /// candidate allocates nothing for them.
+    pub extensions: Cow<'a, str>,
 }
 
 fn is_ice_char(b: u8) -> bool {
@@ -227,21 +231,63 @@ impl<'a> CandidateAttr<'a> {
             typ,
             raddr: None,
             rport: None,
-            extensions: Vec::new(),
+            extensions: Cow::Borrowed(""),
         };
+        // Extensions are borrowed as one slice from the first to the last;
+        // only a raddr/rport written after an extension (legal, rare) makes
+        // the pairs be joined into an owned text.
+        let offset = |s: &str| s.as_ptr() as usize - v.as_ptr() as usize;
+        let mut first_ext: Option<usize> = None;
+        let mut interleaved = false;
         while let Some(name) = f.next() {
             let Some(value) = f.next() else {
                 return Err(CandidateError::ExtensionWithoutValue(name.to_string()));
             };
             match name {
                 "raddr" if c.raddr.is_none() => {
-                    c.raddr = Some(CandidateAddress::parse(value, "raddr")?)
+                    c.raddr = Some(CandidateAddress::parse(value, "raddr")?);
+                    interleaved |= first_ext.is_some();
                 }
-                "rport" if c.rport.is_none() => c.rport = Some(number(value, "rport")?),
-                _ => c
-                    .extensions
-                    .push((Cow::Borrowed(name), Cow::Borrowed(value))),
+                "rport" if c.rport.is_none() => {
+                    c.rport = Some(number(value, "rport")?);
+                    interleaved |= first_ext.is_some();
+                }
+                _ => {
+                    first_ext.get_or_insert(offset(name));
+                }
             }
+        }
+        if let Some(start) = first_ext {
+            let rest = &v[start..];
+            c.extensions = if interleaved {
+                let mut out = String::new();
+                let mut w = rest.split_ascii_whitespace();
+                let (mut raddr_seen, mut rport_seen) = (false, false);
+                while let (Some(n), Some(val)) = (w.next(), w.next()) {
+                    let skip = match n {
+                        "raddr" if !raddr_seen => {
+                            raddr_seen = true;
+                            true
+                        }
+                        "rport" if !rport_seen => {
+                            rport_seen = true;
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !skip {
+                        if !out.is_empty() {
+                            out.push(' ');
+                        }
+                        out.push_str(n);
+                        out.push(' ');
+                        out.push_str(val);
+                    }
+                }
+                Cow::Owned(out)
+            } else {
+                crate::attribute::spaced(rest)
+            };
         }
         Ok(c)
     }
@@ -251,12 +297,15 @@ impl<'a> CandidateAttr<'a> {
         self.transport.eq_ignore_ascii_case("udp")
     }
 
+    /// The extension pairs in order.
+    pub fn extensions(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut w = self.extensions.split_ascii_whitespace();
+        std::iter::from_fn(move || Some((w.next()?, w.next()?)))
+    }
+
     /// The value of an extension (`tcptype`, `ufrag`, `generation`, …).
     pub fn extension(&self, name: &str) -> Option<&str> {
-        self.extensions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_ref())
+        self.extensions().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// The same candidate, owning its text.
@@ -278,11 +327,7 @@ impl<'a> CandidateAttr<'a> {
             },
             raddr: self.raddr.map(CandidateAddress::into_owned),
             rport: self.rport,
-            extensions: self
-                .extensions
-                .into_iter()
-                .map(|(n, v)| (own(n), own(v)))
-                .collect(),
+            extensions: own(self.extensions),
         }
     }
 }
@@ -307,8 +352,8 @@ impl fmt::Display for CandidateAttr<'_> {
         if let Some(p) = self.rport {
             write!(f, " rport {p}")?;
         }
-        for (n, v) in &self.extensions {
-            write!(f, " {n} {v}")?;
+        if !self.extensions.is_empty() {
+            write!(f, " {}", self.extensions)?;
         }
         Ok(())
     }
@@ -370,6 +415,23 @@ mod tests {
         );
         assert_eq!(srflx.rport, Some(5000));
         assert_eq!(srflx.to_string(), "candidate:842163049 1 UDP 1677729535 203.0.113.7 61000 typ srflx raddr 192.168.1.2 rport 5000");
+        // raddr/rport after an extension, and runs of spaces: the
+        // extensions are what is left, single-spaced, in order.
+        let odd = CandidateAttr::parse(
+            "candidate:1 1 udp 1 203.0.113.7 5 typ srflx generation 0  raddr 10.0.0.1 ufrag ab rport 9 raddr 10.0.0.2",
+        )
+        .unwrap();
+        assert_eq!(
+            odd.raddr,
+            Some(CandidateAddress::Ip("10.0.0.1".parse().unwrap()))
+        );
+        assert_eq!(odd.rport, Some(9));
+        assert_eq!(odd.extensions, "generation 0 ufrag ab raddr 10.0.0.2");
+        assert_eq!(
+            odd.extensions().collect::<Vec<_>>(),
+            [("generation", "0"), ("ufrag", "ab"), ("raddr", "10.0.0.2")]
+        );
+        assert_eq!(CandidateAttr::parse(&odd.to_string()).unwrap(), odd);
         let v6 = CandidateAttr::parse("candidate:1 1 udp 1 2001:db8::1 3478 typ host").unwrap();
         assert_eq!(
             v6.address,

@@ -21,8 +21,12 @@
 //! # Ok::<(), meshrtc_sdp::SdpError>(())
 //! ```
 //!
-//! Still to come in this crate: offer/answer for audio, video and BUNDLE
-//! (RFC 8829, RFC 8843). It depends on no other meshrtc crate.
+//! - [`negotiate`](mod@negotiate): offer/answer for audio, video and BUNDLE (RFC 8829,
+//!   RFC 8843, RFC 3264, RFC 8842): [`create_offer`], [`create_answer`],
+//!   and [`negotiate()`], whose [`Negotiated`] result `peer` consumes.
+//!
+//! Parsed values borrow from the text (`Cow<'a, str>`); `into_owned()`
+//! detaches them. The crate depends on no other meshrtc crate.
 #![forbid(unsafe_code)]
 
 mod attribute;

@@ -112,28 +112,40 @@ fn parse_connection(v: &str, line: usize) -> Result<Connection<'_>, SdpError> {
 /// The non-blank lines with their 1-based numbers, trailing `\r`, spaces
 /// and tabs cut.
 struct Lines<'a> {
-    rest: &'a str,
+    text: &'a str,
+    /// One newline searcher for the whole text: its set-up is paid once,
+    /// not per line.
+    newlines: memchr::Memchr<'a>,
+    start: usize,
     n: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Lines<'a> {
+        Lines {
+            text,
+            newlines: memchr::memchr_iter(b'\n', text.as_bytes()),
+            start: 0,
+            n: 0,
+        }
+    }
 }
 
 impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a str);
 
     fn next(&mut self) -> Option<(usize, &'a str)> {
-        while !self.rest.is_empty() {
+        while self.start < self.text.len() {
             self.n += 1;
-            let b = self.rest.as_bytes();
-            let (line, rest) = match memchr::memchr(b'\n', b) {
-                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-                None => (self.rest, ""),
-            };
-            self.rest = rest;
-            let mut end = line.len();
-            while end > 0 && matches!(line.as_bytes()[end - 1], b'\r' | b' ' | b'\t') {
-                end -= 1;
+            let end = self.newlines.next().unwrap_or(self.text.len());
+            let line = &self.text[self.start..end];
+            self.start = end + 1;
+            let mut len = line.len();
+            while len > 0 && matches!(line.as_bytes()[len - 1], b'\r' | b' ' | b'\t') {
+                len -= 1;
             }
-            if end > 0 {
-                return Some((self.n, &line[..end]));
+            if len > 0 {
+                return Some((self.n, &line[..len]));
             }
         }
         None
@@ -189,7 +201,7 @@ impl<'a> SessionDescription<'a> {
         // One pass over the lines (numbered from 1; blank ones skipped).
         // Attributes go to one scratch list first, then each section's list
         // is allocated once at its exact size when the section ends.
-        let mut lines = Lines { rest: text, n: 0 };
+        let mut lines = Lines::new(text);
         let mut next_line = |expect: char| -> Result<(usize, &'a str), SdpError> {
             let (n, l) = lines
                 .next()
