@@ -383,31 +383,43 @@ impl HeaderExtensions {
         }
     }
 
-    /// Bytes written after the CSRCs: 4-byte extension header and padded
-    /// body, or 0.
-    fn wire_len(&self) -> usize {
-        match (&self.kind, self.form()) {
-            (ExtKind::Raw(_), _) => 4 + self.buf.len(),
-            (_, None) => 0,
-            // One-byte: 1 header byte instead of 2 per record.
-            (_, Some(ExtensionForm::OneByte)) => {
-                4 + (self.buf.len() - self.records().count()).next_multiple_of(4)
+    /// The form to write in (`None` for raw or nothing) and the bytes
+    /// written after the CSRCs (4-byte extension header and padded body),
+    /// from one walk over the records.
+    fn layout(&self) -> (Option<ExtensionForm>, usize) {
+        match self.kind {
+            ExtKind::Raw(_) => (None, 4 + self.buf.len()),
+            ExtKind::Elements if self.buf.is_empty() => (None, 0),
+            ExtKind::Elements => {
+                let (mut count, mut one_byte) = (0, true);
+                for (_, id, range) in self.records() {
+                    count += 1;
+                    one_byte &= ext::fits_one_byte(id, range.len());
+                }
+                if one_byte {
+                    // One header byte instead of two per record.
+                    let body = self.buf.len() - count;
+                    (Some(ExtensionForm::OneByte), 4 + body.next_multiple_of(4))
+                } else {
+                    let form = ExtensionForm::TwoByte { appbits: 0 };
+                    (Some(form), 4 + self.buf.len().next_multiple_of(4))
+                }
             }
-            (_, Some(ExtensionForm::TwoByte { .. })) => 4 + self.buf.len().next_multiple_of(4),
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    /// Writes what [`HeaderExtensions::layout`] laid out.
+    fn write(&self, (form, len): (Option<ExtensionForm>, usize), out: &mut Vec<u8>) {
         if let ExtKind::Raw(profile) = self.kind {
             out.extend_from_slice(&profile.to_be_bytes());
             out.extend_from_slice(&((self.buf.len() / 4) as u16).to_be_bytes());
             out.extend_from_slice(&self.buf);
             return;
         }
-        let Some(form) = self.form() else { return };
+        let Some(form) = form else { return };
         let start = out.len();
         // At most 255 records of 257 bytes: the word count fits 16 bits.
-        let words = ((self.wire_len() - 4) / 4) as u16;
+        let words = ((len - 4) / 4) as u16;
         out.extend_from_slice(&form.profile().to_be_bytes());
         out.extend_from_slice(&words.to_be_bytes());
         for (_, id, range) in self.records() {
@@ -422,7 +434,7 @@ impl HeaderExtensions {
             }
             out.extend_from_slice(data);
         }
-        out.resize(start + self.wire_len(), 0);
+        out.resize(start + len, 0);
     }
 }
 
@@ -500,7 +512,7 @@ impl RtpHeader {
 
     /// Bytes [`RtpHeader::write`] will append.
     pub fn header_len(&self) -> usize {
-        FIXED_HEADER_LEN + 4 * self.csrcs.len() + self.extensions.wire_len()
+        FIXED_HEADER_LEN + 4 * self.csrcs.len() + self.extensions.layout().1
     }
 
     fn check(&self) -> Result<(), RtpError> {
@@ -513,29 +525,47 @@ impl RtpHeader {
         Ok(())
     }
 
-    fn write_with_padding_bit(&self, padding: bool, out: &mut Vec<u8>) -> Result<(), RtpError> {
+    fn write_with_padding_bit(
+        &self,
+        padding: bool,
+        extra: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RtpError> {
         self.check()?;
+        let layout = self.extensions.layout();
         let flags = (RTP_VERSION << 6)
             | (u8::from(padding) << 5)
             | (u8::from(!self.extensions.is_empty()) << 4)
             | self.csrcs.len() as u8;
-        out.reserve(self.header_len());
-        out.push(flags);
-        out.push((u8::from(self.marker) << 7) | self.payload_type);
-        out.extend_from_slice(&self.sequence_number.to_be_bytes());
-        out.extend_from_slice(&self.timestamp.to_be_bytes());
-        out.extend_from_slice(&self.ssrc.to_be_bytes());
+        out.reserve(FIXED_HEADER_LEN + 4 * self.csrcs.len() + layout.1 + extra);
+        let seq = self.sequence_number.to_be_bytes();
+        let ts = self.timestamp.to_be_bytes();
+        let ssrc = self.ssrc.to_be_bytes();
+        out.extend_from_slice(&[
+            flags,
+            (u8::from(self.marker) << 7) | self.payload_type,
+            seq[0],
+            seq[1],
+            ts[0],
+            ts[1],
+            ts[2],
+            ts[3],
+            ssrc[0],
+            ssrc[1],
+            ssrc[2],
+            ssrc[3],
+        ]);
         for c in &self.csrcs {
             out.extend_from_slice(&c.to_be_bytes());
         }
-        self.extensions.write(out);
+        self.extensions.write(layout, out);
         Ok(())
     }
 
     /// Appends the header (P bit clear) to `out`; the caller appends the
     /// payload.
     pub fn write(&self, out: &mut Vec<u8>) -> Result<(), RtpError> {
-        self.write_with_padding_bit(false, out)
+        self.write_with_padding_bit(false, 0, out)
     }
 
     /// Appends a whole packet: header, payload, and `padding` bytes of RTP
@@ -559,8 +589,7 @@ impl RtpHeader {
         out: &mut Vec<u8>,
     ) -> Result<(), RtpError> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        out.reserve(self.header_len() + len + usize::from(padding));
-        self.write_with_padding_bit(padding > 0, out)?;
+        self.write_with_padding_bit(padding > 0, len + usize::from(padding), out)?;
         for p in parts {
             out.extend_from_slice(p);
         }

@@ -3,10 +3,11 @@
 //! A frame is complete when the buffer holds, with contiguous sequence
 //! numbers and one RTP timestamp, every packet from a frame start (S = 1,
 //! PID = 0, RFC 7741 §4.2) to the packet with the marker bit (RFC 7741
-//! §4.1). Packets live in a ring of `max_packets` slots indexed by extended
-//! sequence number, so memory is bounded by `max_packets × max_payload_len`
-//! whatever arrives; each slot's buffer is reused, so a steady stream does
-//! not allocate once the slots have grown.
+//! §4.1). At most `max_packets` consecutive sequence numbers are buffered,
+//! in a ring of slots (`max_packets` rounded up to a power of two) indexed
+//! by extended sequence number, so memory is bounded by about
+//! `slots × max_payload_len` whatever arrives; each slot's buffer is
+//! reused, so a steady stream does not allocate once the slots have grown.
 //!
 //! Frames come out in sequence order ([`ReleasePolicy::InOrder`]): a
 //! complete frame waits for the frames before it — the gap is what NACK
@@ -181,7 +182,9 @@ impl Vp8Assembler {
         };
         Vp8Assembler {
             cfg,
-            slots: vec![Slot::default(); cfg.max_packets],
+            // A power of two, so a slot index is a mask, not a division;
+            // the window stays `max_packets` wide.
+            slots: vec![Slot::default(); cfg.max_packets.next_power_of_two()],
             extender: SeqExtender::default(),
             lo: 0,
             highest: 0,
@@ -209,12 +212,15 @@ impl Vp8Assembler {
         self.buffered
     }
 
+    /// The window: at most this many sequence numbers are buffered.
     fn cap(&self) -> u64 {
-        self.slots.len() as u64
+        self.cfg.max_packets as u64
     }
 
     fn index(&self, seq: u64) -> usize {
-        (seq % self.cap()) as usize
+        // `slots.len()` is a power of two at least `max_packets`, so the
+        // window never maps two buffered packets to one slot.
+        (seq & (self.slots.len() as u64 - 1)) as usize
     }
 
     fn slot(&self, seq: u64) -> Option<&Slot> {
@@ -491,6 +497,10 @@ impl Vp8Assembler {
             last_seq: last,
             len: 0,
         };
+        let len: usize = (first..=last)
+            .map(|s| self.slots[self.index(s)].data.len())
+            .sum();
+        out.reserve(len);
         for s in first..=last {
             let idx = self.index(s);
             let slot = &mut self.slots[idx];
