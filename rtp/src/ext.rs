@@ -258,8 +258,9 @@ impl AbsSendTime {
 
     /// From nanoseconds since any epoch (see [`AbsSendTime::from_duration`]).
     pub fn from_nanos(nanos: u128) -> AbsSendTime {
-        // Whole value in 2^-18 s units, rounded; the mask keeps 6 bits of
-        // seconds (64 s wrap).
+        // Only the time modulo 64 s is carried (6 bits of seconds); the
+        // rest is 2^-18 s units, rounded (the mask folds 64 s back to 0).
+        let nanos = nanos % 64_000_000_000;
         let units = ((nanos << 18) + 500_000_000) / 1_000_000_000;
         AbsSendTime((units & 0x00FF_FFFF) as u32)
     }

@@ -323,6 +323,10 @@ fn abs_send_time_is_6_18_fixed_point_wrapping_at_64_seconds() {
     // 2^-18 s ≈ 3.815 µs: 4 µs rounds to one unit, 1 µs to zero.
     assert_eq!(AbsSendTime::from_nanos(4_000).raw(), 1);
     assert_eq!(AbsSendTime::from_nanos(1_000).raw(), 0);
+    assert_eq!(
+        AbsSendTime::from_nanos(u128::MAX).raw(),
+        AbsSendTime::from_nanos(u128::MAX % 64_000_000_000).raw()
+    );
     // Just under 64 s: the top value.
     assert_eq!(AbsSendTime::from_nanos(63_999_998_000).raw(), 0xFF_FFFF);
 }

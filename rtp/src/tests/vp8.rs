@@ -468,8 +468,18 @@ fn invalid_payloads_are_rejected_and_counted() {
         a.push(1, 0, true, &[0x10; 101]),
         Err(RtpError::PayloadTooLarge { len: 101, max: 100 })
     );
-    assert_eq!(a.stats().invalid, 3);
+    assert!(matches!(
+        a.push_extended(u64::MAX, 0, true, &[0x10, 0]),
+        Err(RtpError::ValueOutOfRange { .. })
+    ));
+    assert_eq!(a.stats().invalid, 4);
     assert_eq!(a.buffered_packets(), 0);
+    // The largest accepted number still completes a frame.
+    a.push_extended(MAX_EXTENDED_SEQ, 0, true, &[0x10, 0])
+        .unwrap();
+    assert!(a.poll_frame(&mut Vec::new()).is_some());
+    a.discard_before(u64::MAX);
+    assert_eq!(a.missing().count(), 0);
 }
 
 #[test]

@@ -24,6 +24,10 @@ use super::{is_keyframe, Vp8Descriptor};
 use crate::seq::SeqExtender;
 use crate::RtpError;
 
+/// The largest extended sequence number accepted (far beyond the 48-bit
+/// SRTP index), so arithmetic on the window never overflows.
+pub const MAX_EXTENDED_SEQ: u64 = u64::MAX >> 2;
+
 /// When complete frames are handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReleasePolicy {
@@ -243,8 +247,9 @@ impl Vp8Assembler {
     }
 
     /// Adds one RTP payload with an extended sequence number (from SRTP's
-    /// rollover counter, for instance). Late packets and duplicates are
-    /// counted, not errors; a payload that is not VP8 is an error.
+    /// rollover counter, for instance; at most [`MAX_EXTENDED_SEQ`]). Late
+    /// packets and duplicates are counted, not errors; a payload that is
+    /// not VP8 is an error.
     pub fn push_extended(
         &mut self,
         seq: u64,
@@ -252,6 +257,13 @@ impl Vp8Assembler {
         marker: bool,
         payload: &[u8],
     ) -> Result<(), RtpError> {
+        if seq > MAX_EXTENDED_SEQ {
+            self.stats.invalid += 1;
+            return Err(RtpError::ValueOutOfRange {
+                what: "extended sequence number",
+                value: seq,
+            });
+        }
         if payload.len() > self.cfg.max_payload_len {
             self.stats.invalid += 1;
             return Err(RtpError::PayloadTooLarge {
@@ -420,6 +432,7 @@ impl Vp8Assembler {
     /// Gives up on everything before `seq`: buffered packets below it are
     /// discarded, and frames after the gap may be released.
     pub fn discard_before(&mut self, seq: u64) {
+        let seq = seq.min(MAX_EXTENDED_SEQ + 1);
         if !self.started || seq <= self.lo {
             return;
         }

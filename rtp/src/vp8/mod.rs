@@ -20,7 +20,9 @@
 mod assembler;
 mod packetizer;
 
-pub use assembler::{AssembledFrame, AssemblerConfig, AssemblerStats, ReleasePolicy, Vp8Assembler};
+pub use assembler::{
+    AssembledFrame, AssemblerConfig, AssemblerStats, ReleasePolicy, Vp8Assembler, MAX_EXTENDED_SEQ,
+};
 pub use packetizer::{Vp8Packetizer, Vp8Payload, Vp8PayloadIter, Vp8Payloads, VP8_DESCRIPTOR_LEN};
 
 use crate::RtpError;
