@@ -222,12 +222,7 @@ fn words(s: &str) -> Vec<Cow<'_, str>> {
 /// written that way (the common case), joined otherwise.
 pub(crate) fn spaced(s: &str) -> Cow<'_, str> {
     let s = s.trim_ascii();
-    let mut prev_space = false;
-    let tidy = s.bytes().all(|b| {
-        let ok = b != b' ' && !b.is_ascii_whitespace() || b == b' ' && !prev_space;
-        prev_space = b == b' ';
-        ok
-    });
+    let tidy = crate::scan::single_spaced(s.as_bytes());
     if tidy {
         Cow::Borrowed(s)
     } else {
@@ -254,21 +249,22 @@ fn cut(s: &str, sep: u8) -> (&str, Option<&str>) {
 /// Splits at the first run of spaces or tabs (the only separators a line
 /// can hold once it is cut and trimmed).
 fn split_word(s: &str) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == b' ' || b == b'\t')?;
+    let i = crate::scan::find(s.as_bytes(), 0, b' ', b'\t')?;
     let rest = &s[i + 1..];
     Some((&s[..i], rest.trim_ascii_start()))
 }
 
 impl<'a> Attribute<'a> {
-    /// Parses the text after `a=`.
-    #[inline]
-    pub(crate) fn parse(text: &'a str) -> Result<Attribute<'a>, BadValue> {
-        let (name, value) = match text.bytes().position(|b| b == b':') {
+    /// Parses the text after `a=` and appends it to `out`. The frequent
+    /// kinds push in their own arm, where the value is built, which saves
+    /// a copy of the 56-byte value through a return slot.
+    pub(crate) fn parse_into(text: &'a str, out: &mut Vec<Attribute<'a>>) -> Result<(), BadValue> {
+        let (name, value) = match crate::scan::find(text.as_bytes(), 0, b':', b':') {
             Some(i) => (&text[..i], Some(&text[i + 1..])),
             None => (text, None),
         };
         let need = |what: &'static str| value.ok_or(BadValue(what));
-        Ok(match name {
+        let a = match name {
             "rtcp-fb" => {
                 let v = need("rtcp-fb needs a value")?.trim_ascii();
                 let (pt, fb) = split_word(v).ok_or(BadValue("rtcp-fb needs a type"))?;
@@ -281,7 +277,8 @@ impl<'a> Attribute<'a> {
                 if feedback.is_empty() {
                     return Err(BadValue("rtcp-fb needs a type"));
                 }
-                Attribute::RtcpFb { pt, feedback }
+                out.push(Attribute::RtcpFb { pt, feedback });
+                return Ok(());
             }
             "rtpmap" => {
                 let v = need("rtpmap needs a value")?.trim_ascii();
@@ -300,21 +297,23 @@ impl<'a> Attribute<'a> {
                         "rtpmap has extra fields or a payload type above 127",
                     ));
                 }
-                Attribute::Rtpmap {
+                out.push(Attribute::Rtpmap {
                     pt,
                     encoding: Cow::Borrowed(encoding),
                     clock,
                     channels,
-                }
+                });
+                return Ok(());
             }
             "fmtp" => {
                 let v = need("fmtp needs a value")?.trim_ascii();
                 let (pt, params) = split_word(v).unwrap_or((v, ""));
                 let pt: u8 = num(pt, "fmtp payload type")?;
-                Attribute::Fmtp {
+                out.push(Attribute::Fmtp {
                     pt,
                     params: Cow::Borrowed(params),
-                }
+                });
+                return Ok(());
             }
             "extmap" => {
                 let v = need("extmap needs a value")?.trim_ascii();
@@ -334,12 +333,13 @@ impl<'a> Attribute<'a> {
                 if uri.is_empty() {
                     return Err(BadValue("extmap needs a URI"));
                 }
-                Attribute::Extmap {
+                out.push(Attribute::Extmap {
                     id,
                     direction,
                     uri: Cow::Borrowed(uri),
                     attributes: (!attrs.is_empty()).then(|| spaced(attrs)),
-                }
+                });
+                return Ok(());
             }
             "ssrc" => {
                 let v = need("ssrc needs a value")?.trim_ascii();
@@ -352,11 +352,12 @@ impl<'a> Attribute<'a> {
                 if attribute.is_empty() {
                     return Err(BadValue("ssrc needs an attribute"));
                 }
-                Attribute::Ssrc {
+                out.push(Attribute::Ssrc {
                     ssrc,
                     attribute: Cow::Borrowed(attribute),
                     value,
-                }
+                });
+                return Ok(());
             }
             "candidate" => Attribute::Candidate(Box::new(
                 CandidateAttr::parse(text).map_err(|_| BadValue("malformed candidate"))?,
@@ -459,7 +460,9 @@ impl<'a> Attribute<'a> {
                     value: value.map(Cow::Borrowed),
                 }
             }
-        })
+        };
+        out.push(a);
+        Ok(())
     }
 
     /// The same attribute, owning its text.

@@ -32,6 +32,7 @@
 mod attribute;
 mod candidate;
 pub mod negotiate;
+mod scan;
 mod session;
 
 pub use attribute::{Attribute, Direction, Setup};
