@@ -127,8 +127,27 @@ struct Slot {
     start: bool,
     keyframe: bool,
     picture_id: Option<u16>,
-    /// VP8 data after the descriptor.
+    /// VP8 data after the descriptor, unless it sits in the frame being
+    /// built (`in_frame`).
     data: Vec<u8>,
+    /// The data is `frame.buf[frame_at..frame_at + frame_len]`.
+    in_frame: bool,
+    frame_at: usize,
+    frame_len: usize,
+}
+
+/// The frame being built in order: packets that arrive in sequence after a
+/// frame's first packet are appended here directly, so a frame that
+/// arrives in order is copied once (into this buffer, which is then handed
+/// out by swapping), not twice (into its slots, then into the frame).
+/// Anything else falls back to the slots.
+#[derive(Debug, Clone, Default)]
+struct Building {
+    active: bool,
+    first: u64,
+    next: u64,
+    timestamp: u32,
+    buf: Vec<u8>,
 }
 
 /// Collects the RTP payloads of one VP8 stream and hands out complete
@@ -168,6 +187,7 @@ pub struct Vp8Assembler {
     check_lo: bool,
     /// A complete frame after a gap may be releasable.
     maybe_jump: bool,
+    building: Building,
     stats: AssemblerStats,
 }
 
@@ -197,6 +217,7 @@ impl Vp8Assembler {
             buffered: 0,
             check_lo: false,
             maybe_jump: false,
+            building: Building::default(),
             stats: AssemblerStats::default(),
         }
     }
@@ -302,22 +323,43 @@ impl Vp8Assembler {
             self.check_lo = true;
         }
         let idx = self.index(seq);
-        let slot = &mut self.slots[idx];
-        if slot.used {
+        if self.slots[idx].used {
             // The window is narrower than the ring, so a used slot holds
             // this very sequence number.
             self.stats.duplicates += 1;
             return Ok(());
         }
+        let starts = desc.starts_frame();
+        if starts && self.building.active {
+            Self::spill(&mut self.slots, &mut self.building);
+        }
+        let slot = &mut self.slots[idx];
         slot.used = true;
         slot.seq = seq;
         slot.timestamp = timestamp;
         slot.marker = marker;
-        slot.start = desc.starts_frame();
+        slot.start = starts;
         slot.keyframe = is_keyframe(&desc, data);
         slot.picture_id = desc.picture_id.map(|p| p.value());
-        slot.data.clear();
-        slot.data.extend_from_slice(data);
+        let b = &mut self.building;
+        let follows = b.active && seq == b.next && timestamp == b.timestamp;
+        if starts || follows {
+            if starts {
+                b.active = true;
+                b.first = seq;
+                b.timestamp = timestamp;
+                b.buf.clear();
+            }
+            b.next = seq + 1;
+            slot.in_frame = true;
+            slot.frame_at = b.buf.len();
+            slot.frame_len = data.len();
+            b.buf.extend_from_slice(data);
+        } else {
+            slot.in_frame = false;
+            slot.data.clear();
+            slot.data.extend_from_slice(data);
+        }
         self.buffered += 1;
         if seq > self.highest || self.highest < self.lo {
             self.highest = seq;
@@ -412,6 +454,9 @@ impl Vp8Assembler {
 
     /// Frees every buffered packet below `end`, counting it discarded.
     fn discard_range(&mut self, end: u64) {
+        if self.building.active && self.building.first < end {
+            Self::spill(&mut self.slots, &mut self.building);
+        }
         let stop = end.min(self.lo.saturating_add(self.cap()));
         let mut last_ts = None;
         for s in self.lo..stop {
@@ -499,6 +544,23 @@ impl Vp8Assembler {
         None
     }
 
+    /// Moves the data of the frame being built back into its slots (it
+    /// will not be handed out whole: a packet of it was discarded, or
+    /// another frame started) and stops building.
+    fn spill(slots: &mut [Slot], b: &mut Building) {
+        let mask = slots.len() as u64 - 1;
+        for seq in b.first..b.next {
+            let slot = &mut slots[(seq & mask) as usize];
+            if slot.used && slot.seq == seq && slot.in_frame {
+                let range = slot.frame_at..slot.frame_at + slot.frame_len;
+                slot.data.clear();
+                slot.data.extend_from_slice(&b.buf[range]);
+                slot.in_frame = false;
+            }
+        }
+        b.active = false;
+    }
+
     fn emit(&mut self, first: u64, last: u64, out: &mut Vec<u8>) -> AssembledFrame {
         out.clear();
         let head = &self.slots[self.index(first)];
@@ -510,15 +572,29 @@ impl Vp8Assembler {
             last_seq: last,
             len: 0,
         };
-        let len: usize = (first..=last)
-            .map(|s| self.slots[self.index(s)].data.len())
-            .sum();
-        out.reserve(len);
+        let whole = {
+            let b = &self.building;
+            b.active && b.first == first && b.next == last + 1
+        };
+        if whole {
+            // Arrived in order: hand the built frame over without a copy.
+            std::mem::swap(out, &mut self.building.buf);
+            self.building.active = false;
+        } else {
+            if self.building.active && self.building.first <= last {
+                Self::spill(&mut self.slots, &mut self.building);
+            }
+            let len: usize = (first..=last)
+                .map(|s| self.slots[self.index(s)].data.len())
+                .sum();
+            out.reserve(len);
+            for s in first..=last {
+                out.extend_from_slice(&self.slots[self.index(s)].data);
+            }
+        }
         for s in first..=last {
             let idx = self.index(s);
-            let slot = &mut self.slots[idx];
-            out.extend_from_slice(&slot.data);
-            slot.used = false;
+            self.slots[idx].used = false;
         }
         self.buffered -= (last - first + 1) as usize;
         frame.len = out.len();
