@@ -11,16 +11,23 @@
 //! - [`hello`]: the ClientHello and the extensions a DTLS-SRTP server reads
 //!   (supported_groups, signature_algorithms, use_srtp,
 //!   extended_master_secret, supported_versions).
+//! - [`prf`]: the TLS 1.2 PRF (SHA-256 and SHA-384, checked against
+//!   OpenSSL's), the extended master secret (RFC 7627), the key block,
+//!   Finished `verify_data`, and the RFC 5705 exporter DTLS-SRTP keys come
+//!   from.
+//! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288, RFC 6347
+//!   §4.1.2.1) and the 64-record anti-replay window (§4.1.2.6).
 //!
-//! Still to come: record protection (AES-128-GCM, epochs, anti-replay), the
-//! client and server state machines with flights and retransmission
-//! (§4.2.4), ECDHE and ECDSA through ring, the extended master secret
-//! (RFC 7627), `use_srtp` (RFC 5764) and the `EXTRACTOR-dtls_srtp` exporter
-//! (RFC 5705).
+//! Still to come: the client and server state machines with flights and
+//! retransmission (§4.2.4), ECDHE and ECDSA through ring, certificates and
+//! the fingerprint check, `use_srtp` selection (RFC 5764), and the OpenSSL
+//! and Chromium handshakes.
 #![forbid(unsafe_code)]
 
+pub mod cipher;
 pub mod handshake;
 pub mod hello;
+pub mod prf;
 pub mod record;
 
 #[cfg(test)]
