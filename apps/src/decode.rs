@@ -2,10 +2,11 @@
 //!
 //! A datagram is classified by its first byte (RFC 7983) and then decoded by
 //! the crate that owns its protocol. STUN is decoded fully; RTP and RTCP
-//! print their headers, and with an SRTP key they are decrypted first; DTLS
-//! prints its class and length until its crate exists.
+//! print their headers and every RTCP packet, and with an SRTP key they are
+//! decrypted first; DTLS prints its records and, in epoch 0, the handshake
+//! messages.
 
-use crate::rtpview;
+use crate::{dtlsview, rtpview};
 use meshrtc_ice::stun::{AttrType, Attribute, Message, RawAttribute, ShortTermKey, StunError};
 use meshrtc_peer::demux::{classify, PacketClass};
 use meshrtc_srtp::Context as SrtpContext;
@@ -19,16 +20,30 @@ pub struct Options {
     /// The receiving SRTP context, carried from datagram to datagram (so
     /// the rollover counter and replay window follow a capture).
     srtp: Option<SrtpContext>,
+    /// RTP header extension ids and what they are (`--extmap`).
+    extmap: Vec<(u8, rtpview::ExtKind)>,
+    /// The epoch-0 DTLS handshake, reassembled across datagrams.
+    handshake: meshrtc_dtls::handshake::Reassembler,
 }
 
 impl Options {
-    /// Options with these ICE passwords and maybe an SRTP context.
-    pub fn new(ice_pwds: &[String], srtp: Option<SrtpContext>) -> Options {
+    /// Options with these ICE passwords, maybe an SRTP context, and the
+    /// extension ids to name.
+    pub fn new(
+        ice_pwds: &[String],
+        srtp: Option<SrtpContext>,
+        extmap: Vec<(u8, rtpview::ExtKind)>,
+    ) -> Options {
         let keys = ice_pwds
             .iter()
             .map(|p| ShortTermKey::new(p.as_bytes()))
             .collect();
-        Options { keys, srtp }
+        Options {
+            keys,
+            srtp,
+            extmap,
+            handshake: dtlsview::reassembler(),
+        }
     }
 }
 
@@ -81,7 +96,12 @@ enum Body {
         srtp: Srtp,
     },
     Malformed(String),
-    NotDecodedYet,
+    /// DTLS records: text, JSON, whether something was malformed.
+    Dtls {
+        text: String,
+        json: Value,
+        malformed: bool,
+    },
     Unknown,
 }
 
@@ -108,7 +128,14 @@ pub fn decode(dgram: &[u8], opts: &mut Options) -> Report {
             Err(e) => Body::Malformed(e.to_string()),
         },
         PacketClass::Rtp | PacketClass::Rtcp => decode_media(dgram, class, opts),
-        PacketClass::Dtls => Body::NotDecodedYet,
+        PacketClass::Dtls => {
+            let (text, json, malformed) = dtlsview::dtls(dgram, &mut opts.handshake);
+            Body::Dtls {
+                text,
+                json,
+                malformed,
+            }
+        }
         _ => Body::Unknown,
     };
     Report {
@@ -152,7 +179,7 @@ fn decode_media(dgram: &[u8], class: PacketClass, opts: &mut Options) -> Body {
         };
         rtpview::rtcp(&buf, clear)
     } else {
-        rtpview::rtp(&buf, note)
+        rtpview::rtp(&buf, note, &opts.extmap)
     };
     match shown {
         Ok((text, json)) => Body::Media { text, json, srtp },
@@ -318,6 +345,10 @@ impl Report {
             self.body,
             Body::Malformed(_)
                 | Body::Unknown
+                | Body::Dtls {
+                    malformed: true,
+                    ..
+                }
                 | Body::Media {
                     srtp: Srtp::Failed(_),
                     ..
@@ -368,7 +399,7 @@ impl Report {
                 };
             }
             Body::Malformed(e) => v["error"] = json!(e),
-            Body::NotDecodedYet => v["decoded"] = json!(false),
+            Body::Dtls { json, .. } => v["dtls"] = json.clone(),
             Body::Unknown => {
                 v["error"] =
                     json!("first byte is in no RFC 7983 range: not STUN, DTLS, RTP or RTCP")
@@ -449,13 +480,9 @@ impl Report {
                     self.len
                 );
             }
-            Body::NotDecodedYet => {
-                let _ = writeln!(
-                    s,
-                    "{}, {} bytes (classified by its {first}; its decoder is not written yet)",
-                    self.class.name(),
-                    self.len
-                );
+            Body::Dtls { text, .. } => {
+                let _ = writeln!(s, "{}, {} bytes", self.class.name(), self.len);
+                s += text;
             }
             Body::Unknown => {
                 let _ = writeln!(

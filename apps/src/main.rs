@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+mod dtlsview;
 mod hexin;
 mod rtpview;
 mod sdp_summary;
@@ -71,6 +72,12 @@ struct DecodeArgs {
     /// DTLS client protects with the client's half, RFC 5764 §4.2).
     #[arg(long, value_name = "client|server")]
     srtp_sender: Option<String>,
+    /// Name an RTP header extension id, as the SDP's a=extmap does:
+    /// `ID=URI` or `ID=NAME` with NAME one of mid, abs-send-time,
+    /// transport-cc, audio-level (e.g. `--extmap 9=mid`). Named elements
+    /// are decoded; give it once per extension.
+    #[arg(long, value_name = "ID=NAME", value_parser = rtpview::parse_extmap)]
+    extmap: Vec<(u8, rtpview::ExtKind)>,
     /// Print JSON (one object per datagram, one per line) instead of text.
     #[arg(long)]
     json: bool,
@@ -117,7 +124,7 @@ fn run_decode(args: DecodeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut opts = decode::Options::new(&args.ice_pwd, srtp);
+    let mut opts = decode::Options::new(&args.ice_pwd, srtp, args.extmap.clone());
     let mut failed = false;
     for (i, dgram) in datagrams.iter().enumerate() {
         let report = decode::decode(dgram, &mut opts);

@@ -1,114 +1,340 @@
-//! A small, bounds-checked RTP/RTCP header printer for the packet inspector
-//! (RFC 3550 §5.1, §6.4–6.6, RFC 4585 §6, RFC 8285). The full wire formats
-//! will live in `meshrtc-rtp`; this only reads what it prints.
+//! RTP and RTCP for the packet inspector, read with `meshrtc-rtp`: the RTP
+//! header with its RFC 8285 extension elements (named and decoded when
+//! `--extmap` says which id is which), and every packet of an RTCP compound
+//! packet with its fields.
 
+use meshrtc_rtp::ext::{uri, AbsSendTime, AudioLevel, ExtensionForm, Mid, TransportSeq};
+use meshrtc_rtp::rtcp::{Compound, RtcpPacket};
+use meshrtc_rtp::RtpPacket;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
-/// The header fields of an RTP packet, or why they cannot be read.
-pub fn rtp(pkt: &[u8], payload_note: &str) -> Result<(String, Value), String> {
-    if pkt.len() < 12 {
-        return Err(format!("RTP header needs 12 bytes, got {}", pkt.len()));
+/// A header extension meshrtc knows how to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtKind {
+    /// `sdes:mid`.
+    Mid,
+    /// abs-send-time.
+    AbsSendTime,
+    /// transport-wide sequence number.
+    TransportCc,
+    /// ssrc-audio-level.
+    AudioLevel,
+}
+
+impl ExtKind {
+    /// From a URI or a short name (`mid`, `abs-send-time`, `transport-cc`,
+    /// `audio-level`).
+    pub fn from_name(s: &str) -> Option<ExtKind> {
+        Some(match s {
+            "mid" | uri::MID => ExtKind::Mid,
+            "abs-send-time" | uri::ABS_SEND_TIME => ExtKind::AbsSendTime,
+            "transport-cc" | uri::TRANSPORT_CC => ExtKind::TransportCc,
+            "audio-level" | uri::AUDIO_LEVEL => ExtKind::AudioLevel,
+            _ => return None,
+        })
     }
-    let (v, p, x, cc) = (
-        pkt[0] >> 6,
-        pkt[0] & 0x20 != 0,
-        pkt[0] & 0x10 != 0,
-        pkt[0] & 0x0f,
-    );
-    let (m, pt) = (pkt[1] & 0x80 != 0, pkt[1] & 0x7f);
-    let seq = u16::from_be_bytes([pkt[2], pkt[3]]);
-    let ts = u32::from_be_bytes([pkt[4], pkt[5], pkt[6], pkt[7]]);
-    let ssrc = u32::from_be_bytes([pkt[8], pkt[9], pkt[10], pkt[11]]);
-    let mut off = 12;
-    let mut csrcs = Vec::new();
-    for _ in 0..cc {
-        let c = pkt
-            .get(off..off + 4)
-            .ok_or("CSRC list runs past the packet")?;
-        csrcs.push(u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
-        off += 4;
+
+    fn name(self) -> &'static str {
+        match self {
+            ExtKind::Mid => "mid",
+            ExtKind::AbsSendTime => "abs-send-time",
+            ExtKind::TransportCc => "transport-cc",
+            ExtKind::AudioLevel => "audio-level",
+        }
     }
+
+    /// The element's value in words, or why it does not read.
+    fn show(self, data: &[u8]) -> String {
+        let r = match self {
+            ExtKind::Mid => Mid::parse(data).map(|m| format!("{:?}", m.0)),
+            ExtKind::AbsSendTime => AbsSendTime::parse(data)
+                .map(|t| format!("{:.6} s (mod 64 s)", t.to_duration().as_secs_f64())),
+            ExtKind::TransportCc => TransportSeq::parse(data).map(|s| format!("seq {}", s.0)),
+            ExtKind::AudioLevel => {
+                AudioLevel::parse(data).map(|a| format!("-{} dBov, voice {}", a.level, a.voice))
+            }
+        };
+        r.unwrap_or_else(|e| format!("malformed: {e}"))
+    }
+}
+
+/// Parses `ID=NAME` (NAME a URI or short name) for `--extmap`.
+pub fn parse_extmap(s: &str) -> Result<(u8, ExtKind), String> {
+    let (id, name) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--extmap {s:?}: expected ID=URI or ID=NAME"))?;
+    let id: u8 = id
+        .parse()
+        .ok()
+        .filter(|i| (1..=255).contains(i))
+        .ok_or_else(|| format!("--extmap {s:?}: the id must be 1 to 255"))?;
+    let kind = ExtKind::from_name(name).ok_or_else(|| {
+        format!("--extmap {s:?}: unknown extension (mid, abs-send-time, transport-cc, audio-level, or their URIs)")
+    })?;
+    Ok((id, kind))
+}
+
+/// The header of an RTP packet, or why it cannot be read.
+pub fn rtp(
+    pkt: &[u8],
+    payload_note: &str,
+    extmap: &[(u8, ExtKind)],
+) -> Result<(String, Value), String> {
+    let p = RtpPacket::parse(pkt).map_err(|e| e.to_string())?;
     let mut s = String::new();
-    let _ = writeln!(s, "  version {v}, padding {p}, extension {x}, marker {m}");
-    let _ = writeln!(s, "  payload type    {pt}");
-    let _ = writeln!(s, "  sequence        {seq}");
-    let _ = writeln!(s, "  timestamp       {ts}");
-    let _ = writeln!(s, "  ssrc            {ssrc:#010x}");
+    let _ = writeln!(
+        s,
+        "  version {}, padding {}, extension {}, marker {}",
+        p.version(),
+        p.has_padding(),
+        p.extension().is_some(),
+        p.marker()
+    );
+    let _ = writeln!(s, "  payload type    {}", p.payload_type());
+    let _ = writeln!(s, "  sequence        {}", p.sequence_number());
+    let _ = writeln!(s, "  timestamp       {}", p.timestamp());
+    let _ = writeln!(s, "  ssrc            {:#010x}", p.ssrc());
+    let csrcs: Vec<u32> = p.csrcs().collect();
     for c in &csrcs {
         let _ = writeln!(s, "  csrc            {c:#010x}");
     }
     let mut ext = Value::Null;
-    if x {
-        let h = pkt
-            .get(off..off + 4)
-            .ok_or("extension header runs past the packet")?;
-        let profile = u16::from_be_bytes([h[0], h[1]]);
-        let words = u16::from_be_bytes([h[2], h[3]]) as usize;
-        let body = pkt
-            .get(off + 4..off + 4 + 4 * words)
-            .ok_or("extension runs past the packet")?;
-        off += 4 + 4 * words;
-        let elems = extension_elements(profile, body);
-        let kind = match profile {
-            0xBEDE => "one-byte (RFC 8285)",
-            p if p & 0xFFF0 == 0x1000 => "two-byte (RFC 8285)",
-            _ => "profile-specific",
+    if let Some(x) = p.extension() {
+        let kind = match x.form() {
+            Some(ExtensionForm::OneByte) => "one-byte (RFC 8285)",
+            Some(ExtensionForm::TwoByte { .. }) => "two-byte (RFC 8285)",
+            None => "profile-specific",
         };
         let _ = writeln!(
             s,
-            "  extension       {profile:#06x} {kind}, {} bytes",
-            4 * words
+            "  extension       {:#06x} {kind}, {} bytes",
+            x.profile,
+            x.body.len()
         );
-        for (id, data) in &elems {
-            let _ = writeln!(s, "    id {id:<3} {} bytes  {}", data.len(), hex(data));
+        let mut elems = Vec::new();
+        for e in x.elements() {
+            let named = extmap.iter().find(|(id, _)| *id == e.id).map(|&(_, k)| k);
+            let shown = named.map(|k| k.show(e.data));
+            let _ = match (named, &shown) {
+                (Some(k), Some(v)) => writeln!(
+                    s,
+                    "    id {:<3} {:<14} {} bytes  {v}",
+                    e.id,
+                    k.name(),
+                    e.data.len()
+                ),
+                _ => writeln!(
+                    s,
+                    "    id {:<3} {} bytes  {}",
+                    e.id,
+                    e.data.len(),
+                    hex(e.data)
+                ),
+            };
+            elems.push(json!({
+                "id": e.id,
+                "name": named.map(ExtKind::name),
+                "value": shown,
+                "data": hex(e.data),
+            }));
         }
-        ext = json!({
-            "profile": profile,
-            "elements": elems.iter().map(|(id, d)| json!({"id": id, "data": hex(d)})).collect::<Vec<_>>(),
-        });
+        ext = json!({ "profile": x.profile, "elements": elems });
     }
-    let payload = pkt.len() - off;
+    let payload = p.payload().len();
     let _ = writeln!(s, "  payload         {payload} bytes{payload_note}");
+    if p.padding_len() > 0 {
+        let _ = writeln!(s, "  padding         {} bytes", p.padding_len());
+    }
     let v = json!({
-        "version": v, "padding": p, "marker": m, "payload_type": pt, "sequence": seq,
-        "timestamp": ts, "ssrc": ssrc, "csrcs": csrcs, "extension": ext, "payload_length": payload,
+        "version": p.version(), "padding": p.padding_len(), "marker": p.marker(),
+        "payload_type": p.payload_type(), "sequence": p.sequence_number(),
+        "timestamp": p.timestamp(), "ssrc": p.ssrc(), "csrcs": csrcs, "extension": ext,
+        "payload_length": payload,
     });
     Ok((s, v))
 }
 
-/// RFC 8285 elements of a one-byte or two-byte extension block.
-fn extension_elements(profile: u16, body: &[u8]) -> Vec<(u8, &[u8])> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let two_byte = profile & 0xFFF0 == 0x1000;
-    if profile != 0xBEDE && !two_byte {
-        return out;
-    }
-    while i < body.len() {
-        if body[i] == 0 {
-            i += 1; // padding
-            continue;
+fn ssrc(x: u32) -> String {
+    format!("{x:#010x}")
+}
+
+/// One line (and its JSON) for a decoded RTCP packet.
+fn describe(p: &RtcpPacket<'_>) -> (String, Value) {
+    match p {
+        RtcpPacket::SenderReport(sr) => {
+            let mut t = format!(
+                "ssrc {} ntp {:#018x} rtp {} packets {} octets {}",
+                ssrc(sr.ssrc),
+                sr.info.ntp_time,
+                sr.info.rtp_time,
+                sr.info.packet_count,
+                sr.info.octet_count
+            );
+            let blocks: Vec<Value> = sr.reports.iter().map(|b| block(&mut t, &b)).collect();
+            (
+                t,
+                json!({"type": "SR", "ssrc": sr.ssrc, "ntp": sr.info.ntp_time, "rtp": sr.info.rtp_time,
+                       "packets": sr.info.packet_count, "octets": sr.info.octet_count, "reports": blocks}),
+            )
         }
-        let (id, len, hdr) = if two_byte {
-            match body.get(i + 1) {
-                Some(&l) => (body[i], l as usize, 2),
-                None => break,
-            }
-        } else {
-            let id = body[i] >> 4;
-            if id == 15 {
-                break; // reserved: stop (RFC 8285 §4.2)
-            }
-            (id, (body[i] & 0x0f) as usize + 1, 1)
-        };
-        match body.get(i + hdr..i + hdr + len) {
-            Some(d) => out.push((id, d)),
-            None => break,
+        RtcpPacket::ReceiverReport(rr) => {
+            let mut t = format!("ssrc {}", ssrc(rr.ssrc));
+            let blocks: Vec<Value> = rr.reports.iter().map(|b| block(&mut t, &b)).collect();
+            (t, json!({"type": "RR", "ssrc": rr.ssrc, "reports": blocks}))
         }
-        i += hdr + len;
+        RtcpPacket::Sdes(sd) => {
+            let mut t = String::new();
+            let mut chunks = Vec::new();
+            for c in sd.chunks.iter() {
+                let cname = c
+                    .items
+                    .cname()
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
+                let _ = write!(
+                    t,
+                    "ssrc {} cname {:?}",
+                    ssrc(c.ssrc),
+                    cname.as_deref().unwrap_or("-")
+                );
+                chunks.push(json!({"ssrc": c.ssrc, "cname": cname}));
+            }
+            (t, json!({"type": "SDES", "chunks": chunks}))
+        }
+        RtcpPacket::Bye(b) => {
+            let ssrcs: Vec<u32> = b.ssrcs.iter().collect();
+            let reason = b.reason.map(|r| String::from_utf8_lossy(r).into_owned());
+            (
+                format!(
+                    "ssrcs {:?} reason {:?}",
+                    ssrcs.iter().map(|&x| ssrc(x)).collect::<Vec<_>>(),
+                    reason.as_deref().unwrap_or("-")
+                ),
+                json!({"type": "BYE", "ssrcs": ssrcs, "reason": reason}),
+            )
+        }
+        RtcpPacket::App(a) => (
+            format!(
+                "ssrc {} name {:?} subtype {} {} bytes",
+                ssrc(a.ssrc),
+                String::from_utf8_lossy(&a.name),
+                a.subtype,
+                a.data.len()
+            ),
+            json!({"type": "APP", "ssrc": a.ssrc, "subtype": a.subtype, "length": a.data.len()}),
+        ),
+        RtcpPacket::Nack(n) => {
+            let lost: Vec<u16> = n.lost().collect();
+            (
+                format!(
+                    "{} -> {} lost {lost:?}",
+                    ssrc(n.sender_ssrc),
+                    ssrc(n.media_ssrc)
+                ),
+                json!({"type": "NACK", "sender_ssrc": n.sender_ssrc, "media_ssrc": n.media_ssrc, "lost": lost}),
+            )
+        }
+        RtcpPacket::TransportCc(t) => {
+            let pkts: Vec<_> = t.packets().collect();
+            let received = pkts.iter().filter(|p| p.delta.is_some()).count();
+            let first = pkts.first().map(|p| p.seq);
+            (
+                format!(
+                    "{} -> {} fb #{} base seq {} packets {} received {received}",
+                    ssrc(t.sender_ssrc),
+                    ssrc(t.media_ssrc),
+                    t.fb_pkt_count,
+                    first.map_or("-".into(), |s| s.to_string()),
+                    pkts.len()
+                ),
+                json!({"type": "TWCC", "sender_ssrc": t.sender_ssrc, "media_ssrc": t.media_ssrc,
+                       "fb_pkt_count": t.fb_pkt_count, "base_seq": first, "packets": pkts.len(), "received": received}),
+            )
+        }
+        RtcpPacket::Pli(p) => (
+            format!("{} -> {}", ssrc(p.sender_ssrc), ssrc(p.media_ssrc)),
+            json!({"type": "PLI", "sender_ssrc": p.sender_ssrc, "media_ssrc": p.media_ssrc}),
+        ),
+        RtcpPacket::Fir(f) => {
+            let e: Vec<Value> = f
+                .entries
+                .iter()
+                .map(|x| json!({"ssrc": x.ssrc, "seq": x.seq_nr}))
+                .collect();
+            (
+                format!("sender {} entries {}", ssrc(f.sender_ssrc), e.len()),
+                json!({"type": "FIR", "sender_ssrc": f.sender_ssrc, "entries": e}),
+            )
+        }
+        RtcpPacket::Remb(r) => (
+            format!(
+                "sender {} bitrate {} bit/s",
+                ssrc(r.sender_ssrc),
+                r.bitrate()
+            ),
+            json!({"type": "REMB", "sender_ssrc": r.sender_ssrc, "bitrate": r.bitrate()}),
+        ),
+        RtcpPacket::Unknown { pt, fmt, body } => (
+            format!("fmt {fmt}: {} bytes, not decoded", body.len()),
+            json!({"type": pt, "fmt": fmt, "length": body.len()}),
+        ),
     }
-    out
+}
+
+fn block(t: &mut String, b: &meshrtc_rtp::rtcp::ReportBlock) -> Value {
+    let _ = write!(
+        t,
+        "\n      block ssrc {} lost {}/256 (total {}) highest {} jitter {} lsr {:#x} dlsr {}",
+        ssrc(b.ssrc),
+        b.fraction_lost,
+        b.cumulative_lost,
+        b.highest_seq,
+        b.jitter,
+        b.last_sr,
+        b.delay_since_last_sr
+    );
+    json!({"ssrc": b.ssrc, "fraction_lost": b.fraction_lost, "cumulative_lost": b.cumulative_lost,
+           "highest_seq": b.highest_seq, "jitter": b.jitter, "lsr": b.last_sr, "dlsr": b.delay_since_last_sr})
+}
+
+/// The packets of an RTCP compound packet. `clear` is how many bytes are
+/// readable: all when decrypted or plain (every packet is decoded); the
+/// first 8 when still encrypted (only the first header is shown).
+pub fn rtcp(pkt: &[u8], clear: usize) -> Result<(String, Value), String> {
+    let mut s = String::new();
+    if clear < pkt.len() {
+        let h = pkt.get(..8).ok_or("RTCP header needs 8 bytes")?;
+        let words = u16::from_be_bytes([h[2], h[3]]) as usize;
+        let first = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        let _ = writeln!(
+            s,
+            "  first packet: type {} count {} {} bytes  ssrc {}  (the rest is encrypted)",
+            h[1],
+            h[0] & 0x1f,
+            4 * (words + 1),
+            ssrc(first)
+        );
+        return Ok((s, json!([{"type": h[1], "ssrc": first, "encrypted": true}])));
+    }
+    let mut list = Vec::new();
+    for p in Compound::new(pkt) {
+        match p {
+            Ok(p) => {
+                let (t, v) = describe(&p);
+                let pt = p.packet_type();
+                let _ = writeln!(s, "  {:<34} {t}", format!("{pt} {}", rtcp_name(pt)));
+                list.push(v);
+            }
+            Err(e) => {
+                let _ = writeln!(s, "  malformed: {e}");
+                list.push(json!({"malformed": e.to_string()}));
+            }
+        }
+    }
+    if list.is_empty() {
+        return Err("empty RTCP packet".into());
+    }
+    Ok((s, json!(list)))
 }
 
 fn rtcp_name(pt: u8) -> &'static str {
@@ -123,45 +349,6 @@ fn rtcp_name(pt: u8) -> &'static str {
         207 => "XR",
         _ => "unknown",
     }
-}
-
-/// The packets of an RTCP compound packet: type, count, length, SSRC.
-/// `clear` is how many bytes are readable (all when decrypted; the first
-/// 8 when still encrypted).
-pub fn rtcp(pkt: &[u8], clear: usize) -> Result<(String, Value), String> {
-    let mut s = String::new();
-    let mut list = Vec::new();
-    let mut off = 0;
-    let clear = clear.min(pkt.len());
-    while off + 4 <= clear {
-        let h = &pkt[off..off + 4];
-        let (count, pt) = (h[0] & 0x1f, h[1]);
-        let words = u16::from_be_bytes([h[2], h[3]]) as usize;
-        let len = 4 * (words + 1);
-        let ssrc = pkt
-            .get(off + 4..off + 8)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        let _ = writeln!(
-            s,
-            "  {:<34} count {count:<2} {len:>4} bytes  ssrc {}",
-            format!("{pt} {}", rtcp_name(pt)),
-            ssrc.map_or("-".to_string(), |x| format!("{x:#010x}"))
-        );
-        list.push(
-            json!({"type": pt, "name": rtcp_name(pt), "count": count, "length": len, "ssrc": ssrc}),
-        );
-        if off + len > pkt.len() {
-            return Err(format!(
-                "RTCP packet at offset {off} says {len} bytes but {} remain",
-                pkt.len() - off
-            ));
-        }
-        off += len;
-        if clear < pkt.len() {
-            break; // the rest is encrypted
-        }
-    }
-    Ok((s, json!(list)))
 }
 
 fn hex(b: &[u8]) -> String {

@@ -304,10 +304,80 @@ mod srtp_decode {
 
     fn rtcp_packet() -> Vec<u8> {
         let mut p = vec![0x80, 201, 0x00, 0x01, 0xca, 0xfe, 0xba, 0xbe];
+        // SDES: one chunk, CNAME "me", then the null item that ends the
+        // list, padded to 32 bits (RFC 3550 §6.5).
         p.extend_from_slice(&[
-            0x81, 202, 0x00, 0x02, 0xca, 0xfe, 0xba, 0xbe, 1, 2, b'm', b'e',
+            0x81, 202, 0x00, 0x03, 0xca, 0xfe, 0xba, 0xbe, 1, 2, b'm', b'e', 0, 0, 0, 0,
         ]);
         p
+    }
+
+    #[test]
+    fn decode_names_extensions_and_decodes_every_rtcp_packet() {
+        // RTP with one-byte elements: 9 = mid "0", 4 = transport-wide
+        // sequence 0x0102, 2 = abs-send-time 1.5 s (6.18 fixed point).
+        let mut rtp = vec![0x90, 96, 0, 1, 0, 0, 0, 0, 0xca, 0xfe, 0xba, 0xbe];
+        rtp.extend_from_slice(&[0xbe, 0xde, 0, 3]);
+        rtp.extend_from_slice(&[0x90, b'0', 0x41, 1, 2, 0x22, 0x06, 0x00, 0x00, 0, 0, 0]);
+        rtp.extend_from_slice(b"payload");
+        let o = meshrtc(
+            &[
+                "decode",
+                "--extmap",
+                "9=mid",
+                "--extmap",
+                "4=http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+                "--extmap",
+                "2=abs-send-time",
+                &hex::encode(&rtp),
+            ],
+            None,
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}\n{out}");
+        for needle in [
+            "id 9   mid            1 bytes  \"0\"",
+            "id 4   transport-cc   2 bytes  seq 258",
+            "id 2   abs-send-time  3 bytes  1.500000 s",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+        }
+        // Unnamed ids stay hex.
+        let (out, _) = text(&meshrtc(&["decode", &hex::encode(&rtp)], None));
+        assert!(out.contains("id 9   1 bytes  30"), "{out}");
+        // A bad --extmap is a usage error.
+        for bad in ["9", "0=mid", "9=nope"] {
+            let o = meshrtc(&["decode", "--extmap", bad, "00"], None);
+            assert_eq!(o.status.code(), Some(2), "{bad}");
+        }
+        // RTCP compounds from the fuzz seeds, protected then decrypted:
+        // every packet decoded.
+        let ks: Vec<u8> = (0u8..30).collect();
+        let key = MasterKey::from_concatenated(Profile::Aes128CmHmacSha1_80, &ks).unwrap();
+        let mut tx = Context::new(&key, Config::default());
+        let mut lines = String::new();
+        for seed in ["rr_nack_pli_fir.bin", "remb.bin", "sr_sdes.bin"] {
+            let path = format!("{}/../fuzz/seeds/rtcp/{seed}", env!("CARGO_MANIFEST_DIR"));
+            let mut p = std::fs::read(path).unwrap();
+            tx.protect_rtcp(&mut p).unwrap();
+            lines += &hex::encode(&p);
+            lines.push('\n');
+        }
+        let o = meshrtc(&["decode", "--srtp-key", &b64(&ks), "-"], Some(&lines));
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}\n{out}");
+        for needle in [
+            "205 RTPFB (transport feedback)",
+            "lost [100, 101, 103]",
+            "206 PSFB (payload-specific feedback)",
+            "0x00000001 -> 0x00000002",
+            "entries 1",
+            "bitrate",
+            "200 SR (sender report)",
+            "block ssrc",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+        }
     }
 
     #[test]
@@ -331,9 +401,10 @@ mod srtp_decode {
             "extension       0xbede one-byte (RFC 8285), 4 bytes",
             "id 1   2 bytes  abcd",
             "payload         5 bytes (decrypted)",
-            "RTCP, 34 bytes, SRTP decrypted",
+            "RTCP, 38 bytes, SRTP decrypted",
             "201 RR (receiver report)",
             "202 SDES",
+            "ssrc 0xcafebabe cname \"me\"",
         ] {
             assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
         }
@@ -403,6 +474,31 @@ mod srtp_decode {
             assert!(text(&o).1.contains(needle), "{args:?}: {}", text(&o).1);
         }
     }
+}
+
+#[test]
+fn decode_reassembles_chromiums_fragmented_client_hello() {
+    let input = fixture("chromium_dtls_clienthello.hex");
+    let o = meshrtc(&["decode", "-"], Some(&input));
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    for needle in [
+        "record Handshake DTLS 1.0 epoch 0 seq 0 1187 bytes",
+        "ClientHello message_seq 0 bytes 0..1175 of 1413",
+        "(a fragment: the rest is in another datagram)",
+        "reassembled ClientHello message_seq 0, 1413 bytes",
+        "ECDHE_ECDSA_AES_128_GCM_SHA256",
+        "X25519MLKEM768, x25519, secp256r1",
+        "versions        DTLS 1.3, DTLS 1.2",
+        "SRTP_AEAD_AES_128_GCM",
+        "extended_master_secret",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    // A truncated record is a malformed datagram (exit 1).
+    let o = meshrtc(&["decode", "16fefd0000000000000000000005aa"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).0.contains("malformed record"), "{}", text(&o).0);
 }
 
 #[test]

@@ -1,0 +1,228 @@
+//! DTLS for the packet inspector, read with `meshrtc-dtls`: every record of
+//! a datagram, and in epoch 0 the handshake fragments, with a whole
+//! ClientHello's suites, groups and extensions by name.
+
+use meshrtc_dtls::handshake::{fragments, HandshakeType, Reassembler};
+use meshrtc_dtls::hello::ClientHello;
+use meshrtc_dtls::record::{records, ContentType};
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+fn suite_name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        0xc02b => "ECDHE_ECDSA_AES_128_GCM_SHA256",
+        0xc02c => "ECDHE_ECDSA_AES_256_GCM_SHA384",
+        0xc02f => "ECDHE_RSA_AES_128_GCM_SHA256",
+        0xc030 => "ECDHE_RSA_AES_256_GCM_SHA384",
+        0xcca8 => "ECDHE_RSA_CHACHA20_POLY1305",
+        0xcca9 => "ECDHE_ECDSA_CHACHA20_POLY1305",
+        0xc009 => "ECDHE_ECDSA_AES_128_CBC_SHA",
+        0xc00a => "ECDHE_ECDSA_AES_256_CBC_SHA",
+        0xc013 => "ECDHE_RSA_AES_128_CBC_SHA",
+        0xc014 => "ECDHE_RSA_AES_256_CBC_SHA",
+        0x009c => "RSA_AES_128_GCM_SHA256",
+        0x002f => "RSA_AES_128_CBC_SHA",
+        0x0035 => "RSA_AES_256_CBC_SHA",
+        0x1301 => "TLS13_AES_128_GCM_SHA256",
+        0x1302 => "TLS13_AES_256_GCM_SHA384",
+        0x1303 => "TLS13_CHACHA20_POLY1305_SHA256",
+        _ => return None,
+    })
+}
+
+fn group_name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        23 => "secp256r1",
+        24 => "secp384r1",
+        25 => "secp521r1",
+        29 => "x25519",
+        30 => "x448",
+        0x11ec => "X25519MLKEM768",
+        _ => return None,
+    })
+}
+
+fn extension_name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        0 => "server_name",
+        10 => "supported_groups",
+        11 => "ec_point_formats",
+        13 => "signature_algorithms",
+        14 => "use_srtp",
+        16 => "application_layer_protocol_negotiation",
+        22 => "encrypt_then_mac",
+        23 => "extended_master_secret",
+        35 => "session_ticket",
+        43 => "supported_versions",
+        45 => "psk_key_exchange_modes",
+        51 => "key_share",
+        0xff01 => "renegotiation_info",
+        _ => return None,
+    })
+}
+
+fn srtp_profile_name(id: u16) -> Option<&'static str> {
+    Some(match id {
+        0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80",
+        0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32",
+        0x0007 => "SRTP_AEAD_AES_128_GCM",
+        0x0008 => "SRTP_AEAD_AES_256_GCM",
+        _ => return None,
+    })
+}
+
+fn named(list: &[u16], name: fn(u16) -> Option<&'static str>) -> String {
+    list.iter()
+        .map(|&x| name(x).map_or_else(|| format!("{x:#06x}"), str::to_string))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn version_name(v: u16) -> String {
+    match v {
+        0xfeff => "DTLS 1.0".into(),
+        0xfefd => "DTLS 1.2".into(),
+        0xfefc => "DTLS 1.3".into(),
+        v => format!("{v:#06x}"),
+    }
+}
+
+fn client_hello(body: &[u8], s: &mut String) -> Value {
+    let h = match ClientHello::parse(body) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = writeln!(s, "      malformed ClientHello: {e}");
+            return json!({"error": e.to_string()});
+        }
+    };
+    let suites: Vec<u16> = h.cipher_suites().collect();
+    let groups = h.supported_groups();
+    let versions = h.supported_versions();
+    let exts: Vec<u16> = h.extensions.iter().map(|&(t, _)| t).collect();
+    let _ = writeln!(s, "      client_version  {}", version_name(h.version));
+    let _ = writeln!(s, "      cookie          {} bytes", h.cookie.len());
+    let _ = writeln!(s, "      cipher suites   {}", named(&suites, suite_name));
+    let _ = writeln!(s, "      extensions      {}", named(&exts, extension_name));
+    if !groups.is_empty() {
+        let _ = writeln!(s, "      groups          {}", named(&groups, group_name));
+    }
+    if !versions.is_empty() {
+        let v: Vec<String> = versions.iter().map(|&v| version_name(v)).collect();
+        let _ = writeln!(s, "      versions        {}", v.join(", "));
+    }
+    let srtp = h.use_srtp();
+    if let Some((profiles, _)) = &srtp {
+        let _ = writeln!(
+            s,
+            "      use_srtp        {}",
+            named(profiles, srtp_profile_name)
+        );
+    }
+    json!({
+        "client_version": h.version, "cookie_length": h.cookie.len(), "cipher_suites": suites,
+        "extensions": exts, "groups": groups, "versions": versions,
+        "srtp_profiles": srtp.map(|(p, _)| p), "extended_master_secret": h.extended_master_secret(),
+    })
+}
+
+/// A reassembler for the epoch-0 handshake of a capture, carried from
+/// datagram to datagram so a fragmented message is shown whole once its
+/// last fragment is read.
+pub fn reassembler() -> Reassembler {
+    Reassembler::new(0, 1 << 16, 16)
+}
+
+/// The records of a DTLS datagram. Returns the text, the JSON, and whether
+/// anything was malformed.
+pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
+    let mut s = String::new();
+    let mut list = Vec::new();
+    let mut bad = false;
+    for r in records(dgram) {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(s, "  malformed record: {e} (the rest is dropped)");
+                list.push(json!({"error": e.to_string()}));
+                bad = true;
+                break;
+            }
+        };
+        let _ = writeln!(
+            s,
+            "  record {:?} {} epoch {} seq {} {} bytes",
+            r.content_type,
+            version_name(r.version),
+            r.epoch,
+            r.sequence,
+            r.fragment.len()
+        );
+        let mut v = json!({
+            "content_type": r.content_type.as_u8(), "version": r.version, "epoch": r.epoch,
+            "sequence": r.sequence, "length": r.fragment.len(),
+        });
+        if r.epoch > 0 {
+            let _ = writeln!(s, "    encrypted");
+        } else if r.content_type == ContentType::Handshake {
+            let mut frags = Vec::new();
+            for f in fragments(r.fragment) {
+                match f {
+                    Ok(f) => {
+                        let _ = writeln!(
+                            s,
+                            "    {:?} message_seq {} bytes {}..{} of {}",
+                            f.msg_type,
+                            f.message_seq,
+                            f.offset,
+                            f.offset + f.body.len(),
+                            f.length
+                        );
+                        let mut fv = json!({
+                            "type": f.msg_type.as_u8(), "message_seq": f.message_seq,
+                            "offset": f.offset, "fragment_length": f.body.len(), "length": f.length,
+                        });
+                        // A retransmitted or unrelated message may not fit
+                        // the reassembler's order; that is not an error here.
+                        let _ = reasm.push(&f);
+                        while let Some(m) = reasm.pop() {
+                            if !f.is_whole() {
+                                let _ = writeln!(
+                                    s,
+                                    "    reassembled {:?} message_seq {}, {} bytes",
+                                    m.msg_type,
+                                    m.message_seq,
+                                    m.body.len()
+                                );
+                            }
+                            if m.msg_type == HandshakeType::ClientHello {
+                                fv["client_hello"] = client_hello(&m.body, &mut s);
+                            }
+                        }
+                        if !f.is_whole() && fv.get("client_hello").is_none() {
+                            let _ =
+                                writeln!(s, "      (a fragment: the rest is in another datagram)");
+                        }
+                        frags.push(fv);
+                    }
+                    Err(e) => {
+                        let _ = writeln!(s, "    malformed handshake fragment: {e}");
+                        frags.push(json!({"error": e.to_string()}));
+                        bad = true;
+                        break;
+                    }
+                }
+            }
+            v["handshake"] = json!(frags);
+        } else if r.content_type == ContentType::Alert && r.fragment.len() == 2 {
+            let level = if r.fragment[0] == 2 {
+                "fatal"
+            } else {
+                "warning"
+            };
+            let _ = writeln!(s, "    alert {level} description {}", r.fragment[1]);
+            v["alert"] = json!({"level": r.fragment[0], "description": r.fragment[1]});
+        }
+        list.push(v);
+    }
+    (s, json!(list), bad)
+}
