@@ -143,7 +143,7 @@ fn digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn parse_media(v: &str, line: usize) -> Result<MediaSection<'_>, SdpError> {
+fn parse_media(v: &str, line: usize, capacity: usize) -> Result<MediaSection<'_>, SdpError> {
     let mut w = v.split_ascii_whitespace();
     let (Some(kind), Some(port_text), Some(protocol)) = (w.next(), w.next(), w.next()) else {
         return Err(err(line, "m= needs <media> <port> <proto> [<fmt>...]"));
@@ -173,7 +173,7 @@ fn parse_media(v: &str, line: usize) -> Result<MediaSection<'_>, SdpError> {
         protocol: Cow::Borrowed(protocol),
         formats: w.map(Cow::Borrowed).collect(),
         connection: None,
-        attributes: Vec::with_capacity(32),
+        attributes: Vec::with_capacity(capacity),
         other: Vec::new(),
     })
 }
@@ -186,8 +186,7 @@ impl<'a> SessionDescription<'a> {
     /// borrows from `text`.
     pub fn parse(text: &'a str) -> Result<SessionDescription<'a>, SdpError> {
         // One pass over the lines (numbered from 1; blank ones skipped).
-        // Attribute lists start with room for 32 (a video section of
-        // Chromium's has about 110), so they grow only a few times.
+        // Each section's attribute list is sized from the text left (below).
         let mut lines = Lines {
             text,
             start: 0,
@@ -248,7 +247,11 @@ impl<'a> SessionDescription<'a> {
                     }
                 }
                 'm' => {
-                    let m = parse_media(v, n)?;
+                    // Room for the rest of the text at ~40 bytes a line
+                    // (Chromium's lines average 35), so a section's list
+                    // is seldom regrown.
+                    let at = l.as_ptr() as usize - text.as_ptr() as usize;
+                    let m = parse_media(v, n, ((text.len() - at) / 40).clamp(4, 256))?;
                     sd.media.push(m);
                 }
                 'c' => {
