@@ -1,0 +1,14 @@
+//! Session logic above the wire formats, sans-IO: every call takes `now`
+//! from the caller, nothing reads a clock.
+//!
+//! - [`ReceiveStats`]: per remote source, the counts and jitter behind a
+//!   report block (RFC 3550 §6.4.1, §A.3, §A.8), and
+//!   [`rtt_from_report_block`] for the sender that gets the block back.
+//! - [`SenderStats`]: counts and timestamp extrapolation for the sender
+//!   information of an SR (RFC 3550 §6.4.1).
+
+mod receive;
+mod sender;
+
+pub use receive::{rtt_from_report_block, ReceiveStats};
+pub use sender::SenderStats;
