@@ -2,8 +2,8 @@
 //! generation, the RTX send buffer and sender statistics, against values
 //! computed by hand from RFC 3550, 4585 and 4588.
 
-use crate::rtcp::ReportBlock;
-use crate::session::{rtt_from_report_block, ReceiveStats, SenderStats};
+use crate::rtcp::{nack_pairs, NackPair, ReportBlock};
+use crate::session::{rtt_from_report_block, NackConfig, NackGenerator, ReceiveStats, SenderStats};
 use std::time::{Duration, Instant};
 
 fn ms(n: u64) -> Duration {
@@ -226,6 +226,174 @@ fn rtt_matches_the_rfc3550_example() {
         rtt_from_report_block(0, &wrap),
         Some(ms(62) + Duration::from_micros(500))
     );
+}
+
+// ----- NackGenerator -----
+
+#[test]
+fn single_loss_is_nacked_at_once_and_recovery_stops_it() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    for seq in [0u16, 1, 3] {
+        n.on_packet(t, seq);
+    }
+    assert_eq!(n.poll_nack(t), Some(vec![2]));
+    assert_eq!(n.poll_nack(t), None);
+    // No RTT yet: the 20 ms floor.
+    assert_eq!(n.poll_timeout(), Some(t + ms(20)));
+    n.on_packet(t + ms(5), 2); // the retransmission
+    assert_eq!(n.poll_timeout(), None);
+    assert_eq!(n.poll_nack(t + ms(20)), None);
+    let st = n.stats();
+    assert_eq!(
+        (st.missing, st.requested, st.recovered, st.given_up),
+        (1, 1, 1, 0)
+    );
+}
+
+#[test]
+fn burst_loss_packs_into_one_nack_entry() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 0);
+    n.on_packet(t, 10);
+    let lost = n.poll_nack(t).unwrap_or_default();
+    assert_eq!(lost, (1..=9).collect::<Vec<u16>>());
+    let pairs: Vec<_> = nack_pairs(lost).collect();
+    assert_eq!(pairs, [NackPair { pid: 1, blp: 0xFF }]);
+}
+
+#[test]
+fn recovered_packets_leave_the_retry_list() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 0);
+    n.on_packet(t, 5);
+    assert_eq!(n.poll_nack(t), Some(vec![1, 2, 3, 4]));
+    n.on_packet(t + ms(10), 3);
+    n.on_packet(t + ms(11), 2);
+    n.on_packet(t + ms(12), 2); // a duplicate changes nothing
+    assert_eq!(n.poll_nack(t + ms(20)), Some(vec![1, 4]));
+    assert_eq!(n.missing().collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(n.stats().recovered, 2);
+}
+
+#[test]
+fn retries_are_spaced_by_one_and_a_half_rtt_with_a_floor() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.set_rtt(ms(100));
+    n.on_packet(t, 0);
+    n.on_packet(t, 2);
+    assert_eq!(n.poll_nack(t), Some(vec![1]));
+    assert_eq!(n.poll_timeout(), Some(t + ms(150)));
+    assert_eq!(n.poll_nack(t + ms(149)), None);
+    assert_eq!(n.poll_nack(t + ms(150)), Some(vec![1]));
+    // A short RTT: the 20 ms floor wins over 1.5 × 4 ms.
+    n.set_rtt(ms(4));
+    assert_eq!(n.poll_timeout(), Some(t + ms(170)));
+    assert_eq!(n.poll_nack(t + ms(169)), None);
+    assert_eq!(n.poll_nack(t + ms(170)), Some(vec![1]));
+    assert_eq!(n.stats().requested, 3);
+}
+
+#[test]
+fn missing_packet_is_given_up_after_max_retries() {
+    let t = Instant::now();
+    let config = NackConfig {
+        max_retries: 2,
+        max_age: Duration::from_secs(10),
+        ..NackConfig::default()
+    };
+    let mut n = NackGenerator::new(config);
+    n.on_packet(t, 0);
+    n.on_packet(t, 2);
+    // The first request and two retries, 20 ms apart.
+    for k in 0..3 {
+        assert_eq!(n.poll_nack(t + ms(20) * k), Some(vec![1]), "request {k}");
+    }
+    assert_eq!(n.poll_timeout(), Some(t + ms(60)));
+    assert_eq!(n.poll_nack(t + ms(60)), None);
+    assert_eq!(n.poll_timeout(), None);
+    let st = n.stats();
+    assert_eq!((st.requested, st.given_up), (3, 1));
+}
+
+#[test]
+fn missing_packet_is_given_up_after_max_age() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.set_rtt(ms(400)); // retries 600 ms apart
+    n.on_packet(t, 0);
+    n.on_packet(t, 2);
+    assert_eq!(n.poll_nack(t), Some(vec![1]));
+    assert_eq!(n.poll_nack(t + ms(600)), Some(vec![1]));
+    // The next retry (1.2 s) would come after the 1 s age limit.
+    assert_eq!(n.poll_timeout(), Some(t + ms(1000)));
+    assert_eq!(n.poll_nack(t + ms(1000)), None);
+    assert_eq!(n.missing().count(), 0);
+    assert_eq!(n.stats().given_up, 1);
+}
+
+#[test]
+fn gaps_across_the_sequence_wrap_are_nacked() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 65533);
+    n.on_packet(t, 65534);
+    n.on_packet(t, 1);
+    let lost = n.poll_nack(t).unwrap_or_default();
+    assert_eq!(lost, [65535, 0]);
+    assert_eq!(
+        nack_pairs(lost).collect::<Vec<_>>(),
+        [NackPair { pid: 65535, blp: 1 }]
+    );
+    n.on_packet(t, 0);
+    assert_eq!(n.missing().collect::<Vec<_>>(), [65535]);
+}
+
+#[test]
+fn huge_jump_is_a_restart_not_thirty_thousand_nacks() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 100);
+    n.on_packet(t, 102); // 101 missing
+    n.on_packet(t, 30_102); // jump: nothing requested for it
+    assert_eq!(n.missing().collect::<Vec<_>>(), [101]);
+    n.on_packet(t, 30_103); // its successor: the stream restarted
+    assert_eq!(n.missing().count(), 0);
+    assert_eq!(n.poll_nack(t), None);
+    n.on_packet(t, 30_105);
+    assert_eq!(n.poll_nack(t), Some(vec![30_104]));
+    let st = n.stats();
+    assert_eq!((st.restarts, st.dropped, st.missing), (1, 1, 2));
+}
+
+#[test]
+fn lone_far_packet_is_a_straggler_not_a_restart() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 100);
+    n.on_packet(t, 40_000);
+    n.on_packet(t, 101);
+    n.on_packet(t, 103);
+    assert_eq!(n.poll_nack(t), Some(vec![102]));
+    assert_eq!(n.stats().restarts, 0);
+}
+
+#[test]
+fn long_gap_keeps_only_the_newest_max_missing() {
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 0);
+    n.on_packet(t, 2501); // 2500 missing, within max_gap
+    let missing: Vec<u16> = n.missing().collect();
+    assert_eq!(missing.len(), 1000);
+    assert_eq!((missing[0], missing[999]), (1501, 2500));
+    n.on_packet(t, 2503); // one more pushes the oldest out
+    assert_eq!(n.missing().next(), Some(1502));
+    let st = n.stats();
+    assert_eq!((st.missing, st.dropped), (2501, 1501));
 }
 
 // ----- SenderStats -----
