@@ -1,6 +1,6 @@
 //! RTP and RTCP wire formats (RFC 3550, 4585, 5104, 5506, 8285) with the
 //! VP8 (RFC 7741) and Opus (RFC 7587) payload formats, and the session
-//! logic above them (reports, NACK requests), sans-IO: bytes and `now` in,
+//! logic above them (reports, NACK, RTX), sans-IO: bytes and `now` in,
 //! bytes out, no sockets, clocks or threads.
 //!
 //! What exists:
@@ -27,13 +27,14 @@
 //!   [`ReceiveStats`] (per remote source: loss, jitter, LSR/DLSR, the
 //!   report block of an SR/RR, RFC 3550 §6.4.1) with
 //!   [`session::rtt_from_report_block`], [`SenderStats`] (the sender
-//!   information of an SR) and [`NackGenerator`] (which lost packets to
-//!   NACK and when to ask again, RFC 4585 §6.2.1).
+//!   information of an SR), [`NackGenerator`] (which lost packets to NACK
+//!   and when to ask again, RFC 4585 §6.2.1) and [`SendBuffer`] (recently
+//!   sent packets resent as they were or as RFC 4588 RTX, with
+//!   [`session::unwrap_rtx`] on the receive side).
 //!
-//! Still to come: the NACK/RTX send buffer, the jitter
-//! buffer, transport-cc feedback generation and congestion control, and
-//! the scheduling of RTCP reports (RFC 3550 §6.2 intervals; the values
-//! they carry exist).
+//! Still to come: the jitter buffer, transport-cc feedback generation and
+//! congestion control, and the scheduling of RTCP reports (RFC 3550 §6.2
+//! intervals; the values they carry exist).
 //!
 //! Receiving, in a connection's run loop (after SRTP unprotect):
 //!
@@ -78,7 +79,7 @@ pub mod vp8;
 pub use error::RtpError;
 pub use rtp::{HeaderExtensions, RtpHeader, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use seq::{extend_near, SeqExtender};
-pub use session::{NackGenerator, ReceiveStats, SenderStats};
+pub use session::{NackGenerator, ReceiveStats, SendBuffer, SenderStats};
 
 #[cfg(test)]
 mod tests;

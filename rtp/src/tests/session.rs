@@ -3,7 +3,11 @@
 //! computed by hand from RFC 3550, 4585 and 4588.
 
 use crate::rtcp::{nack_pairs, NackPair, ReportBlock};
-use crate::session::{rtt_from_report_block, NackConfig, NackGenerator, ReceiveStats, SenderStats};
+use crate::session::{
+    rtt_from_report_block, unwrap_rtx, NackConfig, NackGenerator, ReceiveStats, RtxConfig,
+    SendBuffer, SendBufferConfig, SenderStats,
+};
+use crate::{RtpError, RtpHeader, RtpPacket};
 use std::time::{Duration, Instant};
 
 fn ms(n: u64) -> Duration {
@@ -394,6 +398,191 @@ fn long_gap_keeps_only_the_newest_max_missing() {
     assert_eq!(n.missing().next(), Some(1502));
     let st = n.stats();
     assert_eq!((st.missing, st.dropped), (2501, 1501));
+}
+
+// ----- SendBuffer -----
+
+fn rtx_buffer(capacity: usize) -> SendBuffer {
+    let config = SendBufferConfig {
+        capacity,
+        rtx: Some(RtxConfig {
+            ssrc: 0xBEEF,
+            payload_type: 97,
+            first_seq: 65535,
+        }),
+        ..SendBufferConfig::default()
+    };
+    SendBuffer::new(0xCAFE, 96, config)
+}
+
+#[test]
+fn nack_rtx_round_trip_gives_the_original_packet_back() {
+    let t = Instant::now();
+    let mut b = rtx_buffer(1000);
+    for seq in 0..5u16 {
+        let payload = vec![seq as u8; 10 + usize::from(seq)];
+        b.on_packet_sent(
+            t,
+            65533u16.wrapping_add(seq),
+            9000,
+            seq == 4,
+            &[&[0x90], &payload],
+        )
+        .unwrap();
+    }
+    // seq 65535 (index 2) and 1 (index 4, the marker) lost.
+    assert_eq!(b.on_nack(t + ms(40), [65535, 1]), 2);
+    let mut header = RtpHeader::default();
+    header.extensions.set(3, &[0x12, 0x34]).unwrap();
+    let mut out = Vec::new();
+    let mut datagrams = Vec::new();
+    while let Some(r) = b.poll_retransmit() {
+        out.clear();
+        r.write(&mut header, &mut out).unwrap();
+        datagrams.push(out.clone());
+    }
+    assert_eq!(datagrams.len(), 2);
+    for (d, (rtx_seq, orig, idx, marker)) in datagrams
+        .iter()
+        .zip([(65535u16, 65535u16, 2u8, false), (0, 1, 4, true)])
+    {
+        let p = RtpPacket::parse(d).unwrap();
+        assert_eq!((p.ssrc(), p.payload_type()), (0xBEEF, 97));
+        assert_eq!(
+            (p.sequence_number(), p.timestamp(), p.marker()),
+            (rtx_seq, 9000, marker)
+        );
+        assert_eq!(p.extension_by_id(3), Some(&[0x12, 0x34][..]));
+        let (seq, payload) = unwrap_rtx(p.payload()).unwrap();
+        assert_eq!(seq, orig);
+        let mut original = vec![0x90];
+        original.resize(1 + 10 + usize::from(idx), idx);
+        assert_eq!(payload, &original[..]);
+    }
+    assert_eq!(b.stats().retransmitted, 2);
+}
+
+#[test]
+fn without_rtx_the_original_packet_is_resent_byte_for_byte() {
+    let t = Instant::now();
+    let mut b = SendBuffer::new(0xCAFE, 96, SendBufferConfig::default());
+    let header = RtpHeader {
+        ssrc: 0xCAFE,
+        payload_type: 96,
+        sequence_number: 777,
+        timestamp: 123_456,
+        marker: true,
+        ..RtpHeader::default()
+    };
+    let mut sent = Vec::new();
+    header.write_packet(b"media bytes", 0, &mut sent).unwrap();
+    b.on_packet_sent(t, 777, 123_456, true, &[b"media bytes"])
+        .unwrap();
+    assert_eq!(b.on_nack(t, [777]), 1);
+    let mut resent = Vec::new();
+    let r = b.poll_retransmit().unwrap();
+    assert_eq!(r.original_seq, None);
+    r.write(&mut RtpHeader::default(), &mut resent).unwrap();
+    assert_eq!(resent, sent);
+    assert!(b.poll_retransmit().is_none());
+}
+
+#[test]
+fn nacks_for_packets_not_in_the_buffer_are_counted() {
+    let t = Instant::now();
+    let mut b = rtx_buffer(4);
+    assert_eq!(b.on_nack(t, [1, 2]), 0); // nothing sent yet
+    for seq in 10..20u16 {
+        b.on_packet_sent(t, seq, 0, false, &[b"x"]).unwrap();
+    }
+    // 10..16 overwritten by 16..20, 500 never sent.
+    assert_eq!(b.on_nack(t, [10, 15, 16, 19, 500]), 2);
+    assert_eq!(b.stats().nack_missed, 2 + 3);
+    // Too old to help.
+    assert_eq!(b.on_nack(t + ms(1001), [17]), 0);
+    assert_eq!(b.stats().nack_missed, 6);
+    // Queued, then overwritten before the poll: 20 and 21 take the slots
+    // of 16 and 17, so only 19 is left to resend.
+    assert_eq!(b.on_nack(t, [17]), 1);
+    b.on_packet_sent(t, 20, 0, false, &[b"x"]).unwrap();
+    b.on_packet_sent(t, 21, 0, false, &[b"x"]).unwrap();
+    let polled: Vec<u16> =
+        std::iter::from_fn(|| b.poll_retransmit().and_then(|r| r.original_seq)).collect();
+    assert_eq!(polled, [19]);
+    assert_eq!(b.stats().nack_missed, 8);
+}
+
+#[test]
+fn ring_slots_reuse_their_buffers() {
+    let t = Instant::now();
+    let mut b = rtx_buffer(4);
+    let payload = [7u8; 200];
+    for seq in 0..4u16 {
+        b.on_packet_sent(t, seq, 0, false, &[&payload]).unwrap();
+    }
+    b.on_nack(t, [0]);
+    let first = b.poll_retransmit().unwrap().payload.as_ptr();
+    for seq in 4..8u16 {
+        b.on_packet_sent(t, seq, u32::from(seq), false, &[&payload])
+            .unwrap();
+    }
+    b.on_nack(t, [4]);
+    let r = b.poll_retransmit().unwrap();
+    assert_eq!((r.original_seq, r.timestamp), (Some(4), 4));
+    assert_eq!(r.payload.as_ptr(), first, "slot 0 kept its allocation");
+}
+
+#[test]
+fn zero_capacity_is_taken_as_one_slot() {
+    let t = Instant::now();
+    let mut b = SendBuffer::new(
+        1,
+        96,
+        SendBufferConfig {
+            capacity: 0,
+            ..Default::default()
+        },
+    );
+    b.on_packet_sent(t, 1, 0, false, &[b"a"]).unwrap();
+    b.on_packet_sent(t, 2, 0, false, &[b"b"]).unwrap();
+    assert_eq!(b.on_nack(t, [1, 2]), 1);
+    assert_eq!(b.poll_retransmit().map(|r| r.payload), Some(&b"b"[..]));
+    assert_eq!(b.stats().nack_missed, 1);
+}
+
+#[test]
+fn one_packet_is_resent_at_most_once_per_interval() {
+    let t = Instant::now();
+    let mut b = rtx_buffer(100);
+    b.on_packet_sent(t, 3, 0, false, &[b"x"]).unwrap();
+    assert_eq!(b.on_nack(t, [3, 3]), 1);
+    assert_eq!(b.on_nack(t + ms(9), [3]), 0);
+    assert_eq!(b.stats().rate_limited, 2);
+    assert_eq!(b.on_nack(t + ms(10), [3]), 1);
+    let seqs: Vec<u16> =
+        std::iter::from_fn(|| b.poll_retransmit().map(|r| r.sequence_number)).collect();
+    // Fresh RTX sequence numbers, wrapping.
+    assert_eq!(seqs, [65535, 0]);
+}
+
+#[test]
+fn oversized_payload_is_refused() {
+    let mut b = SendBuffer::new(1, 96, SendBufferConfig::default());
+    let big = [0u8; 1501];
+    assert_eq!(
+        b.on_packet_sent(Instant::now(), 0, 0, false, &[&big]),
+        Err(RtpError::PayloadTooLarge {
+            len: 1501,
+            max: 1500
+        })
+    );
+}
+
+#[test]
+fn rtx_payload_shorter_than_the_osn_is_not_unwrapped() {
+    assert_eq!(unwrap_rtx(&[]), None);
+    assert_eq!(unwrap_rtx(&[0x12]), None);
+    assert_eq!(unwrap_rtx(&[0x12, 0x34]), Some((0x1234, &[][..])));
 }
 
 // ----- SenderStats -----
