@@ -1,5 +1,6 @@
 //! RTP and RTCP wire formats (RFC 3550, 4585, 5104, 5506, 8285) with the
-//! VP8 (RFC 7741) and Opus (RFC 7587) payload formats, sans-IO: bytes in,
+//! VP8 (RFC 7741) and Opus (RFC 7587) payload formats, and the session
+//! logic above them (reports, NACK, RTX), sans-IO: bytes and `now` in,
 //! bytes out, no sockets, clocks or threads.
 //!
 //! What exists:
@@ -22,10 +23,18 @@
 //! - [`opus`]: the 48 kHz RTP clock and the TOC byte (frame duration and
 //!   count).
 //! - [`SeqExtender`]: 16-bit sequence numbers extended across wraps.
+//! - [`session`]: the session logic, fed `now` by the caller —
+//!   [`ReceiveStats`] (per remote source: loss, jitter, LSR/DLSR, the
+//!   report block of an SR/RR, RFC 3550 §6.4.1) with
+//!   [`session::rtt_from_report_block`], [`SenderStats`] (the sender
+//!   information of an SR), [`NackGenerator`] (which lost packets to NACK
+//!   and when to ask again, RFC 4585 §6.2.1) and [`SendBuffer`] (recently
+//!   sent packets resent as they were or as RFC 4588 RTX, with
+//!   [`session::unwrap_rtx`] on the receive side).
 //!
-//! Still to come: the session logic — the NACK/RTX send buffer and
-//! retransmission requests, the jitter buffer, SR/RR generation and
-//! statistics, transport-cc feedback generation and congestion control.
+//! Still to come: the jitter buffer, transport-cc feedback generation and
+//! congestion control, and the scheduling of RTCP reports (RFC 3550 §6.2
+//! intervals; the values they carry exist).
 //!
 //! Receiving, in a connection's run loop (after SRTP unprotect):
 //!
@@ -64,11 +73,13 @@ pub mod opus;
 pub mod rtcp;
 mod rtp;
 mod seq;
+pub mod session;
 pub mod vp8;
 
 pub use error::RtpError;
 pub use rtp::{HeaderExtensions, RtpHeader, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use seq::{extend_near, SeqExtender};
+pub use session::{NackGenerator, ReceiveStats, SendBuffer, SenderStats};
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 mod opus;
 mod rtcp;
 mod rtp;
+mod session;
 mod vp8;
 
 /// Bytes from hex, ignoring whitespace and `|` separators.
