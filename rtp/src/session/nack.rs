@@ -100,6 +100,10 @@ pub struct NackGenerator {
     rtt: Option<Duration>,
     /// Successor of the last packet that jumped.
     jump_next: Option<u16>,
+    /// The lowest extended number seen since the start (or a restart): a
+    /// packet reordered before the first one reveals that the numbers
+    /// between them are missing too.
+    lowest: u64,
     stats: NackStats,
 }
 
@@ -118,6 +122,7 @@ impl NackGenerator {
             missing: VecDeque::new(),
             rtt: None,
             jump_next: None,
+            lowest: 0,
             stats: NackStats::default(),
         }
     }
@@ -145,7 +150,7 @@ impl NackGenerator {
     /// Records a packet (original or recovered) of the stream.
     pub fn on_packet(&mut self, now: Instant, seq: u16) {
         let Some(highest) = self.seq.highest() else {
-            self.seq.extend(seq);
+            self.lowest = self.seq.extend(seq);
             return;
         };
         let ext = extend_near(highest, seq);
@@ -181,6 +186,24 @@ impl NackGenerator {
                 self.missing.pop_front();
                 self.stats.dropped += 1;
             }
+        } else if ext < self.lowest {
+            // Reordered before the first packet seen: everything between
+            // them is missing (and older than anything tracked so far).
+            let gap = self.lowest - ext - 1;
+            self.stats.missing += gap;
+            let room =
+                (self.config.max_missing - self.missing.len().min(self.config.max_missing)) as u64;
+            let tracked = gap.min(room);
+            self.stats.dropped += gap - tracked;
+            for e in (self.lowest - tracked..self.lowest).rev() {
+                self.missing.push_front(Missing {
+                    ext: e,
+                    detected: now,
+                    last_sent: None,
+                    sends: 0,
+                });
+            }
+            self.lowest = ext;
         } else if let Ok(i) = self.missing.binary_search_by_key(&ext, |m| m.ext) {
             self.missing.remove(i);
             self.stats.recovered += 1;
@@ -194,7 +217,7 @@ impl NackGenerator {
         self.jump_next = None;
         // The jumped packet (seq − 1) arrived too; start right after it.
         self.seq = SeqExtender::default();
-        self.seq.extend(seq.wrapping_sub(1));
+        self.lowest = self.seq.extend(seq.wrapping_sub(1));
         self.seq.extend(seq);
     }
 

@@ -605,3 +605,23 @@ fn sender_info_counts_payload_and_extrapolates_the_timestamp() {
     // A report built before the last send (clock skew): no extrapolation.
     assert_eq!(s.sender_info(t, 0, 90_000).unwrap().rtp_time, u32::MAX - 99);
 }
+
+#[test]
+fn a_packet_reordered_before_the_first_one_reveals_a_gap_to_nack() {
+    // Found by the netsim loss test: the stream's first packets were lost
+    // or delayed, 10 came first, then 7; 8 and 9 must be requested too.
+    let t = Instant::now();
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 10);
+    n.on_packet(t, 7);
+    assert_eq!(n.missing().collect::<Vec<_>>(), [8, 9]);
+    assert_eq!(n.stats().missing, 2);
+    n.on_packet(t, 11);
+    n.on_packet(t, 8);
+    assert_eq!(n.poll_nack(t), Some(vec![9]));
+    // Across the wrap as well.
+    let mut n = NackGenerator::default();
+    n.on_packet(t, 2);
+    n.on_packet(t, 65_534);
+    assert_eq!(n.missing().collect::<Vec<_>>(), [65_535, 0, 1]);
+}

@@ -7,5 +7,6 @@ mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
+mod rtp_netsim;
 mod srtp;
 mod stun;
