@@ -11,6 +11,10 @@
 //! - [`hello`]: the ClientHello and the extensions a DTLS-SRTP server reads
 //!   (supported_groups, signature_algorithms, use_srtp,
 //!   extended_master_secret, supported_versions).
+//! - [`messages`]: the other handshake bodies a WebRTC handshake uses
+//!   (HelloVerifyRequest, ServerHello, Certificate, ServerKeyExchange for
+//!   named-curve ECDHE, CertificateRequest, ClientKeyExchange,
+//!   CertificateVerify) and the `use_srtp` extension, read and written.
 //! - [`prf`]: the TLS 1.2 PRF (SHA-256 and SHA-384, checked against
 //!   OpenSSL's), the extended master secret (RFC 7627), the key block,
 //!   Finished `verify_data`, and the RFC 5705 exporter DTLS-SRTP keys come
@@ -27,6 +31,7 @@
 pub mod cipher;
 pub mod handshake;
 pub mod hello;
+pub mod messages;
 pub mod prf;
 pub mod record;
 

@@ -4,8 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use meshrtc_dtls::handshake::HandshakeType as T;
 use meshrtc_dtls::handshake::{fragments, Reassembler};
 use meshrtc_dtls::hello::ClientHello;
+use meshrtc_dtls::messages::{
+    self as msg, Certificate, CertificateRequest, HelloVerifyRequest, ServerHello,
+    ServerKeyExchange,
+};
 use meshrtc_dtls::record::{records, ContentType};
 
 const LIMIT: usize = 1 << 14;
@@ -35,6 +40,31 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(h) = ClientHello::parse(&m.body) {
                 let _ = (h.supported_groups(), h.use_srtp(), h.supported_versions());
                 let _ = h.cipher_suites().count();
+            }
+            // Every body a reader accepts is written back byte for byte.
+            let mut w = Vec::new();
+            let accepted = match m.msg_type {
+                T::HelloVerifyRequest => HelloVerifyRequest::parse(&m.body)
+                    .map(|x| x.write(&mut w))
+                    .is_ok(),
+                T::ServerHello => ServerHello::parse(&m.body).map(|x| x.write(&mut w)).is_ok(),
+                T::Certificate => Certificate::parse(&m.body).map(|x| x.write(&mut w)).is_ok(),
+                T::ServerKeyExchange => ServerKeyExchange::parse(&m.body)
+                    .map(|x| x.write(&mut w))
+                    .is_ok(),
+                T::CertificateRequest => CertificateRequest::parse(&m.body)
+                    .map(|x| x.write(&mut w))
+                    .is_ok(),
+                T::ClientKeyExchange => msg::parse_client_key_exchange(&m.body)
+                    .map(|p| msg::write_client_key_exchange(&mut w, p))
+                    .is_ok(),
+                T::CertificateVerify => msg::parse_certificate_verify(&m.body)
+                    .map(|(s, sig)| msg::write_certificate_verify(&mut w, s, sig))
+                    .is_ok(),
+                _ => false,
+            };
+            if accepted {
+                assert_eq!(w, m.body, "{:?}", m.msg_type);
             }
             let mut again = Reassembler::new(m.message_seq, LIMIT, 1);
             for f in m.fragments(200) {
