@@ -30,11 +30,14 @@
 //!   information of an SR), [`NackGenerator`] (which lost packets to NACK
 //!   and when to ask again, RFC 4585 §6.2.1) and [`SendBuffer`] (recently
 //!   sent packets resent as they were or as RFC 4588 RTX, with
-//!   [`session::unwrap_rtx`] on the receive side).
+//!   [`session::unwrap_rtx`] on the receive side), [`JitterBuffer`]
+//!   (complete frames, audio or video, released in timestamp order at an
+//!   adaptive playout delay) and [`TwccRecorder`] (arrival times of
+//!   transport-wide sequence numbers, reported as transport-cc feedback).
 //!
-//! Still to come: the jitter buffer, transport-cc feedback generation and
-//! congestion control, and the scheduling of RTCP reports (RFC 3550 §6.2
-//! intervals; the values they carry exist).
+//! Still to come: congestion control (the sender side of transport-cc),
+//! and the scheduling of RTCP reports (RFC 3550 §6.2 intervals; the values
+//! they carry exist).
 //!
 //! Receiving, in a connection's run loop (after SRTP unprotect):
 //!
@@ -79,7 +82,9 @@ pub mod vp8;
 pub use error::RtpError;
 pub use rtp::{HeaderExtensions, RtpHeader, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use seq::{extend_near, SeqExtender};
-pub use session::{NackGenerator, ReceiveStats, SendBuffer, SenderStats};
+pub use session::{
+    JitterBuffer, NackGenerator, ReceiveStats, SendBuffer, SenderStats, TwccRecorder,
+};
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,11 @@
 //!   NACKs, and when to ask again (RFC 4585 §6.2.1).
 //! - [`SendBuffer`]: recently sent packets, resent as they were or as RTX
 //!   (RFC 4588 §4) when a NACK asks; [`unwrap_rtx`] on the receive side.
+//! - [`JitterBuffer`]: complete frames released in timestamp order at an
+//!   adaptive playout delay (jitter per RFC 3550 §6.4.1).
+//! - [`TwccRecorder`]: arrival times of transport-wide sequence numbers
+//!   and the transport-cc feedback that reports them
+//!   (draft-holmer-rmcat-transport-wide-cc-extensions-01 §3).
 //!
 //! Loss recovery between two peers:
 //!
@@ -45,14 +50,18 @@
 //! # Ok::<(), meshrtc_rtp::RtpError>(())
 //! ```
 
+mod jitter;
 mod nack;
 mod receive;
 mod send_buffer;
 mod sender;
+mod twcc;
 
+pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
 pub use nack::{NackConfig, NackGenerator, NackStats};
 pub use receive::{rtt_from_report_block, ReceiveStats};
 pub use send_buffer::{
     unwrap_rtx, Retransmission, RtxConfig, SendBuffer, SendBufferConfig, SendBufferStats,
 };
 pub use sender::SenderStats;
+pub use twcc::{TwccConfig, TwccRecorder, TwccStats};
