@@ -10,6 +10,11 @@
 //!   NACKs, and when to ask again (RFC 4585 §6.2.1).
 //! - [`SendBuffer`]: recently sent packets, resent as they were or as RTX
 //!   (RFC 4588 §4) when a NACK asks; [`unwrap_rtx`] on the receive side.
+//! - [`SendStream`]: stamps a connection's packets around a shared payload
+//!   (sequence number, timestamp, mid and transport-wide sequence number);
+//!   [`classify`] sorts received packets (RTX unwrapped, padding-only
+//!   counted, not decoded); [`KeyframeRequester`] repeats PLI until a key
+//!   frame arrives.
 //! - [`JitterBuffer`]: complete frames released in timestamp order at an
 //!   adaptive playout delay (jitter per RFC 3550 §6.4.1).
 //! - [`TwccRecorder`]: arrival times of transport-wide sequence numbers
@@ -55,6 +60,7 @@ mod nack;
 mod receive;
 mod send_buffer;
 mod sender;
+mod stream;
 mod twcc;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
@@ -64,4 +70,5 @@ pub use send_buffer::{
     unwrap_rtx, Retransmission, RtxConfig, SendBuffer, SendBufferConfig, SendBufferStats,
 };
 pub use sender::SenderStats;
+pub use stream::{classify, KeyframeRequester, Received, SendStream};
 pub use twcc::{TwccConfig, TwccRecorder, TwccStats};

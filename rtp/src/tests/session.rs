@@ -625,3 +625,126 @@ fn a_packet_reordered_before_the_first_one_reveals_a_gap_to_nack() {
     n.on_packet(t, 65_534);
     assert_eq!(n.missing().collect::<Vec<_>>(), [65_535, 0, 1]);
 }
+
+mod streams {
+    use crate::ext::TransportSeq;
+    use crate::session::{classify, KeyframeRequester, Received, SendStream};
+    use crate::{RtpHeader, RtpPacket};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn send_stream_stamps_sequence_mid_and_transport_seq() {
+        let mut s = SendStream::new(0xabc, 96, 65_535, Some((9, "0")), Some(4)).unwrap();
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        assert_eq!(
+            s.write(3000, false, 41, &[b"x", b"yz"], &mut a).unwrap(),
+            65_535
+        );
+        assert_eq!(s.write(3000, true, 42, &[b"w"], &mut b).unwrap(), 0);
+        let pa = RtpPacket::parse(&a).unwrap();
+        let pb = RtpPacket::parse(&b).unwrap();
+        assert_eq!(
+            (pa.ssrc(), pa.payload_type(), pa.sequence_number()),
+            (0xabc, 96, 65_535)
+        );
+        assert_eq!(
+            (pb.sequence_number(), pb.marker(), pb.timestamp()),
+            (0, true, 3000)
+        );
+        assert_eq!(pa.payload(), b"xyz");
+        assert_eq!(pa.extension_by_id(9), Some(&b"0"[..]));
+        assert_eq!(
+            pa.extension_by_id(4),
+            Some(&TransportSeq(41).to_bytes()[..])
+        );
+        assert_eq!(
+            pb.extension_by_id(4),
+            Some(&TransportSeq(42).to_bytes()[..])
+        );
+        // Without transport-cc: no such element.
+        let mut plain = SendStream::new(1, 111, 7, None, None).unwrap();
+        let mut c = Vec::new();
+        plain.write(960, true, 99, &[b"opus"], &mut c).unwrap();
+        assert!(RtpPacket::parse(&c).unwrap().extension().is_none());
+    }
+
+    #[test]
+    fn received_packets_are_sorted_padding_counted_rtx_unwrapped() {
+        let write = |ssrc, pt, seq, payload: &[u8], padding| {
+            let h = RtpHeader {
+                ssrc,
+                payload_type: pt,
+                sequence_number: seq,
+                ..RtpHeader::default()
+            };
+            let mut out = Vec::new();
+            h.write_packet(payload, padding, &mut out).unwrap();
+            out
+        };
+        let rtx = Some((0x22, 97));
+        let media = write(0x11, 96, 5, b"frame", 0);
+        let pad = write(0x11, 96, 6, b"", 200);
+        let rtx_pkt = write(0x22, 97, 900, &[0, 4, b'a'], 0);
+        let rtx_pad = write(0x22, 97, 901, b"", 100);
+        let other = write(0x33, 96, 1, b"x", 0);
+        let c = |d: &Vec<u8>| {
+            let p = RtpPacket::parse(d).unwrap();
+            classify(&p, 0x11, rtx).map(|r| format!("{r:?}"))
+        };
+        assert_eq!(
+            c(&media).unwrap(),
+            format!(
+                "{:?}",
+                Received::Media {
+                    seq: 5,
+                    payload: b"frame",
+                    rtx: false
+                }
+            )
+        );
+        assert_eq!(
+            c(&pad).unwrap(),
+            format!("{:?}", Received::Padding { seq: 6 })
+        );
+        assert_eq!(
+            c(&rtx_pkt).unwrap(),
+            format!(
+                "{:?}",
+                Received::Media {
+                    seq: 4,
+                    payload: b"a",
+                    rtx: true
+                }
+            )
+        );
+        assert_eq!(
+            c(&rtx_pad).unwrap(),
+            format!("{:?}", Received::Padding { seq: 901 })
+        );
+        assert_eq!(c(&other), None);
+        // Without RTX negotiated, the RTX stream is someone else's.
+        let p = RtpPacket::parse(&rtx_pkt).unwrap();
+        assert_eq!(classify(&p, 0x11, None), None);
+    }
+
+    #[test]
+    fn pli_repeats_until_a_keyframe_arrives() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut k = KeyframeRequester::default();
+        assert!(!k.poll_pli(t0) && k.poll_timeout().is_none());
+        k.request(t0);
+        assert!(k.poll_pli(t0), "at once");
+        assert!(!k.poll_pli(ms(100)));
+        assert_eq!(k.poll_timeout(), Some(ms(200)));
+        k.request(ms(150)); // still waiting: no earlier repeat
+        assert!(k.poll_pli(ms(200)), "repeated");
+        k.set_rtt(Duration::from_millis(500));
+        assert!(!k.poll_pli(ms(600)), "spaced by the RTT when larger");
+        assert!(k.poll_pli(ms(700)));
+        assert_eq!(k.sent(), 3);
+        k.on_keyframe();
+        assert!(!k.waiting() && !k.poll_pli(ms(5000)) && k.poll_timeout().is_none());
+    }
+}

@@ -7,7 +7,9 @@
 
 use meshrtc_netsim::{Datagram, LinkConfig, Node, Sim};
 use meshrtc_rtp::rtcp::{nack_pairs, Compound, Nack, NackPair, RtcpPacket, WireList};
-use meshrtc_rtp::session::{unwrap_rtx, NackGenerator, RtxConfig, SendBuffer, SendBufferConfig};
+use meshrtc_rtp::session::{
+    classify, NackGenerator, Received, RtxConfig, SendBuffer, SendBufferConfig, SendStream,
+};
 use meshrtc_rtp::vp8::{Vp8Assembler, Vp8Packetizer};
 use meshrtc_rtp::{RtpHeader, RtpPacket};
 use std::net::SocketAddr;
@@ -47,7 +49,8 @@ enum MediaNode {
         next_frame: usize,
         next_at: Instant,
         packetizer: Vp8Packetizer,
-        header: RtpHeader,
+        stream: SendStream,
+        transport_seq: u16,
         buffer: SendBuffer,
         out: Vec<Datagram>,
         nacks_received: u64,
@@ -72,7 +75,8 @@ impl MediaNode {
             next_frame,
             next_at,
             packetizer,
-            header,
+            stream,
+            transport_seq,
             buffer,
             out,
             ..
@@ -86,23 +90,19 @@ impl MediaNode {
             // a frame is missing only from a later packet.
             let filler = [0x11u8, 0, 0];
             let frame = frames.get(*next_frame).map_or(&filler[..], |f| &f[..]);
-            header.timestamp = 3000 * *next_frame as u32;
-            let payloads = packetizer.packetize(frame, 1200 - 12).unwrap();
+            let timestamp = 3000 * *next_frame as u32;
+            let payloads = packetizer.packetize(frame, 1200 - 12 - 12).unwrap();
             for p in payloads.iter() {
-                header.sequence_number = header.sequence_number.wrapping_add(1);
-                header.marker = p.is_last();
+                // The frame is split once; each packet is stamped for this
+                // connection (mid and transport-wide sequence included).
+                *transport_seq = transport_seq.wrapping_add(1);
                 let mut d = Vec::new();
-                header
-                    .write_parts(&[p.descriptor(), p.data()], 0, &mut d)
+                let parts = [p.descriptor(), p.data()];
+                let seq = stream
+                    .write(timestamp, p.is_last(), *transport_seq, &parts, &mut d)
                     .unwrap();
                 buffer
-                    .on_packet_sent(
-                        now,
-                        header.sequence_number,
-                        header.timestamp,
-                        header.marker,
-                        &[p.descriptor(), p.data()],
-                    )
+                    .on_packet_sent(now, seq, timestamp, p.is_last(), &parts)
                     .unwrap();
                 out.push(Datagram {
                     src: *addr,
@@ -182,13 +182,12 @@ impl Node for MediaNode {
                 let Ok(p) = RtpPacket::parse(&d.payload) else {
                     return;
                 };
-                let (seq, payload) = match (p.ssrc(), p.payload_type()) {
-                    (MEDIA_SSRC, VP8_PT) => (p.sequence_number(), p.payload()),
-                    (RTX_SSRC, RTX_PT) => {
-                        *rtx_received += 1;
-                        unwrap_rtx(p.payload()).expect("an RTX payload")
+                let (seq, payload) = match classify(&p, MEDIA_SSRC, Some((RTX_SSRC, RTX_PT))) {
+                    Some(Received::Media { seq, payload, rtx }) => {
+                        *rtx_received += u64::from(rtx);
+                        (seq, payload)
                     }
-                    other => panic!("unexpected stream {other:?}"),
+                    other => panic!("unexpected packet {other:?}"),
                 };
                 nack.on_packet(now, seq);
                 assembler
@@ -250,12 +249,10 @@ fn vp8_frames_survive_ten_percent_loss_with_nack_and_rtx() {
                 next_frame: 0,
                 next_at: start,
                 packetizer: Vp8Packetizer::new(0),
-                header: RtpHeader {
-                    payload_type: VP8_PT,
-                    ssrc: MEDIA_SSRC,
-                    sequence_number: 65_500, // wraps during the run
-                    ..RtpHeader::default()
-                },
+                // Starts near the wrap, which happens during the run.
+                stream: SendStream::new(MEDIA_SSRC, VP8_PT, 65_501, Some((9, "0")), Some(3))
+                    .unwrap(),
+                transport_seq: 0,
                 buffer: SendBuffer::new(
                     MEDIA_SSRC,
                     VP8_PT,
