@@ -11,6 +11,8 @@
 //! - [`hello`]: the ClientHello and the extensions a DTLS-SRTP server reads
 //!   (supported_groups, signature_algorithms, use_srtp,
 //!   extended_master_secret, supported_versions).
+//! - [`kx`]: ephemeral ECDHE on x25519 and secp256r1 and ECDSA P-256
+//!   signatures through ring.
 //! - [`messages`]: the other handshake bodies a WebRTC handshake uses
 //!   (HelloVerifyRequest, ServerHello, Certificate, ServerKeyExchange for
 //!   named-curve ECDHE, CertificateRequest, ClientKeyExchange,
@@ -23,14 +25,15 @@
 //!   §4.1.2.1) and the 64-record anti-replay window (§4.1.2.6).
 //!
 //! Still to come: the client and server state machines with flights and
-//! retransmission (§4.2.4), ECDHE and ECDSA through ring, certificates and
-//! the fingerprint check, `use_srtp` selection (RFC 5764), and the OpenSSL
-//! and Chromium handshakes.
+//! retransmission (§4.2.4), certificates (rcgen) and the fingerprint
+//! check, `use_srtp` selection (RFC 5764), and the OpenSSL and Chromium
+//! handshakes.
 #![forbid(unsafe_code)]
 
 pub mod cipher;
 pub mod handshake;
 pub mod hello;
+pub mod kx;
 pub mod messages;
 pub mod prf;
 pub mod record;
