@@ -23,13 +23,17 @@
 //!   from.
 //! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288, RFC 6347
 //!   §4.1.2.1) and the 64-record anti-replay window (§4.1.2.6).
+//! - [`cert`]: our self-signed ECDSA P-256 certificate (rcgen), SHA-256
+//!   fingerprints in the SDP form (RFC 8122 §5), and the peer's key out of
+//!   its certificate (x509-cert) to check its signatures.
 //!
 //! Still to come: the client and server state machines with flights and
-//! retransmission (§4.2.4), certificates (rcgen) and the fingerprint
-//! check, `use_srtp` selection (RFC 5764), and the OpenSSL and Chromium
+//! retransmission (§4.2.4), the fingerprint check in the handshake,
+//! `use_srtp` selection (RFC 5764), and the OpenSSL and Chromium
 //! handshakes.
 #![forbid(unsafe_code)]
 
+pub mod cert;
 pub mod cipher;
 pub mod handshake;
 pub mod hello;
