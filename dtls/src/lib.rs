@@ -35,12 +35,20 @@
 
 pub mod cert;
 pub mod cipher;
+pub mod conn;
 pub mod handshake;
 pub mod hello;
 pub mod kx;
 pub mod messages;
 pub mod prf;
 pub mod record;
+pub mod rng;
+
+pub use cert::{Certificate, Fingerprint};
+pub use conn::{
+    CloseReason, Config, Connected, Dtls, DtlsStats, Error, Event, Role, SrtpKeyingMaterial,
+    SrtpProfileId,
+};
 
 #[cfg(test)]
 mod tests;
