@@ -3,6 +3,7 @@
 #[global_allocator]
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
+mod dtls_netsim;
 mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
