@@ -3,8 +3,13 @@
 //! ClientHello's suites, groups and extensions by name.
 
 use meshrtc_dtls::handshake::{fragments, HandshakeType, Reassembler};
-use meshrtc_dtls::hello::ClientHello;
+use meshrtc_dtls::hello::{ext, ClientHello};
+use meshrtc_dtls::messages::{
+    parse_certificate_verify, parse_client_key_exchange, parse_use_srtp_answer, Certificate,
+    CertificateRequest, HelloVerifyRequest, ServerHello, ServerKeyExchange,
+};
 use meshrtc_dtls::record::{records, ContentType};
+use meshrtc_dtls::Fingerprint;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -125,6 +130,127 @@ fn client_hello(body: &[u8], s: &mut String) -> Value {
     })
 }
 
+fn server_hello(body: &[u8], s: &mut String) -> Value {
+    let h = match ServerHello::parse(body) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = writeln!(s, "      malformed ServerHello: {e}");
+            return json!({"error": e.to_string()});
+        }
+    };
+    let exts: Vec<u16> = h.extensions.iter().map(|&(t, _)| t).collect();
+    let _ = writeln!(s, "      server_version  {}", version_name(h.version));
+    let _ = writeln!(
+        s,
+        "      cipher suite    {}",
+        named(&[h.cipher_suite], suite_name)
+    );
+    let _ = writeln!(s, "      extensions      {}", named(&exts, extension_name));
+    let srtp = h
+        .extension(ext::USE_SRTP)
+        .and_then(|d| parse_use_srtp_answer(d).ok())
+        .map(|(p, _)| p);
+    if let Some(p) = srtp {
+        let _ = writeln!(
+            s,
+            "      use_srtp        {}",
+            named(&[p], srtp_profile_name)
+        );
+    }
+    json!({
+        "server_version": h.version, "cipher_suite": h.cipher_suite, "extensions": exts,
+        "srtp_profile": srtp,
+        "extended_master_secret": h.extension(ext::EXTENDED_MASTER_SECRET).is_some(),
+    })
+}
+
+/// What the inspector shows of one whole handshake message.
+fn message(t: HandshakeType, body: &[u8], s: &mut String) -> Option<(&'static str, Value)> {
+    let bad = |s: &mut String, what: &str, e: &dyn std::fmt::Display| {
+        let _ = writeln!(s, "      malformed {what}: {e}");
+        json!({"error": e.to_string()})
+    };
+    Some(match t {
+        HandshakeType::ClientHello => ("client_hello", client_hello(body, s)),
+        HandshakeType::ServerHello => ("server_hello", server_hello(body, s)),
+        HandshakeType::HelloVerifyRequest => match HelloVerifyRequest::parse(body) {
+            Ok(h) => {
+                let _ = writeln!(s, "      cookie          {} bytes", h.cookie.len());
+                (
+                    "hello_verify_request",
+                    json!({"cookie_length": h.cookie.len()}),
+                )
+            }
+            Err(e) => ("hello_verify_request", bad(s, "HelloVerifyRequest", &e)),
+        },
+        HandshakeType::Certificate => match Certificate::parse(body) {
+            Ok(c) => {
+                let fps: Vec<String> = c
+                    .chain
+                    .iter()
+                    .map(|d| Fingerprint::of_der(d).to_string())
+                    .collect();
+                for (d, fp) in c.chain.iter().zip(&fps) {
+                    let _ = writeln!(s, "      certificate     {} bytes, sha-256 {fp}", d.len());
+                }
+                ("certificate", json!({"sha256_fingerprints": fps}))
+            }
+            Err(e) => ("certificate", bad(s, "Certificate", &e)),
+        },
+        HandshakeType::ServerKeyExchange => match ServerKeyExchange::parse(body) {
+            Ok(k) => {
+                let _ = writeln!(
+                    s,
+                    "      ECDHE           {}, {}-byte key, signature {:#06x}",
+                    named(&[k.group], group_name),
+                    k.public.len(),
+                    k.scheme
+                );
+                let v =
+                    json!({"group": k.group, "public_length": k.public.len(), "scheme": k.scheme});
+                ("server_key_exchange", v)
+            }
+            Err(e) => ("server_key_exchange", bad(s, "ServerKeyExchange", &e)),
+        },
+        HandshakeType::CertificateRequest => match CertificateRequest::parse(body) {
+            Ok(r) => {
+                let _ = writeln!(
+                    s,
+                    "      cert types      {:?}, schemes {:04x?}",
+                    r.types, r.schemes
+                );
+                (
+                    "certificate_request",
+                    json!({"types": r.types, "schemes": r.schemes}),
+                )
+            }
+            Err(e) => ("certificate_request", bad(s, "CertificateRequest", &e)),
+        },
+        HandshakeType::ClientKeyExchange => match parse_client_key_exchange(body) {
+            Ok(k) => {
+                let _ = writeln!(s, "      ECDHE public    {} bytes", k.len());
+                ("client_key_exchange", json!({"public_length": k.len()}))
+            }
+            Err(e) => ("client_key_exchange", bad(s, "ClientKeyExchange", &e)),
+        },
+        HandshakeType::CertificateVerify => match parse_certificate_verify(body) {
+            Ok((scheme, sig)) => {
+                let _ = writeln!(
+                    s,
+                    "      signature       {scheme:#06x}, {} bytes",
+                    sig.len()
+                );
+                (
+                    "certificate_verify",
+                    json!({"scheme": scheme, "signature_length": sig.len()}),
+                )
+            }
+            Err(e) => ("certificate_verify", bad(s, "CertificateVerify", &e)),
+        },
+        _ => return None,
+    })
+}
+
 /// A reassembler for the epoch-0 handshake of a capture, carried from
 /// datagram to datagram so a fragmented message is shown whole once its
 /// last fragment is read.
@@ -194,11 +320,12 @@ pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
                                     m.body.len()
                                 );
                             }
-                            if m.msg_type == HandshakeType::ClientHello {
-                                fv["client_hello"] = client_hello(&m.body, &mut s);
+                            if let Some((key, v)) = message(m.msg_type, &m.body, &mut s) {
+                                fv[key] = v;
+                                fv["whole"] = json!(true);
                             }
                         }
-                        if !f.is_whole() && fv.get("client_hello").is_none() {
+                        if !f.is_whole() && fv.get("whole").is_none() {
                             let _ =
                                 writeln!(s, "      (a fragment: the rest is in another datagram)");
                         }

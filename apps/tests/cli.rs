@@ -502,6 +502,44 @@ fn decode_reassembles_chromiums_fragmented_client_hello() {
 }
 
 #[test]
+fn decode_names_what_is_inside_our_server_flight() {
+    // Our server's answer to Chromium's hello, one datagram per line.
+    let cert = meshrtc_dtls::Certificate::generate("server").unwrap();
+    let now = std::time::Instant::now();
+    let mut server = meshrtc_dtls::Dtls::server(meshrtc_dtls::Config::new(cert.clone()), now);
+    for line in fixture("chromium_dtls_clienthello.hex")
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        server
+            .handle_datagram(now, &hex::decode(line.trim()).unwrap())
+            .unwrap();
+    }
+    let mut input = String::new();
+    while let Some(d) = server.poll_transmit() {
+        input.push_str(&hex::encode(d));
+        input.push('\n');
+    }
+    let o = meshrtc(&["decode", "-"], Some(&input));
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    let fp = cert.fingerprint().to_string();
+    for needle in [
+        "ServerHello message_seq 0",
+        "server_version  DTLS 1.2",
+        "cipher suite    ECDHE_ECDSA_AES_128_GCM_SHA256",
+        "extensions      renegotiation_info, extended_master_secret, ec_point_formats, use_srtp",
+        "use_srtp        SRTP_AEAD_AES_128_GCM",
+        &format!("sha-256 {fp}"),
+        "ECDHE           x25519, 32-byte key, signature 0x0403",
+        "cert types      [64], schemes [0403]",
+        "ServerHelloDone message_seq 4",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn sdp_summarises_chromium_offer_per_m_line() {
     let path = format!(
         "{}/../fixtures/chromium-156/chromium_offer.sdp",

@@ -1,36 +1,53 @@
-//! DTLS 1.2 (RFC 6347) for WebRTC, sans-IO.
+//! DTLS 1.2 (RFC 6347) for WebRTC, sans-IO: both roles, DTLS-SRTP keying
+//! (RFC 5764), checked against OpenSSL and Chromium's real (fragmented,
+//! DTLS 1.3-capable) ClientHello.
 //!
-//! Today this crate holds the parsing layers, checked against Chromium's
-//! real (fragmented, DTLS 1.3-capable) ClientHello:
+//! [`Dtls`] (module [`conn`]) is one side of an association: datagrams and
+//! `now` in, datagrams, [`Event`]s and a timeout out. It runs the handshake
+//! WebRTC uses (ECDHE on x25519/secp256r1, ECDSA P-256 certificates on both
+//! sides, AES-GCM, extended master secret, `use_srtp`), retransmits flights
+//! (RFC 6347 §4.2.4), fragments them to the MTU, can demand a cookie, checks
+//! the peer's certificate against the SDP fingerprint, and hands out the
+//! SRTP keys split per RFC 5764 §4.2.
+//!
+//! ```
+//! use std::time::Instant;
+//! use meshrtc_dtls::{Certificate, Config, Dtls, Event};
+//!
+//! let (a, b) = (Certificate::generate("a").unwrap(), Certificate::generate("b").unwrap());
+//! let mut ca = Config::new(a.clone());
+//! ca.remote_fingerprint = Some(*b.fingerprint());
+//! let mut cb = Config::new(b);
+//! cb.remote_fingerprint = Some(*a.fingerprint());
+//! let now = Instant::now();
+//! let (mut client, mut server) = (Dtls::client(ca, now), Dtls::server(cb, now));
+//! for _ in 0..4 {
+//!     while let Some(d) = client.poll_transmit() { server.handle_datagram(now, &d).unwrap(); }
+//!     while let Some(d) = server.poll_transmit() { client.handle_datagram(now, &d).unwrap(); }
+//! }
+//! let Some(Event::Connected(c)) = client.poll_event() else { panic!() };
+//! assert_eq!(c.srtp.unwrap().exported.len(), 56); // AEAD_AES_128_GCM
+//! ```
+//!
+//! The layers underneath, each usable alone:
 //! - [`record`]: record framing (RFC 6347 §4.1): several records per
 //!   datagram, DTLS 1.3 unified headers refused, the header writer.
 //! - [`handshake`]: handshake fragments (§4.2.2–4.2.3), a bounded
 //!   [`handshake::Reassembler`] handing out whole messages in `message_seq`
-//!   order, fragmentation of our own messages to an MTU budget, and the
-//!   unfragmented form the transcript hashes.
-//! - [`hello`]: the ClientHello and the extensions a DTLS-SRTP server reads
-//!   (supported_groups, signature_algorithms, use_srtp,
-//!   extended_master_secret, supported_versions).
-//! - [`kx`]: ephemeral ECDHE on x25519 and secp256r1 and ECDSA P-256
-//!   signatures through ring.
-//! - [`messages`]: the other handshake bodies a WebRTC handshake uses
-//!   (HelloVerifyRequest, ServerHello, Certificate, ServerKeyExchange for
-//!   named-curve ECDHE, CertificateRequest, ClientKeyExchange,
-//!   CertificateVerify) and the `use_srtp` extension, read and written.
-//! - [`prf`]: the TLS 1.2 PRF (SHA-256 and SHA-384, checked against
-//!   OpenSSL's), the extended master secret (RFC 7627), the key block,
-//!   Finished `verify_data`, and the RFC 5705 exporter DTLS-SRTP keys come
-//!   from.
-//! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288, RFC 6347
-//!   §4.1.2.1) and the 64-record anti-replay window (§4.1.2.6).
-//! - [`cert`]: our self-signed ECDSA P-256 certificate (rcgen), SHA-256
-//!   fingerprints in the SDP form (RFC 8122 §5), and the peer's key out of
-//!   its certificate (x509-cert) to check its signatures.
+//!   order, and the unfragmented form the transcript hashes.
+//! - [`hello`]: the ClientHello and the extensions a DTLS-SRTP server reads.
+//! - [`messages`]: the other handshake bodies, read and written.
+//! - [`kx`]: ephemeral ECDHE and ECDSA P-256 signatures through ring.
+//! - [`cert`]: self-signed certificates (rcgen), the peer's key from its
+//!   X.509 certificate, SHA-256 fingerprints in SDP form (RFC 8122 §5).
+//! - [`prf`]: the TLS 1.2 PRF, extended master secret (RFC 7627), key
+//!   block, Finished `verify_data`, the RFC 5705 exporter.
+//! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288) and the
+//!   anti-replay window (§4.1.2.6).
+//! - [`rng`]: the seedable random source (randoms, cookie secret).
 //!
-//! Still to come: the client and server state machines with flights and
-//! retransmission (§4.2.4), the fingerprint check in the handshake,
-//! `use_srtp` selection (RFC 5764), and the OpenSSL and Chromium
-//! handshakes.
+//! Not implemented: DTLS 1.3 (a 1.3-capable hello gets a 1.2 answer),
+//! session resumption, renegotiation, RSA certificates, CBC suites.
 #![forbid(unsafe_code)]
 
 pub mod cert;

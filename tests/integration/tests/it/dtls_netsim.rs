@@ -121,8 +121,10 @@ pub fn pair(
     let mut sim: Sim<DtlsNode> = Sim::new(seed);
     sim.set_default_link(link);
     let (a, b) = make(sim.epoch());
-    let (aa, ba): (SocketAddr, SocketAddr) =
-        ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
+    let (aa, ba): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:5000".parse().unwrap(),
+        "10.0.0.2:5000".parse().unwrap(),
+    );
     let na = sim.add_node(
         DtlsNode {
             addr: aa,
@@ -198,7 +200,10 @@ fn dtls_handshake_survives_30_percent_loss_on_the_simulator() {
         times.push(took);
     }
     times.sort();
-    eprintln!("handshake times under 30% loss: median {:?}, max {:?}", times[8], times[15]);
+    eprintln!(
+        "handshake times under 30% loss: median {:?}, max {:?}",
+        times[8], times[15]
+    );
 }
 
 #[test]
@@ -215,7 +220,9 @@ fn dtls_lost_client_hello_flight_is_retransmitted_after_the_timer() {
     // The link is cut for the first 500 ms: the ClientHello is lost.
     sim.cut(a, b);
     sim.heal_at(Duration::from_millis(500), a, b);
-    let took = sim.run_until(|s| both_keyed(s, a, b), Duration::from_secs(10)).unwrap();
+    let took = sim
+        .run_until(|s| both_keyed(s, a, b), Duration::from_secs(10))
+        .unwrap();
     // 1 s timer, then two round trips of 50 ms.
     assert!(took >= Duration::from_millis(1100), "{took:?}");
     assert!(took < Duration::from_millis(1300), "{took:?}");
@@ -231,8 +238,14 @@ fn dtls_handshake_with_a_vanished_peer_fails_after_its_deadline() {
     sim.cut(a, b);
     let _ = sim.run_for(Duration::from_secs(20));
     let failure = sim.node(a).ep.failure().expect("client failed");
-    assert_eq!(failure, Error::HandshakeTimeout(Duration::from_secs(8)).to_string());
+    assert_eq!(
+        failure,
+        Error::HandshakeTimeout(Duration::from_secs(8)).to_string()
+    );
     // 500 ms doubling: sends at 0, 0.5, 1.5, 3.5, 7.5 s.
     assert_eq!(sim.node(a).sent, 5);
-    assert!(sim.node(b).ep.failure().is_none(), "the server never heard of it");
+    assert!(
+        sim.node(b).ep.failure().is_none(),
+        "the server never heard of it"
+    );
 }
