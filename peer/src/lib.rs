@@ -9,4 +9,12 @@
 #![forbid(unsafe_code)]
 
 pub mod candidate;
+pub mod connection;
 pub mod demux;
+pub mod frame;
+
+pub use connection::{
+    ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
+    PeerConnection, PeerError, PeerEvent, PeerStats, SignalingState, Transmit,
+};
+pub use frame::{PacketizedFrame, ReceivedFrame};
