@@ -11,6 +11,8 @@
 pub mod candidate;
 pub mod connection;
 pub mod demux;
+#[cfg(feature = "tokio")]
+pub mod driver;
 pub mod frame;
 
 pub use connection::{

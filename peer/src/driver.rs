@@ -1,0 +1,403 @@
+//! The tokio driver (feature `tokio`): sockets, timers and a task around a
+//! sans-IO [`PeerConnection`], as quinn wraps quinn-proto.
+//!
+//! [`spawn`] binds one UDP socket per local IPv4 interface address
+//! (loopback included, so two peers on one machine always find each other;
+//! IPv6 is left out for now), resolves the STUN servers (a name that does not
+//! resolve is skipped: gathering then ends at its deadline), and runs the
+//! connection in a task. The returned [`PeerHandle`] sends commands;
+//! events arrive on its channel.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats};
+use crate::frame::PacketizedFrame;
+use meshrtc_sdp::negotiate::MediaKind;
+
+/// The STUN server browsers are given by default (unreachable without
+/// internet: gathering then ends at its deadline).
+pub const DEFAULT_STUN: &str = "stun:stun.l.google.com:19302";
+
+/// How the driver binds and gathers.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// The connection's settings.
+    pub peer: PeerConfig,
+    /// Addresses to bind (port 0 = any); empty: every IPv4 interface.
+    pub bind: Vec<IpAddr>,
+    /// STUN servers as `stun:host:port` URLs.
+    pub stun_urls: Vec<String>,
+    /// How long a STUN server name may take to resolve.
+    pub resolve_timeout: Duration,
+}
+
+impl DriverConfig {
+    /// Every IPv4 interface, Google's STUN server.
+    pub fn new(peer: PeerConfig) -> DriverConfig {
+        DriverConfig {
+            peer,
+            bind: Vec::new(),
+            stun_urls: vec![DEFAULT_STUN.to_string()],
+            resolve_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why the driver could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// Binding a socket failed.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No address to bind.
+    #[error("no local IPv4 address to bind")]
+    NoAddress,
+    /// A STUN URL that does not parse.
+    #[error("bad STUN URL {0:?} (expected stun:host[:port])")]
+    BadStunUrl(String),
+    /// The connection could not be made.
+    #[error(transparent)]
+    Peer(#[from] PeerError),
+    /// The task is gone.
+    #[error("the connection task has stopped")]
+    Stopped,
+}
+
+/// Parses `stun:host[:port]` (RFC 7064) into host and port (3478 default).
+pub fn parse_stun_url(url: &str) -> Result<(String, u16), DriverError> {
+    let rest = url
+        .strip_prefix("stun:")
+        .ok_or_else(|| DriverError::BadStunUrl(url.into()))?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+            h.trim_matches(['[', ']']),
+            p.parse().map_err(|_| DriverError::BadStunUrl(url.into()))?,
+        ),
+        _ => (rest, 3478),
+    };
+    if host.is_empty() {
+        return Err(DriverError::BadStunUrl(url.into()));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// Local IPv4 addresses of every interface that is up, loopback included.
+pub fn local_ipv4_addresses() -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|list| {
+            list.into_iter()
+                .map(|i| i.ip())
+                .filter(IpAddr::is_ipv4)
+                .collect()
+        })
+        .unwrap_or_default();
+    if v.is_empty() {
+        v.push(IpAddr::from([127, 0, 0, 1]));
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+enum Command {
+    AddTransceiver(MediaKind, bool, bool, oneshot::Sender<String>),
+    AddAnswerTrack(MediaKind),
+    CreateOffer(oneshot::Sender<Result<String, PeerError>>),
+    CreateAnswer(oneshot::Sender<Result<String, PeerError>>),
+    SetRemote(String, oneshot::Sender<Result<(), PeerError>>),
+    AddCandidate(Option<String>, oneshot::Sender<Result<(), PeerError>>),
+    SendFrame(String, Arc<PacketizedFrame>),
+    RequestKeyframe(String),
+    Stats(oneshot::Sender<PeerStats>),
+    SendingMids(oneshot::Sender<Vec<(String, MediaKind)>>),
+    Close,
+}
+
+/// Talks to a connection running in its task.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    /// The addresses bound.
+    pub local_addrs: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl PeerHandle {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, DriverError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).map_err(|_| DriverError::Stopped)?;
+        rx.await.map_err(|_| DriverError::Stopped)
+    }
+
+    /// See [`PeerConnection::add_transceiver`].
+    pub async fn add_transceiver(
+        &self,
+        kind: MediaKind,
+        send: bool,
+        receive: bool,
+    ) -> Result<String, DriverError> {
+        self.ask(|tx| Command::AddTransceiver(kind, send, receive, tx))
+            .await
+    }
+
+    /// See [`PeerConnection::add_answer_track`].
+    pub fn add_answer_track(&self, kind: MediaKind) -> Result<(), DriverError> {
+        self.tx
+            .send(Command::AddAnswerTrack(kind))
+            .map_err(|_| DriverError::Stopped)
+    }
+
+    /// See [`PeerConnection::create_offer`].
+    pub async fn create_offer(&self) -> Result<String, DriverError> {
+        Ok(self.ask(Command::CreateOffer).await??)
+    }
+
+    /// See [`PeerConnection::create_answer`].
+    pub async fn create_answer(&self) -> Result<String, DriverError> {
+        Ok(self.ask(Command::CreateAnswer).await??)
+    }
+
+    /// See [`PeerConnection::set_remote_description`].
+    pub async fn set_remote_description(&self, sdp: String) -> Result<(), DriverError> {
+        Ok(self.ask(|tx| Command::SetRemote(sdp, tx)).await??)
+    }
+
+    /// See [`PeerConnection::add_remote_candidate`].
+    pub async fn add_remote_candidate(&self, candidate: Option<String>) -> Result<(), DriverError> {
+        Ok(self
+            .ask(|tx| Command::AddCandidate(candidate, tx))
+            .await??)
+    }
+
+    /// Sends a shared frame on `mid` (dropped while not connected).
+    pub fn send_frame(&self, mid: &str, frame: Arc<PacketizedFrame>) -> Result<(), DriverError> {
+        self.tx
+            .send(Command::SendFrame(mid.to_string(), frame))
+            .map_err(|_| DriverError::Stopped)
+    }
+
+    /// Asks the peer for a key frame on `mid`.
+    pub fn request_keyframe(&self, mid: &str) -> Result<(), DriverError> {
+        self.tx
+            .send(Command::RequestKeyframe(mid.to_string()))
+            .map_err(|_| DriverError::Stopped)
+    }
+
+    /// A stats snapshot.
+    pub async fn stats(&self) -> Result<PeerStats, DriverError> {
+        self.ask(Command::Stats).await
+    }
+
+    /// The mids we send on.
+    pub async fn sending_mids(&self) -> Result<Vec<(String, MediaKind)>, DriverError> {
+        self.ask(Command::SendingMids).await
+    }
+
+    /// Closes the connection and ends the task.
+    pub fn close(&self) {
+        let _ = self.tx.send(Command::Close);
+    }
+}
+
+async fn resolve_stun(urls: &[String], timeout: Duration) -> Result<Vec<SocketAddr>, DriverError> {
+    let mut out = Vec::new();
+    for url in urls {
+        let (host, port) = parse_stun_url(url)?;
+        let target = format!("{host}:{port}");
+        let lookup = tokio::net::lookup_host(target);
+        if let Ok(Ok(addrs)) = tokio::time::timeout(timeout, lookup).await {
+            out.extend(addrs.filter(SocketAddr::is_ipv4).take(1));
+        }
+    }
+    Ok(out)
+}
+
+/// Binds, gathers and starts the connection's task. Events come out of
+/// the receiver; the task ends when the handle's [`PeerHandle::close`] is
+/// called or every handle is dropped.
+pub async fn spawn(
+    mut config: DriverConfig,
+) -> Result<(PeerHandle, mpsc::UnboundedReceiver<PeerEvent>), DriverError> {
+    let ips = if config.bind.is_empty() {
+        local_ipv4_addresses()
+    } else {
+        config.bind.clone()
+    };
+    let mut sockets = Vec::new();
+    for ip in ips {
+        let addr = SocketAddr::new(ip, 0);
+        let s = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| DriverError::Bind { addr, source })?;
+        sockets.push(Arc::new(s));
+    }
+    if sockets.is_empty() {
+        return Err(DriverError::NoAddress);
+    }
+    let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+    config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
+    let now = Instant::now();
+    let mut pc = PeerConnection::new(config.peer, now)?;
+    for a in &local_addrs {
+        pc.add_local_address(*a);
+    }
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(1024);
+    for s in &sockets {
+        let s = s.clone();
+        let in_tx = in_tx.clone();
+        tokio::spawn(async move {
+            let Ok(local) = s.local_addr() else { return };
+            let mut buf = vec![0u8; 2048];
+            loop {
+                match s.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        if in_tx.send((from, local, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                    // ICMP errors (port unreachable) surface here on Linux;
+                    // they are not fatal to the socket.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+        });
+    }
+    tokio::spawn(run(pc, sockets, cmd_rx, in_rx, ev_tx));
+    Ok((
+        PeerHandle {
+            tx: cmd_tx,
+            local_addrs,
+        },
+        ev_rx,
+    ))
+}
+
+async fn run(
+    mut pc: PeerConnection,
+    sockets: Vec<Arc<UdpSocket>>,
+    mut cmds: mpsc::UnboundedReceiver<Command>,
+    mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
+    events: mpsc::UnboundedSender<PeerEvent>,
+) {
+    let local: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
+        .iter()
+        .filter_map(|s| Some((s.local_addr().ok()?, s.clone())))
+        .collect();
+    loop {
+        // Drain what the connection has for us.
+        while let Some(t) = pc.poll_transmit() {
+            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
+                let _ = s.send_to(&t.payload, t.dst).await;
+            }
+        }
+        while let Some(e) = pc.poll_event() {
+            let _ = events.send(e);
+        }
+        let deadline = pc
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let sleep = tokio::time::sleep_until(deadline.into());
+        tokio::select! {
+            cmd = cmds.recv() => {
+                let now = Instant::now();
+                match cmd {
+                    None | Some(Command::Close) => {
+                        pc.close();
+                        while let Some(t) = pc.poll_transmit() {
+                            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
+                                let _ = s.send_to(&t.payload, t.dst).await;
+                            }
+                        }
+                        while let Some(e) = pc.poll_event() {
+                            let _ = events.send(e);
+                        }
+                        return;
+                    }
+                    Some(Command::AddTransceiver(k, s, r, tx)) => {
+                        let _ = tx.send(pc.add_transceiver(k, s, r));
+                    }
+                    Some(Command::AddAnswerTrack(k)) => pc.add_answer_track(k),
+                    Some(Command::CreateOffer(tx)) => {
+                        let _ = tx.send(pc.create_offer(now));
+                    }
+                    Some(Command::CreateAnswer(tx)) => {
+                        let _ = tx.send(pc.create_answer(now));
+                    }
+                    Some(Command::SetRemote(sdp, tx)) => {
+                        let _ = tx.send(pc.set_remote_description(now, &sdp));
+                    }
+                    Some(Command::AddCandidate(c, tx)) => {
+                        let _ = tx.send(pc.add_remote_candidate(now, c.as_deref()));
+                    }
+                    Some(Command::SendFrame(mid, f)) => {
+                        let _ = pc.send_frame(now, &mid, &f);
+                    }
+                    Some(Command::RequestKeyframe(mid)) => pc.request_keyframe(now, &mid),
+                    Some(Command::Stats(tx)) => {
+                        let _ = tx.send(pc.stats());
+                    }
+                    Some(Command::SendingMids(tx)) => {
+                        let _ = tx.send(pc.sending_mids());
+                    }
+                }
+            }
+            d = input.recv() => {
+                let Some((from, to, data)) = d else { return };
+                pc.handle_datagram(Instant::now(), from, to, &data);
+            }
+            _ = sleep => {
+                pc.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stun_urls_parse_with_and_without_port() {
+        assert_eq!(
+            parse_stun_url("stun:stun.l.google.com:19302").unwrap(),
+            ("stun.l.google.com".to_string(), 19302)
+        );
+        assert_eq!(
+            parse_stun_url("stun:127.0.0.1").unwrap(),
+            ("127.0.0.1".to_string(), 3478)
+        );
+        assert_eq!(
+            parse_stun_url("stun:[::1]:3479").unwrap(),
+            ("::1".to_string(), 3479)
+        );
+        assert!(parse_stun_url("turn:x").is_err());
+        assert!(parse_stun_url("stun:").is_err());
+        assert!(parse_stun_url("stun:host:notaport").is_err());
+    }
+
+    #[test]
+    fn interfaces_include_loopback() {
+        assert!(local_ipv4_addresses().contains(&IpAddr::from([127, 0, 0, 1])));
+    }
+}
