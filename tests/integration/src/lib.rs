@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod browser;
+pub mod openssl_dtls;
 pub mod sdp_template;
 pub mod sim;
 pub mod udp;

@@ -4,6 +4,7 @@
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
 mod dtls_netsim;
+mod dtls_openssl;
 mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
