@@ -25,9 +25,14 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContext, SslMethod, SslOptions, SslStream, SslVerifyMode, SslVersion,
+    ErrorCode, Ssl, SslMethod, SslMode, SslOptions, SslSessionCacheMode, SslStream, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::{X509NameBuilder, X509};
+
+/// The OpenSSL context type [`OpensslDtls::context`] returns, re-exported so
+/// users need no direct `openssl` dependency.
+pub use openssl::ssl::SslContext;
 
 /// `SSL_CTRL_GET_NEGOTIATED_GROUP` from `<openssl/ssl.h>` (OpenSSL 3.0).
 const SSL_CTRL_GET_NEGOTIATED_GROUP: libc::c_int = 134;
@@ -166,7 +171,19 @@ impl fmt::Debug for OpensslDtls {
 impl OpensslDtls {
     /// Builds an endpoint; nothing is sent until [`drive`](Self::drive) (client) or
     /// the first [`handle_datagram`](Self::handle_datagram) (server).
+    ///
+    /// Builds a fresh OpenSSL `SSL_CTX` each time, which costs more than the
+    /// handshake itself in OpenSSL 3; loops making many endpoints from one
+    /// configuration should use [`context`](Self::context) once and
+    /// [`with_context`](Self::with_context) per endpoint.
     pub fn new(config: &OpensslDtlsConfig) -> Result<Self, OpensslDtlsError> {
+        Self::with_context(&Self::context(config)?, config)
+    }
+
+    /// The OpenSSL context (`SSL_CTX`) for `config`: certificate, key,
+    /// ciphers, groups, SRTP profiles, verification and cookie callbacks.
+    /// Shareable by any number of endpoints built from the same configuration.
+    pub fn context(config: &OpensslDtlsConfig) -> Result<SslContext, OpensslDtlsError> {
         let mut ctx = SslContext::builder(SslMethod::dtls())?;
         ctx.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
         ctx.set_max_proto_version(Some(SslVersion::DTLS1_2))?;
@@ -188,6 +205,16 @@ impl OpensslDtls {
             SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
             |_preverify_ok, _store| true,
         );
+        // A self-signed certificate is its own chain: skip building one
+        // (an X509_verify_cert of our own certificate) in every handshake.
+        ctx.set_mode(SslMode::NO_AUTO_CHAIN);
+        // WebRTC never resumes DTLS sessions: no server-side cache (which a
+        // shared context would grow with every handshake) and no
+        // NewSessionTicket (OpenSSL 3.0's client deep-copies its session
+        // through i2d/d2i on receiving one, re-decoding the peer certificate:
+        // about a sixth of the handshake's time).
+        ctx.set_session_cache_mode(SslSessionCacheMode::OFF);
+        ctx.set_options(SslOptions::NO_TICKET);
         if config.role == Role::Server && config.cookie_exchange {
             ctx.set_options(SslOptions::COOKIE_EXCHANGE);
             // No peer address in memory: the cookie is a per-endpoint secret.
@@ -202,9 +229,17 @@ impl OpensslDtls {
                 cookie.len() == secret.len() && openssl::memcmp::eq(cookie, &secret)
             });
         }
-        let ctx = ctx.build();
+        Ok(ctx.build())
+    }
 
-        let mut ssl = Ssl::new(&ctx)?;
+    /// An endpoint on an existing [`context`](Self::context), which must have
+    /// been built from this same `config` (only `mtu` may differ: it is set
+    /// per endpoint).
+    pub fn with_context(
+        ctx: &SslContext,
+        config: &OpensslDtlsConfig,
+    ) -> Result<Self, OpensslDtlsError> {
+        let mut ssl = Ssl::new(ctx)?;
         ssl.set_mtu(config.mtu)?;
         match config.role {
             Role::Client => ssl.set_connect_state(),
@@ -222,7 +257,8 @@ impl OpensslDtls {
     }
 
     /// Queues one received datagram and drives OpenSSL (handshake or reads).
-    /// Datagrams over 64 KiB are truncated, empty ones ignored. Errors are recorded in [`failed`](Self::failed).
+    /// Datagrams over 64 KiB are truncated, empty ones ignored. Errors are
+    /// recorded in [`failed`](Self::failed).
     pub fn handle_datagram(&mut self, datagram: &[u8]) {
         // An empty read is end-of-file to OpenSSL ("unexpected EOF", fatal);
         // an empty datagram carries no record, so drop it here.

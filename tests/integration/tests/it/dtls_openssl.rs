@@ -549,3 +549,58 @@ fn x25519_only_client_rules_out_an_ecdsa_p256_certificate() {
         "{client_err}"
     );
 }
+
+#[test]
+fn one_context_serves_many_endpoints() {
+    let client = config(Role::Client, AES128, GCM_FIRST);
+    let server = config(Role::Server, AES128, GCM_FIRST);
+    let (cc, sc) = (
+        OpensslDtls::context(&client).unwrap(),
+        OpensslDtls::context(&server).unwrap(),
+    );
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let mut c = OpensslDtls::with_context(&cc, &client).unwrap();
+        let mut s = OpensslDtls::with_context(&sc, &server).unwrap();
+        handshake(&mut c, &mut s).unwrap();
+        let k = c.export_srtp_keying_material(56);
+        assert_eq!(k, s.export_srtp_keying_material(56));
+        keys.push(k);
+    }
+    // Full handshakes every time (no resumption): fresh keys.
+    assert!(keys[0] != keys[1] && keys[1] != keys[2]);
+}
+
+/// OpenSSL buffers a flight's records and writes them as one datagram while
+/// they fit the MTU: a DTLS implementation talking to it must take several
+/// records per datagram. No NewSessionTicket (tickets are off).
+#[test]
+fn each_flight_is_one_datagram_of_several_records() {
+    let (mut c, mut s) = pair(
+        &config(Role::Client, AES128, GCM_FIRST),
+        &config(Role::Server, AES128, GCM_FIRST),
+    );
+    c.drive().unwrap();
+    let mut wire = Vec::new(); // (from client, [(content type, epoch, handshake type)])
+    while exchange_observed(&mut c, &mut s, |from_client, d| {
+        let recs = records(d)
+            .iter()
+            .map(|&(ct, epoch, body)| (ct, epoch, if epoch == 0 { body[0] } else { 0 }))
+            .collect::<Vec<_>>();
+        wire.push((from_client, recs));
+    }) > 0
+    {}
+    assert!(c.is_established() && s.is_established());
+    let hs = |t| (HANDSHAKE, 0, t);
+    let ccs = (20, 0, 1);
+    let finished = (HANDSHAKE, 1, 0); // encrypted under epoch 1
+    assert_eq!(
+        wire,
+        vec![
+            (true, vec![hs(1)]),                                  // ClientHello
+            (false, vec![hs(2), hs(11), hs(12), hs(13), hs(14)]), // ServerHello..ServerHelloDone
+            (true, vec![hs(11), hs(16), hs(15), ccs, finished]),  // Certificate..Finished
+            (false, vec![ccs, finished]),                         // ChangeCipherSpec, Finished
+        ]
+    );
+}
