@@ -75,7 +75,9 @@ impl OpusEncoder {
         let mut inner =
             Encoder::new(rate, ch, Application::Voip).map_err(opus_err("encoder init"))?;
         inner
-            .set_bitrate(Bitrate::BitsPerSecond(bitrate_bps.clamp(6000, 510_000) as i32))
+            .set_bitrate(Bitrate::BitsPerSecond(
+                bitrate_bps.clamp(6000, 510_000) as i32
+            ))
             .map_err(opus_err("set bitrate"))?;
         Ok(OpusEncoder {
             inner,
@@ -99,7 +101,10 @@ impl OpusEncoder {
             });
         }
         let mut out = vec![0u8; MAX_PACKET_BYTES];
-        let n = self.inner.encode(pcm, &mut out).map_err(opus_err("encode"))?;
+        let n = self
+            .inner
+            .encode(pcm, &mut out)
+            .map_err(opus_err("encode"))?;
         out.truncate(n);
         Ok(out)
     }

@@ -225,7 +225,9 @@ impl<W: Write + Seek> WavWriter<W> {
     /// Writes the header for `channels` channels at `sample_rate`.
     pub fn new(mut w: W, sample_rate: u32, channels: u16) -> Result<Self, MediaError> {
         if channels == 0 || sample_rate == 0 {
-            return Err(MediaError::InvalidConfig("WAV needs channels and a sample rate"));
+            return Err(MediaError::InvalidConfig(
+                "WAV needs channels and a sample rate",
+            ));
         }
         let block_align = channels * 2;
         let mut h = Vec::with_capacity(WAV_HEADER_LEN as usize);
@@ -260,7 +262,8 @@ impl<W: Write + Seek> WavWriter<W> {
     /// Patches the RIFF and data sizes and returns the writer, positioned at
     /// the end.
     pub fn finish(mut self) -> Result<W, MediaError> {
-        let data = u32::try_from(self.data_bytes).map_err(|_| MediaError::TooLarge(self.data_bytes))?;
+        let data =
+            u32::try_from(self.data_bytes).map_err(|_| MediaError::TooLarge(self.data_bytes))?;
         let riff = data
             .checked_add(WAV_HEADER_LEN as u32 - 8)
             .ok_or(MediaError::TooLarge(self.data_bytes))?;
@@ -403,8 +406,7 @@ impl RgbImage {
         for row in 0..rows {
             let d = (y as usize + row) * dw + x as usize * 3;
             let s = row * sw;
-            if let (Some(dst), Some(srcrow)) =
-                (self.data.get_mut(d..d + w), src.data.get(s..s + w))
+            if let (Some(dst), Some(srcrow)) = (self.data.get_mut(d..d + w), src.data.get(s..s + w))
             {
                 dst.copy_from_slice(srcrow);
             }
@@ -443,7 +445,9 @@ pub fn i420_to_rgb(frame: &I420Frame) -> RgbImage {
 /// Writes `img` as an 8-bit RGB PNG.
 pub fn write_png<W: Write>(img: &RgbImage, w: W) -> Result<(), MediaError> {
     if img.data.len() != img.width as usize * img.height as usize * 3 {
-        return Err(MediaError::InvalidConfig("RGB buffer does not match its size"));
+        return Err(MediaError::InvalidConfig(
+            "RGB buffer does not match its size",
+        ));
     }
     let png_err = |e: png::EncodingError| MediaError::Png(e.to_string());
     let mut enc = png::Encoder::new(w, img.width, img.height);

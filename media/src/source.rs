@@ -135,7 +135,11 @@ fn rgb_to_yuv(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
     let y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16;
     let u = ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128;
     let v = ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128;
-    (y.clamp(0, 255) as u8, u.clamp(0, 255) as u8, v.clamp(0, 255) as u8)
+    (
+        y.clamp(0, 255) as u8,
+        u.clamp(0, 255) as u8,
+        v.clamp(0, 255) as u8,
+    )
 }
 
 /// 75% colour bars, left to right.
@@ -320,5 +324,56 @@ impl ToneSource {
             self.sample_index += 1;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_round_trips_on_raw_frames_of_several_sizes() {
+        for (w, h) in [(320, 240), (640, 360), (1280, 720), (160, 120), (321, 241)] {
+            let mut p = TestPattern::new(w, h, 15);
+            let _ = p.next_frame(0);
+            let f = p.next_frame(u64::MAX - 5);
+            assert_eq!(
+                read_stamp(&f),
+                Some(Stamp {
+                    frame_number: 1,
+                    capture_time_us: u64::MAX - 5
+                }),
+                "{w}x{h}"
+            );
+        }
+        assert_eq!(stamp_block(320, 240), Some(8));
+        assert_eq!(stamp_block(640, 360), Some(16));
+    }
+
+    #[test]
+    fn frames_without_a_stamp_read_as_none() {
+        assert_eq!(read_stamp(&I420Frame::new_black(320, 240)), None);
+        let mut white = I420Frame::new_black(320, 240);
+        white.y.fill(235);
+        assert_eq!(read_stamp(&white), None);
+        // Too small to carry one at all.
+        assert_eq!(read_stamp(&I420Frame::new_black(16, 16)), None);
+        let mut f = TestPattern::new(320, 240, 15).next_frame(7);
+        // Flip one bit block: the checksum catches it.
+        for row in 0..8 {
+            for x in 0..8 {
+                f.y[row * 320 + x] = 255 - f.y[row * 320 + x];
+            }
+        }
+        assert_eq!(read_stamp(&f), None);
+    }
+
+    #[test]
+    fn the_pattern_moves() {
+        let mut p = TestPattern::new(320, 240, 15);
+        let a = p.next_frame(0);
+        let b = p.next_frame(0);
+        let top = stamp_height(320, 240) as usize * 320;
+        assert_ne!(a.y[top..], b.y[top..]);
     }
 }

@@ -220,7 +220,9 @@ impl Vp8Encoder {
     pub fn new(config: Vp8EncoderConfig) -> Result<Self, MediaError> {
         if config.width == 0 || config.height == 0 || config.width > 16383 || config.height > 16383
         {
-            return Err(MediaError::InvalidConfig("VP8 dimensions must be 1..=16383"));
+            return Err(MediaError::InvalidConfig(
+                "VP8 dimensions must be 1..=16383",
+            ));
         }
         if config.fps == 0 {
             return Err(MediaError::InvalidConfig("fps must be positive"));
@@ -228,20 +230,24 @@ impl Vp8Encoder {
         if !(-16..=16).contains(&config.cpu_used) {
             return Err(MediaError::InvalidConfig("cpu_used must be in -16..=16"));
         }
-        // SAFETY: `vpx_codec_enc_cfg_t` is plain C data; zero is a valid value
-        // for every field (its enums all have a 0 variant), and it is fully
-        // overwritten by `vpx_codec_enc_config_default` just below.
-        #[allow(unsafe_code)]
-        let mut cfg: Box<ffi::vpx_codec_enc_cfg_t> = Box::new(unsafe { std::mem::zeroed() });
+        let mut cfg = Box::new(std::mem::MaybeUninit::<ffi::vpx_codec_enc_cfg_t>::uninit());
         // SAFETY: `vpx_codec_vp8_cx` returns a static interface; `cfg` points
-        // to a writable `vpx_codec_enc_cfg_t` of the size the header declares.
+        // to writable memory of the size the header declares, which the call
+        // only writes (a whole-struct copy of the built-in defaults).
         #[allow(unsafe_code)]
-        let err = unsafe { ffi::vpx_codec_enc_config_default(ffi::vpx_codec_vp8_cx(), &mut *cfg, 0) };
+        let err = unsafe {
+            ffi::vpx_codec_enc_config_default(ffi::vpx_codec_vp8_cx(), cfg.as_mut_ptr(), 0)
+        };
         if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
             return Err(MediaError::VpxInit {
                 detail: format!("vpx_codec_enc_config_default: {err:?}"),
             });
         }
+        // SAFETY: on success `vpx_codec_enc_config_default` has assigned the
+        // whole struct (every field holds a valid value of its type; zeroing
+        // it instead would not be valid, as `g_bit_depth` has no 0 variant).
+        #[allow(unsafe_code)]
+        let mut cfg: Box<ffi::vpx_codec_enc_cfg_t> = unsafe { cfg.assume_init() };
         cfg.g_w = config.width;
         cfg.g_h = config.height;
         cfg.g_threads = config.threads.clamp(1, 16);
@@ -309,7 +315,10 @@ impl Vp8Encoder {
             (ffi::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD, 1),
             (ffi::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0),
             (ffi::vp8e_enc_control_id::VP8E_SET_TOKEN_PARTITIONS, 0),
-            (ffi::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT, max_intra_pct),
+            (
+                ffi::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+                max_intra_pct,
+            ),
         ];
         for (id, value) in controls {
             // SAFETY: the context is initialised; each of these controls takes
@@ -578,7 +587,8 @@ impl Vp8Decoder {
                 detail: "empty frame".into(),
             });
         }
-        let len = c_uint::try_from(data.len()).map_err(|_| MediaError::TooLarge(data.len() as u64))?;
+        let len =
+            c_uint::try_from(data.len()).map_err(|_| MediaError::TooLarge(data.len() as u64))?;
         // SAFETY: the context is initialised; `data` is valid for `len`
         // bytes for the duration of the call and libvpx does not keep it
         // (no input-fragments flag).
@@ -650,7 +660,10 @@ unsafe fn copy_image(img: &ffi::vpx_image_t) -> Option<I420Frame> {
     }
     let (w, h) = (img.d_w, img.d_h);
     let mut frame = I420Frame::new_black(w, h);
-    let (cw, ch) = (frame.chroma_width() as usize, frame.chroma_height() as usize);
+    let (cw, ch) = (
+        frame.chroma_width() as usize,
+        frame.chroma_height() as usize,
+    );
     let planes: [(&mut Vec<u8>, usize, usize); 3] = [
         (&mut frame.y, w as usize, h as usize),
         (&mut frame.u, cw, ch),
@@ -666,8 +679,7 @@ unsafe fn copy_image(img: &ffi::vpx_image_t) -> Option<I420Frame> {
             // SAFETY: per the function contract, row `row` of plane `i`
             // starts `row * stride` bytes after the plane pointer and has at
             // least `pw` readable bytes.
-            let line =
-                unsafe { std::slice::from_raw_parts(src.add(row * stride as usize), pw) };
+            let line = unsafe { std::slice::from_raw_parts(src.add(row * stride as usize), pw) };
             dst[row * pw..(row + 1) * pw].copy_from_slice(line);
         }
     }
