@@ -13,7 +13,11 @@ use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let path = args.next().unwrap_or_else(|| "pattern.png".into());
-    let bitrate: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(300_000);
+    let bitrate: u32 = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(300_000);
     let (w, h, fps) = (320, 240, 15);
     let mut pattern = TestPattern::new(w, h, fps);
     let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(w, h, fps, bitrate))?;
@@ -23,11 +27,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut slot = 0;
     for n in 0..30u32 {
         let t = u64::from(n) * 1_000_000 / u64::from(fps);
-        let e = enc.encode(&pattern.next_frame(t), t, false)?.ok_or("no frame")?;
+        let e = enc
+            .encode(&pattern.next_frame(t), t, false)?
+            .ok_or("no frame")?;
         bytes += e.data.len();
         let pic = dec.decode(&e.data)?.ok_or("no picture")?;
         if [0, 10, 20, 29].contains(&n) {
-            println!("frame {n}: {} bytes, stamp {:?}", e.data.len(), read_stamp(&pic));
+            println!(
+                "frame {n}: {} bytes, stamp {:?}",
+                e.data.len(),
+                read_stamp(&pic)
+            );
             grid.blit(&i420_to_rgb(&pic), (slot % 2) * w, (slot / 2) * h);
             slot += 1;
         }

@@ -20,6 +20,10 @@
 //! - [`sink`]: IVF and WAV writers and readers, I420 to RGB conversion,
 //!   compositing and PNG output for snapshots.
 //!
+//! `examples/pattern_snapshot.rs` runs the pattern through VP8 and writes a
+//! PNG of decoded frames; the ignored test `vp8_speed_report` prints encode
+//! and decode speed.
+//!
 //! # Where `unsafe` lives
 //!
 //! This is the only meshrtc crate where `unsafe` may appear (the crate denies
@@ -54,3 +58,4 @@ pub mod source;
 pub mod vp8;
 
 pub use error::MediaError;
+pub use vp8::{EncodedFrame, I420Frame};

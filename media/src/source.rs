@@ -313,11 +313,12 @@ impl ToneSource {
         let mut out = Vec::with_capacity(n * ch);
         for _ in 0..n {
             let i = self.sample_index;
-            // Phase from the index modulo the rate keeps precision over hours.
-            let t = (i % u64::from(self.sample_rate)) as f64 / sr;
-            let mut s = TONE_AMPLITUDE * (std::f64::consts::TAU * self.freq_hz * t).sin();
+            // Phases in cycles, reduced to [0, 1) before `sin` so precision
+            // holds over hours of samples.
+            let phase = |hz: f64| (i as f64 * hz / sr).fract() * std::f64::consts::TAU;
+            let mut s = TONE_AMPLITUDE * phase(self.freq_hz).sin();
             if self.is_beep(i) {
-                s += BEEP_AMPLITUDE * (std::f64::consts::TAU * BEEP_HZ * t).sin();
+                s += BEEP_AMPLITUDE * phase(BEEP_HZ).sin();
             }
             let s = s.round().clamp(-32768.0, 32767.0) as i16;
             out.extend(std::iter::repeat_n(s, ch));

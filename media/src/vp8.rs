@@ -154,17 +154,22 @@ impl Vp8EncoderConfig {
 /// timebase.
 const TIMEBASE_DEN: c_int = 1_000_000;
 
-/// The last error libvpx recorded on a context, as text.
-fn ctx_error(ctx: &mut ffi::vpx_codec_ctx_t, err: ffi::vpx_codec_err_t) -> String {
+/// libvpx's name for an error code.
+fn err_string(err: ffi::vpx_codec_err_t) -> String {
     // SAFETY: `vpx_codec_err_to_string` returns a pointer to a static,
     // NUL-terminated string for every error code.
     #[allow(unsafe_code)]
-    let base = unsafe { CStr::from_ptr(ffi::vpx_codec_err_to_string(err)) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: `ctx` is a valid context (initialised, or zeroed and marked
-    // with an error by a failed init); the detail is NUL-terminated or null
-    // and owned by the context, and it is copied before `ctx` is used again.
+    let s = unsafe { CStr::from_ptr(ffi::vpx_codec_err_to_string(err)) };
+    s.to_string_lossy().into_owned()
+}
+
+/// The last error libvpx recorded on a live (initialised) context, as text.
+fn ctx_error(ctx: &mut ffi::vpx_codec_ctx_t, err: ffi::vpx_codec_err_t) -> String {
+    let base = err_string(err);
+    // SAFETY: `ctx` is an initialised context (callers never pass one whose
+    // init failed: libvpx has freed its private data then); the detail is
+    // null or a NUL-terminated string owned by the context, copied before
+    // `ctx` is used again.
     #[allow(unsafe_code)]
     let detail = unsafe {
         let p = ffi::vpx_codec_error_detail(ctx);
@@ -296,9 +301,10 @@ impl Vp8Encoder {
             )
         };
         if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
-            // A failed init leaves nothing to destroy.
+            // A failed init leaves nothing to destroy, and its detail string
+            // may point into freed memory: report the code only.
             return Err(MediaError::VpxInit {
-                detail: ctx_error(&mut ctx, err),
+                detail: format!("vpx_codec_enc_init_ver: {}", err_string(err)),
             });
         }
         let mut encoder = Vp8Encoder {
@@ -552,7 +558,7 @@ impl Vp8Decoder {
         };
         if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
             return Err(MediaError::VpxInit {
-                detail: ctx_error(&mut ctx, err),
+                detail: format!("vpx_codec_dec_init_ver: {}", err_string(err)),
             });
         }
         Ok(Vp8Decoder {
@@ -618,7 +624,7 @@ impl Vp8Decoder {
             // Drain the picture so it is not returned later.
             self.take_picture();
             return Err(MediaError::VpxDecode {
-                detail: "frame decoded corrupt (missing or damaged reference)".into(),
+                detail: "frame decoded corrupt (truncated, or reference missing or damaged)".into(),
             });
         }
         Ok(self.take_picture())

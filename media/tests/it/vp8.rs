@@ -199,3 +199,31 @@ fn vp8_speed_report() {
         }
     }
 }
+
+#[test]
+fn vp8_frames_cut_anywhere_are_errors_not_pictures() {
+    let mut pattern = TestPattern::new(W, H, FPS);
+    let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(W, H, FPS, 300_000)).unwrap();
+    let frames: Vec<_> = (0..3u32)
+        .map(|n| {
+            let f = pattern.next_frame(capture_time(n));
+            enc.encode(&f, capture_time(n), false).unwrap().unwrap()
+        })
+        .collect();
+    for (i, f) in frames.iter().enumerate() {
+        for percent in [10, 25, 50, 75, 95] {
+            let mut dec = Vp8Decoder::new().unwrap();
+            if i > 0 {
+                dec.decode(&frames[0].data).unwrap();
+            }
+            let cut = f.data.len() * percent / 100;
+            assert!(
+                dec.decode(&f.data[..cut]).is_err(),
+                "frame {i} cut to {percent}%"
+            );
+            assert_eq!(dec.decode_errors, 1);
+            // The next key frame decodes.
+            assert!(dec.decode(&frames[0].data).unwrap().is_some());
+        }
+    }
+}
