@@ -1,0 +1,704 @@
+//! VP8 (RFC 6386) encode and decode on the system libvpx.
+//!
+//! The bindings come from `vpx-sys`, which runs bindgen against the installed
+//! libvpx headers at build time, so struct layouts and ABI version numbers
+//! match the library that is linked. This module holds all of the crate's
+//! `unsafe`; each block says why it is sound.
+//!
+//! The encoder is set up the way real-time callers use libvpx: one pass, CBR,
+//! `g_lag_in_frames = 0` (one frame in, one frame out), error resilient mode,
+//! the real-time deadline, one token partition, and no frame dropping (so the
+//! frame numbers a receiver sees are exactly those sent).
+
+use std::ffi::CStr;
+use std::os::raw::{c_int, c_long, c_uint, c_ulong};
+use std::ptr;
+
+use vpx_sys as ffi;
+
+use crate::MediaError;
+
+/// A picture in I420 (YUV 4:2:0, 8 bits), planes tightly packed.
+///
+/// The luma plane has stride `width`, the two chroma planes stride
+/// `(width + 1) / 2` and `(height + 1) / 2` rows. Values are video range
+/// (BT.601: luma 16..=235).
+#[derive(Clone, PartialEq, Eq)]
+pub struct I420Frame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Luma, `width * height` bytes.
+    pub y: Vec<u8>,
+    /// Cb, `chroma_width() * chroma_height()` bytes.
+    pub u: Vec<u8>,
+    /// Cr, `chroma_width() * chroma_height()` bytes.
+    pub v: Vec<u8>,
+}
+
+impl std::fmt::Debug for I420Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The planes are kilobytes of pixels: show the shape only.
+        f.debug_struct("I420Frame")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+impl I420Frame {
+    /// A black frame (luma 16, neutral chroma).
+    pub fn new_black(width: u32, height: u32) -> Self {
+        let (w, h) = (width as usize, height as usize);
+        let c = chroma_len(width, height);
+        I420Frame {
+            width,
+            height,
+            y: vec![16; w * h],
+            u: vec![128; c],
+            v: vec![128; c],
+        }
+    }
+
+    /// Width of the chroma planes.
+    pub fn chroma_width(&self) -> u32 {
+        self.width.div_ceil(2)
+    }
+
+    /// Height of the chroma planes.
+    pub fn chroma_height(&self) -> u32 {
+        self.height.div_ceil(2)
+    }
+
+    /// Checks that the planes have the lengths the dimensions call for.
+    pub fn check_planes(&self) -> Result<(), MediaError> {
+        let c = chroma_len(self.width, self.height);
+        if self.y.len() != self.width as usize * self.height as usize
+            || self.u.len() != c
+            || self.v.len() != c
+        {
+            return Err(MediaError::BadPlanes {
+                width: self.width,
+                height: self.height,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn chroma_len(width: u32, height: u32) -> usize {
+    width.div_ceil(2) as usize * height.div_ceil(2) as usize
+}
+
+/// One compressed frame, as it goes into RTP packetization.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncodedFrame {
+    /// The VP8 frame (or fake-codec frame) bytes.
+    pub data: Vec<u8>,
+    /// Whether this is a key frame (decodable without any earlier frame).
+    pub keyframe: bool,
+    /// The presentation timestamp given to the encoder.
+    pub pts: u64,
+}
+
+impl std::fmt::Debug for EncodedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedFrame")
+            .field("len", &self.data.len())
+            .field("keyframe", &self.keyframe)
+            .field("pts", &self.pts)
+            .finish()
+    }
+}
+
+/// Settings for [`Vp8Encoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vp8EncoderConfig {
+    /// Frame width in pixels.
+    pub width: u32,
+    /// Frame height in pixels.
+    pub height: u32,
+    /// Nominal frame rate; rate control assumes this many frames a second.
+    pub fps: u32,
+    /// Target bitrate in bits per second.
+    pub bitrate_bps: u32,
+    /// Automatic key frame at least every this many frames; `None` means key
+    /// frames only when forced (the usual WebRTC setting: a receiver asks for
+    /// one with PLI/FIR).
+    pub keyframe_interval: Option<u32>,
+    /// Encoder threads (1 is right for 320x240 on a small machine).
+    pub threads: u32,
+    /// libvpx `VP8E_SET_CPUUSED`: -16..=16; larger magnitude is faster and
+    /// worse. Negative values make the speed adapt to the deadline.
+    pub cpu_used: i32,
+}
+
+impl Vp8EncoderConfig {
+    /// Defaults for a real-time call on a 2-core machine: no automatic key
+    /// frames, one thread, `cpu_used` -8.
+    pub fn new(width: u32, height: u32, fps: u32, bitrate_bps: u32) -> Self {
+        Vp8EncoderConfig {
+            width,
+            height,
+            fps,
+            bitrate_bps,
+            keyframe_interval: None,
+            threads: 1,
+            cpu_used: -8,
+        }
+    }
+}
+
+/// Microseconds: `pts` values given to [`Vp8Encoder::encode`] are in this
+/// timebase.
+const TIMEBASE_DEN: c_int = 1_000_000;
+
+/// libvpx's name for an error code.
+fn err_string(err: ffi::vpx_codec_err_t) -> String {
+    // SAFETY: `vpx_codec_err_to_string` returns a pointer to a static,
+    // NUL-terminated string for every error code.
+    #[allow(unsafe_code)]
+    let s = unsafe { CStr::from_ptr(ffi::vpx_codec_err_to_string(err)) };
+    s.to_string_lossy().into_owned()
+}
+
+/// The last error libvpx recorded on a live (initialised) context, as text.
+fn ctx_error(ctx: &mut ffi::vpx_codec_ctx_t, err: ffi::vpx_codec_err_t) -> String {
+    let base = err_string(err);
+    // SAFETY: `ctx` is an initialised context (callers never pass one whose
+    // init failed: libvpx has freed its private data then); the detail is
+    // null or a NUL-terminated string owned by the context, copied before
+    // `ctx` is used again.
+    #[allow(unsafe_code)]
+    let detail = unsafe {
+        let p = ffi::vpx_codec_error_detail(ctx);
+        if p.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(p).to_string_lossy().into_owned())
+        }
+    };
+    match detail {
+        Some(d) => format!("{base}: {d}"),
+        None => base,
+    }
+}
+
+fn zeroed_ctx() -> Box<ffi::vpx_codec_ctx_t> {
+    // SAFETY: `vpx_codec_ctx_t` is plain C data (pointers, integers, a union
+    // of pointers, and an error enum whose value 0 is `VPX_CODEC_OK`); the
+    // all-zero pattern is valid for each field, and it is what libvpx's own
+    // examples start from before `*_init_ver`.
+    #[allow(unsafe_code)]
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+/// A real-time VP8 encoder.
+pub struct Vp8Encoder {
+    // Boxed: libvpx keeps no pointer to the context itself, but the
+    // configuration pointer it is given and the context must not move while
+    // the library holds them, so both live on the heap.
+    ctx: Box<ffi::vpx_codec_ctx_t>,
+    cfg: Box<ffi::vpx_codec_enc_cfg_t>,
+    config: Vp8EncoderConfig,
+    frames_encoded: u64,
+}
+
+// SAFETY: a libvpx encoder context has no thread affinity (no thread-local
+// state); it only must not be used from two threads at once, which `&mut self`
+// on every method guarantees.
+#[allow(unsafe_code)]
+unsafe impl Send for Vp8Encoder {}
+
+impl std::fmt::Debug for Vp8Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vp8Encoder")
+            .field("config", &self.config)
+            .field("frames_encoded", &self.frames_encoded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vp8Encoder {
+    /// Creates an encoder.
+    pub fn new(config: Vp8EncoderConfig) -> Result<Self, MediaError> {
+        if config.width == 0 || config.height == 0 || config.width > 16383 || config.height > 16383
+        {
+            return Err(MediaError::InvalidConfig(
+                "VP8 dimensions must be 1..=16383",
+            ));
+        }
+        if config.fps == 0 {
+            return Err(MediaError::InvalidConfig("fps must be positive"));
+        }
+        if !(-16..=16).contains(&config.cpu_used) {
+            return Err(MediaError::InvalidConfig("cpu_used must be in -16..=16"));
+        }
+        let mut cfg = Box::new(std::mem::MaybeUninit::<ffi::vpx_codec_enc_cfg_t>::uninit());
+        // SAFETY: `vpx_codec_vp8_cx` returns a static interface; `cfg` points
+        // to writable memory of the size the header declares, which the call
+        // only writes (a whole-struct copy of the built-in defaults).
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_enc_config_default(ffi::vpx_codec_vp8_cx(), cfg.as_mut_ptr(), 0)
+        };
+        if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            return Err(MediaError::VpxInit {
+                detail: format!("vpx_codec_enc_config_default: {err:?}"),
+            });
+        }
+        // SAFETY: on success `vpx_codec_enc_config_default` has assigned the
+        // whole struct (every field holds a valid value of its type; zeroing
+        // it instead would not be valid, as `g_bit_depth` has no 0 variant).
+        #[allow(unsafe_code)]
+        let mut cfg: Box<ffi::vpx_codec_enc_cfg_t> = unsafe { cfg.assume_init() };
+        cfg.g_w = config.width;
+        cfg.g_h = config.height;
+        cfg.g_threads = config.threads.clamp(1, 16);
+        cfg.g_timebase = ffi::vpx_rational {
+            num: 1,
+            den: TIMEBASE_DEN,
+        };
+        cfg.g_error_resilient = ffi::VPX_ERROR_RESILIENT_DEFAULT;
+        cfg.g_pass = ffi::vpx_enc_pass::VPX_RC_ONE_PASS;
+        cfg.g_lag_in_frames = 0;
+        cfg.rc_end_usage = ffi::vpx_rc_mode::VPX_CBR;
+        cfg.rc_target_bitrate = (config.bitrate_bps / 1000).max(1);
+        // No dropped frames: every input produces an output, so frame numbers
+        // on the receiving side are the ones sent.
+        cfg.rc_dropframe_thresh = 0;
+        cfg.rc_resize_allowed = 0;
+        cfg.rc_min_quantizer = 2;
+        cfg.rc_max_quantizer = 56;
+        cfg.rc_undershoot_pct = 100;
+        cfg.rc_overshoot_pct = 15;
+        cfg.rc_buf_initial_sz = 500;
+        cfg.rc_buf_optimal_sz = 600;
+        cfg.rc_buf_sz = 1000;
+        match config.keyframe_interval {
+            Some(n) => {
+                cfg.kf_mode = ffi::vpx_kf_mode::VPX_KF_AUTO;
+                cfg.kf_min_dist = 0;
+                cfg.kf_max_dist = n.max(1);
+            }
+            None => cfg.kf_mode = ffi::vpx_kf_mode::VPX_KF_DISABLED,
+        }
+
+        let mut ctx = zeroed_ctx();
+        // SAFETY: `ctx` is a zeroed context on the heap, `cfg` a complete
+        // configuration on the heap (libvpx copies it during init), the
+        // interface is static, and the ABI version is the one the bindings
+        // were generated with from the installed header.
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_enc_init_ver(
+                &mut *ctx,
+                ffi::vpx_codec_vp8_cx(),
+                &*cfg,
+                0,
+                ffi::VPX_ENCODER_ABI_VERSION as c_int,
+            )
+        };
+        if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            // A failed init leaves nothing to destroy, and its detail string
+            // may point into freed memory: report the code only.
+            return Err(MediaError::VpxInit {
+                detail: format!("vpx_codec_enc_init_ver: {}", err_string(err)),
+            });
+        }
+        let mut encoder = Vp8Encoder {
+            ctx,
+            cfg,
+            config,
+            frames_encoded: 0,
+        };
+        // Max key frame size relative to the per-frame budget, in percent:
+        // half of the optimal buffer (600 ms) spent on one frame.
+        let max_intra_pct = (config.fps * 30).max(300) as c_int;
+        let controls = [
+            (ffi::vp8e_enc_control_id::VP8E_SET_CPUUSED, config.cpu_used),
+            (ffi::vp8e_enc_control_id::VP8E_SET_STATIC_THRESHOLD, 1),
+            (ffi::vp8e_enc_control_id::VP8E_SET_NOISE_SENSITIVITY, 0),
+            (ffi::vp8e_enc_control_id::VP8E_SET_TOKEN_PARTITIONS, 0),
+            (
+                ffi::vp8e_enc_control_id::VP8E_SET_MAX_INTRA_BITRATE_PCT,
+                max_intra_pct,
+            ),
+        ];
+        for (id, value) in controls {
+            // SAFETY: the context is initialised; each of these controls takes
+            // exactly one `int` vararg (vp8cx.h's VPX_CTRL_USE_TYPE lists them
+            // as `int` or `unsigned int`, which share a representation here).
+            #[allow(unsafe_code)]
+            let err = unsafe { ffi::vpx_codec_control_(&mut *encoder.ctx, id as c_int, value) };
+            if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+                return Err(MediaError::VpxInit {
+                    detail: ctx_error(&mut encoder.ctx, err),
+                });
+            }
+        }
+        Ok(encoder)
+    }
+
+    /// The configuration (with the current bitrate).
+    pub fn config(&self) -> &Vp8EncoderConfig {
+        &self.config
+    }
+
+    /// Frames encoded so far.
+    pub fn frames_encoded(&self) -> u64 {
+        self.frames_encoded
+    }
+
+    /// Encodes one frame. `pts` is in microseconds and should increase.
+    ///
+    /// Returns `Ok(None)` if the encoder produced no output for this frame
+    /// (it does not with this crate's settings, but libvpx may in principle).
+    pub fn encode(
+        &mut self,
+        frame: &I420Frame,
+        pts: u64,
+        force_keyframe: bool,
+    ) -> Result<Option<EncodedFrame>, MediaError> {
+        if frame.width != self.config.width || frame.height != self.config.height {
+            return Err(MediaError::FrameSizeMismatch {
+                width: self.config.width,
+                height: self.config.height,
+                got_width: frame.width,
+                got_height: frame.height,
+            });
+        }
+        frame.check_planes()?;
+        let pts = i64::try_from(pts).map_err(|_| MediaError::InvalidConfig("pts over i64"))?;
+
+        // SAFETY: zero is a valid value for every field of `vpx_image_t`
+        // (plain integers and pointers; its enums have a 0 variant), and
+        // `vpx_img_wrap` fills in the rest.
+        #[allow(unsafe_code)]
+        let mut img: ffi::vpx_image_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `vpx_img_wrap` only records the pointer and computes plane
+        // pointers; it neither reads nor writes pixels. The plane pointers
+        // and strides are then set to our three separate buffers, whose
+        // lengths `check_planes` verified for these dimensions.
+        #[allow(unsafe_code)]
+        let wrapped = unsafe {
+            ffi::vpx_img_wrap(
+                &mut img,
+                ffi::vpx_img_fmt::VPX_IMG_FMT_I420,
+                frame.width as c_uint,
+                frame.height as c_uint,
+                1,
+                frame.y.as_ptr() as *mut u8,
+            )
+        };
+        if wrapped.is_null() {
+            return Err(MediaError::VpxEncode {
+                detail: "vpx_img_wrap failed".into(),
+            });
+        }
+        let cw = frame.chroma_width() as c_int;
+        // libvpx takes `*mut` planes but the encoder only reads its input
+        // image (it copies it into its own lookahead buffer).
+        img.planes[0] = frame.y.as_ptr() as *mut u8;
+        img.planes[1] = frame.u.as_ptr() as *mut u8;
+        img.planes[2] = frame.v.as_ptr() as *mut u8;
+        img.stride[0] = frame.width as c_int;
+        img.stride[1] = cw;
+        img.stride[2] = cw;
+
+        let flags: c_long = if force_keyframe {
+            ffi::VPX_EFLAG_FORCE_KF as c_long
+        } else {
+            0
+        };
+        let duration = (TIMEBASE_DEN as u32 / self.config.fps.max(1)) as c_ulong;
+        // SAFETY: the context is initialised; `img` describes buffers that
+        // outlive this call and match its dimensions and strides; with
+        // `g_lag_in_frames = 0` libvpx does not keep the image after return.
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_encode(
+                &mut *self.ctx,
+                &img,
+                pts,
+                duration,
+                flags,
+                ffi::VPX_DL_REALTIME as c_ulong,
+            )
+        };
+        if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            return Err(MediaError::VpxEncode {
+                detail: ctx_error(&mut self.ctx, err),
+            });
+        }
+
+        let mut out: Option<EncodedFrame> = None;
+        let mut iter: ffi::vpx_codec_iter_t = ptr::null();
+        loop {
+            // SAFETY: the context is initialised and `iter` starts null as the
+            // API requires; the returned packet stays valid until the next
+            // call on this context, and it is copied before that.
+            #[allow(unsafe_code)]
+            let pkt = unsafe { ffi::vpx_codec_get_cx_data(&mut *self.ctx, &mut iter) };
+            if pkt.is_null() {
+                break;
+            }
+            // SAFETY: non-null packets point to a valid `vpx_codec_cx_pkt_t`;
+            // for `VPX_CODEC_CX_FRAME_PKT` the `frame` member of the union is
+            // the active one, and `buf` holds `sz` bytes.
+            #[allow(unsafe_code)]
+            let (bytes, key, pkt_pts) = unsafe {
+                let pkt = &*pkt;
+                if pkt.kind != ffi::vpx_codec_cx_pkt_kind::VPX_CODEC_CX_FRAME_PKT {
+                    continue;
+                }
+                let f = &pkt.data.frame;
+                let bytes = if f.buf.is_null() || f.sz == 0 {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(f.buf as *const u8, f.sz as usize)
+                };
+                (bytes, f.flags & ffi::VPX_FRAME_IS_KEY != 0, f.pts)
+            };
+            match &mut out {
+                // With one token partition and no partition output flag there
+                // is one packet a frame; concatenate anything more.
+                Some(o) => o.data.extend_from_slice(bytes),
+                None => {
+                    out = Some(EncodedFrame {
+                        data: bytes.to_vec(),
+                        keyframe: key,
+                        pts: pkt_pts.max(0) as u64,
+                    })
+                }
+            }
+        }
+        self.frames_encoded += 1;
+        Ok(out)
+    }
+
+    /// Changes the target bitrate from the next frame on (congestion control
+    /// calls this). Values are clamped to at least 1 kbps.
+    pub fn set_bitrate(&mut self, bps: u32) {
+        let kbps = (bps / 1000).max(1);
+        if kbps == self.cfg.rc_target_bitrate {
+            return;
+        }
+        self.cfg.rc_target_bitrate = kbps;
+        // SAFETY: the context is initialised and `cfg` is a complete
+        // configuration that libvpx copies.
+        #[allow(unsafe_code)]
+        let err = unsafe { ffi::vpx_codec_enc_config_set(&mut *self.ctx, &*self.cfg) };
+        if err == ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            self.config.bitrate_bps = bps;
+        } else {
+            tracing::warn!(error = %ctx_error(&mut self.ctx, err), bps, "VP8 set_bitrate failed");
+        }
+    }
+}
+
+impl Drop for Vp8Encoder {
+    fn drop(&mut self) {
+        // SAFETY: the context was successfully initialised in `new` (no
+        // `Vp8Encoder` exists otherwise) and is destroyed exactly once.
+        #[allow(unsafe_code)]
+        unsafe {
+            ffi::vpx_codec_destroy(&mut *self.ctx);
+        }
+    }
+}
+
+/// A VP8 decoder. Corrupt or undecodable input is an `Err` and counted in
+/// [`Vp8Decoder::decode_errors`]; the decoder stays usable and recovers on the
+/// next key frame.
+pub struct Vp8Decoder {
+    ctx: Box<ffi::vpx_codec_ctx_t>,
+    /// Frames that failed to decode (libvpx error or corrupt output).
+    pub decode_errors: u64,
+    /// Frames decoded into a picture.
+    pub frames_decoded: u64,
+}
+
+// SAFETY: as for `Vp8Encoder`: no thread affinity, and `&mut self` serialises
+// every use.
+#[allow(unsafe_code)]
+unsafe impl Send for Vp8Decoder {}
+
+impl std::fmt::Debug for Vp8Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vp8Decoder")
+            .field("decode_errors", &self.decode_errors)
+            .field("frames_decoded", &self.frames_decoded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vp8Decoder {
+    /// Creates a single-threaded decoder.
+    pub fn new() -> Result<Self, MediaError> {
+        let mut ctx = zeroed_ctx();
+        let cfg = ffi::vpx_codec_dec_cfg_t {
+            threads: 1,
+            w: 0,
+            h: 0,
+        };
+        // SAFETY: `ctx` is a zeroed context on the heap, `cfg` a complete
+        // configuration (copied during init), the interface static, and the
+        // ABI version the one the bindings were generated with.
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_dec_init_ver(
+                &mut *ctx,
+                ffi::vpx_codec_vp8_dx(),
+                &cfg,
+                0,
+                ffi::VPX_DECODER_ABI_VERSION as c_int,
+            )
+        };
+        if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            return Err(MediaError::VpxInit {
+                detail: format!("vpx_codec_dec_init_ver: {}", err_string(err)),
+            });
+        }
+        Ok(Vp8Decoder {
+            ctx,
+            decode_errors: 0,
+            frames_decoded: 0,
+        })
+    }
+
+    /// Decodes one complete VP8 frame. `Ok(None)` means the frame decoded but
+    /// produced no picture to show (an invisible frame).
+    pub fn decode(&mut self, data: &[u8]) -> Result<Option<I420Frame>, MediaError> {
+        match self.decode_inner(data) {
+            Ok(f) => {
+                if f.is_some() {
+                    self.frames_decoded += 1;
+                }
+                Ok(f)
+            }
+            Err(e) => {
+                self.decode_errors += 1;
+                tracing::debug!(error = %e, len = data.len(), "VP8 decode error");
+                Err(e)
+            }
+        }
+    }
+
+    fn decode_inner(&mut self, data: &[u8]) -> Result<Option<I420Frame>, MediaError> {
+        // An empty buffer would mean "flush" to libvpx: not a frame.
+        if data.is_empty() {
+            return Err(MediaError::VpxDecode {
+                detail: "empty frame".into(),
+            });
+        }
+        let len =
+            c_uint::try_from(data.len()).map_err(|_| MediaError::TooLarge(data.len() as u64))?;
+        // SAFETY: the context is initialised; `data` is valid for `len`
+        // bytes for the duration of the call and libvpx does not keep it
+        // (no input-fragments flag).
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_decode(&mut *self.ctx, data.as_ptr(), len, ptr::null_mut(), 0)
+        };
+        if err != ffi::vpx_codec_err_t::VPX_CODEC_OK {
+            return Err(MediaError::VpxDecode {
+                detail: ctx_error(&mut self.ctx, err),
+            });
+        }
+        // A frame whose references were missing or damaged decodes "OK" but
+        // the library flags it: report it as the error it is.
+        let mut corrupted: c_int = 0;
+        // SAFETY: the context is initialised; VP8D_GET_FRAME_CORRUPTED takes
+        // one `int *` vararg, which points to a live local.
+        #[allow(unsafe_code)]
+        let err = unsafe {
+            ffi::vpx_codec_control_(
+                &mut *self.ctx,
+                ffi::vp8_dec_control_id::VP8D_GET_FRAME_CORRUPTED as c_int,
+                &mut corrupted as *mut c_int,
+            )
+        };
+        if err == ffi::vpx_codec_err_t::VPX_CODEC_OK && corrupted != 0 {
+            // Drain the picture so it is not returned later.
+            self.take_picture();
+            return Err(MediaError::VpxDecode {
+                detail: "frame decoded corrupt (truncated, or reference missing or damaged)".into(),
+            });
+        }
+        Ok(self.take_picture())
+    }
+
+    /// Copies out the last picture libvpx has ready, if any.
+    fn take_picture(&mut self) -> Option<I420Frame> {
+        let mut iter: ffi::vpx_codec_iter_t = ptr::null();
+        let mut out = None;
+        loop {
+            // SAFETY: the context is initialised and `iter` starts null; the
+            // image stays valid until the next decode call on this context.
+            #[allow(unsafe_code)]
+            let img = unsafe { ffi::vpx_codec_get_frame(&mut *self.ctx, &mut iter) };
+            if img.is_null() {
+                break;
+            }
+            // SAFETY: a non-null image from the decoder is valid, and its
+            // planes hold `d_h` rows (chroma: rounded-up half) of `stride`
+            // bytes each, of which the first `d_w` (half) are pixels.
+            #[allow(unsafe_code)]
+            let frame = unsafe { copy_image(&*img) };
+            out = frame.or(out);
+        }
+        out
+    }
+}
+
+/// Copies a decoded 8-bit I420 `vpx_image_t` into a packed [`I420Frame`].
+///
+/// # Safety
+///
+/// `img` must be a valid image from libvpx whose plane pointers and strides
+/// describe readable memory for its display size.
+#[allow(unsafe_code)]
+unsafe fn copy_image(img: &ffi::vpx_image_t) -> Option<I420Frame> {
+    if img.fmt != ffi::vpx_img_fmt::VPX_IMG_FMT_I420 || img.d_w == 0 || img.d_h == 0 {
+        return None;
+    }
+    let (w, h) = (img.d_w, img.d_h);
+    let mut frame = I420Frame::new_black(w, h);
+    let (cw, ch) = (
+        frame.chroma_width() as usize,
+        frame.chroma_height() as usize,
+    );
+    let planes: [(&mut Vec<u8>, usize, usize); 3] = [
+        (&mut frame.y, w as usize, h as usize),
+        (&mut frame.u, cw, ch),
+        (&mut frame.v, cw, ch),
+    ];
+    for (i, (dst, pw, ph)) in planes.into_iter().enumerate() {
+        let stride = img.stride[i];
+        let src = img.planes[i];
+        if src.is_null() || stride < pw as c_int {
+            return None;
+        }
+        for row in 0..ph {
+            // SAFETY: per the function contract, row `row` of plane `i`
+            // starts `row * stride` bytes after the plane pointer and has at
+            // least `pw` readable bytes.
+            let line = unsafe { std::slice::from_raw_parts(src.add(row * stride as usize), pw) };
+            dst[row * pw..(row + 1) * pw].copy_from_slice(line);
+        }
+    }
+    Some(frame)
+}
+
+impl Drop for Vp8Decoder {
+    fn drop(&mut self) {
+        // SAFETY: the context was successfully initialised in `new` and is
+        // destroyed exactly once.
+        #[allow(unsafe_code)]
+        unsafe {
+            ffi::vpx_codec_destroy(&mut *self.ctx);
+        }
+    }
+}
