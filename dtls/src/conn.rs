@@ -1236,6 +1236,9 @@ impl Dtls {
                     &frag,
                 );
                 self.outbox.push_back(dg);
+                // Our next records must not reuse that sequence number: the
+                // client's replay window would drop the ServerHello.
+                self.send_seq[0] = self.send_seq[0].max(record_seq + 1);
                 self.stats.hello_verify_requests += 1;
                 self.client_hello_seq = None;
                 self.reassembler = Reassembler::new(
@@ -1297,6 +1300,9 @@ impl Dtls {
 
         self.client_random.copy_from_slice(hello.random);
         self.server_random = self.rng.bytes32();
+        // Continue from the hello's record sequence number (RFC 6347
+        // §4.2.1), never below what we already used.
+        self.send_seq[0] = self.send_seq[0].max(record_seq);
         self.suite = Some(suite);
         self.group = Some(group);
         self.srtp_profile = srtp;
