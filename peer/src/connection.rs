@@ -352,6 +352,11 @@ struct RecvState {
     assembler: Option<Vp8Assembler>,
     keyframes: Option<KeyframeRequester>,
     frames_dropped_seen: u64,
+    /// The picture id of the last frame handed out (VP8).
+    last_picture_id: Option<u16>,
+    /// Frames are missing: hand out nothing until a key frame.
+    waiting_keyframe: bool,
+    last_pt: u8,
     out: InboundStats,
 }
 
@@ -1068,6 +1073,9 @@ impl PeerConnection {
             d.handle_timeout(now);
         }
         self.drain_dtls(now);
+        for r in &mut self.receivers {
+            pump_video(r, now, &mut self.events);
+        }
         if self.next_rtcp.is_some_and(|t| now >= t) {
             self.send_reports(now);
             self.next_rtcp = Some(now + self.config.rtcp_interval);
@@ -1545,6 +1553,9 @@ impl PeerConnection {
                         assembler: video.then(|| Vp8Assembler::new(AssemblerConfig::default())),
                         keyframes,
                         frames_dropped_seen: 0,
+                        last_picture_id: None,
+                        waiting_keyframe: false,
+                        last_pt: 0,
                         out: InboundStats {
                             mid: mid.clone(),
                             kind: kind_name(kind),
@@ -1583,33 +1594,8 @@ impl PeerConnection {
         match &mut r.assembler {
             Some(a) => {
                 let _ = a.push(seq, p.timestamp(), p.marker(), payload);
-                let mut buf = Vec::new();
-                while let Some(f) = a.poll_frame(&mut buf) {
-                    if f.keyframe {
-                        if let Some(k) = &mut r.keyframes {
-                            k.on_keyframe();
-                        }
-                        r.out.keyframes_received += 1;
-                    }
-                    r.out.frames_received += 1;
-                    self.events.push_back(PeerEvent::Frame(ReceivedFrame {
-                        mid: r.mid.clone(),
-                        kind: r.kind,
-                        ssrc: r.ssrc,
-                        payload_type: p.payload_type(),
-                        rtp_timestamp: f.timestamp,
-                        keyframe: f.keyframe,
-                        data: std::mem::take(&mut buf),
-                    }));
-                }
-                let dropped = a.stats().frames_dropped;
-                if dropped > r.frames_dropped_seen {
-                    r.frames_dropped_seen = dropped;
-                    r.out.frames_dropped = dropped;
-                    if let Some(k) = &mut r.keyframes {
-                        k.request(now);
-                    }
-                }
+                r.last_pt = p.payload_type();
+                pump_video(r, now, &mut self.events);
             }
             None => {
                 r.out.frames_received += 1;
@@ -1877,5 +1863,78 @@ impl PeerConnection {
             .as_ref()
             .map(|n| n.media.clone())
             .unwrap_or_default()
+    }
+}
+
+/// Gives up on packets the NACK generator gave up on, then hands out the
+/// frames that completes: in order, and after a loss only from the next
+/// key frame on (asking for one with PLI).
+fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<PeerEvent>) {
+    let (Some(a), Some(n)) = (&mut r.assembler, &r.nack) else {
+        return;
+    };
+    // A number the assembler still waits for but the NACK generator no
+    // longer asks for (past its retries or age) will not come: skip it.
+    let asked: Vec<u16> = n.missing().collect();
+    let mut cut = None;
+    for ext in a.missing() {
+        if asked.contains(&(ext as u16)) {
+            break;
+        }
+        cut = Some(ext + 1);
+    }
+    if let Some(c) = cut {
+        a.discard_before(c);
+    }
+    let mut buf = Vec::new();
+    while let Some(f) = a.poll_frame(&mut buf) {
+        // Whole frames lost (a burst, a partition) leave no trace in the
+        // assembler: the picture id tells (RFC 7741 §4.2). A delta frame
+        // after a gap cannot be decoded, so nothing goes out until a key
+        // frame.
+        let gap = match (r.last_picture_id, f.picture_id) {
+            (Some(last), Some(pid)) => pid != (last + 1) & 0x7fff,
+            _ => false,
+        };
+        if f.picture_id.is_some() {
+            r.last_picture_id = f.picture_id;
+        }
+        if gap && !f.keyframe {
+            r.waiting_keyframe = true;
+            if let Some(k) = &mut r.keyframes {
+                k.request(now);
+            }
+        }
+        if r.waiting_keyframe && !f.keyframe {
+            r.out.frames_dropped += 1;
+            buf.clear();
+            continue;
+        }
+        r.waiting_keyframe = false;
+        if f.keyframe {
+            if let Some(k) = &mut r.keyframes {
+                k.on_keyframe();
+            }
+            r.out.keyframes_received += 1;
+        }
+        r.out.frames_received += 1;
+        events.push_back(PeerEvent::Frame(ReceivedFrame {
+            mid: r.mid.clone(),
+            kind: r.kind,
+            ssrc: r.ssrc,
+            payload_type: r.last_pt,
+            rtp_timestamp: f.timestamp,
+            keyframe: f.keyframe,
+            data: std::mem::take(&mut buf),
+        }));
+    }
+    let dropped = a.stats().frames_dropped;
+    if dropped > r.frames_dropped_seen {
+        r.out.frames_dropped += dropped - r.frames_dropped_seen;
+        r.frames_dropped_seen = dropped;
+        r.waiting_keyframe = true;
+        if let Some(k) = &mut r.keyframes {
+            k.request(now);
+        }
     }
 }

@@ -10,6 +10,7 @@ mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
+mod peer_netsim;
 mod rtp_netsim;
 mod srtp;
 mod stun;
