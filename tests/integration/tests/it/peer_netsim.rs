@@ -93,10 +93,8 @@ impl CallNode {
                         }
                     },
                 },
-                PeerEvent::Frame(f) => {
-                    if self.opus_dec.decode(Some(&f.data)).is_ok() {
-                        self.audio_decoded += 1;
-                    }
+                PeerEvent::Frame(f) if self.opus_dec.decode(Some(&f.data)).is_ok() => {
+                    self.audio_decoded += 1;
                 }
                 PeerEvent::KeyframeRequested { .. } => {
                     self.keyframe_requests += 1;
