@@ -365,6 +365,12 @@ impl OpensslDtls {
         Some(Duration::from_secs(secs) + Duration::from_micros(u64::from(micros)))
     }
 
+    /// The OpenSSL connection, for helpers that key from it (the `srtp`
+    /// crate's `openssl::session_pair`, for one).
+    pub fn ssl(&self) -> &openssl::ssl::SslRef {
+        self.stream.ssl()
+    }
+
     /// Whether the handshake has completed (and the connection has not failed).
     pub fn is_established(&self) -> bool {
         self.established && self.failed.is_none()

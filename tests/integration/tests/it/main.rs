@@ -11,6 +11,7 @@ mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
 mod peer_netsim;
+mod peer_openssl_srtp;
 mod rtp_netsim;
 mod srtp;
 mod stun;
