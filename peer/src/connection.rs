@@ -135,6 +135,17 @@ pub enum SignalingState {
     HaveRemoteOffer,
 }
 
+/// Whether a description is an offer or an answer (RFC 8829 §4.1.8; the
+/// `type` of an `RTCSessionDescription`). Renegotiation (a second offer)
+/// is not supported yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SdpType {
+    /// An offer.
+    Offer,
+    /// An answer.
+    Answer,
+}
+
 /// A local candidate to signal, as browsers express it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalCandidate {
@@ -652,14 +663,21 @@ impl PeerConnection {
         Ok(text)
     }
 
-    /// Applies the peer's offer or answer.
-    pub fn set_remote_description(&mut self, now: Instant, sdp: &str) -> Result<(), PeerError> {
+    /// Applies the peer's offer or answer (`RTCSessionDescription`'s
+    /// `type` and `sdp`). An answer without an offer of ours, or an offer
+    /// while ours is outstanding, is a [`PeerError::WrongState`].
+    pub fn set_remote_description(
+        &mut self,
+        now: Instant,
+        kind: SdpType,
+        sdp: &str,
+    ) -> Result<(), PeerError> {
         self.check_open()?;
         let parsed = SessionDescription::parse(sdp)
             .map_err(|e| PeerError::Sdp(e.to_string()))?
             .into_owned();
-        match self.signaling {
-            SignalingState::HaveLocalOffer => {
+        match (kind, self.signaling) {
+            (SdpType::Answer, SignalingState::HaveLocalOffer) => {
                 let local = self.local_sdp.as_ref().ok_or(PeerError::WrongState {
                     call: "set_remote_description",
                     state: self.signaling,
@@ -669,7 +687,9 @@ impl PeerConnection {
                 self.signaling = SignalingState::Stable;
                 self.apply_negotiated(now, n)?;
             }
-            SignalingState::Stable if self.local_sdp.is_none() && self.remote_sdp.is_none() => {
+            (SdpType::Offer, SignalingState::Stable)
+                if self.local_sdp.is_none() && self.remote_sdp.is_none() =>
+            {
                 // An offer: checked when we answer. Its candidates and
                 // credentials can be used at once.
                 self.remote_sdp = Some(parsed);
@@ -677,9 +697,15 @@ impl PeerConnection {
                 self.ensure_ice(false, now);
                 self.set_state(ConnectionState::Connecting);
             }
-            state => {
+            (SdpType::Offer, state) => {
                 return Err(PeerError::WrongState {
-                    call: "set_remote_description",
+                    call: "set_remote_description(offer)",
+                    state,
+                })
+            }
+            (SdpType::Answer, state) => {
+                return Err(PeerError::WrongState {
+                    call: "set_remote_description(answer)",
                     state,
                 })
             }

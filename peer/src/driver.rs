@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats};
+use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType};
 use crate::frame::PacketizedFrame;
 use meshrtc_sdp::negotiate::MediaKind;
 
@@ -115,7 +115,7 @@ enum Command {
     AddAnswerTrack(MediaKind),
     CreateOffer(oneshot::Sender<Result<String, PeerError>>),
     CreateAnswer(oneshot::Sender<Result<String, PeerError>>),
-    SetRemote(String, oneshot::Sender<Result<(), PeerError>>),
+    SetRemote(SdpType, String, oneshot::Sender<Result<(), PeerError>>),
     AddCandidate(Option<String>, oneshot::Sender<Result<(), PeerError>>),
     SendFrame(String, Arc<PacketizedFrame>),
     RequestKeyframe(String),
@@ -177,8 +177,12 @@ impl PeerHandle {
     }
 
     /// See [`PeerConnection::set_remote_description`].
-    pub async fn set_remote_description(&self, sdp: String) -> Result<(), DriverError> {
-        Ok(self.ask(|tx| Command::SetRemote(sdp, tx)).await??)
+    pub async fn set_remote_description(
+        &self,
+        kind: SdpType,
+        sdp: String,
+    ) -> Result<(), DriverError> {
+        Ok(self.ask(|tx| Command::SetRemote(kind, sdp, tx)).await??)
     }
 
     /// See [`PeerConnection::add_remote_candidate`].
@@ -344,8 +348,8 @@ async fn run(
                     Some(Command::CreateAnswer(tx)) => {
                         let _ = tx.send(pc.create_answer(now));
                     }
-                    Some(Command::SetRemote(sdp, tx)) => {
-                        let _ = tx.send(pc.set_remote_description(now, &sdp));
+                    Some(Command::SetRemote(kind, sdp, tx)) => {
+                        let _ = tx.send(pc.set_remote_description(now, kind, &sdp));
                     }
                     Some(Command::AddCandidate(c, tx)) => {
                         let _ = tx.send(pc.add_remote_candidate(now, c.as_deref()));

@@ -17,6 +17,6 @@ pub mod frame;
 
 pub use connection::{
     ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
-    PeerConnection, PeerError, PeerEvent, PeerStats, SignalingState, Transmit,
+    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, Transmit,
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerError, PeerEvent, SdpType,
+    SignalingState, Transmit,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -61,6 +62,162 @@ fn vp8_frame(i: u32, key: bool, len: usize) -> Vec<u8> {
     f
 }
 
+fn sides() -> (Instant, Side, Side) {
+    let now = Instant::now();
+    let mut a = Side {
+        pc: PeerConnection::new(PeerConfig::new(1), now).unwrap(),
+        addr: "127.0.0.1:4001".parse().unwrap(),
+        events: vec![],
+    };
+    let mut b = Side {
+        pc: PeerConnection::new(PeerConfig::new(2), now).unwrap(),
+        addr: "127.0.0.1:4002".parse().unwrap(),
+        events: vec![],
+    };
+    a.pc.add_local_address(a.addr);
+    b.pc.add_local_address(b.addr);
+    a.pc.add_transceiver(MediaKind::Video, true, true);
+    b.pc.add_answer_track(MediaKind::Video);
+    (now, a, b)
+}
+
+fn run_until_settled(now: &mut Instant, a: &mut Side, b: &mut Side) {
+    for _ in 0..500 {
+        step(now, a, b);
+        let done = |s: &ConnectionState| {
+            matches!(
+                s,
+                ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
+            )
+        };
+        if done(&a.pc.state()) && done(&b.pc.state()) {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_remote_description_that_is_not_sdp_is_an_error_and_changes_nothing() {
+    let (now, mut a, _) = sides();
+    for bad in ["", "hello", "v=0\r\no=- x\r\n", "v=1\r\n"] {
+        let e =
+            a.pc.set_remote_description(now, SdpType::Offer, bad)
+                .unwrap_err();
+        assert!(matches!(e, PeerError::Sdp(_)), "{bad:?}: {e:?}");
+    }
+    assert_eq!(a.pc.signaling_state(), SignalingState::Stable);
+    // Still usable.
+    assert!(a.pc.create_offer(now).is_ok());
+}
+
+#[test]
+fn an_answer_for_an_offer_we_never_made_is_refused() {
+    let (now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    let (_, mut c, _) = sides();
+    let e =
+        c.pc.set_remote_description(now, SdpType::Answer, &answer)
+            .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            PeerError::WrongState {
+                state: SignalingState::Stable,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // And an offer while our own offer is outstanding.
+    let e =
+        a.pc.set_remote_description(now, SdpType::Offer, &offer)
+            .unwrap_err();
+    assert!(matches!(
+        e,
+        PeerError::WrongState {
+            state: SignalingState::HaveLocalOffer,
+            ..
+        }
+    ));
+    // The real answer still works afterwards.
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+}
+
+#[test]
+fn a_wrong_fingerprint_fails_the_connection_on_both_sides() {
+    let (mut now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    // Swap b's fingerprint for another certificate's.
+    let other = meshrtc_dtls::Certificate::generate("x").unwrap();
+    let real = b.pc.certificate().fingerprint().to_string();
+    let forged = answer.replace(&real, &other.fingerprint().to_string());
+    assert_ne!(forged, answer);
+    a.pc.set_remote_description(now, SdpType::Answer, &forged)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Failed);
+    assert_eq!(b.pc.state(), ConnectionState::Failed);
+    let reason = |s: &Side| {
+        s.events.iter().find_map(|e| match e {
+            PeerEvent::Closed(r) => Some(r.clone()),
+            _ => None,
+        })
+    };
+    let ra = reason(&a).unwrap();
+    assert!(ra.contains("fingerprint"), "{ra}");
+    let rb = reason(&b).unwrap();
+    assert!(rb.contains("alert 42"), "{rb}");
+}
+
+#[test]
+fn bad_srtp_tags_and_garbage_datagrams_are_counted_and_the_call_goes_on() {
+    let (mut now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(b.pc.state(), ConnectionState::Connected);
+    let mid = a.pc.sending_mids()[0].0.clone();
+    let mut pk = Vp8Packetizer::new(1);
+    let frame = PacketizedFrame::vp8(&mut pk, vp8_frame(0, true, 500).into(), 0, 1100).unwrap();
+    a.pc.send_frame(now, &mid, &frame).unwrap();
+    let t = a.pc.poll_transmit().unwrap();
+    // A flipped bit in the tag, then garbage of every class.
+    let mut bad = t.payload.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    b.pc.handle_datagram(now, t.src, t.dst, &bad);
+    assert_eq!(b.pc.stats().srtp_errors, 1);
+    for g in [
+        &[][..],
+        &[0xff; 40],
+        &[0x80, 96, 1],
+        &[0x16, 0xfe, 0xfd],
+        &[0, 1, 0, 0],
+        &[0x81, 200, 0, 1],
+    ] {
+        b.pc.handle_datagram(now, t.src, t.dst, g);
+    }
+    let st = b.pc.stats();
+    assert!(st.malformed + st.srtp_errors >= 5, "{st:?}");
+    // The real packet still goes through, and the call stays up.
+    b.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+    drain(&mut b);
+    assert!(b.events.iter().any(|e| matches!(e, PeerEvent::Frame(_))));
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
 #[test]
 fn offer_answer_connect_and_exchange_video_and_audio() {
     let mut now = Instant::now();
@@ -82,10 +239,12 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
     b.pc.add_answer_track(MediaKind::Audio);
     let offer = a.pc.create_offer(now).unwrap();
     assert!(offer.contains("a=setup:actpass"), "{offer}");
-    b.pc.set_remote_description(now, &offer).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
     let answer = b.pc.create_answer(now).unwrap();
     assert!(answer.contains("a=setup:active"), "{answer}");
-    a.pc.set_remote_description(now, &answer).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
 
     for _ in 0..500 {
         step(&mut now, &mut a, &mut b);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use meshrtc_peer::driver::{spawn, DriverConfig};
-use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent};
+use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent, SdpType};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -39,9 +39,13 @@ async fn two_driven_peers_connect_over_loopback_and_exchange_frames() {
     let offer = a.create_offer().await.unwrap();
     assert!(offer.contains("a=candidate:"), "{offer}");
     assert!(offer.contains("127.0.0.1"), "{offer}");
-    b.set_remote_description(offer).await.unwrap();
+    b.set_remote_description(SdpType::Offer, offer)
+        .await
+        .unwrap();
     let answer = b.create_answer().await.unwrap();
-    a.set_remote_description(answer).await.unwrap();
+    a.set_remote_description(SdpType::Answer, answer)
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         wait_connected(&mut ea).await;
         wait_connected(&mut eb).await;

@@ -12,7 +12,9 @@ use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::{read_stamp, TestPattern, ToneSource};
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_netsim::{Datagram, LinkConfig, Node, Sim};
-use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent};
+use meshrtc_peer::{
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType,
+};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 
@@ -233,9 +235,11 @@ fn call(
     b.pc.add_answer_track(MediaKind::Video);
     b.pc.add_answer_track(MediaKind::Audio);
     let offer = a.pc.create_offer(epoch).unwrap();
-    b.pc.set_remote_description(epoch, &offer).unwrap();
+    b.pc.set_remote_description(epoch, SdpType::Offer, &offer)
+        .unwrap();
     let answer = b.pc.create_answer(epoch).unwrap();
-    a.pc.set_remote_description(epoch, &answer).unwrap();
+    a.pc.set_remote_description(epoch, SdpType::Answer, &answer)
+        .unwrap();
     let na = sim.add_node(a, &[aa.ip()]);
     let nb = sim.add_node(b, &[ba.ip()]);
     (sim, [na, nb])

@@ -15,7 +15,9 @@ use meshrtc_integration::openssl_dtls::{
     self_signed_p256, OpensslDtls, OpensslDtlsConfig, Role as OsslRole,
 };
 use meshrtc_peer::candidate;
-use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent};
+use meshrtc_peer::{
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType,
+};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_rtp::RtpPacket;
 use meshrtc_sdp::negotiate::{
@@ -206,7 +208,8 @@ fn run(we_offer: bool) {
         )
         .unwrap()
         .to_string();
-        pc.set_remote_description(now, &answer).unwrap();
+        pc.set_remote_description(now, SdpType::Answer, &answer)
+            .unwrap();
         o.learn(now, &answer, &offer, false);
         (o, "server")
     } else {
@@ -222,7 +225,8 @@ fn run(we_offer: bool) {
             .to_string()
             .replace("a=setup:actpass", "a=setup:passive");
         pc.add_answer_track(MediaKind::Video);
-        pc.set_remote_description(now, &offer).unwrap();
+        pc.set_remote_description(now, SdpType::Offer, &offer)
+            .unwrap();
         let answer = pc.create_answer(now).unwrap();
         assert!(answer.contains("a=setup:active"));
         o.learn(now, &offer, &answer, true);
