@@ -1,11 +1,12 @@
 //! `meshrtc`: the command-line entry point.
 //!
 //! Subcommands today: `decode` (the packet inspector), `sdp` (a session
-//! description's summary) and `stun-server`.
-//! The copy-paste call, the signaling server, the mesh member and the demo
+//! description's summary), `stun-server`, and the copy-paste call
+//! (`offer`, `answer`). The signaling server, the mesh member and the demo
 //! come with their issues.
 #![forbid(unsafe_code)]
 
+mod call;
 mod decode;
 mod dtlsview;
 mod hexin;
@@ -46,6 +47,14 @@ enum Command {
         #[arg(value_name = "FILE | -")]
         input: String,
     },
+    /// Start a call by printing an offer (plain SDP with every candidate,
+    /// then an empty line) and reading the answer from stdin (until EOF or
+    /// an empty line) or `--answer-file`; then send the synthetic sources
+    /// and decode what arrives for `--duration` seconds.
+    Offer(call::OfferArgs),
+    /// Answer an offer read from stdin (until EOF or an empty line) or
+    /// `--offer-file`: print the answer, then run the call like `offer`.
+    Answer(call::AnswerArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,6 +101,8 @@ fn main() -> ExitCode {
         Command::Decode(args) => run_decode(args),
         Command::StunServer(args) => stun_server::run(args),
         Command::Sdp { input } => run_sdp(&input),
+        Command::Offer(args) => call::offer(args),
+        Command::Answer(args) => call::answer(args),
     }
 }
 

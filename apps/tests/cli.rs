@@ -579,3 +579,136 @@ fn sdp_reports_the_broken_line() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("cannot read"));
 }
+
+/// `meshrtc offer` and `meshrtc answer` as two processes on 127.0.0.1,
+/// wired through their stdin and stdout: media both ways, stats checked.
+#[test]
+fn offer_and_answer_processes_call_each_other_over_loopback() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = std::env::temp_dir().join(format!("meshrtc-cli-call-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = [
+        "--no-stun",
+        "--bind",
+        "127.0.0.1",
+        "--duration",
+        "3",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--fps",
+        "15",
+        "--live",
+        "false",
+    ];
+    let spawn = |cmd: &str, extra: &[String]| {
+        Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .arg(cmd)
+            .args(common)
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let read_sdp = |out: &mut BufReader<std::process::ChildStdout>| {
+        let mut sdp = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "stdout closed early");
+            if line.trim().is_empty() {
+                return sdp;
+            }
+            sdp.push_str(&line);
+        }
+    };
+    let offer_json = dir.join("offer.json");
+    let answer_json = dir.join("answer.json");
+    let rec = dir.join("rec");
+    let mut offer = spawn(
+        "offer",
+        &[
+            "--stats-json".into(),
+            offer_json.display().to_string(),
+            "--record".into(),
+            rec.display().to_string(),
+        ],
+    );
+    let mut offer_out = BufReader::new(offer.stdout.take().unwrap());
+    let offer_sdp = read_sdp(&mut offer_out);
+    assert!(offer_sdp.starts_with("v=0"), "{offer_sdp}");
+    assert!(offer_sdp.contains("typ host"), "{offer_sdp}");
+    let mut answer = spawn(
+        "answer",
+        &["--stats-json".into(), answer_json.display().to_string()],
+    );
+    {
+        let mut stdin = answer.stdin.take().unwrap();
+        writeln!(stdin, "{offer_sdp}").unwrap();
+    }
+    let mut answer_out = BufReader::new(answer.stdout.take().unwrap());
+    let answer_sdp = read_sdp(&mut answer_out);
+    assert!(answer_sdp.contains("a=setup:active"), "{answer_sdp}");
+    {
+        let mut stdin = offer.stdin.take().unwrap();
+        writeln!(stdin, "{answer_sdp}").unwrap();
+    }
+    for (name, child) in [("offer", &mut offer), ("answer", &mut answer)] {
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "{name}: {err}");
+    }
+    for (path, role, dtls) in [
+        (&offer_json, "offer", "server"),
+        (&answer_json, "answer", "client"),
+    ] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(v["role"], role);
+        assert_eq!(v["peer"]["dtls_role"], dtls);
+        assert_eq!(v["peer"]["dtls_version"], "DTLS 1.2");
+        assert_eq!(v["peer"]["srtp_profile"], "SRTP_AEAD_AES_128_GCM");
+        let tracks = v["tracks"].as_array().unwrap();
+        let video = tracks
+            .iter()
+            .find(|t| t["kind"] == "video")
+            .expect("a video track");
+        let audio = tracks
+            .iter()
+            .find(|t| t["kind"] == "audio")
+            .expect("an audio track");
+        assert!(
+            video["frames_decoded"].as_u64().unwrap() >= 30,
+            "{role}: {video}"
+        );
+        assert_eq!(video["decode_errors"], 0, "{role}");
+        assert_eq!(video["stamp_gaps"], 0, "{role}");
+        assert_eq!(
+            (video["width"].as_u64(), video["height"].as_u64()),
+            (Some(320), Some(240))
+        );
+        assert!(
+            video["latency_ms"].as_f64().unwrap() < 500.0,
+            "{role}: {video}"
+        );
+        assert!(
+            audio["frames_decoded"].as_u64().unwrap() >= 100,
+            "{role}: {audio}"
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(&rec)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for prefix in ["video-", "audio-", "snapshot-"] {
+        assert!(
+            names.iter().any(|n| n.starts_with(prefix)),
+            "{prefix} in {names:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -416,6 +416,7 @@ pub struct PeerConnection {
     session_id: u64,
     session_version: u64,
     gathering_done: bool,
+    we_offered: Option<bool>,
 
     dtls: Option<Dtls>,
     pending_dtls_client: Option<dtls::Config>,
@@ -528,6 +529,7 @@ impl PeerConnection {
             session_id,
             session_version: 1,
             gathering_done: false,
+            we_offered: None,
             dtls: None,
             pending_dtls_client: None,
             dtls_role: None,
@@ -658,6 +660,7 @@ impl PeerConnection {
         )?;
         let text = sdp.to_string();
         self.local_sdp = Some(sdp);
+        self.we_offered = Some(true);
         self.signaling = SignalingState::HaveLocalOffer;
         self.set_state(ConnectionState::Connecting);
         Ok(text)
@@ -737,9 +740,37 @@ impl PeerConnection {
         let n = negotiate::negotiate(&answer, offer, false)?;
         let text = answer.to_string();
         self.local_sdp = Some(answer);
+        self.we_offered = Some(false);
         self.signaling = SignalingState::Stable;
         self.apply_negotiated(now, n)?;
         Ok(text)
+    }
+
+    /// Our description as it stands now: the offer or answer made
+    /// earlier, with every candidate gathered since and
+    /// `a=end-of-candidates` once gathering is complete (what
+    /// `localDescription` gives in a browser). `None` before an offer or
+    /// answer was made.
+    pub fn local_description(&self) -> Option<String> {
+        let sdp = match self.we_offered? {
+            true => negotiate::create_offer(
+                &self.local_params(),
+                &self.config.features,
+                &self.transceivers,
+            ),
+            false => negotiate::create_answer(
+                self.remote_sdp.as_ref()?,
+                &self.local_params(),
+                &self.config.features,
+                &self.answer_tracks,
+            ),
+        };
+        sdp.ok().map(|d| d.to_string())
+    }
+
+    /// Whether local candidate gathering is complete.
+    pub fn gathering_complete(&self) -> bool {
+        self.gathering_done
     }
 
     /// A trickled remote candidate (`candidate:...` or the bare attribute

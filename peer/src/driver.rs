@@ -121,6 +121,7 @@ enum Command {
     RequestKeyframe(String),
     Stats(oneshot::Sender<PeerStats>),
     SendingMids(oneshot::Sender<Vec<(String, MediaKind)>>),
+    LocalDescription(oneshot::Sender<Option<String>>),
     Close,
 }
 
@@ -214,6 +215,11 @@ impl PeerHandle {
     /// The mids we send on.
     pub async fn sending_mids(&self) -> Result<Vec<(String, MediaKind)>, DriverError> {
         self.ask(Command::SendingMids).await
+    }
+
+    /// See [`PeerConnection::local_description`].
+    pub async fn local_description(&self) -> Result<Option<String>, DriverError> {
+        self.ask(Command::LocalDescription).await
     }
 
     /// Closes the connection and ends the task.
@@ -363,6 +369,9 @@ async fn run(
                     }
                     Some(Command::SendingMids(tx)) => {
                         let _ = tx.send(pc.sending_mids());
+                    }
+                    Some(Command::LocalDescription(tx)) => {
+                        let _ = tx.send(pc.local_description());
                     }
                 }
             }

@@ -1,0 +1,788 @@
+//! `meshrtc offer` and `meshrtc answer`: the copy-paste call of the sandbox
+//! app this project grew from, over the tokio driver.
+//!
+//! Only the SDP goes to stdout (followed by an empty line), so the commands
+//! can be scripted; live stats and logs go to stderr. The call sends the
+//! synthetic sources (a test pattern that carries its frame number and
+//! capture time in its pixels, a tone with beeps) or IVF/WAV files, and
+//! decodes what arrives: frames decoded, decode errors and end-to-end
+//! latency (from the pixel timestamps; both ends on one machine share the
+//! wall clock) are counted per remote track.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
+use meshrtc_media::sink::{i420_to_rgb, write_png, IvfReader, IvfWriter, WavReader, WavWriter};
+use meshrtc_media::source::{read_stamp, TestPattern, ToneSource};
+use meshrtc_media::vp8::{I420Frame, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_peer::driver::{spawn, DriverConfig, PeerHandle, DEFAULT_STUN};
+use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent, PeerStats, SdpType};
+use meshrtc_rtp::vp8::Vp8Packetizer;
+use meshrtc_sdp::negotiate::MediaKind;
+use serde_json::{json, Value};
+
+/// Options shared by `offer` and `answer`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallArgs {
+    /// How long to run the call once the SDP exchange is done, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Write what arrives there: one IVF per remote video track, one WAV
+    /// per remote audio track, and a PNG of the last decoded frame.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Write the final statistics there as JSON.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Wrap the SDP printed (and expect the SDP read) in base64, for
+    /// pasting into a chat.
+    #[arg(long)]
+    base64: bool,
+    /// A STUN server (`stun:host[:port]`); repeatable. Default: Google's.
+    #[arg(long, value_name = "URL")]
+    stun: Vec<String>,
+    /// No STUN server: host candidates only.
+    #[arg(long)]
+    no_stun: bool,
+    /// Bind only these local addresses (default: every IPv4 interface).
+    #[arg(long, value_name = "IP")]
+    bind: Vec<IpAddr>,
+    /// Video size and rate of the test pattern.
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    /// See `--width`.
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Video bitrate in kbit/s.
+    #[arg(long, default_value_t = 800)]
+    video_kbps: u32,
+    /// Send this IVF (VP8) file instead of the test pattern (looped).
+    #[arg(long, value_name = "FILE")]
+    video_in: Option<PathBuf>,
+    /// Send this WAV (16-bit, 48 kHz) file instead of the tone (looped).
+    #[arg(long, value_name = "FILE")]
+    audio_in: Option<PathBuf>,
+    /// Append NSS key log lines (`CLIENT_RANDOM ...`) to this file so
+    /// Wireshark can decrypt the DTLS; `SSLKEYLOGFILE` works too.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
+    /// Print live statistics on stderr every second.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    live: bool,
+}
+
+/// `meshrtc offer`.
+#[derive(Debug, clap::Args)]
+pub struct OfferArgs {
+    #[command(flatten)]
+    call: CallArgs,
+    /// Read the answer from this file (waiting until it appears) instead
+    /// of stdin.
+    #[arg(long, value_name = "FILE")]
+    answer_file: Option<PathBuf>,
+}
+
+/// `meshrtc answer`.
+#[derive(Debug, clap::Args)]
+pub struct AnswerArgs {
+    #[command(flatten)]
+    call: CallArgs,
+    /// Read the offer from this file (waiting until it appears) instead of
+    /// stdin.
+    #[arg(long, value_name = "FILE")]
+    offer_file: Option<PathBuf>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// Runs `meshrtc offer`.
+pub fn offer(args: OfferArgs) -> ExitCode {
+    finish(
+        "offer",
+        runtime().and_then(|rt| rt.block_on(run_offer(args))),
+    )
+}
+
+/// Runs `meshrtc answer`.
+pub fn answer(args: AnswerArgs) -> ExitCode {
+    finish(
+        "answer",
+        runtime().and_then(|rt| rt.block_on(run_answer(args))),
+    )
+}
+
+fn finish(cmd: &str, r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meshrtc {cmd}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn driver_config(a: &CallArgs) -> DriverConfig {
+    let mut peer = PeerConfig::new(seed());
+    peer.key_log = a.keylog.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
+    let mut c = DriverConfig::new(peer);
+    c.bind = a.bind.clone();
+    c.stun_urls = if a.no_stun {
+        Vec::new()
+    } else if a.stun.is_empty() {
+        vec![DEFAULT_STUN.to_string()]
+    } else {
+        a.stun.clone()
+    };
+    c
+}
+
+fn seed() -> u64 {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Prints an SDP (or its base64) and an empty line, then flushes.
+fn print_sdp(sdp: &str, b64: bool) {
+    let mut out = std::io::stdout().lock();
+    if b64 {
+        let _ = writeln!(
+            out,
+            "{}",
+            base64::engine::general_purpose::STANDARD.encode(sdp)
+        );
+    } else {
+        let _ = write!(out, "{sdp}");
+    }
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
+/// The SDP text from what the user gave: plain, or base64 of it.
+fn decode_sdp(text: &str, b64: bool) -> Result<String, String> {
+    let t = text.trim();
+    if b64 || !t.starts_with("v=") {
+        let compact: String = t.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|e| format!("the SDP is neither plain text nor base64: {e}"))?;
+        return String::from_utf8(bytes).map_err(|_| "the base64 SDP is not UTF-8".into());
+    }
+    // Line endings as SDP wants them (a paste may have lost the CRs).
+    let mut s: String = t.lines().map(|l| format!("{}\r\n", l.trim_end())).collect();
+    if s.is_empty() {
+        s.push_str("\r\n");
+    }
+    Ok(s)
+}
+
+/// Reads an SDP from stdin until EOF or an empty line.
+fn read_sdp_stdin() -> Result<String, String> {
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    for line in stdin.lock().lines() {
+        let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
+        if line.trim().is_empty() {
+            if text.is_empty() {
+                continue;
+            }
+            break;
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if text.is_empty() {
+        return Err("no SDP on stdin".into());
+    }
+    Ok(text)
+}
+
+/// Waits until `path` holds a whole description (it ends with an empty
+/// line, or parses as SDP), then returns it.
+async fn read_sdp_file(path: &Path, b64: bool) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let ended = text.ends_with("\n\n") || text.ends_with("\r\n\r\n");
+            let parses = decode_sdp(&text, b64)
+                .map(|s| meshrtc_sdp::SessionDescription::parse(&s).is_ok())
+                .unwrap_or(false);
+            if !text.trim().is_empty() && (ended || parses) {
+                return Ok(text);
+            }
+        }
+        if start.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "{} did not appear within 10 minutes",
+                path.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for gathering to complete (at most `limit`), keeping the events.
+async fn wait_gathered(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
+    kept: &mut Vec<PeerEvent>,
+    limit: Duration,
+) {
+    let _ = tokio::time::timeout(limit, async {
+        while let Some(e) = events.recv().await {
+            let done = matches!(e, PeerEvent::GatheringComplete);
+            kept.push(e);
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+}
+
+async fn run_offer(args: OfferArgs) -> Result<(), String> {
+    let a = &args.call;
+    let (pc, mut events) = spawn(driver_config(a)).await.map_err(|e| e.to_string())?;
+    pc.add_transceiver(MediaKind::Video, true, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    pc.add_transceiver(MediaKind::Audio, true, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    pc.create_offer().await.map_err(|e| e.to_string())?;
+    let mut kept = Vec::new();
+    wait_gathered(&mut events, &mut kept, Duration::from_secs(5)).await;
+    let offer = pc
+        .local_description()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no local description")?;
+    print_sdp(&offer, a.base64);
+    eprintln!("meshrtc offer: offer printed; waiting for the answer");
+    let text = match &args.answer_file {
+        Some(p) => read_sdp_file(p, a.base64).await?,
+        None => tokio::task::spawn_blocking(read_sdp_stdin)
+            .await
+            .map_err(|e| e.to_string())??,
+    };
+    let answer = decode_sdp(&text, a.base64)?;
+    pc.set_remote_description(SdpType::Answer, answer)
+        .await
+        .map_err(|e| format!("the answer was refused: {e}"))?;
+    run_call("offer", a, pc, events, kept).await
+}
+
+async fn run_answer(args: AnswerArgs) -> Result<(), String> {
+    let a = &args.call;
+    let text = match &args.offer_file {
+        Some(p) => read_sdp_file(p, a.base64).await?,
+        None => tokio::task::spawn_blocking(read_sdp_stdin)
+            .await
+            .map_err(|e| e.to_string())??,
+    };
+    let offer = decode_sdp(&text, a.base64)?;
+    let (pc, mut events) = spawn(driver_config(a)).await.map_err(|e| e.to_string())?;
+    pc.add_answer_track(MediaKind::Video)
+        .map_err(|e| e.to_string())?;
+    pc.add_answer_track(MediaKind::Audio)
+        .map_err(|e| e.to_string())?;
+    pc.set_remote_description(SdpType::Offer, offer)
+        .await
+        .map_err(|e| format!("the offer was refused: {e}"))?;
+    pc.create_answer()
+        .await
+        .map_err(|e| format!("cannot answer: {e}"))?;
+    let mut kept = Vec::new();
+    wait_gathered(&mut events, &mut kept, Duration::from_secs(5)).await;
+    let answer = pc
+        .local_description()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no local description")?;
+    print_sdp(&answer, a.base64);
+    run_call("answer", a, pc, events, kept).await
+}
+
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// What arrives on one remote track.
+#[derive(Default)]
+struct Remote {
+    kind: String,
+    frames: u64,
+    decoded: u64,
+    decode_errors: u64,
+    keyframes: u64,
+    latency_sum_ms: f64,
+    latency_n: u64,
+    last_stamp: Option<u32>,
+    stamp_gaps: u64,
+    width: u32,
+    height: u32,
+    last_frame: Option<I420Frame>,
+    vp8: Option<Vp8Decoder>,
+    opus: Option<OpusDecoder>,
+    ivf: Option<IvfWriter<std::fs::File>>,
+    wav: Option<WavWriter<std::fs::File>>,
+}
+
+/// The video we send: the test pattern through VP8, or an IVF file.
+enum VideoSource {
+    Pattern(TestPattern, Vp8Encoder),
+    File(Vec<Vec<u8>>, usize),
+}
+
+fn open_video(a: &CallArgs) -> Result<VideoSource, String> {
+    match &a.video_in {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let mut r = IvfReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+            let mut frames = Vec::new();
+            while let Some(fr) = r.next_frame().map_err(|e| e.to_string())? {
+                frames.push(fr.data);
+            }
+            if frames.is_empty() {
+                return Err(format!("{}: no frames", p.display()));
+            }
+            Ok(VideoSource::File(frames, 0))
+        }
+        None => {
+            let cfg = Vp8EncoderConfig::new(a.width, a.height, a.fps, a.video_kbps * 1000);
+            let enc = Vp8Encoder::new(cfg).map_err(|e| e.to_string())?;
+            Ok(VideoSource::Pattern(
+                TestPattern::new(a.width, a.height, a.fps),
+                enc,
+            ))
+        }
+    }
+}
+
+fn open_audio(a: &CallArgs) -> Result<Option<Vec<i16>>, String> {
+    let Some(p) = &a.audio_in else {
+        return Ok(None);
+    };
+    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let r = WavReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+    let samples = r.samples().map_err(|e| e.to_string())?;
+    if samples.len() < 960 {
+        return Err(format!("{}: shorter than 20 ms", p.display()));
+    }
+    Ok(Some(samples))
+}
+
+async fn run_call(
+    role: &str,
+    a: &CallArgs,
+    pc: PeerHandle,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
+    kept: Vec<PeerEvent>,
+) -> Result<(), String> {
+    let mut video = open_video(a)?;
+    let wav_in = open_audio(a)?;
+    let mut wav_pos = 0usize;
+    let mut tone = ToneSource::new(48_000, 1, 440.0);
+    let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
+    let mut packetizer = Vp8Packetizer::new((seed() & 0x7fff) as u16);
+    let keylog_path = a
+        .keylog
+        .clone()
+        .or_else(|| std::env::var_os("SSLKEYLOGFILE").map(PathBuf::from));
+    if let Some(dir) = &a.record {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut remotes: HashMap<u32, Remote> = HashMap::new();
+    let mut connected_at: Option<Instant> = None;
+    let mut failure: Option<String> = None;
+    let mut force_key = true;
+    let mut video_mid = None;
+    let mut audio_mid = None;
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(a.duration.max(0.0));
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(a.fps.max(1)));
+    let mut next_video = tokio::time::Instant::now();
+    let mut next_audio = tokio::time::Instant::now();
+    let mut next_stats = tokio::time::Instant::now() + Duration::from_secs(1);
+    let mut video_sent = 0u64;
+    let mut audio_sent = 0u32;
+    let mut last_stats: Option<PeerStats> = None;
+    let mut pending: std::collections::VecDeque<PeerEvent> = kept.into();
+
+    loop {
+        let now = Instant::now();
+        if now >= deadline && connected_at.is_some() || now >= deadline + Duration::from_secs(20) {
+            break;
+        }
+        if failure.is_some() {
+            break;
+        }
+        let event = match pending.pop_front() {
+            Some(e) => Some(e),
+            None => {
+                let wake = if connected_at.is_some() {
+                    next_video.min(next_audio).min(next_stats)
+                } else {
+                    next_stats
+                };
+                tokio::select! {
+                    e = events.recv() => match e {
+                        Some(e) => Some(e),
+                        None => { failure = Some("the connection task stopped".into()); None }
+                    },
+                    _ = tokio::time::sleep_until(wake) => None,
+                }
+            }
+        };
+        if let Some(e) = event {
+            match e {
+                PeerEvent::ConnectionStateChanged(s) => {
+                    eprintln!("meshrtc {role}: connection {s:?}");
+                    match s {
+                        ConnectionState::Connected if connected_at.is_none() => {
+                            connected_at = Some(Instant::now());
+                            let mids = pc.sending_mids().await.map_err(|e| e.to_string())?;
+                            video_mid = mids
+                                .iter()
+                                .find(|m| m.1 == MediaKind::Video)
+                                .map(|m| m.0.clone());
+                            audio_mid = mids
+                                .iter()
+                                .find(|m| m.1 == MediaKind::Audio)
+                                .map(|m| m.0.clone());
+                            next_video = tokio::time::Instant::now();
+                            next_audio = tokio::time::Instant::now();
+                        }
+                        ConnectionState::Failed | ConnectionState::Closed => {
+                            failure = Some(format!("connection {s:?}"));
+                        }
+                        _ => {}
+                    }
+                }
+                PeerEvent::Closed(why) => {
+                    eprintln!("meshrtc {role}: closed: {why}");
+                    failure.get_or_insert(why);
+                }
+                PeerEvent::KeyLog(line) => {
+                    if let Some(p) = &keylog_path {
+                        if let Ok(mut f) = std::fs::OpenOptions::new()
+                            .create(true)
+                            .append(true)
+                            .open(p)
+                        {
+                            let _ = writeln!(f, "{line}");
+                        }
+                    }
+                }
+                PeerEvent::TrackAdded { mid, kind, ssrc } => {
+                    eprintln!(
+                        "meshrtc {role}: remote {} track on mid {mid}, ssrc {ssrc:#010x}",
+                        kind.as_str()
+                    );
+                    let mut r = Remote {
+                        kind: kind.as_str().into(),
+                        ..Remote::default()
+                    };
+                    match kind {
+                        MediaKind::Video => {
+                            r.vp8 = Vp8Decoder::new().ok();
+                            if let Some(dir) = &a.record {
+                                let path = dir.join(format!("video-{ssrc:08x}.ivf"));
+                                r.ivf = std::fs::File::create(&path).ok().and_then(|f| {
+                                    IvfWriter::new(f, *b"VP80", 0, 0, 1, 90_000).ok()
+                                });
+                            }
+                        }
+                        MediaKind::Audio => {
+                            r.opus = OpusDecoder::new(48_000, 1).ok();
+                            if let Some(dir) = &a.record {
+                                let path = dir.join(format!("audio-{ssrc:08x}.wav"));
+                                r.wav = std::fs::File::create(&path)
+                                    .ok()
+                                    .and_then(|f| WavWriter::new(f, 48_000, 1).ok());
+                            }
+                        }
+                    }
+                    remotes.insert(ssrc, r);
+                }
+                PeerEvent::Frame(f) => {
+                    let r = remotes.entry(f.ssrc).or_default();
+                    r.frames += 1;
+                    r.keyframes += u64::from(f.keyframe);
+                    if let Some(w) = &mut r.ivf {
+                        let _ = w.write_frame(&f.data, u64::from(f.rtp_timestamp));
+                    }
+                    if let Some(d) = &mut r.vp8 {
+                        match d.decode(&f.data) {
+                            Ok(Some(img)) => {
+                                r.decoded += 1;
+                                r.width = img.width;
+                                r.height = img.height;
+                                if let Some(s) = read_stamp(&img) {
+                                    let lat =
+                                        wall_us().saturating_sub(s.capture_time_us) as f64 / 1000.0;
+                                    if lat < 10_000.0 {
+                                        r.latency_sum_ms += lat;
+                                        r.latency_n += 1;
+                                    }
+                                    if let Some(last) = r.last_stamp {
+                                        if s.frame_number != last.wrapping_add(1) {
+                                            r.stamp_gaps += 1;
+                                        }
+                                    }
+                                    r.last_stamp = Some(s.frame_number);
+                                }
+                                r.last_frame = Some(img);
+                            }
+                            Ok(None) => {}
+                            Err(_) => r.decode_errors += 1,
+                        }
+                    }
+                    if let Some(d) = &mut r.opus {
+                        match d.decode(Some(&f.data)) {
+                            Ok(pcm) => {
+                                r.decoded += 1;
+                                if let Some(w) = &mut r.wav {
+                                    let _ = w.write_samples(&pcm);
+                                }
+                            }
+                            Err(_) => r.decode_errors += 1,
+                        }
+                    }
+                }
+                PeerEvent::KeyframeRequested { .. } => force_key = true,
+                _ => {}
+            }
+            continue;
+        }
+        // Timers.
+        let tnow = tokio::time::Instant::now();
+        if connected_at.is_some() && Instant::now() < deadline {
+            while next_video <= tnow {
+                let (data, key) = match &mut video {
+                    VideoSource::Pattern(p, enc) => {
+                        let img = p.next_frame(wall_us());
+                        match enc.encode(
+                            &img,
+                            video_sent * 1_000_000 / u64::from(a.fps.max(1)),
+                            force_key,
+                        ) {
+                            Ok(Some(f)) => (f.data, f.keyframe),
+                            _ => (Vec::new(), false),
+                        }
+                    }
+                    VideoSource::File(frames, i) => {
+                        let d = frames[*i % frames.len()].clone();
+                        *i += 1;
+                        let key = d.first().is_some_and(|b| b & 1 == 0);
+                        (d, key)
+                    }
+                };
+                if key {
+                    force_key = false;
+                }
+                if let (false, Some(mid)) = (data.is_empty(), &video_mid) {
+                    let ts = (video_sent * 90_000 / u64::from(a.fps.max(1))) as u32;
+                    if let Ok(f) = PacketizedFrame::vp8(&mut packetizer, data.into(), ts, 1100) {
+                        let _ = pc.send_frame(mid, Arc::new(f));
+                    }
+                }
+                video_sent += 1;
+                next_video += frame_interval;
+            }
+            while next_audio <= tnow {
+                let pcm = match &wav_in {
+                    Some(s) => {
+                        let mut v = Vec::with_capacity(960);
+                        for k in 0..960 {
+                            v.push(s[(wav_pos + k) % s.len()]);
+                        }
+                        wav_pos = (wav_pos + 960) % s.len();
+                        v
+                    }
+                    None => tone.next_frame(),
+                };
+                if let (Ok(p), Some(mid)) = (opus.encode(&pcm), &audio_mid) {
+                    let _ = pc.send_frame(
+                        mid,
+                        Arc::new(PacketizedFrame::opus(p.into(), audio_sent * 960)),
+                    );
+                }
+                audio_sent += 1;
+                next_audio += Duration::from_millis(20);
+            }
+        }
+        if tnow >= next_stats {
+            next_stats += Duration::from_secs(1);
+            if let Ok(st) = pc.stats().await {
+                if a.live {
+                    eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
+                }
+                last_stats = Some(st);
+            }
+        }
+    }
+    let st = pc.stats().await.ok();
+    pc.close();
+    // Let the close_notify leave.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    if let Some(dir) = &a.record {
+        for (ssrc, r) in remotes.iter_mut() {
+            if let Some(w) = r.ivf.take() {
+                let _ = w.finish();
+            }
+            if let Some(w) = r.wav.take() {
+                let _ = w.finish();
+            }
+            if let Some(img) = &r.last_frame {
+                let path = dir.join(format!("snapshot-{ssrc:08x}.png"));
+                if let Ok(f) = std::fs::File::create(&path) {
+                    let _ = write_png(&i420_to_rgb(img), std::io::BufWriter::new(f));
+                }
+            }
+        }
+    }
+    let report = report_json(
+        role,
+        st.as_ref(),
+        &remotes,
+        connected_at.map(|t| t - start),
+        video_sent,
+        audio_sent,
+        failure.as_deref(),
+    );
+    if let Some(p) = &a.stats_json {
+        std::fs::write(p, serde_json::to_string_pretty(&report).unwrap_or_default())
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    eprintln!("meshrtc {role}: done: {}", summary(&remotes));
+    match failure {
+        Some(f) if connected_at.is_none() => Err(format!("the call failed: {f}")),
+        _ if connected_at.is_none() => Err("the call never connected".into()),
+        _ => Ok(()),
+    }
+}
+
+fn summary(remotes: &HashMap<u32, Remote>) -> String {
+    let mut v: Vec<String> = remotes
+        .iter()
+        .map(|(ssrc, r)| {
+            format!(
+                "{} {ssrc:08x}: {} decoded, {} errors",
+                r.kind, r.decoded, r.decode_errors
+            )
+        })
+        .collect();
+    v.sort();
+    v.join("; ")
+}
+
+fn live_line(
+    role: &str,
+    st: &PeerStats,
+    last: Option<&PeerStats>,
+    remotes: &HashMap<u32, Remote>,
+) -> String {
+    let rate = |now: u64, before: Option<u64>| {
+        (now.saturating_sub(before.unwrap_or(0)) * 8) as f64 / 1000.0
+    };
+    let sent: u64 = st.outbound.iter().map(|o| o.bytes_sent).sum();
+    let sent_before = last.map(|l| l.outbound.iter().map(|o| o.bytes_sent).sum());
+    let recv: u64 = st.inbound.iter().map(|i| i.bytes_received).sum();
+    let recv_before = last.map(|l| l.inbound.iter().map(|i| i.bytes_received).sum());
+    let rtt = st.outbound.iter().filter_map(|o| o.rtt_ms).next();
+    let loss = st
+        .outbound
+        .iter()
+        .map(|o| o.fraction_lost)
+        .fold(0.0, f64::max);
+    let video: Vec<String> = remotes
+        .values()
+        .filter(|r| r.kind == "video")
+        .map(|r| format!("{}x{} {} decoded", r.width, r.height, r.decoded))
+        .collect();
+    format!(
+        "meshrtc {role}: {:?} | rtt {} | send {:.0} kbit/s | recv {:.0} kbit/s | peer loss {:.1}% | video {}",
+        st.state,
+        rtt.map_or("-".into(), |r| format!("{r:.1} ms")),
+        rate(sent, sent_before),
+        rate(recv, recv_before),
+        loss * 100.0,
+        if video.is_empty() { "-".into() } else { video.join(", ") }
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_json(
+    role: &str,
+    st: Option<&PeerStats>,
+    remotes: &HashMap<u32, Remote>,
+    connect_time: Option<Duration>,
+    video_sent: u64,
+    audio_sent: u32,
+    failure: Option<&str>,
+) -> Value {
+    let tracks: Vec<Value> = remotes
+        .iter()
+        .map(|(ssrc, r)| {
+            json!({
+                "ssrc": ssrc, "kind": r.kind, "frames_received": r.frames,
+                "frames_decoded": r.decoded, "decode_errors": r.decode_errors,
+                "keyframes": r.keyframes, "width": r.width, "height": r.height,
+                "stamp_gaps": r.stamp_gaps,
+                "latency_ms": (r.latency_n > 0).then(|| r.latency_sum_ms / r.latency_n as f64),
+            })
+        })
+        .collect();
+    let stats = st.map(|s| {
+        json!({
+            "state": format!("{:?}", s.state),
+            "ice_state": format!("{:?}", s.ice_state),
+            "selected_pair": s.selected_pair.map(|(l, r)| json!({"local": l.to_string(), "remote": r.to_string()})),
+            "dtls_role": s.dtls_role, "dtls_version": s.dtls_version,
+            "dtls_cipher": s.dtls_cipher, "srtp_profile": s.srtp_profile,
+            "outbound": s.outbound.iter().map(|o| json!({
+                "mid": o.mid, "kind": o.kind, "ssrc": o.ssrc, "packets_sent": o.packets_sent,
+                "bytes_sent": o.bytes_sent, "frames_sent": o.frames_sent,
+                "keyframes_sent": o.keyframes_sent, "retransmitted": o.retransmitted,
+                "nacks_received": o.nacks_received, "plis_received": o.plis_received,
+                "rtt_ms": o.rtt_ms, "fraction_lost": o.fraction_lost, "packets_lost": o.packets_lost,
+            })).collect::<Vec<_>>(),
+            "inbound": s.inbound.iter().map(|i| json!({
+                "mid": i.mid, "kind": i.kind, "ssrc": i.ssrc, "packets_received": i.packets_received,
+                "bytes_received": i.bytes_received, "frames_received": i.frames_received,
+                "packets_lost": i.packets_lost, "jitter": i.jitter, "nacks_sent": i.nacks_sent,
+                "plis_sent": i.plis_sent, "rtx_received": i.rtx_received, "frames_dropped": i.frames_dropped,
+            })).collect::<Vec<_>>(),
+            "srtp_errors": s.srtp_errors, "unroutable": s.unroutable, "malformed": s.malformed,
+        })
+    });
+    json!({
+        "role": role,
+        "connect_ms": connect_time.map(|d| d.as_secs_f64() * 1000.0),
+        "video_frames_sent": video_sent, "audio_frames_sent": audio_sent,
+        "failure": failure,
+        "tracks": tracks,
+        "peer": stats,
+    })
+}
