@@ -783,11 +783,8 @@ impl PeerConnection {
     ) -> Result<(), PeerError> {
         self.check_open()?;
         if let Some(c) = candidate {
-            let v = c
-                .trim()
-                .trim_start_matches("a=")
-                .trim_start_matches("candidate:");
-            CandidateAttr::parse(v).map_err(|e| PeerError::Candidate(e.to_string()))?;
+            let v = normalize_candidate(c);
+            CandidateAttr::parse(&v).map_err(|e| PeerError::Candidate(e.to_string()))?;
         }
         if self.negotiated.is_none() && self.remote_sdp.is_none() {
             self.pending_remote_candidates
@@ -807,11 +804,8 @@ impl PeerConnection {
         match candidate {
             None => ice.end_of_remote_candidates(now),
             Some(c) => {
-                let v = c
-                    .trim()
-                    .trim_start_matches("a=")
-                    .trim_start_matches("candidate:");
-                if let Ok(attr) = CandidateAttr::parse(v) {
+                let v = normalize_candidate(c);
+                if let Ok(attr) = CandidateAttr::parse(&v) {
                     if let Ok(cand) = candidate::from_sdp(&attr) {
                         let _ = ice.add_remote_candidate(now, cand);
                     }
@@ -1207,7 +1201,7 @@ impl PeerConnection {
                         .push_back(PeerEvent::LocalCandidate(LocalCandidate {
                             mid,
                             mline_index: 0,
-                            candidate: format!("candidate:{attr}"),
+                            candidate: attr.to_string(),
                             ufrag: ice.local_ufrag().to_string(),
                         }));
                 }
@@ -1993,5 +1987,16 @@ fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<PeerEvent>)
         if let Some(k) = &mut r.keyframes {
             k.request(now);
         }
+    }
+}
+
+/// A trickled candidate as `candidate:...`, however it was written
+/// (`a=candidate:...`, `candidate:...`, or the bare value).
+fn normalize_candidate(c: &str) -> String {
+    let v = c.trim().trim_start_matches("a=");
+    if v.starts_with("candidate:") {
+        v.to_string()
+    } else {
+        format!("candidate:{v}")
     }
 }

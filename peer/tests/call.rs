@@ -322,3 +322,66 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
         assert_eq!(st.unroutable, 0, "{name}");
     }
 }
+
+#[test]
+fn trickled_candidates_before_the_description_are_queued_and_used() {
+    let (mut now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    drain(&mut a);
+    // The offer without its candidates; they come by trickle, before it.
+    let bare: String = offer
+        .split("\r\n")
+        .filter(|l| !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        .trim_end_matches("\r\n")
+        .to_string()
+        + "\r\n";
+    let trickled: Vec<String> = a
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::LocalCandidate(c) => Some(c.candidate.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trickled.len(), 1, "one host candidate");
+    assert!(trickled[0].starts_with("candidate:"), "{}", trickled[0]);
+    for c in &trickled {
+        b.pc.add_remote_candidate(now, Some(c)).unwrap();
+    }
+    b.pc.add_remote_candidate(now, None).unwrap();
+    assert!(b
+        .pc
+        .add_remote_candidate(now, Some("candidate:garbage"))
+        .is_err());
+    b.pc.set_remote_description(now, SdpType::Offer, &bare)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+    assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
+#[test]
+fn dtls_that_arrives_before_the_answer_is_buffered_not_dropped() {
+    let (mut now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    // The answer is slow to reach a: b's checks succeed (a answers them
+    // with its own password), b picks a pair and sends its ClientHello.
+    for _ in 0..40 {
+        step(&mut now, &mut a, &mut b);
+    }
+    assert!(a.pc.stats().early_dropped == 0);
+    assert_ne!(a.pc.state(), ConnectionState::Connected);
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+    assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
