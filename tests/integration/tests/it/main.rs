@@ -3,6 +3,7 @@
 #[global_allocator]
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
+mod chromium_call;
 mod dtls_interop;
 mod dtls_netsim;
 mod dtls_openssl;

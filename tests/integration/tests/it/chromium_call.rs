@@ -1,0 +1,451 @@
+//! Live calls between our PeerConnection and headless Chromium (issue 9),
+//! inside a private network namespace: both offer directions, both DTLS
+//! roles, complete SDP and trickled candidates. Each call carries VP8 and
+//! Opus both ways for a few seconds; Chromium's `getStats()` must show our
+//! video decoded and our audio received, and we must decode its 640x480
+//! VP8 and its Opus without an error. Both sides report what was
+//! negotiated, and the test checks they agree.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use meshrtc_integration::browser::{run_in_private_netns, Browser, PageServer};
+use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
+use meshrtc_media::source::{TestPattern, ToneSource};
+use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_peer::{
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, PeerStats, SdpType,
+};
+use meshrtc_rtp::vp8::Vp8Packetizer;
+use meshrtc_sdp::negotiate::MediaKind;
+use serde_json::Value;
+
+const PAGE: &str = "<!doctype html><meta charset=utf-8><title>meshrtc call interop</title>";
+
+/// Sets up the page's connection with its fake camera and microphone
+/// first, and collects its trickled candidates.
+const SETUP: &str = "(async () => { \
+    window.pc = new RTCPeerConnection(); window.cands = []; window.gathered = false; \
+    pc.onicecandidate = e => { if (e.candidate) cands.push(e.candidate.toJSON()); else gathered = true; }; \
+    const s = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: true}); \
+    window.stream = s; return true; })()";
+
+const GATHERED_SDP: &str = "new Promise(r => { const done = () => pc.iceGatheringState === 'complete'; \
+    if (done()) r(pc.localDescription.sdp); \
+    pc.addEventListener('icegatheringstatechange', () => { if (done()) r(pc.localDescription.sdp); }); \
+    setTimeout(() => r(pc.localDescription.sdp), 3000); })";
+
+/// What Chromium reports about the call.
+const STATS: &str = "(async () => { const st = await pc.getStats(); const out = { \
+    state: pc.connectionState, video: null, audio: null, transport: null, pair: null, codecs: {} }; \
+    st.forEach(s => { \
+      if (s.type === 'inbound-rtp' && s.kind === 'video') out.video = { framesDecoded: s.framesDecoded || 0, \
+          frameWidth: s.frameWidth || 0, codecId: s.codecId, nackCount: s.nackCount, pliCount: s.pliCount }; \
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') out.audio = { packetsReceived: s.packetsReceived || 0, \
+          samples: s.totalSamplesReceived || 0, codecId: s.codecId }; \
+      if (s.type === 'transport') out.transport = { dtlsState: s.dtlsState, tlsVersion: s.tlsVersion, \
+          dtlsCipher: s.dtlsCipher, srtpCipher: s.srtpCipher, dtlsRole: s.dtlsRole, pairId: s.selectedCandidatePairId }; \
+      if (s.type === 'codec') out.codecs[s.id] = { mimeType: s.mimeType, payloadType: s.payloadType }; \
+    }); \
+    if (out.transport && out.transport.pairId) { const p = st.get(out.transport.pairId); \
+      out.pair = { local: st.get(p.localCandidateId).port, remote: st.get(p.remoteCandidateId).port }; } \
+    return out; })()";
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// Our side: a PeerConnection on a UDP socket with VP8 and Opus.
+struct Ours {
+    pc: PeerConnection,
+    socket: UdpSocket,
+    addr: SocketAddr,
+    pattern: TestPattern,
+    encoder: Vp8Encoder,
+    packetizer: Vp8Packetizer,
+    tone: ToneSource,
+    opus: OpusEncoder,
+    vp8_dec: Vp8Decoder,
+    opus_dec: OpusDecoder,
+    next_video: Instant,
+    next_audio: Instant,
+    frames_sent: u32,
+    audio_sent: u32,
+    force_key: bool,
+    video_decoded: u32,
+    video_size: (u32, u32),
+    video_errors: u32,
+    audio_decoded: u32,
+    audio_errors: u32,
+    local_candidates: Vec<String>,
+    closed: Option<String>,
+    stopped: bool,
+}
+
+impl Ours {
+    fn new(seed: u64) -> Ours {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        let addr = socket.local_addr().unwrap();
+        let now = Instant::now();
+        let mut pc = PeerConnection::new(PeerConfig::new(seed), now).unwrap();
+        pc.add_local_address(addr);
+        Ours {
+            pc,
+            socket,
+            addr,
+            pattern: TestPattern::new(320, 240, 15),
+            encoder: Vp8Encoder::new(Vp8EncoderConfig::new(320, 240, 15, 300_000)).unwrap(),
+            packetizer: Vp8Packetizer::new(seed as u16),
+            tone: ToneSource::new(48_000, 1, 440.0),
+            opus: OpusEncoder::new(48_000, 1, 32_000).unwrap(),
+            vp8_dec: Vp8Decoder::new().unwrap(),
+            opus_dec: OpusDecoder::new(48_000, 1).unwrap(),
+            next_video: now,
+            next_audio: now,
+            frames_sent: 0,
+            audio_sent: 0,
+            force_key: true,
+            video_decoded: 0,
+            video_size: (0, 0),
+            video_errors: 0,
+            audio_decoded: 0,
+            audio_errors: 0,
+            local_candidates: Vec::new(),
+            closed: None,
+            stopped: false,
+        }
+    }
+
+    /// Socket, timers, events and media for a little while.
+    fn pump(&mut self) {
+        let mut buf = [0u8; 2048];
+        let deadline = Instant::now() + Duration::from_millis(20);
+        while Instant::now() < deadline {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) if !self.stopped => {
+                    self.pc.handle_datagram(Instant::now(), from, self.addr, &buf[..n])
+                }
+                _ => {}
+            }
+            let now = Instant::now();
+            if self.pc.poll_timeout().is_some_and(|t| t <= now) && !self.stopped {
+                self.pc.handle_timeout(now);
+            }
+            self.media(now);
+            while let Some(t) = self.pc.poll_transmit() {
+                if !self.stopped {
+                    let _ = self.socket.send_to(&t.payload, t.dst);
+                }
+            }
+            self.events();
+        }
+    }
+
+    fn events(&mut self) {
+        while let Some(e) = self.pc.poll_event() {
+            match e {
+                PeerEvent::Frame(f) if f.kind == MediaKind::Video => match self.vp8_dec.decode(&f.data) {
+                    Ok(Some(img)) => {
+                        self.video_decoded += 1;
+                        self.video_size = (img.width, img.height);
+                    }
+                    Ok(None) => {}
+                    Err(_) => self.video_errors += 1,
+                },
+                PeerEvent::Frame(f) => match self.opus_dec.decode(Some(&f.data)) {
+                    Ok(_) => self.audio_decoded += 1,
+                    Err(_) => self.audio_errors += 1,
+                },
+                PeerEvent::KeyframeRequested { .. } => self.force_key = true,
+                PeerEvent::LocalCandidate(c) => self.local_candidates.push(c.candidate),
+                PeerEvent::Closed(why) => self.closed = Some(why),
+                _ => {}
+            }
+        }
+    }
+
+    fn media(&mut self, now: Instant) {
+        if !self.pc.is_connected() || self.stopped {
+            return;
+        }
+        let mids = self.pc.sending_mids();
+        while self.next_video <= now {
+            let t_us = u64::from(self.frames_sent) * 1_000_000 / 15;
+            let img = self.pattern.next_frame(t_us);
+            if let Ok(Some(f)) = self.encoder.encode(&img, t_us, self.force_key) {
+                if f.keyframe {
+                    self.force_key = false;
+                }
+                if let Some((mid, _)) = mids.iter().find(|m| m.1 == MediaKind::Video) {
+                    let ts = self.frames_sent * 6000;
+                    let frame = PacketizedFrame::vp8(&mut self.packetizer, f.data.into(), ts, 1100).unwrap();
+                    let _ = self.pc.send_frame(now, mid, &frame);
+                }
+            }
+            self.frames_sent += 1;
+            self.next_video += Duration::from_micros(66_667);
+        }
+        while self.next_audio <= now {
+            let pcm = self.tone.next_frame();
+            if let (Ok(p), Some((mid, _))) = (self.opus.encode(&pcm), mids.iter().find(|m| m.1 == MediaKind::Audio)) {
+                let frame = PacketizedFrame::opus(p.into(), self.audio_sent * 960);
+                let _ = self.pc.send_frame(now, mid, &frame);
+            }
+            self.audio_sent += 1;
+            self.next_audio += Duration::from_millis(20);
+        }
+    }
+}
+
+/// Removes the candidate lines (for the trickle variants).
+fn without_candidates(sdp: &str) -> String {
+    sdp.split("\r\n")
+        .filter(|l| !l.is_empty() && !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+        .map(|l| format!("{l}\r\n"))
+        .collect()
+}
+
+struct Setup {
+    browser: Browser,
+    ours: Ours,
+    _page: PageServer,
+}
+
+fn start(seed: u64) -> Setup {
+    let page = PageServer::start(PAGE).unwrap();
+    let mut browser = Browser::launch().unwrap();
+    browser.navigate(&page.url).unwrap();
+    browser.eval(SETUP).unwrap();
+    Setup {
+        browser,
+        ours: Ours::new(seed),
+        _page: page,
+    }
+}
+
+/// Chromium offers; we answer (`setup:active`: we are the DTLS client).
+fn chromium_offers(s: &mut Setup, trickle: bool) {
+    s.browser
+        .eval("stream.getTracks().forEach(t => pc.addTrack(t, stream)); \
+               pc.createOffer().then(o => pc.setLocalDescription(o)).then(() => true)")
+        .unwrap();
+    let offer = if trickle {
+        s.browser.eval("pc.localDescription.sdp").unwrap()
+    } else {
+        s.browser.eval(GATHERED_SDP).unwrap()
+    };
+    let offer = offer.as_str().unwrap().to_string();
+    let now = Instant::now();
+    s.ours.pc.add_answer_track(MediaKind::Video);
+    s.ours.pc.add_answer_track(MediaKind::Audio);
+    s.ours.pc.set_remote_description(now, SdpType::Offer, &without_if(&offer, trickle)).unwrap();
+    let answer = s.ours.pc.create_answer(now).unwrap();
+    // What Chromium offers that we do not implement is declined or left out.
+    assert!(!answer.contains("H264") && !answer.contains("VP9") && !answer.contains("AV1"), "{answer}");
+    assert!(answer.contains("a=setup:active"), "{answer}");
+    let answer = if trickle { without_candidates(&answer) } else { answer };
+    s.browser
+        .eval(&format!("pc.setRemoteDescription({{type: 'answer', sdp: {}}}).then(() => true)", js(&answer)))
+        .unwrap();
+    if trickle {
+        trickle_both_ways(s);
+    }
+}
+
+fn without_if(sdp: &str, trickle: bool) -> String {
+    if trickle {
+        without_candidates(sdp)
+    } else {
+        sdp.to_string()
+    }
+}
+
+/// We offer (`actpass`); Chromium answers `active`: we are the DTLS server.
+fn we_offer(s: &mut Setup, trickle: bool) {
+    let now = Instant::now();
+    s.ours.pc.add_transceiver(MediaKind::Video, true, true);
+    s.ours.pc.add_transceiver(MediaKind::Audio, true, true);
+    let offer = s.ours.pc.create_offer(now).unwrap();
+    let offer = if trickle { without_candidates(&offer) } else { offer };
+    s.browser
+        .eval(&format!(
+            "(async () => {{ await pc.setRemoteDescription({{type: 'offer', sdp: {}}}); \
+             const ts = pc.getTransceivers(); \
+             stream.getTracks().forEach(t => {{ const x = ts.find(x => x.receiver.track.kind === t.kind); \
+               x.sender.replaceTrack(t); x.direction = 'sendrecv'; }}); \
+             await pc.setLocalDescription(await pc.createAnswer()); return true; }})()",
+            js(&offer)
+        ))
+        .unwrap();
+    let answer = if trickle {
+        s.browser.eval("pc.localDescription.sdp").unwrap()
+    } else {
+        s.browser.eval(GATHERED_SDP).unwrap()
+    };
+    let answer = answer.as_str().unwrap().to_string();
+    assert!(answer.contains("a=setup:active"), "{answer}");
+    s.ours
+        .pc
+        .set_remote_description(Instant::now(), SdpType::Answer, &without_if(&answer, trickle))
+        .unwrap();
+    if trickle {
+        trickle_both_ways(s);
+    }
+}
+
+/// Candidates as browsers exchange them: ours through
+/// `addIceCandidate`, Chromium's through our `add_remote_candidate`.
+fn trickle_both_ways(s: &mut Setup) {
+    s.ours.pump();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut theirs_done = false;
+    let mut taken = 0;
+    while Instant::now() < deadline && !theirs_done {
+        let c = s.browser.eval("JSON.stringify({cands, gathered})").unwrap();
+        let v: Value = serde_json::from_str(c.as_str().unwrap()).unwrap();
+        let cands = v["cands"].as_array().unwrap();
+        for c in &cands[taken..] {
+            let text = c["candidate"].as_str().unwrap();
+            let r = s.ours.pc.add_remote_candidate(Instant::now(), Some(text));
+            // TCP and other unusable candidates are refused or skipped, not fatal.
+            if text.contains(" udp ") {
+                r.unwrap();
+            }
+        }
+        taken = cands.len();
+        theirs_done = v["gathered"].as_bool().unwrap_or(false);
+        s.ours.pump();
+    }
+    s.ours.pc.add_remote_candidate(Instant::now(), None).unwrap();
+    assert!(!s.ours.local_candidates.is_empty() || s.ours.pc.gathering_complete());
+    let mid = s.ours.pc.negotiated().map(|n| n.bundle_mid.clone()).unwrap_or_else(|| "0".into());
+    let ours: Vec<String> = s.ours.pc.local_description().map(|d| {
+        d.split("\r\n").filter(|l| l.starts_with("a=candidate:")).map(|l| l[2..].to_string()).collect()
+    }).unwrap_or_default();
+    assert!(!ours.is_empty(), "we have candidates to trickle");
+    for c in ours {
+        s.browser
+            .eval(&format!(
+                "pc.addIceCandidate({{candidate: {}, sdpMid: {}, sdpMLineIndex: 0}}).then(() => true)",
+                js(&c),
+                js(&mid)
+            ))
+            .unwrap();
+    }
+    s.browser.eval("pc.addIceCandidate(null).then(() => true, () => true)").unwrap();
+}
+
+/// Runs the call for `secs` seconds of media after both are connected and
+/// returns Chromium's stats.
+fn run_call(s: &mut Setup, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        s.ours.pump();
+        let st = s.browser.eval("pc.connectionState").unwrap();
+        if s.ours.pc.state() == ConnectionState::Connected && st == "connected" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not connected after 20 s: ours {:?} {:?}, Chromium {st}",
+            s.ours.pc.state(),
+            s.ours.closed
+        );
+    }
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        s.ours.pump();
+    }
+    s.browser.eval(STATS).unwrap()
+}
+
+fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
+    let o = &s.ours;
+    let ours: PeerStats = o.pc.stats();
+    eprintln!(
+        "{name}: {} | Chromium {theirs} | ours: video {} frames {:?} (errors {}), audio {} (errors {}), {:?} {:?} {:?} {:?}",
+        s.browser.version, o.video_decoded, o.video_size, o.video_errors, o.audio_decoded, o.audio_errors,
+        ours.dtls_role, ours.dtls_cipher, ours.srtp_profile, ours.selected_pair
+    );
+    // Chromium decoded our VP8 and received our Opus.
+    let v = &theirs["video"];
+    assert!(v["framesDecoded"].as_u64().unwrap_or(0) >= 10, "{name}: Chromium video {v}");
+    assert_eq!(v["frameWidth"].as_u64(), Some(320), "{name}");
+    let a = &theirs["audio"];
+    assert!(a["packetsReceived"].as_u64().unwrap_or(0) >= 50, "{name}: Chromium audio {a}");
+    // We decoded its 640x480 VP8 and its Opus, without an error.
+    assert!(o.video_decoded >= 10, "{name}: we decoded {} video frames", o.video_decoded);
+    assert_eq!(o.video_size, (640, 480), "{name}");
+    assert_eq!(o.video_errors, 0, "{name}");
+    assert!(o.audio_decoded >= 50, "{name}: we decoded {} audio packets", o.audio_decoded);
+    assert_eq!(o.audio_errors, 0, "{name}");
+    // Both sides agree on what was negotiated.
+    let t = &theirs["transport"];
+    assert_eq!(t["tlsVersion"], "FEFD", "{name}: DTLS 1.2");
+    assert_eq!(ours.dtls_version, Some("DTLS 1.2"));
+    assert_eq!(t["dtlsCipher"].as_str(), ours.dtls_cipher, "{name}");
+    // Chromium names the profile as RFC 5764 does, like us.
+    assert_eq!(t["srtpCipher"].as_str(), ours.srtp_profile, "{name}");
+    assert_eq!(ours.dtls_role, Some(our_role));
+    let their_role = if our_role == "client" { "server" } else { "client" };
+    assert_eq!(t["dtlsRole"].as_str(), Some(their_role), "{name}");
+    let (local, remote) = ours.selected_pair.unwrap();
+    assert_eq!(theirs["pair"]["remote"].as_u64(), Some(u64::from(local.port())), "{name}");
+    assert_eq!(theirs["pair"]["local"].as_u64(), Some(u64::from(remote.port())), "{name}");
+    // Payload types: what Chromium decodes with is what we send with.
+    let codec = |id: &Value| &theirs["codecs"][id.as_str().unwrap_or("")];
+    let n = o.pc.negotiated().unwrap();
+    for (kind, stat) in [(MediaKind::Video, v), (MediaKind::Audio, a)] {
+        let m = n.media.iter().find(|m| m.kind == Some(kind)).unwrap();
+        let c = codec(&stat["codecId"]);
+        assert_eq!(c["payloadType"].as_u64(), Some(u64::from(m.codecs[0].pt)), "{name} {kind:?}: {c}");
+        let mime = c["mimeType"].as_str().unwrap_or("").to_ascii_lowercase();
+        assert!(mime.ends_with(&m.codecs[0].name.to_ascii_lowercase()), "{name}: {mime}");
+    }
+    assert_eq!(ours.srtp_errors, 0, "{name}");
+}
+
+#[test]
+fn chromium_offers_meshrtc_answers_as_dtls_client() {
+    if !run_in_private_netns("chromium_call::chromium_offers_meshrtc_answers_as_dtls_client") {
+        return;
+    }
+    let mut s = start(41);
+    chromium_offers(&mut s, false);
+    let theirs = run_call(&mut s, 4);
+    check_call("chromium offers", &s, &theirs, "client");
+}
+
+#[test]
+fn meshrtc_offers_chromium_answers_and_meshrtc_is_dtls_server() {
+    if !run_in_private_netns("chromium_call::meshrtc_offers_chromium_answers_and_meshrtc_is_dtls_server") {
+        return;
+    }
+    let mut s = start(42);
+    we_offer(&mut s, false);
+    let theirs = run_call(&mut s, 4);
+    check_call("meshrtc offers", &s, &theirs, "server");
+}
+
+#[test]
+fn chromium_offers_with_trickled_candidates() {
+    if !run_in_private_netns("chromium_call::chromium_offers_with_trickled_candidates") {
+        return;
+    }
+    let mut s = start(43);
+    chromium_offers(&mut s, true);
+    let theirs = run_call(&mut s, 4);
+    check_call("chromium offers, trickle", &s, &theirs, "client");
+}
+
+#[test]
+fn meshrtc_offers_with_trickled_candidates() {
+    if !run_in_private_netns("chromium_call::meshrtc_offers_with_trickled_candidates") {
+        return;
+    }
+    let mut s = start(44);
+    we_offer(&mut s, true);
+    let theirs = run_call(&mut s, 4);
+    check_call("meshrtc offers, trickle", &s, &theirs, "server");
+}
