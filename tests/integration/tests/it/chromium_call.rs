@@ -84,11 +84,17 @@ struct Ours {
 
 impl Ours {
     fn new(seed: u64) -> Ours {
+        Ours::with_config(PeerConfig::new(seed), seed)
+    }
+
+    fn with_config(config: PeerConfig, seed: u64) -> Ours {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(2)))
+            .unwrap();
         let addr = socket.local_addr().unwrap();
         let now = Instant::now();
-        let mut pc = PeerConnection::new(PeerConfig::new(seed), now).unwrap();
+        let mut pc = PeerConnection::new(config, now).unwrap();
         pc.add_local_address(addr);
         Ours {
             pc,
@@ -124,12 +130,15 @@ impl Ours {
         while Instant::now() < deadline {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, from)) if !self.stopped => {
-                    self.pc.handle_datagram(Instant::now(), from, self.addr, &buf[..n])
+                    self.pc
+                        .handle_datagram(Instant::now(), from, self.addr, &buf[..n])
                 }
                 _ => {}
             }
             let now = Instant::now();
-            if self.pc.poll_timeout().is_some_and(|t| t <= now) && !self.stopped {
+            // Timers keep running when silent: our side must notice that
+            // the peer stopped answering.
+            if self.pc.poll_timeout().is_some_and(|t| t <= now) {
                 self.pc.handle_timeout(now);
             }
             self.media(now);
@@ -145,14 +154,16 @@ impl Ours {
     fn events(&mut self) {
         while let Some(e) = self.pc.poll_event() {
             match e {
-                PeerEvent::Frame(f) if f.kind == MediaKind::Video => match self.vp8_dec.decode(&f.data) {
-                    Ok(Some(img)) => {
-                        self.video_decoded += 1;
-                        self.video_size = (img.width, img.height);
+                PeerEvent::Frame(f) if f.kind == MediaKind::Video => {
+                    match self.vp8_dec.decode(&f.data) {
+                        Ok(Some(img)) => {
+                            self.video_decoded += 1;
+                            self.video_size = (img.width, img.height);
+                        }
+                        Ok(None) => {}
+                        Err(_) => self.video_errors += 1,
                     }
-                    Ok(None) => {}
-                    Err(_) => self.video_errors += 1,
-                },
+                }
                 PeerEvent::Frame(f) => match self.opus_dec.decode(Some(&f.data)) {
                     Ok(_) => self.audio_decoded += 1,
                     Err(_) => self.audio_errors += 1,
@@ -179,7 +190,8 @@ impl Ours {
                 }
                 if let Some((mid, _)) = mids.iter().find(|m| m.1 == MediaKind::Video) {
                     let ts = self.frames_sent * 6000;
-                    let frame = PacketizedFrame::vp8(&mut self.packetizer, f.data.into(), ts, 1100).unwrap();
+                    let frame = PacketizedFrame::vp8(&mut self.packetizer, f.data.into(), ts, 1100)
+                        .unwrap();
                     let _ = self.pc.send_frame(now, mid, &frame);
                 }
             }
@@ -188,7 +200,10 @@ impl Ours {
         }
         while self.next_audio <= now {
             let pcm = self.tone.next_frame();
-            if let (Ok(p), Some((mid, _))) = (self.opus.encode(&pcm), mids.iter().find(|m| m.1 == MediaKind::Audio)) {
+            if let (Ok(p), Some((mid, _))) = (
+                self.opus.encode(&pcm),
+                mids.iter().find(|m| m.1 == MediaKind::Audio),
+            ) {
                 let frame = PacketizedFrame::opus(p.into(), self.audio_sent * 960);
                 let _ = self.pc.send_frame(now, mid, &frame);
             }
@@ -201,7 +216,9 @@ impl Ours {
 /// Removes the candidate lines (for the trickle variants).
 fn without_candidates(sdp: &str) -> String {
     sdp.split("\r\n")
-        .filter(|l| !l.is_empty() && !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates")
+        })
         .map(|l| format!("{l}\r\n"))
         .collect()
 }
@@ -227,8 +244,10 @@ fn start(seed: u64) -> Setup {
 /// Chromium offers; we answer (`setup:active`: we are the DTLS client).
 fn chromium_offers(s: &mut Setup, trickle: bool) {
     s.browser
-        .eval("stream.getTracks().forEach(t => pc.addTrack(t, stream)); \
-               pc.createOffer().then(o => pc.setLocalDescription(o)).then(() => true)")
+        .eval(
+            "stream.getTracks().forEach(t => pc.addTrack(t, stream)); \
+               pc.createOffer().then(o => pc.setLocalDescription(o)).then(() => true)",
+        )
         .unwrap();
     let offer = if trickle {
         s.browser.eval("pc.localDescription.sdp").unwrap()
@@ -239,14 +258,47 @@ fn chromium_offers(s: &mut Setup, trickle: bool) {
     let now = Instant::now();
     s.ours.pc.add_answer_track(MediaKind::Video);
     s.ours.pc.add_answer_track(MediaKind::Audio);
-    s.ours.pc.set_remote_description(now, SdpType::Offer, &without_if(&offer, trickle)).unwrap();
+    s.ours
+        .pc
+        .set_remote_description(now, SdpType::Offer, &without_if(&offer, trickle))
+        .unwrap();
     let answer = s.ours.pc.create_answer(now).unwrap();
     // What Chromium offers that we do not implement is declined or left out.
-    assert!(!answer.contains("H264") && !answer.contains("VP9") && !answer.contains("AV1"), "{answer}");
+    for absent in [
+        "H264",
+        "VP9",
+        "AV1",
+        "red/",
+        "ulpfec",
+        "transport-cc",
+        "goog-remb",
+        " tcp ",
+    ] {
+        assert!(
+            !answer.contains(absent),
+            "{absent} in our answer:\n{answer}"
+        );
+    }
+    // Only header extensions we implement, only the RTX of VP8.
+    for l in answer.lines().filter(|l| l.starts_with("a=extmap:")) {
+        assert!(l.ends_with("urn:ietf:params:rtp-hdrext:sdes:mid"), "{l}");
+    }
+    let rtx: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.contains(" rtx/90000"))
+        .collect();
+    assert_eq!(rtx.len(), 1, "{rtx:?}");
     assert!(answer.contains("a=setup:active"), "{answer}");
-    let answer = if trickle { without_candidates(&answer) } else { answer };
+    let answer = if trickle {
+        without_candidates(&answer)
+    } else {
+        answer
+    };
     s.browser
-        .eval(&format!("pc.setRemoteDescription({{type: 'answer', sdp: {}}}).then(() => true)", js(&answer)))
+        .eval(&format!(
+            "pc.setRemoteDescription({{type: 'answer', sdp: {}}}).then(() => true)",
+            js(&answer)
+        ))
         .unwrap();
     if trickle {
         trickle_both_ways(s);
@@ -267,7 +319,11 @@ fn we_offer(s: &mut Setup, trickle: bool) {
     s.ours.pc.add_transceiver(MediaKind::Video, true, true);
     s.ours.pc.add_transceiver(MediaKind::Audio, true, true);
     let offer = s.ours.pc.create_offer(now).unwrap();
-    let offer = if trickle { without_candidates(&offer) } else { offer };
+    let offer = if trickle {
+        without_candidates(&offer)
+    } else {
+        offer
+    };
     s.browser
         .eval(&format!(
             "(async () => {{ await pc.setRemoteDescription({{type: 'offer', sdp: {}}}); \
@@ -287,7 +343,11 @@ fn we_offer(s: &mut Setup, trickle: bool) {
     assert!(answer.contains("a=setup:active"), "{answer}");
     s.ours
         .pc
-        .set_remote_description(Instant::now(), SdpType::Answer, &without_if(&answer, trickle))
+        .set_remote_description(
+            Instant::now(),
+            SdpType::Answer,
+            &without_if(&answer, trickle),
+        )
         .unwrap();
     if trickle {
         trickle_both_ways(s);
@@ -317,12 +377,28 @@ fn trickle_both_ways(s: &mut Setup) {
         theirs_done = v["gathered"].as_bool().unwrap_or(false);
         s.ours.pump();
     }
-    s.ours.pc.add_remote_candidate(Instant::now(), None).unwrap();
+    s.ours
+        .pc
+        .add_remote_candidate(Instant::now(), None)
+        .unwrap();
     assert!(!s.ours.local_candidates.is_empty() || s.ours.pc.gathering_complete());
-    let mid = s.ours.pc.negotiated().map(|n| n.bundle_mid.clone()).unwrap_or_else(|| "0".into());
-    let ours: Vec<String> = s.ours.pc.local_description().map(|d| {
-        d.split("\r\n").filter(|l| l.starts_with("a=candidate:")).map(|l| l[2..].to_string()).collect()
-    }).unwrap_or_default();
+    let mid = s
+        .ours
+        .pc
+        .negotiated()
+        .map(|n| n.bundle_mid.clone())
+        .unwrap_or_else(|| "0".into());
+    let ours: Vec<String> = s
+        .ours
+        .pc
+        .local_description()
+        .map(|d| {
+            d.split("\r\n")
+                .filter(|l| l.starts_with("a=candidate:"))
+                .map(|l| l[2..].to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     assert!(!ours.is_empty(), "we have candidates to trickle");
     for c in ours {
         s.browser
@@ -333,7 +409,9 @@ fn trickle_both_ways(s: &mut Setup) {
             ))
             .unwrap();
     }
-    s.browser.eval("pc.addIceCandidate(null).then(() => true, () => true)").unwrap();
+    s.browser
+        .eval("pc.addIceCandidate(null).then(() => true, () => true)")
+        .unwrap();
 }
 
 /// Runs the call for `secs` seconds of media after both are connected and
@@ -370,15 +448,29 @@ fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
     );
     // Chromium decoded our VP8 and received our Opus.
     let v = &theirs["video"];
-    assert!(v["framesDecoded"].as_u64().unwrap_or(0) >= 10, "{name}: Chromium video {v}");
+    assert!(
+        v["framesDecoded"].as_u64().unwrap_or(0) >= 10,
+        "{name}: Chromium video {v}"
+    );
     assert_eq!(v["frameWidth"].as_u64(), Some(320), "{name}");
     let a = &theirs["audio"];
-    assert!(a["packetsReceived"].as_u64().unwrap_or(0) >= 50, "{name}: Chromium audio {a}");
+    assert!(
+        a["packetsReceived"].as_u64().unwrap_or(0) >= 50,
+        "{name}: Chromium audio {a}"
+    );
     // We decoded its 640x480 VP8 and its Opus, without an error.
-    assert!(o.video_decoded >= 10, "{name}: we decoded {} video frames", o.video_decoded);
+    assert!(
+        o.video_decoded >= 10,
+        "{name}: we decoded {} video frames",
+        o.video_decoded
+    );
     assert_eq!(o.video_size, (640, 480), "{name}");
     assert_eq!(o.video_errors, 0, "{name}");
-    assert!(o.audio_decoded >= 50, "{name}: we decoded {} audio packets", o.audio_decoded);
+    assert!(
+        o.audio_decoded >= 50,
+        "{name}: we decoded {} audio packets",
+        o.audio_decoded
+    );
     assert_eq!(o.audio_errors, 0, "{name}");
     // Both sides agree on what was negotiated.
     let t = &theirs["transport"];
@@ -388,20 +480,39 @@ fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
     // Chromium names the profile as RFC 5764 does, like us.
     assert_eq!(t["srtpCipher"].as_str(), ours.srtp_profile, "{name}");
     assert_eq!(ours.dtls_role, Some(our_role));
-    let their_role = if our_role == "client" { "server" } else { "client" };
+    let their_role = if our_role == "client" {
+        "server"
+    } else {
+        "client"
+    };
     assert_eq!(t["dtlsRole"].as_str(), Some(their_role), "{name}");
     let (local, remote) = ours.selected_pair.unwrap();
-    assert_eq!(theirs["pair"]["remote"].as_u64(), Some(u64::from(local.port())), "{name}");
-    assert_eq!(theirs["pair"]["local"].as_u64(), Some(u64::from(remote.port())), "{name}");
+    assert_eq!(
+        theirs["pair"]["remote"].as_u64(),
+        Some(u64::from(local.port())),
+        "{name}"
+    );
+    assert_eq!(
+        theirs["pair"]["local"].as_u64(),
+        Some(u64::from(remote.port())),
+        "{name}"
+    );
     // Payload types: what Chromium decodes with is what we send with.
     let codec = |id: &Value| &theirs["codecs"][id.as_str().unwrap_or("")];
     let n = o.pc.negotiated().unwrap();
     for (kind, stat) in [(MediaKind::Video, v), (MediaKind::Audio, a)] {
         let m = n.media.iter().find(|m| m.kind == Some(kind)).unwrap();
         let c = codec(&stat["codecId"]);
-        assert_eq!(c["payloadType"].as_u64(), Some(u64::from(m.codecs[0].pt)), "{name} {kind:?}: {c}");
+        assert_eq!(
+            c["payloadType"].as_u64(),
+            Some(u64::from(m.codecs[0].pt)),
+            "{name} {kind:?}: {c}"
+        );
         let mime = c["mimeType"].as_str().unwrap_or("").to_ascii_lowercase();
-        assert!(mime.ends_with(&m.codecs[0].name.to_ascii_lowercase()), "{name}: {mime}");
+        assert!(
+            mime.ends_with(&m.codecs[0].name.to_ascii_lowercase()),
+            "{name}: {mime}"
+        );
     }
     assert_eq!(ours.srtp_errors, 0, "{name}");
 }
@@ -419,7 +530,9 @@ fn chromium_offers_meshrtc_answers_as_dtls_client() {
 
 #[test]
 fn meshrtc_offers_chromium_answers_and_meshrtc_is_dtls_server() {
-    if !run_in_private_netns("chromium_call::meshrtc_offers_chromium_answers_and_meshrtc_is_dtls_server") {
+    if !run_in_private_netns(
+        "chromium_call::meshrtc_offers_chromium_answers_and_meshrtc_is_dtls_server",
+    ) {
         return;
     }
     let mut s = start(42);
@@ -448,4 +561,164 @@ fn meshrtc_offers_with_trickled_candidates() {
     we_offer(&mut s, true);
     let theirs = run_call(&mut s, 4);
     check_call("meshrtc offers, trickle", &s, &theirs, "server");
+}
+
+#[test]
+fn a_forged_fingerprint_in_chromiums_answer_fails_the_call_on_both_sides() {
+    if !run_in_private_netns(
+        "chromium_call::a_forged_fingerprint_in_chromiums_answer_fails_the_call_on_both_sides",
+    ) {
+        return;
+    }
+    let mut s = start(45);
+    let now = Instant::now();
+    s.ours.pc.add_transceiver(MediaKind::Video, true, true);
+    s.ours.pc.add_transceiver(MediaKind::Audio, true, true);
+    let offer = s.ours.pc.create_offer(now).unwrap();
+    s.browser
+        .eval(&format!(
+            "(async () => {{ await pc.setRemoteDescription({{type: 'offer', sdp: {}}}); \
+             await pc.setLocalDescription(await pc.createAnswer()); return true; }})()",
+            js(&offer)
+        ))
+        .unwrap();
+    let answer = s
+        .browser
+        .eval(GATHERED_SDP)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Replace Chromium's certificate fingerprint with another one.
+    let other = meshrtc_dtls::Certificate::generate("mallory").unwrap();
+    let forged: String = answer
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with("a=fingerprint:sha-256 ") {
+                format!("a=fingerprint:sha-256 {}\r\n", other.fingerprint())
+            } else if l.is_empty() {
+                String::new()
+            } else {
+                format!("{l}\r\n")
+            }
+        })
+        .collect();
+    assert_ne!(forged, answer);
+    s.ours
+        .pc
+        .set_remote_description(now, SdpType::Answer, &forged)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let theirs = loop {
+        s.ours.pump();
+        let st = s.browser.eval("pc.connectionState").unwrap();
+        if s.ours.pc.state() == ConnectionState::Failed && st == "failed" {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ours {:?} ({:?}), Chromium {st}",
+            s.ours.pc.state(),
+            s.ours.closed
+        );
+    };
+    let why = s.ours.closed.clone().unwrap_or_default();
+    eprintln!("forged fingerprint: ours failed with {why:?}, Chromium {theirs}");
+    assert!(why.contains("fingerprint"), "{why}");
+    assert_eq!(s.ours.video_decoded, 0);
+}
+
+#[test]
+fn a_silent_meshrtc_peer_is_disconnected_for_chromium_and_fails_ours_on_consent() {
+    if !run_in_private_netns(
+        "chromium_call::a_silent_meshrtc_peer_is_disconnected_for_chromium_and_fails_ours_on_consent",
+    ) {
+        return;
+    }
+    let mut s = start(46);
+    let mut cfg = PeerConfig::new(46);
+    cfg.ice.disconnected_timeout = Duration::from_secs(3);
+    cfg.ice.consent_timeout = Duration::from_secs(8);
+    s.ours = Ours::with_config(cfg, 46);
+    chromium_offers(&mut s, false);
+    let _ = run_call(&mut s, 2);
+    // Our side stops sending and answering; its timers keep running.
+    s.ours.stopped = true;
+    let silent = Instant::now();
+    let mut chromium_disconnected = None;
+    let mut ours_failed = None;
+    while Instant::now() < silent + Duration::from_secs(30)
+        && (chromium_disconnected.is_none() || ours_failed.is_none())
+    {
+        s.ours.pump();
+        if chromium_disconnected.is_none() {
+            let st = s.browser.eval("pc.iceConnectionState").unwrap();
+            if st == "disconnected" || st == "failed" {
+                chromium_disconnected = Some(silent.elapsed());
+            }
+        }
+        if ours_failed.is_none() && s.ours.pc.state() == ConnectionState::Failed {
+            ours_failed = Some(silent.elapsed());
+        }
+    }
+    eprintln!("silent peer: Chromium disconnected after {chromium_disconnected:?}, ours failed after {ours_failed:?}");
+    assert!(chromium_disconnected.is_some(), "Chromium never noticed");
+    let t = ours_failed.expect("our side failed on consent");
+    // Consent is lost 8 s after the last answer to a consent check, and
+    // checks go out every 5 s ± 20%: between 2 and 8 s after the silence.
+    assert!(
+        t >= Duration::from_secs(2) && t <= Duration::from_millis(8500),
+        "{t:?}"
+    );
+    assert!(s.ours.closed.clone().unwrap_or_default().contains("ICE"));
+}
+
+/// The README's "talk to your browser" page (`docs/call.html`), driven
+/// through its own functions: meshrtc offers, the page answers, and the
+/// other way round. The SDP travels as a user would paste it (LF only).
+#[test]
+fn the_docs_call_page_answers_and_offers_to_meshrtc() {
+    if !run_in_private_netns("chromium_call::the_docs_call_page_answers_and_offers_to_meshrtc") {
+        return;
+    }
+    let html =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/call.html"))
+            .unwrap();
+    for we_offer_first in [true, false] {
+        let page = PageServer::start(&html).unwrap();
+        let mut browser = Browser::launch().unwrap();
+        browser.navigate(&page.url).unwrap();
+        let mut ours = Ours::new(if we_offer_first { 47 } else { 48 });
+        let now = Instant::now();
+        if we_offer_first {
+            ours.pc.add_transceiver(MediaKind::Video, true, true);
+            ours.pc.add_transceiver(MediaKind::Audio, true, true);
+            let offer = ours.pc.create_offer(now).unwrap().replace("\r\n", "\n");
+            let answer = browser
+                .eval(&format!("answerOffer(crlf({}))", js(&offer)))
+                .unwrap();
+            ours.pc
+                .set_remote_description(now, SdpType::Answer, answer.as_str().unwrap())
+                .unwrap();
+        } else {
+            let offer = browser.eval("makeOffer()").unwrap();
+            ours.pc.add_answer_track(MediaKind::Video);
+            ours.pc.add_answer_track(MediaKind::Audio);
+            ours.pc
+                .set_remote_description(now, SdpType::Offer, offer.as_str().unwrap())
+                .unwrap();
+            let answer = ours.pc.create_answer(now).unwrap().replace("\r\n", "\n");
+            browser
+                .eval(&format!("acceptAnswer(crlf({}))", js(&answer)))
+                .unwrap();
+        }
+        let mut s = Setup {
+            browser,
+            ours,
+            _page: page,
+        };
+        let theirs = run_call(&mut s, 3);
+        let role = if we_offer_first { "server" } else { "client" };
+        check_call("docs/call.html", &s, &theirs, role);
+    }
 }
