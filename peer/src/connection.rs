@@ -1600,7 +1600,14 @@ impl PeerConnection {
                         clock,
                         payload_types: pts,
                         stats: ReceiveStats::new(),
-                        nack: video.then(|| NackGenerator::new(NackConfig::default())),
+                        nack: video.then(|| {
+                            // Packets reordered by a few milliseconds are
+                            // not asked for: that would only double them.
+                            NackGenerator::new(NackConfig {
+                                reorder_delay: Duration::from_millis(15),
+                                ..NackConfig::default()
+                            })
+                        }),
                         assembler: video.then(|| Vp8Assembler::new(AssemblerConfig::default())),
                         keyframes,
                         frames_dropped_seen: 0,
@@ -1938,15 +1945,20 @@ fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<PeerEvent>)
         a.discard_before(c);
     }
     let mut buf = Vec::new();
+    let mut dropped_seen = a.stats().frames_dropped;
     while let Some(f) = a.poll_frame(&mut buf) {
-        // Whole frames lost (a burst, a partition) leave no trace in the
-        // assembler: the picture id tells (RFC 7741 §4.2). A delta frame
-        // after a gap cannot be decoded, so nothing goes out until a key
-        // frame.
-        let gap = match (r.last_picture_id, f.picture_id) {
-            (Some(last), Some(pid)) => pid != (last + 1) & 0x7fff,
-            _ => false,
-        };
+        // Frames the assembler gave up on just before this one, or whole
+        // frames lost (a burst, a partition, which leave no trace in the
+        // assembler: the picture id tells, RFC 7741 §4.2), make a delta
+        // frame undecodable: nothing goes out until a key frame.
+        let dropped = a.stats().frames_dropped;
+        let lost_before = dropped > dropped_seen && r.last_picture_id.is_some();
+        dropped_seen = dropped;
+        let gap = lost_before
+            || match (r.last_picture_id, f.picture_id) {
+                (Some(last), Some(pid)) => pid != (last + 1) & 0x7fff,
+                _ => false,
+            };
         if f.picture_id.is_some() {
             r.last_picture_id = f.picture_id;
         }
@@ -1983,9 +1995,14 @@ fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<PeerEvent>)
     if dropped > r.frames_dropped_seen {
         r.out.frames_dropped += dropped - r.frames_dropped_seen;
         r.frames_dropped_seen = dropped;
-        r.waiting_keyframe = true;
-        if let Some(k) = &mut r.keyframes {
-            k.request(now);
+        // Frames given up after the stream started: the next delta frame
+        // cannot be decoded, ask for a key frame now. (Before the first
+        // key frame the assembler waits for one by itself.)
+        if dropped > dropped_seen && r.last_picture_id.is_some() {
+            r.waiting_keyframe = true;
+            if let Some(k) = &mut r.keyframes {
+                k.request(now);
+            }
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct NackConfig {
     /// A packet more than this many sequence numbers away from the highest
     /// one is not taken as a gap to fill: see [`NackGenerator`].
     pub max_gap: u16,
+    /// The first request for a number waits this long after its gap was
+    /// seen, so that a packet merely reordered by the network is not asked
+    /// for (and sent twice). Zero asks at once.
+    pub reorder_delay: Duration,
 }
 
 impl Default for NackConfig {
@@ -33,6 +37,7 @@ impl Default for NackConfig {
             min_retry_interval: Duration::from_millis(20),
             // RFC 3550 §A.1 uses the same bound (MAX_DROPOUT).
             max_gap: 3000,
+            reorder_delay: Duration::ZERO,
         }
     }
 }
@@ -66,9 +71,9 @@ struct Missing {
 impl Missing {
     /// When this number is due for a request (or, past its retries, for
     /// giving up); `None` beyond what `Instant` can hold.
-    fn next_request(&self, interval: Duration) -> Option<Instant> {
+    fn next_request(&self, interval: Duration, first: Duration) -> Option<Instant> {
         match self.last_sent {
-            None => Some(self.detected),
+            None => self.detected.checked_add(first),
             Some(t) => t.checked_add(interval),
         }
     }
@@ -227,11 +232,14 @@ impl NackGenerator {
     #[must_use]
     pub fn poll_nack(&mut self, now: Instant) -> Option<Vec<u16>> {
         let interval = self.retry_interval();
+        let first = self.config.reorder_delay;
         let (max_age, max_retries) = (self.config.max_age, self.config.max_retries);
         let mut given_up = 0;
         let mut due = Vec::new();
         self.missing.retain_mut(|m| {
-            let is_due = m.next_request(interval).is_some_and(|next| now >= next);
+            let is_due = m
+                .next_request(interval, first)
+                .is_some_and(|next| now >= next);
             if now.saturating_duration_since(m.detected) >= max_age
                 || (m.sends > max_retries && is_due)
             {
@@ -258,7 +266,7 @@ impl NackGenerator {
             .iter()
             .filter_map(|m| {
                 let expiry = m.detected.checked_add(self.config.max_age);
-                match (m.next_request(interval), expiry) {
+                match (m.next_request(interval, self.config.reorder_delay), expiry) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 }
