@@ -19,13 +19,25 @@ for name in sorted(os.listdir(root)):
     rows.append((title, median))
 
 def op(title):
-    return title.split("/", 1)[1] if "/" in title else title
+    """The operation of "stack/op" (most groups) or of "op/stack" (peer_ttff)."""
+    head, _, tail = title.partition("/")
+    if not tail:
+        return title
+    return head if any(t == head + "/meshrtc" for t, _ in rows) else tail
 
-ours = {op(t): m for t, m in rows if t.startswith("meshrtc/")}
+def is_ours(title):
+    return title.startswith("meshrtc/") or title.endswith("/meshrtc")
+
+ours = {op(t): m for t, m in rows if is_ours(t)}
 print(f"| {group} | median | vs meshrtc |")
 print("| --- | ---: | ---: |")
 for title, m in rows:
     base = ours.get(op(title))
     ratio = f"{m / base:.2f}x" if base else "-"
-    unit = f"{m:.0f} ns" if m < 10_000 else f"{m / 1000:.1f} µs"
+    if m < 10_000:
+        unit = f"{m:.0f} ns"
+    elif m < 10_000_000:
+        unit = f"{m / 1000:.1f} µs"
+    else:
+        unit = f"{m / 1e6:.2f} ms"
     print(f"| {title} | {unit} | {ratio} |")
