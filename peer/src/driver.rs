@@ -280,7 +280,12 @@ pub async fn spawn(
             let Ok(local) = s.local_addr() else { return };
             let mut buf = vec![0u8; 2048];
             loop {
-                match s.recv_from(&mut buf).await {
+                // The task (and its socket) ends with the connection's task.
+                let r = tokio::select! {
+                    r = s.recv_from(&mut buf) => r,
+                    _ = in_tx.closed() => return,
+                };
+                match r {
                     Ok((n, from)) => {
                         if in_tx.send((from, local, buf[..n].to_vec())).await.is_err() {
                             return;

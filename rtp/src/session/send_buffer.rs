@@ -126,7 +126,9 @@ impl Retransmission<'_> {
 /// then drain [`SendBuffer::poll_retransmit`] and write each
 /// [`Retransmission`] into the send buffer. Payloads are copied into a ring
 /// of `capacity` slots whose buffers are reused, so once the ring has gone
-/// round once nothing is allocated per packet.
+/// round once nothing is allocated per packet. The ring grows as packets
+/// fill it: an idle stream holds no slots (a connection that has not sent
+/// yet costs a few bytes, not `capacity` of them).
 #[derive(Debug, Clone)]
 pub struct SendBuffer {
     config: SendBufferConfig,
@@ -142,7 +144,7 @@ pub struct SendBuffer {
 
 impl SendBuffer {
     /// A buffer for the stream `ssrc` with payload type `payload_type`.
-    /// The ring is allocated here, its slot buffers as packets fill them.
+    /// The ring and its slot buffers are allocated as packets fill them.
     pub fn new(ssrc: u32, payload_type: u8, config: SendBufferConfig) -> SendBuffer {
         let capacity = config.capacity.clamp(1, MAX_CAPACITY);
         SendBuffer {
@@ -150,7 +152,7 @@ impl SendBuffer {
             ssrc,
             payload_type,
             seq: SeqExtender::default(),
-            slots: vec![Slot::default(); capacity],
+            slots: Vec::new(),
             queue: VecDeque::new(),
             rtx_seq: config.rtx.map_or(0, |r| r.first_seq),
             stats: SendBufferStats::default(),
@@ -163,7 +165,15 @@ impl SendBuffer {
     }
 
     fn slot_index(&self, ext: u64) -> usize {
-        (ext % self.slots.len() as u64) as usize
+        (ext % self.config.capacity as u64) as usize
+    }
+
+    /// Slot `i`, growing the ring up to it.
+    fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, Slot::default);
+        }
+        &mut self.slots[i]
     }
 
     /// Stores a packet just sent: its sequence number, timestamp, marker
@@ -187,7 +197,7 @@ impl SendBuffer {
         }
         let ext = self.seq.extend(seq);
         let i = self.slot_index(ext);
-        let slot = &mut self.slots[i];
+        let slot = self.slot_mut(i);
         slot.ext = Some(ext);
         slot.timestamp = timestamp;
         slot.marker = marker;
@@ -212,12 +222,15 @@ impl SendBuffer {
             self.stats.nack_missed += n;
             return 0;
         };
-        let (capacity, max_age) = (self.slots.len(), self.config.max_age);
+        let (capacity, max_age) = (self.config.capacity, self.config.max_age);
         let mut queued = 0;
         for seq in seqs {
             let ext = extend_near(highest, seq);
             let i = self.slot_index(ext);
-            let slot = &mut self.slots[i];
+            let Some(slot) = self.slots.get_mut(i) else {
+                self.stats.nack_missed += 1;
+                continue;
+            };
             let fresh = slot
                 .sent
                 .is_some_and(|t| now.saturating_duration_since(t) <= max_age);
@@ -250,7 +263,7 @@ impl SendBuffer {
     pub fn poll_retransmit(&mut self) -> Option<Retransmission<'_>> {
         while let Some(ext) = self.queue.pop_front() {
             let i = self.slot_index(ext);
-            if self.slots[i].ext != Some(ext) {
+            if self.slots.get(i).is_none_or(|s| s.ext != Some(ext)) {
                 self.stats.nack_missed += 1;
                 continue;
             }
