@@ -189,7 +189,18 @@ async fn two_rooms_relay_refuse_and_survive_a_hostile_client() {
         next(&mut a1_events).await,
         ServerMessage::PeerLeft { id: a2_id.clone() }
     );
+    // b1 leaves; the not-joined answer to its next offer shows the leave
+    // was handled before the counters are read.
     b1.send(ClientMessage::Leave).unwrap();
+    b1.send(ClientMessage::Offer {
+        to: a1_id.clone(),
+        sdp: "v=0\r\n".into(),
+    })
+    .unwrap();
+    match next(&mut b1_events).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::NotJoined),
+        other => panic!("expected not-joined, got {other:?}"),
+    }
 
     let stats: serde_json::Value =
         serde_json::from_str(&http_get(server.local_addr(), "/stats").await).unwrap();
@@ -198,6 +209,7 @@ async fn two_rooms_relay_refuse_and_survive_a_hostile_client() {
     assert_eq!(stats["errors"]["unknown-peer"], 1);
     assert_eq!(stats["errors"]["bad-json"], 2);
     assert_eq!(stats["errors"]["too-large"], 1);
+    assert_eq!(stats["errors"]["not-joined"], 1);
     assert_eq!(stats["closes"], 1);
     assert_eq!(stats["members"], 1, "{stats}");
     assert_eq!(stats["rooms"], 1, "{stats}");
