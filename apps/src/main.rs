@@ -1,9 +1,9 @@
 //! `meshrtc`: the command-line entry point.
 //!
 //! Subcommands today: `decode` (the packet inspector), `sdp` (a session
-//! description's summary), `stun-server`, and the copy-paste call
-//! (`offer`, `answer`). The signaling server, the mesh member and the demo
-//! come with their issues.
+//! description's summary), `stun-server`, the copy-paste call (`offer`,
+//! `answer`) and the signaling server (`serve`). The mesh member and the
+//! demo come with their issues.
 #![forbid(unsafe_code)]
 
 mod call;
@@ -12,6 +12,7 @@ mod dtlsview;
 mod hexin;
 mod rtpview;
 mod sdp_summary;
+mod serve;
 mod stun_server;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +56,9 @@ enum Command {
     /// Answer an offer read from stdin (until EOF or an empty line) or
     /// `--offer-file`: print the answer, then run the call like `offer`.
     Answer(call::AnswerArgs),
+    /// Run the signaling server for mesh calls: WebSocket at /ws (JSON
+    /// protocol, see docs/signaling.md), a page at /, counters at /stats.
+    Serve(serve::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,6 +107,7 @@ fn main() -> ExitCode {
         Command::Sdp { input } => run_sdp(&input),
         Command::Offer(args) => call::offer(args),
         Command::Answer(args) => call::answer(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

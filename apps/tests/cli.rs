@@ -712,3 +712,47 @@ fn offer_and_answer_processes_call_each_other_over_loopback() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_prints_its_address_and_answers_http_there() {
+    use std::io::{BufRead, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--max-members", "3"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .strip_prefix("meshrtc serve: listening on http://")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(addr, _)| addr.parse().unwrap())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    assert_ne!(addr.port(), 0);
+    assert!(
+        line.trim_end().ends_with(&format!("(ws://{addr}/ws)")),
+        "{line}"
+    );
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        tcp,
+        "GET /stats HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"connections\": 0"), "{response}");
+}
+
+#[test]
+fn serve_refuses_a_room_size_of_zero() {
+    let o = meshrtc(&["serve", "--max-members", "0"], None);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,6 +1,37 @@
 //! Mesh calls: one PeerConnection to each of the other N-1 members of a room.
 //!
-//! This crate will hold the mesh node (roster from signaling, newcomer offers
-//! to every existing member, encode once and packetize once per frame, stamp
-//! and protect per peer) and the signaling client. It is not written yet.
+//! This crate holds the signaling ([`signaling`]): the JSON protocol that
+//! `docs/signaling.md` describes (join, welcome with the roster,
+//! peer-joined/peer-left, relayed offer/answer/candidate, errors), the room
+//! logic as a sans-IO state machine, and behind the `net` feature (on by
+//! default) a WebSocket server (`meshrtc serve`) and the client a mesh node
+//! uses. The mesh node itself (roster from signaling, newcomer offers to
+//! every existing member, encode once and packetize once per frame, stamp
+//! and protect per peer) comes next.
+//!
+//! Running a server in-process and talking to it:
+//!
+//! ```no_run
+//! # #[cfg(feature = "net")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use meshrtc_mesh::signaling::{self, ClientMessage, ServerConfig, ServerMessage};
+//!
+//! let server = signaling::bind("127.0.0.1:0", ServerConfig::default()).await?;
+//! let (client, mut events) = signaling::SignalingClient::connect(&server.ws_url()).await?;
+//! client.send(ClientMessage::Join { room: "standup".into(), name: "Ada".into() })?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         // The newcomer offers to everyone already there: joins never glare.
+//!         ServerMessage::Welcome { peers, .. } => { /* one offer per peer */ }
+//!         ServerMessage::PeerJoined { .. } => { /* wait for their offer */ }
+//!         _ => {}
+//!     }
+//! }
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod signaling;

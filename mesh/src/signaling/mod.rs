@@ -1,0 +1,21 @@
+//! Signaling for mesh calls: the JSON protocol, the room logic (sans-IO),
+//! and, with the `net` feature, the WebSocket server and client.
+//!
+//! The protocol is described for people in `docs/signaling.md` (at the
+//! repository root); a running server also serves that page at `/protocol`.
+
+pub mod protocol;
+pub mod rooms;
+
+#[cfg(feature = "net")]
+pub mod client;
+#[cfg(feature = "net")]
+pub mod server;
+
+pub use protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+pub use rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
+
+#[cfg(feature = "net")]
+pub use client::{SignalingClient, SignalingError};
+#[cfg(feature = "net")]
+pub use server::{bind, serve, spawn, ServerConfig, ServerHandle, ServerStats};

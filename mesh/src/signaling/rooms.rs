@@ -1,0 +1,512 @@
+//! The signaling server's logic, sans-IO: rooms, the roster, relaying and
+//! the limits that keep one hostile client from hurting anyone else.
+//!
+//! The caller owns the connections. It calls [`Rooms::connect`] when one
+//! opens, [`Rooms::handle_text`] / [`Rooms::handle_binary`] for each frame,
+//! and [`Rooms::disconnect`] when one drops, and carries out every
+//! [`Output`] returned, in order. After an [`Output::Close`] the client is
+//! already gone from the rooms: the caller sends what was queued for it,
+//! closes the connection, and need not call `disconnect` (it does no harm).
+//!
+//! No clock is read here: every call that can spend rate budget takes `now`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+
+/// Limits of a signaling server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoomsConfig {
+    /// Members a room can hold; the next `join` gets `room-full`.
+    pub max_members: usize,
+    /// Largest message, in bytes; a bigger one gets `too-large` and a close.
+    pub max_message_bytes: usize,
+    /// Messages a client may send per second, sustained.
+    pub rate_per_second: f64,
+    /// Messages a client may send at once above the sustained rate (the
+    /// token bucket's depth; a client starts with a full bucket).
+    pub rate_burst: f64,
+    /// Protocol errors (all codes but `room-full` and `unknown-peer`,
+    /// which a well-behaved client can run into) after which the server
+    /// closes the connection.
+    pub max_errors_before_close: u32,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        RoomsConfig {
+            max_members: 6,
+            max_message_bytes: 64 * 1024,
+            rate_per_second: 50.0,
+            rate_burst: 200.0,
+            max_errors_before_close: 20,
+        }
+    }
+}
+
+/// A connection, as the server numbers them. Its wire id is `p<number>`
+/// ([`ClientId::peer_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClientId(u64);
+
+impl ClientId {
+    /// The id other members see in the roster and in `from`/`to`.
+    pub fn peer_id(self) -> String {
+        format!("p{}", self.0)
+    }
+
+    /// Reads a wire id back; `None` for anything this server cannot have
+    /// given out.
+    pub fn from_peer_id(id: &str) -> Option<ClientId> {
+        let digits = id.strip_prefix('p')?;
+        if digits.is_empty()
+            || digits.starts_with('0')
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        digits.parse().ok().map(ClientId)
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "p{}", self.0)
+    }
+}
+
+/// Why the server closes a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseReason {
+    /// A message over [`RoomsConfig::max_message_bytes`].
+    TooLarge,
+    /// [`RoomsConfig::max_errors_before_close`] protocol errors.
+    TooManyErrors,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseReason::TooLarge => "message too large",
+            CloseReason::TooManyErrors => "too many errors",
+        })
+    }
+}
+
+/// What the caller must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send this text frame to a client.
+    Send {
+        /// The connection.
+        to: ClientId,
+        /// A serialised [`ServerMessage`].
+        text: String,
+    },
+    /// Close a client's connection (after sending what came before for it).
+    Close {
+        /// The connection.
+        client: ClientId,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Counters of a [`Rooms`], for `/stats` and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoomsStats {
+    /// Open connections now.
+    pub connections: usize,
+    /// Connections ever opened.
+    pub connections_total: u64,
+    /// Rooms with at least one member now.
+    pub rooms: usize,
+    /// Members over all rooms now.
+    pub members: usize,
+    /// Successful joins.
+    pub joins: u64,
+    /// Frames received.
+    pub messages_received: u64,
+    /// Offers, answers and candidates relayed.
+    pub messages_relayed: u64,
+    /// Error messages sent, by code (every code present, zeros included).
+    pub errors: BTreeMap<ErrorCode, u64>,
+    /// Connections the server closed.
+    pub closes: u64,
+}
+
+impl RoomsStats {
+    /// Error messages sent with this code.
+    pub fn errors_with(&self, code: ErrorCode) -> u64 {
+        self.errors.get(&code).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug)]
+struct Client {
+    joined: Option<Joined>,
+    tokens: f64,
+    refilled: Instant,
+    errors: u32,
+}
+
+#[derive(Debug)]
+struct Joined {
+    room: String,
+    name: String,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    /// In joining order.
+    members: Vec<ClientId>,
+}
+
+/// Every room of a signaling server and every connection to it.
+#[derive(Debug)]
+pub struct Rooms {
+    config: RoomsConfig,
+    next_id: u64,
+    clients: HashMap<ClientId, Client>,
+    rooms: HashMap<String, Room>,
+    stats: RoomsStats,
+}
+
+impl Rooms {
+    /// No connections, no rooms.
+    pub fn new(config: RoomsConfig) -> Rooms {
+        let mut stats = RoomsStats::default();
+        for code in ErrorCode::ALL {
+            stats.errors.insert(code, 0);
+        }
+        Rooms {
+            config,
+            next_id: 1,
+            clients: HashMap::new(),
+            rooms: HashMap::new(),
+            stats,
+        }
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &RoomsConfig {
+        &self.config
+    }
+
+    /// A connection opened; it must `join` before anything else.
+    pub fn connect(&mut self, now: Instant) -> ClientId {
+        let id = ClientId(self.next_id);
+        self.next_id += 1;
+        self.clients.insert(
+            id,
+            Client {
+                joined: None,
+                tokens: self.config.rate_burst,
+                refilled: now,
+                errors: 0,
+            },
+        );
+        self.stats.connections_total += 1;
+        id
+    }
+
+    /// Whether a connection is open (connected and not closed by us).
+    pub fn is_connected(&self, client: ClientId) -> bool {
+        self.clients.contains_key(&client)
+    }
+
+    /// Every non-empty room with its members in joining order.
+    pub fn rooms(&self) -> impl Iterator<Item = (&str, &[ClientId])> {
+        self.rooms
+            .iter()
+            .map(|(name, room)| (name.as_str(), room.members.as_slice()))
+    }
+
+    /// The room a client is in.
+    pub fn room_of(&self, client: ClientId) -> Option<&str> {
+        let joined = self.clients.get(&client)?.joined.as_ref()?;
+        Some(joined.room.as_str())
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> RoomsStats {
+        let mut stats = self.stats.clone();
+        stats.connections = self.clients.len();
+        stats.rooms = self.rooms.len();
+        stats.members = self.rooms.values().map(|r| r.members.len()).sum();
+        stats
+    }
+
+    /// A connection dropped: its room, if any, gets `peer-left`. Unknown
+    /// (or already closed) clients are ignored.
+    #[must_use]
+    pub fn disconnect(&mut self, client: ClientId) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.clients.contains_key(&client) {
+            self.leave_room(client, &mut out);
+            self.clients.remove(&client);
+        }
+        out
+    }
+
+    /// A binary frame: the protocol is text only, so `bad-json` (or
+    /// `too-large` and a close, for one over the limit).
+    #[must_use]
+    pub fn handle_binary(&mut self, now: Instant, client: ClientId, bytes: &[u8]) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.admit(now, client, bytes.len(), &mut out) {
+            self.refuse(
+                client,
+                ErrorCode::BadJson,
+                "binary frames are not part of the protocol: send JSON text",
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// A text frame from a client.
+    #[must_use]
+    pub fn handle_text(&mut self, now: Instant, client: ClientId, text: &str) -> Vec<Output> {
+        let mut out = Vec::new();
+        if !self.admit(now, client, text.len(), &mut out) {
+            return out;
+        }
+        let message = match ClientMessage::parse(text) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%client, code = %e.code, "signaling message refused: {}", e.message);
+                self.refuse(client, e.code, e.message, &mut out);
+                return out;
+            }
+        };
+        match message {
+            ClientMessage::Join { room, name } => self.join(client, room, name, &mut out),
+            ClientMessage::Leave => {
+                if self.room_of(client).is_some() {
+                    self.leave_room(client, &mut out);
+                } else {
+                    self.refuse(client, ErrorCode::NotJoined, "leave before join", &mut out);
+                }
+            }
+            ClientMessage::Offer { to, sdp } => self.relay(
+                client,
+                &to,
+                |from| ServerMessage::Offer { from, sdp },
+                &mut out,
+            ),
+            ClientMessage::Answer { to, sdp } => self.relay(
+                client,
+                &to,
+                |from| ServerMessage::Answer { from, sdp },
+                &mut out,
+            ),
+            ClientMessage::Candidate { to, candidate } => {
+                let relayed = |from| candidate_message(from, candidate);
+                self.relay(client, &to, relayed, &mut out)
+            }
+        }
+        out
+    }
+
+    /// Counts the frame, then checks size and rate. False when the frame
+    /// must go no further (the error or close is already in `out`).
+    fn admit(&mut self, now: Instant, client: ClientId, len: usize, out: &mut Vec<Output>) -> bool {
+        let config = self.config;
+        let Some(c) = self.clients.get_mut(&client) else {
+            return false;
+        };
+        self.stats.messages_received += 1;
+        if len > config.max_message_bytes {
+            let message = format!(
+                "{len} bytes is over the limit of {} bytes",
+                config.max_message_bytes
+            );
+            self.send_error(client, ErrorCode::TooLarge, message, out);
+            self.close(client, CloseReason::TooLarge, out);
+            return false;
+        }
+        let elapsed = now.saturating_duration_since(c.refilled).as_secs_f64();
+        c.refilled = c.refilled.max(now);
+        c.tokens = (c.tokens + elapsed * config.rate_per_second).min(config.rate_burst);
+        if c.tokens < 1.0 {
+            let message = format!(
+                "over {} messages per second: slow down",
+                config.rate_per_second
+            );
+            self.refuse(client, ErrorCode::RateLimited, message, out);
+            return false;
+        }
+        c.tokens -= 1.0;
+        true
+    }
+
+    fn join(&mut self, client: ClientId, room: String, name: String, out: &mut Vec<Output>) {
+        if let Some(current) = self.room_of(client) {
+            let message = format!("already in room {current:?}: leave first");
+            self.refuse(client, ErrorCode::AlreadyJoined, message, out);
+            return;
+        }
+        let members = self
+            .rooms
+            .get(&room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        if members.len() >= self.config.max_members {
+            let message = format!(
+                "room {room:?} holds its maximum of {} members",
+                self.config.max_members
+            );
+            self.refuse(client, ErrorCode::RoomFull, message, out);
+            return;
+        }
+        let peers: Vec<PeerInfo> = members.iter().filter_map(|&m| self.peer_info(m)).collect();
+        let newcomer = PeerInfo {
+            id: client.peer_id(),
+            name: name.clone(),
+        };
+        let welcome = ServerMessage::Welcome {
+            id: client.peer_id(),
+            room: room.clone(),
+            peers,
+            max_members: self.config.max_members,
+        };
+        out.push(Output::Send {
+            to: client,
+            text: welcome.to_json(),
+        });
+        let joined = ServerMessage::PeerJoined { peer: newcomer }.to_json();
+        for &m in &members {
+            out.push(Output::Send {
+                to: m,
+                text: joined.clone(),
+            });
+        }
+        self.rooms
+            .entry(room.clone())
+            .or_default()
+            .members
+            .push(client);
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.joined = Some(Joined { room, name });
+        }
+        self.stats.joins += 1;
+    }
+
+    fn relay(
+        &mut self,
+        client: ClientId,
+        to: &str,
+        message: impl FnOnce(String) -> ServerMessage,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(room) = self.room_of(client) else {
+            let text = "join a room before sending offers, answers or candidates";
+            self.refuse(client, ErrorCode::NotJoined, text, out);
+            return;
+        };
+        let target =
+            ClientId::from_peer_id(to).filter(|&t| t != client && self.room_of(t) == Some(room));
+        let Some(target) = target else {
+            let shown: String = to.chars().take(32).collect();
+            let text = format!("{shown:?} is not another member of your room");
+            self.refuse(client, ErrorCode::UnknownPeer, text, out);
+            return;
+        };
+        out.push(Output::Send {
+            to: target,
+            text: message(client.peer_id()).to_json(),
+        });
+        self.stats.messages_relayed += 1;
+    }
+
+    fn peer_info(&self, client: ClientId) -> Option<PeerInfo> {
+        let joined = self.clients.get(&client)?.joined.as_ref()?;
+        Some(PeerInfo {
+            id: client.peer_id(),
+            name: joined.name.clone(),
+        })
+    }
+
+    /// Takes a client out of its room; the others get `peer-left` and an
+    /// empty room is removed.
+    fn leave_room(&mut self, client: ClientId, out: &mut Vec<Output>) {
+        let Some(joined) = self.clients.get_mut(&client).and_then(|c| c.joined.take()) else {
+            return;
+        };
+        let Some(room) = self.rooms.get_mut(&joined.room) else {
+            return;
+        };
+        room.members.retain(|&m| m != client);
+        let left = ServerMessage::PeerLeft {
+            id: client.peer_id(),
+        }
+        .to_json();
+        for &m in &room.members {
+            out.push(Output::Send {
+                to: m,
+                text: left.clone(),
+            });
+        }
+        if room.members.is_empty() {
+            self.rooms.remove(&joined.room);
+        }
+    }
+
+    /// Answers with an error; protocol errors count towards closing.
+    fn refuse(
+        &mut self,
+        client: ClientId,
+        code: ErrorCode,
+        message: impl Into<String>,
+        out: &mut Vec<Output>,
+    ) {
+        self.send_error(client, code, message, out);
+        // A member can target a peer that left a moment ago, or find a room
+        // full: those are not misbehaviour.
+        if matches!(code, ErrorCode::RoomFull | ErrorCode::UnknownPeer) {
+            return;
+        }
+        let Some(c) = self.clients.get_mut(&client) else {
+            return;
+        };
+        c.errors += 1;
+        if c.errors >= self.config.max_errors_before_close {
+            self.close(client, CloseReason::TooManyErrors, out);
+        }
+    }
+
+    fn send_error(
+        &mut self,
+        client: ClientId,
+        code: ErrorCode,
+        message: impl Into<String>,
+        out: &mut Vec<Output>,
+    ) {
+        *self.stats.errors.entry(code).or_insert(0) += 1;
+        out.push(Output::Send {
+            to: client,
+            text: ServerMessage::error(code, message).to_json(),
+        });
+    }
+
+    fn close(&mut self, client: ClientId, reason: CloseReason, out: &mut Vec<Output>) {
+        tracing::debug!(%client, %reason, "signaling server closes a connection");
+        out.push(Output::Close { client, reason });
+        self.stats.closes += 1;
+        self.leave_room(client, out);
+        self.clients.remove(&client);
+    }
+}
+
+fn candidate_message(from: String, candidate: Option<IceCandidateInit>) -> ServerMessage {
+    ServerMessage::Candidate { from, candidate }
+}
+
+#[cfg(test)]
+mod tests;

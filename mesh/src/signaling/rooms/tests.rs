@@ -1,0 +1,485 @@
+use super::*;
+use crate::signaling::protocol::ErrorCode as E;
+use std::time::Duration;
+
+struct Server {
+    rooms: Rooms,
+    now: Instant,
+}
+
+/// What one call produced, decoded.
+#[derive(Debug, Default)]
+struct Outs {
+    sent: Vec<(ClientId, ServerMessage)>,
+    closed: Vec<(ClientId, CloseReason)>,
+}
+
+impl Outs {
+    fn to(&self, c: ClientId) -> Vec<&ServerMessage> {
+        self.sent
+            .iter()
+            .filter(|(t, _)| *t == c)
+            .map(|(_, m)| m)
+            .collect()
+    }
+    fn only_error(&self, c: ClientId) -> ErrorCode {
+        assert_eq!(self.sent.len(), 1, "{self:?}");
+        match &self.sent[0] {
+            (t, ServerMessage::Error { code, .. }) if *t == c => *code,
+            other => panic!("expected one error for {c}, got {other:?}"),
+        }
+    }
+}
+
+fn decode(out: Vec<Output>) -> Outs {
+    let mut o = Outs::default();
+    for x in out {
+        match x {
+            Output::Send { to, text } => o.sent.push((to, ServerMessage::parse(&text).unwrap())),
+            Output::Close { client, reason } => o.closed.push((client, reason)),
+        }
+    }
+    o
+}
+
+impl Server {
+    fn new() -> Server {
+        Server::with(RoomsConfig::default())
+    }
+    fn with(config: RoomsConfig) -> Server {
+        Server {
+            rooms: Rooms::new(config),
+            now: Instant::now(),
+        }
+    }
+    fn connect(&mut self) -> ClientId {
+        self.rooms.connect(self.now)
+    }
+    fn text(&mut self, c: ClientId, text: &str) -> Outs {
+        decode(self.rooms.handle_text(self.now, c, text))
+    }
+    fn send(&mut self, c: ClientId, m: &ClientMessage) -> Outs {
+        self.text(c, &m.to_json())
+    }
+    fn join(&mut self, c: ClientId, room: &str, name: &str) -> Outs {
+        self.send(
+            c,
+            &ClientMessage::Join {
+                room: room.into(),
+                name: name.into(),
+            },
+        )
+    }
+    fn joined(&mut self, room: &str, name: &str) -> ClientId {
+        let c = self.connect();
+        let o = self.join(c, room, name);
+        assert!(
+            matches!(o.to(c)[..], [ServerMessage::Welcome { .. }]),
+            "{o:?}"
+        );
+        c
+    }
+    fn offer(&mut self, from: ClientId, to: &str) -> Outs {
+        self.send(
+            from,
+            &ClientMessage::Offer {
+                to: to.into(),
+                sdp: "v=0\r\n".into(),
+            },
+        )
+    }
+}
+
+#[test]
+fn newcomer_gets_the_roster_and_every_member_gets_peer_joined() {
+    let mut s = Server::new();
+    let a = s.joined("standup", "Ada");
+    let b = s.joined("standup", "Grace");
+    let c = s.connect();
+    let o = s.join(c, "standup", "Linus");
+    let welcome = ServerMessage::Welcome {
+        id: c.peer_id(),
+        room: "standup".into(),
+        peers: vec![
+            PeerInfo {
+                id: a.peer_id(),
+                name: "Ada".into(),
+            },
+            PeerInfo {
+                id: b.peer_id(),
+                name: "Grace".into(),
+            },
+        ],
+        max_members: 6,
+    };
+    assert_eq!(o.to(c), vec![&welcome]);
+    let joined = ServerMessage::PeerJoined {
+        peer: PeerInfo {
+            id: c.peer_id(),
+            name: "Linus".into(),
+        },
+    };
+    assert_eq!(o.to(a), vec![&joined]);
+    assert_eq!(o.to(b), vec![&joined]);
+    assert_eq!(o.sent.len(), 3);
+    // Ids are p1, p2, ... in connection order.
+    assert_eq!(
+        (a.peer_id(), b.peer_id(), c.peer_id()),
+        ("p1".into(), "p2".into(), "p3".into())
+    );
+    let st = s.rooms.stats();
+    assert_eq!(
+        (st.connections, st.rooms, st.members, st.joins),
+        (3, 1, 3, 3)
+    );
+}
+
+#[test]
+fn seventh_join_gets_room_full_and_may_join_another_room() {
+    let mut s = Server::new();
+    for i in 0..6 {
+        s.joined("big", &format!("m{i}"));
+    }
+    let late = s.connect();
+    assert_eq!(s.join(late, "big", "late").only_error(late), E::RoomFull);
+    assert!(s.rooms.is_connected(late));
+    assert_eq!(s.rooms.room_of(late), None);
+    let o = s.join(late, "small", "late");
+    assert!(matches!(o.to(late)[..], [ServerMessage::Welcome { .. }]));
+    let st = s.rooms.stats();
+    assert_eq!(
+        (st.rooms, st.members, st.errors_with(E::RoomFull)),
+        (2, 7, 1)
+    );
+    assert!(s.rooms.rooms().all(|(_, m)| m.len() <= 6));
+}
+
+#[test]
+fn relay_reaches_only_the_target_with_from_set() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    let c = s.joined("r", "c");
+    let o = s.offer(c, &a.peer_id());
+    assert_eq!(
+        o.sent,
+        vec![(
+            a,
+            ServerMessage::Offer {
+                from: c.peer_id(),
+                sdp: "v=0\r\n".into()
+            }
+        )]
+    );
+    let o = s.send(
+        a,
+        &ClientMessage::Answer {
+            to: c.peer_id(),
+            sdp: "v=0 answer".into(),
+        },
+    );
+    assert_eq!(o.to(c).len(), 1);
+    assert!(o.to(b).is_empty());
+    let o = s.text(
+        a,
+        &format!(r#"{{"type":"candidate","to":"{c}","candidate":null}}"#),
+    );
+    assert_eq!(
+        o.sent,
+        vec![(
+            c,
+            ServerMessage::Candidate {
+                from: a.peer_id(),
+                candidate: None
+            }
+        )]
+    );
+    let cand = r#"{"candidate":"candidate:1 1 udp 2122260223 10.0.0.2 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"u1"}"#;
+    let o = s.text(
+        b,
+        &format!(r#"{{"type":"candidate","to":"{a}","candidate":{cand}}}"#),
+    );
+    let ServerMessage::Candidate { from, candidate } = o.to(a)[0] else {
+        panic!("{o:?}")
+    };
+    assert_eq!(from, &b.peer_id());
+    let expected: IceCandidateInit = serde_json::from_str(cand).unwrap();
+    assert_eq!(candidate.as_ref(), Some(&expected));
+    assert_eq!(s.rooms.stats().messages_relayed, 4);
+}
+
+#[test]
+fn ids_from_another_room_and_made_up_ids_are_unknown_peers() {
+    let mut s = Server::new();
+    let a1 = s.joined("a", "a1");
+    let _a2 = s.joined("a", "a2");
+    let b1 = s.joined("b", "b1");
+    let loner = s.connect();
+    for target in [
+        b1.peer_id(),
+        loner.peer_id(),
+        a1.peer_id(),
+        "p99".into(),
+        "p01".into(),
+        "x".into(),
+        String::new(),
+    ] {
+        assert_eq!(
+            s.offer(a1, &target).only_error(a1),
+            E::UnknownPeer,
+            "{target}"
+        );
+    }
+    // And the other way: b1 cannot reach into room a.
+    assert_eq!(s.offer(b1, &a1.peer_id()).only_error(b1), E::UnknownPeer);
+    let st = s.rooms.stats();
+    assert_eq!(
+        (st.messages_relayed, st.errors_with(E::UnknownPeer)),
+        (0, 8)
+    );
+    // unknown-peer is no misbehaviour: the connection stays open.
+    for _ in 0..30 {
+        s.offer(a1, "p99");
+    }
+    assert!(s.rooms.is_connected(a1));
+}
+
+#[test]
+fn messages_before_join_are_refused_with_not_joined() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let c = s.connect();
+    assert_eq!(s.offer(c, &a.peer_id()).only_error(c), E::NotJoined);
+    let o = s.text(c, r#"{"type":"candidate","to":"p1","candidate":null}"#);
+    assert_eq!(o.only_error(c), E::NotJoined);
+    assert_eq!(s.send(c, &ClientMessage::Leave).only_error(c), E::NotJoined);
+    assert_eq!(s.rooms.stats().errors_with(E::NotJoined), 3);
+}
+
+#[test]
+fn second_join_is_already_joined_and_leave_allows_another() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    assert_eq!(s.join(a, "other", "a").only_error(a), E::AlreadyJoined);
+    assert_eq!(s.join(a, "r", "a").only_error(a), E::AlreadyJoined);
+    let o = s.send(a, &ClientMessage::Leave);
+    assert_eq!(
+        o.sent,
+        vec![(b, ServerMessage::PeerLeft { id: a.peer_id() })]
+    );
+    assert_eq!(s.rooms.room_of(a), None);
+    let o = s.join(a, "other", "a");
+    assert!(matches!(o.to(a)[..], [ServerMessage::Welcome { .. }]));
+    assert_eq!(s.rooms.stats().errors_with(E::AlreadyJoined), 2);
+}
+
+#[test]
+fn disconnect_sends_peer_left_and_an_empty_room_is_removed() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    let c = s.joined("r", "c");
+    let o = decode(s.rooms.disconnect(b));
+    let left = ServerMessage::PeerLeft { id: b.peer_id() };
+    assert_eq!(o.sent, vec![(a, left.clone()), (c, left)]);
+    // The roster a newcomer sees no longer has b.
+    let d = s.connect();
+    let o = s.join(d, "r", "d");
+    let ServerMessage::Welcome { peers, .. } = o.to(d)[0] else {
+        panic!("{o:?}")
+    };
+    let ids: Vec<&str> = peers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, [a.peer_id(), c.peer_id()]);
+    for x in [a, c, d] {
+        let _ = s.rooms.disconnect(x);
+    }
+    let st = s.rooms.stats();
+    assert_eq!((st.connections, st.rooms, st.members), (0, 0, 0));
+    assert_eq!(s.rooms.rooms().count(), 0);
+    // A second disconnect, or one of a stranger, does nothing.
+    assert!(s.rooms.disconnect(a).is_empty());
+    assert!(s
+        .rooms
+        .handle_text(s.now, a, r#"{"type":"leave"}"#)
+        .is_empty());
+}
+
+#[test]
+fn bad_json_unknown_type_bad_field_and_binary_are_answered_and_counted() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    assert_eq!(s.text(a, "{\"type\":").only_error(a), E::BadJson);
+    assert_eq!(s.text(a, "\"join\"").only_error(a), E::BadJson);
+    assert_eq!(
+        s.text(a, r#"{"type":"hello"}"#).only_error(a),
+        E::UnknownType
+    );
+    assert_eq!(
+        s.text(a, r#"{"type":"offer","to":"p2"}"#).only_error(a),
+        E::BadField
+    );
+    let c = s.connect();
+    let long = "x".repeat(65);
+    assert_eq!(s.join(c, &long, "c").only_error(c), E::BadField);
+    assert_eq!(s.join(c, "r", "").only_error(c), E::BadField);
+    let o = decode(s.rooms.handle_binary(s.now, a, b"\x00\x01"));
+    assert_eq!(o.only_error(a), E::BadJson);
+    let st = s.rooms.stats();
+    assert_eq!(st.errors_with(E::BadJson), 3);
+    assert_eq!(st.errors_with(E::UnknownType), 1);
+    assert_eq!(st.errors_with(E::BadField), 3);
+    assert_eq!(st.closes, 0);
+    // The room goes on.
+    assert_eq!(s.offer(b, &a.peer_id()).to(a).len(), 1);
+}
+
+#[test]
+fn oversize_message_gets_too_large_then_a_close_and_the_room_sees_peer_left() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    let sdp = "a".repeat(64 * 1024);
+    let o = s.offer(a, &b.peer_id());
+    assert_eq!(o.to(b).len(), 1);
+    let big = ClientMessage::Offer {
+        to: b.peer_id(),
+        sdp,
+    };
+    let o = s.send(a, &big);
+    assert!(matches!(
+        o.to(a)[..],
+        [ServerMessage::Error {
+            code: E::TooLarge,
+            ..
+        }]
+    ));
+    assert_eq!(o.closed, vec![(a, CloseReason::TooLarge)]);
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+    assert_eq!(s.rooms.stats().closes, 1);
+    assert!(!s.rooms.is_connected(a));
+    // Binary frames over the limit too.
+    let c = s.connect();
+    let o = decode(s.rooms.handle_binary(s.now, c, &vec![0; 64 * 1024 + 1]));
+    assert_eq!(o.closed, vec![(c, CloseReason::TooLarge)]);
+    let st = s.rooms.stats();
+    assert_eq!(
+        (st.errors_with(E::TooLarge), st.closes, st.connections),
+        (2, 2, 1)
+    );
+}
+
+#[test]
+fn flood_is_rate_limited_then_closed_and_other_members_are_unaffected() {
+    let mut s = Server::new();
+    let hostile = s.joined("r", "hostile");
+    let calm = s.joined("r", "calm");
+    let other_room = s.joined("elsewhere", "x");
+    let mut relayed = 0;
+    let mut limited = 0;
+    let mut closed = None;
+    for i in 0..1000 {
+        let o = s.offer(hostile, &calm.peer_id());
+        relayed += o
+            .to(calm)
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Offer { .. }))
+            .count();
+        limited += o
+            .to(hostile)
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m,
+                    ServerMessage::Error {
+                        code: E::RateLimited,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(o.to(other_room).is_empty());
+        if let Some(&(c, reason)) = o.closed.first() {
+            closed = Some((i, c, reason));
+            assert_eq!(
+                o.to(calm),
+                vec![&ServerMessage::PeerLeft {
+                    id: hostile.peer_id()
+                }]
+            );
+            break;
+        }
+    }
+    // The whole burst (200, the joins took one) went through, then 20
+    // refusals, then the close.
+    assert_eq!(relayed, 199);
+    assert_eq!(limited, 20);
+    assert_eq!(closed, Some((218, hostile, CloseReason::TooManyErrors)));
+    let st = s.rooms.stats();
+    assert_eq!((st.errors_with(E::RateLimited), st.closes), (20, 1));
+    // The calm member still talks to a newcomer.
+    let late = s.joined("r", "late");
+    assert_eq!(s.offer(late, &calm.peer_id()).to(calm).len(), 1);
+}
+
+#[test]
+fn sustained_rate_within_the_limit_is_never_refused() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    // 10 s at 50 messages per second after spending the whole burst.
+    for _ in 0..199 {
+        assert_eq!(s.offer(a, &b.peer_id()).to(b).len(), 1);
+    }
+    for _ in 0..500 {
+        s.now += Duration::from_millis(20);
+        assert_eq!(s.offer(a, &b.peer_id()).to(b).len(), 1);
+    }
+    assert_eq!(s.rooms.stats().errors_with(E::RateLimited), 0);
+}
+
+#[test]
+fn repeated_protocol_errors_close_only_the_offender() {
+    let mut s = Server::new();
+    let bad = s.joined("r", "bad");
+    let good = s.joined("r", "good");
+    for i in 1..=20 {
+        let o = s.text(bad, "garbage");
+        assert_eq!(o.closed.is_empty(), i < 20, "after {i} errors");
+    }
+    assert!(!s.rooms.is_connected(bad));
+    assert!(s.rooms.is_connected(good));
+    assert_eq!(s.rooms.stats().members, 1);
+    // room-full does not count towards the close either.
+    let mut s = Server::with(RoomsConfig {
+        max_members: 1,
+        ..RoomsConfig::default()
+    });
+    s.joined("r", "only");
+    let c = s.connect();
+    for _ in 0..30 {
+        assert_eq!(s.join(c, "r", "c").only_error(c), E::RoomFull);
+    }
+    assert!(s.rooms.is_connected(c));
+}
+
+#[test]
+fn peer_ids_round_trip_and_reject_what_the_server_never_gives_out() {
+    let id = ClientId(42);
+    assert_eq!(id.peer_id(), "p42");
+    assert_eq!(ClientId::from_peer_id("p42"), Some(id));
+    for bad in [
+        "",
+        "p",
+        "42",
+        "p-1",
+        "p+1",
+        "p042",
+        "P42",
+        "p4 2",
+        "p99999999999999999999",
+    ] {
+        assert_eq!(ClientId::from_peer_id(bad), None, "{bad:?}");
+    }
+}
