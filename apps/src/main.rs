@@ -10,6 +10,8 @@ mod call;
 mod decode;
 mod dtlsview;
 mod hexin;
+mod member;
+mod mesh_cmd;
 mod rtpview;
 mod sdp_summary;
 mod serve;
@@ -59,6 +61,14 @@ enum Command {
     /// Run the signaling server for mesh calls: WebSocket at /ws (JSON
     /// protocol, see docs/signaling.md), a page at /, counters at /stats.
     Serve(serve::Args),
+    /// Join a mesh room as a member: one connection to every other member,
+    /// the synthetic sources sent to all (encoded once), what arrives
+    /// decoded, a live table of peers on stderr.
+    Join(mesh_cmd::JoinArgs),
+    /// The local mesh demo: a signaling server and N members on this
+    /// machine form a full mesh, stream for a while, print a per-pair table
+    /// and write a contact sheet of what each member decoded from each other.
+    Demo(mesh_cmd::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,6 +117,8 @@ fn main() -> ExitCode {
         Command::Sdp { input } => run_sdp(&input),
         Command::Offer(args) => call::offer(args),
         Command::Answer(args) => call::answer(args),
+        Command::Join(args) => mesh_cmd::join(args),
+        Command::Demo(args) => mesh_cmd::demo(args),
         Command::Serve(args) => serve::run(args),
     }
 }

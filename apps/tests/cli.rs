@@ -756,3 +756,142 @@ fn serve_refuses_a_room_size_of_zero() {
     let o = meshrtc(&["serve", "--max-members", "0"], None);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The README's main command with six members, short and small (six
+/// encoders and thirty decoders share the machine): every directed pair
+/// decoded frames, per `--stats-json`.
+#[test]
+fn demo_with_six_members_forms_the_full_mesh_and_every_pair_decodes() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("demo.json");
+    let sheet = dir.join("sheet.png");
+    let o = meshrtc(
+        &[
+            "demo",
+            "--peers",
+            "6",
+            "--duration",
+            "5",
+            "--listen",
+            "127.0.0.1:0",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--fps",
+            "15",
+            "--stats-json",
+            json.to_str().unwrap(),
+            "--sheet",
+            sheet.to_str().unwrap(),
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    assert!(
+        err.contains("signaling server on http://127.0.0.1:"),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 30, "6 x 5 directed pairs");
+    for p in pairs {
+        assert!(p["frames_decoded"].as_u64().unwrap() >= 20, "{p}");
+        assert_eq!(p["decode_errors"], 0, "{p}");
+        assert!(p["audio_decoded"].as_u64().unwrap() >= 50, "{p}");
+    }
+    for m in v["members"].as_array().unwrap() {
+        assert!(m["error"].is_null(), "{m}");
+        // Members leave at the end, one by one; none failed.
+        assert_eq!(m["node"]["members_failed"], 0, "{m}");
+        for r in m["removed"].as_array().unwrap() {
+            let why = r["reason"].as_str().unwrap();
+            assert!(
+                why == "left the room" || why == "closed by the member",
+                "{m}"
+            );
+        }
+    }
+    // The contact sheet is a 6x6 grid of 160x120 cells.
+    let png = std::fs::read(&sheet).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 960);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 720);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `meshrtc serve` and two `meshrtc join` processes: each decodes the other.
+#[test]
+fn two_join_processes_meet_through_a_serve_process() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("meshrtc-join-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ws = line
+        .split_once("(")
+        .and_then(|(_, r)| r.trim_end().strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    let join = |name: &str| {
+        let json = dir.join(format!("{name}.json"));
+        let child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .args([
+                "join",
+                "--server",
+                &ws,
+                "--room",
+                "r",
+                "--name",
+                name,
+                "--duration",
+                "4",
+                "--bind",
+                "127.0.0.1",
+                "--width",
+                "320",
+                "--height",
+                "240",
+                "--fps",
+                "15",
+                "--live",
+                "false",
+                "--stats-json",
+                json.to_str().unwrap(),
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, json)
+    };
+    let (mut a, ja) = join("alice");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut b, jb) = join("bob");
+    for (name, child) in [("alice", &mut a), ("bob", &mut b)] {
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "{name}: {err}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for (path, other) in [(&ja, "bob"), (&jb, "alice")] {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let p = &v["pairs"][0];
+        assert_eq!(p["from"], other, "{v}");
+        assert!(p["frames_decoded"].as_u64().unwrap() >= 20, "{v}");
+        assert_eq!(p["stamp_gaps"], 0, "{v}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

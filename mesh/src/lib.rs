@@ -34,4 +34,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod node;
 pub mod signaling;
+
+pub use node::{MeshConfig, MeshEvent, MeshNode, MeshStats};

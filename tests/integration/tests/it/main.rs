@@ -11,6 +11,7 @@ mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
+mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;
 mod rtp_netsim;

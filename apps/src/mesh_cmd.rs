@@ -1,0 +1,322 @@
+//! `meshrtc join` (one mesh member) and `meshrtc demo` (a signaling server
+//! and N members on this machine, the README's main command).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use meshrtc_media::sink::write_png;
+use meshrtc_mesh::signaling::server::{bind, ServerConfig};
+use serde_json::json;
+
+use crate::member::{contact_sheet, report_json, run_member, MemberOptions, MemberReport};
+
+/// `meshrtc join`.
+#[derive(Debug, clap::Args)]
+pub struct JoinArgs {
+    /// The signaling server's WebSocket URL.
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    server: String,
+    /// The room to join.
+    #[arg(long)]
+    room: String,
+    /// Display name (default: meshrtc-<pid>).
+    #[arg(long)]
+    name: Option<String>,
+    /// Leave after this many seconds (default: one hour).
+    #[arg(long, default_value_t = 3600.0)]
+    duration: f64,
+    /// Test pattern size and rate.
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    /// See `--width`.
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Bind only these local addresses (default: every IPv4 interface).
+    #[arg(long, value_name = "IP")]
+    bind: Vec<IpAddr>,
+    /// Write a PNG of the last frame decoded from each member here.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Write the final statistics here as JSON.
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Print the per-peer table every second on stderr.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    live: bool,
+}
+
+/// `meshrtc demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Members to start (2 to 6).
+    #[arg(long, default_value_t = 4)]
+    peers: usize,
+    /// Seconds of call after everyone joined.
+    #[arg(long, default_value_t = 15.0)]
+    duration: f64,
+    /// Where the signaling server listens (it stays reachable there during
+    /// the run); when the port is taken, a free one is used.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Test pattern size and rate of every member (six encoders and thirty
+    /// decoders share this machine's cores).
+    #[arg(long, default_value_t = 320)]
+    width: u32,
+    /// See `--width`.
+    #[arg(long, default_value_t = 240)]
+    height: u32,
+    /// Frames per second.
+    #[arg(long, default_value_t = 15)]
+    fps: u32,
+    /// The contact sheet: what each member decoded from each other one.
+    #[arg(long, default_value = "meshrtc-demo.png")]
+    sheet: PathBuf,
+    /// Write every member's statistics here as JSON (with `frames_decoded`
+    /// per directed pair).
+    #[arg(long, value_name = "FILE")]
+    stats_json: Option<PathBuf>,
+    /// Print each member's table every second.
+    #[arg(long)]
+    live: bool,
+}
+
+fn seed(k: u64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 20) ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Runs `meshrtc join`.
+pub fn join(a: JoinArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let opts = MemberOptions {
+        server: a.server,
+        room: a.room,
+        name: a
+            .name
+            .unwrap_or_else(|| format!("meshrtc-{}", std::process::id())),
+        bind: a.bind,
+        width: a.width,
+        height: a.height,
+        fps: a.fps,
+        duration: Duration::from_secs_f64(a.duration.max(0.0)),
+        live: a.live,
+        keep_frames: false,
+        record: a.record,
+        seed: seed(0),
+    };
+    let report = rt.block_on(run_member(opts));
+    if let Some(p) = &a.stats_json {
+        if let Err(e) = std::fs::write(
+            p,
+            serde_json::to_string_pretty(&report_json(&report)).unwrap_or_default(),
+        ) {
+            eprintln!("meshrtc join: {}: {e}", p.display());
+        }
+    }
+    eprintln!("meshrtc join: {}", summary(&report));
+    match &report.error {
+        Some(e) => {
+            eprintln!("meshrtc join: {e}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
+}
+
+fn summary(r: &MemberReport) -> String {
+    let pairs: Vec<String> = r
+        .pairs
+        .values()
+        .map(|p| format!("{}: {} frames", p.name, p.frames_decoded))
+        .collect();
+    format!(
+        "{} sent {} frames ({:.0} kbit/s up, encode {:.2} ms); decoded {}",
+        r.name,
+        r.frames_encoded,
+        r.upstream_kbps,
+        r.encode_ms,
+        if pairs.is_empty() {
+            "nothing".into()
+        } else {
+            pairs.join(", ")
+        }
+    )
+}
+
+/// Runs `meshrtc demo`.
+pub fn demo(a: DemoArgs) -> ExitCode {
+    if !(2..=6).contains(&a.peers) {
+        eprintln!("meshrtc demo: --peers must be 2 to 6 (a room holds 6)");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meshrtc demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match rt.block_on(async {
+        match bind(a.listen, ServerConfig::default()).await {
+            Ok(s) => Ok(s),
+            Err(_) => bind(SocketAddr::new(a.listen.ip(), 0), ServerConfig::default()).await,
+        }
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("meshrtc demo: cannot start the signaling server: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr();
+    eprintln!(
+        "meshrtc demo: signaling server on http://{addr} (ws://{addr}/ws); {} members join room \"demo\" for {} s",
+        a.peers, a.duration
+    );
+    // Each member on its own thread and runtime: its encoder and decoders
+    // are CPU work.
+    let mut threads = Vec::new();
+    for k in 0..a.peers {
+        let opts = MemberOptions {
+            server: server.ws_url(),
+            room: "demo".into(),
+            name: format!("member{}", k + 1),
+            bind: vec![a.listen.ip()],
+            width: a.width,
+            height: a.height,
+            fps: a.fps,
+            // Everyone ends together: the first joiners stay a little longer.
+            duration: Duration::from_secs_f64(a.duration.max(1.0))
+                + Duration::from_millis(300) * (a.peers - 1 - k) as u32,
+            live: a.live,
+            keep_frames: true,
+            record: None,
+            seed: seed(k as u64 + 1),
+        };
+        threads.push(std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(run_member(opts)))
+                .unwrap_or_default()
+        }));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let reports: Vec<MemberReport> = threads
+        .into_iter()
+        .map(|t| t.join().unwrap_or_default())
+        .collect();
+    let stats = server.stats();
+    rt.block_on(async {
+        let _ = server.shutdown().await;
+    });
+
+    // The per-pair table: row = receiver, column = sender.
+    let names: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
+    let mut out = format!("\n{:>10} |", "decoded");
+    for n in &names {
+        out.push_str(&format!(" {n:>9}"));
+    }
+    out.push_str("   (frames each member decoded from each other one)\n");
+    let mut pairs = Vec::new();
+    let mut all_ok = true;
+    for r in &reports {
+        out.push_str(&format!("{:>10} |", r.name));
+        for s in &reports {
+            if s.name == r.name {
+                out.push_str(&format!(" {:>9}", "-"));
+                continue;
+            }
+            let p = s.id.as_ref().and_then(|id| r.pairs.get(id));
+            let n = p.map_or(0, |p| p.frames_decoded);
+            all_ok &= n > 0;
+            out.push_str(&format!(" {n:>9}"));
+            pairs.push(json!({
+                "to": r.name, "from": s.name, "frames_decoded": n,
+                "decode_errors": p.map_or(0, |p| p.decode_errors),
+                "stamp_gaps": p.map_or(0, |p| p.stamp_gaps),
+                "latency_ms": p.and_then(|p| p.latency_ms),
+                "audio_decoded": p.map_or(0, |p| p.audio_decoded),
+            }));
+        }
+        out.push('\n');
+    }
+    println!("{out}");
+    for r in &reports {
+        println!("  {}", summary(r));
+        if let Some(e) = &r.error {
+            println!("  {}: {e}", r.name);
+            all_ok = false;
+        }
+    }
+    let latencies: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.pairs.values().filter_map(|p| p.latency_ms))
+        .collect();
+    if !latencies.is_empty() {
+        println!(
+            "  end-to-end latency (capture to decode): mean {:.1} ms over {} streams",
+            latencies.iter().sum::<f64>() / latencies.len() as f64,
+            latencies.len()
+        );
+    }
+    println!(
+        "  signaling: {} messages relayed, {} errors",
+        stats.rooms.messages_relayed,
+        stats.rooms.errors.values().sum::<u64>()
+    );
+    let sheet = contact_sheet(&reports, (160, 120));
+    match std::fs::File::create(&a.sheet).map(std::io::BufWriter::new) {
+        Ok(f) => match write_png(&sheet, f) {
+            Ok(()) => println!(
+                "  contact sheet: {} (row: receiver, column: sender)",
+                a.sheet.display()
+            ),
+            Err(e) => eprintln!("meshrtc demo: {}: {e}", a.sheet.display()),
+        },
+        Err(e) => eprintln!("meshrtc demo: {}: {e}", a.sheet.display()),
+    }
+    if let Some(p) = &a.stats_json {
+        let v = json!({
+            "server": addr.to_string(),
+            "peers": a.peers,
+            "duration_s": a.duration,
+            "resolution": [a.width, a.height],
+            "fps": a.fps,
+            "pairs": pairs,
+            "members": reports.iter().map(report_json).collect::<Vec<_>>(),
+            "signaling": serde_json::to_value(&stats).unwrap_or_default(),
+        });
+        if let Err(e) = std::fs::write(p, serde_json::to_string_pretty(&v).unwrap_or_default()) {
+            eprintln!("meshrtc demo: {}: {e}", p.display());
+        }
+    }
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("meshrtc demo: some member decoded nothing from another");
+        ExitCode::FAILURE
+    }
+}

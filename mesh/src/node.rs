@@ -1,0 +1,703 @@
+//! [`MeshNode`]: one member of a mesh call, sans-IO.
+//!
+//! A node keeps one [`PeerConnection`] to every other member of its room.
+//! It follows the roster from signaling: on `welcome` the newcomer sends an
+//! offer to each member already there, and a member that sees `peer-joined`
+//! waits for the newcomer's offer, so joins never glare. A member that
+//! leaves is removed at once (`peer-left`); one that vanishes is removed
+//! when its connection fails (ICE consent, RFC 7675). A member that comes
+//! back gets a fresh connection (it has a new id).
+//!
+//! Media fan-out is done once: the caller encodes each frame once and
+//! packetizes it once into a [`PacketizedFrame`]; [`MeshNode::send_frame`]
+//! hands the same payloads to every connected member, whose connection
+//! stamps its own SSRC, sequence numbers and extensions and protects with
+//! its own keys. Key frame requests from any member become one request
+//! ([`MeshNode::take_keyframe_request`]), rate-limited, except that a
+//! member whose connection just came up gets one at once. The encoder's
+//! target bitrate ([`MeshNode::target_bitrate`]) follows the worst
+//! connected member's loss and RTT reports.
+//!
+//! Sockets: each connection has its own local addresses, taken from a pool
+//! of slots the owner binds up front ([`MeshConfig::slots`]); datagrams are
+//! routed to a connection by the local address they arrived at.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use meshrtc_peer::{
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, PeerStats,
+    ReceivedFrame, SdpType, Transmit,
+};
+use meshrtc_sdp::negotiate::MediaKind;
+
+use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, ServerMessage};
+
+/// Settings of a [`MeshNode`].
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    /// Room to join.
+    pub room: String,
+    /// Display name.
+    pub name: String,
+    /// Template of every connection (its seed is varied per member).
+    pub peer: PeerConfig,
+    /// Local address sets the owner has bound, one per connection slot:
+    /// each member's connection uses one slot's addresses. At least
+    /// `max_members - 1` slots; a few more let a member that reconnects
+    /// get a fresh slot while its old connection's packets drain.
+    pub slots: Vec<Vec<SocketAddr>>,
+    /// Send audio and video (a member's media set is fixed at join).
+    pub send_video: bool,
+    /// See `send_video`.
+    pub send_audio: bool,
+    /// Key frames are produced at most this often for requests (PLI/FIR)
+    /// from members; a newly connected member gets one at once.
+    pub keyframe_min_interval: Duration,
+    /// The encoder's bitrate bounds.
+    pub min_bitrate: u32,
+    /// See `min_bitrate`.
+    pub max_bitrate: u32,
+}
+
+impl MeshConfig {
+    /// Defaults: audio and video, key frames at most every 500 ms, video
+    /// between 100 kbit/s and 1.5 Mbit/s.
+    pub fn new(room: &str, name: &str, peer: PeerConfig, slots: Vec<Vec<SocketAddr>>) -> Self {
+        MeshConfig {
+            room: room.into(),
+            name: name.into(),
+            peer,
+            slots,
+            send_video: true,
+            send_audio: true,
+            keyframe_min_interval: Duration::from_millis(500),
+            min_bitrate: 100_000,
+            max_bitrate: 1_500_000,
+        }
+    }
+}
+
+/// What happened in the mesh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MeshEvent {
+    /// We are in the room.
+    Joined {
+        /// Our id.
+        id: String,
+        /// Who was there.
+        peers: Vec<PeerInfo>,
+    },
+    /// Signaling refused something (room full, say).
+    SignalingError {
+        /// The code, as text.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// A member joined (its connection is being set up).
+    MemberJoined(PeerInfo),
+    /// Media flows with a member.
+    MemberConnected {
+        /// The member.
+        id: String,
+    },
+    /// A member is gone: it left, or its connection failed.
+    MemberRemoved {
+        /// The member.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A remote track started.
+    TrackAdded {
+        /// The member.
+        from: String,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// A frame from a member.
+    Frame {
+        /// The member.
+        from: String,
+        /// The frame.
+        frame: ReceivedFrame,
+    },
+}
+
+/// Per-member and node-wide statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeshStats {
+    /// Our id, once joined.
+    pub id: Option<String>,
+    /// Each member: id, name, connection stats.
+    pub members: Vec<(String, String, PeerStats)>,
+    /// Bytes sent to all members (payload), for the upstream bitrate.
+    pub bytes_sent: u64,
+    /// The target bitrate the node asks of the encoder.
+    pub target_bitrate: u32,
+    /// Key frames requested of the encoder.
+    pub keyframes_requested: u64,
+    /// Members removed because their connection failed.
+    pub members_failed: u64,
+    /// Signaling messages that did not fit (unknown sender, bad SDP).
+    pub signaling_errors: u64,
+}
+
+struct Member {
+    info: PeerInfo,
+    pc: PeerConnection,
+    slot: usize,
+    connected: bool,
+    video_mid: Option<String>,
+    audio_mid: Option<String>,
+    bitrate: f64,
+    last_report: Option<Instant>,
+}
+
+/// One member of a mesh call. See the module documentation.
+pub struct MeshNode {
+    config: MeshConfig,
+    id: Option<String>,
+    members: BTreeMap<String, Member>,
+    slot_used: Vec<bool>,
+    /// Slots in the order they were freed (least recently used first).
+    slot_free_order: VecDeque<usize>,
+    signals: VecDeque<ClientMessage>,
+    events: VecDeque<MeshEvent>,
+    outbox: VecDeque<Transmit>,
+    keyframe_wanted: bool,
+    keyframe_urgent: bool,
+    last_keyframe: Option<Instant>,
+    keyframes_requested: u64,
+    members_failed: u64,
+    signaling_errors: u64,
+    seed: u64,
+}
+
+impl std::fmt::Debug for MeshNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeshNode")
+            .field("id", &self.id)
+            .field("members", &self.members.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeshNode {
+    /// A node that will join `config.room` (the join message is ready in
+    /// [`MeshNode::poll_signal`]).
+    pub fn new(config: MeshConfig) -> MeshNode {
+        let slots = config.slots.len();
+        let seed = config.peer.seed;
+        let mut n = MeshNode {
+            id: None,
+            members: BTreeMap::new(),
+            slot_used: vec![false; slots],
+            slot_free_order: (0..slots).collect(),
+            signals: VecDeque::new(),
+            events: VecDeque::new(),
+            outbox: VecDeque::new(),
+            keyframe_wanted: false,
+            keyframe_urgent: false,
+            last_keyframe: None,
+            keyframes_requested: 0,
+            members_failed: 0,
+            signaling_errors: 0,
+            seed,
+            config,
+        };
+        n.signals.push_back(ClientMessage::Join {
+            room: n.config.room.clone(),
+            name: n.config.name.clone(),
+        });
+        n
+    }
+
+    /// Our id once joined.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The members and whether media flows with each.
+    pub fn members(&self) -> Vec<(PeerInfo, bool)> {
+        self.members
+            .values()
+            .map(|m| (m.info.clone(), m.connected))
+            .collect()
+    }
+
+    /// Leaves the room: every connection is closed and `leave` is sent.
+    pub fn leave(&mut self) {
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            self.remove(&id, "we left");
+        }
+        self.signals.push_back(ClientMessage::Leave);
+    }
+
+    fn take_slot(&mut self) -> Option<usize> {
+        let pos = self
+            .slot_free_order
+            .iter()
+            .position(|&s| !self.slot_used[s])?;
+        let s = self.slot_free_order.remove(pos)?;
+        self.slot_used[s] = true;
+        Some(s)
+    }
+
+    fn free_slot(&mut self, s: usize) {
+        if let Some(u) = self.slot_used.get_mut(s) {
+            *u = false;
+            self.slot_free_order.push_back(s);
+        }
+    }
+
+    fn new_member(&mut self, now: Instant, info: PeerInfo) -> Option<&mut Member> {
+        if self.members.contains_key(&info.id) {
+            return self.members.get_mut(&info.id);
+        }
+        let Some(slot) = self.take_slot() else {
+            self.signaling_errors += 1;
+            return None;
+        };
+        let mut cfg = self.config.peer.clone();
+        self.seed = self
+            .seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        cfg.seed = self.seed;
+        cfg.ice.seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        let mut pc = match PeerConnection::new(cfg, now) {
+            Ok(pc) => pc,
+            Err(_) => {
+                self.free_slot(slot);
+                return None;
+            }
+        };
+        for a in &self.config.slots[slot] {
+            pc.add_local_address(*a);
+        }
+        let id = info.id.clone();
+        self.members.insert(
+            id.clone(),
+            Member {
+                info,
+                pc,
+                slot,
+                connected: false,
+                video_mid: None,
+                audio_mid: None,
+                bitrate: f64::from(self.config.max_bitrate) / 2.0,
+                last_report: None,
+            },
+        );
+        self.members.get_mut(&id)
+    }
+
+    fn remove(&mut self, id: &str, reason: &str) {
+        if let Some(mut m) = self.members.remove(id) {
+            m.pc.close();
+            // Let the close_notify out.
+            while let Some(t) = m.pc.poll_transmit() {
+                self.outbox.push_back(t);
+            }
+            self.free_slot(m.slot);
+            self.events.push_back(MeshEvent::MemberRemoved {
+                id: id.to_string(),
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    // ----- signaling -----
+
+    /// The next message for the signaling server.
+    #[must_use]
+    pub fn poll_signal(&mut self) -> Option<ClientMessage> {
+        self.signals.pop_front()
+    }
+
+    /// A message from the signaling server.
+    pub fn handle_signal(&mut self, now: Instant, msg: ServerMessage) {
+        match msg {
+            ServerMessage::Welcome { id, peers, .. } => {
+                self.id = Some(id.clone());
+                self.events.push_back(MeshEvent::Joined {
+                    id,
+                    peers: peers.clone(),
+                });
+                // The newcomer offers to everyone already there.
+                for p in peers {
+                    self.offer_to(now, p);
+                }
+            }
+            ServerMessage::PeerJoined { peer } => {
+                // The newcomer will offer; be ready for it.
+                self.events.push_back(MeshEvent::MemberJoined(peer.clone()));
+                let (send_video, send_audio) = (self.config.send_video, self.config.send_audio);
+                if let Some(m) = self.new_member(now, peer) {
+                    if send_video {
+                        m.pc.add_answer_track(MediaKind::Video);
+                    }
+                    if send_audio {
+                        m.pc.add_answer_track(MediaKind::Audio);
+                    }
+                }
+            }
+            ServerMessage::PeerLeft { id } => self.remove(&id, "left the room"),
+            ServerMessage::Offer { from, sdp } => {
+                if !self.members.contains_key(&from) {
+                    // An offer before its peer-joined: take it all the same.
+                    let info = PeerInfo {
+                        id: from.clone(),
+                        name: from.clone(),
+                    };
+                    let (send_video, send_audio) = (self.config.send_video, self.config.send_audio);
+                    if let Some(m) = self.new_member(now, info) {
+                        if send_video {
+                            m.pc.add_answer_track(MediaKind::Video);
+                        }
+                        if send_audio {
+                            m.pc.add_answer_track(MediaKind::Audio);
+                        }
+                    }
+                }
+                let Some(m) = self.members.get_mut(&from) else {
+                    return;
+                };
+                let answer =
+                    m.pc.set_remote_description(now, SdpType::Offer, &sdp)
+                        .and_then(|()| m.pc.create_answer(now));
+                match answer {
+                    Ok(sdp) => self.signals.push_back(ClientMessage::Answer {
+                        to: from.clone(),
+                        sdp,
+                    }),
+                    Err(e) => {
+                        self.signaling_errors += 1;
+                        self.remove(&from, &format!("bad offer: {e}"));
+                    }
+                }
+                self.drain_member(now, &from);
+            }
+            ServerMessage::Answer { from, sdp } => {
+                let Some(m) = self.members.get_mut(&from) else {
+                    self.signaling_errors += 1;
+                    return;
+                };
+                if let Err(e) = m.pc.set_remote_description(now, SdpType::Answer, &sdp) {
+                    self.signaling_errors += 1;
+                    self.remove(&from, &format!("bad answer: {e}"));
+                    return;
+                }
+                self.drain_member(now, &from);
+            }
+            ServerMessage::Candidate { from, candidate } => {
+                let Some(m) = self.members.get_mut(&from) else {
+                    self.signaling_errors += 1;
+                    return;
+                };
+                let c = candidate.as_ref().map(|c| c.candidate.as_str());
+                // An empty candidate is a browser's end of a generation.
+                let c = c.filter(|c| !c.is_empty());
+                if m.pc.add_remote_candidate(now, c).is_err() {
+                    self.signaling_errors += 1;
+                }
+                self.drain_member(now, &from);
+            }
+            ServerMessage::Error { code, message } => {
+                self.events.push_back(MeshEvent::SignalingError {
+                    code: format!("{code:?}"),
+                    message,
+                });
+            }
+        }
+    }
+
+    fn offer_to(&mut self, now: Instant, peer: PeerInfo) {
+        let id = peer.id.clone();
+        let (send_video, send_audio) = (self.config.send_video, self.config.send_audio);
+        let Some(m) = self.new_member(now, peer) else {
+            return;
+        };
+        m.pc.add_transceiver(MediaKind::Video, send_video, true);
+        m.pc.add_transceiver(MediaKind::Audio, send_audio, true);
+        match m.pc.create_offer(now) {
+            Ok(sdp) => self.signals.push_back(ClientMessage::Offer {
+                to: id.clone(),
+                sdp,
+            }),
+            Err(e) => {
+                self.signaling_errors += 1;
+                self.remove(&id, &format!("cannot offer: {e}"));
+                return;
+            }
+        }
+        self.drain_member(now, &id);
+    }
+
+    // ----- datagrams and time -----
+
+    /// A datagram from `from` arrived at our local address `to`: it goes
+    /// to the connection that owns `to`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        let Some(id) = self
+            .members
+            .iter()
+            .find(|(_, m)| self.config.slots[m.slot].contains(&to))
+            .map(|(id, _)| id.clone())
+        else {
+            return;
+        };
+        if let Some(m) = self.members.get_mut(&id) {
+            m.pc.handle_datagram(now, from, to, data);
+        }
+        self.drain_member(now, &id);
+    }
+
+    /// Timers of every connection.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            if let Some(m) = self.members.get_mut(&id) {
+                if m.pc.poll_timeout().is_some_and(|t| t <= now) {
+                    m.pc.handle_timeout(now);
+                }
+            }
+            self.drain_member(now, &id);
+        }
+    }
+
+    /// The earliest timer of any connection.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.members
+            .values()
+            .filter_map(|m| m.pc.poll_timeout())
+            .min()
+    }
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.outbox.pop_front() {
+            return Some(t);
+        }
+        self.members.values_mut().find_map(|m| m.pc.poll_transmit())
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<MeshEvent> {
+        self.events.pop_front()
+    }
+
+    fn drain_member(&mut self, now: Instant, id: &str) {
+        let mut failed = false;
+        let mut closed_by_peer = false;
+        let mut reason: Option<String> = None;
+        let mut keyframe = false;
+        let mut urgent = false;
+        {
+            let Some(m) = self.members.get_mut(id) else {
+                return;
+            };
+            while let Some(e) = m.pc.poll_event() {
+                match e {
+                    PeerEvent::LocalCandidate(c) => {
+                        self.signals.push_back(ClientMessage::Candidate {
+                            to: id.to_string(),
+                            candidate: Some(IceCandidateInit {
+                                candidate: c.candidate,
+                                sdp_mid: Some(c.mid),
+                                sdp_m_line_index: u16::try_from(c.mline_index).ok(),
+                                username_fragment: Some(c.ufrag),
+                            }),
+                        });
+                    }
+                    PeerEvent::GatheringComplete => {
+                        self.signals.push_back(ClientMessage::Candidate {
+                            to: id.to_string(),
+                            candidate: None,
+                        });
+                    }
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Connected)
+                        if !m.connected =>
+                    {
+                        m.connected = true;
+                        for (mid, kind) in m.pc.sending_mids() {
+                            match kind {
+                                MediaKind::Video => m.video_mid = Some(mid),
+                                MediaKind::Audio => m.audio_mid = Some(mid),
+                            }
+                        }
+                        // A newcomer gets a key frame as soon as it is up.
+                        keyframe = true;
+                        urgent = true;
+                        self.events
+                            .push_back(MeshEvent::MemberConnected { id: id.to_string() });
+                    }
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Failed) => failed = true,
+                    // The member closed its side (DTLS close_notify): a
+                    // clean end, usually just before its peer-left.
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Closed) => {
+                        closed_by_peer = true;
+                    }
+                    PeerEvent::Closed(why) => {
+                        reason.get_or_insert(why);
+                    }
+                    PeerEvent::TrackAdded { kind, .. } => {
+                        self.events.push_back(MeshEvent::TrackAdded {
+                            from: id.to_string(),
+                            kind,
+                        });
+                    }
+                    PeerEvent::Frame(frame) => {
+                        self.events.push_back(MeshEvent::Frame {
+                            from: id.to_string(),
+                            frame,
+                        });
+                    }
+                    PeerEvent::KeyframeRequested { .. } => keyframe = true,
+                    _ => {}
+                }
+            }
+            while let Some(t) = m.pc.poll_transmit() {
+                self.outbox.push_back(t);
+            }
+            update_bitrate(m, now, &self.config);
+        }
+        if keyframe {
+            self.keyframe_wanted = true;
+            self.keyframe_urgent |= urgent;
+        }
+        if failed {
+            self.members_failed += 1;
+            let why = reason.unwrap_or_else(|| "connection failed".into());
+            self.remove(id, &why);
+        } else if closed_by_peer {
+            self.remove(id, "closed by the member");
+        }
+    }
+
+    // ----- media -----
+
+    /// Sends a frame packetized once to every connected member (video or
+    /// audio by the frame's kind). Returns how many members it went to.
+    pub fn send_frame(&mut self, now: Instant, frame: &PacketizedFrame) -> usize {
+        let mut n = 0;
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in &ids {
+            let Some(m) = self.members.get_mut(id) else {
+                continue;
+            };
+            if !m.connected {
+                continue;
+            }
+            let mid = match frame.kind {
+                MediaKind::Video => m.video_mid.clone(),
+                MediaKind::Audio => m.audio_mid.clone(),
+            };
+            if let Some(mid) = mid {
+                if m.pc.send_frame(now, &mid, frame).is_ok() {
+                    n += 1;
+                }
+            }
+            while let Some(t) = m.pc.poll_transmit() {
+                self.outbox.push_back(t);
+            }
+        }
+        if frame.keyframe {
+            self.last_keyframe = Some(now);
+        }
+        n
+    }
+
+    /// Whether the encoder should make a key frame now: a member asked
+    /// (PLI/FIR) and the last key frame is older than the minimum
+    /// interval, or a member just connected. Clears the request.
+    pub fn take_keyframe_request(&mut self, now: Instant) -> bool {
+        if !self.keyframe_wanted {
+            return false;
+        }
+        let due = self.keyframe_urgent
+            || self.last_keyframe.is_none_or(|t| {
+                now.saturating_duration_since(t) >= self.config.keyframe_min_interval
+            });
+        if due {
+            self.keyframe_wanted = false;
+            self.keyframe_urgent = false;
+            self.keyframes_requested += 1;
+        }
+        due
+    }
+
+    /// The video bitrate to ask of the encoder: the lowest of the connected
+    /// members' targets (each raised slowly while its loss stays under 2%,
+    /// lowered in proportion above 10%, and halved while its RTT exceeds
+    /// 400 ms). Members still connecting do not count.
+    pub fn target_bitrate(&self) -> u32 {
+        self.members
+            .values()
+            .filter(|m| m.connected)
+            .map(|m| m.bitrate as u32)
+            .min()
+            .unwrap_or(self.config.max_bitrate / 2)
+            .clamp(self.config.min_bitrate, self.config.max_bitrate)
+    }
+
+    /// Per-member and node-wide statistics.
+    pub fn stats(&self) -> MeshStats {
+        let members: Vec<(String, String, PeerStats)> = self
+            .members
+            .values()
+            .map(|m| (m.info.id.clone(), m.info.name.clone(), m.pc.stats()))
+            .collect();
+        let bytes_sent = members
+            .iter()
+            .flat_map(|(_, _, s)| s.outbound.iter().map(|o| o.bytes_sent))
+            .sum();
+        MeshStats {
+            id: self.id.clone(),
+            members,
+            bytes_sent,
+            target_bitrate: self.target_bitrate(),
+            keyframes_requested: self.keyframes_requested,
+            members_failed: self.members_failed,
+            signaling_errors: self.signaling_errors,
+        }
+    }
+}
+
+/// Loss- and RTT-based target for one member, updated once a second from
+/// its latest report block (until real bandwidth estimation exists).
+fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
+    if !m.connected
+        || m.last_report
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
+    {
+        return;
+    }
+    let st = m.pc.stats();
+    let Some(video) = st.outbound.iter().find(|o| o.kind == "video") else {
+        return;
+    };
+    if video.rtt_ms.is_none() {
+        return;
+    }
+    m.last_report = Some(now);
+    let loss = video.fraction_lost;
+    let mut b = m.bitrate;
+    if loss > 0.10 {
+        b *= 1.0 - loss / 2.0;
+    } else if loss < 0.02 {
+        b *= 1.08;
+    }
+    if video.rtt_ms.unwrap_or(0.0) > 400.0 {
+        b = b.min(f64::from(cfg.max_bitrate) / 2.0);
+    }
+    m.bitrate = b.clamp(f64::from(cfg.min_bitrate), f64::from(cfg.max_bitrate));
+}
