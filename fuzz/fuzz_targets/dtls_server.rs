@@ -16,7 +16,12 @@ const MTU: usize = 600;
 
 fn setup() -> &'static (Certificate, Instant) {
     static S: OnceLock<(Certificate, Instant)> = OnceLock::new();
-    S.get_or_init(|| (Certificate::generate("fuzz").expect("certificate"), Instant::now()))
+    S.get_or_init(|| {
+        (
+            Certificate::generate("fuzz").expect("certificate"),
+            Instant::now(),
+        )
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
