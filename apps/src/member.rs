@@ -1,29 +1,29 @@
 //! A mesh member on real sockets: `meshrtc join`, and each member of
 //! `meshrtc demo`.
 //!
-//! The sans-IO [`MeshNode`] runs in one task with the signaling client,
-//! one UDP socket per connection slot, and the media loop: every frame is
-//! encoded once (VP8 test pattern, Opus tone) and packetized once, then
-//! handed to every connected member. What arrives is decoded per member;
-//! frame numbers and capture times come back from the pixels.
+//! The networking is the library's (`meshrtc_mesh::driver`: the sans-IO
+//! mesh node, its signaling client and sockets in one task); this is the
+//! media around it: every frame is encoded once (VP8 test pattern or an IVF
+//! file, Opus tone or a WAV file) and packetized once, then handed to every
+//! connected member. What arrives is decoded per member; frame numbers and
+//! capture times come back from the pixels.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
-use meshrtc_media::sink::{i420_to_rgb, write_png, RgbImage};
+use meshrtc_media::sink::{i420_to_rgb, write_png, IvfReader, RgbImage, WavReader};
 use meshrtc_media::source::{read_stamp, TestPattern, ToneSource};
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
-use meshrtc_mesh::signaling::client::SignalingClient;
-use meshrtc_mesh::{MeshConfig, MeshEvent, MeshNode};
+use meshrtc_mesh::driver::{join, MemberConfig};
+use meshrtc_mesh::{MeshEvent, MeshStats};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
-use tokio::net::UdpSocket;
 
 /// What a member is told to do.
 #[derive(Debug, Clone)]
@@ -52,6 +52,10 @@ pub struct MemberOptions {
     pub record: Option<PathBuf>,
     /// Seed of the connections' randomness.
     pub seed: u64,
+    /// Send this IVF (VP8) file's frames instead of the test pattern.
+    pub video_in: Option<PathBuf>,
+    /// Send this WAV (48 kHz mono 16-bit) instead of the tone.
+    pub audio_in: Option<PathBuf>,
 }
 
 /// What one member saw of another.
@@ -130,66 +134,17 @@ pub async fn run_member(o: MemberOptions) -> MemberReport {
 }
 
 async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String> {
-    // Slots: room size - 1 connections, plus spares for members who
-    // reconnect while their old connection drains.
-    let slots_n = 8;
-    let mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = Vec::new();
-    let mut slots = Vec::new();
-    let ips = if o.bind.is_empty() {
-        meshrtc_peer::driver::local_ipv4_addresses()
-    } else {
-        o.bind.clone()
-    };
-    for _ in 0..slots_n {
-        let mut slot = Vec::new();
-        for ip in &ips {
-            let s = UdpSocket::bind(SocketAddr::new(*ip, 0))
-                .await
-                .map_err(|e| format!("bind {ip}: {e}"))?;
-            let a = s.local_addr().map_err(|e| e.to_string())?;
-            slot.push(a);
-            sockets.push((a, Arc::new(s)));
-        }
-        slots.push(slot);
-    }
-    let mut peer = PeerConfig::new(o.seed);
-    peer.ice.stun_servers.clear();
-    let cfg = MeshConfig::new(&o.room, &o.name, peer, slots);
-    let mut node = MeshNode::new(cfg);
-    let (sig, mut sig_rx) = SignalingClient::connect(&o.server)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (in_tx, mut in_rx) = tokio::sync::mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(4096);
-    for (addr, s) in &sockets {
-        let (addr, s, tx) = (*addr, s.clone(), in_tx.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            loop {
-                // Ends (and frees the socket) when the member stops.
-                let r = tokio::select! {
-                    r = s.recv_from(&mut buf) => r,
-                    _ = tx.closed() => return,
-                };
-                match r {
-                    Ok((n, from)) => {
-                        if tx.send((from, addr, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                }
-            }
-        });
-    }
-    let mut pattern = TestPattern::new(o.width, o.height, o.fps);
-    let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(o.width, o.height, o.fps, 600_000))
-        .map_err(|e| e.to_string())?;
-    let mut tone = ToneSource::new(48_000, 1, 440.0);
+    let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name);
+    cfg.bind = o.bind.clone();
+    cfg.peer = PeerConfig::new(o.seed);
+    cfg.peer.ice.stun_servers.clear();
+    let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
+    let mut video = VideoIn::open(o)?;
+    let mut audio = AudioIn::open(o)?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new((o.seed & 0x7fff) as u16);
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
-    let names: BTreeMap<String, String> = BTreeMap::new();
-    let mut names = names;
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(o.fps.max(1)));
     let mut next_video = tokio::time::Instant::now();
     let mut next_audio = tokio::time::Instant::now();
@@ -198,29 +153,38 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     let mut encode_time = Duration::ZERO;
     let mut video_no: u64 = 0;
     let mut audio_no: u32 = 0;
-    let mut last_bytes = 0u64;
+    let mut last_table: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut last_sent = 0u64;
     let start = Instant::now();
-    let mut hard_deadline = start + o.duration + Duration::from_secs(30);
+    let mut deadline = start + o.duration + Duration::from_secs(30);
 
     loop {
-        // Outputs of the node.
-        while let Some(m) = node.poll_signal() {
-            sig.send(m).map_err(|e| e.to_string())?;
+        if Instant::now() >= deadline {
+            break;
         }
-        while let Some(t) = node.poll_transmit() {
-            if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
-                let _ = s.send_to(&t.payload, t.dst).await;
-            }
-        }
-        while let Some(e) = node.poll_event() {
+        let wake = if joined_at.is_some() {
+            next_video.min(next_audio).min(next_table)
+        } else {
+            next_table
+        };
+        let event = tokio::select! {
+            e = events.recv() => match e {
+                Some(e) => Some(e),
+                None => return Err(member.stopped().unwrap_or_else(|| "the member stopped".into())),
+            },
+            _ = tokio::time::sleep_until(wake) => None,
+        };
+        if let Some(e) = event {
             match e {
                 MeshEvent::Joined { id, peers } => {
                     joined_at = Some(Instant::now());
-                    hard_deadline = Instant::now() + o.duration;
+                    deadline = Instant::now() + o.duration;
                     report.id = Some(id);
                     for p in peers {
                         names.insert(p.id, p.name);
                     }
+                    next_video = tokio::time::Instant::now();
+                    next_audio = tokio::time::Instant::now();
                 }
                 MeshEvent::MemberJoined(p) => {
                     names.insert(p.id, p.name);
@@ -241,131 +205,71 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                     if p.name.is_empty() {
                         p.name = names.get(&from).cloned().unwrap_or_else(|| from.clone());
                     }
-                    match frame.kind {
-                        MediaKind::Video => {
-                            if let Some(d) = &mut r.vp8 {
-                                match d.decode(&frame.data) {
-                                    Ok(Some(img)) => {
-                                        p.frames_decoded += 1;
-                                        p.size = (img.width, img.height);
-                                        if let Some(s) = read_stamp(&img) {
-                                            let lat = wall_us().saturating_sub(s.capture_time_us)
-                                                as f64
-                                                / 1000.0;
-                                            if lat < 10_000.0 {
-                                                p.latency_sum += lat;
-                                                p.latency_n += 1;
-                                                p.latency_ms =
-                                                    Some(p.latency_sum / p.latency_n as f64);
-                                            }
-                                            if p.last_stamp.is_some_and(|l| {
-                                                s.frame_number != l.wrapping_add(1)
-                                            }) {
-                                                p.stamp_gaps += 1;
-                                            }
-                                            p.last_stamp = Some(s.frame_number);
-                                        }
-                                        if o.keep_frames || o.record.is_some() {
-                                            p.last_frame = Some(img);
-                                        }
-                                    }
-                                    Ok(None) => {}
-                                    Err(_) => p.decode_errors += 1,
-                                }
-                            }
-                        }
-                        MediaKind::Audio => {
-                            if let Some(d) = &mut r.opus {
-                                if d.decode(Some(&frame.data)).is_ok() {
-                                    p.audio_decoded += 1;
-                                }
-                            }
-                        }
-                    }
+                    decode(o, r, p, &frame);
                 }
                 _ => {}
             }
-        }
-        if Instant::now() >= hard_deadline {
-            break;
-        }
-        let wake = next_video.min(next_audio).min(next_table);
-        let timer = node
-            .poll_timeout()
-            .map(tokio::time::Instant::from_std)
-            .map_or(wake, |t| t.min(wake));
-        tokio::select! {
-            m = sig_rx.recv() => match m {
-                Some(m) => node.handle_signal(Instant::now(), m),
-                None => return Err("the signaling server closed the connection".into()),
-            },
-            d = in_rx.recv() => {
-                if let Some((from, to, data)) = d {
-                    node.handle_datagram(Instant::now(), from, to, &data);
-                }
-            }
-            _ = tokio::time::sleep_until(timer) => {
-                node.handle_timeout(Instant::now());
-            }
+            continue;
         }
         let tnow = tokio::time::Instant::now();
-        let now = Instant::now();
         if joined_at.is_some() {
             while next_video <= tnow {
-                let key = node.take_keyframe_request(now);
+                let key = member.take_keyframe_request();
                 if key {
                     report.keyframes += 1;
                 }
-                enc.set_bitrate(node.target_bitrate());
-                let img = pattern.next_frame(wall_us());
                 let t0 = Instant::now();
                 let pts = video_no * 1_000_000 / u64::from(o.fps.max(1));
-                let encoded = enc.encode(&img, pts, key);
-                encode_time += t0.elapsed();
-                if let Ok(Some(f)) = encoded {
+                if let Some(data) = video.next(key, pts, member.target_bitrate()) {
+                    encode_time += t0.elapsed();
                     report.frames_encoded += 1;
                     let ts = (video_no * 90_000 / u64::from(o.fps.max(1))) as u32;
                     // Encoded once and packetized once for every member.
-                    if let Ok(p) = PacketizedFrame::vp8(&mut packetizer, f.data.into(), ts, 1100) {
-                        node.send_frame(now, &p);
+                    if let Ok(p) = PacketizedFrame::vp8(&mut packetizer, data.into(), ts, 1100) {
+                        member.send_frame(Arc::new(p));
                     }
                 }
                 video_no += 1;
                 next_video += frame_interval;
             }
             while next_audio <= tnow {
-                if let Ok(p) = opus.encode(&tone.next_frame()) {
-                    node.send_frame(now, &PacketizedFrame::opus(p.into(), audio_no * 960));
+                if let Ok(p) = opus.encode(&audio.next()) {
+                    member.send_frame(Arc::new(PacketizedFrame::opus(p.into(), audio_no * 960)));
                 }
                 audio_no += 1;
                 next_audio += Duration::from_millis(20);
             }
-        } else {
-            next_video = tnow + frame_interval;
-            next_audio = tnow + Duration::from_millis(20);
         }
         if tnow >= next_table {
             next_table += Duration::from_secs(1);
-            let st = node.stats();
-            let kbps = (st.bytes_sent.saturating_sub(last_bytes) * 8) as f64 / 1000.0;
-            last_bytes = st.bytes_sent;
             if o.live {
-                eprintln!("{}", table(&o.name, &node, report, kbps));
+                if let Some(st) = member.stats() {
+                    eprintln!(
+                        "{}",
+                        table(&o.name, &st, report, &mut last_table, &mut last_sent)
+                    );
+                }
             }
         }
     }
-    let st = node.stats();
-    report.bytes_sent = st.bytes_sent;
+    member.leave();
+    // The member leaves, then its event channel closes.
+    // (What it reports now is our own leaving: not kept.)
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {}
+    let st = member.stats();
+    if let Some(st) = &st {
+        report.bytes_sent = st.bytes_sent;
+        report.node = node_json(st);
+    }
     if let Some(j) = joined_at {
         let secs = j.elapsed().as_secs_f64().max(0.001);
-        report.upstream_kbps = (st.bytes_sent * 8) as f64 / 1000.0 / secs;
+        report.upstream_kbps = (report.bytes_sent * 8) as f64 / 1000.0 / secs;
     }
     report.encode_ms = if report.frames_encoded > 0 {
         encode_time.as_secs_f64() * 1000.0 / report.frames_encoded as f64
     } else {
         0.0
     };
-    report.node = node_json(&node);
     if let Some(dir) = &o.record {
         let _ = std::fs::create_dir_all(dir);
         for (id, p) in &report.pairs {
@@ -377,46 +281,175 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             }
         }
     }
-    node.leave();
-    while let Some(m) = node.poll_signal() {
-        let _ = sig.send(m);
-    }
-    while let Some(t) = node.poll_transmit() {
-        if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
-            let _ = s.send_to(&t.payload, t.dst).await;
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    sig.close();
     if joined_at.is_none() {
         return Err("never joined".into());
     }
     Ok(())
 }
 
-fn table(name: &str, node: &MeshNode, report: &MemberReport, kbps: f64) -> String {
-    let st = node.stats();
+fn decode(
+    o: &MemberOptions,
+    r: &mut Remote,
+    p: &mut PairReport,
+    frame: &meshrtc_peer::ReceivedFrame,
+) {
+    match frame.kind {
+        MediaKind::Video => {
+            let Some(d) = &mut r.vp8 else { return };
+            match d.decode(&frame.data) {
+                Ok(Some(img)) => {
+                    p.frames_decoded += 1;
+                    p.size = (img.width, img.height);
+                    if let Some(s) = read_stamp(&img) {
+                        let lat = wall_us().saturating_sub(s.capture_time_us) as f64 / 1000.0;
+                        if lat < 10_000.0 {
+                            p.latency_sum += lat;
+                            p.latency_n += 1;
+                            p.latency_ms = Some(p.latency_sum / p.latency_n as f64);
+                        }
+                        if p.last_stamp
+                            .is_some_and(|l| s.frame_number != l.wrapping_add(1))
+                        {
+                            p.stamp_gaps += 1;
+                        }
+                        p.last_stamp = Some(s.frame_number);
+                    }
+                    if o.keep_frames || o.record.is_some() {
+                        p.last_frame = Some(img);
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => p.decode_errors += 1,
+            }
+        }
+        MediaKind::Audio => {
+            if let Some(d) = &mut r.opus {
+                if d.decode(Some(&frame.data)).is_ok() {
+                    p.audio_decoded += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The video sent: the test pattern through VP8, or an IVF file's frames.
+enum VideoIn {
+    Pattern(TestPattern, Vp8Encoder),
+    File(Vec<Vec<u8>>, usize),
+}
+
+impl VideoIn {
+    fn open(o: &MemberOptions) -> Result<VideoIn, String> {
+        match &o.video_in {
+            Some(p) => {
+                let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let mut r =
+                    IvfReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+                let mut frames = Vec::new();
+                while let Some(fr) = r.next_frame().map_err(|e| e.to_string())? {
+                    frames.push(fr.data);
+                }
+                if frames.is_empty() {
+                    return Err(format!("{}: no frames", p.display()));
+                }
+                Ok(VideoIn::File(frames, 0))
+            }
+            None => {
+                let enc = Vp8Encoder::new(Vp8EncoderConfig::new(o.width, o.height, o.fps, 600_000))
+                    .map_err(|e| e.to_string())?;
+                Ok(VideoIn::Pattern(
+                    TestPattern::new(o.width, o.height, o.fps),
+                    enc,
+                ))
+            }
+        }
+    }
+
+    /// The next encoded frame (a file's frames loop; key frame requests
+    /// cannot be honoured for a file).
+    fn next(&mut self, key: bool, pts: u64, bitrate: u32) -> Option<Vec<u8>> {
+        match self {
+            VideoIn::Pattern(p, enc) => {
+                enc.set_bitrate(bitrate);
+                let img = p.next_frame(wall_us());
+                enc.encode(&img, pts, key).ok().flatten().map(|f| f.data)
+            }
+            VideoIn::File(frames, i) => {
+                let d = frames[*i % frames.len()].clone();
+                *i += 1;
+                Some(d)
+            }
+        }
+    }
+}
+
+/// The audio sent: the tone, or a WAV file's samples (looped).
+enum AudioIn {
+    Tone(ToneSource),
+    File(Vec<i16>, usize),
+}
+
+impl AudioIn {
+    fn open(o: &MemberOptions) -> Result<AudioIn, String> {
+        let Some(p) = &o.audio_in else {
+            return Ok(AudioIn::Tone(ToneSource::new(48_000, 1, 440.0)));
+        };
+        let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let r = WavReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
+        let samples = r.samples().map_err(|e| e.to_string())?;
+        if samples.len() < 960 {
+            return Err(format!("{}: shorter than 20 ms", p.display()));
+        }
+        Ok(AudioIn::File(samples, 0))
+    }
+
+    fn next(&mut self) -> Vec<i16> {
+        match self {
+            AudioIn::Tone(t) => t.next_frame(),
+            AudioIn::File(s, pos) => {
+                let v = (0..960).map(|k| s[(*pos + k) % s.len()]).collect();
+                *pos = (*pos + 960) % s.len();
+                v
+            }
+        }
+    }
+}
+
+fn table(
+    name: &str,
+    st: &MeshStats,
+    report: &MemberReport,
+    last: &mut BTreeMap<String, (u64, u64)>,
+    last_sent: &mut u64,
+) -> String {
+    let up = (st.bytes_sent.saturating_sub(*last_sent) * 8) as f64 / 1000.0;
+    *last_sent = st.bytes_sent;
     let mut s = format!(
-        "{name} ({}): {} members, up {kbps:.0} kbit/s, target {} kbit/s",
+        "{name} ({}): {} members, up {up:.0} kbit/s, target {} kbit/s",
         st.id.as_deref().unwrap_or("-"),
         st.members.len(),
         st.target_bitrate / 1000
     );
     for (id, mname, ps) in &st.members {
         let rtt = ps.outbound.iter().find_map(|o| o.rtt_ms);
+        let sent: u64 = ps.outbound.iter().map(|o| o.bytes_sent).sum();
         let recv: u64 = ps.inbound.iter().map(|i| i.bytes_received).sum();
+        let decoded = report.pairs.get(id).map_or(0, |p| p.frames_decoded);
+        let (recv0, dec0) = last.get(id).copied().unwrap_or((recv, decoded));
+        last.insert(id.clone(), (recv, decoded));
         let loss = ps
-            .outbound
+            .inbound
             .iter()
-            .map(|o| o.fraction_lost)
+            .map(|i| i.packets_lost.max(0) as f64 / (i.packets_received.max(1) as f64))
             .fold(0.0, f64::max);
         let p = report.pairs.get(id);
         s.push_str(&format!(
-            "\n  {mname:>12} {id:>4} {:>12} rtt {:>7} recv {:>6} kB decoded {:>5} loss {:>4.1}% latency {}",
+            "\n  {mname:>12} {id:>4} {:>12} rtt {:>7} send {:>5} kB recv {:>5} kbit/s {:>3} fps loss {:>4.1}% latency {}",
             format!("{:?}", ps.state),
             rtt.map_or("-".into(), |r| format!("{r:.1}ms")),
-            recv / 1000,
-            p.map_or(0, |p| p.frames_decoded),
+            sent / 1000,
+            ((recv - recv0.min(recv)) * 8) / 1000,
+            decoded - dec0.min(decoded),
             loss * 100.0,
             p.and_then(|p| p.latency_ms).map_or("-".into(), |l| format!("{l:.1} ms")),
         ));
@@ -424,8 +457,7 @@ fn table(name: &str, node: &MeshNode, report: &MemberReport, kbps: f64) -> Strin
     s
 }
 
-fn node_json(node: &MeshNode) -> Value {
-    let st = node.stats();
+fn node_json(st: &MeshStats) -> Value {
     json!({
         "id": st.id,
         "bytes_sent": st.bytes_sent,

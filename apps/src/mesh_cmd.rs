@@ -48,6 +48,12 @@ pub struct JoinArgs {
     /// Print the per-peer table every second on stderr.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
+    /// Send this IVF (VP8) file instead of the test pattern (looped).
+    #[arg(long, value_name = "FILE")]
+    video_in: Option<PathBuf>,
+    /// Send this WAV (48 kHz, mono, 16-bit) instead of the tone (looped).
+    #[arg(long, value_name = "FILE")]
+    audio_in: Option<PathBuf>,
 }
 
 /// `meshrtc demo`.
@@ -121,6 +127,8 @@ pub fn join(a: JoinArgs) -> ExitCode {
         keep_frames: false,
         record: a.record,
         seed: seed(0),
+        video_in: a.video_in,
+        audio_in: a.audio_in,
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -214,6 +222,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             keep_frames: true,
             record: None,
             seed: seed(k as u64 + 1),
+            video_in: None,
+            audio_in: None,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -34,6 +34,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "net")]
+pub mod driver;
 pub mod node;
 pub mod signaling;
 
