@@ -19,14 +19,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
-use meshrtc_media::sink::{i420_to_rgb, write_png, IvfReader, IvfWriter, WavReader, WavWriter};
-use meshrtc_media::source::{read_stamp, TestPattern, ToneSource};
-use meshrtc_media::vp8::{I420Frame, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_media::sink::{i420_to_rgb, write_png, IvfWriter, WavWriter};
+use meshrtc_media::source::read_stamp;
+use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
 use meshrtc_peer::driver::{spawn, DriverConfig, PeerHandle, DEFAULT_STUN};
 use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent, PeerStats, SdpType};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
+
+use crate::sources::{runtime, wall_us, AudioIn, VideoIn};
 
 /// Options shared by `offer` and `answer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,14 +103,6 @@ pub struct AnswerArgs {
     /// stdin.
     #[arg(long, value_name = "FILE")]
     offer_file: Option<PathBuf>,
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
 }
 
 /// Runs `meshrtc offer`.
@@ -320,13 +314,6 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
     run_call("answer", a, pc, events, kept).await
 }
 
-fn wall_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
 /// What arrives on one remote track.
 #[derive(Default)]
 struct Remote {
@@ -348,50 +335,6 @@ struct Remote {
     wav: Option<WavWriter<std::fs::File>>,
 }
 
-/// The video we send: the test pattern through VP8, or an IVF file.
-enum VideoSource {
-    Pattern(TestPattern, Vp8Encoder),
-    File(Vec<Vec<u8>>, usize),
-}
-
-fn open_video(a: &CallArgs) -> Result<VideoSource, String> {
-    match &a.video_in {
-        Some(p) => {
-            let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let mut r = IvfReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-            let mut frames = Vec::new();
-            while let Some(fr) = r.next_frame().map_err(|e| e.to_string())? {
-                frames.push(fr.data);
-            }
-            if frames.is_empty() {
-                return Err(format!("{}: no frames", p.display()));
-            }
-            Ok(VideoSource::File(frames, 0))
-        }
-        None => {
-            let cfg = Vp8EncoderConfig::new(a.width, a.height, a.fps, a.video_kbps * 1000);
-            let enc = Vp8Encoder::new(cfg).map_err(|e| e.to_string())?;
-            Ok(VideoSource::Pattern(
-                TestPattern::new(a.width, a.height, a.fps),
-                enc,
-            ))
-        }
-    }
-}
-
-fn open_audio(a: &CallArgs) -> Result<Option<Vec<i16>>, String> {
-    let Some(p) = &a.audio_in else {
-        return Ok(None);
-    };
-    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    let r = WavReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-    let samples = r.samples().map_err(|e| e.to_string())?;
-    if samples.len() < 960 {
-        return Err(format!("{}: shorter than 20 ms", p.display()));
-    }
-    Ok(Some(samples))
-}
-
 async fn run_call(
     role: &str,
     a: &CallArgs,
@@ -399,10 +342,14 @@ async fn run_call(
     mut events: tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
     kept: Vec<PeerEvent>,
 ) -> Result<(), String> {
-    let mut video = open_video(a)?;
-    let wav_in = open_audio(a)?;
-    let mut wav_pos = 0usize;
-    let mut tone = ToneSource::new(48_000, 1, 440.0);
+    let mut video = VideoIn::open(
+        a.video_in.as_deref(),
+        a.width,
+        a.height,
+        a.fps,
+        a.video_kbps * 1000,
+    )?;
+    let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new((seed() & 0x7fff) as u16);
     let keylog_path = a
@@ -579,25 +526,8 @@ async fn run_call(
         let tnow = tokio::time::Instant::now();
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
-                let (data, key) = match &mut video {
-                    VideoSource::Pattern(p, enc) => {
-                        let img = p.next_frame(wall_us());
-                        match enc.encode(
-                            &img,
-                            video_sent * 1_000_000 / u64::from(a.fps.max(1)),
-                            force_key,
-                        ) {
-                            Ok(Some(f)) => (f.data, f.keyframe),
-                            _ => (Vec::new(), false),
-                        }
-                    }
-                    VideoSource::File(frames, i) => {
-                        let d = frames[*i % frames.len()].clone();
-                        *i += 1;
-                        let key = d.first().is_some_and(|b| b & 1 == 0);
-                        (d, key)
-                    }
-                };
+                let pts = video_sent * 1_000_000 / u64::from(a.fps.max(1));
+                let (data, key) = video.next(force_key, pts, None).unwrap_or_default();
                 if key {
                     force_key = false;
                 }
@@ -611,17 +541,7 @@ async fn run_call(
                 next_video += frame_interval;
             }
             while next_audio <= tnow {
-                let pcm = match &wav_in {
-                    Some(s) => {
-                        let mut v = Vec::with_capacity(960);
-                        for k in 0..960 {
-                            v.push(s[(wav_pos + k) % s.len()]);
-                        }
-                        wav_pos = (wav_pos + 960) % s.len();
-                        v
-                    }
-                    None => tone.next_frame(),
-                };
+                let pcm = audio.next();
                 if let (Ok(p), Some(mid)) = (opus.encode(&pcm), &audio_mid) {
                     let _ = pc.send_frame(
                         mid,

@@ -15,6 +15,7 @@ mod mesh_cmd;
 mod rtpview;
 mod sdp_summary;
 mod serve;
+mod sources;
 mod stun_server;
 
 use clap::{Parser, Subcommand};

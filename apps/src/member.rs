@@ -12,18 +12,20 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
-use meshrtc_media::sink::{i420_to_rgb, write_png, IvfReader, RgbImage, WavReader};
-use meshrtc_media::source::{read_stamp, TestPattern, ToneSource};
-use meshrtc_media::vp8::{I420Frame, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_media::sink::{i420_to_rgb, write_png, RgbImage};
+use meshrtc_media::source::read_stamp;
+use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
 use meshrtc_mesh::driver::{join, MemberConfig};
 use meshrtc_mesh::{MeshEvent, MeshStats};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
+
+use crate::sources::{wall_us, AudioIn, VideoIn};
 
 /// What a member is told to do.
 #[derive(Debug, Clone)]
@@ -109,13 +111,6 @@ pub struct MemberReport {
     pub removed: Vec<(String, String)>,
 }
 
-fn wall_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
-}
-
 struct Remote {
     vp8: Option<Vp8Decoder>,
     opus: Option<OpusDecoder>,
@@ -139,8 +134,8 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.peer = PeerConfig::new(o.seed);
     cfg.peer.ice.stun_servers.clear();
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
-    let mut video = VideoIn::open(o)?;
-    let mut audio = AudioIn::open(o)?;
+    let mut video = VideoIn::open(o.video_in.as_deref(), o.width, o.height, o.fps, 600_000)?;
+    let mut audio = AudioIn::open(o.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new((o.seed & 0x7fff) as u16);
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
@@ -220,7 +215,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 }
                 let t0 = Instant::now();
                 let pts = video_no * 1_000_000 / u64::from(o.fps.max(1));
-                if let Some(data) = video.next(key, pts, member.target_bitrate()) {
+                if let Some((data, _)) = video.next(key, pts, Some(member.target_bitrate())) {
                     encode_time += t0.elapsed();
                     report.frames_encoded += 1;
                     let ts = (video_no * 90_000 / u64::from(o.fps.max(1))) as u32;
@@ -327,89 +322,6 @@ fn decode(
                 if d.decode(Some(&frame.data)).is_ok() {
                     p.audio_decoded += 1;
                 }
-            }
-        }
-    }
-}
-
-/// The video sent: the test pattern through VP8, or an IVF file's frames.
-enum VideoIn {
-    Pattern(TestPattern, Vp8Encoder),
-    File(Vec<Vec<u8>>, usize),
-}
-
-impl VideoIn {
-    fn open(o: &MemberOptions) -> Result<VideoIn, String> {
-        match &o.video_in {
-            Some(p) => {
-                let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let mut r =
-                    IvfReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-                let mut frames = Vec::new();
-                while let Some(fr) = r.next_frame().map_err(|e| e.to_string())? {
-                    frames.push(fr.data);
-                }
-                if frames.is_empty() {
-                    return Err(format!("{}: no frames", p.display()));
-                }
-                Ok(VideoIn::File(frames, 0))
-            }
-            None => {
-                let enc = Vp8Encoder::new(Vp8EncoderConfig::new(o.width, o.height, o.fps, 600_000))
-                    .map_err(|e| e.to_string())?;
-                Ok(VideoIn::Pattern(
-                    TestPattern::new(o.width, o.height, o.fps),
-                    enc,
-                ))
-            }
-        }
-    }
-
-    /// The next encoded frame (a file's frames loop; key frame requests
-    /// cannot be honoured for a file).
-    fn next(&mut self, key: bool, pts: u64, bitrate: u32) -> Option<Vec<u8>> {
-        match self {
-            VideoIn::Pattern(p, enc) => {
-                enc.set_bitrate(bitrate);
-                let img = p.next_frame(wall_us());
-                enc.encode(&img, pts, key).ok().flatten().map(|f| f.data)
-            }
-            VideoIn::File(frames, i) => {
-                let d = frames[*i % frames.len()].clone();
-                *i += 1;
-                Some(d)
-            }
-        }
-    }
-}
-
-/// The audio sent: the tone, or a WAV file's samples (looped).
-enum AudioIn {
-    Tone(ToneSource),
-    File(Vec<i16>, usize),
-}
-
-impl AudioIn {
-    fn open(o: &MemberOptions) -> Result<AudioIn, String> {
-        let Some(p) = &o.audio_in else {
-            return Ok(AudioIn::Tone(ToneSource::new(48_000, 1, 440.0)));
-        };
-        let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let r = WavReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-        let samples = r.samples().map_err(|e| e.to_string())?;
-        if samples.len() < 960 {
-            return Err(format!("{}: shorter than 20 ms", p.display()));
-        }
-        Ok(AudioIn::File(samples, 0))
-    }
-
-    fn next(&mut self) -> Vec<i16> {
-        match self {
-            AudioIn::Tone(t) => t.next_frame(),
-            AudioIn::File(s, pos) => {
-                let v = (0..960).map(|k| s[(*pos + k) % s.len()]).collect();
-                *pos = (*pos + 960) % s.len();
-                v
             }
         }
     }

@@ -101,11 +101,7 @@ fn seed(k: u64) -> u64 {
 
 /// Runs `meshrtc join`.
 pub fn join(a: JoinArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::sources::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("meshrtc join: {e}");
@@ -175,11 +171,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
         eprintln!("meshrtc demo: --peers must be 2 to 6 (a room holds 6)");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::sources::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("meshrtc demo: {e}");

@@ -1097,10 +1097,7 @@ impl Dtls {
                 "ServerKeyExchange signature scheme",
             ));
         }
-        let mut signed = Vec::with_capacity(64 + 4 + ske.public.len());
-        signed.extend_from_slice(&self.client_random);
-        signed.extend_from_slice(&self.server_random);
-        signed.extend_from_slice(&ske.params());
+        let signed = self.ske_signed(&ske);
         let key = self.peer_key.as_ref().ok_or(Error::NoPeerCertificate)?;
         key.verify(ske.scheme, &signed, ske.signature)
             .map_err(|_| Error::BadSignature("ServerKeyExchange"))?;
@@ -1366,10 +1363,7 @@ impl Dtls {
             scheme: ECDSA_P256_SHA256,
             signature: &[],
         };
-        let mut signed = Vec::with_capacity(64 + 4 + public.len());
-        signed.extend_from_slice(&self.client_random);
-        signed.extend_from_slice(&self.server_random);
-        signed.extend_from_slice(&unsigned.params());
+        let signed = self.ske_signed(&unsigned);
         let sig = self
             .config
             .certificate
@@ -1593,6 +1587,17 @@ impl Dtls {
         self.next_send_seq = self.next_send_seq.wrapping_add(1);
         self.add_to_transcript(&msg);
         msg
+    }
+
+    /// What a ServerKeyExchange signs (RFC 8422 §5.4): both randoms, then
+    /// the curve parameters and public key.
+    fn ske_signed(&self, ske: &ServerKeyExchange<'_>) -> Vec<u8> {
+        let params = ske.params();
+        let mut signed = Vec::with_capacity(64 + params.len());
+        signed.extend_from_slice(&self.client_random);
+        signed.extend_from_slice(&self.server_random);
+        signed.extend_from_slice(&params);
+        signed
     }
 
     fn add_to_transcript(&mut self, msg: &Message) {

@@ -27,6 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use meshrtc_peer::driver::spawn_reader;
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -199,27 +200,8 @@ pub async fn join(
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) = SignalingClient::connect(&config.server).await?;
     let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(4096);
-    for (addr, s) in &sockets {
-        let (addr, s, tx) = (*addr, s.clone(), in_tx.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 2048];
-            loop {
-                // Ends (and frees the socket) when the member stops.
-                let r = tokio::select! {
-                    r = s.recv_from(&mut buf) => r,
-                    _ = tx.closed() => return,
-                };
-                match r {
-                    Ok((n, from)) => {
-                        if tx.send((from, addr, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    // ICMP errors surface here on Linux; not fatal.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                }
-            }
-        });
+    for (_, s) in &sockets {
+        spawn_reader(s.clone(), in_tx.clone());
     }
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();

@@ -92,6 +92,37 @@ pub fn parse_stun_url(url: &str) -> Result<(String, u16), DriverError> {
     Ok((host.to_string(), port))
 }
 
+/// A datagram read by [`spawn_reader`]: (from, our local address, bytes).
+pub type Received = (SocketAddr, SocketAddr, Vec<u8>);
+
+/// Reads `socket` in a task and forwards each datagram with its local
+/// address to `tx`. The task, and with it its hold on the socket, ends when
+/// the receiving side of `tx` is dropped.
+pub fn spawn_reader(socket: Arc<UdpSocket>, tx: mpsc::Sender<Received>) {
+    tokio::spawn(async move {
+        let Ok(local) = socket.local_addr() else {
+            return;
+        };
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let r = tokio::select! {
+                r = socket.recv_from(&mut buf) => r,
+                _ = tx.closed() => return,
+            };
+            match r {
+                Ok((n, from)) => {
+                    if tx.send((from, local, buf[..n].to_vec())).await.is_err() {
+                        return;
+                    }
+                }
+                // ICMP errors (port unreachable) surface here on Linux;
+                // they are not fatal to the socket.
+                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    });
+}
+
 /// Local IPv4 addresses of every interface that is up, loopback included.
 pub fn local_ipv4_addresses() -> Vec<IpAddr> {
     let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
@@ -274,29 +305,7 @@ pub async fn spawn(
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(1024);
     for s in &sockets {
-        let s = s.clone();
-        let in_tx = in_tx.clone();
-        tokio::spawn(async move {
-            let Ok(local) = s.local_addr() else { return };
-            let mut buf = vec![0u8; 2048];
-            loop {
-                // The task (and its socket) ends with the connection's task.
-                let r = tokio::select! {
-                    r = s.recv_from(&mut buf) => r,
-                    _ = in_tx.closed() => return,
-                };
-                match r {
-                    Ok((n, from)) => {
-                        if in_tx.send((from, local, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    // ICMP errors (port unreachable) surface here on Linux;
-                    // they are not fatal to the socket.
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                }
-            }
-        });
+        spawn_reader(s.clone(), in_tx.clone());
     }
     tokio::spawn(run(pc, sockets, cmd_rx, in_rx, ev_tx));
     Ok((
