@@ -344,10 +344,9 @@ async fn run_call(
 ) -> Result<(), String> {
     let mut video = VideoIn::open(
         a.video_in.as_deref(),
-        a.width,
-        a.height,
-        a.fps,
+        (a.width, a.height, a.fps),
         a.video_kbps * 1000,
+        None,
     )?;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;

@@ -58,6 +58,9 @@ pub struct MemberOptions {
     pub video_in: Option<PathBuf>,
     /// Send this WAV (48 kHz mono 16-bit) instead of the tone.
     pub audio_in: Option<PathBuf>,
+    /// White squares on the test pattern's ramp (the demo gives member k
+    /// k squares).
+    pub marks: Option<u32>,
 }
 
 /// What one member saw of another.
@@ -134,7 +137,12 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.peer = PeerConfig::new(o.seed);
     cfg.peer.ice.stun_servers.clear();
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
-    let mut video = VideoIn::open(o.video_in.as_deref(), o.width, o.height, o.fps, 600_000)?;
+    let mut video = VideoIn::open(
+        o.video_in.as_deref(),
+        (o.width, o.height, o.fps),
+        600_000,
+        o.marks,
+    )?;
     let mut audio = AudioIn::open(o.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new((o.seed & 0x7fff) as u16);

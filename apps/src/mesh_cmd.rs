@@ -125,6 +125,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         seed: seed(0),
         video_in: a.video_in,
         audio_in: a.audio_in,
+        marks: None,
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -216,6 +217,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             seed: seed(k as u64 + 1),
             video_in: None,
             audio_in: None,
+            marks: Some(k as u32 + 1),
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

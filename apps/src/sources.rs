@@ -28,13 +28,13 @@ pub enum VideoIn {
 
 impl VideoIn {
     /// The file's frames, or the test pattern at this size, rate and
-    /// bitrate.
+    /// bitrate, with `marks` white squares on its ramp when given (to tell
+    /// mesh members apart).
     pub fn open(
         file: Option<&Path>,
-        width: u32,
-        height: u32,
-        fps: u32,
+        (width, height, fps): (u32, u32, u32),
         bps: u32,
+        marks: Option<u32>,
     ) -> Result<VideoIn, String> {
         match file {
             Some(p) => {
@@ -53,7 +53,11 @@ impl VideoIn {
             None => {
                 let enc = Vp8Encoder::new(Vp8EncoderConfig::new(width, height, fps, bps))
                     .map_err(|e| e.to_string())?;
-                Ok(VideoIn::Pattern(TestPattern::new(width, height, fps), enc))
+                let pattern = match marks {
+                    Some(m) => TestPattern::with_marks(width, height, fps, m),
+                    None => TestPattern::new(width, height, fps),
+                };
+                Ok(VideoIn::Pattern(pattern, enc))
             }
         }
     }

@@ -206,6 +206,25 @@ impl TestPattern {
         }
     }
 
+    /// A pattern that also shows `marks` (1 to 12) white squares on its grey
+    /// ramp, so that people can tell senders apart (member 3 shows three).
+    pub fn with_marks(width: u32, height: u32, fps: u32, marks: u32) -> Self {
+        let mut p = TestPattern::new(width, height, fps);
+        let (w, h) = (width as usize, height as usize);
+        let ramp = h / 8;
+        let side = (ramp * 3 / 4).max(2) & !1;
+        let y0 = (h - ramp + (ramp - side) / 2) & !1;
+        for k in 0..marks.clamp(1, 12) as usize {
+            let x0 = (side / 2 + k * side * 3 / 2) & !1;
+            for row in y0..(y0 + side).min(h) {
+                for x in x0..(x0 + side).min(w) {
+                    p.background.y[row * w + x] = 235;
+                }
+            }
+        }
+        p
+    }
+
     /// The next frame's number (frames generated so far).
     pub fn frame_number(&self) -> u32 {
         self.frame_number
@@ -367,6 +386,17 @@ mod tests {
             }
         }
         assert_eq!(read_stamp(&f), None);
+    }
+
+    #[test]
+    fn marks_are_drawn_on_the_ramp_and_the_stamp_still_reads() {
+        let mut plain = TestPattern::new(320, 240, 15);
+        let mut marked = TestPattern::with_marks(320, 240, 15, 3);
+        let (a, b) = (plain.next_frame(7), marked.next_frame(7));
+        let differ = a.y.iter().zip(&b.y).filter(|(x, y)| x != y).count();
+        // Three squares of 22x22 luma pixels on the bottom ramp.
+        assert_eq!(differ, 3 * 22 * 22);
+        assert_eq!(read_stamp(&b).map(|s| s.capture_time_us), Some(7));
     }
 
     #[test]
