@@ -243,9 +243,17 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/protocol", get(protocol))
+        .route("/room", get(room_page))
         .route("/stats", get(stats))
         .route("/ws", get(upgrade))
         .with_state(shared)
+}
+
+/// The browser member of a room (`docs/room.html`), served at `/room`.
+const ROOM_PAGE: &str = include_str!("../../../docs/room.html");
+
+async fn room_page() -> Html<&'static str> {
+    Html(ROOM_PAGE)
 }
 
 async fn index() -> Html<&'static str> {
@@ -256,6 +264,8 @@ async fn index() -> Html<&'static str> {
          the members of a room. It carries no media.</p>\n\
          <p>WebSocket endpoint: <code>/ws</code> (JSON text frames). \
          Protocol: <a href=\"/protocol\">/protocol</a>. Counters: <a href=\"/stats\">/stats</a>.</p>\n\
+         <p>Join a room from this browser: <a href=\"/room\">/room</a> \
+         (<code>/room?room=NAME&amp;name=YOU&amp;join=1</code> joins at once).</p>\n\
          </body></html>\n",
     )
 }

@@ -4,6 +4,7 @@
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
 mod chromium_call;
+mod chromium_mesh;
 mod dtls_interop;
 mod dtls_netsim;
 mod dtls_openssl;
