@@ -1933,16 +1933,19 @@ fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<PeerEvent>)
     };
     // A number the assembler still waits for but the NACK generator no
     // longer asks for (past its retries or age) will not come: skip it.
-    let asked: Vec<u16> = n.missing().collect();
-    let mut cut = None;
-    for ext in a.missing() {
-        if asked.contains(&(ext as u16)) {
-            break;
+    // (Nothing missing, the usual case, costs no allocation.)
+    if a.missing().next().is_some() {
+        let asked: Vec<u16> = n.missing().collect();
+        let mut cut = None;
+        for ext in a.missing() {
+            if asked.contains(&(ext as u16)) {
+                break;
+            }
+            cut = Some(ext + 1);
         }
-        cut = Some(ext + 1);
-    }
-    if let Some(c) = cut {
-        a.discard_before(c);
+        if let Some(c) = cut {
+            a.discard_before(c);
+        }
     }
     let mut buf = Vec::new();
     let mut dropped_seen = a.stats().frames_dropped;
