@@ -163,6 +163,9 @@ pub struct MeshNode {
     id: Option<String>,
     members: BTreeMap<String, Member>,
     slot_used: Vec<bool>,
+    /// The member on each slot, so that routing a datagram costs no
+    /// allocation (the id is taken out and put back).
+    slot_ids: Vec<Option<String>>,
     /// Slots in the order they were freed (least recently used first).
     slot_free_order: VecDeque<usize>,
     signals: VecDeque<ClientMessage>,
@@ -196,6 +199,7 @@ impl MeshNode {
             id: None,
             members: BTreeMap::new(),
             slot_used: vec![false; slots],
+            slot_ids: vec![None; slots],
             slot_free_order: (0..slots).collect(),
             signals: VecDeque::new(),
             events: VecDeque::new(),
@@ -281,6 +285,9 @@ impl MeshNode {
             pc.add_local_address(*a);
         }
         let id = info.id.clone();
+        if let Some(s) = self.slot_ids.get_mut(slot) {
+            *s = Some(id.clone());
+        }
         self.members.insert(
             id.clone(),
             Member {
@@ -303,6 +310,9 @@ impl MeshNode {
             // Let the close_notify out.
             while let Some(t) = m.pc.poll_transmit() {
                 self.outbox.push_back(t);
+            }
+            if let Some(s) = self.slot_ids.get_mut(m.slot) {
+                *s = None;
             }
             self.free_slot(m.slot);
             self.events.push_back(MeshEvent::MemberRemoved {
@@ -444,18 +454,20 @@ impl MeshNode {
     /// A datagram from `from` arrived at our local address `to`: it goes
     /// to the connection that owns `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let Some(id) = self
-            .members
-            .iter()
-            .find(|(_, m)| self.config.slots[m.slot].contains(&to))
-            .map(|(id, _)| id.clone())
-        else {
+        let Some(slot) = self.config.slots.iter().position(|s| s.contains(&to)) else {
+            return;
+        };
+        let Some(id) = self.slot_ids.get_mut(slot).and_then(Option::take) else {
             return;
         };
         if let Some(m) = self.members.get_mut(&id) {
             m.pc.handle_datagram(now, from, to, data);
         }
         self.drain_member(now, &id);
+        // Back on its slot, unless the member was removed meanwhile.
+        if self.members.get(&id).is_some_and(|m| m.slot == slot) {
+            self.slot_ids[slot] = Some(id);
+        }
     }
 
     /// Timers of every connection.
@@ -589,25 +601,19 @@ impl MeshNode {
     /// audio by the frame's kind). Returns how many members it went to.
     pub fn send_frame(&mut self, now: Instant, frame: &PacketizedFrame) -> usize {
         let mut n = 0;
-        let ids: Vec<String> = self.members.keys().cloned().collect();
-        for id in &ids {
-            let Some(m) = self.members.get_mut(id) else {
-                continue;
-            };
-            if !m.connected {
-                continue;
-            }
+        let outbox = &mut self.outbox;
+        for m in self.members.values_mut().filter(|m| m.connected) {
             let mid = match frame.kind {
-                MediaKind::Video => m.video_mid.clone(),
-                MediaKind::Audio => m.audio_mid.clone(),
+                MediaKind::Video => m.video_mid.as_deref(),
+                MediaKind::Audio => m.audio_mid.as_deref(),
             };
             if let Some(mid) = mid {
-                if m.pc.send_frame(now, &mid, frame).is_ok() {
+                if m.pc.send_frame(now, mid, frame).is_ok() {
                     n += 1;
                 }
             }
             while let Some(t) = m.pc.poll_transmit() {
-                self.outbox.push_back(t);
+                outbox.push_back(t);
             }
         }
         if frame.keyframe {
