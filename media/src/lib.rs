@@ -21,8 +21,8 @@
 //!   compositing and PNG output for snapshots.
 //!
 //! `examples/pattern_snapshot.rs` runs the pattern through VP8 and writes a
-//! PNG of decoded frames; the ignored test `vp8_speed_report` prints encode
-//! and decode speed.
+//! PNG of decoded frames; `examples/vp8_speed.rs` prints encode and decode
+//! speed (`cargo run --release -p meshrtc-media --example vp8_speed`).
 //!
 //! # Where `unsafe` lives
 //!

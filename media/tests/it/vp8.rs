@@ -1,7 +1,5 @@
 //! VP8 on libvpx with the stamped test pattern.
 
-use std::time::Instant;
-
 use meshrtc_media::source::{read_stamp, TestPattern};
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_media::MediaError;
@@ -148,56 +146,6 @@ fn vp8_periodic_key_frames_and_bitrate_change() {
         keys.windows(2).all(|w| w[1] - w[0] <= 5),
         "key frames at {keys:?}"
     );
-}
-
-/// Encode and decode frames per second; `noise` adds camera-like grain
-/// below the stamp so that every macroblock changes every frame.
-fn speed(width: u32, height: u32, frames: u32, noise: bool) -> (f64, f64) {
-    let mut pattern = TestPattern::new(width, height, 30);
-    let mut seed = 1u32;
-    let pics: Vec<_> = (0..frames)
-        .map(|n| {
-            let mut f = pattern.next_frame(u64::from(n) * 33_333);
-            if noise {
-                for p in f.y.iter_mut().skip(width as usize * 64) {
-                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                    *p = p.saturating_add((seed >> 28) as u8 * 2).saturating_sub(15);
-                }
-            }
-            f
-        })
-        .collect();
-    let bitrate = width * height * 4; // ~300 kbps at 320x240, 920 kbps at 640x360
-    let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(width, height, 30, bitrate)).unwrap();
-    let t = Instant::now();
-    let mut encoded = Vec::new();
-    for (n, p) in pics.iter().enumerate() {
-        encoded.push(enc.encode(p, n as u64 * 33_333, false).unwrap().unwrap());
-    }
-    let enc_fps = f64::from(frames) / t.elapsed().as_secs_f64();
-    let mut dec = Vp8Decoder::new().unwrap();
-    let t = Instant::now();
-    for e in &encoded {
-        dec.decode(&e.data).unwrap().unwrap();
-    }
-    let dec_fps = f64::from(frames) / t.elapsed().as_secs_f64();
-    (enc_fps, dec_fps)
-}
-
-/// Not a check: prints encode and decode speed. Run with
-/// `cargo test -p meshrtc-media --release -- --ignored --nocapture vp8_speed`.
-#[test]
-#[ignore]
-fn vp8_speed_report() {
-    for (w, h) in [(320, 240), (640, 360)] {
-        for noise in [false, true] {
-            let (e, d) = speed(w, h, 90, noise);
-            let what = if noise { "pattern + grain" } else { "pattern" };
-            println!(
-                "VP8 {w}x{h} {what}: encode {e:.0} fps, decode {d:.0} fps (1 thread, cpu_used -8)"
-            );
-        }
-    }
 }
 
 #[test]
