@@ -934,13 +934,17 @@ impl Dtls {
         match (self.expect, msg.msg_type) {
             (Expect::ServerHello, T::HelloVerifyRequest) => self.client_on_hvr(now, &msg),
             (Expect::ServerHello, T::ServerHello) => self.client_on_server_hello(msg),
-            (Expect::Certificate, T::Certificate) => self.client_on_certificate(msg),
+            (Expect::Certificate, T::Certificate) => {
+                self.on_certificate(msg, Expect::ServerKeyExchange)
+            }
             (Expect::ServerKeyExchange, T::ServerKeyExchange) => self.client_on_ske(msg),
             (Expect::CertificateRequestOrDone, T::CertificateRequest) => self.client_on_cr(msg),
             (Expect::CertificateRequestOrDone | Expect::ServerHelloDone, T::ServerHelloDone) => {
                 self.client_on_done(now, msg)
             }
-            (Expect::ClientCertificate, T::Certificate) => self.server_on_certificate(msg),
+            (Expect::ClientCertificate, T::Certificate) => {
+                self.on_certificate(msg, Expect::ClientKeyExchange)
+            }
             (Expect::ClientKeyExchange, T::ClientKeyExchange) => self.server_on_cke(msg),
             (Expect::CertificateVerify, T::CertificateVerify) => self.server_on_cv(msg),
             (Expect::Finished, T::Finished) => self.on_finished(now, msg),
@@ -1079,10 +1083,12 @@ impl Dtls {
         Ok(())
     }
 
-    fn client_on_certificate(&mut self, msg: Message) -> Result<(), Error> {
+    /// The peer's Certificate (either role): checked, hashed, and what
+    /// comes next.
+    fn on_certificate(&mut self, msg: Message, next: Expect) -> Result<(), Error> {
         self.read_peer_certificate(&msg)?;
         self.add_to_transcript(&msg);
-        self.expect = Expect::ServerKeyExchange;
+        self.expect = next;
         Ok(())
     }
 
@@ -1394,13 +1400,6 @@ impl Dtls {
         self.cert_requested = true;
         self.expect = Expect::ClientCertificate;
         self.start_flight(items, true, now);
-        Ok(())
-    }
-
-    fn server_on_certificate(&mut self, msg: Message) -> Result<(), Error> {
-        self.read_peer_certificate(&msg)?;
-        self.add_to_transcript(&msg);
-        self.expect = Expect::ClientKeyExchange;
         Ok(())
     }
 
