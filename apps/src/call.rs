@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
@@ -23,7 +23,7 @@ use meshrtc_media::sink::{i420_to_rgb, write_png, IvfWriter, WavWriter};
 use meshrtc_media::source::read_stamp;
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
 use meshrtc_peer::driver::{spawn, DriverConfig, PeerHandle, DEFAULT_STUN};
-use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent, PeerStats, SdpType};
+use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerEvent, PeerStats, SdpType};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
@@ -131,8 +131,8 @@ fn finish(cmd: &str, r: Result<(), String>) -> ExitCode {
     }
 }
 
-fn driver_config(a: &CallArgs) -> DriverConfig {
-    let mut peer = PeerConfig::new(seed());
+fn driver_config(a: &CallArgs) -> Result<DriverConfig, String> {
+    let mut peer = meshrtc_peer::driver::os_peer_config().map_err(|e| e.to_string())?;
     peer.key_log = a.keylog.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
     let mut c = DriverConfig::new(peer);
     c.bind = a.bind.clone();
@@ -143,15 +143,7 @@ fn driver_config(a: &CallArgs) -> DriverConfig {
     } else {
         a.stun.clone()
     };
-    c
-}
-
-fn seed() -> u64 {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    t ^ (u64::from(std::process::id()) << 32)
+    Ok(c)
 }
 
 /// Prints an SDP (or its base64) and an empty line, then flushes.
@@ -253,7 +245,7 @@ async fn wait_gathered(
 
 async fn run_offer(args: OfferArgs) -> Result<(), String> {
     let a = &args.call;
-    let (pc, mut events) = spawn(driver_config(a)).await.map_err(|e| e.to_string())?;
+    let (pc, mut events) = spawn(driver_config(a)?).await.map_err(|e| e.to_string())?;
     pc.add_transceiver(MediaKind::Video, true, true)
         .await
         .map_err(|e| e.to_string())?;
@@ -292,7 +284,7 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())??,
     };
     let offer = decode_sdp(&text, a.base64)?;
-    let (pc, mut events) = spawn(driver_config(a)).await.map_err(|e| e.to_string())?;
+    let (pc, mut events) = spawn(driver_config(a)?).await.map_err(|e| e.to_string())?;
     pc.add_answer_track(MediaKind::Video)
         .map_err(|e| e.to_string())?;
     pc.add_answer_track(MediaKind::Audio)
@@ -350,7 +342,7 @@ async fn run_call(
     )?;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
-    let mut packetizer = Vp8Packetizer::new((seed() & 0x7fff) as u16);
+    let mut packetizer = Vp8Packetizer::new(crate::member::first_picture_id()?);
     let keylog_path = a
         .keylog
         .clone()

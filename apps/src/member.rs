@@ -20,7 +20,7 @@ use meshrtc_media::source::read_stamp;
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
 use meshrtc_mesh::driver::{join, MemberConfig};
 use meshrtc_mesh::{MeshEvent, MeshStats};
-use meshrtc_peer::{PacketizedFrame, PeerConfig};
+use meshrtc_peer::PacketizedFrame;
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
@@ -52,8 +52,6 @@ pub struct MemberOptions {
     pub keep_frames: bool,
     /// Write a PNG of each member's last decoded frame here.
     pub record: Option<PathBuf>,
-    /// Seed of the connections' randomness.
-    pub seed: u64,
     /// Send this IVF (VP8) file's frames instead of the test pattern.
     pub video_in: Option<PathBuf>,
     /// Send this WAV (48 kHz mono 16-bit) instead of the tone.
@@ -119,6 +117,12 @@ struct Remote {
     opus: Option<OpusDecoder>,
 }
 
+/// A random first VP8 picture id (RFC 7741 §4.2: 15 bits), from the OS.
+pub fn first_picture_id() -> Result<u16, String> {
+    let s = meshrtc_peer::driver::os_seed().map_err(|e| e.to_string())?;
+    Ok(u16::from_le_bytes([s[0], s[1]]) & 0x7fff)
+}
+
 /// Runs one member until `duration` after it joined (or an error).
 pub async fn run_member(o: MemberOptions) -> MemberReport {
     let mut report = MemberReport {
@@ -132,10 +136,8 @@ pub async fn run_member(o: MemberOptions) -> MemberReport {
 }
 
 async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String> {
-    let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name);
+    let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name).map_err(|e| e.to_string())?;
     cfg.bind = o.bind.clone();
-    cfg.peer = PeerConfig::new(o.seed);
-    cfg.peer.ice.stun_servers.clear();
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
     let mut video = VideoIn::open(
         o.video_in.as_deref(),
@@ -145,7 +147,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     )?;
     let mut audio = AudioIn::open(o.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
-    let mut packetizer = Vp8Packetizer::new((o.seed & 0x7fff) as u16);
+    let mut packetizer = Vp8Packetizer::new(first_picture_id()?);
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(o.fps.max(1)));

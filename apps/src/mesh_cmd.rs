@@ -91,14 +91,6 @@ pub struct DemoArgs {
     live: bool,
 }
 
-fn seed(k: u64) -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    t ^ (u64::from(std::process::id()) << 20) ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 /// Runs `meshrtc join`.
 pub fn join(a: JoinArgs) -> ExitCode {
     let rt = match crate::sources::runtime() {
@@ -122,7 +114,6 @@ pub fn join(a: JoinArgs) -> ExitCode {
         live: a.live,
         keep_frames: false,
         record: a.record,
-        seed: seed(0),
         video_in: a.video_in,
         audio_in: a.audio_in,
         marks: None,
@@ -214,7 +205,6 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             live: a.live,
             keep_frames: true,
             record: None,
-            seed: seed(k as u64 + 1),
             video_in: None,
             audio_in: None,
             marks: Some(k as u32 + 1),

@@ -125,7 +125,7 @@ const GIVE_UP: Duration = Duration::from_secs(20);
 // meshrtc: two tokio-driven peers on 127.0.0.1.
 
 fn driver_config(seed: u64) -> DriverConfig {
-    let mut c = DriverConfig::new(PeerConfig::new(seed));
+    let mut c = DriverConfig::new(PeerConfig::with_fixed_seed(seed));
     c.bind = vec!["127.0.0.1".parse().unwrap()];
     c.stun_urls.clear();
     c
@@ -571,11 +571,11 @@ fn meshrtc_idle_pair() -> (Stages, (Side, Side)) {
     let mut rows = Vec::new();
     let mut now = Instant::now();
     let mut a = Side {
-        pc: Box::new(PeerConnection::new(PeerConfig::new(1), now).unwrap()),
+        pc: Box::new(PeerConnection::new(PeerConfig::with_fixed_seed(1), now).unwrap()),
         addr: "127.0.0.1:4001".parse().unwrap(),
     };
     let mut b = Side {
-        pc: Box::new(PeerConnection::new(PeerConfig::new(2), now).unwrap()),
+        pc: Box::new(PeerConnection::new(PeerConfig::with_fixed_seed(2), now).unwrap()),
         addr: "127.0.0.1:4002".parse().unwrap(),
     };
     rows.push(("PeerConnection::new (boxed, certificate)", live() - base));

@@ -28,8 +28,7 @@ fn setup() -> &'static (Certificate, Instant) {
 fuzz_target!(|data: &[u8]| {
     let (cert, base) = setup();
     let mut now = *base;
-    let mut cfg = PeerConfig::new(1);
-    cfg.certificate = Some(cert.clone());
+    let cfg = PeerConfig::new([1; 32], cert.clone());
     let Ok(mut pc) = PeerConnection::new(cfg, now) else {
         return;
     };

@@ -9,7 +9,7 @@
 //! use meshrtc_mesh::driver::{join, MemberConfig};
 //! use meshrtc_mesh::MeshEvent;
 //!
-//! let (member, mut events) = join(MemberConfig::new("ws://127.0.0.1:8080/ws", "standup", "Ada")).await?;
+//! let (member, mut events) = join(MemberConfig::new("ws://127.0.0.1:8080/ws", "standup", "Ada")?).await?;
 //! // Send frames encoded and packetized once: `member.send_frame(Arc::new(frame))`.
 //! while let Some(event) = events.recv().await {
 //!     if let MeshEvent::Frame { from, frame } = event {
@@ -59,17 +59,13 @@ pub struct MemberConfig {
 }
 
 impl MemberConfig {
-    /// Every IPv4 interface, 8 slots, audio and video, a seed from the
-    /// clock and process id, no STUN server.
-    pub fn new(server: &str, room: &str, name: &str) -> MemberConfig {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-            ^ (u64::from(std::process::id()) << 32);
-        let mut peer = PeerConfig::new(seed);
+    /// Every IPv4 interface, 8 slots, audio and video, no STUN server, a
+    /// 256-bit seed and a certificate from the OS (one certificate for all
+    /// the member's connections).
+    pub fn new(server: &str, room: &str, name: &str) -> Result<MemberConfig, DriverError> {
+        let mut peer = meshrtc_peer::driver::os_peer_config()?;
         peer.ice.stun_servers.clear();
-        MemberConfig {
+        Ok(MemberConfig {
             server: server.into(),
             room: room.into(),
             name: name.into(),
@@ -78,7 +74,7 @@ impl MemberConfig {
             peer,
             send_video: true,
             send_audio: true,
-        }
+        })
     }
 }
 
@@ -97,6 +93,9 @@ pub enum DriverError {
     /// The signaling server could not be reached.
     #[error(transparent)]
     Signaling(#[from] SignalingError),
+    /// No randomness from the OS for the seed or the certificate.
+    #[error(transparent)]
+    Peer(#[from] meshrtc_peer::driver::DriverError),
 }
 
 enum Command {

@@ -22,6 +22,8 @@
 //! of slots the owner binds up front ([`MeshConfig::slots`]); datagrams are
 //! routed to a connection by the local address they arrived at.
 
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -41,7 +43,9 @@ pub struct MeshConfig {
     pub room: String,
     /// Display name.
     pub name: String,
-    /// Template of every connection (its seed is varied per member).
+    /// Template of every connection: its certificate is shared by all of
+    /// them, its seed keys the stream each connection's own seed is drawn
+    /// from.
     pub peer: PeerConfig,
     /// Local address sets the owner has bound, one per connection slot:
     /// each member's connection uses one slot's addresses. At least
@@ -177,7 +181,8 @@ pub struct MeshNode {
     keyframes_requested: u64,
     members_failed: u64,
     signaling_errors: u64,
-    seed: u64,
+    /// Draws each connection's 256-bit seed from the node's seed.
+    rng: ChaCha20Rng,
 }
 
 impl std::fmt::Debug for MeshNode {
@@ -194,7 +199,7 @@ impl MeshNode {
     /// [`MeshNode::poll_signal`]).
     pub fn new(config: MeshConfig) -> MeshNode {
         let slots = config.slots.len();
-        let seed = config.peer.seed;
+        let rng = ChaCha20Rng::from_seed(config.peer.seed);
         let mut n = MeshNode {
             id: None,
             members: BTreeMap::new(),
@@ -210,7 +215,7 @@ impl MeshNode {
             keyframes_requested: 0,
             members_failed: 0,
             signaling_errors: 0,
-            seed,
+            rng,
             config,
         };
         n.signals.push_back(ClientMessage::Join {
@@ -268,12 +273,9 @@ impl MeshNode {
             return None;
         };
         let mut cfg = self.config.peer.clone();
-        self.seed = self
-            .seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        cfg.seed = self.seed;
-        cfg.ice.seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        // A seed of its own per connection, drawn from the node's stream:
+        // one member's ICE password says nothing of another's.
+        self.rng.fill_bytes(&mut cfg.seed);
         let mut pc = match PeerConnection::new(cfg, now) {
             Ok(pc) => pc,
             Err(_) => {

@@ -72,6 +72,26 @@ pub enum DriverError {
     /// The task is gone.
     #[error("the connection task has stopped")]
     Stopped,
+    /// The OS gave no randomness (for the seed or the certificate's key).
+    #[error("no randomness from the OS: {0}")]
+    Entropy(String),
+}
+
+/// 256 bits from the operating system (`getrandom`): the seed every
+/// shipped entry point gives [`PeerConfig::new`].
+pub fn os_seed() -> Result<[u8; 32], DriverError> {
+    let mut s = [0u8; 32];
+    getrandom::getrandom(&mut s).map_err(|e| DriverError::Entropy(e.to_string()))?;
+    Ok(s)
+}
+
+/// A [`PeerConfig`] whose secrets come from the OS: a seed from
+/// [`os_seed`] and a fresh ECDSA P-256 certificate (its key from ring's
+/// system generator).
+pub fn os_peer_config() -> Result<PeerConfig, DriverError> {
+    let certificate = meshrtc_dtls::Certificate::generate("meshrtc")
+        .map_err(|e| DriverError::Entropy(e.to_string()))?;
+    Ok(PeerConfig::new(os_seed()?, certificate))
 }
 
 /// Parses `stun:host[:port]` (RFC 7064) into host and port (3478 default).

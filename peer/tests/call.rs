@@ -65,12 +65,12 @@ fn vp8_frame(i: u32, key: bool, len: usize) -> Vec<u8> {
 fn sides() -> (Instant, Side, Side) {
     let now = Instant::now();
     let mut a = Side {
-        pc: PeerConnection::new(PeerConfig::new(1), now).unwrap(),
+        pc: PeerConnection::new(PeerConfig::with_fixed_seed(1), now).unwrap(),
         addr: "127.0.0.1:4001".parse().unwrap(),
         events: vec![],
     };
     let mut b = Side {
-        pc: PeerConnection::new(PeerConfig::new(2), now).unwrap(),
+        pc: PeerConnection::new(PeerConfig::with_fixed_seed(2), now).unwrap(),
         addr: "127.0.0.1:4002".parse().unwrap(),
         events: vec![],
     };
@@ -222,12 +222,12 @@ fn bad_srtp_tags_and_garbage_datagrams_are_counted_and_the_call_goes_on() {
 fn offer_answer_connect_and_exchange_video_and_audio() {
     let mut now = Instant::now();
     let mut a = Side {
-        pc: PeerConnection::new(PeerConfig::new(1), now).unwrap(),
+        pc: PeerConnection::new(PeerConfig::with_fixed_seed(1), now).unwrap(),
         addr: "127.0.0.1:4001".parse().unwrap(),
         events: vec![],
     };
     let mut b = Side {
-        pc: PeerConnection::new(PeerConfig::new(2), now).unwrap(),
+        pc: PeerConnection::new(PeerConfig::with_fixed_seed(2), now).unwrap(),
         addr: "127.0.0.1:4002".parse().unwrap(),
         events: vec![],
     };
@@ -320,7 +320,90 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
         );
         assert_eq!(st.srtp_errors, 0);
         assert_eq!(st.unroutable, 0, "{name}");
+        // transport-cc both ways: each side reports what it received and
+        // hears about what it sent.
+        assert!(st.transport_feedbacks_sent > 0, "{name}: {st:?}");
+        assert!(st.transport_feedbacks_received > 0, "{name}: {st:?}");
     }
+    for sdp in [&offer, &answer] {
+        assert!(sdp.contains("transport-wide-cc-extensions-01"), "{sdp}");
+        assert!(sdp.contains("a=rtcp-fb:111 transport-cc"), "{sdp}");
+    }
+}
+
+/// Without negotiated RTX a lost packet is not resent: a resend under its
+/// old sequence number would reuse its SRTP index (the GCM nonce) for other
+/// bytes, since the transport-wide sequence number changes.
+#[test]
+fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
+    let now0 = Instant::now();
+    let mut now = now0;
+    let side = |seed, port: u16| {
+        let mut cfg = PeerConfig::with_fixed_seed(seed);
+        cfg.features.rtx = false;
+        let mut pc = PeerConnection::new(cfg, now0).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        pc.add_local_address(addr);
+        Side {
+            pc,
+            addr,
+            events: vec![],
+        }
+    };
+    let (mut a, mut b) = (side(1, 4001), side(2, 4002));
+    let video = a.pc.add_transceiver(MediaKind::Video, true, true);
+    b.pc.add_answer_track(MediaKind::Video);
+    let offer = a.pc.create_offer(now).unwrap();
+    assert!(!offer.contains("rtx/90000"), "{offer}");
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+
+    let mut seen: std::collections::HashMap<(u32, u16), Vec<u8>> = Default::default();
+    let mut pk = Vp8Packetizer::new(1);
+    let mut dropped = false;
+    for i in 0..20u32 {
+        let f = vp8_frame(i, i == 0, 4000);
+        let frame = PacketizedFrame::vp8(&mut pk, f.into(), i * 3000, 1100).unwrap();
+        a.pc.send_frame(now, &video, &frame).unwrap();
+        for _ in 0..20 {
+            while let Some(t) = a.pc.poll_transmit() {
+                let p = &t.payload;
+                if p.len() > 12 && p[0] >> 6 == 2 && !(192..=223).contains(&p[1]) {
+                    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+                    let seq = u16::from_be_bytes([p[2], p[3]]);
+                    if let Some(old) = seen.insert((ssrc, seq), p.clone()) {
+                        assert_eq!(&old, p, "SRTP index {ssrc:#x}/{seq} sealed twice");
+                    }
+                    // Lose the second packet of frame 3.
+                    if i == 3 && !dropped && seen.len() > 1 {
+                        dropped = true;
+                        continue;
+                    }
+                }
+                b.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+            }
+            deliver(now, &mut b, &mut a);
+            drain(&mut a);
+            drain(&mut b);
+            now += Duration::from_millis(5);
+            a.pc.handle_timeout(now);
+            b.pc.handle_timeout(now);
+        }
+    }
+    assert!(dropped);
+    let out = &a.pc.stats().outbound[0];
+    assert!(
+        out.nacks_received > 0,
+        "b asked for the lost packet: {out:?}"
+    );
+    assert_eq!(out.retransmitted, 0, "{out:?}");
+    assert!(out.retransmissions_refused > 0, "{out:?}");
+    assert_eq!(b.pc.stats().srtp_errors, 0);
 }
 
 #[test]

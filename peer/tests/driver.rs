@@ -11,7 +11,7 @@ use meshrtc_sdp::negotiate::MediaKind;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 fn config(seed: u64) -> DriverConfig {
-    let mut c = DriverConfig::new(PeerConfig::new(seed));
+    let mut c = DriverConfig::new(PeerConfig::with_fixed_seed(seed));
     c.bind = vec!["127.0.0.1".parse().unwrap()];
     c.stun_urls.clear();
     c

@@ -204,6 +204,19 @@ impl<'a> RtpPacket<'a> {
         self.extensions().find(|e| e.id == id).map(|e| e.data)
     }
 
+    /// Where the data of the extension element `id` sits in the packet's
+    /// bytes, so that a sender can rewrite a value of fixed size in place
+    /// (the transport-wide sequence number is given when the packet leaves
+    /// the pacer, not when it was written).
+    pub fn extension_range(&self, id: u8) -> Option<std::ops::Range<usize>> {
+        let data = self.extension_by_id(id)?;
+        // `data` borrows from `self.buf`: its offset is the distance between
+        // the two starts.
+        let start = (data.as_ptr() as usize).checked_sub(self.buf.as_ptr() as usize)?;
+        let end = start + data.len();
+        (end <= self.buf.len()).then_some(start..end)
+    }
+
     /// Length of the header: fixed part, CSRCs and extension.
     pub fn header_len(&self) -> usize {
         self.header_len

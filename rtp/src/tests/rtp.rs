@@ -48,6 +48,24 @@ fn rtp_header_with_csrcs_and_one_byte_extension() {
     assert_eq!(p.padding_len(), 0);
 }
 
+#[test]
+fn an_extension_value_is_rewritten_in_place() {
+    let mut b = h(ONE_BYTE);
+    let r = RtpPacket::parse(&b).unwrap().extension_range(3).unwrap();
+    // Fixed header and CSRCs (20), extension header (4), MID element (2),
+    // then the id-3 element's header byte.
+    assert_eq!(r, 27..29);
+    b[r].copy_from_slice(&TransportSeq(0xBEEF).to_bytes());
+    let p = RtpPacket::parse(&b).unwrap();
+    assert_eq!(
+        TransportSeq::parse(p.extension_by_id(3).unwrap()).unwrap(),
+        TransportSeq(0xBEEF)
+    );
+    assert_eq!(Mid::parse(p.extension_by_id(1).unwrap()).unwrap(), Mid("0"));
+    assert_eq!(p.payload(), b"hello");
+    assert_eq!(p.extension_range(9), None);
+}
+
 /// RFC 8285 §4.3: an empty element forces the two-byte form.
 const TWO_BYTE: &str = "90 60 0001 00000002 00000003 | 1000 0002 | 01 00 14 03 616263 00 | CAFE";
 

@@ -84,7 +84,7 @@ struct Ours {
 
 impl Ours {
     fn new(seed: u64) -> Ours {
-        Ours::with_config(PeerConfig::new(seed), seed)
+        Ours::with_config(PeerConfig::with_fixed_seed(seed), seed)
     }
 
     fn with_config(config: PeerConfig, seed: u64) -> Ours {
@@ -636,7 +636,7 @@ fn a_silent_meshrtc_peer_is_disconnected_for_chromium_and_fails_ours_on_consent(
         return;
     }
     let mut s = start(46);
-    let mut cfg = PeerConfig::new(46);
+    let mut cfg = PeerConfig::with_fixed_seed(46);
     cfg.ice.disconnected_timeout = Duration::from_secs(3);
     cfg.ice.consent_timeout = Duration::from_secs(8);
     s.ours = Ours::with_config(cfg, 46);

@@ -21,7 +21,7 @@ use serde_json::Value;
 /// One meshrtc member: sends the test pattern, counts the browser's
 /// frames it decodes.
 async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (u32, u32)) {
-    let mut cfg = MemberConfig::new(&ws, "room", name);
+    let mut cfg = MemberConfig::new(&ws, "room", name).unwrap();
     cfg.bind = vec!["127.0.0.1".parse().unwrap()];
     let (m, mut events) = join(cfg).await.unwrap();
     let mut pattern = TestPattern::new(320, 240, 15);

@@ -44,7 +44,7 @@ struct Member {
 
 impl Member {
     fn new(i: usize, epoch: Instant, ip: IpAddr, consent: Duration) -> Member {
-        let mut peer = PeerConfig::new(1000 + i as u64);
+        let mut peer = PeerConfig::with_fixed_seed(1000 + i as u64);
         peer.ice.disconnected_timeout = consent / 2;
         peer.ice.consent_timeout = consent;
         peer.ice.consent_interval = Duration::from_secs(1);

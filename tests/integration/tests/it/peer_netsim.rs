@@ -178,7 +178,7 @@ impl Node for CallNode {
 }
 
 fn node(seed: u64, epoch: Instant, addr: SocketAddr, real: bool, media_for: Duration) -> CallNode {
-    let mut pc = PeerConnection::new(PeerConfig::new(seed), epoch).unwrap();
+    let mut pc = PeerConnection::new(PeerConfig::with_fixed_seed(seed), epoch).unwrap();
     pc.add_local_address(addr);
     let video = if real {
         VideoCodec::Real {

@@ -185,7 +185,7 @@ fn vp8_key_frame(n: u8) -> Vec<u8> {
 fn run(we_offer: bool) {
     let mut now = Instant::now();
     let ours_addr: SocketAddr = "127.0.0.1:6000".parse().unwrap();
-    let mut pc = PeerConnection::new(PeerConfig::new(5), now).unwrap();
+    let mut pc = PeerConnection::new(PeerConfig::with_fixed_seed(5), now).unwrap();
     pc.add_local_address(ours_addr);
     let track = SendTrack {
         stream_id: "s".into(),

@@ -1,0 +1,79 @@
+//! [`PeerConfig`]: the settings of a connection.
+
+use super::*;
+
+/// Settings of a [`PeerConnection`].
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// Seed of every random choice (ICE credentials and transaction ids,
+    /// SSRCs, first sequence numbers, timestamp offsets, DTLS randoms),
+    /// expanded by ChaCha20. 256 bits, so the ICE password keeps the 128
+    /// bits RFC 8839 §5.4 asks for. Drivers take it from the OS
+    /// (`driver::os_seed`); only tests and the simulator fix it
+    /// ([`PeerConfig::with_fixed_seed`]).
+    pub seed: [u8; 32],
+    /// Our DTLS certificate. The connection never makes one itself (that
+    /// would need the OS's randomness inside a sans-IO core); a mesh node
+    /// shares one across its connections.
+    pub certificate: Certificate,
+    /// Optional RTP features to negotiate.
+    pub features: Features,
+    /// ICE settings (STUN servers, timers); `controlling` and `seed` are
+    /// set by the connection.
+    pub ice: IceConfig,
+    /// DTLS first retransmission timeout (RFC 6347 says 1 s; WebRTC stacks
+    /// use less on an ICE-checked path).
+    pub dtls_initial_rto: Duration,
+    /// The DTLS handshake fails after this long.
+    pub dtls_timeout: Duration,
+    /// Largest datagram we send (DTLS flights, RTP packets).
+    pub mtu: usize,
+    /// Regular RTCP reports (RFC 3550 §6.2; WebRTC sends about one a
+    /// second).
+    pub rtcp_interval: Duration,
+    /// RTCP CNAME; random when `None`.
+    pub cname: Option<String>,
+    /// Write NSS key log lines as events ([`PeerEvent::KeyLog`]).
+    pub key_log: bool,
+}
+
+impl PeerConfig {
+    /// Defaults around a seed and a certificate that the caller took from
+    /// the OS: RTX and transport-cc on, 500 ms DTLS timer, MTU 1200, RTCP
+    /// every second.
+    pub fn new(seed: [u8; 32], certificate: Certificate) -> PeerConfig {
+        PeerConfig {
+            seed,
+            certificate,
+            features: Features {
+                rtx: true,
+                transport_cc: true,
+                ..Features::default()
+            },
+            // The connection gives the agent a seed of its own.
+            ice: IceConfig::controlled(0),
+            dtls_initial_rto: Duration::from_millis(500),
+            dtls_timeout: Duration::from_secs(30),
+            mtu: 1200,
+            rtcp_interval: Duration::from_secs(1),
+            cname: None,
+            key_log: false,
+        }
+    }
+
+    /// A deterministic configuration for tests and the simulator: the
+    /// 64-bit `seed` fixes every random choice (it is spread over the
+    /// 256-bit seed as it is, so two runs with one seed agree), and a fresh
+    /// certificate is made here. Never for a real call: 64 bits can be
+    /// searched.
+    ///
+    /// # Panics
+    /// If the OS has no randomness for the certificate's key.
+    pub fn with_fixed_seed(seed: u64) -> PeerConfig {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&seed.to_le_bytes());
+        s[8..16].copy_from_slice(b"fixed-sd");
+        let certificate = Certificate::generate("meshrtc").expect("a P-256 key from the OS");
+        PeerConfig::new(s, certificate)
+    }
+}

@@ -1,0 +1,153 @@
+//! The states, events, transmits and errors a [`PeerConnection`] hands out.
+
+use super::*;
+
+/// The W3C `RTCPeerConnectionState` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionState {
+    /// Nothing negotiated yet.
+    New,
+    /// ICE or DTLS in progress.
+    Connecting,
+    /// ICE connected and DTLS done: media flows.
+    Connected,
+    /// ICE lost consent for a while (may recover).
+    Disconnected,
+    /// ICE or DTLS failed.
+    Failed,
+    /// [`PeerConnection::close`] was called.
+    Closed,
+}
+
+/// The W3C `RTCDtlsTransportState` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DtlsState {
+    /// Not started.
+    New,
+    /// Handshaking.
+    Connecting,
+    /// Keys exported.
+    Connected,
+    /// Closed by either side.
+    Closed,
+    /// Failed (error or fatal alert).
+    Failed,
+}
+
+/// The offer/answer state (RFC 8829 §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignalingState {
+    /// No offer outstanding.
+    Stable,
+    /// We made an offer and wait for the answer.
+    HaveLocalOffer,
+    /// We received an offer and owe an answer.
+    HaveRemoteOffer,
+}
+
+/// Whether a description is an offer or an answer (RFC 8829 §4.1.8; the
+/// `type` of an `RTCSessionDescription`). Renegotiation (a second offer)
+/// is not supported yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SdpType {
+    /// An offer.
+    Offer,
+    /// An answer.
+    Answer,
+}
+
+/// A local candidate to signal, as browsers express it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCandidate {
+    /// `sdpMid`: the BUNDLE-tagged m-line.
+    pub mid: String,
+    /// `sdpMLineIndex`.
+    pub mline_index: u32,
+    /// `candidate`: `candidate:...` as in `RTCIceCandidate.candidate`.
+    pub candidate: String,
+    /// `usernameFragment`.
+    pub ufrag: String,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerEvent {
+    /// The ICE connection state changed.
+    IceStateChanged(IceState),
+    /// The DTLS transport state changed.
+    DtlsStateChanged(DtlsState),
+    /// The overall connection state changed.
+    ConnectionStateChanged(ConnectionState),
+    /// A local candidate (trickle ICE).
+    LocalCandidate(LocalCandidate),
+    /// No more local candidates.
+    GatheringComplete,
+    /// A remote stream started arriving on an m-line.
+    TrackAdded {
+        /// The m-line.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+        /// The sender's SSRC.
+        ssrc: u32,
+    },
+    /// A whole frame arrived.
+    Frame(ReceivedFrame),
+    /// The peer asked for a key frame on an m-line we send (PLI or FIR).
+    KeyframeRequested {
+        /// The m-line.
+        mid: String,
+    },
+    /// An NSS key log line (when [`PeerConfig::key_log`] is on).
+    KeyLog(String),
+    /// The connection is over.
+    Closed(String),
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Our local address to send from.
+    pub src: SocketAddr,
+    /// The destination.
+    pub dst: SocketAddr,
+    /// The bytes.
+    pub payload: Vec<u8>,
+}
+
+/// Errors of the API (misuse or a bad description from the peer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The remote description is not valid SDP.
+    #[error("remote description is not valid SDP: {0}")]
+    Sdp(String),
+    /// Offer/answer rules broken (by the peer's description or ours).
+    #[error("negotiation failed: {0}")]
+    Negotiation(#[from] negotiate::NegotiationError),
+    /// An API call that does not fit the signaling state (an answer for an
+    /// offer we never made, say).
+    #[error("{call} is not allowed in signaling state {state:?}")]
+    WrongState {
+        /// The call.
+        call: &'static str,
+        /// The state.
+        state: SignalingState,
+    },
+    /// The remote fingerprint is not a SHA-256 one we can check.
+    #[error("remote fingerprint: {0}")]
+    Fingerprint(String),
+    /// A remote candidate that does not parse.
+    #[error("remote candidate: {0}")]
+    Candidate(String),
+    /// No such m-line, or we do not send on it.
+    #[error("no sending transceiver with mid {0:?}")]
+    UnknownMid(String),
+    /// Media cannot flow yet (or any more).
+    #[error("not connected")]
+    NotConnected,
+    /// The connection is closed.
+    #[error("closed")]
+    Closed,
+}

@@ -1,0 +1,450 @@
+//! [`PeerConnection`]: one WebRTC connection, sans-IO, in the spirit of
+//! RTCPeerConnection (W3C webrtc-pc, RFC 8829 JSEP).
+//!
+//! Everything runs on one BUNDLEd 5-tuple (RFC 8843) with RTCP mux
+//! (RFC 5761), demultiplexed by first byte (RFC 7983): STUN goes to the ICE
+//! agent, DTLS to the handshake, SRTP and SRTCP to the media streams once
+//! DTLS-SRTP keyed them (RFC 5764). The offerer is ICE-controlling
+//! (RFC 8445 §6.1.1); the DTLS role follows `a=setup` (RFC 8842).
+//!
+//! Drive it like the other state machines: `handle_datagram`,
+//! `handle_timeout` and the API calls change state; then drain
+//! [`PeerConnection::poll_transmit`], [`PeerConnection::poll_event`] and
+//! [`PeerConnection::poll_timeout`].
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use meshrtc_dtls::{self as dtls, Certificate, Dtls};
+use meshrtc_ice::{IceAgent, IceConfig, IceEvent, IceState};
+use meshrtc_rtp::rtcp::{
+    nack_pairs, Compound, CompoundBuilder, Nack, NackPair, Pli, ReceiverReport, ReportBlock,
+    RtcpPacket, Sdes, SdesChunk, SdesItem, SdesItems, SdesType, SenderReport, TransportCc,
+    WireList,
+};
+use meshrtc_rtp::session::{
+    classify, rtt_from_report_block, KeyframeRequester, NackConfig, NackGenerator, ReceiveStats,
+    Received, RtxConfig, SendBuffer, SendBufferConfig, SendStream, SenderStats, TwccConfig,
+    TwccRecorder,
+};
+use meshrtc_rtp::vp8::{AssemblerConfig, Vp8Assembler};
+use meshrtc_rtp::{ext::Mid, RtpHeader, RtpPacket};
+use meshrtc_sdp::negotiate::{
+    self, ext, DtlsRole, Features, LocalParams, MediaKind, Negotiated, NegotiatedMedia, SendTrack,
+    Transceiver,
+};
+use meshrtc_sdp::{CandidateAttr, SessionDescription};
+use meshrtc_srtp as srtp;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::candidate;
+use crate::demux::{classify as demux, PacketClass};
+use crate::frame::{PacketizedFrame, ReceivedFrame};
+
+mod config;
+mod congestion;
+mod events;
+mod media_recv;
+mod media_send;
+mod negotiation;
+mod rtcp;
+mod stats;
+mod transport;
+
+pub use config::PeerConfig;
+pub use events::{
+    ConnectionState, DtlsState, LocalCandidate, PeerError, PeerEvent, SdpType, SignalingState,
+    Transmit,
+};
+use media_recv::pump_video;
+pub use stats::{InboundStats, OutboundStats, PeerStats};
+
+struct SendState {
+    mid: String,
+    kind: MediaKind,
+    ssrc: u32,
+    clock: u32,
+    stream: SendStream,
+    buffer: Option<SendBuffer>,
+    has_rtx: bool,
+    sender: SenderStats,
+    ts_offset: u32,
+    stats: OutboundStats,
+}
+
+struct RecvState {
+    mid: String,
+    kind: MediaKind,
+    ssrc: u32,
+    rtx: Option<(u32, u8)>,
+    clock: u32,
+    payload_types: Vec<u8>,
+    stats: ReceiveStats,
+    nack: Option<NackGenerator>,
+    assembler: Option<Vp8Assembler>,
+    keyframes: Option<KeyframeRequester>,
+    frames_dropped_seen: u64,
+    /// The picture id of the last frame handed out (VP8).
+    last_picture_id: Option<u16>,
+    /// Frames are missing: hand out nothing until a key frame.
+    waiting_keyframe: bool,
+    last_pt: u8,
+    out: InboundStats,
+}
+
+struct MediaLine {
+    mid: String,
+    kind: MediaKind,
+    send: bool,
+    receive: bool,
+    payload_types: Vec<u8>,
+    rtx_pt: Option<u8>,
+    clock: u32,
+    remote_ssrcs: Vec<(u32, Option<u32>)>,
+}
+
+/// Up to this many datagrams wait for the ICE agent or the DTLS role.
+const MAX_EARLY: usize = 64;
+/// NTP seconds at our clock's origin (any value: only our own echoes use it).
+const NTP_ORIGIN: u64 = 0xE800_0000;
+
+/// One peer connection. See the module documentation.
+pub struct PeerConnection {
+    config: PeerConfig,
+    rng: ConnRng,
+    certificate: Certificate,
+    cname: String,
+    origin: Instant,
+    signaling: SignalingState,
+    state: ConnectionState,
+    dtls_state: DtlsState,
+    closed: bool,
+
+    local_addrs: Vec<SocketAddr>,
+    ice: Option<IceAgent>,
+    ice_state: IceState,
+    selected: Option<(SocketAddr, SocketAddr)>,
+    last_remote: Option<(SocketAddr, SocketAddr)>,
+    early_stun: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    early_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    pending_remote_candidates: Vec<Option<String>>,
+
+    transceivers: Vec<Transceiver>,
+    answer_tracks: Vec<(MediaKind, SendTrack)>,
+    local_sdp: Option<SessionDescription<'static>>,
+    remote_sdp: Option<SessionDescription<'static>>,
+    negotiated: Option<Negotiated>,
+    session_id: u64,
+    session_version: u64,
+    gathering_done: bool,
+    we_offered: Option<bool>,
+
+    dtls: Option<Dtls>,
+    pending_dtls_client: Option<dtls::Config>,
+    dtls_role: Option<DtlsRole>,
+    dtls_connected: Option<Box<dtls::Connected>>,
+    srtp_tx: Option<srtp::Context>,
+    srtp_rx: Option<srtp::Context>,
+
+    lines: Vec<MediaLine>,
+    mid_ext: Option<u8>,
+    twcc_ext: Option<u8>,
+    twcc_rx: Option<TwccRecorder>,
+    transport_feedbacks_sent: u64,
+    transport_feedbacks_received: u64,
+    remote_remb_bps: Option<u64>,
+    transport_seq: u16,
+    senders: Vec<SendState>,
+    receivers: Vec<RecvState>,
+    local_ssrc: u32,
+    next_rtcp: Option<Instant>,
+
+    outbox: VecDeque<Transmit>,
+    events: VecDeque<PeerEvent>,
+    srtp_errors: u64,
+    unroutable: u64,
+    malformed: u64,
+    early_dropped: u64,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for PeerConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConnection")
+            .field("state", &self.state)
+            .field("signaling", &self.signaling)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The connection's generator for SSRCs, sequence numbers, timestamp
+/// offsets and the ICE and DTLS seeds: ChaCha20 from the 256-bit
+/// [`PeerConfig::seed`] (keys themselves come from ring or the DTLS RNG).
+#[derive(Debug, Clone)]
+struct ConnRng(ChaCha20Rng);
+
+impl ConnRng {
+    fn next(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn seed32(&mut self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        self.0.fill_bytes(&mut s);
+        s
+    }
+}
+
+fn suite_name(s: dtls::cipher::Suite) -> &'static str {
+    match s {
+        dtls::cipher::Suite::EcdheEcdsaAes128GcmSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        dtls::cipher::Suite::EcdheEcdsaAes256GcmSha384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    }
+}
+
+fn kind_name(k: MediaKind) -> String {
+    k.as_str().to_string()
+}
+
+impl PeerConnection {
+    /// A connection with no transceivers yet.
+    pub fn new(config: PeerConfig, now: Instant) -> Result<PeerConnection, PeerError> {
+        let mut rng = ConnRng(ChaCha20Rng::from_seed(config.seed));
+        let certificate = config.certificate.clone();
+        let cname = config
+            .cname
+            .clone()
+            .unwrap_or_else(|| format!("{:016x}", rng.next()));
+        let session_id = rng.next() >> 1;
+        let local_ssrc = rng.u32();
+        Ok(PeerConnection {
+            config,
+            rng,
+            certificate,
+            cname,
+            origin: now,
+            signaling: SignalingState::Stable,
+            state: ConnectionState::New,
+            dtls_state: DtlsState::New,
+            closed: false,
+            local_addrs: Vec::new(),
+            ice: None,
+            ice_state: IceState::New,
+            selected: None,
+            last_remote: None,
+            early_stun: Vec::new(),
+            early_dtls: Vec::new(),
+            pending_remote_candidates: Vec::new(),
+            transceivers: Vec::new(),
+            answer_tracks: Vec::new(),
+            local_sdp: None,
+            remote_sdp: None,
+            negotiated: None,
+            session_id,
+            session_version: 1,
+            gathering_done: false,
+            we_offered: None,
+            dtls: None,
+            pending_dtls_client: None,
+            dtls_role: None,
+            dtls_connected: None,
+            srtp_tx: None,
+            srtp_rx: None,
+            lines: Vec::new(),
+            mid_ext: None,
+            twcc_ext: None,
+            twcc_rx: None,
+            transport_feedbacks_sent: 0,
+            transport_feedbacks_received: 0,
+            remote_remb_bps: None,
+            transport_seq: 0,
+            senders: Vec::new(),
+            receivers: Vec::new(),
+            local_ssrc,
+            next_rtcp: None,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            srtp_errors: 0,
+            unroutable: 0,
+            malformed: 0,
+            early_dropped: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Our certificate (its fingerprint goes in our descriptions).
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+
+    /// Adds a local address the driver bound (a host candidate).
+    pub fn add_local_address(&mut self, addr: SocketAddr) {
+        if !self.local_addrs.contains(&addr) {
+            self.local_addrs.push(addr);
+        }
+        if let Some(ice) = &mut self.ice {
+            let _ = ice.add_local_host(addr);
+        }
+    }
+
+    fn check_open(&self) -> Result<(), PeerError> {
+        if self.closed {
+            Err(PeerError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn set_state(&mut self, s: ConnectionState) {
+        if self.state != s && self.state != ConnectionState::Closed {
+            self.state = s;
+            self.events.push_back(PeerEvent::ConnectionStateChanged(s));
+        }
+    }
+
+    fn set_dtls_state(&mut self, s: DtlsState) {
+        if self.dtls_state != s {
+            self.dtls_state = s;
+            self.events.push_back(PeerEvent::DtlsStateChanged(s));
+        }
+    }
+
+    fn update_state(&mut self) {
+        if self.closed {
+            return;
+        }
+        let s = match (self.ice_state, self.dtls_state) {
+            (_, DtlsState::Failed) | (IceState::Failed, _) => ConnectionState::Failed,
+            (IceState::Disconnected, _) => ConnectionState::Disconnected,
+            (IceState::Connected | IceState::Completed, DtlsState::Connected) => {
+                ConnectionState::Connected
+            }
+            _ if self.state == ConnectionState::New => ConnectionState::New,
+            _ => ConnectionState::Connecting,
+        };
+        if s == ConnectionState::Failed && self.state != ConnectionState::Failed {
+            let why = if self.dtls_state == DtlsState::Failed {
+                "DTLS failed"
+            } else {
+                "ICE failed"
+            };
+            self.set_state(s);
+            self.events.push_back(PeerEvent::Closed(why.into()));
+            return;
+        }
+        self.set_state(s);
+    }
+
+    /// The overall state.
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// The offer/answer state.
+    pub fn signaling_state(&self) -> SignalingState {
+        self.signaling
+    }
+
+    /// Closes everything: DTLS close_notify, ICE stops.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        if let Some(d) = &mut self.dtls {
+            d.close();
+        }
+        self.drain_dtls_transmits();
+        if let Some(ice) = &mut self.ice {
+            ice.close();
+        }
+        self.set_state(ConnectionState::Closed);
+        self.closed = true;
+        self.events
+            .push_back(PeerEvent::Closed("closed locally".into()));
+    }
+
+    // ----- I/O -----
+
+    /// The next datagram to send.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`PeerConnection::handle_timeout`] should be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let mut t: Option<Instant> = None;
+        let mut add = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        add(self.ice.as_ref().and_then(|i| i.poll_timeout()));
+        add(self.dtls.as_ref().and_then(|d| d.poll_timeout()));
+        add(self.next_rtcp);
+        add(self.twcc_rx.as_ref().and_then(|r| r.poll_timeout()));
+        for r in &self.receivers {
+            add(r.nack.as_ref().and_then(|n| n.poll_timeout()));
+            add(r.keyframes.as_ref().and_then(|k| k.poll_timeout()));
+        }
+        t
+    }
+
+    /// Runs timers: ICE checks and consent, DTLS retransmission, RTCP
+    /// reports, NACK and PLI.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        if let Some(ice) = &mut self.ice {
+            ice.handle_timeout(now);
+        }
+        self.drain_ice(now);
+        if let Some(d) = &mut self.dtls {
+            d.handle_timeout(now);
+        }
+        self.drain_dtls(now);
+        for r in &mut self.receivers {
+            pump_video(r, now, &mut self.events);
+        }
+        if self.next_rtcp.is_some_and(|t| now >= t) {
+            self.send_reports(now);
+            self.next_rtcp = Some(now + self.config.rtcp_interval);
+        }
+        self.send_feedback(now);
+        self.send_transport_feedback(now);
+    }
+
+    /// A datagram from `from` arrived at our local address `to`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
+        if self.closed {
+            return;
+        }
+        match demux(data) {
+            PacketClass::Stun => self.handle_stun(now, from, to, data),
+            PacketClass::Dtls => self.handle_dtls(now, from, to, data),
+            PacketClass::Rtp => self.handle_rtp(now, data),
+            PacketClass::Rtcp => self.handle_rtcp(now, data),
+            _ => self.malformed += 1,
+        }
+    }
+
+    /// Whether media can be sent.
+    pub fn is_connected(&self) -> bool {
+        self.srtp_tx.is_some() && self.route().is_some() && !self.closed
+    }
+}

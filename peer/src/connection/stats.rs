@@ -1,0 +1,147 @@
+//! getStats-like counters: [`PeerStats`] and the per-stream statistics.
+
+use super::*;
+
+/// Statistics of one outgoing stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboundStats {
+    /// The m-line.
+    pub mid: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// Our SSRC.
+    pub ssrc: u32,
+    /// Packets sent (retransmissions excluded).
+    pub packets_sent: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Frames sent.
+    pub frames_sent: u64,
+    /// Key frames sent.
+    pub keyframes_sent: u64,
+    /// Packets retransmitted after NACKs.
+    pub retransmitted: u64,
+    /// NACK packets received.
+    pub nacks_received: u64,
+    /// Packets asked for by NACK and not resent: no RTX was negotiated
+    /// (a resend would reuse an SRTP index for other bytes), or the
+    /// retransmission budget was spent.
+    pub retransmissions_refused: u64,
+    /// PLI and FIR received.
+    pub plis_received: u64,
+    /// Round-trip time from the last report block.
+    pub rtt_ms: Option<f64>,
+    /// Fraction lost from the last report block (0..1).
+    pub fraction_lost: f64,
+    /// Cumulative loss the peer reported.
+    pub packets_lost: i64,
+}
+
+/// Statistics of one incoming stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InboundStats {
+    /// The m-line.
+    pub mid: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// The sender's SSRC.
+    pub ssrc: u32,
+    /// Packets received (RTX included).
+    pub packets_received: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Frames handed out.
+    pub frames_received: u64,
+    /// Key frames handed out.
+    pub keyframes_received: u64,
+    /// Packets expected but not received (RFC 3550 A.3).
+    pub packets_lost: i64,
+    /// Interarrival jitter in seconds.
+    pub jitter: f64,
+    /// NACK packets sent.
+    pub nacks_sent: u64,
+    /// PLI packets sent.
+    pub plis_sent: u64,
+    /// Packets that came as RTX.
+    pub rtx_received: u64,
+    /// Frames the reassembly gave up on.
+    pub frames_dropped: u64,
+}
+
+/// A getStats-like snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerStats {
+    /// Overall state.
+    pub state: ConnectionState,
+    /// ICE state.
+    pub ice_state: IceState,
+    /// The selected pair (local, remote).
+    pub selected_pair: Option<(SocketAddr, SocketAddr)>,
+    /// Our DTLS role, once known.
+    pub dtls_role: Option<&'static str>,
+    /// "DTLS 1.2" once connected.
+    pub dtls_version: Option<&'static str>,
+    /// The cipher suite's name.
+    pub dtls_cipher: Option<&'static str>,
+    /// The SRTP profile's name.
+    pub srtp_profile: Option<&'static str>,
+    /// Outgoing streams.
+    pub outbound: Vec<OutboundStats>,
+    /// Incoming streams.
+    pub inbound: Vec<InboundStats>,
+    /// SRTP or SRTCP packets that failed authentication or replay checks.
+    pub srtp_errors: u64,
+    /// RTP packets no m-line could take.
+    pub unroutable: u64,
+    /// Datagrams of no known protocol, or malformed.
+    pub malformed: u64,
+    /// Datagrams buffered or dropped because they came too early.
+    pub early_dropped: u64,
+    /// transport-cc feedback packets we sent (for what we receive).
+    pub transport_feedbacks_sent: u64,
+    /// transport-cc feedback packets the peer sent us.
+    pub transport_feedbacks_received: u64,
+    /// The last REMB estimate the peer sent (bits per second).
+    pub remote_remb_bps: Option<u64>,
+}
+
+impl PeerConnection {
+    /// A getStats-like snapshot.
+    pub fn stats(&self) -> PeerStats {
+        let c = self.dtls_connected.as_deref();
+        PeerStats {
+            state: self.state,
+            ice_state: self.ice_state,
+            selected_pair: self.selected,
+            dtls_role: self.dtls_role.map(|r| match r {
+                DtlsRole::Client => "client",
+                DtlsRole::Server => "server",
+            }),
+            dtls_version: c.map(|_| "DTLS 1.2"),
+            dtls_cipher: c.map(|c| suite_name(c.suite)),
+            srtp_profile: c
+                .and_then(|c| c.srtp.as_ref())
+                .and_then(|k| srtp::Profile::from_dtls_id(k.profile.0))
+                .map(|p| p.name()),
+            outbound: self.senders.iter().map(|s| s.stats.clone()).collect(),
+            inbound: self
+                .receivers
+                .iter()
+                .map(|r| {
+                    let mut o = r.out.clone();
+                    o.packets_lost =
+                        r.stats.packets_expected() as i64 - r.stats.packets_received() as i64;
+                    o.jitter = f64::from(r.stats.jitter()) / f64::from(r.clock.max(1));
+                    o
+                })
+                .collect(),
+            srtp_errors: self.srtp_errors,
+            unroutable: self.unroutable,
+            malformed: self.malformed,
+            early_dropped: self.early_dropped,
+            transport_feedbacks_sent: self.transport_feedbacks_sent,
+            transport_feedbacks_received: self.transport_feedbacks_received,
+            remote_remb_bps: self.remote_remb_bps,
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The bundled transport: the ICE agent, the DTLS handshake (RFC 5764)
+//! and SRTP protection of what leaves.
+
+use super::*;
+
+impl PeerConnection {
+    pub(super) fn ensure_ice(&mut self, controlling: bool, now: Instant) {
+        if self.ice.is_some() {
+            return;
+        }
+        let mut cfg = self.config.ice.clone();
+        cfg.controlling = controlling;
+        cfg.seed = self.rng.seed32();
+        let mut ice = IceAgent::new(cfg, now);
+        for a in &self.local_addrs {
+            let _ = ice.add_local_host(*a);
+        }
+        ice.start_gathering(now);
+        self.ice = Some(ice);
+        for (from, to, d) in std::mem::take(&mut self.early_stun) {
+            self.handle_stun(now, from, to, &d);
+        }
+        self.drain_ice(now);
+    }
+
+    pub(super) fn handle_stun(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(ice) = &mut self.ice else {
+            if self.early_stun.len() < MAX_EARLY {
+                self.early_stun.push((from, to, data.to_vec()));
+            } else {
+                self.early_dropped += 1;
+            }
+            return;
+        };
+        if ice.handle_datagram(now, from, to, data).is_err() {
+            self.malformed += 1;
+        }
+        self.drain_ice(now);
+    }
+
+    pub(super) fn handle_dtls(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(d) = &mut self.dtls else {
+            if self.early_dtls.len() < MAX_EARLY {
+                self.early_dtls.push((from, to, data.to_vec()));
+            } else {
+                self.early_dropped += 1;
+            }
+            return;
+        };
+        self.last_remote = Some((to, from));
+        let _ = d.handle_datagram(now, data);
+        self.drain_dtls(now);
+    }
+
+    pub(super) fn drain_ice(&mut self, now: Instant) {
+        let Some(ice) = &mut self.ice else { return };
+        while let Some(t) = ice.poll_transmit() {
+            self.outbox.push_back(Transmit {
+                src: t.src,
+                dst: t.dst,
+                payload: t.payload,
+            });
+        }
+        let mut changed = false;
+        while let Some(e) = ice.poll_event() {
+            match e {
+                IceEvent::LocalCandidate(c) => {
+                    let attr = candidate::to_sdp(&c);
+                    let mid = self
+                        .transceivers
+                        .first()
+                        .map(|t| t.mid.clone())
+                        .or_else(|| self.negotiated.as_ref().map(|n| n.bundle_mid.clone()))
+                        .unwrap_or_else(|| "0".into());
+                    self.events
+                        .push_back(PeerEvent::LocalCandidate(LocalCandidate {
+                            mid,
+                            mline_index: 0,
+                            candidate: attr.to_string(),
+                            ufrag: ice.local_ufrag().to_string(),
+                        }));
+                }
+                IceEvent::GatheringComplete => {
+                    self.gathering_done = true;
+                    self.events.push_back(PeerEvent::GatheringComplete);
+                }
+                IceEvent::StateChanged(s) => {
+                    self.ice_state = s;
+                    changed = true;
+                    self.events.push_back(PeerEvent::IceStateChanged(s));
+                }
+                IceEvent::SelectedPair { local, remote, .. } => {
+                    self.selected = Some((local, remote));
+                }
+                IceEvent::RoleChanged { .. } => {}
+            }
+        }
+        if changed {
+            self.update_state();
+        }
+        self.maybe_start_dtls_client(now);
+    }
+
+    pub(super) fn maybe_start_dtls_client(&mut self, now: Instant) {
+        if self.selected.is_none() {
+            return;
+        }
+        if let Some(cfg) = self.pending_dtls_client.take() {
+            self.dtls = Some(Dtls::client(cfg, now));
+            self.set_dtls_state(DtlsState::Connecting);
+            self.drain_dtls(now);
+        }
+    }
+
+    /// Where DTLS and media go: the selected pair, or where the peer's
+    /// DTLS came from before ICE selected one here.
+    pub(super) fn route(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.selected.or(self.last_remote)
+    }
+
+    pub(super) fn drain_dtls_transmits(&mut self) {
+        let route = self.route();
+        let Some(d) = &mut self.dtls else { return };
+        while let Some(p) = d.poll_transmit() {
+            if let Some((src, dst)) = route {
+                self.outbox.push_back(Transmit {
+                    src,
+                    dst,
+                    payload: p,
+                });
+            }
+        }
+    }
+
+    pub(super) fn drain_dtls(&mut self, now: Instant) {
+        self.drain_dtls_transmits();
+        let Some(d) = &mut self.dtls else { return };
+        let mut events = Vec::new();
+        while let Some(e) = d.poll_event() {
+            events.push(e);
+        }
+        for e in events {
+            match e {
+                dtls::Event::Connected(c) => self.on_dtls_connected(now, c),
+                dtls::Event::ApplicationData(_) => {}
+                dtls::Event::KeyLog(l) => self.events.push_back(PeerEvent::KeyLog(l)),
+                dtls::Event::Closed(reason) => {
+                    let failed = matches!(reason, dtls::CloseReason::Error(_));
+                    self.set_dtls_state(if failed {
+                        DtlsState::Failed
+                    } else {
+                        DtlsState::Closed
+                    });
+                    if let dtls::CloseReason::Error(e) = &reason {
+                        self.events
+                            .push_back(PeerEvent::Closed(format!("DTLS: {e}")));
+                        self.state = ConnectionState::Failed;
+                        self.events
+                            .push_back(PeerEvent::ConnectionStateChanged(ConnectionState::Failed));
+                    } else if !self.closed {
+                        self.events
+                            .push_back(PeerEvent::Closed("the peer closed DTLS".into()));
+                        self.set_state(ConnectionState::Closed);
+                        self.closed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn on_dtls_connected(&mut self, now: Instant, c: Box<dtls::Connected>) {
+        let Some(keys) = &c.srtp else {
+            self.events
+                .push_back(PeerEvent::Closed("DTLS agreed no SRTP profile".into()));
+            self.set_dtls_state(DtlsState::Failed);
+            self.update_state();
+            return;
+        };
+        let Some(profile) = srtp::Profile::from_dtls_id(keys.profile.0) else {
+            self.set_dtls_state(DtlsState::Failed);
+            self.update_state();
+            return;
+        };
+        let client = self.dtls_role == Some(DtlsRole::Client);
+        let (tx_key, tx_salt, rx_key, rx_salt) = if client {
+            (
+                &keys.client_key,
+                &keys.client_salt,
+                &keys.server_key,
+                &keys.server_salt,
+            )
+        } else {
+            (
+                &keys.server_key,
+                &keys.server_salt,
+                &keys.client_key,
+                &keys.client_salt,
+            )
+        };
+        let (Ok(tx), Ok(rx)) = (
+            srtp::MasterKey::new(profile, tx_key, tx_salt),
+            srtp::MasterKey::new(profile, rx_key, rx_salt),
+        ) else {
+            self.set_dtls_state(DtlsState::Failed);
+            self.update_state();
+            return;
+        };
+        // Every retransmission goes out as RTX (its own SSRC and sequence
+        // numbers), so no SRTP index is ever used twice: the context may
+        // refuse any repeat.
+        let tx_cfg = srtp::Config {
+            allow_repeat_tx: false,
+            ..srtp::Config::default()
+        };
+        self.srtp_tx = Some(srtp::Context::new(&tx, tx_cfg));
+        self.srtp_rx = Some(srtp::Context::new(&rx, srtp::Config::default()));
+        self.dtls_connected = Some(c);
+        self.next_rtcp = Some(now + self.config.rtcp_interval / 2);
+        self.set_dtls_state(DtlsState::Connected);
+        self.update_state();
+    }
+
+    pub(super) fn send_protected_rtp(&mut self, mut packet: Vec<u8>) {
+        let route = self.route();
+        let (Some(tx), Some((src, dst))) = (&mut self.srtp_tx, route) else {
+            return;
+        };
+        if tx.protect_rtp(&mut packet).is_ok() {
+            self.outbox.push_back(Transmit {
+                src,
+                dst,
+                payload: packet,
+            });
+        }
+    }
+
+    pub(super) fn send_protected_rtcp(&mut self, mut packet: Vec<u8>) {
+        let route = self.route();
+        let (Some(tx), Some((src, dst))) = (&mut self.srtp_tx, route) else {
+            return;
+        };
+        if tx.protect_rtcp(&mut packet).is_ok() {
+            self.outbox.push_back(Transmit {
+                src,
+                dst,
+                payload: packet,
+            });
+        }
+    }
+
+    // ----- sending media -----
+}
