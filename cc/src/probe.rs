@@ -143,10 +143,11 @@ impl ProbeController {
     pub fn on_estimate(&mut self, now: Instant, estimate: u64) {
         self.estimate = estimate;
         if let State::Waiting { further_above } = self.state {
-            if estimate > further_above && self.pending.is_empty() {
-                if !self.probe(now, estimate.saturating_mul(2)) {
-                    self.state = State::Done;
-                }
+            if estimate > further_above
+                && self.pending.is_empty()
+                && !self.probe(now, estimate.saturating_mul(2))
+            {
+                self.state = State::Done;
             }
         }
     }

@@ -12,7 +12,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use meshrtc_cc::{
-    CongestionController, Config, PacketClass, PacketResult, Pacer, PacerConfig, Payload,
+    Config, CongestionController, Pacer, PacerConfig, PacketClass, PacketResult, Payload,
     SentPacket,
 };
 
@@ -169,6 +169,15 @@ fn run(s: &Scenario) -> Trace {
             }
         }
 
+        if std::env::var("CC_DEBUG").is_ok() && tick % 20 == 0 {
+            let st = cc.state();
+            eprintln!(
+                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={}",
+                st.target, st.delay_based, st.loss_based, st.acked_bitrate, st.delay_state,
+                st.rate_control, st.trend, st.threshold, st.loss_fraction,
+                (link_busy_until - t).max(0.0) * 1000.0, pacer.len()
+            );
+        }
         if tick % 10 == 0 {
             trace.targets.push((t, cc.target_bitrate()));
         }
