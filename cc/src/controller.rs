@@ -18,6 +18,8 @@ use crate::probe_estimator::ProbeEstimator;
 /// The pacer's rate as a multiple of the target: bursts (a key frame) leave
 /// quickly but spread out.
 pub const PACING_FACTOR: f64 = 2.5;
+/// Short window of the acknowledged bitrate (see `on_feedback`).
+pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
 /// A periodic probe needs this long since the last decrease.
 pub const STABLE_AFTER_DECREASE: Duration = Duration::from_secs(1);
 
@@ -131,7 +133,18 @@ impl CongestionController {
                 probe_result = Some(probe_result.map_or(r, |b| b.max(r)));
             }
         }
-        let acked = self.history.acked_bitrate();
+        // §5.5 measures R_hat over 0.5-1 s; right after the rate rose (a
+        // probe) that window still holds the old rate, and a decrease based
+        // on it undershoots far below the path. What the receiver got in
+        // the last 150 ms cannot exceed the bottleneck either, so the larger
+        // of the two is used.
+        let acked = match (
+            self.history.acked_bitrate(),
+            self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW),
+        ) {
+            (Some(a), Some(r)) => Some(a.max(r)),
+            (a, r) => a.or(r),
+        };
         let usage = self.delay.state();
         match probe_result {
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {

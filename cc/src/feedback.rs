@@ -214,6 +214,39 @@ impl SendHistory {
         }
     }
 
+    /// Throughput of acknowledged bytes over the last `window` of receiver
+    /// time (at most [`ACKED_WINDOW`]), bit/s; `None` until arrivals span
+    /// that long. Received throughput cannot exceed the bottleneck's rate,
+    /// so a short window reacts to a rate that just rose without risk of
+    /// overstating the path.
+    pub fn recent_acked_bitrate(&self, window: Duration) -> Option<u64> {
+        let window = window.min(ACKED_WINDOW);
+        let first = self.first_arrival?;
+        let &(last, _) = self.acked_window.back()?;
+        if window.is_zero() || last - first < window {
+            return None;
+        }
+        // Bytes after the earliest packet in the window over the span from
+        // its arrival: counting n packets over n - 1 gaps would overstate a
+        // slow link that delivers few packets per window. The window is in
+        // arrival order, so the earliest is the last one visited.
+        let mut total = 0usize;
+        let mut earliest = (last, 0usize);
+        for &(a, size) in self.acked_window.iter().rev() {
+            if last - a > window {
+                break;
+            }
+            total += size;
+            earliest = (a, size);
+        }
+        let span = last - earliest.0;
+        if span.is_zero() || span < window / 2 {
+            return None;
+        }
+        let bytes = total - earliest.1;
+        Some((bytes as u128 * 8 * 1_000_000 / span.as_micros()) as u64)
+    }
+
     /// Throughput of acknowledged bytes over the last [`ACKED_WINDOW`] of
     /// receiver time, in bits per second; `None` until arrivals span at
     /// least 150 ms.
@@ -322,5 +355,20 @@ mod tests {
         h.on_feedback(&results[10..]);
         let rate = h.acked_bitrate().unwrap();
         assert!((990_000..=1_020_000).contains(&rate), "{rate}");
+        // The last 160 ms at twice the pace: the short window sees it first.
+        let mut more = Vec::new();
+        for i in 0..40u64 {
+            let seq = 100 + i;
+            h.on_sent(sent(seq, t0 + Duration::from_millis(seq)));
+            more.push(PacketResult {
+                seq,
+                arrival: Some(Duration::from_secs(50) + Duration::from_millis(800 + i * 4)),
+            });
+        }
+        h.on_feedback(&more);
+        let short = h.recent_acked_bitrate(Duration::from_millis(150)).unwrap();
+        let long = h.acked_bitrate().unwrap();
+        assert!((1_950_000..=2_050_000).contains(&short), "{short}");
+        assert!(long < 1_700_000, "{long}");
     }
 }

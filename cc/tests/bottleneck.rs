@@ -169,7 +169,7 @@ fn run(s: &Scenario) -> Trace {
             }
         }
 
-        if std::env::var("CC_DEBUG").is_ok() && tick % 20 == 0 {
+        if std::env::var("CC_DEBUG").is_ok() && tick % 100 == 0 {
             let st = cc.state();
             eprintln!(
                 "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={}",
