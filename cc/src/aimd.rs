@@ -1,0 +1,338 @@
+//! Delay-based rate control: AIMD (draft-ietf-rmcat-gcc-02 §5.5).
+//!
+//! The detector's signal drives a three-state machine (§5.5, the table):
+//!
+//! | signal \ state | Hold     | Increase | Decrease |
+//! |----------------|----------|----------|----------|
+//! | over-use       | Decrease | Decrease |          |
+//! | normal         | Increase |          | Hold     |
+//! | under-use      |          | Hold     | Hold     |
+//!
+//! *Increase* is multiplicative, `eta = 1.08^min(dt, 1 s)`, while far from
+//! the last known link capacity, and additive near it: about one packet per
+//! response time (RTT + 100 ms), the packet size being what a 30 fps stream
+//! at the current rate would send. "Near" means the acknowledged bitrate is
+//! within three standard deviations of the average acknowledged bitrate seen
+//! at past decreases (§5.5); leaving that band forgets the average.
+//!
+//! *Decrease* sets the rate to [`BETA`] × the acknowledged bitrate and goes
+//! to Hold. It happens at most once per RTT (clamped to 10..200 ms), since
+//! the effect of a decrease is not seen before; sooner only if the
+//! acknowledged rate is below half the current rate.
+//!
+//! An increase never takes the rate above 1.5 × acknowledged + 10 kbit/s
+//! (§5.5: the estimate must not diverge from what the sender can show the
+//! path carries; an application-limited sender otherwise inflates it).
+
+use std::time::{Duration, Instant};
+
+use crate::delay::overuse::BandwidthUsage;
+
+/// Multiplicative decrease factor (§5.5, beta).
+pub const BETA: f64 = 0.85;
+/// Multiplicative increase per second (§5.5, eta base).
+pub const ETA: f64 = 1.08;
+/// Packet size assumed by the additive increase, bytes.
+pub const ADDITIVE_PACKET_BYTES: f64 = 1200.0;
+/// Floor of the additive increase, bit/s per second.
+pub const MIN_ADDITIVE_INCREASE: f64 = 4_000.0;
+/// Headroom over the acknowledged bitrate: factor and constant (§5.5).
+pub const ACKED_CAP_FACTOR: f64 = 1.5;
+/// Constant part of the headroom, bit/s.
+pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
+/// RTT assumed until one is measured.
+pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
+
+/// State of the rate controller (§5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateControlState {
+    /// Keep the rate.
+    Hold,
+    /// Raise the rate.
+    Increase,
+    /// Lower the rate.
+    Decrease,
+}
+
+/// Running average and deviation of the acknowledged bitrate at decreases:
+/// where the bottleneck was last found. Kept in kbit/s as a normalised
+/// variance, so the band scales with the rate.
+#[derive(Debug, Default, Clone, Copy)]
+struct LinkCapacity {
+    mean_kbps: Option<f64>,
+    var: f64,
+}
+
+impl LinkCapacity {
+    const ALPHA: f64 = 0.05;
+
+    fn on_decrease(&mut self, acked_bps: u64) {
+        let x = acked_bps as f64 / 1000.0;
+        let mean = match self.mean_kbps {
+            None => x,
+            Some(m) => (1.0 - Self::ALPHA) * m + Self::ALPHA * x,
+        };
+        let norm = mean.max(1.0);
+        self.var = ((1.0 - Self::ALPHA) * self.var + Self::ALPHA * (mean - x).powi(2) / norm)
+            .clamp(0.4, 2.5);
+        self.mean_kbps = Some(mean);
+    }
+
+    fn band(&self) -> Option<(f64, f64)> {
+        let m = self.mean_kbps?;
+        let dev = 3.0 * (self.var * m).sqrt();
+        Some(((m - dev) * 1000.0, (m + dev) * 1000.0))
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The AIMD controller.
+#[derive(Debug)]
+pub struct AimdRateControl {
+    min: u64,
+    max: u64,
+    rate: u64,
+    state: RateControlState,
+    last_change: Option<Instant>,
+    last_decrease: Option<Instant>,
+    rtt: Duration,
+    capacity: LinkCapacity,
+}
+
+impl AimdRateControl {
+    /// Starts at `start` bit/s, held within `min..=max`.
+    pub fn new(start: u64, min: u64, max: u64) -> Self {
+        let max = max.max(min);
+        Self {
+            min,
+            max,
+            rate: start.clamp(min, max),
+            state: RateControlState::Hold,
+            last_change: None,
+            last_decrease: None,
+            rtt: DEFAULT_RTT,
+            capacity: LinkCapacity::default(),
+        }
+    }
+
+    /// Current delay-based estimate, bit/s.
+    pub fn rate(&self) -> u64 {
+        self.rate
+    }
+
+    /// Current state.
+    pub fn state(&self) -> RateControlState {
+        self.state
+    }
+
+    /// When the rate was last decreased.
+    pub fn last_decrease(&self) -> Option<Instant> {
+        self.last_decrease
+    }
+
+    /// Latest round-trip time.
+    pub fn set_rtt(&mut self, rtt: Duration) {
+        self.rtt = rtt;
+    }
+
+    /// New bounds; the rate is clamped into them.
+    pub fn set_bounds(&mut self, min: u64, max: u64) {
+        self.min = min;
+        self.max = max.max(min);
+        self.rate = self.rate.clamp(self.min, self.max);
+    }
+
+    /// Overrides the estimate (a probe result). The link capacity average
+    /// is forgotten when the new rate lies above its band.
+    pub fn set_estimate(&mut self, now: Instant, bps: u64) {
+        self.rate = bps.clamp(self.min, self.max);
+        if self
+            .capacity
+            .band()
+            .is_some_and(|(_, upper)| bps as f64 > upper)
+        {
+            self.capacity.reset();
+        }
+        self.last_change = Some(now);
+    }
+
+    /// Additive increase rate near convergence, bit/s per second.
+    pub fn additive_increase_per_second(&self) -> f64 {
+        let bits_per_frame = self.rate as f64 / 30.0;
+        let packets = (bits_per_frame / (ADDITIVE_PACKET_BYTES * 8.0))
+            .ceil()
+            .max(1.0);
+        let packet_bits = bits_per_frame / packets;
+        let response = (self.rtt + Duration::from_millis(100)).as_secs_f64();
+        (packet_bits / response).max(MIN_ADDITIVE_INCREASE)
+    }
+
+    /// One detector verdict with the acknowledged bitrate at `now`.
+    /// Returns the new estimate.
+    pub fn update(&mut self, now: Instant, usage: BandwidthUsage, acked: Option<u64>) -> u64 {
+        self.state = match (usage, self.state) {
+            (BandwidthUsage::Overusing, _) => RateControlState::Decrease,
+            (BandwidthUsage::Normal, RateControlState::Hold) => {
+                self.last_change = Some(now);
+                RateControlState::Increase
+            }
+            (BandwidthUsage::Normal, s) => s,
+            (BandwidthUsage::Underusing, _) => RateControlState::Hold,
+        };
+        let mut new = self.rate;
+        match self.state {
+            RateControlState::Hold => {}
+            RateControlState::Increase => {
+                if let (Some(a), Some((_, upper))) = (acked, self.capacity.band()) {
+                    if a as f64 > upper {
+                        self.capacity.reset();
+                    }
+                }
+                let dt = self
+                    .last_change
+                    .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+                let inc = if self.capacity.band().is_some() {
+                    self.additive_increase_per_second() * dt.as_secs_f64().min(1.0)
+                } else {
+                    let eta = ETA.powf(dt.as_secs_f64().min(1.0));
+                    (self.rate as f64 * (eta - 1.0)).max(if dt.is_zero() { 0.0 } else { 1000.0 })
+                };
+                new = self.rate + inc as u64;
+                if let Some(a) = acked {
+                    let cap = (ACKED_CAP_FACTOR * a as f64 + ACKED_CAP_MARGIN) as u64;
+                    if new > cap {
+                        new = self.rate.max(cap).min(new);
+                    }
+                }
+                self.last_change = Some(now);
+            }
+            RateControlState::Decrease => {
+                if self.may_decrease(now, acked) {
+                    let base = acked.unwrap_or(self.rate);
+                    if let Some(a) = acked {
+                        if self
+                            .capacity
+                            .band()
+                            .is_some_and(|(lower, _)| (a as f64) < lower)
+                        {
+                            self.capacity.reset();
+                        }
+                        self.capacity.on_decrease(a);
+                    }
+                    new = ((BETA * base as f64) as u64).min(self.rate);
+                    self.last_decrease = Some(now);
+                }
+                self.last_change = Some(now);
+                self.state = RateControlState::Hold;
+            }
+        }
+        self.rate = new.clamp(self.min, self.max);
+        self.rate
+    }
+
+    fn may_decrease(&self, now: Instant, acked: Option<u64>) -> bool {
+        let Some(last) = self.last_decrease else {
+            return true;
+        };
+        let interval = self
+            .rtt
+            .clamp(Duration::from_millis(10), Duration::from_millis(200));
+        now.saturating_duration_since(last) >= interval || acked.is_some_and(|a| a < self.rate / 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn overuse_decreases_to_beta_times_acked_and_holds() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(1_000_000, 10_000, 5_000_000);
+        let r = a.update(t0, BandwidthUsage::Overusing, Some(800_000));
+        assert_eq!(r, 680_000);
+        assert_eq!(a.state(), RateControlState::Hold);
+        // A second over-use within the RTT does not decrease again.
+        a.set_rtt(100 * MS);
+        assert_eq!(
+            a.update(t0 + 50 * MS, BandwidthUsage::Overusing, Some(600_000)),
+            680_000
+        );
+        // After it, it does.
+        assert_eq!(
+            a.update(t0 + 150 * MS, BandwidthUsage::Overusing, Some(600_000)),
+            510_000
+        );
+        // Under-use holds.
+        assert_eq!(
+            a.update(t0 + 300 * MS, BandwidthUsage::Underusing, Some(600_000)),
+            510_000
+        );
+    }
+
+    #[test]
+    fn far_from_convergence_increase_is_eight_percent_per_second() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(500_000, 10_000, 5_000_000);
+        a.update(t0, BandwidthUsage::Normal, None);
+        assert_eq!(a.state(), RateControlState::Increase);
+        for i in 1..=10 {
+            a.update(t0 + i * 100 * MS, BandwidthUsage::Normal, None);
+        }
+        let r = a.rate() as f64;
+        assert!((r / 500_000.0 - 1.08).abs() < 0.002, "{r}");
+    }
+
+    #[test]
+    fn near_convergence_increase_is_additive() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(1_000_000, 10_000, 5_000_000);
+        a.set_rtt(50 * MS);
+        a.update(t0, BandwidthUsage::Overusing, Some(600_000));
+        assert_eq!(a.rate(), 510_000);
+        let per_s = a.additive_increase_per_second();
+        // 510 kbit/s at 30 fps: 17 kbit frames of 2 packets, 8.5 kbit each,
+        // one per 150 ms.
+        assert!((per_s - 56_667.0).abs() < 1.0, "{per_s}");
+        let mut t = t0;
+        for _ in 0..=10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(600_000));
+        }
+        // One second of additive increase; the packet grows with the rate,
+        // so the gain lies between the rates at the start and at the end.
+        let gained = a.rate() as f64 - 510_000.0;
+        let end_per_s = a.additive_increase_per_second();
+        assert!(gained > per_s && gained < end_per_s, "{gained}");
+        // Acked far above the last capacity: back to multiplicative.
+        t += 100 * MS;
+        let before = a.rate() as f64;
+        a.update(t, BandwidthUsage::Normal, Some(1_500_000));
+        t += 1000 * MS;
+        a.update(t, BandwidthUsage::Normal, Some(1_500_000));
+        assert!(a.rate() as f64 > before * 1.07);
+    }
+
+    #[test]
+    fn increase_is_capped_by_acked_bitrate() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(300_000, 10_000, 5_000_000);
+        a.update(t0, BandwidthUsage::Normal, Some(100_000));
+        for i in 1..50 {
+            a.update(t0 + i * 100 * MS, BandwidthUsage::Normal, Some(100_000));
+        }
+        // 300k is already above 1.5 × 100k + 10k: not lowered, not raised.
+        assert_eq!(a.rate(), 300_000);
+        let mut b = AimdRateControl::new(100_000, 10_000, 5_000_000);
+        b.update(t0, BandwidthUsage::Normal, Some(100_000));
+        for i in 1..100 {
+            b.update(t0 + i * 100 * MS, BandwidthUsage::Normal, Some(100_000));
+        }
+        assert_eq!(b.rate(), 160_000);
+    }
+}

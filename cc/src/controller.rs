@@ -1,0 +1,356 @@
+//! The congestion controller: feedback in, target bitrate and probes out
+//! (draft-ietf-rmcat-gcc-02 §2, the sender-side architecture).
+//!
+//! `target = clamp(min(A_hat, As_hat, REMB), min, max)`: the delay-based
+//! estimate of §5, the loss-based bound of §6 and, when the receiver sends
+//! one, its REMB (draft-alvestrand-rmcat-remb-03) as a cap.
+
+use std::time::{Duration, Instant};
+
+use crate::aimd::{AimdRateControl, RateControlState};
+use crate::delay::overuse::BandwidthUsage;
+use crate::delay::DelayDetector;
+use crate::feedback::{PacketResult, SendHistory, SentPacket};
+use crate::loss::LossBasedControl;
+use crate::probe::{ProbeCluster, ProbeController};
+use crate::probe_estimator::ProbeEstimator;
+
+/// The pacer's rate as a multiple of the target: bursts (a key frame) leave
+/// quickly but spread out.
+pub const PACING_FACTOR: f64 = 2.5;
+/// Short window of the acknowledged bitrate (see `on_feedback`).
+pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
+/// A periodic probe needs this long since the last decrease.
+pub const STABLE_AFTER_DECREASE: Duration = Duration::from_secs(1);
+
+/// Bitrate bounds, bit/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// First target, before any feedback.
+    pub start_bitrate: u64,
+    /// Never go below.
+    pub min_bitrate: u64,
+    /// Never go above.
+    pub max_bitrate: u64,
+}
+
+/// A snapshot for stats and logs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CcState {
+    /// Detector verdict (§5.4).
+    pub delay_state: BandwidthUsage,
+    /// Rate control state (§5.5).
+    pub rate_control: RateControlState,
+    /// Modified trend m(i), ms-equivalent.
+    pub trend: f64,
+    /// Adaptive threshold, ms.
+    pub threshold: f64,
+    /// Loss fraction of the last loss interval.
+    pub loss_fraction: f64,
+    /// Acknowledged bitrate, bit/s.
+    pub acked_bitrate: Option<u64>,
+    /// Delay-based estimate A_hat, bit/s.
+    pub delay_based: u64,
+    /// Loss-based bound As_hat, bit/s.
+    pub loss_based: u64,
+    /// Receiver's REMB cap, bit/s.
+    pub remb: Option<u64>,
+    /// The target, bit/s.
+    pub target: u64,
+    /// Latest RTT.
+    pub rtt: Option<Duration>,
+    /// Probe clusters handed out so far.
+    pub probes: u64,
+    /// Probe results that raised the estimate.
+    pub probe_raises: u64,
+}
+
+/// Send-side GCC.
+///
+/// Call order: [`on_packet_sent`](Self::on_packet_sent) for every packet
+/// the pacer releases, [`on_feedback`](Self::on_feedback) for every
+/// transport feedback, and [`handle_timeout`](Self::handle_timeout) at
+/// [`poll_timeout`](Self::poll_timeout); after any of them read
+/// [`target_bitrate`](Self::target_bitrate) and drain
+/// [`poll_probe`](Self::poll_probe) into the pacer.
+#[derive(Debug)]
+pub struct CongestionController {
+    config: Config,
+    history: SendHistory,
+    delay: DelayDetector,
+    aimd: AimdRateControl,
+    loss: LossBasedControl,
+    probe: ProbeController,
+    probe_estimator: ProbeEstimator,
+    remb: Option<u64>,
+    rtt: Option<Duration>,
+    padding_target: u64,
+    probes: u64,
+    probe_raises: u64,
+}
+
+impl CongestionController {
+    /// A controller at `config.start_bitrate`, with the initial probes
+    /// queued.
+    pub fn new(config: Config) -> Self {
+        let max = config.max_bitrate.max(config.min_bitrate);
+        let config = Config {
+            max_bitrate: max,
+            start_bitrate: config.start_bitrate.clamp(config.min_bitrate, max),
+            ..config
+        };
+        Self {
+            config,
+            history: SendHistory::new(),
+            delay: DelayDetector::new(),
+            aimd: AimdRateControl::new(config.start_bitrate, config.min_bitrate, max),
+            loss: LossBasedControl::new(config.min_bitrate, max),
+            probe: ProbeController::new(config.start_bitrate, max),
+            probe_estimator: ProbeEstimator::new(),
+            remb: None,
+            rtt: None,
+            padding_target: 0,
+            probes: 0,
+            probe_raises: 0,
+        }
+    }
+
+    /// A packet left the pacer.
+    pub fn on_packet_sent(&mut self, packet: SentPacket) {
+        if packet.probe_cluster.is_some() {
+            self.probe.on_probe_sent(packet.sent_at);
+        }
+        self.history.on_sent(packet);
+    }
+
+    /// Transport-wide feedback arrived at `now`.
+    pub fn on_feedback(&mut self, now: Instant, results: &[PacketResult]) {
+        let summary = self.history.on_feedback(results);
+        let mut probe_result: Option<u64> = None;
+        for p in &summary.acked {
+            self.delay.on_packet(p);
+            if let Some(r) = self.probe_estimator.on_packet(p) {
+                probe_result = Some(probe_result.map_or(r, |b| b.max(r)));
+            }
+        }
+        // §5.5 measures R_hat over 0.5-1 s; right after the rate rose (a
+        // probe) that window still holds the old rate, and a decrease based
+        // on it undershoots far below the path. What the receiver got in
+        // the last 150 ms cannot exceed the bottleneck either, so the larger
+        // of the two is used.
+        let acked = match (
+            self.history.acked_bitrate(),
+            self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW),
+        ) {
+            (Some(a), Some(r)) => Some(a.max(r)),
+            (a, r) => a.or(r),
+        };
+        let usage = self.delay.state();
+        match probe_result {
+            Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
+                self.aimd.set_estimate(now, r);
+                self.loss.raise_to(r);
+                self.probe_raises += 1;
+            }
+            _ => {
+                self.aimd.update(now, usage, acked);
+            }
+        }
+        self.loss
+            .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
+        self.probe.on_estimate(now, self.target_bitrate());
+        self.probe.handle_timeout(now, self.is_stable(now));
+    }
+
+    /// A new round-trip time measurement.
+    pub fn on_rtt(&mut self, _now: Instant, rtt: Duration) {
+        self.rtt = Some(rtt);
+        self.aimd.set_rtt(rtt);
+        self.loss.set_rtt(rtt);
+    }
+
+    /// The receiver's REMB: a cap on the target.
+    pub fn on_remb(&mut self, _now: Instant, bps: u64) {
+        self.remb = Some(bps);
+    }
+
+    /// Whether the application is sending less than the target on its own
+    /// (a static screen, a paused camera). Recovering from it probes.
+    pub fn set_app_limited(&mut self, now: Instant, limited: bool) {
+        self.probe.set_app_limited(now, limited);
+    }
+
+    /// A new maximum bitrate; raising it while at the old one probes.
+    pub fn set_max_bitrate(&mut self, now: Instant, bps: u64) {
+        let max = bps.max(self.config.min_bitrate);
+        self.config.max_bitrate = max;
+        self.aimd.set_bounds(self.config.min_bitrate, max);
+        self.loss.set_bounds(self.config.min_bitrate, max);
+        self.probe.set_max(now, max);
+    }
+
+    /// Padding the application wants sent when media does not fill it
+    /// (never above the target).
+    pub fn set_padding_target(&mut self, bps: u64) {
+        self.padding_target = bps;
+    }
+
+    /// The rate to encode at, bit/s.
+    pub fn target_bitrate(&self) -> u64 {
+        let t = self
+            .aimd
+            .rate()
+            .min(self.loss.estimate())
+            .min(self.remb.unwrap_or(u64::MAX));
+        t.clamp(self.config.min_bitrate, self.config.max_bitrate)
+    }
+
+    /// The rate to pace at: [`PACING_FACTOR`] × target.
+    pub fn pacing_rate(&self) -> u64 {
+        (self.target_bitrate() as f64 * PACING_FACTOR) as u64
+    }
+
+    /// The rate to pad up to when media falls short.
+    pub fn padding_rate(&self) -> u64 {
+        self.padding_target.min(self.target_bitrate())
+    }
+
+    /// The next probe cluster for the pacer.
+    #[must_use]
+    pub fn poll_probe(&mut self) -> Option<ProbeCluster> {
+        let c = self.probe.poll_probe()?;
+        self.probe_estimator.on_cluster(c);
+        self.probes += 1;
+        Some(c)
+    }
+
+    fn is_stable(&self, now: Instant) -> bool {
+        self.delay.state() == BandwidthUsage::Normal
+            && self
+                .aimd
+                .last_decrease()
+                .is_none_or(|t| now.saturating_duration_since(t) >= STABLE_AFTER_DECREASE)
+    }
+
+    /// Timers: probe result timeouts and periodic probes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.probe.handle_timeout(now, self.is_stable(now));
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.probe.poll_timeout()
+    }
+
+    /// A snapshot for stats.
+    pub fn state(&self) -> CcState {
+        CcState {
+            delay_state: self.delay.state(),
+            rate_control: self.aimd.state(),
+            trend: self.delay.trend(),
+            threshold: self.delay.threshold(),
+            loss_fraction: self.loss.loss_fraction(),
+            acked_bitrate: self.history.acked_bitrate(),
+            delay_based: self.aimd.rate(),
+            loss_based: self.loss.estimate(),
+            remb: self.remb,
+            target: self.target_bitrate(),
+            rtt: self.rtt,
+            probes: self.probes,
+            probe_raises: self.probe_raises,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn config() -> Config {
+        Config {
+            start_bitrate: 300_000,
+            min_bitrate: 30_000,
+            max_bitrate: 5_000_000,
+        }
+    }
+
+    #[test]
+    fn target_is_the_smallest_bound_clamped() {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        assert_eq!(cc.target_bitrate(), 300_000);
+        assert_eq!(cc.pacing_rate(), 750_000);
+        cc.on_remb(t0, 200_000);
+        assert_eq!(cc.target_bitrate(), 200_000);
+        cc.on_remb(t0, 1_000);
+        assert_eq!(cc.target_bitrate(), 30_000);
+        cc.set_padding_target(100_000);
+        assert_eq!(cc.padding_rate(), 30_000);
+        assert_eq!(cc.state().remb, Some(1_000));
+    }
+
+    #[test]
+    fn initial_probes_are_handed_out_once() {
+        let mut cc = CongestionController::new(config());
+        let rates: Vec<u64> = std::iter::from_fn(|| cc.poll_probe())
+            .map(|c| c.target_bitrate)
+            .collect();
+        assert_eq!(rates, [900_000, 1_800_000]);
+        assert_eq!(cc.state().probes, 2);
+    }
+
+    /// Sends a probe cluster at its rate through a path of `capacity`
+    /// and feeds back what arrived.
+    fn probe_through(cc: &mut CongestionController, t0: Instant, capacity: u64, seq: &mut u64) {
+        let c = cc.poll_probe().unwrap();
+        let spacing = 1200.0 * 8.0 / c.target_bitrate as f64;
+        let service = 1200.0 * 8.0 / capacity as f64;
+        let mut results = Vec::new();
+        let mut link_free = 0.0f64;
+        for i in 0..6 {
+            let sent = i as f64 * spacing;
+            let depart = sent.max(link_free) + service;
+            link_free = depart;
+            cc.on_packet_sent(SentPacket {
+                seq: *seq,
+                size: 1200,
+                sent_at: t0 + Duration::from_secs_f64(sent),
+                probe_cluster: Some(c.id),
+            });
+            results.push(PacketResult {
+                seq: *seq,
+                arrival: Some(Duration::from_secs(100) + Duration::from_secs_f64(depart)),
+            });
+            *seq += 1;
+        }
+        cc.on_feedback(t0 + 100 * MS, &results);
+    }
+
+    #[test]
+    fn successful_probe_raises_the_estimate_and_probes_further() {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        let mut seq = 0;
+        probe_through(&mut cc, t0, 10_000_000, &mut seq);
+        assert_eq!(cc.target_bitrate(), 900_000);
+        probe_through(&mut cc, t0 + 200 * MS, 10_000_000, &mut seq);
+        assert_eq!(cc.target_bitrate(), 1_800_000);
+        assert_eq!(cc.state().probe_raises, 2);
+        // Further probing at twice the new estimate.
+        let next = cc.poll_probe().unwrap();
+        assert_eq!(next.target_bitrate, 3_600_000);
+    }
+
+    #[test]
+    fn saturated_probe_finds_the_bottleneck() {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        let mut seq = 0;
+        probe_through(&mut cc, t0, 600_000, &mut seq);
+        // 95 % of the 600 kbit/s the path delivered.
+        let t = cc.target_bitrate();
+        assert!((560_000..=580_000).contains(&t), "{t}");
+    }
+}

@@ -1,0 +1,331 @@
+//! Probe controller: when to send a short burst above the estimate to find
+//! out quickly whether the path carries more (libwebrtc's bandwidth
+//! probing; draft-ietf-rmcat-gcc-02 §5.5 only grows the rate by 8 %/s,
+//! which takes tens of seconds to find a fast link).
+//!
+//! - At start, two clusters at [`INITIAL_FACTORS`] × the start bitrate.
+//! - After a result, if the estimate reached [`FURTHER_FRACTION`] of the
+//!   last probe's rate, probe again at twice the estimate (exponential
+//!   probing) until the path stops following or the maximum is reached.
+//! - When the application stops being application-limited, once.
+//! - Every [`PERIODIC_INTERVAL`] while the estimate is below the maximum and
+//!   stable (the caller says what stable is: no over-use, no recent
+//!   decrease).
+//! - When the maximum is raised while the estimate sits at the old one.
+//! - After a large drop (to under [`LARGE_DROP`] of the previous estimate),
+//!   once the estimate is stable again and within [`DROP_RECOVERY_WINDOW`],
+//!   at [`AFTER_DROP_FRACTION`] of the rate before the drop: a drop caused
+//!   by a transient (a burst of cross traffic, a false over-use right after
+//!   a probe) is then undone in one probe instead of at 8 %/s.
+//!
+//! A cluster must carry at least [`MIN_PROBE_PACKETS`] packets and
+//! [`MIN_PROBE_DURATION`] worth of bytes at its rate, so its send and
+//! receive spacing can be measured (see `probe_estimator`).
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Multiples of the start bitrate probed first.
+pub const INITIAL_FACTORS: [u64; 2] = [3, 6];
+/// A result at least this fraction of the probed rate probes further.
+pub const FURTHER_FRACTION: f64 = 0.7;
+/// Periodic probing interval.
+pub const PERIODIC_INTERVAL: Duration = Duration::from_secs(5);
+/// Give up waiting for a result after this.
+pub const RESULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// An estimate below this fraction of the previous one is a large drop.
+pub const LARGE_DROP: f64 = 0.66;
+/// Rate probed after a large drop, as a fraction of the rate before it.
+pub const AFTER_DROP_FRACTION: f64 = 0.85;
+/// A large drop is probed back only this long after it.
+pub const DROP_RECOVERY_WINDOW: Duration = Duration::from_secs(5);
+/// Fewest packets in a cluster.
+pub const MIN_PROBE_PACKETS: usize = 5;
+/// A cluster lasts at least this long at its rate.
+pub const MIN_PROBE_DURATION: Duration = Duration::from_millis(15);
+
+/// One probe: send this many packets/bytes at this rate, tagged with `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeCluster {
+    /// Tag carried by the packets (see `SentPacket::probe_cluster`).
+    pub id: u32,
+    /// Rate to send the cluster at, bit/s.
+    pub target_bitrate: u64,
+    /// At least this many packets.
+    pub min_packets: usize,
+    /// At least this many bytes.
+    pub min_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// Nothing sent yet: initial probes pending.
+    Init,
+    /// Probes out; a result above this probes further.
+    Waiting { further_above: u64 },
+    /// Idle: only periodic, recovery or max-change probes.
+    Done,
+}
+
+/// Decides probe clusters.
+#[derive(Debug)]
+pub struct ProbeController {
+    state: State,
+    pending: VecDeque<ProbeCluster>,
+    next_id: u32,
+    max: u64,
+    estimate: u64,
+    last_probe_at: Option<Instant>,
+    waiting_since: Option<Instant>,
+    app_limited: bool,
+    /// (rate before, when) of the last large drop not yet probed back.
+    large_drop: Option<(u64, Instant)>,
+}
+
+impl ProbeController {
+    /// Queues the initial probes for `start` bit/s, capped at `max`.
+    pub fn new(start: u64, max: u64) -> Self {
+        let mut c = Self {
+            state: State::Init,
+            pending: VecDeque::new(),
+            next_id: 1,
+            max,
+            estimate: start,
+            last_probe_at: None,
+            waiting_since: None,
+            app_limited: false,
+            large_drop: None,
+        };
+        let mut highest = 0;
+        for f in INITIAL_FACTORS {
+            let rate = (start * f).min(max);
+            if rate > start && rate > highest {
+                c.push(rate);
+                highest = rate;
+            }
+        }
+        c.state = if highest > 0 {
+            State::Waiting {
+                further_above: (highest as f64 * FURTHER_FRACTION) as u64,
+            }
+        } else {
+            State::Done
+        };
+        c
+    }
+
+    fn push(&mut self, rate: u64) {
+        let min_bytes = (rate as f64 * MIN_PROBE_DURATION.as_secs_f64() / 8.0) as usize;
+        self.pending.push_back(ProbeCluster {
+            id: self.next_id,
+            target_bitrate: rate,
+            min_packets: MIN_PROBE_PACKETS,
+            min_bytes,
+        });
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+    }
+
+    /// Probes at `rate` if it is above the estimate; capped at the maximum.
+    fn probe(&mut self, now: Instant, rate: u64) -> bool {
+        let rate = rate.min(self.max);
+        if rate <= self.estimate {
+            return false;
+        }
+        self.push(rate);
+        self.state = State::Waiting {
+            further_above: (rate as f64 * FURTHER_FRACTION) as u64,
+        };
+        self.waiting_since = Some(now);
+        self.last_probe_at = Some(now);
+        true
+    }
+
+    /// The next cluster to hand the pacer.
+    pub fn poll_probe(&mut self) -> Option<ProbeCluster> {
+        self.pending.pop_front()
+    }
+
+    /// A probe packet left at `now`.
+    pub fn on_probe_sent(&mut self, now: Instant) {
+        self.last_probe_at = Some(now);
+        if self.waiting_since.is_none() {
+            self.waiting_since = Some(now);
+        }
+    }
+
+    /// The estimate after a feedback message (with any probe result in it).
+    pub fn on_estimate(&mut self, now: Instant, estimate: u64) {
+        if (estimate as f64) < LARGE_DROP * self.estimate as f64 {
+            let before = self
+                .large_drop
+                .map_or(self.estimate, |(b, _)| b.max(self.estimate));
+            self.large_drop = Some((before, now));
+        }
+        self.estimate = estimate;
+        if let State::Waiting { further_above } = self.state {
+            if estimate > further_above
+                && self.pending.is_empty()
+                && !self.probe(now, estimate.saturating_mul(2))
+            {
+                self.state = State::Done;
+            }
+        }
+    }
+
+    /// The application became (or stopped being) application-limited.
+    pub fn set_app_limited(&mut self, now: Instant, limited: bool) {
+        let recovered = self.app_limited && !limited;
+        self.app_limited = limited;
+        if recovered && self.pending.is_empty() {
+            self.probe(now, self.estimate.saturating_mul(2));
+        }
+    }
+
+    /// A new maximum; probes at it when the estimate sat at the old one.
+    pub fn set_max(&mut self, now: Instant, max: u64) {
+        let old = self.max;
+        self.max = max;
+        if max > old && self.estimate as f64 >= 0.9 * old as f64 {
+            self.probe(now, max);
+        }
+    }
+
+    /// Periodic work: result timeouts and periodic probes. `stable` says
+    /// whether the estimate is settled enough to probe above it.
+    pub fn handle_timeout(&mut self, now: Instant, stable: bool) {
+        if let (State::Waiting { .. }, Some(since)) = (self.state, self.waiting_since) {
+            if now.saturating_duration_since(since) >= RESULT_TIMEOUT {
+                self.state = State::Done;
+                self.waiting_since = None;
+            }
+        }
+        if let Some((before, at)) = self.large_drop {
+            if now.saturating_duration_since(at) > DROP_RECOVERY_WINDOW {
+                self.large_drop = None;
+            } else if stable && self.pending.is_empty() && self.state == State::Done {
+                self.large_drop = None;
+                self.probe(now, (before as f64 * AFTER_DROP_FRACTION) as u64);
+                return;
+            }
+        }
+        if self.state == State::Done && stable && self.pending.is_empty() {
+            let due = self
+                .last_probe_at
+                .is_none_or(|t| now.saturating_duration_since(t) >= PERIODIC_INTERVAL);
+            if due {
+                self.probe(now, self.estimate.saturating_mul(2));
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Init => None,
+            State::Waiting { .. } => self.waiting_since.map(|t| t + RESULT_TIMEOUT),
+            State::Done if self.large_drop.is_some() => self.large_drop.map(|(_, t)| t),
+            State::Done if self.estimate < self.max => {
+                self.last_probe_at.map(|t| t + PERIODIC_INTERVAL)
+            }
+            State::Done => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn initial_probes_are_three_and_six_times_start_capped_at_max() {
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        let a = p.poll_probe().unwrap();
+        let b = p.poll_probe().unwrap();
+        assert_eq!((a.target_bitrate, b.target_bitrate), (900_000, 1_800_000));
+        assert_ne!(a.id, b.id);
+        assert_eq!(b.min_packets, 5);
+        assert_eq!(b.min_bytes, 3375);
+        assert_eq!(p.poll_probe(), None);
+        let mut p = ProbeController::new(300_000, 1_000_000);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 900_000);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 1_000_000);
+    }
+
+    #[test]
+    fn good_result_probes_further_poor_result_stops() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        p.on_probe_sent(t0);
+        // 1.5 Mbit/s > 0.7 × 1.8: probe at 3 Mbit/s.
+        p.on_estimate(t0 + S / 5, 1_500_000);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 3_000_000);
+        // 2 Mbit/s < 0.7 × 3: stop.
+        p.on_estimate(t0 + S / 2, 2_000_000);
+        assert_eq!(p.poll_probe(), None);
+        p.handle_timeout(t0 + 2 * S, true);
+        assert_eq!(p.poll_probe(), None);
+    }
+
+    #[test]
+    fn periodic_probe_after_five_seconds_only_when_stable_and_below_max() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        p.on_probe_sent(t0);
+        p.on_estimate(t0, 400_000);
+        p.handle_timeout(t0 + 2 * S, true);
+        assert_eq!(
+            p.poll_probe(),
+            None,
+            "result timed out, too early to repeat"
+        );
+        assert_eq!(p.poll_timeout(), Some(t0 + 5 * S));
+        p.handle_timeout(t0 + 5 * S, false);
+        assert_eq!(p.poll_probe(), None, "not stable");
+        p.handle_timeout(t0 + 6 * S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 800_000);
+    }
+
+    #[test]
+    fn recovery_from_app_limited_probes_once() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(1_000_000, 1_000_000);
+        assert_eq!(p.poll_probe(), None, "start is the max: nothing to probe");
+        p.set_max(t0, 4_000_000);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 4_000_000);
+        p.on_estimate(t0, 1_000_000);
+        p.handle_timeout(t0 + 2 * S, false);
+        p.set_app_limited(t0 + 2 * S, true);
+        p.set_app_limited(t0 + 3 * S, false);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 2_000_000);
+        p.set_app_limited(t0 + 3 * S, false);
+        assert_eq!(p.poll_probe(), None);
+    }
+
+    #[test]
+    fn large_drop_is_probed_back_once_when_stable() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(2_000_000, 2_000_000);
+        p.on_estimate(t0, 2_000_000);
+        p.on_estimate(t0 + S / 10, 1_000_000);
+        p.handle_timeout(t0 + S / 2, false);
+        assert_eq!(p.poll_probe(), None, "not while unstable");
+        p.handle_timeout(t0 + S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 1_700_000);
+        p.on_estimate(t0 + 2 * S, 1_000_000);
+        p.handle_timeout(t0 + 3 * S, true);
+        assert_eq!(p.poll_probe(), None, "only once");
+        // A drop too long ago is not probed back.
+        p.on_estimate(t0 + 4 * S, 500_000);
+        p.handle_timeout(t0 + 10 * S, false);
+        p.handle_timeout(t0 + 10 * S, true);
+        assert_eq!(
+            p.poll_probe().map(|c| c.target_bitrate),
+            Some(1_000_000),
+            "periodic, not 850 k"
+        );
+    }
+}

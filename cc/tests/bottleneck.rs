@@ -1,0 +1,390 @@
+//! The controller and pacer driving video through a simulated bottleneck.
+//!
+//! The model, stepped in 1 ms ticks: a 30 fps video source encodes each
+//! frame at the current target into 1200-byte packets and queues them in
+//! the pacer; what the pacer releases enters a FIFO bottleneck of rate R
+//! with a queue limit (tail drop) and optional random loss (seeded
+//! xorshift), then 25 ms of propagation. The receiver sends transport
+//! feedback every 100 ms, which takes 25 ms back. Capacity changes follow a
+//! schedule. Figures are printed with `eprintln!` for the record.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use meshrtc_cc::{
+    Config, CongestionController, Pacer, PacerConfig, PacketClass, PacketResult, Payload,
+    SentPacket,
+};
+
+const PROPAGATION: f64 = 0.025;
+const FEEDBACK_INTERVAL: f64 = 0.100;
+const FPS: f64 = 30.0;
+const MTU: usize = 1200;
+const TICK: f64 = 0.001;
+
+struct Scenario {
+    /// (from second, capacity bit/s)
+    capacity: Vec<(f64, f64)>,
+    queue_limit: f64,
+    loss: f64,
+    duration: f64,
+    config: Config,
+}
+
+#[derive(Default)]
+struct Trace {
+    /// (time, target) every 10 ms.
+    targets: Vec<(f64, u64)>,
+    /// (departure from the bottleneck, bytes).
+    delivered: Vec<(f64, usize)>,
+    /// (departure, time waited in the bottleneck queue).
+    waits: Vec<(f64, f64)>,
+    dropped: usize,
+    probes: u64,
+}
+
+struct Xorshift(u64);
+
+impl Xorshift {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn capacity_at(s: &Scenario, t: f64) -> f64 {
+    s.capacity
+        .iter()
+        .rev()
+        .find(|(from, _)| t >= *from)
+        .map_or(s.capacity[0].1, |&(_, r)| r)
+}
+
+fn run(s: &Scenario) -> Trace {
+    let t0 = Instant::now();
+    let at = |t: f64| t0 + Duration::from_secs_f64(t);
+    let receiver_origin = Duration::from_secs(1000);
+
+    let mut cc = CongestionController::new(s.config);
+    let mut pacer: Pacer<usize> = Pacer::new(PacerConfig::default());
+    let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
+    let mut trace = Trace::default();
+
+    let mut sent_at: Vec<f64> = Vec::new();
+    let mut link_busy_until = 0.0f64;
+    // (delivery time at the receiver, seq)
+    let mut in_flight: VecDeque<(f64, u64)> = VecDeque::new();
+    // receiver state
+    let mut arrivals: Vec<Option<f64>> = Vec::new();
+    let mut next_report = 0u64;
+    let mut next_feedback = FEEDBACK_INTERVAL;
+    // (arrival at the sender, results, rtt)
+    let mut feedback_in_flight: VecDeque<(f64, Vec<PacketResult>, f64)> = VecDeque::new();
+    let mut next_frame = 0.0f64;
+
+    let ticks = (s.duration / TICK) as u64;
+    for tick in 0..=ticks {
+        let t = tick as f64 * TICK;
+        let now = at(t);
+
+        // Feedback reaching the sender.
+        while feedback_in_flight.front().is_some_and(|f| f.0 <= t) {
+            let (_, results, rtt) = feedback_in_flight.pop_front().unwrap();
+            cc.on_rtt(now, Duration::from_secs_f64(rtt));
+            cc.on_feedback(now, &results);
+        }
+        if cc.poll_timeout().is_some_and(|d| d <= now) {
+            cc.handle_timeout(now);
+        }
+        while let Some(cluster) = cc.poll_probe() {
+            pacer.start_probe(cluster);
+        }
+
+        // The encoder produces a frame at the current target.
+        if t >= next_frame {
+            next_frame += 1.0 / FPS;
+            let mut bytes = (cc.target_bitrate() as f64 / FPS / 8.0) as usize;
+            while bytes > 0 {
+                let size = bytes.min(MTU);
+                bytes -= size;
+                pacer.enqueue(now, PacketClass::Video, size, size).unwrap();
+            }
+        }
+
+        pacer.set_rates(cc.pacing_rate(), cc.padding_rate());
+        while let Some(release) = pacer.poll_send(now) {
+            let size = match release.payload {
+                Payload::Media { item, .. } => item,
+                Payload::Padding { size } => size,
+            };
+            let seq = sent_at.len() as u64;
+            sent_at.push(t);
+            arrivals.push(None);
+            cc.on_packet_sent(SentPacket {
+                seq,
+                size,
+                sent_at: now,
+                probe_cluster: release.probe_cluster,
+            });
+            // The bottleneck.
+            if s.loss > 0.0 && rng.next_f64() < s.loss {
+                trace.dropped += 1;
+                continue;
+            }
+            let start = t.max(link_busy_until);
+            let wait = start - t;
+            if wait > s.queue_limit {
+                trace.dropped += 1;
+                continue;
+            }
+            let depart = start + size as f64 * 8.0 / capacity_at(s, start);
+            link_busy_until = depart;
+            trace.delivered.push((depart, size));
+            trace.waits.push((depart, wait));
+            in_flight.push_back((depart + PROPAGATION, seq));
+        }
+
+        // The receiver.
+        while in_flight.front().is_some_and(|p| p.0 <= t) {
+            let (arrival, seq) = in_flight.pop_front().unwrap();
+            arrivals[seq as usize] = Some(arrival);
+        }
+        if t >= next_feedback {
+            next_feedback += FEEDBACK_INTERVAL;
+            let highest = arrivals.iter().rposition(|a| a.is_some());
+            if let Some(highest) = highest.filter(|&h| h as u64 >= next_report) {
+                let results: Vec<PacketResult> = (next_report..=highest as u64)
+                    .map(|seq| PacketResult {
+                        seq,
+                        arrival: arrivals[seq as usize]
+                            .map(|a| receiver_origin + Duration::from_secs_f64(a)),
+                    })
+                    .collect();
+                let last = highest;
+                let rtt = arrivals[last].unwrap() - sent_at[last] + PROPAGATION;
+                next_report = highest as u64 + 1;
+                feedback_in_flight.push_back((t + PROPAGATION, results, rtt));
+            }
+        }
+
+        if std::env::var("CC_DEBUG").is_ok() && tick % 100 == 0 {
+            let st = cc.state();
+            eprintln!(
+                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={}",
+                st.target, st.delay_based, st.loss_based, st.acked_bitrate, st.delay_state,
+                st.rate_control, st.trend, st.threshold, st.loss_fraction,
+                (link_busy_until - t).max(0.0) * 1000.0, pacer.len()
+            );
+        }
+        if tick % 10 == 0 {
+            trace.targets.push((t, cc.target_bitrate()));
+        }
+    }
+    trace.probes = cc.state().probes;
+    trace
+}
+
+/// Mean target over the second before each sample.
+fn smoothed_targets(trace: &Trace) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut sum = 0.0;
+    let mut window: VecDeque<f64> = VecDeque::new();
+    for &(t, v) in &trace.targets {
+        window.push_back(v as f64);
+        sum += v as f64;
+        if window.len() > 100 {
+            sum -= window.pop_front().unwrap();
+        }
+        out.push((t, sum / window.len() as f64));
+    }
+    out
+}
+
+/// Seconds after `from` until the one-second mean target enters and stays
+/// within ±`tolerance` of `capacity` until `to`.
+fn convergence_time(trace: &Trace, from: f64, to: f64, capacity: f64, tolerance: f64) -> f64 {
+    let smoothed = smoothed_targets(trace);
+    let mut since = None;
+    for &(t, v) in smoothed.iter().filter(|(t, _)| *t >= from && *t < to) {
+        let inside = (v - capacity).abs() <= tolerance * capacity;
+        match (inside, since) {
+            (true, None) => since = Some(t),
+            (false, _) => since = None,
+            _ => {}
+        }
+    }
+    since.map_or(f64::INFINITY, |s| s - from)
+}
+
+fn utilisation(trace: &Trace, from: f64, to: f64, capacity: f64) -> f64 {
+    let bytes: usize = trace
+        .delivered
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, b)| b)
+        .sum();
+    bytes as f64 * 8.0 / (capacity * (to - from))
+}
+
+fn wait_percentile(trace: &Trace, from: f64, to: f64, p: f64) -> f64 {
+    let mut w: Vec<f64> = trace
+        .waits
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, w)| *w)
+        .collect();
+    w.sort_by(|a, b| a.total_cmp(b));
+    w[((w.len() - 1) as f64 * p).round() as usize]
+}
+
+fn mean_target(trace: &Trace, from: f64, to: f64) -> f64 {
+    let v: Vec<f64> = trace
+        .targets
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, v)| *v as f64)
+        .collect();
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn min_target(trace: &Trace, from: f64, to: f64) -> u64 {
+    trace
+        .targets
+        .iter()
+        .filter(|(t, _)| *t >= from && *t < to)
+        .map(|(_, v)| *v)
+        .min()
+        .unwrap()
+}
+
+fn config(start: u64) -> Config {
+    Config {
+        start_bitrate: start,
+        min_bitrate: 30_000,
+        max_bitrate: 5_000_000,
+    }
+}
+
+#[test]
+fn converges_within_five_seconds_after_capacity_drops() {
+    let s = Scenario {
+        capacity: vec![(0.0, 2_500_000.0), (15.0, 600_000.0)],
+        queue_limit: 0.3,
+        loss: 0.0,
+        duration: 25.0,
+        config: config(300_000),
+    };
+    let trace = run(&s);
+    let start = convergence_time(&trace, 0.0, 15.0, 2_500_000.0, 0.15);
+    let after_drop = convergence_time(&trace, 15.0, 25.0, 600_000.0, 0.15);
+    let p95 = wait_percentile(&trace, 20.0, 25.0, 0.95);
+    eprintln!(
+        "drop 2.5 -> 0.6 Mbit/s: start convergence {start:.2} s, after drop {after_drop:.2} s, \
+         mean target 20-25 s {:.0} bit/s, util {:.1} %, queue p95 {:.1} ms, probes {}",
+        mean_target(&trace, 20.0, 25.0),
+        100.0 * utilisation(&trace, 20.0, 25.0, 600_000.0),
+        p95 * 1000.0,
+        trace.probes
+    );
+    assert!(after_drop <= 5.0, "{after_drop}");
+}
+
+#[test]
+fn converges_within_ten_seconds_after_capacity_rises() {
+    for high in [1_000_000.0, 2_500_000.0] {
+        let s = Scenario {
+            capacity: vec![(0.0, 600_000.0), (12.0, high)],
+            queue_limit: 0.3,
+            loss: 0.0,
+            duration: 27.0,
+            config: config(300_000),
+        };
+        let trace = run(&s);
+        let before = convergence_time(&trace, 0.0, 12.0, 600_000.0, 0.15);
+        let after = convergence_time(&trace, 12.0, 27.0, high, 0.15);
+        eprintln!(
+            "rise 0.6 -> {:.1} Mbit/s: initial convergence {before:.2} s, after rise {after:.2} s, \
+             mean target 22-27 s {:.0} bit/s, util {:.1} %",
+            high / 1e6,
+            mean_target(&trace, 22.0, 27.0),
+            100.0 * utilisation(&trace, 22.0, 27.0, high),
+        );
+        assert!(after <= 10.0, "{high}: {after}");
+    }
+}
+
+#[test]
+fn steady_link_is_used_at_ninety_percent_with_short_queues() {
+    let s = Scenario {
+        capacity: vec![(0.0, 1_000_000.0)],
+        queue_limit: 0.3,
+        loss: 0.0,
+        duration: 30.0,
+        config: config(300_000),
+    };
+    let trace = run(&s);
+    let util = utilisation(&trace, 10.0, 30.0, 1_000_000.0);
+    let p50 = wait_percentile(&trace, 10.0, 30.0, 0.5);
+    let p95 = wait_percentile(&trace, 10.0, 30.0, 0.95);
+    eprintln!(
+        "steady 1 Mbit/s: util {:.1} %, queue p50 {:.1} ms p95 {:.1} ms, mean target {:.0}, \
+         convergence {:.2} s, drops {}",
+        util * 100.0,
+        p50 * 1000.0,
+        p95 * 1000.0,
+        mean_target(&trace, 10.0, 30.0),
+        convergence_time(&trace, 0.0, 30.0, 1_000_000.0, 0.15),
+        trace.dropped
+    );
+    assert!(util >= 0.90, "{util}");
+    assert!(p95 < 0.100, "{p95}");
+}
+
+#[test]
+fn slow_link_with_short_queue_settles_below_capacity() {
+    let s = Scenario {
+        capacity: vec![(0.0, 150_000.0)],
+        queue_limit: 0.3,
+        loss: 0.0,
+        duration: 30.0,
+        config: config(300_000),
+    };
+    let trace = run(&s);
+    let mean = mean_target(&trace, 10.0, 30.0);
+    let p50 = wait_percentile(&trace, 10.0, 30.0, 0.5);
+    let p95 = wait_percentile(&trace, 10.0, 30.0, 0.95);
+    let util = utilisation(&trace, 10.0, 30.0, 150_000.0);
+    eprintln!(
+        "150 kbit/s, 300 ms queue: mean target {mean:.0}, util {:.1} %, queue p50 {:.1} ms \
+         p95 {:.1} ms, drops {}",
+        util * 100.0,
+        p50 * 1000.0,
+        p95 * 1000.0,
+        trace.dropped
+    );
+    assert!(mean < 150_000.0, "{mean}");
+    assert!(p95 < 0.100, "{p95}");
+}
+
+#[test]
+fn two_percent_random_loss_does_not_collapse_the_rate() {
+    let s = Scenario {
+        capacity: vec![(0.0, 1_000_000.0)],
+        queue_limit: 0.3,
+        loss: 0.02,
+        duration: 30.0,
+        config: config(300_000),
+    };
+    let trace = run(&s);
+    let min = min_target(&trace, 10.0, 30.0);
+    let mean = mean_target(&trace, 10.0, 30.0);
+    eprintln!(
+        "1 Mbit/s with 2 % loss: min target 10-30 s {min}, mean {mean:.0}, util {:.1} %, \
+         drops {}",
+        100.0 * utilisation(&trace, 10.0, 30.0, 1_000_000.0),
+        trace.dropped
+    );
+    assert!(min > 500_000, "{min}");
+}
