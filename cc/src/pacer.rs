@@ -462,7 +462,11 @@ impl<T> Pacer<T> {
             } else if bps == 0 {
                 None
             } else {
-                Some(last + Duration::from_secs_f64(-budget * 8.0 / bps as f64))
+                // At least a microsecond: a debt of a rounding error would
+                // otherwise give back `last`, where nothing can leave yet,
+                // and an owner that trusts the timer would spin.
+                let wait = Duration::from_secs_f64(-budget * 8.0 / bps as f64);
+                Some(last + wait.max(Duration::from_micros(1)))
             }
         };
         if !self.is_empty() {
@@ -480,6 +484,32 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    /// An owner that runs the pacer exactly at `poll_timeout` always makes
+    /// progress: the timer never names an instant where nothing can leave.
+    #[test]
+    fn driving_by_poll_timeout_always_drains_the_queue() {
+        let t0 = Instant::now();
+        let mut p: Pacer<u32> = Pacer::new(PacerConfig::default());
+        p.set_rates(750_000, 0);
+        for i in 0..60 {
+            p.enqueue(t0, PacketClass::Video, 1113, i).unwrap();
+        }
+        let mut now = t0;
+        let mut sent = 0;
+        for _ in 0..10_000 {
+            while p.poll_send(now).is_some() {
+                sent += 1;
+            }
+            let Some(next) = p.poll_timeout() else { break };
+            assert!(next > now || sent == 60, "timer {next:?} not after {now:?}");
+            now = next;
+        }
+        assert_eq!(sent, 60);
+        // 60 × 1113 bytes at 750 kbit/s: about 0.7 s.
+        let took = now - t0;
+        assert!(took > 600 * MS && took < 800 * MS, "{took:?}");
+    }
 
     fn drain(p: &mut Pacer<u32>, t0: Instant, until_ms: u64) -> Vec<(u64, Release<u32>)> {
         let mut out = Vec::new();

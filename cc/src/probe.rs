@@ -41,6 +41,10 @@ pub const AFTER_DROP_FRACTION: f64 = 0.85;
 pub const DROP_RECOVERY_WINDOW: Duration = Duration::from_secs(5);
 /// Fewest packets in a cluster.
 pub const MIN_PROBE_PACKETS: usize = 5;
+/// How often [`ProbeController::handle_timeout`] looks again while it waits
+/// for the estimate to be stable (after a large drop, or for a periodic
+/// probe).
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// A cluster lasts at least this long at its rate.
 pub const MIN_PROBE_DURATION: Duration = Duration::from_millis(15);
 
@@ -76,6 +80,9 @@ pub struct ProbeController {
     max: u64,
     estimate: u64,
     last_probe_at: Option<Instant>,
+    /// The next look, so that a condition not met yet is not asked about
+    /// again at the same instant.
+    next_check: Option<Instant>,
     waiting_since: Option<Instant>,
     app_limited: bool,
     /// (rate before, when) of the last large drop not yet probed back.
@@ -92,6 +99,7 @@ impl ProbeController {
             max,
             estimate: start,
             last_probe_at: None,
+            next_check: None,
             waiting_since: None,
             app_limited: false,
             large_drop: None,
@@ -193,6 +201,7 @@ impl ProbeController {
     /// Periodic work: result timeouts and periodic probes. `stable` says
     /// whether the estimate is settled enough to probe above it.
     pub fn handle_timeout(&mut self, now: Instant, stable: bool) {
+        self.next_check = Some(now + CHECK_INTERVAL);
         if let (State::Waiting { .. }, Some(since)) = (self.state, self.waiting_since) {
             if now.saturating_duration_since(since) >= RESULT_TIMEOUT {
                 self.state = State::Done;
@@ -223,10 +232,10 @@ impl ProbeController {
         match self.state {
             State::Init => None,
             State::Waiting { .. } => self.waiting_since.map(|t| t + RESULT_TIMEOUT),
-            State::Done if self.large_drop.is_some() => self.large_drop.map(|(_, t)| t),
-            State::Done if self.estimate < self.max => {
-                self.last_probe_at.map(|t| t + PERIODIC_INTERVAL)
-            }
+            State::Done if self.large_drop.is_some() => self.next_check,
+            State::Done if self.estimate < self.max => self
+                .last_probe_at
+                .map(|t| (t + PERIODIC_INTERVAL).max(self.next_check.unwrap_or(t))),
             State::Done => None,
         }
     }

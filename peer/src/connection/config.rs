@@ -35,6 +35,11 @@ pub struct PeerConfig {
     pub cname: Option<String>,
     /// Write NSS key log lines as events ([`PeerEvent::KeyLog`]).
     pub key_log: bool,
+    /// Bounds and start of the send-side estimate (used once transport-cc
+    /// is negotiated): everything this connection sends, audio included.
+    pub bitrate: meshrtc_cc::Config,
+    /// The pacer's queue limits and retransmission budget.
+    pub pacer: meshrtc_cc::PacerConfig,
 }
 
 impl PeerConfig {
@@ -58,6 +63,12 @@ impl PeerConfig {
             rtcp_interval: Duration::from_secs(1),
             cname: None,
             key_log: false,
+            bitrate: meshrtc_cc::Config {
+                start_bitrate: 300_000,
+                min_bitrate: 50_000,
+                max_bitrate: 2_500_000,
+            },
+            pacer: meshrtc_cc::PacerConfig::default(),
         }
     }
 

@@ -1,11 +1,67 @@
-//! Transport-wide congestion control feedback
-//! (draft-holmer-rmcat-transport-wide-cc-extensions-01): on the receive
-//! side, the arrival of every transport-wide sequence number is recorded
-//! and reported in transport-cc feedback, so that the peer (Chromium,
-//! Firefox, another meshrtc) can run its send-side estimator on what we
-//! receive.
+//! Congestion control on one connection, both halves of transport-wide
+//! congestion control (draft-holmer-rmcat-transport-wide-cc-extensions-01):
+//!
+//! - Receiving: the arrival of every transport-wide sequence number is
+//!   recorded and reported in transport-cc feedback, so that the peer
+//!   (Chromium, Firefox, another meshrtc) runs its send-side estimator on
+//!   what we receive.
+//! - Sending: every RTP packet (audio, video, RTX) goes through the pacer
+//!   ([`meshrtc_cc::Pacer`]); the transport-wide sequence number is written
+//!   into the packet when it leaves the pacer, so the numbers follow the
+//!   order on the wire, and the packet is reported to the estimator
+//!   ([`meshrtc_cc::CongestionController`], draft-ietf-rmcat-gcc-02) whose
+//!   target the owner reads with [`PeerConnection::target_bitrate`]. The
+//!   peer's feedback, report-block RTTs and REMB feed the estimator.
+//!   Retransmissions spend a budget (a share of the media bytes sent in
+//!   the last second), so a hostile NACK storm cannot multiply the uplink.
 
 use super::*;
+use meshrtc_cc::{
+    CongestionController, Pacer, PacketClass as PaceClass, PacketResult, Payload, SentPacket,
+};
+
+/// SRTP tag (16 for GCM; 10 for HMAC-SHA1-80) and IPv4 + UDP headers: what
+/// a packet weighs on the link beyond its RTP bytes.
+const WIRE_OVERHEAD: usize = 16 + 28;
+
+/// The send-side estimator and pacer of one connection.
+pub(super) struct Congestion {
+    pub(super) controller: CongestionController,
+    pub(super) pacer: Pacer<Vec<u8>>,
+    /// The next transport-wide sequence number, unwrapped.
+    next_seq: u64,
+    /// Padding the pacer asked for and we did not send (no padding
+    /// packets yet: probes are made of media).
+    pub(super) padding_skipped: u64,
+}
+
+impl Congestion {
+    pub(super) fn new(config: &PeerConfig) -> Congestion {
+        let controller = CongestionController::new(config.bitrate);
+        let mut pacer = Pacer::new(config.pacer);
+        pacer.set_rates(controller.pacing_rate(), controller.padding_rate());
+        Congestion {
+            controller,
+            pacer,
+            next_seq: 1,
+            padding_skipped: 0,
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        match (self.controller.poll_timeout(), self.pacer.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Receiver-clock arrival of a feedback entry as the estimator wants it: a
+/// non-negative offset (the 24-bit reference time is signed, §3.1).
+fn arrival(us: i64) -> Duration {
+    const WRAP_US: i64 = (1 << 24) * 64_000;
+    Duration::from_micros(us.rem_euclid(WRAP_US) as u64)
+}
 
 impl PeerConnection {
     /// Records the arrival of a packet's transport-wide sequence number.
@@ -21,9 +77,112 @@ impl PeerConnection {
         }
     }
 
+    /// Starts the estimator and the pacer once transport-cc is negotiated
+    /// and we send something.
+    pub(super) fn ensure_congestion(&mut self) {
+        if self.cc.is_none() && self.twcc_ext.is_some() && !self.senders.is_empty() {
+            self.cc = Some(Box::new(Congestion::new(&self.config)));
+        }
+    }
+
+    /// The send-side estimate for everything this connection sends (bits
+    /// per second), once transport-cc is negotiated: what the owner's
+    /// encoders should aim at, audio included.
+    pub fn target_bitrate(&self) -> Option<u64> {
+        self.cc.as_ref().map(|c| c.controller.target_bitrate())
+    }
+
+    /// Hands an RTP packet (unprotected) to the pacer, or straight to SRTP
+    /// without congestion control. `false` if the pacer refused it (the
+    /// retransmission budget is spent, or its queue is full).
+    pub(super) fn send_rtp(&mut self, now: Instant, class: PaceClass, packet: Vec<u8>) -> bool {
+        match &mut self.cc {
+            Some(cc) => cc.pacer.enqueue(now, class, packet.len(), packet).is_ok(),
+            None => {
+                self.send_protected_rtp(packet);
+                true
+            }
+        }
+    }
+
+    /// Runs the estimator's timers and releases what the pacer allows:
+    /// each packet gets its transport-wide sequence number, is reported to
+    /// the estimator, then protected and sent.
+    pub(super) fn run_pacer(&mut self, now: Instant) {
+        let twcc_ext = self.twcc_ext;
+        let Some(cc) = &mut self.cc else {
+            return;
+        };
+        cc.controller.handle_timeout(now);
+        if let Some(p) = cc.controller.poll_probe() {
+            cc.pacer.start_probe(p);
+        }
+        cc.pacer
+            .set_rates(cc.controller.pacing_rate(), cc.controller.padding_rate());
+        let mut out = Vec::new();
+        while let Some(release) = cc.pacer.poll_send(now) {
+            match release.payload {
+                Payload::Media { mut item, .. } => {
+                    let seq = cc.next_seq;
+                    cc.next_seq += 1;
+                    let range = twcc_ext.and_then(|id| {
+                        RtpPacket::parse(&item)
+                            .ok()
+                            .and_then(|p| p.extension_range(id))
+                    });
+                    if let Some(r) = range.filter(|r| r.len() == 2) {
+                        item[r].copy_from_slice(&(seq as u16).to_be_bytes());
+                    }
+                    cc.controller.on_packet_sent(SentPacket {
+                        seq,
+                        size: item.len() + WIRE_OVERHEAD,
+                        sent_at: now,
+                        probe_cluster: release.probe_cluster,
+                    });
+                    out.push(item);
+                }
+                Payload::Padding { .. } => cc.padding_skipped += 1,
+            }
+        }
+        for p in out {
+            self.send_protected_rtp(p);
+        }
+    }
+
     /// The peer's transport-cc feedback on what we sent.
-    pub(super) fn on_transport_feedback(&mut self, _now: Instant, _fb: &TransportCc<'_>) {
+    pub(super) fn on_transport_feedback(&mut self, now: Instant, fb: &TransportCc<'_>) {
         self.transport_feedbacks_received += 1;
+        let Some(cc) = &mut self.cc else {
+            return;
+        };
+        // Numbers are unwrapped around the last one sent: feedback only
+        // speaks of packets already sent.
+        let reference = cc.next_seq.saturating_sub(1);
+        let results: Vec<PacketResult> = fb
+            .packets()
+            .map(|p| PacketResult {
+                seq: meshrtc_rtp::extend_near(reference, p.seq),
+                arrival: p.arrival_us.map(arrival),
+            })
+            .filter(|r| r.seq < cc.next_seq)
+            .collect();
+        cc.controller.on_feedback(now, &results);
+        self.run_pacer(now);
+    }
+
+    /// A round-trip time measured from RTCP report blocks.
+    pub(super) fn on_rtt_sample(&mut self, now: Instant, rtt: Duration) {
+        if let Some(cc) = &mut self.cc {
+            cc.controller.on_rtt(now, rtt);
+        }
+    }
+
+    /// The peer's REMB estimate (a cap on what we send).
+    pub(super) fn on_remb(&mut self, now: Instant, bps: u64) {
+        self.remote_remb_bps = Some(bps);
+        if let Some(cc) = &mut self.cc {
+            cc.controller.on_remb(now, bps);
+        }
     }
 
     /// Sends the transport-cc feedback that is due (every

@@ -28,7 +28,10 @@ impl PeerConnection {
             let Some(parts) = frame.parts(p) else {
                 continue;
             };
-            self.transport_seq = self.transport_seq.wrapping_add(1);
+            // With a pacer the number is written when the packet leaves it.
+            if self.cc.is_none() {
+                self.transport_seq = self.transport_seq.wrapping_add(1);
+            }
             let s = &mut self.senders[i];
             let ts = frame.rtp_time.wrapping_add(s.ts_offset);
             let marker = s.kind == MediaKind::Video && p + 1 == n;
@@ -46,11 +49,18 @@ impl PeerConnection {
             s.sender.on_packet_sent(now, ts, len);
             s.stats.packets_sent += 1;
             s.stats.bytes_sent += len as u64;
-            self.send_protected_rtp(out);
+            let class = match s.kind {
+                MediaKind::Audio => PaceClass::Audio,
+                MediaKind::Video => PaceClass::Video,
+            };
+            if !self.send_rtp(now, class, out) {
+                self.senders[i].stats.pacer_dropped += 1;
+            }
         }
         let s = &mut self.senders[i];
         s.stats.frames_sent += 1;
         s.stats.keyframes_sent += u64::from(frame.keyframe);
+        self.run_pacer(now);
         Ok(())
     }
 
@@ -119,10 +129,19 @@ impl PeerConnection {
                     packets.push(out);
                 }
             }
-            s.stats.retransmitted += packets.len() as u64;
         }
+        let mut sent = 0;
+        let mut refused = 0;
         for p in packets {
-            self.send_protected_rtp(p);
+            if self.send_rtp(now, PaceClass::Retransmission, p) {
+                sent += 1;
+            } else {
+                refused += 1;
+            }
         }
+        let s = &mut self.senders[i];
+        s.stats.retransmitted += sent;
+        s.stats.retransmissions_refused += refused;
+        self.run_pacer(now);
     }
 }

@@ -45,6 +45,8 @@ use crate::frame::{PacketizedFrame, ReceivedFrame};
 
 mod config;
 mod congestion;
+use congestion::Congestion;
+use meshrtc_cc::PacketClass as PaceClass;
 mod events;
 mod media_recv;
 mod media_send;
@@ -152,6 +154,8 @@ pub struct PeerConnection {
     mid_ext: Option<u8>,
     twcc_ext: Option<u8>,
     twcc_rx: Option<TwccRecorder>,
+    /// Send-side estimate and pacer, once transport-cc is negotiated.
+    cc: Option<Box<Congestion>>,
     transport_feedbacks_sent: u64,
     transport_feedbacks_received: u64,
     remote_remb_bps: Option<u64>,
@@ -258,6 +262,7 @@ impl PeerConnection {
             mid_ext: None,
             twcc_ext: None,
             twcc_rx: None,
+            cc: None,
             transport_feedbacks_sent: 0,
             transport_feedbacks_received: 0,
             remote_remb_bps: None,
@@ -397,6 +402,9 @@ impl PeerConnection {
         add(self.dtls.as_ref().and_then(|d| d.poll_timeout()));
         add(self.next_rtcp);
         add(self.twcc_rx.as_ref().and_then(|r| r.poll_timeout()));
+        if let Some(cc) = &self.cc {
+            add(cc.poll_timeout());
+        }
         for r in &self.receivers {
             add(r.nack.as_ref().and_then(|n| n.poll_timeout()));
             add(r.keyframes.as_ref().and_then(|k| k.poll_timeout()));
@@ -427,6 +435,7 @@ impl PeerConnection {
         }
         self.send_feedback(now);
         self.send_transport_feedback(now);
+        self.run_pacer(now);
     }
 
     /// A datagram from `from` arrived at our local address `to`.

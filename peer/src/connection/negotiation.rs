@@ -280,6 +280,7 @@ impl PeerConnection {
             }
         }
         self.setup_senders(&n);
+        self.ensure_congestion();
         // DTLS: role and fingerprint.
         let fp_text = &n.remote_fingerprint.value;
         if !n.remote_fingerprint.hash.eq_ignore_ascii_case("sha-256") {

@@ -24,6 +24,7 @@ impl PeerConnection {
         let now_mid = (self.ntp(now) >> 16) as u32;
         let mut keyframe_mids = Vec::new();
         let mut nacks: Vec<(u32, Vec<u16>)> = Vec::new();
+        let mut rtt_sample = None;
         for pkt in Compound::new(&buf) {
             let Ok(pkt) = pkt else {
                 self.malformed += 1;
@@ -62,7 +63,7 @@ impl PeerConnection {
                     Vec::new()
                 }
                 RtcpPacket::Remb(r) => {
-                    self.remote_remb_bps = Some(r.bitrate());
+                    self.on_remb(now, r.bitrate());
                     Vec::new()
                 }
                 _ => Vec::new(),
@@ -81,9 +82,13 @@ impl PeerConnection {
                                 k.set_rtt(rtt);
                             }
                         }
+                        rtt_sample = Some(rtt);
                     }
                 }
             }
+        }
+        if let Some(rtt) = rtt_sample {
+            self.on_rtt_sample(now, rtt);
         }
         for mid in keyframe_mids {
             if !self

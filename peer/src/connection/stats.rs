@@ -23,6 +23,8 @@ pub struct OutboundStats {
     pub retransmitted: u64,
     /// NACK packets received.
     pub nacks_received: u64,
+    /// Media packets the pacer's queue refused (full).
+    pub pacer_dropped: u64,
     /// Packets asked for by NACK and not resent: no RTX was negotiated
     /// (a resend would reuse an SRTP index for other bytes), or the
     /// retransmission budget was spent.
@@ -103,6 +105,10 @@ pub struct PeerStats {
     pub transport_feedbacks_received: u64,
     /// The last REMB estimate the peer sent (bits per second).
     pub remote_remb_bps: Option<u64>,
+    /// The send-side estimator, once transport-cc is negotiated.
+    pub congestion: Option<meshrtc_cc::CcState>,
+    /// The pacer's counters, once transport-cc is negotiated.
+    pub pacer: Option<meshrtc_cc::PacerStats>,
 }
 
 impl PeerConnection {
@@ -142,6 +148,8 @@ impl PeerConnection {
             transport_feedbacks_sent: self.transport_feedbacks_sent,
             transport_feedbacks_received: self.transport_feedbacks_received,
             remote_remb_bps: self.remote_remb_bps,
+            congestion: self.cc.as_ref().map(|c| c.controller.state()),
+            pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
         }
     }
 }
