@@ -41,6 +41,8 @@ pub struct MeshConfig {
     pub room: String,
     /// Display name.
     pub name: String,
+    /// The room's password, for a server that requires one.
+    pub password: Option<String>,
     /// Template of every connection (its seed is varied per member).
     pub peer: PeerConfig,
     /// Local address sets the owner has bound, one per connection slot:
@@ -68,6 +70,7 @@ impl MeshConfig {
         MeshConfig {
             room: room.into(),
             name: name.into(),
+            password: None,
             peer,
             slots,
             send_video: true,
@@ -216,6 +219,7 @@ impl MeshNode {
         n.signals.push_back(ClientMessage::Join {
             room: n.config.room.clone(),
             name: n.config.name.clone(),
+            password: n.config.password.clone(),
         });
         n
     }
