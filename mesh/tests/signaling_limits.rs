@@ -524,10 +524,16 @@ async fn a_flooding_client_receives_close_code_1008_rather_than_a_reset() {
             .expect("no frame within 5 s");
         match frame {
             Some(Ok(Message::Text(t))) => match ServerMessage::parse(t.as_str()).unwrap() {
-                ServerMessage::Error { code, .. } if code == ErrorCode::UnknownPeer => {
+                ServerMessage::Error {
+                    code: ErrorCode::UnknownPeer,
+                    ..
+                } => {
                     unknown_peer += 1;
                 }
-                ServerMessage::Error { code, .. } if code == ErrorCode::RateLimited => {
+                ServerMessage::Error {
+                    code: ErrorCode::RateLimited,
+                    ..
+                } => {
                     rate_limited += 1;
                 }
                 other => panic!("unexpected {other:?}"),
