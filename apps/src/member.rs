@@ -36,6 +36,8 @@ pub struct MemberOptions {
     pub room: String,
     /// Display name.
     pub name: String,
+    /// The room's password, if the server requires one.
+    pub password: Option<String>,
     /// Local addresses to bind (one socket per slot and address).
     pub bind: Vec<IpAddr>,
     /// Test pattern size and rate.
@@ -137,6 +139,7 @@ pub async fn run_member(o: MemberOptions) -> MemberReport {
 
 async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String> {
     let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name).map_err(|e| e.to_string())?;
+    cfg.password = o.password.clone();
     cfg.bind = o.bind.clone();
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
     let mut video = VideoIn::open(

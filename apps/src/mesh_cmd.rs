@@ -24,6 +24,10 @@ pub struct JoinArgs {
     /// Display name (default: meshrtc-<pid>).
     #[arg(long)]
     name: Option<String>,
+    /// The room's password, for a server started with `--password` or
+    /// `--room-password`.
+    #[arg(long, value_name = "SECRET")]
+    password: Option<String>,
     /// Leave after this many seconds (default: one hour).
     #[arg(long, default_value_t = 3600.0)]
     duration: f64,
@@ -103,6 +107,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
     let opts = MemberOptions {
         server: a.server,
         room: a.room,
+        password: a.password,
         name: a
             .name
             .unwrap_or_else(|| format!("meshrtc-{}", std::process::id())),
@@ -194,6 +199,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
         let opts = MemberOptions {
             server: server.ws_url(),
             room: "demo".into(),
+            password: None,
             name: format!("member{}", k + 1),
             bind: vec![a.listen.ip()],
             width: a.width,

@@ -8,7 +8,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use meshrtc_mesh::signaling::{ClientId, Output, Rooms, RoomsConfig, ServerMessage};
+use meshrtc_mesh::signaling::{
+    ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, ServerMessage,
+};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -77,6 +79,11 @@ fuzz_target!(|data: &[u8]| {
         rate_per_second: 5.0,
         rate_burst: 10.0,
         max_errors_before_close: 4,
+        // Room "b" needs a password, so the script reaches bad-password.
+        passwords: RoomPasswords {
+            all: None,
+            rooms: [("b".to_owned(), "pw".to_owned())].into(),
+        },
     });
     let mut connected = HashSet::new();
     let mut slots = [0; 3].map(|_| {
@@ -96,7 +103,9 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 let room = ["a", "b", ""][usize::from(arg % 3)];
-                format!(r#"{{"type":"join","room":"{room}","name":"n{slot}"}}"#)
+                let password = ["", r#","password":"pw""#, r#","password":"no""#]
+                    [usize::from(arg / 3 % 3)];
+                format!(r#"{{"type":"join","room":"{room}","name":"n{slot}"{password}}}"#)
             }
             2 => format!(r#"{{"type":"offer","to":"{peer}","sdp":"v=0"}}"#),
             3 => format!(r#"{{"type":"answer","to":"{peer}","sdp":"v=0"}}"#),
@@ -119,6 +128,18 @@ fuzz_target!(|data: &[u8]| {
                 connected.insert(c);
                 slots[slot] = c;
                 check(&rooms, &mut connected, Vec::new());
+                continue;
+            }
+            9 if arg & 1 == 1 => {
+                // The transport closes the client (a timeout, not reading),
+                // and the slot reconnects.
+                let reason = CloseReason::ALL[usize::from(arg >> 1) % CloseReason::ALL.len()];
+                let outputs = rooms.close_client(client, reason);
+                check(&rooms, &mut connected, outputs);
+                connected.remove(&client);
+                let c = rooms.connect(now);
+                connected.insert(c);
+                slots[slot] = c;
                 continue;
             }
             9 => {

@@ -44,6 +44,8 @@ pub struct MemberConfig {
     pub room: String,
     /// Display name.
     pub name: String,
+    /// The room's password, for a server that requires one.
+    pub password: Option<String>,
     /// Local addresses to bind, one socket per slot and address; empty:
     /// every IPv4 interface (loopback included).
     pub bind: Vec<IpAddr>,
@@ -69,6 +71,7 @@ impl MemberConfig {
             server: server.into(),
             room: room.into(),
             name: name.into(),
+            password: None,
             bind: Vec::new(),
             slots: 8,
             peer,
@@ -194,6 +197,7 @@ pub async fn join(
         slots.push(slot);
     }
     let mut mesh = MeshConfig::new(&config.room, &config.name, config.peer.clone(), slots);
+    mesh.password = config.password.clone();
     mesh.send_video = config.send_video;
     mesh.send_audio = config.send_audio;
     let node = MeshNode::new(mesh);

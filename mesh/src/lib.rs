@@ -18,7 +18,7 @@
 //!
 //! let server = signaling::bind("127.0.0.1:0", ServerConfig::default()).await?;
 //! let (client, mut events) = signaling::SignalingClient::connect(&server.ws_url()).await?;
-//! client.send(ClientMessage::Join { room: "standup".into(), name: "Ada".into() })?;
+//! client.send(ClientMessage::Join { room: "standup".into(), name: "Ada".into(), password: None })?;
 //! while let Some(event) = events.recv().await {
 //!     match event {
 //!         // The newcomer offers to everyone already there: joins never glare.

@@ -43,6 +43,8 @@ pub struct MeshConfig {
     pub room: String,
     /// Display name.
     pub name: String,
+    /// The room's password, for a server that requires one.
+    pub password: Option<String>,
     /// Template of every connection: its certificate is shared by all of
     /// them, its seed keys the stream each connection's own seed is drawn
     /// from.
@@ -72,6 +74,7 @@ impl MeshConfig {
         MeshConfig {
             room: room.into(),
             name: name.into(),
+            password: None,
             peer,
             slots,
             send_video: true,
@@ -221,6 +224,7 @@ impl MeshNode {
         n.signals.push_back(ClientMessage::Join {
             room: n.config.room.clone(),
             name: n.config.name.clone(),
+            password: n.config.password.clone(),
         });
         n
     }

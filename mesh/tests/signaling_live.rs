@@ -35,6 +35,7 @@ async fn joined(
         .send(ClientMessage::Join {
             room: room.into(),
             name: name.into(),
+            password: None,
         })
         .unwrap();
     match next(&mut events).await {

@@ -13,7 +13,7 @@ pub mod client;
 pub mod server;
 
 pub use protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
-pub use rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
+pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, RoomsStats};
 
 #[cfg(feature = "net")]
 pub use client::{SignalingClient, SignalingError};

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_ROOM_CHARS: usize = 64;
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
+/// Longest room password, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// A message from a client to the signaling server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,10 @@ pub enum ClientMessage {
         room: String,
         /// The display name, 1 to 64 characters; not unique.
         name: String,
+        /// The room's password, for a room that requires one (at most 256
+        /// characters); absent or `null` otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
     },
     /// An SDP offer for one member of the room.
     Offer {
@@ -169,6 +175,9 @@ pub enum ErrorCode {
     BadField,
     /// More messages than the rate allows; repeated, the server closes.
     RateLimited,
+    /// The room requires a password and the `join` carried none or a wrong
+    /// one.
+    BadPassword,
     /// A code this version does not know (a newer server).
     #[serde(other)]
     Unknown,
@@ -176,7 +185,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends, in protocol order.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::TooLarge,
@@ -186,6 +195,7 @@ impl ErrorCode {
         ErrorCode::UnknownPeer,
         ErrorCode::BadField,
         ErrorCode::RateLimited,
+        ErrorCode::BadPassword,
     ];
 
     /// The code as it appears on the wire.
@@ -200,6 +210,7 @@ impl ErrorCode {
             ErrorCode::UnknownPeer => "unknown-peer",
             ErrorCode::BadField => "bad-field",
             ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::BadPassword => "bad-password",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -266,9 +277,22 @@ impl ClientMessage {
     }
 
     fn validate(&self) -> Result<(), ProtocolError> {
-        if let ClientMessage::Join { room, name } = self {
+        if let ClientMessage::Join {
+            room,
+            name,
+            password,
+        } = self
+        {
             check_label("room", room, MAX_ROOM_CHARS)?;
             check_label("name", name, MAX_NAME_CHARS)?;
+            if let Some(password) = password {
+                if password.chars().count() > MAX_PASSWORD_CHARS {
+                    return Err(ProtocolError::new(
+                        ErrorCode::BadField,
+                        format!("password is longer than {MAX_PASSWORD_CHARS} characters"),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -343,6 +367,15 @@ mod tests {
             ClientMessage::Join {
                 room: "standup".into(),
                 name: "Ada".into(),
+                password: None,
+            },
+        );
+        client_round_trip(
+            r#"{"type":"join","room":"standup","name":"Ada","password":"s3cret"}"#,
+            ClientMessage::Join {
+                room: "standup".into(),
+                name: "Ada".into(),
+                password: Some("s3cret".into()),
             },
         );
         client_round_trip(
@@ -487,7 +520,8 @@ mod tests {
             m.unwrap(),
             ClientMessage::Join {
                 room: "r".into(),
-                name: "n".into()
+                name: "n".into(),
+                password: None,
             }
         );
         let s = ServerMessage::parse(r#"{"type":"peer-left","id":"p1","reason":"timeout"}"#);
@@ -523,6 +557,20 @@ mod tests {
         let long = "é".repeat(65);
         let t = format!(r#"{{"type":"join","room":"r","name":"{long}"}}"#);
         assert_eq!(code(&t), ErrorCode::BadField);
+        let t = format!(
+            r#"{{"type":"join","room":"r","name":"n","password":"{}"}}"#,
+            "x".repeat(257)
+        );
+        assert_eq!(code(&t), ErrorCode::BadField);
+        assert_eq!(
+            code(r#"{"type":"join","room":"r","name":"n","password":7}"#),
+            ErrorCode::BadField
+        );
+        let null = ClientMessage::parse(r#"{"type":"join","room":"r","name":"n","password":null}"#);
+        assert!(matches!(
+            null,
+            Ok(ClientMessage::Join { password: None, .. })
+        ));
         let ok = "é".repeat(64);
         let t = format!(r#"{{"type":"join","room":"{ok}","name":"{ok}"}}"#);
         assert!(ClientMessage::parse(&t).is_ok());

@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
 
 /// Limits of a signaling server.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoomsConfig {
     /// Members a room can hold; the next `join` gets `room-full`.
     pub max_members: usize,
@@ -34,6 +34,61 @@ pub struct RoomsConfig {
     /// which a well-behaved client can run into) after which the server
     /// closes the connection.
     pub max_errors_before_close: u32,
+    /// Rooms that require a password in `join`; none by default.
+    pub passwords: RoomPasswords,
+}
+
+/// Which rooms require a password. A `join` to such a room without the
+/// right `password` gets `bad-password` (a protocol error: enough of them
+/// close the connection, which with the rate limit bounds guessing).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct RoomPasswords {
+    /// The password of every room not in `rooms`; `None`: such rooms are
+    /// open.
+    pub all: Option<String>,
+    /// Passwords of single rooms, by room name; these take precedence over
+    /// `all`.
+    pub rooms: HashMap<String, String>,
+}
+
+impl RoomPasswords {
+    /// The password `room` requires, if any.
+    pub fn required(&self, room: &str) -> Option<&str> {
+        self.rooms
+            .get(room)
+            .map(String::as_str)
+            .or(self.all.as_deref())
+    }
+
+    /// Whether `given` lets a client into `room`.
+    pub fn admits(&self, room: &str, given: Option<&str>) -> bool {
+        match (self.required(room), given) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(want), Some(given)) => same_secret(want.as_bytes(), given.as_bytes()),
+        }
+    }
+}
+
+// The secrets stay out of logs and panics.
+impl fmt::Debug for RoomPasswords {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rooms: Vec<&str> = self.rooms.keys().map(String::as_str).collect();
+        rooms.sort_unstable();
+        f.debug_struct("RoomPasswords")
+            .field("all", &self.all.as_ref().map(|_| "<redacted>"))
+            .field("rooms", &rooms)
+            .finish()
+    }
+}
+
+/// Compares two secrets in time that depends on their lengths only, not on
+/// where they first differ, so timing does not reveal a prefix.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Default for RoomsConfig {
@@ -44,6 +99,7 @@ impl Default for RoomsConfig {
             rate_per_second: 50.0,
             rate_burst: 200.0,
             max_errors_before_close: 20,
+            passwords: RoomPasswords::default(),
         }
     }
 }
@@ -79,14 +135,52 @@ impl fmt::Display for ClientId {
     }
 }
 
-/// Why the server closes a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Why the server closes a connection. The room logic decides the first
+/// two itself; the others are the transport's (timeouts, a client that
+/// does not read, a frame that is not UTF-8), reported through
+/// [`Rooms::close_client`] so that the room and the counters follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum CloseReason {
     /// A message over [`RoomsConfig::max_message_bytes`].
     TooLarge,
     /// [`RoomsConfig::max_errors_before_close`] protocol errors.
     TooManyErrors,
+    /// A text frame that is not valid UTF-8 (RFC 6455 §8.1).
+    InvalidUtf8,
+    /// No `join` within the join deadline after the WebSocket opened.
+    JoinTimeout,
+    /// Nothing received, not even a pong, within the idle timeout.
+    IdleTimeout,
+    /// The client does not read: its outgoing queue went over its byte
+    /// limit, or a write did not finish within the write timeout.
+    NotReading,
+}
+
+impl CloseReason {
+    /// Every reason, in the order `docs/signaling.md` lists them.
+    pub const ALL: [CloseReason; 6] = [
+        CloseReason::TooLarge,
+        CloseReason::TooManyErrors,
+        CloseReason::InvalidUtf8,
+        CloseReason::JoinTimeout,
+        CloseReason::IdleTimeout,
+        CloseReason::NotReading,
+    ];
+
+    /// The WebSocket close code sent with it (RFC 6455 §7.4.1; 4000 and
+    /// up are the range §7.4.2 leaves to applications).
+    pub fn close_code(self) -> u16 {
+        match self {
+            CloseReason::InvalidUtf8 => 1007,
+            CloseReason::TooManyErrors => 1008,
+            CloseReason::TooLarge => 1009,
+            CloseReason::IdleTimeout => 4000,
+            CloseReason::JoinTimeout => 4001,
+            CloseReason::NotReading => 4002,
+        }
+    }
 }
 
 impl fmt::Display for CloseReason {
@@ -94,6 +188,10 @@ impl fmt::Display for CloseReason {
         f.write_str(match self {
             CloseReason::TooLarge => "message too large",
             CloseReason::TooManyErrors => "too many errors",
+            CloseReason::InvalidUtf8 => "text frame is not UTF-8",
+            CloseReason::JoinTimeout => "no join in time",
+            CloseReason::IdleTimeout => "idle",
+            CloseReason::NotReading => "not reading",
         })
     }
 }
@@ -138,12 +236,20 @@ pub struct RoomsStats {
     pub errors: BTreeMap<ErrorCode, u64>,
     /// Connections the server closed.
     pub closes: u64,
+    /// Connections the server closed, by reason (every reason present,
+    /// zeros included).
+    pub closed: BTreeMap<CloseReason, u64>,
 }
 
 impl RoomsStats {
     /// Error messages sent with this code.
     pub fn errors_with(&self, code: ErrorCode) -> u64 {
         self.errors.get(&code).copied().unwrap_or(0)
+    }
+
+    /// Connections the server closed for this reason.
+    pub fn closed_for(&self, reason: CloseReason) -> u64 {
+        self.closed.get(&reason).copied().unwrap_or(0)
     }
 }
 
@@ -153,6 +259,8 @@ struct Client {
     tokens: f64,
     refilled: Instant,
     errors: u32,
+    /// Whether a join ever succeeded on this connection.
+    ever_joined: bool,
 }
 
 #[derive(Debug)]
@@ -184,6 +292,9 @@ impl Rooms {
         for code in ErrorCode::ALL {
             stats.errors.insert(code, 0);
         }
+        for reason in CloseReason::ALL {
+            stats.closed.insert(reason, 0);
+        }
         Rooms {
             config,
             next_id: 1,
@@ -209,6 +320,7 @@ impl Rooms {
                 tokens: self.config.rate_burst,
                 refilled: now,
                 errors: 0,
+                ever_joined: false,
             },
         );
         self.stats.connections_total += 1;
@@ -218,6 +330,25 @@ impl Rooms {
     /// Whether a connection is open (connected and not closed by us).
     pub fn is_connected(&self, client: ClientId) -> bool {
         self.clients.contains_key(&client)
+    }
+
+    /// Whether a client has ever joined a room (it may have left since).
+    /// The server closes a connection that has not by its join deadline.
+    pub fn has_joined(&self, client: ClientId) -> bool {
+        self.clients.get(&client).is_some_and(|c| c.ever_joined)
+    }
+
+    /// The transport closes a connection for `reason`: the client leaves
+    /// its room (which gets `peer-left`) and the close is counted. The
+    /// outputs start with the [`Output::Close`] for the client itself.
+    /// Unknown (or already closed) clients are ignored.
+    #[must_use]
+    pub fn close_client(&mut self, client: ClientId, reason: CloseReason) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.clients.contains_key(&client) {
+            self.close(client, reason, &mut out);
+        }
+        out
     }
 
     /// Every non-empty room with its members in joining order.
@@ -286,7 +417,11 @@ impl Rooms {
             }
         };
         match message {
-            ClientMessage::Join { room, name } => self.join(client, room, name, &mut out),
+            ClientMessage::Join {
+                room,
+                name,
+                password,
+            } => self.join(client, room, name, password.as_deref(), &mut out),
             ClientMessage::Leave => {
                 if self.room_of(client).is_some() {
                     self.leave_room(client, &mut out);
@@ -317,28 +452,26 @@ impl Rooms {
     /// Counts the frame, then checks size and rate. False when the frame
     /// must go no further (the error or close is already in `out`).
     fn admit(&mut self, now: Instant, client: ClientId, len: usize, out: &mut Vec<Output>) -> bool {
-        let config = self.config;
+        let (max_bytes, rate, burst) = (
+            self.config.max_message_bytes,
+            self.config.rate_per_second,
+            self.config.rate_burst,
+        );
         let Some(c) = self.clients.get_mut(&client) else {
             return false;
         };
         self.stats.messages_received += 1;
-        if len > config.max_message_bytes {
-            let message = format!(
-                "{len} bytes is over the limit of {} bytes",
-                config.max_message_bytes
-            );
+        if len > max_bytes {
+            let message = format!("{len} bytes is over the limit of {max_bytes} bytes");
             self.send_error(client, ErrorCode::TooLarge, message, out);
             self.close(client, CloseReason::TooLarge, out);
             return false;
         }
         let elapsed = now.saturating_duration_since(c.refilled).as_secs_f64();
         c.refilled = c.refilled.max(now);
-        c.tokens = (c.tokens + elapsed * config.rate_per_second).min(config.rate_burst);
+        c.tokens = (c.tokens + elapsed * rate).min(burst);
         if c.tokens < 1.0 {
-            let message = format!(
-                "over {} messages per second: slow down",
-                config.rate_per_second
-            );
+            let message = format!("over {rate} messages per second: slow down");
             self.refuse(client, ErrorCode::RateLimited, message, out);
             return false;
         }
@@ -346,10 +479,27 @@ impl Rooms {
         true
     }
 
-    fn join(&mut self, client: ClientId, room: String, name: String, out: &mut Vec<Output>) {
+    fn join(
+        &mut self,
+        client: ClientId,
+        room: String,
+        name: String,
+        password: Option<&str>,
+        out: &mut Vec<Output>,
+    ) {
         if let Some(current) = self.room_of(client) {
             let message = format!("already in room {current:?}: leave first");
             self.refuse(client, ErrorCode::AlreadyJoined, message, out);
+            return;
+        }
+        // Before room-full, so that a client without the password learns
+        // nothing about who is inside.
+        if !self.config.passwords.admits(&room, password) {
+            let message = match password {
+                None => format!("room {room:?} requires a password"),
+                Some(_) => format!("wrong password for room {room:?}"),
+            };
+            self.refuse(client, ErrorCode::BadPassword, message, out);
             return;
         }
         let members = self
@@ -394,6 +544,7 @@ impl Rooms {
             .push(client);
         if let Some(c) = self.clients.get_mut(&client) {
             c.joined = Some(Joined { room, name });
+            c.ever_joined = true;
         }
         self.stats.joins += 1;
     }
@@ -499,6 +650,7 @@ impl Rooms {
         tracing::debug!(%client, %reason, "signaling server closes a connection");
         out.push(Output::Close { client, reason });
         self.stats.closes += 1;
+        *self.stats.closed.entry(reason).or_insert(0) += 1;
         self.leave_room(client, out);
         self.clients.remove(&client);
     }

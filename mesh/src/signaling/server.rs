@@ -1,17 +1,27 @@
-//! The signaling server: HTTP and WebSocket on one port (axum).
+//! The signaling server: HTTP and WebSocket on one port (axum on hyper).
 //!
 //! `GET /` is a short page about the server, `GET /protocol` the protocol
 //! description, `GET /stats` the counters as JSON, and `GET /ws` the
 //! WebSocket. Each connection runs in a task that hands its frames to the
-//! shared [`Rooms`] and writes out what the rooms send it; the rooms reach
-//! a connection through a bounded queue, so a client that stops reading is
-//! dropped instead of growing the server's memory.
+//! shared [`Rooms`] and writes out what the rooms send it.
+//!
+//! What one client can cost the server is bounded from the accept on: the
+//! accept loop refuses connections over a total and a per-address cap, a
+//! connection that has not become a WebSocket by the handshake deadline is
+//! closed, so is a WebSocket that has not joined by the join deadline or
+//! has been silent (not even a pong) for the idle timeout, and the queue of
+//! messages for a client is bounded in bytes, with a timeout on each write:
+//! a client that stops reading is closed and its queue freed. Every limit
+//! is a field of [`ServerConfig`]; `docs/signaling.md` lists them.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as AxumState;
@@ -19,10 +29,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
-use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
@@ -30,16 +42,73 @@ use super::rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats
 /// The address `meshrtc serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// Messages queued for one connection before it counts as not reading.
-const OUTBOUND_QUEUE: usize = 1024;
+/// What a queued message costs beyond its text, for the byte limit of a
+/// client's queue: the queue entry and the string's allocation, roughly,
+/// so that a flood of tiny messages is bounded too.
+const QUEUED_MESSAGE_OVERHEAD: usize = 64;
+
+/// The HTTP layer's read buffer, which bounds a request head.
+const HTTP_MAX_BUFFER: usize = 16 * 1024;
+
+/// Sent, without waiting, to a connection refused for a cap.
+const REFUSAL: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
 
 const PROTOCOL_DOC: &str = include_str!("../../../docs/signaling.md");
 
-/// How a signaling server behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// How a signaling server behaves. `docs/signaling.md` describes each
+/// limit as a client sees it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// Room size, message size and rate limits.
+    /// Room size, message size, rate limits and room passwords.
     pub rooms: RoomsConfig,
+    /// Open TCP connections, WebSocket or not, over all clients; the next
+    /// one is refused (an HTTP 503, then closed). Keep it below the
+    /// process's descriptor limit.
+    pub max_connections: usize,
+    /// Open TCP connections from one IP address. Offices and homes share
+    /// one address behind NAT, so not too low.
+    pub max_connections_per_ip: usize,
+    /// From accept to a completed WebSocket upgrade. A connection that is
+    /// still HTTP then (slow or no request, or a keep-alive connection
+    /// after its requests) is closed.
+    pub handshake_timeout: Duration,
+    /// From the upgrade to the first successful `join`; a WebSocket that
+    /// has not joined by then is closed (close code 4001).
+    pub join_timeout: Duration,
+    /// How often the server pings each WebSocket.
+    pub ping_interval: Duration,
+    /// A WebSocket from which nothing arrived for this long (no message,
+    /// no pong) is closed (close code 4000). Longer than `ping_interval`.
+    pub idle_timeout: Duration,
+    /// Bytes of messages queued for one client (with a small overhead per
+    /// message); over it the client counts as not reading and is closed
+    /// (close code 4002, if the socket still takes it).
+    pub max_queued_bytes: usize,
+    /// The longest one write to a client may take; then the client counts
+    /// as not reading and is closed.
+    pub write_timeout: Duration,
+    /// How long a close may take: sending the close frame, then reading
+    /// and dropping what the client still sends until its close frame
+    /// arrives, so that the client sees the close code rather than a reset.
+    pub close_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            rooms: RoomsConfig::default(),
+            max_connections: 1000,
+            max_connections_per_ip: 64,
+            handshake_timeout: Duration::from_secs(10),
+            join_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            max_queued_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -57,7 +126,19 @@ pub struct ServerStats {
     /// The room logic's counters.
     #[serde(flatten)]
     pub rooms: RoomsStats,
-    /// Connections dropped because they did not read what was sent to them.
+    /// Open TCP connections now (HTTP and WebSocket).
+    pub open_connections: usize,
+    /// Connections refused because [`ServerConfig::max_connections`] were
+    /// open.
+    pub refused_connections: u64,
+    /// Connections refused because their address had
+    /// [`ServerConfig::max_connections_per_ip`] open.
+    pub refused_per_ip: u64,
+    /// Connections closed for not completing the WebSocket upgrade within
+    /// [`ServerConfig::handshake_timeout`].
+    pub handshake_timeouts: u64,
+    /// Connections dropped because they did not read what was sent to them
+    /// (also counted under `closed`, `not-reading`).
     pub dropped_slow: u64,
     /// Connections that ended with a WebSocket error (a frame over the
     /// WebSocket layer's limit among them).
@@ -66,73 +147,116 @@ pub struct ServerStats {
 
 enum Outbound {
     Text(String),
+    /// The rooms closed the client: send what came before, then close.
     Close(CloseReason),
+}
+
+fn queued_cost(text: &str) -> usize {
+    text.len() + QUEUED_MESSAGE_OVERHEAD
+}
+
+/// What the rooms side and a connection's task share.
+struct Link {
+    /// Bytes queued (by [`queued_cost`]) and not yet taken by the task.
+    queued_bytes: AtomicUsize,
+    /// Set once when the client must go at once, whatever is queued.
+    abort: OnceLock<CloseReason>,
+    wake: Notify,
+}
+
+impl Link {
+    fn abort(&self, reason: CloseReason) {
+        let _ = self.abort.set(reason);
+        self.wake.notify_one();
+    }
+}
+
+struct Connection {
+    tx: mpsc::UnboundedSender<Outbound>,
+    link: Arc<Link>,
 }
 
 struct State {
     rooms: Rooms,
-    connections: HashMap<ClientId, mpsc::Sender<Outbound>>,
+    connections: HashMap<ClientId, Connection>,
+    max_queued_bytes: usize,
     dropped_slow: u64,
     transport_errors: u64,
     closing: bool,
 }
 
 impl State {
-    /// Carries out the rooms' outputs; a connection whose queue is full is
-    /// dropped, and what that causes (peer-left) is carried out as well.
+    /// Carries out the rooms' outputs. A client whose queue would go over
+    /// its byte limit is closed as not reading, and what that causes
+    /// (peer-left) is carried out as well.
     fn dispatch(&mut self, outputs: Vec<Output>) {
         let mut queue = VecDeque::from(outputs);
         while let Some(output) = queue.pop_front() {
             match output {
                 Output::Send { to, text } => {
-                    let Some(tx) = self.connections.get(&to) else {
+                    let Some(conn) = self.connections.get(&to) else {
                         continue;
                     };
-                    if let Err(e) = tx.try_send(Outbound::Text(text)) {
-                        if matches!(e, mpsc::error::TrySendError::Full(_)) {
-                            tracing::debug!(client = %to, "signaling client not reading: dropped");
-                            self.dropped_slow += 1;
+                    let cost = queued_cost(&text);
+                    // Only this function adds, under the state lock; the
+                    // task only takes away. One message always fits, so a
+                    // big offer to an idle client is never a reason.
+                    let queued = conn.link.queued_bytes.load(Ordering::Acquire);
+                    if queued > 0 && queued + cost > self.max_queued_bytes {
+                        tracing::debug!(client = %to, queued, "signaling client not reading: closed");
+                        if let Some(conn) = self.connections.remove(&to) {
+                            conn.link.abort(CloseReason::NotReading);
                         }
-                        // Dropping the sender ends the connection's task.
+                        self.dropped_slow += 1;
+                        queue.extend(self.rooms.close_client(to, CloseReason::NotReading));
+                        continue;
+                    }
+                    conn.link.queued_bytes.fetch_add(cost, Ordering::AcqRel);
+                    if conn.tx.send(Outbound::Text(text)).is_err() {
+                        // The task has ended; its own clean-up is on the way.
                         self.connections.remove(&to);
                         queue.extend(self.rooms.disconnect(to));
                     }
                 }
                 Output::Close { client, reason } => {
-                    if let Some(tx) = self.connections.remove(&client) {
-                        // If the queue is full the dropped sender closes it.
-                        let _ = tx.try_send(Outbound::Close(reason));
+                    if let Some(conn) = self.connections.remove(&client) {
+                        let _ = conn.tx.send(Outbound::Close(reason));
                     }
                 }
             }
         }
     }
+}
 
-    fn stats(&self) -> ServerStats {
-        ServerStats {
-            rooms: self.rooms.stats(),
-            dropped_slow: self.dropped_slow,
-            transport_errors: self.transport_errors,
-        }
-    }
+/// Open connections by address, and what the accept loop refused.
+#[derive(Default)]
+struct Gate {
+    open: usize,
+    per_ip: HashMap<IpAddr, usize>,
+    refused_total: u64,
+    refused_per_ip: u64,
+    handshake_timeouts: u64,
 }
 
 struct Shared {
     state: Mutex<State>,
-    ws_frame_limit: usize,
+    gate: Mutex<Gate>,
+    config: ServerConfig,
 }
 
 impl Shared {
     fn new(config: ServerConfig) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(State {
-                rooms: Rooms::new(config.rooms),
+                rooms: Rooms::new(config.rooms.clone()),
                 connections: HashMap::new(),
+                max_queued_bytes: config.max_queued_bytes,
                 dropped_slow: 0,
                 transport_errors: 0,
                 closing: false,
             }),
-            ws_frame_limit: config.ws_frame_limit(),
+            gate: Mutex::new(Gate::default()),
+            config,
         })
     }
 
@@ -142,10 +266,123 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a place for a new connection from `ip`, or counts a refusal.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut gate = self.gate();
+        if gate.open >= self.config.max_connections {
+            gate.refused_total += 1;
+            return None;
+        }
+        let from_ip = gate.per_ip.entry(ip).or_insert(0);
+        if *from_ip >= self.config.max_connections_per_ip {
+            gate.refused_per_ip += 1;
+            return None;
+        }
+        *from_ip += 1;
+        gate.open += 1;
+        Some(Slot {
+            shared: self.clone(),
+            ip,
+        })
+    }
+
+    fn stats(&self) -> ServerStats {
+        let (open, refused_total, refused_per_ip, handshake_timeouts) = {
+            let gate = self.gate();
+            (
+                gate.open,
+                gate.refused_total,
+                gate.refused_per_ip,
+                gate.handshake_timeouts,
+            )
+        };
+        let state = self.lock();
+        ServerStats {
+            rooms: state.rooms.stats(),
+            open_connections: open,
+            refused_connections: refused_total,
+            refused_per_ip,
+            handshake_timeouts,
+            dropped_slow: state.dropped_slow,
+            transport_errors: state.transport_errors,
+        }
+    }
+
     fn shut_down_connections(&self) {
         let mut state = self.lock();
         state.closing = true;
         state.connections.clear();
+    }
+}
+
+/// A connection's place under the caps, given back when the socket is
+/// dropped, whether it ended as HTTP or as a WebSocket.
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut gate = self.shared.gate();
+        gate.open = gate.open.saturating_sub(1);
+        if let Some(n) = gate.per_ip.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                gate.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A TCP stream that holds its [`Slot`]: hyper, and after the upgrade the
+/// WebSocket, own it, so the slot lives exactly as long as the socket.
+struct SlotStream {
+    tcp: TcpStream,
+    _slot: Slot,
+}
+
+impl AsyncRead for SlotStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SlotStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
     }
 }
 
@@ -154,7 +391,7 @@ impl Shared {
 pub struct ServerHandle {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: watch::Sender<bool>,
     task: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -179,11 +416,11 @@ impl ServerHandle {
 
     /// The counters now.
     pub fn stats(&self) -> ServerStats {
-        self.shared.lock().stats()
+        self.shared.stats()
     }
 
-    /// Stops accepting, closes every WebSocket (close code 1001) and waits
-    /// for the HTTP server to end.
+    /// Stops accepting, closes every WebSocket (close code 1001) and every
+    /// connection still in HTTP, and waits for the accept loop to end.
     pub async fn shutdown(mut self) -> io::Result<()> {
         self.stop_now();
         match self.task.take() {
@@ -193,9 +430,7 @@ impl ServerHandle {
     }
 
     fn stop_now(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.send_replace(true);
         self.shared.shut_down_connections();
     }
 }
@@ -217,26 +452,92 @@ pub async fn bind(addr: impl ToSocketAddrs, config: ServerConfig) -> io::Result<
 pub fn spawn(listener: TcpListener, config: ServerConfig) -> io::Result<ServerHandle> {
     let local_addr = listener.local_addr()?;
     let shared = Shared::new(config);
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(shared.clone());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
     Ok(ServerHandle {
         local_addr,
         shared,
-        stop: Some(stop),
+        stop,
         task: Some(task),
     })
 }
 
-/// Runs a server on a bound listener until the listener fails.
+/// Runs a server on a bound listener for as long as the future is polled.
 pub async fn serve(listener: TcpListener, config: ServerConfig) -> io::Result<()> {
-    axum::serve(listener, router(Shared::new(config))).await
+    let (_stop, stopped) = watch::channel(false);
+    accept_loop(listener, Shared::new(config), stopped).await
+}
+
+/// Resolves once the server stops (or its handle is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|&stopped| stopped).await;
+}
+
+/// Accepts connections under the caps and gives each to hyper in a task of
+/// its own.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let app = router(shared.clone());
+    loop {
+        let accepted = tokio::select! {
+            () = stopped(&mut stop) => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors, or a connection reset before it was
+                // accepted: wait a moment rather than spin.
+                tracing::debug!("signaling accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(slot) = shared.admit(peer.ip()) else {
+            tracing::debug!(%peer, "signaling connection refused: over a connection cap");
+            // Never wait on a refused peer: what fits in the socket now.
+            let _ = tcp.try_write(REFUSAL);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let io = SlotStream { tcp, _slot: slot };
+        tokio::spawn(http_connection(
+            io,
+            app.clone(),
+            shared.clone(),
+            stop.clone(),
+        ));
+    }
+}
+
+/// One connection while it is HTTP: done when it has become a WebSocket
+/// (whose task then owns the socket), has ended, or at the handshake
+/// deadline, which closes it.
+async fn http_connection(
+    io: SlotStream,
+    app: Router,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .max_buf_size(HTTP_MAX_BUFFER)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::select! {
+        result = tokio::time::timeout(shared.config.handshake_timeout, connection) => match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!("signaling HTTP connection failed: {e}"),
+            Err(_) => {
+                tracing::debug!("signaling connection closed at the handshake deadline");
+                shared.gate().handshake_timeouts += 1;
+            }
+        },
+        () = stopped(&mut stop) => {}
+    }
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -279,56 +580,139 @@ async fn protocol() -> Response {
 }
 
 async fn stats(AxumState(shared): AxumState<Arc<Shared>>) -> Response {
-    let body = serde_json::to_string_pretty(&shared.lock().stats()).unwrap_or_default();
+    let body = serde_json::to_string_pretty(&shared.stats()).unwrap_or_default();
     ([(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn upgrade(ws: WebSocketUpgrade, AxumState(shared): AxumState<Arc<Shared>>) -> Response {
-    let limit = shared.ws_frame_limit;
+    let limit = shared.config.ws_frame_limit();
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| connection(socket, shared))
 }
 
+/// How a WebSocket's loop ended.
+#[derive(Clone, Copy)]
+enum End {
+    /// The server closes it, for this reason. The rooms may know already
+    /// (closing a client twice does nothing).
+    Close(CloseReason),
+    /// The server shuts down (close code 1001).
+    Shutdown,
+    /// The client sent its close frame; ours is the reply.
+    ClosedByClient,
+    /// The connection failed or ended without a close.
+    Gone,
+}
+
+/// How a bounded write ended.
+enum Write {
+    Sent,
+    Failed,
+    TimedOut,
+    Aborted(CloseReason),
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+/// Sends one frame within `limit`, unless the client is aborted meanwhile.
+async fn send_bounded(sink: &mut Sink, link: &Link, message: Message, limit: Duration) -> Write {
+    tokio::select! {
+        biased;
+        () = link.wake.notified() => {
+            Write::Aborted(link.abort.get().copied().unwrap_or(CloseReason::NotReading))
+        }
+        sent = tokio::time::timeout(limit, sink.send(message)) => match sent {
+            Ok(Ok(())) => Write::Sent,
+            Ok(Err(_)) => Write::Failed,
+            Err(_) => Write::TimedOut,
+        },
+    }
+}
+
+/// Whether a WebSocket error is a text frame (or close reason) that is not
+/// UTF-8.
+fn is_invalid_utf8(e: axum::Error) -> bool {
+    // axum passes the WebSocket library's error through as its source.
+    matches!(
+        e.into_inner().downcast::<tungstenite::Error>().as_deref(),
+        Ok(tungstenite::Error::Utf8(_))
+    )
+}
+
 /// One WebSocket, from upgrade to close.
 async fn connection(socket: WebSocket, shared: Arc<Shared>) {
-    let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let config = shared.config.clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let link = Arc::new(Link {
+        queued_bytes: AtomicUsize::new(0),
+        abort: OnceLock::new(),
+        wake: Notify::new(),
+    });
     let client = {
         let mut state = shared.lock();
         if state.closing {
             return;
         }
         let client = state.rooms.connect(Instant::now());
-        state.connections.insert(client, tx);
+        let conn = Connection {
+            tx,
+            link: link.clone(),
+        };
+        state.connections.insert(client, conn);
         client
     };
     tracing::debug!(%client, "signaling connection opened");
     let (mut sink, mut stream) = socket.split();
-    loop {
+    let opened = tokio::time::Instant::now();
+    let mut ping = tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let idle = tokio::time::sleep_until(opened + config.idle_timeout);
+    let join_deadline = tokio::time::sleep_until(opened + config.join_timeout);
+    tokio::pin!(idle, join_deadline);
+    let mut join_checked = false;
+    let end = loop {
         tokio::select! {
+            () = link.wake.notified() => {
+                if let Some(&reason) = link.abort.get() {
+                    break End::Close(reason);
+                }
+            }
             out = rx.recv() => match out {
                 Some(Outbound::Text(text)) => {
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
+                    link.queued_bytes.fetch_sub(queued_cost(&text), Ordering::AcqRel);
+                    let message = Message::Text(text.into());
+                    match send_bounded(&mut sink, &link, message, config.write_timeout).await {
+                        Write::Sent => {}
+                        Write::Failed => break End::Gone,
+                        Write::TimedOut => break End::Close(CloseReason::NotReading),
+                        Write::Aborted(reason) => break End::Close(reason),
                     }
                 }
-                Some(Outbound::Close(reason)) => {
-                    let code = match reason {
-                        CloseReason::TooLarge => 1009,
-                        CloseReason::TooManyErrors => 1008,
-                    };
-                    let frame = CloseFrame { code, reason: reason.to_string().into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
-                None => {
-                    // Shut down, or dropped for not reading.
-                    let frame = CloseFrame { code: 1001, reason: "going away".into() };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
-                }
+                Some(Outbound::Close(reason)) => break End::Close(reason),
+                // Shut down (or closed by the rooms, whose close is queued
+                // before the sender goes).
+                None => break End::Shutdown,
             },
+            _ = ping.tick() => {
+                let ping = Message::Ping(Default::default());
+                match send_bounded(&mut sink, &link, ping, config.write_timeout).await {
+                    Write::Sent => {}
+                    Write::Failed => break End::Gone,
+                    Write::TimedOut => break End::Close(CloseReason::NotReading),
+                    Write::Aborted(reason) => break End::Close(reason),
+                }
+            }
+            () = &mut idle => break End::Close(CloseReason::IdleTimeout),
+            () = &mut join_deadline, if !join_checked => {
+                join_checked = true;
+                if !shared.lock().rooms.has_joined(client) {
+                    break End::Close(CloseReason::JoinTimeout);
+                }
+            }
             frame = stream.next() => {
+                // Anything at all, a pong included, shows the client is there.
+                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
                 let now = Instant::now();
                 // One lock for the call and its outputs, so every client
                 // sees events in the order the rooms produced them.
@@ -341,20 +725,86 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
                         state.rooms.handle_binary(now, client, &bytes)
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Close(_))) => break End::ClosedByClient,
+                    None => break End::Gone,
                     Some(Err(e)) => {
-                        tracing::debug!(%client, "signaling connection failed: {e}");
+                        if is_invalid_utf8(e) {
+                            break End::Close(CloseReason::InvalidUtf8);
+                        }
+                        tracing::debug!(%client, "signaling connection failed");
                         state.transport_errors += 1;
-                        break;
+                        break End::Gone;
                     }
                 };
                 state.dispatch(outputs);
             }
         }
+    };
+    {
+        let mut state = shared.lock();
+        state.connections.remove(&client);
+        let outputs = match end {
+            End::Close(reason) => {
+                let outputs = state.rooms.close_client(client, reason);
+                // A write that timed out; a queue over its limit was
+                // counted where it was found.
+                if reason == CloseReason::NotReading && !outputs.is_empty() {
+                    state.dropped_slow += 1;
+                }
+                outputs
+            }
+            End::Shutdown | End::ClosedByClient | End::Gone => state.rooms.disconnect(client),
+        };
+        state.dispatch(outputs);
     }
-    let mut state = shared.lock();
-    state.connections.remove(&client);
-    let outputs = state.rooms.disconnect(client);
-    state.dispatch(outputs);
+    // Whatever was still queued goes now, not when the socket closes.
+    drop(rx);
+    match end {
+        End::Close(reason) => {
+            let frame = CloseFrame {
+                code: reason.close_code(),
+                reason: reason.to_string().into(),
+            };
+            close_politely(sink, stream, frame, config.close_timeout).await;
+        }
+        End::Shutdown => {
+            let frame = CloseFrame {
+                code: 1001,
+                reason: "going away".into(),
+            };
+            close_politely(sink, stream, frame, config.close_timeout).await;
+        }
+        End::ClosedByClient => {
+            // Sends the reply the WebSocket layer queued.
+            let _ = tokio::time::timeout(config.close_timeout, sink.close()).await;
+        }
+        End::Gone => {}
+    }
     tracing::debug!(%client, "signaling connection closed");
+}
+
+/// Sends our close frame, then reads (and drops) what the client still
+/// sends until its close frame, all within `limit`. The server closes the
+/// TCP connection after the closing handshake (RFC 6455 §7.1.1), and data
+/// left unread in our socket would make the kernel answer the close with
+/// a reset, which can destroy the close frame before the client reads it.
+async fn close_politely(
+    mut sink: Sink,
+    mut stream: SplitStream<WebSocket>,
+    frame: CloseFrame,
+    limit: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let sent = tokio::time::timeout_at(deadline, sink.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let _ = tokio::time::timeout_at(deadline, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }

@@ -62,11 +62,15 @@ impl Server {
         self.text(c, &m.to_json())
     }
     fn join(&mut self, c: ClientId, room: &str, name: &str) -> Outs {
+        self.join_with(c, room, name, None)
+    }
+    fn join_with(&mut self, c: ClientId, room: &str, name: &str, password: Option<&str>) -> Outs {
         self.send(
             c,
             &ClientMessage::Join {
                 room: room.into(),
                 name: name.into(),
+                password: password.map(String::from),
             },
         )
     }
@@ -482,4 +486,136 @@ fn peer_ids_round_trip_and_reject_what_the_server_never_gives_out() {
     ] {
         assert_eq!(ClientId::from_peer_id(bad), None, "{bad:?}");
     }
+}
+
+fn with_passwords(all: Option<&str>, rooms: &[(&str, &str)]) -> Server {
+    Server::with(RoomsConfig {
+        passwords: RoomPasswords {
+            all: all.map(String::from),
+            rooms: rooms
+                .iter()
+                .map(|&(r, p)| (r.to_owned(), p.to_owned()))
+                .collect(),
+        },
+        ..RoomsConfig::default()
+    })
+}
+
+#[test]
+fn room_with_a_password_refuses_a_missing_or_wrong_one_and_admits_the_right_one() {
+    let mut s = with_passwords(None, &[("board", "s3cret")]);
+    let member = s.connect();
+    assert_eq!(
+        s.join_with(member, "board", "ada", Some("s3cret"))
+            .to(member)
+            .len(),
+        1
+    );
+    let c = s.connect();
+    assert_eq!(s.join(c, "board", "eve").only_error(c), E::BadPassword);
+    // Same length, last byte differs; a prefix; the right one plus more.
+    for wrong in ["s3creT", "s3cre", "s3cret!", ""] {
+        let o = s.join_with(c, "board", "eve", Some(wrong));
+        assert_eq!(o.only_error(c), E::BadPassword, "{wrong:?}");
+    }
+    // Nobody in the room heard of the attempts, and the client is in no room.
+    assert_eq!(s.rooms.room_of(c), None);
+    assert!(!s.rooms.has_joined(c));
+    let stats = s.rooms.stats();
+    assert_eq!(stats.errors_with(E::BadPassword), 5);
+    assert_eq!((stats.members, stats.joins), (1, 1));
+    // Other rooms stay open, with or without a password in the join.
+    assert!(matches!(
+        s.join_with(c, "lobby", "eve", Some("anything")).to(c)[..],
+        [ServerMessage::Welcome { .. }]
+    ));
+    // The right password gets the roster and the member hears of it.
+    let d = s.connect();
+    let o = s.join_with(d, "board", "grace", Some("s3cret"));
+    match o.to(d)[..] {
+        [ServerMessage::Welcome { peers, .. }] => assert_eq!(peers.len(), 1),
+        ref other => panic!("expected welcome, got {other:?}"),
+    }
+    assert!(matches!(
+        o.to(member)[..],
+        [ServerMessage::PeerJoined { .. }]
+    ));
+}
+
+#[test]
+fn global_password_covers_every_room_and_a_room_password_overrides_it() {
+    let mut s = with_passwords(Some("house"), &[("vip", "gold")]);
+    let c = s.connect();
+    assert_eq!(s.join(c, "any", "x").only_error(c), E::BadPassword);
+    assert_eq!(
+        s.join_with(c, "vip", "x", Some("house")).only_error(c),
+        E::BadPassword
+    );
+    assert!(matches!(
+        s.join_with(c, "vip", "x", Some("gold")).to(c)[..],
+        [ServerMessage::Welcome { .. }]
+    ));
+    let d = s.connect();
+    assert!(matches!(
+        s.join_with(d, "any", "y", Some("house")).to(d)[..],
+        [ServerMessage::Welcome { .. }]
+    ));
+    // The password is checked before the room size: a full room does not
+    // tell a stranger it is full (or that it exists).
+    let mut s = Server::with(RoomsConfig {
+        max_members: 1,
+        ..with_passwords(Some("pw"), &[]).rooms.config().clone()
+    });
+    let a = s.connect();
+    let _ = s.join_with(a, "r", "a", Some("pw"));
+    let b = s.connect();
+    assert_eq!(s.join(b, "r", "b").only_error(b), E::BadPassword);
+    assert_eq!(
+        s.join_with(b, "r", "b", Some("pw")).only_error(b),
+        E::RoomFull
+    );
+}
+
+#[test]
+fn password_guessing_is_a_protocol_error_that_ends_in_a_close() {
+    let mut s = with_passwords(Some("right"), &[]);
+    let c = s.connect();
+    for i in 1..=20 {
+        let o = s.join_with(c, "r", "guesser", Some(&format!("guess{i}")));
+        assert_eq!(o.closed.is_empty(), i < 20, "after {i} guesses");
+    }
+    assert!(!s.rooms.is_connected(c));
+    assert_eq!(s.rooms.stats().closed_for(CloseReason::TooManyErrors), 1);
+}
+
+#[test]
+fn passwords_never_show_in_debug_output() {
+    let s = with_passwords(Some("topsecret"), &[("board", "hunter2")]);
+    let shown = format!("{:?}", s.rooms.config());
+    assert!(!shown.contains("topsecret") && !shown.contains("hunter2"));
+    assert!(shown.contains("board"), "{shown}");
+}
+
+#[test]
+fn transport_close_takes_the_client_out_of_its_room_and_is_counted() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    let idle = s.connect();
+    assert!(s.rooms.has_joined(a) && !s.rooms.has_joined(idle));
+    let o = decode(s.rooms.close_client(a, CloseReason::NotReading));
+    assert_eq!(o.closed, vec![(a, CloseReason::NotReading)]);
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+    let o = decode(s.rooms.close_client(idle, CloseReason::JoinTimeout));
+    assert_eq!(o.closed, vec![(idle, CloseReason::JoinTimeout)]);
+    assert!(o.sent.is_empty());
+    // A second close of the same client does nothing.
+    assert!(s.rooms.close_client(a, CloseReason::IdleTimeout).is_empty());
+    let stats = s.rooms.stats();
+    assert_eq!(stats.closed_for(CloseReason::NotReading), 1);
+    assert_eq!(stats.closed_for(CloseReason::JoinTimeout), 1);
+    assert_eq!(stats.closed_for(CloseReason::IdleTimeout), 0);
+    assert_eq!((stats.closes, stats.connections, stats.members), (2, 1, 1));
+    let codes: Vec<u16> = CloseReason::ALL.iter().map(|r| r.close_code()).collect();
+    assert_eq!(codes, [1009, 1008, 1007, 4001, 4000, 4002]);
 }
