@@ -69,7 +69,7 @@ pub struct MeshConfig {
 
 impl MeshConfig {
     /// Defaults: audio and video, key frames at most every 500 ms, video
-    /// between 100 kbit/s and 1.5 Mbit/s.
+    /// between 30 kbit/s (a small layer on a 150 kbit/s uplink) and 1.5 Mbit/s.
     pub fn new(room: &str, name: &str, peer: PeerConfig, slots: Vec<Vec<SocketAddr>>) -> Self {
         MeshConfig {
             room: room.into(),
@@ -80,7 +80,7 @@ impl MeshConfig {
             send_video: true,
             send_audio: true,
             keyframe_min_interval: Duration::from_millis(500),
-            min_bitrate: 100_000,
+            min_bitrate: 30_000,
             max_bitrate: 1_500_000,
         }
     }
@@ -648,14 +648,20 @@ impl MeshNode {
     }
 
     /// The video bitrate to ask of the encoder: the lowest of the connected
-    /// members' targets (each raised slowly while its loss stays under 2%,
-    /// lowered in proportion above 10%, and halved while its RTT exceeds
-    /// 400 ms). Members still connecting do not count.
+    /// members' targets. A member whose connection negotiated transport-cc
+    /// counts with its send-side estimate (draft-ietf-rmcat-gcc-02) less
+    /// [`AUDIO_ALLOWANCE`]; one without it with a loss/RTT target (raised
+    /// slowly while its loss stays under 2%, lowered in proportion above
+    /// 10%, halved while its RTT exceeds 400 ms). Members still connecting
+    /// do not count.
     pub fn target_bitrate(&self) -> u32 {
         self.members
             .values()
             .filter(|m| m.connected)
-            .map(|m| m.bitrate as u32)
+            .map(|m| match m.pc.target_bitrate() {
+                Some(t) => t.saturating_sub(AUDIO_ALLOWANCE).min(u64::from(u32::MAX)) as u32,
+                None => m.bitrate as u32,
+            })
             .min()
             .unwrap_or(self.config.max_bitrate / 2)
             .clamp(self.config.min_bitrate, self.config.max_bitrate)
@@ -686,6 +692,10 @@ impl MeshNode {
 
 /// Loss- and RTT-based target for one member, updated once a second from
 /// its latest report block (until real bandwidth estimation exists).
+/// What the audio stream takes of a connection's estimate: Opus at
+/// 32 kbit/s with its RTP, SRTP and UDP/IP overhead at 50 packets a second.
+pub const AUDIO_ALLOWANCE: u64 = 52_000;
+
 fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
     if !m.connected
         || m.last_report

@@ -53,6 +53,11 @@ struct CallNode {
     decode_errors: u32,
     audio_decoded: u32,
     keyframe_requests: u32,
+    /// The fake encoder aims at the connection's send-side estimate (less
+    /// the audio) instead of its fixed rate.
+    follow_estimate: bool,
+    /// Key frames sent.
+    keyframes_sent: u32,
 }
 
 impl CallNode {
@@ -126,9 +131,15 @@ impl CallNode {
                         .map(|f| f.data)
                         .unwrap_or_default()
                 }
-                VideoCodec::Fake { encoder, .. } => encoder.encode(self.frame_no, t_us, key).data,
+                VideoCodec::Fake { encoder, .. } => {
+                    if let (true, Some(t)) = (self.follow_estimate, self.pc.target_bitrate()) {
+                        encoder.set_bitrate(t.saturating_sub(52_000).max(20_000) as u32);
+                    }
+                    encoder.encode(self.frame_no, t_us, key).data
+                }
             };
             self.frame_no += 1;
+            self.keyframes_sent += u32::from(key);
             if let (false, Some(mid)) = (data.is_empty(), self.video_mid()) {
                 let ts = (t_us * 9 / 100) as u32;
                 let f = PacketizedFrame::vp8(&mut self.packetizer, data.into(), ts, 1100).unwrap();
@@ -210,6 +221,8 @@ fn node(seed: u64, epoch: Instant, addr: SocketAddr, real: bool, media_for: Dura
         decode_errors: 0,
         audio_decoded: 0,
         keyframe_requests: 0,
+        follow_estimate: false,
+        keyframes_sent: 0,
     }
 }
 
@@ -355,4 +368,100 @@ fn fake_codec_call_for_60_seconds_survives_a_partition_in_the_middle() {
             "{name}: asked for a key frame after the gap"
         );
     }
+}
+
+/// Congestion control end to end: a's uplink is a 500 kbit/s bottleneck
+/// with a 300 ms queue (25 ms each way); its encoder follows the
+/// connection's send-side estimate, fed by b's transport-cc feedback. Once
+/// settled the estimate sits within 15% of the capacity, the queue stays
+/// short (RTT), b decodes the frames without a gap, and no key frame is
+/// needed after the start.
+#[test]
+fn the_estimate_converges_on_a_500_kbit_bottleneck_and_the_queue_stays_short() {
+    const CAPACITY: u64 = 500_000;
+    let fast = LinkConfig {
+        latency: Duration::from_millis(25),
+        mtu: 1500,
+        ..LinkConfig::default()
+    };
+    let (mut sim, [a, b]) = call(21, fast.clone(), false, Duration::from_secs(40));
+    sim.set_link_oneway(
+        a,
+        b,
+        LinkConfig {
+            rate_bps: Some(CAPACITY),
+            queue_bytes: (CAPACITY / 8 * 3 / 10) as usize,
+            ..fast
+        },
+    );
+    sim.node_mut(a).follow_estimate = true;
+    sim.run_until(
+        |s| s.node(a).pc.is_connected() && s.node(b).pc.is_connected(),
+        Duration::from_secs(10),
+    )
+    .expect("connected");
+    let mut targets = Vec::new();
+    let mut rtts = Vec::new();
+    let mut settled_from = 0;
+    let mut keyframes_at_start = 0;
+    for second in 1..=30 {
+        sim.run_for(Duration::from_secs(1)).unwrap();
+        let st = sim.node(a).pc.stats();
+        let target = sim
+            .node(a)
+            .pc
+            .target_bitrate()
+            .expect("transport-cc negotiated");
+        let rtt = st.outbound.iter().find_map(|o| o.rtt_ms);
+        eprintln!(
+            "t={second:2}s target={target} rtt={rtt:?} cc={:?}",
+            st.congestion
+                .map(|c| (c.delay_state, c.acked_bitrate, c.loss_fraction))
+        );
+        if second == 15 {
+            settled_from = sim.node(a).frame_no;
+            keyframes_at_start = sim.node(a).keyframes_sent;
+        }
+        if second > 15 {
+            targets.push(target);
+            rtts.extend(rtt);
+        }
+    }
+    let mean = targets.iter().sum::<u64>() / targets.len() as u64;
+    let low = *targets.iter().min().unwrap();
+    eprintln!(
+        "settled: mean {mean} min {low}, rtt max {:?}",
+        rtts.iter().cloned().fold(0.0, f64::max)
+    );
+    assert!(
+        mean as f64 > 0.85 * CAPACITY as f64 && mean as f64 <= 1.15 * CAPACITY as f64,
+        "mean target {mean} vs capacity {CAPACITY}"
+    );
+    assert!(low as f64 > 0.6 * CAPACITY as f64, "lowest target {low}");
+    // 50 ms of propagation; a standing queue would add up to 300 ms.
+    let worst = rtts.iter().cloned().fold(0.0, f64::max);
+    assert!(!rtts.is_empty() && worst < 150.0, "RTT samples {rtts:?}");
+    let rx = sim.node(b);
+    let tx = sim.node(a);
+    assert_eq!(rx.decode_errors, 0);
+    let d = &rx.decoded;
+    assert!(d.windows(2).all(|w| w[1] > w[0]), "in order");
+    // The start-up probes may overflow the queue; once settled every frame
+    // arrives.
+    let settled = d.iter().filter(|&&n| n >= settled_from).count() as u32;
+    let sent = tx.frame_no - settled_from;
+    assert!(
+        settled + 2 >= sent,
+        "decoded {settled} of {sent} once settled"
+    );
+    eprintln!(
+        "key frames: {keyframes_at_start} in the first 15 s, {} in all",
+        tx.keyframes_sent
+    );
+    assert_eq!(
+        tx.keyframes_sent, keyframes_at_start,
+        "a key frame once settled"
+    );
+    let pacer = tx.pc.stats().pacer.unwrap();
+    assert_eq!(pacer.dropped_video, 0, "{pacer:?}");
 }
