@@ -211,7 +211,7 @@ impl AlertDescription {
 impl std::fmt::Display for AlertDescription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.name() {
-            Some(n) => write!(f, "{n} ({})", self.0),
+            Some(n) => write!(f, "{} ({n})", self.0),
             None => write!(f, "{}", self.0),
         }
     }

@@ -234,7 +234,7 @@ fn a_handshake_that_times_out_after_a_plaintext_alert_names_the_alert() {
     );
     assert!(
         why.to_string()
-            .contains("fatal alert handshake_failure (40)"),
+            .contains("fatal alert 40 (handshake_failure)"),
         "{why}"
     );
     assert_eq!(n.client.stats().plaintext_alerts, 1);
