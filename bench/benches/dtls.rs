@@ -6,15 +6,22 @@
 //!
 //! `cargo bench --bench dtls`
 //!
+//! Also `dtls_fragment_flood`: a meshrtc server fed 1,000 and 100,000
+//! one-byte handshake fragments of one ClientHello (every other byte, so
+//! none merge), 1,000 to a record. Reassembly caps the ranges held per
+//! message, so the time per fragment should not grow with the count
+//! (linear total). Timed: only the `handle_datagram` calls.
+//!
 //! Timed: the handshake (client's first flight until both ends are
 //! established and quiet) plus both exports. Not timed: certificate
 //! generation and the OpenSSL contexts (once), building the two endpoints
 //! (per iteration, in criterion's batched setup) and freeing them.
 
-use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use std::time::Instant;
 
 use meshrtc_dtls::kx::Group;
+use meshrtc_dtls::record::{write_record, ContentType};
 use meshrtc_dtls::{Certificate, Config, Dtls, Event};
 use meshrtc_integration::openssl_dtls::{
     handshake, self_signed_p256, OpensslDtls, OpensslDtlsConfig, Role, SslContext,
@@ -190,9 +197,64 @@ fn dtls_handshake(c: &mut Criterion) {
     g.finish();
 }
 
+/// `count` one-byte ClientHello fragments (message 0 of 30,000 bytes, at
+/// every other offset), 1,000 per plaintext record, one record a datagram.
+fn one_byte_fragments(count: usize) -> Vec<Vec<u8>> {
+    const LEN: u32 = 30_000;
+    let mut datagrams = Vec::new();
+    let mut rec = Vec::new();
+    for i in 0..count {
+        let offset = (2 * i as u32) % LEN;
+        rec.push(1); // ClientHello
+        rec.extend_from_slice(&LEN.to_be_bytes()[1..]);
+        rec.extend_from_slice(&0u16.to_be_bytes());
+        rec.extend_from_slice(&offset.to_be_bytes()[1..]);
+        rec.extend_from_slice(&1u32.to_be_bytes()[1..]);
+        rec.push(0x55);
+        if (i + 1) % 1000 == 0 || i + 1 == count {
+            let mut d = Vec::new();
+            write_record(&mut d, ContentType::Handshake, 0xfefd, 0, i as u64, &rec);
+            datagrams.push(d);
+            rec.clear();
+        }
+    }
+    datagrams
+}
+
+fn dtls_fragment_flood(c: &mut Criterion) {
+    let mut config = Config::new(Certificate::generate("bench-server").expect("certificate"));
+    config.rng_seed = Some([3; 32]);
+    let mut g = c.benchmark_group("dtls_fragment_flood");
+    for count in [1_000usize, 100_000] {
+        let datagrams = one_byte_fragments(count);
+        let now = Instant::now();
+        // Check once, untimed: all but the capped ranges were dropped.
+        let mut server = Dtls::server(config.clone(), now);
+        for d in &datagrams {
+            server.handle_datagram(now, d).expect("dropped, not fatal");
+        }
+        let s = server.stats();
+        assert!(s.reassembly_peak_ranges <= 64 && s.fragments_over_cap as usize >= count - 64 * 7);
+        g.throughput(Throughput::Elements(count as u64));
+        g.bench_function(format!("meshrtc/{count}"), |bench| {
+            bench.iter_batched(
+                || Dtls::server(config.clone(), now),
+                |mut server| {
+                    for d in &datagrams {
+                        let _ = server.handle_datagram(now, d);
+                    }
+                    server
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = dtls_handshake
+    targets = dtls_handshake, dtls_fragment_flood
 }
 criterion_main!(benches);

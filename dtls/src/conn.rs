@@ -14,7 +14,23 @@
 //! and fragmented to the configured MTU. The server can make the client
 //! prove its address with a cookie (§4.2.1, off by default: ICE already
 //! did), keeping no state before a valid cookie. A ClientHello that also
-//! offers DTLS 1.3 gets a plain DTLS 1.2 answer.
+//! offers DTLS 1.3 gets a plain DTLS 1.2 answer; one that offers only
+//! DTLS 1.3 a `protocol_version` alert.
+//!
+//! Hostile datagrams are dropped and counted in [`DtlsStats`], never
+//! fatal (RFC 6347 §4.1.2.7): fragments with a `message_seq` we do not
+//! expect, fragments that disagree with what is held for their message
+//! (the newer replaces an incomplete one), fragments beyond the
+//! reassembly caps ([`handshake::MAX_RANGES`] ranges per message,
+//! [`handshake::MAX_PARTIALS`] incomplete messages), messages that do not
+//! decode (the retransmission is awaited), handshake input after the
+//! handshake (except the peer's repeated final flight, which makes us
+//! resend ours) and unauthenticated (epoch 0) alerts. Such an alert is
+//! remembered: if the handshake then fails, the error names it
+//! ([`Error::AfterPlaintextAlert`]).
+//!
+//! [`handshake::MAX_RANGES`]: crate::handshake::MAX_RANGES
+//! [`handshake::MAX_PARTIALS`]: crate::handshake::MAX_PARTIALS
 //!
 //! The peer's certificate is accepted only if its SHA-256 fingerprint
 //! matches the one from the remote SDP (RFC 8122 §5, RFC 8827 §6.5). When
@@ -28,14 +44,18 @@ use ring::{digest, hmac};
 
 use crate::cert::{self, Certificate, Fingerprint, PeerKey};
 use crate::cipher::{CipherPair, RecordCipher, ReplayWindow, Suite, OVERHEAD};
-use crate::handshake::{Fragment, HandshakeType, Message, Reassembler, HEADER_LEN as HS_HEADER};
+use crate::handshake::{
+    Fragment, HandshakeError, HandshakeType, Message, Pushed, Reassembler, HEADER_LEN as HS_HEADER,
+};
 use crate::hello::{ext, ClientHello};
 use crate::kx::{Ephemeral, Group};
 use crate::messages::{
     self, CertificateRequest, HelloVerifyRequest, ServerHello, ServerKeyExchange,
 };
 use crate::prf::{self, PrfHash};
-use crate::record::{self, ContentType, Record, DTLS1_0, DTLS1_2, HEADER_LEN as REC_HEADER};
+use crate::record::{
+    self, ContentType, Record, DTLS1_0, DTLS1_2, DTLS1_3, HEADER_LEN as REC_HEADER,
+};
 use crate::rng::Rng;
 
 /// `ecdsa_secp256r1_sha256` (RFC 8446 §4.2.3; in TLS 1.2 terms hash 4,
@@ -156,6 +176,55 @@ pub enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertDescription(pub u8);
 
+impl AlertDescription {
+    /// The name RFC 5246 §7.2 (and RFC 8446 §6 for later ones) gives it.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0 => "close_notify",
+            10 => "unexpected_message",
+            20 => "bad_record_mac",
+            22 => "record_overflow",
+            40 => "handshake_failure",
+            42 => "bad_certificate",
+            43 => "unsupported_certificate",
+            44 => "certificate_revoked",
+            45 => "certificate_expired",
+            46 => "certificate_unknown",
+            47 => "illegal_parameter",
+            48 => "unknown_ca",
+            49 => "access_denied",
+            50 => "decode_error",
+            51 => "decrypt_error",
+            70 => "protocol_version",
+            71 => "insufficient_security",
+            80 => "internal_error",
+            86 => "inappropriate_fallback",
+            90 => "user_canceled",
+            100 => "no_renegotiation",
+            109 => "missing_extension",
+            110 => "unsupported_extension",
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for AlertDescription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "{} ({n})", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+fn alert_level_name(level: u8) -> &'static str {
+    match level {
+        1 => "warning",
+        2 => "fatal",
+        _ => "unknown-level",
+    }
+}
+
 #[allow(missing_docs)]
 impl AlertDescription {
     pub const CLOSE_NOTIFY: AlertDescription = AlertDescription(0);
@@ -208,6 +277,10 @@ pub enum Error {
     /// than DTLS 1.2.
     #[error("unsupported protocol version {0:#06x}")]
     UnsupportedVersion(u16),
+    /// The ClientHello's supported_versions (RFC 8446 §4.2.1) lists DTLS
+    /// 1.3 (0xfefc) and no DTLS 1.2, and DTLS 1.3 is not implemented.
+    #[error("the peer offers only DTLS 1.3 (0xfefc; supported_versions {0:04x?}), and only DTLS 1.2 is implemented")]
+    Dtls13Only(Vec<u16>),
     /// A value the peer may not choose (a suite, group or profile we did
     /// not offer, a non-null compression, a non-empty renegotiation_info).
     #[error("illegal parameter: {0}")]
@@ -250,6 +323,24 @@ pub enum Error {
     /// The handshake did not finish within [`Config::handshake_timeout`].
     #[error("handshake timed out after {0:?}")]
     HandshakeTimeout(Duration),
+    /// The handshake failed (`cause`) after the peer had sent an
+    /// unauthenticated (epoch 0) alert. Such an alert is not acted on when
+    /// it comes, since anyone can forge one (RFC 6347 §4.1.2.7), but it
+    /// most likely says why: a real peer rejects our certificate's
+    /// fingerprint this way, then goes silent.
+    #[error(
+        "{cause}, after the peer's unauthenticated {} alert {}",
+        alert_level_name(*level),
+        AlertDescription(*alert)
+    )]
+    AfterPlaintextAlert {
+        /// The alert level (1 warning, 2 fatal).
+        level: u8,
+        /// The alert description (RFC 5246 §7.2).
+        alert: u8,
+        /// What ended the handshake.
+        cause: Box<Error>,
+    },
     /// Caller misuse: sending before the association is up or after it is
     /// closed.
     #[error("not connected")]
@@ -270,7 +361,9 @@ impl Error {
             | Error::NoCommonGroup(_)
             | Error::NoCommonSignatureScheme
             | Error::ExtendedMasterSecretRequired => AlertDescription::HANDSHAKE_FAILURE,
-            Error::UnsupportedVersion(_) => AlertDescription::PROTOCOL_VERSION,
+            Error::UnsupportedVersion(_) | Error::Dtls13Only(_) => {
+                AlertDescription::PROTOCOL_VERSION
+            }
             Error::IllegalParameter(_) | Error::KeyExchange(_) => {
                 AlertDescription::ILLEGAL_PARAMETER
             }
@@ -278,6 +371,7 @@ impl Error {
             Error::UnexpectedMessage { .. } => AlertDescription::UNEXPECTED_MESSAGE,
             Error::Decode { .. } => AlertDescription::DECODE_ERROR,
             Error::BadSignature(_) | Error::BadFinished => AlertDescription::DECRYPT_ERROR,
+            Error::AfterPlaintextAlert { cause, .. } => cause.alert(),
             _ => AlertDescription::INTERNAL_ERROR,
         }
     }
@@ -363,9 +457,40 @@ pub struct DtlsStats {
     pub replayed: u64,
     /// Records dropped for their epoch (stale, or too far ahead).
     pub wrong_epoch: u64,
-    /// Handshake fragments dropped (malformed, too long, inconsistent,
-    /// or not expected in their epoch).
+    /// Handshake fragments dropped as malformed, too long, of a type not
+    /// expected, or in the wrong epoch.
     pub bad_fragments: u64,
+    /// Handshake fragments dropped for their `message_seq`: too far ahead,
+    /// or a ClientHello number the server did not ask for (RFC 6347
+    /// §4.2.2: 0, or 1 after a HelloVerifyRequest).
+    pub unexpected_seq: u64,
+    /// Handshake fragments whose type or length disagreed with what was
+    /// held for their `message_seq`: dropped when that message was
+    /// complete, replacing it when it was not.
+    pub conflicting_fragments: u64,
+    /// Fragments dropped at the reassembly caps
+    /// ([`crate::handshake::MAX_RANGES`] ranges per message,
+    /// [`crate::handshake::MAX_PARTIALS`] incomplete messages).
+    pub fragments_over_cap: u64,
+    /// Incomplete messages discarded to make room for one nearer the
+    /// message expected next.
+    pub partials_evicted: u64,
+    /// Reassembled handshake messages dropped because their body did not
+    /// decode; the peer's retransmission is awaited instead.
+    pub undecodable_messages: u64,
+    /// Handshake fragments after the handshake ended, ignored (a repeat
+    /// of the peer's final flight still makes us resend ours, §4.2.4).
+    pub late_handshake: u64,
+    /// Unauthenticated (epoch 0) alerts, ignored; the last one before the
+    /// handshake ends is named if it then fails.
+    pub plaintext_alerts: u64,
+    /// Reassembly work: held messages scanned plus byte ranges visited,
+    /// a constant per fragment at most (linear in input).
+    pub reassembly_work: u64,
+    /// The most byte ranges one message was held in at once.
+    pub reassembly_peak_ranges: u64,
+    /// The most incomplete messages held at once.
+    pub reassembly_peak_partials: u64,
     /// Flights sent, first transmissions.
     pub flights_sent: u64,
     /// Flight retransmissions (timer and peer-triggered).
@@ -437,6 +562,12 @@ pub struct Dtls {
     /// Server: the ClientHello's message_seq accepted so far, to restart
     /// reassembly when the client moves on to a later hello.
     client_hello_seq: Option<u16>,
+    /// Server: the highest ClientHello message_seq accepted: 0, or one
+    /// past the hello our last HelloVerifyRequest answered (§4.2.2).
+    hello_seq_limit: u16,
+    /// The peer's last unauthenticated alert (level, description) before
+    /// the handshake ended, fatal ones preferred.
+    plaintext_alert: Option<(u8, u8)>,
 
     // Records.
     read_epoch: u16,
@@ -527,6 +658,8 @@ impl Dtls {
             cookie_secret,
             hello_verify_seen: 0,
             client_hello_seq: None,
+            hello_seq_limit: 0,
+            plaintext_alert: None,
             read_epoch: 0,
             read_cipher: None,
             pending_read_cipher: None,
@@ -587,8 +720,7 @@ impl Dtls {
                     expected: fingerprint,
                     got: Fingerprint::of_der(der),
                 };
-                self.fail(e.clone());
-                return Err(e);
+                return Err(self.fail(e));
             }
         }
         self.maybe_connected();
@@ -630,7 +762,7 @@ impl Dtls {
             return;
         }
         if !self.handshake_done && now >= self.started + self.config.handshake_timeout {
-            self.fail(Error::HandshakeTimeout(self.config.handshake_timeout));
+            let _ = self.fail(Error::HandshakeTimeout(self.config.handshake_timeout));
             return;
         }
         if let Some(at) = self.retransmit_at {
@@ -679,11 +811,8 @@ impl Dtls {
         if self.expect == Expect::Closed {
             return Ok(());
         }
-        let r = self.handle_datagram_inner(now, datagram);
-        if let Err(e) = &r {
-            self.fail(e.clone());
-        }
-        r
+        self.handle_datagram_inner(now, datagram)
+            .map_err(|e| self.fail(e))
     }
 
     fn handle_datagram_inner(&mut self, now: Instant, datagram: &[u8]) -> Result<(), Error> {
@@ -804,24 +933,30 @@ impl Dtls {
     }
 
     fn handle_alert(&mut self, data: &[u8], epoch: u16) -> Result<(), Error> {
-        let [level, desc] = data else {
+        let &[level, desc] = data else {
             self.stats.malformed += 1;
             return Ok(());
         };
-        if *desc == AlertDescription::CLOSE_NOTIFY.0 {
-            // An unauthenticated close_notify during the handshake could be
-            // anyone's; only a protected one ends the association.
-            if epoch == 1 {
-                self.expect = Expect::Closed;
-                self.retransmit_at = None;
-                self.events
-                    .push_back(Event::Closed(CloseReason::PeerClosed));
+        if epoch == 0 {
+            // An unauthenticated alert could be anyone's (RFC 6347
+            // §4.1.2.7 drops what cannot be trusted): it ends nothing, but
+            // is kept to explain a handshake that fails later.
+            self.stats.plaintext_alerts += 1;
+            let keep = level == 2 || self.plaintext_alert.is_none_or(|(l, _)| l != 2);
+            if !self.handshake_done && keep {
+                self.plaintext_alert = Some((level, desc));
             }
             return Ok(());
         }
-        // After the handshake only protected alerts count.
-        if *level == 2 && (epoch == 1 || !self.handshake_done) {
-            return Err(Error::PeerAlert(*desc));
+        if desc == AlertDescription::CLOSE_NOTIFY.0 {
+            self.expect = Expect::Closed;
+            self.retransmit_at = None;
+            self.events
+                .push_back(Event::Closed(CloseReason::PeerClosed));
+            return Ok(());
+        }
+        if level == 2 {
+            return Err(Error::PeerAlert(desc));
         }
         Ok(())
     }
@@ -848,19 +983,59 @@ impl Dtls {
                 self.stats.bad_fragments += 1;
                 continue;
             }
+            if self.handshake_done {
+                // No renegotiation: only a repeat of the peer's final
+                // flight means anything now (ours was lost, §4.2.4).
+                self.stats.late_handshake += 1;
+                if f.message_seq < self.reassembler.next_seq() {
+                    self.peer_repeated(now);
+                }
+                continue;
+            }
             if self.role == Role::Server && self.expect == Expect::ClientHello {
                 self.push_client_hello_fragment(now, &f, record_seq)?;
                 continue;
             }
-            if f.message_seq < self.reassembler.next_seq() {
+            if self.push_fragment(&f) == Some(Pushed::Old) {
                 self.peer_repeated(now);
-                continue;
-            }
-            if self.reassembler.push(&f).is_err() {
-                self.stats.bad_fragments += 1;
             }
         }
         Ok(())
+    }
+
+    /// Hands a fragment to the reassembler and counts what it dropped;
+    /// returns what it kept it as, `None` when refused.
+    fn push_fragment(&mut self, f: &Fragment<'_>) -> Option<Pushed> {
+        let work = self.reassembler.work();
+        let r = self.reassembler.push(f);
+        self.stats.reassembly_work += self.reassembler.work() - work;
+        let peak = &mut self.stats.reassembly_peak_ranges;
+        *peak = (*peak).max(self.reassembler.max_ranges() as u64);
+        let peak = &mut self.stats.reassembly_peak_partials;
+        *peak = (*peak).max(self.reassembler.partials() as u64);
+        match r {
+            Ok(p) => {
+                match p {
+                    Pushed::AheadOfWindow => self.stats.unexpected_seq += 1,
+                    Pushed::Replaced => self.stats.conflicting_fragments += 1,
+                    Pushed::Evicted => self.stats.partials_evicted += 1,
+                    Pushed::Kept | Pushed::Old => {}
+                }
+                Some(p)
+            }
+            Err(HandshakeError::Inconsistent(_)) => {
+                self.stats.conflicting_fragments += 1;
+                None
+            }
+            Err(HandshakeError::TooManyRanges { .. } | HandshakeError::TooManyPartials { .. }) => {
+                self.stats.fragments_over_cap += 1;
+                None
+            }
+            Err(_) => {
+                self.stats.bad_fragments += 1;
+                None
+            }
+        }
     }
 
     /// The peer repeated a flight we already have: our reply was lost, so
@@ -890,25 +1065,39 @@ impl Dtls {
         f: &Fragment<'_>,
         record_seq: u64,
     ) -> Result<(), Error> {
-        if f.msg_type != HandshakeType::ClientHello || f.message_seq > 1 {
+        if f.msg_type != HandshakeType::ClientHello {
             self.stats.bad_fragments += 1;
+            return Ok(());
+        }
+        // RFC 6347 §4.2.2: the first hello is message 0; only a hello
+        // answering our HelloVerifyRequest may be numbered higher. Anything
+        // else is forged and must not displace the real hello.
+        if f.message_seq > self.hello_seq_limit {
+            self.stats.unexpected_seq += 1;
             return Ok(());
         }
         match self.client_hello_seq {
             Some(s) if s == f.message_seq => {}
-            Some(s) if f.message_seq < s => return Ok(()),
+            Some(s) if f.message_seq < s => {
+                self.stats.unexpected_seq += 1;
+                return Ok(());
+            }
             _ => {
                 self.client_hello_seq = Some(f.message_seq);
                 self.reassembler =
                     Reassembler::new(f.message_seq, self.config.max_handshake_message, 1);
             }
         }
-        if self.reassembler.push(f).is_err() {
-            self.stats.bad_fragments += 1;
-            return Ok(());
-        }
+        self.push_fragment(f);
         if let Some(msg) = self.reassembler.pop() {
-            self.server_on_client_hello(now, msg, record_seq)?;
+            match self.server_on_client_hello(now, msg, record_seq) {
+                Err(Error::Decode { .. }) => {
+                    // Forged or corrupted: wait for the real one.
+                    self.stats.undecodable_messages += 1;
+                    self.client_hello_seq = None;
+                }
+                r => r?,
+            }
         }
         Ok(())
     }
@@ -921,10 +1110,21 @@ impl Dtls {
             if self.handshake_done {
                 // No renegotiation: a handshake message after the end is
                 // dropped, never fatal (it may be an off-path injection).
-                self.stats.bad_fragments += 1;
+                self.stats.late_handshake += 1;
                 continue;
             }
-            self.handle_message(now, msg)?;
+            let seq = msg.message_seq;
+            match self.handle_message(now, msg) {
+                Err(Error::Decode { .. }) => {
+                    // Every handler decodes before it changes any state, so
+                    // the message can be dropped (it may be forged) and the
+                    // peer's retransmission awaited.
+                    self.stats.undecodable_messages += 1;
+                    self.reassembler.expect_again(seq);
+                    break;
+                }
+                r => r?,
+            }
         }
         Ok(())
     }
@@ -1244,6 +1444,7 @@ impl Dtls {
                 self.send_seq[0] = self.send_seq[0].max(record_seq + 1);
                 self.stats.hello_verify_requests += 1;
                 self.client_hello_seq = None;
+                self.hello_seq_limit = self.hello_seq_limit.max(msg.message_seq.saturating_add(1));
                 self.reassembler = Reassembler::new(
                     msg.message_seq.wrapping_add(1),
                     self.config.max_handshake_message,
@@ -1256,6 +1457,16 @@ impl Dtls {
         // 1.3 client still writes 1.2 here and gets a 1.2 answer.
         if hello.version > DTLS1_2 {
             return Err(Error::UnsupportedVersion(hello.version));
+        }
+        // RFC 8446 §4.2.1: a client that sends supported_versions offers
+        // exactly what it lists there. 1.3 alone cannot be answered yet.
+        let versions = hello.supported_versions();
+        if !versions.is_empty() && !versions.contains(&DTLS1_2) {
+            return Err(if versions.contains(&DTLS1_3) {
+                Error::Dtls13Only(versions)
+            } else {
+                Error::UnsupportedVersion(versions[0])
+            });
         }
         let offered: Vec<u16> = hello.cipher_suites().collect();
         let suite = self
@@ -1724,17 +1935,33 @@ impl Dtls {
         self.outbox.push_back(out);
     }
 
-    fn fail(&mut self, e: Error) {
+    /// Ends the association on `e` (with a fatal alert unless the peer's
+    /// alert or silence ended it) and returns the error as reported: named
+    /// after the peer's unauthenticated alert if one came during the
+    /// handshake.
+    fn fail(&mut self, e: Error) -> Error {
         if self.expect == Expect::Closed {
-            return;
+            return e;
         }
         if !matches!(e, Error::PeerAlert(_) | Error::HandshakeTimeout(_)) {
             self.send_alert(2, e.alert());
         }
+        let e = match self.plaintext_alert {
+            Some((level, alert)) if !self.handshake_done && !matches!(e, Error::PeerAlert(_)) => {
+                Error::AfterPlaintextAlert {
+                    level,
+                    alert,
+                    cause: Box::new(e),
+                }
+            }
+            _ => e,
+        };
         self.expect = Expect::Closed;
         self.retransmit_at = None;
         self.flight.clear();
-        self.events.push_back(Event::Closed(CloseReason::Error(e)));
+        self.events
+            .push_back(Event::Closed(CloseReason::Error(e.clone())));
+        e
     }
 }
 
@@ -1811,10 +2038,21 @@ mod tests {
         assert_eq!(alert[0], 21);
         assert_eq!(&alert[13..], [2, 51], "plaintext fatal decrypt_error");
         assert!(server.is_closed());
-        client.handle_datagram(now, &alert).unwrap_err();
+        // Plaintext, so the client only notes it; its handshake then
+        // times out, and the error names the alert.
+        client.handle_datagram(now, &alert).unwrap();
+        assert_eq!(client.stats().plaintext_alerts, 1);
+        assert!(!client.is_closed());
+        client.handle_timeout(now + client.config.handshake_timeout);
         assert_eq!(
             client.poll_event(),
-            Some(Event::Closed(CloseReason::Error(Error::PeerAlert(51))))
+            Some(Event::Closed(CloseReason::Error(
+                Error::AfterPlaintextAlert {
+                    level: 2,
+                    alert: 51,
+                    cause: Box::new(Error::HandshakeTimeout(Duration::from_secs(30))),
+                }
+            )))
         );
     }
 }

@@ -125,6 +125,22 @@ pub enum HandshakeError {
     /// earlier fragments with the same `message_seq`.
     #[error("fragments of message {0} disagree on its type or length")]
     Inconsistent(u16),
+    /// A fragment that would split its message into more than
+    /// [`MAX_RANGES`] pieces.
+    #[error("message {message_seq} is already held in {limit} pieces")]
+    TooManyRanges {
+        /// The message.
+        message_seq: u16,
+        /// [`MAX_RANGES`].
+        limit: usize,
+    },
+    /// A fragment of another message while [`MAX_PARTIALS`] incomplete
+    /// ones nearer the expected one are held.
+    #[error("{limit} incomplete messages are held already")]
+    TooManyPartials {
+        /// [`MAX_PARTIALS`].
+        limit: usize,
+    },
 }
 
 /// One handshake fragment, borrowed from a record.
@@ -262,32 +278,53 @@ impl Message {
     }
 }
 
+/// The most disjoint byte ranges one message may be held in while it is
+/// reassembled. A fragment that would open another range is dropped (the
+/// peer's retransmission, which overlaps what is held, merges instead), so
+/// a flood of one-byte fragments costs constant work per fragment.
+pub const MAX_RANGES: usize = 64;
+/// The most incomplete messages held at once.
+pub const MAX_PARTIALS: usize = 4;
+
 /// A message being reassembled.
 #[derive(Debug)]
 struct Partial {
     msg_type: HandshakeType,
     message_seq: u16,
     body: Vec<u8>,
-    /// Received byte ranges, sorted and merged.
+    /// Received byte ranges `[start, end)`: sorted, disjoint and not
+    /// touching (adjacent ranges are merged).
     have: Vec<(usize, usize)>,
 }
 
 impl Partial {
-    fn add(&mut self, offset: usize, data: &[u8]) {
+    /// Where `[s, e)` would go: the ranges in `have[i..j]` overlap or touch
+    /// it and merge with it.
+    fn span(&self, s: usize, e: usize) -> (usize, usize) {
+        let i = self.have.partition_point(|&(_, b)| b < s);
+        let j = self.have.partition_point(|&(a, _)| a <= e);
+        (i, j.max(i))
+    }
+
+    /// Whether adding `[s, e)` keeps the range count within `limit`.
+    fn fits(&self, s: usize, e: usize, limit: usize) -> bool {
+        let (i, j) = self.span(s, e);
+        i < j || self.have.len() < limit
+    }
+
+    /// Copies the fragment in and merges its range with the ones it
+    /// overlaps or touches; returns how many held ranges it visited.
+    fn add(&mut self, offset: usize, data: &[u8]) -> usize {
         self.body[offset..offset + data.len()].copy_from_slice(data);
-        let (mut s, mut e) = (offset, offset + data.len());
-        let mut merged = Vec::with_capacity(self.have.len() + 1);
-        for &(a, b) in &self.have {
-            if b < s || a > e {
-                merged.push((a, b));
-            } else {
-                s = s.min(a);
-                e = e.max(b);
-            }
+        let (s, e) = (offset, offset + data.len());
+        let (i, j) = self.span(s, e);
+        if i == j {
+            self.have.insert(i, (s, e));
+        } else {
+            self.have[i] = (s.min(self.have[i].0), e.max(self.have[j - 1].1));
+            self.have.drain(i + 1..j);
         }
-        merged.push((s, e));
-        merged.sort_unstable();
-        self.have = merged;
+        j - i
     }
 
     fn complete(&self) -> bool {
@@ -295,17 +332,42 @@ impl Partial {
     }
 }
 
+/// What [`Reassembler::push`] did with a fragment it did not refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Kept (new bytes, or bytes already held).
+    Kept,
+    /// Kept in place of an incomplete message with the same `message_seq`
+    /// but another type or length, which was discarded: one of the two is
+    /// forged, and only the newer can still be completed (the peer's
+    /// retransmissions complete it if it is the real one).
+    Replaced,
+    /// Kept; the incomplete message furthest ahead was discarded to stay
+    /// within [`MAX_PARTIALS`] (the message expected next is never
+    /// crowded out).
+    Evicted,
+    /// Its message was handed out already: a retransmission, which the
+    /// caller may answer with its last flight (RFC 6347 §4.2.4).
+    Old,
+    /// Too far ahead of the next expected message: dropped.
+    AheadOfWindow,
+}
+
 /// Reassembles handshake messages from fragments in any order, duplicated
 /// or overlapping, and hands them out in `message_seq` order (RFC 6347
-/// §4.2.2). Memory is bounded: messages above `max_message` bytes are
-/// refused, and only `window` messages ahead of the next expected one are
-/// buffered (later ones are dropped; the peer retransmits).
+/// §4.2.2). Memory and work are bounded: messages above `max_message`
+/// bytes are refused, only `window` messages ahead of the next expected
+/// one are buffered (later ones are dropped; the peer retransmits), at
+/// most [`MAX_PARTIALS`] of them incomplete, each in at most
+/// [`MAX_RANGES`] ranges, and a fragment costs a binary search plus the
+/// ranges it merges, so reassembly is linear in the bytes received.
 #[derive(Debug)]
 pub struct Reassembler {
     next_seq: u16,
     max_message: usize,
     window: u16,
     pending: Vec<Partial>,
+    work: u64,
 }
 
 impl Reassembler {
@@ -317,6 +379,7 @@ impl Reassembler {
             max_message,
             window,
             pending: Vec::new(),
+            work: 0,
         }
     }
 
@@ -325,42 +388,92 @@ impl Reassembler {
         self.next_seq
     }
 
-    /// Adds a fragment. Returns `Ok(false)` when it was dropped as old
-    /// (a retransmission of a message already handed out, which the caller
-    /// may use to retransmit its own last flight) or too far ahead, and
-    /// `Ok(true)` when it was kept.
-    pub fn push(&mut self, f: &Fragment<'_>) -> Result<bool, HandshakeError> {
+    /// Expects `message_seq` again, after the message popped with it was
+    /// dropped (it did not decode): the peer's retransmission brings it
+    /// back. Only moves backwards.
+    pub fn expect_again(&mut self, message_seq: u16) {
+        if message_seq < self.next_seq {
+            self.next_seq = message_seq;
+            self.pending.retain(|p| p.message_seq >= message_seq);
+        }
+    }
+
+    /// Adds a fragment. `Err` means it was refused and nothing changed:
+    /// a message over the size limit, a fragment conflicting with a
+    /// complete message held for the same `message_seq`, or one over the
+    /// range or partial-message caps.
+    pub fn push(&mut self, f: &Fragment<'_>) -> Result<Pushed, HandshakeError> {
         if f.length > self.max_message {
             return Err(HandshakeError::TooLong {
                 length: f.length,
                 limit: self.max_message,
             });
         }
-        if f.message_seq < self.next_seq || f.message_seq - self.next_seq >= self.window {
-            return Ok(false);
+        if f.message_seq < self.next_seq {
+            return Ok(Pushed::Old);
         }
-        let p = match self
+        if f.message_seq - self.next_seq >= self.window {
+            return Ok(Pushed::AheadOfWindow);
+        }
+        self.work += self.pending.len() as u64 + 1;
+        let (s, e) = (f.offset, f.offset + f.body.len());
+        let mut outcome = Pushed::Kept;
+        let held = self
             .pending
-            .iter_mut()
-            .position(|p| p.message_seq == f.message_seq)
-        {
-            Some(i) => &mut self.pending[i],
+            .iter()
+            .position(|p| p.message_seq == f.message_seq);
+        let i = match held {
+            Some(i)
+                if self.pending[i].msg_type == f.msg_type
+                    && self.pending[i].body.len() == f.length =>
+            {
+                if !self.pending[i].fits(s, e, MAX_RANGES) {
+                    return Err(HandshakeError::TooManyRanges {
+                        message_seq: f.message_seq,
+                        limit: MAX_RANGES,
+                    });
+                }
+                i
+            }
+            Some(i) => {
+                if self.pending[i].complete() {
+                    return Err(HandshakeError::Inconsistent(f.message_seq));
+                }
+                self.pending[i] = Partial::new(f);
+                outcome = Pushed::Replaced;
+                i
+            }
             None => {
-                self.pending.push(Partial {
-                    msg_type: f.msg_type,
-                    message_seq: f.message_seq,
-                    body: vec![0; f.length],
-                    have: Vec::new(),
-                });
-                let last = self.pending.len() - 1;
-                &mut self.pending[last]
+                let whole = f.offset == 0 && f.body.len() == f.length;
+                let incomplete = self.pending.iter().filter(|p| !p.complete()).count();
+                if !whole && incomplete >= MAX_PARTIALS {
+                    // Make room only for a message nearer the one
+                    // expected next than the furthest one held.
+                    let far = self
+                        .pending
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| !p.complete())
+                        .max_by_key(|(_, p)| p.message_seq)
+                        .map(|(i, p)| (i, p.message_seq));
+                    match far {
+                        Some((j, seq)) if seq > f.message_seq => {
+                            self.pending.swap_remove(j);
+                            outcome = Pushed::Evicted;
+                        }
+                        _ => {
+                            return Err(HandshakeError::TooManyPartials {
+                                limit: MAX_PARTIALS,
+                            })
+                        }
+                    }
+                }
+                self.pending.push(Partial::new(f));
+                self.pending.len() - 1
             }
         };
-        if p.msg_type != f.msg_type || p.body.len() != f.length {
-            return Err(HandshakeError::Inconsistent(f.message_seq));
-        }
-        p.add(f.offset, f.body);
-        Ok(true)
+        self.work += self.pending[i].add(f.offset, f.body) as u64;
+        Ok(outcome)
     }
 
     /// The next whole message in order, if it is complete.
@@ -381,5 +494,32 @@ impl Reassembler {
     /// Bytes buffered for incomplete or future messages.
     pub fn buffered(&self) -> usize {
         self.pending.iter().map(|p| p.body.len()).sum()
+    }
+
+    /// Incomplete messages held (at most [`MAX_PARTIALS`]).
+    pub fn partials(&self) -> usize {
+        self.pending.iter().filter(|p| !p.complete()).count()
+    }
+
+    /// The most ranges any held message is in (at most [`MAX_RANGES`]).
+    pub fn max_ranges(&self) -> usize {
+        self.pending.iter().map(|p| p.have.len()).max().unwrap_or(0)
+    }
+
+    /// Work done so far, in held messages scanned plus ranges visited:
+    /// bounded by a constant per fragment.
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+}
+
+impl Partial {
+    fn new(f: &Fragment<'_>) -> Partial {
+        Partial {
+            msg_type: f.msg_type,
+            message_seq: f.message_seq,
+            body: vec![0; f.length],
+            have: Vec::new(),
+        }
     }
 }

@@ -46,7 +46,8 @@
 //!   anti-replay window (§4.1.2.6).
 //! - [`rng`]: the seedable random source (randoms, cookie secret).
 //!
-//! Not implemented: DTLS 1.3 (a 1.3-capable hello gets a 1.2 answer),
+//! Not implemented: DTLS 1.3 (a 1.3-capable hello gets a 1.2 answer, a
+//! 1.3-only hello a `protocol_version` alert),
 //! session resumption, renegotiation, RSA certificates, CBC suites.
 #![forbid(unsafe_code)]
 

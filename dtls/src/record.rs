@@ -21,6 +21,8 @@ pub const HEADER_LEN: usize = 13;
 
 /// DTLS 1.2's wire version (RFC 6347 §4.1: `{254, 253}`).
 pub const DTLS1_2: u16 = 0xfefd;
+/// DTLS 1.3's version number in supported_versions (RFC 9147 §5.3).
+pub const DTLS1_3: u16 = 0xfefc;
 /// DTLS 1.0's wire version, which ClientHello records may carry.
 pub const DTLS1_0: u16 = 0xfeff;
 

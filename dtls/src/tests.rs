@@ -1,6 +1,6 @@
 //! The parsing layers against Chromium 156's fragmented ClientHello.
 
-use crate::handshake::{fragments, HandshakeError, HandshakeType, Message, Reassembler};
+use crate::handshake::{fragments, HandshakeError, HandshakeType, Message, Pushed, Reassembler};
 use crate::hello::{ext, ClientHello, HelloError};
 use crate::record::{self, records, ContentType, RecordError};
 
@@ -25,7 +25,7 @@ fn reassemble(datagrams: &[Vec<u8>]) -> Message {
             assert_eq!(rec.content_type, ContentType::Handshake);
             assert_eq!(rec.epoch, 0);
             for f in fragments(rec.fragment) {
-                assert!(r.push(&f.unwrap()).unwrap());
+                assert_eq!(r.push(&f.unwrap()), Ok(Pushed::Kept));
             }
         }
     }
@@ -121,11 +121,15 @@ fn reassembler_orders_bounds_and_refuses_inconsistency() {
     let far = msg(3, 10).fragments(100);
     let old = msg(0, 10).fragments(100);
     let push = |r: &mut Reassembler, f: &Vec<u8>| r.push(&fragments(f).next().unwrap().unwrap());
-    assert_eq!(push(&mut r, &two[0]), Ok(true));
+    assert_eq!(push(&mut r, &two[0]), Ok(Pushed::Kept));
     assert_eq!(r.pop(), None, "message 1 first");
-    assert_eq!(push(&mut r, &far[0]), Ok(false), "beyond the window");
-    assert_eq!(push(&mut r, &old[0]), Ok(false), "already handed out");
-    assert_eq!(push(&mut r, &one[0]), Ok(true));
+    assert_eq!(
+        push(&mut r, &far[0]),
+        Ok(Pushed::AheadOfWindow),
+        "beyond the window"
+    );
+    assert_eq!(push(&mut r, &old[0]), Ok(Pushed::Old), "already handed out");
+    assert_eq!(push(&mut r, &one[0]), Ok(Pushed::Kept));
     assert_eq!(r.pop().map(|m| m.message_seq), Some(1));
     assert_eq!(r.pop().map(|m| m.message_seq), Some(2));
     assert_eq!(r.next_seq(), 3);
@@ -140,8 +144,94 @@ fn reassembler_orders_bounds_and_refuses_inconsistency() {
     let a = msg(3, 10).fragments(8);
     let mut b = msg(3, 11).fragments(8)[1].clone();
     b[0] = HandshakeType::Certificate.as_u8();
-    assert_eq!(push(&mut r, &a[0]), Ok(true));
+    assert_eq!(push(&mut r, &a[0]), Ok(Pushed::Kept));
+    // Incomplete: the conflicting fragment replaces it (one is forged and
+    // only the newer can still be completed).
+    assert_eq!(push(&mut r, &b), Ok(Pushed::Replaced));
+    assert_eq!(r.buffered(), 11);
+    // Complete: a conflicting fragment is refused, the message stays.
+    for f in &a {
+        push(&mut r, f).unwrap();
+    }
     assert_eq!(push(&mut r, &b), Err(HandshakeError::Inconsistent(3)));
+    assert_eq!(r.pop(), Some(msg(3, 10)));
+}
+
+#[test]
+fn ranges_merge_incrementally_and_are_capped() {
+    let body: Vec<u8> = (0..200u32).map(|i| i as u8).collect();
+    let m = Message {
+        msg_type: HandshakeType::Certificate,
+        message_seq: 0,
+        body: body.clone(),
+    };
+    let piece = |off: usize, len: usize| {
+        let mut f = vec![HandshakeType::Certificate.as_u8(), 0, 0, 200, 0, 0];
+        f.extend_from_slice(&(off as u32).to_be_bytes()[1..]);
+        f.extend_from_slice(&(len as u32).to_be_bytes()[1..]);
+        f.extend_from_slice(&body[off..off + len]);
+        f
+    };
+    let mut r = Reassembler::new(0, 4096, 4);
+    let push = |r: &mut Reassembler, f: &[u8]| r.push(&fragments(f).next().unwrap().unwrap());
+    // Every other byte: 64 ranges, then the cap.
+    for i in 0..64 {
+        assert_eq!(push(&mut r, &piece(2 * i, 1)), Ok(Pushed::Kept));
+    }
+    assert_eq!(r.max_ranges(), 64);
+    assert_eq!(
+        push(&mut r, &piece(150, 1)),
+        Err(HandshakeError::TooManyRanges {
+            message_seq: 0,
+            limit: 64
+        })
+    );
+    // Touching a held range still merges, and a byte inside one is a
+    // duplicate; neither opens a range.
+    assert_eq!(push(&mut r, &piece(127, 1)), Ok(Pushed::Kept));
+    assert_eq!(push(&mut r, &piece(4, 1)), Ok(Pushed::Kept));
+    assert_eq!(r.max_ranges(), 64);
+    // The gaps fill: 1, 3, 5, ... merge pairs into one range.
+    for i in 0..63 {
+        push(&mut r, &piece(2 * i + 1, 1)).unwrap();
+    }
+    assert_eq!(r.max_ranges(), 1);
+    assert_eq!(r.pop(), None);
+    assert_eq!(push(&mut r, &piece(128, 72)), Ok(Pushed::Kept));
+    assert_eq!(r.pop(), Some(m));
+    // 1 + 64 + 2 + 63 + 1 fragments of constant work each.
+    assert!(r.work() <= 4 * 131, "work {}", r.work());
+}
+
+#[test]
+fn incomplete_messages_are_capped_and_the_next_expected_one_gets_room() {
+    let first_byte = |seq: u16| {
+        let mut f = vec![HandshakeType::Certificate.as_u8(), 0, 0, 10];
+        f.extend_from_slice(&seq.to_be_bytes());
+        f.extend_from_slice(&[0, 0, 0, 0, 0, 1, 0xaa]);
+        f
+    };
+    let mut r = Reassembler::new(0, 4096, 8);
+    let push = |r: &mut Reassembler, f: &[u8]| r.push(&fragments(f).next().unwrap().unwrap());
+    for seq in 3..7 {
+        assert_eq!(push(&mut r, &first_byte(seq)), Ok(Pushed::Kept));
+    }
+    assert_eq!(r.partials(), 4);
+    assert_eq!(
+        push(&mut r, &first_byte(7)),
+        Err(HandshakeError::TooManyPartials { limit: 4 })
+    );
+    // Message 0 is nearer: message 6 makes room.
+    assert_eq!(push(&mut r, &first_byte(0)), Ok(Pushed::Evicted));
+    assert_eq!(r.partials(), 4);
+    // A whole message needs no partial slot.
+    let whole = Message {
+        msg_type: HandshakeType::ServerHelloDone,
+        message_seq: 1,
+        body: Vec::new(),
+    };
+    assert_eq!(push(&mut r, &whole.fragments(100)[0]), Ok(Pushed::Kept));
+    assert_eq!(r.partials(), 4);
 }
 
 #[test]

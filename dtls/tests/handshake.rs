@@ -431,8 +431,9 @@ fn a_vanished_peer_times_the_handshake_out() {
 fn wrong_fingerprint_fails_both_sides_with_bad_certificate() {
     let (c, s) = certs();
     let other = Certificate::generate("mallory").unwrap();
-    let (cc, mut sc) = configs(&c, &s);
+    let (mut cc, mut sc) = configs(&c, &s);
     sc.remote_fingerprint = Some(*other.fingerprint());
+    cc.handshake_timeout = Duration::from_secs(4);
     let mut p = Pair::new(cc, sc);
     p.run(Duration::from_secs(5));
     match Pair::closed(&p.server_events) {
@@ -442,10 +443,24 @@ fn wrong_fingerprint_fails_both_sides_with_bad_certificate() {
         }
         other => panic!("server: {other:?}"),
     }
+    // The server's alert is plaintext (it has not switched keys): the
+    // client cannot trust it, keeps trying until its deadline, and then
+    // names it.
+    let why = Error::AfterPlaintextAlert {
+        level: 2,
+        alert: 42,
+        cause: Box::new(Error::HandshakeTimeout(Duration::from_secs(4))),
+    };
+    assert_eq!(
+        why.to_string(),
+        "handshake timed out after 4s, after the peer's unauthenticated fatal alert \
+         42 (bad_certificate)"
+    );
     assert_eq!(
         Pair::closed(&p.client_events),
-        Some(&CloseReason::Error(Error::PeerAlert(42)))
+        Some(&CloseReason::Error(why))
     );
+    assert_eq!(p.client.stats().plaintext_alerts, 1);
     assert!(Pair::connected(&p.client_events).is_none());
 }
 
