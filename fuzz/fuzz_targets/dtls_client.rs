@@ -56,7 +56,10 @@ fuzz_target!(|data: &[u8]| {
         rest = &rest[3 + n..];
         let was_closed = client.is_closed();
         let r = client.handle_datagram(now, datagram);
-        assert!(r.is_ok() || client.is_closed(), "an Err closes the association");
+        assert!(
+            r.is_ok() || client.is_closed(),
+            "an Err closes the association"
+        );
         now += Duration::from_millis(delta * 20);
         if let Some(t) = client.poll_timeout() {
             assert!(!client.is_closed(), "a closed client wants no timer");

@@ -103,8 +103,8 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 let room = ["a", "b", ""][usize::from(arg % 3)];
-                let password = ["", r#","password":"pw""#, r#","password":"no""#]
-                    [usize::from(arg / 3 % 3)];
+                let password =
+                    ["", r#","password":"pw""#, r#","password":"no""#][usize::from(arg / 3 % 3)];
                 format!(r#"{{"type":"join","room":"{room}","name":"n{slot}"{password}}}"#)
             }
             2 => format!(r#"{{"type":"offer","to":"{peer}","sdp":"v=0"}}"#),
