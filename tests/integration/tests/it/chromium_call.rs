@@ -270,7 +270,6 @@ fn chromium_offers(s: &mut Setup, trickle: bool) {
         "AV1",
         "red/",
         "ulpfec",
-        "transport-cc",
         "goog-remb",
         " tcp ",
     ] {
@@ -279,10 +278,16 @@ fn chromium_offers(s: &mut Setup, trickle: bool) {
             "{absent} in our answer:\n{answer}"
         );
     }
-    // Only header extensions we implement, only the RTX of VP8.
+    // Only header extensions we implement (the MID and the transport-wide
+    // sequence number), only the RTX of VP8; transport-cc feedback promised.
     for l in answer.lines().filter(|l| l.starts_with("a=extmap:")) {
-        assert!(l.ends_with("urn:ietf:params:rtp-hdrext:sdes:mid"), "{l}");
+        assert!(
+            l.ends_with("urn:ietf:params:rtp-hdrext:sdes:mid")
+                || l.ends_with("draft-holmer-rmcat-transport-wide-cc-extensions-01"),
+            "{l}"
+        );
     }
+    assert!(answer.contains(" transport-cc\r\n"), "{answer}");
     let rtx: Vec<&str> = answer
         .lines()
         .filter(|l| l.contains(" rtx/90000"))
@@ -515,6 +520,11 @@ fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
         );
     }
     assert_eq!(ours.srtp_errors, 0, "{name}");
+    // transport-cc both ways: Chromium reports on what we send, and we
+    // report on what it sends.
+    assert!(ours.transport_feedbacks_received > 0, "{name}: {ours:?}");
+    assert!(ours.transport_feedbacks_sent > 0, "{name}: {ours:?}");
+    assert!(ours.congestion.is_some_and(|c| c.target > 0), "{name}");
 }
 
 #[test]
