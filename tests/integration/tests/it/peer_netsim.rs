@@ -333,6 +333,11 @@ fn fake_codec_call_for_60_seconds_survives_a_partition_in_the_middle() {
         ..LinkConfig::default()
     };
     let (mut sim, [a, b]) = call(11, link, false, Duration::from_secs(60));
+    // As a real sender does, both encoders aim at their connection's
+    // estimate: a fixed 600 kbit/s after the partition's loss would be
+    // more than the pacer lets out.
+    sim.node_mut(a).follow_estimate = true;
+    sim.node_mut(b).follow_estimate = true;
     sim.run_until(
         |s| s.node(a).pc.is_connected() && s.node(b).pc.is_connected(),
         Duration::from_secs(10),
