@@ -264,15 +264,7 @@ fn chromium_offers(s: &mut Setup, trickle: bool) {
         .unwrap();
     let answer = s.ours.pc.create_answer(now).unwrap();
     // What Chromium offers that we do not implement is declined or left out.
-    for absent in [
-        "H264",
-        "VP9",
-        "AV1",
-        "red/",
-        "ulpfec",
-        "goog-remb",
-        " tcp ",
-    ] {
+    for absent in ["H264", "VP9", "AV1", "red/", "ulpfec", "goog-remb", " tcp "] {
         assert!(
             !answer.contains(absent),
             "{absent} in our answer:\n{answer}"
