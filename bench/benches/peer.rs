@@ -631,7 +631,7 @@ fn meshrtc_idle_pair() -> (Stages, (Side, Side)) {
 }
 
 /// Heap of the pieces a connection holds, built alone with the
-/// connection's settings (`peer/src/connection.rs`).
+/// connection's settings (`peer/src/connection/config.rs`).
 fn meshrtc_components() -> Vec<(&'static str, i64)> {
     let mut out = Vec::new();
     let mut measure = |name: &'static str, f: &mut dyn FnMut() -> Box<dyn std::any::Any>| {

@@ -242,6 +242,21 @@ pub enum PairState {
     Failed,
 }
 
+/// What ICE knows of a 5-tuple, for its owner's other protocols (RFC 8445
+/// §12: media and DTLS are accepted only on pairs ICE validated; RFC 7675
+/// §5.1: consent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathStatus {
+    /// The selected pair, or a pair whose check succeeded.
+    Validated,
+    /// A pair with this local base and remote address exists and its checks
+    /// have not failed yet: it may validate soon.
+    Checking,
+    /// No live pair: the address is no peer's ICE has heard of (a spoofed
+    /// source), or every check on it failed.
+    Unknown,
+}
+
 #[derive(Debug, Clone)]
 struct Pair {
     local: usize,
@@ -446,6 +461,26 @@ impl IceAgent {
     /// The pair media goes on: (our base, the peer's address).
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.selected.map(|p| self.pair_addrs(p))
+    }
+
+    /// Whether datagrams from `remote` arriving at our `local` address come
+    /// over a path ICE validated (see [`PathStatus`]).
+    pub fn path_status(&self, local: SocketAddr, remote: SocketAddr) -> PathStatus {
+        if self.selected_pair() == Some((local, remote)) {
+            return PathStatus::Validated;
+        }
+        let mut status = PathStatus::Unknown;
+        for (i, p) in self.pairs.iter().enumerate() {
+            if self.pair_addrs(i) != (local, remote) {
+                continue;
+            }
+            match p.state {
+                PairState::Succeeded => return PathStatus::Validated,
+                PairState::Failed => {}
+                _ => status = PathStatus::Checking,
+            }
+        }
+        status
     }
 
     /// Every pair with its state, highest priority first (for stats).

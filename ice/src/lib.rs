@@ -18,6 +18,8 @@ pub mod server;
 pub mod stun;
 mod transaction;
 
-pub use agent::{IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, Transmit};
+pub use agent::{
+    IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus, Transmit,
+};
 pub use candidate::{Candidate, CandidateKind};
 pub use server::{StunServer, StunServerStats};

@@ -110,7 +110,9 @@ impl PeerConnection {
     /// the estimator, then protected and sent.
     pub(super) fn run_pacer(&mut self, now: Instant) {
         let twcc_ext = self.twcc_ext;
-        let Some(cc) = &mut self.cc else {
+        // Taken out for the loop, so that each released packet is protected
+        // and queued as it leaves, with no list in between.
+        let Some(mut cc) = self.cc.take() else {
             return;
         };
         cc.controller.handle_timeout(now);
@@ -119,7 +121,6 @@ impl PeerConnection {
         }
         cc.pacer
             .set_rates(cc.controller.pacing_rate(), cc.controller.padding_rate());
-        let mut out = Vec::new();
         while let Some(release) = cc.pacer.poll_send(now) {
             match release.payload {
                 Payload::Media { mut item, .. } => {
@@ -139,14 +140,12 @@ impl PeerConnection {
                         sent_at: now,
                         probe_cluster: release.probe_cluster,
                     });
-                    out.push(item);
+                    self.send_protected_rtp(item);
                 }
                 Payload::Padding { .. } => cc.padding_skipped += 1,
             }
         }
-        for p in out {
-            self.send_protected_rtp(p);
-        }
+        self.cc = Some(cc);
     }
 
     /// The peer's transport-cc feedback on what we sent.

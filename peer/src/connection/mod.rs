@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_dtls::{self as dtls, Certificate, Dtls};
-use meshrtc_ice::{IceAgent, IceConfig, IceEvent, IceState};
+use meshrtc_ice::{IceAgent, IceConfig, IceEvent, IceState, PathStatus};
 use meshrtc_rtp::rtcp::{
     nack_pairs, Compound, CompoundBuilder, Nack, NackPair, Pli, ReceiverReport, ReportBlock,
     RtcpPacket, Sdes, SdesChunk, SdesItem, SdesItems, SdesType, SenderReport, TransportCc,
@@ -109,6 +109,11 @@ struct MediaLine {
 
 /// Up to this many datagrams wait for the ICE agent or the DTLS role.
 const MAX_EARLY: usize = 64;
+/// Up to this many DTLS datagrams, and bytes, wait for their pair to
+/// validate.
+const MAX_HELD: usize = 32;
+/// See [`MAX_HELD`].
+const MAX_HELD_BYTES: usize = 64 * 1024;
 /// NTP seconds at our clock's origin (any value: only our own echoes use it).
 const NTP_ORIGIN: u64 = 0xE800_0000;
 
@@ -131,6 +136,9 @@ pub struct PeerConnection {
     last_remote: Option<(SocketAddr, SocketAddr)>,
     early_stun: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     early_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// DTLS from a pair ICE is still checking, until it validates.
+    held_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    unvalidated_dropped: u64,
     pending_remote_candidates: Vec<Option<String>>,
 
     transceivers: Vec<Transceiver>,
@@ -242,6 +250,8 @@ impl PeerConnection {
             last_remote: None,
             early_stun: Vec::new(),
             early_dtls: Vec::new(),
+            held_dtls: Vec::new(),
+            unvalidated_dropped: 0,
             pending_remote_candidates: Vec::new(),
             transceivers: Vec::new(),
             answer_tracks: Vec::new(),
@@ -446,6 +456,13 @@ impl PeerConnection {
         match demux(data) {
             PacketClass::Stun => self.handle_stun(now, from, to, data),
             PacketClass::Dtls => self.handle_dtls(now, from, to, data),
+            // SRTP and SRTCP only over a path ICE validated (RFC 8445 §12):
+            // a spoofed source is dropped before any work.
+            PacketClass::Rtp | PacketClass::Rtcp
+                if self.path_status(to, from) != PathStatus::Validated =>
+            {
+                self.unvalidated_dropped += 1;
+            }
             PacketClass::Rtp => self.handle_rtp(now, data),
             PacketClass::Rtcp => self.handle_rtcp(now, data),
             _ => self.malformed += 1,

@@ -99,6 +99,12 @@ pub struct PeerStats {
     pub malformed: u64,
     /// Datagrams buffered or dropped because they came too early.
     pub early_dropped: u64,
+    /// DTLS, SRTP and SRTCP dropped because they came over no path ICE
+    /// validated (a spoofed source), or overflowed the DTLS held while
+    /// their pair was being checked.
+    pub unvalidated_dropped: u64,
+    /// The DTLS handshake's counters (drops of hostile input included).
+    pub dtls: Option<meshrtc_dtls::DtlsStats>,
     /// transport-cc feedback packets we sent (for what we receive).
     pub transport_feedbacks_sent: u64,
     /// transport-cc feedback packets the peer sent us.
@@ -107,8 +113,12 @@ pub struct PeerStats {
     pub remote_remb_bps: Option<u64>,
     /// The send-side estimator, once transport-cc is negotiated.
     pub congestion: Option<meshrtc_cc::CcState>,
-    /// The pacer's counters, once transport-cc is negotiated.
+    /// The pacer's counters, once transport-cc is negotiated. Its padding
+    /// bytes were asked for, not sent: see `padding_not_sent`.
     pub pacer: Option<meshrtc_cc::PacerStats>,
+    /// Padding packets the pacer asked for (probes, the padding rate) and
+    /// we did not build: probes are made of media only so far.
+    pub padding_not_sent: u64,
 }
 
 impl PeerConnection {
@@ -145,11 +155,14 @@ impl PeerConnection {
             unroutable: self.unroutable,
             malformed: self.malformed,
             early_dropped: self.early_dropped,
+            unvalidated_dropped: self.unvalidated_dropped,
+            dtls: self.dtls.as_ref().map(|d| d.stats().clone()),
             transport_feedbacks_sent: self.transport_feedbacks_sent,
             transport_feedbacks_received: self.transport_feedbacks_received,
             remote_remb_bps: self.remote_remb_bps,
             congestion: self.cc.as_ref().map(|c| c.controller.state()),
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
+            padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
         }
     }
 }

@@ -51,7 +51,7 @@ impl PeerConnection {
         to: SocketAddr,
         data: &[u8],
     ) {
-        let Some(d) = &mut self.dtls else {
+        if self.dtls.is_none() {
             if self.early_dtls.len() < MAX_EARLY {
                 self.early_dtls.push((from, to, data.to_vec()));
             } else {
@@ -59,9 +59,50 @@ impl PeerConnection {
             }
             return;
         };
+        match self.path_status(to, from) {
+            PathStatus::Validated => {}
+            // The peer's check on this pair succeeded (so it started DTLS);
+            // ours is on its way: hold, bounded, until it validates.
+            PathStatus::Checking => {
+                let held: usize = self.held_dtls.iter().map(|h| h.2.len()).sum();
+                if self.held_dtls.len() < MAX_HELD && held + data.len() <= MAX_HELD_BYTES {
+                    self.held_dtls.push((from, to, data.to_vec()));
+                } else {
+                    self.unvalidated_dropped += 1;
+                }
+                return;
+            }
+            // Not a path ICE knows: a spoofed source. Dropped before DTLS
+            // reads it, and never answered (no reflected flights).
+            PathStatus::Unknown => {
+                self.unvalidated_dropped += 1;
+                return;
+            }
+        }
         self.last_remote = Some((to, from));
-        let _ = d.handle_datagram(now, data);
+        if let Some(d) = &mut self.dtls {
+            let _ = d.handle_datagram(now, data);
+        }
         self.drain_dtls(now);
+    }
+
+    /// What ICE knows of the path `from` → our `to`.
+    pub(super) fn path_status(&self, to: SocketAddr, from: SocketAddr) -> PathStatus {
+        self.ice
+            .as_ref()
+            .map_or(PathStatus::Unknown, |ice| ice.path_status(to, from))
+    }
+
+    /// Hands held DTLS to the handshake once its pair validated; drops what
+    /// ICE gave up on.
+    pub(super) fn release_held_dtls(&mut self, now: Instant) {
+        if self.held_dtls.is_empty() {
+            return;
+        }
+        for (from, to, d) in std::mem::take(&mut self.held_dtls) {
+            // Checking again re-holds it; Unknown counts it dropped.
+            self.handle_dtls(now, from, to, &d);
+        }
     }
 
     pub(super) fn drain_ice(&mut self, now: Instant) {
@@ -111,6 +152,7 @@ impl PeerConnection {
             self.update_state();
         }
         self.maybe_start_dtls_client(now);
+        self.release_held_dtls(now);
     }
 
     pub(super) fn maybe_start_dtls_client(&mut self, now: Instant) {
