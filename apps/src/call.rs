@@ -65,7 +65,8 @@ pub struct CallArgs {
     /// Frames per second.
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// Video bitrate in kbit/s.
+    /// Most video bitrate in kbit/s: the encoder follows the connection's
+    /// send-side estimate (transport-cc) up to this.
     #[arg(long, default_value_t = 800)]
     video_kbps: u32,
     /// Send this IVF (VP8) file instead of the test pattern (looped).
@@ -518,7 +519,14 @@ async fn run_call(
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
                 let pts = video_sent * 1_000_000 / u64::from(a.fps.max(1));
-                let (data, key) = video.next(force_key, pts, None).unwrap_or_default();
+                // The encoder follows the connection's send-side estimate
+                // (less the audio), up to --video-kbps.
+                let target = last_stats.as_ref().and_then(|s| s.congestion).map(|c| {
+                    c.target
+                        .saturating_sub(meshrtc_mesh::node::AUDIO_ALLOWANCE)
+                        .clamp(30_000, u64::from(a.video_kbps) * 1000) as u32
+                });
+                let (data, key) = video.next(force_key, pts, target).unwrap_or_default();
                 if key {
                     force_key = false;
                 }
