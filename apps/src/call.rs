@@ -317,6 +317,8 @@ struct Remote {
     keyframes: u64,
     latency_sum_ms: f64,
     latency_n: u64,
+    /// Latencies since the last timeline sample.
+    latency_window: Vec<f64>,
     last_stamp: Option<u32>,
     stamp_gaps: u64,
     width: u32,
@@ -363,6 +365,7 @@ async fn run_call(
     let mut next_video = tokio::time::Instant::now();
     let mut next_audio = tokio::time::Instant::now();
     let mut next_stats = tokio::time::Instant::now() + Duration::from_secs(1);
+    let mut timeline: Vec<Value> = Vec::new();
     let mut video_sent = 0u64;
     let mut audio_sent = 0u32;
     let mut last_stats: Option<PeerStats> = None;
@@ -483,6 +486,7 @@ async fn run_call(
                                     if lat < 10_000.0 {
                                         r.latency_sum_ms += lat;
                                         r.latency_n += 1;
+                                        r.latency_window.push(lat);
                                     }
                                     if let Some(last) = r.last_stamp {
                                         if s.frame_number != last.wrapping_add(1) {
@@ -554,6 +558,9 @@ async fn run_call(
         if tnow >= next_stats {
             next_stats += Duration::from_secs(1);
             if let Ok(st) = pc.stats().await {
+                if connected_at.is_some() {
+                    timeline.push(timeline_sample(start.elapsed(), &st, &mut remotes));
+                }
                 if a.live {
                     eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
                 }
@@ -585,6 +592,7 @@ async fn run_call(
         role,
         st.as_ref(),
         &remotes,
+        timeline,
         connected_at.map(|t| t - start),
         video_sent,
         audio_sent,
@@ -652,10 +660,50 @@ fn live_line(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// One second of the call for `--stats-json`'s `timeline`: what was decoded
+/// so far, the latency of the frames decoded in that second (from their
+/// pixels), the send-side estimate and the round trip.
+fn timeline_sample(t: Duration, st: &PeerStats, remotes: &mut HashMap<u32, Remote>) -> Value {
+    let video = remotes.values_mut().find(|r| r.kind == "video");
+    let (decoded, keyframes, latency) = match video {
+        Some(r) => {
+            let mut w = std::mem::take(&mut r.latency_window);
+            w.sort_by(f64::total_cmp);
+            let p = |q: f64| {
+                w.get(((w.len() as f64 - 1.0) * q).round() as usize)
+                    .copied()
+            };
+            (
+                r.decoded,
+                r.keyframes,
+                json!({"n": w.len(), "p50": p(0.5), "p95": p(0.95)}),
+            )
+        }
+        None => (0, 0, Value::Null),
+    };
+    json!({
+        "t_s": t.as_secs_f64(),
+        "video_frames_decoded": decoded,
+        "video_keyframes_received": keyframes,
+        "latency_ms": latency,
+        "target_bps": st.congestion.map(|c| c.target),
+        "congestion": st.congestion.map(|c| json!({
+            "delay_state": format!("{:?}", c.delay_state),
+            "queue_delay_ms": c.queue_delay.map(|d| d.as_secs_f64() * 1000.0),
+            "standing_queue_decreases": c.standing_queue_decreases,
+            "acked_bps": c.acked_bitrate,
+            "loss_fraction": c.loss_fraction,
+        })),
+        "rtt_ms": st.outbound.iter().find_map(|o| o.rtt_ms),
+        "video_bytes_sent": st.outbound.iter().filter(|o| o.kind == "video").map(|o| o.bytes_sent).sum::<u64>(),
+    })
+}
+
 fn report_json(
     role: &str,
     st: Option<&PeerStats>,
     remotes: &HashMap<u32, Remote>,
+    timeline: Vec<Value>,
     connect_time: Option<Duration>,
     video_sent: u64,
     audio_sent: u32,
@@ -702,6 +750,7 @@ fn report_json(
         "video_frames_sent": video_sent, "audio_frames_sent": audio_sent,
         "failure": failure,
         "tracks": tracks,
+        "timeline": timeline,
         "peer": stats,
     })
 }

@@ -233,6 +233,25 @@ impl AimdRateControl {
         self.rate
     }
 
+    /// Whether the last decrease was within [`crate::queue_delay::BACKOFF`]
+    /// (`None` before any).
+    pub fn decreased_within(&self, now: Instant) -> Option<bool> {
+        self.last_decrease
+            .map(|t| now.saturating_duration_since(t) < crate::queue_delay::BACKOFF)
+    }
+
+    /// A standing queue ([`crate::queue_delay`]): decrease to β times the
+    /// lower of the rate and the acknowledged rate, so that a sender whose
+    /// real rate exceeds its target still drains the queue.
+    pub fn standing_queue_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
+        let base = acked.map_or(self.rate, |a| a.min(self.rate));
+        self.rate = ((BETA * base as f64) as u64).clamp(self.min, self.max);
+        self.last_decrease = Some(now);
+        self.last_change = Some(now);
+        self.state = RateControlState::Hold;
+        self.rate
+    }
+
     fn may_decrease(&self, now: Instant, acked: Option<u64>) -> bool {
         let Some(last) = self.last_decrease else {
             return true;

@@ -14,6 +14,7 @@ use crate::feedback::{PacketResult, SendHistory, SentPacket};
 use crate::loss::LossBasedControl;
 use crate::probe::{ProbeCluster, ProbeController};
 use crate::probe_estimator::ProbeEstimator;
+use crate::queue_delay::StandingQueue;
 
 /// The pacer's rate as a multiple of the target: bursts (a key frame) leave
 /// quickly but spread out.
@@ -63,6 +64,10 @@ pub struct CcState {
     pub probes: u64,
     /// Probe results that raised the estimate.
     pub probe_raises: u64,
+    /// Queuing delay of the last feedback over the base one-way delay.
+    pub queue_delay: Option<Duration>,
+    /// Decreases for a standing queue ([`crate::queue_delay`]).
+    pub standing_queue_decreases: u64,
 }
 
 /// Send-side GCC.
@@ -82,6 +87,7 @@ pub struct CongestionController {
     loss: LossBasedControl,
     probe: ProbeController,
     probe_estimator: ProbeEstimator,
+    queue: StandingQueue,
     remb: Option<u64>,
     rtt: Option<Duration>,
     padding_target: u64,
@@ -107,6 +113,7 @@ impl CongestionController {
             loss: LossBasedControl::new(config.min_bitrate, max),
             probe: ProbeController::new(config.start_bitrate, max),
             probe_estimator: ProbeEstimator::new(),
+            queue: StandingQueue::new(),
             remb: None,
             rtt: None,
             padding_target: 0,
@@ -146,7 +153,16 @@ impl CongestionController {
             (a, r) => a.or(r),
         };
         let usage = self.delay.state();
+        // A standing queue is acted on only where the trend detector is
+        // silent about it (no overuse, no decrease of its own lately).
+        let standing = self.queue.on_feedback(now, &summary.acked)
+            && usage == BandwidthUsage::Normal
+            && self.aimd.decreased_within(now) != Some(true)
+            && self.queue.signal(now);
         match probe_result {
+            _ if standing => {
+                self.aimd.standing_queue_decrease(now, acked);
+            }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
                 self.aimd.set_estimate(now, r);
                 self.loss.raise_to(r);
@@ -258,6 +274,8 @@ impl CongestionController {
             rtt: self.rtt,
             probes: self.probes,
             probe_raises: self.probe_raises,
+            queue_delay: self.queue.queue_delay(),
+            standing_queue_decreases: self.queue.signals(),
         }
     }
 }

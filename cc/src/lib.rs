@@ -87,6 +87,7 @@ pub mod loss;
 pub mod pacer;
 pub mod probe;
 pub mod probe_estimator;
+pub mod queue_delay;
 
 pub use controller::{CcState, Config, CongestionController};
 pub use delay::overuse::BandwidthUsage;

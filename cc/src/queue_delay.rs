@@ -1,0 +1,229 @@
+//! A standing queue: the delay the bottleneck's queue adds, measured
+//! against the smallest one-way delay seen recently.
+//!
+//! GCC's detector (draft-ietf-rmcat-gcc-02 §5.3–5.4) reacts to the *trend*
+//! of the delay: a queue that fills is overuse, one that drains underuse.
+//! A queue that stays full has no trend. That happens when the sender's
+//! real rate sits just above the path (an encoder overshooting its target,
+//! audio and packet overheads on top): the queue fills once, tail drops
+//! are too few for the loss bound (§6, 10%), and every packet then waits
+//! hundreds of milliseconds while the trend says "normal". Measured on a
+//! real `tc tbf` link at 300 kbit/s with a 300 ms queue, before this: a
+//! 240 ms standing delay for the last quarter of a 20 s call.
+//!
+//! So the one-way delay of each acknowledged packet (arrival on the
+//! receiver's clock minus send time on ours: an unknown offset, which the
+//! difference to the minimum removes) is compared with the minimum over the
+//! last [`BASE_WINDOW`] (kept as per-second minima, as LEDBAT keeps its base
+//! delay, RFC 6817 §3.4.2). When the median of a feedback's packets stays
+//! more than [`THRESHOLD`] above it for [`SUSTAIN`], the controller is told
+//! to treat it as overuse, at most once per [`BACKOFF`] while the queue
+//! drains. Clock drift between the two ends is parts per million: over the
+//! window it is far below the threshold.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::feedback::AckedPacket;
+
+/// How long the minimum one-way delay is remembered.
+pub const BASE_WINDOW: Duration = Duration::from_secs(60);
+/// Queuing delay above which a queue counts as standing.
+pub const THRESHOLD: Duration = Duration::from_millis(50);
+/// How long the queuing delay must stay above [`THRESHOLD`].
+pub const SUSTAIN: Duration = Duration::from_millis(500);
+/// Least time between two decreases this detector asks for.
+pub const BACKOFF: Duration = Duration::from_millis(1000);
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct StandingQueue {
+    /// Our clock's origin for send times.
+    origin: Option<Instant>,
+    /// `(second, minimum one-way delay in µs)`, oldest first.
+    minima: VecDeque<(u64, i64)>,
+    above_since: Option<Instant>,
+    last_signal: Option<Instant>,
+    queue_delay: Option<Duration>,
+    signals: u64,
+    scratch: Vec<i64>,
+}
+
+impl Default for StandingQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StandingQueue {
+    /// Nothing measured yet.
+    pub fn new() -> StandingQueue {
+        StandingQueue {
+            origin: None,
+            minima: VecDeque::new(),
+            above_since: None,
+            last_signal: None,
+            queue_delay: None,
+            signals: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The packets one feedback acknowledged; `true` while a standing queue
+    /// has lasted [`SUSTAIN`] (see [`StandingQueue::signal`]).
+    pub fn on_feedback(&mut self, now: Instant, acked: &[AckedPacket]) -> bool {
+        if acked.is_empty() {
+            return false;
+        }
+        let origin = *self.origin.get_or_insert(acked[0].sent_at);
+        self.scratch.clear();
+        for p in acked {
+            let sent = p.sent_at.saturating_duration_since(origin);
+            let owd = p.arrival.as_micros() as i64 - sent.as_micros() as i64;
+            self.scratch.push(owd);
+            let second = sent.as_secs();
+            match self.minima.back_mut() {
+                Some((s, m)) if *s == second => *m = (*m).min(owd),
+                Some((s, _)) if *s > second => {
+                    // Reordered feedback: fold into the newest bucket.
+                    if let Some((_, m)) = self.minima.back_mut() {
+                        *m = (*m).min(owd);
+                    }
+                }
+                _ => self.minima.push_back((second, owd)),
+            }
+        }
+        if let Some(&(newest, _)) = self.minima.back() {
+            while self
+                .minima
+                .front()
+                .is_some_and(|&(s, _)| s + BASE_WINDOW.as_secs() < newest)
+            {
+                self.minima.pop_front();
+            }
+        }
+        let Some(base) = self.minima.iter().map(|&(_, m)| m).min() else {
+            return false;
+        };
+        self.scratch.sort_unstable();
+        let median = self.scratch[self.scratch.len() / 2];
+        let q = Duration::from_micros((median - base).max(0) as u64);
+        self.queue_delay = Some(q);
+        if q <= THRESHOLD {
+            self.above_since = None;
+            return false;
+        }
+        let since = *self.above_since.get_or_insert(now);
+        now.saturating_duration_since(since) >= SUSTAIN
+    }
+
+    /// The controller acts on the standing queue now: `false` (and nothing
+    /// recorded) within [`BACKOFF`] of the last time, while the queue
+    /// drains.
+    pub fn signal(&mut self, now: Instant) -> bool {
+        if self
+            .last_signal
+            .is_some_and(|t| now.saturating_duration_since(t) < BACKOFF)
+        {
+            return false;
+        }
+        self.last_signal = Some(now);
+        self.signals += 1;
+        true
+    }
+
+    /// The last measured queuing delay (median of a feedback above the
+    /// base).
+    pub fn queue_delay(&self) -> Option<Duration> {
+        self.queue_delay
+    }
+
+    /// Decreases asked for so far.
+    pub fn signals(&self) -> u64 {
+        self.signals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Packets every 10 ms whose one-way delay is `base + extra(i)` on a
+    /// receiver clock 5 s ahead of ours.
+    fn feed(
+        q: &mut StandingQueue,
+        t0: Instant,
+        from: u64,
+        n: u64,
+        extra: impl Fn(u64) -> u64,
+    ) -> Vec<bool> {
+        let mut out = Vec::new();
+        for batch in (from..from + n).collect::<Vec<_>>().chunks(10) {
+            let acked: Vec<AckedPacket> = batch
+                .iter()
+                .map(|&i| AckedPacket {
+                    seq: i,
+                    size: 1000,
+                    sent_at: t0 + ms(i * 10),
+                    arrival: Duration::from_secs(5) + ms(i * 10 + 20 + extra(i)),
+                    probe_cluster: None,
+                })
+                .collect();
+            let now = t0 + ms(batch[batch.len() - 1] * 10 + 100);
+            let standing = q.on_feedback(now, &acked);
+            out.push(standing && q.signal(now));
+        }
+        out
+    }
+
+    #[test]
+    fn a_queue_that_stays_full_is_signalled_once_per_backoff() {
+        let t0 = Instant::now();
+        let mut q = StandingQueue::new();
+        // 3 s with no queue: the base is learnt, nothing signalled.
+        assert!(feed(&mut q, t0, 0, 300, |_| 0).iter().all(|s| !s));
+        assert_eq!(q.queue_delay(), Some(Duration::ZERO));
+        // Then a flat 200 ms queue for 3 s: no trend at all, yet signalled
+        // after SUSTAIN, and again only after each BACKOFF.
+        let signals = feed(&mut q, t0, 300, 300, |_| 200);
+        let n = signals.iter().filter(|s| **s).count();
+        assert!((2..=3).contains(&n), "{signals:?}");
+        assert!(
+            !signals[..4].iter().any(|s| *s),
+            "not before 500 ms: {signals:?}"
+        );
+        assert_eq!(q.queue_delay(), Some(200 * MS));
+    }
+
+    #[test]
+    fn delay_below_the_threshold_or_short_spikes_are_not_signalled() {
+        let t0 = Instant::now();
+        let mut q = StandingQueue::new();
+        feed(&mut q, t0, 0, 100, |_| 0);
+        // 40 ms of queue for 5 s, and 150 ms spikes of 300 ms every second.
+        assert!(feed(&mut q, t0, 100, 500, |_| 40).iter().all(|s| !s));
+        let spikes = feed(&mut q, t0, 600, 500, |i| if i % 100 < 30 { 150 } else { 0 });
+        assert!(spikes.iter().all(|s| !s), "{spikes:?}");
+        assert_eq!(q.signals(), 0);
+    }
+
+    #[test]
+    fn the_base_forgets_a_minimum_older_than_the_window() {
+        let t0 = Instant::now();
+        let mut q = StandingQueue::new();
+        feed(&mut q, t0, 0, 100, |_| 0);
+        // The path's delay rises for good by 80 ms (a route change): after
+        // the window, that is the new base and nothing is signalled.
+        let n = BASE_WINDOW.as_millis() as u64 / 10 + 300;
+        feed(&mut q, t0, 100, n, |_| 80);
+        let after = feed(&mut q, t0, 100 + n, 200, |_| 80);
+        assert!(after.iter().all(|s| !s), "{after:?}");
+        assert_eq!(q.queue_delay(), Some(Duration::ZERO));
+    }
+}
