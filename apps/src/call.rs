@@ -594,8 +594,7 @@ async fn run_call(
         &remotes,
         timeline,
         connected_at.map(|t| t - start),
-        video_sent,
-        audio_sent,
+        (video_sent, audio_sent),
         failure.as_deref(),
     );
     if let Some(p) = &a.stats_json {
@@ -705,8 +704,7 @@ fn report_json(
     remotes: &HashMap<u32, Remote>,
     timeline: Vec<Value>,
     connect_time: Option<Duration>,
-    video_sent: u64,
-    audio_sent: u32,
+    (video_sent, audio_sent): (u64, u32),
     failure: Option<&str>,
 ) -> Value {
     let tracks: Vec<Value> = remotes
