@@ -15,7 +15,7 @@
 //!   [`source::ToneSource`] is a quiet tone with a louder beep every second.
 //! - [`texture`]: [`texture::TextureSource`], a camera-like synthetic source
 //!   (a panned detailed texture, a moving disc, sensor noise) that needs
-//!   1.5–2 Mbit/s of VP8 at 640x360 and 30 fps, stamped like the pattern.
+//!   about 2 Mbit/s of VP8 at 640x360 and 30 fps, stamped like the pattern.
 //! - [`y4m`]: a YUV4MPEG2 (`.y4m`, 8-bit 4:2:0) reader for raw video input.
 //! - [`fake`]: a fake video codec for simulator tests: frames of realistic
 //!   size whose bytes look like VP8 to a payload parser and carry their frame

@@ -5,11 +5,13 @@
 //! The test pattern is flat colour: VP8 codes it in a few kilobits, so it
 //! cannot show whether congestion control and the encoder hold up at the
 //! rates a real camera needs. This source is tuned so that libvpx, given far
-//! more than it needs (4 Mbit/s at 640x360 and 30 fps), spends about 1.5 to
-//! 2 Mbit/s on it: the detail is fractal value noise (energy falling with
-//! frequency, as in natural images) with hard-edged patches, the motion is
-//! sub-pixel (bilinear resampling, so motion compensation is never exact),
-//! and every frame gets fresh noise of a couple of luma steps.
+//! more than it needs (4 Mbit/s at 640x360 and 30 fps), spends about 2
+//! Mbit/s on it (measured: 2.0 over the first two seconds, key frame
+//! included; 2.1 in the second): the detail is fractal value noise (energy
+//! falling with frequency, as in natural images) with faint hard-edged patches,
+//! the motion is sub-pixel (bilinear resampling, so motion compensation is
+//! never exact), and every frame one pixel in eight gets a luma step of
+//! fresh noise.
 //!
 //! Everything is deterministic: the texture and the noise come from a fixed
 //! seed, so two runs produce the same frames for the same capture times.

@@ -285,8 +285,9 @@ mod tests {
 
     #[test]
     fn header_fields_in_any_order_with_extras() {
-        let h = Y4mHeader::parse(b"YUV4MPEG2 C420mpeg2 F30000:1001 XYSCSS=420MPEG2 W65 Ip A1:1 H49")
-            .unwrap();
+        let h =
+            Y4mHeader::parse(b"YUV4MPEG2 C420mpeg2 F30000:1001 XYSCSS=420MPEG2 W65 Ip A1:1 H49")
+                .unwrap();
         assert_eq!(
             h,
             Y4mHeader {

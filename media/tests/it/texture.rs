@@ -64,11 +64,7 @@ fn texture_moves_and_consecutive_frames_differ_below_the_stamp() {
         assert!(differ * 2 > a.len(), "{differ} of {}", a.len());
         // Not just noise (one luma step each way, so at most two between
         // frames): the pan shifts detail across pixels.
-        let big = a
-            .iter()
-            .zip(b)
-            .filter(|(x, y)| x.abs_diff(**y) > 3)
-            .count();
+        let big = a.iter().zip(b).filter(|(x, y)| x.abs_diff(**y) > 3).count();
         assert!(big * 20 > a.len(), "{big} pixels changed by more than 3");
     }
 }

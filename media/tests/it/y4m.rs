@@ -39,6 +39,9 @@ fn y4m_with(header: &str, frames: &[I420Frame], frame_line: &str) -> Vec<u8> {
     out
 }
 
+/// Whether an error is the one a case expects.
+type IsExpected = fn(&Y4mError) -> bool;
+
 fn read_all(bytes: &[u8]) -> Result<Vec<I420Frame>, Y4mError> {
     let mut r = Y4mReader::new(Cursor::new(bytes))?;
     let mut v = Vec::new();
@@ -71,7 +74,13 @@ fn y4m_pictures_round_trip_in_every_420_flavour() {
         }
         assert_eq!(r.next_frame().unwrap(), None);
         assert_eq!(r.frames_read(), 5);
-        assert_eq!(Y4mReader::new(Cursor::new(&file)).unwrap().count_frames().unwrap(), 5);
+        assert_eq!(
+            Y4mReader::new(Cursor::new(&file))
+                .unwrap()
+                .count_frames()
+                .unwrap(),
+            5
+        );
     }
 }
 
@@ -87,27 +96,54 @@ fn y4m_odd_sizes_round_their_chroma_up() {
 #[test]
 fn y4m_malformed_headers_are_named_errors() {
     let frame = [picture(64, 48, 0)];
-    let cases: &[(&str, fn(&Y4mError) -> bool)] = &[
+    let cases: &[(&str, IsExpected)] = &[
         ("DKIF W64 H48 F30:1", |e| matches!(e, Y4mError::BadMagic)),
-        ("YUV4MPEG W64 H48 F30:1", |e| matches!(e, Y4mError::BadMagic)),
-        ("YUV4MPEG2X W64 H48 F30:1", |e| matches!(e, Y4mError::BadMagic)),
-        ("YUV4MPEG2 H48 F30:1", |e| matches!(e, Y4mError::MissingField { field: 'W' })),
-        ("YUV4MPEG2 W64 F30:1", |e| matches!(e, Y4mError::MissingField { field: 'H' })),
-        ("YUV4MPEG2 W64 H48", |e| matches!(e, Y4mError::MissingField { field: 'F' })),
-        ("YUV4MPEG2 W0 H48 F30:1", |e| matches!(e, Y4mError::BadField { field: 'W', .. })),
-        ("YUV4MPEG2 W-64 H48 F30:1", |e| matches!(e, Y4mError::BadField { field: 'W', .. })),
+        ("YUV4MPEG W64 H48 F30:1", |e| {
+            matches!(e, Y4mError::BadMagic)
+        }),
+        ("YUV4MPEG2X W64 H48 F30:1", |e| {
+            matches!(e, Y4mError::BadMagic)
+        }),
+        ("YUV4MPEG2 H48 F30:1", |e| {
+            matches!(e, Y4mError::MissingField { field: 'W' })
+        }),
+        ("YUV4MPEG2 W64 F30:1", |e| {
+            matches!(e, Y4mError::MissingField { field: 'H' })
+        }),
+        ("YUV4MPEG2 W64 H48", |e| {
+            matches!(e, Y4mError::MissingField { field: 'F' })
+        }),
+        ("YUV4MPEG2 W0 H48 F30:1", |e| {
+            matches!(e, Y4mError::BadField { field: 'W', .. })
+        }),
+        ("YUV4MPEG2 W-64 H48 F30:1", |e| {
+            matches!(e, Y4mError::BadField { field: 'W', .. })
+        }),
         ("YUV4MPEG2 W64 H99999999999 F30:1", |e| {
             matches!(e, Y4mError::BadField { field: 'H', .. })
         }),
-        ("YUV4MPEG2 W64 H20000 F30:1", |e| matches!(e, Y4mError::BadField { field: 'H', .. })),
-        ("YUV4MPEG2 W64 H48 F30", |e| matches!(e, Y4mError::BadField { field: 'F', .. })),
-        ("YUV4MPEG2 W64 H48 F30:0", |e| matches!(e, Y4mError::BadField { field: 'F', .. })),
-        ("YUV4MPEG2 W64 H48 F30:1 C422", |e| {
-            matches!(e, Y4mError::UnsupportedChroma(c) if c == "422")
+        ("YUV4MPEG2 W64 H20000 F30:1", |e| {
+            matches!(e, Y4mError::BadField { field: 'H', .. })
         }),
-        ("YUV4MPEG2 W64 H48 F30:1 C444", |e| matches!(e, Y4mError::UnsupportedChroma(_))),
-        ("YUV4MPEG2 W64 H48 F30:1 C420p10", |e| matches!(e, Y4mError::UnsupportedChroma(_))),
-        ("YUV4MPEG2 W64 H48 F30:1 Cmono", |e| matches!(e, Y4mError::UnsupportedChroma(_))),
+        ("YUV4MPEG2 W64 H48 F30", |e| {
+            matches!(e, Y4mError::BadField { field: 'F', .. })
+        }),
+        ("YUV4MPEG2 W64 H48 F30:0", |e| {
+            matches!(e, Y4mError::BadField { field: 'F', .. })
+        }),
+        (
+            "YUV4MPEG2 W64 H48 F30:1 C422",
+            |e| matches!(e, Y4mError::UnsupportedChroma(c) if c == "422"),
+        ),
+        ("YUV4MPEG2 W64 H48 F30:1 C444", |e| {
+            matches!(e, Y4mError::UnsupportedChroma(_))
+        }),
+        ("YUV4MPEG2 W64 H48 F30:1 C420p10", |e| {
+            matches!(e, Y4mError::UnsupportedChroma(_))
+        }),
+        ("YUV4MPEG2 W64 H48 F30:1 Cmono", |e| {
+            matches!(e, Y4mError::UnsupportedChroma(_))
+        }),
     ];
     for (header, want) in cases {
         let err = read_all(&y4m(header, &frame)).unwrap_err();
