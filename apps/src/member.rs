@@ -645,3 +645,28 @@ fn scale(src: &RgbImage, (w, h): (u32, u32)) -> RgbImage {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(received: u64, lost: u64) -> Counters {
+        Counters {
+            packets_received: received,
+            packets_lost: lost,
+            ..Counters::default()
+        }
+    }
+
+    #[test]
+    fn loss_is_a_share_of_the_packets_expected_in_the_interval() {
+        // 90 arrived and 10 went missing in the interval: 10%, not 10/90.
+        assert_eq!(loss_fraction(at(100, 5), at(190, 15)), 0.1);
+        // Everything lost is 100%, never more.
+        assert_eq!(loss_fraction(at(100, 0), at(100, 50)), 1.0);
+        // Late packets lowered the cumulative count: no loss, not negative.
+        assert_eq!(loss_fraction(at(100, 10), at(150, 4)), 0.0);
+        // Nothing expected: nothing lost.
+        assert_eq!(loss_fraction(at(7, 1), at(7, 1)), 0.0);
+    }
+}
