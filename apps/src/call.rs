@@ -28,7 +28,7 @@ use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
 
-use crate::sources::{runtime, wall_us, AudioIn, VideoIn};
+use crate::sources::{runtime, wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 
 /// Options shared by `offer` and `answer`.
 #[derive(Debug, Clone, clap::Args)]
@@ -65,11 +65,26 @@ pub struct CallArgs {
     /// Frames per second.
     #[arg(long, default_value_t = 30)]
     fps: u32,
-    /// Most video bitrate in kbit/s: the encoder follows the connection's
-    /// send-side estimate (transport-cc) up to this.
+    /// Video bitrate in kbit/s to start at and never exceed; once the
+    /// connection's congestion controller has an estimate, the encoder
+    /// follows it below this.
     #[arg(long, default_value_t = 800)]
     video_kbps: u32,
-    /// Send this IVF (VP8) file instead of the test pattern (looped).
+    /// The synthetic video: `pattern` (colour bars, a bouncing box; cheap
+    /// to encode) or `texture` (a panned detailed texture with noise, like a
+    /// camera: about 2 Mbit/s at 640x360 and 30 fps).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "pattern|texture",
+        conflicts_with = "video_in"
+    )]
+    source: Option<SourceKind>,
+    /// Send this file instead of the synthetic source (looped): a Y4M
+    /// (YUV4MPEG2, 8-bit 4:2:0) file is encoded live and follows the
+    /// congestion controller's target like the synthetic sources, at the
+    /// file's own size and rate; an IVF file's VP8 frames are sent as they
+    /// are, so their bitrate cannot adapt to the network.
     #[arg(long, value_name = "FILE")]
     video_in: Option<PathBuf>,
     /// Send this WAV (16-bit, 48 kHz) file instead of the tone (looped).
@@ -337,12 +352,18 @@ async fn run_call(
     mut events: tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
     kept: Vec<PeerEvent>,
 ) -> Result<(), String> {
-    let mut video = VideoIn::open(
-        a.video_in.as_deref(),
-        (a.width, a.height, a.fps),
-        a.video_kbps * 1000,
-        None,
-    )?;
+    let mut video = VideoIn::open(VideoSpec {
+        file: a.video_in.as_deref(),
+        source: a.source.unwrap_or_default(),
+        width: a.width,
+        height: a.height,
+        fps: a.fps,
+        bps: a.video_kbps.saturating_mul(1000),
+        marks: None,
+    })?;
+    let fps = video.fps().unwrap_or(a.fps).max(1);
+    // The encoder's bitrate: `--video-kbps` until the estimator has one.
+    let mut video_bps: Option<u32> = None;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new(crate::member::first_picture_id()?);
@@ -361,7 +382,7 @@ async fn run_call(
     let mut audio_mid = None;
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(a.duration.max(0.0));
-    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(a.fps.max(1)));
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(fps));
     let mut next_video = tokio::time::Instant::now();
     let mut next_audio = tokio::time::Instant::now();
     let mut next_stats = tokio::time::Instant::now() + Duration::from_secs(1);
@@ -522,20 +543,13 @@ async fn run_call(
         let tnow = tokio::time::Instant::now();
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
-                let pts = video_sent * 1_000_000 / u64::from(a.fps.max(1));
-                // The encoder follows the connection's send-side estimate
-                // (less the audio), up to --video-kbps.
-                let target = last_stats.as_ref().and_then(|s| s.congestion).map(|c| {
-                    c.target
-                        .saturating_sub(meshrtc_mesh::node::AUDIO_ALLOWANCE)
-                        .clamp(30_000, u64::from(a.video_kbps) * 1000) as u32
-                });
-                let (data, key) = video.next(force_key, pts, target).unwrap_or_default();
+                let pts = video_sent * 1_000_000 / u64::from(fps);
+                let (data, key) = video.next(force_key, pts, video_bps).unwrap_or_default();
                 if key {
                     force_key = false;
                 }
                 if let (false, Some(mid)) = (data.is_empty(), &video_mid) {
-                    let ts = (video_sent * 90_000 / u64::from(a.fps.max(1))) as u32;
+                    let ts = (video_sent * 90_000 / u64::from(fps)) as u32;
                     if let Ok(f) = PacketizedFrame::vp8(&mut packetizer, data.into(), ts, 1100) {
                         let _ = pc.send_frame(mid, Arc::new(f));
                     }
@@ -560,6 +574,15 @@ async fn run_call(
             if let Ok(st) = pc.stats().await {
                 if connected_at.is_some() {
                     timeline.push(timeline_sample(start.elapsed(), &st, &mut remotes));
+                }
+                // The send-side estimate covers audio too (as the mesh
+                // node does, leave it its share).
+                if let Some(cc) = &st.congestion {
+                    let video = cc
+                        .target
+                        .saturating_sub(meshrtc_mesh::node::AUDIO_ALLOWANCE);
+                    let cap = u64::from(a.video_kbps.saturating_mul(1000));
+                    video_bps = Some(video.clamp(30_000, cap.max(30_000)) as u32);
                 }
                 if a.live {
                     eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
@@ -648,9 +671,11 @@ fn live_line(
         .map(|r| format!("{}x{} {} decoded", r.width, r.height, r.decoded))
         .collect();
     format!(
-        "meshrtc {role}: {:?} | rtt {} | send {:.0} kbit/s | recv {:.0} kbit/s | peer loss {:.1}% | video {}",
+        "meshrtc {role}: {:?} | rtt {} | target {} | send {:.0} kbit/s | recv {:.0} kbit/s | peer loss {:.1}% | video {}",
         st.state,
         rtt.map_or("-".into(), |r| format!("{r:.1} ms")),
+        st.congestion
+            .map_or("-".into(), |c| format!("{} kbit/s", c.target / 1000)),
         rate(sent, sent_before),
         rate(recv, recv_before),
         loss * 100.0,
@@ -740,6 +765,7 @@ fn report_json(
                 "plis_sent": i.plis_sent, "rtx_received": i.rtx_received, "frames_dropped": i.frames_dropped,
             })).collect::<Vec<_>>(),
             "srtp_errors": s.srtp_errors, "unroutable": s.unroutable, "malformed": s.malformed,
+            "target_bitrate": s.congestion.map(|c| c.target),
         })
     });
     json!({

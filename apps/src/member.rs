@@ -3,10 +3,16 @@
 //!
 //! The networking is the library's (`meshrtc_mesh::driver`: the sans-IO
 //! mesh node, its signaling client and sockets in one task); this is the
-//! media around it: every frame is encoded once (VP8 test pattern or an IVF
-//! file, Opus tone or a WAV file) and packetized once, then handed to every
-//! connected member. What arrives is decoded per member; frame numbers and
-//! capture times come back from the pixels.
+//! media around it: every frame is encoded once (VP8 test pattern, texture
+//! or Y4M file at the node's target bitrate, or an IVF file as it is; Opus
+//! tone or a WAV file) and packetized once, then handed to every connected
+//! member. What arrives is decoded per member; frame numbers and capture
+//! times come back from the pixels.
+//!
+//! A member's counters live in its connection, which goes when the member
+//! leaves; the app keeps running totals per member ([`MemberTotals`]) from
+//! the snapshots it takes twice a second, so the final report counts the
+//! members that left before the end.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -20,12 +26,12 @@ use meshrtc_media::source::read_stamp;
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
 use meshrtc_mesh::driver::{join, MemberConfig};
 use meshrtc_mesh::{MeshEvent, MeshStats};
-use meshrtc_peer::PacketizedFrame;
+use meshrtc_peer::{PacketizedFrame, PeerStats};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
 
-use crate::sources::{wall_us, AudioIn, VideoIn};
+use crate::sources::{wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 
 /// What a member is told to do.
 #[derive(Debug, Clone)]
@@ -54,7 +60,10 @@ pub struct MemberOptions {
     pub keep_frames: bool,
     /// Write a PNG of each member's last decoded frame here.
     pub record: Option<PathBuf>,
-    /// Send this IVF (VP8) file's frames instead of the test pattern.
+    /// The synthetic video.
+    pub source: SourceKind,
+    /// Send this file instead: IVF (VP8 frames sent as they are) or Y4M
+    /// (encoded live).
     pub video_in: Option<PathBuf>,
     /// Send this WAV (48 kHz mono 16-bit) instead of the tone.
     pub audio_in: Option<PathBuf>,
@@ -102,10 +111,12 @@ pub struct MemberReport {
     pub encode_ms: f64,
     /// Key frames made on request.
     pub keyframes: u64,
-    /// Payload bytes sent to all members.
+    /// Payload bytes sent to all members, those that left included.
     pub bytes_sent: u64,
     /// Upstream bitrate over the run.
     pub upstream_kbps: f64,
+    /// Every member this one had a connection to, by id, with its totals.
+    pub members: BTreeMap<String, MemberTotals>,
     /// The node's final stats, as JSON.
     pub node: Value,
     /// Why it stopped early, if it did.
@@ -117,6 +128,144 @@ pub struct MemberReport {
 struct Remote {
     vp8: Option<Vp8Decoder>,
     opus: Option<OpusDecoder>,
+}
+
+/// Cumulative counters of one connection.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// RTP packets sent (retransmissions excluded).
+    pub packets_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// RTP packets received (RTX included).
+    pub packets_received: u64,
+    /// Packets expected and not received (RFC 3550 A.3), summed over the
+    /// incoming streams, each clamped at zero.
+    pub packets_lost: u64,
+    /// NACKs sent.
+    pub nacks_sent: u64,
+    /// PLIs sent.
+    pub plis_sent: u64,
+}
+
+impl Counters {
+    fn of(ps: &PeerStats) -> Counters {
+        Counters {
+            bytes_sent: ps.outbound.iter().map(|o| o.bytes_sent).sum(),
+            packets_sent: ps.outbound.iter().map(|o| o.packets_sent).sum(),
+            bytes_received: ps.inbound.iter().map(|i| i.bytes_received).sum(),
+            packets_received: ps.inbound.iter().map(|i| i.packets_received).sum(),
+            packets_lost: ps
+                .inbound
+                .iter()
+                .map(|i| i.packets_lost.max(0) as u64)
+                .sum(),
+            nacks_sent: ps.inbound.iter().map(|i| i.nacks_sent).sum(),
+            plis_sent: ps.inbound.iter().map(|i| i.plis_sent).sum(),
+        }
+    }
+
+    fn add(self, o: Counters) -> Counters {
+        Counters {
+            bytes_sent: self.bytes_sent + o.bytes_sent,
+            packets_sent: self.packets_sent + o.packets_sent,
+            bytes_received: self.bytes_received + o.bytes_received,
+            packets_received: self.packets_received + o.packets_received,
+            packets_lost: self.packets_lost + o.packets_lost,
+            nacks_sent: self.nacks_sent + o.nacks_sent,
+            plis_sent: self.plis_sent + o.plis_sent,
+        }
+    }
+}
+
+/// Loss as a fraction of the packets that should have arrived, between two
+/// snapshots of the counters (or since the start, with `before` zero): lost
+/// / (received + lost), in 0..=1. Late packets can lower the cumulative
+/// lost count; that interval then counts no loss.
+pub fn loss_fraction(before: Counters, now: Counters) -> f64 {
+    let lost = now.packets_lost.saturating_sub(before.packets_lost);
+    let received = now.packets_received.saturating_sub(before.packets_received);
+    if lost + received == 0 {
+        return 0.0;
+    }
+    (lost as f64 / (lost + received) as f64).clamp(0.0, 1.0)
+}
+
+/// What this member exchanged with one other member over the whole run,
+/// kept when that member leaves.
+#[derive(Debug, Default, Clone)]
+pub struct MemberTotals {
+    /// Its display name.
+    pub name: String,
+    /// Counters of connections to it that ended (one was replaced).
+    closed: Counters,
+    /// The last snapshot of the live connection's counters.
+    current: Counters,
+    /// At the last table line, for the loss of the interval.
+    at_last_line: Counters,
+    /// The connection's state at the last snapshot.
+    pub state: String,
+    /// The last round-trip time measured.
+    pub rtt_ms: Option<f64>,
+    /// The send-side estimate at the last snapshot (bit/s).
+    pub target_bitrate: Option<u64>,
+    /// The cipher suite.
+    pub dtls_cipher: Option<&'static str>,
+    /// The SRTP profile.
+    pub srtp_profile: Option<&'static str>,
+    /// The selected candidate pair.
+    pub selected_pair: Option<String>,
+    /// Why it was removed, if it was.
+    pub removed: Option<String>,
+}
+
+impl MemberTotals {
+    /// Everything exchanged with this member so far.
+    pub fn counters(&self) -> Counters {
+        self.closed.add(self.current)
+    }
+
+    fn update(&mut self, name: &str, ps: &PeerStats) {
+        let c = Counters::of(ps);
+        // Counters only grow within a connection: if they went down, the
+        // connection was replaced; keep what the old one did.
+        if c.bytes_sent < self.current.bytes_sent
+            || c.packets_received < self.current.packets_received
+        {
+            self.closed = self.closed.add(self.current);
+            self.at_last_line = Counters::default();
+        }
+        self.current = c;
+        self.name = name.to_string();
+        // A snapshot taken before the removal can come after it.
+        if self.removed.is_none() {
+            self.state = format!("{:?}", ps.state);
+        }
+        if let Some(r) = ps.outbound.iter().find_map(|o| o.rtt_ms) {
+            self.rtt_ms = Some(r);
+        }
+        if let Some(cc) = &ps.congestion {
+            self.target_bitrate = Some(cc.target);
+        }
+        self.dtls_cipher = ps.dtls_cipher.or(self.dtls_cipher);
+        self.srtp_profile = ps.srtp_profile.or(self.srtp_profile);
+        if let Some((l, r)) = ps.selected_pair {
+            self.selected_pair = Some(format!("{l} -> {r}"));
+        }
+    }
+}
+
+/// Folds a stats snapshot into the running totals.
+fn accumulate(totals: &mut BTreeMap<String, MemberTotals>, st: &MeshStats) {
+    for (id, name, ps) in &st.members {
+        totals.entry(id.clone()).or_default().update(name, ps);
+    }
+}
+
+fn bytes_sent(totals: &BTreeMap<String, MemberTotals>) -> u64 {
+    totals.values().map(|t| t.counters().bytes_sent).sum()
 }
 
 /// A random first VP8 picture id (RFC 7741 §4.2: 15 bits), from the OS.
@@ -141,27 +290,35 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name).map_err(|e| e.to_string())?;
     cfg.password = o.password.clone();
     cfg.bind = o.bind.clone();
-    let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
-    let mut video = VideoIn::open(
-        o.video_in.as_deref(),
-        (o.width, o.height, o.fps),
-        600_000,
-        o.marks,
-    )?;
+    // The files first: a bad one is an error before joining anyone.
+    let mut video = VideoIn::open(VideoSpec {
+        file: o.video_in.as_deref(),
+        source: o.source,
+        width: o.width,
+        height: o.height,
+        fps: o.fps,
+        bps: 600_000,
+        marks: o.marks,
+    })?;
+    let fps = video.fps().unwrap_or(o.fps).max(1);
     let mut audio = AudioIn::open(o.audio_in.as_deref())?;
+    let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new(first_picture_id()?);
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(o.fps.max(1)));
+    let frame_interval = Duration::from_secs_f64(1.0 / f64::from(fps));
     let mut next_video = tokio::time::Instant::now();
     let mut next_audio = tokio::time::Instant::now();
-    let mut next_table = tokio::time::Instant::now() + Duration::from_secs(1);
+    // Snapshots twice a second (the driver refreshes its stats that
+    // often), the table every other one.
+    let mut next_table = tokio::time::Instant::now() + Duration::from_millis(500);
+    let mut snapshots: u64 = 0;
     let mut joined_at: Option<Instant> = None;
     let mut encode_time = Duration::ZERO;
     let mut video_no: u64 = 0;
     let mut audio_no: u32 = 0;
-    let mut last_table: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut last_table: BTreeMap<String, u64> = BTreeMap::new();
     let mut last_sent = 0u64;
     let start = Instant::now();
     let mut deadline = start + o.duration + Duration::from_secs(30);
@@ -202,6 +359,14 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 }
                 MeshEvent::MemberRemoved { id, reason } => {
                     remotes.remove(&id);
+                    // Kept with its totals (even one that never got as far
+                    // as a snapshot).
+                    let t = report.members.entry(id.clone()).or_default();
+                    if t.name.is_empty() {
+                        t.name = names.get(&id).cloned().unwrap_or_default();
+                    }
+                    t.removed = Some(reason.clone());
+                    t.state = "Removed".into();
                     report.removed.push((id, reason));
                 }
                 MeshEvent::Frame { from, frame } => {
@@ -227,11 +392,11 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                     report.keyframes += 1;
                 }
                 let t0 = Instant::now();
-                let pts = video_no * 1_000_000 / u64::from(o.fps.max(1));
+                let pts = video_no * 1_000_000 / u64::from(fps);
                 if let Some((data, _)) = video.next(key, pts, Some(member.target_bitrate())) {
                     encode_time += t0.elapsed();
                     report.frames_encoded += 1;
-                    let ts = (video_no * 90_000 / u64::from(o.fps.max(1))) as u32;
+                    let ts = (video_no * 90_000 / u64::from(fps)) as u32;
                     // Encoded once and packetized once for every member.
                     if let Ok(p) = PacketizedFrame::vp8(&mut packetizer, data.into(), ts, 1100) {
                         member.send_frame(Arc::new(p));
@@ -249,9 +414,11 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             }
         }
         if tnow >= next_table {
-            next_table += Duration::from_secs(1);
-            if o.live {
-                if let Some(st) = member.stats() {
+            next_table += Duration::from_millis(500);
+            snapshots += 1;
+            if let Some(st) = member.stats() {
+                accumulate(&mut report.members, &st);
+                if o.live && snapshots % 2 == 0 {
                     eprintln!(
                         "{}",
                         table(&o.name, &st, report, &mut last_table, &mut last_sent)
@@ -260,17 +427,22 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             }
         }
     }
+    let left_at = Instant::now();
+    if let Some(st) = member.stats() {
+        accumulate(&mut report.members, &st);
+    }
     member.leave();
     // The member leaves, then its event channel closes.
     // (What it reports now is our own leaving: not kept.)
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {}
     let st = member.stats();
     if let Some(st) = &st {
-        report.bytes_sent = st.bytes_sent;
-        report.node = node_json(st);
+        accumulate(&mut report.members, st);
     }
+    report.bytes_sent = bytes_sent(&report.members);
+    report.node = node_json(st.as_ref(), &report.members);
     if let Some(j) = joined_at {
-        let secs = j.elapsed().as_secs_f64().max(0.001);
+        let secs = left_at.duration_since(j).as_secs_f64().max(0.001);
         report.upstream_kbps = (report.bytes_sent * 8) as f64 / 1000.0 / secs;
     }
     report.encode_ms = if report.frames_encoded > 0 {
@@ -343,12 +515,15 @@ fn decode(
 fn table(
     name: &str,
     st: &MeshStats,
-    report: &MemberReport,
-    last: &mut BTreeMap<String, (u64, u64)>,
+    report: &mut MemberReport,
+    last_decoded: &mut BTreeMap<String, u64>,
     last_sent: &mut u64,
 ) -> String {
-    let up = (st.bytes_sent.saturating_sub(*last_sent) * 8) as f64 / 1000.0;
-    *last_sent = st.bytes_sent;
+    // Upstream from the running totals: a member that leaves takes its
+    // connection's counters with it, which would read as a drop.
+    let sent_now = bytes_sent(&report.members);
+    let up = (sent_now.saturating_sub(*last_sent) * 8) as f64 / 1000.0;
+    *last_sent = sent_now;
     let mut s = format!(
         "{name} ({}): {} members, up {up:.0} kbit/s, target {} kbit/s",
         st.id.as_deref().unwrap_or("-"),
@@ -356,50 +531,57 @@ fn table(
         st.target_bitrate / 1000
     );
     for (id, mname, ps) in &st.members {
-        let rtt = ps.outbound.iter().find_map(|o| o.rtt_ms);
-        let sent: u64 = ps.outbound.iter().map(|o| o.bytes_sent).sum();
-        let recv: u64 = ps.inbound.iter().map(|i| i.bytes_received).sum();
         let decoded = report.pairs.get(id).map_or(0, |p| p.frames_decoded);
-        let (recv0, dec0) = last.get(id).copied().unwrap_or((recv, decoded));
-        last.insert(id.clone(), (recv, decoded));
-        let loss = ps
-            .inbound
-            .iter()
-            .map(|i| i.packets_lost.max(0) as f64 / (i.packets_received.max(1) as f64))
-            .fold(0.0, f64::max);
-        let p = report.pairs.get(id);
+        let dec0 = last_decoded.insert(id.clone(), decoded).unwrap_or(decoded);
+        let latency = report.pairs.get(id).and_then(|p| p.latency_ms);
+        let Some(t) = report.members.get_mut(id) else {
+            continue;
+        };
+        let now = t.counters();
+        let before = std::mem::replace(&mut t.at_last_line, now);
+        let loss = loss_fraction(before, now);
         s.push_str(&format!(
-            "\n  {mname:>12} {id:>4} {:>12} rtt {:>7} send {:>5} kB recv {:>5} kbit/s {:>3} fps loss {:>4.1}% latency {}",
+            "\n  {mname:>12} {id:>4} {:>12} rtt {:>7} target {:>5} kbit/s send {:>5} kB recv {:>5} kbit/s {:>3} fps loss {:>5.1}% latency {}",
             format!("{:?}", ps.state),
-            rtt.map_or("-".into(), |r| format!("{r:.1}ms")),
-            sent / 1000,
-            ((recv - recv0.min(recv)) * 8) / 1000,
-            decoded - dec0.min(decoded),
+            t.rtt_ms.map_or("-".into(), |r| format!("{r:.1}ms")),
+            t.target_bitrate.map_or("-".into(), |b| (b / 1000).to_string()),
+            now.bytes_sent / 1000,
+            (now.bytes_received.saturating_sub(before.bytes_received) * 8) / 1000,
+            decoded.saturating_sub(dec0),
             loss * 100.0,
-            p.and_then(|p| p.latency_ms).map_or("-".into(), |l| format!("{l:.1} ms")),
+            latency.map_or("-".into(), |l| format!("{l:.1} ms")),
         ));
     }
     s
 }
 
-fn node_json(st: &MeshStats) -> Value {
+/// The node's final stats and every member's totals, as JSON.
+fn node_json(st: Option<&MeshStats>, totals: &BTreeMap<String, MemberTotals>) -> Value {
     json!({
-        "id": st.id,
-        "bytes_sent": st.bytes_sent,
-        "target_bitrate": st.target_bitrate,
-        "keyframes_requested": st.keyframes_requested,
-        "members_failed": st.members_failed,
-        "signaling_errors": st.signaling_errors,
-        "members": st.members.iter().map(|(id, name, s)| json!({
-            "id": id, "name": name, "state": format!("{:?}", s.state),
-            "dtls_cipher": s.dtls_cipher, "srtp_profile": s.srtp_profile,
-            "selected_pair": s.selected_pair.map(|(l, r)| format!("{l} -> {r}")),
-            "rtt_ms": s.outbound.iter().find_map(|o| o.rtt_ms),
-            "packets_sent": s.outbound.iter().map(|o| o.packets_sent).sum::<u64>(),
-            "packets_received": s.inbound.iter().map(|i| i.packets_received).sum::<u64>(),
-            "nacks_sent": s.inbound.iter().map(|i| i.nacks_sent).sum::<u64>(),
-            "plis_sent": s.inbound.iter().map(|i| i.plis_sent).sum::<u64>(),
-        })).collect::<Vec<_>>(),
+        "id": st.and_then(|s| s.id.clone()),
+        "bytes_sent": bytes_sent(totals),
+        "target_bitrate": st.map(|s| s.target_bitrate),
+        "keyframes_requested": st.map(|s| s.keyframes_requested),
+        "members_failed": st.map(|s| s.members_failed),
+        "signaling_errors": st.map(|s| s.signaling_errors),
+        "members": totals.iter().map(|(id, t)| {
+            let c = t.counters();
+            json!({
+                "id": id, "name": t.name, "state": t.state, "removed": t.removed,
+                "dtls_cipher": t.dtls_cipher, "srtp_profile": t.srtp_profile,
+                "selected_pair": t.selected_pair,
+                "rtt_ms": t.rtt_ms,
+                "target_bitrate": t.target_bitrate,
+                "bytes_sent": c.bytes_sent,
+                "packets_sent": c.packets_sent,
+                "bytes_received": c.bytes_received,
+                "packets_received": c.packets_received,
+                "packets_lost": c.packets_lost,
+                "loss": loss_fraction(Counters::default(), c),
+                "nacks_sent": c.nacks_sent,
+                "plis_sent": c.plis_sent,
+            })
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -414,6 +596,7 @@ pub fn report_json(r: &MemberReport) -> Value {
         "keyframes": r.keyframes,
         "bytes_sent": r.bytes_sent,
         "upstream_kbps": r.upstream_kbps,
+        "members_seen": r.members.len(),
         "removed": r.removed.iter().map(|(id, why)| json!({"id": id, "reason": why})).collect::<Vec<_>>(),
         "pairs": r.pairs.iter().map(|(id, p)| json!({
             "from_id": id, "from": p.name, "frames_decoded": p.frames_decoded,
@@ -461,4 +644,29 @@ fn scale(src: &RgbImage, (w, h): (u32, u32)) -> RgbImage {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(received: u64, lost: u64) -> Counters {
+        Counters {
+            packets_received: received,
+            packets_lost: lost,
+            ..Counters::default()
+        }
+    }
+
+    #[test]
+    fn loss_is_a_share_of_the_packets_expected_in_the_interval() {
+        // 90 arrived and 10 went missing in the interval: 10%, not 10/90.
+        assert_eq!(loss_fraction(at(100, 5), at(190, 15)), 0.1);
+        // Everything lost is 100%, never more.
+        assert_eq!(loss_fraction(at(100, 0), at(100, 50)), 1.0);
+        // Late packets lowered the cumulative count: no loss, not negative.
+        assert_eq!(loss_fraction(at(100, 10), at(150, 4)), 0.0);
+        // Nothing expected: nothing lost.
+        assert_eq!(loss_fraction(at(7, 1), at(7, 1)), 0.0);
+    }
 }

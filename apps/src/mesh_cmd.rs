@@ -11,6 +11,7 @@ use meshrtc_mesh::signaling::server::{bind, ServerConfig};
 use serde_json::json;
 
 use crate::member::{contact_sheet, report_json, run_member, MemberOptions, MemberReport};
+use crate::sources::SourceKind;
 
 /// `meshrtc join`.
 #[derive(Debug, clap::Args)]
@@ -52,7 +53,21 @@ pub struct JoinArgs {
     /// Print the per-peer table every second on stderr.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
-    /// Send this IVF (VP8) file instead of the test pattern (looped).
+    /// The synthetic video: `pattern` (colour bars, a bouncing box; cheap
+    /// to encode) or `texture` (a panned detailed texture with noise, like a
+    /// camera: about 2 Mbit/s at 640x360 and 30 fps).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "pattern|texture",
+        conflicts_with = "video_in"
+    )]
+    source: Option<SourceKind>,
+    /// Send this file instead of the synthetic source (looped): a Y4M
+    /// (YUV4MPEG2, 8-bit 4:2:0) file is encoded live and follows the
+    /// congestion controller's target like the synthetic sources, at the
+    /// file's own size and rate; an IVF file's VP8 frames are sent as they
+    /// are, so their bitrate cannot adapt to the network.
     #[arg(long, value_name = "FILE")]
     video_in: Option<PathBuf>,
     /// Send this WAV (48 kHz, mono, 16-bit) instead of the tone (looped).
@@ -93,6 +108,23 @@ pub struct DemoArgs {
     /// Print each member's table every second.
     #[arg(long)]
     live: bool,
+    /// The synthetic video: `pattern` (colour bars, a bouncing box; cheap
+    /// to encode) or `texture` (a panned detailed texture with noise, like a
+    /// camera: about 2 Mbit/s at 640x360 and 30 fps).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "pattern|texture",
+        conflicts_with = "video_in"
+    )]
+    source: Option<SourceKind>,
+    /// Every member sends this file instead of the synthetic source (looped): a Y4M
+    /// (YUV4MPEG2, 8-bit 4:2:0) file is encoded live and follows the
+    /// congestion controller's target like the synthetic sources, at the
+    /// file's own size and rate; an IVF file's VP8 frames are sent as they
+    /// are, so their bitrate cannot adapt to the network.
+    #[arg(long, value_name = "FILE")]
+    video_in: Option<PathBuf>,
 }
 
 /// Runs `meshrtc join`.
@@ -119,6 +151,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         live: a.live,
         keep_frames: false,
         record: a.record,
+        source: a.source.unwrap_or_default(),
         video_in: a.video_in,
         audio_in: a.audio_in,
         marks: None,
@@ -211,7 +244,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             live: a.live,
             keep_frames: true,
             record: None,
-            video_in: None,
+            source: a.source.unwrap_or_default(),
+            video_in: a.video_in.clone(),
             audio_in: None,
             marks: Some(k as u32 + 1),
         };

@@ -1,13 +1,18 @@
-//! What the calls send: the test pattern through VP8 or an IVF file's
-//! frames, the tone or a WAV file's samples (files loop). Shared by the
-//! copy-paste call and the mesh member.
+//! What the calls send: a synthetic source (the test pattern or the
+//! camera-like texture) or a Y4M file's raw pictures through a live VP8
+//! encoder that follows the congestion controller's target, or an IVF
+//! file's pre-encoded frames as they are; the tone or a WAV file's samples.
+//! Files loop. Shared by the copy-paste call and the mesh member.
 
-use std::path::Path;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use meshrtc_media::sink::{IvfReader, WavReader};
 use meshrtc_media::source::{TestPattern, ToneSource};
-use meshrtc_media::vp8::{Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_media::texture::TextureSource;
+use meshrtc_media::vp8::{I420Frame, Vp8Encoder, Vp8EncoderConfig};
+use meshrtc_media::y4m::Y4mReader;
 
 /// Microseconds of wall clock: the capture time stamped into the pixels
 /// (both ends on one machine share it, which gives end-to-end latency).
@@ -18,60 +23,183 @@ pub fn wall_us() -> u64 {
         .unwrap_or(0)
 }
 
+/// Which synthetic video to send (`--source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SourceKind {
+    /// Colour bars and a bouncing box: a few hundred kbit/s of VP8.
+    #[default]
+    Pattern,
+    /// A panned detailed texture with noise, like a camera: needs about
+    /// 2 Mbit/s at 640x360 and 30 fps.
+    Texture,
+}
+
+/// What to send as video.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoSpec<'a> {
+    /// An IVF (VP8) or Y4M file instead of a synthetic source.
+    pub file: Option<&'a Path>,
+    /// The synthetic source when there is no file.
+    pub source: SourceKind,
+    /// Size and rate of a synthetic source (a Y4M file has its own).
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// See `width`.
+    pub fps: u32,
+    /// The encoder's first bitrate.
+    pub bps: u32,
+    /// White squares on the picture, to tell mesh members apart.
+    pub marks: Option<u32>,
+}
+
+/// Raw pictures to encode.
+pub enum Raw {
+    /// The test pattern.
+    Pattern(TestPattern),
+    /// The camera-like texture.
+    Texture(Box<TextureSource>),
+    /// A Y4M file.
+    Y4m(Y4mLoop),
+}
+
+/// A Y4M file read picture by picture, from the start again at its end.
+pub struct Y4mLoop {
+    path: PathBuf,
+    reader: Y4mReader<BufReader<std::fs::File>>,
+    warned: bool,
+}
+
+impl Y4mLoop {
+    fn reader(path: &Path) -> Result<Y4mReader<BufReader<std::fs::File>>, String> {
+        let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Y4mReader::new(BufReader::new(f)).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Opens the file and reads it through once, so that a malformed or
+    /// truncated picture anywhere is an error now rather than mid-call.
+    fn open(path: &Path) -> Result<Y4mLoop, String> {
+        let n = Self::reader(path)?
+            .count_frames()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            return Err(format!("{}: no pictures", path.display()));
+        }
+        Ok(Y4mLoop {
+            path: path.to_path_buf(),
+            reader: Self::reader(path)?,
+            warned: false,
+        })
+    }
+
+    fn next(&mut self) -> Option<I420Frame> {
+        let r = match self.reader.next_frame() {
+            Ok(Some(f)) => return Some(f),
+            Ok(None) => Self::reader(&self.path).and_then(|mut r| {
+                let f = r
+                    .next_frame()
+                    .map_err(|e| format!("{}: {e}", self.path.display()));
+                self.reader = r;
+                f
+            }),
+            Err(e) => Err(format!("{}: {e}", self.path.display())),
+        };
+        match r {
+            Ok(f) => f,
+            Err(e) => {
+                // The file changed under us: say so once, send nothing.
+                if !std::mem::replace(&mut self.warned, true) {
+                    eprintln!("meshrtc: {e}");
+                }
+                None
+            }
+        }
+    }
+}
+
 /// The video sent.
 pub enum VideoIn {
-    /// The test pattern and its encoder.
-    Pattern(TestPattern, Vp8Encoder),
-    /// An IVF file's VP8 frames and the next one to send.
+    /// Raw pictures (a synthetic source or a Y4M file) and their encoder,
+    /// which follows the bitrate asked of it.
+    Live(Box<(Raw, Vp8Encoder)>, u32),
+    /// An IVF file's VP8 frames and the next one to send: pre-encoded, so
+    /// their bitrate cannot follow congestion control.
     File(Vec<Vec<u8>>, usize),
 }
 
 impl VideoIn {
-    /// The file's frames, or the test pattern at this size, rate and
-    /// bitrate, with `marks` white squares on its ramp when given (to tell
-    /// mesh members apart).
-    pub fn open(
-        file: Option<&Path>,
-        (width, height, fps): (u32, u32, u32),
-        bps: u32,
-        marks: Option<u32>,
-    ) -> Result<VideoIn, String> {
-        match file {
+    /// The file's frames (IVF, or Y4M pictures to encode; told apart by
+    /// their signatures), or the synthetic source at this size, rate and
+    /// bitrate.
+    pub fn open(spec: VideoSpec<'_>) -> Result<VideoIn, String> {
+        let (raw, (w, h, fps)) = match spec.file {
             Some(p) => {
-                let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let mut r =
-                    IvfReader::new(std::io::BufReader::new(f)).map_err(|e| e.to_string())?;
-                let mut frames = Vec::new();
-                while let Some(fr) = r.next_frame().map_err(|e| e.to_string())? {
-                    frames.push(fr.data);
+                let mut f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let mut magic = Vec::new();
+                (&mut f)
+                    .take(9)
+                    .read_to_end(&mut magic)
+                    .map_err(|e| format!("{}: {e}", p.display()))?;
+                if magic.starts_with(b"DKIF") {
+                    return open_ivf(p);
                 }
-                if frames.is_empty() {
-                    return Err(format!("{}: no frames", p.display()));
+                if magic != b"YUV4MPEG2" {
+                    return Err(format!(
+                        "{}: neither an IVF (VP8) nor a Y4M (YUV4MPEG2) file",
+                        p.display()
+                    ));
                 }
-                Ok(VideoIn::File(frames, 0))
+                let y = Y4mLoop::open(p)?;
+                let hd = y.reader.header();
+                let size = (hd.width, hd.height, hd.fps_rounded());
+                (Raw::Y4m(y), size)
             }
             None => {
-                let enc = Vp8Encoder::new(Vp8EncoderConfig::new(width, height, fps, bps))
-                    .map_err(|e| e.to_string())?;
-                let pattern = match marks {
-                    Some(m) => TestPattern::with_marks(width, height, fps, m),
-                    None => TestPattern::new(width, height, fps),
+                let (w, h, fps) = (spec.width, spec.height, spec.fps);
+                let raw = match (spec.source, spec.marks) {
+                    (SourceKind::Pattern, Some(m)) => {
+                        Raw::Pattern(TestPattern::with_marks(w, h, fps, m))
+                    }
+                    (SourceKind::Pattern, None) => Raw::Pattern(TestPattern::new(w, h, fps)),
+                    (SourceKind::Texture, Some(m)) => {
+                        Raw::Texture(Box::new(TextureSource::with_marks(w, h, fps, m)))
+                    }
+                    (SourceKind::Texture, None) => {
+                        Raw::Texture(Box::new(TextureSource::new(w, h, fps)))
+                    }
                 };
-                Ok(VideoIn::Pattern(pattern, enc))
+                (raw, (w, h, fps))
             }
+        };
+        let enc = Vp8Encoder::new(Vp8EncoderConfig::new(w, h, fps, spec.bps))
+            .map_err(|e| format!("video {w}x{h} at {fps} fps: {e}"))?;
+        Ok(VideoIn::Live(Box::new((raw, enc)), fps))
+    }
+
+    /// The frame rate to send at, when the source sets it (a Y4M file's
+    /// own rate, rounded).
+    pub fn fps(&self) -> Option<u32> {
+        match self {
+            VideoIn::Live(b, fps) if matches!(b.0, Raw::Y4m(_)) => Some(*fps),
+            _ => None,
         }
     }
 
-    /// The next encoded frame and whether it is a key frame (a file cannot
-    /// honour key frame requests; its own key frames are reported).
+    /// The next encoded frame and whether it is a key frame (an IVF file
+    /// cannot honour key frame requests; its own key frames are reported).
     /// `bitrate` of `None` leaves the encoder's as it is.
     pub fn next(&mut self, key: bool, pts: u64, bitrate: Option<u32>) -> Option<(Vec<u8>, bool)> {
         match self {
-            VideoIn::Pattern(p, enc) => {
+            VideoIn::Live(b, _) => {
+                let (raw, enc) = &mut **b;
                 if let Some(b) = bitrate {
                     enc.set_bitrate(b);
                 }
-                let img = p.next_frame(wall_us());
+                let img = match raw {
+                    Raw::Pattern(p) => p.next_frame(wall_us()),
+                    Raw::Texture(t) => t.next_frame(wall_us()),
+                    Raw::Y4m(y) => y.next()?,
+                };
                 enc.encode(&img, pts, key)
                     .ok()
                     .flatten()
@@ -86,6 +214,22 @@ impl VideoIn {
             }
         }
     }
+}
+
+fn open_ivf(p: &Path) -> Result<VideoIn, String> {
+    let f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut r = IvfReader::new(BufReader::new(f)).map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut frames = Vec::new();
+    while let Some(fr) = r
+        .next_frame()
+        .map_err(|e| format!("{}: {e}", p.display()))?
+    {
+        frames.push(fr.data);
+    }
+    if frames.is_empty() {
+        return Err(format!("{}: no frames", p.display()));
+    }
+    Ok(VideoIn::File(frames, 0))
 }
 
 /// The audio sent, 20 ms at 48 kHz mono at a time.

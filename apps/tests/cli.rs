@@ -895,3 +895,307 @@ fn two_join_processes_meet_through_a_serve_process() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts `meshrtc serve` on a free port; returns it and its WebSocket URL.
+fn serve() -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut server = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(server.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ws = line
+        .split_once("(")
+        .and_then(|(_, r)| r.trim_end().strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    (server, ws)
+}
+
+/// Bob leaves after two seconds, Alice stays five: Alice's final report
+/// still counts what she sent Bob (his connection, and its counters, are
+/// gone by then), her live table's loss is a percentage of the packets
+/// expected, and the estimator's target is reported.
+#[test]
+fn a_member_that_left_early_still_counts_in_the_final_report() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-left-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut server, ws) = serve();
+    let join = |name: &str, secs: &str| {
+        let json = dir.join(format!("{name}.json"));
+        let child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .args([
+                "join",
+                "--server",
+                &ws,
+                "--room",
+                "early",
+                "--name",
+                name,
+                "--duration",
+                secs,
+                "--bind",
+                "127.0.0.1",
+                "--width",
+                "320",
+                "--height",
+                "240",
+                "--fps",
+                "15",
+                "--live",
+                "true",
+                "--stats-json",
+            ])
+            .arg(&json)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, json)
+    };
+    let (mut alice, ja) = join("alice", "5");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut bob, _) = join("bob", "2");
+    let mut alice_err = String::new();
+    for (name, child) in [("bob", &mut bob), ("alice", &mut alice)] {
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{name}: {err}");
+        if name == "alice" {
+            alice_err = err;
+        }
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ja).unwrap()).unwrap();
+    assert!(v["bytes_sent"].as_u64().unwrap() > 20_000, "{v}");
+    assert!(v["upstream_kbps"].as_f64().unwrap() > 10.0, "{v}");
+    assert_eq!(v["members_seen"], 1, "{v}");
+    assert_eq!(v["node"]["bytes_sent"], v["bytes_sent"], "{v}");
+    let members = v["node"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1, "{v}");
+    let bob = &members[0];
+    assert_eq!(bob["name"], "bob", "{v}");
+    let why = bob["removed"].as_str().unwrap();
+    assert!(
+        why == "left the room" || why == "closed by the member",
+        "{v}"
+    );
+    assert_eq!(bob["state"], "Removed", "{v}");
+    assert_eq!(bob["bytes_sent"], v["bytes_sent"], "{v}");
+    assert!(bob["bytes_received"].as_u64().unwrap() > 10_000, "{v}");
+    assert!(bob["packets_received"].as_u64().unwrap() > 50, "{v}");
+    let loss = bob["loss"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&loss), "{v}");
+    assert!(bob["target_bitrate"].as_u64().unwrap() >= 30_000, "{v}");
+    assert!(
+        v["pairs"][0]["frames_decoded"].as_u64().unwrap() >= 10,
+        "{v}"
+    );
+
+    // The live table: one line per member per second, loss in 0..=100 %
+    // and the estimator's target.
+    let rows: Vec<&str> = alice_err.lines().filter(|l| l.contains(" loss ")).collect();
+    assert!(rows.len() >= 2, "{alice_err}");
+    for row in &rows {
+        let pct: f64 = row
+            .split(" loss ")
+            .nth(1)
+            .and_then(|r| r.trim_start().split('%').next())
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{row}"));
+        assert!((0.0..=100.0).contains(&pct), "{row}");
+        assert!(row.contains(" target "), "{row}");
+    }
+    assert!(
+        rows.iter().any(|r| {
+            r.split(" target ")
+                .nth(1)
+                .and_then(|t| t.split_whitespace().next())
+                .and_then(|t| t.parse::<u64>().ok())
+                .is_some_and(|k| k > 0)
+        }),
+        "{alice_err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A y4m file as a writer would make it: `n` pictures of `w` x `h` (4:2:0),
+/// each a moving gradient.
+fn write_y4m(path: &std::path::Path, w: usize, h: usize, fps: u32, n: usize) {
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n").into_bytes();
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    for k in 0..n {
+        out.extend_from_slice(b"FRAME\n");
+        for y in 0..h {
+            for x in 0..w {
+                out.push((16 + (x * 3 + y + k * 7) % 200) as u8);
+            }
+        }
+        out.extend(std::iter::repeat_n(110u8, cw * ch));
+        out.extend(std::iter::repeat_n(150u8, cw * ch));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// `meshrtc demo --video-in` a y4m: every member encodes the file live, at
+/// its size, and every pair decodes it.
+#[test]
+fn demo_sends_a_y4m_file_encoded_live_and_every_pair_decodes_it() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-y4m-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let y4m = dir.join("in.y4m");
+    write_y4m(&y4m, 64, 48, 15, 5);
+    let json = dir.join("demo.json");
+    let o = meshrtc(
+        &[
+            "demo",
+            "--peers",
+            "2",
+            "--duration",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+            "--video-in",
+            y4m.to_str().unwrap(),
+            "--stats-json",
+            json.to_str().unwrap(),
+            "--sheet",
+            dir.join("sheet.png").to_str().unwrap(),
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for p in v["pairs"].as_array().unwrap() {
+        // 3 s at the file's 15 fps, looping over its 5 pictures.
+        assert!(p["frames_decoded"].as_u64().unwrap() >= 25, "{p}");
+        assert_eq!(p["decode_errors"], 0, "{p}");
+    }
+    for m in v["members"].as_array().unwrap() {
+        assert!(m["frames_encoded"].as_u64().unwrap() >= 30, "{m}");
+        let pair = &m["pairs"][0];
+        assert_eq!(
+            (pair["width"].as_u64(), pair["height"].as_u64()),
+            (Some(64), Some(48)),
+            "{m}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Bad video files are refused before anyone is called, with the file and
+/// the problem named.
+#[test]
+fn bad_video_files_are_clear_errors() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-badvid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("magic.y4m", b"RIFF....", "neither an IVF"),
+        (
+            "chroma.y4m",
+            b"YUV4MPEG2 W64 H48 F30:1 C444\nFRAME\n",
+            "C444 is not supported",
+        ),
+        (
+            "size.y4m",
+            b"YUV4MPEG2 W0 H48 F30:1\n",
+            "bad header field W",
+        ),
+        (
+            "short.y4m",
+            b"YUV4MPEG2 W64 H48 F30:1\nFRAME\n0123",
+            "picture 0 is truncated",
+        ),
+        (
+            "marker.y4m",
+            b"YUV4MPEG2 W4 H2 F30:1\nFRAMX\n",
+            "expected a FRAME marker",
+        ),
+        ("empty.y4m", b"YUV4MPEG2 W64 H48 F30:1\n", "no pictures"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        // Nothing listens on this port: the file must be refused first.
+        let o = meshrtc(
+            &[
+                "join",
+                "--server",
+                "ws://127.0.0.1:9/ws",
+                "--room",
+                "r",
+                "--video-in",
+                path.to_str().unwrap(),
+            ],
+            None,
+        );
+        let (_, err) = text(&o);
+        assert!(!o.status.success(), "{name}");
+        assert!(err.contains(want) && err.contains(name), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let o = meshrtc(
+        &[
+            "join",
+            "--room",
+            "r",
+            "--source",
+            "texture",
+            "--video-in",
+            "x.y4m",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o).1);
+    let o = meshrtc(&["demo", "--source", "camera"], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("pattern"), "{}", text(&o).1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--source texture` through a two-member demo: the camera-like picture
+/// goes through, its stamp with it (no frame numbers skipped).
+#[test]
+fn demo_with_the_texture_source_decodes_it_with_its_stamps() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-texture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("demo.json");
+    let o = meshrtc(
+        &[
+            "demo",
+            "--peers",
+            "2",
+            "--duration",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+            "--source",
+            "texture",
+            "--stats-json",
+            json.to_str().unwrap(),
+            "--sheet",
+            dir.join("sheet.png").to_str().unwrap(),
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for p in v["pairs"].as_array().unwrap() {
+        assert!(p["frames_decoded"].as_u64().unwrap() >= 25, "{p}");
+        // Stamps read back: latency comes from them.
+        assert!(p["latency_ms"].as_f64().is_some(), "{p}");
+        assert_eq!(p["stamp_gaps"], 0, "{p}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,10 @@
 //!   pixels that survives lossy VP8 ([`source::read_stamp`] reads it back, so a
 //!   receiver can tell which frame it shows and how old it is).
 //!   [`source::ToneSource`] is a quiet tone with a louder beep every second.
+//! - [`texture`]: [`texture::TextureSource`], a camera-like synthetic source
+//!   (a panned detailed texture, a moving disc, sensor noise) that needs
+//!   about 2 Mbit/s of VP8 at 640x360 and 30 fps, stamped like the pattern.
+//! - [`y4m`]: a YUV4MPEG2 (`.y4m`, 8-bit 4:2:0) reader for raw video input.
 //! - [`fake`]: a fake video codec for simulator tests: frames of realistic
 //!   size whose bytes look like VP8 to a payload parser and carry their frame
 //!   number, capture time and a checksum; its decoder insists on an unbroken
@@ -55,7 +59,9 @@ pub mod fake;
 pub mod opus;
 pub mod sink;
 pub mod source;
+pub mod texture;
 pub mod vp8;
+pub mod y4m;
 
 pub use error::MediaError;
 pub use vp8::{EncodedFrame, I420Frame};

@@ -129,6 +129,27 @@ pub fn read_stamp(frame: &I420Frame) -> Option<Stamp> {
     })
 }
 
+/// Draws `marks` (1 to 12) white squares in the bottom eighth of `frame`,
+/// left to right (the test pattern's grey ramp), so that people can tell
+/// senders apart: member 3 shows three.
+pub fn draw_marks(frame: &mut I420Frame, marks: u32) {
+    if frame.check_planes().is_err() {
+        return;
+    }
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let ramp = h / 8;
+    let side = (ramp * 3 / 4).max(2) & !1;
+    let y0 = (h - ramp + ramp.saturating_sub(side) / 2) & !1;
+    for k in 0..marks.clamp(1, 12) as usize {
+        let x0 = (side / 2 + k * side * 3 / 2) & !1;
+        for row in y0..(y0 + side).min(h) {
+            for x in x0..(x0 + side).min(w) {
+                frame.y[row * w + x] = 235;
+            }
+        }
+    }
+}
+
 /// BT.601 video-range YUV for an RGB colour.
 fn rgb_to_yuv(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
     let (r, g, b) = (i32::from(r), i32::from(g), i32::from(b));
@@ -210,18 +231,7 @@ impl TestPattern {
     /// ramp, so that people can tell senders apart (member 3 shows three).
     pub fn with_marks(width: u32, height: u32, fps: u32, marks: u32) -> Self {
         let mut p = TestPattern::new(width, height, fps);
-        let (w, h) = (width as usize, height as usize);
-        let ramp = h / 8;
-        let side = (ramp * 3 / 4).max(2) & !1;
-        let y0 = (h - ramp + (ramp - side) / 2) & !1;
-        for k in 0..marks.clamp(1, 12) as usize {
-            let x0 = (side / 2 + k * side * 3 / 2) & !1;
-            for row in y0..(y0 + side).min(h) {
-                for x in x0..(x0 + side).min(w) {
-                    p.background.y[row * w + x] = 235;
-                }
-            }
-        }
+        draw_marks(&mut p.background, marks);
         p
     }
 

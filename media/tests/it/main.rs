@@ -4,4 +4,6 @@
 mod fake;
 mod opus;
 mod sink;
+mod texture;
 mod vp8;
+mod y4m;
