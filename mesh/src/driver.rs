@@ -401,7 +401,7 @@ impl EventOut {
         let is_frame = matches!(e, MeshEvent::Frame { .. });
         if self.held.is_empty() {
             match self.tx.try_send(e) {
-                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
                 Err(mpsc::error::TrySendError::Full(e)) if !is_frame => self.hold(e),
                 Err(mpsc::error::TrySendError::Full(_)) => self.dropped += 1,
             }
