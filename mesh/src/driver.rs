@@ -22,7 +22,24 @@
 //! Media stays outside: the caller encodes (asking
 //! [`MemberHandle::take_keyframe_request`] before each video frame and
 //! following [`MemberHandle::target_bitrate`]) and decodes.
+//!
+//! Every queue is bounded:
+//!
+//! - datagrams from the sockets: [`DATAGRAM_QUEUE`]; when it is full the
+//!   socket readers wait, and the kernel's socket buffer drops what does
+//!   not fit (as a slow reader of any UDP socket would);
+//! - commands ([`MemberHandle::send_frame`]): [`COMMAND_QUEUE`]; a frame
+//!   that finds it full is dropped and counted
+//!   ([`DriverCounters::frames_dropped`]): the node is behind, and a late
+//!   frame is worth less than the next one. Leaving does not queue;
+//! - events: [`EVENT_QUEUE`]; when the caller does not keep up, frames
+//!   that find it full are dropped and counted
+//!   ([`DriverCounters::events_dropped`]), and the other events (joins,
+//!   departures, tracks) wait in order in the task, up to
+//!   [`EVENT_QUEUE`] of them, beyond which the oldest is dropped and
+//!   counted too.
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,7 +47,7 @@ use std::time::{Duration, Instant};
 use meshrtc_peer::driver::spawn_reader;
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::node::{MeshConfig, MeshEvent, MeshNode, MeshStats};
 use crate::signaling::client::{SignalingClient, SignalingError};
@@ -101,9 +118,26 @@ pub enum DriverError {
     Peer(#[from] meshrtc_peer::driver::DriverError),
 }
 
+/// Datagrams waiting for the node (all sockets together).
+pub const DATAGRAM_QUEUE: usize = 4096;
+/// Frames waiting to be sent (about a second of audio and video).
+pub const COMMAND_QUEUE: usize = 64;
+/// Events waiting for the caller.
+pub const EVENT_QUEUE: usize = 1024;
+
 enum Command {
     SendFrame(Arc<PacketizedFrame>),
-    Leave,
+}
+
+/// What the driver's bounded queues dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriverCounters {
+    /// Frames given to [`MemberHandle::send_frame`] while its queue was
+    /// full.
+    pub frames_dropped: u64,
+    /// Events (frames, or the oldest waiting other events) the caller did
+    /// not take in time.
+    pub events_dropped: u64,
 }
 
 struct Shared {
@@ -111,12 +145,14 @@ struct Shared {
     target_bitrate: u32,
     stats: Option<MeshStats>,
     stopped: Option<String>,
+    counters: DriverCounters,
 }
 
 /// Talks to a running member. Dropping every handle makes it leave.
 #[derive(Clone)]
 pub struct MemberHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
+    leave: Arc<Notify>,
     shared: Arc<Mutex<Shared>>,
     /// The addresses bound.
     pub local_addrs: Vec<SocketAddr>,
@@ -130,9 +166,20 @@ impl std::fmt::Debug for MemberHandle {
 
 impl MemberHandle {
     /// Sends a frame, encoded and packetized once, to every connected
-    /// member.
+    /// member. When [`COMMAND_QUEUE`] frames are already waiting the frame
+    /// is dropped and counted ([`DriverCounters::frames_dropped`]).
     pub fn send_frame(&self, frame: Arc<PacketizedFrame>) {
-        let _ = self.tx.send(Command::SendFrame(frame));
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(Command::SendFrame(frame))
+        {
+            if let Ok(mut s) = self.shared.lock() {
+                s.counters.frames_dropped += 1;
+            }
+        }
+    }
+
+    /// What the bounded queues dropped so far.
+    pub fn counters(&self) -> DriverCounters {
+        self.shared.lock().map(|s| s.counters).unwrap_or_default()
     }
 
     /// Whether the next video frame should be a key frame (a member asked,
@@ -163,8 +210,10 @@ impl MemberHandle {
     }
 
     /// Leaves the room (closing every connection) and ends the task.
+    /// Does not wait behind queued frames.
     pub fn leave(&self) {
-        let _ = self.tx.send(Command::Leave);
+        // A permit is stored if the task is not waiting right now.
+        self.leave.notify_one();
     }
 }
 
@@ -173,7 +222,7 @@ impl MemberHandle {
 /// the receiver, which closes when the member stops.
 pub async fn join(
     config: MemberConfig,
-) -> Result<(MemberHandle, mpsc::UnboundedReceiver<MeshEvent>), DriverError> {
+) -> Result<(MemberHandle, mpsc::Receiver<MeshEvent>), DriverError> {
     let ips = if config.bind.is_empty() {
         meshrtc_peer::driver::local_ipv4_addresses()
     } else {
@@ -202,17 +251,19 @@ pub async fn join(
     mesh.send_audio = config.send_audio;
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) = SignalingClient::connect(&config.server).await?;
-    let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(4096);
+    let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(DATAGRAM_QUEUE);
     for (_, s) in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let leave = Arc::new(Notify::new());
     let shared = Arc::new(Mutex::new(Shared {
         keyframe: false,
         target_bitrate: node.target_bitrate(),
         stats: None,
         stopped: None,
+        counters: DriverCounters::default(),
     }));
     let local_addrs = sockets.iter().map(|(a, _)| *a).collect();
     tokio::spawn(run(
@@ -222,12 +273,14 @@ pub async fn join(
         sig_rx,
         in_rx,
         cmd_rx,
+        leave.clone(),
         ev_tx,
         shared.clone(),
     ));
     Ok((
         MemberHandle {
             tx: cmd_tx,
+            leave,
             shared,
             local_addrs,
         },
@@ -242,11 +295,13 @@ async fn run(
     sig: SignalingClient,
     mut sig_rx: mpsc::UnboundedReceiver<crate::signaling::protocol::ServerMessage>,
     mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
-    mut cmds: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<MeshEvent>,
+    mut cmds: mpsc::Receiver<Command>,
+    leave: Arc<Notify>,
+    events: mpsc::Sender<MeshEvent>,
     shared: Arc<Mutex<Shared>>,
 ) {
     let mut next_stats = Instant::now();
+    let mut out = EventOut::new(events);
     let stopped = loop {
         while let Some(m) = node.poll_signal() {
             if sig.send(m).is_err() {
@@ -259,10 +314,12 @@ async fn run(
             }
         }
         while let Some(e) = node.poll_event() {
-            let _ = events.send(e);
+            out.push(e);
         }
+        out.flush();
         let now = Instant::now();
         if let Ok(mut s) = shared.lock() {
+            s.counters.events_dropped = out.dropped;
             if node.take_keyframe_request(now) {
                 s.keyframe = true;
             }
@@ -289,8 +346,11 @@ async fn run(
                 Some(Command::SendFrame(f)) => {
                     node.send_frame(Instant::now(), &f);
                 }
-                Some(Command::Leave) | None => break "left".to_string(),
+                None => break "left".to_string(),
             },
+            // Events that wait for room are retried on the next turn (at
+            // most 100 ms away).
+            () = leave.notified() => break "left".to_string(),
             _ = tokio::time::sleep_until(wake.into()) => node.handle_timeout(Instant::now()),
         }
     };
@@ -307,12 +367,74 @@ async fn run(
         }
     }
     while let Some(e) = node.poll_event() {
-        let _ = events.send(e);
+        out.push(e);
     }
+    out.flush();
     if let Ok(mut s) = shared.lock() {
         s.stopped = Some(stopped);
+        s.counters.events_dropped = out.dropped;
     }
     // Let the leave message go out before the socket closes.
     tokio::time::sleep(Duration::from_millis(50)).await;
     sig.close();
+}
+
+/// The event channel with its policy when the caller falls behind: frames
+/// that do not fit are dropped, other events wait (bounded, oldest dropped).
+struct EventOut {
+    tx: mpsc::Sender<MeshEvent>,
+    held: VecDeque<MeshEvent>,
+    dropped: u64,
+}
+
+impl EventOut {
+    fn new(tx: mpsc::Sender<MeshEvent>) -> EventOut {
+        EventOut {
+            tx,
+            held: VecDeque::new(),
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, e: MeshEvent) {
+        self.flush();
+        let is_frame = matches!(e, MeshEvent::Frame { .. });
+        if self.held.is_empty() {
+            match self.tx.try_send(e) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(e)) if !is_frame => self.hold(e),
+                Err(mpsc::error::TrySendError::Full(_)) => self.dropped += 1,
+            }
+        } else if is_frame {
+            // Behind other events that wait: a frame does not wait.
+            self.dropped += 1;
+        } else {
+            self.hold(e);
+        }
+    }
+
+    fn hold(&mut self, e: MeshEvent) {
+        if self.held.len() >= EVENT_QUEUE {
+            self.held.pop_front();
+            self.dropped += 1;
+        }
+        self.held.push_back(e);
+    }
+
+    /// Sends what waits, as far as there is room.
+    fn flush(&mut self) {
+        while let Some(e) = self.held.pop_front() {
+            match self.tx.try_send(e) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(e)) => {
+                    self.held.push_front(e);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.held.clear();
+                    return;
+                }
+            }
+        }
+    }
 }

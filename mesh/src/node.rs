@@ -13,14 +13,45 @@
 //! hands the same payloads to every connected member, whose connection
 //! stamps its own SSRC, sequence numbers and extensions and protects with
 //! its own keys. Key frame requests from any member become one request
-//! ([`MeshNode::take_keyframe_request`]), rate-limited, except that a
-//! member whose connection just came up gets one at once. The encoder's
+//! ([`MeshNode::take_keyframe_request`]), rate-limited as described
+//! below. The encoder's
 //! target bitrate ([`MeshNode::target_bitrate`]) follows the worst
 //! connected member's loss and RTT reports.
 //!
 //! Sockets: each connection has its own local addresses, taken from a pool
 //! of slots the owner binds up front ([`MeshConfig::slots`]); datagrams are
 //! routed to a connection by the local address they arrived at.
+//!
+//! # One member cannot degrade the others
+//!
+//! Key frames cost every member bandwidth, so what members can ask for is
+//! bounded per member and in total ([`MeshConfig`] holds the numbers):
+//!
+//! - Requests (PLI/FIR, and a newcomer's first key frame) only set a
+//!   pending flag: any number of them before the encoder's next frame make
+//!   one key frame.
+//! - In total, requested key frames come from a bucket of
+//!   [`MeshConfig::keyframe_burst`] tokens (default 2) refilled one per
+//!   [`MeshConfig::keyframe_min_interval`] (default 500 ms): over any
+//!   span `T` at most `burst + T / min_interval` requested key frames, however
+//!   many members ask and however often members join and leave.
+//! - A PLI/FIR is served once `keyframe_min_interval` has passed since the
+//!   last key frame; a newcomer's (a member whose connection just came up)
+//!   once [`MeshConfig::keyframe_urgent_interval`] (default 250 ms) has.
+//!   Each connection comes up once, and a member who rejoins has a new id
+//!   and is one more newcomer: churn is held by the bucket, not by id.
+//! - Per member: a request from a member whose previous request was
+//!   taken less than `keyframe_min_interval` ago is merged into it (which
+//!   is pending or was served) and counted in
+//!   [`MemberCounters::keyframe_requests_ignored`] (node-wide:
+//!   [`MeshStats::keyframe_requests_ignored`]).
+//!
+//! Retransmissions are bounded by each connection's pacer (25% of the
+//! media bytes of the last second, `PeerConfig::pacer`), so a member that
+//! NACKs everything costs its own connection's uplink that much at most;
+//! remote candidates queued before a description are bounded by the
+//! connection (100 and 64 KiB; the excess is counted in
+//! [`MemberCounters::candidates_dropped`]).
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -29,7 +60,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, PeerStats,
+    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats,
     ReceivedFrame, SdpType, Transmit,
 };
 use meshrtc_sdp::negotiate::MediaKind;
@@ -58,9 +89,15 @@ pub struct MeshConfig {
     pub send_video: bool,
     /// See `send_video`.
     pub send_audio: bool,
-    /// Key frames are produced at most this often for requests (PLI/FIR)
-    /// from members; a newly connected member gets one at once.
+    /// Key frames asked for by members (PLI/FIR) are made at most this
+    /// often, and the bucket of requested key frames refills one token per
+    /// interval. See the module documentation.
     pub keyframe_min_interval: Duration,
+    /// A newly connected member's key frame waits until this long after the
+    /// previous key frame (and for a token).
+    pub keyframe_urgent_interval: Duration,
+    /// Tokens of the requested-key-frame bucket (at least 1).
+    pub keyframe_burst: u32,
     /// The encoder's bitrate bounds.
     pub min_bitrate: u32,
     /// See `min_bitrate`.
@@ -68,7 +105,8 @@ pub struct MeshConfig {
 }
 
 impl MeshConfig {
-    /// Defaults: audio and video, key frames at most every 500 ms, video
+    /// Defaults: audio and video, requested key frames at most every
+    /// 500 ms on average (a burst of 2, newcomers' no closer than 250 ms), video
     /// between 30 kbit/s (a small layer on a 150 kbit/s uplink) and 1.5 Mbit/s.
     pub fn new(room: &str, name: &str, peer: PeerConfig, slots: Vec<Vec<SocketAddr>>) -> Self {
         MeshConfig {
@@ -80,6 +118,8 @@ impl MeshConfig {
             send_video: true,
             send_audio: true,
             keyframe_min_interval: Duration::from_millis(500),
+            keyframe_urgent_interval: Duration::from_millis(250),
+            keyframe_burst: 2,
             min_bitrate: 30_000,
             max_bitrate: 1_500_000,
         }
@@ -147,14 +187,43 @@ pub struct MeshStats {
     pub target_bitrate: u32,
     /// Key frames requested of the encoder.
     pub keyframes_requested: u64,
+    /// Of those, for a member whose connection had just come up.
+    pub keyframes_urgent: u64,
+    /// Key frame requests merged because their member had asked less than
+    /// `keyframe_min_interval` before (all members, departed ones
+    /// included).
+    pub keyframe_requests_ignored: u64,
+    /// Remote candidates refused because too many were queued before the
+    /// member's description (all members, departed ones included).
+    pub candidates_dropped: u64,
+    /// What each current member asked of us (same order as `members`).
+    pub member_counters: Vec<MemberCounters>,
     /// Members removed because their connection failed.
     pub members_failed: u64,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
 }
 
+/// What one member asked of the node, and what was refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberCounters {
+    /// The member.
+    pub id: String,
+    /// Key frame requests (PLI/FIR) from the member that were taken.
+    pub keyframe_requests: u64,
+    /// Requests merged into the member's previous one: it had asked less
+    /// than `keyframe_min_interval` before.
+    pub keyframe_requests_ignored: u64,
+    /// Its trickled candidates refused because too many were queued
+    /// before its description.
+    pub candidates_dropped: u64,
+}
+
 struct Member {
     info: PeerInfo,
+    counters: MemberCounters,
+    /// When a key frame request of this member was last taken.
+    last_keyframe_request: Option<Instant>,
     pc: PeerConnection,
     slot: usize,
     connected: bool,
@@ -181,7 +250,13 @@ pub struct MeshNode {
     keyframe_wanted: bool,
     keyframe_urgent: bool,
     last_keyframe: Option<Instant>,
+    /// The requested-key-frame bucket: tokens, and when it was refilled.
+    keyframe_tokens: f64,
+    keyframe_tokens_at: Option<Instant>,
     keyframes_requested: u64,
+    keyframes_urgent: u64,
+    keyframe_requests_ignored: u64,
+    candidates_dropped: u64,
     members_failed: u64,
     signaling_errors: u64,
     /// Draws each connection's 256-bit seed from the node's seed.
@@ -215,7 +290,12 @@ impl MeshNode {
             keyframe_wanted: false,
             keyframe_urgent: false,
             last_keyframe: None,
+            keyframe_tokens: f64::from(config.keyframe_burst.max(1)),
+            keyframe_tokens_at: None,
             keyframes_requested: 0,
+            keyframes_urgent: 0,
+            keyframe_requests_ignored: 0,
+            candidates_dropped: 0,
             members_failed: 0,
             signaling_errors: 0,
             rng,
@@ -297,6 +377,11 @@ impl MeshNode {
         self.members.insert(
             id.clone(),
             Member {
+                counters: MemberCounters {
+                    id: id.clone(),
+                    ..MemberCounters::default()
+                },
+                last_keyframe_request: None,
                 info,
                 pc,
                 slot,
@@ -419,8 +504,13 @@ impl MeshNode {
                 let c = candidate.as_ref().map(|c| c.candidate.as_str());
                 // An empty candidate is a browser's end of a generation.
                 let c = c.filter(|c| !c.is_empty());
-                if m.pc.add_remote_candidate(now, c).is_err() {
-                    self.signaling_errors += 1;
+                match m.pc.add_remote_candidate(now, c) {
+                    Ok(()) => {}
+                    Err(PeerError::CandidateQueueFull { .. }) => {
+                        m.counters.candidates_dropped += 1;
+                        self.candidates_dropped += 1;
+                    }
+                    Err(_) => self.signaling_errors += 1,
                 }
                 self.drain_member(now, &from);
             }
@@ -579,7 +669,21 @@ impl MeshNode {
                             frame,
                         });
                     }
-                    PeerEvent::KeyframeRequested { .. } => keyframe = true,
+                    PeerEvent::KeyframeRequested { .. } => {
+                        // Per member: one request per interval is taken;
+                        // the rest are counted and merged into it.
+                        let recent = m.last_keyframe_request.is_some_and(|t| {
+                            now.saturating_duration_since(t) < self.config.keyframe_min_interval
+                        });
+                        if recent {
+                            m.counters.keyframe_requests_ignored += 1;
+                            self.keyframe_requests_ignored += 1;
+                        } else {
+                            m.last_keyframe_request = Some(now);
+                            m.counters.keyframe_requests += 1;
+                            keyframe = true;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -629,22 +733,61 @@ impl MeshNode {
     }
 
     /// Whether the encoder should make a key frame now: a member asked
-    /// (PLI/FIR) and the last key frame is older than the minimum
-    /// interval, or a member just connected. Clears the request.
+    /// (PLI/FIR) or just connected, a token of the bucket is there, and
+    /// the last key frame is older than `keyframe_min_interval` (for a
+    /// newcomer: `keyframe_urgent_interval`). Clears the request when it
+    /// says yes; a request that is not due yet stays pending. See the
+    /// module documentation.
     pub fn take_keyframe_request(&mut self, now: Instant) -> bool {
-        if !self.keyframe_wanted {
+        let cfg = &self.config;
+        let burst = f64::from(cfg.keyframe_burst.max(1));
+        if let Some(at) = self.keyframe_tokens_at {
+            let interval = cfg.keyframe_min_interval.as_secs_f64();
+            let refill = if interval > 0.0 {
+                now.saturating_duration_since(at).as_secs_f64() / interval
+            } else {
+                burst
+            };
+            self.keyframe_tokens = (self.keyframe_tokens + refill).min(burst);
+        }
+        self.keyframe_tokens_at = Some(now);
+        if !self.keyframe_wanted || self.keyframe_tokens < 1.0 {
             return false;
         }
-        let due = self.keyframe_urgent
-            || self.last_keyframe.is_none_or(|t| {
-                now.saturating_duration_since(t) >= self.config.keyframe_min_interval
-            });
+        let gap = if self.keyframe_urgent {
+            cfg.keyframe_urgent_interval
+        } else {
+            cfg.keyframe_min_interval
+        };
+        let due = self
+            .last_keyframe
+            .is_none_or(|t| now.saturating_duration_since(t) >= gap);
         if due {
+            self.keyframe_tokens -= 1.0;
+            self.keyframes_urgent += u64::from(self.keyframe_urgent);
             self.keyframe_wanted = false;
             self.keyframe_urgent = false;
             self.keyframes_requested += 1;
+            self.last_keyframe = Some(now);
         }
         due
+    }
+
+    /// Asks `member` for a key frame of its video (a PLI on its
+    /// connection), as a decoder that lost its reference would. The
+    /// connection paces repeats while it waits (at most one PLI per
+    /// 200 ms or round trip). Returns whether the member has video to ask
+    /// for.
+    pub fn request_keyframe(&mut self, now: Instant, member: &str) -> bool {
+        let Some(m) = self.members.get_mut(member) else {
+            return false;
+        };
+        let Some(mid) = m.video_mid.clone() else {
+            return false;
+        };
+        m.pc.request_keyframe(now, &mid);
+        self.drain_member(now, member);
+        true
     }
 
     /// The video bitrate to ask of the encoder: the lowest of the connected
@@ -684,6 +827,10 @@ impl MeshNode {
             bytes_sent,
             target_bitrate: self.target_bitrate(),
             keyframes_requested: self.keyframes_requested,
+            keyframes_urgent: self.keyframes_urgent,
+            keyframe_requests_ignored: self.keyframe_requests_ignored,
+            candidates_dropped: self.candidates_dropped,
+            member_counters: self.members.values().map(|m| m.counters.clone()).collect(),
             members_failed: self.members_failed,
             signaling_errors: self.signaling_errors,
         }
@@ -722,4 +869,83 @@ fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
         b = b.min(f64::from(cfg.max_bitrate) / 2.0);
     }
     m.bitrate = b.clamp(f64::from(cfg.min_bitrate), f64::from(cfg.max_bitrate));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> MeshNode {
+        let peer = PeerConfig::with_fixed_seed(7);
+        let addr: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        MeshNode::new(MeshConfig::new("room", "a", peer, vec![vec![addr]]))
+    }
+
+    /// Asks `take_keyframe_request` at every frame of a 30 fps encoder for
+    /// `secs`, with `ask` setting requests before each frame; returns the
+    /// times key frames were made.
+    fn run(
+        n: &mut MeshNode,
+        t0: Instant,
+        secs: u64,
+        mut ask: impl FnMut(&mut MeshNode, Duration),
+    ) -> Vec<Duration> {
+        let frame = Duration::from_micros(33_333);
+        let mut made = Vec::new();
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(secs) {
+            ask(n, t);
+            if n.take_keyframe_request(t0 + t) {
+                made.push(t);
+            }
+            t += frame;
+        }
+        made
+    }
+
+    #[test]
+    fn newcomers_every_50_ms_get_no_more_than_the_bucket_allows() {
+        let mut n = node();
+        let t0 = Instant::now();
+        // A newcomer's connection comes up every 50 ms for 10 s: without
+        // the bucket each would be served at once (200 key frames).
+        let made = run(&mut n, t0, 10, |n, _| {
+            n.keyframe_wanted = true;
+            n.keyframe_urgent = true;
+        });
+        // burst 2 + one per 500 ms.
+        assert!(made.len() <= 2 + 20, "{}", made.len());
+        assert!(made.len() >= 19, "{}", made.len());
+        for w in made.windows(2) {
+            assert!(w[1] - w[0] >= Duration::from_millis(250), "{made:?}");
+        }
+        let st = n.stats();
+        assert_eq!(st.keyframes_requested, made.len() as u64);
+        assert_eq!(st.keyframes_urgent, made.len() as u64);
+    }
+
+    #[test]
+    fn a_newcomer_is_served_at_once_after_a_quiet_spell_and_plis_wait_the_interval() {
+        let mut n = node();
+        let t0 = Instant::now();
+        // One newcomer at 1 s, PLIs at 1.1 s and 1.2 s.
+        let made = run(&mut n, t0, 3, |n, t| {
+            let ms = t.as_millis();
+            if (1000..1034).contains(&ms) {
+                n.keyframe_wanted = true;
+                n.keyframe_urgent = true;
+            }
+            if (1100..1134).contains(&ms) || (1200..1234).contains(&ms) {
+                n.keyframe_wanted = true;
+            }
+        });
+        assert_eq!(made.len(), 2, "{made:?}");
+        assert!(made[0] - Duration::from_secs(1) < Duration::from_millis(34));
+        // The PLIs were merged into one, 500 ms after the newcomer's.
+        let gap = made[1] - made[0];
+        assert!(
+            gap >= Duration::from_millis(500) && gap < Duration::from_millis(534),
+            "{made:?}"
+        );
+    }
 }

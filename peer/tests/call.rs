@@ -475,6 +475,87 @@ fn trickled_candidates_before_the_description_are_queued_and_used() {
 }
 
 #[test]
+fn a_flood_of_trickled_candidates_before_the_description_is_bounded_in_count_and_bytes() {
+    let (mut now, mut a, mut b) = sides();
+    let offer = a.pc.create_offer(now).unwrap();
+    drain(&mut a);
+    let bare: String = offer
+        .split("\r\n")
+        .filter(|l| !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        .trim_end_matches("\r\n")
+        .to_string()
+        + "\r\n";
+    let real: Vec<String> = a
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::LocalCandidate(c) => Some(c.candidate.clone()),
+            _ => None,
+        })
+        .collect();
+    // The real candidate first, then 10,000 short ones: 100 are queued
+    // in all.
+    b.pc.add_remote_candidate(now, Some(&real[0])).unwrap();
+    let mut refused = 0;
+    for k in 0..10_000u32 {
+        let c = format!(
+            "candidate:{k} 1 udp 2122260223 10.{}.{}.{} 9 typ host",
+            k / 65_536,
+            (k / 256) % 256,
+            k % 256
+        );
+        match b.pc.add_remote_candidate(now, Some(&c)) {
+            Ok(()) => {}
+            Err(PeerError::CandidateQueueFull { queued, bytes }) => {
+                assert_eq!(queued, 100);
+                assert!(bytes < 64 * 1024, "{bytes}");
+                refused += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(refused, 10_000 - 99);
+    // End-of-candidates still gets in.
+    b.pc.add_remote_candidate(now, None).unwrap();
+
+    // On another connection, long candidates hit the 64 KiB bound first.
+    let (now2, _, mut c) = sides();
+    let long_ext = "x".repeat(1000);
+    let mut taken = 0;
+    for k in 0..1_000u32 {
+        let cand = format!(
+            "candidate:{k} 1 udp 2122260223 10.0.0.{} 9 typ host ext {long_ext}",
+            k % 250
+        );
+        match c.pc.add_remote_candidate(now2, Some(&cand)) {
+            Ok(()) => taken += 1,
+            Err(PeerError::CandidateQueueFull { queued, bytes }) => {
+                assert!(queued < 100, "{queued}");
+                assert!(
+                    bytes <= 64 * 1024 && bytes + cand.len() > 64 * 1024,
+                    "{bytes}"
+                );
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // About 1,050 bytes each: 62 fit in 64 KiB, far from the 100 count.
+    assert!((60..=64).contains(&taken), "{taken}");
+
+    // The first call connects on the real candidate.
+    b.pc.set_remote_description(now, SdpType::Offer, &bare)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+    assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
+#[test]
 fn dtls_that_arrives_before_the_answer_is_buffered_not_dropped() {
     let (mut now, mut a, mut b) = sides();
     let offer = a.pc.create_offer(now).unwrap();

@@ -141,6 +141,17 @@ pub enum PeerError {
     /// A remote candidate that does not parse.
     #[error("remote candidate: {0}")]
     Candidate(String),
+    /// A trickled candidate was refused: too many are already queued
+    /// waiting for the remote description (see
+    /// [`PeerConnection::add_remote_candidate`]). The peer is misbehaving
+    /// or flooding; the candidate is dropped and the connection goes on.
+    #[error("remote candidate dropped: {queued} candidates ({bytes} bytes) already wait for the description")]
+    CandidateQueueFull {
+        /// Candidates queued.
+        queued: usize,
+        /// Their bytes.
+        bytes: usize,
+    },
     /// No such m-line, or we do not send on it.
     #[error("no sending transceiver with mid {0:?}")]
     UnknownMid(String),

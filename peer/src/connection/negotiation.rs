@@ -191,7 +191,12 @@ impl PeerConnection {
 
     /// A trickled remote candidate (`candidate:...` or the bare attribute
     /// value); `None` is end-of-candidates. Queued until the remote
-    /// description is there.
+    /// description is there: at most 100 of them and 64 KiB in all, so a peer that trickles
+    /// thousands before its description costs bounded memory. Beyond that
+    /// the candidate is dropped with [`PeerError::CandidateQueueFull`]
+    /// (the caller counts it; the connection goes on with the candidates
+    /// of the description and those queued). End-of-candidates is always
+    /// kept.
     pub fn add_remote_candidate(
         &mut self,
         now: Instant,
@@ -203,18 +208,44 @@ impl PeerConnection {
             CandidateAttr::parse(&v).map_err(|e| PeerError::Candidate(e.to_string()))?;
         }
         if self.negotiated.is_none() && self.remote_sdp.is_none() {
-            self.pending_remote_candidates
-                .push(candidate.map(str::to_string));
-            return Ok(());
+            return self.queue_remote_candidate(candidate);
         }
         self.apply_remote_candidate(now, candidate);
         Ok(())
     }
 
+    /// Queues a candidate for the remote description, within the bounds.
+    fn queue_remote_candidate(&mut self, candidate: Option<&str>) -> Result<(), PeerError> {
+        let queued = self.pending_remote_candidates.len();
+        // At most MAX_PENDING_CANDIDATES entries: summing them is cheap.
+        let bytes: usize = self
+            .pending_remote_candidates
+            .iter()
+            .flatten()
+            .map(String::len)
+            .sum();
+        let Some(c) = candidate else {
+            // End-of-candidates: one entry, kept whatever the queue holds.
+            if !self.pending_remote_candidates.iter().any(Option::is_none) {
+                self.pending_remote_candidates.push(None);
+            }
+            return Ok(());
+        };
+        // The end-of-candidates entry does not take a place.
+        let counted =
+            queued - usize::from(self.pending_remote_candidates.iter().any(Option::is_none));
+        if counted >= MAX_PENDING_CANDIDATES || bytes + c.len() > MAX_PENDING_CANDIDATE_BYTES {
+            return Err(PeerError::CandidateQueueFull { queued, bytes });
+        }
+        self.pending_remote_candidates.push(Some(c.to_string()));
+        Ok(())
+    }
+
     pub(super) fn apply_remote_candidate(&mut self, now: Instant, candidate: Option<&str>) {
         let Some(ice) = &mut self.ice else {
-            self.pending_remote_candidates
-                .push(candidate.map(str::to_string));
+            // No agent yet: wait with the others (within the same bounds;
+            // one over them is dropped, as in add_remote_candidate).
+            let _ = self.queue_remote_candidate(candidate);
             return;
         };
         match candidate {
@@ -430,6 +461,13 @@ impl PeerConnection {
             .unwrap_or_default()
     }
 }
+
+/// Most trickled remote candidates queued before the remote description
+/// (more than the ICE agent takes, `IceConfig::max_remote_candidates`).
+pub(super) const MAX_PENDING_CANDIDATES: usize = 100;
+/// Most bytes of trickled remote candidates queued before the remote
+/// description.
+pub(super) const MAX_PENDING_CANDIDATE_BYTES: usize = 64 * 1024;
 
 /// A trickled candidate as `candidate:...`, however it was written
 /// (`a=candidate:...`, `candidate:...`, or the bare value).

@@ -40,19 +40,42 @@ struct Member {
     audio: BTreeMap<String, u32>,
     events: Vec<(Instant, MeshEvent)>,
     silent: bool,
+    /// Hostile: the share of incoming RTP (RTX included) thrown away, so
+    /// that the node's NACK generator asks for it again and again.
+    drop_rtp: f64,
+    rng: u64,
+    /// Hostile: asks every member for a key frame at these times (every
+    /// 10 ms).
+    pli_flood: Option<Instant>,
 }
 
 impl Member {
     fn new(i: usize, epoch: Instant, ip: IpAddr, consent: Duration) -> Member {
-        let mut peer = PeerConfig::with_fixed_seed(1000 + i as u64);
+        let mut m = Member::with_config(i, 1000 + i as u64, epoch, ip, consent, 40000, |cfg| {
+            cfg.keyframe_min_interval = Duration::from_millis(300);
+        });
+        m.rng = i as u64 + 1;
+        m
+    }
+
+    fn with_config(
+        i: usize,
+        seed: u64,
+        epoch: Instant,
+        ip: IpAddr,
+        consent: Duration,
+        first_port: u16,
+        tune: impl FnOnce(&mut MeshConfig),
+    ) -> Member {
+        let mut peer = PeerConfig::with_fixed_seed(seed);
         peer.ice.disconnected_timeout = consent / 2;
         peer.ice.consent_timeout = consent;
         peer.ice.consent_interval = Duration::from_secs(1);
         let slots = (0..10)
-            .map(|k| vec![SocketAddr::new(ip, 40000 + k as u16)])
+            .map(|k| vec![SocketAddr::new(ip, first_port + k as u16)])
             .collect();
         let mut cfg = MeshConfig::new("room", &format!("member{i}"), peer, slots);
-        cfg.keyframe_min_interval = Duration::from_millis(300);
+        tune(&mut cfg);
         Member {
             node: MeshNode::new(cfg),
             origin: epoch,
@@ -70,7 +93,18 @@ impl Member {
             audio: BTreeMap::new(),
             events: Vec::new(),
             silent: false,
+            drop_rtp: 0.0,
+            rng: seed | 1,
+            pli_flood: None,
         }
+    }
+
+    /// xorshift64: the hostile's drops, reproducible.
+    fn chance(&mut self, p: f64) -> bool {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        ((self.rng >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
     fn events(&mut self, now: Instant) {
@@ -134,6 +168,13 @@ impl Node for Member {
         if self.silent {
             return;
         }
+        // RTP (RFC 7983 first byte 128..=191, RFC 5761 payload types
+        // outside RTCP's 64..=95): the hostile loses what it chooses.
+        let rtp = matches!(d.payload.first(), Some(128..=191))
+            && !matches!(d.payload.get(1).map(|b| b & 0x7f), Some(64..=95));
+        if rtp && self.drop_rtp > 0.0 && self.chance(self.drop_rtp) {
+            return;
+        }
         self.node.handle_datagram(now, d.src, d.dst, &d.payload);
         self.events(now);
     }
@@ -142,6 +183,12 @@ impl Node for Member {
             return;
         }
         self.node.handle_timeout(now);
+        if let Some(at) = self.pli_flood.filter(|t| *t <= now) {
+            for (peer, _) in self.node.members() {
+                self.node.request_keyframe(now, &peer.id);
+            }
+            self.pli_flood = Some(at + Duration::from_millis(10));
+        }
         self.media(now);
         self.events(now);
     }
@@ -160,6 +207,7 @@ impl Node for Member {
         [
             self.node.poll_timeout(),
             Some(self.next_video.min(self.next_audio)),
+            self.pli_flood,
         ]
         .into_iter()
         .flatten()
@@ -198,6 +246,79 @@ impl Call {
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
+    }
+
+    /// A member with the mesh defaults (key frames: 500 ms, burst 2,
+    /// newcomers 250 ms apart).
+    fn add_default(&mut self) -> usize {
+        let i = self.ids.len();
+        let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
+        let m = Member::with_config(
+            i,
+            1000 + i as u64,
+            self.sim.now(),
+            ip,
+            Duration::from_secs(30),
+            40000,
+            |_| {},
+        );
+        self.ids.push(self.sim.add_node(m, &[ip]));
+        self.clients.push(Some(self.rooms.connect(self.sim.now())));
+        self.deaf.push(false);
+        i
+    }
+
+    /// Member `i` leaves the room and comes back as a new member (a new
+    /// node, seed, signaling connection and ports): one turn of churn.
+    fn rejoin(&mut self, i: usize, turn: u64) {
+        let now = self.sim.now();
+        self.sim.node_mut(self.ids[i]).node.leave();
+        self.shuttle();
+        if let Some(old) = self.clients[i].take() {
+            for out in self.rooms.disconnect(old) {
+                self.deliver(now, out);
+            }
+        }
+        let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
+        let first_port = 41000 + (turn % 8) as u16 * 20;
+        let m = Member::with_config(
+            i,
+            5000 + turn,
+            now,
+            ip,
+            Duration::from_secs(30),
+            first_port,
+            |_| {},
+        );
+        *self.sim.node_mut(self.ids[i]) = m;
+        self.clients[i] = Some(self.rooms.connect(now));
+    }
+
+    /// Frames each member decoded from each other one, by index.
+    fn decoded_counts(&self, members: &[usize]) -> BTreeMap<(usize, usize), usize> {
+        let mut out = BTreeMap::new();
+        for &i in members {
+            for &j in members.iter().filter(|&&j| j != i) {
+                let from = self.member(j).node.id().unwrap();
+                let n = self.member(i).decoded.get(from).map_or(0, Vec::len);
+                out.insert((i, j), n);
+            }
+        }
+        out
+    }
+
+    /// Key frames member `i`'s encoder made (read on its connection to
+    /// member `to`, which carries every frame).
+    fn keyframes_sent(&self, i: usize, to: usize) -> u64 {
+        let to = self.member(to).node.id().unwrap().to_string();
+        self.member(i)
+            .node
+            .stats()
+            .members
+            .into_iter()
+            .find(|(id, _, _)| *id == to)
+            .and_then(|(_, _, s)| s.outbound.into_iter().find(|o| o.kind == "video"))
+            .map_or(0, |o| o.keyframes_sent)
     }
 
     /// Moves signaling both ways until quiet (in memory, instantly).
@@ -471,4 +592,317 @@ fn a_seventh_join_is_refused_by_the_room() {
     call.run_until_connected(&six, Duration::from_secs(20));
     assert_eq!(call.rooms.stats().members, 6);
     let _ = ClientMessage::Leave;
+}
+
+/// Frames the stable members decoded from each other over a window, and
+/// what the window cost.
+struct Window {
+    frames: BTreeMap<(usize, usize), usize>,
+    /// Key frames each stable member's encoder made in the window.
+    keyframes: Vec<u64>,
+    length: Duration,
+}
+
+fn window_diff(
+    before: &BTreeMap<(usize, usize), usize>,
+    after: &BTreeMap<(usize, usize), usize>,
+) -> BTreeMap<(usize, usize), usize> {
+    after
+        .iter()
+        .map(|(k, n)| (*k, n - before.get(k).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// Every stable pair's frame count under abuse is within 10% of the run
+/// without it.
+fn assert_rates_hold(base: &Window, abused: &Window) {
+    for (pair, &n) in &base.frames {
+        let m = abused.frames[pair];
+        assert!(n > 0, "{pair:?} decoded nothing in the baseline");
+        assert!(
+            m as f64 >= 0.9 * n as f64 && m as f64 <= 1.1 * n as f64,
+            "{pair:?}: {m} frames under abuse, {n} without"
+        );
+    }
+}
+
+/// Six members, member 5 hostile (when `abuse`): its receive path throws
+/// away half of the RTP it gets, retransmissions included, so its NACK
+/// generator asks for packets again and again (up to ten times each),
+/// and every 10 ms it asks every member for a key frame.
+fn hostile_call(abuse: bool) -> (Call, Window) {
+    let mut call = Call::new(11, link(0.0));
+    let all: Vec<usize> = (0..6).collect();
+    for _ in 0..6 {
+        call.add_default();
+    }
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let stable: Vec<usize> = (0..5).collect();
+    let before = call.decoded_counts(&stable);
+    let kf_before: Vec<u64> = stable
+        .iter()
+        .map(|&i| call.keyframes_sent(i, (i + 1) % 5))
+        .collect();
+    if abuse {
+        let now = call.sim.now();
+        let h = call.sim.node_mut(call.ids[5]);
+        h.drop_rtp = 0.5;
+        h.pli_flood = Some(now);
+    }
+    let length = Duration::from_secs(8);
+    call.run_for(length);
+    let frames = window_diff(&before, &call.decoded_counts(&stable));
+    let keyframes = stable
+        .iter()
+        .map(|&i| call.keyframes_sent(i, (i + 1) % 5) - kf_before[i])
+        .collect();
+    (
+        call,
+        Window {
+            frames,
+            keyframes,
+            length,
+        },
+    )
+}
+
+#[test]
+fn a_hostile_member_flooding_nacks_and_plis_does_not_degrade_the_other_five() {
+    let t = std::time::Instant::now();
+    let (base_call, base) = hostile_call(false);
+    let (call, abused) = hostile_call(true);
+    // Not asserted: the encoder follows the lowest member's estimate, so
+    // a member that reports heavy loss lowers everyone's quality (layers
+    // per member are not built yet); the frame rate is what holds.
+    eprintln!(
+        "hostile: encoder targets {:?} with the hostile, {:?} without",
+        (0..5)
+            .map(|i| call.member(i).node.target_bitrate())
+            .collect::<Vec<_>>(),
+        (0..5)
+            .map(|i| base_call.member(i).node.target_bitrate())
+            .collect::<Vec<_>>(),
+    );
+    assert_rates_hold(&base, &abused);
+    let hostile = call.member(5).node.id().unwrap().to_string();
+    let (mut nacks, mut plis, mut ignored) = (0, 0, 0);
+    for i in 0..5 {
+        let st = call.member(i).node.stats();
+        // Key frames within the configured rate: a bucket of 2, one
+        // token per 500 ms.
+        let allowed = 2 + (abused.length.as_millis() / 500) as u64;
+        assert!(
+            abused.keyframes[i] <= allowed,
+            "member {i} made {} key frames in {:?}",
+            abused.keyframes[i],
+            abused.length
+        );
+        // The hostile's requests were merged and counted.
+        let c = st.member_counters.iter().find(|c| c.id == hostile).unwrap();
+        assert!(c.keyframe_requests_ignored > 0, "member {i}: {c:?}");
+        assert_eq!(st.keyframe_requests_ignored, c.keyframe_requests_ignored);
+        ignored += c.keyframe_requests_ignored;
+        // Retransmissions to the hostile stay within the pacer's budget:
+        // 25% of the media bytes of the last second.
+        let (_, _, to_hostile) = st.members.iter().find(|(id, _, _)| *id == hostile).unwrap();
+        let video = to_hostile
+            .outbound
+            .iter()
+            .find(|o| o.kind == "video")
+            .unwrap();
+        nacks += video.nacks_received;
+        plis += video.plis_received;
+        let pacer = to_hostile.pacer.as_ref().expect("transport-cc negotiated");
+        let media = pacer.sent_bytes[0] + pacer.sent_bytes[1];
+        let rtx = pacer.sent_bytes[2];
+        assert!(
+            pacer.rtx_refused > 0,
+            "member {i}: the budget was never reached: {pacer:?}"
+        );
+        assert!(
+            rtx as f64 <= 0.25 * media as f64 + 30_000.0,
+            "member {i}: {rtx} bytes retransmitted for {media} of media"
+        );
+        eprintln!(
+            "hostile: member {i} got {} NACKs, {} PLIs; {} key frames in {:?} \
+             (baseline {}); rtx {rtx} B for {media} B media ({:.1}%), {} refused; \
+             {} requests taken, {} merged",
+            video.nacks_received,
+            video.plis_received,
+            abused.keyframes[i],
+            abused.length,
+            base.keyframes[i],
+            100.0 * rtx as f64 / media as f64,
+            pacer.rtx_refused,
+            c.keyframe_requests,
+            c.keyframe_requests_ignored,
+        );
+    }
+    assert!(
+        nacks > 500 && plis > 50,
+        "the abuse was real: {nacks} NACKs, {plis} PLIs"
+    );
+    let worst = base
+        .frames
+        .iter()
+        .map(|(k, &n)| abused.frames[k] as f64 / n as f64)
+        .fold(f64::INFINITY, f64::min);
+    eprintln!(
+        "hostile: 20 stable streams, worst frame count {:.1}% of the baseline; {ignored} requests merged; {:?} real time",
+        100.0 * worst,
+        t.elapsed()
+    );
+}
+
+/// Four stable members; when `churn`, a fifth joins, stays 300 ms and
+/// comes back as a new member, for 10 s.
+fn churn_call(churn: bool) -> (Call, Window, usize) {
+    let mut call = Call::new(12, link(0.0));
+    let stable: Vec<usize> = (0..4).collect();
+    for _ in 0..4 {
+        call.add_default();
+    }
+    call.run_until_connected(&stable, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let before = call.decoded_counts(&stable);
+    let kf_before: Vec<u64> = stable
+        .iter()
+        .map(|&i| call.keyframes_sent(i, (i + 1) % 4))
+        .collect();
+    let length = Duration::from_secs(10);
+    let mut connected = 0;
+    if churn {
+        let churner = call.add_default();
+        let end = call.sim.now() + length;
+        let mut turn = 0;
+        while call.sim.now() < end {
+            call.run_for(Duration::from_millis(300));
+            // How many of the stable members saw this incarnation come up.
+            if let Some(id) = call.member(churner).node.id().map(str::to_string) {
+                connected += stable
+                    .iter()
+                    .filter(|&&i| {
+                        call.member(i).events.iter().any(
+                            |(_, e)| matches!(e, MeshEvent::MemberConnected { id: c } if *c == id),
+                        )
+                    })
+                    .count();
+            }
+            turn += 1;
+            call.rejoin(churner, turn);
+        }
+    } else {
+        call.run_for(length);
+    }
+    let frames = window_diff(&before, &call.decoded_counts(&stable));
+    let keyframes = stable
+        .iter()
+        .map(|&i| call.keyframes_sent(i, (i + 1) % 4) - kf_before[i])
+        .collect();
+    (
+        call,
+        Window {
+            frames,
+            keyframes,
+            length,
+        },
+        connected,
+    )
+}
+
+#[test]
+fn join_and_leave_churn_every_300_ms_forces_no_more_key_frames_than_the_rate() {
+    let t = std::time::Instant::now();
+    let (_, base, _) = churn_call(false);
+    let (call, churned, connected) = churn_call(true);
+    assert_rates_hold(&base, &churned);
+    // The churner came up with the stable members again and again: each
+    // of those was a newcomer asking for a key frame at once.
+    assert!(connected >= 4 * 20, "only {connected} connections came up");
+    let allowed = 2 + (churned.length.as_millis() / 500) as u64;
+    for i in 0..4 {
+        let st = call.member(i).node.stats();
+        assert!(
+            churned.keyframes[i] <= allowed,
+            "member {i} made {} key frames in {:?}",
+            churned.keyframes[i],
+            churned.length
+        );
+        eprintln!(
+            "churn: member {i}: {} key frames in {:?} (baseline {}), {} for newcomers; \
+             {} requests merged",
+            churned.keyframes[i],
+            churned.length,
+            base.keyframes[i],
+            st.keyframes_urgent,
+            st.keyframe_requests_ignored,
+        );
+    }
+    eprintln!(
+        "churn: {connected} member connections came up in {:?}; {:?} real time",
+        churned.length,
+        t.elapsed()
+    );
+}
+
+#[test]
+fn ten_thousand_candidates_before_the_offer_are_bounded_and_the_call_connects() {
+    use meshrtc_mesh::signaling::protocol::IceCandidateInit;
+    let mut call = Call::new(13, link(0.0));
+    let victim = call.add_default();
+    call.run_for(Duration::from_millis(200));
+    let flooder = call.add_default();
+    // The flooder's join only: the room answers it (welcome) and tells
+    // the victim (peer-joined); its offer stays in its queue.
+    let now = call.sim.now();
+    let join = call
+        .sim
+        .node_mut(call.ids[flooder])
+        .node
+        .poll_signal()
+        .unwrap();
+    let client = call.clients[flooder].unwrap();
+    for out in call
+        .rooms
+        .handle_text(now, client, &serde_json::to_string(&join).unwrap())
+    {
+        call.deliver(now, out);
+    }
+    let from = call.member(flooder).node.id().unwrap().to_string();
+    // 10,000 trickled candidates before the description. The room's
+    // token bucket would close a client sending this many, so they are
+    // handed straight to the victim, as another relay might.
+    for k in 0..10_000u32 {
+        let candidate = format!(
+            "candidate:{k} 1 udp 2122260223 10.{}.{}.{} {} typ host",
+            100 + k / 65_536,
+            (k / 256) % 256,
+            k % 256,
+            20_000 + k % 10_000
+        );
+        let m = call.sim.node_mut(call.ids[victim]);
+        m.node.handle_signal(
+            now,
+            ServerMessage::Candidate {
+                from: from.clone(),
+                candidate: Some(IceCandidateInit {
+                    candidate,
+                    sdp_mid: Some("0".into()),
+                    sdp_m_line_index: Some(0),
+                    username_fragment: None,
+                }),
+            },
+        );
+    }
+    let st = call.member(victim).node.stats();
+    assert_eq!(st.candidates_dropped, 10_000 - 100);
+    let c = st.member_counters.iter().find(|c| c.id == from).unwrap();
+    assert_eq!(c.candidates_dropped, 10_000 - 100);
+    assert_eq!(st.signaling_errors, 0);
+    // Now the offer (with the flooder's real candidates) and the rest.
+    let took = call.run_until_connected(&[victim, flooder], Duration::from_secs(10));
+    call.run_for(Duration::from_secs(3));
+    call.check_streams(&[victim, flooder], 40);
+    eprintln!("candidate flood: 9,900 of 10,000 dropped; connected in {took:?}");
 }
