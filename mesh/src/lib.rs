@@ -5,9 +5,11 @@
 //! peer-joined/peer-left, relayed offer/answer/candidate, errors), the room
 //! logic as a sans-IO state machine, and behind the `net` feature (on by
 //! default) a WebSocket server (`meshrtc serve`) and the client a mesh node
-//! uses. The mesh node itself (roster from signaling, newcomer offers to
-//! every existing member, encode once and packetize once per frame, stamp
-//! and protect per peer) comes next.
+//! uses; the mesh node ([`MeshNode`], sans-IO: roster from signaling,
+//! newcomer offers to every existing member, frames packetized once and
+//! stamped and protected per member, rate-limited key frames, the encoder
+//! target from the members' send-side estimates); and behind `net` a
+//! member on real sockets ([`driver`]).
 //!
 //! Running a server in-process and talking to it:
 //!

@@ -517,6 +517,7 @@ fn a_flood_of_trickled_candidates_before_the_description_is_bounded_in_count_and
         }
     }
     assert_eq!(refused, 10_000 - 99);
+    assert_eq!(b.pc.stats().remote_candidates_dropped, refused);
     // End-of-candidates still gets in.
     b.pc.add_remote_candidate(now, None).unwrap();
 
@@ -553,6 +554,23 @@ fn a_flood_of_trickled_candidates_before_the_description_is_bounded_in_count_and
     run_until_settled(&mut now, &mut a, &mut b);
     assert_eq!(a.pc.state(), ConnectionState::Connected);
     assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
+/// Datagrams that come before the ICE agent exists wait, bounded in count
+/// (64) and in bytes (128 KiB for STUN and DTLS together): 4,000-byte
+/// datagrams fill the bytes first.
+#[test]
+fn early_datagrams_are_held_within_a_byte_bound() {
+    let (now, a, _) = sides();
+    let mut a = a;
+    let from: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut stun = vec![0u8; 4000];
+    stun[1] = 1;
+    for _ in 0..100 {
+        a.pc.handle_datagram(now, from, a.addr, &stun);
+    }
+    // 128 KiB / 4,000 bytes = 32 held, 68 dropped and counted.
+    assert_eq!(a.pc.stats().early_dropped, 68);
 }
 
 #[test]

@@ -109,6 +109,8 @@ struct MediaLine {
 
 /// Up to this many datagrams wait for the ICE agent or the DTLS role.
 const MAX_EARLY: usize = 64;
+/// And up to this many bytes of them, STUN and DTLS together.
+const MAX_EARLY_BYTES: usize = 128 * 1024;
 /// Up to this many DTLS datagrams, and bytes, wait for their pair to
 /// validate.
 const MAX_HELD: usize = 32;
@@ -139,6 +141,9 @@ pub struct PeerConnection {
     /// DTLS from a pair ICE is still checking, until it validates.
     held_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     unvalidated_dropped: u64,
+    remote_candidates_dropped: u64,
+    /// Bytes held in `early_stun` and `early_dtls`.
+    early_bytes: usize,
     pending_remote_candidates: Vec<Option<String>>,
 
     transceivers: Vec<Transceiver>,
@@ -252,6 +257,8 @@ impl PeerConnection {
             early_dtls: Vec::new(),
             held_dtls: Vec::new(),
             unvalidated_dropped: 0,
+            remote_candidates_dropped: 0,
+            early_bytes: 0,
             pending_remote_candidates: Vec::new(),
             transceivers: Vec::new(),
             answer_tracks: Vec::new(),

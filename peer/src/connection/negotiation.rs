@@ -235,6 +235,7 @@ impl PeerConnection {
         let counted =
             queued - usize::from(self.pending_remote_candidates.iter().any(Option::is_none));
         if counted >= MAX_PENDING_CANDIDATES || bytes + c.len() > MAX_PENDING_CANDIDATE_BYTES {
+            self.remote_candidates_dropped += 1;
             return Err(PeerError::CandidateQueueFull { queued, bytes });
         }
         self.pending_remote_candidates.push(Some(c.to_string()));
@@ -350,6 +351,7 @@ impl PeerConnection {
         }
         self.maybe_start_dtls_client(now);
         for (from, to, d) in std::mem::take(&mut self.early_dtls) {
+            self.early_bytes = self.early_bytes.saturating_sub(d.len());
             self.handle_dtls(now, from, to, &d);
         }
         self.drain_ice(now);

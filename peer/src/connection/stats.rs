@@ -103,6 +103,9 @@ pub struct PeerStats {
     /// validated (a spoofed source), or overflowed the DTLS held while
     /// their pair was being checked.
     pub unvalidated_dropped: u64,
+    /// Trickled remote candidates refused because the queue before the
+    /// remote description was full (count or bytes).
+    pub remote_candidates_dropped: u64,
     /// The DTLS handshake's counters (drops of hostile input included).
     pub dtls: Option<meshrtc_dtls::DtlsStats>,
     /// transport-cc feedback packets we sent (for what we receive).
@@ -156,6 +159,7 @@ impl PeerConnection {
             malformed: self.malformed,
             early_dropped: self.early_dropped,
             unvalidated_dropped: self.unvalidated_dropped,
+            remote_candidates_dropped: self.remote_candidates_dropped,
             dtls: self.dtls.as_ref().map(|d| d.stats().clone()),
             transport_feedbacks_sent: self.transport_feedbacks_sent,
             transport_feedbacks_received: self.transport_feedbacks_received,

@@ -18,6 +18,7 @@ impl PeerConnection {
         ice.start_gathering(now);
         self.ice = Some(ice);
         for (from, to, d) in std::mem::take(&mut self.early_stun) {
+            self.early_bytes = self.early_bytes.saturating_sub(d.len());
             self.handle_stun(now, from, to, &d);
         }
         self.drain_ice(now);
@@ -31,7 +32,9 @@ impl PeerConnection {
         data: &[u8],
     ) {
         let Some(ice) = &mut self.ice else {
-            if self.early_stun.len() < MAX_EARLY {
+            if self.early_stun.len() < MAX_EARLY && self.early_bytes + data.len() <= MAX_EARLY_BYTES
+            {
+                self.early_bytes += data.len();
                 self.early_stun.push((from, to, data.to_vec()));
             } else {
                 self.early_dropped += 1;
@@ -52,7 +55,9 @@ impl PeerConnection {
         data: &[u8],
     ) {
         if self.dtls.is_none() {
-            if self.early_dtls.len() < MAX_EARLY {
+            if self.early_dtls.len() < MAX_EARLY && self.early_bytes + data.len() <= MAX_EARLY_BYTES
+            {
+                self.early_bytes += data.len();
                 self.early_dtls.push((from, to, data.to_vec()));
             } else {
                 self.early_dropped += 1;
