@@ -578,9 +578,7 @@ async fn run_call(
                 // The send-side estimate covers audio too (as the mesh
                 // node does, leave it its share).
                 if let Some(cc) = &st.congestion {
-                    let video = cc
-                        .target
-                        .saturating_sub(meshrtc_mesh::node::AUDIO_ALLOWANCE);
+                    let video = meshrtc_peer::video_encoder_target(cc.target, true);
                     let cap = u64::from(a.video_kbps.saturating_mul(1000));
                     video_bps = Some(video.clamp(30_000, cap.max(30_000)) as u32);
                 }

@@ -53,6 +53,7 @@
 //! connection (100 and 64 KiB; the excess is counted in
 //! [`MemberCounters::candidates_dropped`]).
 
+use meshrtc_peer::video_encoder_target;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -792,8 +793,8 @@ impl MeshNode {
 
     /// The video bitrate to ask of the encoder: the lowest of the connected
     /// members' targets. A member whose connection negotiated transport-cc
-    /// counts with its send-side estimate (draft-ietf-rmcat-gcc-02) less
-    /// [`AUDIO_ALLOWANCE`]; one without it with a loss/RTT target (raised
+    /// counts with its send-side estimate (draft-ietf-rmcat-gcc-02) as
+    /// [`video_encoder_target`] turns it into an encoder's; one without it with a loss/RTT target (raised
     /// slowly while its loss stays under 2%, lowered in proportion above
     /// 10%, halved while its RTT exceeds 400 ms). Members still connecting
     /// do not count.
@@ -802,7 +803,9 @@ impl MeshNode {
             .values()
             .filter(|m| m.connected)
             .map(|m| match m.pc.target_bitrate() {
-                Some(t) => t.saturating_sub(AUDIO_ALLOWANCE).min(u64::from(u32::MAX)) as u32,
+                Some(t) => {
+                    video_encoder_target(t, self.config.send_audio).min(u64::from(u32::MAX)) as u32
+                }
                 None => m.bitrate as u32,
             })
             .min()
@@ -837,12 +840,8 @@ impl MeshNode {
     }
 }
 
-/// Loss- and RTT-based target for one member, updated once a second from
-/// its latest report block (until real bandwidth estimation exists).
-/// What the audio stream takes of a connection's estimate: Opus at
-/// 32 kbit/s with its RTP, SRTP and UDP/IP overhead at 50 packets a second.
-pub const AUDIO_ALLOWANCE: u64 = 52_000;
-
+/// Loss- and RTT-based target for one member (a connection without
+/// transport-cc), updated once a second from its latest report block.
 fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
     if !m.connected
         || m.last_report

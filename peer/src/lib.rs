@@ -15,6 +15,7 @@ pub mod demux;
 pub mod driver;
 pub mod frame;
 
+pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
     ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
     PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, Transmit,

@@ -46,6 +46,7 @@ use crate::frame::{PacketizedFrame, ReceivedFrame};
 mod config;
 mod congestion;
 use congestion::Congestion;
+pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
 mod media_recv;

@@ -82,6 +82,12 @@ struct Ours {
     stopped: bool,
     /// Send our media (off when only Chromium's should cross a link).
     send_media: bool,
+    /// Video frames per second.
+    fps: u32,
+    /// The encoder follows the connection's send-side estimate.
+    follow_estimate: bool,
+    /// Camera-like content instead of the test pattern (it fills a link).
+    texture: Option<meshrtc_media::texture::TextureSource>,
 }
 
 impl Ours {
@@ -123,6 +129,9 @@ impl Ours {
             closed: None,
             stopped: false,
             send_media: true,
+            fps: 15,
+            follow_estimate: false,
+            texture: None,
         }
     }
 
@@ -185,21 +194,29 @@ impl Ours {
         }
         let mids = self.pc.sending_mids();
         while self.next_video <= now {
-            let t_us = u64::from(self.frames_sent) * 1_000_000 / 15;
-            let img = self.pattern.next_frame(t_us);
+            let t_us = u64::from(self.frames_sent) * 1_000_000 / u64::from(self.fps);
+            if let (true, Some(t)) = (self.follow_estimate, self.pc.target_bitrate()) {
+                let video = meshrtc_peer::video_encoder_target(t, true);
+                self.encoder
+                    .set_bitrate(video.clamp(30_000, 1_500_000) as u32);
+            }
+            let img = match &mut self.texture {
+                Some(t) => t.next_frame(t_us),
+                None => self.pattern.next_frame(t_us),
+            };
             if let Ok(Some(f)) = self.encoder.encode(&img, t_us, self.force_key) {
                 if f.keyframe {
                     self.force_key = false;
                 }
                 if let Some((mid, _)) = mids.iter().find(|m| m.1 == MediaKind::Video) {
-                    let ts = self.frames_sent * 6000;
+                    let ts = self.frames_sent * (90_000 / self.fps);
                     let frame = PacketizedFrame::vp8(&mut self.packetizer, f.data.into(), ts, 1100)
                         .unwrap();
                     let _ = self.pc.send_frame(now, mid, &frame);
                 }
             }
             self.frames_sent += 1;
-            self.next_video += Duration::from_micros(66_667);
+            self.next_video += Duration::from_micros(1_000_000 / u64::from(self.fps));
         }
         while self.next_audio <= now {
             let pcm = self.tone.next_frame();
@@ -737,10 +754,11 @@ const SEND_STATS: &str = "(async () => { const st = await pc.getStats(); const o
         out.available = s.availableOutgoingBitrate ?? null; out.rtt = s.currentRoundTripTime ?? null; } \
     }); return out; })()";
 
-/// Shapes the UDP that goes to `port` on loopback (only what Chromium sends
-/// us): an htb class at `kbit` with a byte FIFO of `queue_ms` behind it.
-/// Inside the test's private network namespace, so nothing else is touched.
-fn shape_udp_to(port: u16, kbit: u64, queue_ms: u64) {
+/// Shapes the UDP on loopback whose `field` (`"dport"`: what goes to our
+/// socket, `"sport"`: what leaves it) is `port`: an htb class at `kbit`
+/// with a byte FIFO of `queue_ms` behind it. Inside the test's private
+/// network namespace, so nothing else is touched.
+fn shape_udp(field: &str, port: u16, kbit: u64, queue_ms: u64) {
     let limit = (kbit * 1000 / 8 * queue_ms / 1000).to_string();
     let rate = format!("{kbit}kbit");
     let port = port.to_string();
@@ -761,7 +779,7 @@ fn shape_udp_to(port: u16, kbit: u64, queue_ms: u64) {
         ],
         &[
             "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", "protocol", "17", "0xff", "match", "ip", "dport", &port, "0xffff",
+            "match", "ip", "protocol", "17", "0xff", "match", "ip", field, &port, "0xffff",
             "flowid", "1:10",
         ],
     ];
@@ -811,7 +829,7 @@ fn chromium_sending_to_us_through_a_500_kbit_link_follows_our_feedback() {
     const LINK: f64 = 500_000.0;
     let mut s = start(47);
     s.ours.send_media = false;
-    shape_udp_to(s.ours.addr.port(), 500, 300);
+    shape_udp("dport", s.ours.addr.port(), 500, 300);
     chromium_offers(&mut s, false);
     let _ = run_call(&mut s, 15);
     let sample = |s: &mut Setup| s.browser.eval(SEND_STATS).unwrap();
@@ -864,5 +882,79 @@ fn chromium_sending_to_us_through_a_500_kbit_link_follows_our_feedback() {
         s.ours.video_decoded > 200,
         "we decoded {}",
         s.ours.video_decoded
+    );
+}
+
+/// What Chromium's receiver says of our video.
+const RECV_STATS: &str = "(async () => { const st = await pc.getStats(); let out = null; \
+    st.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') out = { \
+      framesPerSecond: s.framesPerSecond || 0, framesDecoded: s.framesDecoded || 0, \
+      jitterBufferDelay: s.jitterBufferDelay || 0, emitted: s.jitterBufferEmittedCount || 0, \
+      frameWidth: s.frameWidth || 0 }; }); return out; })()";
+
+/// We send 320x240 at 30 fps of camera-like content (more than the link
+/// holds) to Chromium through a 500 kbit/s link with a 300 ms queue (what
+/// leaves our socket), our encoder following our estimate, fed by
+/// Chromium's transport-cc feedback. After 20 s Chromium
+/// shows at least 25 frames per second and a jitter-buffer delay (per
+/// second: added delay over frames emitted) whose p95 is at most 100 ms.
+#[test]
+fn we_send_to_chromium_through_a_500_kbit_link_at_full_frame_rate() {
+    if !run_in_private_netns(
+        "chromium_call::we_send_to_chromium_through_a_500_kbit_link_at_full_frame_rate",
+    ) {
+        return;
+    }
+    let mut s = start(48);
+    s.ours.fps = 30;
+    s.ours.follow_estimate = true;
+    s.ours.texture = Some(meshrtc_media::texture::TextureSource::new(320, 240, 30));
+    shape_udp("sport", s.ours.addr.port(), 500, 300);
+    we_offer(&mut s, false);
+    let _ = run_call(&mut s, 20);
+    let drops_before = shaper_drops();
+    let mut prev = s.browser.eval(RECV_STATS).unwrap();
+    let mut fps = Vec::new();
+    let mut jb = Vec::new();
+    for _ in 0..10 {
+        let end = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < end {
+            s.ours.pump();
+        }
+        let v = s.browser.eval(RECV_STATS).unwrap();
+        fps.push(v["framesPerSecond"].as_f64().unwrap_or(0.0));
+        let emitted = v["emitted"].as_f64().unwrap() - prev["emitted"].as_f64().unwrap();
+        let delay =
+            v["jitterBufferDelay"].as_f64().unwrap() - prev["jitterBufferDelay"].as_f64().unwrap();
+        if emitted > 0.0 {
+            jb.push(delay / emitted);
+        }
+        prev = v;
+    }
+    let drops = shaper_drops() - drops_before;
+    let mean_fps = fps.iter().sum::<f64>() / fps.len() as f64;
+    let mut sorted = jb.clone();
+    sorted.sort_by(f64::total_cmp);
+    let jb_p95 = sorted
+        .get(sorted.len() * 95 / 100)
+        .copied()
+        .unwrap_or(f64::NAN);
+    let ours = s.ours.pc.stats();
+    eprintln!(
+        "us to Chromium over a 500 kbit/s link, 20-30 s: Chromium fps {fps:?} (mean {mean_fps:.1}), \
+         jitter buffer per second {:?} ms (p95 {:.0} ms), shaper drops {drops}, our target {:?}, \
+         feedback received {}",
+        jb.iter().map(|x| (x * 1000.0).round()).collect::<Vec<_>>(),
+        jb_p95 * 1000.0,
+        s.ours.pc.target_bitrate(),
+        ours.transport_feedbacks_received
+    );
+    assert_eq!(prev["frameWidth"].as_u64(), Some(320));
+    assert!(mean_fps >= 25.0, "Chromium's frame rate {fps:?}");
+    assert!(jb_p95 <= 0.100, "jitter-buffer delay p95 {jb_p95} s");
+    let target = s.ours.pc.target_bitrate().unwrap() as f64;
+    assert!(
+        target < 550_000.0,
+        "our estimate {target} on a 500 kbit/s link"
     );
 }

@@ -133,7 +133,9 @@ impl CallNode {
                 }
                 VideoCodec::Fake { encoder, .. } => {
                     if let (true, Some(t)) = (self.follow_estimate, self.pc.target_bitrate()) {
-                        encoder.set_bitrate(t.saturating_sub(52_000).max(20_000) as u32);
+                        encoder.set_bitrate(
+                            meshrtc_peer::video_encoder_target(t, true).max(20_000) as u32,
+                        );
                     }
                     encoder.encode(self.frame_no, t_us, key).data
                 }
