@@ -360,6 +360,7 @@ async fn run_call(
         fps: a.fps,
         bps: a.video_kbps.saturating_mul(1000),
         marks: None,
+        layers: 1,
     })?;
     let fps = video.fps().unwrap_or(a.fps).max(1);
     // The encoder's bitrate: `--video-kbps` until the estimator has one.

@@ -70,6 +70,8 @@ pub struct MemberOptions {
     /// White squares on the test pattern's ramp (the demo gives member k
     /// k squares).
     pub marks: Option<u32>,
+    /// Video layers (simulcast): 1, or 2 with a half-size layer.
+    pub layers: u32,
 }
 
 /// What one member saw of another.
@@ -290,6 +292,11 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name).map_err(|e| e.to_string())?;
     cfg.password = o.password.clone();
     cfg.bind = o.bind.clone();
+    if o.layers >= 2 {
+        // The full size for members whose estimate allows 250 kbit/s of
+        // video, the half size for the others.
+        cfg.layer_min_bitrates = vec![0, 250_000];
+    }
     // The files first: a bad one is an error before joining anyone.
     let mut video = VideoIn::open(VideoSpec {
         file: o.video_in.as_deref(),
@@ -299,12 +306,16 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         fps: o.fps,
         bps: 600_000,
         marks: o.marks,
+        layers: o.layers,
     })?;
     let fps = video.fps().unwrap_or(o.fps).max(1);
     let mut audio = AudioIn::open(o.audio_in.as_deref())?;
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new(first_picture_id()?);
+    // One packetizer per simulcast layer, each set to the capture's
+    // picture id before packetizing (see below).
+    let mut layer_packetizers = vec![packetizer.clone(); video.layers()];
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(fps));
@@ -386,6 +397,36 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         }
         let tnow = tokio::time::Instant::now();
         if joined_at.is_some() {
+            while next_video <= tnow && video.layers() > 1 {
+                let asked = member.take_keyframe_requests();
+                let keys: Vec<bool> = (0..video.layers()).map(|i| asked.contains(&i)).collect();
+                report.keyframes += asked.len() as u64;
+                let t0 = Instant::now();
+                let pts = video_no * 1_000_000 / u64::from(fps);
+                let frames = video.next_layers(&keys, pts, &member.layer_targets());
+                encode_time += t0.elapsed();
+                report.frames_encoded += 1;
+                let ts = (video_no * 90_000 / u64::from(fps)) as u32;
+                // Each layer encoded once and packetized once; every layer
+                // of the capture gets the same picture id and RTP time, so
+                // a member moved between layers sees one stream.
+                let pid = packetizer.next_picture_id();
+                let mut layered = Vec::new();
+                for (f, pk) in frames.into_iter().zip(&mut layer_packetizers) {
+                    pk.set_next_picture_id(pid);
+                    let Some((data, _)) = f else { break };
+                    match PacketizedFrame::vp8(pk, data.into(), ts, 1100) {
+                        Ok(p) => layered.push(Arc::new(p)),
+                        Err(_) => break,
+                    }
+                }
+                if !layered.is_empty() {
+                    packetizer.set_next_picture_id(pid.wrapping_add(1));
+                    member.send_layers(layered);
+                }
+                video_no += 1;
+                next_video += frame_interval;
+            }
             while next_video <= tnow {
                 let key = member.take_keyframe_request();
                 if key {

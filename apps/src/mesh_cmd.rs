@@ -73,6 +73,11 @@ pub struct JoinArgs {
     /// Send this WAV (48 kHz, mono, 16-bit) instead of the tone (looped).
     #[arg(long, value_name = "FILE")]
     audio_in: Option<PathBuf>,
+    /// Simulcast: encode this many video layers (1 or 2; 2 adds a layer
+    /// at half the width and height) and send each member the one its
+    /// bandwidth estimate allows (the full size from 250 kbit/s of video).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    layers: u32,
 }
 
 /// `meshrtc demo`.
@@ -125,6 +130,11 @@ pub struct DemoArgs {
     /// are, so their bitrate cannot adapt to the network.
     #[arg(long, value_name = "FILE")]
     video_in: Option<PathBuf>,
+    /// Simulcast: encode this many video layers (1 or 2; 2 adds a layer
+    /// at half the width and height) and send each member the one its
+    /// bandwidth estimate allows (the full size from 250 kbit/s of video).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    layers: u32,
 }
 
 /// Runs `meshrtc join`.
@@ -155,6 +165,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         video_in: a.video_in,
         audio_in: a.audio_in,
         marks: None,
+        layers: a.layers,
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -248,6 +259,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             video_in: a.video_in.clone(),
             audio_in: None,
             marks: Some(k as u32 + 1),
+            layers: a.layers,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

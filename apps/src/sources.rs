@@ -51,6 +51,10 @@ pub struct VideoSpec<'a> {
     pub bps: u32,
     /// White squares on the picture, to tell mesh members apart.
     pub marks: Option<u32>,
+    /// Simulcast layers to encode (1 or 2): with 2, a half-size layer
+    /// (each side halved, 2x2 averaging) is encoded too. An IVF file has
+    /// one.
+    pub layers: u32,
 }
 
 /// Raw pictures to encode.
@@ -120,8 +124,9 @@ impl Y4mLoop {
 /// The video sent.
 pub enum VideoIn {
     /// Raw pictures (a synthetic source or a Y4M file) and their encoder,
-    /// which follows the bitrate asked of it.
-    Live(Box<(Raw, Vp8Encoder)>, u32),
+    /// which follows the bitrate asked of it, and the half-size layer's
+    /// encoder with two layers.
+    Live(Box<(Raw, Vp8Encoder, Option<Vp8Encoder>)>, u32),
     /// An IVF file's VP8 frames and the next one to send: pre-encoded, so
     /// their bitrate cannot follow congestion control.
     File(Vec<Vec<u8>>, usize),
@@ -173,7 +178,16 @@ impl VideoIn {
         };
         let enc = Vp8Encoder::new(Vp8EncoderConfig::new(w, h, fps, spec.bps))
             .map_err(|e| format!("video {w}x{h} at {fps} fps: {e}"))?;
-        Ok(VideoIn::Live(Box::new((raw, enc)), fps))
+        let small = if spec.layers >= 2 && w >= 2 && h >= 2 {
+            let (w2, h2) = (w / 2, h / 2);
+            Some(
+                Vp8Encoder::new(Vp8EncoderConfig::new(w2, h2, fps, spec.bps / 4))
+                    .map_err(|e| format!("video {w2}x{h2} at {fps} fps: {e}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(VideoIn::Live(Box::new((raw, enc, small)), fps))
     }
 
     /// The frame rate to send at, when the source sets it (a Y4M file's
@@ -185,21 +199,70 @@ impl VideoIn {
         }
     }
 
+    /// How many layers [`VideoIn::next_layers`] gives.
+    pub fn layers(&self) -> usize {
+        match self {
+            VideoIn::Live(b, _) if b.2.is_some() => 2,
+            _ => 1,
+        }
+    }
+
+    /// The next capture encoded once per layer, smallest first (see
+    /// [`VideoIn::layers`]): each frame, if its encoder gave one, and
+    /// whether it is a key frame. `keys[i]` forces layer `i`'s to be one;
+    /// `bitrates[i]` is layer `i`'s target (missing: unchanged). With one
+    /// layer, [`VideoIn::next`].
+    pub fn next_layers(
+        &mut self,
+        keys: &[bool],
+        pts: u64,
+        bitrates: &[u32],
+    ) -> Vec<Option<(Vec<u8>, bool)>> {
+        let VideoIn::Live(b, _) = self else {
+            let key = keys.first().copied().unwrap_or(false);
+            return vec![self.next(key, pts, bitrates.first().copied())];
+        };
+        let (raw, enc, small) = &mut **b;
+        let Some(small) = small else {
+            let key = keys.first().copied().unwrap_or(false);
+            return vec![self.next(key, pts, bitrates.first().copied())];
+        };
+        let Some(img) = next_picture(raw) else {
+            return vec![None, None];
+        };
+        let mut out = Vec::new();
+        // The small layer: the picture halved. The stamp's blocks halve
+        // with it and stay readable (media's `half_size` test).
+        let half = img.half_size();
+        for (i, (e, pic)) in [(small, half.as_ref()), (enc, Some(&img))]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(&b) = bitrates.get(i) {
+                e.set_bitrate(b);
+            }
+            let key = keys.get(i).copied().unwrap_or(false);
+            out.push(pic.and_then(|p| {
+                e.encode(p, pts, key)
+                    .ok()
+                    .flatten()
+                    .map(|f| (f.data, f.keyframe))
+            }));
+        }
+        out
+    }
+
     /// The next encoded frame and whether it is a key frame (an IVF file
     /// cannot honour key frame requests; its own key frames are reported).
     /// `bitrate` of `None` leaves the encoder's as it is.
     pub fn next(&mut self, key: bool, pts: u64, bitrate: Option<u32>) -> Option<(Vec<u8>, bool)> {
         match self {
             VideoIn::Live(b, _) => {
-                let (raw, enc) = &mut **b;
+                let (raw, enc, _) = &mut **b;
                 if let Some(b) = bitrate {
                     enc.set_bitrate(b);
                 }
-                let img = match raw {
-                    Raw::Pattern(p) => p.next_frame(wall_us()),
-                    Raw::Texture(t) => t.next_frame(wall_us()),
-                    Raw::Y4m(y) => y.next()?,
-                };
+                let img = next_picture(raw)?;
                 enc.encode(&img, pts, key)
                     .ok()
                     .flatten()
@@ -214,6 +277,15 @@ impl VideoIn {
             }
         }
     }
+}
+
+/// The next raw picture, stamped with the wall clock.
+fn next_picture(raw: &mut Raw) -> Option<I420Frame> {
+    Some(match raw {
+        Raw::Pattern(p) => p.next_frame(wall_us()),
+        Raw::Texture(t) => t.next_frame(wall_us()),
+        Raw::Y4m(y) => y.next()?,
+    })
 }
 
 fn open_ivf(p: &Path) -> Result<VideoIn, String> {

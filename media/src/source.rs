@@ -362,6 +362,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn half_size_averages_each_2x2_block() {
+        let f = I420Frame {
+            width: 4,
+            height: 2,
+            y: vec![0, 4, 8, 12, 2, 6, 10, 14],
+            u: vec![100, 200],
+            v: vec![7, 9],
+        };
+        let h = f.half_size().unwrap();
+        assert_eq!((h.width, h.height), (2, 1));
+        assert_eq!(h.y, vec![3, 11]);
+        // Chroma 2x1 becomes 1x1: the edge row is reused.
+        assert_eq!(h.u, vec![150]);
+        assert_eq!(h.v, vec![8]);
+        assert!(I420Frame::new_black(1, 8).half_size().is_none());
+    }
+
+    #[test]
+    fn a_half_size_pattern_frame_keeps_its_stamp_readable() {
+        for (w, h) in [(640, 360), (320, 240), (1280, 720)] {
+            let mut p = TestPattern::with_marks(w, h, 15, 3);
+            let _ = p.next_frame(0);
+            let f = p.next_frame(987_654_321);
+            let small = f.half_size().unwrap();
+            assert_eq!((small.width, small.height), (w / 2, h / 2));
+            // The stamp's blocks halve with the picture (16 to 8, 8 to 4
+            // pixels) and stay in the same places.
+            assert_eq!(
+                read_stamp(&small),
+                Some(Stamp {
+                    frame_number: 1,
+                    capture_time_us: 987_654_321
+                }),
+                "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
     fn stamp_round_trips_on_raw_frames_of_several_sizes() {
         for (w, h) in [(320, 240), (640, 360), (1280, 720), (160, 120), (321, 241)] {
             let mut p = TestPattern::new(w, h, 15);

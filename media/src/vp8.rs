@@ -47,6 +47,24 @@ impl std::fmt::Debug for I420Frame {
     }
 }
 
+/// Box-filters a `w` x `h` plane into `out` (`w2` x `h2`, about half):
+/// each output pixel averages the 2x2 source pixels under it, clamped to
+/// the source's edge.
+fn halve_plane(src: &[u8], w: u32, h: u32, out: &mut [u8], w2: u32, h2: u32) {
+    let (w, h) = (w as usize, h as usize);
+    for y in 0..h2 as usize {
+        let (y0, y1) = ((2 * y).min(h - 1), (2 * y + 1).min(h - 1));
+        for x in 0..w2 as usize {
+            let (x0, x1) = ((2 * x).min(w - 1), (2 * x + 1).min(w - 1));
+            let sum = u32::from(src[y0 * w + x0])
+                + u32::from(src[y0 * w + x1])
+                + u32::from(src[y1 * w + x0])
+                + u32::from(src[y1 * w + x1]);
+            out[y * w2 as usize + x] = ((sum + 2) / 4) as u8;
+        }
+    }
+}
+
 impl I420Frame {
     /// A black frame (luma 16, neutral chroma).
     pub fn new_black(width: u32, height: u32) -> Self {
@@ -59,6 +77,25 @@ impl I420Frame {
             u: vec![128; c],
             v: vec![128; c],
         }
+    }
+
+    /// The picture at half the width and height (rounded down, at least
+    /// 1), each pixel the average of the 2x2 pixels it replaces (a simple
+    /// box filter, enough for a simulcast layer). `None` if the planes do
+    /// not match the dimensions or a side is under 2 pixels.
+    pub fn half_size(&self) -> Option<I420Frame> {
+        self.check_planes().ok()?;
+        if self.width < 2 || self.height < 2 {
+            return None;
+        }
+        let (w2, h2) = ((self.width / 2).max(1), (self.height / 2).max(1));
+        let mut out = I420Frame::new_black(w2, h2);
+        halve_plane(&self.y, self.width, self.height, &mut out.y, w2, h2);
+        let (cw, ch) = (self.chroma_width(), self.chroma_height());
+        let (cw2, ch2) = (out.chroma_width(), out.chroma_height());
+        halve_plane(&self.u, cw, ch, &mut out.u, cw2, ch2);
+        halve_plane(&self.v, cw, ch, &mut out.v, cw2, ch2);
+        Some(out)
     }
 
     /// Width of the chroma planes.

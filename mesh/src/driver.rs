@@ -21,7 +21,9 @@
 //!
 //! Media stays outside: the caller encodes (asking
 //! [`MemberHandle::take_keyframe_request`] before each video frame and
-//! following [`MemberHandle::target_bitrate`]) and decodes.
+//! following [`MemberHandle::target_bitrate`]; with several layers,
+//! [`MemberHandle::take_keyframe_requests`], [`MemberHandle::layer_targets`]
+//! and [`MemberHandle::send_layers`]) and decodes.
 //!
 //! Every queue is bounded:
 //!
@@ -49,7 +51,7 @@ use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
 
-use crate::node::{MeshConfig, MeshEvent, MeshNode, MeshStats};
+use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
 use crate::signaling::client::{SignalingClient, SignalingError};
 
 /// How a member connects.
@@ -75,6 +77,9 @@ pub struct MemberConfig {
     pub send_video: bool,
     /// See `send_video`.
     pub send_audio: bool,
+    /// Video layers (simulcast), see [`MeshConfig::layer_min_bitrates`];
+    /// `[0]`: one layer.
+    pub layer_min_bitrates: Vec<u32>,
 }
 
 impl MemberConfig {
@@ -94,6 +99,7 @@ impl MemberConfig {
             peer,
             send_video: true,
             send_audio: true,
+            layer_min_bitrates: vec![0],
         })
     }
 }
@@ -127,6 +133,8 @@ pub const EVENT_QUEUE: usize = 1024;
 
 enum Command {
     SendFrame(Arc<PacketizedFrame>),
+    /// One capture's layers, smallest first.
+    SendLayers(Vec<Arc<PacketizedFrame>>),
 }
 
 /// What the driver's bounded queues dropped.
@@ -141,8 +149,10 @@ pub struct DriverCounters {
 }
 
 struct Shared {
-    keyframe: bool,
+    /// Per layer.
+    keyframe: Vec<bool>,
     target_bitrate: u32,
+    layer_targets: Vec<u32>,
     stats: Option<MeshStats>,
     stopped: Option<String>,
     counters: DriverCounters,
@@ -177,18 +187,53 @@ impl MemberHandle {
         }
     }
 
+    /// Sends one captured video frame encoded and packetized once per
+    /// layer (`layers[i]` is layer `i`, smallest first): each member gets
+    /// the layer it is on ([`MeshNode::send_layers`]). Queued and dropped
+    /// like [`MemberHandle::send_frame`].
+    pub fn send_layers(&self, layers: Vec<Arc<PacketizedFrame>>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.tx.try_send(Command::SendLayers(layers))
+        {
+            if let Ok(mut s) = self.shared.lock() {
+                s.counters.frames_dropped += 1;
+            }
+        }
+    }
+
+    /// The layers whose next frame should be a key frame
+    /// ([`MeshNode::take_keyframe_requests`]). Clears them.
+    pub fn take_keyframe_requests(&self) -> Vec<usize> {
+        self.shared
+            .lock()
+            .map(|mut s| {
+                s.keyframe
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, k)| std::mem::take(k).then_some(i))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Each layer's encoder target ([`MeshNode::layer_targets`]).
+    pub fn layer_targets(&self) -> Vec<u32> {
+        self.shared
+            .lock()
+            .map(|s| s.layer_targets.clone())
+            .unwrap_or_default()
+    }
+
     /// What the bounded queues dropped so far.
     pub fn counters(&self) -> DriverCounters {
         self.shared.lock().map(|s| s.counters).unwrap_or_default()
     }
 
     /// Whether the next video frame should be a key frame (a member asked,
-    /// rate-limited, or a member just connected). Clears the request.
+    /// rate-limited, or a member just connected). Clears the request (of
+    /// every layer).
     pub fn take_keyframe_request(&self) -> bool {
-        self.shared
-            .lock()
-            .map(|mut s| std::mem::take(&mut s.keyframe))
-            .unwrap_or(false)
+        !self.take_keyframe_requests().is_empty()
     }
 
     /// The bitrate the encoder should aim at.
@@ -249,6 +294,7 @@ pub async fn join(
     mesh.password = config.password.clone();
     mesh.send_video = config.send_video;
     mesh.send_audio = config.send_audio;
+    mesh.layer_min_bitrates = config.layer_min_bitrates.clone();
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) = SignalingClient::connect(&config.server).await?;
     let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(DATAGRAM_QUEUE);
@@ -259,8 +305,9 @@ pub async fn join(
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
     let leave = Arc::new(Notify::new());
     let shared = Arc::new(Mutex::new(Shared {
-        keyframe: false,
+        keyframe: vec![false; config.layer_min_bitrates.len().max(1)],
         target_bitrate: node.target_bitrate(),
+        layer_targets: node.layer_targets(),
         stats: None,
         stopped: None,
         counters: DriverCounters::default(),
@@ -320,10 +367,13 @@ async fn run(
         let now = Instant::now();
         if let Ok(mut s) = shared.lock() {
             s.counters.events_dropped = out.dropped;
-            if node.take_keyframe_request(now) {
-                s.keyframe = true;
+            for l in node.take_keyframe_requests(now) {
+                if let Some(k) = s.keyframe.get_mut(l) {
+                    *k = true;
+                }
             }
             s.target_bitrate = node.target_bitrate();
+            s.layer_targets = node.layer_targets();
             if now >= next_stats {
                 s.stats = Some(node.stats());
                 next_stats = now + Duration::from_millis(500);
@@ -345,6 +395,14 @@ async fn run(
             c = cmds.recv() => match c {
                 Some(Command::SendFrame(f)) => {
                     node.send_frame(Instant::now(), &f);
+                }
+                Some(Command::SendLayers(layers)) => {
+                    let layered: Vec<LayerFrame<'_>> = layers
+                        .iter()
+                        .enumerate()
+                        .map(|(index, f)| LayerFrame { index, frame: f })
+                        .collect();
+                    node.send_layers(Instant::now(), &layered);
                 }
                 None => break "left".to_string(),
             },

@@ -41,4 +41,4 @@ pub mod driver;
 pub mod node;
 pub mod signaling;
 
-pub use node::{MeshConfig, MeshEvent, MeshNode, MeshStats};
+pub use node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};

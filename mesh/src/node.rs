@@ -16,7 +16,27 @@
 //! ([`MeshNode::take_keyframe_request`]), rate-limited as described
 //! below. The encoder's
 //! target bitrate ([`MeshNode::target_bitrate`]) follows the worst
-//! connected member's loss and RTT reports.
+//! connected member's estimate.
+//!
+//! # Layers (simulcast)
+//!
+//! With several [`MeshConfig::layer_min_bitrates`], the caller encodes
+//! each captured frame once per layer (say 320x180 and 640x360) and
+//! packetizes each once, and [`MeshNode::send_layers`] sends every member
+//! the layer it is on, so one slow member no longer pulls everyone's
+//! encoder down. A member wants the highest layer whose minimum its
+//! `video_encoder_target` reaches (layer 0 until it has an estimate; it
+//! keeps a higher layer down to 85% of that layer's minimum), and is moved
+//! there at that layer's next key frame, which the node asks for
+//! ([`MeshNode::take_keyframe_requests`]); until then it keeps its layer.
+//! Each layer's encoder follows [`MeshNode::layer_targets`]: the lowest
+//! target of the members on it. The caller gives all layers of one
+//! capture the same RTP time and VP8 picture id (one packetizer per layer,
+//! all started at the same id), and each connection numbers its own
+//! packets, so a receiver moved between layers sees one continuous stream
+//! and has no reason to ask for a key frame. Key frame requests and their
+//! bucket (below) are per layer: a member's PLI concerns the layer it is
+//! sent.
 //!
 //! Sockets: each connection has its own local addresses, taken from a pool
 //! of slots the owner binds up front ([`MeshConfig::slots`]); datagrams are
@@ -103,6 +123,12 @@ pub struct MeshConfig {
     pub min_bitrate: u32,
     /// See `min_bitrate`.
     pub max_bitrate: u32,
+    /// Simulcast: the number of video layers the caller encodes (one per
+    /// entry, smallest first) and the encoder target a member needs to be
+    /// sent each one. A member gets the highest layer whose minimum is at
+    /// most its `video_encoder_target`; `[0]` (the default) is one layer
+    /// for everyone. See [`MeshNode::send_layers`].
+    pub layer_min_bitrates: Vec<u32>,
 }
 
 impl MeshConfig {
@@ -123,6 +149,7 @@ impl MeshConfig {
             keyframe_burst: 2,
             min_bitrate: 30_000,
             max_bitrate: 1_500_000,
+            layer_min_bitrates: vec![0],
         }
     }
 }
@@ -201,6 +228,13 @@ pub struct MeshStats {
     pub member_counters: Vec<MemberCounters>,
     /// Members removed because their connection failed.
     pub members_failed: u64,
+    /// The video layer each current member is sent (same order as
+    /// `members`; 0 with one layer).
+    pub member_layers: Vec<usize>,
+    /// Each layer's encoder target ([`MeshNode::layer_targets`]).
+    pub layer_targets: Vec<u32>,
+    /// Members moved from one layer to another (at a key frame).
+    pub layer_switches: u64,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
 }
@@ -232,6 +266,35 @@ struct Member {
     audio_mid: Option<String>,
     bitrate: f64,
     last_report: Option<Instant>,
+    /// The video layer the member is sent.
+    layer: usize,
+    /// The layer its estimate allows; it is moved there at that layer's
+    /// next key frame.
+    wanted_layer: usize,
+}
+
+/// One layer of a captured video frame for [`MeshNode::send_layers`]: the
+/// same picture encoded at one of the configured sizes, packetized once.
+#[derive(Debug, Clone, Copy)]
+pub struct LayerFrame<'a> {
+    /// The layer, an index into [`MeshConfig::layer_min_bitrates`]
+    /// (0: smallest).
+    pub index: usize,
+    /// The frame. All layers of one capture carry the same RTP time and
+    /// VP8 picture id, so a receiver moved between layers sees one
+    /// continuous stream.
+    pub frame: &'a PacketizedFrame,
+}
+
+/// Key frame state of one layer's encoder.
+#[derive(Debug, Clone)]
+struct LayerKeyframes {
+    wanted: bool,
+    urgent: bool,
+    last: Option<Instant>,
+    /// The requested-key-frame bucket: tokens, and when it was refilled.
+    tokens: f64,
+    tokens_at: Option<Instant>,
 }
 
 /// One member of a mesh call. See the module documentation.
@@ -248,12 +311,9 @@ pub struct MeshNode {
     signals: VecDeque<ClientMessage>,
     events: VecDeque<MeshEvent>,
     outbox: VecDeque<Transmit>,
-    keyframe_wanted: bool,
-    keyframe_urgent: bool,
-    last_keyframe: Option<Instant>,
-    /// The requested-key-frame bucket: tokens, and when it was refilled.
-    keyframe_tokens: f64,
-    keyframe_tokens_at: Option<Instant>,
+    /// Per video layer (one without simulcast).
+    keyframes: Vec<LayerKeyframes>,
+    layer_switches: u64,
     keyframes_requested: u64,
     keyframes_urgent: u64,
     keyframe_requests_ignored: u64,
@@ -288,11 +348,17 @@ impl MeshNode {
             signals: VecDeque::new(),
             events: VecDeque::new(),
             outbox: VecDeque::new(),
-            keyframe_wanted: false,
-            keyframe_urgent: false,
-            last_keyframe: None,
-            keyframe_tokens: f64::from(config.keyframe_burst.max(1)),
-            keyframe_tokens_at: None,
+            keyframes: vec![
+                LayerKeyframes {
+                    wanted: false,
+                    urgent: false,
+                    last: None,
+                    tokens: f64::from(config.keyframe_burst.max(1)),
+                    tokens_at: None,
+                };
+                config.layer_min_bitrates.len().max(1)
+            ],
+            layer_switches: 0,
             keyframes_requested: 0,
             keyframes_urgent: 0,
             keyframe_requests_ignored: 0,
@@ -391,6 +457,8 @@ impl MeshNode {
                 audio_mid: None,
                 bitrate: f64::from(self.config.max_bitrate) / 2.0,
                 last_report: None,
+                layer: 0,
+                wanted_layer: 0,
             },
         );
         self.members.get_mut(&id)
@@ -610,6 +678,7 @@ impl MeshNode {
         let mut reason: Option<String> = None;
         let mut keyframe = false;
         let mut urgent = false;
+        let layer;
         {
             let Some(m) = self.members.get_mut(id) else {
                 return;
@@ -692,10 +761,15 @@ impl MeshNode {
                 self.outbox.push_back(t);
             }
             update_bitrate(m, now, &self.config);
+            // A request concerns the layer the member is sent (a newcomer
+            // starts on layer 0).
+            layer = m.layer;
         }
         if keyframe {
-            self.keyframe_wanted = true;
-            self.keyframe_urgent |= urgent;
+            if let Some(k) = self.keyframes.get_mut(layer) {
+                k.wanted = true;
+                k.urgent |= urgent;
+            }
         }
         if failed {
             self.members_failed += 1;
@@ -710,16 +784,56 @@ impl MeshNode {
 
     /// Sends a frame packetized once to every connected member (video or
     /// audio by the frame's kind). Returns how many members it went to.
+    /// A video frame is layer 0 of [`MeshNode::send_layers`]: with one
+    /// layer (the default) every member gets it.
     pub fn send_frame(&mut self, now: Instant, frame: &PacketizedFrame) -> usize {
+        match frame.kind {
+            MediaKind::Video => self.send_layers(now, &[LayerFrame { index: 0, frame }]),
+            MediaKind::Audio => {
+                let mut n = 0;
+                let outbox = &mut self.outbox;
+                for m in self.members.values_mut().filter(|m| m.connected) {
+                    if let Some(mid) = m.audio_mid.as_deref() {
+                        if m.pc.send_frame(now, mid, frame).is_ok() {
+                            n += 1;
+                        }
+                    }
+                    while let Some(t) = m.pc.poll_transmit() {
+                        outbox.push_back(t);
+                    }
+                }
+                n
+            }
+        }
+    }
+
+    /// Sends one captured video frame, encoded once per layer and
+    /// packetized once per layer, to every connected member: each member
+    /// gets the layer it is on. A member whose estimate allows another
+    /// layer (see [`MeshConfig::layer_min_bitrates`]) is moved there on
+    /// that layer's next key frame, and not before (a delta frame of
+    /// another layer would not decode); until then it keeps its layer.
+    /// Layers missing from `layers` are not sent this time. Returns how
+    /// many members a frame went to.
+    pub fn send_layers(&mut self, now: Instant, layers: &[LayerFrame<'_>]) -> usize {
+        self.update_wanted_layers();
         let mut n = 0;
         let outbox = &mut self.outbox;
         for m in self.members.values_mut().filter(|m| m.connected) {
-            let mid = match frame.kind {
-                MediaKind::Video => m.video_mid.as_deref(),
-                MediaKind::Audio => m.audio_mid.as_deref(),
+            if m.wanted_layer != m.layer {
+                let key_of_wanted = layers
+                    .iter()
+                    .any(|l| l.index == m.wanted_layer && l.frame.keyframe);
+                if key_of_wanted {
+                    m.layer = m.wanted_layer;
+                    self.layer_switches += 1;
+                }
+            }
+            let Some(l) = layers.iter().find(|l| l.index == m.layer) else {
+                continue;
             };
-            if let Some(mid) = mid {
-                if m.pc.send_frame(now, mid, frame).is_ok() {
+            if let Some(mid) = m.video_mid.as_deref() {
+                if m.pc.send_frame(now, mid, l.frame).is_ok() {
                     n += 1;
                 }
             }
@@ -727,10 +841,30 @@ impl MeshNode {
                 outbox.push_back(t);
             }
         }
-        if frame.keyframe {
-            self.last_keyframe = Some(now);
+        for l in layers.iter().filter(|l| l.frame.keyframe) {
+            if let Some(k) = self.keyframes.get_mut(l.index) {
+                k.last = Some(now);
+            }
         }
         n
+    }
+
+    /// Each connected member's wanted layer from its current estimate;
+    /// a member that wants another layer asks that layer's encoder for a
+    /// key frame (rate-limited like any request).
+    fn update_wanted_layers(&mut self) {
+        let mins = &self.config.layer_min_bitrates;
+        for m in self.members.values_mut().filter(|m| m.connected) {
+            let target =
+                m.pc.target_bitrate()
+                    .map(|t| video_encoder_target(t, self.config.send_audio));
+            m.wanted_layer = wanted_layer(mins, m.layer, target);
+            if m.wanted_layer != m.layer {
+                if let Some(k) = self.keyframes.get_mut(m.wanted_layer) {
+                    k.wanted = true;
+                }
+            }
+        }
     }
 
     /// Whether the encoder should make a key frame now: a member asked
@@ -738,40 +872,54 @@ impl MeshNode {
     /// the last key frame is older than `keyframe_min_interval` (for a
     /// newcomer: `keyframe_urgent_interval`). Clears the request when it
     /// says yes; a request that is not due yet stays pending. See the
-    /// module documentation.
+    /// module documentation. With several layers: whether any layer's
+    /// encoder should (see [`MeshNode::take_keyframe_requests`]).
     pub fn take_keyframe_request(&mut self, now: Instant) -> bool {
+        !self.take_keyframe_requests(now).is_empty()
+    }
+
+    /// The layers whose encoder should make a key frame now, each by the
+    /// rules of [`MeshNode::take_keyframe_request`] with its own bucket:
+    /// a layer's requests come from the members it is sent to (PLI/FIR,
+    /// newcomers on layer 0) and from members waiting to be moved to it.
+    pub fn take_keyframe_requests(&mut self, now: Instant) -> Vec<usize> {
+        self.update_wanted_layers();
         let cfg = &self.config;
         let burst = f64::from(cfg.keyframe_burst.max(1));
-        if let Some(at) = self.keyframe_tokens_at {
-            let interval = cfg.keyframe_min_interval.as_secs_f64();
-            let refill = if interval > 0.0 {
-                now.saturating_duration_since(at).as_secs_f64() / interval
+        let mut out = Vec::new();
+        for (i, k) in self.keyframes.iter_mut().enumerate() {
+            if let Some(at) = k.tokens_at {
+                let interval = cfg.keyframe_min_interval.as_secs_f64();
+                let refill = if interval > 0.0 {
+                    now.saturating_duration_since(at).as_secs_f64() / interval
+                } else {
+                    burst
+                };
+                k.tokens = (k.tokens + refill).min(burst);
+            }
+            k.tokens_at = Some(now);
+            if !k.wanted || k.tokens < 1.0 {
+                continue;
+            }
+            let gap = if k.urgent {
+                cfg.keyframe_urgent_interval
             } else {
-                burst
+                cfg.keyframe_min_interval
             };
-            self.keyframe_tokens = (self.keyframe_tokens + refill).min(burst);
+            let due = k
+                .last
+                .is_none_or(|t| now.saturating_duration_since(t) >= gap);
+            if due {
+                k.tokens -= 1.0;
+                self.keyframes_urgent += u64::from(k.urgent);
+                k.wanted = false;
+                k.urgent = false;
+                self.keyframes_requested += 1;
+                k.last = Some(now);
+                out.push(i);
+            }
         }
-        self.keyframe_tokens_at = Some(now);
-        if !self.keyframe_wanted || self.keyframe_tokens < 1.0 {
-            return false;
-        }
-        let gap = if self.keyframe_urgent {
-            cfg.keyframe_urgent_interval
-        } else {
-            cfg.keyframe_min_interval
-        };
-        let due = self
-            .last_keyframe
-            .is_none_or(|t| now.saturating_duration_since(t) >= gap);
-        if due {
-            self.keyframe_tokens -= 1.0;
-            self.keyframes_urgent += u64::from(self.keyframe_urgent);
-            self.keyframe_wanted = false;
-            self.keyframe_urgent = false;
-            self.keyframes_requested += 1;
-            self.last_keyframe = Some(now);
-        }
-        due
+        out
     }
 
     /// Asks `member` for a key frame of its video (a PLI on its
@@ -813,6 +961,43 @@ impl MeshNode {
             .clamp(self.config.min_bitrate, self.config.max_bitrate)
     }
 
+    /// The encoder target of each video layer (smallest first): the lowest
+    /// [`video_encoder_target`] of the members sent that layer or waiting
+    /// to be moved to it, so that no member is sent more than its estimate
+    /// allows. A member below a layer's minimum moves down, so a weak
+    /// member holds a layer's target down only to that layer's minimum. A
+    /// layer below the top is capped at the next layer's minimum (a
+    /// member that could afford more gets the next layer); a layer no
+    /// member is on gets its minimum. All within
+    /// `min_bitrate..=max_bitrate`.
+    pub fn layer_targets(&self) -> Vec<u32> {
+        let cfg = &self.config;
+        let mins = &cfg.layer_min_bitrates;
+        (0..self.keyframes.len())
+            .map(|i| {
+                let floor = mins.get(i).copied().unwrap_or(0);
+                let cap = mins
+                    .get(i + 1)
+                    .copied()
+                    .unwrap_or(cfg.max_bitrate)
+                    .max(floor);
+                self.members
+                    .values()
+                    .filter(|m| m.connected && (m.layer == i || m.wanted_layer == i))
+                    .filter_map(|m| m.pc.target_bitrate())
+                    .map(|t| video_encoder_target(t, cfg.send_audio))
+                    .min()
+                    .map_or(floor, |t| t.min(u64::from(cap)) as u32)
+                    .clamp(cfg.min_bitrate, cfg.max_bitrate)
+            })
+            .collect()
+    }
+
+    /// The video layer `member` is sent.
+    pub fn member_layer(&self, member: &str) -> Option<usize> {
+        self.members.get(member).map(|m| m.layer)
+    }
+
     /// Per-member and node-wide statistics.
     pub fn stats(&self) -> MeshStats {
         let members: Vec<(String, String, PeerStats)> = self
@@ -835,8 +1020,34 @@ impl MeshNode {
             candidates_dropped: self.candidates_dropped,
             member_counters: self.members.values().map(|m| m.counters.clone()).collect(),
             members_failed: self.members_failed,
+            member_layers: self.members.values().map(|m| m.layer).collect(),
+            layer_targets: self.layer_targets(),
+            layer_switches: self.layer_switches,
             signaling_errors: self.signaling_errors,
         }
+    }
+}
+
+/// The layer for a member on `current` whose video encoder target is
+/// `target` (`None`: no estimate yet, layer 0): the highest layer whose
+/// minimum it reaches. A member stays on a higher layer while its target
+/// is above 85% of that layer's minimum, so an estimate wavering around a
+/// minimum does not cost a key frame at every wave.
+fn wanted_layer(mins: &[u32], current: usize, target: Option<u64>) -> usize {
+    let Some(t) = target else {
+        return 0;
+    };
+    let best = mins
+        .iter()
+        .rposition(|&min| u64::from(min) <= t)
+        .unwrap_or(0);
+    let hold = mins
+        .get(current)
+        .is_some_and(|&min| t as f64 >= 0.85 * f64::from(min));
+    if current > best && hold {
+        current
+    } else {
+        best
     }
 }
 
@@ -909,8 +1120,8 @@ mod tests {
         // A newcomer's connection comes up every 50 ms for 10 s: without
         // the bucket each would be served at once (200 key frames).
         let made = run(&mut n, t0, 10, |n, _| {
-            n.keyframe_wanted = true;
-            n.keyframe_urgent = true;
+            n.keyframes[0].wanted = true;
+            n.keyframes[0].urgent = true;
         });
         // burst 2 + one per 500 ms.
         assert!(made.len() <= 2 + 20, "{}", made.len());
@@ -931,11 +1142,11 @@ mod tests {
         let made = run(&mut n, t0, 3, |n, t| {
             let ms = t.as_millis();
             if (1000..1034).contains(&ms) {
-                n.keyframe_wanted = true;
-                n.keyframe_urgent = true;
+                n.keyframes[0].wanted = true;
+                n.keyframes[0].urgent = true;
             }
             if (1100..1134).contains(&ms) || (1200..1234).contains(&ms) {
-                n.keyframe_wanted = true;
+                n.keyframes[0].wanted = true;
             }
         });
         assert_eq!(made.len(), 2, "{made:?}");
@@ -946,5 +1157,61 @@ mod tests {
             gap >= Duration::from_millis(500) && gap < Duration::from_millis(534),
             "{made:?}"
         );
+    }
+
+    #[test]
+    fn a_member_gets_the_highest_layer_its_target_reaches_and_holds_it_near_the_minimum() {
+        let mins = [0, 250_000, 800_000];
+        // No estimate yet: the smallest layer.
+        assert_eq!(wanted_layer(&mins, 2, None), 0);
+        assert_eq!(wanted_layer(&mins, 0, Some(120_000)), 0);
+        assert_eq!(wanted_layer(&mins, 0, Some(250_000)), 1);
+        assert_eq!(wanted_layer(&mins, 0, Some(2_000_000)), 2);
+        // Just under layer 1's minimum: a member on it stays (85%), one
+        // below does not climb.
+        assert_eq!(wanted_layer(&mins, 1, Some(220_000)), 1);
+        assert_eq!(wanted_layer(&mins, 0, Some(220_000)), 0);
+        // Well under: it goes down, as far as its target says.
+        assert_eq!(wanted_layer(&mins, 1, Some(200_000)), 0);
+        assert_eq!(wanted_layer(&mins, 2, Some(300_000)), 1);
+        // No layers configured: one layer.
+        assert_eq!(wanted_layer(&[], 0, Some(1_000_000)), 0);
+    }
+
+    #[test]
+    fn each_layer_has_its_own_key_frame_requests_and_bucket() {
+        let peer = PeerConfig::with_fixed_seed(7);
+        let addr: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let mut cfg = MeshConfig::new("room", "a", peer, vec![vec![addr]]);
+        cfg.layer_min_bitrates = vec![0, 250_000];
+        let mut n = MeshNode::new(cfg);
+        let t0 = Instant::now();
+        assert!(n.take_keyframe_requests(t0).is_empty());
+        // Only layer 1 asked: only layer 1 is told.
+        n.keyframes[1].wanted = true;
+        assert_eq!(n.take_keyframe_requests(t0), vec![1]);
+        assert!(n.take_keyframe_requests(t0).is_empty());
+        // Layer 1 asks at every frame for 10 s, layer 0 never: layer 1's
+        // encoder makes at most burst + 10 s / 500 ms, layer 0's none.
+        let mut made = [0usize; 2];
+        let mut t = Duration::ZERO;
+        while t < Duration::from_secs(10) {
+            n.keyframes[1].wanted = true;
+            for l in n.take_keyframe_requests(t0 + Duration::from_secs(1) + t) {
+                made[l] += 1;
+            }
+            t += Duration::from_micros(33_333);
+        }
+        assert_eq!(made[0], 0);
+        assert!((19..=22).contains(&made[1]), "{made:?}");
+        // Layer 0's bucket is untouched: a newcomer there is served at once.
+        n.keyframes[0].wanted = true;
+        n.keyframes[0].urgent = true;
+        assert_eq!(
+            n.take_keyframe_requests(t0 + Duration::from_secs(11)),
+            vec![0]
+        );
+        // No members: each layer's target is its minimum (within bounds).
+        assert_eq!(n.layer_targets(), vec![30_000, 250_000]);
     }
 }

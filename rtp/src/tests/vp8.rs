@@ -545,3 +545,19 @@ fn in_order_frames_and_reordered_ones_mix_without_corruption() {
     assert_eq!(a.buffered_packets(), 0);
     assert_eq!(a.stats().packets_discarded, 0);
 }
+
+#[test]
+fn simulcast_packetizers_set_to_one_picture_id_number_a_capture_alike() {
+    let mut small = Vp8Packetizer::new(0x7FFE);
+    let mut large = Vp8Packetizer::new(5);
+    large.set_next_picture_id(small.next_picture_id() | 0x8000);
+    assert_eq!(large.next_picture_id(), 0x7FFE);
+    for want in [0x7FFE, 0x7FFF, 0] {
+        let a = small.packetize(&[0x10, 1, 2, 3], 100).unwrap();
+        let b = large.packetize(&[0x10, 4, 5, 6, 7, 8], 100).unwrap();
+        assert_eq!((a.picture_id(), b.picture_id()), (want, want));
+        // The descriptor on the wire carries it (M bit and 15 bits).
+        let d = b.get(0).unwrap();
+        assert_eq!(&d.descriptor()[2..4], &(want | 0x8000).to_be_bytes());
+    }
+}

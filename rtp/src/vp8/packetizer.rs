@@ -58,6 +58,14 @@ impl Vp8Packetizer {
         self.next_picture_id
     }
 
+    /// Sets the picture id the next frame will get (masked to 15 bits):
+    /// the packetizers of simulcast layers give every layer of one capture
+    /// the same id, so a receiver moved between layers sees no gap
+    /// (RFC 7741 §4.2).
+    pub fn set_next_picture_id(&mut self, picture_id: u16) {
+        self.next_picture_id = picture_id & 0x7FFF;
+    }
+
     /// Splits `frame` into payloads of at most `max_payload` bytes each,
     /// descriptor included, of near-equal sizes. The first payload has S = 1;
     /// all have PID = 0 (the frame is not split by partition).

@@ -12,7 +12,7 @@ use meshrtc_media::opus::OpusEncoder;
 use meshrtc_media::source::ToneSource;
 use meshrtc_mesh::signaling::protocol::{ClientMessage, ServerMessage};
 use meshrtc_mesh::signaling::rooms::{ClientId, Output, Rooms, RoomsConfig};
-use meshrtc_mesh::{MeshConfig, MeshEvent, MeshNode};
+use meshrtc_mesh::{LayerFrame, MeshConfig, MeshEvent, MeshNode};
 use meshrtc_netsim::{Datagram, LinkConfig, Node, NodeId, Sim};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
@@ -47,6 +47,29 @@ struct Member {
     /// Hostile: asks every member for a key frame at these times (every
     /// 10 ms).
     pli_flood: Option<Instant>,
+    /// Simulcast: one encoder and packetizer per layer, smallest first
+    /// (empty: one stream from `encoder`). Each layer's frame number
+    /// carries the layer in its top byte.
+    layers: Vec<(FakeEncoder, Vp8Packetizer)>,
+    /// Key frames each layer's encoder made, the first ones included.
+    layer_keyframes: Vec<u64>,
+    /// Video frames decoded, per sender, with their layer and size.
+    rx: BTreeMap<String, Vec<Rx>>,
+    /// Delta frames of another layer than the key frame before them: a
+    /// sender that moved us between layers off a key frame.
+    layer_breaks: u32,
+}
+
+/// A decoded video frame, for the simulcast test.
+#[derive(Debug, Clone, Copy)]
+struct Rx {
+    at: Instant,
+    /// The sender's frame count (layer bits removed).
+    frame: u32,
+    layer: u32,
+    /// The width of the last key frame.
+    width: u16,
+    bytes: usize,
 }
 
 impl Member {
@@ -96,6 +119,10 @@ impl Member {
             drop_rtp: 0.0,
             rng: seed | 1,
             pli_flood: None,
+            layers: Vec::new(),
+            layer_keyframes: Vec::new(),
+            rx: BTreeMap::new(),
+            layer_breaks: 0,
         }
     }
 
@@ -114,11 +141,31 @@ impl Member {
                     MediaKind::Video => {
                         let d = self.decoders.entry(from.clone()).or_default();
                         match d.decode(&frame.data) {
-                            Ok(info) => self
-                                .decoded
-                                .entry(from.clone())
-                                .or_default()
-                                .push(info.frame_number),
+                            Ok(info) => {
+                                self.decoded
+                                    .entry(from.clone())
+                                    .or_default()
+                                    .push(info.frame_number);
+                                let rx = self.rx.entry(from.clone()).or_default();
+                                let layer = info.frame_number >> 24;
+                                // RFC 6386 §9.1: width in bytes 6-7 of a key frame.
+                                let width = if info.keyframe {
+                                    u16::from_le_bytes([frame.data[6], frame.data[7]]) & 0x3fff
+                                } else {
+                                    let last = rx.last().map(|r| (r.layer, r.width));
+                                    if last.is_some_and(|(l, _)| l != layer) {
+                                        self.layer_breaks += 1;
+                                    }
+                                    last.map_or(0, |(_, w)| w)
+                                };
+                                rx.push(Rx {
+                                    at: now,
+                                    frame: info.frame_number & 0xff_ffff,
+                                    layer,
+                                    width,
+                                    bytes: frame.data.len(),
+                                });
+                            }
                             Err(_) => {
                                 if self.decoded.contains_key(from) {
                                     self.decode_errors += 1;
@@ -137,6 +184,32 @@ impl Member {
     fn media(&mut self, now: Instant) {
         if self.silent {
             return;
+        }
+        while self.next_video <= now && !self.layers.is_empty() {
+            let t_us = (self.next_video - self.origin).as_micros() as u64;
+            let ts = (t_us * 9 / 100) as u32;
+            let keys = self.node.take_keyframe_requests(now);
+            let targets = self.node.layer_targets();
+            // The same capture encoded once per layer and packetized once
+            // per layer; the packetizers started at the same picture id
+            // and advance together, so every layer of a capture has the
+            // same picture id and RTP time.
+            let mut frames = Vec::new();
+            for (i, (enc, pk)) in self.layers.iter_mut().enumerate() {
+                enc.set_bitrate(targets[i]);
+                let key = keys.contains(&i) || self.frame_no == 0;
+                let f = enc.encode(self.frame_no | (i as u32) << 24, t_us, key);
+                self.layer_keyframes[i] += u64::from(f.keyframe);
+                frames.push(PacketizedFrame::vp8(pk, f.data.into(), ts, 1100).unwrap());
+            }
+            let layered: Vec<LayerFrame> = frames
+                .iter()
+                .enumerate()
+                .map(|(index, frame)| LayerFrame { index, frame })
+                .collect();
+            self.node.send_layers(now, &layered);
+            self.frame_no += 1;
+            self.next_video += FRAME;
         }
         while self.next_video <= now {
             let t_us = (self.next_video - self.origin).as_micros() as u64;
@@ -251,6 +324,11 @@ impl Call {
     /// A member with the mesh defaults (key frames: 500 ms, burst 2,
     /// newcomers 250 ms apart).
     fn add_default(&mut self) -> usize {
+        self.add_tuned(|_| {})
+    }
+
+    /// A member with the mesh defaults changed by `tune`.
+    fn add_tuned(&mut self, tune: impl FnOnce(&mut MeshConfig)) -> usize {
         let i = self.ids.len();
         let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
         let m = Member::with_config(
@@ -260,7 +338,7 @@ impl Call {
             ip,
             Duration::from_secs(30),
             40000,
-            |_| {},
+            tune,
         );
         self.ids.push(self.sim.add_node(m, &[ip]));
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
@@ -905,4 +983,244 @@ fn ten_thousand_candidates_before_the_offer_are_bounded_and_the_call_connects() 
     call.run_for(Duration::from_secs(3));
     call.check_streams(&[victim, flooder], 40);
     eprintln!("candidate flood: 9,900 of 10,000 dropped; connected in {took:?}");
+}
+
+/// What member `i` decoded of member `j`'s video from `since` on.
+fn rx_since(call: &Call, i: usize, j: usize, since: Instant) -> Vec<Rx> {
+    let from = call.member(j).node.id().unwrap();
+    call.member(i)
+        .rx
+        .get(from)
+        .map(|v| v.iter().filter(|r| r.at >= since).copied().collect())
+        .unwrap_or_default()
+}
+
+/// The simulcast scenario's outcome, seen from member 0 (A).
+struct LayeredOutcome {
+    /// Per receiver 1..=3: frames, share of small (320 wide) frames, bits/s.
+    received: Vec<(usize, f64, f64)>,
+    /// Key frames each of A's layers made in the window.
+    keyframes: Vec<u64>,
+    window: Duration,
+    /// Per receiver: when it got its first large frame (after the first
+    /// key frames), from when the mesh was up.
+    first_large: Vec<Option<Duration>>,
+    /// Per receiver: PLIs it sent A from 2 s after the mesh was up.
+    plis: Vec<u64>,
+}
+
+/// PLIs member `i` sent for member `j`'s video.
+fn plis_sent(call: &Call, i: usize, j: usize) -> u64 {
+    let from = call.member(j).node.id().unwrap();
+    call.member(i)
+        .node
+        .stats()
+        .members
+        .into_iter()
+        .filter(|(id, _, _)| id == from)
+        .flat_map(|(_, _, st)| st.inbound)
+        .filter(|x| x.kind == "video")
+        .map(|x| x.plis_sent)
+        .sum()
+}
+
+fn bits_per_second(rx: &[Rx], window: Duration) -> f64 {
+    rx.iter().map(|r| r.bytes as f64 * 8.0).sum::<f64>() / window.as_secs_f64()
+}
+
+/// Four members on 5 Mbit/s paths (300 ms queues), except that the path
+/// from A (member 0) to B (member 1) carries 200 kbit/s. A sends fake
+/// video at 320x180 and 640x360 (`two_layers`; a member needs an encoder
+/// target of 250 kbit/s for the large one), or 640x360 alone.
+fn layered_call(two_layers: bool) -> (Call, LayeredOutcome) {
+    let fast = LinkConfig {
+        latency: Duration::from_millis(20),
+        mtu: 1500,
+        rate_bps: Some(5_000_000),
+        queue_bytes: 5_000_000 / 8 * 3 / 10,
+        ..LinkConfig::default()
+    };
+    let slow = LinkConfig {
+        rate_bps: Some(200_000),
+        queue_bytes: 200_000 / 8 * 3 / 10,
+        ..fast.clone()
+    };
+    let mut call = Call::new(21, fast);
+    let all: Vec<usize> = (0..4).collect();
+    let mins = if two_layers {
+        vec![0, 250_000]
+    } else {
+        vec![0]
+    };
+    call.add_tuned(|c| c.layer_min_bitrates = mins);
+    for _ in 1..4 {
+        call.add_default();
+    }
+    let sizes: &[(u16, u16)] = if two_layers {
+        &[(320, 180), (640, 360)]
+    } else {
+        &[(640, 360)]
+    };
+    {
+        let a = call.sim.node_mut(call.ids[0]);
+        for (k, &(width, height)) in sizes.iter().enumerate() {
+            let cfg = FakeConfig {
+                width,
+                height,
+                ..FakeConfig::new(300_000, FPS)
+            };
+            a.layers.push((
+                FakeEncoder::new(cfg, 77 + k as u64),
+                Vp8Packetizer::new(4242),
+            ));
+        }
+        a.layer_keyframes = vec![0; sizes.len()];
+    }
+    let (a, b) = (call.ids[0], call.ids[1]);
+    call.sim.set_link_oneway(a, b, slow);
+    call.run_until_connected(&all, Duration::from_secs(20));
+    let connected = call.sim.now();
+    // The estimates settle: B's path is found out, and the others'
+    // climb (GCC's ramp: +8%/s, and probes) past the large layer's
+    // minimum.
+    // (The newcomers' first key frames are out by then.)
+    call.run_for(Duration::from_secs(2));
+    let joined = call.sim.now();
+    let plis_joined: Vec<u64> = (1..4).map(|i| plis_sent(&call, i, 0)).collect();
+    call.run_for(Duration::from_secs(18));
+    let since = call.sim.now();
+    let first_large = (1..4)
+        .map(|i| {
+            rx_since(&call, i, 0, joined)
+                .iter()
+                .find(|r| r.layer == 1)
+                .map(|r| r.at - connected)
+        })
+        .collect();
+    let kf_before = call.member(0).layer_keyframes.clone();
+    let window = Duration::from_secs(10);
+    call.run_for(window);
+    let plis = (1..4)
+        .map(|i| plis_sent(&call, i, 0) - plis_joined[i - 1])
+        .collect();
+    let received = (1..4)
+        .map(|i| {
+            let rx = rx_since(&call, i, 0, since);
+            let small = rx.iter().filter(|r| r.width == 320).count();
+            (
+                rx.len(),
+                small as f64 / rx.len().max(1) as f64,
+                bits_per_second(&rx, window),
+            )
+        })
+        .collect();
+    let keyframes = call
+        .member(0)
+        .layer_keyframes
+        .iter()
+        .zip(&kf_before)
+        .map(|(n, b)| n - b)
+        .collect();
+    (
+        call,
+        LayeredOutcome {
+            received,
+            keyframes,
+            window,
+            first_large,
+            plis,
+        },
+    )
+}
+
+#[test]
+fn a_slow_member_gets_the_small_layer_and_no_longer_holds_the_others_down() {
+    let (_, single) = layered_call(false);
+    let (call, layered) = layered_call(true);
+    for (name, o) in [("one layer", &single), ("two layers", &layered)] {
+        for (k, (frames, small, bps)) in o.received.iter().enumerate() {
+            eprintln!(
+                "{name}: member {} got {frames} frames from A, {:.0}% small, {:.0} kbit/s",
+                k + 1,
+                small * 100.0,
+                bps / 1000.0
+            );
+        }
+        eprintln!(
+            "{name}: A's key frames per layer in the window: {:?}; PLIs to A {:?}; \
+             first large frames at {:?}",
+            o.keyframes, o.plis, o.first_large
+        );
+    }
+    let a = call.member(0).node.stats();
+    eprintln!(
+        "two layers: A's layer targets {:?}, member layers {:?}, {} switches",
+        a.layer_targets, a.member_layers, a.layer_switches
+    );
+    // Every frame from its key frame on is whole: a receiver is moved
+    // between layers only at a key frame, and its decoder never breaks.
+    for i in 1..4 {
+        let me = call.member(i);
+        assert_eq!(me.decode_errors, 0, "member {i}");
+        assert_eq!(me.layer_breaks, 0, "member {i} was moved off a key frame");
+    }
+    let expected = FPS as f64 * layered.window.as_secs_f64();
+    let since = call.sim.now() - layered.window;
+    for i in 1..4 {
+        let rx = rx_since(&call, i, 0, since);
+        // No gap in A's frame numbers after settling, at either size.
+        for w in rx.windows(2) {
+            assert_eq!(w[1].frame, w[0].frame + 1, "member {i}: {:?}", w);
+        }
+        assert!(
+            rx.len() as f64 >= 0.95 * expected,
+            "member {i}: {}",
+            rx.len()
+        );
+        // The layer is the size it says: 320 wide small, 640 large.
+        for r in &rx {
+            assert_eq!(r.width, if r.layer == 0 { 320 } else { 640 }, "{r:?}");
+        }
+    }
+    // B (200 kbit/s from A) gets the small layer, the others the large.
+    let (_, b_small, b_bps) = layered.received[0];
+    assert!(b_small >= 0.9, "B: {b_small}");
+    for &(_, small, bps) in &layered.received[1..] {
+        assert!(small <= 0.1, "{small}");
+        // B no longer holds them down.
+        assert!(bps > 2.0 * b_bps, "{bps} vs B's {b_bps}");
+    }
+    // With one layer it does: everyone gets about what B can take.
+    for (k, &(_, _, bps)) in single.received.iter().enumerate() {
+        let two = layered.received[k].2;
+        if k > 0 {
+            assert!(
+                two > 2.0 * bps,
+                "member {}: {two} vs {bps} with one layer",
+                k + 1
+            );
+        }
+    }
+    // Key frames stay within each layer's encoder's rate: a burst of 2
+    // and one per 500 ms at most, and in a settled call far fewer.
+    let bound = 2 + (layered.window.as_millis() / 500) as u64;
+    for &n in &layered.keyframes {
+        assert!(n <= bound, "{:?}", layered.keyframes);
+    }
+    // The receivers moved between layers (after their first key frames
+    // were in) never asked for a key frame: the picture ids and RTP times
+    // of the layers are one stream.
+    assert!(a.layer_switches >= 2, "nobody was moved");
+    for k in 1..3 {
+        assert!(
+            layered.first_large[k].is_some(),
+            "{:?}",
+            layered.first_large
+        );
+    }
+    assert_eq!(
+        layered.plis,
+        vec![0, 0, 0],
+        "receivers asked for key frames"
+    );
 }
