@@ -53,6 +53,12 @@ struct Member {
     layers: Vec<(FakeEncoder, Vp8Packetizer)>,
     /// Key frames each layer's encoder made, the first ones included.
     layer_keyframes: Vec<u64>,
+    /// Key frames asked for come this many frames later (a pipelined
+    /// encoder), so that members wait for their layer's key frame while
+    /// its delta frames go by.
+    key_delay: u32,
+    /// Key frames asked for: at which frame, of which layer.
+    keys_due: Vec<(u32, usize)>,
     /// Video frames decoded, per sender, with their layer and size.
     rx: BTreeMap<String, Vec<Rx>>,
     /// Delta frames of another layer than the key frame before them: a
@@ -69,6 +75,8 @@ struct Rx {
     layer: u32,
     /// The width of the last key frame.
     width: u16,
+    /// RTP time (the connection's offset added).
+    ts: u32,
     bytes: usize,
 }
 
@@ -121,6 +129,8 @@ impl Member {
             pli_flood: None,
             layers: Vec::new(),
             layer_keyframes: Vec::new(),
+            key_delay: 0,
+            keys_due: Vec::new(),
             rx: BTreeMap::new(),
             layer_breaks: 0,
         }
@@ -163,6 +173,7 @@ impl Member {
                                     frame: info.frame_number & 0xff_ffff,
                                     layer,
                                     width,
+                                    ts: frame.rtp_timestamp,
                                     bytes: frame.data.len(),
                                 });
                             }
@@ -188,7 +199,17 @@ impl Member {
         while self.next_video <= now && !self.layers.is_empty() {
             let t_us = (self.next_video - self.origin).as_micros() as u64;
             let ts = (t_us * 9 / 100) as u32;
-            let keys = self.node.take_keyframe_requests(now);
+            let frame_no = self.frame_no;
+            for l in self.node.take_keyframe_requests(now) {
+                self.keys_due.push((frame_no + self.key_delay, l));
+            }
+            let keys: Vec<usize> = self
+                .keys_due
+                .iter()
+                .filter(|(at, _)| *at <= frame_no)
+                .map(|(_, l)| *l)
+                .collect();
+            self.keys_due.retain(|(at, _)| *at > frame_no);
             let targets = self.node.layer_targets();
             // The same capture encoded once per layer and packetized once
             // per layer; the packetizers started at the same picture id
@@ -1031,7 +1052,8 @@ fn bits_per_second(rx: &[Rx], window: Duration) -> f64 {
 /// Four members on 5 Mbit/s paths (300 ms queues), except that the path
 /// from A (member 0) to B (member 1) carries 200 kbit/s. A sends fake
 /// video at 320x180 and 640x360 (`two_layers`; a member needs an encoder
-/// target of 250 kbit/s for the large one), or 640x360 alone.
+/// target of 250 kbit/s for the large one), or 640x360 alone. A's
+/// encoders make a requested key frame 3 frames (200 ms) late.
 fn layered_call(two_layers: bool) -> (Call, LayeredOutcome) {
     let fast = LinkConfig {
         latency: Duration::from_millis(20),
@@ -1075,6 +1097,7 @@ fn layered_call(two_layers: bool) -> (Call, LayeredOutcome) {
             ));
         }
         a.layer_keyframes = vec![0; sizes.len()];
+        a.key_delay = 3;
     }
     let (a, b) = (call.ids[0], call.ids[1]);
     call.sim.set_link_oneway(a, b, slow);
@@ -1169,8 +1192,12 @@ fn a_slow_member_gets_the_small_layer_and_no_longer_holds_the_others_down() {
     for i in 1..4 {
         let rx = rx_since(&call, i, 0, since);
         // No gap in A's frame numbers after settling, at either size.
+        // And RTP time goes on by a frame's 90 kHz ticks across switches
+        // (the connection's offset is one for all layers).
         for w in rx.windows(2) {
             assert_eq!(w[1].frame, w[0].frame + 1, "member {i}: {:?}", w);
+            let step = w[1].ts.wrapping_sub(w[0].ts);
+            assert!((5999..=6000).contains(&step), "member {i}: {w:?}");
         }
         assert!(
             rx.len() as f64 >= 0.95 * expected,
