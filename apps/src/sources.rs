@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use meshrtc_media::sink::{IvfReader, WavReader};
-use meshrtc_media::source::{TestPattern, ToneSource};
+use meshrtc_media::source::{half_size_stamped, TestPattern, ToneSource};
 use meshrtc_media::texture::TextureSource;
 use meshrtc_media::vp8::{I420Frame, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_media::y4m::Y4mReader;
@@ -231,9 +231,9 @@ impl VideoIn {
             return vec![None, None];
         };
         let mut out = Vec::new();
-        // The small layer: the picture halved. The stamp's blocks halve
-        // with it and stay readable (media's `half_size` test).
-        let half = img.half_size();
+        // The small layer: the picture halved (2x2 averaging), its stamp
+        // written again at the small size.
+        let half = half_size_stamped(&img);
         for (i, (e, pic)) in [(small, half.as_ref()), (enc, Some(&img))]
             .into_iter()
             .enumerate()
