@@ -603,6 +603,8 @@ fn node_json(st: Option<&MeshStats>, totals: &BTreeMap<String, MemberTotals>) ->
         "bytes_sent": bytes_sent(totals),
         "target_bitrate": st.map(|s| s.target_bitrate),
         "keyframes_requested": st.map(|s| s.keyframes_requested),
+        "layer_targets": st.map(|s| s.layer_targets.clone()),
+        "layer_switches": st.map(|s| s.layer_switches),
         "members_failed": st.map(|s| s.members_failed),
         "signaling_errors": st.map(|s| s.signaling_errors),
         "members": totals.iter().map(|(id, t)| {
@@ -621,6 +623,10 @@ fn node_json(st: Option<&MeshStats>, totals: &BTreeMap<String, MemberTotals>) ->
                 "loss": loss_fraction(Counters::default(), c),
                 "nacks_sent": c.nacks_sent,
                 "plis_sent": c.plis_sent,
+                "layer": st.and_then(|s| {
+                    let k = s.members.iter().position(|(mid, _, _)| mid == id)?;
+                    s.member_layers.get(k).copied()
+                }),
             })
         }).collect::<Vec<_>>(),
     })
