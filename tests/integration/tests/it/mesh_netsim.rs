@@ -1251,3 +1251,64 @@ fn a_slow_member_gets_the_small_layer_and_no_longer_holds_the_others_down() {
         "receivers asked for key frames"
     );
 }
+
+#[test]
+fn a_member_whose_path_collapses_moves_down_to_the_small_layer_alone() {
+    let (mut call, before) = layered_call(true);
+    assert!(before.received[1].1 <= 0.1, "C was not on the large layer");
+    // A's path to C (member 2) falls from 5 Mbit/s to 200 kbit/s.
+    let (a, c) = (call.ids[0], call.ids[2]);
+    let slow = LinkConfig {
+        latency: Duration::from_millis(20),
+        mtu: 1500,
+        rate_bps: Some(200_000),
+        queue_bytes: 200_000 / 8 * 3 / 10,
+        ..LinkConfig::default()
+    };
+    call.sim.set_link_oneway(a, c, slow);
+    call.run_for(Duration::from_secs(10));
+    let since = call.sim.now();
+    let window = Duration::from_secs(5);
+    call.run_for(window);
+    let st = call.member(0).node.stats();
+    let ids: Vec<String> = (1..4)
+        .map(|i| call.member(i).node.id().unwrap().to_string())
+        .collect();
+    let layer_of = |id: &str| {
+        let k = st.members.iter().position(|(m, _, _)| m == id).unwrap();
+        st.member_layers[k]
+    };
+    let c_rx = rx_since(&call, 2, 0, since);
+    let d_rx = rx_since(&call, 3, 0, since);
+    let c_small = c_rx.iter().filter(|r| r.width == 320).count() as f64 / c_rx.len() as f64;
+    let d_small = d_rx.iter().filter(|r| r.width == 320).count() as f64 / d_rx.len() as f64;
+    let (c_bps, d_bps) = (
+        bits_per_second(&c_rx, window),
+        bits_per_second(&d_rx, window),
+    );
+    eprintln!(
+        "after C's path fell to 200 kbit/s: layers B {} C {} D {}; C {} frames, {:.0}% small, \
+         {:.0} kbit/s; D {} frames, {:.0}% small, {:.0} kbit/s; targets {:?}",
+        layer_of(&ids[0]),
+        layer_of(&ids[1]),
+        layer_of(&ids[2]),
+        c_rx.len(),
+        c_small * 100.0,
+        c_bps / 1000.0,
+        d_rx.len(),
+        d_small * 100.0,
+        d_bps / 1000.0,
+        st.layer_targets
+    );
+    assert_eq!(layer_of(&ids[1]), 0, "C did not move down");
+    assert!(c_small >= 0.9, "C: {c_small}");
+    // D keeps the large layer at its own rate: C holds down only the
+    // small layer.
+    assert_eq!(layer_of(&ids[2]), 1);
+    assert!(d_small <= 0.1, "D: {d_small}");
+    assert!(d_bps > 2.0 * c_bps, "D {d_bps} vs C {c_bps}");
+    // C was moved down at a key frame: its decoder never broke.
+    assert_eq!(call.member(2).layer_breaks, 0);
+    assert_eq!(call.member(2).decode_errors, 0);
+    assert!(c_rx.len() as f64 >= 0.9 * FPS as f64 * window.as_secs_f64());
+}
