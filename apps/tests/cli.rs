@@ -823,6 +823,62 @@ fn demo_with_six_members_forms_the_full_mesh_and_every_pair_decodes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `meshrtc demo --layers 2`: every member encodes a half-size layer too
+/// and moves members between layers at key frames (on loopback they
+/// start on the small one and climb to the full size as their estimates
+/// pass 250 kbit/s); the real VP8 decoders never break and the stamps in
+/// the pixels show no gap.
+#[test]
+fn demo_with_two_layers_switches_members_at_key_frames_without_a_break() {
+    let dir = std::env::temp_dir().join(format!("meshrtc-layers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("demo.json");
+    let sheet = dir.join("sheet.png");
+    let o = meshrtc(
+        &[
+            "demo",
+            "--peers",
+            "3",
+            "--duration",
+            "8",
+            "--listen",
+            "127.0.0.1:0",
+            "--width",
+            "640",
+            "--height",
+            "360",
+            "--fps",
+            "15",
+            "--layers",
+            "2",
+            "--stats-json",
+            json.to_str().unwrap(),
+            "--sheet",
+            sheet.to_str().unwrap(),
+        ],
+        None,
+    );
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}\n{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 6, "3 x 2 directed pairs");
+    for p in pairs {
+        assert!(p["frames_decoded"].as_u64().unwrap() >= 60, "{p}");
+        assert_eq!(p["decode_errors"], 0, "{p}");
+        assert_eq!(p["stamp_gaps"], 0, "{p}");
+    }
+    let switches: u64 = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["node"]["layer_switches"].as_u64().unwrap())
+        .sum();
+    assert!(switches >= 1, "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `meshrtc serve` and two `meshrtc join` processes: each decodes the other.
 #[test]
 fn two_join_processes_meet_through_a_serve_process() {
