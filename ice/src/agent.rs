@@ -1259,6 +1259,19 @@ impl IceAgent {
         v
     }
 
+    /// The first pair in `state` in the order of [`Self::sorted_pairs`]
+    /// (highest priority, then lowest index), without building that order.
+    fn best_pair_in(&self, state: PairState) -> Option<usize> {
+        (0..self.pairs.len())
+            .filter(|&i| self.pairs[i].state == state)
+            .min_by(|&a, &b| {
+                self.pairs[b]
+                    .priority
+                    .cmp(&self.pairs[a].priority)
+                    .then(a.cmp(&b))
+            })
+    }
+
     fn prflx_priority(&self) -> u32 {
         priority(CandidateKind::PeerReflexive, 65535, 1)
     }
@@ -1291,18 +1304,11 @@ impl IceAgent {
                 None => break None,
             }
         };
+        // Without allocating: this runs on every timer of a connected
+        // agent, which a paced sender wakes every few milliseconds.
         let next = next.or_else(|| {
-            let order = self.sorted_pairs();
-            order
-                .iter()
-                .copied()
-                .find(|&i| self.pairs[i].state == PairState::Waiting)
-                .or_else(|| {
-                    order
-                        .iter()
-                        .copied()
-                        .find(|&i| self.pairs[i].state == PairState::Frozen)
-                })
+            self.best_pair_in(PairState::Waiting)
+                .or_else(|| self.best_pair_in(PairState::Frozen))
                 .map(|p| (p, false))
         });
         if let Some((p, nominate)) = next {

@@ -85,6 +85,26 @@ pub enum MediaError {
     /// A length field is larger than any sane frame or chunk.
     #[error("length {0} is too large")]
     TooLarge(u64),
+    /// A VP8 key frame declares a picture larger than the decoder admits
+    /// ([`Vp8DecoderConfig`](crate::vp8::Vp8DecoderConfig)); it was refused
+    /// before libvpx allocated anything for it.
+    #[error(
+        "VP8 key frame is {width}x{height}, the decoder admits at most {max_width}x{max_height}"
+    )]
+    PictureTooLarge {
+        /// Width the key frame declares.
+        width: u32,
+        /// Height the key frame declares.
+        height: u32,
+        /// The configured maximum width.
+        max_width: u32,
+        /// The configured maximum height.
+        max_height: u32,
+    },
+    /// A VP8 frame header (RFC 6386 §9.1) is malformed: a key frame without
+    /// the start code, or with a zero width or height.
+    #[error("malformed VP8 frame header: {0}")]
+    BadVp8Header(&'static str),
     /// A fake-codec frame failed its structure or checksum checks.
     #[error("corrupt fake frame")]
     CorruptFrame,

@@ -546,15 +546,115 @@ impl Drop for Vp8Encoder {
     }
 }
 
+/// Byte ranges of the VP8 frame header (RFC 6386 §9.1).
+mod field {
+    use std::ops::Range;
+    /// The 3-byte frame tag every frame starts with.
+    pub const FRAME_TAG: Range<usize> = 0..3;
+    /// Key frames only: the start code.
+    pub const START_CODE: Range<usize> = 3..6;
+    /// Key frames only: 14-bit width, 2-bit horizontal scale (little endian).
+    pub const WIDTH: Range<usize> = 6..8;
+    /// Key frames only: 14-bit height, 2-bit vertical scale (little endian).
+    pub const HEIGHT: Range<usize> = 8..10;
+}
+
+/// The start code after a key frame's frame tag (RFC 6386 §9.1).
+const START_CODE: [u8; 3] = [0x9d, 0x01, 0x2a];
+
+/// What a VP8 key frame header says about the picture (RFC 6386 §9.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vp8KeyFrameHeader {
+    /// Coded width in pixels (14 bits).
+    pub width: u32,
+    /// Coded height in pixels (14 bits).
+    pub height: u32,
+    /// Upscaling hint for display (2 bits); the decoder allocates for the
+    /// coded size regardless.
+    pub horizontal_scale: u8,
+    /// See `horizontal_scale`.
+    pub vertical_scale: u8,
+}
+
+/// Reads a VP8 frame's header: `Ok(None)` for an interframe (which keeps
+/// the picture size of the last key frame), the declared picture size for a
+/// key frame. Only the first 10 bytes are looked at; the rest of the frame
+/// is libvpx's to judge.
+pub fn parse_frame_header(data: &[u8]) -> Result<Option<Vp8KeyFrameHeader>, MediaError> {
+    let Some(tag) = data.get(field::FRAME_TAG) else {
+        return Err(MediaError::Truncated {
+            needed: field::FRAME_TAG.end,
+            got: data.len(),
+        });
+    };
+    // RFC 6386 §9.1: bit 0 of the frame tag is 0 for a key frame.
+    if tag[0] & 1 != 0 {
+        return Ok(None);
+    }
+    let Some(header) = data.get(..field::HEIGHT.end) else {
+        return Err(MediaError::Truncated {
+            needed: field::HEIGHT.end,
+            got: data.len(),
+        });
+    };
+    if header[field::START_CODE] != START_CODE {
+        return Err(MediaError::BadVp8Header("key frame without start code"));
+    }
+    let w = u16::from_le_bytes([header[field::WIDTH.start], header[field::WIDTH.start + 1]]);
+    let h = u16::from_le_bytes([header[field::HEIGHT.start], header[field::HEIGHT.start + 1]]);
+    let parsed = Vp8KeyFrameHeader {
+        width: u32::from(w & 0x3fff),
+        height: u32::from(h & 0x3fff),
+        horizontal_scale: (w >> 14) as u8,
+        vertical_scale: (h >> 14) as u8,
+    };
+    if parsed.width == 0 || parsed.height == 0 {
+        return Err(MediaError::BadVp8Header(
+            "key frame with zero width or height",
+        ));
+    }
+    Ok(Some(parsed))
+}
+
+/// Settings for [`Vp8Decoder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vp8DecoderConfig {
+    /// Key frames wider than this are refused before libvpx sees them, so a
+    /// hostile sender cannot make it allocate for a 16383x16383 picture.
+    pub max_width: u32,
+    /// Key frames taller than this are refused likewise.
+    pub max_height: u32,
+}
+
+impl Default for Vp8DecoderConfig {
+    /// 3840x2160: room for a 4K screen share.
+    fn default() -> Self {
+        Vp8DecoderConfig {
+            max_width: 3840,
+            max_height: 2160,
+        }
+    }
+}
+
 /// A VP8 decoder. Corrupt or undecodable input is an `Err` and counted in
 /// [`Vp8Decoder::decode_errors`]; the decoder stays usable and recovers on the
-/// next key frame.
+/// next key frame. Key frames larger than the configured maximum
+/// ([`Vp8DecoderConfig`]) are refused with [`MediaError::PictureTooLarge`]
+/// before they reach libvpx.
 pub struct Vp8Decoder {
     ctx: Box<ffi::vpx_codec_ctx_t>,
-    /// Frames that failed to decode (libvpx error or corrupt output).
+    config: Vp8DecoderConfig,
+    /// Frames that failed to decode (libvpx error, corrupt output, a
+    /// malformed header, or a picture over the size limit).
     pub decode_errors: u64,
     /// Frames decoded into a picture.
     pub frames_decoded: u64,
+    /// Key frames refused for their size (also counted in `decode_errors`).
+    pub frames_too_large: u64,
+    /// Calls into `vpx_codec_decode`, so tests can see a frame never got
+    /// there.
+    #[cfg(test)]
+    vpx_decode_calls: u64,
 }
 
 // SAFETY: as for `Vp8Encoder`: no thread affinity, and `&mut self` serialises
@@ -565,6 +665,7 @@ unsafe impl Send for Vp8Decoder {}
 impl std::fmt::Debug for Vp8Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vp8Decoder")
+            .field("config", &self.config)
             .field("decode_errors", &self.decode_errors)
             .field("frames_decoded", &self.frames_decoded)
             .finish_non_exhaustive()
@@ -572,8 +673,23 @@ impl std::fmt::Debug for Vp8Decoder {
 }
 
 impl Vp8Decoder {
-    /// Creates a single-threaded decoder.
+    /// Creates a single-threaded decoder with the default size limit
+    /// (3840x2160).
     pub fn new() -> Result<Self, MediaError> {
+        Self::with_config(Vp8DecoderConfig::default())
+    }
+
+    /// Creates a single-threaded decoder that refuses key frames larger than
+    /// `max_width` x `max_height`.
+    pub fn with_max_size(max_width: u32, max_height: u32) -> Result<Self, MediaError> {
+        Self::with_config(Vp8DecoderConfig {
+            max_width,
+            max_height,
+        })
+    }
+
+    /// Creates a single-threaded decoder with these settings.
+    pub fn with_config(config: Vp8DecoderConfig) -> Result<Self, MediaError> {
         let mut ctx = zeroed_ctx();
         let cfg = ffi::vpx_codec_dec_cfg_t {
             threads: 1,
@@ -600,9 +716,18 @@ impl Vp8Decoder {
         }
         Ok(Vp8Decoder {
             ctx,
+            config,
             decode_errors: 0,
             frames_decoded: 0,
+            frames_too_large: 0,
+            #[cfg(test)]
+            vpx_decode_calls: 0,
         })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Vp8DecoderConfig {
+        &self.config
     }
 
     /// Decodes one complete VP8 frame. `Ok(None)` means the frame decoded but
@@ -630,8 +755,26 @@ impl Vp8Decoder {
                 detail: "empty frame".into(),
             });
         }
+        // The size check comes first: libvpx allocates its frame buffers
+        // for whatever a key frame declares (up to 16383x16383, gigabytes)
+        // before it finds out whether the rest of the frame is any good.
+        if let Some(key) = parse_frame_header(data)? {
+            if key.width > self.config.max_width || key.height > self.config.max_height {
+                self.frames_too_large += 1;
+                return Err(MediaError::PictureTooLarge {
+                    width: key.width,
+                    height: key.height,
+                    max_width: self.config.max_width,
+                    max_height: self.config.max_height,
+                });
+            }
+        }
         let len =
             c_uint::try_from(data.len()).map_err(|_| MediaError::TooLarge(data.len() as u64))?;
+        #[cfg(test)]
+        {
+            self.vpx_decode_calls += 1;
+        }
         // SAFETY: the context is initialised; `data` is valid for `len`
         // bytes for the duration of the call and libvpx does not keep it
         // (no input-fragments flag).
@@ -737,5 +880,161 @@ impl Drop for Vp8Decoder {
         unsafe {
             ffi::vpx_codec_destroy(&mut *self.ctx);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{read_stamp, TestPattern};
+
+    /// A key frame header (RFC 6386 §9.1) declaring `width` x `height`,
+    /// followed by `tail` bytes of filler.
+    fn key_header(width: u16, height: u16, tail: usize) -> Vec<u8> {
+        // Frame tag: key frame (bit 0 = 0), version 0, shown, first
+        // partition 100 bytes: (100 << 5) | (1 << 4).
+        let tag: u32 = (100 << 5) | (1 << 4);
+        let mut v = tag.to_le_bytes()[..3].to_vec();
+        v.extend_from_slice(&START_CODE);
+        v.extend_from_slice(&width.to_le_bytes());
+        v.extend_from_slice(&height.to_le_bytes());
+        v.extend(std::iter::repeat_n(0x55, tail));
+        v
+    }
+
+    fn encoded_320x240(frames: u32) -> Vec<EncodedFrame> {
+        let mut pattern = TestPattern::new(320, 240, 15);
+        let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(320, 240, 15, 300_000)).unwrap();
+        (0..frames)
+            .map(|n| {
+                let pts = u64::from(n) * 66_666;
+                let f = pattern.next_frame(pts);
+                enc.encode(&f, pts, false).unwrap().unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_of_a_real_key_frame_gives_its_size_and_a_delta_frame_none() {
+        let frames = encoded_320x240(2);
+        assert!(frames[0].keyframe && !frames[1].keyframe);
+        assert_eq!(
+            parse_frame_header(&frames[0].data).unwrap(),
+            Some(Vp8KeyFrameHeader {
+                width: 320,
+                height: 240,
+                horizontal_scale: 0,
+                vertical_scale: 0
+            })
+        );
+        assert_eq!(parse_frame_header(&frames[1].data).unwrap(), None);
+    }
+
+    #[test]
+    fn scale_bits_are_not_part_of_the_size() {
+        let h = parse_frame_header(&key_header(0xc000 | 640, 0x4000 | 480, 0))
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.width, h.height), (640, 480));
+        assert_eq!((h.horizontal_scale, h.vertical_scale), (3, 1));
+    }
+
+    #[test]
+    fn a_16383x16383_key_frame_is_refused_without_calling_libvpx() {
+        let mut dec = Vp8Decoder::new().unwrap();
+        let frame = key_header(0x3fff, 0x3fff, 2000);
+        match dec.decode(&frame) {
+            Err(MediaError::PictureTooLarge {
+                width: 16383,
+                height: 16383,
+                max_width: 3840,
+                max_height: 2160,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(dec.vpx_decode_calls, 0);
+        assert_eq!((dec.frames_too_large, dec.decode_errors), (1, 1));
+        // Scale bits set on top of the maximum size change nothing.
+        assert!(matches!(
+            dec.decode(&key_header(0xffff, 0xffff, 10)),
+            Err(MediaError::PictureTooLarge { width: 16383, .. })
+        ));
+        assert_eq!(dec.vpx_decode_calls, 0);
+    }
+
+    #[test]
+    fn the_limit_is_per_decoder_and_checked_on_each_dimension() {
+        let frames = encoded_320x240(1);
+        // 320 wide is one pixel too many here.
+        let mut narrow = Vp8Decoder::with_max_size(319, 1000).unwrap();
+        assert!(matches!(
+            narrow.decode(&frames[0].data),
+            Err(MediaError::PictureTooLarge {
+                width: 320,
+                height: 240,
+                ..
+            })
+        ));
+        let mut short = Vp8Decoder::with_max_size(1000, 239).unwrap();
+        assert!(matches!(
+            short.decode(&frames[0].data),
+            Err(MediaError::PictureTooLarge { .. })
+        ));
+        assert_eq!(narrow.vpx_decode_calls + short.vpx_decode_calls, 0);
+        let mut exact = Vp8Decoder::with_max_size(320, 240).unwrap();
+        let pic = exact.decode(&frames[0].data).unwrap().unwrap();
+        assert_eq!((pic.width, pic.height), (320, 240));
+    }
+
+    #[test]
+    fn a_real_320x240_stream_decodes_and_survives_a_refused_giant_between_frames() {
+        let frames = encoded_320x240(3);
+        let mut dec = Vp8Decoder::new().unwrap();
+        let pic = dec.decode(&frames[0].data).unwrap().unwrap();
+        assert_eq!((pic.width, pic.height), (320, 240));
+        assert_eq!(read_stamp(&pic).unwrap().frame_number, 0);
+        assert!(matches!(
+            dec.decode(&key_header(8000, 8000, 500)),
+            Err(MediaError::PictureTooLarge { .. })
+        ));
+        // libvpx never saw the giant: its references are intact, so the
+        // delta frames that follow decode clean.
+        for (n, f) in frames.iter().enumerate().skip(1) {
+            let pic = dec.decode(&f.data).unwrap().unwrap();
+            assert_eq!(read_stamp(&pic).unwrap().frame_number, n as u32);
+        }
+        assert_eq!(dec.vpx_decode_calls, 3);
+        assert_eq!(dec.frames_decoded, 3);
+    }
+
+    #[test]
+    fn truncated_and_malformed_headers_are_errors() {
+        let full = key_header(320, 240, 0);
+        for cut in 1..full.len() {
+            let mut dec = Vp8Decoder::new().unwrap();
+            let err = dec.decode(&full[..cut]).unwrap_err();
+            let needed = if cut < 3 { 3 } else { 10 };
+            assert!(
+                matches!(err, MediaError::Truncated { needed: n, got } if n == needed && got == cut),
+                "cut {cut}: {err:?}"
+            );
+            assert_eq!(dec.vpx_decode_calls, 0);
+        }
+        let mut bad_start = full.clone();
+        bad_start[4] ^= 0xff;
+        assert!(matches!(
+            parse_frame_header(&bad_start),
+            Err(MediaError::BadVp8Header(_))
+        ));
+        assert!(matches!(
+            parse_frame_header(&key_header(0, 240, 0)),
+            Err(MediaError::BadVp8Header(_))
+        ));
+        assert!(matches!(
+            parse_frame_header(&key_header(0x4000, 240, 0)),
+            Err(MediaError::BadVp8Header(_))
+        ));
+        // An interframe tag needs only its three bytes here.
+        assert_eq!(parse_frame_header(&[0x01, 0, 0]).unwrap(), None);
     }
 }

@@ -54,26 +54,44 @@ async fn two_driven_peers_connect_over_loopback_and_exchange_frames() {
     .expect("connected within 10 s");
 
     let mut pk = Vp8Packetizer::new(3);
-    for i in 0..20u32 {
-        let mut f = vec![(i as u8).wrapping_mul(3); 3000];
-        f[0] = if i == 0 { 0x10 } else { 0x11 };
-        let frame = PacketizedFrame::vp8(&mut pk, f.into(), i * 3000, 1100).unwrap();
+    let sent: Vec<Vec<u8>> = (0..20u32)
+        .map(|i| {
+            let mut f = vec![(i as u8).wrapping_mul(3); 3000];
+            f[0] = if i == 0 { 0x10 } else { 0x11 };
+            f
+        })
+        .collect();
+    for (i, f) in sent.iter().enumerate() {
+        let i = i as u32;
+        let frame = PacketizedFrame::vp8(&mut pk, f.clone().into(), i * 3000, 1100).unwrap();
         a.send_frame(&video, Arc::new(frame)).unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let frames = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut n = 0;
-        while n < 20 {
-            if let Some(PeerEvent::Frame(f)) = eb.recv().await {
-                assert_eq!(f.data.len(), 3000);
-                n += 1;
+    // What b decoded: each frame whole, in the order sent, its RTP
+    // timestamps 3000 apart (a's random offset aside).
+    let received = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            if let PeerEvent::Frame(f) = eb.recv().await.expect("events") {
+                got.push((f.rtp_timestamp, f.data));
             }
         }
-        n
+        got
     })
     .await
     .expect("20 frames within 5 s");
-    assert_eq!(frames, 20);
+    let data: Vec<&Vec<u8>> = received.iter().map(|(_, d)| d).collect();
+    assert!(
+        data.iter().zip(&sent).all(|(a, b)| *a == b),
+        "frames differ from those sent: {:?}",
+        data.iter()
+            .map(|d| (d.len(), d.get(1).copied()))
+            .collect::<Vec<_>>()
+    );
+    let first = received[0].0;
+    for (i, (ts, _)) in received.iter().enumerate() {
+        assert_eq!(ts.wrapping_sub(first), i as u32 * 3000, "frame {i}");
+    }
     let st = b.stats().await.unwrap();
     assert_eq!(st.inbound[0].frames_received, 20);
     assert!(st.selected_pair.unwrap().0.ip().is_loopback());

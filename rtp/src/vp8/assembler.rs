@@ -148,6 +148,11 @@ struct Building {
     next: u64,
     timestamp: u32,
     buf: Vec<u8>,
+    /// Length of the last frame handed out of `buf`: the next frame's
+    /// buffer is reserved at its first packet from this, so that a frame
+    /// costs one allocation rather than one per packet as it grows (the
+    /// buffer leaves with each frame, swapped into the caller's `out`).
+    last_len: usize,
 }
 
 /// Collects the RTP payloads of one VP8 stream and hands out complete
@@ -349,6 +354,8 @@ impl Vp8Assembler {
                 b.first = seq;
                 b.timestamp = timestamp;
                 b.buf.clear();
+                // Room for a frame half again as large as the last one.
+                b.buf.reserve(data.len().max(b.last_len + b.last_len / 2));
             }
             b.next = seq + 1;
             slot.in_frame = true;
@@ -580,6 +587,7 @@ impl Vp8Assembler {
             // Arrived in order: hand the built frame over without a copy.
             std::mem::swap(out, &mut self.building.buf);
             self.building.active = false;
+            self.building.last_len = out.len();
         } else {
             if self.building.active && self.building.first <= last {
                 Self::spill(&mut self.slots, &mut self.building);

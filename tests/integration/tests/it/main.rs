@@ -3,6 +3,7 @@
 #[global_allocator]
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
+mod alloc_hot_path;
 mod chromium_call;
 mod chromium_mesh;
 mod dtls_interop;
