@@ -1054,12 +1054,17 @@ fn wanted_layer(mins: &[u32], current: usize, target: Option<u64>) -> usize {
 /// Loss- and RTT-based target for one member (a connection without
 /// transport-cc), updated once a second from its latest report block.
 fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
+    // With transport-cc the send-side estimate is the target; this loss/RTT
+    // one is never read. Otherwise it looks at the stats (which allocate)
+    // at most once a second, report or not.
     if !m.connected
+        || m.pc.target_bitrate().is_some()
         || m.last_report
             .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1))
     {
         return;
     }
+    m.last_report = Some(now);
     let st = m.pc.stats();
     let Some(video) = st.outbound.iter().find(|o| o.kind == "video") else {
         return;
@@ -1067,7 +1072,6 @@ fn update_bitrate(m: &mut Member, now: Instant, cfg: &MeshConfig) {
     if video.rtt_ms.is_none() {
         return;
     }
-    m.last_report = Some(now);
     let loss = video.fraction_lost;
     let mut b = m.bitrate;
     if loss > 0.10 {
