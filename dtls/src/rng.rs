@@ -27,27 +27,14 @@ impl Rng {
         Rng { seed, counter: 0 }
     }
 
-    /// Seeded from the operating system (ring's `SystemRandom`).
-    pub fn from_os() -> Rng {
+    /// Seeded from the operating system (ring's `SystemRandom`); `None`
+    /// if it has no randomness to give. There is no safe substitute (a
+    /// clock is guessable), so the caller fails instead.
+    pub fn from_os() -> Option<Rng> {
         use ring::rand::SecureRandom;
         let mut seed = [0u8; 32];
-        // If the OS source fails there is nothing safe to fall back to;
-        // a zero seed would be predictable, so mix in the address of a
-        // stack value and the time as a last resort (never expected).
-        if ring::rand::SystemRandom::new().fill(&mut seed).is_err() {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let local = 0u8;
-            let mix = [
-                t.to_be_bytes().as_slice(),
-                &(&local as *const u8 as usize).to_be_bytes(),
-            ]
-            .concat();
-            seed.copy_from_slice(digest::digest(&digest::SHA256, &mix).as_ref());
-        }
-        Rng::from_seed(seed)
+        ring::rand::SystemRandom::new().fill(&mut seed).ok()?;
+        Some(Rng::from_seed(seed))
     }
 
     /// Fills `out`.
@@ -84,6 +71,9 @@ mod tests {
         let mut odd = [0u8; 45];
         Rng::from_seed([2; 32]).fill(&mut odd);
         assert_ne!(&odd[..32], &Rng::from_seed([1; 32]).bytes32());
-        assert_ne!(Rng::from_os().bytes32(), Rng::from_os().bytes32());
+        assert_ne!(
+            Rng::from_os().unwrap().bytes32(),
+            Rng::from_os().unwrap().bytes32()
+        );
     }
 }

@@ -196,25 +196,65 @@ const REASSEMBLY_WINDOW: u16 = 8;
 impl Dtls {
     /// A client; its first flight (the ClientHello) is ready at once.
     pub fn client(config: Config, now: Instant) -> Dtls {
-        let mut d = Dtls::new(Role::Client, config, now);
-        d.client_random = d.rng.bytes32();
-        d.expect = Expect::ServerHello;
-        d.send_client_hello(&[], now);
-        d
+        let rng = Dtls::rng_for(&config);
+        Dtls::client_with_rng(config, now, rng)
     }
 
     /// A server waiting for a ClientHello.
     pub fn server(config: Config, now: Instant) -> Dtls {
-        let mut d = Dtls::new(Role::Server, config, now);
-        d.expect = Expect::ClientHello;
+        let rng = Dtls::rng_for(&config);
+        Dtls::server_with_rng(config, now, rng)
+    }
+
+    /// The configured seed, or the OS's randomness (`None` if it has none).
+    fn rng_for(config: &Config) -> Option<Rng> {
+        match config.rng_seed {
+            Some(s) => Some(Rng::from_seed(s)),
+            None => Rng::from_os(),
+        }
+    }
+
+    fn client_with_rng(config: Config, now: Instant, rng: Option<Rng>) -> Dtls {
+        let no_rng = rng.is_none();
+        let mut d = Dtls::new(Role::Client, config, now, rng);
+        d.expect = Expect::ServerHello;
+        if no_rng {
+            d.fail_without_randomness();
+            return d;
+        }
+        d.client_random = d.rng.bytes32();
+        d.send_client_hello(&[], now);
         d
     }
 
-    fn new(role: Role, config: Config, now: Instant) -> Dtls {
-        let mut rng = match config.rng_seed {
-            Some(s) => Rng::from_seed(s),
-            None => Rng::from_os(),
-        };
+    fn server_with_rng(config: Config, now: Instant, rng: Option<Rng>) -> Dtls {
+        let no_rng = rng.is_none();
+        let mut d = Dtls::new(Role::Server, config, now, rng);
+        d.expect = Expect::ClientHello;
+        if no_rng {
+            d.fail_without_randomness();
+        }
+        d
+    }
+
+    /// Without randomness from the OS nothing this connection would send
+    /// (randoms, cookies, and ring's ephemeral keys) could be trusted: it
+    /// ends before its first datagram.
+    fn fail_without_randomness(&mut self) {
+        self.expect = Expect::Closed;
+        self.retransmit_at = None;
+        self.flight.clear();
+        self.outbox.clear();
+        self.events
+            .push_back(Event::Closed(CloseReason::Error(Error::Internal(
+                "no randomness from the operating system".into(),
+            ))));
+    }
+
+    fn new(role: Role, config: Config, now: Instant, rng: Option<Rng>) -> Dtls {
+        // Without one (see `fail_without_randomness`) the zero seed is
+        // never used: the connection is closed before it sends anything.
+        let mut rng = rng.unwrap_or_else(|| Rng::from_seed([0; 32]));
         let cookie_secret = rng.bytes32();
         let rto = config.initial_rto;
         let max = config.max_handshake_message;

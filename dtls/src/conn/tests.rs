@@ -73,3 +73,29 @@ fn a_finished_with_wrong_verify_data_fails_with_decrypt_error() {
         )))
     );
 }
+
+/// Without randomness from the OS (and no seed configured) a connection
+/// ends before it sends anything: no clock-derived substitute.
+#[test]
+fn without_randomness_from_the_os_nothing_is_sent_and_the_reason_says_why() {
+    let now = Instant::now();
+    let cert = Certificate::generate("c").unwrap();
+    for mut d in [
+        Dtls::client_with_rng(Config::new(cert.clone()), now, None),
+        Dtls::server_with_rng(Config::new(cert.clone()), now, None),
+    ] {
+        assert!(d.is_closed());
+        assert!(d.poll_transmit().is_none());
+        assert!(d.poll_timeout().is_none());
+        match d.poll_event() {
+            Some(Event::Closed(CloseReason::Error(Error::Internal(why)))) => {
+                assert!(why.contains("randomness"), "{why}")
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+    // With the OS's randomness the same calls start a handshake.
+    let mut c = Dtls::client(Config::new(cert), now);
+    assert!(!c.is_closed());
+    assert!(c.poll_transmit().is_some());
+}
