@@ -340,7 +340,7 @@ async fn run(
     mut node: MeshNode,
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
     sig: SignalingClient,
-    mut sig_rx: mpsc::UnboundedReceiver<crate::signaling::protocol::ServerMessage>,
+    mut sig_rx: mpsc::Receiver<crate::signaling::protocol::ServerMessage>,
     mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
     mut cmds: mpsc::Receiver<Command>,
     leave: Arc<Notify>,

@@ -12,7 +12,7 @@ use meshrtc_mesh::signaling::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -49,7 +49,7 @@ async fn wait_for(server: &ServerHandle, what: &str, done: impl Fn(&ServerStats)
     }
 }
 
-async fn next(events: &mut UnboundedReceiver<ServerMessage>) -> ServerMessage {
+async fn next(events: &mut Receiver<ServerMessage>) -> ServerMessage {
     tokio::time::timeout(WAIT, events.recv())
         .await
         .expect("no server message within 5 s")
@@ -69,7 +69,7 @@ async fn member(
     server: &ServerHandle,
     room: &str,
     name: &str,
-) -> (SignalingClient, UnboundedReceiver<ServerMessage>, String) {
+) -> (SignalingClient, Receiver<ServerMessage>, String) {
     let (client, mut events) = SignalingClient::connect(&server.ws_url()).await.unwrap();
     client.send(join(room, name, None)).unwrap();
     match next(&mut events).await {

@@ -7,13 +7,13 @@ use meshrtc_mesh::signaling::{
     self, ClientMessage, ErrorCode, PeerInfo, ServerConfig, ServerMessage, SignalingClient,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn next(events: &mut UnboundedReceiver<ServerMessage>) -> ServerMessage {
+async fn next(events: &mut Receiver<ServerMessage>) -> ServerMessage {
     tokio::time::timeout(WAIT, events.recv())
         .await
         .expect("no server message within 5 s")
@@ -26,7 +26,7 @@ async fn joined(
     name: &str,
 ) -> (
     SignalingClient,
-    UnboundedReceiver<ServerMessage>,
+    Receiver<ServerMessage>,
     String,
     Vec<PeerInfo>,
 ) {
@@ -271,4 +271,111 @@ async fn a_frame_far_over_the_limit_is_cut_off_at_the_websocket_layer() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(server.stats().rooms.connections, 0);
+}
+
+/// The client's own queue is bounded: a caller that sends faster than the
+/// socket takes gets `Backlog` at `COMMAND_QUEUE`, not a growing queue; once
+/// the task has written them, the backlog is gone. (On this single-threaded
+/// runtime the task cannot run between the synchronous sends.)
+#[tokio::test]
+async fn the_client_refuses_to_queue_more_than_its_bound() {
+    use meshrtc_mesh::signaling::client::{SignalingError, COMMAND_QUEUE};
+    let server = signaling::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let (client, mut events, id, _) = joined(&server.ws_url(), "q", "a").await;
+    let candidate = || ClientMessage::Candidate {
+        to: id.clone(),
+        candidate: None,
+    };
+    let mut queued = 0;
+    let refused = loop {
+        match client.send(candidate()) {
+            Ok(()) => queued += 1,
+            Err(e) => break e,
+        }
+        assert!(queued <= COMMAND_QUEUE, "queued past the bound");
+    };
+    assert!(matches!(refused, SignalingError::Backlog), "{refused:?}");
+    assert_eq!(queued, COMMAND_QUEUE);
+    // Let the task write them (the server answers each with an error: the
+    // candidate is for ourselves), then the queue takes messages again.
+    let _ = tokio::time::timeout(Duration::from_millis(500), next(&mut events)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // (The server may have closed us for the errors: `Closed` then.)
+    assert!(!matches!(
+        client.send(ClientMessage::Leave),
+        Err(SignalingError::Backlog)
+    ));
+    server.shutdown().await.unwrap();
+}
+
+/// A hostile server: a message over the client's `MAX_MESSAGE` ends the
+/// connection instead of being buffered (tungstenite's own default would
+/// take 64 MiB), and one the caller does not read waits in a queue of at
+/// most `EVENT_QUEUE` while the client stops reading the socket.
+#[tokio::test]
+async fn a_hostile_server_cannot_make_the_client_hold_more_than_its_bounds() {
+    use futures_util::SinkExt;
+    use meshrtc_mesh::signaling::client::{EVENT_QUEUE, MAX_MESSAGE};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+    let server = tokio::spawn(async move {
+        // First client: small messages as fast as it takes them.
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        // 16 KiB each: 20,000 of them are 320 MiB, far over what socket
+        // buffers hold.
+        let big = format!(r#"{{"type":"peer-left","id":"{}"}}"#, "p".repeat(16 * 1024));
+        for n in 1..=20_000u32 {
+            let write = ws.send(Message::text(big.clone()));
+            if tokio::time::timeout(Duration::from_millis(300), write)
+                .await
+                .map_or(true, |r| r.is_err())
+            {
+                break;
+            }
+            let _ = sent_tx.send(n);
+        }
+        drop(ws);
+        // Second client: one small message, then one over the bound.
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        ws.send(Message::text(r#"{"type":"peer-left","id":"p9"}"#))
+            .await
+            .unwrap();
+        let _ = ws.send(Message::text("x".repeat(MAX_MESSAGE + 1))).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+
+    // The caller reads nothing: the server's writes stall once the client's
+    // queue and the socket buffers are full, far short of 100,000.
+    let (_c, mut events) = SignalingClient::connect(&url).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut sent = 0;
+    while let Ok(n) = sent_rx.try_recv() {
+        sent = n;
+    }
+    eprintln!("the server wrote {sent} messages of 16 KiB before it stalled");
+    assert!(sent < 2_000, "the server wrote {sent} messages of 16 KiB");
+    let mut queued = 0;
+    while events.try_recv().is_ok() {
+        queued += 1;
+    }
+    assert!(
+        queued <= EVENT_QUEUE,
+        "{queued} messages queued for the caller"
+    );
+    drop(_c);
+    drop(events);
+
+    let (_c, mut events) = SignalingClient::connect(&url).await.unwrap();
+    let first = tokio::time::timeout(WAIT, events.recv()).await.unwrap();
+    assert_eq!(first, Some(ServerMessage::PeerLeft { id: "p9".into() }));
+    let end = tokio::time::timeout(WAIT, events.recv()).await.unwrap();
+    assert_eq!(end, None, "the oversized message ended the connection");
+    server.abort();
 }

@@ -4,6 +4,13 @@
 //! [`SignalingClient::connect`] returns the client, for sending, and a
 //! receiver of every [`ServerMessage`] in arrival order. The receiver ends
 //! (`recv()` gives `None`) when the connection closes, whoever closed it.
+//!
+//! Everything is bounded, whatever the server does: at most
+//! [`EVENT_QUEUE`] messages wait for the caller (when they are not read the
+//! client stops reading the socket, and TCP pushes back on the server), a
+//! message from the server is at most [`MAX_MESSAGE`] bytes (a larger one
+//! ends the connection), and at most [`COMMAND_QUEUE`] of our own messages
+//! wait to be written ([`SignalingError::Backlog`] beyond).
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -27,7 +34,19 @@ pub enum SignalingError {
     /// The connection is closed; nothing more can be sent.
     #[error("the signaling connection is closed")]
     Closed,
+    /// [`COMMAND_QUEUE`] messages already wait to be written (the server or
+    /// the network is not taking them).
+    #[error("{COMMAND_QUEUE} signaling messages already wait to be sent")]
+    Backlog,
 }
+
+/// Server messages that wait for the caller before the client stops reading.
+pub const EVENT_QUEUE: usize = 256;
+/// Our messages that wait to be written.
+pub const COMMAND_QUEUE: usize = 256;
+/// Largest message (and frame) taken from the server: its own messages are
+/// at most 64 KiB of relayed JSON (`docs/signaling.md`).
+pub const MAX_MESSAGE: usize = 256 * 1024;
 
 enum Command {
     Send(String),
@@ -38,7 +57,7 @@ enum Command {
 /// dropping it closes the connection.
 #[derive(Debug)]
 pub struct SignalingClient {
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
 }
 
 impl std::fmt::Debug for Command {
@@ -55,16 +74,18 @@ impl SignalingClient {
     /// task that drives it on the current tokio runtime.
     pub async fn connect(
         url: &str,
-    ) -> Result<(SignalingClient, mpsc::UnboundedReceiver<ServerMessage>), SignalingError> {
-        let (ws, _response) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| SignalingError::Connect {
-                    url: url.to_owned(),
-                    source: Box::new(e),
-                })?;
-        let (commands, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+    ) -> Result<(SignalingClient, mpsc::Receiver<ServerMessage>), SignalingError> {
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_MESSAGE))
+            .max_frame_size(Some(MAX_MESSAGE));
+        let (ws, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .map_err(|e| SignalingError::Connect {
+                url: url.to_owned(),
+                source: Box::new(e),
+            })?;
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
         tokio::spawn(drive(ws, command_rx, event_tx));
         Ok((SignalingClient { commands }, events))
     }
@@ -72,13 +93,21 @@ impl SignalingClient {
     /// Queues a message for the server.
     pub fn send(&self, message: ClientMessage) -> Result<(), SignalingError> {
         self.commands
-            .send(Command::Send(message.to_json()))
-            .map_err(|_| SignalingError::Closed)
+            .try_send(Command::Send(message.to_json()))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => SignalingError::Backlog,
+                mpsc::error::TrySendError::Closed(_) => SignalingError::Closed,
+            })
     }
 
-    /// Sends what is queued, then closes the connection.
+    /// Sends what is queued, then closes the connection (at once if the
+    /// queue is full: the closing is what matters then).
     pub fn close(&self) {
-        let _ = self.commands.send(Command::Close);
+        if self.commands.try_send(Command::Close).is_err() {
+            // A full queue: the task ends when this, its last sender, goes;
+            // until then nothing more is queued behind the backlog.
+            tracing::debug!("signaling: close with a full send queue");
+        }
     }
 
     /// Whether the connection has ended.
@@ -90,11 +119,7 @@ impl SignalingClient {
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn drive(
-    ws: Ws,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<ServerMessage>,
-) {
+async fn drive(ws: Ws, mut commands: mpsc::Receiver<Command>, events: mpsc::Sender<ServerMessage>) {
     let (mut sink, mut stream) = ws.split();
     loop {
         tokio::select! {
@@ -112,8 +137,10 @@ async fn drive(
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => match ServerMessage::parse(text.as_str()) {
                     // A receiver the caller dropped just means nobody listens.
+                    // Waiting here stops reading the socket while the
+                    // caller is behind: at most EVENT_QUEUE messages held.
                     Ok(message) => {
-                        let _ = events.send(message);
+                        let _ = events.send(message).await;
                     }
                     Err(e) => tracing::debug!("signaling: unreadable server message: {e}"),
                 },
