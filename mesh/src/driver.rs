@@ -27,9 +27,12 @@
 //!
 //! Every queue is bounded:
 //!
-//! - datagrams from the sockets: [`DATAGRAM_QUEUE`]; when it is full the
-//!   socket readers wait, and the kernel's socket buffer drops what does
-//!   not fit (as a slow reader of any UDP socket would);
+//! - datagrams from the sockets: [`DATAGRAM_QUEUE`] shared out as one queue
+//!   per connection slot, read in turn ([`crate::fair_input`]), so one
+//!   member flooding its sockets cannot delay another's packets; when a
+//!   slot's queue is full its socket reader waits, and the kernel's socket
+//!   buffer drops what does not fit (as a slow reader of any UDP socket
+//!   would);
 //! - commands ([`MemberHandle::send_frame`]): [`COMMAND_QUEUE`]; a frame
 //!   that finds it full is dropped and counted
 //!   ([`DriverCounters::frames_dropped`]): the node is behind, and a late
@@ -46,6 +49,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::fair_input::FairInput;
 use meshrtc_peer::driver::spawn_reader;
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
@@ -274,8 +278,10 @@ pub async fn join(
         config.bind.clone()
     };
     let mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = Vec::new();
+    // The slot of each socket, for its reader's queue.
+    let mut socket_slots: Vec<usize> = Vec::new();
     let mut slots = Vec::new();
-    for _ in 0..config.slots.max(1) {
+    for slot_index in 0..config.slots.max(1) {
         let mut slot = Vec::new();
         for ip in &ips {
             let addr = SocketAddr::new(*ip, 0);
@@ -287,6 +293,7 @@ pub async fn join(
                 .map_err(|source| DriverError::Bind { addr, source })?;
             slot.push(a);
             sockets.push((a, Arc::new(s)));
+            socket_slots.push(slot_index);
         }
         slots.push(slot);
     }
@@ -297,9 +304,11 @@ pub async fn join(
     mesh.layer_min_bitrates = config.layer_min_bitrates.clone();
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) = SignalingClient::connect(&config.server).await?;
-    let (in_tx, in_rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(DATAGRAM_QUEUE);
-    for (_, s) in &sockets {
-        spawn_reader(s.clone(), in_tx.clone());
+    // One queue per slot (one member's connection), read in turn.
+    let slot_count = config.slots.max(1);
+    let (in_rx, in_tx) = FairInput::new(slot_count, DATAGRAM_QUEUE / slot_count);
+    for ((_, s), slot) in sockets.iter().zip(&socket_slots) {
+        spawn_reader(s.clone(), in_tx[*slot].clone());
     }
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
@@ -341,7 +350,7 @@ async fn run(
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
     sig: SignalingClient,
     mut sig_rx: mpsc::Receiver<crate::signaling::protocol::ServerMessage>,
-    mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
+    mut input: FairInput,
     mut cmds: mpsc::Receiver<Command>,
     leave: Arc<Notify>,
     events: mpsc::Sender<MeshEvent>,

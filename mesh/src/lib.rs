@@ -38,6 +38,8 @@
 
 #[cfg(feature = "net")]
 pub mod driver;
+#[cfg(feature = "net")]
+pub mod fair_input;
 pub mod node;
 pub mod signaling;
 
