@@ -939,6 +939,15 @@ impl MeshNode {
         true
     }
 
+    /// Sends an RTCP compound the caller built to `member` on its
+    /// connection (see [`PeerConnection::send_rtcp`]): APP packets or
+    /// feedback of the application's own, or a test playing a hostile
+    /// member. `None` if there is no such member.
+    pub fn send_rtcp(&mut self, member: &str, compound: &[u8]) -> Option<Result<(), PeerError>> {
+        let m = self.members.get_mut(member)?;
+        Some(m.pc.send_rtcp(compound))
+    }
+
     /// The video bitrate to ask of the encoder: the lowest of the connected
     /// members' targets. A member whose connection negotiated transport-cc
     /// counts with its send-side estimate (draft-ietf-rmcat-gcc-02) as

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerError, PeerEvent, SdpType,
-    SignalingState, Transmit,
+    ConnectionState, OutboundStats, PacketizedFrame, PeerConfig, PeerConnection, PeerError,
+    PeerEvent, SdpType, SignalingState, Transmit,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -360,13 +360,20 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
 /// Without negotiated RTX a lost packet is not resent: a resend under its
 /// old sequence number would reuse its SRTP index (the GCM nonce) for other
 /// bytes, since the transport-wide sequence number changes.
-#[test]
-fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
+/// One call with `profile` as the only SRTP profile, RTX on or off; frame 3
+/// loses a packet so that b asks for it. Every packet a seals is checked
+/// against everything it sealed before under the same SSRC and sequence
+/// number (the SRTP index, RFC 3711 §3.3.1; the GCM nonce, RFC 7714
+/// §8.1): the same index must never protect other bytes. Returns a's
+/// outbound video stats and the packets a sent on other SSRCs than its
+/// video's (RTX).
+fn one_index_one_packet(profile: meshrtc_srtp::Profile, rtx: bool) -> (OutboundStats, usize) {
     let now0 = Instant::now();
     let mut now = now0;
     let side = |seed, port: u16| {
         let mut cfg = PeerConfig::with_fixed_seed(seed);
-        cfg.features.rtx = false;
+        cfg.features.rtx = rtx;
+        cfg.srtp_profiles = vec![profile];
         let mut pc = PeerConnection::new(cfg, now0).unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         pc.add_local_address(addr);
@@ -380,7 +387,7 @@ fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
     let video = a.pc.add_transceiver(MediaKind::Video, true, true);
     b.pc.add_answer_track(MediaKind::Video);
     let offer = a.pc.create_offer(now).unwrap();
-    assert!(!offer.contains("rtx/90000"), "{offer}");
+    assert_eq!(offer.contains("rtx/90000"), rtx, "{offer}");
     b.pc.set_remote_description(now, SdpType::Offer, &offer)
         .unwrap();
     let answer = b.pc.create_answer(now).unwrap();
@@ -388,8 +395,11 @@ fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
         .unwrap();
     run_until_settled(&mut now, &mut a, &mut b);
     assert_eq!(a.pc.state(), ConnectionState::Connected);
+    assert_eq!(a.pc.stats().srtp_profile, Some(profile.name()));
+    let video_ssrc = a.pc.stats().outbound[0].ssrc;
 
     let mut seen: std::collections::HashMap<(u32, u16), Vec<u8>> = Default::default();
+    let mut other_ssrcs = 0;
     let mut pk = Vp8Packetizer::new(1);
     let mut dropped = false;
     for i in 0..20u32 {
@@ -404,6 +414,9 @@ fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
                     let seq = u16::from_be_bytes([p[2], p[3]]);
                     if let Some(old) = seen.insert((ssrc, seq), p.clone()) {
                         assert_eq!(&old, p, "SRTP index {ssrc:#x}/{seq} sealed twice");
+                    }
+                    if ssrc != video_ssrc {
+                        other_ssrcs += 1;
                     }
                     // Lose the second packet of frame 3.
                     if i == 3 && !dropped && seen.len() > 1 {
@@ -422,14 +435,29 @@ fn without_rtx_a_nack_is_refused_and_no_srtp_index_carries_two_packets() {
         }
     }
     assert!(dropped);
-    let out = &a.pc.stats().outbound[0];
+    assert_eq!(b.pc.stats().srtp_errors, 0);
+    let out = a.pc.stats().outbound[0].clone();
     assert!(
         out.nacks_received > 0,
         "b asked for the lost packet: {out:?}"
     );
-    assert_eq!(out.retransmitted, 0, "{out:?}");
-    assert!(out.retransmissions_refused > 0, "{out:?}");
-    assert_eq!(b.pc.stats().srtp_errors, 0);
+    (out, other_ssrcs)
+}
+
+#[test]
+fn no_srtp_index_carries_two_packets_with_any_profile_with_or_without_rtx() {
+    for profile in meshrtc_srtp::Profile::ALL {
+        // Without RTX the lost packet is not resent: resealing it would
+        // put a new header under the old index.
+        let (out, rtx_packets) = one_index_one_packet(profile, false);
+        assert_eq!(out.retransmitted, 0, "{profile:?}: {out:?}");
+        assert!(out.retransmissions_refused > 0, "{profile:?}: {out:?}");
+        assert_eq!(rtx_packets, 0, "{profile:?}");
+        // With RTX it goes on the RTX SSRC, under an index of its own.
+        let (out, rtx_packets) = one_index_one_packet(profile, true);
+        assert!(out.retransmitted > 0, "{profile:?}: {out:?}");
+        assert!(rtx_packets > 0, "{profile:?}");
+    }
 }
 
 #[test]
@@ -592,4 +620,54 @@ fn dtls_that_arrives_before_the_answer_is_buffered_not_dropped() {
     run_until_settled(&mut now, &mut a, &mut b);
     assert_eq!(a.pc.state(), ConnectionState::Connected);
     assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
+#[test]
+fn an_application_rtcp_compound_is_checked_protected_and_read_by_the_peer() {
+    let (mut now, mut a, mut b) = sides();
+    // An RR and a PLI for b's video, built by hand (RFC 3550 §6.4.2,
+    // RFC 4585 §6.3.1).
+    let pli = |media: u32| {
+        let mut c = vec![0x80, 201, 0, 1, 0, 0, 0, 9];
+        c.extend_from_slice(&[0x81, 206, 0, 2, 0, 0, 0, 9]);
+        c.extend_from_slice(&media.to_be_bytes());
+        c
+    };
+    assert!(matches!(
+        a.pc.send_rtcp(&pli(1)),
+        Err(PeerError::NotConnected)
+    ));
+    let offer = a.pc.create_offer(now).unwrap();
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+    let video = a.pc.stats().outbound[0].ssrc;
+    // A compound whose length field runs past its end is refused, and
+    // nothing leaves.
+    while a.pc.poll_transmit().is_some() {}
+    while b.pc.poll_transmit().is_some() {}
+    let mut bad = pli(video);
+    bad[3] = 9;
+    assert!(matches!(b.pc.send_rtcp(&bad), Err(PeerError::Rtcp(_))));
+    assert!(b.pc.poll_transmit().is_none());
+    // The good one leaves SRTCP-protected (not the clear bytes) and a
+    // counts it as a PLI for its video.
+    b.pc.send_rtcp(&pli(video)).unwrap();
+    let t = b.pc.poll_transmit().expect("the compound is sent");
+    assert_ne!(&t.payload[..], &pli(video)[..]);
+    // SRTCP adds the E flag and index (4 bytes) and the tag (10 bytes
+    // for HMAC-SHA1-80, 16 for AEAD_AES_128_GCM): RFC 3711 §3.4, RFC 7714.
+    let added = t.payload.len() - pli(video).len();
+    assert!(added == 14 || added == 20, "{added} bytes added");
+    a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+    assert_eq!(a.pc.stats().outbound[0].plis_received, 1);
+    b.pc.close();
+    assert!(matches!(
+        b.pc.send_rtcp(&pli(video)),
+        Err(PeerError::Closed)
+    ));
 }

@@ -40,6 +40,11 @@ pub struct PeerConfig {
     pub bitrate: meshrtc_cc::Config,
     /// The pacer's queue limits and retransmission budget.
     pub pacer: meshrtc_cc::PacerConfig,
+    /// SRTP protection profiles we offer in DTLS `use_srtp` (RFC 5764
+    /// §4.1.1), in preference order: AEAD_AES_128_GCM, then
+    /// AES128_CM_HMAC_SHA1_80, then AEAD_AES_256_GCM by default (the
+    /// profiles browsers offer). The DTLS server's order decides.
+    pub srtp_profiles: Vec<srtp::Profile>,
 }
 
 impl PeerConfig {
@@ -69,6 +74,11 @@ impl PeerConfig {
                 max_bitrate: 2_500_000,
             },
             pacer: meshrtc_cc::PacerConfig::default(),
+            srtp_profiles: vec![
+                srtp::Profile::AeadAes128Gcm,
+                srtp::Profile::Aes128CmHmacSha1_80,
+                srtp::Profile::AeadAes256Gcm,
+            ],
         }
     }
 

@@ -161,4 +161,8 @@ pub enum PeerError {
     /// The connection is closed.
     #[error("closed")]
     Closed,
+    /// An RTCP compound given to [`PeerConnection::send_rtcp`] does not
+    /// frame or decode (RFC 3550 §6.1).
+    #[error("RTCP compound refused: {0}")]
+    Rtcp(meshrtc_rtp::RtpError),
 }

@@ -336,6 +336,9 @@ impl PeerConnection {
                 cfg.initial_rto = self.config.dtls_initial_rto;
                 cfg.handshake_timeout = self.config.dtls_timeout;
                 cfg.key_log = self.config.key_log;
+                cfg.srtp_profiles = (self.config.srtp_profiles.iter())
+                    .map(|p| dtls::SrtpProfileId(p.dtls_id()))
+                    .collect();
                 cfg.rng_seed = Some(self.rng.seed32());
                 if self.dtls_role == Some(DtlsRole::Server) {
                     self.dtls = Some(Dtls::server(cfg, now));

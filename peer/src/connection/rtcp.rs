@@ -104,6 +104,26 @@ impl PeerConnection {
         }
     }
 
+    /// Sends an RTCP compound the application built (APP packets, feedback
+    /// of its own, or a test that plays a misbehaving peer), protected with
+    /// SRTCP and sent on the selected pair like our own reports.
+    ///
+    /// The compound must frame and every packet in it must decode
+    /// (RFC 3550 §6.1; reduced-size compounds, RFC 5506, are accepted, so
+    /// the first packet need not be a report). Its SSRCs are not checked:
+    /// the bytes are the caller's.
+    pub fn send_rtcp(&mut self, compound: &[u8]) -> Result<(), PeerError> {
+        if self.state() == ConnectionState::Closed {
+            return Err(PeerError::Closed);
+        }
+        if self.srtp_tx.is_none() || self.route().is_none() {
+            return Err(PeerError::NotConnected);
+        }
+        meshrtc_rtp::rtcp::validate_compound(compound, true).map_err(PeerError::Rtcp)?;
+        self.send_protected_rtcp(compound.to_vec());
+        Ok(())
+    }
+
     pub(super) fn send_feedback(&mut self, now: Instant) {
         if self.srtp_tx.is_none() {
             return;
