@@ -96,6 +96,17 @@ fn run_until_settled(now: &mut Instant, a: &mut Side, b: &mut Side) {
     }
 }
 
+/// a offers, b answers, both run until connected (or failed).
+fn connect(now: &mut Instant, a: &mut Side, b: &mut Side) {
+    let offer = a.pc.create_offer(*now).unwrap();
+    b.pc.set_remote_description(*now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(*now).unwrap();
+    a.pc.set_remote_description(*now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(now, a, b);
+}
+
 #[test]
 fn a_remote_description_that_is_not_sdp_is_an_error_and_changes_nothing() {
     let (now, mut a, _) = sides();
@@ -192,13 +203,7 @@ fn a_wrong_fingerprint_fails_the_connection_on_both_sides() {
 #[test]
 fn bad_srtp_tags_and_garbage_datagrams_are_counted_and_the_call_goes_on() {
     let (mut now, mut a, mut b) = sides();
-    let offer = a.pc.create_offer(now).unwrap();
-    b.pc.set_remote_description(now, SdpType::Offer, &offer)
-        .unwrap();
-    let answer = b.pc.create_answer(now).unwrap();
-    a.pc.set_remote_description(now, SdpType::Answer, &answer)
-        .unwrap();
-    run_until_settled(&mut now, &mut a, &mut b);
+    connect(&mut now, &mut a, &mut b);
     assert_eq!(b.pc.state(), ConnectionState::Connected);
     let mid = a.pc.sending_mids()[0].0.clone();
     let mut pk = Vp8Packetizer::new(1);
@@ -637,13 +642,7 @@ fn an_application_rtcp_compound_is_checked_protected_and_read_by_the_peer() {
         a.pc.send_rtcp(&pli(1)),
         Err(PeerError::NotConnected)
     ));
-    let offer = a.pc.create_offer(now).unwrap();
-    b.pc.set_remote_description(now, SdpType::Offer, &offer)
-        .unwrap();
-    let answer = b.pc.create_answer(now).unwrap();
-    a.pc.set_remote_description(now, SdpType::Answer, &answer)
-        .unwrap();
-    run_until_settled(&mut now, &mut a, &mut b);
+    connect(&mut now, &mut a, &mut b);
     assert_eq!(a.pc.state(), ConnectionState::Connected);
     let video = a.pc.stats().outbound[0].ssrc;
     // A compound whose length field runs past its end is refused, and
