@@ -238,6 +238,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
     );
     // Each member on its own thread and runtime: its encoder and decoders
     // are CPU work.
+    let cpu_start = crate::cpu::process_cpu();
+    let wall_start = std::time::Instant::now();
     let mut threads = Vec::new();
     for k in 0..a.peers {
         let opts = MemberOptions {
@@ -274,6 +276,10 @@ pub fn demo(a: DemoArgs) -> ExitCode {
         .into_iter()
         .map(|t| t.join().unwrap_or_default())
         .collect();
+    let cpu = cpu_start
+        .zip(crate::cpu::process_cpu())
+        .map(|(a, b)| (b - a).as_secs_f64());
+    let wall = wall_start.elapsed().as_secs_f64();
     let stats = server.stats();
     rt.block_on(async {
         let _ = server.shutdown().await;
@@ -328,6 +334,14 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             latencies.len()
         );
     }
+    if let Some(cpu) = cpu {
+        println!(
+            "  CPU: {cpu:.1} s over {wall:.1} s: {:.2} cores, {:.2} per member \
+             (encoders, decoders and the stack)",
+            cpu / wall,
+            cpu / wall / a.peers as f64
+        );
+    }
     println!(
         "  signaling: {} messages relayed, {} errors",
         stats.rooms.messages_relayed,
@@ -351,6 +365,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             "duration_s": a.duration,
             "resolution": [a.width, a.height],
             "fps": a.fps,
+            "cpu_s": cpu,
+            "wall_s": wall,
             "pairs": pairs,
             "members": reports.iter().map(report_json).collect::<Vec<_>>(),
             "signaling": serde_json::to_value(&stats).unwrap_or_default(),

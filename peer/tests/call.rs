@@ -96,6 +96,20 @@ fn run_until_settled(now: &mut Instant, a: &mut Side, b: &mut Side) {
     }
 }
 
+/// One side on 127.0.0.1:`port`, its configuration changed by `tune`.
+fn side(seed: u64, port: u16, now: Instant, tune: impl Fn(&mut PeerConfig)) -> Side {
+    let mut cfg = PeerConfig::with_fixed_seed(seed);
+    tune(&mut cfg);
+    let mut pc = PeerConnection::new(cfg, now).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    pc.add_local_address(addr);
+    Side {
+        pc,
+        addr,
+        events: vec![],
+    }
+}
+
 /// a offers, b answers, both run until connected (or failed).
 fn connect(now: &mut Instant, a: &mut Side, b: &mut Side) {
     let offer = a.pc.create_offer(*now).unwrap();
@@ -375,20 +389,11 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
 fn one_index_one_packet(profile: meshrtc_srtp::Profile, rtx: bool) -> (OutboundStats, usize) {
     let now0 = Instant::now();
     let mut now = now0;
-    let side = |seed, port: u16| {
-        let mut cfg = PeerConfig::with_fixed_seed(seed);
+    let tune = |cfg: &mut PeerConfig| {
         cfg.features.rtx = rtx;
         cfg.srtp_profiles = vec![profile];
-        let mut pc = PeerConnection::new(cfg, now0).unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        pc.add_local_address(addr);
-        Side {
-            pc,
-            addr,
-            events: vec![],
-        }
     };
-    let (mut a, mut b) = (side(1, 4001), side(2, 4002));
+    let (mut a, mut b) = (side(1, 4001, now0, tune), side(2, 4002, now0, tune));
     let video = a.pc.add_transceiver(MediaKind::Video, true, true);
     b.pc.add_answer_track(MediaKind::Video);
     let offer = a.pc.create_offer(now).unwrap();
@@ -669,4 +674,71 @@ fn an_application_rtcp_compound_is_checked_protected_and_read_by_the_peer() {
         b.pc.send_rtcp(&pli(video)),
         Err(PeerError::Closed)
     ));
+}
+
+/// a sends small frames (about 50 kbit/s: an application-limited sender)
+/// for three simulated seconds; returns a's and b's stats.
+fn app_limited_call(rtx: bool) -> (meshrtc_peer::PeerStats, meshrtc_peer::PeerStats, u64) {
+    let now0 = Instant::now();
+    let mut now = now0;
+    let tune = |cfg: &mut PeerConfig| cfg.features.rtx = rtx;
+    let (mut a, mut b) = (side(1, 4001, now0, tune), side(2, 4002, now0, tune));
+    let video = a.pc.add_transceiver(MediaKind::Video, true, true);
+    b.pc.add_answer_track(MediaKind::Video);
+    connect(&mut now, &mut a, &mut b);
+    assert_eq!(a.pc.state(), ConnectionState::Connected);
+    let mut pk = Vp8Packetizer::new(1);
+    let start = now;
+    let mut next_frame = now;
+    let mut i = 0u32;
+    while now < start + Duration::from_secs(3) {
+        if now >= next_frame {
+            let frame =
+                PacketizedFrame::vp8(&mut pk, vp8_frame(i, i == 0, 200).into(), i * 3000, 1100)
+                    .unwrap();
+            a.pc.send_frame(now, &video, &frame).unwrap();
+            i += 1;
+            next_frame += Duration::from_millis(33);
+        }
+        step(&mut now, &mut a, &mut b);
+    }
+    let frames = b
+        .events
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Frame(_)))
+        .count() as u64;
+    assert!(
+        frames + 2 >= u64::from(i),
+        "b decoded {frames} of {i} frames"
+    );
+    (a.pc.stats(), b.pc.stats(), a.pc.target_bitrate().unwrap())
+}
+
+#[test]
+fn probes_of_an_application_limited_sender_are_made_of_rtx_padding() {
+    let (a, b, target) = app_limited_call(true);
+    // The start-up probes (3x and 6x the 300 kbit/s start) need far more
+    // than the ~50 kbit/s of media: the rest is padding on the RTX stream.
+    assert!(a.padding_sent > 10, "{a:?}");
+    // Only what was asked before the first media packet (the receiver
+    // could not route an RTX stream before its media stream).
+    assert!(a.padding_not_sent <= 2, "{a:?}");
+    let pacer = a.pacer.as_ref().unwrap();
+    assert!(pacer.sent_bytes[3] > 10_000, "{pacer:?}");
+    assert!(b.inbound[0].rtx_received > 0, "{:?}", b.inbound[0]);
+    assert_eq!(
+        (b.srtp_errors, b.malformed, b.unroutable),
+        (0, 0, 0),
+        "{b:?}"
+    );
+    // The probes measured the (unlimited) path: the estimate rose above
+    // the start rate although the media alone never exceeded 60 kbit/s.
+    assert!(target > 600_000, "estimate {target}");
+
+    // Without RTX there is nowhere to put padding: asked for, not sent,
+    // and the estimate stays near what the media showed.
+    let (a, _, target_without) = app_limited_call(false);
+    assert_eq!(a.padding_sent, 0);
+    assert!(a.padding_not_sent >= 5, "{a:?}");
+    assert!(target_without < target, "{target_without} vs {target}");
 }

@@ -19,6 +19,7 @@ use super::*;
 use meshrtc_cc::{
     CongestionController, Pacer, PacketClass as PaceClass, PacketResult, Payload, SentPacket,
 };
+use meshrtc_rtp::session::Padding;
 
 /// What an Opus stream at 32 kbit/s takes of a connection's estimate on the
 /// wire: 50 packets a second of about 80 payload bytes, 12 of RTP header,
@@ -51,12 +52,44 @@ pub(super) struct Congestion {
     pub(super) pacer: Pacer<Vec<u8>>,
     /// The next transport-wide sequence number, unwrapped.
     next_seq: u64,
-    /// Padding the pacer asked for and we did not send (no padding
-    /// packets yet: probes are made of media).
+    /// Padding the pacer asked for and we did not send (no video stream
+    /// with RTX to carry it).
     pub(super) padding_skipped: u64,
+    /// Padding packets sent (RTX copies of recent packets, or padding
+    /// alone).
+    pub(super) padding_sent: u64,
 }
 
 impl Congestion {
+    /// A packet leaves: it takes the next transport-wide sequence number
+    /// (written into its extension, so numbers follow the wire order) and
+    /// the estimator learns of it.
+    fn stamp(
+        &mut self,
+        now: Instant,
+        mut item: Vec<u8>,
+        twcc_ext: Option<u8>,
+        probe_cluster: Option<u32>,
+    ) -> Vec<u8> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let range = twcc_ext.and_then(|id| {
+            RtpPacket::parse(&item)
+                .ok()
+                .and_then(|p| p.extension_range(id))
+        });
+        if let Some(r) = range.filter(|r| r.len() == 2) {
+            item[r].copy_from_slice(&(seq as u16).to_be_bytes());
+        }
+        self.controller.on_packet_sent(SentPacket {
+            seq,
+            size: item.len() + WIRE_OVERHEAD,
+            sent_at: now,
+            probe_cluster,
+        });
+        item
+    }
+
     pub(super) fn new(config: &PeerConfig) -> Congestion {
         let controller = CongestionController::new(config.bitrate);
         let mut pacer = Pacer::new(config.pacer);
@@ -66,6 +99,7 @@ impl Congestion {
             pacer,
             next_seq: 1,
             padding_skipped: 0,
+            padding_sent: 0,
         }
     }
 
@@ -143,30 +177,79 @@ impl PeerConnection {
         cc.pacer
             .set_rates(cc.controller.pacing_rate(), cc.controller.padding_rate());
         while let Some(release) = cc.pacer.poll_send(now) {
+            let cluster = release.probe_cluster;
             match release.payload {
-                Payload::Media { mut item, .. } => {
-                    let seq = cc.next_seq;
-                    cc.next_seq += 1;
-                    let range = twcc_ext.and_then(|id| {
-                        RtpPacket::parse(&item)
-                            .ok()
-                            .and_then(|p| p.extension_range(id))
-                    });
-                    if let Some(r) = range.filter(|r| r.len() == 2) {
-                        item[r].copy_from_slice(&(seq as u16).to_be_bytes());
-                    }
-                    cc.controller.on_packet_sent(SentPacket {
-                        seq,
-                        size: item.len() + WIRE_OVERHEAD,
-                        sent_at: now,
-                        probe_cluster: release.probe_cluster,
-                    });
+                Payload::Media { item, .. } => {
+                    let item = cc.stamp(now, item, twcc_ext, cluster);
                     self.send_protected_rtp(item);
                 }
-                Payload::Padding { .. } => cc.padding_skipped += 1,
+                Payload::Padding { size } => {
+                    let packets = self.padding_packets(now, size);
+                    if packets.is_empty() {
+                        cc.padding_skipped += 1;
+                    }
+                    for item in packets {
+                        cc.padding_sent += 1;
+                        let item = cc.stamp(now, item, twcc_ext, cluster);
+                        self.send_protected_rtp(item);
+                    }
+                }
             }
         }
         self.cc = Some(cc);
+    }
+
+    /// Packets of about `size` bytes on the wire in all for the pacer's
+    /// padding (probes, the padding rate), on the RTX stream of the first
+    /// video sender that has one and has sent media: RTX copies of recent
+    /// packets that fit, or RTX packets of padding bytes alone (RFC 3550
+    /// §5.1: at most 255 each). Empty without such a stream: padding on a
+    /// media stream would take its sequence numbers, and without RTX no
+    /// resend may reuse an SRTP index; before the first media packet the
+    /// receiver could not route the RTX stream yet.
+    fn padding_packets(&mut self, now: Instant, size: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let Some(s) = self.senders.iter_mut().find(|s| {
+            s.kind == MediaKind::Video
+                && s.has_rtx
+                && s.buffer.as_ref().is_some_and(|b| b.stats().stored > 0)
+        }) else {
+            return out;
+        };
+        let template: RtpHeader = s.stream.header().clone();
+        let overhead = WIRE_OVERHEAD + template.header_len();
+        let mut remaining = size;
+        // A few packets at most per request: the pacer asks again.
+        while remaining > overhead + 16 && out.len() < 8 {
+            let room = remaining - overhead;
+            let mut header = template.clone();
+            let mut packet = Vec::new();
+            let Some(b) = s.buffer.as_mut() else { break };
+            let written = match b.poll_padding(now, room) {
+                Some(Padding::Resend(r)) => r.write(&mut header, &mut packet).is_ok(),
+                Some(Padding::Empty {
+                    ssrc,
+                    payload_type,
+                    sequence_number,
+                    timestamp,
+                }) => {
+                    header.ssrc = ssrc;
+                    header.payload_type = payload_type;
+                    header.sequence_number = sequence_number;
+                    header.timestamp = timestamp;
+                    header.marker = false;
+                    let padding = room.clamp(1, 255) as u8;
+                    header.write_parts(&[], padding, &mut packet).is_ok()
+                }
+                None => false,
+            };
+            if !written {
+                break;
+            }
+            remaining = remaining.saturating_sub(packet.len() + WIRE_OVERHEAD);
+            out.push(packet);
+        }
+        out
     }
 
     /// The peer's transport-cc feedback on what we sent.

@@ -117,11 +117,14 @@ pub struct PeerStats {
     /// The send-side estimator, once transport-cc is negotiated.
     pub congestion: Option<meshrtc_cc::CcState>,
     /// The pacer's counters, once transport-cc is negotiated. Its padding
-    /// bytes were asked for, not sent: see `padding_not_sent`.
+    /// bytes are those it asked for: `padding_sent` of them were sent.
     pub pacer: Option<meshrtc_cc::PacerStats>,
     /// Padding packets the pacer asked for (probes, the padding rate) and
-    /// we did not build: probes are made of media only so far.
+    /// we did not build: no video stream with RTX to carry them.
     pub padding_not_sent: u64,
+    /// Padding packets sent on the video RTX stream: RTX copies of recent
+    /// packets, or padding bytes alone.
+    pub padding_sent: u64,
 }
 
 impl PeerConnection {
@@ -167,6 +170,7 @@ impl PeerConnection {
             congestion: self.cc.as_ref().map(|c| c.controller.state()),
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
+            padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),
         }
     }
 }

@@ -67,7 +67,7 @@ pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
 pub use nack::{NackConfig, NackGenerator, NackStats};
 pub use receive::{rtt_from_report_block, ReceiveStats};
 pub use send_buffer::{
-    unwrap_rtx, Retransmission, RtxConfig, SendBuffer, SendBufferConfig, SendBufferStats,
+    unwrap_rtx, Padding, Retransmission, RtxConfig, SendBuffer, SendBufferConfig, SendBufferStats,
 };
 pub use sender::SenderStats;
 pub use stream::{classify, KeyframeRequester, Received, SendStream};

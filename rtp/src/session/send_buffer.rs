@@ -67,6 +67,10 @@ pub struct SendBufferStats {
     pub rate_limited: u64,
     /// Queued retransmissions dropped because the queue was full.
     pub queue_dropped: u64,
+    /// Padding sent as an RTX copy of a recent packet.
+    pub padding_resent: u64,
+    /// Padding sent as an RTX packet of padding bytes only.
+    pub padding_empty: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -78,6 +82,27 @@ struct Slot {
     payload: Vec<u8>,
     sent: Option<Instant>,
     last_resent: Option<Instant>,
+}
+
+/// What to send when the pacer asks for padding (a probe, or the padding
+/// rate of a sender below its estimate), from [`SendBuffer::poll_padding`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Padding<'a> {
+    /// An RTX copy of a recent packet: useful bytes (a receiver that lost
+    /// the original recovers it; one that has it drops the copy).
+    Resend(Retransmission<'a>),
+    /// Nothing recent fits: an RTX packet with no payload, only padding
+    /// (RFC 3550 §5.1 P bit; RFC 4588 §4 lets RTX carry padding alone).
+    Empty {
+        /// The RTX SSRC.
+        ssrc: u32,
+        /// The RTX payload type.
+        payload_type: u8,
+        /// A fresh RTX sequence number.
+        sequence_number: u16,
+        /// The newest timestamp sent (0 before any packet).
+        timestamp: u32,
+    },
 }
 
 /// One packet to retransmit, borrowing its payload from the buffer.
@@ -296,6 +321,61 @@ impl SendBuffer {
             });
         }
         None
+    }
+}
+
+impl SendBuffer {
+    /// Padding of at most `max_payload` bytes of RTP payload, sent on the
+    /// RTX stream so that it never takes a media sequence number (a media
+    /// stream's receiver would see a gap) nor an SRTP index of the media
+    /// stream. Prefers an RTX copy of the newest of the last 16 packets
+    /// that fits and is not older than `max_age` (libwebrtc calls this
+    /// payload padding: a probe then carries data a receiver may need);
+    /// otherwise a padding-only packet. `None` without RTX.
+    #[must_use]
+    pub fn poll_padding(&mut self, now: Instant, max_payload: usize) -> Option<Padding<'_>> {
+        let rtx = self.config.rtx?;
+        let seq = self.rtx_seq;
+        self.rtx_seq = seq.wrapping_add(1);
+        let max_age = self.config.max_age;
+        let newest = self.seq.highest();
+        let found = newest.and_then(|h| {
+            (0..16u64).filter_map(|k| h.checked_sub(k)).find(|&ext| {
+                self.slots.get(self.slot_index(ext)).is_some_and(|s| {
+                    s.ext == Some(ext)
+                        && s.payload.len() + 2 <= max_payload
+                        && s.sent
+                            .is_some_and(|t| now.saturating_duration_since(t) <= max_age)
+                })
+            })
+        });
+        match found {
+            Some(ext) => {
+                self.stats.padding_resent += 1;
+                let slot = &self.slots[self.slot_index(ext)];
+                Some(Padding::Resend(Retransmission {
+                    ssrc: rtx.ssrc,
+                    payload_type: rtx.payload_type,
+                    sequence_number: seq,
+                    timestamp: slot.timestamp,
+                    marker: slot.marker,
+                    original_seq: Some(ext as u16),
+                    payload: &slot.payload,
+                }))
+            }
+            None => {
+                self.stats.padding_empty += 1;
+                let timestamp = newest
+                    .and_then(|h| self.slots.get(self.slot_index(h)))
+                    .map_or(0, |s| s.timestamp);
+                Some(Padding::Empty {
+                    ssrc: rtx.ssrc,
+                    payload_type: rtx.payload_type,
+                    sequence_number: seq,
+                    timestamp,
+                })
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::rtcp::{nack_pairs, NackPair, ReportBlock};
 use crate::session::{
-    rtt_from_report_block, unwrap_rtx, NackConfig, NackGenerator, ReceiveStats, RtxConfig,
+    rtt_from_report_block, unwrap_rtx, NackConfig, NackGenerator, Padding, ReceiveStats, RtxConfig,
     SendBuffer, SendBufferConfig, SenderStats,
 };
 use crate::{RtpError, RtpHeader, RtpPacket};
@@ -460,6 +460,61 @@ fn nack_rtx_round_trip_gives_the_original_packet_back() {
         assert_eq!(payload, &original[..]);
     }
     assert_eq!(b.stats().retransmitted, 2);
+}
+
+#[test]
+fn padding_is_an_rtx_copy_of_a_recent_packet_that_fits_or_padding_alone() {
+    let t = Instant::now();
+    let mut b = rtx_buffer(1000);
+    // Before anything was sent: a padding-only packet on the RTX stream.
+    match b.poll_padding(t, 1200) {
+        Some(Padding::Empty {
+            ssrc,
+            payload_type,
+            sequence_number,
+            timestamp,
+        }) => assert_eq!(
+            (ssrc, payload_type, sequence_number, timestamp),
+            (0xBEEF, 97, 65535, 0)
+        ),
+        other => panic!("{other:?}"),
+    }
+    b.on_packet_sent(t, 10, 3000, false, &[&[7u8; 1000]])
+        .unwrap();
+    b.on_packet_sent(t, 11, 6000, true, &[&[8u8; 100]]).unwrap();
+    // The newest that fits (payload + 2 bytes of OSN): seq 11, as RTX.
+    let Some(Padding::Resend(r)) = b.poll_padding(t + ms(10), 1200) else {
+        panic!("a resend")
+    };
+    assert_eq!((r.ssrc, r.payload_type, r.sequence_number), (0xBEEF, 97, 0));
+    assert_eq!(
+        (r.original_seq, r.timestamp, r.marker),
+        (Some(11), 6000, true)
+    );
+    assert_eq!(r.payload, &[8u8; 100][..]);
+    // Too small for either packet: padding alone, the next RTX number.
+    assert!(matches!(
+        b.poll_padding(t + ms(10), 50),
+        Some(Padding::Empty {
+            sequence_number: 1,
+            timestamp: 6000,
+            ..
+        })
+    ));
+    // Older than max_age (1 s): not resent.
+    assert!(matches!(
+        b.poll_padding(t + ms(1500), 1200),
+        Some(Padding::Empty {
+            sequence_number: 2,
+            ..
+        })
+    ));
+    let st = b.stats();
+    assert_eq!((st.padding_resent, st.padding_empty), (1, 3));
+    // No RTX stream: no padding (it would take media sequence numbers).
+    let mut plain = SendBuffer::new(0xCAFE, 96, SendBufferConfig::default());
+    plain.on_packet_sent(t, 1, 0, false, &[&[1u8; 10]]).unwrap();
+    assert!(plain.poll_padding(t, 1200).is_none());
 }
 
 #[test]
