@@ -261,6 +261,16 @@ fn variable_uplink_capacity_is_followed() {
         ),
         &fps_of(&call, 0, &[0, 1], t(5), end),
     );
+    // Issue 15's targets where this estimator meets them: within ±15% of
+    // the capacity 5 s after a drop and 10 s after a rise to 1 Mbit/s. Not
+    // met, and only reported: the rise to 2.5 Mbit/s (and the start from
+    // 300 kbit/s) take longer than 10 s, because probes are made of media
+    // (no padding yet), so an encoder at the old rate cannot probe past
+    // it and the estimate climbs at GCC's own pace.
+    assert!(drop.is_some_and(|d| d <= t(5)), "{drop:?}");
+    assert!(back.is_some_and(|d| d <= t(10)), "{back:?}");
+    assert!(whole.queue_p95 < Duration::from_millis(100), "{whole:?}");
+    assert!(fps_of(&call, 0, &[0, 1], t(5), end)[0] >= 0.95 * FPS as f64);
 }
 
 /// How long after `from` every stream of member `who` is first within
@@ -355,6 +365,13 @@ fn six_members_on_2_mbit_uplinks_each_get_fair_shares() {
     );
     assert!(worst_p95 < Duration::from_millis(100), "{worst_p95:?}");
     assert!(jain(&streams) >= 0.98);
+    // Issue 15: every directed stream within ±20% of its fair share of
+    // the uplink (what went through; the uplink also carries RTCP and
+    // retransmissions, and the encoder is asked for 85% of what is left
+    // after audio, so streams sit 10-15% under the share).
+    for b in &streams {
+        assert!((b - share).abs() <= 0.2 * share, "{b} vs {share}");
+    }
 }
 
 /// RFC 8867 §5.3, same-algorithm competition, adapted: the streams that
@@ -398,6 +415,9 @@ fn members_joining_at_0_10_20_s_converge_to_fair_shares() {
     }
     let (_, last, _) = &report_lines[2];
     assert!(last.jain >= 0.98, "{last:?}");
+    // With three receivers, every stream within 20% of a third of the
+    // uplink less than 10 s after the third joined.
+    assert!(times[2].is_some_and(|d| d <= Duration::from_secs(10)), "{times:?}");
     assert!(last.queue_p95 < Duration::from_millis(100), "{last:?}");
 }
 
@@ -447,6 +467,8 @@ fn video_paused_and_resumed_comes_back_without_a_queue() {
     assert!(paused.offered_bps < 0.25 * before.offered_bps, "{paused:?}");
     assert!(after.queue_p95 < Duration::from_millis(100), "{after:?}");
     assert!(after.loss < 0.01, "{after:?}");
+    // Back within ±15% of the capacity in under 10 s (a rise).
+    assert!(conv.is_some_and(|d| d <= t(10)), "{conv:?}");
     for f in fps_of(&call, 0, &all, t(26), t(40)) {
         assert!(f >= 0.95 * FPS as f64, "{f}");
     }
@@ -512,6 +534,7 @@ fn a_steady_lossy_link_costs_no_more_than_one_key_frame_per_5_s() {
         &fps,
     );
     assert!(keyframes <= 5, "{keyframes} key frames in 25 s");
+    assert!(w.queue_p95 < Duration::from_millis(100), "{w:?}");
     assert!(fps[0] >= 0.9 * FPS as f64, "{fps:?}");
 }
 
