@@ -4,8 +4,9 @@
 //! member's home connection is a shared uplink ([`Sim::set_uplink`]) that
 //! all its streams (one per other member) leave through.
 //!
-//! Each test prints one `cc-mesh:` line per scenario with what RFC 8867 §4
-//! asks to measure, for the uplink under test: utilisation (bytes that
+//! Each test prints one `cc-mesh:` line per scenario with what RFC 8867's
+//! evaluation settings (after RFC 8868) and issue 15 ask to measure, for
+//! the uplink under test: utilisation (bytes that
 //! went through over the capacity), the time to converge after each
 //! capacity change (to a sending rate within ±15% of the capacity, in a
 //! 1 s window), queuing delay p50/p95 (time datagrams waited in the
@@ -32,7 +33,7 @@ use super::mesh_netsim::{Call, FPS};
 
 const SEC: Duration = Duration::from_secs(1);
 
-/// Pair links: 25 ms one way (a 50 ms round trip, as in RFC 8867 §5), no
+/// Pair links: 25 ms one way (the 50 ms round trip of issue 15), no
 /// limit of their own; the uplinks are the bottlenecks.
 fn pair_link() -> LinkConfig {
     LinkConfig {
@@ -42,8 +43,8 @@ fn pair_link() -> LinkConfig {
     }
 }
 
-/// An uplink of `bps` with a drop-tail queue of `queue_ms` (RFC 8867 §5
-/// uses 300 ms).
+/// An uplink of `bps` with a drop-tail queue of `queue_ms` (300 ms in
+/// every scenario, as in issue 15's `tc tbf` measurements).
 fn uplink(bps: u64, queue_ms: u64) -> BottleneckConfig {
     BottleneckConfig::new(bps, QueueLimit::Delay(Duration::from_millis(queue_ms)))
 }
@@ -298,7 +299,8 @@ fn fair_time(
     None
 }
 
-/// RFC 8867 §5.2, several flows through one bottleneck: member A's five
+/// After RFC 8867 §5.2 (variable capacity with multiple flows), at a
+/// steady capacity: several flows through one bottleneck: member A's five
 /// streams (one per other member of a six-member mesh) leave through one
 /// 2 Mbit/s uplink with a 300 ms queue; the other members' uplinks are
 /// not limited.
@@ -374,7 +376,7 @@ fn six_members_on_2_mbit_uplinks_each_get_fair_shares() {
     }
 }
 
-/// RFC 8867 §5.3, same-algorithm competition, adapted: the streams that
+/// RFC 8867 §5.4, media flows competing with the same algorithm, adapted: the streams that
 /// compete are member A's, on its 1.5 Mbit/s uplink (300 ms queue), as B,
 /// C and D join at 0, 10 and 20 s (the RFC's 0/20/40 s compressed).
 #[test]
@@ -417,11 +419,14 @@ fn members_joining_at_0_10_20_s_converge_to_fair_shares() {
     assert!(last.jain >= 0.98, "{last:?}");
     // With three receivers, every stream within 20% of a third of the
     // uplink less than 10 s after the third joined.
-    assert!(times[2].is_some_and(|d| d <= Duration::from_secs(10)), "{times:?}");
+    assert!(
+        times[2].is_some_and(|d| d <= Duration::from_secs(10)),
+        "{times:?}"
+    );
     assert!(last.queue_p95 < Duration::from_millis(100), "{last:?}");
 }
 
-/// RFC 8867 §5.4-like pause and resume, adapted: member A (1 Mbit/s
+/// RFC 8867 §5.8, media pause and resume, adapted: member A (1 Mbit/s
 /// uplink, 300 ms queue, two receivers) turns its camera off from 15 to
 /// 25 s (audio goes on) and back on: the video must come back without
 /// filling the queue.
