@@ -16,7 +16,11 @@
 //! ([`MeshNode::take_keyframe_request`]), rate-limited as described
 //! below. The encoder's
 //! target bitrate ([`MeshNode::target_bitrate`]) follows the worst
-//! connected member's estimate.
+//! connected member's estimate. Every member's estimate is taken within
+//! its share of one budget for the node's uplink, which all members'
+//! streams leave through ([`crate::uplink_budget`]: once the members'
+//! queues rise together, the sum stays within the uplink's estimated
+//! capacity, split fairly).
 //!
 //! # Layers (simulcast)
 //!
