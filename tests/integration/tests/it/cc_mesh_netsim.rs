@@ -639,5 +639,13 @@ fn simulcast_layers_on_a_shared_uplink_stay_within_fair_shares() {
     let w = &coupled.window;
     assert!(w.jain >= 0.95, "{w:?}");
     assert!(w.queue_p95 < Duration::from_millis(100), "{w:?}");
+    // The budget saw the shared bottleneck, and costs no utilisation.
     assert!(coupled.capacity.is_some());
+    assert!(alone.capacity.is_none());
+    assert!(
+        w.utilisation >= alone.window.utilisation - 0.05,
+        "{} vs {} alone",
+        w.utilisation,
+        alone.window.utilisation
+    );
 }
