@@ -8,7 +8,8 @@
 //! uses; the mesh node ([`MeshNode`], sans-IO: roster from signaling,
 //! newcomer offers to every existing member, frames packetized once and
 //! stamped and protected per member, rate-limited key frames, the encoder
-//! target from the members' send-side estimates); and behind `net` a
+//! target from the members' send-side estimates, kept within one budget
+//! for the shared uplink: [`uplink_budget`]); and behind `net` a
 //! member on real sockets ([`driver`]).
 //!
 //! Running a server in-process and talking to it:
@@ -42,5 +43,7 @@ pub mod driver;
 pub mod fair_input;
 pub mod node;
 pub mod signaling;
+pub mod uplink_budget;
 
 pub use node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
+pub use uplink_budget::{BudgetConfig, UplinkBudget};

@@ -16,7 +16,11 @@
 //! ([`MeshNode::take_keyframe_request`]), rate-limited as described
 //! below. The encoder's
 //! target bitrate ([`MeshNode::target_bitrate`]) follows the worst
-//! connected member's estimate.
+//! connected member's estimate. Every member's estimate is taken within
+//! its share of one budget for the node's uplink, which all members'
+//! streams leave through ([`crate::uplink_budget`]: once the members'
+//! queues rise together, the sum stays within the uplink's estimated
+//! capacity, split fairly).
 //!
 //! # Layers (simulcast)
 //!
@@ -87,6 +91,8 @@ use meshrtc_peer::{
 use meshrtc_sdp::negotiate::MediaKind;
 
 use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, ServerMessage};
+use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
+use meshrtc_cc::BandwidthUsage;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -129,6 +135,11 @@ pub struct MeshConfig {
     /// most its `video_encoder_target`; `[0]` (the default) is one layer
     /// for everyone. See [`MeshNode::send_layers`].
     pub layer_min_bitrates: Vec<u32>,
+    /// Couple the members' estimates through one budget for the shared
+    /// uplink ([`crate::uplink_budget`]): once their queues rise together,
+    /// what the node sends in total stays within the uplink's estimated
+    /// capacity, split fairly. `None`: each member's estimate alone.
+    pub uplink_budget: Option<BudgetConfig>,
 }
 
 impl MeshConfig {
@@ -150,6 +161,7 @@ impl MeshConfig {
             min_bitrate: 30_000,
             max_bitrate: 1_500_000,
             layer_min_bitrates: vec![0],
+            uplink_budget: Some(BudgetConfig::default()),
         }
     }
 }
@@ -235,6 +247,15 @@ pub struct MeshStats {
     pub layer_targets: Vec<u32>,
     /// Members moved from one layer to another (at a key frame).
     pub layer_switches: u64,
+    /// The shared uplink's estimated capacity ([`crate::uplink_budget`]),
+    /// once the members' queues rose together.
+    pub uplink_capacity: Option<u64>,
+    /// Times the members' queues rose together (shared-bottleneck
+    /// congestion events).
+    pub shared_congestion_events: u64,
+    /// What each current member may use of the uplink budget (same order
+    /// as `members`; `None` without a budget or an estimate).
+    pub member_shares: Vec<Option<u64>>,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
 }
@@ -271,6 +292,17 @@ struct Member {
     /// The layer its estimate allows; it is moved there at that layer's
     /// next key frame.
     wanted_layer: usize,
+    /// Its share of the uplink budget, when the budget binds.
+    share: Option<u64>,
+}
+
+impl Member {
+    /// The send-side estimate the node acts on: the connection's own,
+    /// within the member's share of the uplink budget.
+    fn estimate(&self) -> Option<u64> {
+        let t = self.pc.target_bitrate()?;
+        Some(self.share.map_or(t, |s| t.min(s)))
+    }
 }
 
 /// One layer of a captured video frame for [`MeshNode::send_layers`]: the
@@ -322,7 +354,15 @@ pub struct MeshNode {
     signaling_errors: u64,
     /// Draws each connection's 256-bit seed from the node's seed.
     rng: ChaCha20Rng,
+    /// One budget for every member's stream ([`crate::uplink_budget`]).
+    budget: UplinkBudget,
+    /// When the budget last took the members' signals.
+    budget_at: Option<Instant>,
 }
+
+/// How often the uplink budget takes the members' signals (feedback comes
+/// every 50-100 ms).
+const BUDGET_INTERVAL: Duration = Duration::from_millis(100);
 
 impl std::fmt::Debug for MeshNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -340,6 +380,8 @@ impl MeshNode {
         let slots = config.slots.len();
         let rng = ChaCha20Rng::from_seed(config.peer.seed);
         let mut n = MeshNode {
+            budget: UplinkBudget::new(config.uplink_budget.unwrap_or_default()),
+            budget_at: None,
             id: None,
             members: BTreeMap::new(),
             slot_used: vec![false; slots],
@@ -459,6 +501,7 @@ impl MeshNode {
                 last_report: None,
                 layer: 0,
                 wanted_layer: 0,
+                share: None,
             },
         );
         self.members.get_mut(&id)
@@ -633,6 +676,41 @@ impl MeshNode {
         if self.members.get(&id).is_some_and(|m| m.slot == slot) {
             self.slot_ids[slot] = Some(id);
         }
+        self.update_budget(now);
+    }
+
+    /// Gives the uplink budget every connected member's congestion signal
+    /// (at most every [`BUDGET_INTERVAL`]) and sets each member's share.
+    fn update_budget(&mut self, now: Instant) {
+        if self.config.uplink_budget.is_none()
+            || self
+                .budget_at
+                .is_some_and(|t| now.saturating_duration_since(t) < BUDGET_INTERVAL)
+        {
+            return;
+        }
+        self.budget_at = Some(now);
+        let mut flows = Vec::with_capacity(self.members.len());
+        for m in self.members.values().filter(|m| m.connected) {
+            if let Some(st) = m.pc.congestion_state() {
+                flows.push(FlowSignal {
+                    estimate: st.target,
+                    acked: st.acked_bitrate,
+                    queue_delay: st.queue_delay,
+                    overusing: st.delay_state == BandwidthUsage::Overusing,
+                });
+            }
+        }
+        self.budget.update(now, &flows);
+        let estimates: Vec<u64> = flows.iter().map(|f| f.estimate).collect();
+        let mut shares = self.budget.shares(&estimates).into_iter();
+        let bound = self.budget.capacity().is_some();
+        for m in self.members.values_mut() {
+            m.share = None;
+            if m.connected && m.pc.congestion_state().is_some() {
+                m.share = shares.next().filter(|_| bound);
+            }
+        }
     }
 
     /// Timers of every connection.
@@ -646,6 +724,7 @@ impl MeshNode {
             }
             self.drain_member(now, &id);
         }
+        self.update_budget(now);
     }
 
     /// The earliest timer of any connection.
@@ -855,9 +934,9 @@ impl MeshNode {
     fn update_wanted_layers(&mut self) {
         let mins = &self.config.layer_min_bitrates;
         for m in self.members.values_mut().filter(|m| m.connected) {
-            let target =
-                m.pc.target_bitrate()
-                    .map(|t| video_encoder_target(t, self.config.send_audio));
+            let target = m
+                .estimate()
+                .map(|t| video_encoder_target(t, self.config.send_audio));
             m.wanted_layer = wanted_layer(mins, m.layer, target);
             if m.wanted_layer != m.layer {
                 if let Some(k) = self.keyframes.get_mut(m.wanted_layer) {
@@ -959,7 +1038,7 @@ impl MeshNode {
         self.members
             .values()
             .filter(|m| m.connected)
-            .map(|m| match m.pc.target_bitrate() {
+            .map(|m| match m.estimate() {
                 Some(t) => {
                     video_encoder_target(t, self.config.send_audio).min(u64::from(u32::MAX)) as u32
                 }
@@ -993,7 +1072,7 @@ impl MeshNode {
                 self.members
                     .values()
                     .filter(|m| m.connected && (m.layer == i || m.wanted_layer == i))
-                    .filter_map(|m| m.pc.target_bitrate())
+                    .filter_map(Member::estimate)
                     .map(|t| video_encoder_target(t, cfg.send_audio))
                     .min()
                     .map_or(floor, |t| t.min(u64::from(cap)) as u32)
@@ -1032,6 +1111,9 @@ impl MeshNode {
             member_layers: self.members.values().map(|m| m.layer).collect(),
             layer_targets: self.layer_targets(),
             layer_switches: self.layer_switches,
+            uplink_capacity: self.budget.capacity(),
+            shared_congestion_events: self.budget.events(),
+            member_shares: self.members.values().map(|m| m.share).collect(),
             signaling_errors: self.signaling_errors,
         }
     }

@@ -147,6 +147,13 @@ impl PeerConnection {
         self.cc.as_ref().map(|c| c.controller.target_bitrate())
     }
 
+    /// A snapshot of the send-side estimator (delay verdict, queuing
+    /// delay, acknowledged bitrate, ...), once transport-cc is negotiated.
+    /// Cheaper than [`PeerConnection::stats`]: nothing is allocated.
+    pub fn congestion_state(&self) -> Option<meshrtc_cc::CcState> {
+        self.cc.as_ref().map(|c| c.controller.state())
+    }
+
     /// Hands an RTP packet (unprotected) to the pacer, or straight to SRTP
     /// without congestion control. `false` if the pacer refused it (the
     /// retransmission budget is spent, or its queue is full).

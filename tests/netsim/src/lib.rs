@@ -3,7 +3,10 @@
 //! A [`Sim`] holds nodes (anything that implements [`Node`]: take a datagram
 //! or a timeout, give datagrams and a next timeout), the hosts' addresses,
 //! optional NAT boxes, and links with latency, jitter, loss (random and
-//! bursty), duplication, reordering, MTU, rate limits and partitions. Time is
+//! bursty), duplication, reordering, MTU, rate limits and partitions, and
+//! per-host access links ([`Sim::set_uplink`], [`Sim::set_downlink`]): one
+//! bottleneck, with a capacity that may follow a schedule, that all of a
+//! host's datagrams to (or from) every other host share. Time is
 //! virtual: [`Sim::step`] jumps to the earliest delivery or node timeout, so a
 //! minute of call runs in milliseconds. Every random choice comes from one
 //! seeded generator and every collection is ordered, so the same seed gives
@@ -41,10 +44,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod bottleneck;
 mod link;
 mod nat;
 mod rng;
 
+pub use bottleneck::{
+    Bottleneck, BottleneckConfig, BottleneckStats, Fate, QueueLimit, QueueSample,
+};
 pub use link::{BurstLoss, LinkConfig, LinkStats};
 pub use nat::{Filtering, Mapping, NatConfig};
 pub use rng::SimRng;
@@ -173,6 +180,8 @@ struct InFlight {
     from: NodeId,
     to: NodeId,
     dgram: Datagram,
+    /// It reached the receiver's downlink and still has to go through it.
+    at_downlink: bool,
 }
 
 /// Largest number of events processed without the clock moving before the
@@ -188,6 +197,8 @@ pub struct Sim<N> {
     nats: Vec<Nat>,
     links: BTreeMap<(NodeId, NodeId), Link>,
     default_link: LinkConfig,
+    uplinks: BTreeMap<NodeId, Bottleneck>,
+    downlinks: BTreeMap<NodeId, Bottleneck>,
     queue: BTreeMap<(Duration, u64), InFlight>,
     actions: BTreeMap<(Duration, u64), (NodeId, NodeId, bool)>,
     seq: u64,
@@ -208,6 +219,8 @@ impl<N: Node> Sim<N> {
             nats: Vec::new(),
             links: BTreeMap::new(),
             default_link: LinkConfig::default(),
+            uplinks: BTreeMap::new(),
+            downlinks: BTreeMap::new(),
             queue: BTreeMap::new(),
             actions: BTreeMap::new(),
             seq: 0,
@@ -324,6 +337,29 @@ impl<N: Node> Sim<N> {
             .or_insert_with(|| Link::new(default.clone()))
     }
 
+    /// Puts every datagram `node` sends, to any host, through one
+    /// bottleneck before its per-pair link (a home uplink shared by all of
+    /// a mesh member's streams). Replaces any uplink it had.
+    pub fn set_uplink(&mut self, node: NodeId, config: BottleneckConfig) {
+        self.uplinks.insert(node, Bottleneck::new(config));
+    }
+
+    /// Puts every datagram `node` receives, from any host, through one
+    /// bottleneck after its per-pair link. Replaces any downlink it had.
+    pub fn set_downlink(&mut self, node: NodeId, config: BottleneckConfig) {
+        self.downlinks.insert(node, Bottleneck::new(config));
+    }
+
+    /// The uplink of `node`, with its counters and samples.
+    pub fn uplink(&self, node: NodeId) -> Option<&Bottleneck> {
+        self.uplinks.get(&node)
+    }
+
+    /// The downlink of `node`, with its counters and samples.
+    pub fn downlink(&self, node: NodeId) -> Option<&Bottleneck> {
+        self.downlinks.get(&node)
+    }
+
     /// Counters of the direction from `a` to `b`.
     pub fn link_stats(&self, a: NodeId, b: NodeId) -> LinkStats {
         self.links.get(&(a, b)).map(|l| l.stats).unwrap_or_default()
@@ -419,8 +455,18 @@ impl<N: Node> Sim<N> {
         let now = self.now;
         let len = dgram.payload.len();
         let mut rng = std::mem::replace(&mut self.rng, SimRng::new(0));
-        let times = self.link(from, to).transmit(now, len, &mut rng);
+        // The sender's uplink first (shared by all its destinations), then
+        // the pair's own link from when the datagram left the uplink.
+        let start = match self.uplinks.get_mut(&from) {
+            Some(up) => up.transmit(now, len, to, &mut rng),
+            None => Some(now),
+        };
+        let times = match start {
+            Some(start) => self.link(from, to).transmit(start, len, &mut rng),
+            None => Vec::new(),
+        };
         self.rng = rng;
+        let at_downlink = self.downlinks.contains_key(&to);
         let n = times.len();
         for (i, t) in times.into_iter().enumerate() {
             self.seq += 1;
@@ -440,6 +486,7 @@ impl<N: Node> Sim<N> {
                     from,
                     to,
                     dgram: copy,
+                    at_downlink,
                 },
             );
         }
@@ -519,7 +566,11 @@ impl<N: Node> Sim<N> {
             }
         } else if delivery == Some(next) {
             if let Some((_, f)) = self.queue.pop_first() {
-                self.deliver(f);
+                if f.at_downlink {
+                    self.through_downlink(f);
+                } else {
+                    self.deliver(f);
+                }
             }
         } else if let Some((_, id)) = timeout {
             self.stats.timeouts += 1;
@@ -536,6 +587,21 @@ impl<N: Node> Sim<N> {
             self.flush(id);
         }
         Ok(true)
+    }
+
+    /// A datagram reached its receiver's downlink: it queues there, in the
+    /// order datagrams arrive from every sender, and is delivered when it
+    /// comes out (or dropped).
+    fn through_downlink(&mut self, mut f: InFlight) {
+        let now = self.now;
+        let Some(down) = self.downlinks.get_mut(&f.to) else {
+            return self.deliver(f);
+        };
+        if let Some(t) = down.transmit(now, f.dgram.payload.len(), f.from, &mut self.rng) {
+            f.at_downlink = false;
+            self.seq += 1;
+            self.queue.insert((t, self.seq), f);
+        }
     }
 
     fn deliver(&mut self, f: InFlight) {

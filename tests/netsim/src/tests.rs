@@ -107,7 +107,7 @@ fn pair(
     (sim, a, b)
 }
 
-fn run_all(sim: &mut Sim<Pinger>) {
+fn run_all<N: Node>(sim: &mut Sim<N>) {
     sim.run_for(Duration::from_secs(3600)).unwrap();
 }
 
@@ -351,4 +351,232 @@ fn run_until_reports_timeout_and_idle() {
         sim.run_until(|s| s.node(b).got.len() == 2, Duration::from_secs(1)),
         Ok(Duration::from_millis(100))
     );
+}
+
+/// Sends `size`-byte datagrams to each of `dsts` in turn, one every
+/// `interval`, for `count` datagrams.
+struct Spray {
+    src: SocketAddr,
+    dsts: Vec<SocketAddr>,
+    size: usize,
+    interval: Duration,
+    next: Instant,
+    count: u32,
+    sent: u32,
+    out: Vec<Datagram>,
+    got: Vec<(Duration, Datagram)>,
+    epoch: Instant,
+}
+
+impl Spray {
+    fn new(epoch: Instant, src: &str, dsts: &[&str], size: usize, bps: u64, secs: u64) -> Spray {
+        let interval = Duration::from_secs_f64(size as f64 * 8.0 / bps as f64);
+        Spray {
+            src: src.parse().unwrap(),
+            dsts: dsts.iter().map(|d| d.parse().unwrap()).collect(),
+            size,
+            interval,
+            next: epoch,
+            count: (secs as f64 / interval.as_secs_f64()) as u32,
+            sent: 0,
+            out: Vec::new(),
+            got: Vec::new(),
+            epoch,
+        }
+    }
+    fn sink(epoch: Instant, addr: &str) -> Spray {
+        Spray::new(epoch, addr, &[], 100, 1, 0)
+    }
+    /// Bits received from `from` (any, if `None`) between `a` and `b`.
+    fn bits(&self, from: Option<&str>, a: Duration, b: Duration) -> f64 {
+        let from: Option<SocketAddr> = from.map(|f| f.parse().unwrap());
+        self.got
+            .iter()
+            .filter(|(t, d)| *t >= a && *t < b && from.is_none_or(|f| f == d.src))
+            .map(|(_, d)| d.payload.len() as f64 * 8.0)
+            .sum()
+    }
+}
+
+impl Node for Spray {
+    fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        self.got.push((now - self.epoch, d));
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        while self.sent < self.count && self.next <= now {
+            let dst = self.dsts[self.sent as usize % self.dsts.len()];
+            self.out.push(Datagram {
+                src: self.src,
+                dst,
+                payload: vec![0u8; self.size],
+            });
+            self.sent += 1;
+            self.next += self.interval;
+        }
+    }
+    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+        self.out.pop()
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        (self.sent < self.count).then_some(self.next)
+    }
+}
+
+/// A at 10.0.0.1 sending `bps` in 1000-byte datagrams to B and C in turn
+/// for `secs`, every pair link 20 ms.
+fn spray_to_two(bps: u64, secs: u64) -> (Sim<Spray>, [NodeId; 3]) {
+    let mut sim = Sim::new(7);
+    sim.set_default_link(LinkConfig::with_latency(Duration::from_millis(20)));
+    let e = sim.epoch();
+    let a = sim.add_node(
+        Spray::new(
+            e,
+            "10.0.0.1:1",
+            &["10.0.0.2:2", "10.0.0.3:3"],
+            1000,
+            bps,
+            secs,
+        ),
+        &[ip("10.0.0.1")],
+    );
+    let b = sim.add_node(Spray::sink(e, "10.0.0.2:2"), &[ip("10.0.0.2")]);
+    let c = sim.add_node(Spray::sink(e, "10.0.0.3:3"), &[ip("10.0.0.3")]);
+    (sim, [a, b, c])
+}
+
+#[test]
+fn a_shared_uplink_carries_its_rate_in_total_to_every_destination() {
+    // 1.5 Mbit/s offered to two destinations in turn through one 1 Mbit/s
+    // uplink. (At exactly twice the capacity the drop-tail queue would
+    // take every other datagram, all of them to the same destination.)
+    let (mut sim, [a, b, c]) = spray_to_two(1_500_000, 10);
+    sim.set_uplink(
+        a,
+        BottleneckConfig::new(1_000_000, QueueLimit::Delay(Duration::from_millis(100))),
+    );
+    run_all(&mut sim);
+    let secs = |s| Duration::from_secs(s);
+    // From 1 s to 10 s (the queue is full by then), 1 Mbit/s in total,
+    // half to each: the per-pair links have no limit of their own.
+    let to_b = sim.node(b).bits(None, secs(1), secs(10)) / 9.0;
+    let to_c = sim.node(c).bits(None, secs(1), secs(10)) / 9.0;
+    let total = to_b + to_c;
+    assert!((990_000.0..=1_010_000.0).contains(&total), "{total}");
+    assert!((to_b - to_c).abs() < 0.02 * total, "{to_b} {to_c}");
+    let up = sim.uplink(a).unwrap();
+    let st = up.stats();
+    // A third of what was offered was dropped at the tail.
+    assert_eq!(st.offered, 1875);
+    assert_eq!(st.sent + st.dropped_queue, st.offered);
+    assert!((1240..=1265).contains(&st.sent), "{st:?}");
+    assert_eq!(
+        sim.link_stats(a, b).sent + sim.link_stats(a, c).sent,
+        st.sent
+    );
+    // The queue sits at its 100 ms limit: no datagram waited longer.
+    let waits: Vec<Duration> = up
+        .samples()
+        .iter()
+        .filter(|q| q.fate == Fate::Sent && q.at > secs(1))
+        .map(|q| q.wait)
+        .collect();
+    let max = waits.iter().max().unwrap();
+    let min = waits.iter().min().unwrap();
+    assert!(*max <= Duration::from_millis(100), "{max:?}");
+    assert!(*min >= Duration::from_millis(90), "{min:?}");
+    // Each datagram arrives 20 ms after it left the queue: the queuing
+    // delay shows in the one-way delay.
+    let first_late = sim
+        .node(b)
+        .got
+        .iter()
+        .find(|(t, _)| *t > secs(2))
+        .unwrap()
+        .0;
+    assert!(first_late > secs(2));
+}
+
+#[test]
+fn an_uplink_below_capacity_adds_no_queue_and_loss_is_counted() {
+    let (mut sim, [a, b, c]) = spray_to_two(500_000, 10);
+    sim.set_uplink(
+        a,
+        BottleneckConfig::new(1_000_000, QueueLimit::Bytes(30_000))
+            .loss(0.05)
+            .delay(Duration::from_millis(5)),
+    );
+    run_all(&mut sim);
+    let up = sim.uplink(a).unwrap();
+    let st = up.stats();
+    assert_eq!(st.dropped_queue, 0);
+    assert_eq!(st.sent + st.lost, st.offered);
+    assert!((20..=45).contains(&st.lost), "{st:?} (5% of 625)");
+    assert!(up.samples().iter().all(|q| q.wait.is_zero()));
+    let got = sim.node(b).got.len() + sim.node(c).got.len();
+    assert_eq!(got as u64, st.sent);
+    // 8 ms on the wire, 5 ms of delay, 20 ms of link.
+    assert_eq!(sim.node(b).got[0].0, Duration::from_millis(33));
+}
+
+#[test]
+fn uplink_capacity_follows_its_schedule() {
+    // 1 -> 2.5 -> 0.6 Mbit/s at 0/4/6 s, offered 3 Mbit/s, 200 ms queue.
+    let (mut sim, [a, b, c]) = spray_to_two(3_000_000, 8);
+    let secs = |s| Duration::from_secs(s);
+    sim.set_uplink(
+        a,
+        BottleneckConfig::new(1_000_000, QueueLimit::Delay(Duration::from_millis(200)))
+            .schedule(vec![(secs(6), 600_000), (secs(4), 2_500_000)]),
+    );
+    run_all(&mut sim);
+    let rate = |from: u64, to: u64| {
+        (sim.node(b).bits(None, secs(from), secs(to))
+            + sim.node(c).bits(None, secs(from), secs(to)))
+            / (to - from) as f64
+    };
+    for (from, to, want) in [(1, 4, 1_000_000.0), (5, 6, 2_500_000.0), (7, 8, 600_000.0)] {
+        let r = rate(from, to);
+        assert!((r - want).abs() < 0.02 * want, "{from}-{to} s: {r}");
+    }
+}
+
+#[test]
+fn a_downlink_is_shared_by_every_sender_to_the_host() {
+    // B and C send 900 and 600 kbit/s to A, whose downlink carries 1 Mbit/s.
+    let mut sim = Sim::new(9);
+    sim.set_default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    let e = sim.epoch();
+    let a = sim.add_node(Spray::sink(e, "10.0.0.1:1"), &[ip("10.0.0.1")]);
+    let b = sim.add_node(
+        Spray::new(e, "10.0.0.2:2", &["10.0.0.1:1"], 1000, 900_000, 5),
+        &[ip("10.0.0.2")],
+    );
+    sim.add_node(
+        Spray::new(e, "10.0.0.3:3", &["10.0.0.1:1"], 1000, 600_000, 5),
+        &[ip("10.0.0.3")],
+    );
+    sim.set_downlink(
+        a,
+        BottleneckConfig::new(1_000_000, QueueLimit::Delay(Duration::from_millis(50))),
+    );
+    run_all(&mut sim);
+    let secs = |s| Duration::from_secs(s);
+    let total = sim.node(a).bits(None, secs(1), secs(5)) / 4.0;
+    assert!((980_000.0..=1_020_000.0).contains(&total), "{total}");
+    let from_b = sim.node(a).bits(Some("10.0.0.2:2"), secs(1), secs(5)) / 4.0;
+    // Drop-tail shares in proportion to what each offers, roughly.
+    assert!((from_b / total - 0.6).abs() < 0.1, "{from_b} of {total}");
+    let down = sim.downlink(a).unwrap();
+    assert!(down.stats().dropped_queue > 0);
+    assert!(down.samples().iter().any(|q| q.peer == b));
+    // No datagram arrives sooner after the previous one than its 8 ms on
+    // the downlink's wire.
+    for w in sim.node(a).got.windows(2) {
+        assert!(
+            w[1].0 - w[0].0 >= Duration::from_micros(7_999),
+            "{:?}",
+            (w[0].0, w[1].0)
+        );
+    }
+    assert_eq!(sim.node(a).got.len() as u64, down.stats().sent);
 }

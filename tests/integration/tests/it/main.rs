@@ -4,6 +4,7 @@
 static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc::Counting;
 
 mod alloc_hot_path;
+mod cc_mesh_netsim;
 mod chromium_call;
 mod chromium_mesh;
 mod dtls_interop;

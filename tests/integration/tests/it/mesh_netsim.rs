@@ -18,11 +18,11 @@ use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 
-const FPS: u32 = 15;
+pub(crate) const FPS: u32 = 15;
 const FRAME: Duration = Duration::from_micros(1_000_000 / FPS as u64);
 
-struct Member {
-    node: MeshNode,
+pub(crate) struct Member {
+    pub(crate) node: MeshNode,
     origin: Instant,
     encoder: FakeEncoder,
     packetizer: Vp8Packetizer,
@@ -36,7 +36,7 @@ struct Member {
     /// Frame numbers decoded, per sender.
     decoded: BTreeMap<String, Vec<u32>>,
     /// Frames a decoder refused after it had started (real gaps).
-    decode_errors: u32,
+    pub(crate) decode_errors: u32,
     audio: BTreeMap<String, u32>,
     events: Vec<(Instant, MeshEvent)>,
     silent: bool,
@@ -60,26 +60,28 @@ struct Member {
     /// Simulcast: one encoder and packetizer per layer, smallest first
     /// (empty: one stream from `encoder`). Each layer's frame number
     /// carries the layer in its top byte.
-    layers: Vec<(FakeEncoder, Vp8Packetizer)>,
+    pub(crate) layers: Vec<(FakeEncoder, Vp8Packetizer)>,
     /// Key frames each layer's encoder made, the first ones included.
-    layer_keyframes: Vec<u64>,
+    pub(crate) layer_keyframes: Vec<u64>,
     /// Key frames asked for come this many frames later (a pipelined
     /// encoder), so that members wait for their layer's key frame while
     /// its delta frames go by.
-    key_delay: u32,
+    pub(crate) key_delay: u32,
     /// Key frames asked for: at which frame, of which layer.
     keys_due: Vec<(u32, usize)>,
     /// Video frames decoded, per sender, with their layer and size.
-    rx: BTreeMap<String, Vec<Rx>>,
+    pub(crate) rx: BTreeMap<String, Vec<Rx>>,
+    /// The camera is off: no video frames are encoded (audio goes on).
+    pub(crate) video_paused: bool,
     /// Delta frames of another layer than the key frame before them: a
     /// sender that moved us between layers off a key frame.
-    layer_breaks: u32,
+    pub(crate) layer_breaks: u32,
 }
 
 /// A decoded video frame, for the simulcast test.
 #[derive(Debug, Clone, Copy)]
-struct Rx {
-    at: Instant,
+pub(crate) struct Rx {
+    pub(crate) at: Instant,
     /// The sender's frame count (layer bits removed).
     frame: u32,
     layer: u32,
@@ -145,6 +147,7 @@ impl Member {
             key_delay: 0,
             keys_due: Vec::new(),
             rx: BTreeMap::new(),
+            video_paused: false,
             layer_breaks: 0,
         }
     }
@@ -272,6 +275,9 @@ impl Member {
             self.frame_no += 1;
             self.next_video += FRAME;
         }
+        while self.video_paused && self.next_video <= now {
+            self.next_video += FRAME;
+        }
         while self.next_video <= now {
             let t_us = (self.next_video - self.origin).as_micros() as u64;
             let key = self.node.take_keyframe_request(now) || self.frame_no == 0;
@@ -366,17 +372,17 @@ impl Node for Member {
 }
 
 /// The simulator, the room server, and who is who.
-struct Call {
-    sim: Sim<Member>,
+pub(crate) struct Call {
+    pub(crate) sim: Sim<Member>,
     rooms: Rooms,
-    ids: Vec<NodeId>,
+    pub(crate) ids: Vec<NodeId>,
     clients: Vec<Option<ClientId>>,
     /// Members whose signaling is cut (vanished).
     deaf: Vec<bool>,
 }
 
 impl Call {
-    fn new(seed: u64, link: LinkConfig) -> Call {
+    pub(crate) fn new(seed: u64, link: LinkConfig) -> Call {
         let mut sim = Sim::new(seed);
         sim.set_default_link(link);
         Call {
@@ -405,7 +411,7 @@ impl Call {
     }
 
     /// A member with the mesh defaults changed by `tune`.
-    fn add_tuned(&mut self, tune: impl FnOnce(&mut MeshConfig)) -> usize {
+    pub(crate) fn add_tuned(&mut self, tune: impl FnOnce(&mut MeshConfig)) -> usize {
         let i = self.ids.len();
         let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
         let m = Member::with_config(
@@ -464,7 +470,7 @@ impl Call {
 
     /// Key frames member `i`'s encoder made (read on its connection to
     /// member `to`, which carries every frame).
-    fn keyframes_sent(&self, i: usize, to: usize) -> u64 {
+    pub(crate) fn keyframes_sent(&self, i: usize, to: usize) -> u64 {
         let to = self.member(to).node.id().unwrap().to_string();
         self.member(i)
             .node
@@ -517,7 +523,7 @@ impl Call {
         }
     }
 
-    fn run_for(&mut self, d: Duration) {
+    pub(crate) fn run_for(&mut self, d: Duration) {
         let end = self.sim.now() + d;
         while self.sim.now() < end {
             self.shuttle();
@@ -529,7 +535,7 @@ impl Call {
         self.shuttle();
     }
 
-    fn member(&self, i: usize) -> &Member {
+    pub(crate) fn member(&self, i: usize) -> &Member {
         self.sim.node(self.ids[i])
     }
 
@@ -540,7 +546,7 @@ impl Call {
         })
     }
 
-    fn run_until_connected(&mut self, members: &[usize], limit: Duration) -> Duration {
+    pub(crate) fn run_until_connected(&mut self, members: &[usize], limit: Duration) -> Duration {
         let start = self.sim.now();
         while !self.all_connected(members) {
             assert!(
