@@ -40,6 +40,10 @@ pub const MIN_ADDITIVE_INCREASE: f64 = 4_000.0;
 pub const ACKED_CAP_FACTOR: f64 = 1.5;
 /// Constant part of the headroom, bit/s.
 pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
+/// Above the mean of the acknowledged rates at past decreases (where the
+/// link was last found full), the additive increase is at most this
+/// fraction of that mean per second.
+pub const ABOVE_CAPACITY_INCREASE: f64 = 0.02;
 /// RTT assumed until one is measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
 
@@ -76,6 +80,10 @@ impl LinkCapacity {
         self.var = ((1.0 - Self::ALPHA) * self.var + Self::ALPHA * (mean - x).powi(2) / norm)
             .clamp(0.4, 2.5);
         self.mean_kbps = Some(mean);
+    }
+
+    fn mean_bps(&self) -> Option<f64> {
+        self.mean_kbps.map(|m| m * 1000.0)
     }
 
     fn band(&self) -> Option<(f64, f64)> {
@@ -131,6 +139,14 @@ impl AimdRateControl {
     /// When the rate was last decreased.
     pub fn last_decrease(&self) -> Option<Instant> {
         self.last_decrease
+    }
+
+    /// The band of the acknowledged rates at past decreases, bit/s: where
+    /// the link was last found full (`None` when not known, or left).
+    pub fn capacity_band(&self) -> Option<(u64, u64)> {
+        self.capacity
+            .band()
+            .map(|(lo, hi)| (lo.max(0.0) as u64, hi as u64))
     }
 
     /// Latest round-trip time.
@@ -194,8 +210,14 @@ impl AimdRateControl {
                 let dt = self
                     .last_change
                     .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                let inc = if self.capacity.band().is_some() {
-                    self.additive_increase_per_second() * dt.as_secs_f64().min(1.0)
+                let inc = if let Some(mean) = self.capacity.mean_bps() {
+                    let mut per_s = self.additive_increase_per_second();
+                    if self.rate as f64 >= mean {
+                        per_s = per_s
+                            .min(ABOVE_CAPACITY_INCREASE * mean)
+                            .max(MIN_ADDITIVE_INCREASE);
+                    }
+                    per_s * dt.as_secs_f64().min(1.0)
                 } else {
                     let eta = ETA.powf(dt.as_secs_f64().min(1.0));
                     (self.rate as f64 * (eta - 1.0)).max(if dt.is_zero() { 0.0 } else { 1000.0 })
@@ -335,6 +357,38 @@ mod tests {
         t += 1000 * MS;
         a.update(t, BandwidthUsage::Normal, Some(1_500_000));
         assert!(a.rate() as f64 > before * 1.07);
+    }
+
+    #[test]
+    fn above_the_last_capacity_increase_slows_to_two_percent_a_second() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(400_000, 10_000, 5_000_000);
+        a.set_rtt(MS);
+        // The link was found full at 300 kbit/s acknowledged.
+        a.update(t0, BandwidthUsage::Overusing, Some(300_000));
+        assert_eq!(a.rate(), 255_000);
+        let (lo, hi) = a.capacity_band().unwrap();
+        assert!(lo < 300_000 && hi > 300_000, "{lo} {hi}");
+        // Below it: one packet per response time (about 43 kbit/s each
+        // second at 255 kbit/s and a 1 ms round trip).
+        let mut t = t0;
+        for _ in 0..=10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(280_000));
+        }
+        assert!(a.rate() > 295_000, "{}", a.rate());
+        // Above it: 2% of 300 kbit/s a second, 6 kbit/s.
+        while a.rate() < 300_000 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(290_000));
+        }
+        let from = a.rate();
+        for _ in 0..10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(295_000));
+        }
+        let gained = a.rate() - from;
+        assert!((5_900..=6_100).contains(&gained), "{gained}");
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::queue_delay::StandingQueue;
 pub const PACING_FACTOR: f64 = 2.5;
 /// Short window of the acknowledged bitrate (see `on_feedback`).
 pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
+/// How long after a probe raised the estimate the short acknowledged
+/// window counts (see `on_feedback`).
+pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// A periodic probe needs this long since the last decrease.
 pub const STABLE_AFTER_DECREASE: Duration = Duration::from_secs(1);
 
@@ -93,6 +96,7 @@ pub struct CongestionController {
     padding_target: u64,
     probes: u64,
     probe_raises: u64,
+    last_probe_raise: Option<Instant>,
 }
 
 impl CongestionController {
@@ -119,6 +123,7 @@ impl CongestionController {
             padding_target: 0,
             probes: 0,
             probe_raises: 0,
+            last_probe_raise: None,
         }
     }
 
@@ -143,14 +148,21 @@ impl CongestionController {
         // §5.5 measures R_hat over 0.5-1 s; right after the rate rose (a
         // probe) that window still holds the old rate, and a decrease based
         // on it undershoots far below the path. What the receiver got in
-        // the last 150 ms cannot exceed the bottleneck either, so the larger
-        // of the two is used.
-        let acked = match (
-            self.history.acked_bitrate(),
-            self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW),
-        ) {
-            (Some(a), Some(r)) => Some(a.max(r)),
-            (a, r) => a.or(r),
+        // the last 150 ms cannot exceed a plain bottleneck either, so for
+        // [`AFTER_PROBE_WINDOW`] after a probe raised the estimate the
+        // larger of the two is used. Not otherwise: a shaper's token bucket
+        // (`tc tbf`) delivers its burst at once, and 150 ms of arrivals
+        // then read far above the link (on a 300 kbit/s `tbf` link with a
+        // 6 KB bucket, up to 1.2x), which made decreases too shallow and
+        // pushed the rate out of its converged band.
+        let long = self.history.acked_bitrate();
+        let after_probe = self
+            .last_probe_raise
+            .is_some_and(|t| now.saturating_duration_since(t) < AFTER_PROBE_WINDOW);
+        let acked = match (long, self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW)) {
+            (Some(a), Some(r)) if after_probe => Some(a.max(r)),
+            (Some(a), _) => Some(a),
+            (None, r) => r,
         };
         let usage = self.delay.state();
         // A standing queue is acted on only where the trend detector is
@@ -167,6 +179,7 @@ impl CongestionController {
                 self.aimd.set_estimate(now, r);
                 self.loss.raise_to(r);
                 self.probe_raises += 1;
+                self.last_probe_raise = Some(now);
             }
             _ => {
                 self.aimd.update(now, usage, acked);
@@ -175,6 +188,8 @@ impl CongestionController {
         self.loss
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
         self.probe.on_estimate(now, self.target_bitrate());
+        self.probe
+            .set_ceiling(self.aimd.capacity_band().map(|(_, hi)| hi));
         self.probe.handle_timeout(now, self.is_stable(now));
     }
 
