@@ -10,6 +10,7 @@ mod call;
 mod decode;
 mod dtlsview;
 mod hexin;
+mod ladder;
 mod member;
 mod mesh_cmd;
 mod rtpview;

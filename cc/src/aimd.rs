@@ -149,6 +149,13 @@ impl AimdRateControl {
             .map(|(lo, hi)| (lo.max(0.0) as u64, hi as u64))
     }
 
+    /// Forgets where the link was found full: the increase is
+    /// multiplicative again (the link's share changed: a competing flow
+    /// came).
+    pub fn forget_capacity(&mut self) {
+        self.capacity.reset();
+    }
+
     /// Latest round-trip time.
     pub fn set_rtt(&mut self, rtt: Duration) {
         self.rtt = rtt;
@@ -262,10 +269,12 @@ impl AimdRateControl {
             .map(|t| now.saturating_duration_since(t) < crate::queue_delay::BACKOFF)
     }
 
-    /// A standing queue ([`crate::queue_delay`]): decrease to β times the
-    /// lower of the rate and the acknowledged rate, so that a sender whose
-    /// real rate exceeds its target still drains the queue.
-    pub fn standing_queue_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
+    /// A decrease the detector did not ask for: a standing queue
+    /// ([`crate::queue_delay`]), or a loss while competing with a
+    /// loss-based flow. To β times the lower of the rate and the
+    /// acknowledged rate, so that a sender whose real rate exceeds its
+    /// target still drains the queue.
+    pub fn immediate_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
         let base = acked.map_or(self.rate, |a| a.min(self.rate));
         self.rate = ((BETA * base as f64) as u64).clamp(self.min, self.max);
         self.last_decrease = Some(now);

@@ -71,6 +71,9 @@ pub struct CcState {
     pub queue_delay: Option<Duration>,
     /// Decreases for a standing queue ([`crate::queue_delay`]).
     pub standing_queue_decreases: u64,
+    /// The standing queue is a competing loss-based flow's
+    /// ([`crate::queue_delay`]): losses bound the rate, not the delay.
+    pub competing: bool,
 }
 
 /// Send-side GCC.
@@ -97,6 +100,8 @@ pub struct CongestionController {
     probes: u64,
     probe_raises: u64,
     last_probe_raise: Option<Instant>,
+    was_competing: bool,
+    last_loss_decrease: Option<Instant>,
 }
 
 impl CongestionController {
@@ -124,6 +129,8 @@ impl CongestionController {
             probes: 0,
             probe_raises: 0,
             last_probe_raise: None,
+            was_competing: false,
+            last_loss_decrease: None,
         }
     }
 
@@ -164,16 +171,44 @@ impl CongestionController {
             (Some(a), _) => Some(a),
             (None, r) => r,
         };
-        let usage = self.delay.state();
+        let mut usage = self.delay.state();
+        self.queue.on_losses(summary.lost);
+        let standing = self.queue.on_feedback(now, &summary.acked);
+        // A competing loss-based flow's queue ([`crate::queue_delay`]):
+        // its delay says nothing about our rate; losses bound it (§6).
+        let competing = self.queue.competing();
+        if competing && !self.was_competing {
+            // The capacity found alone is not our share now: grow
+            // multiplicatively until losses bound us.
+            self.aimd.forget_capacity();
+        }
+        self.was_competing = competing;
+        if competing && usage == BandwidthUsage::Overusing {
+            usage = BandwidthUsage::Normal;
+        }
         // A standing queue is acted on only where the trend detector is
         // silent about it (no overuse, no decrease of its own lately).
-        let standing = self.queue.on_feedback(now, &summary.acked)
+        let standing = standing
+            && !competing
             && usage == BandwidthUsage::Normal
             && self.aimd.decreased_within(now) != Some(true)
             && self.queue.signal(now);
+        // Competing, a loss is the congestion signal, as it is the
+        // competitor's: β once per RTT + 300 ms (the time the last decrease
+        // needs to show), multiplicative growth in between.
+        let loss_event = competing
+            && summary.lost > 0
+            && self.last_loss_decrease.is_none_or(|t| {
+                now.saturating_duration_since(t)
+                    >= self.rtt.unwrap_or(crate::aimd::DEFAULT_RTT) + crate::loss::DECREASE_SPACING
+            });
         match probe_result {
             _ if standing => {
-                self.aimd.standing_queue_decrease(now, acked);
+                self.aimd.immediate_decrease(now, acked);
+            }
+            _ if loss_event => {
+                self.aimd.immediate_decrease(now, acked);
+                self.last_loss_decrease = Some(now);
             }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
                 self.aimd.set_estimate(now, r);
@@ -188,8 +223,14 @@ impl CongestionController {
         self.loss
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
         self.probe.on_estimate(now, self.target_bitrate());
-        self.probe
-            .set_ceiling(self.aimd.capacity_band().map(|(_, hi)| hi));
+        // Converged, the band's top; competing, no probe at all (a
+        // competitor's full queue makes every probe a loss).
+        let ceiling = if competing {
+            Some(0)
+        } else {
+            self.aimd.capacity_band().map(|(_, hi)| hi)
+        };
+        self.probe.set_ceiling(ceiling);
         self.probe.handle_timeout(now, self.is_stable(now));
     }
 
@@ -291,6 +332,7 @@ impl CongestionController {
             probe_raises: self.probe_raises,
             queue_delay: self.queue.queue_delay(),
             standing_queue_decreases: self.queue.signals(),
+            competing: self.queue.competing(),
         }
     }
 }
