@@ -615,24 +615,16 @@ async fn run_call(
             }
         }
         let stats_due = tnow >= next_stats;
-        if tnow >= next_bitrate && !stats_due && connected_at.is_some() {
-            next_bitrate += BITRATE_INTERVAL;
-            if let Ok(st) = pc.stats().await {
-                follow_estimate(
-                    &st,
-                    a,
-                    &mut video,
-                    &mut video_bps,
-                    &mut ladder,
-                    &mut force_key,
-                    &mut pushback,
-                )?;
-            }
+        let bitrate_due = tnow >= next_bitrate;
+        if bitrate_due {
+            next_bitrate = tnow + BITRATE_INTERVAL;
         }
         if stats_due {
             next_stats += Duration::from_secs(1);
+        }
+        if stats_due || (bitrate_due && connected_at.is_some()) {
             if let Ok(st) = pc.stats().await {
-                if connected_at.is_some() {
+                if stats_due && connected_at.is_some() {
                     timeline.push(timeline_sample(
                         start.elapsed(),
                         &st,
@@ -649,10 +641,12 @@ async fn run_call(
                     &mut force_key,
                     &mut pushback,
                 )?;
-                if a.live {
-                    eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
+                if stats_due {
+                    if a.live {
+                        eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
+                    }
+                    last_stats = Some(st);
                 }
-                last_stats = Some(st);
             }
         }
     }
