@@ -41,8 +41,9 @@ pub const ACKED_CAP_FACTOR: f64 = 1.5;
 /// Constant part of the headroom, bit/s.
 pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
 /// Above the mean of the acknowledged rates at past decreases (where the
-/// link was last found full), the additive increase is at most this
-/// fraction of that mean per second.
+/// link was last found full), while the acknowledged rate is within that
+/// band (the link is loaded, not an application-limited sender), the
+/// additive increase is at most this fraction of that mean per second.
 pub const ABOVE_CAPACITY_INCREASE: f64 = 0.02;
 /// RTT assumed until one is measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
@@ -108,6 +109,7 @@ pub struct AimdRateControl {
     last_decrease: Option<Instant>,
     rtt: Duration,
     capacity: LinkCapacity,
+    cap_acked: Option<u64>,
 }
 
 impl AimdRateControl {
@@ -123,6 +125,7 @@ impl AimdRateControl {
             last_decrease: None,
             rtt: DEFAULT_RTT,
             capacity: LinkCapacity::default(),
+            cap_acked: None,
         }
     }
 
@@ -147,6 +150,14 @@ impl AimdRateControl {
         self.capacity
             .band()
             .map(|(lo, hi)| (lo.max(0.0) as u64, hi as u64))
+    }
+
+    /// A second acknowledged rate for the increase's cap only (the
+    /// controller's larger short-window reading): the cap is
+    /// [`ACKED_CAP_FACTOR`] × the larger of it and the one given to
+    /// [`update`](Self::update) + [`ACKED_CAP_MARGIN`].
+    pub fn set_cap_acked(&mut self, bps: Option<u64>) {
+        self.cap_acked = bps;
     }
 
     /// Forgets where the link was found full: the increase is
@@ -219,7 +230,14 @@ impl AimdRateControl {
                     .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
                 let inc = if let Some(mean) = self.capacity.mean_bps() {
                     let mut per_s = self.additive_increase_per_second();
-                    if self.rate as f64 >= mean {
+                    // Only while the link is loaded near where it was
+                    // found full: an application-limited sender (acked
+                    // under the band) is not near the link.
+                    let loaded = match (acked, self.capacity.band()) {
+                        (Some(a), Some((lower, _))) => a as f64 >= lower,
+                        _ => true,
+                    };
+                    if self.rate as f64 >= mean && loaded {
                         per_s = per_s
                             .min(ABOVE_CAPACITY_INCREASE * mean)
                             .max(MIN_ADDITIVE_INCREASE);
@@ -230,7 +248,11 @@ impl AimdRateControl {
                     (self.rate as f64 * (eta - 1.0)).max(if dt.is_zero() { 0.0 } else { 1000.0 })
                 };
                 new = self.rate + inc as u64;
-                if let Some(a) = acked {
+                let cap_base = match (acked, self.cap_acked) {
+                    (Some(a), Some(c)) => Some(a.max(c)),
+                    (a, c) => a.or(c),
+                };
+                if let Some(a) = cap_base {
                     let cap = (ACKED_CAP_FACTOR * a as f64 + ACKED_CAP_MARGIN) as u64;
                     if new > cap {
                         new = self.rate.max(cap).min(new);

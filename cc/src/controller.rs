@@ -21,6 +21,9 @@ use crate::queue_delay::StandingQueue;
 pub const PACING_FACTOR: f64 = 2.5;
 /// Short window of the acknowledged bitrate (see `on_feedback`).
 pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
+/// An acknowledged rate under this fraction of the target is
+/// application-limited (see `on_feedback`).
+pub const APP_LIMITED_FRACTION: f64 = 0.8;
 /// How long after a probe raised the estimate the short acknowledged
 /// window counts (see `on_feedback`).
 pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
@@ -162,15 +165,22 @@ impl CongestionController {
         // then read far above the link (on a 300 kbit/s `tbf` link with a
         // 6 KB bucket, up to 1.2x), which made decreases too shallow and
         // pushed the rate out of its converged band.
+        // The increase's cap (1.5 × acknowledged, §5.5) takes the larger
+        // of the two always: it only bounds how far an
+        // application-limited sender's estimate runs ahead, and with the
+        // 500 ms window alone a sender that alternates small and large
+        // frames is held under what it needs.
         let long = self.history.acked_bitrate();
+        let recent = self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW);
         let after_probe = self
             .last_probe_raise
             .is_some_and(|t| now.saturating_duration_since(t) < AFTER_PROBE_WINDOW);
-        let acked = match (long, self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW)) {
-            (Some(a), Some(r)) if after_probe => Some(a.max(r)),
-            (Some(a), _) => Some(a),
-            (None, r) => r,
+        let larger = match (long, recent) {
+            (Some(a), Some(r)) => Some(a.max(r)),
+            (a, r) => a.or(r),
         };
+        let acked = if after_probe { larger } else { long.or(recent) };
+        self.aimd.set_cap_acked(larger);
         let mut usage = self.delay.state();
         self.queue.on_losses(summary.lost);
         let standing = self.queue.on_feedback(now, &summary.acked);
@@ -224,9 +234,17 @@ impl CongestionController {
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
         self.probe.on_estimate(now, self.target_bitrate());
         // Converged, the band's top; competing, no probe at all (a
-        // competitor's full queue makes every probe a loss).
+        // competitor's full queue makes every probe a loss). A sender far
+        // below its target (application-limited: the acknowledged rate
+        // under [`APP_LIMITED_FRACTION`] of it) cannot leave the band by
+        // itself and keeps probing periodically, as libwebrtc probes in
+        // its application-limited region.
+        let target = self.target_bitrate();
+        let app_limited = acked.is_some_and(|a| (a as f64) < APP_LIMITED_FRACTION * target as f64);
         let ceiling = if competing {
             Some(0)
+        } else if app_limited {
+            None
         } else {
             self.aimd.capacity_band().map(|(_, hi)| hi)
         };

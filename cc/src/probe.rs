@@ -222,6 +222,12 @@ impl ProbeController {
     /// whether the estimate is settled enough to probe above it.
     pub fn handle_timeout(&mut self, now: Instant, stable: bool) {
         self.next_check = Some(now + CHECK_INTERVAL);
+        if let State::Waiting { .. } = self.state {
+            // Clusters handed out but never sent (the pacer had no media
+            // to make them of): the result's wait starts now, so a lost
+            // cluster cannot stop periodic probing for good.
+            self.waiting_since.get_or_insert(now);
+        }
         if let (State::Waiting { .. }, Some(since)) = (self.state, self.waiting_since) {
             if now.saturating_duration_since(since) >= RESULT_TIMEOUT {
                 self.state = State::Done;
@@ -382,5 +388,21 @@ mod tests {
         p.set_ceiling(None);
         p.handle_timeout(t0 + 12 * S, true);
         assert_eq!(p.poll_probe().unwrap().target_bitrate, 500_000);
+    }
+
+    #[test]
+    fn initial_clusters_never_sent_time_out_and_periodic_probing_resumes() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        // Nothing sent; the estimate moves but no result comes.
+        p.on_estimate(t0, 330_000);
+        p.handle_timeout(t0, true);
+        p.handle_timeout(t0 + S / 2, true);
+        assert_eq!(p.poll_probe(), None, "still waiting for a result");
+        // The result's wait ends; nothing was ever sent, so a periodic
+        // probe is due at once.
+        p.handle_timeout(t0 + S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 660_000);
     }
 }
