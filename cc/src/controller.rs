@@ -23,7 +23,7 @@ pub const PACING_FACTOR: f64 = 2.5;
 pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
 /// An acknowledged rate under this fraction of the target is
 /// application-limited (see `on_feedback`).
-pub const APP_LIMITED_FRACTION: f64 = 0.8;
+pub const APP_LIMITED_FRACTION: f64 = 0.7;
 /// How long after a probe raised the estimate the short acknowledged
 /// window counts (see `on_feedback`).
 pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
@@ -165,11 +165,11 @@ impl CongestionController {
         // then read far above the link (on a 300 kbit/s `tbf` link with a
         // 6 KB bucket, up to 1.2x), which made decreases too shallow and
         // pushed the rate out of its converged band.
-        // The increase's cap (1.5 × acknowledged, §5.5) takes the larger
-        // of the two always: it only bounds how far an
-        // application-limited sender's estimate runs ahead, and with the
-        // 500 ms window alone a sender that alternates small and large
-        // frames is held under what it needs.
+        // An application-limited sender's increase cap (1.5 ×
+        // acknowledged, §5.5) takes the larger of the two: with the 500 ms
+        // window alone, a sender whose media is far under its target (a
+        // mesh sending only its small layer) is held under what its next
+        // layer needs. A sender that loads the link keeps the 500 ms one.
         let long = self.history.acked_bitrate();
         let recent = self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW);
         let after_probe = self
@@ -180,7 +180,11 @@ impl CongestionController {
             (a, r) => a.or(r),
         };
         let acked = if after_probe { larger } else { long.or(recent) };
-        self.aimd.set_cap_acked(larger);
+        let app_limited = |target: u64, acked: Option<u64>| {
+            acked.is_some_and(|a| (a as f64) < APP_LIMITED_FRACTION * target as f64)
+        };
+        self.aimd
+            .set_cap_acked(larger.filter(|_| app_limited(self.target_bitrate(), acked)));
         let mut usage = self.delay.state();
         self.queue.on_losses(summary.lost);
         let standing = self.queue.on_feedback(now, &summary.acked);
@@ -239,11 +243,9 @@ impl CongestionController {
         // under [`APP_LIMITED_FRACTION`] of it) cannot leave the band by
         // itself and keeps probing periodically, as libwebrtc probes in
         // its application-limited region.
-        let target = self.target_bitrate();
-        let app_limited = acked.is_some_and(|a| (a as f64) < APP_LIMITED_FRACTION * target as f64);
         let ceiling = if competing {
             Some(0)
-        } else if app_limited {
+        } else if app_limited(self.target_bitrate(), acked) {
             None
         } else {
             self.aimd.capacity_band().map(|(_, hi)| hi)
