@@ -110,6 +110,7 @@ pub struct AimdRateControl {
     rtt: Duration,
     capacity: LinkCapacity,
     cap_acked: Option<u64>,
+    competing: bool,
 }
 
 impl AimdRateControl {
@@ -126,6 +127,7 @@ impl AimdRateControl {
             rtt: DEFAULT_RTT,
             capacity: LinkCapacity::default(),
             cap_acked: None,
+            competing: false,
         }
     }
 
@@ -158,6 +160,14 @@ impl AimdRateControl {
     /// [`update`](Self::update) + [`ACKED_CAP_MARGIN`].
     pub fn set_cap_acked(&mut self, bps: Option<u64>) {
         self.cap_acked = bps;
+    }
+
+    /// Competing with a loss-based flow ([`crate::queue_delay`]): the
+    /// increase is TCP's, one [`ADDITIVE_PACKET_BYTES`] packet per round
+    /// trip each round trip (the RTT taken within 100 ms..1 s), so the
+    /// call grows back after a loss event as fast as its competitor.
+    pub fn set_competing(&mut self, competing: bool) {
+        self.competing = competing;
     }
 
     /// Forgets where the link was found full: the increase is
@@ -228,7 +238,13 @@ impl AimdRateControl {
                 let dt = self
                     .last_change
                     .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                let inc = if let Some(mean) = self.capacity.mean_bps() {
+                let inc = if self.competing {
+                    let rtt = self
+                        .rtt
+                        .clamp(Duration::from_millis(100), Duration::from_secs(1))
+                        .as_secs_f64();
+                    ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt) * dt.as_secs_f64().min(1.0)
+                } else if let Some(mean) = self.capacity.mean_bps() {
                     let mut per_s = self.additive_increase_per_second();
                     // Only while the link is loaded near where it was
                     // found full: an application-limited sender (acked

@@ -197,7 +197,9 @@ impl CongestionController {
             self.aimd.forget_capacity();
         }
         self.was_competing = competing;
-        if competing && usage == BandwidthUsage::Overusing {
+        self.aimd.set_competing(competing);
+        if competing {
+            // The competitor's queue fills and drains with its own cycle.
             usage = BandwidthUsage::Normal;
         }
         // A standing queue is acted on only where the trend detector is

@@ -43,6 +43,11 @@ struct Scenario {
     /// 148 bytes a second) first, the video encoder aiming at 85% of what
     /// the target leaves (`meshrtc_peer::video_encoder_target`).
     audio: bool,
+    /// A loss-based flow sharing the FIFO from this second on: a rate
+    /// form of TCP's AIMD (one 1500-byte packet more per round trip each
+    /// round trip, halved at most once a round trip when one of its
+    /// packets is dropped).
+    competitor_from: Option<f64>,
 }
 
 impl Scenario {
@@ -58,6 +63,7 @@ impl Scenario {
             tbf_burst: None,
             propagation: PROPAGATION,
             audio: false,
+            competitor_from: None,
         }
     }
 }
@@ -114,6 +120,8 @@ struct Trace {
     waits: Vec<(f64, f64)>,
     dropped: usize,
     probes: u64,
+    /// (departure, bytes) of the competitor's packets.
+    competitor: Vec<(f64, usize)>,
 }
 
 struct Xorshift(u64);
@@ -164,6 +172,8 @@ fn run(s: &Scenario) -> Trace {
     // (arrival at the sender, results, rtt)
     let mut feedback_in_flight: VecDeque<(f64, Vec<PacketResult>, f64)> = VecDeque::new();
     let mut next_frame = 0.0f64;
+    // The competitor: rate, byte credit, last halving.
+    let mut cross = (100_000.0f64, 0.0f64, f64::NEG_INFINITY);
 
     let ticks = (s.duration / TICK) as u64;
     for tick in 0..=ticks {
@@ -181,6 +191,26 @@ fn run(s: &Scenario) -> Trace {
         }
         while let Some(cluster) = cc.poll_probe() {
             pacer.start_probe(cluster);
+        }
+
+        if s.competitor_from.is_some_and(|from| t >= from) && s.tbf_burst.is_none() {
+            const MSS: f64 = 1500.0;
+            let rtt = 2.0 * s.propagation + (link_busy_until - t).max(0.0);
+            cross.0 += MSS * 8.0 / (rtt * rtt) * TICK;
+            cross.1 += cross.0 * TICK / 8.0;
+            while cross.1 >= MSS {
+                cross.1 -= MSS;
+                let start = t.max(link_busy_until);
+                if start - t > s.queue_limit {
+                    if t - cross.2 > rtt {
+                        cross.0 = (cross.0 / 2.0).max(MSS * 8.0 / rtt);
+                        cross.2 = t;
+                    }
+                    continue;
+                }
+                link_busy_until = start + MSS * 8.0 / capacity_at(s, start);
+                trace.competitor.push((link_busy_until, MSS as usize));
+            }
         }
 
         // The encoder produces a frame at the current target.
@@ -275,10 +305,11 @@ fn run(s: &Scenario) -> Trace {
         if std::env::var("CC_DEBUG").is_ok() && tick % 100 == 0 {
             let st = cc.state();
             eprintln!(
-                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={}",
+                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={} qd={:?} competing={}",
                 st.target, st.delay_based, st.loss_based, st.acked_bitrate, st.delay_state,
                 st.rate_control, st.trend, st.threshold, st.loss_fraction,
-                (link_busy_until - t).max(0.0) * 1000.0, pacer.len()
+                (link_busy_until - t).max(0.0) * 1000.0, pacer.len(),
+                st.queue_delay, st.competing
             );
         }
         if tick % 10 == 0 {
@@ -382,6 +413,7 @@ fn converges_within_five_seconds_after_capacity_drops() {
         tbf_burst: None,
         propagation: PROPAGATION,
         audio: false,
+        competitor_from: None,
     };
     let trace = run(&s);
     let start = convergence_time(&trace, 0.0, 15.0, 2_500_000.0, 0.15);
@@ -411,6 +443,7 @@ fn converges_within_ten_seconds_after_capacity_rises() {
             tbf_burst: None,
             propagation: PROPAGATION,
             audio: false,
+            competitor_from: None,
         };
         let trace = run(&s);
         let before = convergence_time(&trace, 0.0, 12.0, 600_000.0, 0.15);
@@ -438,6 +471,7 @@ fn steady_link_is_used_at_ninety_percent_with_short_queues() {
         tbf_burst: None,
         propagation: PROPAGATION,
         audio: false,
+        competitor_from: None,
     };
     let trace = run(&s);
     let util = utilisation(&trace, 10.0, 30.0, 1_000_000.0);
@@ -469,6 +503,7 @@ fn slow_link_with_short_queue_settles_below_capacity() {
         tbf_burst: None,
         propagation: PROPAGATION,
         audio: false,
+        competitor_from: None,
     };
     let trace = run(&s);
     let mean = mean_target(&trace, 10.0, 30.0);
@@ -499,6 +534,7 @@ fn two_percent_random_loss_does_not_collapse_the_rate() {
         tbf_burst: None,
         propagation: PROPAGATION,
         audio: false,
+        competitor_from: None,
     };
     let trace = run(&s);
     let min = min_target(&trace, 10.0, 30.0);
@@ -528,6 +564,7 @@ fn a_sender_overshooting_its_target_does_not_keep_a_standing_queue() {
         tbf_burst: None,
         propagation: PROPAGATION,
         audio: false,
+        competitor_from: None,
     };
     let trace = run(&s);
     let util = utilisation(&trace, 10.0, 30.0, 1_000_000.0);
@@ -586,4 +623,39 @@ fn a_call_through_a_tbf_link_stays_off_its_queue() {
         assert!(worst < 0.100, "{rate}: {worst}");
         assert!(util >= 0.90, "{rate}: {util}");
     }
+}
+
+/// RFC 8867 §5.6 on the model: a long loss-based flow (TCP's AIMD in rate
+/// form) joins a 1 Mbit/s FIFO with a 300 ms queue at 5 s and keeps it
+/// full. Its queue is not ours to drain (`queue_delay`'s competing flow):
+/// the call keeps a share instead of backing off to its minimum (3.9% of
+/// the link before the competing mode; about 21% with it: short of a fair
+/// half, the competitor here grows by a packet per round trip and halves,
+/// while each of our loss events costs 15% and the loss bound more).
+#[test]
+fn a_competing_loss_based_flow_does_not_starve_the_call() {
+    let s = Scenario {
+        competitor_from: Some(5.0),
+        ..Scenario::steady(1_000_000.0, 40.0)
+    };
+    let trace = run(&s);
+    let ours = utilisation(&trace, 20.0, 40.0, 1_000_000.0);
+    let theirs = trace
+        .competitor
+        .iter()
+        .filter(|(t, _)| (20.0..40.0).contains(t))
+        .map(|(_, b)| b)
+        .sum::<usize>() as f64
+        * 8.0
+        / 20e6;
+    eprintln!(
+        "1 Mbit/s FIFO with a loss-based flow from 5 s: call {:.1} %, competitor {:.1} % of \
+         the link (20-40 s), mean target {:.0}, lowest {}",
+        ours * 100.0,
+        theirs * 100.0,
+        mean_target(&trace, 20.0, 40.0),
+        min_target(&trace, 20.0, 40.0)
+    );
+    assert!(ours >= 0.15, "{ours}");
+    assert!(theirs >= 0.25, "{theirs}");
 }
