@@ -78,11 +78,14 @@ fn a_call_through_a_300_kbit_tbf_uplink_keeps_its_frame_rate_and_stays_off_the_q
     assert!(f(&summary, "fps_settled") >= 28.0, "{summary}");
     assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
     assert_eq!(summary["shaper_dropped_packets"], 0, "{summary}");
-    // Not one settled second's latency p95 at 200 ms (measured 62-137 ms;
-    // before the ramp was tightened, 226-305 ms); the median second's
-    // median is a few ms.
+    // At most one settled second's latency p95 at 150 ms (the worst
+    // second measured 62-137 ms on a quiet machine, about 1 s when the
+    // process stalled under other load; before the ramp was tightened,
+    // 226-305 ms from the link itself); the median second's p95 and
+    // median are well under.
+    assert!(f(&summary, "seconds_p95_over_150ms") <= 1.0, "{summary}");
     assert!(
-        f(&summary, "latency_p95_worst_settled_ms") < 200.0,
+        f(&summary, "latency_p95_median_settled_ms") < 60.0,
         "{summary}"
     );
     assert!(
@@ -125,9 +128,13 @@ fn a_call_through_a_150_kbit_tbf_uplink_picks_a_smaller_picture_and_keeps_30_fps
         f(&summary, "latency_p50_median_settled_ms") < 100.0,
         "{summary}"
     );
-    // Measured 78-142 ms; 246 ms once with the machine's load at 18.
+    // The 150 ms end to end: the median second's p95 under it
+    // (measured 72-78 ms), and at most 2 of the 10 settled seconds at it
+    // (the worst second measured 77-142 ms on a quiet machine; 246 ms and
+    // about 1 s under heavy machine load).
+    assert!(f(&summary, "seconds_p95_over_150ms") <= 2.0, "{summary}");
     assert!(
-        f(&summary, "latency_p95_worst_settled_ms") < 300.0,
+        f(&summary, "latency_p95_median_settled_ms") < 150.0,
         "{summary}"
     );
     let sizes: Vec<&str> = offer["timeline"]
