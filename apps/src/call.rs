@@ -28,6 +28,7 @@ use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
 
+use crate::ladder::ResolutionLadder;
 use crate::sources::{runtime, wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 
 /// Options shared by `offer` and `answer`.
@@ -94,6 +95,11 @@ pub struct CallArgs {
     /// Wireshark can decrypt the DTLS; `SSLKEYLOGFILE` works too.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
+    /// Let the picture size follow the encoder's bitrate: each side halved
+    /// when the link is too slow for the full size at the full frame rate,
+    /// restored when it allows (see `ladder`). Each change is a key frame.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    adapt_resolution: bool,
     /// Print live statistics on stderr every second.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
@@ -261,7 +267,9 @@ async fn wait_gathered(
 
 async fn run_offer(args: OfferArgs) -> Result<(), String> {
     let a = &args.call;
-    let (pc, mut events) = spawn(driver_config(a)?).await.map_err(|e| e.to_string())?;
+    let config = driver_config(a)?;
+    let start_bps = config.peer.bitrate.start_bitrate;
+    let (pc, mut events) = spawn(config).await.map_err(|e| e.to_string())?;
     pc.add_transceiver(MediaKind::Video, true, true)
         .await
         .map_err(|e| e.to_string())?;
@@ -288,7 +296,7 @@ async fn run_offer(args: OfferArgs) -> Result<(), String> {
     pc.set_remote_description(SdpType::Answer, answer)
         .await
         .map_err(|e| format!("the answer was refused: {e}"))?;
-    run_call("offer", a, pc, events, kept).await
+    run_call("offer", a, start_bps, pc, events, kept).await
 }
 
 async fn run_answer(args: AnswerArgs) -> Result<(), String> {
@@ -300,7 +308,9 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())??,
     };
     let offer = decode_sdp(&text, a.base64)?;
-    let (pc, mut events) = spawn(driver_config(a)?).await.map_err(|e| e.to_string())?;
+    let config = driver_config(a)?;
+    let start_bps = config.peer.bitrate.start_bitrate;
+    let (pc, mut events) = spawn(config).await.map_err(|e| e.to_string())?;
     pc.add_answer_track(MediaKind::Video)
         .map_err(|e| e.to_string())?;
     pc.add_answer_track(MediaKind::Audio)
@@ -319,7 +329,7 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("no local description")?;
     print_sdp(&answer, a.base64);
-    run_call("answer", a, pc, events, kept).await
+    run_call("answer", a, start_bps, pc, events, kept).await
 }
 
 /// What arrives on one remote track.
@@ -345,26 +355,52 @@ struct Remote {
     wav: Option<WavWriter<std::fs::File>>,
 }
 
+/// How often the video encoder's bitrate follows the estimate.
+const BITRATE_INTERVAL: Duration = Duration::from_millis(250);
+/// The least bitrate asked of the video encoder, bit/s.
+const MIN_VIDEO_BPS: u64 = 30_000;
+
+/// The video encoder's bitrate for a connection estimate: its share
+/// ([`meshrtc_peer::video_encoder_target`], audio left its allowance)
+/// within `MIN_VIDEO_BPS..=cap`.
+fn video_bitrate(estimate: u64, cap_kbps: u32) -> u32 {
+    let video = meshrtc_peer::video_encoder_target(estimate, true);
+    let cap = u64::from(cap_kbps.saturating_mul(1000)).max(MIN_VIDEO_BPS);
+    video.clamp(MIN_VIDEO_BPS, cap) as u32
+}
+
 async fn run_call(
     role: &str,
     a: &CallArgs,
+    start_bps: u64,
     pc: PeerHandle,
     mut events: tokio::sync::mpsc::UnboundedReceiver<PeerEvent>,
     kept: Vec<PeerEvent>,
 ) -> Result<(), String> {
+    // The encoder starts at its share of the estimator's first target
+    // (not above `--video-kbps`): a first key frame far above the link
+    // would fill its queue before the first feedback.
+    let first_bps = video_bitrate(start_bps, a.video_kbps);
     let mut video = VideoIn::open(VideoSpec {
         file: a.video_in.as_deref(),
         source: a.source.unwrap_or_default(),
         width: a.width,
         height: a.height,
         fps: a.fps,
-        bps: a.video_kbps.saturating_mul(1000),
+        bps: first_bps,
         marks: None,
         layers: 1,
     })?;
     let fps = video.fps().unwrap_or(a.fps).max(1);
-    // The encoder's bitrate: `--video-kbps` until the estimator has one.
-    let mut video_bps: Option<u32> = None;
+    let mut video_bps: Option<u32> = Some(first_bps);
+    // The picture's size follows the bitrate (`--adapt-resolution`).
+    let mut ladder = a
+        .adapt_resolution
+        .then(|| video.size().map(|(w, h)| ResolutionLadder::new(w, h, fps)))
+        .flatten();
+    let mut next_bitrate = tokio::time::Instant::now() + BITRATE_INTERVAL;
+    let mut pushback = false;
+    let mut frames_skipped = 0u64;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new(crate::member::first_picture_id()?);
@@ -405,7 +441,7 @@ async fn run_call(
             Some(e) => Some(e),
             None => {
                 let wake = if connected_at.is_some() {
-                    next_video.min(next_audio).min(next_stats)
+                    next_video.min(next_audio).min(next_stats).min(next_bitrate)
                 } else {
                     next_stats
                 };
@@ -544,6 +580,14 @@ async fn run_call(
         let tnow = tokio::time::Instant::now();
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
+                // Every other capture is skipped while the link's queue
+                // stands (see `QUEUE_PUSHBACK`), not at a key frame.
+                if pushback && !force_key && video_sent % 2 == 1 {
+                    video_sent += 1;
+                    next_video += frame_interval;
+                    frames_skipped += 1;
+                    continue;
+                }
                 let pts = video_sent * 1_000_000 / u64::from(fps);
                 let (data, key) = video.next(force_key, pts, video_bps).unwrap_or_default();
                 if key {
@@ -570,23 +614,39 @@ async fn run_call(
                 next_audio += Duration::from_millis(20);
             }
         }
-        if tnow >= next_stats {
+        let stats_due = tnow >= next_stats;
+        let bitrate_due = tnow >= next_bitrate;
+        if bitrate_due {
+            next_bitrate = tnow + BITRATE_INTERVAL;
+        }
+        if stats_due {
             next_stats += Duration::from_secs(1);
+        }
+        if stats_due || (bitrate_due && connected_at.is_some()) {
             if let Ok(st) = pc.stats().await {
-                if connected_at.is_some() {
-                    timeline.push(timeline_sample(start.elapsed(), &st, &mut remotes));
+                if stats_due && connected_at.is_some() {
+                    timeline.push(timeline_sample(
+                        start.elapsed(),
+                        &st,
+                        &mut remotes,
+                        video.size(),
+                    ));
                 }
-                // The send-side estimate covers audio too (as the mesh
-                // node does, leave it its share).
-                if let Some(cc) = &st.congestion {
-                    let video = meshrtc_peer::video_encoder_target(cc.target, true);
-                    let cap = u64::from(a.video_kbps.saturating_mul(1000));
-                    video_bps = Some(video.clamp(30_000, cap.max(30_000)) as u32);
+                follow_estimate(
+                    &st,
+                    a,
+                    &mut video,
+                    &mut video_bps,
+                    &mut ladder,
+                    &mut force_key,
+                    &mut pushback,
+                )?;
+                if stats_due {
+                    if a.live {
+                        eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
+                    }
+                    last_stats = Some(st);
                 }
-                if a.live {
-                    eprintln!("{}", live_line(role, &st, last_stats.as_ref(), &remotes));
-                }
-                last_stats = Some(st);
             }
         }
     }
@@ -610,7 +670,7 @@ async fn run_call(
             }
         }
     }
-    let report = report_json(
+    let mut report = report_json(
         role,
         st.as_ref(),
         &remotes,
@@ -619,6 +679,8 @@ async fn run_call(
         (video_sent, audio_sent),
         failure.as_deref(),
     );
+    // Captures skipped while the queue stood (counted in frames sent).
+    report["video_frames_skipped"] = json!(frames_skipped);
     if let Some(p) = &a.stats_json {
         std::fs::write(p, serde_json::to_string_pretty(&report).unwrap_or_default())
             .map_err(|e| format!("{}: {e}", p.display()))?;
@@ -629,6 +691,57 @@ async fn run_call(
         _ if connected_at.is_none() => Err("the call never connected".into()),
         _ => Ok(()),
     }
+}
+
+/// Queuing delay (the estimator's measure over the base one-way delay)
+/// above which every other capture is skipped, and below which that
+/// stops. An encoder cannot go below some bitrate at a given size (libvpx
+/// at 320x180 and 30 fps: about 50 kbit/s of the test pattern whatever it
+/// is asked), so a queue filled at start-up (the first key frame, probes
+/// a shaper's bucket let through) would otherwise drain at the few kbit/s
+/// the link has spare: measured at 150 kbit/s, 10 s of 200-450 ms. As
+/// libwebrtc's congestion-window pushback, skipping frames drains it.
+const QUEUE_PUSHBACK: (Duration, Duration) =
+    (Duration::from_millis(150), Duration::from_millis(60));
+
+/// The encoder follows the connection's send-side estimate (which covers
+/// audio too: as the mesh node does, audio keeps its allowance), and with
+/// a ladder its picture size follows the encoder's bitrate; frames are
+/// skipped while the queue stands ([`QUEUE_PUSHBACK`]).
+fn follow_estimate(
+    st: &PeerStats,
+    a: &CallArgs,
+    video: &mut VideoIn,
+    video_bps: &mut Option<u32>,
+    ladder: &mut Option<ResolutionLadder>,
+    force_key: &mut bool,
+    pushback: &mut bool,
+) -> Result<(), String> {
+    let Some(cc) = &st.congestion else {
+        return Ok(());
+    };
+    if cc.competing {
+        // A competing flow's queue: skipping frames would not drain it.
+        *pushback = false;
+    } else if let Some(q) = cc.queue_delay {
+        if q > QUEUE_PUSHBACK.0 {
+            *pushback = true;
+        } else if q < QUEUE_PUSHBACK.1 {
+            *pushback = false;
+        }
+    }
+    let bps = video_bitrate(cc.target, a.video_kbps);
+    *video_bps = Some(bps);
+    if let Some(step) = ladder
+        .as_mut()
+        .and_then(|l| l.on_target(Instant::now(), u64::from(bps)))
+    {
+        if let Some((w, h)) = video.set_scale(step, bps)? {
+            eprintln!("meshrtc: video now {w}x{h} for {} kbit/s", bps / 1000);
+            *force_key = true;
+        }
+    }
+    Ok(())
 }
 
 fn summary(remotes: &HashMap<u32, Remote>) -> String {
@@ -686,7 +799,12 @@ fn live_line(
 /// One second of the call for `--stats-json`'s `timeline`: what was decoded
 /// so far, the latency of the frames decoded in that second (from their
 /// pixels), the send-side estimate and the round trip.
-fn timeline_sample(t: Duration, st: &PeerStats, remotes: &mut HashMap<u32, Remote>) -> Value {
+fn timeline_sample(
+    t: Duration,
+    st: &PeerStats,
+    remotes: &mut HashMap<u32, Remote>,
+    sending: Option<(u32, u32)>,
+) -> Value {
     let video = remotes.values_mut().find(|r| r.kind == "video");
     let (decoded, keyframes, latency) = match video {
         Some(r) => {
@@ -710,15 +828,23 @@ fn timeline_sample(t: Duration, st: &PeerStats, remotes: &mut HashMap<u32, Remot
         "video_keyframes_received": keyframes,
         "latency_ms": latency,
         "target_bps": st.congestion.map(|c| c.target),
+        "video_size_sent": sending.map(|(w, h)| format!("{w}x{h}")),
         "congestion": st.congestion.map(|c| json!({
             "delay_state": format!("{:?}", c.delay_state),
+            "rate_control": format!("{:?}", c.rate_control),
+            "delay_based_bps": c.delay_based,
+            "loss_based_bps": c.loss_based,
+            "probes": c.probes,
+            "probe_raises": c.probe_raises,
             "queue_delay_ms": c.queue_delay.map(|d| d.as_secs_f64() * 1000.0),
             "standing_queue_decreases": c.standing_queue_decreases,
+            "competing": c.competing,
             "acked_bps": c.acked_bitrate,
             "loss_fraction": c.loss_fraction,
         })),
         "rtt_ms": st.outbound.iter().find_map(|o| o.rtt_ms),
         "video_bytes_sent": st.outbound.iter().filter(|o| o.kind == "video").map(|o| o.bytes_sent).sum::<u64>(),
+        "bytes_received": st.inbound.iter().map(|i| i.bytes_received).sum::<u64>(),
     })
 }
 

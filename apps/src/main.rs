@@ -11,6 +11,7 @@ mod cpu;
 mod decode;
 mod dtlsview;
 mod hexin;
+mod ladder;
 mod member;
 mod mesh_cmd;
 mod rtpview;

@@ -121,12 +121,23 @@ impl Y4mLoop {
     }
 }
 
+/// The source's own size and rate, and how many times each side of the
+/// single layer's picture is halved before encoding
+/// ([`VideoIn::set_scale`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Scale {
+    width: u32,
+    height: u32,
+    fps: u32,
+    step: u32,
+}
+
 /// The video sent.
 pub enum VideoIn {
     /// Raw pictures (a synthetic source or a Y4M file) and their encoder,
     /// which follows the bitrate asked of it, and the half-size layer's
     /// encoder with two layers.
-    Live(Box<(Raw, Vp8Encoder, Option<Vp8Encoder>)>, u32),
+    Live(Box<(Raw, Vp8Encoder, Option<Vp8Encoder>, Scale)>, u32),
     /// An IVF file's VP8 frames and the next one to send: pre-encoded, so
     /// their bitrate cannot follow congestion control.
     File(Vec<Vec<u8>>, usize),
@@ -187,7 +198,13 @@ impl VideoIn {
         } else {
             None
         };
-        Ok(VideoIn::Live(Box::new((raw, enc, small)), fps))
+        let scale = Scale {
+            width: w,
+            height: h,
+            fps,
+            step: 0,
+        };
+        Ok(VideoIn::Live(Box::new((raw, enc, small, scale)), fps))
     }
 
     /// The frame rate to send at, when the source sets it (a Y4M file's
@@ -195,6 +212,18 @@ impl VideoIn {
     pub fn fps(&self) -> Option<u32> {
         match self {
             VideoIn::Live(b, fps) if matches!(b.0, Raw::Y4m(_)) => Some(*fps),
+            _ => None,
+        }
+    }
+
+    /// The size of the source's pictures, when they are encoded here (not
+    /// an IVF file) in one layer; a [`VideoIn::set_scale`] halves it.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        match self {
+            VideoIn::Live(b, _) if b.2.is_none() => {
+                let s = b.3;
+                Some((s.width >> s.step, s.height >> s.step))
+            }
             _ => None,
         }
     }
@@ -222,7 +251,7 @@ impl VideoIn {
             let key = keys.first().copied().unwrap_or(false);
             return vec![self.next(key, pts, bitrates.first().copied())];
         };
-        let (raw, enc, small) = &mut **b;
+        let (raw, enc, small, _) = &mut **b;
         let Some(small) = small else {
             let key = keys.first().copied().unwrap_or(false);
             return vec![self.next(key, pts, bitrates.first().copied())];
@@ -252,17 +281,40 @@ impl VideoIn {
         out
     }
 
+    /// Encodes the single layer with each side of the source's picture
+    /// halved `step` times (0: the source's size), by a new encoder at
+    /// `bps`, so the next frame is a key frame. Returns the new size;
+    /// `None` (nothing changed) for an IVF file, two layers, or the same
+    /// step.
+    pub fn set_scale(&mut self, step: u32, bps: u32) -> Result<Option<(u32, u32)>, String> {
+        let VideoIn::Live(b, _) = self else {
+            return Ok(None);
+        };
+        let (_, enc, small, scale) = &mut **b;
+        if small.is_some() || scale.step == step {
+            return Ok(None);
+        }
+        let (w, h) = (scale.width >> step, scale.height >> step);
+        *enc = Vp8Encoder::new(Vp8EncoderConfig::new(w, h, scale.fps, bps))
+            .map_err(|e| format!("video {w}x{h} at {} fps: {e}", scale.fps))?;
+        scale.step = step;
+        Ok(Some((w, h)))
+    }
+
     /// The next encoded frame and whether it is a key frame (an IVF file
     /// cannot honour key frame requests; its own key frames are reported).
     /// `bitrate` of `None` leaves the encoder's as it is.
     pub fn next(&mut self, key: bool, pts: u64, bitrate: Option<u32>) -> Option<(Vec<u8>, bool)> {
         match self {
             VideoIn::Live(b, _) => {
-                let (raw, enc, _) = &mut **b;
+                let (raw, enc, _, scale) = &mut **b;
                 if let Some(b) = bitrate {
                     enc.set_bitrate(b);
                 }
-                let img = next_picture(raw)?;
+                let mut img = next_picture(raw)?;
+                for _ in 0..scale.step {
+                    img = half_size_stamped(&img)?;
+                }
                 enc.encode(&img, pts, key)
                     .ok()
                     .flatten()

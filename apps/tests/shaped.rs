@@ -1,31 +1,30 @@
-//! A call over a real kernel link shaped with `tc tbf` (two network
+//! Calls over a real kernel link shaped with `tc tbf` (two network
 //! namespaces and a veth pair, made and deleted by `scripts/shaped-call`):
-//! the offerer's uplink is 300 kbit/s with a 300 ms queue, the offerer
-//! sends 640x360 at 30 fps and its encoder follows its send-side estimate,
-//! fed by the answerer's transport-cc feedback. The figures are the
-//! answerer's, read from the pixels of what it decoded.
+//! the offerer's uplink is limited with a 300 ms queue, the offerer sends
+//! a 640x360, 30 fps test pattern and the tone, and its encoder follows
+//! its send-side estimate, fed by the answerer's transport-cc feedback
+//! (picking a smaller picture when the estimate is low). The figures are
+//! the answerer's, read from the pixels of what it decoded.
 //!
-//! Needs root (CI runs as root; so does the development machine).
+//! Needs root (CI runs as root; so does the development machine). The
+//! calls run one at a time: two at once on a small machine would measure
+//! each other's encoders.
 
 use std::process::Command;
+use std::sync::Mutex;
 
-#[test]
-fn a_call_through_a_300_kbit_tbf_uplink_keeps_its_frame_rate_without_a_key_frame_storm() {
-    let out = std::env::temp_dir().join(format!("meshrtc-shaped-{}", std::process::id()));
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Runs `scripts/shaped-call` with these options; its summary and the
+/// offerer's stats.
+fn shaped_call(name: &str, args: &[&str]) -> (serde_json::Value, serde_json::Value) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::env::temp_dir().join(format!("meshrtc-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/shaped-call");
     let run = Command::new("bash")
         .arg(script)
-        .args([
-            "--rate",
-            "300",
-            "--queue",
-            "300",
-            "--duration",
-            "20",
-            "--settle",
-            "10",
-        ])
+        .args(args)
         .arg("--out")
         .arg(&out)
         .args(["--", "--width", "640", "--height", "360", "--fps", "30"])
@@ -36,40 +35,152 @@ fn a_call_through_a_300_kbit_tbf_uplink_keeps_its_frame_rate_without_a_key_frame
     let stderr = String::from_utf8_lossy(&run.stderr);
     eprintln!("{stdout}");
     assert!(run.status.success(), "{stderr}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    let fps = summary["fps_settled"].as_f64().unwrap();
-    assert!(fps >= 25.0, "frames per second once settled: {summary}");
-    assert_eq!(
-        summary["keyframes_after_settling"], 0,
-        "a key frame after settling: {summary}"
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(f)).unwrap()).unwrap()
+    };
+    let r = (read("summary.json"), read("offer.json"));
+    let _ = std::fs::remove_dir_all(&out);
+    r
+}
+
+fn f(summary: &serde_json::Value, key: &str) -> f64 {
+    summary[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key}: {summary}"))
+}
+
+/// The offerer's `target_bps` samples from `from` seconds on.
+fn targets_from(offer: &serde_json::Value, from: f64) -> Vec<f64> {
+    offer["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["t_s"].as_f64().unwrap() >= from)
+        .filter_map(|s| s["target_bps"].as_f64())
+        .collect()
+}
+
+#[test]
+fn a_call_through_a_300_kbit_tbf_uplink_keeps_its_frame_rate_and_stays_off_the_queue() {
+    let (summary, offer) = shaped_call(
+        "shaped-300",
+        &[
+            "--rate",
+            "300",
+            "--queue",
+            "300",
+            "--duration",
+            "20",
+            "--settle",
+            "10",
+        ],
     );
-    let sent = summary["shaper_sent_packets"].as_f64().unwrap();
-    let dropped = summary["shaper_dropped_packets"].as_f64().unwrap();
+    assert!(f(&summary, "fps_settled") >= 28.0, "{summary}");
+    assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
+    assert_eq!(summary["shaper_dropped_packets"], 0, "{summary}");
+    // At most one settled second's latency p95 at 150 ms (the worst
+    // second measured 62-137 ms on a quiet machine, about 1 s when the
+    // process stalled under other load; before the ramp was tightened,
+    // 226-305 ms from the link itself); the median second's p95 and
+    // median are well under.
+    assert!(f(&summary, "seconds_p95_over_150ms") <= 1.0, "{summary}");
     assert!(
-        dropped <= 0.03 * sent,
-        "the shaper dropped {dropped} of {sent}"
+        f(&summary, "latency_p95_median_settled_ms") < 60.0,
+        "{summary}"
     );
-    // The call does not live on a full queue: the median second's median
-    // latency stays under the queue's 300 ms (the 150 ms target is
-    // not met yet; see BENCHMARKS.md).
-    let p50 = summary["latency_p50_median_settled_ms"].as_f64().unwrap();
-    assert!(p50 < 300.0, "median latency once settled: {summary}");
-    // The offerer adapted: its estimate sits below the link, not at the
-    // start value or the ceiling.
-    let offer: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("offer.json")).unwrap()).unwrap();
-    let targets: Vec<f64> = offer["timeline"]
+    assert!(
+        f(&summary, "latency_p50_median_settled_ms") < 30.0,
+        "{summary}"
+    );
+    // The offerer adapted: its estimate sits around the link (the encoder
+    // gets 85% of what audio leaves of it), not at the start value or the
+    // ceiling.
+    let targets = targets_from(&offer, 10.0);
+    let mean = targets.iter().sum::<f64>() / targets.len() as f64;
+    assert!(
+        (200_000.0..=400_000.0).contains(&mean),
+        "mean target {mean}"
+    );
+}
+
+#[test]
+fn a_call_through_a_150_kbit_tbf_uplink_picks_a_smaller_picture_and_keeps_30_fps() {
+    let (summary, offer) = shaped_call(
+        "shaped-150",
+        &[
+            "--rate",
+            "150",
+            "--queue",
+            "300",
+            "--duration",
+            "20",
+            "--settle",
+            "10",
+        ],
+    );
+    assert!(f(&summary, "fps_settled") >= 25.0, "{summary}");
+    // The start-up key frame and the one of the switch to 320x180; none
+    // once settled.
+    assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
+    assert!(f(&summary, "keyframes_total") <= 3.0, "{summary}");
+    assert_eq!(summary["shaper_dropped_packets"], 0, "{summary}");
+    assert!(
+        f(&summary, "latency_p50_median_settled_ms") < 100.0,
+        "{summary}"
+    );
+    // The 150 ms end to end: the median second's p95 under it
+    // (measured 72-78 ms), and at most 2 of the 10 settled seconds at it
+    // (the worst second measured 77-142 ms on a quiet machine; 246 ms and
+    // about 1 s under heavy machine load).
+    assert!(f(&summary, "seconds_p95_over_150ms") <= 2.0, "{summary}");
+    assert!(
+        f(&summary, "latency_p95_median_settled_ms") < 150.0,
+        "{summary}"
+    );
+    let sizes: Vec<&str> = offer["timeline"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["t_s"].as_f64().unwrap() >= 10.0)
-        .filter_map(|s| s["target_bps"].as_f64())
+        .filter_map(|s| s["video_size_sent"].as_str())
         .collect();
-    let mean = targets.iter().sum::<f64>() / targets.len() as f64;
     assert!(
-        (100_000.0..=360_000.0).contains(&mean),
-        "mean target once settled {mean}"
+        !sizes.is_empty() && sizes.iter().all(|s| *s == "320x180"),
+        "{sizes:?}"
     );
-    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// RFC 8867 §5.6: a long TCP flow from the same namespace through the same
+/// uplink for the whole call. Its full queue is not ours to drain: the
+/// call keeps its frame rate and a share of the link, and leaves TCP one.
+#[test]
+fn a_call_competing_with_a_long_tcp_flow_keeps_its_frame_rate_and_a_share() {
+    let (summary, offer) = shaped_call(
+        "shaped-tcp",
+        &[
+            "--rate",
+            "300",
+            "--queue",
+            "300",
+            "--duration",
+            "25",
+            "--settle",
+            "10",
+            "--tcp",
+        ],
+    );
+    // Measured 24.7-30.3; TCP's tail drops cost the call a key frame now
+    // and then (0-4 once settled), so they are not asserted.
+    assert!(f(&summary, "fps_settled") >= 22.0, "{summary}");
+    // Shares of what the receivers got (RTP bytes for the call, TCP
+    // payload), so the call's small packets' headers count against it.
+    let share = f(&summary, "call_share_settled");
+    assert!((0.25..=0.75).contains(&share), "{summary}");
+    let competing = offer["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["congestion"]["competing"] == true)
+        .count();
+    assert!(competing >= 5, "competing seconds: {competing}");
 }

@@ -40,6 +40,11 @@ pub const MIN_ADDITIVE_INCREASE: f64 = 4_000.0;
 pub const ACKED_CAP_FACTOR: f64 = 1.5;
 /// Constant part of the headroom, bit/s.
 pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
+/// Above the mean of the acknowledged rates at past decreases (where the
+/// link was last found full), while the acknowledged rate is within that
+/// band (the link is loaded, not an application-limited sender), the
+/// additive increase is at most this fraction of that mean per second.
+pub const ABOVE_CAPACITY_INCREASE: f64 = 0.02;
 /// RTT assumed until one is measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
 
@@ -78,6 +83,10 @@ impl LinkCapacity {
         self.mean_kbps = Some(mean);
     }
 
+    fn mean_bps(&self) -> Option<f64> {
+        self.mean_kbps.map(|m| m * 1000.0)
+    }
+
     fn band(&self) -> Option<(f64, f64)> {
         let m = self.mean_kbps?;
         let dev = 3.0 * (self.var * m).sqrt();
@@ -100,6 +109,8 @@ pub struct AimdRateControl {
     last_decrease: Option<Instant>,
     rtt: Duration,
     capacity: LinkCapacity,
+    cap_acked: Option<u64>,
+    competing: bool,
 }
 
 impl AimdRateControl {
@@ -115,6 +126,8 @@ impl AimdRateControl {
             last_decrease: None,
             rtt: DEFAULT_RTT,
             capacity: LinkCapacity::default(),
+            cap_acked: None,
+            competing: false,
         }
     }
 
@@ -131,6 +144,37 @@ impl AimdRateControl {
     /// When the rate was last decreased.
     pub fn last_decrease(&self) -> Option<Instant> {
         self.last_decrease
+    }
+
+    /// The band of the acknowledged rates at past decreases, bit/s: where
+    /// the link was last found full (`None` when not known, or left).
+    pub fn capacity_band(&self) -> Option<(u64, u64)> {
+        self.capacity
+            .band()
+            .map(|(lo, hi)| (lo.max(0.0) as u64, hi as u64))
+    }
+
+    /// A second acknowledged rate for the increase's cap only (the
+    /// controller's larger short-window reading): the cap is
+    /// [`ACKED_CAP_FACTOR`] × the larger of it and the one given to
+    /// [`update`](Self::update) + [`ACKED_CAP_MARGIN`].
+    pub fn set_cap_acked(&mut self, bps: Option<u64>) {
+        self.cap_acked = bps;
+    }
+
+    /// Competing with a loss-based flow ([`crate::queue_delay`]): the
+    /// increase is TCP's, one [`ADDITIVE_PACKET_BYTES`] packet per round
+    /// trip each round trip (the RTT taken within 100 ms..1 s), so the
+    /// call grows back after a loss event as fast as its competitor.
+    pub fn set_competing(&mut self, competing: bool) {
+        self.competing = competing;
+    }
+
+    /// Forgets where the link was found full: the increase is
+    /// multiplicative again (the link's share changed: a competing flow
+    /// came).
+    pub fn forget_capacity(&mut self) {
+        self.capacity.reset();
     }
 
     /// Latest round-trip time.
@@ -194,14 +238,37 @@ impl AimdRateControl {
                 let dt = self
                     .last_change
                     .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-                let inc = if self.capacity.band().is_some() {
-                    self.additive_increase_per_second() * dt.as_secs_f64().min(1.0)
+                let inc = if self.competing {
+                    let rtt = self
+                        .rtt
+                        .clamp(Duration::from_millis(100), Duration::from_secs(1))
+                        .as_secs_f64();
+                    ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt) * dt.as_secs_f64().min(1.0)
+                } else if let Some(mean) = self.capacity.mean_bps() {
+                    let mut per_s = self.additive_increase_per_second();
+                    // Only while the link is loaded near where it was
+                    // found full: an application-limited sender (acked
+                    // under the band) is not near the link.
+                    let loaded = match (acked, self.capacity.band()) {
+                        (Some(a), Some((lower, _))) => a as f64 >= lower,
+                        _ => true,
+                    };
+                    if self.rate as f64 >= mean && loaded {
+                        per_s = per_s
+                            .min(ABOVE_CAPACITY_INCREASE * mean)
+                            .max(MIN_ADDITIVE_INCREASE);
+                    }
+                    per_s * dt.as_secs_f64().min(1.0)
                 } else {
                     let eta = ETA.powf(dt.as_secs_f64().min(1.0));
                     (self.rate as f64 * (eta - 1.0)).max(if dt.is_zero() { 0.0 } else { 1000.0 })
                 };
                 new = self.rate + inc as u64;
-                if let Some(a) = acked {
+                let cap_base = match (acked, self.cap_acked) {
+                    (Some(a), Some(c)) => Some(a.max(c)),
+                    (a, c) => a.or(c),
+                };
+                if let Some(a) = cap_base {
                     let cap = (ACKED_CAP_FACTOR * a as f64 + ACKED_CAP_MARGIN) as u64;
                     if new > cap {
                         new = self.rate.max(cap).min(new);
@@ -240,10 +307,12 @@ impl AimdRateControl {
             .map(|t| now.saturating_duration_since(t) < crate::queue_delay::BACKOFF)
     }
 
-    /// A standing queue ([`crate::queue_delay`]): decrease to β times the
-    /// lower of the rate and the acknowledged rate, so that a sender whose
-    /// real rate exceeds its target still drains the queue.
-    pub fn standing_queue_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
+    /// A decrease the detector did not ask for: a standing queue
+    /// ([`crate::queue_delay`]), or a loss while competing with a
+    /// loss-based flow. To β times the lower of the rate and the
+    /// acknowledged rate, so that a sender whose real rate exceeds its
+    /// target still drains the queue.
+    pub fn immediate_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
         let base = acked.map_or(self.rate, |a| a.min(self.rate));
         self.rate = ((BETA * base as f64) as u64).clamp(self.min, self.max);
         self.last_decrease = Some(now);
@@ -335,6 +404,38 @@ mod tests {
         t += 1000 * MS;
         a.update(t, BandwidthUsage::Normal, Some(1_500_000));
         assert!(a.rate() as f64 > before * 1.07);
+    }
+
+    #[test]
+    fn above_the_last_capacity_increase_slows_to_two_percent_a_second() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(400_000, 10_000, 5_000_000);
+        a.set_rtt(MS);
+        // The link was found full at 300 kbit/s acknowledged.
+        a.update(t0, BandwidthUsage::Overusing, Some(300_000));
+        assert_eq!(a.rate(), 255_000);
+        let (lo, hi) = a.capacity_band().unwrap();
+        assert!(lo < 300_000 && hi > 300_000, "{lo} {hi}");
+        // Below it: one packet per response time (about 43 kbit/s each
+        // second at 255 kbit/s and a 1 ms round trip).
+        let mut t = t0;
+        for _ in 0..=10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(280_000));
+        }
+        assert!(a.rate() > 295_000, "{}", a.rate());
+        // Above it: 2% of 300 kbit/s a second, 6 kbit/s.
+        while a.rate() < 300_000 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(290_000));
+        }
+        let from = a.rate();
+        for _ in 0..10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(295_000));
+        }
+        let gained = a.rate() - from;
+        assert!((5_900..=6_100).contains(&gained), "{gained}");
     }
 
     #[test]

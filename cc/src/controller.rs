@@ -21,6 +21,12 @@ use crate::queue_delay::StandingQueue;
 pub const PACING_FACTOR: f64 = 2.5;
 /// Short window of the acknowledged bitrate (see `on_feedback`).
 pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
+/// An acknowledged rate under this fraction of the target is
+/// application-limited (see `on_feedback`).
+pub const APP_LIMITED_FRACTION: f64 = 0.7;
+/// How long after a probe raised the estimate the short acknowledged
+/// window counts (see `on_feedback`).
+pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
 /// A periodic probe needs this long since the last decrease.
 pub const STABLE_AFTER_DECREASE: Duration = Duration::from_secs(1);
 
@@ -68,6 +74,9 @@ pub struct CcState {
     pub queue_delay: Option<Duration>,
     /// Decreases for a standing queue ([`crate::queue_delay`]).
     pub standing_queue_decreases: u64,
+    /// The standing queue is a competing loss-based flow's
+    /// ([`crate::queue_delay`]): losses bound the rate, not the delay.
+    pub competing: bool,
 }
 
 /// Send-side GCC.
@@ -93,6 +102,9 @@ pub struct CongestionController {
     padding_target: u64,
     probes: u64,
     probe_raises: u64,
+    last_probe_raise: Option<Instant>,
+    was_competing: bool,
+    last_loss_decrease: Option<Instant>,
 }
 
 impl CongestionController {
@@ -119,6 +131,9 @@ impl CongestionController {
             padding_target: 0,
             probes: 0,
             probe_raises: 0,
+            last_probe_raise: None,
+            was_competing: false,
+            last_loss_decrease: None,
         }
     }
 
@@ -143,30 +158,79 @@ impl CongestionController {
         // §5.5 measures R_hat over 0.5-1 s; right after the rate rose (a
         // probe) that window still holds the old rate, and a decrease based
         // on it undershoots far below the path. What the receiver got in
-        // the last 150 ms cannot exceed the bottleneck either, so the larger
-        // of the two is used.
-        let acked = match (
-            self.history.acked_bitrate(),
-            self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW),
-        ) {
+        // the last 150 ms cannot exceed a plain bottleneck either, so for
+        // [`AFTER_PROBE_WINDOW`] after a probe raised the estimate the
+        // larger of the two is used. Not otherwise: a shaper's token bucket
+        // (`tc tbf`) delivers its burst at once, and 150 ms of arrivals
+        // then read far above the link (on a 300 kbit/s `tbf` link with a
+        // 6 KB bucket, up to 1.2x), which made decreases too shallow and
+        // pushed the rate out of its converged band.
+        // An application-limited sender's increase cap (1.5 ×
+        // acknowledged, §5.5) takes the larger of the two: with the 500 ms
+        // window alone, a sender whose media is far under its target (a
+        // mesh sending only its small layer) is held under what its next
+        // layer needs. A sender that loads the link keeps the 500 ms one.
+        let long = self.history.acked_bitrate();
+        let recent = self.history.recent_acked_bitrate(RECENT_ACKED_WINDOW);
+        let after_probe = self
+            .last_probe_raise
+            .is_some_and(|t| now.saturating_duration_since(t) < AFTER_PROBE_WINDOW);
+        let larger = match (long, recent) {
             (Some(a), Some(r)) => Some(a.max(r)),
             (a, r) => a.or(r),
         };
-        let usage = self.delay.state();
+        let acked = if after_probe { larger } else { long.or(recent) };
+        let app_limited = |target: u64, acked: Option<u64>| {
+            acked.is_some_and(|a| (a as f64) < APP_LIMITED_FRACTION * target as f64)
+        };
+        self.aimd
+            .set_cap_acked(larger.filter(|_| app_limited(self.target_bitrate(), acked)));
+        let mut usage = self.delay.state();
+        self.queue.on_losses(summary.lost);
+        let standing = self.queue.on_feedback(now, &summary.acked);
+        // A competing loss-based flow's queue ([`crate::queue_delay`]):
+        // its delay says nothing about our rate; losses bound it (§6).
+        let competing = self.queue.competing();
+        if competing && !self.was_competing {
+            // The capacity found alone is not our share now: grow
+            // multiplicatively until losses bound us.
+            self.aimd.forget_capacity();
+        }
+        self.was_competing = competing;
+        self.aimd.set_competing(competing);
+        if competing {
+            // The competitor's queue fills and drains with its own cycle.
+            usage = BandwidthUsage::Normal;
+        }
         // A standing queue is acted on only where the trend detector is
         // silent about it (no overuse, no decrease of its own lately).
-        let standing = self.queue.on_feedback(now, &summary.acked)
+        let standing = standing
+            && !competing
             && usage == BandwidthUsage::Normal
             && self.aimd.decreased_within(now) != Some(true)
             && self.queue.signal(now);
+        // Competing, a loss is the congestion signal, as it is the
+        // competitor's: β once per RTT + 300 ms (the time the last decrease
+        // needs to show), multiplicative growth in between.
+        let loss_event = competing
+            && summary.lost > 0
+            && self.last_loss_decrease.is_none_or(|t| {
+                now.saturating_duration_since(t)
+                    >= self.rtt.unwrap_or(crate::aimd::DEFAULT_RTT) + crate::loss::DECREASE_SPACING
+            });
         match probe_result {
             _ if standing => {
-                self.aimd.standing_queue_decrease(now, acked);
+                self.aimd.immediate_decrease(now, acked);
+            }
+            _ if loss_event => {
+                self.aimd.immediate_decrease(now, acked);
+                self.last_loss_decrease = Some(now);
             }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
                 self.aimd.set_estimate(now, r);
                 self.loss.raise_to(r);
                 self.probe_raises += 1;
+                self.last_probe_raise = Some(now);
             }
             _ => {
                 self.aimd.update(now, usage, acked);
@@ -175,6 +239,20 @@ impl CongestionController {
         self.loss
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
         self.probe.on_estimate(now, self.target_bitrate());
+        // Converged, the band's top; competing, no probe at all (a
+        // competitor's full queue makes every probe a loss). A sender far
+        // below its target (application-limited: the acknowledged rate
+        // under [`APP_LIMITED_FRACTION`] of it) cannot leave the band by
+        // itself and keeps probing periodically, as libwebrtc probes in
+        // its application-limited region.
+        let ceiling = if competing {
+            Some(0)
+        } else if app_limited(self.target_bitrate(), acked) {
+            None
+        } else {
+            self.aimd.capacity_band().map(|(_, hi)| hi)
+        };
+        self.probe.set_ceiling(ceiling);
         self.probe.handle_timeout(now, self.is_stable(now));
     }
 
@@ -276,6 +354,7 @@ impl CongestionController {
             probe_raises: self.probe_raises,
             queue_delay: self.queue.queue_delay(),
             standing_queue_decreases: self.queue.signals(),
+            competing: self.queue.competing(),
         }
     }
 }

@@ -18,6 +18,16 @@
 //!   by a transient (a burst of cross traffic, a false over-use right after
 //!   a probe) is then undone in one probe instead of at 8 %/s.
 //!
+//! Once the rate controller knows where the link is (its band of the
+//! acknowledged rates at past decreases, see `aimd`), the controller sets
+//! that band's top as a ceiling ([`ProbeController::set_ceiling`]):
+//! periodic probes stop, and a large drop from above it is not probed back.
+//! A converged sender finds more room with its own slow increase, which
+//! leaves the band and forgets it when the link grew. Probing a converged
+//! link only fills its queue, and a shaper's token bucket (`tc tbf`) lets a
+//! short cluster through at line rate, so the probe reads far above the
+//! link (measured: a 900 kbit/s result on a 300 kbit/s `tbf` link).
+//!
 //! A cluster must carry at least [`MIN_PROBE_PACKETS`] packets and
 //! [`MIN_PROBE_DURATION`] worth of bytes at its rate, so its send and
 //! receive spacing can be measured (see `probe_estimator`).
@@ -87,6 +97,8 @@ pub struct ProbeController {
     app_limited: bool,
     /// (rate before, when) of the last large drop not yet probed back.
     large_drop: Option<(u64, Instant)>,
+    /// The top of the link's known band, when converged.
+    ceiling: Option<u64>,
 }
 
 impl ProbeController {
@@ -103,6 +115,7 @@ impl ProbeController {
             waiting_since: None,
             app_limited: false,
             large_drop: None,
+            ceiling: None,
         };
         let mut highest = 0;
         for f in INITIAL_FACTORS {
@@ -198,10 +211,23 @@ impl ProbeController {
         }
     }
 
+    /// The rate controller's converged band top (`None`: not converged):
+    /// no periodic probes under one, and no probing back a drop from above
+    /// it.
+    pub fn set_ceiling(&mut self, ceiling: Option<u64>) {
+        self.ceiling = ceiling;
+    }
+
     /// Periodic work: result timeouts and periodic probes. `stable` says
     /// whether the estimate is settled enough to probe above it.
     pub fn handle_timeout(&mut self, now: Instant, stable: bool) {
         self.next_check = Some(now + CHECK_INTERVAL);
+        if let State::Waiting { .. } = self.state {
+            // Clusters handed out but never sent (the pacer had no media
+            // to make them of): the result's wait starts now, so a lost
+            // cluster cannot stop periodic probing for good.
+            self.waiting_since.get_or_insert(now);
+        }
         if let (State::Waiting { .. }, Some(since)) = (self.state, self.waiting_since) {
             if now.saturating_duration_since(since) >= RESULT_TIMEOUT {
                 self.state = State::Done;
@@ -211,13 +237,17 @@ impl ProbeController {
         if let Some((before, at)) = self.large_drop {
             if now.saturating_duration_since(at) > DROP_RECOVERY_WINDOW {
                 self.large_drop = None;
+            } else if self.ceiling.is_some_and(|c| before > c) {
+                // An overshoot above the known link, not a transient.
+                self.large_drop = None;
             } else if stable && self.pending.is_empty() && self.state == State::Done {
                 self.large_drop = None;
                 self.probe(now, (before as f64 * AFTER_DROP_FRACTION) as u64);
                 return;
             }
         }
-        if self.state == State::Done && stable && self.pending.is_empty() {
+        if self.state == State::Done && stable && self.pending.is_empty() && self.ceiling.is_none()
+        {
             let due = self
                 .last_probe_at
                 .is_none_or(|t| now.saturating_duration_since(t) >= PERIODIC_INTERVAL);
@@ -233,7 +263,7 @@ impl ProbeController {
             State::Init => None,
             State::Waiting { .. } => self.waiting_since.map(|t| t + RESULT_TIMEOUT),
             State::Done if self.large_drop.is_some() => self.next_check,
-            State::Done if self.estimate < self.max => self
+            State::Done if self.estimate < self.max && self.ceiling.is_none() => self
                 .last_probe_at
                 .map(|t| (t + PERIODIC_INTERVAL).max(self.next_check.unwrap_or(t))),
             State::Done => None,
@@ -336,5 +366,43 @@ mod tests {
             Some(1_000_000),
             "periodic, not 850 k"
         );
+    }
+
+    #[test]
+    fn a_converged_link_is_not_probed_periodically_nor_after_an_overshoot() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        p.on_probe_sent(t0);
+        p.on_estimate(t0, 400_000);
+        p.set_ceiling(Some(330_000));
+        p.handle_timeout(t0 + 6 * S, true);
+        assert_eq!(p.poll_probe(), None, "no periodic probe under a ceiling");
+        assert_eq!(p.poll_timeout(), None);
+        // An overshoot to 400 k, dropped to 250 k: above the ceiling, not
+        // probed back.
+        p.on_estimate(t0 + 7 * S, 250_000);
+        p.handle_timeout(t0 + 8 * S, true);
+        assert_eq!(p.poll_probe(), None);
+        // The band left (the link grew): periodic probes again.
+        p.set_ceiling(None);
+        p.handle_timeout(t0 + 12 * S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 500_000);
+    }
+
+    #[test]
+    fn initial_clusters_never_sent_time_out_and_periodic_probing_resumes() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        // Nothing sent; the estimate moves but no result comes.
+        p.on_estimate(t0, 330_000);
+        p.handle_timeout(t0, true);
+        p.handle_timeout(t0 + S / 2, true);
+        assert_eq!(p.poll_probe(), None, "still waiting for a result");
+        // The result's wait ends; nothing was ever sent, so a periodic
+        // probe is due at once.
+        p.handle_timeout(t0 + S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 660_000);
     }
 }

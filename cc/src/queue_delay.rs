@@ -20,6 +20,20 @@
 //! to treat it as overuse, at most once per [`BACKOFF`] while the queue
 //! drains. Clock drift between the two ends is parts per million: over the
 //! window it is far below the threshold.
+//!
+//! A queue can also be someone else's: a loss-based flow (TCP, RFC 8867
+//! §5.6) fills the bottleneck's buffer until it overflows, whatever we
+//! send. Backing off then only hands the link over: measured on a 300
+//! kbit/s `tbf` link with a 300 ms queue and one TCP flow, the call sat at
+//! its minimum bitrate (25% of the link) at 15 frames a second. A queue
+//! that has stood above [`THRESHOLD`] for [`COMPETING_AFTER`] and
+//! overflowed in that time (packets of ours lost) while we kept decreasing
+//! is taken as a competing flow's: [`StandingQueue::competing`] says so,
+//! and the controller then lets losses bound the rate (§6) instead of the
+//! delay, as GCC's loss-based controller is meant to when it competes with
+//! loss-based flows. Our own standing queue does not overflow: the
+//! decreases keep it under the buffer. When the queue falls back under the
+//! threshold for [`COMPETING_CLEARS`], the competitor is gone.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -34,6 +48,10 @@ pub const THRESHOLD: Duration = Duration::from_millis(50);
 pub const SUSTAIN: Duration = Duration::from_millis(500);
 /// Least time between two decreases this detector asks for.
 pub const BACKOFF: Duration = Duration::from_millis(1000);
+/// How long a queue must stand, and overflow, to be a competitor's.
+pub const COMPETING_AFTER: Duration = Duration::from_secs(3);
+/// How long the queue must stay short for the competitor to be gone.
+pub const COMPETING_CLEARS: Duration = Duration::from_secs(1);
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
@@ -47,6 +65,13 @@ pub struct StandingQueue {
     queue_delay: Option<Duration>,
     signals: u64,
     scratch: Vec<i64>,
+    /// Since when the queue has stood above the threshold (any length).
+    high_since: Option<Instant>,
+    /// Packets of ours were lost while it stood.
+    overflowed: bool,
+    /// Since when the queue has been under the threshold, while competing.
+    low_since: Option<Instant>,
+    competing: bool,
 }
 
 impl Default for StandingQueue {
@@ -66,6 +91,44 @@ impl StandingQueue {
             queue_delay: None,
             signals: 0,
             scratch: Vec::new(),
+            high_since: None,
+            overflowed: false,
+            low_since: None,
+            competing: false,
+        }
+    }
+
+    /// Packets of ours reported lost by a feedback at `now` (a full
+    /// buffer's tail drops when the queue stands).
+    pub fn on_losses(&mut self, lost: usize) {
+        if lost > 0 && self.high_since.is_some() {
+            self.overflowed = true;
+        }
+    }
+
+    /// Whether the standing queue is taken to be a competing loss-based
+    /// flow's (see the module documentation).
+    pub fn competing(&self) -> bool {
+        self.competing
+    }
+
+    fn track_competitor(&mut self, now: Instant, high: bool) {
+        if high {
+            self.low_since = None;
+            let since = *self.high_since.get_or_insert(now);
+            if self.overflowed && now.saturating_duration_since(since) >= COMPETING_AFTER {
+                self.competing = true;
+            }
+        } else {
+            self.high_since = None;
+            self.overflowed = false;
+            if self.competing {
+                let since = *self.low_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= COMPETING_CLEARS {
+                    self.competing = false;
+                    self.low_since = None;
+                }
+            }
         }
     }
 
@@ -109,6 +172,7 @@ impl StandingQueue {
         let median = self.scratch[self.scratch.len() / 2];
         let q = Duration::from_micros((median - base).max(0) as u64);
         self.queue_delay = Some(q);
+        self.track_competitor(now, q > THRESHOLD);
         if q <= THRESHOLD {
             self.above_since = None;
             return false;
@@ -225,5 +289,33 @@ mod tests {
         let after = feed(&mut q, t0, 100 + n, 200, |_| 80);
         assert!(after.iter().all(|s| !s), "{after:?}");
         assert_eq!(q.queue_delay(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_standing_queue_that_overflows_is_a_competitors_until_it_clears() {
+        let t0 = Instant::now();
+        let mut q = StandingQueue::new();
+        feed(&mut q, t0, 0, 100, |_| 0);
+        // 5 s of a standing 300 ms queue without a loss: ours.
+        feed(&mut q, t0, 100, 500, |_| 300);
+        assert!(!q.competing());
+        // It overflows (a loss): it has stood for 3 s, a competitor's.
+        q.on_losses(2);
+        feed(&mut q, t0, 600, 10, |_| 300);
+        assert!(q.competing());
+        // Short dips do not end it; a second under the threshold does.
+        feed(&mut q, t0, 610, 50, |_| 0);
+        feed(&mut q, t0, 660, 100, |_| 300);
+        assert!(q.competing());
+        feed(&mut q, t0, 760, 120, |_| 0);
+        assert!(!q.competing());
+        // A queue that overflows at once is a competitor's only once it
+        // has stood for COMPETING_AFTER.
+        feed(&mut q, t0, 880, 10, |_| 300);
+        q.on_losses(1);
+        feed(&mut q, t0, 890, 270, |_| 300);
+        assert!(!q.competing());
+        feed(&mut q, t0, 1160, 50, |_| 300);
+        assert!(q.competing());
     }
 }
