@@ -82,11 +82,13 @@ use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
     ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats,
-    ReceivedFrame, SdpType, Transmit,
+    ReceivedFrame, SdpType, SignalingState, Transmit,
 };
 use meshrtc_sdp::negotiate::MediaKind;
 
 use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, ServerMessage};
+
+mod negotiation;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -193,6 +195,16 @@ pub enum MeshEvent {
         /// Audio or video.
         kind: MediaKind,
     },
+    /// A member's track stopped (it stopped sending on the m-line `mid`,
+    /// after a renegotiation).
+    TrackRemoved {
+        /// The member.
+        from: String,
+        /// The m-line.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+    },
     /// A frame from a member.
     Frame {
         /// The member.
@@ -237,6 +249,13 @@ pub struct MeshStats {
     pub layer_switches: u64,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
+    /// Renegotiations completed (offers answered and answers applied
+    /// after the first negotiation of a connection).
+    pub renegotiations: u64,
+    /// Glare as the polite side: our offer rolled back for the member's.
+    pub glare_rollbacks: u64,
+    /// Glare as the impolite side: the member's crossing offer ignored.
+    pub glare_ignored: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -264,6 +283,8 @@ struct Member {
     connected: bool,
     video_mid: Option<String>,
     audio_mid: Option<String>,
+    /// The second video track's m-line (see [`MeshNode::start_screen`]).
+    screen_mid: Option<String>,
     bitrate: f64,
     last_report: Option<Instant>,
     /// The video layer the member is sent.
@@ -320,6 +341,13 @@ pub struct MeshNode {
     candidates_dropped: u64,
     members_failed: u64,
     signaling_errors: u64,
+    renegotiations: u64,
+    glare_rollbacks: u64,
+    glare_ignored: u64,
+    /// The screen track is on ([`MeshNode::start_screen`]).
+    screen: bool,
+    /// A member asked for a key frame of the screen track.
+    screen_keyframe: bool,
     /// Draws each connection's 256-bit seed from the node's seed.
     rng: ChaCha20Rng,
 }
@@ -365,6 +393,11 @@ impl MeshNode {
             candidates_dropped: 0,
             members_failed: 0,
             signaling_errors: 0,
+            renegotiations: 0,
+            glare_rollbacks: 0,
+            glare_ignored: 0,
+            screen: false,
+            screen_keyframe: false,
             rng,
             config,
         };
@@ -455,6 +488,7 @@ impl MeshNode {
                 connected: false,
                 video_mid: None,
                 audio_mid: None,
+                screen_mid: None,
                 bitrate: f64::from(self.config.max_bitrate) / 2.0,
                 last_report: None,
                 layer: 0,
@@ -535,34 +569,11 @@ impl MeshNode {
                         }
                     }
                 }
-                let Some(m) = self.members.get_mut(&from) else {
-                    return;
-                };
-                let answer =
-                    m.pc.set_remote_description(now, SdpType::Offer, &sdp)
-                        .and_then(|()| m.pc.create_answer(now));
-                match answer {
-                    Ok(sdp) => self.signals.push_back(ClientMessage::Answer {
-                        to: from.clone(),
-                        sdp,
-                    }),
-                    Err(e) => {
-                        self.signaling_errors += 1;
-                        self.remove(&from, &format!("bad offer: {e}"));
-                    }
-                }
+                self.on_offer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Answer { from, sdp } => {
-                let Some(m) = self.members.get_mut(&from) else {
-                    self.signaling_errors += 1;
-                    return;
-                };
-                if let Err(e) = m.pc.set_remote_description(now, SdpType::Answer, &sdp) {
-                    self.signaling_errors += 1;
-                    self.remove(&from, &format!("bad answer: {e}"));
-                    return;
-                }
+                self.on_answer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Candidate { from, candidate } => {
@@ -600,6 +611,10 @@ impl MeshNode {
         };
         m.pc.add_transceiver(MediaKind::Video, send_video, true);
         m.pc.add_transceiver(MediaKind::Audio, send_audio, true);
+        self.add_screen(&id);
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
         match m.pc.create_offer(now) {
             Ok(sdp) => self.signals.push_back(ClientMessage::Offer {
                 to: id.clone(),
@@ -707,6 +722,9 @@ impl MeshNode {
                     {
                         m.connected = true;
                         for (mid, kind) in m.pc.sending_mids() {
+                            if m.screen_mid.as_deref() == Some(mid.as_str()) {
+                                continue;
+                            }
                             match kind {
                                 MediaKind::Video => m.video_mid = Some(mid),
                                 MediaKind::Audio => m.audio_mid = Some(mid),
@@ -737,6 +755,23 @@ impl MeshNode {
                         self.events.push_back(MeshEvent::Frame {
                             from: id.to_string(),
                             frame,
+                        });
+                    }
+                    PeerEvent::KeyframeRequested { mid }
+                        if m.screen_mid.as_deref() == Some(mid.as_str()) =>
+                    {
+                        self.screen_keyframe = true;
+                    }
+                    PeerEvent::MidChanged { old, new }
+                        if m.screen_mid.as_deref() == Some(old.as_str()) =>
+                    {
+                        m.screen_mid = Some(new);
+                    }
+                    PeerEvent::TrackRemoved { mid, kind } => {
+                        self.events.push_back(MeshEvent::TrackRemoved {
+                            from: id.to_string(),
+                            mid,
+                            kind,
                         });
                     }
                     PeerEvent::KeyframeRequested { .. } => {
@@ -777,6 +812,15 @@ impl MeshNode {
             self.remove(id, &why);
         } else if closed_by_peer {
             self.remove(id, "closed by the member");
+        } else {
+            self.add_screen(id);
+            self.maybe_offer(now, id);
+            // The offer's events (none today) and transmits.
+            if let Some(m) = self.members.get_mut(id) {
+                while let Some(t) = m.pc.poll_transmit() {
+                    self.outbox.push_back(t);
+                }
+            }
         }
     }
 
@@ -1024,6 +1068,9 @@ impl MeshNode {
             layer_targets: self.layer_targets(),
             layer_switches: self.layer_switches,
             signaling_errors: self.signaling_errors,
+            renegotiations: self.renegotiations,
+            glare_rollbacks: self.glare_rollbacks,
+            glare_ignored: self.glare_ignored,
         }
     }
 }

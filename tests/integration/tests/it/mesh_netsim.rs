@@ -64,6 +64,13 @@ struct Member {
     /// Delta frames of another layer than the key frame before them: a
     /// sender that moved us between layers off a key frame.
     layer_breaks: u32,
+    /// The second video track ("screen"): sent while on, 5 frames a
+    /// second, frame numbers from 0.
+    screen: Option<(FakeEncoder, Vp8Packetizer, u32, Instant)>,
+    /// Screen frames decoded, per sender (the video m-lines after the
+    /// first, mid "0").
+    screen_decoded: BTreeMap<String, Vec<u32>>,
+    screen_decoders: BTreeMap<String, FakeDecoder>,
 }
 
 /// A decoded video frame, for the simulcast test.
@@ -133,6 +140,9 @@ impl Member {
             keys_due: Vec::new(),
             rx: BTreeMap::new(),
             layer_breaks: 0,
+            screen: None,
+            screen_decoded: BTreeMap::new(),
+            screen_decoders: BTreeMap::new(),
         }
     }
 
@@ -147,6 +157,14 @@ impl Member {
     fn events(&mut self, now: Instant) {
         while let Some(e) = self.node.poll_event() {
             if let MeshEvent::Frame { from, frame } = &e {
+                if frame.kind == MediaKind::Video && frame.mid != "0" {
+                    let d = self.screen_decoders.entry(from.clone()).or_default();
+                    if let Ok(info) = d.decode(&frame.data) {
+                        let v = self.screen_decoded.entry(from.clone()).or_default();
+                        v.push(info.frame_number);
+                    }
+                    continue;
+                }
                 match frame.kind {
                     MediaKind::Video => {
                         let d = self.decoders.entry(from.clone()).or_default();
@@ -244,6 +262,18 @@ impl Member {
             self.node.send_frame(now, &p);
             self.next_video += FRAME;
         }
+        if let Some((enc, pk, no, next)) = &mut self.screen {
+            while *next <= now {
+                let t_us = (*next - self.origin).as_micros() as u64;
+                let key = *no % 10 == 0 || self.node.screen_keyframe_wanted();
+                let f = enc.encode(*no, t_us, key);
+                let ts = (t_us * 9 / 100) as u32;
+                let p = PacketizedFrame::vp8(pk, f.data.into(), ts, 1100).unwrap();
+                self.node.send_screen_frame(now, &p);
+                *no += 1;
+                *next += Duration::from_millis(200);
+            }
+        }
         while self.next_audio <= now {
             let pcm = self.tone.next_frame();
             let packet = self.opus.encode(&pcm).unwrap();
@@ -302,6 +332,7 @@ impl Node for Member {
             self.node.poll_timeout(),
             Some(self.next_video.min(self.next_audio)),
             self.pli_flood,
+            self.screen.as_ref().map(|s| s.3),
         ]
         .into_iter()
         .flatten()
@@ -1311,4 +1342,83 @@ fn a_member_whose_path_collapses_moves_down_to_the_small_layer_alone() {
     assert_eq!(call.member(2).layer_breaks, 0);
     assert_eq!(call.member(2).decode_errors, 0);
     assert!(c_rx.len() as f64 >= 0.9 * FPS as f64 * window.as_secs_f64());
+}
+
+/// Every member starts a screen track at the same instant, so the offers
+/// of every pair cross: perfect negotiation resolves each pair (the
+/// polite side, the larger id, rolls back and answers; the impolite side
+/// ignores the crossing offer), nobody is dropped, the screens reach
+/// everyone and the cameras never stop. Then one member stops its screen.
+#[test]
+fn glare_on_every_pair_of_a_six_member_mesh_is_resolved_without_dropping_anyone() {
+    let mut call = Call::new(17, link(0.0));
+    let all: Vec<usize> = (0..6).collect();
+    for _ in 0..6 {
+        call.add(Duration::from_secs(30));
+    }
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let settled = call.sender_frames();
+    let now = call.sim.now();
+    for &i in &all {
+        let m = call.sim.node_mut(call.ids[i]);
+        m.node.start_screen(now);
+        m.screen = Some((
+            FakeEncoder::new(FakeConfig::new(200_000, 5), 100 + i as u64),
+            Vp8Packetizer::new(7000 + i as u16),
+            0,
+            now,
+        ));
+    }
+    // All 30 offers are out before any is delivered: 15 pairs glare.
+    call.run_for(Duration::from_secs(4));
+    let pairs = 15;
+    let (mut rollbacks, mut ignored, mut renegotiations) = (0, 0, 0);
+    for &i in &all {
+        let st = call.member(i).node.stats();
+        rollbacks += st.glare_rollbacks;
+        ignored += st.glare_ignored;
+        renegotiations += st.renegotiations;
+        assert_eq!(st.members_failed, 0);
+        assert!(
+            !call
+                .member(i)
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, MeshEvent::MemberRemoved { .. })),
+            "member {i} dropped someone"
+        );
+    }
+    assert_eq!(rollbacks, pairs, "one polite side per pair rolled back");
+    assert_eq!(ignored, pairs, "one impolite side per pair ignored");
+    // Each pair: the impolite side's offer answered, then the polite
+    // side's own offer answered; counted at both ends.
+    assert_eq!(renegotiations, 4 * pairs);
+    assert!(call.all_connected(&all));
+    for &i in &all {
+        for &j in all.iter().filter(|&&j| j != i) {
+            let from = call.member(j).node.id().unwrap().to_string();
+            let got = call.member(i).screen_decoded.get(&from).map_or(0, Vec::len);
+            assert!(got >= 12, "{i} decoded {got} screen frames of {j}");
+        }
+    }
+    call.check_streams_from(&all, 60, &settled);
+
+    // Member 0 stops its screen: the others hear its track went.
+    let now = call.sim.now();
+    let m0 = call.sim.node_mut(call.ids[0]);
+    m0.node.stop_screen(now);
+    m0.screen = None;
+    call.run_for(Duration::from_secs(1));
+    let id0 = call.member(0).node.id().unwrap().to_string();
+    for &i in &all[1..] {
+        assert!(
+            call.member(i).events.iter().any(|(_, e)| matches!(
+                e,
+                MeshEvent::TrackRemoved { from, kind: MediaKind::Video, .. } if *from == id0
+            )),
+            "member {i}"
+        );
+    }
+    assert!(call.all_connected(&all));
 }
