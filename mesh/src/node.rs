@@ -256,6 +256,8 @@ pub struct MeshStats {
     pub glare_rollbacks: u64,
     /// Glare as the impolite side: the member's crossing offer ignored.
     pub glare_ignored: u64,
+    /// ICE restarts we asked for (a connection went Disconnected).
+    pub ice_restarts: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -344,6 +346,7 @@ pub struct MeshNode {
     renegotiations: u64,
     glare_rollbacks: u64,
     glare_ignored: u64,
+    ice_restarts: u64,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -396,6 +399,7 @@ impl MeshNode {
             renegotiations: 0,
             glare_rollbacks: 0,
             glare_ignored: 0,
+            ice_restarts: 0,
             screen: false,
             screen_keyframe: false,
             rng,
@@ -737,6 +741,15 @@ impl MeshNode {
                             .push_back(MeshEvent::MemberConnected { id: id.to_string() });
                     }
                     PeerEvent::ConnectionStateChanged(ConnectionState::Failed) => failed = true,
+                    // Consent lost for a while (the member's or our
+                    // address changed, say): an ICE restart, before the
+                    // connection fails; media resumes on the new pair.
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Disconnected)
+                        if m.pc.negotiated().is_some() =>
+                    {
+                        m.pc.restart_ice();
+                        self.ice_restarts += 1;
+                    }
                     // The member closed its side (DTLS close_notify): a
                     // clean end, usually just before its peer-left.
                     PeerEvent::ConnectionStateChanged(ConnectionState::Closed) => {
@@ -1071,6 +1084,7 @@ impl MeshNode {
             renegotiations: self.renegotiations,
             glare_rollbacks: self.glare_rollbacks,
             glare_ignored: self.glare_ignored,
+            ice_restarts: self.ice_restarts,
         }
     }
 }

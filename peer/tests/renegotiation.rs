@@ -382,3 +382,64 @@ a=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cname:abc\r\n";
     assert_eq!(b.pc.negotiated().unwrap().remote_ufrag, "Vd5O");
     assert_eq!(b.pc.sending_mids(), [("1".to_string(), MediaKind::Audio)]);
 }
+
+/// The ufrag of a description's first m-line.
+fn ufrag(sdp: &str) -> String {
+    let d = SessionDescription::parse(sdp).unwrap();
+    d.media[0].ice_credentials().unwrap().0.to_string()
+}
+
+#[test]
+fn an_ice_restart_changes_both_sides_credentials_and_media_never_stops() {
+    let (mut now, mut a, mut b, first_offer) = connected();
+    let first_answer = b.pc.local_description().unwrap();
+    a.pc.restart_ice();
+    drain(&mut a);
+    assert!(a.events.contains(&PeerEvent::NegotiationNeeded));
+    let offer = a.pc.create_offer(now).unwrap();
+    assert_ne!(ufrag(&offer), ufrag(&first_offer), "new credentials");
+    // Media still flows while the offer is out: the old pair is kept.
+    let (ma, mb) = (a.events.len(), b.events.len());
+    send_video(&mut now, &mut a, &mut b, &["0"], &["0"]);
+    assert_eq!(frames_on(&b, "0", mb), 10);
+    assert_eq!(frames_on(&a, "0", ma), 10);
+    // b sees the new credentials: it restarts too, in its answer.
+    b.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.pc.create_answer(now).unwrap();
+    assert_ne!(ufrag(&answer), ufrag(&first_answer));
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    let (ma, mb) = (a.events.len(), b.events.len());
+    send_video(&mut now, &mut a, &mut b, &["0"], &["0"]);
+    assert_eq!(frames_on(&b, "0", mb), 10, "media during the new checks");
+    assert_eq!(frames_on(&a, "0", ma), 10);
+    run_until_settled(&mut now, &mut a, &mut b);
+    drain(&mut a);
+    // ICE went through checking again and selected a pair.
+    let ice_states: Vec<_> = a
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::IceStateChanged(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        ice_states
+            .iter()
+            .filter(|s| **s == meshrtc_ice::IceState::New)
+            .count()
+            >= 1,
+        "{ice_states:?}"
+    );
+    assert_eq!(a.pc.stats().ice_restarts, 1);
+    assert_eq!(b.pc.stats().ice_restarts, 1);
+    assert_eq!(a.pc.stats().selected_pair, Some((a.addr, b.addr)));
+    let (ma, mb) = (a.events.len(), b.events.len());
+    send_video(&mut now, &mut a, &mut b, &["0"], &["0"]);
+    assert_eq!(frames_on(&b, "0", mb), 10);
+    assert_eq!(frames_on(&a, "0", ma), 10);
+    assert_same_transport(&a);
+    assert_same_transport(&b);
+}

@@ -162,6 +162,10 @@ pub struct PeerConnection {
     negotiation_needed: bool,
     /// `restart_ice` was called and no offer carried it yet.
     ice_restart_pending: bool,
+    /// The outstanding local offer restarted ICE.
+    offer_restarts_ice: bool,
+    /// ICE restarts done, ours and the peer's.
+    ice_restarts: u64,
     negotiated: Option<Negotiated>,
     session_id: u64,
     session_version: u64,
@@ -282,6 +286,8 @@ impl PeerConnection {
             snapshot: None,
             negotiation_needed: false,
             ice_restart_pending: false,
+            offer_restarts_ice: false,
+            ice_restarts: 0,
             negotiated: None,
             session_id,
             session_version: 1,

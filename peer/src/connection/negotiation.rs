@@ -42,6 +42,19 @@ impl PeerConnection {
         }
         self.ensure_ice(true, now);
         self.take_snapshot();
+        // ICE restart (RFC 8445 §9, RFC 8829 §5.2.1): new credentials in
+        // this offer; the old pair carries media until a new one is
+        // selected.
+        self.offer_restarts_ice = false;
+        if self.ice_restart_pending && self.negotiated.is_some() {
+            if let Some(ice) = &mut self.ice {
+                ice.restart(now);
+                self.ice_restarts += 1;
+                self.offer_restarts_ice = true;
+            }
+            self.ice_restart_pending = false;
+            self.drain_ice(now);
+        }
         let (layout, kept) = self.offer_layout();
         let tag = self.negotiated.as_ref().map(|n| n.bundle_mid.clone());
         self.session_version += u64::from(self.current_local.is_some());
@@ -159,6 +172,20 @@ impl PeerConnection {
             state: self.signaling,
         })?;
         let layout = self.answer_layout();
+        // The peer restarts ICE (new credentials in its offer): so do we,
+        // in this answer (RFC 8839 §4.4.1.1.1, RFC 8829 §5.3.2).
+        let restart = self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| offer_ice_ufrag(&offer).is_some_and(|u| u != n.remote_ufrag));
+        if restart {
+            if let Some(ice) = &mut self.ice {
+                ice.restart(now);
+                self.ice_restarts += 1;
+            }
+            self.ice_restart_pending = false;
+            self.drain_ice(now);
+        }
         self.session_version += u64::from(self.current_local.is_some());
         let made = negotiate::create_answer_for(
             &offer,
@@ -202,7 +229,9 @@ impl PeerConnection {
             }
             SignalingState::HaveLocalOffer => {
                 self.pending_local = None;
-                // The session version stays increasing (RFC 3264 §8).
+                // The session version stays increasing (RFC 3264 §8). Our
+                // credentials stay new: the next offer carries them.
+                self.ice_restart_pending |= self.offer_restarts_ice;
             }
             SignalingState::HaveRemoteOffer => self.pending_remote = None,
         }
@@ -211,6 +240,20 @@ impl PeerConnection {
         self.negotiation_needed = false;
         self.update_negotiation_needed();
         Ok(())
+    }
+
+    /// Restarts ICE (RFC 8445 §9, W3C `restartIce()`): the next offer
+    /// carries new credentials ([`PeerEvent::NegotiationNeeded`] says
+    /// when to make it), both agents check pairs anew, and media goes on
+    /// over the old pair until a new one is selected; DTLS and SRTP stay.
+    /// An offer from the peer with new credentials restarts ICE on our
+    /// side too.
+    pub fn restart_ice(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.ice_restart_pending = true;
+        self.update_negotiation_needed();
     }
 
     /// A subsequent negotiation runs on the same DTLS association: the
@@ -616,4 +659,20 @@ pub(super) fn normalize_candidate(c: &str) -> String {
     } else {
         format!("candidate:{v}")
     }
+}
+
+/// The ICE ufrag of an offer: its first m-line that has one (every bundled
+/// m-line carries the same), else the session level.
+fn offer_ice_ufrag<'d>(offer: &'d SessionDescription<'_>) -> Option<&'d str> {
+    offer
+        .media
+        .iter()
+        .filter(|m| m.port != 0)
+        .find_map(|m| m.ice_credentials().map(|c| c.0))
+        .or_else(|| {
+            offer.find(|a| match a {
+                Attribute::IceUfrag(u) => Some(u.as_ref()),
+                _ => None,
+            })
+        })
 }

@@ -122,6 +122,8 @@ pub struct PeerStats {
     /// Padding packets the pacer asked for (probes, the padding rate) and
     /// we did not build: probes are made of media only so far.
     pub padding_not_sent: u64,
+    /// ICE restarts, ours and the peer's ([`PeerConnection::restart_ice`]).
+    pub ice_restarts: u64,
 }
 
 impl PeerConnection {
@@ -158,6 +160,7 @@ impl PeerConnection {
             unroutable: self.unroutable,
             malformed: self.malformed,
             early_dropped: self.early_dropped,
+            ice_restarts: self.ice_restarts,
             unvalidated_dropped: self.unvalidated_dropped,
             remote_candidates_dropped: self.remote_candidates_dropped,
             dtls: self.dtls.as_ref().map(|d| d.stats().clone()),

@@ -13,7 +13,7 @@ use meshrtc_media::source::ToneSource;
 use meshrtc_mesh::signaling::protocol::{ClientMessage, ServerMessage};
 use meshrtc_mesh::signaling::rooms::{ClientId, Output, Rooms, RoomsConfig};
 use meshrtc_mesh::{LayerFrame, MeshConfig, MeshEvent, MeshNode};
-use meshrtc_netsim::{Datagram, LinkConfig, Node, NodeId, Sim};
+use meshrtc_netsim::{Datagram, LinkConfig, NatConfig, NatId, Node, NodeId, Sim};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -396,6 +396,32 @@ impl Call {
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
+    }
+
+    /// A member behind a home NAT (its own, public address 203.0.113.x),
+    /// with short consent timers (a check every 500 ms, Disconnected after
+    /// 1 s without consent, failed after 10 s).
+    fn add_behind_nat(&mut self) -> (usize, NatId) {
+        let i = self.ids.len();
+        let public: IpAddr = format!("203.0.113.{}", i + 1).parse().unwrap();
+        let nat = self.sim.add_nat(NatConfig::home(public));
+        let ip: IpAddr = format!("192.168.{}.2", i + 1).parse().unwrap();
+        let m = Member::with_config(
+            i,
+            1000 + i as u64,
+            self.sim.now(),
+            ip,
+            Duration::from_secs(10),
+            40000,
+            |cfg| {
+                cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
+                cfg.peer.ice.consent_interval = Duration::from_millis(500);
+            },
+        );
+        self.ids.push(self.sim.add_node_behind(nat, m, &[ip]));
+        self.clients.push(Some(self.rooms.connect(self.sim.now())));
+        self.deaf.push(false);
+        (i, nat)
     }
 
     /// Member `i` leaves the room and comes back as a new member (a new
@@ -1421,4 +1447,110 @@ fn glare_on_every_pair_of_a_six_member_mesh_is_resolved_without_dropping_anyone(
         );
     }
     assert!(call.all_connected(&all));
+}
+
+/// A member behind a NAT gets a new public address mid-call (the NAT
+/// forgets its mappings): the others lose consent, go Disconnected and
+/// restart ICE; media resumes on the new path within two seconds, on the
+/// same connections (no member removed, no new DTLS handshake).
+#[test]
+fn a_members_address_changes_mid_call_and_media_resumes_after_an_ice_restart() {
+    let mut call = Call::new(23, link(0.0));
+    let (moving, nat) = call.add_behind_nat();
+    let all: Vec<usize> = std::iter::once(moving)
+        .chain((0..2).map(|_| {
+            call.add_tuned(|cfg| {
+                cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
+                cfg.peer.ice.consent_timeout = Duration::from_secs(10);
+                cfg.peer.ice.consent_interval = Duration::from_millis(500);
+            })
+        }))
+        .collect();
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(2));
+    let moving_id = call.member(moving).node.id().unwrap().to_string();
+    let before: Vec<usize> = all[1..]
+        .iter()
+        .map(|&i| call.member(i).decoded[&moving_id].len())
+        .collect();
+    let rebind_at = call.sim.now();
+    call.sim.rebind_nat(nat);
+    // Frames decoded after the rebind, per other member, and when media
+    // from the moving member came back.
+    let mut resumed: Vec<Option<Duration>> = vec![None; all.len() - 1];
+    while call.sim.now() - rebind_at < Duration::from_secs(3) {
+        call.run_for(Duration::from_millis(100));
+        for (k, &i) in all[1..].iter().enumerate() {
+            let m = call.member(i);
+            let now_count = m.decoded[&moving_id].len();
+            // Nothing from the moved member is taken before the restart
+            // (it comes from an address ICE has not validated).
+            let restarts = restarts_with(&call, i, &moving_id);
+            if resumed[k].is_none() && restarts > 0 && now_count > before[k] {
+                resumed[k] = Some(call.sim.now() - rebind_at);
+            }
+        }
+    }
+    eprintln!("address change: media from the moved member resumed after {resumed:?}");
+    for (k, &i) in all[1..].iter().enumerate() {
+        let st = call.member(i).node.stats();
+        assert!(restarts_with(&call, i, &moving_id) >= 1, "member {i}");
+        assert_eq!(st.members_failed, 0);
+        let t = resumed[k].expect("media resumed");
+        // A frame a second is more than the decoder had at the rebind.
+        let after = call.member(i).decoded[&moving_id].len();
+        assert!(
+            after >= before[k] + 20,
+            "member {i}: {} -> {after}",
+            before[k]
+        );
+        // Disconnected after 1 s without consent, then one round trip of
+        // signaling and checks.
+        assert!(t <= Duration::from_secs(2), "member {i}: {t:?}");
+        // One restart resolved it: no flapping.
+        assert_eq!(restarts_with(&call, i, &moving_id), 1, "member {i}");
+    }
+    for &i in &all {
+        assert!(
+            !call
+                .member(i)
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, MeshEvent::MemberRemoved { .. })),
+            "member {i} dropped someone"
+        );
+        // The same connections: each came up once.
+        let ups = call
+            .member(i)
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, MeshEvent::MemberConnected { .. }))
+            .count();
+        assert_eq!(ups, all.len() - 1, "member {i}");
+    }
+    // And the moved member gets the others' media again too.
+    let mark: Vec<usize> = all[1..]
+        .iter()
+        .map(|&j| {
+            let from = call.member(j).node.id().unwrap().to_string();
+            call.member(moving).decoded[&from].len()
+        })
+        .collect();
+    call.run_for(Duration::from_secs(1));
+    for (k, &j) in all[1..].iter().enumerate() {
+        let from = call.member(j).node.id().unwrap().to_string();
+        assert!(call.member(moving).decoded[&from].len() >= mark[k] + 10);
+    }
+}
+
+/// ICE restarts on member `i`'s connection to `member` (its own and the
+/// member's).
+fn restarts_with(call: &Call, i: usize, member: &str) -> u64 {
+    call.member(i)
+        .node
+        .stats()
+        .members
+        .into_iter()
+        .find(|(id, _, _)| id == member)
+        .map_or(0, |(_, _, s)| s.ice_restarts)
 }
