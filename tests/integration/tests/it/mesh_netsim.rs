@@ -383,16 +383,25 @@ impl Call {
     fn add_tuned(&mut self, tune: impl FnOnce(&mut MeshConfig)) -> usize {
         let i = self.ids.len();
         let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
-        let m = Member::with_config(
-            i,
-            1000 + i as u64,
-            self.sim.now(),
-            ip,
-            Duration::from_secs(30),
-            40000,
-            tune,
-        );
-        self.ids.push(self.sim.add_node(m, &[ip]));
+        self.add_with(ip, None, Duration::from_secs(30), tune)
+    }
+
+    /// A member at `ip` (behind `nat` if given) with consent timing out
+    /// after `consent`.
+    fn add_with(
+        &mut self,
+        ip: IpAddr,
+        nat: Option<NatId>,
+        consent: Duration,
+        tune: impl FnOnce(&mut MeshConfig),
+    ) -> usize {
+        let i = self.ids.len();
+        let m = Member::with_config(i, 1000 + i as u64, self.sim.now(), ip, consent, 40000, tune);
+        let id = match nat {
+            Some(nat) => self.sim.add_node_behind(nat, m, &[ip]),
+            None => self.sim.add_node(m, &[ip]),
+        };
+        self.ids.push(id);
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
@@ -406,21 +415,10 @@ impl Call {
         let public: IpAddr = format!("203.0.113.{}", i + 1).parse().unwrap();
         let nat = self.sim.add_nat(NatConfig::home(public));
         let ip: IpAddr = format!("192.168.{}.2", i + 1).parse().unwrap();
-        let m = Member::with_config(
-            i,
-            1000 + i as u64,
-            self.sim.now(),
-            ip,
-            Duration::from_secs(10),
-            40000,
-            |cfg| {
-                cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
-                cfg.peer.ice.consent_interval = Duration::from_millis(500);
-            },
-        );
-        self.ids.push(self.sim.add_node_behind(nat, m, &[ip]));
-        self.clients.push(Some(self.rooms.connect(self.sim.now())));
-        self.deaf.push(false);
+        let i = self.add_with(ip, Some(nat), Duration::from_secs(10), |cfg| {
+            cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
+            cfg.peer.ice.consent_interval = Duration::from_millis(500);
+        });
         (i, nat)
     }
 
