@@ -5,7 +5,10 @@
 //! offer to each member already there, and a member that sees `peer-joined`
 //! waits for the newcomer's offer, so joins never glare. A member that
 //! leaves is removed at once (`peer-left`); one that vanishes is removed
-//! when its connection fails (ICE consent, RFC 7675). A member that comes
+//! when its connection fails (ICE consent, RFC 7675): a connection that
+//! goes Disconnected is restarted (ICE restart by renegotiation, see
+//! `negotiation.rs`), and removed if it is not Connected again by the time
+//! its consent would have expired. A member that comes
 //! back gets a fresh connection (it has a new id).
 //!
 //! Media fan-out is done once: the caller encodes each frame once and
@@ -287,6 +290,9 @@ struct Member {
     audio_mid: Option<String>,
     /// The second video track's m-line (see [`MeshNode::start_screen`]).
     screen_mid: Option<String>,
+    /// After an ICE restart: the member is removed if its connection is not
+    /// Connected again by then.
+    restart_deadline: Option<Instant>,
     bitrate: f64,
     last_report: Option<Instant>,
     /// The video layer the member is sent.
@@ -493,6 +499,7 @@ impl MeshNode {
                 video_mid: None,
                 audio_mid: None,
                 screen_mid: None,
+                restart_deadline: None,
                 bitrate: f64::from(self.config.max_bitrate) / 2.0,
                 last_report: None,
                 layer: 0,
@@ -664,6 +671,18 @@ impl MeshNode {
                 }
             }
             self.drain_member(now, &id);
+            // An ICE restart that did not bring the member back by the
+            // time its consent would have expired: it is gone (it may have
+            // vanished, and a restart needs its answer).
+            let expired = self
+                .members
+                .get(&id)
+                .and_then(|m| m.restart_deadline)
+                .is_some_and(|t| t <= now);
+            if expired {
+                self.members_failed += 1;
+                self.remove(&id, "consent lost; the ICE restart did not reconnect");
+            }
         }
     }
 
@@ -672,7 +691,8 @@ impl MeshNode {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.members
             .values()
-            .filter_map(|m| m.pc.poll_timeout())
+            .flat_map(|m| [m.pc.poll_timeout(), m.restart_deadline])
+            .flatten()
             .min()
     }
 
@@ -749,6 +769,16 @@ impl MeshNode {
                     {
                         m.pc.restart_ice();
                         self.ice_restarts += 1;
+                        // As long as consent would have lasted (RFC 7675
+                        // §5.1): Disconnected comes that much earlier.
+                        let ice = &self.config.peer.ice;
+                        let grace = ice.consent_timeout.saturating_sub(ice.disconnected_timeout);
+                        m.restart_deadline.get_or_insert(now + grace);
+                    }
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Connected)
+                        if m.connected =>
+                    {
+                        m.restart_deadline = None;
                     }
                     // The member closed its side (DTLS close_notify): a
                     // clean end, usually just before its peer-left.
