@@ -27,20 +27,6 @@ fn connected() -> (Instant, Side, Side, String) {
     (now, a, b, offer)
 }
 
-/// `x` offers, `y` answers (a first or a subsequent negotiation).
-/// Returns (offer, answer).
-fn renegotiate(now: Instant, x: &mut Side, y: &mut Side) -> (String, String) {
-    let offer = x.pc.create_offer(now).unwrap();
-    y.pc.set_remote_description(now, SdpType::Offer, &offer)
-        .unwrap();
-    let answer = y.pc.create_answer(now).unwrap();
-    x.pc.set_remote_description(now, SdpType::Answer, &answer)
-        .unwrap();
-    assert_eq!(x.pc.signaling_state(), SignalingState::Stable);
-    assert_eq!(y.pc.signaling_state(), SignalingState::Stable);
-    (offer, answer)
-}
-
 /// Sends `n` video frames (the first a key frame) on each `(side, mid)`,
 /// then lets the pair run 300 ms.
 fn send_video(now: &mut Instant, a: &mut Side, b: &mut Side, a_mids: &[&str], b_mids: &[&str]) {

@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use meshrtc_peer::{ConnectionState, PeerConfig, PeerConnection, PeerEvent, Transmit};
+use meshrtc_peer::{
+    ConnectionState, PeerConfig, PeerConnection, PeerEvent, SdpType, SignalingState, Transmit,
+};
 use meshrtc_sdp::negotiate::MediaKind;
 
 pub struct Side {
@@ -92,4 +94,18 @@ pub fn sides() -> (Instant, Side, Side) {
     a.pc.add_transceiver(MediaKind::Video, true, true);
     b.pc.add_answer_track(MediaKind::Video);
     (now, a, b)
+}
+
+/// `x` offers, `y` answers (a first or a subsequent negotiation).
+/// Returns (offer, answer).
+pub fn renegotiate(now: Instant, x: &mut Side, y: &mut Side) -> (String, String) {
+    let offer = x.pc.create_offer(now).unwrap();
+    y.pc.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = y.pc.create_answer(now).unwrap();
+    x.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    assert_eq!(x.pc.signaling_state(), SignalingState::Stable);
+    assert_eq!(y.pc.signaling_state(), SignalingState::Stable);
+    (offer, answer)
 }
