@@ -469,7 +469,7 @@ impl PeerConnection {
                 }
             }
         }
-        self.setup_senders(&n);
+        self.setup_senders();
         // A track the peer stopped sending (or whose m-line went): its
         // receive state goes, and the application hears of it.
         for (mid, kind) in was_receiving {
@@ -531,8 +531,7 @@ impl PeerConnection {
     /// (same m-line, same SSRC) keeps its state, so its sequence numbers
     /// and SRTP indexes run on across a renegotiation; one that stops is
     /// parked with its state, and resumes where it stopped.
-    pub(super) fn setup_senders(&mut self, n: &Negotiated) {
-        let _ = n;
+    pub(super) fn setup_senders(&mut self) {
         let mut tracks: Vec<(String, MediaKind, SendTrack)> = Vec::new();
         for t in &self.transceivers {
             let (Some(mid), Some(track)) = (&t.mid, &t.track) else {

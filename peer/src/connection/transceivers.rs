@@ -253,12 +253,10 @@ impl PeerConnection {
                 .and_then(|d| d.media.get(m))
                 .is_some_and(|x| x.port == 0)
         };
+        // Rejected m-lines whose transceiver is stopped, or that have none
+        // (a remote m-line we rejected, `m=application` say).
         let mut recyclable: VecDeque<usize> = (0..current)
-            .filter(|&m| {
-                rejected_now(m) && slots[m].is_none_or(|i| self.transceivers[i].stopped)
-                // A slot without a transceiver (a remote m-line we
-                // rejected) is recycled too.
-            })
+            .filter(|&m| rejected_now(m) && slots[m].is_none_or(|i| self.transceivers[i].stopped))
             .collect();
         let new: Vec<usize> = (0..self.transceivers.len())
             .filter(|&i| {
