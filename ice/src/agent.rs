@@ -345,6 +345,10 @@ pub struct IceAgent {
     last_check_at: Option<Instant>,
     first_valid_at: Option<Instant>,
     selected: Option<usize>,
+    /// The pair selected before an ICE restart: its datagrams stay
+    /// accepted until the restart selects a pair (RFC 8445 §9: media goes
+    /// on over the old pair meanwhile).
+    previous_path: Option<(SocketAddr, SocketAddr)>,
     nominated: Option<usize>,
     next_consent: Option<Instant>,
     last_consent: Option<Instant>,
@@ -404,6 +408,7 @@ impl IceAgent {
             last_check_at: None,
             first_valid_at: None,
             selected: None,
+            previous_path: None,
             nominated: None,
             next_consent: None,
             last_consent: None,
@@ -466,7 +471,9 @@ impl IceAgent {
     /// Whether datagrams from `remote` arriving at our `local` address come
     /// over a path ICE validated (see [`PathStatus`]).
     pub fn path_status(&self, local: SocketAddr, remote: SocketAddr) -> PathStatus {
-        if self.selected_pair() == Some((local, remote)) {
+        if self.selected_pair() == Some((local, remote))
+            || self.previous_path == Some((local, remote))
+        {
             return PathStatus::Validated;
         }
         let mut status = PathStatus::Unknown;
@@ -664,7 +671,9 @@ impl IceAgent {
     /// ICE restart (RFC 8445 §9): new local credentials, the peer's
     /// candidates and all pairs forgotten, consent state cleared. Local
     /// candidates are kept. Call `set_remote_credentials` with the peer's
-    /// new credentials afterwards.
+    /// new credentials afterwards. The pair selected until now stays
+    /// [`PathStatus::Validated`] until the restart selects one, so media
+    /// goes on over it meanwhile (also after a restart by the peer).
     pub fn restart(&mut self, now: Instant) {
         let _ = now;
         let mut gen = |n: usize| -> String {
@@ -694,6 +703,7 @@ impl IceAgent {
     }
 
     fn reset_remote(&mut self) {
+        self.previous_path = self.selected_pair().or(self.previous_path);
         self.remotes.clear();
         self.pairs.clear();
         self.triggered.clear();
@@ -1120,6 +1130,7 @@ impl IceAgent {
     /// whatever pair is selected, however it got selected (RFC 7675 §5.1).
     fn select(&mut self, now: Instant, p: usize, nominated: bool) {
         self.selected = Some(p);
+        self.previous_path = None;
         self.refresh_consent(now);
         let (local, remote) = self.pair_addrs(p);
         self.events.push_back(IceEvent::SelectedPair {

@@ -5,7 +5,10 @@
 //! offer to each member already there, and a member that sees `peer-joined`
 //! waits for the newcomer's offer, so joins never glare. A member that
 //! leaves is removed at once (`peer-left`); one that vanishes is removed
-//! when its connection fails (ICE consent, RFC 7675). A member that comes
+//! when its connection fails (ICE consent, RFC 7675): a connection that
+//! goes Disconnected is restarted (ICE restart by renegotiation, see
+//! `negotiation.rs`), and removed if it is not Connected again by the time
+//! its consent would have expired. A member that comes
 //! back gets a fresh connection (it has a new id).
 //!
 //! Media fan-out is done once: the caller encodes each frame once and
@@ -86,13 +89,15 @@ use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
     ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats,
-    ReceivedFrame, SdpType, Transmit,
+    ReceivedFrame, SdpType, SignalingState, Transmit,
 };
 use meshrtc_sdp::negotiate::MediaKind;
 
 use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, ServerMessage};
 use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
+
+mod negotiation;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -205,6 +210,16 @@ pub enum MeshEvent {
         /// Audio or video.
         kind: MediaKind,
     },
+    /// A member's track stopped (it stopped sending on the m-line `mid`,
+    /// after a renegotiation).
+    TrackRemoved {
+        /// The member.
+        from: String,
+        /// The m-line.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+    },
     /// A frame from a member.
     Frame {
         /// The member.
@@ -258,6 +273,15 @@ pub struct MeshStats {
     pub member_shares: Vec<Option<u64>>,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
+    /// Renegotiations completed (offers answered and answers applied
+    /// after the first negotiation of a connection).
+    pub renegotiations: u64,
+    /// Glare as the polite side: our offer rolled back for the member's.
+    pub glare_rollbacks: u64,
+    /// Glare as the impolite side: the member's crossing offer ignored.
+    pub glare_ignored: u64,
+    /// ICE restarts we asked for (a connection went Disconnected).
+    pub ice_restarts: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -285,6 +309,11 @@ struct Member {
     connected: bool,
     video_mid: Option<String>,
     audio_mid: Option<String>,
+    /// The second video track's m-line (see [`MeshNode::start_screen`]).
+    screen_mid: Option<String>,
+    /// After an ICE restart: the member is removed if its connection is not
+    /// Connected again by then.
+    restart_deadline: Option<Instant>,
     bitrate: f64,
     last_report: Option<Instant>,
     /// The video layer the member is sent.
@@ -352,6 +381,14 @@ pub struct MeshNode {
     candidates_dropped: u64,
     members_failed: u64,
     signaling_errors: u64,
+    renegotiations: u64,
+    glare_rollbacks: u64,
+    glare_ignored: u64,
+    ice_restarts: u64,
+    /// The screen track is on ([`MeshNode::start_screen`]).
+    screen: bool,
+    /// A member asked for a key frame of the screen track.
+    screen_keyframe: bool,
     /// Draws each connection's 256-bit seed from the node's seed.
     rng: ChaCha20Rng,
     /// One budget for every member's stream ([`crate::uplink_budget`]).
@@ -407,6 +444,12 @@ impl MeshNode {
             candidates_dropped: 0,
             members_failed: 0,
             signaling_errors: 0,
+            renegotiations: 0,
+            glare_rollbacks: 0,
+            glare_ignored: 0,
+            ice_restarts: 0,
+            screen: false,
+            screen_keyframe: false,
             rng,
             config,
         };
@@ -497,6 +540,8 @@ impl MeshNode {
                 connected: false,
                 video_mid: None,
                 audio_mid: None,
+                screen_mid: None,
+                restart_deadline: None,
                 bitrate: f64::from(self.config.max_bitrate) / 2.0,
                 last_report: None,
                 layer: 0,
@@ -578,34 +623,11 @@ impl MeshNode {
                         }
                     }
                 }
-                let Some(m) = self.members.get_mut(&from) else {
-                    return;
-                };
-                let answer =
-                    m.pc.set_remote_description(now, SdpType::Offer, &sdp)
-                        .and_then(|()| m.pc.create_answer(now));
-                match answer {
-                    Ok(sdp) => self.signals.push_back(ClientMessage::Answer {
-                        to: from.clone(),
-                        sdp,
-                    }),
-                    Err(e) => {
-                        self.signaling_errors += 1;
-                        self.remove(&from, &format!("bad offer: {e}"));
-                    }
-                }
+                self.on_offer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Answer { from, sdp } => {
-                let Some(m) = self.members.get_mut(&from) else {
-                    self.signaling_errors += 1;
-                    return;
-                };
-                if let Err(e) = m.pc.set_remote_description(now, SdpType::Answer, &sdp) {
-                    self.signaling_errors += 1;
-                    self.remove(&from, &format!("bad answer: {e}"));
-                    return;
-                }
+                self.on_answer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Candidate { from, candidate } => {
@@ -643,6 +665,10 @@ impl MeshNode {
         };
         m.pc.add_transceiver(MediaKind::Video, send_video, true);
         m.pc.add_transceiver(MediaKind::Audio, send_audio, true);
+        self.add_screen(&id);
+        let Some(m) = self.members.get_mut(&id) else {
+            return;
+        };
         match m.pc.create_offer(now) {
             Ok(sdp) => self.signals.push_back(ClientMessage::Offer {
                 to: id.clone(),
@@ -723,6 +749,18 @@ impl MeshNode {
                 }
             }
             self.drain_member(now, &id);
+            // An ICE restart that did not bring the member back by the
+            // time its consent would have expired: it is gone (it may have
+            // vanished, and a restart needs its answer).
+            let expired = self
+                .members
+                .get(&id)
+                .and_then(|m| m.restart_deadline)
+                .is_some_and(|t| t <= now);
+            if expired {
+                self.members_failed += 1;
+                self.remove(&id, "consent lost; the ICE restart did not reconnect");
+            }
         }
         self.update_budget(now);
     }
@@ -732,7 +770,8 @@ impl MeshNode {
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.members
             .values()
-            .filter_map(|m| m.pc.poll_timeout())
+            .flat_map(|m| [m.pc.poll_timeout(), m.restart_deadline])
+            .flatten()
             .min()
     }
 
@@ -786,6 +825,9 @@ impl MeshNode {
                     {
                         m.connected = true;
                         for (mid, kind) in m.pc.sending_mids() {
+                            if m.screen_mid.as_deref() == Some(mid.as_str()) {
+                                continue;
+                            }
                             match kind {
                                 MediaKind::Video => m.video_mid = Some(mid),
                                 MediaKind::Audio => m.audio_mid = Some(mid),
@@ -798,6 +840,25 @@ impl MeshNode {
                             .push_back(MeshEvent::MemberConnected { id: id.to_string() });
                     }
                     PeerEvent::ConnectionStateChanged(ConnectionState::Failed) => failed = true,
+                    // Consent lost for a while (the member's or our
+                    // address changed, say): an ICE restart, before the
+                    // connection fails; media resumes on the new pair.
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Disconnected)
+                        if m.pc.negotiated().is_some() =>
+                    {
+                        m.pc.restart_ice();
+                        self.ice_restarts += 1;
+                        // As long as consent would have lasted (RFC 7675
+                        // §5.1): Disconnected comes that much earlier.
+                        let ice = &self.config.peer.ice;
+                        let grace = ice.consent_timeout.saturating_sub(ice.disconnected_timeout);
+                        m.restart_deadline.get_or_insert(now + grace);
+                    }
+                    PeerEvent::ConnectionStateChanged(ConnectionState::Connected)
+                        if m.connected =>
+                    {
+                        m.restart_deadline = None;
+                    }
                     // The member closed its side (DTLS close_notify): a
                     // clean end, usually just before its peer-left.
                     PeerEvent::ConnectionStateChanged(ConnectionState::Closed) => {
@@ -816,6 +877,23 @@ impl MeshNode {
                         self.events.push_back(MeshEvent::Frame {
                             from: id.to_string(),
                             frame,
+                        });
+                    }
+                    PeerEvent::KeyframeRequested { mid }
+                        if m.screen_mid.as_deref() == Some(mid.as_str()) =>
+                    {
+                        self.screen_keyframe = true;
+                    }
+                    PeerEvent::MidChanged { old, new }
+                        if m.screen_mid.as_deref() == Some(old.as_str()) =>
+                    {
+                        m.screen_mid = Some(new);
+                    }
+                    PeerEvent::TrackRemoved { mid, kind } => {
+                        self.events.push_back(MeshEvent::TrackRemoved {
+                            from: id.to_string(),
+                            mid,
+                            kind,
                         });
                     }
                     PeerEvent::KeyframeRequested { .. } => {
@@ -856,6 +934,15 @@ impl MeshNode {
             self.remove(id, &why);
         } else if closed_by_peer {
             self.remove(id, "closed by the member");
+        } else {
+            self.add_screen(id);
+            self.maybe_offer(now, id);
+            // The offer's events (none today) and transmits.
+            if let Some(m) = self.members.get_mut(id) {
+                while let Some(t) = m.pc.poll_transmit() {
+                    self.outbox.push_back(t);
+                }
+            }
         }
     }
 
@@ -1115,6 +1202,10 @@ impl MeshNode {
             shared_congestion_events: self.budget.events(),
             member_shares: self.members.values().map(|m| m.share).collect(),
             signaling_errors: self.signaling_errors,
+            renegotiations: self.renegotiations,
+            glare_rollbacks: self.glare_rollbacks,
+            glare_ignored: self.glare_ignored,
+            ice_restarts: self.ice_restarts,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod frame;
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
     ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
-    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, Transmit,
+    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, TransceiverInfo,
+    Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};

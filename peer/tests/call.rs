@@ -6,95 +6,13 @@ use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
     ConnectionState, OutboundStats, PacketizedFrame, PeerConfig, PeerConnection, PeerError,
-    PeerEvent, SdpType, SignalingState, Transmit,
+    PeerEvent, SdpType, SignalingState,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 
-struct Side {
-    pc: PeerConnection,
-    addr: SocketAddr,
-    events: Vec<PeerEvent>,
-}
-
-fn deliver(now: Instant, from: &mut Side, to: &mut Side) -> usize {
-    let mut n = 0;
-    while let Some(Transmit { src, dst, payload }) = from.pc.poll_transmit() {
-        if dst == to.addr {
-            to.pc.handle_datagram(now, src, dst, &payload);
-            n += 1;
-        }
-    }
-    n
-}
-
-fn drain(s: &mut Side) {
-    while let Some(e) = s.pc.poll_event() {
-        s.events.push(e);
-    }
-}
-
-fn step(now: &mut Instant, a: &mut Side, b: &mut Side) {
-    for _ in 0..10 {
-        let n = deliver(*now, a, b) + deliver(*now, b, a);
-        drain(a);
-        drain(b);
-        if n == 0 {
-            break;
-        }
-    }
-    let next = [a.pc.poll_timeout(), b.pc.poll_timeout()]
-        .into_iter()
-        .flatten()
-        .min();
-    if let Some(t) = next {
-        *now = (*now).max(t).min(*now + Duration::from_millis(20));
-    } else {
-        *now += Duration::from_millis(20);
-    }
-    a.pc.handle_timeout(*now);
-    b.pc.handle_timeout(*now);
-}
-
-fn vp8_frame(i: u32, key: bool, len: usize) -> Vec<u8> {
-    let mut f: Vec<u8> = (0..len).map(|j| (j as u32 * 7 + i) as u8).collect();
-    f[0] = if key { 0x10 } else { 0x11 };
-    f
-}
-
-fn sides() -> (Instant, Side, Side) {
-    let now = Instant::now();
-    let mut a = Side {
-        pc: PeerConnection::new(PeerConfig::with_fixed_seed(1), now).unwrap(),
-        addr: "127.0.0.1:4001".parse().unwrap(),
-        events: vec![],
-    };
-    let mut b = Side {
-        pc: PeerConnection::new(PeerConfig::with_fixed_seed(2), now).unwrap(),
-        addr: "127.0.0.1:4002".parse().unwrap(),
-        events: vec![],
-    };
-    a.pc.add_local_address(a.addr);
-    b.pc.add_local_address(b.addr);
-    a.pc.add_transceiver(MediaKind::Video, true, true);
-    b.pc.add_answer_track(MediaKind::Video);
-    (now, a, b)
-}
-
-fn run_until_settled(now: &mut Instant, a: &mut Side, b: &mut Side) {
-    for _ in 0..500 {
-        step(now, a, b);
-        let done = |s: &ConnectionState| {
-            matches!(
-                s,
-                ConnectionState::Connected | ConnectionState::Failed | ConnectionState::Closed
-            )
-        };
-        if done(&a.pc.state()) && done(&b.pc.state()) {
-            break;
-        }
-    }
-}
+mod pair;
+use pair::*;
 
 /// One side on 127.0.0.1:`port`, its configuration changed by `tune`.
 fn side(seed: u64, port: u16, now: Instant, tune: impl Fn(&mut PeerConfig)) -> Side {
@@ -262,22 +180,9 @@ fn bad_srtp_tags_and_garbage_datagrams_are_counted_and_the_call_goes_on() {
 
 #[test]
 fn offer_answer_connect_and_exchange_video_and_audio() {
-    let mut now = Instant::now();
-    let mut a = Side {
-        pc: PeerConnection::new(PeerConfig::with_fixed_seed(1), now).unwrap(),
-        addr: "127.0.0.1:4001".parse().unwrap(),
-        events: vec![],
-    };
-    let mut b = Side {
-        pc: PeerConnection::new(PeerConfig::with_fixed_seed(2), now).unwrap(),
-        addr: "127.0.0.1:4002".parse().unwrap(),
-        events: vec![],
-    };
-    a.pc.add_local_address(a.addr);
-    b.pc.add_local_address(b.addr);
-    let video = a.pc.add_transceiver(MediaKind::Video, true, true);
+    let (mut now, mut a, mut b) = sides();
+    let video = "0";
     let audio = a.pc.add_transceiver(MediaKind::Audio, true, true);
-    b.pc.add_answer_track(MediaKind::Video);
     b.pc.add_answer_track(MediaKind::Audio);
     let offer = a.pc.create_offer(now).unwrap();
     assert!(offer.contains("a=setup:actpass"), "{offer}");
@@ -320,7 +225,7 @@ fn offer_answer_connect_and_exchange_video_and_audio() {
     for i in 0..30u32 {
         let f = vp8_frame(i, i == 0, if i == 0 { 9000 } else { 1500 });
         let frame = PacketizedFrame::vp8(&mut pk, f.into(), i * 3000, 1100).unwrap();
-        a.pc.send_frame(now, &video, &frame).unwrap();
+        a.pc.send_frame(now, video, &frame).unwrap();
         b.pc.send_frame(now, &b_video, &frame).unwrap();
         let opus = PacketizedFrame::opus(vec![0xfc, i as u8, 1, 2].into(), i * 960);
         a.pc.send_frame(now, &audio, &opus).unwrap();

@@ -38,9 +38,9 @@ mod session;
 pub use attribute::{Attribute, Direction, Setup};
 pub use candidate::{CandidateAddress, CandidateAttr, CandidateError, CandidateType};
 pub use negotiate::{
-    create_answer, create_offer, negotiate, DtlsRole, Features, Fingerprint, LocalParams,
-    MediaKind, Negotiated, NegotiatedCodec, NegotiatedMedia, NegotiationError, RemoteSsrc,
-    SendTrack, Transceiver,
+    create_answer, create_answer_for, create_offer, create_offer_tagged, negotiate, DtlsRole,
+    Features, Fingerprint, LocalParams, MediaKind, Negotiated, NegotiatedCodec, NegotiatedMedia,
+    NegotiationError, RemoteSsrc, SendTrack, Transceiver,
 };
 pub use session::{Connection, MediaSection, Origin, SdpError, SessionDescription};
 

@@ -175,6 +175,9 @@ pub struct Transceiver {
     pub send: Option<SendTrack>,
     /// Whether we want to receive.
     pub receive: bool,
+    /// Stopped (RFC 8829 §4.2.1, §5.2.2): its m-line is written with
+    /// port 0 and left out of BUNDLE; in an answer, its m-line is rejected.
+    pub stopped: bool,
 }
 
 /// A certificate fingerprint (RFC 8122 §5).
@@ -244,11 +247,12 @@ pub enum NegotiationError {
         /// Its mid.
         mid: String,
     },
-    /// The m-line carrying the offerer's BUNDLE transport cannot be served,
-    /// so the whole bundle would be rejected (RFC 8843 §7.3.3).
-    #[error("cannot accept m-line {mid:?}, which carries the BUNDLE transport: the whole bundle would be rejected")]
+    /// No m-line of the offer's BUNDLE group can be served, so no m-line
+    /// could carry the transport (RFC 9143 §7.3.1: a rejected tagged
+    /// m-line alone is fine, the next accepted one is tagged instead).
+    #[error("cannot accept any m-line of the BUNDLE group tagged {mid:?}: the whole bundle would be rejected")]
     BundleTransportRejected {
-        /// Its mid.
+        /// The offerer's tagged mid.
         mid: String,
     },
     /// The BUNDLE-tagged m-line lacks a required attribute.
@@ -469,11 +473,27 @@ fn receives(d: Direction) -> bool {
 /// Builds an offer (RFC 8829 §5.2.1) for `transceivers`, all in one BUNDLE
 /// group tagged by the first, with `rtcp-mux` and `rtcp-rsize`,
 /// `setup:actpass`, and only the codecs, feedback and header extensions of
-/// `features`.
+/// `features`. See [`create_offer_tagged`] for subsequent offers.
 pub fn create_offer(
     local: &LocalParams,
     features: &Features,
     transceivers: &[Transceiver],
+) -> Result<SessionDescription<'static>, NegotiationError> {
+    create_offer_tagged(local, features, transceivers, None)
+}
+
+/// Builds an initial or subsequent offer (RFC 8829 §5.2.1, §5.2.2).
+/// `transceivers` are in m-line order: a subsequent offer keeps the order
+/// and mids of the current description. A stopped transceiver is written
+/// as a rejected m-line (port 0, its mid kept, outside BUNDLE). `tag`
+/// names the m-line that carries the BUNDLE transport: in a subsequent
+/// offer the tag of the current negotiation (RFC 9143 §7.2.1, §7.3.3);
+/// `None`, or a tag that is stopped, means the first live m-line.
+pub fn create_offer_tagged(
+    local: &LocalParams,
+    features: &Features,
+    transceivers: &[Transceiver],
+    tag: Option<&str>,
 ) -> Result<SessionDescription<'static>, NegotiationError> {
     check_local(local)?;
     for (index, t) in transceivers.iter().enumerate() {
@@ -490,10 +510,25 @@ pub fn create_offer(
             });
         }
     }
-    let bundle = transceivers.iter().map(|t| owned(&t.mid)).collect();
+    let live = || transceivers.iter().filter(|t| !t.stopped);
+    let tag = tag
+        .filter(|tag| live().any(|t| t.mid == *tag))
+        .or_else(|| live().next().map(|t| t.mid.as_str()));
+    // The offerer's tagged m-line comes first in the group (RFC 9143
+    // §7.2.1), the others in m-line order.
+    let bundle = tag
+        .into_iter()
+        .chain(live().map(|t| t.mid.as_str()).filter(|m| Some(*m) != tag))
+        .map(owned)
+        .collect();
     let mut sd = session_head(local, bundle);
-    for (i, t) in transceivers.iter().enumerate() {
-        let mut a = transport_attributes(local, Setup::ActPass, &t.mid, i == 0);
+    for t in transceivers {
+        if t.stopped {
+            sd.media.push(stopped_line(t));
+            continue;
+        }
+        let mut a =
+            transport_attributes(local, Setup::ActPass, &t.mid, Some(t.mid.as_str()) == tag);
         for (id, uri) in features.extensions(t.kind) {
             a.push(extmap(id, uri));
         }
@@ -540,6 +575,25 @@ pub fn create_offer(
         });
     }
     Ok(sd)
+}
+
+/// The m-line of a stopped transceiver in an offer (RFC 8829 §5.2.2): port
+/// 0, its mid kept so the answer can name it, nothing else.
+fn stopped_line(t: &Transceiver) -> MediaSection<'static> {
+    let pt = match t.kind {
+        MediaKind::Audio => OPUS_PT,
+        MediaKind::Video => VP8_PT,
+    };
+    MediaSection {
+        kind: Cow::Borrowed(t.kind.as_str()),
+        port: 0,
+        port_count: None,
+        protocol: Cow::Borrowed("UDP/TLS/RTP/SAVPF"),
+        formats: vec![Cow::Owned(pt.to_string())],
+        connection: blank_connection(),
+        attributes: vec![Attribute::Mid(owned(&t.mid))],
+        other: Vec::new(),
+    }
 }
 
 /// The `apt=` of an RTX fmtp (RFC 4588 §8.6).
@@ -679,45 +733,117 @@ fn mids_checked<'d>(d: &'d SessionDescription<'_>) -> Result<Vec<&'d str>, Negot
 
 /// Answers `offer` (RFC 8829 §5.3.1). `tracks` are the local tracks to
 /// send: each goes on the first offered m-line of its kind, in order, whose
-/// direction lets us send. We always want to receive.
+/// direction lets us send. We always want to receive. See
+/// [`create_answer_for`] for answers from a list of transceivers.
 pub fn create_answer(
     offer: &SessionDescription<'_>,
     local: &LocalParams,
     features: &Features,
     tracks: &[(MediaKind, SendTrack)],
 ) -> Result<SessionDescription<'static>, NegotiationError> {
+    let mids = mids_checked(offer)?;
+    let mut unused: Vec<Option<&(MediaKind, SendTrack)>> = tracks.iter().map(Some).collect();
+    let mut transceivers = Vec::with_capacity(offer.media.len());
+    for (m, &mid) in offer.media.iter().zip(&mids) {
+        let Some(kind) = MediaKind::from_token(&m.kind) else {
+            continue;
+        };
+        let send = if m.port != 0 && receives(m.direction()) {
+            unused
+                .iter_mut()
+                .find(|t| t.is_some_and(|(k, _)| *k == kind))
+                .and_then(Option::take)
+                .map(|(_, t)| t.clone())
+        } else {
+            None
+        };
+        transceivers.push(Transceiver {
+            mid: mid.to_string(),
+            kind,
+            send,
+            receive: true,
+            stopped: false,
+        });
+    }
+    create_answer_for(offer, local, features, &transceivers, None)
+}
+
+/// Answers `offer` (RFC 8829 §5.3.1, §5.3.2) from `transceivers` matched
+/// to its m-lines by mid: an m-line without a transceiver of its kind, or
+/// whose transceiver is stopped, is rejected (port 0). `role` keeps the
+/// DTLS role of an existing association in a subsequent answer (RFC 8842
+/// §5.3); `None` takes the role the offer leaves us (`active` unless it
+/// says `active`).
+///
+/// BUNDLE (RFC 9143 §7.3.1): if we reject the offerer's tagged m-line,
+/// the next m-line of its group that we accept becomes our tagged m-line
+/// and carries the transport; an offer whose whole group we reject is an
+/// error.
+pub fn create_answer_for(
+    offer: &SessionDescription<'_>,
+    local: &LocalParams,
+    features: &Features,
+    transceivers: &[Transceiver],
+    role: Option<DtlsRole>,
+) -> Result<SessionDescription<'static>, NegotiationError> {
     check_local(local)?;
     let mids = mids_checked(offer)?;
     let group = bundle_mids(offer)?;
-    let tagged = group.first().copied();
-    // DTLS role (RFC 8842 §5.3): taken from the tagged m-line.
-    let offer_setup = tagged
-        .and_then(|t| offer.media.iter().find(|m| m.mid() == Some(t)))
-        .and_then(|m| m.setup());
-    let setup = match offer_setup {
-        None | Some(Setup::ActPass) | Some(Setup::Passive) => Setup::Active,
-        Some(Setup::Active) => Setup::Passive,
-        Some(Setup::HoldConn) => return Err(NegotiationError::Setup("the offer says holdconn")),
-    };
-    let mut unused: Vec<Option<&(MediaKind, SendTrack)>> = tracks.iter().map(Some).collect();
-    let mut accepted = Vec::new();
-    let mut media = Vec::with_capacity(offer.media.len());
+    // What we do with each m-line: accepted with its codecs, or rejected.
+    let mut plans = Vec::with_capacity(offer.media.len());
     for (m, &mid) in offer.media.iter().zip(&mids) {
         let kind = MediaKind::from_token(&m.kind);
         let rtp = m.protocol.contains("RTP");
         // Everything runs over one transport: an m-line outside the offer's
         // BUNDLE group is rejected like one we cannot serve.
         let in_bundle = group.contains(&mid);
-        let plan = match kind {
-            Some(kind) if rtp && m.port != 0 && in_bundle => {
-                answer_codecs(m, kind, features).map(|c| (kind, c))
+        let t = transceivers
+            .iter()
+            .find(|t| t.mid == mid && Some(t.kind) == kind && !t.stopped);
+        let plan = match (kind, t) {
+            (Some(kind), Some(t)) if rtp && m.port != 0 && in_bundle => {
+                answer_codecs(m, kind, features).map(|c| (kind, t, c))
             }
             _ => None,
         };
-        let Some((kind, (formats, codec_attrs))) = plan else {
-            if Some(mid) == tagged {
-                return Err(NegotiationError::BundleTransportRejected { mid: mid.into() });
-            }
+        plans.push(plan);
+    }
+    // Our tagged m-line: the first of the offer's group we accept.
+    let tagged = group.iter().copied().find(|g| {
+        mids.iter()
+            .position(|m| m == g)
+            .is_some_and(|i| plans[i].is_some())
+    });
+    let Some(tagged) = tagged else {
+        let mid = group.first().copied().unwrap_or_default();
+        return Err(NegotiationError::BundleTransportRejected { mid: mid.into() });
+    };
+    // DTLS role (RFC 8842 §5.3): taken from the offerer's tagged m-line
+    // (every bundled m-line says the same), kept in a subsequent answer.
+    let offer_setup = group
+        .iter()
+        .chain(std::iter::once(&tagged))
+        .filter_map(|t| offer.media.iter().find(|m| m.mid() == Some(*t)))
+        .find_map(|m| m.setup());
+    let setup = match (offer_setup, role) {
+        (Some(Setup::HoldConn), _) => {
+            return Err(NegotiationError::Setup("the offer says holdconn"))
+        }
+        (None | Some(Setup::ActPass), Some(DtlsRole::Client)) => Setup::Active,
+        (None | Some(Setup::ActPass), Some(DtlsRole::Server)) => Setup::Passive,
+        (Some(Setup::Active), Some(DtlsRole::Client))
+        | (Some(Setup::Passive), Some(DtlsRole::Server)) => {
+            return Err(NegotiationError::Setup(
+                "the offer would change the DTLS role of the association",
+            ))
+        }
+        (None | Some(Setup::ActPass) | Some(Setup::Passive), _) => Setup::Active,
+        (Some(Setup::Active), _) => Setup::Passive,
+    };
+    let mut accepted = Vec::new();
+    let mut media = Vec::with_capacity(offer.media.len());
+    for ((m, &mid), plan) in offer.media.iter().zip(&mids).zip(plans) {
+        let Some((kind, t, (formats, codec_attrs))) = plan else {
             media.push(rejected(m, mid));
             continue;
         };
@@ -725,22 +851,12 @@ pub fn create_answer(
             return Err(NegotiationError::NoRtcpMux { mid: mid.into() });
         }
         let offered = m.direction();
-        let track = if receives(offered) {
-            unused
-                .iter_mut()
-                .find(|t| t.is_some_and(|(k, _)| *k == kind))
-                .and_then(Option::take)
-                .map(|(_, t)| t)
-        } else {
-            None
-        };
+        let track = t.send.as_ref().filter(|_| receives(offered));
         let rtx = codec_attrs
             .iter()
             .any(|a| matches!(a, Attribute::Rtpmap { encoding, .. } if encoding == "rtx"));
-        // Candidates go on the tagged m-line (RFC 8843 §7.2); without a
-        // group, on the only one.
-        let carries_transport = Some(mid) == tagged || tagged.is_none();
-        let mut a = transport_attributes(local, setup, mid, carries_transport);
+        // Candidates go on our tagged m-line (RFC 9143 §7.3.1).
+        let mut a = transport_attributes(local, setup, mid, mid == tagged);
         for e in &m.attributes {
             if let Attribute::Extmap { id, uri, .. } = e {
                 if features.supports_extension(kind, uri) {
@@ -751,7 +867,7 @@ pub fn create_answer(
         a.push(Attribute::Direction(answer_direction(
             offered,
             track.is_some(),
-            true,
+            t.receive,
         )));
         a.push(Attribute::RtcpMux);
         if m.attributes.contains(&Attribute::RtcpRsize) {
@@ -773,8 +889,8 @@ pub fn create_answer(
             other: Vec::new(),
         });
     }
-    // The answer's group keeps the offer's order, so the offerer's tagged
-    // mid stays first and tags our transport too (RFC 8843 §7.3.1).
+    // The answer's group keeps the offer's order, so its first mid is our
+    // tagged m-line (RFC 9143 §7.3.1).
     let group_mids = group
         .iter()
         .filter(|m| accepted.contains(*m))
@@ -952,11 +1068,15 @@ pub fn negotiate(
         }
     }
     let remote_group = bundle_mids(remote)?;
-    let bundle_mid = remote_group
+    // The BUNDLE transport is the answerer's tagged m-line, the first mid
+    // of the answer's group: the offerer's tag unless the answerer
+    // rejected it and tagged the next one (RFC 9143 §7.3.1).
+    let answer_group = bundle_mids(answer)?;
+    let bundle_mid = answer_group
         .first()
         .copied()
         .or_else(|| {
-            remote
+            answer
                 .media
                 .iter()
                 .filter(|m| m.port != 0)
@@ -966,8 +1086,14 @@ pub fn negotiate(
     let tagged = remote
         .media
         .iter()
-        .find(|m| m.mid() == Some(bundle_mid))
+        .find(|m| m.mid() == Some(bundle_mid) && m.port != 0)
         .ok_or(NegotiationError::NotBundled)?;
+    // The remote side's own tagged m-line, where an offerer wrote its
+    // candidates (the same as `tagged` unless we rejected the offerer's).
+    let remote_tagged = remote_group
+        .first()
+        .and_then(|t| remote.media.iter().find(|m| m.mid() == Some(*t)))
+        .unwrap_or(tagged);
     let missing = |what| NegotiationError::Missing {
         mid: bundle_mid.into(),
         what,
@@ -1072,19 +1198,35 @@ pub fn negotiate(
         bundle: remote_group.iter().map(|m| m.to_string()).collect(),
         remote_ufrag: ufrag.to_string(),
         remote_pwd: pwd.to_string(),
-        remote_candidates: tagged
-            .attributes
-            .iter()
-            .filter_map(|a| match a {
-                Attribute::Candidate(c) => Some(c.as_ref().clone().into_owned()),
-                _ => None,
-            })
-            .collect(),
-        remote_end_of_candidates: tagged.attributes.contains(&Attribute::EndOfCandidates),
+        remote_candidates: remote_candidates(tagged, remote_tagged),
+        remote_end_of_candidates: tagged.attributes.contains(&Attribute::EndOfCandidates)
+            || remote_tagged
+                .attributes
+                .contains(&Attribute::EndOfCandidates),
         remote_fingerprint: fingerprint,
         dtls_role,
         media,
     })
+}
+
+/// The candidates of the transport m-line and of the remote side's own
+/// tagged m-line, each once.
+fn remote_candidates(
+    tagged: &MediaSection<'_>,
+    remote_tagged: &MediaSection<'_>,
+) -> Vec<CandidateAttr<'static>> {
+    let mut out: Vec<CandidateAttr<'static>> = Vec::new();
+    for m in [tagged, remote_tagged] {
+        for a in &m.attributes {
+            if let Attribute::Candidate(c) = a {
+                let c = c.as_ref().clone().into_owned();
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn remote_session_credentials<'d>(d: &'d SessionDescription<'_>) -> Option<(&'d str, &'d str)> {

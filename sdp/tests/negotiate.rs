@@ -51,12 +51,14 @@ fn av_transceivers() -> Vec<Transceiver> {
             kind: MediaKind::Audio,
             send: Some(track("audio-1", 1111, None)),
             receive: true,
+            stopped: false,
         },
         Transceiver {
             mid: "1".into(),
             kind: MediaKind::Video,
             send: Some(track("video-1", 2222, Some(3333))),
             receive: true,
+            stopped: false,
         },
     ]
 }
@@ -441,11 +443,49 @@ fn rule_application_is_rejected_with_port_0_and_left_out_of_bundle() {
 }
 
 #[test]
-fn rule_rejecting_the_bundle_tagged_m_line_is_an_error() {
-    // Data channel first: it carries the offerer's BUNDLE transport.
+fn rule_rejecting_the_bundle_tagged_m_line_tags_the_next_one() {
+    // Data channel first: it carries the offerer's BUNDLE transport, and
+    // we have no data channels. RFC 9143 §7.3.1: reject it, tag "a".
     let offer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE d a\r\n\
         m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:d\r\na=sctp-port:5000\r\n\
-        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:a\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n";
+        a=ice-ufrag:offr\r\na=ice-pwd:offerpasswordoffer12345\r\na=setup:actpass\r\n\
+        a=candidate:1 1 udp 2122260223 10.0.0.5 5000 typ host\r\n\
+        a=fingerprint:sha-256 {FP_B}\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:a\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n\
+        a=ice-ufrag:offr\r\na=ice-pwd:offerpasswordoffer12345\r\na=setup:actpass\r\n\
+        a=fingerprint:sha-256 {FP_B}\r\n"
+        .replace("{FP_B}", FP_B);
+    let offer = SessionDescription::parse(&offer).unwrap();
+    let answer = create_answer(&offer, &local("mesh", FP_A), &Features::default(), &[]).unwrap();
+    assert_eq!(answer.bundle().unwrap(), ["a"]);
+    assert_eq!(media(&answer, "d").port, 0);
+    let a = media(&answer, "a");
+    assert_eq!(a.port, 9);
+    assert_eq!(
+        lines_of(a, "candidate").len(),
+        1,
+        "our candidates on our tag"
+    );
+    assert_eq!(a.setup(), Some(Setup::Active));
+    // Both sides agree the transport is "a"'s, with the offerer's
+    // credentials and its candidate from the rejected tagged m-line.
+    let n = negotiate(&answer, &offer, false).unwrap();
+    assert_eq!(n.bundle_mid, "a");
+    assert_eq!(n.remote_ufrag, "offr");
+    assert_eq!(n.remote_candidates.len(), 1);
+    assert!(n.media[0].rejected && !n.media[1].rejected);
+    let n = negotiate(&offer, &answer, true).unwrap();
+    assert_eq!(n.bundle_mid, "a");
+    assert_eq!(n.remote_ufrag, "mesh");
+    // The answer said active: the offerer is the DTLS server.
+    assert_eq!(n.dtls_role, DtlsRole::Server);
+}
+
+#[test]
+fn rule_rejecting_every_m_line_of_the_bundle_is_an_error() {
+    let offer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE d v\r\n\
+        m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:d\r\na=sctp-port:5000\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:v\r\na=rtcp-mux\r\na=rtpmap:102 H264/90000\r\n";
     let offer = SessionDescription::parse(offer).unwrap();
     let e = create_answer(&offer, &local("mesh", FP_A), &Features::default(), &[]).unwrap_err();
     assert_eq!(

@@ -46,8 +46,8 @@ pub enum SignalingState {
 }
 
 /// Whether a description is an offer or an answer (RFC 8829 §4.1.8; the
-/// `type` of an `RTCSessionDescription`). Renegotiation (a second offer)
-/// is not supported yet.
+/// `type` of an `RTCSessionDescription`), initial or subsequent. A
+/// rollback is [`PeerConnection::rollback`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SdpType {
     /// An offer.
@@ -98,6 +98,27 @@ pub enum PeerEvent {
     KeyframeRequested {
         /// The m-line.
         mid: String,
+    },
+    /// A remote stream stopped: its m-line no longer sends to us (the
+    /// peer changed its direction, stopped the transceiver or its m-line
+    /// was rejected).
+    TrackRemoved {
+        /// The m-line.
+        mid: String,
+        /// Audio or video.
+        kind: MediaKind,
+    },
+    /// Something changed that needs an offer (a transceiver added or
+    /// stopped, a direction changed, an ICE restart): make one when the
+    /// signaling state is stable (W3C webrtc-pc §4.7.3).
+    NegotiationNeeded,
+    /// A transceiver of ours not offered yet had the mid the peer just
+    /// offered for a new m-line: ours got another one.
+    MidChanged {
+        /// The mid [`PeerConnection::add_transceiver`] gave.
+        old: String,
+        /// Its mid now.
+        new: String,
     },
     /// An NSS key log line (when [`PeerConfig::key_log`] is on).
     KeyLog(String),

@@ -31,10 +31,10 @@ use meshrtc_rtp::session::{
 use meshrtc_rtp::vp8::{AssemblerConfig, Vp8Assembler};
 use meshrtc_rtp::{ext::Mid, RtpHeader, RtpPacket};
 use meshrtc_sdp::negotiate::{
-    self, ext, DtlsRole, Features, LocalParams, MediaKind, Negotiated, NegotiatedMedia, SendTrack,
-    Transceiver,
+    self, ext, DtlsRole, Features, LocalParams, MediaKind, Negotiated, NegotiatedMedia,
+    NegotiationError, SendTrack, Transceiver,
 };
-use meshrtc_sdp::{CandidateAttr, SessionDescription};
+use meshrtc_sdp::{Attribute, CandidateAttr, SessionDescription};
 use meshrtc_srtp as srtp;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -54,6 +54,7 @@ mod media_send;
 mod negotiation;
 mod rtcp;
 mod stats;
+mod transceivers;
 mod transport;
 
 pub use config::PeerConfig;
@@ -63,6 +64,8 @@ pub use events::{
 };
 use media_recv::pump_video;
 pub use stats::{InboundStats, OutboundStats, PeerStats};
+pub use transceivers::TransceiverInfo;
+use transceivers::TransceiverState;
 
 struct SendState {
     mid: String,
@@ -147,15 +150,26 @@ pub struct PeerConnection {
     early_bytes: usize,
     pending_remote_candidates: Vec<Option<String>>,
 
-    transceivers: Vec<Transceiver>,
-    answer_tracks: Vec<(MediaKind, SendTrack)>,
-    local_sdp: Option<SessionDescription<'static>>,
-    remote_sdp: Option<SessionDescription<'static>>,
+    /// JSEP (RFC 8829 §3.2, §4.1.8): the transceivers, the descriptions
+    /// of the last completed negotiation, the outstanding offer (ours or
+    /// the peer's) and what a rollback restores.
+    transceivers: Vec<TransceiverState>,
+    current_local: Option<SessionDescription<'static>>,
+    current_remote: Option<SessionDescription<'static>>,
+    pending_local: Option<SessionDescription<'static>>,
+    pending_remote: Option<SessionDescription<'static>>,
+    snapshot: Option<Vec<transceivers::Snapshot>>,
+    negotiation_needed: bool,
+    /// `restart_ice` was called and no offer carried it yet.
+    ice_restart_pending: bool,
+    /// The outstanding local offer restarted ICE.
+    offer_restarts_ice: bool,
+    /// ICE restarts done, ours and the peer's.
+    ice_restarts: u64,
     negotiated: Option<Negotiated>,
     session_id: u64,
     session_version: u64,
     gathering_done: bool,
-    we_offered: Option<bool>,
 
     dtls: Option<Dtls>,
     pending_dtls_client: Option<dtls::Config>,
@@ -175,6 +189,9 @@ pub struct PeerConnection {
     remote_remb_bps: Option<u64>,
     transport_seq: u16,
     senders: Vec<SendState>,
+    /// Streams that stopped sending (direction changed, transceiver
+    /// stopped), kept to resume without repeating an SRTP index.
+    parked_senders: Vec<SendState>,
     receivers: Vec<RecvState>,
     local_ssrc: u32,
     next_rtcp: Option<Instant>,
@@ -262,14 +279,19 @@ impl PeerConnection {
             early_bytes: 0,
             pending_remote_candidates: Vec::new(),
             transceivers: Vec::new(),
-            answer_tracks: Vec::new(),
-            local_sdp: None,
-            remote_sdp: None,
+            current_local: None,
+            current_remote: None,
+            pending_local: None,
+            pending_remote: None,
+            snapshot: None,
+            negotiation_needed: false,
+            ice_restart_pending: false,
+            offer_restarts_ice: false,
+            ice_restarts: 0,
             negotiated: None,
             session_id,
             session_version: 1,
             gathering_done: false,
-            we_offered: None,
             dtls: None,
             pending_dtls_client: None,
             dtls_role: None,
@@ -286,6 +308,7 @@ impl PeerConnection {
             remote_remb_bps: None,
             transport_seq: 0,
             senders: Vec::new(),
+            parked_senders: Vec::new(),
             receivers: Vec::new(),
             local_ssrc,
             next_rtcp: None,

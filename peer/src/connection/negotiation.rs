@@ -4,39 +4,6 @@
 use super::*;
 
 impl PeerConnection {
-    /// Adds a transceiver for an offer: `send` and `receive` as in its
-    /// direction. Returns its mid.
-    pub fn add_transceiver(&mut self, kind: MediaKind, send: bool, receive: bool) -> String {
-        let mid = self.transceivers.len().to_string();
-        let send = send.then(|| self.new_send_track(kind));
-        self.transceivers.push(Transceiver {
-            mid: mid.clone(),
-            kind,
-            send,
-            receive,
-        });
-        mid
-    }
-
-    /// Declares a track to send when answering: it goes on the first
-    /// offered m-line of its kind (RFC 8829 §5.3.1).
-    pub fn add_answer_track(&mut self, kind: MediaKind) {
-        let t = self.new_send_track(kind);
-        self.answer_tracks.push((kind, t));
-    }
-
-    pub(super) fn new_send_track(&mut self, kind: MediaKind) -> SendTrack {
-        let ssrc = self.rng.u32();
-        let rtx_ssrc =
-            (kind == MediaKind::Video && self.config.features.rtx).then(|| self.rng.u32());
-        SendTrack {
-            stream_id: format!("meshrtc-{}", self.cname),
-            track_id: format!("{}-{:08x}", kind.as_str(), ssrc),
-            ssrc,
-            rtx_ssrc,
-        }
-    }
-
     pub(super) fn local_params(&self) -> LocalParams {
         let ice = self.ice.as_ref();
         let candidates = ice
@@ -57,34 +24,76 @@ impl PeerConnection {
         }
     }
 
-    /// Makes an offer of the transceivers added so far and sets it as the
-    /// local description (with every candidate gathered so far; more come
-    /// as [`PeerEvent::LocalCandidate`]).
+    /// Makes an offer and sets it as the local description (with every
+    /// candidate gathered so far; more come as
+    /// [`PeerEvent::LocalCandidate`]). The first offer carries the
+    /// transceivers added so far; a subsequent one (RFC 8829 §5.2.2) keeps
+    /// the current m-lines in their order with their mids, writes stopped
+    /// transceivers with port 0, puts new transceivers on recycled stopped
+    /// m-lines or at the end, and keeps the BUNDLE tag and the transport.
+    /// Only in the stable state.
     pub fn create_offer(&mut self, now: Instant) -> Result<String, PeerError> {
         self.check_open()?;
-        if self.signaling != SignalingState::Stable || self.local_sdp.is_some() {
+        if self.signaling != SignalingState::Stable {
             return Err(PeerError::WrongState {
                 call: "create_offer",
                 state: self.signaling,
             });
         }
         self.ensure_ice(true, now);
-        let sdp = negotiate::create_offer(
+        self.take_snapshot();
+        // ICE restart (RFC 8445 §9, RFC 8829 §5.2.1): new credentials in
+        // this offer; the old pair carries media until a new one is
+        // selected.
+        self.offer_restarts_ice = false;
+        if self.ice_restart_pending && self.negotiated.is_some() {
+            if let Some(ice) = &mut self.ice {
+                ice.restart(now);
+                self.ice_restarts += 1;
+                self.offer_restarts_ice = true;
+            }
+            self.ice_restart_pending = false;
+            self.drain_ice(now);
+        }
+        let (layout, kept) = self.offer_layout();
+        let tag = self.negotiated.as_ref().map(|n| n.bundle_mid.clone());
+        self.session_version += u64::from(self.current_local.is_some());
+        let made = negotiate::create_offer_tagged(
             &self.local_params(),
             &self.config.features,
-            &self.transceivers,
-        )?;
+            &layout,
+            tag.as_deref(),
+        );
+        let mut sdp = match made {
+            Ok(sdp) => sdp,
+            Err(e) => {
+                self.restore_snapshot();
+                return Err(e.into());
+            }
+        };
+        if let Some(cur) = &self.current_local {
+            for m in kept {
+                if let (Some(line), Some(old)) = (sdp.media.get_mut(m), cur.media.get(m)) {
+                    *line = old.clone();
+                }
+            }
+        }
         let text = sdp.to_string();
-        self.local_sdp = Some(sdp);
-        self.we_offered = Some(true);
+        self.pending_local = Some(sdp);
         self.signaling = SignalingState::HaveLocalOffer;
-        self.set_state(ConnectionState::Connecting);
+        self.negotiation_needed = false;
+        if self.current_local.is_none() {
+            self.set_state(ConnectionState::Connecting);
+        }
         Ok(text)
     }
 
     /// Applies the peer's offer or answer (`RTCSessionDescription`'s
-    /// `type` and `sdp`). An answer without an offer of ours, or an offer
-    /// while ours is outstanding, is a [`PeerError::WrongState`].
+    /// `type` and `sdp`), initial or subsequent (RFC 8829 §5.10). An answer
+    /// without an offer of ours, or an offer while ours is outstanding
+    /// (glare: [`PeerConnection::rollback`] ours first), is a
+    /// [`PeerError::WrongState`]. A description that fails leaves the state
+    /// as it was.
     pub fn set_remote_description(
         &mut self,
         now: Instant,
@@ -97,24 +106,38 @@ impl PeerConnection {
             .into_owned();
         match (kind, self.signaling) {
             (SdpType::Answer, SignalingState::HaveLocalOffer) => {
-                let local = self.local_sdp.as_ref().ok_or(PeerError::WrongState {
+                let local = self.pending_local.take().ok_or(PeerError::WrongState {
                     call: "set_remote_description",
                     state: self.signaling,
                 })?;
-                let n = negotiate::negotiate(local, &parsed, true)?;
-                self.remote_sdp = Some(parsed);
-                self.signaling = SignalingState::Stable;
-                self.apply_negotiated(now, n)?;
+                let n = match negotiate::negotiate(&local, &parsed, true)
+                    .map_err(PeerError::from)
+                    .and_then(|n| self.check_continuity(&n).map(|()| n))
+                {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.pending_local = Some(local);
+                        return Err(e);
+                    }
+                };
+                self.complete_negotiation(now, local, parsed, n)?;
             }
-            (SdpType::Offer, SignalingState::Stable)
-                if self.local_sdp.is_none() && self.remote_sdp.is_none() =>
-            {
-                // An offer: checked when we answer. Its candidates and
-                // credentials can be used at once.
-                self.remote_sdp = Some(parsed);
+            (SdpType::Offer, SignalingState::Stable) => {
+                // Checked as a whole when we answer; its m-lines are
+                // matched to our transceivers now, its candidates and
+                // credentials used at once on a first offer.
+                self.take_snapshot();
+                if let Err(e) = self.associate_remote_offer(&parsed) {
+                    self.restore_snapshot();
+                    return Err(e);
+                }
+                let first = self.current_remote.is_none();
+                self.pending_remote = Some(parsed);
                 self.signaling = SignalingState::HaveRemoteOffer;
-                self.ensure_ice(false, now);
-                self.set_state(ConnectionState::Connecting);
+                if first {
+                    self.ensure_ice(false, now);
+                    self.set_state(ConnectionState::Connecting);
+                }
             }
             (SdpType::Offer, state) => {
                 return Err(PeerError::WrongState {
@@ -133,7 +156,8 @@ impl PeerConnection {
     }
 
     /// Answers the remote offer and sets the answer as the local
-    /// description.
+    /// description (RFC 8829 §5.3.1, §5.3.2 for a subsequent one: the DTLS
+    /// role and the transport stay).
     pub fn create_answer(&mut self, now: Instant) -> Result<String, PeerError> {
         self.check_open()?;
         if self.signaling != SignalingState::HaveRemoteOffer {
@@ -143,45 +167,173 @@ impl PeerConnection {
             });
         }
         self.ensure_ice(false, now);
-        let offer = self.remote_sdp.as_ref().ok_or(PeerError::WrongState {
+        let offer = self.pending_remote.take().ok_or(PeerError::WrongState {
             call: "create_answer",
             state: self.signaling,
         })?;
-        let answer = negotiate::create_answer(
-            offer,
+        let layout = self.answer_layout();
+        // The peer restarts ICE (new credentials in its offer): so do we,
+        // in this answer (RFC 8839 §4.4.1.1.1, RFC 8829 §5.3.2).
+        let restart = self
+            .negotiated
+            .as_ref()
+            .is_some_and(|n| offer_ice_ufrag(&offer).is_some_and(|u| u != n.remote_ufrag));
+        if restart {
+            if let Some(ice) = &mut self.ice {
+                ice.restart(now);
+                self.ice_restarts += 1;
+            }
+            self.ice_restart_pending = false;
+            self.drain_ice(now);
+        }
+        self.session_version += u64::from(self.current_local.is_some());
+        let made = negotiate::create_answer_for(
+            &offer,
             &self.local_params(),
             &self.config.features,
-            &self.answer_tracks,
-        )?;
-        let n = negotiate::negotiate(&answer, offer, false)?;
+            &layout,
+            self.negotiated.as_ref().map(|n| n.dtls_role),
+        )
+        .map_err(PeerError::from)
+        .and_then(|answer| {
+            let n = negotiate::negotiate(&answer, &offer, false)?;
+            self.check_continuity(&n)?;
+            Ok((answer, n))
+        });
+        let (answer, n) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                self.pending_remote = Some(offer);
+                return Err(e);
+            }
+        };
         let text = answer.to_string();
-        self.local_sdp = Some(answer);
-        self.we_offered = Some(false);
-        self.signaling = SignalingState::Stable;
-        self.apply_negotiated(now, n)?;
+        self.complete_negotiation(now, answer, offer, n)?;
         Ok(text)
     }
 
-    /// Our description as it stands now: the offer or answer made
-    /// earlier, with every candidate gathered since and
+    /// Rolls back the outstanding offer, ours or the peer's (RFC 8829
+    /// §4.1.8.2, `setLocalDescription({type: "rollback"})`): the signaling
+    /// state is stable again and the transceivers are as before the offer;
+    /// transceivers added meanwhile wait for the next offer. The transport
+    /// is untouched. What perfect negotiation's polite side does when the
+    /// peer's offer crosses its own.
+    pub fn rollback(&mut self) -> Result<(), PeerError> {
+        self.check_open()?;
+        match self.signaling {
+            SignalingState::Stable => {
+                return Err(PeerError::WrongState {
+                    call: "rollback",
+                    state: self.signaling,
+                })
+            }
+            SignalingState::HaveLocalOffer => {
+                self.pending_local = None;
+                // The session version stays increasing (RFC 3264 §8). Our
+                // credentials stay new: the next offer carries them.
+                self.ice_restart_pending |= self.offer_restarts_ice;
+            }
+            SignalingState::HaveRemoteOffer => self.pending_remote = None,
+        }
+        self.restore_snapshot();
+        self.signaling = SignalingState::Stable;
+        self.negotiation_needed = false;
+        self.update_negotiation_needed();
+        Ok(())
+    }
+
+    /// Restarts ICE (RFC 8445 §9, W3C `restartIce()`): the next offer
+    /// carries new credentials ([`PeerEvent::NegotiationNeeded`] says
+    /// when to make it), both agents check pairs anew, and media goes on
+    /// over the old pair until a new one is selected; DTLS and SRTP stay.
+    /// An offer from the peer with new credentials restarts ICE on our
+    /// side too.
+    pub fn restart_ice(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.ice_restart_pending = true;
+        self.update_negotiation_needed();
+    }
+
+    /// A subsequent negotiation runs on the same DTLS association: the
+    /// peer's certificate and our role cannot change (RFC 8842 §5.5; a new
+    /// association would need a new transport, which BUNDLE here does not
+    /// make).
+    fn check_continuity(&self, n: &Negotiated) -> Result<(), PeerError> {
+        let Some(old) = &self.negotiated else {
+            return Ok(());
+        };
+        if !old
+            .remote_fingerprint
+            .value
+            .eq_ignore_ascii_case(&n.remote_fingerprint.value)
+        {
+            return Err(PeerError::Fingerprint(
+                "the peer's certificate changed in a renegotiation".into(),
+            ));
+        }
+        if old.dtls_role != n.dtls_role {
+            return Err(PeerError::Negotiation(NegotiationError::Setup(
+                "a renegotiation cannot change the DTLS role",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Both descriptions are set: stable again, and what was agreed is put
+    /// to work.
+    fn complete_negotiation(
+        &mut self,
+        now: Instant,
+        local: SessionDescription<'static>,
+        remote: SessionDescription<'static>,
+        n: Negotiated,
+    ) -> Result<(), PeerError> {
+        self.current_local = Some(local);
+        self.current_remote = Some(remote);
+        self.pending_local = None;
+        self.pending_remote = None;
+        self.signaling = SignalingState::Stable;
+        self.settle_transceivers(&n);
+        let r = self.apply_negotiated(now, n);
+        self.update_negotiation_needed();
+        r
+    }
+
+    /// Our description as it stands now: the outstanding offer, or the
+    /// last offer or answer, with every candidate gathered since and
     /// `a=end-of-candidates` once gathering is complete (what
     /// `localDescription` gives in a browser). `None` before an offer or
     /// answer was made.
     pub fn local_description(&self) -> Option<String> {
-        let sdp = match self.we_offered? {
-            true => negotiate::create_offer(
-                &self.local_params(),
-                &self.config.features,
-                &self.transceivers,
-            ),
-            false => negotiate::create_answer(
-                self.remote_sdp.as_ref()?,
-                &self.local_params(),
-                &self.config.features,
-                &self.answer_tracks,
-            ),
-        };
-        sdp.ok().map(|d| d.to_string())
+        let mut sdp = self
+            .pending_local
+            .as_ref()
+            .or(self.current_local.as_ref())?
+            .clone();
+        let tag = sdp.bundle().and_then(|g| g.first()).map(|t| t.to_string());
+        let params = self.local_params();
+        let line = sdp
+            .media
+            .iter_mut()
+            .find(|m| tag.is_none() || m.mid() == tag.as_deref())?;
+        line.attributes
+            .retain(|a| !matches!(a, Attribute::Candidate(_) | Attribute::EndOfCandidates));
+        // After `a=rtcp`, where our descriptions write them.
+        let at = usize::from(
+            matches!(line.attributes.first(), Some(Attribute::Other { name, .. }) if name == "rtcp"),
+        );
+        let mut add: Vec<Attribute<'static>> = params
+            .candidates
+            .into_iter()
+            .map(|c| Attribute::Candidate(Box::new(c)))
+            .collect();
+        if params.end_of_candidates {
+            add.push(Attribute::EndOfCandidates);
+        }
+        line.attributes.splice(at..at, add);
+        Some(sdp.to_string())
     }
 
     /// Whether local candidate gathering is complete.
@@ -207,7 +359,7 @@ impl PeerConnection {
             let v = normalize_candidate(c);
             CandidateAttr::parse(&v).map_err(|e| PeerError::Candidate(e.to_string()))?;
         }
-        if self.negotiated.is_none() && self.remote_sdp.is_none() {
+        if self.negotiated.is_none() && self.pending_remote.is_none() {
             return self.queue_remote_candidate(candidate);
         }
         self.apply_remote_candidate(now, candidate);
@@ -282,6 +434,12 @@ impl PeerConnection {
             }
         }
         // Media lines, streams, extension ids.
+        let was_receiving: Vec<(String, MediaKind)> = self
+            .lines
+            .iter()
+            .filter(|l| l.receive)
+            .map(|l| (l.mid.clone(), l.kind))
+            .collect();
         self.lines.clear();
         for m in n.media.iter().filter(|m| !m.rejected) {
             let Some(kind) = m.kind else { continue };
@@ -311,7 +469,17 @@ impl PeerConnection {
                 }
             }
         }
-        self.setup_senders(&n);
+        self.setup_senders();
+        // A track the peer stopped sending (or whose m-line went): its
+        // receive state goes, and the application hears of it.
+        for (mid, kind) in was_receiving {
+            if !self.lines.iter().any(|l| l.mid == mid && l.receive) {
+                self.receivers.retain(|r| r.mid != mid);
+                self.events.push_back(PeerEvent::TrackRemoved { mid, kind });
+            }
+        }
+        self.receivers
+            .retain(|r| self.lines.iter().any(|l| l.mid == r.mid && l.receive));
         self.ensure_congestion();
         // DTLS: role and fingerprint.
         let fp_text = &n.remote_fingerprint.value;
@@ -362,29 +530,22 @@ impl PeerConnection {
         Ok(())
     }
 
-    pub(super) fn setup_senders(&mut self, n: &Negotiated) {
+    /// Send state per m-line we send on. A stream that goes on sending
+    /// (same m-line, same SSRC) keeps its state, so its sequence numbers
+    /// and SRTP indexes run on across a renegotiation; one that stops is
+    /// parked with its state, and resumes where it stopped.
+    pub(super) fn setup_senders(&mut self) {
         let mut tracks: Vec<(String, MediaKind, SendTrack)> = Vec::new();
-        // Which of our tracks went on which m-line: read our own local
-        // description's a=ssrc lines back through the transceivers and
-        // answer tracks we gave it.
         for t in &self.transceivers {
-            if let Some(s) = &t.send {
-                tracks.push((t.mid.clone(), t.kind, s.clone()));
+            let (Some(mid), Some(track)) = (&t.mid, &t.track) else {
+                continue;
+            };
+            if t.send && !t.stopped && t.mline.is_some() {
+                tracks.push((mid.clone(), t.kind, track.clone()));
             }
         }
-        if tracks.is_empty() {
-            let mut used = vec![false; self.answer_tracks.len()];
-            for m in n.media.iter().filter(|m| !m.rejected && m.send) {
-                let Some(kind) = m.kind else { continue };
-                if let Some(i) =
-                    (0..used.len()).find(|&i| !used[i] && self.answer_tracks[i].0 == kind)
-                {
-                    used[i] = true;
-                    tracks.push((m.mid.clone(), kind, self.answer_tracks[i].1.clone()));
-                }
-            }
-        }
-        self.senders.clear();
+        let mut old: Vec<SendState> = std::mem::take(&mut self.senders);
+        old.append(&mut self.parked_senders);
         for (mid, kind, track) in tracks {
             let Some(line) = self.lines.iter().find(|l| l.mid == mid && l.send) else {
                 continue;
@@ -392,6 +553,12 @@ impl PeerConnection {
             let Some(&pt) = line.payload_types.first() else {
                 continue;
             };
+            if let Some(i) = old.iter().position(|s| {
+                s.mid == mid && s.ssrc == track.ssrc && s.stream.header().payload_type == pt
+            }) {
+                self.senders.push(old.swap_remove(i));
+                continue;
+            }
             let mid_ext = self.mid_ext.map(|id| (id, mid.as_str()));
             let Ok(stream) = SendStream::new(
                 track.ssrc,
@@ -441,6 +608,17 @@ impl PeerConnection {
                 },
             });
         }
+        // Streams that stopped keep their state (and an SSRC whose SRTP
+        // indexes must never repeat) for a later resume.
+        self.parked_senders = old;
+    }
+
+    /// Stops sending on `mid` at once (a stopped transceiver).
+    pub(super) fn park_sender(&mut self, mid: &str) {
+        while let Some(i) = self.senders.iter().position(|s| s.mid == mid) {
+            let s = self.senders.swap_remove(i);
+            self.parked_senders.push(s);
+        }
     }
 
     // ----- state -----
@@ -483,4 +661,20 @@ pub(super) fn normalize_candidate(c: &str) -> String {
     } else {
         format!("candidate:{v}")
     }
+}
+
+/// The ICE ufrag of an offer: its first m-line that has one (every bundled
+/// m-line carries the same), else the session level.
+fn offer_ice_ufrag<'d>(offer: &'d SessionDescription<'_>) -> Option<&'d str> {
+    offer
+        .media
+        .iter()
+        .filter(|m| m.port != 0)
+        .find_map(|m| m.ice_credentials().map(|c| c.0))
+        .or_else(|| {
+            offer.find(|a| match a {
+                Attribute::IceUfrag(u) => Some(u.as_ref()),
+                _ => None,
+            })
+        })
 }

@@ -125,6 +125,8 @@ pub struct PeerStats {
     /// Padding packets sent on the video RTX stream: RTX copies of recent
     /// packets, or padding bytes alone.
     pub padding_sent: u64,
+    /// ICE restarts, ours and the peer's ([`PeerConnection::restart_ice`]).
+    pub ice_restarts: u64,
 }
 
 impl PeerConnection {
@@ -161,6 +163,7 @@ impl PeerConnection {
             unroutable: self.unroutable,
             malformed: self.malformed,
             early_dropped: self.early_dropped,
+            ice_restarts: self.ice_restarts,
             unvalidated_dropped: self.unvalidated_dropped,
             remote_candidates_dropped: self.remote_candidates_dropped,
             dtls: self.dtls.as_ref().map(|d| d.stats().clone()),

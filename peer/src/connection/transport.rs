@@ -124,16 +124,26 @@ impl PeerConnection {
             match e {
                 IceEvent::LocalCandidate(c) => {
                     let attr = candidate::to_sdp(&c);
+                    // sdpMid: the m-line that carries the transport.
                     let mid = self
-                        .transceivers
-                        .first()
-                        .map(|t| t.mid.clone())
-                        .or_else(|| self.negotiated.as_ref().map(|n| n.bundle_mid.clone()))
+                        .negotiated
+                        .as_ref()
+                        .map(|n| n.bundle_mid.clone())
+                        .or_else(|| {
+                            let d = self.pending_local.as_ref()?;
+                            let tag = d.bundle()?.first()?;
+                            Some(tag.to_string())
+                        })
                         .unwrap_or_else(|| "0".into());
+                    let mline_index = [&self.current_local, &self.pending_local]
+                        .into_iter()
+                        .flatten()
+                        .find_map(|d| d.media.iter().position(|m| m.mid() == Some(mid.as_str())))
+                        .unwrap_or(0) as u32;
                     self.events
                         .push_back(PeerEvent::LocalCandidate(LocalCandidate {
                             mid,
-                            mline_index: 0,
+                            mline_index,
                             candidate: attr.to_string(),
                             ufrag: ice.local_ufrag().to_string(),
                         }));

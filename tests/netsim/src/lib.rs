@@ -285,6 +285,12 @@ impl<N: Node> Sim<N> {
         NatId(self.nats.len() - 1)
     }
 
+    /// The NAT `nat` forgets its mappings (see `Nat::rebind`): the address
+    /// the outside sees for its hosts changes, as on a network change.
+    pub fn rebind_nat(&mut self, nat: NatId) {
+        self.nats[nat.0].rebind();
+    }
+
     /// Adds a node behind a NAT, with private addresses.
     pub fn add_node_behind(&mut self, nat: NatId, node: N, ips: &[IpAddr]) -> NodeId {
         self.hosts.push(Host {

@@ -131,6 +131,14 @@ impl Nat {
         Some(SocketAddr::new(self.config.public_ip, port))
     }
 
+    /// Forgets every mapping, as a NAT that rebooted or moved its hosts to
+    /// another uplink does: the next outbound datagrams get new public
+    /// ports, and answers to the old ones are dropped.
+    pub fn rebind(&mut self) {
+        self.out.clear();
+        self.back.clear();
+    }
+
     /// Translates an inbound datagram's destination, if a mapping exists and
     /// the filter lets `src` in.
     pub fn inbound(&self, src: SocketAddr, dst: SocketAddr) -> Option<SocketAddr> {

@@ -289,6 +289,27 @@ fn address_dependent_filtering_refuses_strangers() {
 }
 
 #[test]
+fn a_rebound_nat_maps_anew_and_filters_what_comes_to_the_old_port() {
+    let (mut sim, a, s1, _) = nat_setup(NatConfig::home(ip("203.0.113.9")));
+    run_all(&mut sim);
+    assert_eq!(sim.node(s1).got[0].1.src.port(), 40_000);
+    sim.rebind_nat(NatId(0));
+    // The old mapping is gone: the server's datagram to it is filtered.
+    sim.inject(Datagram {
+        src: "198.51.100.1:3478".parse().unwrap(),
+        dst: "203.0.113.9:40000".parse().unwrap(),
+        payload: vec![1],
+    });
+    assert_eq!(sim.stats().nat_filtered, 1);
+    // The next datagram out gets a new port, and its echo comes back in.
+    sim.node_mut(a).count = 2;
+    sim.node_mut(a).next = sim.now();
+    run_all(&mut sim);
+    assert_eq!(sim.node(s1).got[1].1.src.port(), 40_001);
+    assert_eq!(sim.node(a).got.len(), 2);
+}
+
+#[test]
 fn symmetric_mapping_uses_a_port_per_destination() {
     let (mut sim, a, s1, s2) = nat_setup(NatConfig::symmetric(ip("203.0.113.9")));
     run_all(&mut sim);

@@ -88,6 +88,15 @@ struct Ours {
     follow_estimate: bool,
     /// Camera-like content instead of the test pattern (it fills a link).
     texture: Option<meshrtc_media::texture::TextureSource>,
+    /// The m-line of the first video frames we got; frames of other video
+    /// m-lines (tracks added by renegotiation) go to their own decoders,
+    /// with the frames each decoded.
+    first_video_mid: Option<String>,
+    other_video: std::collections::BTreeMap<String, (Vp8Decoder, u32)>,
+    /// Tracks the peer stopped sending (their mids).
+    tracks_removed: Vec<String>,
+    /// A second video m-line of ours that gets every video frame too.
+    second_video_mid: Option<String>,
 }
 
 impl Ours {
@@ -132,6 +141,10 @@ impl Ours {
             fps: 15,
             follow_estimate: false,
             texture: None,
+            first_video_mid: None,
+            other_video: Default::default(),
+            tracks_removed: Vec::new(),
+            second_video_mid: None,
         }
     }
 
@@ -166,6 +179,21 @@ impl Ours {
     fn events(&mut self) {
         while let Some(e) = self.pc.poll_event() {
             match e {
+                PeerEvent::Frame(f)
+                    if f.kind == MediaKind::Video
+                        && self.first_video_mid.get_or_insert_with(|| f.mid.clone()) != &f.mid =>
+                {
+                    let (dec, n) = self
+                        .other_video
+                        .entry(f.mid.clone())
+                        .or_insert_with(|| (Vp8Decoder::new().unwrap(), 0));
+                    match dec.decode(&f.data) {
+                        Ok(Some(_)) => *n += 1,
+                        Ok(None) => {}
+                        Err(_) => self.video_errors += 1,
+                    }
+                }
+                PeerEvent::TrackRemoved { mid, .. } => self.tracks_removed.push(mid),
                 PeerEvent::Frame(f) if f.kind == MediaKind::Video => {
                     match self.vp8_dec.decode(&f.data) {
                         Ok(Some(img)) => {
@@ -213,6 +241,9 @@ impl Ours {
                     let frame = PacketizedFrame::vp8(&mut self.packetizer, f.data.into(), ts, 1100)
                         .unwrap();
                     let _ = self.pc.send_frame(now, mid, &frame);
+                    if let Some(second) = &self.second_video_mid {
+                        let _ = self.pc.send_frame(now, second, &frame);
+                    }
                 }
             }
             self.frames_sent += 1;
@@ -957,4 +988,138 @@ fn we_send_to_chromium_through_a_500_kbit_link_at_full_frame_rate() {
         target < 550_000.0,
         "our estimate {target} on a 500 kbit/s link"
     );
+}
+
+/// Chromium renegotiates with us mid-call, and we with it: it adds a
+/// second camera track (addTrack, a new offer), removes it (removeTrack),
+/// restarts ICE (restartIce()); then we add a video transceiver and offer.
+/// Every time the call goes on over the same DTLS association, and each
+/// side decodes what the other sends on every m-line.
+#[test]
+fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
+    if !run_in_private_netns(
+        "chromium_call::chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart",
+    ) {
+        return;
+    }
+    let mut s = start(47);
+    chromium_offers(&mut s, false);
+    run_call(&mut s, 2);
+    let first_decoded = s.ours.video_decoded;
+    assert!(first_decoded > 10, "{first_decoded}");
+
+    // Chromium offers again: answered, the state back to stable.
+    let chromium_offer_again = |s: &mut Setup, script: &str| -> String {
+        let offer = s
+            .browser
+            .eval(&format!(
+                "(async () => {{ {script}; const o = await pc.createOffer(); \
+                 await pc.setLocalDescription(o); return pc.localDescription.sdp; }})()"
+            ))
+            .unwrap();
+        let offer = offer.as_str().unwrap().to_string();
+        let now = Instant::now();
+        s.ours
+            .pc
+            .set_remote_description(now, SdpType::Offer, &offer)
+            .unwrap();
+        let answer = s.ours.pc.create_answer(now).unwrap();
+        s.browser
+            .eval(&format!(
+                "pc.setRemoteDescription({{type: 'answer', sdp: {}}}).then(() => pc.signalingState)",
+                js(&answer)
+            ))
+            .unwrap();
+        offer
+    };
+
+    // 1. A second camera track from Chromium.
+    let offer = chromium_offer_again(
+        &mut s,
+        "const s2 = await navigator.mediaDevices.getUserMedia({video: {width: 320, height: 240}}); \
+         window.second = pc.addTrack(s2.getVideoTracks()[0], s2)",
+    );
+    assert_eq!(offer.matches("m=video").count(), 2, "{offer}");
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        s.ours.pump();
+    }
+    let (new_mid, decoded) = s
+        .ours
+        .other_video
+        .iter()
+        .map(|(m, (_, n))| (m.clone(), *n))
+        .next()
+        .expect("frames on the new m-line");
+    assert!(decoded >= 10, "{new_mid}: {decoded} frames decoded");
+
+    // 2. Chromium removes it: we hear the track went.
+    chromium_offer_again(&mut s, "pc.removeTrack(window.second)");
+    let end = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < end {
+        s.ours.pump();
+    }
+    assert_eq!(s.ours.tracks_removed, std::slice::from_ref(&new_mid));
+
+    // 3. Chromium restarts ICE: new credentials both ways, media goes on.
+    let before = s.ours.video_decoded;
+    let offer = chromium_offer_again(&mut s, "pc.restartIce()");
+    assert!(offer.contains("a=ice-ufrag:"));
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        s.ours.pump();
+    }
+    assert_eq!(s.ours.pc.stats().ice_restarts, 1);
+    assert!(
+        s.ours.video_decoded >= before + 20,
+        "{before} -> {}",
+        s.ours.video_decoded
+    );
+
+    // 4. We add a video transceiver and offer; Chromium answers.
+    let mid = s.ours.pc.add_transceiver(MediaKind::Video, true, false);
+    let offer = s.ours.pc.create_offer(Instant::now()).unwrap();
+    let answer = s
+        .browser
+        .eval(&format!(
+            "(async () => {{ await pc.setRemoteDescription({{type: 'offer', sdp: {}}}); \
+             await pc.setLocalDescription(await pc.createAnswer()); return pc.localDescription.sdp; }})()",
+            js(&offer)
+        ))
+        .unwrap();
+    s.ours
+        .pc
+        .set_remote_description(Instant::now(), SdpType::Answer, answer.as_str().unwrap())
+        .unwrap();
+    s.ours.second_video_mid = Some(mid.clone());
+    s.ours.force_key = true;
+    let end = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < end {
+        s.ours.pump();
+    }
+    let theirs = s
+        .browser
+        .eval(
+            "(async () => { const st = await pc.getStats(); const v = []; \
+             st.forEach(x => { if (x.type === 'inbound-rtp' && x.kind === 'video') \
+               v.push({mid: x.mid, framesDecoded: x.framesDecoded || 0}); }); \
+             return JSON.stringify({state: pc.connectionState, video: v}); })()",
+        )
+        .unwrap();
+    let theirs: Value = serde_json::from_str(theirs.as_str().unwrap()).unwrap();
+    eprintln!(
+        "renegotiation with Chromium: {theirs}; ours {:?}",
+        s.ours.pc.stats().inbound
+    );
+    assert_eq!(theirs["state"], "connected");
+    let on_new = theirs["video"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["mid"] == mid.as_str())
+        .unwrap_or_else(|| panic!("no inbound video on {mid}: {theirs}"));
+    assert!(on_new["framesDecoded"].as_u64().unwrap() >= 10, "{theirs}");
+    assert_eq!(s.ours.video_errors, 0);
+    assert_eq!(s.ours.pc.state(), ConnectionState::Connected);
+    assert_eq!(s.ours.pc.stats().srtp_errors, 0);
 }

@@ -3,7 +3,9 @@
 //! before credentials, dead STUN servers, consent loss and ICE restart.
 
 use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method};
-use meshrtc_ice::{Candidate, CandidateKind, IceConfig, IceEvent, IceState, StunServer};
+use meshrtc_ice::{
+    Candidate, CandidateKind, IceConfig, IceEvent, IceState, PathStatus, StunServer,
+};
 use meshrtc_integration::sim::{completed, ip, sa, Call, Peer};
 use meshrtc_netsim::{LinkConfig, NatConfig, Sim};
 use std::time::Duration;
@@ -515,4 +517,41 @@ fn a_peer_known_only_by_an_unresolvable_name_is_reached_as_peer_reflexive() {
     assert_eq!(b.stats().prflx_remote, 1);
     assert_eq!(b.remote_candidates().len(), 1);
     assert_eq!(b.remote_candidates()[0].kind, CandidateKind::PeerReflexive);
+}
+
+#[test]
+fn after_an_ice_restart_the_old_pair_stays_validated_until_a_pair_is_selected() {
+    let mut c = Call::new(
+        29,
+        IceConfig::controlling(29),
+        IceConfig::controlled(30),
+        LinkConfig::with_latency(Duration::from_millis(20)),
+    );
+    c.start();
+    c.drive(completed, Duration::from_secs(5));
+    let old = c.agent(c.a).selected_pair().unwrap();
+    let now = c.sim.now();
+    for id in [c.a, c.b] {
+        c.sim.node_mut(id).agent_mut().restart(now);
+    }
+    // Pairs and selection are gone, but datagrams of the old pair are still
+    // taken (media goes on over it, RFC 8445 §9); another source is not.
+    let a = c.agent(c.a);
+    assert_eq!(a.selected_pair(), None);
+    assert_eq!(a.path_status(old.0, old.1), PathStatus::Validated);
+    assert_eq!(
+        a.path_status(old.0, sa("10.0.0.9:6000")),
+        PathStatus::Unknown
+    );
+    let b = c.agent(c.b);
+    assert_eq!(b.path_status(old.1, old.0), PathStatus::Validated);
+    // The restart completes with new credentials and selects a pair.
+    c.sent = [0, 0];
+    c.creds_sent = [false, false];
+    c.drive(completed, Duration::from_secs(5));
+    assert_eq!(c.agent(c.a).selected_pair(), Some(old));
+    assert_eq!(
+        c.agent(c.a).path_status(old.0, old.1),
+        PathStatus::Validated
+    );
 }

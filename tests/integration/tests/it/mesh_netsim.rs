@@ -13,7 +13,7 @@ use meshrtc_media::source::ToneSource;
 use meshrtc_mesh::signaling::protocol::{ClientMessage, ServerMessage};
 use meshrtc_mesh::signaling::rooms::{ClientId, Output, Rooms, RoomsConfig};
 use meshrtc_mesh::{LayerFrame, MeshConfig, MeshEvent, MeshNode};
-use meshrtc_netsim::{Datagram, LinkConfig, Node, NodeId, Sim};
+use meshrtc_netsim::{Datagram, LinkConfig, NatConfig, NatId, Node, NodeId, Sim};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -76,6 +76,13 @@ pub(crate) struct Member {
     /// Delta frames of another layer than the key frame before them: a
     /// sender that moved us between layers off a key frame.
     pub(crate) layer_breaks: u32,
+    /// The second video track ("screen"): sent while on, 5 frames a
+    /// second, frame numbers from 0.
+    screen: Option<(FakeEncoder, Vp8Packetizer, u32, Instant)>,
+    /// Screen frames decoded, per sender (the video m-lines after the
+    /// first, mid "0").
+    screen_decoded: BTreeMap<String, Vec<u32>>,
+    screen_decoders: BTreeMap<String, FakeDecoder>,
 }
 
 /// A decoded video frame, for the simulcast test.
@@ -149,6 +156,9 @@ impl Member {
             rx: BTreeMap::new(),
             video_paused: false,
             layer_breaks: 0,
+            screen: None,
+            screen_decoded: BTreeMap::new(),
+            screen_decoders: BTreeMap::new(),
         }
     }
 
@@ -190,6 +200,14 @@ impl Member {
     fn events(&mut self, now: Instant) {
         while let Some(e) = self.node.poll_event() {
             if let MeshEvent::Frame { from, frame } = &e {
+                if frame.kind == MediaKind::Video && frame.mid != "0" {
+                    let d = self.screen_decoders.entry(from.clone()).or_default();
+                    if let Ok(info) = d.decode(&frame.data) {
+                        let v = self.screen_decoded.entry(from.clone()).or_default();
+                        v.push(info.frame_number);
+                    }
+                    continue;
+                }
                 match frame.kind {
                     MediaKind::Video => {
                         let d = self.decoders.entry(from.clone()).or_default();
@@ -290,6 +308,18 @@ impl Member {
             self.node.send_frame(now, &p);
             self.next_video += FRAME;
         }
+        if let Some((enc, pk, no, next)) = &mut self.screen {
+            while *next <= now {
+                let t_us = (*next - self.origin).as_micros() as u64;
+                let key = *no % 10 == 0 || self.node.screen_keyframe_wanted();
+                let f = enc.encode(*no, t_us, key);
+                let ts = (t_us * 9 / 100) as u32;
+                let p = PacketizedFrame::vp8(pk, f.data.into(), ts, 1100).unwrap();
+                self.node.send_screen_frame(now, &p);
+                *no += 1;
+                *next += Duration::from_millis(200);
+            }
+        }
         while self.next_audio <= now {
             let pcm = self.tone.next_frame();
             let packet = self.opus.encode(&pcm).unwrap();
@@ -364,6 +394,7 @@ impl Node for Member {
             Some(self.next_video.min(self.next_audio)),
             self.pli_flood,
             self.raw_flood,
+            self.screen.as_ref().map(|s| s.3),
         ]
         .into_iter()
         .flatten()
@@ -414,19 +445,56 @@ impl Call {
     pub(crate) fn add_tuned(&mut self, tune: impl FnOnce(&mut MeshConfig)) -> usize {
         let i = self.ids.len();
         let ip: IpAddr = format!("10.0.0.{}", i + 1).parse().unwrap();
-        let m = Member::with_config(
-            i,
-            1000 + i as u64,
-            self.sim.now(),
-            ip,
-            Duration::from_secs(30),
-            40000,
-            tune,
-        );
-        self.ids.push(self.sim.add_node(m, &[ip]));
+        self.add_with(ip, None, Duration::from_secs(30), tune)
+    }
+
+    /// A member at `ip` (behind `nat` if given) with consent timing out
+    /// after `consent`.
+    fn add_with(
+        &mut self,
+        ip: IpAddr,
+        nat: Option<NatId>,
+        consent: Duration,
+        tune: impl FnOnce(&mut MeshConfig),
+    ) -> usize {
+        let i = self.ids.len();
+        let m = Member::with_config(i, 1000 + i as u64, self.sim.now(), ip, consent, 40000, tune);
+        let id = match nat {
+            Some(nat) => self.sim.add_node_behind(nat, m, &[ip]),
+            None => self.sim.add_node(m, &[ip]),
+        };
+        self.ids.push(id);
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
+    }
+
+    /// A member behind a home NAT (its own, public address 203.0.113.x),
+    /// with short consent timers (a check every 500 ms, Disconnected after
+    /// 1 s without consent, failed after 10 s).
+    fn add_behind_nat(&mut self) -> (usize, NatId) {
+        let i = self.ids.len();
+        let public: IpAddr = format!("203.0.113.{}", i + 1).parse().unwrap();
+        let nat = self.sim.add_nat(NatConfig::home(public));
+        let ip: IpAddr = format!("192.168.{}.2", i + 1).parse().unwrap();
+        let i = self.add_with(ip, Some(nat), Duration::from_secs(10), |cfg| {
+            cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
+            cfg.peer.ice.consent_interval = Duration::from_millis(500);
+        });
+        (i, nat)
+    }
+
+    /// Member `i` starts its screen track: `bps` at 5 frames a second.
+    fn start_screen(&mut self, i: usize, bps: u32) {
+        let now = self.sim.now();
+        let m = self.sim.node_mut(self.ids[i]);
+        m.node.start_screen(now);
+        m.screen = Some((
+            FakeEncoder::new(FakeConfig::new(bps, 5), 100 + i as u64),
+            Vp8Packetizer::new(7000 + i as u16),
+            0,
+            now,
+        ));
     }
 
     /// Member `i` leaves the room and comes back as a new member (a new
@@ -1379,4 +1447,230 @@ fn a_member_whose_path_collapses_moves_down_to_the_small_layer_alone() {
     assert_eq!(call.member(2).layer_breaks, 0);
     assert_eq!(call.member(2).decode_errors, 0);
     assert!(c_rx.len() as f64 >= 0.9 * FPS as f64 * window.as_secs_f64());
+}
+
+/// Every member starts a screen track at the same instant, so the offers
+/// of every pair cross: perfect negotiation resolves each pair (the
+/// polite side, the larger id, rolls back and answers; the impolite side
+/// ignores the crossing offer), nobody is dropped, the screens reach
+/// everyone and the cameras never stop. Then one member stops its screen.
+#[test]
+fn glare_on_every_pair_of_a_six_member_mesh_is_resolved_without_dropping_anyone() {
+    let mut call = Call::new(17, link(0.0));
+    let all: Vec<usize> = (0..6).collect();
+    for _ in 0..6 {
+        call.add(Duration::from_secs(30));
+    }
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let settled = call.sender_frames();
+    for &i in &all {
+        call.start_screen(i, 200_000);
+    }
+    // All 30 offers are out before any is delivered: 15 pairs glare.
+    call.run_for(Duration::from_secs(4));
+    let pairs = 15;
+    let (mut rollbacks, mut ignored, mut renegotiations) = (0, 0, 0);
+    for &i in &all {
+        let st = call.member(i).node.stats();
+        rollbacks += st.glare_rollbacks;
+        ignored += st.glare_ignored;
+        renegotiations += st.renegotiations;
+        assert_eq!(st.members_failed, 0);
+        assert!(
+            !call
+                .member(i)
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, MeshEvent::MemberRemoved { .. })),
+            "member {i} dropped someone"
+        );
+    }
+    assert_eq!(rollbacks, pairs, "one polite side per pair rolled back");
+    assert_eq!(ignored, pairs, "one impolite side per pair ignored");
+    // Each pair: the impolite side's offer answered, then the polite
+    // side's own offer answered; counted at both ends.
+    assert_eq!(renegotiations, 4 * pairs);
+    assert!(call.all_connected(&all));
+    for &i in &all {
+        for &j in all.iter().filter(|&&j| j != i) {
+            let from = call.member(j).node.id().unwrap().to_string();
+            let got = call.member(i).screen_decoded.get(&from).map_or(0, Vec::len);
+
+            assert!(got >= 12, "{i} decoded {got} screen frames of {j}");
+        }
+    }
+    call.check_streams_from(&all, 60, &settled);
+
+    // Member 0 stops its screen: the others hear its track went.
+    let now = call.sim.now();
+    let m0 = call.sim.node_mut(call.ids[0]);
+    m0.node.stop_screen(now);
+    m0.screen = None;
+    call.run_for(Duration::from_secs(1));
+    let id0 = call.member(0).node.id().unwrap().to_string();
+    for &i in &all[1..] {
+        assert!(
+            call.member(i).events.iter().any(|(_, e)| matches!(
+                e,
+                MeshEvent::TrackRemoved { from, kind: MediaKind::Video, .. } if *from == id0
+            )),
+            "member {i}"
+        );
+    }
+    assert!(call.all_connected(&all));
+}
+
+/// A member behind a NAT gets a new public address mid-call (the NAT
+/// forgets its mappings): the others lose consent, go Disconnected and
+/// restart ICE; media resumes on the new path within two seconds, on the
+/// same connections (no member removed, no new DTLS handshake).
+#[test]
+fn a_members_address_changes_mid_call_and_media_resumes_after_an_ice_restart() {
+    let mut call = Call::new(23, link(0.0));
+    let (moving, nat) = call.add_behind_nat();
+    let all: Vec<usize> = std::iter::once(moving)
+        .chain((0..2).map(|_| {
+            call.add_tuned(|cfg| {
+                cfg.peer.ice.disconnected_timeout = Duration::from_secs(1);
+                cfg.peer.ice.consent_timeout = Duration::from_secs(10);
+                cfg.peer.ice.consent_interval = Duration::from_millis(500);
+            })
+        }))
+        .collect();
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(2));
+    let moving_id = call.member(moving).node.id().unwrap().to_string();
+    let before: Vec<usize> = all[1..]
+        .iter()
+        .map(|&i| call.member(i).decoded[&moving_id].len())
+        .collect();
+    let rebind_at = call.sim.now();
+    call.sim.rebind_nat(nat);
+    // Frames decoded after the rebind, per other member, and when media
+    // from the moving member came back.
+    let mut resumed: Vec<Option<Duration>> = vec![None; all.len() - 1];
+    while call.sim.now() - rebind_at < Duration::from_secs(3) {
+        call.run_for(Duration::from_millis(100));
+        for (k, &i) in all[1..].iter().enumerate() {
+            let m = call.member(i);
+            let now_count = m.decoded[&moving_id].len();
+            // Nothing from the moved member is taken before the restart
+            // (it comes from an address ICE has not validated).
+            let restarts = restarts_with(&call, i, &moving_id);
+            if resumed[k].is_none() && restarts > 0 && now_count > before[k] {
+                resumed[k] = Some(call.sim.now() - rebind_at);
+            }
+        }
+    }
+    eprintln!("address change: media from the moved member resumed after {resumed:?}");
+    for (k, &i) in all[1..].iter().enumerate() {
+        let st = call.member(i).node.stats();
+        assert!(restarts_with(&call, i, &moving_id) >= 1, "member {i}");
+        assert_eq!(st.members_failed, 0);
+        let t = resumed[k].expect("media resumed");
+        // A frame a second is more than the decoder had at the rebind.
+        let after = call.member(i).decoded[&moving_id].len();
+        assert!(
+            after >= before[k] + 20,
+            "member {i}: {} -> {after}",
+            before[k]
+        );
+        // Disconnected after 1 s without consent, then one round trip of
+        // signaling and checks.
+        assert!(t <= Duration::from_secs(2), "member {i}: {t:?}");
+        // One restart resolved it: no flapping.
+        assert_eq!(restarts_with(&call, i, &moving_id), 1, "member {i}");
+    }
+    for &i in &all {
+        assert!(
+            !call
+                .member(i)
+                .events
+                .iter()
+                .any(|(_, e)| matches!(e, MeshEvent::MemberRemoved { .. })),
+            "member {i} dropped someone"
+        );
+        // The same connections: each came up once.
+        let ups = call
+            .member(i)
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, MeshEvent::MemberConnected { .. }))
+            .count();
+        assert_eq!(ups, all.len() - 1, "member {i}");
+    }
+    // And the moved member gets the others' media again too.
+    let mark: Vec<usize> = all[1..]
+        .iter()
+        .map(|&j| {
+            let from = call.member(j).node.id().unwrap().to_string();
+            call.member(moving).decoded[&from].len()
+        })
+        .collect();
+    call.run_for(Duration::from_secs(1));
+    for (k, &j) in all[1..].iter().enumerate() {
+        let from = call.member(j).node.id().unwrap().to_string();
+        assert!(call.member(moving).decoded[&from].len() >= mark[k] + 10);
+    }
+}
+
+/// ICE restarts on member `i`'s connection to `member` (its own and the
+/// member's).
+fn restarts_with(call: &Call, i: usize, member: &str) -> u64 {
+    call.member(i)
+        .node
+        .stats()
+        .members
+        .into_iter()
+        .find(|(id, _, _)| id == member)
+        .map_or(0, |(_, _, s)| s.ice_restarts)
+}
+
+/// A member adds a screen track and later stops it while 5% of the media
+/// is lost (signaling is not): the renegotiations complete, the screen is
+/// decoded, the cameras go on, nobody is dropped.
+#[test]
+fn a_screen_track_is_added_and_stopped_while_5_percent_of_the_media_is_lost() {
+    let mut call = Call::new(31, link(0.05));
+    let all: Vec<usize> = (0..3).collect();
+    for _ in 0..3 {
+        call.add(Duration::from_secs(30));
+    }
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let camera_before = call.decoded_counts(&all);
+    call.start_screen(0, 60_000);
+    call.run_for(Duration::from_secs(4));
+    let id0 = call.member(0).node.id().unwrap().to_string();
+    for &i in &all[1..] {
+        let got = call.member(i).screen_decoded.get(&id0).map_or(0, Vec::len);
+        // 20 frames sent; the first may go before the answer.
+        assert!(got >= 10, "{i} decoded {got} screen frames");
+    }
+    let now = call.sim.now();
+    let m0 = call.sim.node_mut(call.ids[0]);
+    m0.node.stop_screen(now);
+    m0.screen = None;
+    call.run_for(Duration::from_secs(1));
+    let camera_after = call.decoded_counts(&all);
+    for (pair, n) in &camera_after {
+        assert!(
+            *n >= camera_before[pair] + 40,
+            "camera {pair:?}: {} -> {n}",
+            camera_before[pair]
+        );
+    }
+    for &i in &all {
+        let st = call.member(i).node.stats();
+        assert_eq!(st.members_failed, 0);
+        assert!(st.renegotiations >= 2, "member {i}: {}", st.renegotiations);
+    }
+    for &i in &all[1..] {
+        assert!(call.member(i).events.iter().any(|(_, e)| matches!(
+            e,
+            MeshEvent::TrackRemoved { from, .. } if *from == id0
+        )));
+    }
+    assert!(call.all_connected(&all));
 }

@@ -219,6 +219,7 @@ fn run(we_offer: bool) {
             kind: MediaKind::Video,
             send: Some(track),
             receive: true,
+            stopped: false,
         };
         let offer = create_offer(&o.local_params(&fp), &Features::default(), &[t])
             .unwrap()
