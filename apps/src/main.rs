@@ -10,6 +10,7 @@ mod call;
 mod decode;
 mod dtlsview;
 mod hexin;
+mod lan;
 mod member;
 mod mesh_cmd;
 mod rtpview;
@@ -17,6 +18,7 @@ mod sdp_summary;
 mod serve;
 mod sources;
 mod stun_server;
+mod tls_setup;
 
 use clap::{Parser, Subcommand};
 use std::io::Read;

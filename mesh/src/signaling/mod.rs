@@ -11,6 +11,8 @@ pub mod rooms;
 pub mod client;
 #[cfg(feature = "net")]
 pub mod server;
+#[cfg(feature = "net")]
+pub mod tls;
 
 pub use protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
 pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, RoomsStats};
@@ -19,3 +21,5 @@ pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig
 pub use client::{SignalingClient, SignalingError};
 #[cfg(feature = "net")]
 pub use server::{bind, serve, spawn, ServerConfig, ServerHandle, ServerStats};
+#[cfg(feature = "net")]
+pub use tls::{ServerTls, ServerTrust, TlsError};

@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
+use super::tls::ServerTls;
 
 /// The address `meshrtc serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -92,6 +93,9 @@ pub struct ServerConfig {
     /// and dropping what the client still sends until its close frame
     /// arrives, so that the client sees the close code rather than a reset.
     pub close_timeout: Duration,
+    /// Serve HTTPS and `wss://` with this certificate instead of plain
+    /// HTTP. The TLS handshake counts against `handshake_timeout`.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +111,7 @@ impl Default for ServerConfig {
             max_queued_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
+            tls: None,
         }
     }
 }
@@ -137,6 +142,9 @@ pub struct ServerStats {
     /// Connections closed for not completing the WebSocket upgrade within
     /// [`ServerConfig::handshake_timeout`].
     pub handshake_timeouts: u64,
+    /// TLS handshakes that failed (with `--tls`): among them each time a
+    /// browser refuses the certificate it has not been told to trust.
+    pub tls_failures: u64,
     /// Connections dropped because they did not read what was sent to them
     /// (also counted under `closed`, `not-reading`).
     pub dropped_slow: u64,
@@ -236,6 +244,7 @@ struct Gate {
     refused_total: u64,
     refused_per_ip: u64,
     handshake_timeouts: u64,
+    tls_failures: u64,
 }
 
 struct Shared {
@@ -291,13 +300,14 @@ impl Shared {
     }
 
     fn stats(&self) -> ServerStats {
-        let (open, refused_total, refused_per_ip, handshake_timeouts) = {
+        let (open, refused_total, refused_per_ip, handshake_timeouts, tls_failures) = {
             let gate = self.gate();
             (
                 gate.open,
                 gate.refused_total,
                 gate.refused_per_ip,
                 gate.handshake_timeouts,
+                gate.tls_failures,
             )
         };
         let state = self.lock();
@@ -307,6 +317,7 @@ impl Shared {
             refused_connections: refused_total,
             refused_per_ip,
             handshake_timeouts,
+            tls_failures,
             dropped_slow: state.dropped_slow,
             transport_errors: state.transport_errors,
         }
@@ -339,11 +350,34 @@ impl Drop for Slot {
     }
 }
 
-/// A TCP stream that holds its [`Slot`]: hyper, and after the upgrade the
-/// WebSocket, own it, so the slot lives exactly as long as the socket.
+/// The bytes of a connection: plain TCP, or TLS over it.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A connection's stream that holds its [`Slot`]: hyper, and after the
+/// upgrade the WebSocket, own it, so the slot lives exactly as long as the
+/// socket.
 struct SlotStream {
-    tcp: TcpStream,
+    io: Io,
     _slot: Slot,
+}
+
+/// Forwards an I/O call to whichever stream the connection has.
+macro_rules! on_io {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &mut $self.io {
+            Io::Plain($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            Io::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $call
+            }
+        }
+    };
 }
 
 impl AsyncRead for SlotStream {
@@ -352,7 +386,7 @@ impl AsyncRead for SlotStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        on_io!(self, s => s.poll_read(cx, buf))
     }
 }
 
@@ -362,7 +396,7 @@ impl AsyncWrite for SlotStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        on_io!(self, s => s.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -370,19 +404,22 @@ impl AsyncWrite for SlotStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        on_io!(self, s => s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        on_io!(self, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        on_io!(self, s => s.poll_shutdown(cx))
     }
 }
 
@@ -409,9 +446,24 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// The WebSocket URL, `ws://ADDR/ws`.
+    /// The WebSocket URL, `ws://ADDR/ws` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.local_addr)
+        let scheme = if self.shared.config.tls.is_some() {
+            "wss"
+        } else {
+            "ws"
+        };
+        format!("{scheme}://{}/ws", self.local_addr)
+    }
+
+    /// The page's base URL, `http://ADDR` (`https://` with TLS).
+    pub fn http_url(&self) -> String {
+        let scheme = if self.shared.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// The counters now.
@@ -503,9 +555,9 @@ async fn accept_loop(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let io = SlotStream { tcp, _slot: slot };
         tokio::spawn(http_connection(
-            io,
+            tcp,
+            slot,
             app.clone(),
             shared.clone(),
             stop.clone(),
@@ -515,20 +567,48 @@ async fn accept_loop(
 
 /// One connection while it is HTTP: done when it has become a WebSocket
 /// (whose task then owns the socket), has ended, or at the handshake
-/// deadline, which closes it.
+/// deadline, which closes it. With TLS, the TLS handshake comes first,
+/// within the same deadline.
 async fn http_connection(
-    io: SlotStream,
+    tcp: TcpStream,
+    slot: Slot,
     app: Router,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
+    let io = match &shared.config.tls {
+        None => Io::Plain(tcp),
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp));
+            tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
+                    Ok(Err(e)) => {
+                        // A browser that has not accepted the certificate
+                        // yet ends here, each time it asks the person.
+                        tracing::debug!("signaling TLS handshake failed: {e}");
+                        shared.gate().tls_failures += 1;
+                        return;
+                    }
+                    Err(_) => {
+                        shared.gate().handshake_timeouts += 1;
+                        return;
+                    }
+                },
+                () = stopped(&mut stop) => return,
+            }
+        }
+    };
+    let io = SlotStream { io, _slot: slot };
     let service = hyper_util::service::TowerToHyperService::new(app);
     let connection = hyper::server::conn::http1::Builder::new()
         .max_buf_size(HTTP_MAX_BUFFER)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .with_upgrades();
     tokio::select! {
-        result = tokio::time::timeout(shared.config.handshake_timeout, connection) => match result {
+        result = tokio::time::timeout_at(deadline, connection) => match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::debug!("signaling HTTP connection failed: {e}"),
             Err(_) => {

@@ -1,0 +1,153 @@
+//! `meshrtc serve --tls` on loopback, as a person runs it: the server
+//! prints its certificate's fingerprint, two `meshrtc join` processes pinned
+//! to it meet over `wss://` and decode each other's video, and a join with
+//! a wrong fingerprint is refused with an error naming both.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    ws_url: String,
+    fingerprint: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `meshrtc serve --tls` and reads its address and fingerprint from
+/// stderr.
+fn serve_tls() -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--tls", "--listen", "127.0.0.1:0", "--no-qr"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first
+        .strip_prefix("meshrtc serve: listening on https://")
+        .and_then(|rest| rest.split_once(' '))
+        .map(|(addr, _)| addr.to_owned())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    assert!(first.ends_with(&format!("(wss://{addr}/ws)")), "{first}");
+    let second = lines.next().unwrap().unwrap();
+    let fingerprint = second
+        .strip_prefix("meshrtc serve: certificate SHA-256 fingerprint ")
+        .unwrap_or_else(|| panic!("unexpected second line {second:?}"))
+        .to_owned();
+    assert_eq!(fingerprint.len(), 95, "{fingerprint}");
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        ws_url: format!("wss://{addr}/ws"),
+        fingerprint,
+    }
+}
+
+fn join(server: &Server, name: &str, fingerprint: &str, json: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args([
+            "join",
+            "--server",
+            &server.ws_url,
+            "--server-fingerprint",
+            fingerprint,
+            "--room",
+            "tls",
+            "--name",
+            name,
+            "--duration",
+            "3",
+            "--bind",
+            "127.0.0.1",
+            "--width",
+            "160",
+            "--height",
+            "120",
+            "--fps",
+            "15",
+            "--live",
+            "false",
+            "--stats-json",
+            json.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn two_joins_pinning_the_printed_fingerprint_call_each_other_over_wss() {
+    let server = serve_tls();
+    let dir = std::env::temp_dir().join(format!("meshrtc-serve-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ja, jb) = (dir.join("a.json"), dir.join("b.json"));
+    let a = join(&server, "alice", &server.fingerprint, &ja);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The fingerprint as another tool would print it: lower case, no colons.
+    let compact = server.fingerprint.replace(':', "").to_lowercase();
+    let b = join(&server, "bob", &compact, &jb);
+    for (child, json, other) in [(a, &ja, "bob"), (b, &jb, "alice")] {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        let pair = v["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["from"] == other)
+            .unwrap_or_else(|| panic!("no pair from {other}: {v}"));
+        assert!(
+            pair["frames_decoded"].as_u64().unwrap() >= 10,
+            "{other}: {pair}"
+        );
+        assert_eq!(pair["width"], 160, "{pair}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_join_with_a_wrong_fingerprint_is_refused_naming_both() {
+    let server = serve_tls();
+    let mut wrong = server.fingerprint.clone();
+    // Change the first byte.
+    let replacement = if wrong.starts_with("00") { "11" } else { "00" };
+    wrong.replace_range(0..2, replacement);
+    let json = std::env::temp_dir().join(format!("meshrtc-wrong-fp-{}.json", std::process::id()));
+    let out = join(&server, "mallory", &wrong, &json)
+        .wait_with_output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("refused the TLS server"), "{err}");
+    assert!(err.contains(&server.fingerprint), "{err}");
+    assert!(err.contains(&wrong), "{err}");
+    let _ = std::fs::remove_file(&json);
+
+    // And no fingerprint at all: the join says what to give.
+    let out = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args([
+            "join",
+            "--server",
+            &server.ws_url,
+            "--room",
+            "tls",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--server-fingerprint"), "{err}");
+}
