@@ -27,7 +27,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as AxumState;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
+use super::sse::{self, ConnectionLife, Session};
 use super::tls::ServerTls;
 
 /// The address `meshrtc serve` listens on by default.
@@ -149,55 +150,70 @@ pub struct ServerStats {
     /// (also counted under `closed`, `not-reading`).
     pub dropped_slow: u64,
     /// Connections that ended with a WebSocket error (a frame over the
-    /// WebSocket layer's limit among them).
+    /// WebSocket layer's limit among them), or sessions of the HTTP
+    /// transport that posted a body over that limit.
     pub transport_errors: u64,
+    /// Sessions of the HTTP transport (`GET /sse`) opened so far.
+    pub sse_sessions: u64,
 }
 
-enum Outbound {
+pub(super) enum Outbound {
     Text(String),
     /// The rooms closed the client: send what came before, then close.
     Close(CloseReason),
 }
 
-fn queued_cost(text: &str) -> usize {
+pub(super) fn queued_cost(text: &str) -> usize {
     text.len() + QUEUED_MESSAGE_OVERHEAD
 }
 
 /// What the rooms side and a connection's task share.
-struct Link {
+pub(super) struct Link {
     /// Bytes queued (by [`queued_cost`]) and not yet taken by the task.
-    queued_bytes: AtomicUsize,
+    pub(super) queued_bytes: AtomicUsize,
     /// Set once when the client must go at once, whatever is queued.
-    abort: OnceLock<CloseReason>,
-    wake: Notify,
+    pub(super) abort: OnceLock<CloseReason>,
+    pub(super) wake: Notify,
 }
 
 impl Link {
-    fn abort(&self, reason: CloseReason) {
+    pub(super) fn new() -> Link {
+        Link {
+            queued_bytes: AtomicUsize::new(0),
+            abort: OnceLock::new(),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(super) fn abort(&self, reason: CloseReason) {
         let _ = self.abort.set(reason);
         self.wake.notify_one();
     }
 }
 
-struct Connection {
-    tx: mpsc::UnboundedSender<Outbound>,
-    link: Arc<Link>,
+pub(super) struct Connection {
+    pub(super) tx: mpsc::UnboundedSender<Outbound>,
+    pub(super) link: Arc<Link>,
 }
 
-struct State {
-    rooms: Rooms,
-    connections: HashMap<ClientId, Connection>,
+pub(super) struct State {
+    pub(super) rooms: Rooms,
+    pub(super) connections: HashMap<ClientId, Connection>,
+    /// The sessions of the HTTP transport, by token.
+    pub(super) sessions: HashMap<String, Session>,
     max_queued_bytes: usize,
     dropped_slow: u64,
-    transport_errors: u64,
-    closing: bool,
+    pub(super) transport_errors: u64,
+    /// Sessions of the HTTP transport opened so far.
+    pub(super) sse_sessions: u64,
+    pub(super) closing: bool,
 }
 
 impl State {
     /// Carries out the rooms' outputs. A client whose queue would go over
     /// its byte limit is closed as not reading, and what that causes
     /// (peer-left) is carried out as well.
-    fn dispatch(&mut self, outputs: Vec<Output>) {
+    pub(super) fn dispatch(&mut self, outputs: Vec<Output>) {
         let mut queue = VecDeque::from(outputs);
         while let Some(output) = queue.pop_front() {
             match output {
@@ -236,6 +252,28 @@ impl State {
     }
 }
 
+impl State {
+    /// Takes a client's connection away when its task ends, tells the
+    /// rooms (a close for a reason, or a plain disconnect), and carries out
+    /// what that causes (`peer-left` to the others).
+    pub(super) fn finish(&mut self, client: ClientId, end: End) {
+        self.connections.remove(&client);
+        let outputs = match end {
+            End::Close(reason) => {
+                let outputs = self.rooms.close_client(client, reason);
+                // A write that timed out; a queue over its limit was
+                // counted where it was found.
+                if reason == CloseReason::NotReading && !outputs.is_empty() {
+                    self.dropped_slow += 1;
+                }
+                outputs
+            }
+            End::Shutdown | End::ClosedByClient | End::Gone => self.rooms.disconnect(client),
+        };
+        self.dispatch(outputs);
+    }
+}
+
 /// Open connections by address, and what the accept loop refused.
 #[derive(Default)]
 struct Gate {
@@ -247,10 +285,10 @@ struct Gate {
     tls_failures: u64,
 }
 
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
     gate: Mutex<Gate>,
-    config: ServerConfig,
+    pub(super) config: ServerConfig,
 }
 
 impl Shared {
@@ -259,9 +297,11 @@ impl Shared {
             state: Mutex::new(State {
                 rooms: Rooms::new(config.rooms.clone()),
                 connections: HashMap::new(),
+                sessions: HashMap::new(),
                 max_queued_bytes: config.max_queued_bytes,
                 dropped_slow: 0,
                 transport_errors: 0,
+                sse_sessions: 0,
                 closing: false,
             }),
             gate: Mutex::new(Gate::default()),
@@ -269,7 +309,7 @@ impl Shared {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent between calls: a panic elsewhere must
         // not take the whole server down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -319,6 +359,7 @@ impl Shared {
             handshake_timeouts,
             tls_failures,
             dropped_slow: state.dropped_slow,
+            sse_sessions: state.sse_sessions,
             transport_errors: state.transport_errors,
         }
     }
@@ -327,6 +368,7 @@ impl Shared {
         let mut state = self.lock();
         state.closing = true;
         state.connections.clear();
+        state.sessions.clear();
     }
 }
 
@@ -448,22 +490,22 @@ impl ServerHandle {
 
     /// The WebSocket URL, `ws://ADDR/ws` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        let scheme = if self.shared.config.tls.is_some() {
-            "wss"
-        } else {
-            "ws"
-        };
-        format!("{scheme}://{}/ws", self.local_addr)
+        self.url("ws", "/ws")
     }
 
     /// The page's base URL, `http://ADDR` (`https://` with TLS).
     pub fn http_url(&self) -> String {
-        let scheme = if self.shared.config.tls.is_some() {
-            "https"
+        self.url("http", "")
+    }
+
+    /// `scheme://ADDR/path`, the scheme with an `s` when TLS is on.
+    fn url(&self, scheme: &str, path: &str) -> String {
+        let secure = if self.shared.config.tls.is_some() {
+            "s"
         } else {
-            "http"
+            ""
         };
-        format!("{scheme}://{}", self.local_addr)
+        format!("{scheme}{secure}://{}{path}", self.local_addr)
     }
 
     /// The counters now.
@@ -602,21 +644,45 @@ async fn http_connection(
         }
     };
     let io = SlotStream { io, _slot: slot };
+    let life = Arc::new(ConnectionLife::default());
+    let app = app.layer(axum::Extension(life.clone()));
     let service = hyper_util::service::TowerToHyperService::new(app);
     let connection = hyper::server::conn::http1::Builder::new()
         .max_buf_size(HTTP_MAX_BUFFER)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .with_upgrades();
-    tokio::select! {
-        result = tokio::time::timeout_at(deadline, connection) => match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!("signaling HTTP connection failed: {e}"),
-            Err(_) => {
+    tokio::pin!(connection);
+    // The deadline holds while the connection is plain HTTP; an event
+    // stream (the HTTP transport) lifts it until the stream ends, and each
+    // POST of a live session starts it over.
+    let expiry = tokio::time::sleep_until(deadline);
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            result = &mut connection => {
+                if let Err(e) = result {
+                    tracing::debug!("signaling HTTP connection failed: {e}");
+                }
+                break;
+            }
+            () = &mut expiry, if !life.is_streaming() => {
                 tracing::debug!("signaling connection closed at the handshake deadline");
                 shared.gate().handshake_timeouts += 1;
+                break;
             }
-        },
-        () = stopped(&mut stop) => {}
+            () = life.changed() => {
+                expiry
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + shared.config.handshake_timeout);
+            }
+            () = stopped(&mut stop) => {
+                // An event stream still sends its close event: let the
+                // response end, within the close timeout.
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(shared.config.close_timeout, &mut connection).await;
+                break;
+            }
+        }
     }
 }
 
@@ -627,6 +693,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/room", get(room_page))
         .route("/stats", get(stats))
         .route("/ws", get(upgrade))
+        .route("/sse", get(sse::open))
+        .route("/sse/send", post(sse::send))
         .with_state(shared)
 }
 
@@ -671,9 +739,9 @@ async fn upgrade(ws: WebSocketUpgrade, AxumState(shared): AxumState<Arc<Shared>>
         .on_upgrade(move |socket| connection(socket, shared))
 }
 
-/// How a WebSocket's loop ended.
+/// How a WebSocket's (or an event stream's) loop ended.
 #[derive(Clone, Copy)]
-enum End {
+pub(super) enum End {
     /// The server closes it, for this reason. The rooms may know already
     /// (closing a client twice does nothing).
     Close(CloseReason),
@@ -724,11 +792,7 @@ fn is_invalid_utf8(e: axum::Error) -> bool {
 async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     let config = shared.config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let link = Arc::new(Link {
-        queued_bytes: AtomicUsize::new(0),
-        abort: OnceLock::new(),
-        wake: Notify::new(),
-    });
+    let link = Arc::new(Link::new());
     let client = {
         let mut state = shared.lock();
         if state.closing {
@@ -820,23 +884,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
             }
         }
     };
-    {
-        let mut state = shared.lock();
-        state.connections.remove(&client);
-        let outputs = match end {
-            End::Close(reason) => {
-                let outputs = state.rooms.close_client(client, reason);
-                // A write that timed out; a queue over its limit was
-                // counted where it was found.
-                if reason == CloseReason::NotReading && !outputs.is_empty() {
-                    state.dropped_slow += 1;
-                }
-                outputs
-            }
-            End::Shutdown | End::ClosedByClient | End::Gone => state.rooms.disconnect(client),
-        };
-        state.dispatch(outputs);
-    }
+    shared.lock().finish(client, end);
     // Whatever was still queued goes now, not when the socket closes.
     drop(rx);
     match end {
