@@ -30,18 +30,25 @@ pub fn interface_addresses(with_loopback: bool) -> Vec<IpAddr> {
 /// address it listens on.
 pub fn room_urls(listen: SocketAddr, https: bool) -> Vec<String> {
     let scheme = if https { "https" } else { "http" };
-    let ips = if listen.ip().is_unspecified() {
-        let all = interface_addresses(true);
-        // A server on 0.0.0.0 takes IPv4 only.
-        all.into_iter()
+    reachable_ips(listen)
+        .into_iter()
+        .map(|ip| format!("{scheme}://{}/room", SocketAddr::new(ip, listen.port())))
+        .collect()
+}
+
+/// The addresses a socket bound to `listen` answers at: every interface
+/// address of its family for an unspecified address (loopback last), else
+/// that address.
+pub fn reachable_ips(listen: SocketAddr) -> Vec<IpAddr> {
+    if listen.ip().is_unspecified() {
+        // A socket on 0.0.0.0 takes IPv4 only.
+        interface_addresses(true)
+            .into_iter()
             .filter(|ip| listen.is_ipv6() || ip.is_ipv4())
             .collect()
     } else {
         vec![listen.ip()]
-    };
-    ips.into_iter()
-        .map(|ip| format!("{scheme}://{}/room", SocketAddr::new(ip, listen.port())))
-        .collect()
+    }
 }
 
 /// A QR code of `text` for a terminal: two modules per character cell

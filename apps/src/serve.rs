@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use meshrtc_mesh::signaling::tls::format_fingerprint;
-use meshrtc_mesh::signaling::{self, RoomPasswords, RoomsConfig, ServerConfig, ServerTls};
+use meshrtc_mesh::signaling::{
+    self, IceServer, RoomPasswords, RoomsConfig, ServerConfig, ServerTls,
+};
 
 /// Arguments of `meshrtc serve`.
 #[derive(Debug, clap::Args)]
@@ -51,6 +53,24 @@ pub struct Args {
     /// Print no QR codes of the URLs.
     #[arg(long)]
     no_qr: bool,
+    /// An ICE server for every member, sent in `welcome`
+    /// (`stun:host[:port]`, `turn:host[:port]`); repeatable. None by
+    /// default: on one LAN, host candidates connect.
+    #[arg(long, value_name = "URL", value_parser = ice_url)]
+    ice_server: Vec<String>,
+    /// Also answer STUN Binding requests on this UDP port, on the listening
+    /// address, and offer it to members as `stun:ADDRESS:PORT` for each
+    /// address the room page is offered at.
+    #[arg(long, value_name = "PORT")]
+    stun: Option<u16>,
+}
+
+fn ice_url(arg: &str) -> Result<String, String> {
+    let scheme = arg.split_once(':').map(|(s, _)| s);
+    match scheme {
+        Some("stun" | "stuns" | "turn" | "turns") if arg.len() > 5 => Ok(arg.to_owned()),
+        _ => Err("expected stun:HOST[:PORT], stuns:, turn: or turns: URL".to_owned()),
+    }
 }
 
 fn room_password(arg: &str) -> Result<(String, String), String> {
@@ -91,6 +111,22 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let https = tls.is_some();
+    let mut ice_servers: Vec<IceServer> = args.ice_server.iter().map(IceServer::url).collect();
+    if let Some(port) = args.stun {
+        match start_stun(args.listen, port) {
+            Ok(urls) => ice_servers.extend(urls.into_iter().map(IceServer::url)),
+            Err(e) => {
+                eprintln!("meshrtc serve: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for server in &ice_servers {
+        eprintln!(
+            "meshrtc serve: ICE server for members: {}",
+            server.urls.join(" ")
+        );
+    }
     let fingerprint = tls.as_ref().map(|t| format_fingerprint(&t.fingerprint));
     let show_qr = !args.no_qr;
     let config = ServerConfig {
@@ -101,6 +137,7 @@ pub fn run(args: Args) -> ExitCode {
                 all: args.password,
                 rooms: args.room_password.into_iter().collect(),
             },
+            ice_servers,
             ..RoomsConfig::default()
         },
         max_connections: args.max_connections,
@@ -192,4 +229,25 @@ fn print_urls(addr: SocketAddr, https: bool, show_qr: bool) {
             println!("\n{url}\n{qr}");
         }
     }
+}
+
+/// Binds the STUN port on the listening address and answers there in a
+/// thread of its own; the `stun:` URLs members are offered, one per
+/// address the page is offered at.
+fn start_stun(listen: SocketAddr, port: u16) -> Result<Vec<String>, String> {
+    let addr = SocketAddr::new(listen.ip(), port);
+    let socket =
+        std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot bind STUN on {addr}: {e}"))?;
+    let port = socket.local_addr().map_or(port, |a| a.port());
+    eprintln!(
+        "meshrtc serve: STUN on udp {}",
+        SocketAddr::new(listen.ip(), port)
+    );
+    std::thread::spawn(move || {
+        crate::stun_server::answer(&socket, std::time::Duration::ZERO, "meshrtc serve: STUN")
+    });
+    Ok(crate::lan::reachable_ips(listen)
+        .into_iter()
+        .map(|ip| format!("stun:{}", SocketAddr::new(ip, port)))
+        .collect())
 }

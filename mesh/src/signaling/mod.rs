@@ -16,7 +16,9 @@ mod sse;
 #[cfg(feature = "net")]
 pub mod tls;
 
-pub use protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+pub use protocol::{
+    ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
+};
 pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, RoomsStats};
 
 #[cfg(feature = "net")]

@@ -77,6 +77,10 @@ pub enum ServerMessage {
         peers: Vec<PeerInfo>,
         /// How many members the room can hold, us included.
         max_members: usize,
+        /// The ICE servers (STUN, TURN) the server's operator configured,
+        /// for every member's connections; absent when there are none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// Someone joined our room; they will send us an offer.
     PeerJoined {
@@ -126,6 +130,48 @@ pub struct PeerInfo {
     pub id: String,
     /// Display name as given in `join`.
     pub name: String,
+}
+
+/// A STUN or TURN server as a browser's `RTCIceServer` (W3C WebRTC
+/// §4.2.4): a page passes the list to `new RTCPeerConnection({iceServers})`
+/// unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]` or
+    /// `turns:...` URLs (RFC 7064 §3.1, RFC 7065 §3.1); one string or a
+    /// list on the wire, always a list when we write it.
+    #[serde(deserialize_with = "one_or_many")]
+    pub urls: Vec<String>,
+    /// The TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl IceServer {
+    /// A server without credentials (STUN).
+    pub fn url(url: impl Into<String>) -> IceServer {
+        IceServer {
+            urls: vec![url.into()],
+            username: None,
+            credential: None,
+        }
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(url) => vec![url],
+        OneOrMany::Many(urls) => urls,
+    })
 }
 
 /// An ICE candidate as a browser's `RTCIceCandidateInit` (W3C WebRTC §4.8.1.1).
@@ -443,6 +489,38 @@ mod tests {
     }
 
     #[test]
+    fn welcome_carries_ice_servers_as_rtc_ice_server_objects() {
+        server_round_trip(
+            r#"{"type":"welcome","id":"p1","room":"r","peers":[],"max_members":6,
+                "ice_servers":[{"urls":["stun:192.0.2.1:3478"]},
+                {"urls":["turn:192.0.2.1:3478?transport=udp"],"username":"u","credential":"c"}]}"#,
+            ServerMessage::Welcome {
+                id: "p1".into(),
+                room: "r".into(),
+                peers: Vec::new(),
+                max_members: 6,
+                ice_servers: vec![
+                    IceServer::url("stun:192.0.2.1:3478"),
+                    IceServer {
+                        urls: vec!["turn:192.0.2.1:3478?transport=udp".into()],
+                        username: Some("u".into()),
+                        credential: Some("c".into()),
+                    },
+                ],
+            },
+        );
+        // A single URL as a string, as browsers also accept it.
+        let one = ServerMessage::parse(
+            r#"{"type":"welcome","id":"p1","room":"r","peers":[],"max_members":6,"ice_servers":[{"urls":"stun:h"}]}"#,
+        )
+        .unwrap();
+        let ServerMessage::Welcome { ice_servers, .. } = one else {
+            panic!("{one:?}");
+        };
+        assert_eq!(ice_servers, vec![IceServer::url("stun:h")]);
+    }
+
+    #[test]
     fn server_messages_round_trip_through_literal_json() {
         server_round_trip(
             r#"{"type":"welcome","id":"p3","room":"standup","peers":[{"id":"p1","name":"Ada"},{"id":"p2","name":"Grace"}],"max_members":6}"#,
@@ -460,6 +538,7 @@ mod tests {
                     },
                 ],
                 max_members: 6,
+                ice_servers: Vec::new(),
             },
         );
         server_round_trip(

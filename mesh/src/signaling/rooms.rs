@@ -16,7 +16,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+use super::protocol::{
+    ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
+};
 
 /// Limits of a signaling server.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +38,9 @@ pub struct RoomsConfig {
     pub max_errors_before_close: u32,
     /// Rooms that require a password in `join`; none by default.
     pub passwords: RoomPasswords,
+    /// The ICE servers every `welcome` carries; none by default (a LAN
+    /// needs none, and there may be no internet to reach a public one).
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// Which rooms require a password. A `join` to such a room without the
@@ -100,6 +105,7 @@ impl Default for RoomsConfig {
             rate_burst: 200.0,
             max_errors_before_close: 20,
             passwords: RoomPasswords::default(),
+            ice_servers: Vec::new(),
         }
     }
 }
@@ -525,6 +531,7 @@ impl Rooms {
             room: room.clone(),
             peers,
             max_members: self.config.max_members,
+            ice_servers: self.config.ice_servers.clone(),
         };
         out.push(Output::Send {
             to: client,

@@ -1,8 +1,10 @@
 //! The signaling server: HTTP and WebSocket on one port (axum on hyper).
 //!
 //! `GET /` is a short page about the server, `GET /protocol` the protocol
-//! description, `GET /stats` the counters as JSON, and `GET /ws` the
-//! WebSocket. Each connection runs in a task that hands its frames to the
+//! description, `GET /stats` the counters as JSON, `GET /room` (and
+//! `/room/NAME`) the room app, `GET /ws` the WebSocket, and `GET /sse` with
+//! `POST /sse/send` the same protocol without a WebSocket (module `sse`).
+//! With [`ServerConfig::tls`] all of it is HTTPS. Each connection runs in a task that hands its frames to the
 //! shared [`Rooms`] and writes out what the rooms send it.
 //!
 //! What one client can cost the server is bounded from the accept on: the
@@ -691,6 +693,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(index))
         .route("/protocol", get(protocol))
         .route("/room", get(room_page))
+        .route("/room/{name}", get(room_page))
         .route("/stats", get(stats))
         .route("/ws", get(upgrade))
         .route("/sse", get(sse::open))
@@ -698,7 +701,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// The browser member of a room (`docs/room.html`), served at `/room`.
+/// The room app, a browser member of a room (`docs/room.html`), served at
+/// `/room` and `/room/NAME` (the room in the path, for a shareable link).
 const ROOM_PAGE: &str = include_str!("../../../docs/room.html");
 
 async fn room_page() -> Html<&'static str> {
@@ -714,7 +718,7 @@ async fn index() -> Html<&'static str> {
          <p>WebSocket endpoint: <code>/ws</code> (JSON text frames). \
          Protocol: <a href=\"/protocol\">/protocol</a>. Counters: <a href=\"/stats\">/stats</a>.</p>\n\
          <p>Join a room from this browser: <a href=\"/room\">/room</a> \
-         (<code>/room?room=NAME&amp;name=YOU&amp;join=1</code> joins at once).</p>\n\
+         or <code>/room/NAME</code> (<code>/room?room=NAME&amp;name=YOU&amp;join=1</code> joins at once).</p>\n\
          </body></html>\n",
     )
 }
@@ -737,6 +741,28 @@ async fn upgrade(ws: WebSocketUpgrade, AxumState(shared): AxumState<Arc<Shared>>
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| connection(socket, shared))
+}
+
+/// The timers of one client's loop: the keep-alive, the idle timeout and
+/// the join deadline, from now.
+pub(super) struct ClientTimers {
+    pub(super) ping: tokio::time::Interval,
+    pub(super) idle: Pin<Box<tokio::time::Sleep>>,
+    pub(super) join_deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl ClientTimers {
+    pub(super) fn new(config: &ServerConfig) -> ClientTimers {
+        let opened = tokio::time::Instant::now();
+        let mut ping =
+            tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ClientTimers {
+            ping,
+            idle: Box::pin(tokio::time::sleep_until(opened + config.idle_timeout)),
+            join_deadline: Box::pin(tokio::time::sleep_until(opened + config.join_timeout)),
+        }
+    }
 }
 
 /// How a WebSocket's (or an event stream's) loop ended.
@@ -808,12 +834,11 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     };
     tracing::debug!(%client, "signaling connection opened");
     let (mut sink, mut stream) = socket.split();
-    let opened = tokio::time::Instant::now();
-    let mut ping = tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let idle = tokio::time::sleep_until(opened + config.idle_timeout);
-    let join_deadline = tokio::time::sleep_until(opened + config.join_timeout);
-    tokio::pin!(idle, join_deadline);
+    let ClientTimers {
+        mut ping,
+        mut idle,
+        mut join_deadline,
+    } = ClientTimers::new(&config);
     let mut join_checked = false;
     let end = loop {
         tokio::select! {

@@ -35,7 +35,7 @@ use axum::Extension;
 use tokio::sync::{mpsc, Notify};
 
 use super::rooms::{ClientId, CloseReason};
-use super::server::{queued_cost, Connection, End, Link, Outbound, Shared};
+use super::server::{queued_cost, ClientTimers, Connection, End, Link, Outbound, Shared};
 
 /// The header that names the session in a POST.
 pub const SESSION_HEADER: &str = "x-meshrtc-session";
@@ -213,12 +213,11 @@ async fn run_session(
     body: BodySender,
 ) {
     let config = shared.config.clone();
-    let opened = tokio::time::Instant::now();
-    let mut ping = tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let idle = tokio::time::sleep_until(opened + config.idle_timeout);
-    let join_deadline = tokio::time::sleep_until(opened + config.join_timeout);
-    tokio::pin!(idle, join_deadline);
+    let ClientTimers {
+        mut ping,
+        mut idle,
+        mut join_deadline,
+    } = ClientTimers::new(&config);
     let mut join_checked = false;
     let end = loop {
         let sent = tokio::select! {

@@ -115,6 +115,7 @@ fn newcomer_gets_the_roster_and_every_member_gets_peer_joined() {
             },
         ],
         max_members: 6,
+        ice_servers: Vec::new(),
     };
     assert_eq!(o.to(c), vec![&welcome]);
     let joined = ServerMessage::PeerJoined {

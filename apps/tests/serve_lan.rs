@@ -1,7 +1,8 @@
-//! `meshrtc serve --tls` on loopback, as a person runs it: the server
+//! `meshrtc serve` for a LAN, on loopback, as a person runs it: with `--tls` the server
 //! prints its certificate's fingerprint, two `meshrtc join` processes pinned
 //! to it meet over `wss://` and decode each other's video, and a join with
-//! a wrong fingerprint is refused with an error naming both.
+//! a wrong fingerprint is refused with an error naming both; the ICE
+//! servers it is given (and its own STUN port) reach members in `welcome`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -63,21 +64,14 @@ fn join(server: &Server, name: &str, fingerprint: &str, json: &std::path::Path) 
             "tls",
             "--name",
             name,
-            "--duration",
-            "3",
-            "--bind",
-            "127.0.0.1",
-            "--width",
-            "160",
-            "--height",
-            "120",
-            "--fps",
-            "15",
-            "--live",
-            "false",
             "--stats-json",
             json.to_str().unwrap(),
         ])
+        // Three seconds of a small picture on loopback.
+        .args(
+            "--duration 3 --bind 127.0.0.1 --width 160 --height 120 --fps 15 --live false"
+                .split(' '),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -150,4 +144,96 @@ fn a_join_with_a_wrong_fingerprint_is_refused_naming_both() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("--server-fingerprint"), "{err}");
+}
+
+/// `--ice-server` and `--stun`: both reach members in `welcome` as
+/// RTCIceServer objects, and the STUN port answers Binding requests with
+/// the address they came from.
+#[test]
+fn serve_offers_its_ice_servers_in_welcome_and_answers_stun() {
+    use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method, TransactionId};
+    use meshrtc_mesh::signaling::{ClientMessage, IceServer, ServerMessage, SignalingClient};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-qr",
+            "--stun",
+            "0",
+            "--ice-server",
+            "stun:192.0.2.1:3478",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut stun = None;
+    let ws_url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(addr) = line.strip_prefix("meshrtc serve: STUN on udp ") {
+            stun = Some(addr.parse::<std::net::SocketAddr>().unwrap());
+        }
+        if let Some(rest) = line.strip_prefix("meshrtc serve: listening on http://") {
+            break format!("ws://{}/ws", rest.split_once(' ').unwrap().0);
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let stun = stun.expect("the STUN address is printed first");
+    assert_ne!(stun.port(), 0);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let welcome = rt.block_on(async {
+        let (client, mut events) = SignalingClient::connect(&ws_url).await.unwrap();
+        client
+            .send(ClientMessage::Join {
+                room: "ice".into(),
+                name: "n".into(),
+                password: None,
+            })
+            .unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+    });
+    let ServerMessage::Welcome { ice_servers, .. } = welcome else {
+        panic!("{welcome:?}");
+    };
+    assert_eq!(
+        ice_servers,
+        vec![
+            IceServer::url("stun:192.0.2.1:3478"),
+            IceServer::url(format!("stun:{stun}")),
+        ]
+    );
+
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut req = Vec::new();
+    MessageBuilder::new(
+        &mut req,
+        Class::Request,
+        Method::BINDING,
+        TransactionId([9; 12]),
+    )
+    .add_fingerprint()
+    .unwrap();
+    sock.send_to(&req, stun).unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, from) = sock.recv_from(&mut buf).unwrap();
+    assert_eq!(from, stun);
+    let m = Message::parse(&buf[..n]).unwrap();
+    assert_eq!(m.class(), Class::Success);
+    assert_eq!(
+        m.mapped_address().unwrap(),
+        Some(sock.local_addr().unwrap())
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
