@@ -4,6 +4,7 @@
 //! browser is the newcomer, so it offers to both; each member decodes the
 //! browser's 640x480 VP8, and the browser decodes both members' video.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,26 +12,36 @@ use meshrtc_integration::browser::{run_in_private_netns, Browser};
 use meshrtc_media::source::TestPattern;
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_mesh::driver::{join, MemberConfig};
-use meshrtc_mesh::signaling::{bind, ServerConfig};
+use meshrtc_mesh::signaling::{bind, ServerConfig, ServerTrust};
 use meshrtc_mesh::MeshEvent;
 use meshrtc_peer::PacketizedFrame;
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::Value;
 
-/// One meshrtc member: sends the test pattern, counts the browser's
-/// frames it decodes.
-async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (u32, u32)) {
-    let mut cfg = MemberConfig::new(&ws, "room", name).unwrap();
+/// What one meshrtc member decoded from each other member, by the
+/// sender's display name: frames and the last frame's size.
+pub(crate) type Decoded = BTreeMap<String, (u64, (u32, u32))>;
+
+/// One meshrtc member of room `room`: sends the test pattern (320x240),
+/// decodes every other member's video.
+pub(crate) async fn member(
+    ws: String,
+    trust: Option<ServerTrust>,
+    room: &'static str,
+    name: &'static str,
+    seconds: u64,
+) -> (String, Decoded) {
+    let mut cfg = MemberConfig::new(&ws, room, name).unwrap();
     cfg.bind = vec!["127.0.0.1".parse().unwrap()];
+    cfg.server_trust = trust;
     let (m, mut events) = join(cfg).await.unwrap();
     let mut pattern = TestPattern::new(320, 240, 15);
     let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(320, 240, 15, 300_000)).unwrap();
     let mut pk = Vp8Packetizer::new(7);
-    let mut dec = Vp8Decoder::new().unwrap();
-    let mut browser_frames = 0u64;
-    let mut size = (0, 0);
-    let mut names = std::collections::BTreeMap::new();
+    let mut decoders: BTreeMap<String, Vp8Decoder> = BTreeMap::new();
+    let mut decoded = Decoded::new();
+    let mut names = BTreeMap::new();
     let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let mut tick = tokio::time::interval(Duration::from_millis(66));
     let mut n = 0u32;
@@ -50,12 +61,15 @@ async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (
                     for p in peers { names.insert(p.id, p.name); }
                 }
                 Some(MeshEvent::MemberJoined(p)) => { names.insert(p.id, p.name); }
-                Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video
-                    && names.get(&from).is_some_and(|n| n == "chromium") =>
-                {
+                Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video => {
+                    let dec = decoders
+                        .entry(from.clone())
+                        .or_insert_with(|| Vp8Decoder::new().unwrap());
                     if let Ok(Some(img)) = dec.decode(&frame.data) {
-                        browser_frames += 1;
-                        size = (img.width, img.height);
+                        let sender = names.get(&from).cloned().unwrap_or(from);
+                        let entry = decoded.entry(sender).or_insert((0, (0, 0)));
+                        entry.0 += 1;
+                        entry.1 = (img.width, img.height);
                     }
                 }
                 Some(_) => {}
@@ -64,7 +78,7 @@ async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (
         }
     }
     m.leave();
-    (name.to_string(), browser_frames, size)
+    (name.to_string(), decoded)
 }
 
 #[test]
@@ -83,8 +97,8 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
     let ws = server.ws_url();
-    let a = rt.spawn(member(ws.clone(), "alice", 14));
-    let b = rt.spawn(member(ws, "bob", 14));
+    let a = rt.spawn(member(ws.clone(), None, "room", "alice", 14));
+    let b = rt.spawn(member(ws, None, "room", "bob", 14));
     std::thread::sleep(Duration::from_millis(500));
     let mut browser = Browser::launch().unwrap();
     let url = format!(
@@ -120,7 +134,8 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         assert_eq!(p["frameWidth"].as_u64(), Some(320), "{p}");
         assert!(p["audioPackets"].as_u64().is_some());
     }
-    for (name, frames, size) in [results.0, results.1] {
+    for (name, decoded) in [results.0, results.1] {
+        let (frames, size) = decoded.get("chromium").copied().unwrap_or_default();
         assert!(frames >= 20, "{name} decoded {frames} browser frames");
         assert_eq!(size, (640, 480), "{name}");
     }

@@ -6,6 +6,7 @@ static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc:
 mod alloc_hot_path;
 mod chromium_call;
 mod chromium_mesh;
+mod chromium_room;
 mod dtls_interop;
 mod dtls_netsim;
 mod dtls_openssl;
