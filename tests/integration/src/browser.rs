@@ -276,7 +276,12 @@ impl Browser {
 
     /// Sets the page's viewport (CSS pixels), as a phone (`mobile`: touch,
     /// device scale 3) or a desktop window.
-    pub fn set_viewport(&mut self, width: u32, height: u32, mobile: bool) -> Result<(), BrowserError> {
+    pub fn set_viewport(
+        &mut self,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Result<(), BrowserError> {
         self.call(
             "Emulation.setDeviceMetricsOverride",
             json!({ "width": width, "height": height, "mobile": mobile,
@@ -392,7 +397,10 @@ impl Drop for PageServer {
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() / 4 * 3);
     let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes().filter(|&c| c != b'=' && !c.is_ascii_whitespace()) {
+    for c in text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+    {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,

@@ -12,11 +12,14 @@ use meshrtc_integration::browser::{run_in_private_netns, Browser};
 use meshrtc_mesh::signaling::{bind, ServerConfig, ServerHandle, ServerTls, ServerTrust};
 use serde_json::Value;
 
-use crate::chromium_mesh::member;
+use crate::chromium_mesh::{member, member_config};
 
 /// A TLS server on loopback and the Chromium flag that trusts its
 /// certificate.
-fn tls_server(rt: &tokio::runtime::Runtime, config: ServerConfig) -> (ServerHandle, ServerTrust, String) {
+fn tls_server(
+    rt: &tokio::runtime::Runtime,
+    config: ServerConfig,
+) -> (ServerHandle, ServerTrust, String) {
     let tls = ServerTls::self_signed(&["127.0.0.1".into(), "localhost".into()]).unwrap();
     let trust = ServerTrust::Fingerprint(tls.fingerprint);
     let flag = format!(
@@ -74,8 +77,11 @@ fn browsers_over_wss_and_over_the_event_stream_and_meshrtc_members_all_decode_ea
     let (server, trust, flag) = tls_server(&rt, ServerConfig::default());
     let ws = server.ws_url();
     assert!(ws.starts_with("wss://"), "{ws}");
-    let a = rt.spawn(member(ws.clone(), Some(trust.clone()), "room", "alice", 22));
-    let b = rt.spawn(member(ws, Some(trust), "room", "bob", 22));
+    let a = rt.spawn(member(
+        member_config(&ws, Some(trust.clone()), "room", "alice"),
+        22,
+    ));
+    let b = rt.spawn(member(member_config(&ws, Some(trust), "room", "bob"), 22));
     std::thread::sleep(Duration::from_millis(500));
     let base = server.http_url();
     let mut over_ws = Browser::launch_with(std::slice::from_ref(&flag)).unwrap();
@@ -84,12 +90,18 @@ fn browsers_over_wss_and_over_the_event_stream_and_meshrtc_members_all_decode_ea
         .unwrap();
     let mut over_sse = Browser::launch_with(&[flag]).unwrap();
     over_sse
-        .navigate(&format!("{base}/room/room?name=chromium-sse&join=1&transport=sse"))
+        .navigate(&format!(
+            "{base}/room/room?name=chromium-sse&join=1&transport=sse"
+        ))
         .unwrap();
     // A secure context: the camera is there.
     assert_eq!(over_ws.eval("window.isSecureContext").unwrap(), true);
-    let sse_stats = poll_stats(&mut over_sse, Duration::from_secs(18), |v| decodes_all(v, 3, 20));
-    let ws_stats = poll_stats(&mut over_ws, Duration::from_secs(4), |v| decodes_all(v, 3, 20));
+    let sse_stats = poll_stats(&mut over_sse, Duration::from_secs(18), |v| {
+        decodes_all(v, 3, 20)
+    });
+    let ws_stats = poll_stats(&mut over_ws, Duration::from_secs(4), |v| {
+        decodes_all(v, 3, 20)
+    });
     let results = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
     eprintln!(
         "{} over TLS: ws page {ws_stats} | sse page {sse_stats} | members {results:?} | server {:?}",
@@ -109,17 +121,210 @@ fn browsers_over_wss_and_over_the_event_stream_and_meshrtc_members_all_decode_ea
             let width = p["frameWidth"].as_u64().unwrap();
             assert!(width == 320 || width == 640, "{page}: {p}");
         }
-        assert_eq!(stats["tiles"], 4, "three members and the page's own tile: {stats}");
+        assert_eq!(
+            stats["tiles"], 4,
+            "three members and the page's own tile: {stats}"
+        );
     }
     for (name, decoded) in [results.0, results.1] {
         for browser in ["chromium-ws", "chromium-sse"] {
-            let (frames, size) = decoded.get(browser).copied().unwrap_or_default();
-            assert!(frames >= 20, "{name} decoded {frames} frames of {browser}");
-            assert_eq!(size, (640, 480), "{name} from {browser}");
+            let seen = decoded.get(browser).copied().unwrap_or_default();
+            assert!(seen.frames >= 20, "{name} decoded {seen:?} of {browser}");
+            assert_eq!(seen.size, (640, 480), "{name} from {browser}");
+            assert!(seen.audio >= 50, "{name} decoded {seen:?} of {browser}");
         }
     }
     let stats = server.stats();
     assert_eq!(stats.sse_sessions, 1);
-    assert_eq!(stats.tls_failures, 0, "every TLS client trusted the certificate");
+    assert_eq!(
+        stats.tls_failures, 0,
+        "every TLS client trusted the certificate"
+    );
+    rt.block_on(async { server.shutdown().await.unwrap() });
+}
+
+/// Where the screenshots go: `MESHRTC_SCREENSHOTS` if set (the README's
+/// come from there), else the temporary directory.
+fn screenshot_dir() -> std::path::PathBuf {
+    std::env::var_os("MESHRTC_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("meshrtc-room-screenshots"))
+}
+
+fn lobby_message(browser: &mut Browser) -> String {
+    let v = browser
+        .eval("document.getElementById('lobby-message').textContent")
+        .unwrap();
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+fn wait_for(browser: &mut Browser, js: &str, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let v = browser.eval(js).unwrap();
+        if v.as_bool() != Some(false) && !v.is_null() || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The room app by its DOM state, next to a meshrtc member: a wrong
+/// password and a full room get their messages; joined, the grid holds two
+/// tiles (screenshots at a phone's and a desktop's viewport); mute and
+/// camera off reach the member as silence and black frames while frames
+/// still flow; leave takes the page out of the room.
+#[test]
+fn the_room_app_refuses_a_wrong_password_and_a_full_room_then_mutes_blacks_out_and_leaves() {
+    if !run_in_private_netns(
+        "chromium_room::the_room_app_refuses_a_wrong_password_and_a_full_room_then_mutes_blacks_out_and_leaves",
+    ) {
+        return;
+    }
+    let rt = runtime();
+    let mut config = ServerConfig::default();
+    config.rooms.max_members = 2;
+    config.rooms.passwords.all = Some("s3cret".into());
+    let (server, trust, flag) = tls_server(&rt, config);
+    let mut cfg = member_config(&server.ws_url(), Some(trust), "ui", "alice");
+    cfg.password = Some("s3cret".into());
+    let alice = rt.spawn(member(cfg, 24));
+    std::thread::sleep(Duration::from_millis(500));
+    let base = server.http_url();
+    let mut page = Browser::launch_with(std::slice::from_ref(&flag)).unwrap();
+
+    // A wrong password: back in the lobby with a message that says so.
+    page.navigate(&format!("{base}/room/ui?name=chromium"))
+        .unwrap();
+    assert_eq!(
+        page.eval("document.getElementById('room').value").unwrap(),
+        "ui"
+    );
+    page.eval("document.getElementById('password').value = 'guess'; joinFromForm()")
+        .unwrap();
+    let msg = wait_for(
+        &mut page,
+        "document.getElementById('lobby-message').textContent.includes('Wrong password')",
+        Duration::from_secs(5),
+    );
+    assert_eq!(msg, true, "{}", lobby_message(&mut page));
+    assert_eq!(
+        page.eval("document.body.classList.contains('in-call')")
+            .unwrap(),
+        false
+    );
+
+    // The right one: in the call, with alice's tile and our own.
+    page.eval("document.getElementById('password').value = 's3cret'; joinFromForm()")
+        .unwrap();
+    let stats = poll_stats(&mut page, Duration::from_secs(12), |v| {
+        decodes_all(v, 1, 20)
+    });
+    assert!(decodes_all(&stats, 1, 20), "{stats}");
+    assert_eq!(stats["tiles"], 2, "{stats}");
+    assert_eq!(
+        page.eval("document.body.classList.contains('in-call')")
+            .unwrap(),
+        true
+    );
+    assert_eq!(page.eval("location.pathname").unwrap(), "/room/ui");
+    let status = page
+        .eval("document.getElementById('status').textContent")
+        .unwrap();
+    assert!(
+        status.as_str().unwrap().contains("alice: connected"),
+        "{status}"
+    );
+
+    // A third person: the room holds two.
+    let mut late = Browser::launch_with(&[flag]).unwrap();
+    late.navigate(&format!("{base}/room/ui?name=late")).unwrap();
+    late.eval("document.getElementById('password').value = 's3cret'; joinFromForm()")
+        .unwrap();
+    let full = wait_for(
+        &mut late,
+        "document.getElementById('lobby-message').textContent.includes('full')",
+        Duration::from_secs(5),
+    );
+    assert_eq!(full, true, "{}", lobby_message(&mut late));
+    drop(late);
+
+    // Screenshots at a phone's and a desktop's viewport; the grid's columns
+    // follow the screen.
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let columns =
+        "getComputedStyle(document.getElementById('grid')).gridTemplateColumns.split(' ').length";
+    for (file, width, height, mobile, cols) in [
+        ("room-phone.png", 390, 844, true, 1),
+        ("room-desktop.png", 1280, 800, false, 2),
+    ] {
+        page.set_viewport(width, height, mobile).unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        assert_eq!(page.eval(columns).unwrap(), cols, "{file}");
+        let png = page.screenshot().unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{file}");
+        std::fs::write(dir.join(file), &png).unwrap();
+    }
+
+    // Mute and camera off, by the buttons.
+    page.eval("document.getElementById('mute').click(); document.getElementById('camera').click()")
+        .unwrap();
+    let muted_at = tokio::time::Instant::now();
+    let state = page
+        .eval(
+            "[document.getElementById('mute').textContent, document.getElementById('camera').textContent, \
+              call.stream.getAudioTracks()[0].enabled, call.stream.getVideoTracks()[0].enabled]",
+        )
+        .unwrap();
+    assert_eq!(
+        state,
+        serde_json::json!(["Unmute", "Camera on", false, false])
+    );
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Leave: the page is back in the lobby and the server's room has one
+    // member left.
+    page.eval("document.getElementById('leave').click()")
+        .unwrap();
+    let left = wait_for(
+        &mut page,
+        "!document.body.classList.contains('in-call') && document.getElementById('grid').children.length === 0",
+        Duration::from_secs(3),
+    );
+    assert_eq!(left, true);
+    assert!(lobby_message(&mut page).contains("You left"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(server.stats().rooms.members, 1, "alice alone");
+    let (_, decoded) = rt.block_on(async { alice.await.unwrap() });
+    eprintln!(
+        "alice decoded {decoded:?}; screenshots in {}",
+        dir.display()
+    );
+    let seen = decoded.get("chromium").copied().unwrap();
+    let grace = Duration::from_secs(2);
+    assert!(seen.frames >= 40, "{seen:?}");
+    assert!(seen.audio >= 100, "{seen:?}");
+    // Bright frames and loud audio before, none after the grace period,
+    // while frames kept coming (black ones) until the page left.
+    let (bright, loud, last) = (
+        seen.last_bright.expect("bright frames before camera off"),
+        seen.last_loud.expect("sound before mute"),
+        seen.last_frame.unwrap(),
+    );
+    assert!(
+        bright < muted_at + grace,
+        "a bright frame {:?} after camera off",
+        bright - muted_at
+    );
+    assert!(
+        loud < muted_at + grace,
+        "sound {:?} after mute",
+        loud - muted_at
+    );
+    assert!(
+        last > muted_at + Duration::from_secs(3),
+        "black frames flowed after camera off"
+    );
     rt.block_on(async { server.shutdown().await.unwrap() });
 }
