@@ -50,6 +50,10 @@ pub struct Args {
     /// The certificate's private key (PEM) for `--tls`; with `--cert`.
     #[arg(long, value_name = "PEM", requires = "cert")]
     key: Option<PathBuf>,
+    /// With `--tls`: write the certificate (PEM) to this file, for
+    /// `meshrtc join --server-ca`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert_out: Option<PathBuf>,
     /// Print no QR codes of the URLs.
     #[arg(long)]
     no_qr: bool,
@@ -111,6 +115,12 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     let https = tls.is_some();
+    if let (Some(path), Some(tls)) = (&args.cert_out, &tls) {
+        if let Err(e) = std::fs::write(path, tls.certificate_pem()) {
+            eprintln!("meshrtc serve: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     let mut ice_servers: Vec<IceServer> = args.ice_server.iter().map(IceServer::url).collect();
     if let Some(port) = args.stun {
         match start_stun(args.listen, port) {

@@ -1,6 +1,7 @@
 //! `meshrtc serve` for a LAN, on loopback, as a person runs it: with `--tls` the server
 //! prints its certificate's fingerprint, two `meshrtc join` processes pinned
-//! to it meet over `wss://` and decode each other's video, and a join with
+//! to it (or trusting the certificate it wrote as a CA) meet over `wss://`
+//! and decode each other's video, and a join with
 //! a wrong fingerprint is refused with an error naming both; the ICE
 //! servers it is given (and its own STUN port) reach members in `welcome`.
 
@@ -22,9 +23,10 @@ impl Drop for Server {
 
 /// Starts `meshrtc serve --tls` and reads its address and fingerprint from
 /// stderr.
-fn serve_tls() -> Server {
+fn serve_tls(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
         .args(["serve", "--tls", "--listen", "127.0.0.1:0", "--no-qr"])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -52,14 +54,20 @@ fn serve_tls() -> Server {
     }
 }
 
-fn join(server: &Server, name: &str, fingerprint: &str, json: &std::path::Path) -> Child {
+/// A `meshrtc join` trusting the server by `trust`: a fingerprint, or a
+/// CA file (`ca:PATH`).
+fn join(server: &Server, name: &str, trust: &str, json: &std::path::Path) -> Child {
+    let (flag, value) = match trust.strip_prefix("ca:") {
+        Some(path) => ("--server-ca", path),
+        None => ("--server-fingerprint", trust),
+    };
     Command::new(env!("CARGO_BIN_EXE_meshrtc"))
         .args([
             "join",
             "--server",
             &server.ws_url,
-            "--server-fingerprint",
-            fingerprint,
+            flag,
+            value,
             "--room",
             "tls",
             "--name",
@@ -80,15 +88,15 @@ fn join(server: &Server, name: &str, fingerprint: &str, json: &std::path::Path) 
 
 #[test]
 fn two_joins_pinning_the_printed_fingerprint_call_each_other_over_wss() {
-    let server = serve_tls();
     let dir = std::env::temp_dir().join(format!("meshrtc-serve-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("cert.pem");
+    let server = serve_tls(&["--cert-out", pem.to_str().unwrap()]);
     let (ja, jb) = (dir.join("a.json"), dir.join("b.json"));
     let a = join(&server, "alice", &server.fingerprint, &ja);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    // The fingerprint as another tool would print it: lower case, no colons.
-    let compact = server.fingerprint.replace(':', "").to_lowercase();
-    let b = join(&server, "bob", &compact, &jb);
+    // Bob trusts the certificate `--cert-out` wrote, as a CA.
+    let b = join(&server, "bob", &format!("ca:{}", pem.display()), &jb);
     for (child, json, other) in [(a, &ja, "bob"), (b, &jb, "alice")] {
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -112,7 +120,7 @@ fn two_joins_pinning_the_printed_fingerprint_call_each_other_over_wss() {
 
 #[test]
 fn a_join_with_a_wrong_fingerprint_is_refused_naming_both() {
-    let server = serve_tls();
+    let server = serve_tls(&[]);
     let mut wrong = server.fingerprint.clone();
     // Change the first byte.
     let replacement = if wrong.starts_with("00") { "11" } else { "00" };
@@ -236,4 +244,39 @@ fn serve_offers_its_ice_servers_in_welcome_and_answers_stun() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// `meshrtc demo --tls`: the server on HTTPS, its members over `wss://`
+/// pinning the certificate made for the run; every pair decodes.
+#[test]
+fn demo_over_tls_forms_the_mesh_over_wss() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(
+            "demo --tls --peers 2 --duration 2 --listen 127.0.0.1:0 --width 160 --height 120"
+                .split(' '),
+        )
+        .arg("--sheet")
+        .arg(std::env::temp_dir().join(format!("meshrtc-demo-tls-{}.png", std::process::id())))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{err}\n{stdout}");
+    assert!(
+        err.contains("signaling server on https://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("(wss://127.0.0.1:"), "{err}");
+    // The table's two rows each decoded frames from the other member.
+    for row in ["member1 |", "member2 |"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(row))
+            .unwrap();
+        let counts: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert!(counts.len() == 1 && counts[0] > 0, "{line}");
+    }
 }

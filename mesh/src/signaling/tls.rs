@@ -163,6 +163,19 @@ impl ServerTls {
         ServerTls::new(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(der))
     }
 
+    /// The end-entity certificate as PEM (RFC 7468 §5), for a client's
+    /// CA file.
+    pub fn certificate_pem(&self) -> String {
+        let b64 = base64_std(&self.certificate);
+        let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+        out
+    }
+
     /// The SHA-256 of the certificate's public key (its SubjectPublicKeyInfo),
     /// base64: what Chromium's `--ignore-certificate-errors-spki-list`
     /// takes.
@@ -419,6 +432,18 @@ mod tests {
         let b64 = tls.spki_sha256_base64().unwrap();
         assert_eq!(b64.len(), 44);
         assert!(b64.ends_with('='));
+    }
+
+    #[test]
+    fn certificate_pem_reads_back_as_the_same_certificate() {
+        let tls = ServerTls::self_signed(&["localhost".into()]).unwrap();
+        let pem = tls.certificate_pem();
+        assert!(pem.lines().all(|l| l.len() <= 64));
+        let path = std::env::temp_dir().join(format!("meshrtc-pem-{}.pem", std::process::id()));
+        std::fs::write(&path, &pem).unwrap();
+        let back = read_certificates(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(back, vec![tls.certificate.clone()]);
     }
 
     #[test]
