@@ -362,12 +362,15 @@ async fn unknown_sessions_oversize_bodies_and_bad_json_get_their_answers() {
 
 #[tokio::test]
 async fn a_stream_outlives_the_handshake_deadline_but_not_the_join_or_idle_deadlines() {
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         handshake_timeout: Duration::from_millis(300),
         join_timeout: Duration::from_millis(400),
         idle_timeout: Duration::from_millis(600),
         ..ServerConfig::default()
     };
+    // An idle member keeps its place this long before the others hear it
+    // left.
+    config.rooms.resume_window = Duration::from_millis(300);
     let (server, tls) = tls_server(config).await;
     // A session that never joins is closed at the join deadline (4001).
     let mut idle = EventStream::open(&tls).await;
@@ -409,14 +412,15 @@ async fn a_stream_outlives_the_handshake_deadline_but_not_the_join_or_idle_deadl
         sse.message().await,
         ServerMessage::PeerJoined { .. }
     ));
-    // Then silence: the idle timeout (4000) ends it, and the other member
-    // hears that it left.
+    // Then silence: the idle timeout (4000) ends it, and once its resume
+    // window has passed the other member hears that it left.
     let e = sse.next().await.expect("a close event");
     assert_eq!(
         (e.name.as_str(), e.data.contains("4000")),
         ("close", true),
         "{e:?}"
     );
+    drop(sse);
     assert!(matches!(
         other.message().await,
         ServerMessage::PeerLeft { .. }

@@ -60,6 +60,14 @@ pub enum ClientMessage {
     },
     /// Leave the room; the connection stays open and may join again.
     Leave,
+    /// Take back one's place after the connection dropped, instead of
+    /// `join`: the server kept the member (id, room, name) for a while and
+    /// the others heard nothing. Answered by `welcome` (the same id) and
+    /// what was relayed to the member meanwhile, or `resume-failed`.
+    Resume {
+        /// The `resume` token of the last `welcome`.
+        token: String,
+    },
 }
 
 /// A message from the signaling server to a client.
@@ -81,6 +89,10 @@ pub enum ServerMessage {
         /// for every member's connections; absent when there are none.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ice_servers: Vec<IceServer>,
+        /// A token that takes this place back on a new connection if this
+        /// one drops (`resume`); absent when the server keeps no places.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// Someone joined our room; they will send us an offer.
     PeerJoined {
@@ -224,6 +236,9 @@ pub enum ErrorCode {
     /// The room requires a password and the `join` carried none or a wrong
     /// one.
     BadPassword,
+    /// A `resume` whose place is gone (expired, or an unknown token): join
+    /// anew.
+    ResumeFailed,
     /// A code this version does not know (a newer server).
     #[serde(other)]
     Unknown,
@@ -231,7 +246,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends, in protocol order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::TooLarge,
@@ -242,6 +257,7 @@ impl ErrorCode {
         ErrorCode::BadField,
         ErrorCode::RateLimited,
         ErrorCode::BadPassword,
+        ErrorCode::ResumeFailed,
     ];
 
     /// The code as it appears on the wire.
@@ -257,6 +273,7 @@ impl ErrorCode {
             ErrorCode::BadField => "bad-field",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::BadPassword => "bad-password",
+            ErrorCode::ResumeFailed => "resume-failed",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -287,7 +304,10 @@ impl ProtocolError {
     }
 }
 
-const CLIENT_TYPES: [&str; 5] = ["join", "offer", "answer", "candidate", "leave"];
+const CLIENT_TYPES: [&str; 6] = ["join", "offer", "answer", "candidate", "leave", "resume"];
+
+/// Longest resume token taken, in characters.
+pub const MAX_TOKEN_CHARS: usize = 64;
 
 impl ClientMessage {
     /// Parses one text frame, telling apart what is not JSON (`bad-json`),
@@ -323,6 +343,9 @@ impl ClientMessage {
     }
 
     fn validate(&self) -> Result<(), ProtocolError> {
+        if let ClientMessage::Resume { token } = self {
+            check_label("token", token, MAX_TOKEN_CHARS)?;
+        }
         if let ClientMessage::Join {
             room,
             name,
@@ -507,6 +530,7 @@ mod tests {
                         credential: Some("c".into()),
                     },
                 ],
+                resume: None,
             },
         );
         // A single URL as a string, as browsers also accept it.
@@ -539,6 +563,7 @@ mod tests {
                 ],
                 max_members: 6,
                 ice_servers: Vec::new(),
+                resume: None,
             },
         );
         server_round_trip(

@@ -157,6 +157,10 @@ pub struct ServerStats {
     pub transport_errors: u64,
     /// Sessions of the HTTP transport (`GET /sse`) opened so far.
     pub sse_sessions: u64,
+    /// Members whose connection went silent past the idle timeout and who
+    /// were kept for a `resume` (also counted under `closed`,
+    /// `idle-timeout`).
+    pub idle_suspended: u64,
 }
 
 pub(super) enum Outbound {
@@ -208,6 +212,9 @@ pub(super) struct State {
     pub(super) transport_errors: u64,
     /// Sessions of the HTTP transport opened so far.
     pub(super) sse_sessions: u64,
+    /// Members whose connection went idle and who were suspended rather
+    /// than removed.
+    idle_suspended: u64,
     pub(super) closing: bool,
 }
 
@@ -257,10 +264,20 @@ impl State {
 impl State {
     /// Takes a client's connection away when its task ends, tells the
     /// rooms (a close for a reason, or a plain disconnect), and carries out
-    /// what that causes (`peer-left` to the others).
+    /// what that causes (`peer-left` to the others). A connection that
+    /// vanished (no close frame, or silent past the idle timeout) leaves
+    /// its member suspended, for a `resume` within the resume window.
     pub(super) fn finish(&mut self, client: ClientId, end: End) {
         self.connections.remove(&client);
         let outputs = match end {
+            End::Gone => self.rooms.suspend(Instant::now(), client, None),
+            End::Close(reason @ CloseReason::IdleTimeout) => {
+                let outputs = self.rooms.suspend(Instant::now(), client, Some(reason));
+                if self.rooms.is_suspended(client) {
+                    self.idle_suspended += 1;
+                }
+                outputs
+            }
             End::Close(reason) => {
                 let outputs = self.rooms.close_client(client, reason);
                 // A write that timed out; a queue over its limit was
@@ -270,10 +287,21 @@ impl State {
                 }
                 outputs
             }
-            End::Shutdown | End::ClosedByClient | End::Gone => self.rooms.disconnect(client),
+            End::Shutdown | End::ClosedByClient => self.rooms.disconnect(client),
         };
         self.dispatch(outputs);
     }
+}
+
+/// The rooms, with resume tokens from a seed the OS gives; without one,
+/// no resume tokens at all (they must not be guessable).
+fn rooms_with_os_seed(mut config: RoomsConfig) -> Rooms {
+    let mut seed = [0u8; 32];
+    if getrandom::getrandom(&mut seed).is_err() {
+        tracing::warn!("no randomness from the OS: signaling without resume");
+        config.resume_window = Duration::ZERO;
+    }
+    Rooms::with_seed(config, seed)
 }
 
 /// Open connections by address, and what the accept loop refused.
@@ -297,13 +325,14 @@ impl Shared {
     fn new(config: ServerConfig) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(State {
-                rooms: Rooms::new(config.rooms.clone()),
+                rooms: rooms_with_os_seed(config.rooms.clone()),
                 connections: HashMap::new(),
                 sessions: HashMap::new(),
                 max_queued_bytes: config.max_queued_bytes,
                 dropped_slow: 0,
                 transport_errors: 0,
                 sse_sessions: 0,
+                idle_suspended: 0,
                 closing: false,
             }),
             gate: Mutex::new(Gate::default()),
@@ -362,6 +391,7 @@ impl Shared {
             tls_failures,
             dropped_slow: state.dropped_slow,
             sse_sessions: state.sse_sessions,
+            idle_suspended: state.idle_suspended,
             transport_errors: state.transport_errors,
         }
     }
@@ -577,10 +607,20 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let app = router(shared.clone());
+    // Ends the suspensions that are due (resume window); a second is fine
+    // against a window of tens of seconds.
+    let mut expiry = tokio::time::interval(Duration::from_secs(1));
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             () = stopped(&mut stop) => return Ok(()),
             accepted = listener.accept() => accepted,
+            _ = expiry.tick() => {
+                let mut state = shared.lock();
+                let outputs = state.rooms.handle_timeout(Instant::now());
+                state.dispatch(outputs);
+                continue;
+            }
         };
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,

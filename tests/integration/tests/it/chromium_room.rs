@@ -328,3 +328,76 @@ fn the_room_app_refuses_a_wrong_password_and_a_full_room_then_mutes_blacks_out_a
     );
     rt.block_on(async { server.shutdown().await.unwrap() });
 }
+
+/// The page loses its signaling connection mid-call (its event stream ends
+/// without a word, as a lost network does): it takes its place back with
+/// the resume token, under the same id, and media never stops: the
+/// meshrtc member keeps decoding it and never sees it leave.
+#[test]
+fn a_page_that_loses_signaling_resumes_its_place_while_media_flows() {
+    if !run_in_private_netns(
+        "chromium_room::a_page_that_loses_signaling_resumes_its_place_while_media_flows",
+    ) {
+        return;
+    }
+    let rt = runtime();
+    let (server, trust, flag) = tls_server(&rt, ServerConfig::default());
+    let alice = rt.spawn(member(
+        member_config(&server.ws_url(), Some(trust), "back", "alice"),
+        16,
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let mut page = Browser::launch_with(&[flag]).unwrap();
+    page.navigate(&format!(
+        "{}/room/back?name=chromium&join=1&transport=sse",
+        server.http_url()
+    ))
+    .unwrap();
+    let before = poll_stats(&mut page, Duration::from_secs(10), |v| {
+        decodes_all(v, 1, 20)
+    });
+    assert!(decodes_all(&before, 1, 20), "{before}");
+    page.eval("dropSignaling()").unwrap();
+    let dropped_at = tokio::time::Instant::now();
+    let resumed = wait_for(
+        &mut page,
+        "document.getElementById('call-message').textContent.includes('Reconnected')",
+        Duration::from_secs(6),
+    );
+    assert_eq!(
+        resumed,
+        true,
+        "{}",
+        page.eval("document.getElementById('call-message').textContent")
+            .unwrap()
+    );
+    let after = page.eval("roomStats()").unwrap();
+    assert_eq!(after["me"], before["me"], "the same id: {after}");
+    assert_eq!(after["tiles"], 2, "{after}");
+    let frames = |v: &Value| {
+        v["peers"]
+            .as_object()
+            .and_then(|p| p.values().next())
+            .and_then(|p| p["framesDecoded"].as_u64())
+            .unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let later = page.eval("roomStats()").unwrap();
+    assert!(
+        frames(&later) > frames(&after),
+        "still decoding: {after} then {later}"
+    );
+    let stats = server.stats();
+    assert_eq!(
+        (stats.rooms.resumed, stats.sse_sessions),
+        (1, 2),
+        "{stats:?}"
+    );
+    let (_, decoded) = rt.block_on(async { alice.await.unwrap() });
+    let seen = decoded.get("chromium").copied().unwrap();
+    assert!(
+        seen.last_frame.unwrap() > dropped_at + Duration::from_secs(3),
+        "alice kept decoding the page: {seen:?}"
+    );
+    rt.block_on(async { server.shutdown().await.unwrap() });
+}
