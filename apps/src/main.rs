@@ -12,6 +12,7 @@ mod decode;
 mod dtlsview;
 mod hexin;
 mod ladder;
+mod lan;
 mod member;
 mod mesh_cmd;
 mod rtpview;
@@ -19,6 +20,7 @@ mod sdp_summary;
 mod serve;
 mod sources;
 mod stun_server;
+mod tls_setup;
 
 use clap::{Parser, Subcommand};
 use std::io::Read;

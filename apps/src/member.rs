@@ -36,8 +36,10 @@ use crate::sources::{wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 /// What a member is told to do.
 #[derive(Debug, Clone)]
 pub struct MemberOptions {
-    /// `ws://host:port/ws`.
+    /// `ws://host:port/ws` or `wss://host:port/ws`.
     pub server: String,
+    /// Whom to trust for a `wss://` server.
+    pub server_trust: Option<meshrtc_mesh::signaling::ServerTrust>,
     /// The room.
     pub room: String,
     /// Display name.
@@ -291,6 +293,7 @@ pub async fn run_member(o: MemberOptions) -> MemberReport {
 async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String> {
     let mut cfg = MemberConfig::new(&o.server, &o.room, &o.name).map_err(|e| e.to_string())?;
     cfg.password = o.password.clone();
+    cfg.server_trust = o.server_trust.clone();
     cfg.bind = o.bind.clone();
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of

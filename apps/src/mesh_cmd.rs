@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use meshrtc_media::sink::write_png;
 use meshrtc_mesh::signaling::server::{bind, ServerConfig};
+use meshrtc_mesh::signaling::ServerTrust;
 use serde_json::json;
 
 use crate::member::{contact_sheet, report_json, run_member, MemberOptions, MemberReport};
@@ -16,9 +17,17 @@ use crate::sources::SourceKind;
 /// `meshrtc join`.
 #[derive(Debug, clap::Args)]
 pub struct JoinArgs {
-    /// The signaling server's WebSocket URL.
+    /// The signaling server's WebSocket URL (`ws://` or `wss://`).
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     server: String,
+    /// For a `wss://` server: the SHA-256 fingerprint of its certificate,
+    /// as `meshrtc serve --tls` prints it (hex, colons optional).
+    #[arg(long, value_name = "HEX", conflicts_with = "server_ca")]
+    server_fingerprint: Option<String>,
+    /// For a `wss://` server: trust certificates signed by the CAs in this
+    /// PEM file (the server's own certificate, if self-signed).
+    #[arg(long, value_name = "PEM")]
+    server_ca: Option<PathBuf>,
     /// The room to join.
     #[arg(long)]
     room: String,
@@ -86,6 +95,10 @@ pub struct DemoArgs {
     /// Members to start (2 to 6).
     #[arg(long, default_value_t = 4)]
     peers: usize,
+    /// Run the signaling server with TLS (a self-signed certificate made
+    /// now); the members connect over `wss://`, pinning its fingerprint.
+    #[arg(long)]
+    tls: bool,
     /// Seconds of call after everyone joined.
     #[arg(long, default_value_t = 15.0)]
     duration: f64,
@@ -146,8 +159,19 @@ pub fn join(a: JoinArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let server_trust = match crate::tls_setup::client_trust(
+        a.server_fingerprint.as_deref(),
+        a.server_ca.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = MemberOptions {
         server: a.server,
+        server_trust,
         room: a.room,
         password: a.password,
         name: a
@@ -219,10 +243,28 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (config, server_trust) = if a.tls {
+        match crate::tls_setup::self_signed_for(&[a.listen.ip()]) {
+            Ok(tls) => {
+                let trust = ServerTrust::Fingerprint(tls.fingerprint);
+                let config = ServerConfig {
+                    tls: Some(tls),
+                    ..ServerConfig::default()
+                };
+                (config, Some(trust))
+            }
+            Err(e) => {
+                eprintln!("meshrtc demo: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        (ServerConfig::default(), None)
+    };
     let server = match rt.block_on(async {
-        match bind(a.listen, ServerConfig::default()).await {
+        match bind(a.listen, config.clone()).await {
             Ok(s) => Ok(s),
-            Err(_) => bind(SocketAddr::new(a.listen.ip(), 0), ServerConfig::default()).await,
+            Err(_) => bind(SocketAddr::new(a.listen.ip(), 0), config).await,
         }
     }) {
         Ok(s) => s,
@@ -233,8 +275,11 @@ pub fn demo(a: DemoArgs) -> ExitCode {
     };
     let addr = server.local_addr();
     eprintln!(
-        "meshrtc demo: signaling server on http://{addr} (ws://{addr}/ws); {} members join room \"demo\" for {} s",
-        a.peers, a.duration
+        "meshrtc demo: signaling server on {} ({}); {} members join room \"demo\" for {} s",
+        server.http_url(),
+        server.ws_url(),
+        a.peers,
+        a.duration
     );
     // Each member on its own thread and runtime: its encoder and decoders
     // are CPU work.
@@ -244,6 +289,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
     for k in 0..a.peers {
         let opts = MemberOptions {
             server: server.ws_url(),
+            server_trust: server_trust.clone(),
             room: "demo".into(),
             password: None,
             name: format!("member{}", k + 1),

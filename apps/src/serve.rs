@@ -1,11 +1,16 @@
-//! `meshrtc serve`: the signaling server (HTTP and WebSocket on one port).
+//! `meshrtc serve`: the signaling server (HTTP and WebSocket on one port,
+//! HTTPS and `wss://` with `--tls`) and the room page.
 //! The protocol is `docs/signaling.md`; the server logic lives in
 //! `meshrtc_mesh::signaling`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use meshrtc_mesh::signaling::{self, RoomPasswords, RoomsConfig, ServerConfig};
+use meshrtc_mesh::signaling::tls::format_fingerprint;
+use meshrtc_mesh::signaling::{
+    self, IceServer, RoomPasswords, RoomsConfig, ServerConfig, ServerTls,
+};
 
 /// Arguments of `meshrtc serve`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +38,43 @@ pub struct Args {
     /// A password for one room, as NAME=SECRET; repeatable.
     #[arg(long, value_name = "NAME=SECRET", value_parser = room_password)]
     room_password: Vec<(String, String)>,
+    /// Serve HTTPS and `wss://` (browsers give the camera only to a secure
+    /// page): with `--cert`/`--key`, or a self-signed certificate made now
+    /// for this machine's names and addresses, whose SHA-256 fingerprint is
+    /// printed.
+    #[arg(long)]
+    tls: bool,
+    /// The certificate chain (PEM) for `--tls`; with `--key`.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The certificate's private key (PEM) for `--tls`; with `--cert`.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
+    /// With `--tls`: write the certificate (PEM) to this file, for
+    /// `meshrtc join --server-ca`.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert_out: Option<PathBuf>,
+    /// Print no QR codes of the URLs.
+    #[arg(long)]
+    no_qr: bool,
+    /// An ICE server for every member, sent in `welcome`
+    /// (`stun:host[:port]`, `turn:host[:port]`); repeatable. None by
+    /// default: on one LAN, host candidates connect.
+    #[arg(long, value_name = "URL", value_parser = ice_url)]
+    ice_server: Vec<String>,
+    /// Also answer STUN Binding requests on this UDP port, on the listening
+    /// address, and offer it to members as `stun:ADDRESS:PORT` for each
+    /// address the room page is offered at.
+    #[arg(long, value_name = "PORT")]
+    stun: Option<u16>,
+}
+
+fn ice_url(arg: &str) -> Result<String, String> {
+    let scheme = arg.split_once(':').map(|(s, _)| s);
+    match scheme {
+        Some("stun" | "stuns" | "turn" | "turns") if arg.len() > 5 => Ok(arg.to_owned()),
+        _ => Err("expected stun:HOST[:PORT], stuns:, turn: or turns: URL".to_owned()),
+    }
 }
 
 fn room_password(arg: &str) -> Result<(String, String), String> {
@@ -65,13 +107,47 @@ pub fn run(args: Args) -> ExitCode {
         )),
         (n, false) => Some(format!("{n} room(s) need a password")),
     };
+    let tls = match tls_config(&args) {
+        Ok(tls) => tls,
+        Err(e) => {
+            eprintln!("meshrtc serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let https = tls.is_some();
+    if let (Some(path), Some(tls)) = (&args.cert_out, &tls) {
+        if let Err(e) = std::fs::write(path, tls.certificate_pem()) {
+            eprintln!("meshrtc serve: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut ice_servers: Vec<IceServer> = args.ice_server.iter().map(IceServer::url).collect();
+    if let Some(port) = args.stun {
+        match start_stun(args.listen, port) {
+            Ok(urls) => ice_servers.extend(urls.into_iter().map(IceServer::url)),
+            Err(e) => {
+                eprintln!("meshrtc serve: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for server in &ice_servers {
+        eprintln!(
+            "meshrtc serve: ICE server for members: {}",
+            server.urls.join(" ")
+        );
+    }
+    let fingerprint = tls.as_ref().map(|t| format_fingerprint(&t.fingerprint));
+    let show_qr = !args.no_qr;
     let config = ServerConfig {
+        tls,
         rooms: RoomsConfig {
             max_members: usize::from(args.max_members),
             passwords: RoomPasswords {
                 all: args.password,
                 rooms: args.room_password.into_iter().collect(),
             },
+            ice_servers,
             ..RoomsConfig::default()
         },
         max_connections: args.max_connections,
@@ -85,7 +161,25 @@ pub fn run(args: Args) -> ExitCode {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("no local address: {e}"))?;
-        eprintln!("meshrtc serve: listening on http://{addr} (ws://{addr}/ws)");
+        let (http, ws) = if https {
+            ("https", "wss")
+        } else {
+            ("http", "ws")
+        };
+        eprintln!("meshrtc serve: listening on {http}://{addr} ({ws}://{addr}/ws)");
+        print_urls(addr, https, show_qr);
+        if let Some(fp) = &fingerprint {
+            eprintln!("meshrtc serve: certificate SHA-256 fingerprint {fp}");
+            // On this machine, loopback reaches a server on every address.
+            let here = if addr.ip().is_unspecified() {
+                SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+            } else {
+                addr
+            };
+            eprintln!(
+                "meshrtc serve: a meshrtc member joins with --server {ws}://{here}/ws --server-fingerprint {fp}"
+            );
+        }
         if let Some(protected) = &protected {
             eprintln!("meshrtc serve: {protected}");
         }
@@ -100,4 +194,70 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The certificate `--tls` asks for: the files given, or one made now.
+fn tls_config(args: &Args) -> Result<Option<ServerTls>, String> {
+    if !args.tls {
+        if args.cert.is_some() {
+            return Err("--cert and --key go with --tls".into());
+        }
+        return Ok(None);
+    }
+    let tls = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => ServerTls::from_pem_files(cert, key),
+        _ => crate::tls_setup::self_signed_for(&[args.listen.ip()]),
+    };
+    tls.map(Some).map_err(|e| e.to_string())
+}
+
+/// The room page's URLs, each with a QR code, on stdout (the addresses a
+/// phone on the same network can use).
+fn print_urls(addr: SocketAddr, https: bool, show_qr: bool) {
+    let urls = crate::lan::room_urls(addr, https);
+    println!("Open the room page at:");
+    for url in &urls {
+        println!("  {url}");
+    }
+    if !https
+        && urls
+            .iter()
+            .any(|u| !u.contains("//127.") && !u.contains("//[::1]"))
+    {
+        println!(
+            "  (from another machine a browser gives the camera only over HTTPS: start with --tls)"
+        );
+    }
+    if !show_qr {
+        return;
+    }
+    for url in urls
+        .iter()
+        .filter(|u| !u.contains("//127.") && !u.contains("//[::1]"))
+    {
+        if let Some(qr) = crate::lan::qr_for_terminal(url) {
+            println!("\n{url}\n{qr}");
+        }
+    }
+}
+
+/// Binds the STUN port on the listening address and answers there in a
+/// thread of its own; the `stun:` URLs members are offered, one per
+/// address the page is offered at.
+fn start_stun(listen: SocketAddr, port: u16) -> Result<Vec<String>, String> {
+    let addr = SocketAddr::new(listen.ip(), port);
+    let socket =
+        std::net::UdpSocket::bind(addr).map_err(|e| format!("cannot bind STUN on {addr}: {e}"))?;
+    let port = socket.local_addr().map_or(port, |a| a.port());
+    eprintln!(
+        "meshrtc serve: STUN on udp {}",
+        SocketAddr::new(listen.ip(), port)
+    );
+    std::thread::spawn(move || {
+        crate::stun_server::answer(&socket, std::time::Duration::ZERO, "meshrtc serve: STUN")
+    });
+    Ok(crate::lan::reachable_ips(listen)
+        .into_iter()
+        .map(|ip| format!("stun:{}", SocketAddr::new(ip, port)))
+        .collect())
 }

@@ -28,7 +28,17 @@ pub fn run(args: Args) -> ExitCode {
     };
     let local = socket.local_addr().map_or(args.listen, |a| a);
     eprintln!("meshrtc stun-server: listening on {local}");
-    let every = Duration::from_secs(args.stats_every);
+    answer(
+        &socket,
+        Duration::from_secs(args.stats_every),
+        "meshrtc stun-server",
+    )
+}
+
+/// Answers Binding requests on `socket` until the process ends, printing
+/// the counters every `every` (never if zero), each line starting with
+/// `label`.
+pub fn answer(socket: &UdpSocket, every: Duration, label: &str) -> ! {
     if !every.is_zero() {
         let _ = socket.set_read_timeout(Some(every));
     }
@@ -42,7 +52,7 @@ pub fn run(args: Args) -> ExitCode {
                 // Malformed datagrams are counted by the server and dropped.
                 if let Ok(true) = server.handle(from, &buf[..n], &mut out) {
                     if let Err(e) = socket.send_to(&out, from) {
-                        eprintln!("meshrtc stun-server: send to {from} failed: {e}");
+                        eprintln!("{label}: send to {from} failed: {e}");
                     }
                 }
             }
@@ -51,13 +61,13 @@ pub fn run(args: Args) -> ExitCode {
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            Err(e) => eprintln!("meshrtc stun-server: receive failed: {e}"),
+            Err(e) => eprintln!("{label}: receive failed: {e}"),
         }
         if !every.is_zero() && last_stats.elapsed() >= every {
             last_stats = Instant::now();
             let s = server.stats();
             eprintln!(
-                "meshrtc stun-server: answered {} | 420 {} | malformed {} | ignored {}",
+                "{label}: answered {} | 420 {} | malformed {} | ignored {}",
                 s.answered, s.unknown_attribute, s.malformed, s.ignored
             );
         }

@@ -153,6 +153,8 @@ fuzz_target!(|data: &[u8]| {
                         room,
                         peers,
                         max_members,
+                        ice_servers: Vec::new(),
+                        resume: None,
                     },
                 );
             }

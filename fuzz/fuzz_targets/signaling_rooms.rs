@@ -1,10 +1,13 @@
 //! The signaling server's room logic driven by a byte script: three client
 //! slots send joins, offers, candidates, leaves, garbage, binary and
-//! oversize frames, disconnect and reconnect, while time moves on. Limits
-//! are small so the script reaches full rooms, rate limits and closes.
-//! Invariants after every step: no panic, no room over `max_members` or
-//! empty, every `Send` goes to a connection that is open at that point and
-//! holds a valid server message, and the counters agree with the rooms.
+//! oversize frames, disconnect and reconnect, drop (suspend) and resume
+//! with tokens the server gave or made up, while time moves on and
+//! suspensions expire. Limits are small so the script reaches full rooms,
+//! rate limits and closes. Invariants after every step: no panic, no room
+//! over `max_members` or empty, every member connected or suspended, every
+//! `Send` goes to a connection that is open at that point (never to a
+//! suspended member) and holds a valid server message, and the counters
+//! agree with the rooms.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -31,12 +34,30 @@ impl Input<'_> {
     }
 }
 
-fn check(rooms: &Rooms, connected: &mut HashSet<ClientId>, outputs: Vec<Output>) {
+/// What the harness knows: open connections, suspended members and the
+/// resume tokens seen in welcomes.
+#[derive(Default)]
+struct Known {
+    connected: HashSet<ClientId>,
+    suspended: HashSet<ClientId>,
+    tokens: Vec<String>,
+}
+
+fn check(rooms: &Rooms, known: &mut Known, outputs: Vec<Output>) {
+    let connected = &mut known.connected;
     for output in outputs {
         match output {
             Output::Send { to, text } => {
                 assert!(connected.contains(&to), "send to {to}, not connected");
-                assert!(ServerMessage::parse(&text).is_ok(), "{text}");
+                let message = ServerMessage::parse(&text);
+                assert!(message.is_ok(), "{text}");
+                if let Ok(ServerMessage::Welcome {
+                    resume: Some(token),
+                    ..
+                }) = message
+                {
+                    known.tokens.push(token);
+                }
             }
             Output::Close { client, .. } => {
                 assert!(
@@ -56,18 +77,31 @@ fn check(rooms: &Rooms, connected: &mut HashSet<ClientId>, outputs: Vec<Output>)
             list.len()
         );
         for m in list {
-            assert!(connected.contains(m));
+            assert!(
+                connected.contains(m) || known.suspended.contains(m),
+                "{m} neither connected nor suspended"
+            );
             assert!(seen.insert(*m), "{m} in two rooms");
             assert_eq!(rooms.room_of(*m), Some(name));
         }
         members += list.len();
     }
+    known.suspended.retain(|c| rooms.is_suspended(*c));
     let stats = rooms.stats();
     assert_eq!(stats.members, members);
     assert_eq!(stats.connections, connected.len());
+    assert_eq!(stats.suspended, known.suspended.len());
     for c in connected.iter() {
-        assert!(rooms.is_connected(*c));
+        assert!(rooms.is_connected(*c) && !rooms.is_suspended(*c));
     }
+}
+
+/// A slot's new connection.
+fn reconnect(rooms: &mut Rooms, known: &mut Known, now: Instant) -> ClientId {
+    let c = rooms.connect(now);
+    known.connected.insert(c);
+    check(rooms, known, Vec::new());
+    c
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -84,11 +118,14 @@ fuzz_target!(|data: &[u8]| {
             all: None,
             rooms: [("b".to_owned(), "pw".to_owned())].into(),
         },
+        ice_servers: Vec::new(),
+        // Short, so the script sees suspensions expire.
+        resume_window: Duration::from_secs(2),
     });
-    let mut connected = HashSet::new();
+    let mut known = Known::default();
     let mut slots = [0; 3].map(|_| {
         let c = rooms.connect(now);
-        connected.insert(c);
+        known.connected.insert(c);
         c
     });
     while let Some(op) = input.byte() {
@@ -96,7 +133,7 @@ fuzz_target!(|data: &[u8]| {
         let client = slots[slot];
         let arg = input.byte().unwrap_or(0);
         let peer = format!("p{}", arg % 8);
-        let text = match (op / 3) % 11 {
+        let text = match (op / 3) % 13 {
             0 => {
                 let raw = input.bytes(usize::from(arg));
                 String::from_utf8_lossy(raw).into_owned()
@@ -117,17 +154,14 @@ fuzz_target!(|data: &[u8]| {
             7 => {
                 let bytes = input.bytes(usize::from(arg)).to_vec();
                 let outputs = rooms.handle_binary(now, client, &bytes);
-                check(&rooms, &mut connected, outputs);
+                check(&rooms, &mut known, outputs);
                 continue;
             }
             8 => {
                 let outputs = rooms.disconnect(client);
-                connected.remove(&client);
-                check(&rooms, &mut connected, outputs);
-                let c = rooms.connect(now);
-                connected.insert(c);
-                slots[slot] = c;
-                check(&rooms, &mut connected, Vec::new());
+                known.connected.remove(&client);
+                check(&rooms, &mut known, outputs);
+                slots[slot] = reconnect(&mut rooms, &mut known, now);
                 continue;
             }
             9 if arg & 1 == 1 => {
@@ -135,16 +169,35 @@ fuzz_target!(|data: &[u8]| {
                 // and the slot reconnects.
                 let reason = CloseReason::ALL[usize::from(arg >> 1) % CloseReason::ALL.len()];
                 let outputs = rooms.close_client(client, reason);
-                check(&rooms, &mut connected, outputs);
-                connected.remove(&client);
-                let c = rooms.connect(now);
-                connected.insert(c);
-                slots[slot] = c;
+                check(&rooms, &mut known, outputs);
+                known.connected.remove(&client);
+                slots[slot] = reconnect(&mut rooms, &mut known, now);
                 continue;
             }
             9 => {
-                now += Duration::from_millis(u64::from(arg) * 20);
+                now += Duration::from_millis(u64::from(arg) * 200);
+                let outputs = rooms.handle_timeout(now);
+                check(&rooms, &mut known, outputs);
                 continue;
+            }
+            11 => {
+                // The connection vanishes: a member is suspended; the slot
+                // reconnects.
+                let outputs = rooms.suspend(now, client, None);
+                known.connected.remove(&client);
+                if rooms.is_suspended(client) {
+                    known.suspended.insert(client);
+                }
+                check(&rooms, &mut known, outputs);
+                slots[slot] = reconnect(&mut rooms, &mut known, now);
+                continue;
+            }
+            12 => {
+                let token = match known.tokens.len() {
+                    0 => format!("{arg:032x}"),
+                    n => known.tokens[usize::from(arg) % n].clone(),
+                };
+                format!(r#"{{"type":"resume","token":"{token}"}}"#)
             }
             _ => format!(
                 r#"{{"type":"offer","to":"{peer}","sdp":"{}"}}"#,
@@ -152,6 +205,6 @@ fuzz_target!(|data: &[u8]| {
             ),
         };
         let outputs = rooms.handle_text(now, client, &text);
-        check(&rooms, &mut connected, outputs);
+        check(&rooms, &mut known, outputs);
     }
 });

@@ -57,12 +57,15 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
 use crate::signaling::client::{SignalingClient, SignalingError};
+use crate::signaling::tls::ServerTrust;
 
 /// How a member connects.
 #[derive(Debug, Clone)]
 pub struct MemberConfig {
-    /// The signaling server's WebSocket URL.
+    /// The signaling server's WebSocket URL (`ws://` or `wss://`).
     pub server: String,
+    /// Whom to trust for a `wss://` server (required then).
+    pub server_trust: Option<ServerTrust>,
     /// The room.
     pub room: String,
     /// Display name.
@@ -95,6 +98,7 @@ impl MemberConfig {
         peer.ice.stun_servers.clear();
         Ok(MemberConfig {
             server: server.into(),
+            server_trust: None,
             room: room.into(),
             name: name.into(),
             password: None,
@@ -303,7 +307,8 @@ pub async fn join(
     mesh.send_audio = config.send_audio;
     mesh.layer_min_bitrates = config.layer_min_bitrates.clone();
     let node = MeshNode::new(mesh);
-    let (sig, sig_rx) = SignalingClient::connect(&config.server).await?;
+    let (sig, sig_rx) =
+        SignalingClient::connect_with_trust(&config.server, config.server_trust.as_ref()).await?;
     // One queue per slot (one member's connection), read in turn.
     let slot_count = config.slots.max(1);
     let (in_rx, in_tx) = FairInput::new(slot_count, DATAGRAM_QUEUE / slot_count);

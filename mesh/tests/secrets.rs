@@ -99,6 +99,8 @@ fn a_nodes_connections_have_their_own_credentials_and_share_one_certificate() {
                 },
             ],
             max_members: 6,
+            ice_servers: Vec::new(),
+            resume: None,
         },
     );
     let mut offers = Vec::new();

@@ -44,6 +44,7 @@ async fn joined(
             room: r,
             peers,
             max_members,
+            ..
         } => {
             assert_eq!((r.as_str(), max_members), (room, 6));
             (client, events, id, peers)

@@ -1,5 +1,7 @@
 //! The signaling client a mesh node uses: one WebSocket to the server,
-//! driven by a background task (tokio-tungstenite).
+//! driven by a background task (tokio-tungstenite); `wss://` over rustls,
+//! trusting a certificate fingerprint or CA certificates
+//! ([`ServerTrust`]).
 //!
 //! [`SignalingClient::connect`] returns the client, for sending, and a
 //! receiver of every [`ServerMessage`] in arrival order. The receiver ends
@@ -13,10 +15,14 @@
 //! wait to be written ([`SignalingError::Backlog`] beyond).
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use super::protocol::{ClientMessage, ServerMessage};
+use super::tls::{FingerprintMismatch, ServerTrust, TlsError};
 
 /// What can go wrong with the signaling connection.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +36,36 @@ pub enum SignalingError {
         url: String,
         /// What the WebSocket library said.
         source: Box<tokio_tungstenite::tungstenite::Error>,
+    },
+    /// A `wss://` URL without a [`ServerTrust`]: the client does not guess
+    /// whom to trust.
+    #[error(
+        "{url} is TLS: give the server's certificate fingerprint (--server-fingerprint) or a CA file (--server-ca)"
+    )]
+    NoTrust {
+        /// The URL given.
+        url: String,
+    },
+    /// The trust given cannot be used (a CA certificate rustls refuses).
+    #[error("cannot set TLS up: {0}")]
+    TlsSetup(#[from] TlsError),
+    /// The server's certificate is not the one whose fingerprint the
+    /// client was given.
+    #[error("refused the TLS server at {url}: {mismatch}")]
+    FingerprintMismatch {
+        /// The URL given.
+        url: String,
+        /// Both fingerprints.
+        mismatch: FingerprintMismatch,
+    },
+    /// The TCP connection or the TLS handshake with the server failed (a
+    /// certificate that no given CA signed among the reasons).
+    #[error("TLS connection to {url} failed: {source}")]
+    Tls {
+        /// The URL given.
+        url: String,
+        /// What the connection or rustls said.
+        source: std::io::Error,
     },
     /// The connection is closed; nothing more can be sent.
     #[error("the signaling connection is closed")]
@@ -71,23 +107,46 @@ impl std::fmt::Debug for Command {
 
 impl SignalingClient {
     /// Opens the WebSocket at `url` (`ws://host:port/ws`) and starts the
-    /// task that drives it on the current tokio runtime.
+    /// task that drives it on the current tokio runtime. A `wss://` URL
+    /// needs [`SignalingClient::connect_with_trust`].
     pub async fn connect(
         url: &str,
     ) -> Result<(SignalingClient, mpsc::Receiver<ServerMessage>), SignalingError> {
+        SignalingClient::connect_with_trust(url, None).await
+    }
+
+    /// Opens the WebSocket at `url`; for `wss://`, over TLS trusting
+    /// `trust` (required then, ignored for `ws://`).
+    pub async fn connect_with_trust(
+        url: &str,
+        trust: Option<&ServerTrust>,
+    ) -> Result<(SignalingClient, mpsc::Receiver<ServerMessage>), SignalingError> {
+        let connect_error = |e| SignalingError::Connect {
+            url: url.to_owned(),
+            source: Box::new(e),
+        };
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let (ws, _response) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .map_err(|e| SignalingError::Connect {
+        let request = url.into_client_request().map_err(connect_error)?;
+        if request.uri().scheme_str() != Some("wss") {
+            let (ws, _response) =
+                tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                    .await
+                    .map_err(connect_error)?;
+            return Ok(start(ws));
+        }
+        let Some(trust) = trust else {
+            return Err(SignalingError::NoTrust {
                 url: url.to_owned(),
-                source: Box::new(e),
-            })?;
-        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
-        let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
-        tokio::spawn(drive(ws, command_rx, event_tx));
-        Ok((SignalingClient { commands }, events))
+            });
+        };
+        let tls = tls_connect(url, request.uri(), trust).await?;
+        let (ws, _response) =
+            tokio_tungstenite::client_async_with_config(request, tls, Some(config))
+                .await
+                .map_err(connect_error)?;
+        Ok(start(ws))
     }
 
     /// Queues a message for the server.
@@ -116,10 +175,73 @@ impl SignalingClient {
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// TCP to the URL's host and port (443 by default), then TLS trusting
+/// `trust`, offering ALPN `http/1.1`.
+async fn tls_connect(
+    url: &str,
+    uri: &tokio_tungstenite::tungstenite::http::Uri,
+    trust: &ServerTrust,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, SignalingError> {
+    let tls_error = |source| SignalingError::Tls {
+        url: url.to_owned(),
+        source,
+    };
+    let host = uri.host().unwrap_or_default();
+    // An IPv6 literal comes bracketed in a URI.
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().unwrap_or(443);
+    let name = rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+        tls_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a host name: {e}"),
+        ))
+    })?;
+    let tcp = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(tls_error)?;
+    let _ = tcp.set_nodelay(true);
+    let connector = tokio_rustls::TlsConnector::from(trust.client_config()?);
+    connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| match fingerprint_mismatch(&e) {
+            Some(mismatch) => SignalingError::FingerprintMismatch {
+                url: url.to_owned(),
+                mismatch,
+            },
+            None => tls_error(e),
+        })
+}
 
-async fn drive(ws: Ws, mut commands: mpsc::Receiver<Command>, events: mpsc::Sender<ServerMessage>) {
+/// The fingerprint verifier's refusal inside a handshake error, if that is
+/// what ended the handshake.
+fn fingerprint_mismatch(e: &std::io::Error) -> Option<FingerprintMismatch> {
+    let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) =
+        e.get_ref()?.downcast_ref::<rustls::Error>()?
+    else {
+        return None;
+    };
+    other.0.downcast_ref::<FingerprintMismatch>().cloned()
+}
+
+/// Starts the task that drives an open WebSocket.
+fn start<S>(ws: WebSocketStream<S>) -> (SignalingClient, mpsc::Receiver<ServerMessage>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
+    tokio::spawn(drive(ws, command_rx, event_tx));
+    (SignalingClient { commands }, events)
+}
+
+async fn drive<S>(
+    ws: WebSocketStream<S>,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<ServerMessage>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sink, mut stream) = ws.split();
     loop {
         tokio::select! {

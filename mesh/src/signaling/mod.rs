@@ -11,11 +11,21 @@ pub mod rooms;
 pub mod client;
 #[cfg(feature = "net")]
 pub mod server;
+#[cfg(feature = "net")]
+mod sse;
+#[cfg(feature = "net")]
+pub mod tls;
 
-pub use protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+pub use protocol::{
+    ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
+};
 pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, RoomsStats};
 
 #[cfg(feature = "net")]
 pub use client::{SignalingClient, SignalingError};
 #[cfg(feature = "net")]
 pub use server::{bind, serve, spawn, ServerConfig, ServerHandle, ServerStats};
+#[cfg(feature = "net")]
+pub use sse::SESSION_HEADER;
+#[cfg(feature = "net")]
+pub use tls::{ServerTls, ServerTrust, TlsError};

@@ -60,6 +60,14 @@ pub enum ClientMessage {
     },
     /// Leave the room; the connection stays open and may join again.
     Leave,
+    /// Take back one's place after the connection dropped, instead of
+    /// `join`: the server kept the member (id, room, name) for a while and
+    /// the others heard nothing. Answered by `welcome` (the same id) and
+    /// what was relayed to the member meanwhile, or `resume-failed`.
+    Resume {
+        /// The `resume` token of the last `welcome`.
+        token: String,
+    },
 }
 
 /// A message from the signaling server to a client.
@@ -77,6 +85,14 @@ pub enum ServerMessage {
         peers: Vec<PeerInfo>,
         /// How many members the room can hold, us included.
         max_members: usize,
+        /// The ICE servers (STUN, TURN) the server's operator configured,
+        /// for every member's connections; absent when there are none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
+        /// A token that takes this place back on a new connection if this
+        /// one drops (`resume`); absent when the server keeps no places.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// Someone joined our room; they will send us an offer.
     PeerJoined {
@@ -126,6 +142,48 @@ pub struct PeerInfo {
     pub id: String,
     /// Display name as given in `join`.
     pub name: String,
+}
+
+/// A STUN or TURN server as a browser's `RTCIceServer` (W3C WebRTC
+/// §4.2.4): a page passes the list to `new RTCPeerConnection({iceServers})`
+/// unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host[:port]`, `turn:host[:port][?transport=udp|tcp]` or
+    /// `turns:...` URLs (RFC 7064 §3.1, RFC 7065 §3.1); one string or a
+    /// list on the wire, always a list when we write it.
+    #[serde(deserialize_with = "one_or_many")]
+    pub urls: Vec<String>,
+    /// The TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The TURN password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl IceServer {
+    /// A server without credentials (STUN).
+    pub fn url(url: impl Into<String>) -> IceServer {
+        IceServer {
+            urls: vec![url.into()],
+            username: None,
+            credential: None,
+        }
+    }
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(url) => vec![url],
+        OneOrMany::Many(urls) => urls,
+    })
 }
 
 /// An ICE candidate as a browser's `RTCIceCandidateInit` (W3C WebRTC §4.8.1.1).
@@ -178,6 +236,9 @@ pub enum ErrorCode {
     /// The room requires a password and the `join` carried none or a wrong
     /// one.
     BadPassword,
+    /// A `resume` whose place is gone (expired, or an unknown token): join
+    /// anew.
+    ResumeFailed,
     /// A code this version does not know (a newer server).
     #[serde(other)]
     Unknown,
@@ -185,7 +246,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code a server sends, in protocol order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadJson,
         ErrorCode::UnknownType,
         ErrorCode::TooLarge,
@@ -196,6 +257,7 @@ impl ErrorCode {
         ErrorCode::BadField,
         ErrorCode::RateLimited,
         ErrorCode::BadPassword,
+        ErrorCode::ResumeFailed,
     ];
 
     /// The code as it appears on the wire.
@@ -211,6 +273,7 @@ impl ErrorCode {
             ErrorCode::BadField => "bad-field",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::BadPassword => "bad-password",
+            ErrorCode::ResumeFailed => "resume-failed",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -241,7 +304,10 @@ impl ProtocolError {
     }
 }
 
-const CLIENT_TYPES: [&str; 5] = ["join", "offer", "answer", "candidate", "leave"];
+const CLIENT_TYPES: [&str; 6] = ["join", "offer", "answer", "candidate", "leave", "resume"];
+
+/// Longest resume token taken, in characters.
+pub const MAX_TOKEN_CHARS: usize = 64;
 
 impl ClientMessage {
     /// Parses one text frame, telling apart what is not JSON (`bad-json`),
@@ -277,6 +343,9 @@ impl ClientMessage {
     }
 
     fn validate(&self) -> Result<(), ProtocolError> {
+        if let ClientMessage::Resume { token } = self {
+            check_label("token", token, MAX_TOKEN_CHARS)?;
+        }
         if let ClientMessage::Join {
             room,
             name,
@@ -443,6 +512,39 @@ mod tests {
     }
 
     #[test]
+    fn welcome_carries_ice_servers_as_rtc_ice_server_objects() {
+        server_round_trip(
+            r#"{"type":"welcome","id":"p1","room":"r","peers":[],"max_members":6,
+                "ice_servers":[{"urls":["stun:192.0.2.1:3478"]},
+                {"urls":["turn:192.0.2.1:3478?transport=udp"],"username":"u","credential":"c"}]}"#,
+            ServerMessage::Welcome {
+                id: "p1".into(),
+                room: "r".into(),
+                peers: Vec::new(),
+                max_members: 6,
+                ice_servers: vec![
+                    IceServer::url("stun:192.0.2.1:3478"),
+                    IceServer {
+                        urls: vec!["turn:192.0.2.1:3478?transport=udp".into()],
+                        username: Some("u".into()),
+                        credential: Some("c".into()),
+                    },
+                ],
+                resume: None,
+            },
+        );
+        // A single URL as a string, as browsers also accept it.
+        let one = ServerMessage::parse(
+            r#"{"type":"welcome","id":"p1","room":"r","peers":[],"max_members":6,"ice_servers":[{"urls":"stun:h"}]}"#,
+        )
+        .unwrap();
+        let ServerMessage::Welcome { ice_servers, .. } = one else {
+            panic!("{one:?}");
+        };
+        assert_eq!(ice_servers, vec![IceServer::url("stun:h")]);
+    }
+
+    #[test]
     fn server_messages_round_trip_through_literal_json() {
         server_round_trip(
             r#"{"type":"welcome","id":"p3","room":"standup","peers":[{"id":"p1","name":"Ada"},{"id":"p2","name":"Grace"}],"max_members":6}"#,
@@ -460,6 +562,8 @@ mod tests {
                     },
                 ],
                 max_members: 6,
+                ice_servers: Vec::new(),
+                resume: None,
             },
         );
         server_round_trip(

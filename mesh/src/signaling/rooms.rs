@@ -12,11 +12,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 
 use serde::Serialize;
 
-use super::protocol::{ClientMessage, ErrorCode, IceCandidateInit, PeerInfo, ServerMessage};
+use super::protocol::{
+    ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
+};
 
 /// Limits of a signaling server.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +41,14 @@ pub struct RoomsConfig {
     pub max_errors_before_close: u32,
     /// Rooms that require a password in `join`; none by default.
     pub passwords: RoomPasswords,
+    /// The ICE servers every `welcome` carries; none by default (a LAN
+    /// needs none, and there may be no internet to reach a public one).
+    pub ice_servers: Vec<IceServer>,
+    /// How long a member whose connection dropped keeps its id and place
+    /// ([`Rooms::suspend`]), so that a `resume` on a new connection takes
+    /// it back without the others hearing `peer-left`. Zero: no resume
+    /// tokens, a drop is a departure.
+    pub resume_window: Duration,
 }
 
 /// Which rooms require a password. A `join` to such a room without the
@@ -100,6 +113,8 @@ impl Default for RoomsConfig {
             rate_burst: 200.0,
             max_errors_before_close: 20,
             passwords: RoomPasswords::default(),
+            ice_servers: Vec::new(),
+            resume_window: Duration::from_secs(30),
         }
     }
 }
@@ -156,17 +171,20 @@ pub enum CloseReason {
     /// The client does not read: its outgoing queue went over its byte
     /// limit, or a write did not finish within the write timeout.
     NotReading,
+    /// A `resume` on a new connection took this connection's place.
+    Replaced,
 }
 
 impl CloseReason {
     /// Every reason, in the order `docs/signaling.md` lists them.
-    pub const ALL: [CloseReason; 6] = [
+    pub const ALL: [CloseReason; 7] = [
         CloseReason::TooLarge,
         CloseReason::TooManyErrors,
         CloseReason::InvalidUtf8,
         CloseReason::JoinTimeout,
         CloseReason::IdleTimeout,
         CloseReason::NotReading,
+        CloseReason::Replaced,
     ];
 
     /// The WebSocket close code sent with it (RFC 6455 §7.4.1; 4000 and
@@ -179,6 +197,7 @@ impl CloseReason {
             CloseReason::IdleTimeout => 4000,
             CloseReason::JoinTimeout => 4001,
             CloseReason::NotReading => 4002,
+            CloseReason::Replaced => 4003,
         }
     }
 }
@@ -192,6 +211,7 @@ impl fmt::Display for CloseReason {
             CloseReason::JoinTimeout => "no join in time",
             CloseReason::IdleTimeout => "idle",
             CloseReason::NotReading => "not reading",
+            CloseReason::Replaced => "replaced by a resumed connection",
         })
     }
 }
@@ -239,6 +259,13 @@ pub struct RoomsStats {
     /// Connections the server closed, by reason (every reason present,
     /// zeros included).
     pub closed: BTreeMap<CloseReason, u64>,
+    /// Members whose connection dropped, kept for the resume window now.
+    pub suspended: usize,
+    /// Members that took their place back with `resume`.
+    pub resumed: u64,
+    /// Suspended members whose place expired (or whose held messages
+    /// overflowed); the others got `peer-left` then.
+    pub resume_expired: u64,
 }
 
 impl RoomsStats {
@@ -255,6 +282,9 @@ impl RoomsStats {
 
 #[derive(Debug)]
 struct Client {
+    /// The identity the others see (`p<n>`): its own id, or, after a
+    /// `resume`, the id of the connection whose place it took.
+    wire: ClientId,
     joined: Option<Joined>,
     tokens: f64,
     refilled: Instant,
@@ -267,6 +297,8 @@ struct Client {
 struct Joined {
     room: String,
     name: String,
+    /// The token that takes this place back (none without a resume window).
+    resume: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -283,11 +315,24 @@ pub struct Rooms {
     clients: HashMap<ClientId, Client>,
     rooms: HashMap<String, Room>,
     stats: RoomsStats,
+    /// Members whose connection dropped, kept for the resume window.
+    suspended: HashMap<ClientId, resume::Suspended>,
+    /// Resume tokens of suspended members.
+    resume_tokens: HashMap<String, ClientId>,
+    /// Makes resume tokens.
+    rng: ChaCha20Rng,
 }
 
 impl Rooms {
-    /// No connections, no rooms.
+    /// No connections, no rooms. Resume tokens come from a fixed seed, so
+    /// they are predictable: a server uses [`Rooms::with_seed`].
     pub fn new(config: RoomsConfig) -> Rooms {
+        Rooms::with_seed(config, [0; 32])
+    }
+
+    /// No connections, no rooms; resume tokens from a ChaCha20 stream with
+    /// this seed (32 bytes from the OS, for a server).
+    pub fn with_seed(config: RoomsConfig, seed: [u8; 32]) -> Rooms {
         let mut stats = RoomsStats::default();
         for code in ErrorCode::ALL {
             stats.errors.insert(code, 0);
@@ -301,6 +346,9 @@ impl Rooms {
             clients: HashMap::new(),
             rooms: HashMap::new(),
             stats,
+            suspended: HashMap::new(),
+            resume_tokens: HashMap::new(),
+            rng: ChaCha20Rng::from_seed(seed),
         }
     }
 
@@ -316,6 +364,7 @@ impl Rooms {
         self.clients.insert(
             id,
             Client {
+                wire: id,
                 joined: None,
                 tokens: self.config.rate_burst,
                 refilled: now,
@@ -345,10 +394,10 @@ impl Rooms {
     #[must_use]
     pub fn close_client(&mut self, client: ClientId, reason: CloseReason) -> Vec<Output> {
         let mut out = Vec::new();
-        if self.clients.contains_key(&client) {
+        if self.clients.contains_key(&client) && !self.suspended.contains_key(&client) {
             self.close(client, reason, &mut out);
         }
-        out
+        self.hold_for_suspended(out)
     }
 
     /// Every non-empty room with its members in joining order.
@@ -367,7 +416,8 @@ impl Rooms {
     /// The counters now.
     pub fn stats(&self) -> RoomsStats {
         let mut stats = self.stats.clone();
-        stats.connections = self.clients.len();
+        stats.connections = self.clients.len() - self.suspended.len();
+        stats.suspended = self.suspended.len();
         stats.rooms = self.rooms.len();
         stats.members = self.rooms.values().map(|r| r.members.len()).sum();
         stats
@@ -378,11 +428,11 @@ impl Rooms {
     #[must_use]
     pub fn disconnect(&mut self, client: ClientId) -> Vec<Output> {
         let mut out = Vec::new();
-        if self.clients.contains_key(&client) {
+        if self.clients.contains_key(&client) && !self.suspended.contains_key(&client) {
             self.leave_room(client, &mut out);
             self.clients.remove(&client);
         }
-        out
+        self.hold_for_suspended(out)
     }
 
     /// A binary frame: the protocol is text only, so `bad-json` (or
@@ -398,12 +448,17 @@ impl Rooms {
                 &mut out,
             );
         }
-        out
+        self.hold_for_suspended(out)
     }
 
     /// A text frame from a client.
     #[must_use]
     pub fn handle_text(&mut self, now: Instant, client: ClientId, text: &str) -> Vec<Output> {
+        let out = self.handle_message(now, client, text);
+        self.hold_for_suspended(out)
+    }
+
+    fn handle_message(&mut self, now: Instant, client: ClientId, text: &str) -> Vec<Output> {
         let mut out = Vec::new();
         if !self.admit(now, client, text.len(), &mut out) {
             return out;
@@ -445,6 +500,7 @@ impl Rooms {
                 let relayed = |from| candidate_message(from, candidate);
                 self.relay(client, &to, relayed, &mut out)
             }
+            ClientMessage::Resume { token } => self.resume(client, &token, &mut out),
         }
         out
     }
@@ -457,6 +513,9 @@ impl Rooms {
             self.config.rate_per_second,
             self.config.rate_burst,
         );
+        if self.suspended.contains_key(&client) {
+            return false;
+        }
         let Some(c) = self.clients.get_mut(&client) else {
             return false;
         };
@@ -520,11 +579,14 @@ impl Rooms {
             id: client.peer_id(),
             name: name.clone(),
         };
+        let resume = self.new_token();
         let welcome = ServerMessage::Welcome {
             id: client.peer_id(),
             room: room.clone(),
             peers,
             max_members: self.config.max_members,
+            ice_servers: self.config.ice_servers.clone(),
+            resume: resume.clone(),
         };
         out.push(Output::Send {
             to: client,
@@ -542,8 +604,11 @@ impl Rooms {
             .or_default()
             .members
             .push(client);
+        if let Some(token) = &resume {
+            self.resume_tokens.insert(token.clone(), client);
+        }
         if let Some(c) = self.clients.get_mut(&client) {
-            c.joined = Some(Joined { room, name });
+            c.joined = Some(Joined { room, name, resume });
             c.ever_joined = true;
         }
         self.stats.joins += 1;
@@ -561,8 +626,12 @@ impl Rooms {
             self.refuse(client, ErrorCode::NotJoined, text, out);
             return;
         };
-        let target =
-            ClientId::from_peer_id(to).filter(|&t| t != client && self.room_of(t) == Some(room));
+        let target = self.rooms.get(room).and_then(|r| {
+            r.members
+                .iter()
+                .copied()
+                .find(|&m| m != client && self.wire_id(m) == to)
+        });
         let Some(target) = target else {
             let shown: String = to.chars().take(32).collect();
             let text = format!("{shown:?} is not another member of your room");
@@ -571,33 +640,43 @@ impl Rooms {
         };
         out.push(Output::Send {
             to: target,
-            text: message(client.peer_id()).to_json(),
+            text: message(self.wire_id(client)).to_json(),
         });
         self.stats.messages_relayed += 1;
     }
 
     fn peer_info(&self, client: ClientId) -> Option<PeerInfo> {
-        let joined = self.clients.get(&client)?.joined.as_ref()?;
+        let c = self.clients.get(&client)?;
+        let joined = c.joined.as_ref()?;
         Some(PeerInfo {
-            id: client.peer_id(),
+            id: c.wire.peer_id(),
             name: joined.name.clone(),
         })
+    }
+
+    /// The id the others know a client by.
+    fn wire_id(&self, client: ClientId) -> String {
+        self.clients
+            .get(&client)
+            .map_or(client, |c| c.wire)
+            .peer_id()
     }
 
     /// Takes a client out of its room; the others get `peer-left` and an
     /// empty room is removed.
     fn leave_room(&mut self, client: ClientId, out: &mut Vec<Output>) {
+        let wire = self.wire_id(client);
         let Some(joined) = self.clients.get_mut(&client).and_then(|c| c.joined.take()) else {
             return;
         };
+        if let Some(token) = &joined.resume {
+            self.resume_tokens.remove(token);
+        }
         let Some(room) = self.rooms.get_mut(&joined.room) else {
             return;
         };
         room.members.retain(|&m| m != client);
-        let left = ServerMessage::PeerLeft {
-            id: client.peer_id(),
-        }
-        .to_json();
+        let left = ServerMessage::PeerLeft { id: wire }.to_json();
         for &m in &room.members {
             out.push(Output::Send {
                 to: m,
@@ -618,9 +697,12 @@ impl Rooms {
         out: &mut Vec<Output>,
     ) {
         self.send_error(client, code, message, out);
-        // A member can target a peer that left a moment ago, or find a room
-        // full: those are not misbehaviour.
-        if matches!(code, ErrorCode::RoomFull | ErrorCode::UnknownPeer) {
+        // A member can target a peer that left a moment ago, find a room
+        // full or its place expired: those are not misbehaviour.
+        if matches!(
+            code,
+            ErrorCode::RoomFull | ErrorCode::UnknownPeer | ErrorCode::ResumeFailed
+        ) {
             return;
         }
         let Some(c) = self.clients.get_mut(&client) else {
@@ -660,5 +742,6 @@ fn candidate_message(from: String, candidate: Option<IceCandidateInit>) -> Serve
     ServerMessage::Candidate { from, candidate }
 }
 
+mod resume;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,10 @@
 //! The signaling server: HTTP and WebSocket on one port (axum on hyper).
 //!
 //! `GET /` is a short page about the server, `GET /protocol` the protocol
-//! description, `GET /stats` the counters as JSON, and `GET /ws` the
-//! WebSocket. Each connection runs in a task that hands its frames to the
+//! description, `GET /stats` the counters as JSON, `GET /room` (and
+//! `/room/NAME`) the room app, `GET /ws` the WebSocket, and `GET /sse` with
+//! `POST /sse/send` the same protocol without a WebSocket (module `sse`).
+//! With [`ServerConfig::tls`] all of it is HTTPS. Each connection runs in a task that hands its frames to the
 //! shared [`Rooms`] and writes out what the rooms send it.
 //!
 //! What one client can cost the server is bounded from the accept on: the
@@ -27,7 +29,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State as AxumState;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
@@ -38,6 +40,8 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::rooms::{ClientId, CloseReason, Output, Rooms, RoomsConfig, RoomsStats};
+use super::sse::{self, ConnectionLife, Session};
+use super::tls::ServerTls;
 
 /// The address `meshrtc serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -92,6 +96,9 @@ pub struct ServerConfig {
     /// and dropping what the client still sends until its close frame
     /// arrives, so that the client sees the close code rather than a reset.
     pub close_timeout: Duration,
+    /// Serve HTTPS and `wss://` with this certificate instead of plain
+    /// HTTP. The TLS handshake counts against `handshake_timeout`.
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -107,6 +114,7 @@ impl Default for ServerConfig {
             max_queued_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
+            tls: None,
         }
     }
 }
@@ -137,59 +145,84 @@ pub struct ServerStats {
     /// Connections closed for not completing the WebSocket upgrade within
     /// [`ServerConfig::handshake_timeout`].
     pub handshake_timeouts: u64,
+    /// TLS handshakes that failed (with `--tls`): among them each time a
+    /// browser refuses the certificate it has not been told to trust.
+    pub tls_failures: u64,
     /// Connections dropped because they did not read what was sent to them
     /// (also counted under `closed`, `not-reading`).
     pub dropped_slow: u64,
     /// Connections that ended with a WebSocket error (a frame over the
-    /// WebSocket layer's limit among them).
+    /// WebSocket layer's limit among them), or sessions of the HTTP
+    /// transport that posted a body over that limit.
     pub transport_errors: u64,
+    /// Sessions of the HTTP transport (`GET /sse`) opened so far.
+    pub sse_sessions: u64,
+    /// Members whose connection went silent past the idle timeout and who
+    /// were kept for a `resume` (also counted under `closed`,
+    /// `idle-timeout`).
+    pub idle_suspended: u64,
 }
 
-enum Outbound {
+pub(super) enum Outbound {
     Text(String),
     /// The rooms closed the client: send what came before, then close.
     Close(CloseReason),
 }
 
-fn queued_cost(text: &str) -> usize {
+pub(super) fn queued_cost(text: &str) -> usize {
     text.len() + QUEUED_MESSAGE_OVERHEAD
 }
 
 /// What the rooms side and a connection's task share.
-struct Link {
+pub(super) struct Link {
     /// Bytes queued (by [`queued_cost`]) and not yet taken by the task.
-    queued_bytes: AtomicUsize,
+    pub(super) queued_bytes: AtomicUsize,
     /// Set once when the client must go at once, whatever is queued.
-    abort: OnceLock<CloseReason>,
-    wake: Notify,
+    pub(super) abort: OnceLock<CloseReason>,
+    pub(super) wake: Notify,
 }
 
 impl Link {
-    fn abort(&self, reason: CloseReason) {
+    pub(super) fn new() -> Link {
+        Link {
+            queued_bytes: AtomicUsize::new(0),
+            abort: OnceLock::new(),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(super) fn abort(&self, reason: CloseReason) {
         let _ = self.abort.set(reason);
         self.wake.notify_one();
     }
 }
 
-struct Connection {
-    tx: mpsc::UnboundedSender<Outbound>,
-    link: Arc<Link>,
+pub(super) struct Connection {
+    pub(super) tx: mpsc::UnboundedSender<Outbound>,
+    pub(super) link: Arc<Link>,
 }
 
-struct State {
-    rooms: Rooms,
-    connections: HashMap<ClientId, Connection>,
+pub(super) struct State {
+    pub(super) rooms: Rooms,
+    pub(super) connections: HashMap<ClientId, Connection>,
+    /// The sessions of the HTTP transport, by token.
+    pub(super) sessions: HashMap<String, Session>,
     max_queued_bytes: usize,
     dropped_slow: u64,
-    transport_errors: u64,
-    closing: bool,
+    pub(super) transport_errors: u64,
+    /// Sessions of the HTTP transport opened so far.
+    pub(super) sse_sessions: u64,
+    /// Members whose connection went idle and who were suspended rather
+    /// than removed.
+    idle_suspended: u64,
+    pub(super) closing: bool,
 }
 
 impl State {
     /// Carries out the rooms' outputs. A client whose queue would go over
     /// its byte limit is closed as not reading, and what that causes
     /// (peer-left) is carried out as well.
-    fn dispatch(&mut self, outputs: Vec<Output>) {
+    pub(super) fn dispatch(&mut self, outputs: Vec<Output>) {
         let mut queue = VecDeque::from(outputs);
         while let Some(output) = queue.pop_front() {
             match output {
@@ -228,6 +261,49 @@ impl State {
     }
 }
 
+impl State {
+    /// Takes a client's connection away when its task ends, tells the
+    /// rooms (a close for a reason, or a plain disconnect), and carries out
+    /// what that causes (`peer-left` to the others). A connection that
+    /// vanished (no close frame, or silent past the idle timeout) leaves
+    /// its member suspended, for a `resume` within the resume window.
+    pub(super) fn finish(&mut self, client: ClientId, end: End) {
+        self.connections.remove(&client);
+        let outputs = match end {
+            End::Gone => self.rooms.suspend(Instant::now(), client, None),
+            End::Close(reason @ CloseReason::IdleTimeout) => {
+                let outputs = self.rooms.suspend(Instant::now(), client, Some(reason));
+                if self.rooms.is_suspended(client) {
+                    self.idle_suspended += 1;
+                }
+                outputs
+            }
+            End::Close(reason) => {
+                let outputs = self.rooms.close_client(client, reason);
+                // A write that timed out; a queue over its limit was
+                // counted where it was found.
+                if reason == CloseReason::NotReading && !outputs.is_empty() {
+                    self.dropped_slow += 1;
+                }
+                outputs
+            }
+            End::Shutdown | End::ClosedByClient => self.rooms.disconnect(client),
+        };
+        self.dispatch(outputs);
+    }
+}
+
+/// The rooms, with resume tokens from a seed the OS gives; without one,
+/// no resume tokens at all (they must not be guessable).
+fn rooms_with_os_seed(mut config: RoomsConfig) -> Rooms {
+    let mut seed = [0u8; 32];
+    if getrandom::getrandom(&mut seed).is_err() {
+        tracing::warn!("no randomness from the OS: signaling without resume");
+        config.resume_window = Duration::ZERO;
+    }
+    Rooms::with_seed(config, seed)
+}
+
 /// Open connections by address, and what the accept loop refused.
 #[derive(Default)]
 struct Gate {
@@ -236,23 +312,27 @@ struct Gate {
     refused_total: u64,
     refused_per_ip: u64,
     handshake_timeouts: u64,
+    tls_failures: u64,
 }
 
-struct Shared {
+pub(super) struct Shared {
     state: Mutex<State>,
     gate: Mutex<Gate>,
-    config: ServerConfig,
+    pub(super) config: ServerConfig,
 }
 
 impl Shared {
     fn new(config: ServerConfig) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(State {
-                rooms: Rooms::new(config.rooms.clone()),
+                rooms: rooms_with_os_seed(config.rooms.clone()),
                 connections: HashMap::new(),
+                sessions: HashMap::new(),
                 max_queued_bytes: config.max_queued_bytes,
                 dropped_slow: 0,
                 transport_errors: 0,
+                sse_sessions: 0,
+                idle_suspended: 0,
                 closing: false,
             }),
             gate: Mutex::new(Gate::default()),
@@ -260,7 +340,7 @@ impl Shared {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // The state stays consistent between calls: a panic elsewhere must
         // not take the whole server down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -291,13 +371,14 @@ impl Shared {
     }
 
     fn stats(&self) -> ServerStats {
-        let (open, refused_total, refused_per_ip, handshake_timeouts) = {
+        let (open, refused_total, refused_per_ip, handshake_timeouts, tls_failures) = {
             let gate = self.gate();
             (
                 gate.open,
                 gate.refused_total,
                 gate.refused_per_ip,
                 gate.handshake_timeouts,
+                gate.tls_failures,
             )
         };
         let state = self.lock();
@@ -307,7 +388,10 @@ impl Shared {
             refused_connections: refused_total,
             refused_per_ip,
             handshake_timeouts,
+            tls_failures,
             dropped_slow: state.dropped_slow,
+            sse_sessions: state.sse_sessions,
+            idle_suspended: state.idle_suspended,
             transport_errors: state.transport_errors,
         }
     }
@@ -316,6 +400,7 @@ impl Shared {
         let mut state = self.lock();
         state.closing = true;
         state.connections.clear();
+        state.sessions.clear();
     }
 }
 
@@ -339,11 +424,34 @@ impl Drop for Slot {
     }
 }
 
-/// A TCP stream that holds its [`Slot`]: hyper, and after the upgrade the
-/// WebSocket, own it, so the slot lives exactly as long as the socket.
+/// The bytes of a connection: plain TCP, or TLS over it.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// A connection's stream that holds its [`Slot`]: hyper, and after the
+/// upgrade the WebSocket, own it, so the slot lives exactly as long as the
+/// socket.
 struct SlotStream {
-    tcp: TcpStream,
+    io: Io,
     _slot: Slot,
+}
+
+/// Forwards an I/O call to whichever stream the connection has.
+macro_rules! on_io {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &mut $self.io {
+            Io::Plain($s) => {
+                let $s = Pin::new($s);
+                $call
+            }
+            Io::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $call
+            }
+        }
+    };
 }
 
 impl AsyncRead for SlotStream {
@@ -352,7 +460,7 @@ impl AsyncRead for SlotStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        on_io!(self, s => s.poll_read(cx, buf))
     }
 }
 
@@ -362,7 +470,7 @@ impl AsyncWrite for SlotStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        on_io!(self, s => s.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -370,19 +478,22 @@ impl AsyncWrite for SlotStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        on_io!(self, s => s.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        on_io!(self, s => s.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        on_io!(self, s => s.poll_shutdown(cx))
     }
 }
 
@@ -409,9 +520,24 @@ impl ServerHandle {
         self.local_addr
     }
 
-    /// The WebSocket URL, `ws://ADDR/ws`.
+    /// The WebSocket URL, `ws://ADDR/ws` (`wss://` with TLS).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.local_addr)
+        self.url("ws", "/ws")
+    }
+
+    /// The page's base URL, `http://ADDR` (`https://` with TLS).
+    pub fn http_url(&self) -> String {
+        self.url("http", "")
+    }
+
+    /// `scheme://ADDR/path`, the scheme with an `s` when TLS is on.
+    fn url(&self, scheme: &str, path: &str) -> String {
+        let secure = if self.shared.config.tls.is_some() {
+            "s"
+        } else {
+            ""
+        };
+        format!("{scheme}{secure}://{}{path}", self.local_addr)
     }
 
     /// The counters now.
@@ -481,10 +607,20 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let app = router(shared.clone());
+    // Ends the suspensions that are due (resume window); a second is fine
+    // against a window of tens of seconds.
+    let mut expiry = tokio::time::interval(Duration::from_secs(1));
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             () = stopped(&mut stop) => return Ok(()),
             accepted = listener.accept() => accepted,
+            _ = expiry.tick() => {
+                let mut state = shared.lock();
+                let outputs = state.rooms.handle_timeout(Instant::now());
+                state.dispatch(outputs);
+                continue;
+            }
         };
         let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -503,9 +639,9 @@ async fn accept_loop(
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let io = SlotStream { tcp, _slot: slot };
         tokio::spawn(http_connection(
-            io,
+            tcp,
+            slot,
             app.clone(),
             shared.clone(),
             stop.clone(),
@@ -515,28 +651,80 @@ async fn accept_loop(
 
 /// One connection while it is HTTP: done when it has become a WebSocket
 /// (whose task then owns the socket), has ended, or at the handshake
-/// deadline, which closes it.
+/// deadline, which closes it. With TLS, the TLS handshake comes first,
+/// within the same deadline.
 async fn http_connection(
-    io: SlotStream,
+    tcp: TcpStream,
+    slot: Slot,
     app: Router,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let deadline = tokio::time::Instant::now() + shared.config.handshake_timeout;
+    let io = match &shared.config.tls {
+        None => Io::Plain(tcp),
+        Some(tls) => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.config.clone());
+            let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp));
+            tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
+                    Ok(Err(e)) => {
+                        // A browser that has not accepted the certificate
+                        // yet ends here, each time it asks the person.
+                        tracing::debug!("signaling TLS handshake failed: {e}");
+                        shared.gate().tls_failures += 1;
+                        return;
+                    }
+                    Err(_) => {
+                        shared.gate().handshake_timeouts += 1;
+                        return;
+                    }
+                },
+                () = stopped(&mut stop) => return,
+            }
+        }
+    };
+    let io = SlotStream { io, _slot: slot };
+    let life = Arc::new(ConnectionLife::default());
+    let app = app.layer(axum::Extension(life.clone()));
     let service = hyper_util::service::TowerToHyperService::new(app);
     let connection = hyper::server::conn::http1::Builder::new()
         .max_buf_size(HTTP_MAX_BUFFER)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service)
         .with_upgrades();
-    tokio::select! {
-        result = tokio::time::timeout(shared.config.handshake_timeout, connection) => match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::debug!("signaling HTTP connection failed: {e}"),
-            Err(_) => {
+    tokio::pin!(connection);
+    // The deadline holds while the connection is plain HTTP; an event
+    // stream (the HTTP transport) lifts it until the stream ends, and each
+    // POST of a live session starts it over.
+    let expiry = tokio::time::sleep_until(deadline);
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            result = &mut connection => {
+                if let Err(e) = result {
+                    tracing::debug!("signaling HTTP connection failed: {e}");
+                }
+                break;
+            }
+            () = &mut expiry, if !life.is_streaming() => {
                 tracing::debug!("signaling connection closed at the handshake deadline");
                 shared.gate().handshake_timeouts += 1;
+                break;
             }
-        },
-        () = stopped(&mut stop) => {}
+            () = life.changed() => {
+                expiry
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + shared.config.handshake_timeout);
+            }
+            () = stopped(&mut stop) => {
+                // An event stream still sends its close event: let the
+                // response end, within the close timeout.
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(shared.config.close_timeout, &mut connection).await;
+                break;
+            }
+        }
     }
 }
 
@@ -545,12 +733,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(index))
         .route("/protocol", get(protocol))
         .route("/room", get(room_page))
+        .route("/room/{name}", get(room_page))
         .route("/stats", get(stats))
         .route("/ws", get(upgrade))
+        .route("/sse", get(sse::open))
+        .route("/sse/send", post(sse::send))
         .with_state(shared)
 }
 
-/// The browser member of a room (`docs/room.html`), served at `/room`.
+/// The room app, a browser member of a room (`docs/room.html`), served at
+/// `/room` and `/room/NAME` (the room in the path, for a shareable link).
 const ROOM_PAGE: &str = include_str!("../../../docs/room.html");
 
 async fn room_page() -> Html<&'static str> {
@@ -566,7 +758,7 @@ async fn index() -> Html<&'static str> {
          <p>WebSocket endpoint: <code>/ws</code> (JSON text frames). \
          Protocol: <a href=\"/protocol\">/protocol</a>. Counters: <a href=\"/stats\">/stats</a>.</p>\n\
          <p>Join a room from this browser: <a href=\"/room\">/room</a> \
-         (<code>/room?room=NAME&amp;name=YOU&amp;join=1</code> joins at once).</p>\n\
+         or <code>/room/NAME</code> (<code>/room?room=NAME&amp;name=YOU&amp;join=1</code> joins at once).</p>\n\
          </body></html>\n",
     )
 }
@@ -591,9 +783,31 @@ async fn upgrade(ws: WebSocketUpgrade, AxumState(shared): AxumState<Arc<Shared>>
         .on_upgrade(move |socket| connection(socket, shared))
 }
 
-/// How a WebSocket's loop ended.
+/// The timers of one client's loop: the keep-alive, the idle timeout and
+/// the join deadline, from now.
+pub(super) struct ClientTimers {
+    pub(super) ping: tokio::time::Interval,
+    pub(super) idle: Pin<Box<tokio::time::Sleep>>,
+    pub(super) join_deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl ClientTimers {
+    pub(super) fn new(config: &ServerConfig) -> ClientTimers {
+        let opened = tokio::time::Instant::now();
+        let mut ping =
+            tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ClientTimers {
+            ping,
+            idle: Box::pin(tokio::time::sleep_until(opened + config.idle_timeout)),
+            join_deadline: Box::pin(tokio::time::sleep_until(opened + config.join_timeout)),
+        }
+    }
+}
+
+/// How a WebSocket's (or an event stream's) loop ended.
 #[derive(Clone, Copy)]
-enum End {
+pub(super) enum End {
     /// The server closes it, for this reason. The rooms may know already
     /// (closing a client twice does nothing).
     Close(CloseReason),
@@ -644,11 +858,7 @@ fn is_invalid_utf8(e: axum::Error) -> bool {
 async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     let config = shared.config.clone();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let link = Arc::new(Link {
-        queued_bytes: AtomicUsize::new(0),
-        abort: OnceLock::new(),
-        wake: Notify::new(),
-    });
+    let link = Arc::new(Link::new());
     let client = {
         let mut state = shared.lock();
         if state.closing {
@@ -664,12 +874,11 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
     };
     tracing::debug!(%client, "signaling connection opened");
     let (mut sink, mut stream) = socket.split();
-    let opened = tokio::time::Instant::now();
-    let mut ping = tokio::time::interval_at(opened + config.ping_interval, config.ping_interval);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let idle = tokio::time::sleep_until(opened + config.idle_timeout);
-    let join_deadline = tokio::time::sleep_until(opened + config.join_timeout);
-    tokio::pin!(idle, join_deadline);
+    let ClientTimers {
+        mut ping,
+        mut idle,
+        mut join_deadline,
+    } = ClientTimers::new(&config);
     let mut join_checked = false;
     let end = loop {
         tokio::select! {
@@ -740,23 +949,7 @@ async fn connection(socket: WebSocket, shared: Arc<Shared>) {
             }
         }
     };
-    {
-        let mut state = shared.lock();
-        state.connections.remove(&client);
-        let outputs = match end {
-            End::Close(reason) => {
-                let outputs = state.rooms.close_client(client, reason);
-                // A write that timed out; a queue over its limit was
-                // counted where it was found.
-                if reason == CloseReason::NotReading && !outputs.is_empty() {
-                    state.dropped_slow += 1;
-                }
-                outputs
-            }
-            End::Shutdown | End::ClosedByClient | End::Gone => state.rooms.disconnect(client),
-        };
-        state.dispatch(outputs);
-    }
+    shared.lock().finish(client, end);
     // Whatever was still queued goes now, not when the socket closes.
     drop(rx);
     match end {

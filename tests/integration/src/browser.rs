@@ -178,6 +178,13 @@ fn attach(
 impl Browser {
     /// Starts Chromium (fresh profile, headless) and attaches to its page.
     pub fn launch() -> Result<Browser, BrowserError> {
+        Browser::launch_with(&[])
+    }
+
+    /// [`Browser::launch`] with more command-line flags, such as
+    /// `--ignore-certificate-errors-spki-list=<base64 SHA-256 of the SPKI>`
+    /// to trust exactly one test certificate.
+    pub fn launch_with(extra_flags: &[String]) -> Result<Browser, BrowserError> {
         let exe = chromium_path().ok_or(BrowserError::NotInstalled)?;
         static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -202,6 +209,7 @@ impl Browser {
                 "--remote-debugging-address=127.0.0.1",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
+            .args(extra_flags)
             .arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -264,6 +272,31 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
         Err(BrowserError::Protocol(format!("{url} did not load")))
+    }
+
+    /// Sets the page's viewport (CSS pixels), as a phone (`mobile`: touch,
+    /// device scale 3) or a desktop window.
+    pub fn set_viewport(
+        &mut self,
+        width: u32,
+        height: u32,
+        mobile: bool,
+    ) -> Result<(), BrowserError> {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "mobile": mobile,
+                    "deviceScaleFactor": if mobile { 3 } else { 1 } }),
+        )?;
+        Ok(())
+    }
+
+    /// A PNG of what the page shows now.
+    pub fn screenshot(&mut self) -> Result<Vec<u8>, BrowserError> {
+        let r = self.call("Page.captureScreenshot", json!({ "format": "png" }))?;
+        let data = r["data"]
+            .as_str()
+            .ok_or_else(|| BrowserError::Protocol("no screenshot data".into()))?;
+        base64_decode(data).ok_or_else(|| BrowserError::Protocol("screenshot is not base64".into()))
     }
 
     /// Evaluates `js` (an expression; a promise is awaited) in the page and
@@ -357,4 +390,31 @@ impl Drop for PageServer {
             let _ = t.join();
         }
     }
+}
+
+/// Standard base64 (RFC 4648 §4) to bytes; `None` on a character outside
+/// the alphabet.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text
+        .bytes()
+        .filter(|&c| c != b'=' && !c.is_ascii_whitespace())
+    {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }

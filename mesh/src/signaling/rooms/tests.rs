@@ -101,6 +101,17 @@ fn newcomer_gets_the_roster_and_every_member_gets_peer_joined() {
     let b = s.joined("standup", "Grace");
     let c = s.connect();
     let o = s.join(c, "standup", "Linus");
+    // A resume token: 128 bits in hex.
+    let resume = match o.to(c)[..] {
+        [ServerMessage::Welcome { resume, .. }] => resume.clone(),
+        _ => None,
+    };
+    assert!(
+        resume
+            .as_ref()
+            .is_some_and(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{resume:?}"
+    );
     let welcome = ServerMessage::Welcome {
         id: c.peer_id(),
         room: "standup".into(),
@@ -115,6 +126,8 @@ fn newcomer_gets_the_roster_and_every_member_gets_peer_joined() {
             },
         ],
         max_members: 6,
+        ice_servers: Vec::new(),
+        resume,
     };
     assert_eq!(o.to(c), vec![&welcome]);
     let joined = ServerMessage::PeerJoined {
@@ -617,5 +630,207 @@ fn transport_close_takes_the_client_out_of_its_room_and_is_counted() {
     assert_eq!(stats.closed_for(CloseReason::IdleTimeout), 0);
     assert_eq!((stats.closes, stats.connections, stats.members), (2, 1, 1));
     let codes: Vec<u16> = CloseReason::ALL.iter().map(|r| r.close_code()).collect();
-    assert_eq!(codes, [1009, 1008, 1007, 4001, 4000, 4002]);
+    assert_eq!(codes, [1009, 1008, 1007, 4001, 4000, 4002, 4003]);
+}
+
+/// The resume token of the welcome in `o` for `c`.
+fn resume_token(o: &Outs, c: ClientId) -> String {
+    match o.to(c).first() {
+        Some(ServerMessage::Welcome {
+            resume: Some(token),
+            ..
+        }) => token.clone(),
+        other => panic!("no welcome with a token for {c}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_suspended_member_keeps_its_place_and_resumes_with_what_was_held() {
+    let mut s = Server::new();
+    let a = s.connect();
+    let token = resume_token(&s.join(a, "r", "phone"), a);
+    let b = s.joined("r", "laptop");
+    // The phone's connection vanishes: nobody hears of it.
+    let o = decode(s.rooms.suspend(s.now, a, None));
+    assert!(o.sent.is_empty() && o.closed.is_empty(), "{o:?}");
+    assert!(s.rooms.is_suspended(a));
+    assert_eq!(s.rooms.stats().suspended, 1);
+    assert_eq!(s.rooms.stats().members, 2);
+    assert_eq!(s.rooms.stats().connections, 1);
+    // What is relayed to it meanwhile is held, and a newcomer's
+    // peer-joined too.
+    let o = s.offer(b, &a.peer_id());
+    assert!(o.sent.is_empty(), "held, not sent: {o:?}");
+    let c = s.joined("r", "late");
+    // A new connection resumes: same id, the roster, a new token, then
+    // the held messages in order; the others hear nothing.
+    let fresh = s.connect();
+    let o = s.send(
+        fresh,
+        &ClientMessage::Resume {
+            token: token.clone(),
+        },
+    );
+    assert!(o.to(b).is_empty() && o.to(c).is_empty(), "{o:?}");
+    let to_fresh = o.to(fresh);
+    assert_eq!(to_fresh.len(), 3, "{o:?}");
+    let ServerMessage::Welcome {
+        id, peers, resume, ..
+    } = to_fresh[0]
+    else {
+        panic!("{o:?}");
+    };
+    assert_eq!(id, &a.peer_id());
+    let ids: Vec<&str> = peers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, vec![b.peer_id().as_str(), c.peer_id().as_str()]);
+    assert!(resume.as_ref().is_some_and(|t| *t != token));
+    assert!(matches!(to_fresh[1], ServerMessage::Offer { from, .. } if *from == b.peer_id()));
+    assert!(matches!(to_fresh[2], ServerMessage::PeerJoined { peer } if peer.id == c.peer_id()));
+    // Messages for the old id now reach the new connection, and its own go
+    // out under the old id.
+    let o = s.offer(b, &a.peer_id());
+    assert_eq!(o.sent.len(), 1);
+    assert_eq!(o.sent[0].0, fresh);
+    let o = s.send(
+        fresh,
+        &ClientMessage::Answer {
+            to: b.peer_id(),
+            sdp: "v=0\r\n".into(),
+        },
+    );
+    assert!(matches!(o.to(b)[..], [ServerMessage::Answer { from, .. }] if *from == a.peer_id()));
+    // The new token works in turn (a second drop), the old one is spent.
+    let new_token = match to_fresh[0] {
+        ServerMessage::Welcome {
+            resume: Some(t), ..
+        } => t.clone(),
+        _ => unreachable!(),
+    };
+    assert!(s.rooms.suspend(s.now, fresh, None).is_empty());
+    let fresher = s.connect();
+    let o = s.send(fresher, &ClientMessage::Resume { token: new_token });
+    assert!(
+        matches!(o.to(fresher)[..], [ServerMessage::Welcome { ref id, .. }] if *id == a.peer_id())
+    );
+    let fresh = fresher;
+    let again = s.connect();
+    assert_eq!(
+        s.send(again, &ClientMessage::Resume { token })
+            .only_error(again),
+        E::ResumeFailed
+    );
+    let stats = s.rooms.stats();
+    assert_eq!((stats.resumed, stats.suspended, stats.members), (2, 0, 3));
+    // Leaving announces the old id.
+    let o = s.send(fresh, &ClientMessage::Leave);
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+}
+
+#[test]
+fn a_suspension_ends_at_its_deadline_with_peer_left() {
+    let mut s = Server::with(RoomsConfig {
+        resume_window: Duration::from_secs(30),
+        ..RoomsConfig::default()
+    });
+    let a = s.connect();
+    let token = resume_token(&s.join(a, "r", "phone"), a);
+    let b = s.joined("r", "laptop");
+    assert!(s.rooms.suspend(s.now, a, None).is_empty());
+    assert_eq!(
+        s.rooms.poll_timeout(),
+        Some(s.now + Duration::from_secs(30))
+    );
+    assert!(s
+        .rooms
+        .handle_timeout(s.now + Duration::from_secs(29))
+        .is_empty());
+    let o = decode(s.rooms.handle_timeout(s.now + Duration::from_secs(30)));
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+    assert_eq!(s.rooms.poll_timeout(), None);
+    let fresh = s.connect();
+    assert_eq!(
+        s.send(fresh, &ClientMessage::Resume { token })
+            .only_error(fresh),
+        E::ResumeFailed
+    );
+    let stats = s.rooms.stats();
+    assert_eq!(
+        (stats.resume_expired, stats.members, stats.suspended),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn resuming_a_connection_the_server_still_holds_closes_the_old_one() {
+    let mut s = Server::new();
+    let a = s.connect();
+    let token = resume_token(&s.join(a, "r", "phone"), a);
+    let b = s.joined("r", "laptop");
+    let fresh = s.connect();
+    let o = s.send(fresh, &ClientMessage::Resume { token });
+    assert_eq!(o.closed, vec![(a, CloseReason::Replaced)]);
+    assert!(o.to(b).is_empty(), "{o:?}");
+    assert!(matches!(o.to(fresh)[..], [ServerMessage::Welcome { id, .. }] if *id == a.peer_id()));
+    assert!(!s.rooms.is_connected(a));
+    assert_eq!(s.rooms.stats().closed_for(CloseReason::Replaced), 1);
+}
+
+#[test]
+fn without_a_resume_window_a_drop_is_a_departure() {
+    let mut s = Server::with(RoomsConfig {
+        resume_window: Duration::ZERO,
+        ..RoomsConfig::default()
+    });
+    let a = s.connect();
+    let o = s.join(a, "r", "phone");
+    assert!(matches!(
+        o.to(a)[..],
+        [ServerMessage::Welcome { resume: None, .. }]
+    ));
+    let b = s.joined("r", "laptop");
+    let o = decode(s.rooms.suspend(s.now, a, None));
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+    // A client in no room is disconnected, and a transport close counted.
+    let idle = s.connect();
+    let o = decode(s.rooms.suspend(s.now, idle, Some(CloseReason::IdleTimeout)));
+    assert_eq!(o.closed, vec![(idle, CloseReason::IdleTimeout)]);
+}
+
+#[test]
+fn held_messages_past_the_bound_give_the_place_up() {
+    let mut s = Server::with(RoomsConfig {
+        rate_burst: 1000.0,
+        ..RoomsConfig::default()
+    });
+    let a = s.connect();
+    let token = resume_token(&s.join(a, "r", "phone"), a);
+    let b = s.joined("r", "laptop");
+    assert!(s.rooms.suspend(s.now, a, None).is_empty());
+    for _ in 0..resume::MAX_HELD_MESSAGES {
+        assert!(s.offer(b, &a.peer_id()).sent.is_empty());
+    }
+    let o = s.offer(b, &a.peer_id());
+    assert_eq!(o.to(b), vec![&ServerMessage::PeerLeft { id: a.peer_id() }]);
+    let fresh = s.connect();
+    assert_eq!(
+        s.send(fresh, &ClientMessage::Resume { token })
+            .only_error(fresh),
+        E::ResumeFailed
+    );
+}
+
+#[test]
+fn two_suspensions_due_together_send_nothing_to_either() {
+    let mut s = Server::new();
+    let a = s.joined("r", "a");
+    let b = s.joined("r", "b");
+    let c = s.joined("r", "c");
+    assert!(s.rooms.suspend(s.now, a, None).is_empty());
+    assert!(s.rooms.suspend(s.now, b, None).is_empty());
+    let o = decode(s.rooms.handle_timeout(s.now + Duration::from_secs(60)));
+    // Only c hears, once for each; nothing goes to a or b, whose
+    // connections are gone.
+    assert!(o.sent.iter().all(|(to, _)| *to == c), "{o:?}");
+    assert_eq!(o.sent.len(), 2, "{o:?}");
+    assert_eq!(s.rooms.stats().members, 1);
 }

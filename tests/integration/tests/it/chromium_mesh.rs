@@ -4,33 +4,67 @@
 //! browser is the newcomer, so it offers to both; each member decodes the
 //! browser's 640x480 VP8, and the browser decodes both members' video.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use meshrtc_integration::browser::{run_in_private_netns, Browser};
+use meshrtc_media::opus::OpusDecoder;
 use meshrtc_media::source::TestPattern;
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_mesh::driver::{join, MemberConfig};
-use meshrtc_mesh::signaling::{bind, ServerConfig};
+use meshrtc_mesh::signaling::{bind, ServerConfig, ServerTrust};
 use meshrtc_mesh::MeshEvent;
 use meshrtc_peer::PacketizedFrame;
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::Value;
 
-/// One meshrtc member: sends the test pattern, counts the browser's
-/// frames it decodes.
-async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (u32, u32)) {
-    let mut cfg = MemberConfig::new(&ws, "room", name).unwrap();
+/// What one meshrtc member decoded from one other member.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Seen {
+    /// Video frames decoded.
+    pub frames: u64,
+    /// The last frame's size.
+    pub size: (u32, u32),
+    /// When the last frame whose mean luma is over 40 (not black) came.
+    pub last_bright: Option<tokio::time::Instant>,
+    /// When the last decoded frame came.
+    pub last_frame: Option<tokio::time::Instant>,
+    /// Audio packets decoded.
+    pub audio: u64,
+    /// When the last audio packet with an RMS over 300 (not silence) came.
+    pub last_loud: Option<tokio::time::Instant>,
+}
+
+/// What one member decoded, by the sender's display name.
+pub(crate) type Decoded = BTreeMap<String, Seen>;
+
+/// A member of `room` on loopback, reaching the server at `ws`.
+pub(crate) fn member_config(
+    ws: &str,
+    trust: Option<ServerTrust>,
+    room: &str,
+    name: &str,
+) -> MemberConfig {
+    let mut cfg = MemberConfig::new(ws, room, name).unwrap();
     cfg.bind = vec!["127.0.0.1".parse().unwrap()];
+    cfg.server_trust = trust;
+    cfg
+}
+
+/// One meshrtc member: sends the test pattern (320x240), decodes every
+/// other member's video and audio.
+pub(crate) async fn member(cfg: MemberConfig, seconds: u64) -> (String, Decoded) {
+    let name = cfg.name.clone();
     let (m, mut events) = join(cfg).await.unwrap();
+    let mut opus: BTreeMap<String, OpusDecoder> = BTreeMap::new();
     let mut pattern = TestPattern::new(320, 240, 15);
     let mut enc = Vp8Encoder::new(Vp8EncoderConfig::new(320, 240, 15, 300_000)).unwrap();
     let mut pk = Vp8Packetizer::new(7);
-    let mut dec = Vp8Decoder::new().unwrap();
-    let mut browser_frames = 0u64;
-    let mut size = (0, 0);
-    let mut names = std::collections::BTreeMap::new();
+    let mut decoders: BTreeMap<String, Vp8Decoder> = BTreeMap::new();
+    let mut decoded = Decoded::new();
+    let mut names = BTreeMap::new();
     let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let mut tick = tokio::time::interval(Duration::from_millis(66));
     let mut n = 0u32;
@@ -50,12 +84,36 @@ async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (
                     for p in peers { names.insert(p.id, p.name); }
                 }
                 Some(MeshEvent::MemberJoined(p)) => { names.insert(p.id, p.name); }
-                Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video
-                    && names.get(&from).is_some_and(|n| n == "chromium") =>
-                {
+                Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video => {
+                    let dec = decoders
+                        .entry(from.clone())
+                        .or_insert_with(|| Vp8Decoder::new().unwrap());
                     if let Ok(Some(img)) = dec.decode(&frame.data) {
-                        browser_frames += 1;
-                        size = (img.width, img.height);
+                        let sender = names.get(&from).cloned().unwrap_or(from);
+                        let seen = decoded.entry(sender).or_default();
+                        let now = tokio::time::Instant::now();
+                        seen.frames += 1;
+                        seen.size = (img.width, img.height);
+                        seen.last_frame = Some(now);
+                        let luma = img.y.iter().map(|&v| u64::from(v)).sum::<u64>()
+                            / img.y.len().max(1) as u64;
+                        if luma > 40 {
+                            seen.last_bright = Some(now);
+                        }
+                    }
+                }
+                Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Audio => {
+                    let dec = opus
+                        .entry(from.clone())
+                        .or_insert_with(|| OpusDecoder::new(48_000, 1).unwrap());
+                    if let Ok(pcm) = dec.decode(Some(&frame.data)) {
+                        let sender = names.get(&from).cloned().unwrap_or(from);
+                        let seen = decoded.entry(sender).or_default();
+                        seen.audio += 1;
+                        let energy = pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>();
+                        if (energy / pcm.len().max(1) as f64).sqrt() > 300.0 {
+                            seen.last_loud = Some(tokio::time::Instant::now());
+                        }
                     }
                 }
                 Some(_) => {}
@@ -64,7 +122,7 @@ async fn member(ws: String, name: &'static str, seconds: u64) -> (String, u64, (
         }
     }
     m.leave();
-    (name.to_string(), browser_frames, size)
+    (name, decoded)
 }
 
 #[test]
@@ -83,8 +141,8 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
     let ws = server.ws_url();
-    let a = rt.spawn(member(ws.clone(), "alice", 14));
-    let b = rt.spawn(member(ws, "bob", 14));
+    let a = rt.spawn(member(member_config(&ws, None, "room", "alice"), 14));
+    let b = rt.spawn(member(member_config(&ws, None, "room", "bob"), 14));
     std::thread::sleep(Duration::from_millis(500));
     let mut browser = Browser::launch().unwrap();
     let url = format!(
@@ -120,9 +178,10 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         assert_eq!(p["frameWidth"].as_u64(), Some(320), "{p}");
         assert!(p["audioPackets"].as_u64().is_some());
     }
-    for (name, frames, size) in [results.0, results.1] {
-        assert!(frames >= 20, "{name} decoded {frames} browser frames");
-        assert_eq!(size, (640, 480), "{name}");
+    for (name, decoded) in [results.0, results.1] {
+        let seen = decoded.get("chromium").copied().unwrap_or_default();
+        assert!(seen.frames >= 20, "{name} decoded {seen:?} of the browser");
+        assert_eq!(seen.size, (640, 480), "{name}");
     }
     rt.block_on(async { server.shutdown().await.unwrap() });
 }

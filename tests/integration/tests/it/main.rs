@@ -7,6 +7,7 @@ mod alloc_hot_path;
 mod cc_mesh_netsim;
 mod chromium_call;
 mod chromium_mesh;
+mod chromium_room;
 mod dtls_interop;
 mod dtls_netsim;
 mod dtls_openssl;
