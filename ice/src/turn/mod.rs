@@ -34,7 +34,7 @@ pub use channel_data::{
     MAX_CHANNEL, MIN_CHANNEL,
 };
 pub use client::{Received, TurnClient, TurnConfig, TurnEvent, TurnState, TurnStats, TurnTransmit};
-pub use credentials::{long_term_key, TurnCredentials};
+pub use credentials::{long_term_key, rest_credentials, TurnCredentials};
 pub use error::TurnError;
 
 #[cfg(test)]
