@@ -478,9 +478,14 @@ impl IceAgent {
         self.stats
     }
 
-    /// Our candidates (host, server-reflexive and peer-reflexive).
+    /// Our candidates (host, server-reflexive, relayed and peer-reflexive);
+    /// with `relay_only`, the relayed ones only.
     pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
-        self.locals.iter().map(|l| &l.cand)
+        let relay_only = self.config.relay_only;
+        self.locals
+            .iter()
+            .filter(move |l| !relay_only || l.cand.kind == CandidateKind::Relayed)
+            .map(|l| &l.cand)
     }
 
     /// The peer's candidates, peer-reflexive ones included.
@@ -783,6 +788,14 @@ impl IceAgent {
             }
         }
         match (msg.class(), msg.method()) {
+            // Relay only: our host addresses are no candidates, so checks
+            // reaching them get no answer (which would reveal them).
+            (Class::Request, Method::BINDING)
+                if self.config.relay_only && !self.is_relayed_address(to) =>
+            {
+                self.stats.ignored += 1;
+                Ok(())
+            }
             (Class::Request, Method::BINDING) => self.handle_request(now, from, to, &msg),
             (Class::Success | Class::Error, Method::BINDING) => {
                 self.handle_response(now, from, to, &msg)

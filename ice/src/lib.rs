@@ -21,7 +21,8 @@ mod transaction;
 pub mod turn;
 
 pub use agent::{
-    IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus, Transmit,
+    IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus,
+    RelayedData, Transmit, TurnServer,
 };
 pub use candidate::{Candidate, CandidateKind};
 pub use server::{StunServer, StunServerStats};

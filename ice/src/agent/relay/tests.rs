@@ -219,11 +219,7 @@ impl World {
     }
 
     fn host(&self, i: usize) -> SocketAddr {
-        self.agents[i]
-            .local_candidates()
-            .find(|c| c.kind == CandidateKind::Host)
-            .unwrap()
-            .addr
+        ["10.0.0.1:1000", "10.1.0.1:1000"][i].parse().unwrap()
     }
 
     /// Delivers every queued datagram (zero latency), until quiet.
@@ -352,8 +348,39 @@ fn relay_only_agents_connect_relay_to_relay_and_exchange_data_through_the_server
             PathStatus::Unknown
         );
     }
-    // Nothing went host to host.
+    // Nothing went host to host, and only relayed candidates are ours.
     assert_eq!(w.direct_dropped, 0);
+    for a in &w.agents {
+        assert!(a
+            .local_candidates()
+            .all(|c| c.kind == CandidateKind::Relayed));
+    }
+    // A genuine check reaching a host address gets no answer: relay only.
+    let now = w.now;
+    let mut check = Vec::new();
+    let user = format!(
+        "{}:{}",
+        w.agents[1].local_ufrag(),
+        w.agents[0].local_ufrag()
+    );
+    let key = ShortTermKey::new(w.agents[1].local_pwd().as_bytes());
+    let mut b = MessageBuilder::new(
+        &mut check,
+        Class::Request,
+        Method::BINDING,
+        crate::stun::TransactionId([8; 12]),
+    );
+    b.add(&Attribute::Username(&user)).unwrap();
+    b.add(&Attribute::Priority(1)).unwrap();
+    b.add(&Attribute::IceControlling(1)).unwrap();
+    b.add_message_integrity(&key).unwrap();
+    let ignored = w.agents[1].stats().ignored;
+    let host1 = w.host(1);
+    w.agents[1]
+        .handle_datagram(now, relays[0], host1, &check)
+        .unwrap();
+    assert_eq!(w.agents[1].stats().ignored, ignored + 1);
+    assert_eq!(w.agents[1].poll_transmit(), None);
     // A DTLS-like datagram from agent 0 reaches agent 1 with the 5-tuple
     // (agent 1's relay, agent 0's relay).
     let (src, dst) = w.agents[0].selected_pair().unwrap();
