@@ -48,6 +48,9 @@ const PROTOCOL_UDP: u8 = 17;
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
 /// How often a 438 Stale Nonce is answered for one request.
 const MAX_NONCE_RETRIES: u8 = 3;
+/// After a refused or unanswered ChannelBind, data goes in Send
+/// indications and the binding is tried again (same number) this much later.
+const CHANNEL_RETRY: Duration = Duration::from_secs(30);
 
 /// Configuration of a [`TurnClient`].
 #[derive(Debug, Clone)]
@@ -266,6 +269,8 @@ struct Channel {
     pending: bool,
     /// Bound: when to bind it again.
     refresh_at: Option<Instant>,
+    /// Refused: when to try again.
+    retry_at: Option<Instant>,
 }
 
 /// One TURN allocation. See the module documentation.
@@ -410,7 +415,16 @@ impl TurnClient {
     /// way. Needs the allocation; a no-op without it or when the 4096
     /// channel numbers are used up (data then goes in Send indications).
     pub fn bind_channel(&mut self, now: Instant, peer: SocketAddr) {
-        if self.state != TurnState::Allocated || self.channels.contains_key(&peer) {
+        if self.state != TurnState::Allocated {
+            return;
+        }
+        if let Some(c) = self.channels.get_mut(&peer) {
+            if c.retry_at.is_some_and(|t| now >= t) {
+                c.retry_at = None;
+                c.pending = true;
+                let channel = c.number;
+                self.start(now, Request::ChannelBind { peer, channel }, 0);
+            }
             return;
         }
         if self.next_channel > MAX_CHANNEL {
@@ -424,6 +438,7 @@ impl TurnClient {
                 number: channel,
                 pending: true,
                 refresh_at: None,
+                retry_at: None,
             },
         );
         self.by_channel.insert(channel, peer);
@@ -692,14 +707,14 @@ impl TurnClient {
         match code {
             Some(ErrorCode::UNAUTHORIZED) => {
                 let (Some(realm), Some(nonce)) = (realm, nonce) else {
-                    self.request_failed(txn.req, TurnError::MissingRealmOrNonce(401), code);
+                    self.request_failed(now, txn.req, TurnError::MissingRealmOrNonce(401), code);
                     return;
                 };
                 // A 401 to a signed request under the same realm: the
                 // credentials are wrong (RFC 8489 §9.2.5).
                 let same_realm = self.auth.as_ref().is_some_and(|a| a.realm == realm);
                 if txn.key.is_some() && same_realm {
-                    self.request_failed(txn.req, TurnError::Unauthorized, code);
+                    self.request_failed(now, txn.req, TurnError::Unauthorized, code);
                     return;
                 }
                 self.auth = Some(LongTermAuth::new(&self.config.credentials, realm, nonce));
@@ -708,11 +723,11 @@ impl TurnClient {
             Some(ErrorCode::STALE_NONCE) => {
                 self.stats.stale_nonces += 1;
                 let Some(nonce) = nonce else {
-                    self.request_failed(txn.req, TurnError::MissingRealmOrNonce(438), code);
+                    self.request_failed(now, txn.req, TurnError::MissingRealmOrNonce(438), code);
                     return;
                 };
                 if txn.nonce_retries >= MAX_NONCE_RETRIES {
-                    self.request_failed(txn.req, TurnError::StaleNonceLoop, code);
+                    self.request_failed(now, txn.req, TurnError::StaleNonceLoop, code);
                     return;
                 }
                 match (&mut self.auth, realm) {
@@ -724,7 +739,12 @@ impl TurnClient {
                         self.auth = Some(LongTermAuth::new(&self.config.credentials, r, nonce))
                     }
                     (None, None) => {
-                        self.request_failed(txn.req, TurnError::MissingRealmOrNonce(438), code);
+                        self.request_failed(
+                            now,
+                            txn.req,
+                            TurnError::MissingRealmOrNonce(438),
+                            code,
+                        );
                         return;
                     }
                 }
@@ -770,12 +790,17 @@ impl TurnClient {
                     _ => self.fail(TurnError::AllocationLost),
                 }
             }
-            _ => self.request_failed(txn.req, TurnError::ErrorResponse(code.unwrap_or(0)), code),
+            _ => self.request_failed(
+                now,
+                txn.req,
+                TurnError::ErrorResponse(code.unwrap_or(0)),
+                code,
+            ),
         }
     }
 
     /// A request ended without success.
-    fn request_failed(&mut self, req: Request, err: TurnError, code: Option<u16>) {
+    fn request_failed(&mut self, now: Instant, req: Request, err: TurnError, code: Option<u16>) {
         match req {
             Request::Allocate => {
                 if self.state == TurnState::Allocating {
@@ -806,10 +831,15 @@ impl TurnClient {
                     });
                 }
             }
-            Request::ChannelBind { peer, channel } => {
-                // Data keeps flowing in Send indications.
-                self.channels.remove(&peer);
-                self.by_channel.remove(&channel);
+            Request::ChannelBind { peer, .. } => {
+                // Data goes in Send indications until a later try binds the
+                // same number (a server may have bound it after all, and
+                // refuses a peer a second number, RFC 8656 §12.2).
+                if let Some(c) = self.channels.get_mut(&peer) {
+                    c.pending = false;
+                    c.refresh_at = None;
+                    c.retry_at = Some(now + CHANNEL_RETRY);
+                }
             }
         }
     }
@@ -930,7 +960,7 @@ impl TurnClient {
                             Request::Refresh { lifetime } if lifetime > 0 => {
                                 self.refresh_at = Some(now);
                             }
-                            req => self.request_failed(req, TurnError::Timeout, None),
+                            req => self.request_failed(now, req, TurnError::Timeout, None),
                         }
                     }
                 }

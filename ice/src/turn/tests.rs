@@ -683,3 +683,42 @@ fn refresh_437_means_the_allocation_is_lost() {
         vec![TurnEvent::Failed(TurnError::AllocationLost)]
     );
 }
+
+#[test]
+fn refused_channel_falls_back_to_send_indications_and_is_retried_with_its_number() {
+    let t0 = Instant::now();
+    let mut c = allocate(t0, 600);
+    let _ = c.send(t0, peer(), b"x").unwrap();
+    let reqs = transmits(&mut c);
+    let bind = &reqs[1];
+    c.handle_input(
+        t0,
+        server(),
+        &answer(bind, Class::Error, Some(&key()), error(400)),
+    )
+    .unwrap();
+    // Still Send indications, and no new ChannelBind for 30 s.
+    for s in [1, 29] {
+        let t = t0 + Duration::from_secs(s);
+        let out = c.send(t, peer(), b"x").unwrap();
+        assert_eq!(Message::parse(&out).unwrap().method(), Method::SEND);
+        assert!(transmits(&mut c).is_empty());
+    }
+    let t = t0 + Duration::from_secs(30);
+    let _ = c.send(t, peer(), b"x").unwrap();
+    let again = transmits(&mut c);
+    assert_eq!(again.len(), 1);
+    let m = Message::parse(&again[0]).unwrap();
+    assert_eq!(m.method(), Method::CHANNEL_BIND);
+    assert_eq!(
+        m.raw(AttrType::CHANNEL_NUMBER).unwrap().value,
+        &[0x40, 0x00, 0, 0]
+    );
+    c.handle_input(
+        t,
+        server(),
+        &answer(&again[0], Class::Success, Some(&key()), |_| {}),
+    )
+    .unwrap();
+    assert_eq!(c.send(t, peer(), b"x").unwrap(), b"\x40\x00\x00\x01x");
+}
