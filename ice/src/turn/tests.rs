@@ -349,6 +349,8 @@ fn first_send_goes_in_a_send_indication_then_channel_data_once_bound() {
     assert_eq!((m.class(), m.method()), (Class::Indication, Method::SEND));
     assert_eq!(m.xor_address(AttrType::XOR_PEER_ADDRESS), Ok(Some(peer())));
     assert_eq!(m.raw(AttrType::DATA).unwrap().value, b"ping");
+    // Overhead over IPv4: header 20, XOR-PEER-ADDRESS 12, DATA header 4.
+    assert_eq!(ind.len(), 36 + 4);
     // The permission and the channel were asked for, in that order.
     let reqs = transmits(&mut c);
     assert_eq!(reqs.len(), 2);
