@@ -494,3 +494,37 @@ fn allocate_response_gives_a_server_reflexive_candidate_unless_relay_only() {
         ]
     );
 }
+
+#[test]
+fn allocation_permissions_and_channels_are_refreshed_while_the_call_lasts() {
+    let mut w = World::new();
+    w.signal();
+    let t0 = w.now;
+    while !w.agents.iter().all(|a| a.state() == IceState::Completed) {
+        assert!(w.now - t0 < Duration::from_secs(10), "no connection");
+        w.step();
+    }
+    let count = |w: &World, m: Method| w.turn.requests.iter().filter(|r| **r == m).count();
+    let (perms, binds) = (
+        count(&w, Method::CREATE_PERMISSION),
+        count(&w, Method::CHANNEL_BIND),
+    );
+    assert_eq!(count(&w, Method::REFRESH), 0);
+    // Eleven minutes of call: consent checks every 5 s through the relay.
+    while w.now - t0 < Duration::from_secs(660) {
+        w.step();
+    }
+    w.deliver();
+    for a in &w.agents {
+        assert_eq!(a.state(), IceState::Completed);
+        assert_eq!(
+            a.selected_kinds(),
+            Some((CandidateKind::Relayed, CandidateKind::Relayed))
+        );
+    }
+    // Each allocation refreshed once (at 540 s of its 600), each permission
+    // twice (240 s, 480 s) and each channel once (540 s).
+    assert_eq!(count(&w, Method::REFRESH), 2);
+    assert!(count(&w, Method::CREATE_PERMISSION) >= perms + 4);
+    assert_eq!(count(&w, Method::CHANNEL_BIND), binds + 2);
+}
