@@ -63,6 +63,17 @@ fn error(code: u16) -> impl FnOnce(&mut MessageBuilder<'_>) {
     }
 }
 
+fn try_alternate(to: SocketAddr) -> impl FnOnce(&mut MessageBuilder<'_>) {
+    move |b| {
+        b.add(&Attribute::ErrorCode(ErrorCode {
+            code: 300,
+            reason: "Try Alternate",
+        }))
+        .unwrap();
+        b.add(&Attribute::AlternateServer(to)).unwrap();
+    }
+}
+
 fn allocated(lifetime: u32) -> impl FnOnce(&mut MessageBuilder<'_>) {
     move |b| {
         b.add_xor_address(AttrType::XOR_RELAYED_ADDRESS, relayed())
@@ -87,6 +98,25 @@ fn transmits(c: &mut TurnClient) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Feeds the client the server's answer to `req` (see [`answer`]).
+fn reply(
+    c: &mut TurnClient,
+    now: Instant,
+    req: &[u8],
+    class: Class,
+    key: Option<&ShortTermKey>,
+    attrs: impl FnOnce(&mut MessageBuilder<'_>),
+) {
+    c.handle_input(now, server(), &answer(req, class, key, attrs))
+        .unwrap();
+}
+
+/// The allocation failed with `err`, and said so once.
+fn assert_failed(c: &mut TurnClient, err: TurnError) {
+    assert_eq!(c.state(), TurnState::Failed);
+    assert_eq!(events(c), vec![TurnEvent::Failed(err)]);
+}
+
 fn one(c: &mut TurnClient) -> Vec<u8> {
     let mut t = transmits(c);
     assert_eq!(t.len(), 1, "expected one message to the server");
@@ -99,12 +129,7 @@ fn challenged(t0: Instant) -> (TurnClient, Vec<u8>) {
     let mut c = client();
     c.allocate(t0);
     let first = one(&mut c);
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&first, Class::Error, None, error(401)),
-    )
-    .unwrap();
+    reply(&mut c, t0, &first, Class::Error, None, error(401));
     let second = one(&mut c);
     (c, second)
 }
@@ -112,13 +137,25 @@ fn challenged(t0: Instant) -> (TurnClient, Vec<u8>) {
 /// Allocates through the 401 challenge, returns the client at `t0`.
 fn allocate(t0: Instant, lifetime: u32) -> TurnClient {
     let (mut c, second) = challenged(t0);
-    c.handle_input(
+    reply(
+        &mut c,
         t0,
-        server(),
-        &answer(&second, Class::Success, Some(&key()), allocated(lifetime)),
-    )
-    .unwrap();
+        &second,
+        Class::Success,
+        Some(&key()),
+        allocated(lifetime),
+    );
     c
+}
+
+/// An allocation of 600 s at `t0`, at its refresh (540 s): the client and
+/// its Refresh request.
+fn refreshing(t0: Instant) -> (TurnClient, Vec<u8>) {
+    let mut c = allocate(t0, 600);
+    let _ = events(&mut c);
+    c.handle_timeout(t0 + Duration::from_secs(540));
+    let refresh = one(&mut c);
+    (c, refresh)
 }
 
 #[test]
@@ -136,12 +173,7 @@ fn allocate_answers_401_with_long_term_credentials_and_reports_the_addresses() {
         &[17, 0, 0, 0]
     );
     assert!(m.username().unwrap().is_none() && !m.has_integrity());
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&first, Class::Error, None, error(401)),
-    )
-    .unwrap();
+    reply(&mut c, t0, &first, Class::Error, None, error(401));
     let second = one(&mut c);
     let m = Message::parse(&second).unwrap();
     assert_ne!(
@@ -152,12 +184,14 @@ fn allocate_answers_401_with_long_term_credentials_and_reports_the_addresses() {
     assert_eq!(m.get(AttrType::REALM), Some(Ok(Attribute::Realm(REALM))));
     assert_eq!(m.get(AttrType::NONCE), Some(Ok(Attribute::Nonce(NONCE))));
     m.verify_integrity(&key()).unwrap();
-    c.handle_input(
+    reply(
+        &mut c,
         t0,
-        server(),
-        &answer(&second, Class::Success, Some(&key()), allocated(600)),
-    )
-    .unwrap();
+        &second,
+        Class::Success,
+        Some(&key()),
+        allocated(600),
+    );
     assert_eq!(c.state(), TurnState::Allocated);
     assert_eq!(c.relayed_address(), Some(relayed()));
     assert_eq!(
@@ -173,10 +207,7 @@ fn allocate_answers_401_with_long_term_credentials_and_reports_the_addresses() {
 #[test]
 fn stale_nonce_is_retried_with_the_new_nonce_and_a_loop_of_them_fails() {
     let t0 = Instant::now();
-    let mut c = allocate(t0, 600);
-    let _ = events(&mut c);
-    c.handle_timeout(t0 + Duration::from_secs(540));
-    let refresh = one(&mut c);
+    let (mut c, refresh) = refreshing(t0);
     let stale = |b: &mut MessageBuilder<'_>| {
         b.add(&Attribute::ErrorCode(ErrorCode {
             code: 438,
@@ -187,8 +218,7 @@ fn stale_nonce_is_retried_with_the_new_nonce_and_a_loop_of_them_fails() {
         b.add(&Attribute::Nonce("nonce-2")).unwrap();
     };
     let t1 = t0 + Duration::from_secs(540);
-    c.handle_input(t1, server(), &answer(&refresh, Class::Error, None, stale))
-        .unwrap();
+    reply(&mut c, t1, &refresh, Class::Error, None, stale);
     let again = one(&mut c);
     let m = Message::parse(&again).unwrap();
     assert_eq!(m.method(), Method::REFRESH);
@@ -201,8 +231,7 @@ fn stale_nonce_is_retried_with_the_new_nonce_and_a_loop_of_them_fails() {
     // Three more stale nonces for the same refresh: the client gives up.
     let mut last = again;
     for _ in 0..3 {
-        c.handle_input(t1, server(), &answer(&last, Class::Error, None, stale))
-            .unwrap();
+        reply(&mut c, t1, &last, Class::Error, None, stale);
         let t = transmits(&mut c);
         if t.is_empty() {
             break;
@@ -210,29 +239,16 @@ fn stale_nonce_is_retried_with_the_new_nonce_and_a_loop_of_them_fails() {
         last = t[0].clone();
     }
     assert_eq!(c.stats().stale_nonces, 4);
-    assert_eq!(c.state(), TurnState::Failed);
-    assert_eq!(
-        events(&mut c),
-        vec![TurnEvent::Failed(TurnError::StaleNonceLoop)]
-    );
+    assert_failed(&mut c, TurnError::StaleNonceLoop);
 }
 
 #[test]
 fn second_401_after_authenticating_means_wrong_credentials() {
     let t0 = Instant::now();
     let (mut c, second) = challenged(t0);
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&second, Class::Error, None, error(401)),
-    )
-    .unwrap();
+    reply(&mut c, t0, &second, Class::Error, None, error(401));
     assert!(transmits(&mut c).is_empty());
-    assert_eq!(c.state(), TurnState::Failed);
-    assert_eq!(
-        events(&mut c),
-        vec![TurnEvent::Failed(TurnError::Unauthorized)]
-    );
+    assert_failed(&mut c, TurnError::Unauthorized);
 }
 
 #[test]
@@ -316,12 +332,7 @@ fn allocation_is_refreshed_a_minute_before_expiry_or_half_way_when_short() {
     // The server grants 60 s: next refresh half-way, at 30 s.
     let granted =
         |b: &mut MessageBuilder<'_>| b.add_raw(AttrType::LIFETIME, &60u32.to_be_bytes()).unwrap();
-    c.handle_input(
-        t1,
-        server(),
-        &answer(&refresh, Class::Success, Some(&key()), granted),
-    )
-    .unwrap();
+    reply(&mut c, t1, &refresh, Class::Success, Some(&key()), granted);
     let _ = events(&mut c);
     assert_eq!(c.poll_timeout(), Some(t1 + Duration::from_secs(30)));
     // No answer to any refresh: the allocation lapses at its expiry.
@@ -333,10 +344,7 @@ fn allocation_is_refreshed_a_minute_before_expiry_or_half_way_when_short() {
     }
     assert_eq!(c.state(), TurnState::Failed);
     assert!(now <= t1 + Duration::from_secs(61));
-    assert_eq!(
-        events(&mut c),
-        vec![TurnEvent::Failed(TurnError::AllocationLost)]
-    );
+    assert_failed(&mut c, TurnError::AllocationLost);
 }
 
 #[test]
@@ -543,19 +551,7 @@ fn try_alternate_moves_to_the_alternate_server_and_allocates_there() {
     c.allocate(t0);
     let first = one(&mut c);
     let alt: SocketAddr = "192.0.2.2:3478".parse().unwrap();
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&first, Class::Error, None, |b| {
-            b.add(&Attribute::ErrorCode(ErrorCode {
-                code: 300,
-                reason: "Try Alternate",
-            }))
-            .unwrap();
-            b.add(&Attribute::AlternateServer(alt)).unwrap();
-        }),
-    )
-    .unwrap();
+    reply(&mut c, t0, &first, Class::Error, None, try_alternate(alt));
     assert_eq!(c.server(), alt);
     assert_eq!(events(&mut c), vec![TurnEvent::Redirected { server: alt }]);
     let t = c.poll_transmit().unwrap();
@@ -584,14 +580,7 @@ fn try_alternate_moves_to_the_alternate_server_and_allocates_there() {
         c.handle_input(
             t0,
             c.server(),
-            &answer(&t.payload, Class::Error, None, |b| {
-                b.add(&Attribute::ErrorCode(ErrorCode {
-                    code: 300,
-                    reason: "Try Alternate",
-                }))
-                .unwrap();
-                b.add(&Attribute::AlternateServer(to)).unwrap();
-            }),
+            &answer(&t.payload, Class::Error, None, try_alternate(to)),
         )
         .unwrap();
     }
@@ -603,12 +592,7 @@ fn try_alternate_moves_to_the_alternate_server_and_allocates_there() {
 fn allocation_mismatch_deletes_the_old_allocation_and_allocates_once_more() {
     let t0 = Instant::now();
     let (mut c, second) = challenged(t0);
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&second, Class::Error, Some(&key()), error(437)),
-    )
-    .unwrap();
+    reply(&mut c, t0, &second, Class::Error, Some(&key()), error(437));
     let reqs = transmits(&mut c);
     let kinds: Vec<(Method, Option<Vec<u8>>)> = reqs
         .iter()
@@ -636,17 +620,8 @@ fn allocation_mismatch_deletes_the_old_allocation_and_allocates_once_more() {
     .unwrap();
     assert_eq!(c.state(), TurnState::Allocating);
     // Still a mismatch: the 5-tuple belongs to someone else.
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&reqs[1], Class::Error, Some(&key()), error(437)),
-    )
-    .unwrap();
-    assert_eq!(c.state(), TurnState::Failed);
-    assert_eq!(
-        events(&mut c),
-        vec![TurnEvent::Failed(TurnError::AllocationMismatch)]
-    );
+    reply(&mut c, t0, &reqs[1], Class::Error, Some(&key()), error(437));
+    assert_failed(&mut c, TurnError::AllocationMismatch);
     assert_eq!(c.stats().allocation_mismatches, 2);
 }
 
@@ -670,20 +645,9 @@ fn silent_server_fails_the_allocation_after_rfc_8489_retransmissions() {
 #[test]
 fn refresh_437_means_the_allocation_is_lost() {
     let t0 = Instant::now();
-    let mut c = allocate(t0, 600);
-    let _ = events(&mut c);
-    c.handle_timeout(t0 + Duration::from_secs(540));
-    let r = one(&mut c);
-    c.handle_input(
-        t0,
-        server(),
-        &answer(&r, Class::Error, Some(&key()), error(437)),
-    )
-    .unwrap();
-    assert_eq!(
-        events(&mut c),
-        vec![TurnEvent::Failed(TurnError::AllocationLost)]
-    );
+    let (mut c, r) = refreshing(t0);
+    reply(&mut c, t0, &r, Class::Error, Some(&key()), error(437));
+    assert_failed(&mut c, TurnError::AllocationLost);
 }
 
 #[test]
@@ -693,12 +657,7 @@ fn refused_channel_falls_back_to_send_indications_and_is_retried_with_its_number
     let _ = c.send(t0, peer(), b"x").unwrap();
     let reqs = transmits(&mut c);
     let bind = &reqs[1];
-    c.handle_input(
-        t0,
-        server(),
-        &answer(bind, Class::Error, Some(&key()), error(400)),
-    )
-    .unwrap();
+    reply(&mut c, t0, bind, Class::Error, Some(&key()), error(400));
     // Still Send indications, and no new ChannelBind for 30 s.
     for s in [1, 29] {
         let t = t0 + Duration::from_secs(s);

@@ -271,6 +271,18 @@ impl World {
         }
     }
 
+    /// A world whose agents signaled and completed ICE.
+    fn connected() -> World {
+        let mut w = World::new();
+        w.signal();
+        let t0 = w.now;
+        while !w.agents.iter().all(|a| a.state() == IceState::Completed) {
+            assert!(w.now - t0 < Duration::from_secs(10), "no connection");
+            w.step();
+        }
+        w
+    }
+
     /// Gathers, exchanges candidates and credentials.
     fn signal(&mut self) {
         let now = self.now;
@@ -315,13 +327,7 @@ impl World {
 
 #[test]
 fn relay_only_agents_connect_relay_to_relay_and_exchange_data_through_the_server() {
-    let mut w = World::new();
-    w.signal();
-    let t0 = w.now;
-    while !w.agents.iter().all(|a| a.state() == IceState::Completed) {
-        assert!(w.now - t0 < Duration::from_secs(10), "no connection");
-        w.step();
-    }
+    let mut w = World::connected();
     w.deliver();
     assert_eq!(w.turn.allocs.len(), 2);
     let relays: Vec<SocketAddr> = (0..2)
@@ -497,13 +503,8 @@ fn allocate_response_gives_a_server_reflexive_candidate_unless_relay_only() {
 
 #[test]
 fn allocation_permissions_and_channels_are_refreshed_while_the_call_lasts() {
-    let mut w = World::new();
-    w.signal();
+    let mut w = World::connected();
     let t0 = w.now;
-    while !w.agents.iter().all(|a| a.state() == IceState::Completed) {
-        assert!(w.now - t0 < Duration::from_secs(10), "no connection");
-        w.step();
-    }
     let count = |w: &World, m: Method| w.turn.requests.iter().filter(|r| **r == m).count();
     let (perms, binds) = (
         count(&w, Method::CREATE_PERMISSION),
