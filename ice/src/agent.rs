@@ -34,6 +34,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+mod relay;
+pub use relay::{RelayedData, TurnServer};
+
 /// Configuration of an [`IceAgent`].
 #[derive(Debug, Clone)]
 pub struct IceConfig {
@@ -75,6 +78,13 @@ pub struct IceConfig {
     pub max_remote_candidates: usize,
     /// SOFTWARE attribute in our messages, if any.
     pub software: Option<String>,
+    /// TURN servers: one allocation per server and host base of its address
+    /// family, each a relay candidate (RFC 8445 §5.1.1.2).
+    pub turn_servers: Vec<TurnServer>,
+    /// Use relay candidates only (the W3C `iceTransportPolicy: "relay"`):
+    /// host and server-reflexive candidates are neither signalled nor
+    /// paired; host addresses serve only to reach the TURN servers.
+    pub relay_only: bool,
 }
 
 impl IceConfig {
@@ -108,6 +118,8 @@ impl IceConfig {
             consent_timeout: Duration::from_secs(30),
             max_remote_candidates: 64,
             software: None,
+            turn_servers: Vec::new(),
+            relay_only: false,
         }
     }
 }
@@ -184,6 +196,9 @@ pub enum IceError {
     /// Too many remote candidates already.
     #[error("remote candidate limit ({0}) reached")]
     TooManyCandidates(usize),
+    /// A datagram from a TURN server that the TURN client dropped.
+    #[error("TURN: {0}")]
+    Turn(#[from] crate::turn::TurnError),
     /// Credentials outside RFC 8839 §5.4 (ufrag 4–256, pwd 22–256 ice-chars).
     #[error("invalid ICE credentials: {0}")]
     InvalidCredentials(&'static str),
@@ -302,6 +317,15 @@ struct Local {
     base: SocketAddr,
 }
 
+impl Local {
+    /// Checks are sent from host candidates and from relayed ones (whose
+    /// base is the relayed address itself, RFC 8445 §5.1.1.2); reflexive
+    /// candidates share their host's base and so its pairs (§6.1.2.4).
+    fn pairable(&self) -> bool {
+        matches!(self.cand.kind, CandidateKind::Host | CandidateKind::Relayed)
+    }
+}
+
 struct Credentials {
     ufrag: String,
     pwd: String,
@@ -359,6 +383,10 @@ pub struct IceAgent {
     events: VecDeque<IceEvent>,
     stats: IceStats,
     scratch: Vec<u8>,
+    /// TURN allocations (relay.rs).
+    relays: Vec<relay::Relay>,
+    /// Transmits ready for the owner, relayed ones already wrapped.
+    out: VecDeque<Transmit>,
 }
 
 impl std::fmt::Debug for IceAgent {
@@ -418,6 +446,8 @@ impl IceAgent {
             events: VecDeque::new(),
             stats: IceStats::default(),
             scratch: Vec::with_capacity(256),
+            relays: Vec::new(),
+            out: VecDeque::new(),
         }
     }
 
@@ -453,9 +483,14 @@ impl IceAgent {
         self.stats
     }
 
-    /// Our candidates (host, server-reflexive and peer-reflexive).
+    /// Our candidates (host, server-reflexive, relayed and peer-reflexive);
+    /// with `relay_only`, the relayed ones only.
     pub fn local_candidates(&self) -> impl Iterator<Item = &Candidate> {
-        self.locals.iter().map(|l| &l.cand)
+        let relay_only = self.config.relay_only;
+        self.locals
+            .iter()
+            .filter(move |l| !relay_only || l.cand.kind == CandidateKind::Relayed)
+            .map(|l| &l.cand)
     }
 
     /// The peer's candidates, peer-reflexive ones included.
@@ -532,7 +567,7 @@ impl IceAgent {
             base: addr,
         });
         let li = self.locals.len() - 1;
-        if self.gathering.is_some() {
+        if self.gathering.is_some() && !self.config.relay_only {
             self.events.push_back(IceEvent::LocalCandidate(cand));
         }
         for ri in 0..self.remotes.len() {
@@ -552,15 +587,13 @@ impl IceAgent {
         self.last_now = self.last_now.max(now);
         self.gathering = Some(now);
         for l in &self.locals {
-            self.events
-                .push_back(IceEvent::LocalCandidate(l.cand.clone()));
+            if !self.config.relay_only {
+                self.events
+                    .push_back(IceEvent::LocalCandidate(l.cand.clone()));
+            }
         }
-        let bases: Vec<SocketAddr> = self
-            .locals
-            .iter()
-            .filter(|l| l.cand.kind == CandidateKind::Host)
-            .map(|l| l.base)
-            .collect();
+        self.start_relays(now);
+        let bases = self.host_bases();
         for server in self.config.stun_servers.clone() {
             for &base in bases.iter().filter(|b| b.is_ipv4() == server.is_ipv4()) {
                 self.scratch.clear();
@@ -694,11 +727,14 @@ impl IceAgent {
         self.set_state(IceState::New);
     }
 
-    /// Closes the agent: no more transmits or timers.
+    /// Closes the agent: no more timers, and no transmits but the
+    /// deletion of each TURN allocation (RFC 8656 §8).
     pub fn close(&mut self) {
         self.txns.clear();
         self.triggered.clear();
         self.transmits.clear();
+        self.out.clear();
+        self.close_relays();
         self.set_state(IceState::Closed);
     }
 
@@ -743,6 +779,11 @@ impl IceAgent {
             return Err(IceError::Closed);
         }
         self.last_now = self.last_now.max(now);
+        if self.is_relay_server(to, from) {
+            // A TURN server's own messages; relayed non-STUN data is for
+            // the owner, who should call `handle_relay_datagram` instead.
+            return self.handle_relay_datagram(now, from, to, data).map(|_| ());
+        }
         let msg = match Message::parse(data) {
             Ok(m) => m,
             Err(e) => {
@@ -757,6 +798,14 @@ impl IceAgent {
             }
         }
         match (msg.class(), msg.method()) {
+            // Relay only: our host addresses are no candidates, so checks
+            // reaching them get no answer (which would reveal them).
+            (Class::Request, Method::BINDING)
+                if self.config.relay_only && !self.is_relayed_address(to) =>
+            {
+                self.stats.ignored += 1;
+                Ok(())
+            }
             (Class::Request, Method::BINDING) => self.handle_request(now, from, to, &msg),
             (Class::Success | Class::Error, Method::BINDING) => {
                 self.handle_response(now, from, to, &msg)
@@ -889,7 +938,7 @@ impl IceAgent {
         let Some(li) = self
             .locals
             .iter()
-            .position(|l| l.base == to && l.cand.kind == CandidateKind::Host)
+            .position(|l| l.base == to && l.pairable())
         else {
             return Ok(());
         };
@@ -1026,7 +1075,7 @@ impl IceAgent {
 
     fn add_srflx(&mut self, base: SocketAddr, server: SocketAddr, mapped: SocketAddr) {
         // §5.1.3: a reflexive address equal to a candidate we have is redundant.
-        if self.locals.iter().any(|l| l.cand.addr == mapped) {
+        if self.config.relay_only || self.locals.iter().any(|l| l.cand.addr == mapped) {
             return;
         }
         let hosts = self
@@ -1217,10 +1266,12 @@ impl IceAgent {
         )
     }
 
-    /// Adds (or finds) the pair of a local host candidate and a remote one.
+    /// Adds (or finds) the pair of a local host or relayed candidate and a
+    /// remote one.
     fn add_pair(&mut self, li: usize, ri: usize) -> Option<usize> {
         let local = &self.locals[li];
-        if local.cand.kind != CandidateKind::Host {
+        let relayed = local.cand.kind == CandidateKind::Relayed;
+        if !local.pairable() || (self.config.relay_only && !relayed) {
             return None;
         }
         if local.base.is_ipv4() != self.remotes[ri].addr.is_ipv4() {
@@ -1255,6 +1306,11 @@ impl IceAgent {
         }
         if self.state == IceState::New && self.remote_creds.is_some() {
             self.set_state(IceState::Checking);
+        }
+        if relayed {
+            // RFC 8445 §6.1.2.6 / RFC 8656 §9: the relay must let the
+            // peer's checks in before they arrive.
+            self.relay_permission(li, ri);
         }
         Some(p)
     }
@@ -1509,6 +1565,11 @@ impl IceAgent {
         if self.gathering_done || self.gathering.is_none() {
             return;
         }
+        // Allocations in progress hold gathering open until its deadline.
+        let deadline = self.gathering.map(|s| later(s, self.config.gather_timeout));
+        if self.relays_gathering() && deadline.is_some_and(|d| self.last_now < d) {
+            return;
+        }
         if !self
             .txns
             .values()
@@ -1580,6 +1641,7 @@ impl IceAgent {
                 }
             }
         }
+        self.relays_timeout(now);
         // Gathering deadline.
         if let Some(start) = self.gathering {
             if !self.gathering_done && now >= later(start, self.config.gather_timeout) {
@@ -1622,6 +1684,9 @@ impl IceAgent {
         if let Some(at) = self.next_pace_time() {
             consider(at);
         }
+        if let Some(at) = self.relays_poll_timeout() {
+            consider(at);
+        }
         if self.selected.is_some() && !self.consent_lost {
             if let Some(n) = self.next_consent {
                 consider(n);
@@ -1636,9 +1701,14 @@ impl IceAgent {
         t
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. Messages on relayed pairs come out
+    /// already wrapped for their TURN server, and are sent from the
+    /// relay's host base.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        if self.out.is_empty() {
+            self.flush_transmits();
+        }
+        self.out.pop_front()
     }
 
     /// The next event.

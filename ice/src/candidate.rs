@@ -100,6 +100,29 @@ impl Candidate {
     }
 }
 
+impl Candidate {
+    /// A candidate the agent gathered from a server (server-reflexive or
+    /// relayed): its foundation groups by type, host base IP and server
+    /// (RFC 8445 §5.1.1.3), its priority follows §5.1.2.1.
+    pub(crate) fn gathered(
+        kind: CandidateKind,
+        addr: SocketAddr,
+        host_base: SocketAddr,
+        server: SocketAddr,
+        local_preference: u16,
+        related: SocketAddr,
+    ) -> Candidate {
+        Candidate {
+            foundation: foundation(kind, host_base, Some(server)),
+            component: 1,
+            priority: priority(kind, local_preference, 1),
+            addr,
+            kind,
+            related: Some(related),
+        }
+    }
+}
+
 impl fmt::Display for Candidate {
     /// The body of an `a=candidate` line (RFC 8839 §5.1), for logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,6 +6,7 @@
 //! - [`IceAgent`]: the ICE agent (RFC 8445: candidates, checklist, pacing,
 //!   triggered checks, regular nomination, role conflicts, trickle per
 //!   RFC 8838, consent freshness per RFC 7675, ICE restart).
+//! - [`turn`]: a TURN client (RFC 8656) for relay candidates.
 //! - [`StunServer`]: a binding server for `meshrtc stun-server` and tests.
 //!
 //! Nothing in this crate touches a socket, a clock or a thread: time comes
@@ -17,9 +18,11 @@ pub mod candidate;
 pub mod server;
 pub mod stun;
 mod transaction;
+pub mod turn;
 
 pub use agent::{
-    IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus, Transmit,
+    IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus,
+    RelayedData, Transmit, TurnServer,
 };
 pub use candidate::{Candidate, CandidateKind};
 pub use server::{StunServer, StunServerStats};

@@ -63,6 +63,18 @@ impl Retransmit {
     }
 }
 
+/// The keys of the transactions whose timer is due at `now`.
+pub(crate) fn due<K: Copy + Ord, T>(
+    txns: &std::collections::BTreeMap<K, T>,
+    now: Instant,
+    timer: impl Fn(&T) -> &Retransmit,
+) -> Vec<K> {
+    txns.iter()
+        .filter(|(_, t)| timer(t).deadline <= now)
+        .map(|(k, _)| *k)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,14 @@ impl ErrorCode<'_> {
     pub const ROLE_CONFLICT: u16 = 487;
     /// 500 Server Error.
     pub const SERVER_ERROR: u16 = 500;
+    /// 300 Try Alternate (RFC 8489 §10): ALTERNATE-SERVER says where.
+    pub const TRY_ALTERNATE: u16 = 300;
+    /// 403 Forbidden (RFC 8656 §19).
+    pub const FORBIDDEN: u16 = 403;
+    /// 437 Allocation Mismatch (RFC 8656 §19).
+    pub const ALLOCATION_MISMATCH: u16 = 437;
+    /// 438 Stale Nonce (RFC 8489 §9.2.5).
+    pub const STALE_NONCE: u16 = 438;
 
     /// The reason phrase RFC 8489 §14.8 / RFC 8445 suggest for a code.
     pub fn default_reason(code: u16) -> &'static str {
@@ -37,7 +45,12 @@ impl ErrorCode<'_> {
             401 => "Unauthorized",
             403 => "Forbidden",
             420 => "Unknown Attribute",
+            437 => "Allocation Mismatch",
             438 => "Stale Nonce",
+            441 => "Wrong Credentials",
+            442 => "Unsupported Transport Protocol",
+            486 => "Allocation Quota Reached",
+            508 => "Insufficient Capacity",
             487 => "Role Conflict",
             500 => "Server Error",
             _ => "",
@@ -126,7 +139,7 @@ fn xor_pad(tid: &TransactionId) -> [u8; 16] {
     pad
 }
 
-fn decode_address(
+pub(crate) fn decode_address(
     attr: AttrType,
     v: &[u8],
     xor: Option<&TransactionId>,
@@ -163,7 +176,7 @@ fn decode_address(
 }
 
 /// Writes an address value (8 or 20 bytes) into `out`.
-fn encode_address(out: &mut Vec<u8>, addr: SocketAddr, xor: Option<&TransactionId>) {
+pub(crate) fn encode_address(out: &mut Vec<u8>, addr: SocketAddr, xor: Option<&TransactionId>) {
     let pad = xor.map(xor_pad);
     let mut port = addr.port();
     if pad.is_some() {

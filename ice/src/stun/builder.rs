@@ -9,6 +9,7 @@ use super::integrity::{self, ShortTermKey};
 use super::types::{message_type, AttrType, Class, Method, TransactionId};
 use super::types::{HEADER_LEN, MAGIC_COOKIE};
 use super::StunError;
+use std::net::SocketAddr;
 
 /// Where the message is in the order RFC 8489 imposes at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -133,6 +134,19 @@ impl<'b> MessageBuilder<'b> {
             Ok(())
         })?;
         self.advance(attr);
+        Ok(())
+    }
+
+    /// Adds an address attribute XOR-ed like XOR-MAPPED-ADDRESS (RFC 8489
+    /// §14.2), as TURN's XOR-PEER-ADDRESS and XOR-RELAYED-ADDRESS are
+    /// (RFC 8656 §18.3, §18.5).
+    pub fn add_xor_address(&mut self, attr: AttrType, addr: SocketAddr) -> Result<(), StunError> {
+        self.check_stage(attr)?;
+        let tid = self.tid;
+        self.push(attr, |out| {
+            super::attr::encode_address(out, addr, Some(&tid));
+            Ok(())
+        })?;
         Ok(())
     }
 

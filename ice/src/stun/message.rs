@@ -141,6 +141,16 @@ impl<'a> Message<'a> {
         Ok(msg)
     }
 
+    /// [`Message::parse`], then FINGERPRINT verified when the message has
+    /// one (RFC 8489 §14.7).
+    pub fn parse_verified(buf: &'a [u8]) -> Result<Message<'a>, StunError> {
+        let msg = Message::parse(buf)?;
+        if msg.has_fingerprint() {
+            msg.verify_fingerprint()?;
+        }
+        Ok(msg)
+    }
+
     /// The whole message as received.
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
@@ -294,6 +304,18 @@ impl<'a> Message<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// An address attribute XOR-ed like XOR-MAPPED-ADDRESS (TURN's
+    /// XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS; RFC 8656 §18.3, §18.5), if
+    /// present; an error if malformed.
+    pub fn xor_address(&self, attr: AttrType) -> Result<Option<SocketAddr>, StunError> {
+        match self.raw(attr) {
+            Some(raw) => {
+                super::attr::decode_address(attr, raw.value, Some(&self.transaction_id())).map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     /// ERROR-CODE, if present and valid.

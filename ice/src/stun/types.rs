@@ -61,6 +61,18 @@ pub struct Method(pub u16);
 impl Method {
     /// Binding (RFC 8489 §18.2), the only method ICE uses.
     pub const BINDING: Method = Method(0x001);
+    /// Allocate (RFC 8656 §7, §18), a TURN request.
+    pub const ALLOCATE: Method = Method(0x003);
+    /// Refresh (RFC 8656 §8), a TURN request.
+    pub const REFRESH: Method = Method(0x004);
+    /// Send (RFC 8656 §11.1), a TURN indication from the client.
+    pub const SEND: Method = Method(0x006);
+    /// Data (RFC 8656 §11.4), a TURN indication from the server.
+    pub const DATA: Method = Method(0x007);
+    /// CreatePermission (RFC 8656 §10), a TURN request.
+    pub const CREATE_PERMISSION: Method = Method(0x008);
+    /// ChannelBind (RFC 8656 §12.1), a TURN request.
+    pub const CHANNEL_BIND: Method = Method(0x009);
 
     /// The method's registered name, if it is one meshrtc knows.
     pub fn name(self) -> Option<&'static str> {
@@ -138,6 +150,22 @@ impl AttrType {
     pub const ERROR_CODE: AttrType = AttrType(0x0009);
     /// UNKNOWN-ATTRIBUTES (RFC 8489 §14.9).
     pub const UNKNOWN_ATTRIBUTES: AttrType = AttrType(0x000A);
+    /// CHANNEL-NUMBER (RFC 8656 §18.1).
+    pub const CHANNEL_NUMBER: AttrType = AttrType(0x000C);
+    /// LIFETIME in seconds (RFC 8656 §18.2).
+    pub const LIFETIME: AttrType = AttrType(0x000D);
+    /// XOR-PEER-ADDRESS (RFC 8656 §18.3).
+    pub const XOR_PEER_ADDRESS: AttrType = AttrType(0x0012);
+    /// DATA (RFC 8656 §18.4).
+    pub const DATA: AttrType = AttrType(0x0013);
+    /// XOR-RELAYED-ADDRESS (RFC 8656 §18.5).
+    pub const XOR_RELAYED_ADDRESS: AttrType = AttrType(0x0016);
+    /// REQUESTED-ADDRESS-FAMILY (RFC 8656 §18.6).
+    pub const REQUESTED_ADDRESS_FAMILY: AttrType = AttrType(0x0017);
+    /// REQUESTED-TRANSPORT (RFC 8656 §18.7).
+    pub const REQUESTED_TRANSPORT: AttrType = AttrType(0x0019);
+    /// DONT-FRAGMENT (RFC 8656 §18.8).
+    pub const DONT_FRAGMENT: AttrType = AttrType(0x001A);
     /// REALM (RFC 8489 §14.9).
     pub const REALM: AttrType = AttrType(0x0014);
     /// NONCE (RFC 8489 §14.10).
@@ -212,6 +240,14 @@ impl AttrType {
             AttrType::MESSAGE_INTEGRITY => "MESSAGE-INTEGRITY",
             AttrType::ERROR_CODE => "ERROR-CODE",
             AttrType::UNKNOWN_ATTRIBUTES => "UNKNOWN-ATTRIBUTES",
+            AttrType::CHANNEL_NUMBER => "CHANNEL-NUMBER",
+            AttrType::LIFETIME => "LIFETIME",
+            AttrType::XOR_PEER_ADDRESS => "XOR-PEER-ADDRESS",
+            AttrType::DATA => "DATA",
+            AttrType::XOR_RELAYED_ADDRESS => "XOR-RELAYED-ADDRESS",
+            AttrType::REQUESTED_ADDRESS_FAMILY => "REQUESTED-ADDRESS-FAMILY",
+            AttrType::REQUESTED_TRANSPORT => "REQUESTED-TRANSPORT",
+            AttrType::DONT_FRAGMENT => "DONT-FRAGMENT",
             AttrType::REALM => "REALM",
             AttrType::NONCE => "NONCE",
             AttrType::MESSAGE_INTEGRITY_SHA256 => "MESSAGE-INTEGRITY-SHA256",

@@ -418,7 +418,8 @@ impl PeerConnection {
     /// The next datagram to send.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.outbox.pop_front()
+        let t = self.outbox.pop_front()?;
+        self.wrap_relayed(t)
     }
 
     /// The next event.
@@ -484,6 +485,15 @@ impl PeerConnection {
         if self.closed {
             return;
         }
+        if self.handle_from_relay_server(now, from, to, data) {
+            return;
+        }
+        self.handle_demuxed(now, from, to, data);
+    }
+
+    /// RFC 7983 demultiplexing of a datagram that did not come from one of
+    /// our TURN servers (or came out of one, with the relayed 5-tuple).
+    fn handle_demuxed(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         match demux(data) {
             PacketClass::Stun => self.handle_stun(now, from, to, data),
             PacketClass::Dtls => self.handle_dtls(now, from, to, data),

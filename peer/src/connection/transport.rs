@@ -91,6 +91,57 @@ impl PeerConnection {
         self.drain_dtls(now);
     }
 
+    /// A datagram from one of our TURN servers goes to the ICE agent's
+    /// relays (RFC 8656); what a peer sent through the relay comes back with
+    /// the 5-tuple (our relayed address, the peer's address), which is the
+    /// one ICE validated, and is demultiplexed like any datagram. Returns
+    /// whether the datagram was the relay's.
+    pub(super) fn handle_from_relay_server(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) -> bool {
+        let Some(ice) = &mut self.ice else {
+            return false;
+        };
+        if !ice.is_relay_server(to, from) {
+            return false;
+        }
+        match ice.handle_relay_datagram(now, from, to, data) {
+            Ok(Some(r)) => {
+                let (relay, peer) = (r.relay, r.peer);
+                self.handle_demuxed(now, peer, relay, r.data);
+            }
+            Ok(None) => {}
+            Err(_) => self.malformed += 1,
+        }
+        self.drain_ice(now);
+        true
+    }
+
+    /// What leaves from one of our relayed addresses is wrapped for its
+    /// TURN server and sent from the relay's host base.
+    pub(super) fn wrap_relayed(&mut self, t: Transmit) -> Option<Transmit> {
+        let Some(ice) = &mut self.ice else {
+            return Some(t);
+        };
+        if !ice.is_relayed_address(t.src) {
+            return Some(t);
+        }
+        let w = ice.wrap_relayed(meshrtc_ice::Transmit {
+            src: t.src,
+            dst: t.dst,
+            payload: t.payload,
+        })?;
+        Some(Transmit {
+            src: w.src,
+            dst: w.dst,
+            payload: w.payload,
+        })
+    }
+
     /// What ICE knows of the path `from` → our `to`.
     pub(super) fn path_status(&self, to: SocketAddr, from: SocketAddr) -> PathStatus {
         self.ice

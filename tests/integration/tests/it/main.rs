@@ -21,3 +21,4 @@ mod peer_openssl_srtp;
 mod rtp_netsim;
 mod srtp;
 mod stun;
+mod turn_coturn;

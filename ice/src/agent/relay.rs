@@ -1,0 +1,337 @@
+//! Relay candidates: the agent's TURN allocations (RFC 8445 §5.1.1.2,
+//! RFC 8656).
+//!
+//! Each configured TURN server gets one [`TurnClient`] per host base of its
+//! address family. An allocation becomes a relayed local candidate whose
+//! base is the relayed address itself; the server-reflexive address in the
+//! Allocate response (XOR-MAPPED-ADDRESS) becomes a server-reflexive
+//! candidate too. Pairs on a relayed candidate are checked and nominated
+//! like any other: their transmits have the relayed address as source and
+//! [`IceAgent::poll_transmit`] wraps them for the server (ChannelData or a
+//! Send indication), sent from the host base. What the server relays back
+//! is unwrapped by [`IceAgent::handle_relay_datagram`]: checks are handled
+//! as if they came from the peer's address to the relayed address, and
+//! anything else (DTLS, SRTP) is returned to the owner with that same
+//! 5-tuple, which is the one [`IceAgent::path_status`] validates.
+
+use super::{IceAgent, IceError, Local, PairState, Transmit};
+use crate::candidate::{Candidate, CandidateKind};
+use crate::turn::{TurnClient, TurnConfig, TurnEvent, TurnState, TurnStats};
+use rand_chacha::rand_core::RngCore;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// A TURN server to allocate on, with its long-term credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// The server's transport address (UDP).
+    pub addr: SocketAddr,
+    /// USERNAME.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for TurnServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnServer")
+            .field("addr", &self.addr)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// Data a peer sent through one of our relays: hand `data` to the owner's
+/// demultiplexer as a datagram from `peer` to `relay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayedData<'a> {
+    /// Our relayed address (the local side of the 5-tuple ICE validates).
+    pub relay: SocketAddr,
+    /// The peer's address as the TURN server saw it.
+    pub peer: SocketAddr,
+    /// The datagram the peer sent.
+    pub data: &'a [u8],
+}
+
+/// One allocation and the host base it is reached from.
+#[derive(Debug)]
+pub(super) struct Relay {
+    client: TurnClient,
+    base: SocketAddr,
+    /// The allocation's relayed address, once it exists.
+    relayed: Option<SocketAddr>,
+}
+
+impl Relay {
+    fn gathering(&self) -> bool {
+        matches!(self.client.state(), TurnState::Idle | TurnState::Allocating)
+    }
+}
+
+impl IceAgent {
+    /// Our host addresses: the bases STUN and TURN servers are asked from.
+    pub(super) fn host_bases(&self) -> Vec<SocketAddr> {
+        self.locals
+            .iter()
+            .filter(|l| l.cand.kind == CandidateKind::Host)
+            .map(|l| l.base)
+            .collect()
+    }
+
+    /// Starts an allocation per TURN server and host base of its family.
+    pub(super) fn start_relays(&mut self, now: Instant) {
+        let bases = self.host_bases();
+        for server in self.config.turn_servers.clone() {
+            for &base in bases
+                .iter()
+                .filter(|b| b.is_ipv4() == server.addr.is_ipv4())
+            {
+                let mut cfg = TurnConfig::new(server.addr, &server.username, &server.password);
+                cfg.rto = self.config.stun_rto;
+                cfg.max_sends = self.config.stun_max_sends;
+                cfg.software = self.config.software.clone();
+                let mut seed = [0u8; 32];
+                self.rng.fill_bytes(&mut seed);
+                let mut client = TurnClient::new(cfg, seed);
+                client.allocate(now);
+                self.relays.push(Relay {
+                    client,
+                    base,
+                    relayed: None,
+                });
+            }
+        }
+        self.drain_relays(now);
+    }
+
+    /// Whether a datagram from `from` to our `local` address comes from one
+    /// of our TURN servers (the owner then calls
+    /// [`IceAgent::handle_relay_datagram`]).
+    pub fn is_relay_server(&self, local: SocketAddr, from: SocketAddr) -> bool {
+        self.relays
+            .iter()
+            .any(|r| r.base == local && r.client.server() == from)
+    }
+
+    /// A datagram from a TURN server (see [`IceAgent::is_relay_server`]):
+    /// a response, a Data indication or ChannelData. Connectivity checks
+    /// inside are handled here; other data from a peer is returned for the
+    /// owner's demultiplexer. Bad input is counted by the TURN client and
+    /// returned as the error. After [`IceAgent::close`] only the answers to
+    /// the deallocation are read.
+    pub fn handle_relay_datagram<'a>(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &'a [u8],
+    ) -> Result<Option<RelayedData<'a>>, IceError> {
+        self.last_now = self.last_now.max(now);
+        let Some(i) = self
+            .relays
+            .iter()
+            .position(|r| r.base == to && r.client.server() == from)
+        else {
+            return Ok(None);
+        };
+        let got = self.relays[i].client.handle_input(now, from, data);
+        if self.state == super::IceState::Closed {
+            // Only the answers to the deallocation matter now.
+            return got.map(|_| None).map_err(IceError::from);
+        }
+        self.drain_relays(now);
+        let (Some(got), Some(relay)) = (got?, self.relays[i].relayed) else {
+            return Ok(None);
+        };
+        if crate::stun::looks_like_stun(got.data) {
+            self.handle_datagram(now, got.peer, relay, got.data)?;
+            return Ok(None);
+        }
+        Ok(Some(RelayedData {
+            relay,
+            peer: got.peer,
+            data: got.data,
+        }))
+    }
+
+    /// Whether `src` is one of our relayed addresses: transmits from it go
+    /// through [`IceAgent::wrap_relayed`].
+    pub fn is_relayed_address(&self, src: SocketAddr) -> bool {
+        self.relays.iter().any(|r| r.relayed == Some(src))
+    }
+
+    /// Wraps a datagram the owner sends on a relayed pair (DTLS, SRTP) for
+    /// the TURN server; other transmits come back unchanged. `None` when the
+    /// relay cannot send (no allocation, data too long).
+    pub fn wrap_relayed(&mut self, t: Transmit) -> Option<Transmit> {
+        let Some(i) = self.relays.iter().position(|r| r.relayed == Some(t.src)) else {
+            return Some(t);
+        };
+        let now = self.last_now;
+        let r = &mut self.relays[i];
+        let payload = r.client.send(now, t.dst, &t.payload).ok()?;
+        Some(Transmit {
+            src: r.base,
+            dst: r.client.server(),
+            payload,
+        })
+    }
+
+    /// Moves the agent's transmits to `out`, wrapping relayed ones; the
+    /// TURN requests a wrap asks for (permission, channel) go first.
+    pub(super) fn flush_transmits(&mut self) {
+        self.flush_relay_requests();
+        while let Some(t) = self.transmits.pop_front() {
+            let wrapped = self.wrap_relayed(t);
+            self.flush_relay_requests();
+            if let Some(t) = wrapped {
+                self.out.push_back(t);
+            }
+        }
+    }
+
+    fn flush_relay_requests(&mut self) {
+        for r in &mut self.relays {
+            while let Some(t) = r.client.poll_transmit() {
+                self.out.push_back(Transmit {
+                    src: r.base,
+                    dst: t.dst,
+                    payload: t.payload,
+                });
+            }
+        }
+    }
+
+    /// Handles the TURN clients' events: allocations become candidates,
+    /// lost ones fail their pairs.
+    fn drain_relays(&mut self, now: Instant) {
+        let mut check_done = false;
+        for i in 0..self.relays.len() {
+            while let Some(e) = self.relays[i].client.poll_event() {
+                match e {
+                    TurnEvent::Allocated {
+                        relayed, mapped, ..
+                    } => {
+                        self.relays[i].relayed = Some(relayed);
+                        let base = self.relays[i].base;
+                        let server = self.relays[i].client.server();
+                        if let Some(m) = mapped {
+                            self.add_srflx(base, server, m);
+                        }
+                        self.add_relayed(base, server, relayed, mapped);
+                        check_done = true;
+                    }
+                    TurnEvent::Failed(_) => {
+                        if let Some(relayed) = self.relays[i].relayed.take() {
+                            for p in 0..self.pairs.len() {
+                                if self.locals[self.pairs[p].local].base == relayed {
+                                    self.pairs[p].state = PairState::Failed;
+                                }
+                            }
+                            self.update_failed(now);
+                        }
+                        check_done = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if check_done {
+            self.check_gathering_done();
+            self.pace(now);
+        }
+    }
+
+    /// A relayed candidate (RFC 8445 §5.1.1.2): type preference 0, its own
+    /// base, a foundation of its own per host base and server (§5.1.1.3),
+    /// and the server-reflexive address as related address, as browsers
+    /// signal it.
+    fn add_relayed(
+        &mut self,
+        base: SocketAddr,
+        server: SocketAddr,
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+    ) {
+        if self.locals.iter().any(|l| l.cand.addr == relayed) {
+            return;
+        }
+        let n = self
+            .locals
+            .iter()
+            .filter(|l| l.cand.kind == CandidateKind::Relayed);
+        let preference = 65535u16.saturating_sub(n.count() as u16);
+        let related = mapped.unwrap_or(base);
+        let kind = CandidateKind::Relayed;
+        let cand = Candidate::gathered(kind, relayed, base, server, preference, related);
+        self.locals.push(Local {
+            cand: cand.clone(),
+            base: relayed,
+        });
+        let li = self.locals.len() - 1;
+        self.events.push_back(super::IceEvent::LocalCandidate(cand));
+        for ri in 0..self.remotes.len() {
+            self.add_pair(li, ri);
+        }
+    }
+
+    /// Asks the relay of local candidate `li` for a permission for remote
+    /// candidate `ri`.
+    pub(super) fn relay_permission(&mut self, li: usize, ri: usize) {
+        let relayed = self.locals[li].base;
+        let peer = self.remotes[ri].addr;
+        let now = self.last_now;
+        if let Some(r) = self.relays.iter_mut().find(|r| r.relayed == Some(relayed)) {
+            r.client.create_permission(now, peer);
+        }
+    }
+
+    /// Whether an allocation is still being made (gathering waits for it).
+    pub(super) fn relays_gathering(&self) -> bool {
+        self.relays.iter().any(Relay::gathering)
+    }
+
+    pub(super) fn relays_timeout(&mut self, now: Instant) {
+        for r in &mut self.relays {
+            if r.client.poll_timeout().is_some_and(|t| t <= now) {
+                r.client.handle_timeout(now);
+            }
+        }
+        self.drain_relays(now);
+    }
+
+    pub(super) fn relays_poll_timeout(&self) -> Option<Instant> {
+        self.relays
+            .iter()
+            .filter_map(|r| r.client.poll_timeout())
+            .min()
+    }
+
+    /// Deletes every allocation (RFC 8656 §8); the Refresh requests leave
+    /// through `poll_transmit`, sent once (the agent has no more timers).
+    pub(super) fn close_relays(&mut self) {
+        let now = self.last_now;
+        for r in &mut self.relays {
+            r.client.close(now);
+        }
+        self.flush_relay_requests();
+    }
+
+    /// The counters of each TURN allocation, with the server it is on.
+    pub fn turn_stats(&self) -> Vec<(SocketAddr, TurnStats)> {
+        self.relays
+            .iter()
+            .map(|r| (r.client.server(), r.client.stats()))
+            .collect()
+    }
+
+    /// The candidate types of the selected pair (local, remote), for stats
+    /// and for tests that must know the path is relayed.
+    pub fn selected_kinds(&self) -> Option<(CandidateKind, CandidateKind)> {
+        let p = &self.pairs[self.selected?];
+        Some((self.locals[p.local].cand.kind, self.remotes[p.remote].kind))
+    }
+}
+
+#[cfg(test)]
+mod tests;

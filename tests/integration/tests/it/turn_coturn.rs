@@ -1,0 +1,682 @@
+//! TURN against coturn (Debian `coturn`, binary `turnserver`), live.
+//!
+//! - On loopback, in a private network namespace: two PeerConnections
+//!   restricted to relay candidates (`relay_only`) connect through coturn,
+//!   finish DTLS and exchange Opus audio that the other side decodes.
+//! - Behind NATs: network namespaces for a "public" segment with coturn
+//!   and two "homes", each behind a router doing nftables masquerade with
+//!   random, fully random ports (a symmetric NAT: a new public port per
+//!   destination). The members gather host, server-reflexive and relay
+//!   candidates; the direct paths fail and the call goes through the relay.
+//!   Each member runs as this test binary re-run inside its home namespace,
+//!   signaling over its stdin and stdout.
+//!
+//! Both tests need root (namespaces) and `turnserver`; `ip` and `nft` for
+//! the NAT test. scripts/setup installs them.
+
+use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method, TransactionId};
+use meshrtc_ice::TurnServer;
+use meshrtc_integration::browser::run_in_private_netns;
+use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
+use meshrtc_media::source::ToneSource;
+use meshrtc_peer::{PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType};
+use meshrtc_sdp::negotiate::MediaKind;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const USER: &str = "alice";
+const PASS: &str = "wonderland";
+const REALM: &str = "meshrtc.test";
+/// Audio frames each side must decode.
+const FRAMES: usize = 25;
+
+/// A coturn process, killed when dropped.
+struct Coturn {
+    child: Child,
+    addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Coturn {
+    /// Starts `turnserver` on `ip:3478` (inside namespace `netns` when
+    /// given) with a static long-term user. Without a namespace it waits
+    /// until coturn answers a STUN Binding request; in one, the clients'
+    /// retransmissions cover its start.
+    fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "turnserver"]);
+                c
+            }
+            None => Command::new("turnserver"),
+        };
+        cmd.args([
+            "-n",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--lt-cred-mech",
+            "--fingerprint",
+            "--allow-loopback-peers",
+            "--log-file=stdout",
+            "--simple-log",
+            "--min-port=49152",
+            "--max-port=49252",
+        ]);
+        cmd.arg(format!("--listening-ip={ip}"))
+            .arg(format!("--relay-ip={ip}"))
+            .arg("--listening-port=3478")
+            .arg(format!("--realm={REALM}"))
+            .arg(format!("--user={USER}:{PASS}"));
+        let log =
+            std::env::temp_dir().join(format!("meshrtc-coturn-{}-{ip}.log", std::process::id()));
+        let file = std::fs::File::create(&log).unwrap();
+        cmd.stdout(file).stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .expect("turnserver (Debian coturn) must be installed: scripts/setup");
+        let addr = SocketAddr::new(ip, 3478);
+        let c = Coturn { child, addr, log };
+        if netns.is_none() {
+            c.wait_ready(ip);
+        }
+        c
+    }
+
+    fn wait_ready(&self, from: IpAddr) {
+        let s = UdpSocket::bind(SocketAddr::new(from, 0)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut req = Vec::new();
+        MessageBuilder::new(
+            &mut req,
+            Class::Request,
+            Method::BINDING,
+            TransactionId([9; 12]),
+        )
+        .add_fingerprint()
+        .unwrap();
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 1500];
+        while Instant::now() < end {
+            let _ = s.send_to(&req, self.addr);
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                if Message::parse(&buf[..n]).is_ok_and(|m| m.class() == Class::Success) {
+                    return;
+                }
+            }
+        }
+        panic!("coturn did not answer on {}", self.addr);
+    }
+}
+
+impl Coturn {
+    /// The end of coturn's log, for failure messages.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// What a member signals, one JSON object per line.
+fn signal(kind: &str, value: &str) -> String {
+    json!({ kind: value }).to_string()
+}
+
+/// One call member: a PeerConnection on one UDP socket, sending Opus and
+/// decoding what it receives.
+struct Member {
+    pc: PeerConnection,
+    socket: UdpSocket,
+    local: SocketAddr,
+    offerer: bool,
+    out: Vec<String>,
+    tone: ToneSource,
+    opus: OpusEncoder,
+    opus_dec: OpusDecoder,
+    next_audio: Instant,
+    rtp_time: u32,
+    sent: usize,
+    decoded: usize,
+    created: Instant,
+    /// When DTLS finished and media could first be sent.
+    connected_after: Option<Duration>,
+    /// Our signaled candidates and the peer's.
+    local_candidates: Vec<String>,
+    remote_candidates: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl Member {
+    fn new(
+        seed: u8,
+        bind: SocketAddr,
+        turn: SocketAddr,
+        relay_only: bool,
+        offerer: bool,
+    ) -> Member {
+        let now = Instant::now();
+        let cert = meshrtc_dtls::Certificate::generate("meshrtc").unwrap();
+        let mut cfg = PeerConfig::new([seed; 32], cert);
+        cfg.ice.turn_servers = vec![TurnServer {
+            addr: turn,
+            username: USER.into(),
+            password: PASS.into(),
+        }];
+        cfg.ice.relay_only = relay_only;
+        // coturn answers Binding requests too: server-reflexive candidates.
+        cfg.ice.stun_servers = vec![turn];
+        let socket = UdpSocket::bind(bind).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let local = socket.local_addr().unwrap();
+        let mut pc = PeerConnection::new(cfg, now).unwrap();
+        pc.add_local_address(local);
+        let mut out = Vec::new();
+        if offerer {
+            pc.add_transceiver(MediaKind::Audio, true, true);
+            out.push(signal("offer", &pc.create_offer(now).unwrap()));
+        } else {
+            pc.add_answer_track(MediaKind::Audio);
+        }
+        Member {
+            pc,
+            socket,
+            local,
+            offerer,
+            out,
+            tone: ToneSource::new(48_000, 1, 440.0),
+            opus: OpusEncoder::new(48_000, 1, 32_000).unwrap(),
+            opus_dec: OpusDecoder::new(48_000, 1).unwrap(),
+            next_audio: now,
+            rtp_time: 0,
+            sent: 0,
+            decoded: 0,
+            created: now,
+            connected_after: None,
+            local_candidates: Vec::new(),
+            remote_candidates: Vec::new(),
+            buf: vec![0; 2048],
+        }
+    }
+
+    fn on_signal(&mut self, line: &str) {
+        let now = Instant::now();
+        let v: Value = serde_json::from_str(line).unwrap();
+        if let Some(sdp) = v["offer"].as_str() {
+            self.pc
+                .set_remote_description(now, SdpType::Offer, sdp)
+                .unwrap();
+            let answer = self.pc.create_answer(now).unwrap();
+            self.out.push(signal("answer", &answer));
+        } else if let Some(sdp) = v["answer"].as_str() {
+            assert!(self.offerer);
+            self.pc
+                .set_remote_description(now, SdpType::Answer, sdp)
+                .unwrap();
+        } else if let Some(c) = v["candidate"].as_str() {
+            self.remote_candidates.push(c.to_string());
+            self.pc.add_remote_candidate(now, Some(c)).unwrap();
+        }
+    }
+
+    /// Socket in, timers, events, media out, socket out.
+    fn pump(&mut self) {
+        let now = Instant::now();
+        while let Ok((n, from)) = self.socket.recv_from(&mut self.buf) {
+            self.pc
+                .handle_datagram(now, from, self.local, &self.buf[..n]);
+        }
+        if self.pc.poll_timeout().is_some_and(|t| t <= now) {
+            self.pc.handle_timeout(now);
+        }
+        while let Some(e) = self.pc.poll_event() {
+            match e {
+                PeerEvent::LocalCandidate(c) => {
+                    self.local_candidates.push(c.candidate.clone());
+                    self.out.push(signal("candidate", &c.candidate));
+                }
+                PeerEvent::Frame(f) if self.opus_dec.decode(Some(&f.data)).is_ok() => {
+                    self.decoded += 1;
+                }
+                _ => {}
+            }
+        }
+        if self.pc.is_connected() {
+            if self.connected_after.is_none() {
+                self.connected_after = Some(now - self.created);
+            }
+            let mid = self
+                .pc
+                .sending_mids()
+                .into_iter()
+                .find(|m| m.1 == MediaKind::Audio);
+            while let (Some((mid, _)), true) = (&mid, self.next_audio <= now) {
+                let pcm = self.tone.next_frame();
+                let packet = self.opus.encode(&pcm).unwrap();
+                let frame = PacketizedFrame::opus(packet.into(), self.rtp_time);
+                if self.pc.send_frame(now, mid, &frame).is_ok() {
+                    self.sent += 1;
+                }
+                self.rtp_time = self.rtp_time.wrapping_add(960);
+                self.next_audio += Duration::from_millis(20);
+            }
+        } else {
+            self.next_audio = now;
+        }
+        while let Some(t) = self.pc.poll_transmit() {
+            assert_eq!(t.src, self.local, "every datagram leaves from the socket");
+            let _ = self.socket.send_to(&t.payload, t.dst);
+        }
+    }
+
+    /// The addresses of the `typ relay` candidates in `cands`.
+    fn relay_addrs(cands: &[String]) -> Vec<SocketAddr> {
+        cands
+            .iter()
+            .filter(|c| c.contains(" typ relay"))
+            .filter_map(|c| {
+                let f: Vec<&str> = c.split_whitespace().collect();
+                format!("{}:{}", f.get(4)?, f.get(5)?).parse().ok()
+            })
+            .collect()
+    }
+
+    fn result(&self) -> Value {
+        let (l, r) = self.pc.stats().selected_pair.expect("a selected pair");
+        json!({
+            "selected": [l.to_string(), r.to_string()],
+            "local_relays": Self::relay_addrs(&self.local_candidates).iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "remote_relays": Self::relay_addrs(&self.remote_candidates).iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "local_candidates": self.local_candidates,
+            "sent": self.sent,
+            "decoded": self.decoded,
+            "dtls": self.pc.stats().dtls_cipher,
+            "unvalidated_dropped": self.pc.stats().unvalidated_dropped,
+            "connected_ms": self.connected_after.map(|d| d.as_millis() as u64),
+        })
+    }
+}
+
+/// Whether the member's selected pair goes through a TURN relay: its local
+/// side is one of our relayed addresses, or its remote side one of the
+/// peer's.
+fn through_relay(r: &Value) -> bool {
+    let sel = &r["selected"];
+    let has = |list: &Value, a: &Value| list.as_array().is_some_and(|l| l.contains(a));
+    has(&r["local_relays"], &sel[0]) || has(&r["remote_relays"], &sel[1])
+}
+
+#[test]
+fn relay_only_peer_connections_call_through_coturn_on_loopback() {
+    if !run_in_private_netns(
+        "turn_coturn::relay_only_peer_connections_call_through_coturn_on_loopback",
+    ) {
+        return;
+    }
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let coturn = Coturn::start(None, lo);
+    let t0 = Instant::now();
+    let bind = SocketAddr::new(lo, 0);
+    let mut m = [
+        Member::new(1, bind, coturn.addr, true, true),
+        Member::new(2, bind, coturn.addr, true, false),
+    ];
+    let end = t0 + Duration::from_secs(20);
+    while m.iter().any(|x| x.decoded < FRAMES) {
+        assert!(
+            Instant::now() < end,
+            "no call through coturn: {} / {} decoded; candidates {:?} / {:?}; stats {:?}\ncoturn:\n{}",
+            m[0].decoded,
+            m[1].decoded,
+            m[0].local_candidates,
+            m[1].local_candidates,
+            m[0].pc.stats(),
+            coturn.log_tail()
+        );
+        for i in 0..2 {
+            m[i].pump();
+            for s in std::mem::take(&mut m[i].out) {
+                m[1 - i].on_signal(&s);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let took = t0.elapsed();
+    for (i, x) in m.iter().enumerate() {
+        let r = x.result();
+        eprintln!("member {i}: {r}");
+        // Relay only: every candidate signaled is a relay candidate ...
+        assert!(!x.local_candidates.is_empty());
+        assert!(
+            x.local_candidates
+                .iter()
+                .all(|c| c.contains(" typ relay raddr ")),
+            "{r}"
+        );
+        // ... and the selected pair is relay to relay, on coturn's ports.
+        let local_relays = Member::relay_addrs(&x.local_candidates);
+        let (l, rem) = x.pc.stats().selected_pair.unwrap();
+        assert!(local_relays.contains(&l), "{r}");
+        assert!(
+            Member::relay_addrs(&m[1 - i].local_candidates).contains(&rem),
+            "{r}"
+        );
+        assert!((49152..=49252).contains(&l.port()) && (49152..=49252).contains(&rem.port()));
+        assert_ne!(l, x.local);
+        assert!(
+            x.pc.stats().dtls_cipher.is_some(),
+            "DTLS finished over the relay"
+        );
+        assert!(x.decoded >= FRAMES);
+    }
+    let connected = m
+        .iter()
+        .filter_map(|x| x.connected_after)
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "relay-only call through coturn: media could flow after {connected:?}, \
+         {FRAMES} Opus frames decoded each way after {took:?}"
+    );
+}
+
+/// The member role of a re-run of this binary inside a home namespace.
+const MEMBER_ENV: &str = "MESHRTC_TURN_MEMBER";
+
+/// Network namespaces and links of the NAT topology, deleted when dropped.
+struct Topology {
+    id: u32,
+    namespaces: Vec<String>,
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Gives `dev` in namespace `ns` the address `cidr` and brings it up.
+fn addr_up(ns: &str, dev: &str, cidr: &str) {
+    sh(&["ip", "-n", ns, "addr", "add", cidr, "dev", dev]);
+    sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+}
+
+/// Runs a command inside network namespace `ns`.
+fn in_ns(ns: &str, args: &[&str]) {
+    let mut all = vec!["ip", "netns", "exec", ns];
+    all.extend_from_slice(args);
+    sh(&all);
+}
+
+impl Topology {
+    /// `pub` (a bridge, 100.64.0.1/24, coturn), routers `ra`/`rb`
+    /// (100.64.0.2 and .3 outside; 10.1.0.1 and 10.2.0.1 inside; symmetric
+    /// masquerade), homes `ha`/`hb` (10.1.0.2 and 10.2.0.2, default route
+    /// via their router).
+    fn build() -> Topology {
+        let id = std::process::id();
+        let mut t = Topology {
+            id,
+            namespaces: Vec::new(),
+        };
+        for n in ["pub", "ra", "rb", "ha", "hb"] {
+            let ns = t.ns(n);
+            sh(&["ip", "netns", "add", &ns]);
+            t.namespaces.push(ns.clone());
+            sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        }
+        let public = t.ns("pub");
+        sh(&["ip", "-n", &public, "link", "add", "br0", "type", "bridge"]);
+        sh(&[
+            "ip",
+            "-n",
+            &public,
+            "addr",
+            "add",
+            "100.64.0.1/24",
+            "dev",
+            "br0",
+        ]);
+        sh(&["ip", "-n", &public, "link", "set", "br0", "up"]);
+        // The rest of the internet: a gateway that never answers, so
+        // packets to the homes' private addresses vanish as they would
+        // (without any route coturn's sendto fails and it ends the
+        // session).
+        sh(&[
+            "ip",
+            "-n",
+            &public,
+            "route",
+            "add",
+            "default",
+            "via",
+            "100.64.0.254",
+        ]);
+        for (side, outside, inside_net) in
+            [("a", "100.64.0.2", "10.1.0"), ("b", "100.64.0.3", "10.2.0")]
+        {
+            let router = t.ns(&format!("r{side}"));
+            let home = t.ns(&format!("h{side}"));
+            // Router to the public bridge.
+            let (p, r) = (format!("p{side}{id}"), format!("o{side}{id}"));
+            sh(&["ip", "link", "add", &p, "type", "veth", "peer", "name", &r]);
+            sh(&["ip", "link", "set", &p, "netns", &public]);
+            sh(&[
+                "ip", "-n", &public, "link", "set", &p, "master", "br0", "up",
+            ]);
+            sh(&["ip", "link", "set", &r, "netns", &router]);
+            addr_up(&router, &r, &format!("{outside}/24"));
+            // Home to router.
+            let (h, l) = (format!("h{side}{id}"), format!("i{side}{id}"));
+            sh(&["ip", "link", "add", &h, "type", "veth", "peer", "name", &l]);
+            sh(&["ip", "link", "set", &h, "netns", &home]);
+            sh(&["ip", "link", "set", &l, "netns", &router]);
+            addr_up(&home, &h, &format!("{inside_net}.2/24"));
+            let gateway = format!("{inside_net}.1");
+            sh(&[
+                "ip", "-n", &home, "route", "add", "default", "via", &gateway,
+            ]);
+            addr_up(&router, &l, &format!("{gateway}/24"));
+            // The symmetric NAT.
+            in_ns(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+            in_ns(&router, &["nft", "add", "table", "ip", "nat"]);
+            let hook = "{ type nat hook postrouting priority 100 ; }";
+            in_ns(&router, &["nft", "add", "chain", "ip", "nat", "post", hook]);
+            let nat = ["masquerade", "random,fully-random"];
+            in_ns(
+                &router,
+                &[
+                    "nft", "add", "rule", "ip", "nat", "post", "oifname", &r, nat[0], nat[1],
+                ],
+            );
+        }
+        t
+    }
+
+    fn ns(&self, name: &str) -> String {
+        format!("mt{name}{}", self.id)
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in self.namespaces.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+const NAT_TEST: &str =
+    "turn_coturn::symmetric_nats_leave_only_the_relay_and_the_call_goes_through_coturn";
+
+/// The member side: a PeerConnection in this namespace, signaling on
+/// stdin/stdout (`SIG <json>` lines), a `RESULT <json>` line at the end.
+fn run_member(role: &str) {
+    let bind: SocketAddr = std::env::var("MESHRTC_TURN_BIND").unwrap().parse().unwrap();
+    let server: SocketAddr = std::env::var("MESHRTC_TURN_SERVER")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let offerer = role == "offerer";
+    let mut m = Member::new(if offerer { 1 } else { 2 }, bind, server, false, offerer);
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let end = Instant::now() + Duration::from_secs(25);
+    let mut done_at: Option<Instant> = None;
+    while Instant::now() < end && done_at.is_none_or(|t| Instant::now() < t) {
+        while let Ok(line) = rx.try_recv() {
+            if let Some(s) = line.strip_prefix("SIG ") {
+                m.on_signal(s);
+            }
+        }
+        m.pump();
+        let mut stdout = std::io::stdout().lock();
+        for s in std::mem::take(&mut m.out) {
+            let _ = writeln!(stdout, "SIG {s}");
+        }
+        let _ = stdout.flush();
+        if done_at.is_none() && m.decoded >= FRAMES && m.sent >= FRAMES {
+            // Keep sending a while so the other side gets its frames too.
+            done_at = Some(Instant::now() + Duration::from_secs(2));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let r = if m.pc.stats().selected_pair.is_some() {
+        m.result()
+    } else {
+        json!({ "decoded": m.decoded, "local_candidates": m.local_candidates })
+    };
+    println!("RESULT {r}");
+}
+
+#[test]
+fn symmetric_nats_leave_only_the_relay_and_the_call_goes_through_coturn() {
+    if let Ok(role) = std::env::var(MEMBER_ENV) {
+        run_member(&role);
+        return;
+    }
+    let t0 = Instant::now();
+    let topo = Topology::build();
+    let coturn = Coturn::start(Some(&topo.ns("pub")), "100.64.0.1".parse().unwrap());
+    let exe = std::env::current_exe().unwrap();
+    let mut children: Vec<Child> = Vec::new();
+    let (tx, rx) = mpsc::channel::<(usize, String)>();
+    for (i, (role, home, ip)) in [
+        ("offerer", "ha", "10.1.0.2"),
+        ("answerer", "hb", "10.2.0.2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &topo.ns(home)])
+            .arg(&exe)
+            .args([NAT_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env(MEMBER_ENV, role)
+            .env("MESHRTC_TURN_BIND", format!("{ip}:0"))
+            .env("MESHRTC_TURN_SERVER", coturn.addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = c.stdout.take().unwrap();
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send((i, line)).is_err() {
+                    return;
+                }
+            }
+        });
+        children.push(c);
+    }
+    drop(tx);
+    let mut results: [Option<Value>; 2] = [None, None];
+    let end = Instant::now() + Duration::from_secs(40);
+    while results.iter().any(Option::is_none) && Instant::now() < end {
+        let Ok((i, line)) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        // libtest may have written "test NAME ... " on the same line first.
+        if let Some((_, s)) = line.split_once("SIG {") {
+            if let Some(stdin) = children[1 - i].stdin.as_mut() {
+                let _ = writeln!(stdin, "SIG {{{s}");
+            }
+        } else if let Some((_, r)) = line.split_once("RESULT {") {
+            results[i] = Some(serde_json::from_str(&format!("{{{r}")).unwrap());
+        }
+    }
+    for c in &mut children {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    let coturn_log = coturn.log_tail();
+    drop(coturn);
+    drop(topo);
+    if results
+        .iter()
+        .any(|r| r.as_ref().is_none_or(|r| !through_relay(r)))
+    {
+        eprintln!("coturn:\n{coturn_log}");
+    }
+    let took = t0.elapsed();
+    for (i, r) in results.iter().enumerate() {
+        eprintln!("member {i}: {r:?}");
+    }
+    for (i, r) in results.iter().enumerate() {
+        let r = r
+            .as_ref()
+            .unwrap_or_else(|| panic!("member {i} gave no result"));
+        let cands = r["local_candidates"].as_array().unwrap();
+        let has = |typ: &str| {
+            cands
+                .iter()
+                .any(|c| c.as_str().is_some_and(|c| c.contains(typ)))
+        };
+        // Host, server-reflexive (the router's public address) and relay
+        // candidates were all offered ...
+        assert!(
+            has(" typ host") && has(" typ srflx raddr ") && has(" typ relay raddr "),
+            "{r}"
+        );
+        assert!(
+            cands.iter().any(|c| c
+                .as_str()
+                .is_some_and(|c| c.contains(" 100.64.0.") && c.contains("srflx"))),
+            "{r}"
+        );
+        // ... and the path ICE selected goes through coturn.
+        assert!(
+            through_relay(r),
+            "member {i} did not go through the relay: {r}"
+        );
+        assert!(r["dtls"].is_string(), "DTLS did not finish: {r}");
+        assert!(r["decoded"].as_u64().unwrap() >= FRAMES as u64, "{r}");
+    }
+    eprintln!("call across two symmetric NATs through coturn: {took:?} including setup");
+}
