@@ -41,6 +41,7 @@
 pub mod driver;
 #[cfg(feature = "net")]
 pub mod fair_input;
+pub mod ice_servers;
 pub mod node;
 pub mod signaling;
 pub mod uplink_budget;

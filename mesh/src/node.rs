@@ -282,6 +282,10 @@ pub struct MeshStats {
     pub glare_ignored: u64,
     /// ICE restarts we asked for (a connection went Disconnected).
     pub ice_restarts: u64,
+    /// URLs of the room's ICE servers (`welcome`) the node could not use
+    /// (a host name, TCP or TLS transport, TURN without credentials; see
+    /// [`crate::ice_servers`]).
+    pub ice_servers_skipped: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -385,6 +389,7 @@ pub struct MeshNode {
     glare_rollbacks: u64,
     glare_ignored: u64,
     ice_restarts: u64,
+    ice_servers_skipped: u64,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -448,6 +453,7 @@ impl MeshNode {
             glare_rollbacks: 0,
             glare_ignored: 0,
             ice_restarts: 0,
+            ice_servers_skipped: 0,
             screen: false,
             screen_keyframe: false,
             rng,
@@ -581,7 +587,19 @@ impl MeshNode {
     /// A message from the signaling server.
     pub fn handle_signal(&mut self, now: Instant, msg: ServerMessage) {
         match msg {
-            ServerMessage::Welcome { id, peers, .. } => {
+            ServerMessage::Welcome {
+                id,
+                peers,
+                ice_servers,
+                ..
+            } => {
+                // The room's STUN and TURN servers, for every connection
+                // made from now on (RFC 8445 §5.1.1: gathered per agent).
+                let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                for s in &skipped {
+                    tracing::debug!("ice server from welcome left out: {s}");
+                }
+                self.ice_servers_skipped += skipped.len() as u64;
                 self.id = Some(id.clone());
                 self.events.push_back(MeshEvent::Joined {
                     id,
@@ -1206,6 +1224,7 @@ impl MeshNode {
             glare_rollbacks: self.glare_rollbacks,
             glare_ignored: self.glare_ignored,
             ice_restarts: self.ice_restarts,
+            ice_servers_skipped: self.ice_servers_skipped,
         }
     }
 }

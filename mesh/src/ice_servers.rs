@@ -1,0 +1,213 @@
+//! The ICE servers a room's `welcome` names, for a node's connections.
+//!
+//! The signaling server hands every member the same list browsers get
+//! (`RTCIceServer` objects, W3C webrtc-pc §4.2.4). A sans-IO node cannot
+//! resolve host names, so it takes the URLs whose host is an IP literal:
+//! `stun:` (RFC 7064 §3.1) becomes a STUN server of the ICE agent, `turn:`
+//! with UDP transport (RFC 7065 §3.1; `?transport=udp` or none) with the
+//! entry's `username` and `credential` a TURN server (RFC 8656). What it
+//! cannot use (a host name, `turns:`, TCP transport, TURN without
+//! credentials, a URL that does not parse) is returned with the reason, so
+//! the caller can count and report it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use meshrtc_ice::{IceConfig, TurnServer};
+
+use crate::signaling::protocol::IceServer;
+
+/// The default port of STUN and TURN over UDP (RFC 8489 §9, RFC 8656 §3).
+const DEFAULT_PORT: u16 = 3478;
+
+/// Why a URL was left out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IceServerSkipped {
+    /// Not `stun:`, `turn:` (or `turns:`, which needs TLS to the server).
+    #[error("{0}: unsupported scheme")]
+    Scheme(String),
+    /// The host is a name: the node resolves nothing.
+    #[error("{0}: host is not an IP address")]
+    HostName(String),
+    /// TURN over TCP or TLS is not spoken yet.
+    #[error("{0}: only UDP transport")]
+    Transport(String),
+    /// A TURN URL without username or credential.
+    #[error("{0}: TURN without credentials")]
+    NoCredentials(String),
+    /// Host or port do not parse.
+    #[error("{0}: malformed")]
+    Malformed(String),
+}
+
+/// Puts the usable servers of `servers` into `ice` (after those already
+/// there, without duplicates) and returns what was left out.
+pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped> {
+    let mut skipped = Vec::new();
+    for server in servers {
+        for url in &server.urls {
+            match parse(url) {
+                Ok((Scheme::Stun, addr)) => {
+                    if !ice.stun_servers.contains(&addr) {
+                        ice.stun_servers.push(addr);
+                    }
+                }
+                Ok((Scheme::Turn, addr)) => match (&server.username, &server.credential) {
+                    (Some(u), Some(c)) => {
+                        if !ice.turn_servers.iter().any(|t| t.addr == addr) {
+                            ice.turn_servers.push(TurnServer {
+                                addr,
+                                username: u.clone(),
+                                password: c.clone(),
+                            });
+                        }
+                    }
+                    _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
+                },
+                Err(e) => skipped.push(e),
+            }
+        }
+    }
+    skipped
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Stun,
+    Turn,
+}
+
+/// `scheme:host[:port][?transport=...]`, host an IPv4 literal or an IPv6
+/// literal in brackets (RFC 7064 §3.1 and RFC 7065 §3.1 grammar).
+fn parse(url: &str) -> Result<(Scheme, SocketAddr), IceServerSkipped> {
+    let bad = || IceServerSkipped::Malformed(url.to_owned());
+    let (scheme, rest) = url.split_once(':').ok_or_else(bad)?;
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "stun" => Scheme::Stun,
+        "turn" => Scheme::Turn,
+        _ => return Err(IceServerSkipped::Scheme(url.to_owned())),
+    };
+    let (hostport, query) = match rest.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (rest, None),
+    };
+    match (scheme, query) {
+        (_, None) => {}
+        (Scheme::Turn, Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {}
+        (Scheme::Turn, Some(q)) if q.to_ascii_lowercase().starts_with("transport=") => {
+            return Err(IceServerSkipped::Transport(url.to_owned()))
+        }
+        _ => return Err(bad()),
+    }
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(bad)?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+        };
+        (h, port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?,
+        None => DEFAULT_PORT,
+    };
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| IceServerSkipped::HostName(url.to_owned()))?;
+    Ok((scheme, SocketAddr::new(ip, port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stun_and_udp_turn_with_ip_literals_are_taken_the_rest_is_reported() {
+        let servers = vec![
+            IceServer::url("stun:192.0.2.1"),
+            IceServer {
+                urls: vec![
+                    "turn:192.0.2.2:3479?transport=udp".into(),
+                    "turn:[2001:db8::1]".into(),
+                    "turn:192.0.2.2:443?transport=tcp".into(),
+                    "turns:192.0.2.2:5349".into(),
+                ],
+                username: Some("1700000000:ada".into()),
+                credential: Some("c2VjcmV0".into()),
+            },
+            IceServer::url("turn:192.0.2.9"),
+            IceServer::url("stun:stun.example.org:19302"),
+            IceServer::url("stun:192.0.2.1:0"),
+            IceServer::url("stun:[2001:db8::2]:3478"),
+            IceServer::url("stun:192.0.2.1"),
+        ];
+        let mut ice = IceConfig::controlled(0);
+        let skipped = apply(&servers, &mut ice);
+        assert_eq!(
+            ice.stun_servers,
+            vec![
+                "192.0.2.1:3478".parse::<SocketAddr>().unwrap(),
+                "[2001:db8::2]:3478".parse().unwrap(),
+            ]
+        );
+        let turn: Vec<(SocketAddr, &str, &str)> = ice
+            .turn_servers
+            .iter()
+            .map(|t| (t.addr, t.username.as_str(), t.password.as_str()))
+            .collect();
+        assert_eq!(
+            turn,
+            vec![
+                (
+                    "192.0.2.2:3479".parse().unwrap(),
+                    "1700000000:ada",
+                    "c2VjcmV0"
+                ),
+                (
+                    "[2001:db8::1]:3478".parse().unwrap(),
+                    "1700000000:ada",
+                    "c2VjcmV0"
+                ),
+            ]
+        );
+        assert_eq!(
+            skipped,
+            vec![
+                IceServerSkipped::Transport("turn:192.0.2.2:443?transport=tcp".into()),
+                IceServerSkipped::Scheme("turns:192.0.2.2:5349".into()),
+                IceServerSkipped::NoCredentials("turn:192.0.2.9".into()),
+                IceServerSkipped::HostName("stun:stun.example.org:19302".into()),
+                IceServerSkipped::Malformed("stun:192.0.2.1:0".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_urls_never_panic() {
+        for url in [
+            "",
+            ":",
+            "stun",
+            "stun:",
+            "stun:[",
+            "stun:[::1",
+            "stun:[::1]x",
+            "turn:1.2.3.4?",
+            "stun:1.2.3.4:99999",
+            "stun:1.2.3.4?transport=udp",
+        ] {
+            let mut ice = IceConfig::controlled(0);
+            let skipped = apply(&[IceServer::url(url)], &mut ice);
+            assert_eq!(skipped.len(), 1, "{url}");
+            assert!(ice.stun_servers.is_empty() && ice.turn_servers.is_empty());
+        }
+    }
+}
