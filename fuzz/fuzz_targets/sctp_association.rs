@@ -1,4 +1,4 @@
-//! An established SCTP association fed a script of hostile input: raw
+//! An established SCTP association (under the data channel layer) fed a script of hostile input: raw
 //! packets, packets with the right tag and a valid CRC around fuzzed
 //! chunks (so they get past the checksum and tag checks), user sends,
 //! closes, stream resets and time. No panic; the flight never exceeds what
@@ -8,37 +8,20 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use meshrtc_sctp::fuzzing::pump;
 use meshrtc_sctp::packet::Packet;
-use meshrtc_sctp::{Association, Config, Reliability};
-
-fn pump(a: &mut Association, b: &mut Association, now: Instant) {
-    let mut buf = Vec::new();
-    for _ in 0..64 {
-        let mut any = false;
-        while a.poll_transmit(now, &mut buf) {
-            let _ = b.handle_input(now, &buf);
-            any = true;
-        }
-        while b.poll_transmit(now, &mut buf) {
-            let _ = a.handle_input(now, &buf);
-            any = true;
-        }
-        while a.poll_event().is_some() {}
-        while b.poll_event().is_some() {}
-        if !any {
-            break;
-        }
-    }
-}
+use meshrtc_sctp::{Config, DataChannels, Reliability};
 
 fuzz_target!(|data: &[u8]| {
     let mut now = Instant::now();
-    let mut a = Association::new(Config::new([1; 32], [2; 32]));
-    let mut b = Association::new(Config::new([3; 32], [4; 32]));
+    let mut a = DataChannels::new(Config::new([1; 32], [2; 32]), true);
+    let mut b = DataChannels::new(Config::new([3; 32], [4; 32]), false);
     a.connect(now);
     pump(&mut a, &mut b, now);
     // The tag b expects on packets from a, learned from a's next packet.
-    let _ = a.send(now, 0, 53, b"x", true, Reliability::Reliable);
+    let _ = a
+        .association_mut()
+        .send(now, 0, 53, b"x", true, Reliability::Reliable);
     let mut probe = Vec::new();
     let tag = if a.poll_transmit(now, &mut probe) {
         let _ = b.handle_input(now, &probe);
@@ -75,7 +58,9 @@ fuzz_target!(|data: &[u8]| {
                     _ => Reliability::MaxLifetime(Duration::from_millis(50)),
                 };
                 let size = body.len() * 97;
-                let _ = b.send(now, stream, 53, &vec![7; size], op & 8 == 0, rel);
+                let _ = b
+                    .association_mut()
+                    .send(now, stream, 53, &vec![7; size], op & 8 == 0, rel);
             }
             4 => {
                 now += Duration::from_millis(body.first().copied().unwrap_or(1) as u64 * 20);
@@ -87,7 +72,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             5 => pump(&mut a, &mut b, now),
-            6 => b.reset_streams(&[body.first().copied().unwrap_or(0) as u16 % 4]),
+            6 => b
+                .association_mut()
+                .reset_streams(&[body.first().copied().unwrap_or(0) as u16 % 4]),
             _ => {
                 if op & 0x80 != 0 {
                     b.close(now);

@@ -6,7 +6,62 @@
 
 use std::time::{Duration, Instant};
 
-use meshrtc_sctp::{Association, Config, Event};
+use meshrtc_sctp::{Association, ChannelEvent, Config, DataChannels, Error, Event};
+
+/// What the pair drives: an association, or data channels over one.
+pub trait Endpoint {
+    type Ev;
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool;
+    fn poll_event(&mut self) -> Option<Self::Ev>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn assoc(&self) -> &Association;
+}
+
+impl Endpoint for Association {
+    type Ev = Event;
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
+        Association::handle_input(self, now, bytes)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Association::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        Association::poll_transmit(self, now, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Association::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Association::poll_timeout(self)
+    }
+    fn assoc(&self) -> &Association {
+        self
+    }
+}
+
+impl Endpoint for DataChannels {
+    type Ev = ChannelEvent;
+    fn handle_input(&mut self, now: Instant, bytes: &[u8]) -> Result<(), Error> {
+        DataChannels::handle_input(self, now, bytes)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        DataChannels::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> bool {
+        DataChannels::poll_transmit(self, now, buf)
+    }
+    fn poll_event(&mut self) -> Option<ChannelEvent> {
+        DataChannels::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        DataChannels::poll_timeout(self)
+    }
+    fn assoc(&self) -> &Association {
+        self.association()
+    }
+}
 
 /// xorshift64*: enough for test decisions, and reproducible.
 pub struct TestRng(u64);
@@ -47,16 +102,16 @@ impl Default for Link {
     }
 }
 
-pub struct Pair {
-    pub a: Association,
-    pub b: Association,
+pub struct Pair<E: Endpoint = Association> {
+    pub a: E,
+    pub b: E,
     pub now: Instant,
     pub start: Instant,
     pub rng: TestRng,
     pub link: Link,
     in_flight: Vec<(Instant, bool, Vec<u8>)>,
-    pub a_events: Vec<Event>,
-    pub b_events: Vec<Event>,
+    pub a_events: Vec<E::Ev>,
+    pub b_events: Vec<E::Ev>,
     pub dropped: u64,
     /// Packets that added to the flight while it was already at or above
     /// the cwnd (§6.1 B allows it only for fast retransmit, §7.2.4).
@@ -70,24 +125,9 @@ pub fn config(seed: u8) -> Config {
     Config::new([seed; 32], [seed.wrapping_add(100); 32])
 }
 
-impl Pair {
+impl Pair<Association> {
     pub fn new(a: Config, b: Config, link: Link, seed: u64) -> Self {
-        let now = Instant::now();
-        Pair {
-            a: Association::new(a),
-            b: Association::new(b),
-            now,
-            start: now,
-            rng: TestRng::new(seed),
-            link,
-            in_flight: Vec::new(),
-            a_events: Vec::new(),
-            b_events: Vec::new(),
-            dropped: 0,
-            cwnd_violations: 0,
-            a_to_b_filter: None,
-            b_to_a_filter: None,
-        }
+        Pair::from_endpoints(Association::new(a), Association::new(b), link, seed)
     }
 
     /// Connected with both sides sending INIT, as browsers do.
@@ -102,6 +142,56 @@ impl Pair {
         p
     }
 
+    pub fn messages_at_b(&self) -> Vec<&meshrtc_sctp::Message> {
+        self.b_events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Pair<DataChannels> {
+    /// `a` is the DTLS client, `b` the server; the association is up.
+    pub fn channels(link: Link, seed: u64) -> Self {
+        let mut p = Pair::from_endpoints(
+            DataChannels::new(config(1), true),
+            DataChannels::new(config(2), false),
+            link,
+            seed,
+        );
+        p.a.connect(p.now);
+        p.b.connect(p.now);
+        p.run_until(Duration::from_secs(30), |p| {
+            p.a_events.contains(&ChannelEvent::Connected)
+                && p.b_events.contains(&ChannelEvent::Connected)
+        });
+        p
+    }
+}
+
+impl<E: Endpoint> Pair<E> {
+    pub fn from_endpoints(a: E, b: E, link: Link, seed: u64) -> Self {
+        let now = Instant::now();
+        Pair {
+            a,
+            b,
+            now,
+            start: now,
+            rng: TestRng::new(seed),
+            link,
+            in_flight: Vec::new(),
+            a_events: Vec::new(),
+            b_events: Vec::new(),
+            dropped: 0,
+            cwnd_violations: 0,
+            a_to_b_filter: None,
+            b_to_a_filter: None,
+        }
+    }
+
     fn flush(&mut self) {
         let mut buf = Vec::new();
         for from_a in [true, false] {
@@ -111,11 +201,11 @@ impl Pair {
                 } else {
                     (&mut self.b, &mut self.b_to_a_filter)
                 };
-                let (flight, cwnd) = (assoc.flight_size(), assoc.cwnd());
+                let (flight, cwnd) = (assoc.assoc().flight_size(), assoc.assoc().cwnd());
                 if !assoc.poll_transmit(self.now, &mut buf) {
                     break;
                 }
-                if assoc.flight_size() > flight && flight >= cwnd {
+                if assoc.assoc().flight_size() > flight && flight >= cwnd {
                     self.cwnd_violations += 1;
                 }
                 if let Some(f) = filter {
@@ -202,7 +292,7 @@ impl Pair {
     }
 
     /// Steps until `done` or `limit` of virtual time; panics after too many steps.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair) -> bool) {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Pair<E>) -> bool) {
         let end = self.now + limit;
         for _ in 0..2_000_000 {
             if done(self) || self.now > end {
@@ -213,15 +303,5 @@ impl Pair {
             }
         }
         panic!("livelock: too many steps");
-    }
-
-    pub fn messages_at_b(&self) -> Vec<&meshrtc_sctp::Message> {
-        self.b_events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m),
-                _ => None,
-            })
-            .collect()
     }
 }
