@@ -104,6 +104,9 @@ pub(crate) struct Sender {
     fast_recovery_exit: Option<u64>,
     /// One packet of fast retransmissions may ignore cwnd (§7.2.4 step 3).
     fast_rtx_bypass: bool,
+    /// How many chunks in `sent` have `needs_rtx` (so sending need not
+    /// scan them all).
+    rtx_marked: usize,
     buffered: HashMap<u16, usize>,
     buffered_total: usize,
     pub(crate) forward_tsn_due: bool,
@@ -133,6 +136,7 @@ impl Sender {
             peer_rwnd,
             fast_recovery_exit: None,
             fast_rtx_bypass: false,
+            rtx_marked: 0,
             buffered: HashMap::new(),
             buffered_total: 0,
             forward_tsn_due: false,
@@ -244,7 +248,9 @@ impl Sender {
             .filter(|s| s.msg_id == msg_id && !s.abandoned)
         {
             s.abandoned = true;
-            s.needs_rtx = false;
+            if std::mem::take(&mut s.needs_rtx) {
+                self.rtx_marked -= 1;
+            }
             if s.in_flight {
                 s.in_flight = false;
                 self.flight_size -= s.data.len();
@@ -354,6 +360,9 @@ impl Sender {
             let Some(s) = self.sent.pop_front() else {
                 break;
             };
+            if s.needs_rtx {
+                self.rtx_marked -= 1;
+            }
             if !s.acked && !s.abandoned {
                 bytes_acked += s.data.len();
                 out.newly_acked = true;
@@ -379,7 +388,9 @@ impl Sender {
                     continue;
                 }
                 s.acked = true;
-                s.needs_rtx = false;
+                if std::mem::take(&mut s.needs_rtx) {
+                    self.rtx_marked -= 1;
+                }
                 if s.in_flight {
                     s.in_flight = false;
                     self.flight_size -= s.data.len();
@@ -407,6 +418,7 @@ impl Sender {
                 s.misses += 1;
                 if s.misses == 3 {
                     s.needs_rtx = true;
+                    self.rtx_marked += 1;
                     s.in_flight = false;
                     self.flight_size -= s.data.len();
                     out.fast_retransmit += 1;
@@ -462,7 +474,10 @@ impl Sender {
                 s.in_flight = false;
                 self.flight_size -= s.data.len();
             }
-            s.needs_rtx = true;
+            if !s.needs_rtx {
+                s.needs_rtx = true;
+                self.rtx_marked += 1;
+            }
         }
         if self.adv_peer_ack > self.cum_ack {
             self.forward_tsn_due = true;
@@ -471,7 +486,7 @@ impl Sender {
 
     /// Whether `fill` would write something now.
     pub(crate) fn wants_to_send(&self) -> bool {
-        let rtx = self.sent.iter().any(|s| s.needs_rtx);
+        let rtx = self.rtx_marked > 0;
         let room = self.flight_size < self.cwnd || self.fast_rtx_bypass;
         (rtx && room)
             || (!self.pending.is_empty()
@@ -489,13 +504,18 @@ impl Sender {
         out: &mut Vec<u8>,
         mut room: usize,
     ) -> (bool, bool) {
+        debug_assert_eq!(
+            self.rtx_marked,
+            self.sent.iter().filter(|s| s.needs_rtx).count(),
+            "retransmission count out of step"
+        );
         self.expire_pending(now);
         let mut wrote = false;
         let mut retransmitted = false;
         let bypass = std::mem::take(&mut self.fast_rtx_bypass);
         // Retransmissions.
         let mut i = 0;
-        while i < self.sent.len() {
+        while self.rtx_marked > 0 && i < self.sent.len() {
             let s = &self.sent[i];
             if !s.needs_rtx || s.abandoned {
                 i += 1;
@@ -516,6 +536,7 @@ impl Sender {
             let s = &mut self.sent[i];
             emit_data(out, s);
             s.needs_rtx = false;
+            self.rtx_marked -= 1;
             s.in_flight = true;
             s.misses = 0;
             s.transmissions += 1;
