@@ -178,6 +178,8 @@ pub struct Association {
     ack_now: bool,
     ack_deadline: Option<Instant>,
     data_packets_unacked: u32,
+    /// The a_rwnd of our last SACK.
+    advertised_rwnd: u32,
     heartbeat_at: Option<Instant>,
     heartbeat_outstanding: Option<(u64, Instant)>,
     error_count: u32,
@@ -226,6 +228,7 @@ impl Association {
             ack_now: false,
             ack_deadline: None,
             data_packets_unacked: 0,
+            advertised_rwnd: config.receive_window.min(u32::MAX as usize) as u32,
             heartbeat_at: None,
             heartbeat_outstanding: None,
             error_count: 0,
@@ -416,13 +419,24 @@ impl Association {
         self.events.push_back(Event::Closed(reason));
     }
 
-    /// The next event.
+    /// The next event. Taking a message frees receive window and may
+    /// queue a window update: drain [`Association::poll_transmit`] after.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         if let Some(e) = self.events.pop_front() {
             return Some(e);
         }
-        let m = self.receiver.as_mut()?.poll_message()?;
+        let rx = self.receiver.as_mut()?;
+        let m = rx.poll_message()?;
+        // §6.2: once the window we last advertised as (nearly) closed has
+        // reopened to half its size, tell the sender at once (a window
+        // update) instead of waiting for its next probe or timeout.
+        if (self.advertised_rwnd as usize) < 2 * self.config.mtu
+            && rx.a_rwnd() as usize >= self.config.receive_window / 2
+        {
+            self.ack_pending = true;
+            self.ack_now = true;
+        }
         Some(Event::Message(m))
     }
 
@@ -1207,9 +1221,10 @@ impl Association {
 
     fn sack_chunk(&mut self) -> Option<Vec<u8>> {
         let rx = self.receiver.as_mut()?;
+        self.advertised_rwnd = rx.a_rwnd();
         let sack = SackChunk {
             cum_tsn_ack: rx.cum_tsn() as u32,
-            a_rwnd: rx.a_rwnd(),
+            a_rwnd: self.advertised_rwnd,
             gap_blocks: rx.gap_blocks(),
             duplicate_tsns: rx.take_dups(),
         };

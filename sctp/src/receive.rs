@@ -129,11 +129,18 @@ impl Receiver {
         if d.payload.is_empty() {
             return DataOutcome::Empty;
         }
-        // §6.2: when the window is exhausted, drop what does not advance
-        // the cumulative TSN, so the buffer cannot fill with chunks that
-        // wait for one that never gets in.
-        if self.buffered + d.payload.len() > self.capacity && tsn != self.cum_tsn + 1 {
-            return DataOutcome::WindowFull;
+        // §6.2: when the window is exhausted, new data is dropped. The one
+        // exception is the TSN that advances the cumulative ack while
+        // out-of-order data waits for it, so the buffer cannot stay full of
+        // chunks that wait for one that never gets in; even then the
+        // buffer never holds more than twice the window.
+        if self.buffered + d.payload.len() > self.capacity {
+            let unblocks = tsn == self.cum_tsn + 1
+                && !self.above.is_empty()
+                && self.buffered + d.payload.len() <= 2 * self.capacity;
+            if !unblocks {
+                return DataOutcome::WindowFull;
+            }
         }
         self.above.insert(tsn);
         while self.above.remove(&(self.cum_tsn + 1)) {
@@ -397,7 +404,19 @@ mod tests {
     }
 
     #[test]
-    fn a_full_window_only_admits_the_next_tsn() {
+    fn in_order_data_beyond_the_window_is_dropped_when_nothing_waits_for_it() {
+        let mut r = Receiver::new(initial(0), 4);
+        let d0 = data(0, 0, true, true, false, b"abcd");
+        assert_eq!(r.on_data(&d0), DataOutcome::New);
+        // The application has not taken "abcd": the next TSN is refused.
+        let d1 = data(1, 1, true, true, false, b"e");
+        assert_eq!(r.on_data(&d1), DataOutcome::WindowFull);
+        assert_eq!(r.poll_message().unwrap().data, b"abcd");
+        assert_eq!(r.on_data(&d1), DataOutcome::New);
+    }
+
+    #[test]
+    fn a_full_window_only_admits_the_tsn_that_unblocks_waiting_data() {
         let mut r = Receiver::new(initial(0), 4);
         assert_eq!(
             r.on_data(&data(1, 1, true, true, false, b"abcd")),

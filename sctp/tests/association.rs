@@ -449,3 +449,97 @@ fn zero_checksum_is_used_only_when_both_sides_offer_it() {
         .verify_checksum()
         .unwrap();
 }
+
+/// A receiver whose application does not read: the buffer stays within
+/// the window and the sender stops; once the messages are taken, a window
+/// update restarts it.
+#[test]
+fn a_slow_reader_closes_the_window_and_a_window_update_reopens_it() {
+    let mut cb = config(2);
+    cb.receive_window = 64 * 1024;
+    let mut p = Pair::new(config(1), cb, Link::default(), 15);
+    p.a.connect(p.now);
+    p.run_until(Duration::from_secs(5), |p| {
+        p.a.is_established() && p.b.is_established()
+    });
+    for i in 0..100u32 {
+        p.a.send(p.now, 0, 53, &payload(i, 4000), true, Reliability::Reliable)
+            .unwrap();
+    }
+    // Move packets by hand for 3 virtual seconds without taking b's
+    // messages (the pair would drain b's events).
+    let mut buf = Vec::new();
+    let mut now = p.now;
+    let end = now + Duration::from_secs(3);
+    let pump = |p: &mut Pair, now, buf: &mut Vec<u8>| {
+        let mut moved = true;
+        while moved {
+            moved = false;
+            while p.a.poll_transmit(now, buf) {
+                let _ = p.b.handle_input(now, buf);
+                moved = true;
+            }
+            while p.b.poll_transmit(now, buf) {
+                let _ = p.a.handle_input(now, buf);
+                moved = true;
+            }
+        }
+    };
+    while now < end {
+        pump(&mut p, now, &mut buf);
+        now = [p.a.poll_timeout(), p.b.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(end)
+            .clamp(now, end);
+        p.a.handle_timeout(now);
+        p.b.handle_timeout(now);
+    }
+    pump(&mut p, now, &mut buf);
+    assert!(!p.b.poll_transmit(now, &mut buf), "b is quiet");
+    // b took in at most its window: 16 messages of 4000 bytes fill 64 KiB;
+    // what the sender pushed beyond (zero-window probes) was dropped.
+    let b_stats = p.b.stats();
+    let accepted = b_stats.data_chunks_received - b_stats.data_dropped;
+    // Each message is four chunks (3 × 1172 + 484 bytes): at most the 16
+    // messages that fit the window plus one.
+    assert!(accepted <= 4 * 17, "{b_stats:?}");
+    assert!(
+        b_stats.data_dropped > 0,
+        "the sender probed the closed window: {b_stats:?}"
+    );
+    // The application reads everything it was given, which reopens the
+    // window.
+    let mut taken = Vec::new();
+    while let Some(e) = p.b.poll_event() {
+        if let Event::Message(m) = e {
+            taken.push(m);
+        }
+    }
+    assert!(
+        taken.len() >= 13,
+        "b had delivered {} messages",
+        taken.len()
+    );
+    assert!(
+        p.b.poll_transmit(now, &mut buf),
+        "a window update goes out at once"
+    );
+    let view = Packet::new_checked(&buf[..]).unwrap();
+    let update = PacketRepr::parse(&view, meshrtc_sctp::packet::ChecksumPolicy::Required).unwrap();
+    assert!(
+        matches!(&update.chunks[0], Chunk::Sack(s) if s.a_rwnd >= 32 * 1024),
+        "{update:?}"
+    );
+    p.now = now;
+    p.a.handle_input(now, &buf).unwrap();
+    p.run_until(Duration::from_secs(60), |p| {
+        taken.len() + p.messages_at_b().len() == 100
+    });
+    taken.extend(p.messages_at_b().into_iter().cloned());
+    assert_eq!(taken.len(), 100);
+    for (i, m) in taken.iter().enumerate() {
+        assert_eq!(m.data, payload(i as u32, 4000), "message {i}");
+    }
+}
