@@ -74,6 +74,7 @@ mod receive;
 mod rng;
 pub mod rto;
 mod send;
+mod send_queue;
 mod tsn;
 
 pub use association::{Association, CloseReason, Event, State, Stats};

@@ -9,6 +9,8 @@
 //! FORWARD TSN announces.
 
 use std::collections::{HashMap, VecDeque};
+
+use crate::send_queue::{Fragment, StreamQueues};
 use std::time::{Duration, Instant};
 
 use crate::chunk::{Chunk, DataChunk, DATA_HEADER_LEN};
@@ -39,6 +41,18 @@ struct Pending {
     data: Vec<u8>,
     expires: Option<Instant>,
     max_rtx: Option<u32>,
+}
+
+impl Fragment for Pending {
+    fn stream(&self) -> u16 {
+        self.stream_id
+    }
+    fn is_first(&self) -> bool {
+        self.beginning
+    }
+    fn is_last(&self) -> bool {
+        self.ending
+    }
 }
 
 #[derive(Debug)]
@@ -90,7 +104,7 @@ pub(crate) struct Sender {
     next_tsn: u64,
     cum_ack: u64,
     adv_peer_ack: u64,
-    pending: VecDeque<Pending>,
+    pending: StreamQueues<Pending>,
     sent: VecDeque<Sent>,
     next_ssn: HashMap<u16, u16>,
     /// (message, SSN) of the message whose fragments are being sent.
@@ -123,7 +137,7 @@ impl Sender {
             next_tsn: initial_tsn,
             cum_ack: initial_tsn - 1,
             adv_peer_ack: initial_tsn - 1,
-            pending: VecDeque::new(),
+            pending: StreamQueues::new(),
             sent: VecDeque::new(),
             next_ssn: HashMap::new(),
             current_ssn: None,
@@ -329,13 +343,16 @@ impl Sender {
 
     /// Drops unsent messages whose lifetime is over.
     fn expire_pending(&mut self, now: Instant) {
-        while let Some(id) = self
-            .pending
-            .iter()
-            .find(|p| p.beginning && p.expires.is_some_and(|e| now >= e))
-            .map(|p| p.msg_id)
-        {
-            self.abandon(id);
+        loop {
+            let expired = self
+                .pending
+                .iter()
+                .find(|p| p.beginning && p.expires.is_some_and(|e| now >= e))
+                .map(|p| p.msg_id);
+            match expired {
+                Some(id) => self.abandon(id),
+                None => break,
+            }
         }
     }
 
@@ -655,8 +672,9 @@ mod tests {
         s.enqueue(now, 1, 53, &vec![7u8; 10_000], true, Reliability::Reliable);
         // 1172 bytes per fragment: 9 fragments.
         assert_eq!(s.pending.len(), 9);
-        assert!(s.pending[0].beginning && !s.pending[0].ending);
-        assert!(s.pending[8].ending);
+        let frags: Vec<&Pending> = s.pending.iter().collect();
+        assert!(frags[0].beginning && !frags[0].ending);
+        assert!(frags[8].ending);
         assert_eq!(s.buffered(1), 10_000);
         // Initial cwnd 4380 bytes: 4 fragments go out (the fourth may
         // start while flight < cwnd).

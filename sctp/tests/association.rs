@@ -543,3 +543,38 @@ fn a_slow_reader_closes_the_window_and_a_window_update_reopens_it() {
         assert_eq!(m.data, payload(i as u32, 4000), "message {i}");
     }
 }
+
+/// Streams take turns between messages: a chat line queued behind a bulk
+/// transfer on another stream goes out after the bulk message in progress,
+/// not after the whole transfer.
+#[test]
+fn a_small_message_is_not_stuck_behind_another_streams_backlog() {
+    let mut p = Pair::connected(Link::default(), 16);
+    for i in 0..20 {
+        p.a.send(
+            p.now,
+            1,
+            53,
+            &payload(i, 64 * 1024),
+            true,
+            Reliability::Reliable,
+        )
+        .unwrap();
+    }
+    p.a.send(
+        p.now,
+        2,
+        51,
+        b"\xff\xff\xff\xffchat",
+        true,
+        Reliability::Reliable,
+    )
+    .unwrap();
+    p.run_until(Duration::from_secs(60), |p| p.messages_at_b().len() == 21);
+    let streams: Vec<u16> = p.messages_at_b().iter().map(|m| m.stream_id).collect();
+    let chat = streams.iter().position(|s| *s == 2).expect("chat arrived");
+    assert!(
+        chat <= 1,
+        "chat delivered after {chat} bulk messages: {streams:?}"
+    );
+}
