@@ -1,0 +1,461 @@
+//! The receiving side of an association: which TSNs arrived (the
+//! cumulative TSN, gap blocks and duplicates a SACK reports, RFC 9260
+//! §6.2), reassembly of fragmented user messages (§6.9), ordered delivery
+//! per stream by SSN and unordered delivery (§6.6), the receive window
+//! (§6.2.1's a_rwnd), FORWARD TSN (RFC 3758 §3.6) and incoming stream
+//! resets (RFC 6525 §5.2.2).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use crate::chunk::DataChunk;
+use crate::tsn::unwrap_tsn;
+
+/// A complete user message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Stream identifier.
+    pub stream_id: u16,
+    /// Payload protocol identifier.
+    pub ppid: u32,
+    /// Whether it was sent ordered.
+    pub ordered: bool,
+    /// The message bytes.
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Fragment {
+    stream_id: u16,
+    ssn: u16,
+    ppid: u32,
+    unordered: bool,
+    beginning: bool,
+    ending: bool,
+    data: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct InStream {
+    next_ssn: u16,
+    /// Complete ordered messages waiting for an earlier SSN.
+    waiting: BTreeMap<u16, Message>,
+}
+
+/// What became of a DATA chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataOutcome {
+    /// Stored.
+    New,
+    /// Already received (reported in the next SACK).
+    Duplicate,
+    /// Beyond what the receive window can track.
+    OutOfWindow,
+    /// The window is full and the TSN does not fill the cumulative gap.
+    WindowFull,
+    /// No user data (§3.3.1 forbids it).
+    Empty,
+}
+
+/// How far beyond the cumulative TSN a chunk may be: gap blocks carry
+/// 16-bit offsets (§3.3.4).
+const MAX_TSN_AHEAD: u64 = 65_535;
+/// Duplicates remembered for one SACK.
+const MAX_DUPS: usize = 32;
+/// Gap blocks in one SACK (keeps it well within the MTU).
+pub(crate) const MAX_GAP_BLOCKS: usize = 64;
+
+#[derive(Debug)]
+pub(crate) struct Receiver {
+    cum_tsn: u64,
+    above: BTreeSet<u64>,
+    dups: Vec<u32>,
+    fragments: BTreeMap<u64, Fragment>,
+    streams: HashMap<u16, InStream>,
+    ready: VecDeque<Message>,
+    buffered: usize,
+    capacity: usize,
+}
+
+impl Receiver {
+    /// `peer_initial_tsn` unwrapped; the cumulative TSN starts one below.
+    pub(crate) fn new(peer_initial_tsn: u64, capacity: usize) -> Self {
+        Receiver {
+            cum_tsn: peer_initial_tsn - 1,
+            above: BTreeSet::new(),
+            dups: Vec::new(),
+            fragments: BTreeMap::new(),
+            streams: HashMap::new(),
+            ready: VecDeque::new(),
+            buffered: 0,
+            capacity,
+        }
+    }
+
+    pub(crate) fn cum_tsn(&self) -> u64 {
+        self.cum_tsn
+    }
+
+    pub(crate) fn unwrap(&self, tsn: u32) -> u64 {
+        unwrap_tsn(self.cum_tsn, tsn)
+    }
+
+    /// The advertised receiver window (§6.2.1).
+    pub(crate) fn a_rwnd(&self) -> u32 {
+        self.capacity
+            .saturating_sub(self.buffered)
+            .min(u32::MAX as usize) as u32
+    }
+
+    pub(crate) fn has_gaps(&self) -> bool {
+        !self.above.is_empty()
+    }
+
+    pub(crate) fn has_dups(&self) -> bool {
+        !self.dups.is_empty()
+    }
+
+    /// Handles one DATA chunk (§6.2).
+    pub(crate) fn on_data(&mut self, d: &DataChunk<'_>) -> DataOutcome {
+        let tsn = self.unwrap(d.tsn);
+        if tsn <= self.cum_tsn || self.above.contains(&tsn) {
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(d.tsn);
+            }
+            return DataOutcome::Duplicate;
+        }
+        if tsn - self.cum_tsn > MAX_TSN_AHEAD {
+            return DataOutcome::OutOfWindow;
+        }
+        if d.payload.is_empty() {
+            return DataOutcome::Empty;
+        }
+        // §6.2: when the window is exhausted, new data is dropped. The one
+        // exception is the TSN that advances the cumulative ack while
+        // out-of-order data waits for it, so the buffer cannot stay full of
+        // chunks that wait for one that never gets in; even then the
+        // buffer never holds more than twice the window.
+        if self.buffered + d.payload.len() > self.capacity {
+            let unblocks = tsn == self.cum_tsn + 1
+                && !self.above.is_empty()
+                && self.buffered + d.payload.len() <= 2 * self.capacity;
+            if !unblocks {
+                return DataOutcome::WindowFull;
+            }
+        }
+        self.above.insert(tsn);
+        while self.above.remove(&(self.cum_tsn + 1)) {
+            self.cum_tsn += 1;
+        }
+        self.buffered += d.payload.len();
+        self.fragments.insert(
+            tsn,
+            Fragment {
+                stream_id: d.stream_id,
+                ssn: d.ssn,
+                ppid: d.ppid,
+                unordered: d.unordered,
+                beginning: d.beginning,
+                ending: d.ending,
+                data: d.payload.to_vec(),
+            },
+        );
+        self.try_assemble(tsn);
+        DataOutcome::New
+    }
+
+    fn same_message(a: &Fragment, b: &Fragment) -> bool {
+        a.stream_id == b.stream_id && a.unordered == b.unordered && (a.unordered || a.ssn == b.ssn)
+    }
+
+    /// Completes the message that `tsn` belongs to, if all its fragments
+    /// (consecutive TSNs from a B to an E fragment, §6.9) are present.
+    fn try_assemble(&mut self, tsn: u64) {
+        let Some(f) = self.fragments.get(&tsn) else {
+            return;
+        };
+        let mut first = tsn;
+        let mut cur = f;
+        while !cur.beginning {
+            match self.fragments.get(&(first - 1)) {
+                Some(p) if Self::same_message(p, cur) && !p.ending => {
+                    first -= 1;
+                    cur = p;
+                }
+                _ => return,
+            }
+        }
+        let mut last = tsn;
+        let mut cur = f;
+        while !cur.ending {
+            match self.fragments.get(&(last + 1)) {
+                Some(n) if Self::same_message(n, cur) && !n.beginning => {
+                    last += 1;
+                    cur = n;
+                }
+                _ => return,
+            }
+        }
+        let mut data = Vec::new();
+        let mut head = None;
+        for t in first..=last {
+            if let Some(frag) = self.fragments.remove(&t) {
+                data.extend_from_slice(&frag.data);
+                head.get_or_insert((frag.stream_id, frag.ssn, frag.ppid, frag.unordered));
+            }
+        }
+        let Some((stream_id, ssn, ppid, unordered)) = head else {
+            return;
+        };
+        let msg = Message {
+            stream_id,
+            ppid,
+            ordered: !unordered,
+            data,
+        };
+        if unordered {
+            self.ready.push_back(msg);
+            return;
+        }
+        let s = self.streams.entry(stream_id).or_default();
+        let ahead = ssn.wrapping_sub(s.next_ssn);
+        if ahead >= 0x8000 {
+            // An SSN already delivered: stale, drop it.
+            self.buffered -= msg.data.len();
+            return;
+        }
+        s.waiting.insert(ssn, msg);
+        self.deliver_in_order(stream_id);
+    }
+
+    fn deliver_in_order(&mut self, stream_id: u16) {
+        let Some(s) = self.streams.get_mut(&stream_id) else {
+            return;
+        };
+        while let Some(m) = s.waiting.remove(&s.next_ssn) {
+            s.next_ssn = s.next_ssn.wrapping_add(1);
+            self.ready.push_back(m);
+        }
+    }
+
+    /// The next complete message, in delivery order.
+    pub(crate) fn poll_message(&mut self) -> Option<Message> {
+        let m = self.ready.pop_front()?;
+        self.buffered -= m.data.len();
+        Some(m)
+    }
+
+    /// FORWARD TSN (RFC 3758 §3.6): moves the cumulative TSN, drops the
+    /// fragments it skips and delivers ordered messages the skipped SSNs
+    /// held back. Returns false when the new TSN is out of range.
+    pub(crate) fn on_forward_tsn(&mut self, new_cum: u32, skipped: &[(u16, u16)]) -> bool {
+        let nc = self.unwrap(new_cum);
+        if nc > self.cum_tsn + MAX_TSN_AHEAD {
+            return false;
+        }
+        if nc > self.cum_tsn {
+            let keep = self.fragments.split_off(&(nc + 1));
+            for f in std::mem::replace(&mut self.fragments, keep).into_values() {
+                self.buffered -= f.data.len();
+            }
+            self.above = self.above.split_off(&(nc + 1));
+            self.cum_tsn = nc;
+            while self.above.remove(&(self.cum_tsn + 1)) {
+                self.cum_tsn += 1;
+            }
+        }
+        for &(stream_id, ssn) in skipped {
+            let s = self.streams.entry(stream_id).or_default();
+            if ssn.wrapping_sub(s.next_ssn) >= 0x8000 {
+                continue; // already past it
+            }
+            // Deliver what waited up to the skipped SSN, then go past it.
+            let mut upto = Vec::new();
+            while s.next_ssn != ssn.wrapping_add(1) {
+                if let Some(m) = s.waiting.remove(&s.next_ssn) {
+                    upto.push(m);
+                }
+                s.next_ssn = s.next_ssn.wrapping_add(1);
+            }
+            self.ready.extend(upto);
+            self.deliver_in_order(stream_id);
+        }
+        true
+    }
+
+    /// RFC 6525 §5.2.2: the peer reset its outgoing streams (all if
+    /// `streams` is empty); their SSNs start again at 0.
+    pub(crate) fn reset_streams(&mut self, streams: &[u16]) {
+        let mut drop_stream = |s: &mut InStream| {
+            for m in std::mem::take(&mut s.waiting).into_values() {
+                self.buffered -= m.data.len();
+            }
+            s.next_ssn = 0;
+        };
+        if streams.is_empty() {
+            self.streams.values_mut().for_each(&mut drop_stream);
+        } else {
+            for id in streams {
+                if let Some(s) = self.streams.get_mut(id) {
+                    drop_stream(s);
+                }
+            }
+        }
+    }
+
+    /// Gap ack blocks relative to the cumulative TSN (§3.3.4), at most
+    /// [`MAX_GAP_BLOCKS`].
+    pub(crate) fn gap_blocks(&self) -> Vec<(u16, u16)> {
+        let mut out: Vec<(u16, u16)> = Vec::new();
+        for &t in &self.above {
+            let off = (t - self.cum_tsn) as u16;
+            match out.last_mut() {
+                Some((_, end)) if *end + 1 == off => *end = off,
+                _ => {
+                    if out.len() == MAX_GAP_BLOCKS {
+                        break;
+                    }
+                    out.push((off, off));
+                }
+            }
+        }
+        out
+    }
+
+    /// Duplicates since the last call.
+    pub(crate) fn take_dups(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.dups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsn::initial;
+
+    fn data(
+        tsn: u32,
+        ssn: u16,
+        b: bool,
+        e: bool,
+        unordered: bool,
+        payload: &[u8],
+    ) -> DataChunk<'_> {
+        DataChunk {
+            tsn,
+            stream_id: 1,
+            ssn,
+            ppid: 53,
+            unordered,
+            beginning: b,
+            ending: e,
+            immediate: false,
+            payload,
+        }
+    }
+
+    #[test]
+    fn fragments_reassemble_in_any_arrival_order() {
+        let mut r = Receiver::new(initial(10), 1 << 20);
+        assert_eq!(
+            r.on_data(&data(12, 0, false, true, false, b"c")),
+            DataOutcome::New
+        );
+        assert_eq!(
+            r.on_data(&data(10, 0, true, false, false, b"a")),
+            DataOutcome::New
+        );
+        assert_eq!(r.gap_blocks(), vec![(2, 2)]);
+        assert!(r.poll_message().is_none());
+        r.on_data(&data(11, 0, false, false, false, b"b"));
+        assert_eq!(r.poll_message().unwrap().data, b"abc");
+        assert_eq!(r.cum_tsn(), initial(12));
+        assert_eq!(r.a_rwnd(), 1 << 20);
+    }
+
+    #[test]
+    fn ordered_messages_wait_for_their_ssn_and_unordered_do_not() {
+        let mut r = Receiver::new(initial(0), 1 << 20);
+        r.on_data(&data(1, 1, true, true, false, b"second"));
+        r.on_data(&data(2, 0, true, true, true, b"unordered"));
+        assert_eq!(r.poll_message().unwrap().data, b"unordered");
+        assert!(r.poll_message().is_none());
+        r.on_data(&data(0, 0, true, true, false, b"first"));
+        assert_eq!(r.poll_message().unwrap().data, b"first");
+        assert_eq!(r.poll_message().unwrap().data, b"second");
+    }
+
+    #[test]
+    fn duplicates_and_far_tsns_are_reported_not_stored() {
+        let mut r = Receiver::new(initial(100), 1 << 20);
+        r.on_data(&data(100, 0, true, true, false, b"x"));
+        assert_eq!(
+            r.on_data(&data(100, 0, true, true, false, b"x")),
+            DataOutcome::Duplicate
+        );
+        assert_eq!(r.take_dups(), vec![100]);
+        assert_eq!(
+            r.on_data(&data(100 + 70_000, 1, true, true, false, b"x")),
+            DataOutcome::OutOfWindow
+        );
+        assert_eq!(
+            r.on_data(&data(101, 1, true, true, false, b"")),
+            DataOutcome::Empty
+        );
+    }
+
+    #[test]
+    fn in_order_data_beyond_the_window_is_dropped_when_nothing_waits_for_it() {
+        let mut r = Receiver::new(initial(0), 4);
+        let d0 = data(0, 0, true, true, false, b"abcd");
+        assert_eq!(r.on_data(&d0), DataOutcome::New);
+        // The application has not taken "abcd": the next TSN is refused.
+        let d1 = data(1, 1, true, true, false, b"e");
+        assert_eq!(r.on_data(&d1), DataOutcome::WindowFull);
+        assert_eq!(r.poll_message().unwrap().data, b"abcd");
+        assert_eq!(r.on_data(&d1), DataOutcome::New);
+    }
+
+    #[test]
+    fn a_full_window_only_admits_the_tsn_that_unblocks_waiting_data() {
+        let mut r = Receiver::new(initial(0), 4);
+        assert_eq!(
+            r.on_data(&data(1, 1, true, true, false, b"abcd")),
+            DataOutcome::New
+        );
+        assert_eq!(r.a_rwnd(), 0);
+        assert_eq!(
+            r.on_data(&data(2, 2, true, true, false, b"e")),
+            DataOutcome::WindowFull
+        );
+        assert_eq!(
+            r.on_data(&data(0, 0, true, true, false, b"z")),
+            DataOutcome::New
+        );
+        assert_eq!(r.poll_message().unwrap().data, b"z");
+        assert_eq!(r.poll_message().unwrap().data, b"abcd");
+    }
+
+    #[test]
+    fn forward_tsn_skips_a_lost_message_and_releases_the_next() {
+        let mut r = Receiver::new(initial(0), 1 << 20);
+        // TSN 0-1 (SSN 0) lost in part: only the first fragment arrived.
+        r.on_data(&data(0, 0, true, false, false, b"lost"));
+        r.on_data(&data(2, 1, true, true, false, b"next"));
+        assert!(r.poll_message().is_none());
+        assert!(r.on_forward_tsn(1, &[(1, 0)]));
+        assert_eq!(r.cum_tsn(), initial(2));
+        assert_eq!(r.poll_message().unwrap().data, b"next");
+        assert!(r.poll_message().is_none());
+        assert_eq!(r.a_rwnd(), 1 << 20);
+    }
+
+    #[test]
+    fn stream_reset_restarts_ssns_at_zero() {
+        let mut r = Receiver::new(initial(0), 1 << 20);
+        r.on_data(&data(0, 0, true, true, false, b"a"));
+        r.poll_message();
+        r.reset_streams(&[1]);
+        r.on_data(&data(1, 0, true, true, false, b"b"));
+        assert_eq!(r.poll_message().unwrap().data, b"b");
+    }
+}

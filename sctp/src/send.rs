@@ -1,0 +1,804 @@
+//! The sending side of an association: user messages split into DATA
+//! chunks (§6.9), TSNs and SSNs assigned at first transmission, SACK
+//! processing with gap blocks (§6.2.1), fast retransmit after three miss
+//! indications (§7.2.4), T3-rtx retransmission (§6.3.3), congestion control
+//! (cwnd, ssthresh, slow start, congestion avoidance, fast recovery, §7.2),
+//! the peer's receive window (§6.1), and partial reliability: messages
+//! abandoned after a lifetime (RFC 3758 §3.5) or a number of
+//! retransmissions (RFC 7496 §4) and the Advanced.Peer.Ack.Point that a
+//! FORWARD TSN announces.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::send_queue::{Fragment, StreamQueues};
+use std::time::{Duration, Instant};
+
+use crate::chunk::{Chunk, DataChunk, DATA_HEADER_LEN};
+use crate::param::padded;
+use crate::tsn::unwrap_tsn;
+
+/// How reliably a message is delivered (RFC 8831 §6.1, RFC 3758, RFC 7496).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reliability {
+    /// Retransmitted until acknowledged.
+    #[default]
+    Reliable,
+    /// Abandoned after this many retransmissions (RFC 7496 §4).
+    MaxRetransmits(u32),
+    /// Abandoned when not acknowledged within this time of being queued
+    /// (RFC 3758 §3.5 timed reliability).
+    MaxLifetime(Duration),
+}
+
+#[derive(Debug)]
+struct Pending {
+    msg_id: u64,
+    stream_id: u16,
+    ppid: u32,
+    unordered: bool,
+    beginning: bool,
+    ending: bool,
+    data: Vec<u8>,
+    expires: Option<Instant>,
+    max_rtx: Option<u32>,
+}
+
+impl Fragment for Pending {
+    fn stream(&self) -> u16 {
+        self.stream_id
+    }
+    fn is_first(&self) -> bool {
+        self.beginning
+    }
+    fn is_last(&self) -> bool {
+        self.ending
+    }
+}
+
+#[derive(Debug)]
+struct Sent {
+    tsn: u64,
+    msg_id: u64,
+    stream_id: u16,
+    ssn: u16,
+    ppid: u32,
+    unordered: bool,
+    beginning: bool,
+    ending: bool,
+    data: Vec<u8>,
+    sent_at: Instant,
+    transmissions: u32,
+    /// Acknowledged by a gap block.
+    acked: bool,
+    /// Counted in the flight size.
+    in_flight: bool,
+    needs_rtx: bool,
+    abandoned: bool,
+    misses: u32,
+    expires: Option<Instant>,
+    max_rtx: Option<u32>,
+}
+
+/// What a SACK did.
+#[derive(Debug, Default)]
+pub(crate) struct SackOutcome {
+    /// An RTT measurement from a chunk sent once (Karn's rule, §6.3.1 C5).
+    pub rtt: Option<Duration>,
+    /// The cumulative ack moved.
+    pub cum_advanced: bool,
+    /// Some TSN was newly acknowledged (resets the error counter, §8.1).
+    pub newly_acked: bool,
+    /// Chunks were marked for fast retransmit.
+    pub fast_retransmit: u32,
+    /// The SACK was stale or acknowledged TSNs never sent.
+    pub invalid: bool,
+}
+
+/// Most gap blocks processed from one SACK (bounds the work a hostile
+/// peer can cause).
+const MAX_SACK_GAPS: usize = 256;
+
+#[derive(Debug)]
+pub(crate) struct Sender {
+    mtu: usize,
+    next_tsn: u64,
+    cum_ack: u64,
+    adv_peer_ack: u64,
+    pending: StreamQueues<Pending>,
+    sent: VecDeque<Sent>,
+    next_ssn: HashMap<u16, u16>,
+    /// (message, SSN) of the message whose fragments are being sent.
+    current_ssn: Option<(u64, u16)>,
+    next_msg_id: u64,
+    flight_size: usize,
+    pub(crate) cwnd: usize,
+    pub(crate) ssthresh: usize,
+    partial_bytes_acked: usize,
+    pub(crate) peer_rwnd: usize,
+    fast_recovery_exit: Option<u64>,
+    /// One packet of fast retransmissions may ignore cwnd (§7.2.4 step 3).
+    fast_rtx_bypass: bool,
+    /// How many chunks in `sent` have `needs_rtx` (so sending need not
+    /// scan them all).
+    rtx_marked: usize,
+    buffered: HashMap<u16, usize>,
+    buffered_total: usize,
+    pub(crate) forward_tsn_due: bool,
+    pub(crate) pr_supported: bool,
+    /// Counters.
+    pub(crate) retransmissions: u64,
+    pub(crate) abandoned_messages: u64,
+}
+
+impl Sender {
+    pub(crate) fn new(initial_tsn: u64, mtu: usize, peer_rwnd: usize) -> Self {
+        Sender {
+            mtu,
+            next_tsn: initial_tsn,
+            cum_ack: initial_tsn - 1,
+            adv_peer_ack: initial_tsn - 1,
+            pending: StreamQueues::new(),
+            sent: VecDeque::new(),
+            next_ssn: HashMap::new(),
+            current_ssn: None,
+            next_msg_id: 0,
+            flight_size: 0,
+            // §7.2.1: initial cwnd = min(4*MTU, max(2*MTU, 4380 bytes)).
+            cwnd: (4 * mtu).min((2 * mtu).max(4380)),
+            ssthresh: peer_rwnd,
+            partial_bytes_acked: 0,
+            peer_rwnd,
+            fast_recovery_exit: None,
+            fast_rtx_bypass: false,
+            rtx_marked: 0,
+            buffered: HashMap::new(),
+            buffered_total: 0,
+            forward_tsn_due: false,
+            pr_supported: false,
+            retransmissions: 0,
+            abandoned_messages: 0,
+        }
+    }
+
+    /// Once the peer's INIT/INIT ACK is known.
+    pub(crate) fn set_peer_rwnd(&mut self, rwnd: usize) {
+        self.peer_rwnd = rwnd;
+        self.ssthresh = rwnd;
+    }
+
+    pub(crate) fn next_tsn(&self) -> u64 {
+        self.next_tsn
+    }
+
+    pub(crate) fn flight_size(&self) -> usize {
+        self.flight_size
+    }
+
+    /// Bytes queued on `stream` and not yet sent.
+    pub(crate) fn buffered(&self, stream: u16) -> usize {
+        self.buffered.get(&stream).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn buffered_total(&self) -> usize {
+        self.buffered_total
+    }
+
+    /// Whether any fragment of `stream` waits to be sent.
+    pub(crate) fn has_pending_on(&self, stream: u16) -> bool {
+        self.buffered(stream) > 0
+    }
+
+    /// Nothing queued and nothing unacknowledged (shutdown may proceed, §9.2).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.sent.is_empty()
+    }
+
+    /// Some chunk awaits acknowledgement (T3-rtx must run, §6.3.2).
+    pub(crate) fn has_outstanding(&self) -> bool {
+        self.sent.iter().any(|s| !s.acked && !s.abandoned)
+    }
+
+    /// RFC 6525 §5.1.2: SSNs of a reset outgoing stream start again at 0.
+    pub(crate) fn reset_ssn(&mut self, streams: &[u16]) {
+        if streams.is_empty() {
+            self.next_ssn.clear();
+        }
+        for s in streams {
+            self.next_ssn.remove(s);
+        }
+    }
+
+    /// Queues a message, split into fragments that fit the MTU.
+    pub(crate) fn enqueue(
+        &mut self,
+        now: Instant,
+        stream_id: u16,
+        ppid: u32,
+        data: &[u8],
+        ordered: bool,
+        reliability: Reliability,
+    ) {
+        let max_payload = self.mtu - crate::packet::HEADER_LEN - DATA_HEADER_LEN;
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        let (expires, max_rtx) = match reliability {
+            Reliability::Reliable => (None, None),
+            Reliability::MaxRetransmits(n) => (None, Some(n)),
+            Reliability::MaxLifetime(d) => (Some(now + d), None),
+        };
+        let n = data.len().div_ceil(max_payload).max(1);
+        for (i, piece) in data.chunks(max_payload).enumerate() {
+            self.pending.push_back(Pending {
+                msg_id,
+                stream_id,
+                ppid,
+                unordered: !ordered,
+                beginning: i == 0,
+                ending: i + 1 == n,
+                data: piece.to_vec(),
+                expires,
+                max_rtx,
+            });
+        }
+        *self.buffered.entry(stream_id).or_default() += data.len();
+        self.buffered_total += data.len();
+    }
+
+    fn unbuffer(&mut self, stream: u16, n: usize) {
+        if let Some(b) = self.buffered.get_mut(&stream) {
+            *b -= n;
+            if *b == 0 {
+                self.buffered.remove(&stream);
+            }
+        }
+        self.buffered_total -= n;
+    }
+
+    /// Abandons every fragment of a message (RFC 3758 §3.5 A3), sent or not.
+    fn abandon(&mut self, msg_id: u64) {
+        for s in self
+            .sent
+            .iter_mut()
+            .filter(|s| s.msg_id == msg_id && !s.abandoned)
+        {
+            s.abandoned = true;
+            if std::mem::take(&mut s.needs_rtx) {
+                self.rtx_marked -= 1;
+            }
+            if s.in_flight {
+                s.in_flight = false;
+                self.flight_size -= s.data.len();
+            }
+        }
+        let mut removed = Vec::new();
+        self.pending.retain(|p| {
+            if p.msg_id == msg_id {
+                removed.push((p.stream_id, p.data.len()));
+                false
+            } else {
+                true
+            }
+        });
+        for (stream, n) in removed {
+            self.unbuffer(stream, n);
+        }
+        if self.current_ssn.is_some_and(|(m, _)| m == msg_id) {
+            self.current_ssn = None;
+        }
+        self.abandoned_messages += 1;
+        self.update_adv_peer_ack();
+    }
+
+    /// RFC 3758 §3.5 C2: the Advanced.Peer.Ack.Point moves over abandoned
+    /// chunks that follow the cumulative ack.
+    fn update_adv_peer_ack(&mut self) {
+        if self.adv_peer_ack < self.cum_ack {
+            self.adv_peer_ack = self.cum_ack;
+        }
+        if !self.pr_supported {
+            return;
+        }
+        for s in &self.sent {
+            if s.tsn <= self.adv_peer_ack {
+                continue;
+            }
+            if s.tsn == self.adv_peer_ack + 1 && s.abandoned {
+                self.adv_peer_ack = s.tsn;
+            } else {
+                break;
+            }
+        }
+        if self.adv_peer_ack > self.cum_ack {
+            self.forward_tsn_due = true;
+        }
+    }
+
+    /// The FORWARD TSN to send, if the peer's ack point should move
+    /// (RFC 3758 §3.5 C3): the new cumulative TSN and, per stream, the
+    /// last SSN of ordered messages skipped.
+    pub(crate) fn forward_tsn(&self) -> Option<Chunk<'static>> {
+        if self.adv_peer_ack <= self.cum_ack {
+            return None;
+        }
+        let mut streams: Vec<(u16, u16)> = Vec::new();
+        for s in self
+            .sent
+            .iter()
+            .filter(|s| s.tsn <= self.adv_peer_ack && !s.unordered)
+        {
+            match streams.iter_mut().find(|(id, _)| *id == s.stream_id) {
+                Some(e) => {
+                    if s.ssn.wrapping_sub(e.1) < 0x8000 {
+                        e.1 = s.ssn;
+                    }
+                }
+                None => streams.push((s.stream_id, s.ssn)),
+            }
+        }
+        Some(Chunk::ForwardTsn {
+            new_cum_tsn: self.adv_peer_ack as u32,
+            streams,
+        })
+    }
+
+    /// Drops unsent messages whose lifetime is over.
+    fn expire_pending(&mut self, now: Instant) {
+        loop {
+            let expired = self
+                .pending
+                .iter()
+                .find(|p| p.beginning && p.expires.is_some_and(|e| now >= e))
+                .map(|p| p.msg_id);
+            match expired {
+                Some(id) => self.abandon(id),
+                None => break,
+            }
+        }
+    }
+
+    /// Processes a SACK (§6.2.1, §7.2).
+    pub(crate) fn on_sack(
+        &mut self,
+        now: Instant,
+        cum_tsn_ack: u32,
+        a_rwnd: u32,
+        gaps: &[(u16, u16)],
+    ) -> SackOutcome {
+        let mut out = SackOutcome::default();
+        let cum = unwrap_tsn(self.cum_ack, cum_tsn_ack);
+        if cum < self.cum_ack || cum >= self.next_tsn {
+            // Stale (reordered) or acknowledging what was never sent.
+            out.invalid = cum >= self.next_tsn;
+            return out;
+        }
+        let flight_before = self.flight_size;
+        let mut bytes_acked = 0usize;
+        while self.sent.front().is_some_and(|s| s.tsn <= cum) {
+            let Some(s) = self.sent.pop_front() else {
+                break;
+            };
+            if s.needs_rtx {
+                self.rtx_marked -= 1;
+            }
+            if !s.acked && !s.abandoned {
+                bytes_acked += s.data.len();
+                out.newly_acked = true;
+                if s.transmissions == 1 {
+                    out.rtt = Some(now.saturating_duration_since(s.sent_at));
+                }
+            }
+            if s.in_flight {
+                self.flight_size -= s.data.len();
+            }
+        }
+        out.cum_advanced = cum > self.cum_ack;
+        self.cum_ack = cum;
+        let mut highest_newly_acked = None;
+        for &(start, end) in gaps.iter().take(MAX_SACK_GAPS) {
+            if start == 0 || start > end {
+                continue;
+            }
+            let first = (start as usize - 1).min(self.sent.len());
+            let last = (end as usize).min(self.sent.len());
+            for s in self.sent.range_mut(first..last) {
+                if s.acked {
+                    continue;
+                }
+                s.acked = true;
+                if std::mem::take(&mut s.needs_rtx) {
+                    self.rtx_marked -= 1;
+                }
+                if s.in_flight {
+                    s.in_flight = false;
+                    self.flight_size -= s.data.len();
+                }
+                if !s.abandoned {
+                    bytes_acked += s.data.len();
+                    out.newly_acked = true;
+                    if s.transmissions == 1 {
+                        out.rtt = Some(now.saturating_duration_since(s.sent_at));
+                    }
+                }
+                highest_newly_acked = Some(s.tsn);
+            }
+        }
+        // §7.2.4: miss indications for TSNs below the highest newly acked.
+        if let Some(h) = highest_newly_acked {
+            let mut enter_recovery = false;
+            for s in self.sent.iter_mut() {
+                if s.tsn >= h {
+                    break;
+                }
+                if s.acked || s.abandoned || !s.in_flight {
+                    continue;
+                }
+                s.misses += 1;
+                if s.misses == 3 {
+                    s.needs_rtx = true;
+                    self.rtx_marked += 1;
+                    s.in_flight = false;
+                    self.flight_size -= s.data.len();
+                    out.fast_retransmit += 1;
+                    enter_recovery = true;
+                }
+            }
+            if enter_recovery {
+                self.fast_rtx_bypass = true;
+                if self.fast_recovery_exit.is_none() {
+                    // §7.2.3 on loss by fast retransmit.
+                    self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
+                    self.cwnd = self.ssthresh;
+                    self.partial_bytes_acked = 0;
+                    self.fast_recovery_exit = Some(self.next_tsn - 1);
+                }
+            }
+        }
+        if self.fast_recovery_exit.is_some_and(|e| cum >= e) {
+            self.fast_recovery_exit = None;
+        }
+        // §7.2.1, §7.2.2: grow cwnd when the cumulative ack advances.
+        if out.cum_advanced && self.fast_recovery_exit.is_none() {
+            if self.cwnd <= self.ssthresh {
+                if flight_before + self.mtu >= self.cwnd {
+                    self.cwnd += bytes_acked.min(self.mtu);
+                }
+            } else {
+                self.partial_bytes_acked += bytes_acked;
+                if self.partial_bytes_acked >= self.cwnd && flight_before + self.mtu >= self.cwnd {
+                    self.partial_bytes_acked -= self.cwnd;
+                    self.cwnd += self.mtu;
+                }
+            }
+        }
+        if self.flight_size == 0 {
+            self.partial_bytes_acked = 0;
+        }
+        // §6.2.1 D: the peer's window less what is in flight.
+        self.peer_rwnd = (a_rwnd as usize).saturating_sub(self.flight_size);
+        self.update_adv_peer_ack();
+        out
+    }
+
+    /// T3-rtx expired (§6.3.3 E1, E3; §7.2.3): back to one MTU and every
+    /// outstanding chunk is retransmitted.
+    pub(crate) fn on_t3_expired(&mut self) {
+        self.ssthresh = (self.cwnd / 2).max(4 * self.mtu);
+        self.cwnd = self.mtu;
+        self.partial_bytes_acked = 0;
+        self.fast_recovery_exit = None;
+        for s in self.sent.iter_mut().filter(|s| !s.acked && !s.abandoned) {
+            if s.in_flight {
+                s.in_flight = false;
+                self.flight_size -= s.data.len();
+            }
+            if !s.needs_rtx {
+                s.needs_rtx = true;
+                self.rtx_marked += 1;
+            }
+        }
+        if self.adv_peer_ack > self.cum_ack {
+            self.forward_tsn_due = true;
+        }
+    }
+
+    /// Whether `fill` would write something now.
+    pub(crate) fn wants_to_send(&self) -> bool {
+        let rtx = self.rtx_marked > 0;
+        let room = self.flight_size < self.cwnd || self.fast_rtx_bypass;
+        (rtx && room)
+            || (!self.pending.is_empty()
+                && self.flight_size < self.cwnd
+                && (self.flight_size == 0 || self.peer_rwnd > 0))
+    }
+
+    /// Writes DATA chunks into `out` (a packet being built) while they fit
+    /// in `room` bytes: retransmissions first, then new data, within cwnd
+    /// and the peer's window (§6.1 A, B; §7.2.4 step 3). Returns whether
+    /// something was written and whether a retransmission was among it.
+    pub(crate) fn fill(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+        mut room: usize,
+    ) -> (bool, bool) {
+        debug_assert_eq!(
+            self.rtx_marked,
+            self.sent.iter().filter(|s| s.needs_rtx).count(),
+            "retransmission count out of step"
+        );
+        self.expire_pending(now);
+        let mut wrote = false;
+        let mut retransmitted = false;
+        let bypass = std::mem::take(&mut self.fast_rtx_bypass);
+        // Retransmissions.
+        let mut i = 0;
+        while self.rtx_marked > 0 && i < self.sent.len() {
+            let s = &self.sent[i];
+            if !s.needs_rtx || s.abandoned {
+                i += 1;
+                continue;
+            }
+            let expired = s.expires.is_some_and(|e| now >= e)
+                || s.max_rtx.is_some_and(|m| s.transmissions > m);
+            if expired && self.pr_supported {
+                let id = s.msg_id;
+                self.abandon(id);
+                i += 1;
+                continue;
+            }
+            let len = padded(DATA_HEADER_LEN + s.data.len());
+            if len > room || (!bypass && self.flight_size >= self.cwnd) {
+                break;
+            }
+            let s = &mut self.sent[i];
+            emit_data(out, s);
+            s.needs_rtx = false;
+            self.rtx_marked -= 1;
+            s.in_flight = true;
+            s.misses = 0;
+            s.transmissions += 1;
+            s.sent_at = now;
+            self.flight_size += s.data.len();
+            self.retransmissions += 1;
+            room -= len;
+            wrote = true;
+            retransmitted = true;
+            i += 1;
+        }
+        // New data.
+        while let Some(p) = self.pending.front() {
+            let len = padded(DATA_HEADER_LEN + p.data.len());
+            if len > room || self.flight_size >= self.cwnd {
+                break;
+            }
+            // §6.1 A: the peer's window, except one chunk when nothing is
+            // in flight (zero window probe).
+            if p.data.len() > self.peer_rwnd && self.flight_size > 0 {
+                break;
+            }
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
+            let ssn = if p.unordered {
+                0
+            } else {
+                match self.current_ssn {
+                    Some((m, ssn)) if m == p.msg_id => ssn,
+                    _ => {
+                        let n = self.next_ssn.entry(p.stream_id).or_default();
+                        let ssn = *n;
+                        *n = n.wrapping_add(1);
+                        self.current_ssn = Some((p.msg_id, ssn));
+                        ssn
+                    }
+                }
+            };
+            self.unbuffer(p.stream_id, p.data.len());
+            let s = Sent {
+                tsn: self.next_tsn,
+                msg_id: p.msg_id,
+                stream_id: p.stream_id,
+                ssn,
+                ppid: p.ppid,
+                unordered: p.unordered,
+                beginning: p.beginning,
+                ending: p.ending,
+                data: p.data,
+                sent_at: now,
+                transmissions: 1,
+                acked: false,
+                in_flight: true,
+                needs_rtx: false,
+                abandoned: false,
+                misses: 0,
+                expires: p.expires,
+                max_rtx: p.max_rtx,
+            };
+            self.next_tsn += 1;
+            emit_data(out, &s);
+            self.flight_size += s.data.len();
+            self.peer_rwnd = self.peer_rwnd.saturating_sub(s.data.len());
+            self.sent.push_back(s);
+            room -= len;
+            wrote = true;
+        }
+        (wrote, retransmitted)
+    }
+}
+
+fn emit_data(out: &mut Vec<u8>, s: &Sent) {
+    Chunk::Data(DataChunk {
+        tsn: s.tsn as u32,
+        stream_id: s.stream_id,
+        ssn: s.ssn,
+        ppid: s.ppid,
+        unordered: s.unordered,
+        beginning: s.beginning,
+        ending: s.ending,
+        immediate: false,
+        payload: &s.data,
+    })
+    .emit(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsn::initial;
+
+    const MTU: usize = 1200;
+
+    fn sender() -> Sender {
+        let mut s = Sender::new(initial(100), MTU, 1 << 20);
+        s.pr_supported = true;
+        s
+    }
+
+    fn fill_all(s: &mut Sender, now: Instant) -> usize {
+        let mut n = 0;
+        loop {
+            let mut out = Vec::new();
+            if !s.fill(now, &mut out, MTU - 12).0 {
+                return n;
+            }
+            n += 1;
+        }
+    }
+
+    #[test]
+    fn messages_fragment_to_the_mtu_and_initial_cwnd_limits_the_flight() {
+        let now = Instant::now();
+        let mut s = sender();
+        s.enqueue(now, 1, 53, &vec![7u8; 10_000], true, Reliability::Reliable);
+        // 1172 bytes per fragment: 9 fragments.
+        assert_eq!(s.pending.len(), 9);
+        let frags: Vec<&Pending> = s.pending.iter().collect();
+        assert!(frags[0].beginning && !frags[0].ending);
+        assert!(frags[8].ending);
+        assert_eq!(s.buffered(1), 10_000);
+        // Initial cwnd 4380 bytes: 4 fragments go out (the fourth may
+        // start while flight < cwnd).
+        assert_eq!(fill_all(&mut s, now), 4);
+        assert_eq!(s.flight_size(), 4 * 1172);
+        assert_eq!(s.buffered(1), 10_000 - 4 * 1172);
+    }
+
+    #[test]
+    fn cumulative_acks_grow_cwnd_in_slow_start_and_measure_rtt() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.enqueue(t0, 1, 53, &vec![7u8; 10_000], true, Reliability::Reliable);
+        fill_all(&mut s, t0);
+        let cwnd = s.cwnd;
+        let out = s.on_sack(t0 + Duration::from_millis(50), 101, 1 << 20, &[]);
+        assert!(out.cum_advanced);
+        assert_eq!(out.rtt, Some(Duration::from_millis(50)));
+        assert_eq!(s.cwnd, cwnd + MTU.min(2 * 1172));
+        assert_eq!(s.flight_size(), 2 * 1172);
+    }
+
+    #[test]
+    fn three_miss_indications_trigger_fast_retransmit_and_halve_cwnd() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.cwnd = 100_000;
+        s.ssthresh = 100_000;
+        for _ in 0..6 {
+            s.enqueue(t0, 1, 53, &[1u8; 1000], true, Reliability::Reliable);
+        }
+        fill_all(&mut s, t0);
+        // TSN 100 lost; 101, 102, 103 arrive one SACK each.
+        for end in 1..=3u16 {
+            let o = s.on_sack(t0, 99, 1 << 20, &[(2, end + 1)]);
+            assert_eq!(o.fast_retransmit, (end == 3) as u32);
+        }
+        assert_eq!(s.cwnd, 50_000);
+        let mut out = Vec::new();
+        let (wrote, rtx) = s.fill(t0, &mut out, MTU);
+        assert!(wrote && rtx);
+        let raw = crate::chunk::RawChunk {
+            ty: crate::chunk::ChunkType(out[0]),
+            flags: out[1],
+            value: &out[4..u16::from_be_bytes([out[2], out[3]]) as usize],
+        };
+        let Chunk::Data(d) = Chunk::parse(raw).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.tsn, 100);
+        assert_eq!(s.retransmissions, 1);
+    }
+
+    #[test]
+    fn t3_expiry_collapses_cwnd_and_marks_everything() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.enqueue(t0, 1, 53, &[1u8; 3000], true, Reliability::Reliable);
+        fill_all(&mut s, t0);
+        s.on_t3_expired();
+        assert_eq!(s.cwnd, MTU);
+        assert_eq!(s.ssthresh, 4 * MTU);
+        assert_eq!(s.flight_size(), 0);
+        // One full fragment (1172 bytes) stays below a cwnd of 1200, so
+        // §6.1 B lets exactly one more packet follow.
+        assert_eq!(fill_all(&mut s, t0), 2);
+        assert_eq!(s.retransmissions, 2);
+        assert!(s.flight_size() >= s.cwnd);
+    }
+
+    #[test]
+    fn max_retransmits_abandons_and_forward_tsn_follows() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.enqueue(t0, 3, 53, &[1u8; 100], true, Reliability::MaxRetransmits(1));
+        s.enqueue(t0, 3, 53, &[2u8; 100], true, Reliability::Reliable);
+        fill_all(&mut s, t0);
+        s.on_t3_expired();
+        fill_all(&mut s, t0); // first retransmission of both
+        s.on_t3_expired();
+        fill_all(&mut s, t0); // TSN 100 is abandoned now
+        assert_eq!(s.abandoned_messages, 1);
+        assert_eq!(
+            s.forward_tsn(),
+            Some(Chunk::ForwardTsn {
+                new_cum_tsn: 100,
+                streams: vec![(3, 0)]
+            })
+        );
+        s.on_sack(t0, 100, 1 << 20, &[]);
+        assert_eq!(s.forward_tsn(), None);
+    }
+
+    #[test]
+    fn expired_lifetime_drops_unsent_messages_without_using_a_tsn() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.cwnd = 0;
+        s.enqueue(
+            t0,
+            1,
+            53,
+            &[1u8; 100],
+            false,
+            Reliability::MaxLifetime(Duration::from_millis(10)),
+        );
+        s.cwnd = 10_000;
+        let mut out = Vec::new();
+        assert!(!s.fill(t0 + Duration::from_millis(20), &mut out, MTU).0);
+        assert_eq!(s.next_tsn(), initial(100));
+        assert_eq!(s.buffered_total(), 0);
+        assert_eq!(s.abandoned_messages, 1);
+    }
+
+    #[test]
+    fn hostile_sacks_do_not_break_accounting() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.enqueue(t0, 1, 53, &[1u8; 2000], true, Reliability::Reliable);
+        fill_all(&mut s, t0);
+        assert!(s.on_sack(t0, 500, 0, &[]).invalid);
+        let o = s.on_sack(t0, 99, 0, &[(0, 65535), (9, 3), (1, 65535)]);
+        assert!(!o.invalid);
+        assert_eq!(s.flight_size(), 0);
+        assert!(!s.has_outstanding());
+    }
+}
