@@ -190,6 +190,7 @@ impl CongestionController {
         self.aimd
             .set_cap_acked(larger.filter(|_| app_limited(self.target_bitrate(), acked)));
         let mut usage = self.delay.state();
+        self.queue.set_acked(long);
         self.queue.on_losses(summary.lost);
         let standing = self.queue.on_feedback(now, &summary.acked);
         // A competing loss-based flow's queue ([`crate::queue_delay`]):
