@@ -24,6 +24,10 @@ pub const RECENT_ACKED_WINDOW: Duration = Duration::from_millis(150);
 /// An acknowledged rate under this fraction of the target is
 /// application-limited (see `on_feedback`).
 pub const APP_LIMITED_FRACTION: f64 = 0.7;
+/// An application-limited sender probes periodically only while its
+/// target is under this multiple of its acknowledged rate (see
+/// `on_feedback`).
+pub const APP_LIMITED_PROBE_HEADROOM: f64 = 2.0;
 /// How long after a probe raised the estimate the short acknowledged
 /// window counts (see `on_feedback`).
 pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
@@ -186,6 +190,7 @@ impl CongestionController {
         self.aimd
             .set_cap_acked(larger.filter(|_| app_limited(self.target_bitrate(), acked)));
         let mut usage = self.delay.state();
+        self.queue.set_acked(long);
         self.queue.on_losses(summary.lost);
         let standing = self.queue.on_feedback(now, &summary.acked);
         // A competing loss-based flow's queue ([`crate::queue_delay`]):
@@ -238,21 +243,35 @@ impl CongestionController {
         }
         self.loss
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
-        self.probe.on_estimate(now, self.target_bitrate());
         // Converged, the band's top; competing, no probe at all (a
         // competitor's full queue makes every probe a loss). A sender far
         // below its target (application-limited: the acknowledged rate
         // under [`APP_LIMITED_FRACTION`] of it) cannot leave the band by
         // itself and keeps probing periodically, as libwebrtc probes in
         // its application-limited region.
+        // An application-limited sender whose target is already
+        // [`APP_LIMITED_PROBE_HEADROOM`] × what it sends has nothing to
+        // learn from a probe (its media could double and still fit the
+        // estimate); probing then only spends padding, and its result,
+        // above what the media could ever confirm, lifts the estimate
+        // further from the truth (a mesh member's connections whose
+        // encoder follows another member's lower target, a paused camera).
+        let target = self.target_bitrate();
         let ceiling = if competing {
             Some(0)
-        } else if app_limited(self.target_bitrate(), acked) {
-            None
+        } else if app_limited(target, acked) {
+            let held_by_media =
+                acked.is_some_and(|a| (target as f64) < APP_LIMITED_PROBE_HEADROOM * a as f64);
+            if held_by_media {
+                None
+            } else {
+                Some(0)
+            }
         } else {
             self.aimd.capacity_band().map(|(_, hi)| hi)
         };
         self.probe.set_ceiling(ceiling);
+        self.probe.on_estimate(now, target);
         self.probe.handle_timeout(now, self.is_stable(now));
     }
 
@@ -449,5 +468,50 @@ mod tests {
         // 95 % of the 600 kbit/s the path delivered.
         let t = cc.target_bitrate();
         assert!((560_000..=580_000).contains(&t), "{t}");
+    }
+
+    /// Sends media at `rate` for `secs` (1200-byte packets, a constant
+    /// 50 ms path, feedback every 100 ms) and returns the probe clusters
+    /// asked for meanwhile (after the initial ones).
+    fn app_limited_probes(rate: u64, secs: u64) -> Vec<u64> {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        while cc.poll_probe().is_some() {}
+        let gap = Duration::from_secs_f64(1200.0 * 8.0 / rate as f64);
+        let mut seq = 0;
+        let mut sent_at = t0;
+        let mut probes = Vec::new();
+        for tick in 1..=secs * 10 {
+            let now = t0 + tick as u32 * 100 * MS;
+            let mut results = Vec::new();
+            while sent_at < now {
+                cc.on_packet_sent(SentPacket {
+                    seq,
+                    size: 1200,
+                    sent_at,
+                    probe_cluster: None,
+                });
+                results.push(PacketResult {
+                    seq,
+                    arrival: Some(sent_at - t0 + 50 * MS),
+                });
+                seq += 1;
+                sent_at += gap;
+            }
+            cc.on_feedback(now, &results);
+            probes.extend(std::iter::from_fn(|| cc.poll_probe()).map(|c| c.target_bitrate));
+        }
+        probes
+    }
+
+    #[test]
+    fn an_application_limited_sender_probes_only_while_its_target_is_under_twice_what_it_sends() {
+        // 180 kbit/s sent under a 300 kbit/s target: its media could not
+        // double within the target, so the link above it is worth probing.
+        let probes = app_limited_probes(180_000, 3);
+        assert!(probes.first().is_some_and(|&r| r >= 600_000), "{probes:?}");
+        // 100 kbit/s under 300 kbit/s: the target already allows three
+        // times the media; a probe would only spend padding.
+        assert_eq!(app_limited_probes(100_000, 8), Vec::<u64>::new());
     }
 }

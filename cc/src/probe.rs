@@ -149,7 +149,7 @@ impl ProbeController {
     /// Probes at `rate` if it is above the estimate; capped at the maximum.
     fn probe(&mut self, now: Instant, rate: u64) -> bool {
         let rate = rate.min(self.max);
-        if rate <= self.estimate {
+        if rate <= self.estimate || self.ceiling.is_some_and(|c| rate > c) {
             return false;
         }
         self.push(rate);
@@ -212,8 +212,9 @@ impl ProbeController {
     }
 
     /// The rate controller's converged band top (`None`: not converged):
-    /// no periodic probes under one, and no probing back a drop from above
-    /// it.
+    /// no periodic probes under one, no probe above it (further probing,
+    /// a raised maximum, the end of an application-limited period), and
+    /// no probing back a drop from above it.
     pub fn set_ceiling(&mut self, ceiling: Option<u64>) {
         self.ceiling = ceiling;
     }
@@ -404,5 +405,34 @@ mod tests {
         // probe is due at once.
         p.handle_timeout(t0 + S, true);
         assert_eq!(p.poll_probe().unwrap().target_bitrate, 660_000);
+    }
+
+    #[test]
+    fn no_probe_above_a_ceiling_whatever_asks_for_it() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        p.on_probe_sent(t0);
+        p.set_ceiling(Some(1_000_000));
+        // A good result would probe further at 3 Mbit/s: above the ceiling.
+        p.on_estimate(t0 + S / 5, 1_500_000);
+        assert_eq!(p.poll_probe(), None);
+        // A raised maximum while at the old one.
+        let mut q = ProbeController::new(300_000, 400_000);
+        while q.poll_probe().is_some() {}
+        q.on_estimate(t0, 400_000);
+        q.handle_timeout(t0 + 2 * S, false);
+        q.set_ceiling(Some(500_000));
+        q.set_max(t0 + 3 * S, 2_000_000);
+        assert_eq!(q.poll_probe(), None);
+        // The end of an application-limited period.
+        q.set_app_limited(t0 + 4 * S, true);
+        q.set_app_limited(t0 + 5 * S, false);
+        assert_eq!(q.poll_probe(), None);
+        // Without the ceiling, the same ask probes.
+        q.set_ceiling(None);
+        q.set_app_limited(t0 + 6 * S, true);
+        q.set_app_limited(t0 + 7 * S, false);
+        assert_eq!(q.poll_probe().unwrap().target_bitrate, 800_000);
     }
 }

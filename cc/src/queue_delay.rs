@@ -50,6 +50,10 @@ pub const SUSTAIN: Duration = Duration::from_millis(500);
 pub const BACKOFF: Duration = Duration::from_millis(1000);
 /// How long a queue must stand, and overflow, to be a competitor's.
 pub const COMPETING_AFTER: Duration = Duration::from_secs(3);
+/// When, into a stand, our acknowledged rate is taken as the reference.
+pub const STAND_REFERENCE_AFTER: Duration = Duration::from_secs(1);
+/// Our acknowledged rate under this fraction of the reference: squeezed.
+pub const SQUEEZED: f64 = 0.8;
 /// How long the queue must stay short for the competitor to be gone.
 pub const COMPETING_CLEARS: Duration = Duration::from_secs(1);
 
@@ -72,6 +76,10 @@ pub struct StandingQueue {
     /// Since when the queue has been under the threshold, while competing.
     low_since: Option<Instant>,
     competing: bool,
+    /// Our latest acknowledged rate (see [`StandingQueue::set_acked`]).
+    acked: Option<u64>,
+    /// Our acknowledged rate [`STAND_REFERENCE_AFTER`] into the stand.
+    stand_acked: Option<u64>,
 }
 
 impl Default for StandingQueue {
@@ -95,6 +103,8 @@ impl StandingQueue {
             overflowed: false,
             low_since: None,
             competing: false,
+            acked: None,
+            stand_acked: None,
         }
     }
 
@@ -104,6 +114,18 @@ impl StandingQueue {
         if lost > 0 && self.high_since.is_some() {
             self.overflowed = true;
         }
+    }
+
+    /// Our acknowledged rate at the latest feedback. A competitor's queue
+    /// squeezes it: a standing, overflowing queue is taken for one only
+    /// if what we get through has fallen under [`SQUEEZED`] of what it
+    /// was [`STAND_REFERENCE_AFTER`] into the stand. Alone at a link our
+    /// packets fill, it stays at the link's rate: measured on a 150 kbit/s
+    /// `tbf` link, a start-up that filled the queue was otherwise taken
+    /// for a competitor's at 4 s (131-141 kbit/s acknowledged all along),
+    /// and the call grew TCP-like over a queue that never cleared.
+    pub fn set_acked(&mut self, acked: Option<u64>) {
+        self.acked = acked;
     }
 
     /// Whether the standing queue is taken to be a competing loss-based
@@ -116,12 +138,21 @@ impl StandingQueue {
         if high {
             self.low_since = None;
             let since = *self.high_since.get_or_insert(now);
-            if self.overflowed && now.saturating_duration_since(since) >= COMPETING_AFTER {
+            let stood = now.saturating_duration_since(since);
+            if stood >= STAND_REFERENCE_AFTER && self.stand_acked.is_none() {
+                self.stand_acked = self.acked;
+            }
+            let squeezed = match (self.stand_acked, self.acked) {
+                (Some(r), Some(a)) => (a as f64) < SQUEEZED * r as f64,
+                _ => false,
+            };
+            if self.overflowed && squeezed && stood >= COMPETING_AFTER {
                 self.competing = true;
             }
         } else {
             self.high_since = None;
             self.overflowed = false;
+            self.stand_acked = None;
             if self.competing {
                 let since = *self.low_since.get_or_insert(now);
                 if now.saturating_duration_since(since) >= COMPETING_CLEARS {
@@ -295,27 +326,37 @@ mod tests {
     fn a_standing_queue_that_overflows_is_a_competitors_until_it_clears() {
         let t0 = Instant::now();
         let mut q = StandingQueue::new();
+        q.set_acked(Some(1_000_000));
         feed(&mut q, t0, 0, 100, |_| 0);
         // 5 s of a standing 300 ms queue without a loss: ours.
         feed(&mut q, t0, 100, 500, |_| 300);
         assert!(!q.competing());
-        // It overflows (a loss): it has stood for 3 s, a competitor's.
+        // It overflows (a loss) and has stood for 3 s, but what we get
+        // through has not fallen: still ours (a link our packets fill).
         q.on_losses(2);
         feed(&mut q, t0, 600, 10, |_| 300);
+        assert!(!q.competing());
+        // Squeezed to half: a competitor's.
+        q.set_acked(Some(500_000));
+        feed(&mut q, t0, 610, 10, |_| 300);
         assert!(q.competing());
         // Short dips do not end it; a second under the threshold does.
-        feed(&mut q, t0, 610, 50, |_| 0);
-        feed(&mut q, t0, 660, 100, |_| 300);
+        feed(&mut q, t0, 620, 50, |_| 0);
+        feed(&mut q, t0, 670, 100, |_| 300);
         assert!(q.competing());
-        feed(&mut q, t0, 760, 120, |_| 0);
+        feed(&mut q, t0, 770, 120, |_| 0);
         assert!(!q.competing());
-        // A queue that overflows at once is a competitor's only once it
-        // has stood for COMPETING_AFTER.
-        feed(&mut q, t0, 880, 10, |_| 300);
+        // A queue that overflows at once, and squeezes us after its
+        // first second, is a competitor's only once it has stood for
+        // COMPETING_AFTER.
+        q.set_acked(Some(1_000_000));
+        feed(&mut q, t0, 890, 10, |_| 300);
         q.on_losses(1);
-        feed(&mut q, t0, 890, 270, |_| 300);
+        feed(&mut q, t0, 900, 110, |_| 300);
+        q.set_acked(Some(600_000));
+        feed(&mut q, t0, 1010, 160, |_| 300);
         assert!(!q.competing());
-        feed(&mut q, t0, 1160, 50, |_| 300);
+        feed(&mut q, t0, 1170, 50, |_| 300);
         assert!(q.competing());
     }
 }
