@@ -123,7 +123,10 @@ fn a_call_through_a_150_kbit_tbf_uplink_picks_a_smaller_picture_and_keeps_30_fps
     // once settled.
     assert_eq!(summary["keyframes_after_settling"], 0, "{summary}");
     assert!(f(&summary, "keyframes_total") <= 3.0, "{summary}");
-    assert_eq!(summary["shaper_dropped_packets"], 0, "{summary}");
+    // No drop once settled. The start-up may drop a few: the call starts
+    // at 300 kbit/s and probes at 3x and 6x that (with padding, full
+    // clusters) on a link of 150.
+    assert_eq!(summary["shaper_dropped_after_settling"], 0, "{summary}");
     assert!(
         f(&summary, "latency_p50_median_settled_ms") < 100.0,
         "{summary}"
