@@ -644,10 +644,10 @@ fn simulcast_layers_on_a_shared_uplink_keep_the_queue_short_and_the_budget_sees_
     }
     let w = &coupled.window;
     // The 100 ms holds in most runs (41-42 ms) but not all: the
-    // simulated call is not bit-for-bit repeatable (each run makes fresh
-    // ECDSA certificates, so handshake sizes and then every timing
-    // differ), and one run in three measured 114 ms here, with the large
-    // layers' probes. Bounded at 150 ms; the shortfall is in BENCHMARKS.md.
+    // simulated call is not bit-for-bit repeatable (likely cause: each run
+    // makes fresh ECDSA keys and signatures, whose DER sizes vary, and
+    // every later timing follows), and one run in three measured 114 ms
+    // here, with the large layers' probes. Bounded at 150 ms; the shortfall is in BENCHMARKS.md.
     assert!(w.queue_p95 < Duration::from_millis(150), "{w:?}");
     // The budget saw the shared bottleneck, and costs no utilisation.
     assert!(coupled.capacity.is_some());
