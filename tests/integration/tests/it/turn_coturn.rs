@@ -356,6 +356,46 @@ fn relay_only_peer_connections_call_through_coturn_on_loopback() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let took = t0.elapsed();
+    // The attack of issue 16: a stranger on the permitted IP (coturn's
+    // permissions are per IP, RFC 8656 §9) sends a DTLS record and an
+    // SRTP-looking packet to member 0's relayed address. coturn relays
+    // them in Data indications naming the stranger as the peer, and
+    // member 0 checks that inner address, not coturn's: neither is a
+    // validated path, so both are dropped before DTLS and SRTP.
+    let (relayed, _) = m[0].pc.stats().selected_pair.unwrap();
+    let before = m[0].pc.stats();
+    let stranger = UdpSocket::bind(SocketAddr::new(lo, 0)).unwrap();
+    let mut dtls = vec![0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 12];
+    dtls.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let mut srtp = vec![0x80, 111, 0, 1, 0, 0, 0, 160, 0x12, 0x34, 0x56, 0x78];
+    srtp.extend_from_slice(&[0xab; 40]);
+    for _ in 0..3 {
+        stranger.send_to(&dtls, relayed).unwrap();
+        stranger.send_to(&srtp, relayed).unwrap();
+    }
+    let decoded_before = m[0].decoded;
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        for i in 0..2 {
+            m[i].pump();
+            for s in std::mem::take(&mut m[i].out) {
+                m[1 - i].on_signal(&s);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let after = m[0].pc.stats();
+    assert_eq!(
+        after.unvalidated_dropped - before.unvalidated_dropped,
+        6,
+        "the stranger's datagrams through the relay: {after:?}"
+    );
+    assert_eq!(after.srtp_errors, before.srtp_errors);
+    assert_eq!(
+        after.dtls.as_ref().map(|d| d.datagrams_received),
+        before.dtls.as_ref().map(|d| d.datagrams_received)
+    );
+    assert!(m[0].decoded > decoded_before + 25, "the call goes on");
     for (i, x) in m.iter().enumerate() {
         let r = x.result();
         eprintln!("member {i}: {r}");
