@@ -1078,6 +1078,19 @@ impl Association {
         }
     }
 
+    /// Queues a RE-CONFIG chunk with one Re-configuration Response
+    /// Parameter (RFC 6525 §4.4).
+    fn queue_reconfig_response(&mut self, response_seq: u32, result: u32) {
+        let mut c = Vec::new();
+        Chunk::ReConfig(vec![ReConfigParam::Response {
+            response_seq,
+            result,
+            next_tsns: None,
+        }])
+        .emit(&mut c);
+        self.control.push_back(c);
+    }
+
     fn maybe_send_reconfig(&mut self, now: Instant) {
         if self.reconfig_in_flight.is_some()
             || self.reset_wanted.is_empty()
@@ -1151,14 +1164,7 @@ impl Association {
                 } else {
                     reconfig_result::BAD_SEQUENCE_NUMBER
                 };
-                let mut c = Vec::new();
-                Chunk::ReConfig(vec![ReConfigParam::Response {
-                    response_seq: *request_seq,
-                    result,
-                    next_tsns: None,
-                }])
-                .emit(&mut c);
-                self.control.push_back(c);
+                self.queue_reconfig_response(*request_seq, result);
             }
             ReConfigParam::IncomingReset {
                 request_seq,
@@ -1172,14 +1178,7 @@ impl Association {
                 } else {
                     reconfig_result::BAD_SEQUENCE_NUMBER
                 };
-                let mut c = Vec::new();
-                Chunk::ReConfig(vec![ReConfigParam::Response {
-                    response_seq: *request_seq,
-                    result,
-                    next_tsns: None,
-                }])
-                .emit(&mut c);
-                self.control.push_back(c);
+                self.queue_reconfig_response(*request_seq, result);
                 self.maybe_send_reconfig(now);
             }
             ReConfigParam::Response {
