@@ -129,7 +129,11 @@ impl CongestionController {
             loss: LossBasedControl::new(config.min_bitrate, max),
             probe: ProbeController::new(config.start_bitrate, max),
             probe_estimator: ProbeEstimator::new(),
-            queue: StandingQueue::new(),
+            queue: {
+                let mut q = StandingQueue::new();
+                q.set_floor(config.min_bitrate);
+                q
+            },
             remb: None,
             rtt: None,
             padding_target: 0,

@@ -34,6 +34,18 @@
 //! loss-based flows. Our own standing queue does not overflow: the
 //! decreases keep it under the buffer. When the queue falls back under the
 //! threshold for [`COMPETING_CLEARS`], the competitor is gone.
+//!
+//! A call that starts on a link a loss-based flow already fills is never
+//! squeezed: it starts, and stays, near its floor. Measured in a CI run
+//! on a clean clone (300 kbit/s `tbf`, 300 ms queue, the TCP flow and the
+//! call started together): the queue stood for the whole call, the call's
+//! target sat at 63-92 kbit/s (floor 50) and took 30% of the link. So a
+//! queue that has stood, and overflowed, for [`PINNED_AFTER`] while what
+//! we get through stays under [`PINNED_FACTOR`] times our floor is a
+//! competitor's too: backing off further has nothing left to give, and
+//! no queue of ours outlasts that long at such a rate unless the link
+//! itself is under twice our floor (then losses bound the rate, which is
+//! what the floor does anyway).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -54,6 +66,11 @@ pub const COMPETING_AFTER: Duration = Duration::from_secs(3);
 pub const STAND_REFERENCE_AFTER: Duration = Duration::from_secs(1);
 /// Our acknowledged rate under this fraction of the reference: squeezed.
 pub const SQUEEZED: f64 = 0.8;
+/// How long a queue must stand, and overflow, while we are pinned near
+/// our floor to be a competitor's.
+pub const PINNED_AFTER: Duration = Duration::from_secs(6);
+/// Acknowledged rates under this multiple of the floor count as pinned.
+pub const PINNED_FACTOR: f64 = 2.0;
 /// How long the queue must stay short for the competitor to be gone.
 pub const COMPETING_CLEARS: Duration = Duration::from_secs(1);
 
@@ -80,6 +97,8 @@ pub struct StandingQueue {
     acked: Option<u64>,
     /// Our acknowledged rate [`STAND_REFERENCE_AFTER`] into the stand.
     stand_acked: Option<u64>,
+    /// The controller's minimum bitrate (see [`StandingQueue::set_floor`]).
+    floor: Option<u64>,
 }
 
 impl Default for StandingQueue {
@@ -105,7 +124,15 @@ impl StandingQueue {
             competing: false,
             acked: None,
             stand_acked: None,
+            floor: None,
         }
+    }
+
+    /// The controller's minimum bitrate: a stand that lasts
+    /// [`PINNED_AFTER`] while we get through less than [`PINNED_FACTOR`]
+    /// times it is a competitor's (see the module documentation).
+    pub fn set_floor(&mut self, floor_bps: u64) {
+        self.floor = Some(floor_bps);
     }
 
     /// Packets of ours reported lost by a feedback at `now` (a full
@@ -146,7 +173,13 @@ impl StandingQueue {
                 (Some(r), Some(a)) => (a as f64) < SQUEEZED * r as f64,
                 _ => false,
             };
-            if self.overflowed && squeezed && stood >= COMPETING_AFTER {
+            let pinned = match (self.floor, self.acked) {
+                (Some(f), Some(a)) => (a as f64) < PINNED_FACTOR * f as f64,
+                _ => false,
+            };
+            if self.overflowed
+                && ((squeezed && stood >= COMPETING_AFTER) || (pinned && stood >= PINNED_AFTER))
+            {
                 self.competing = true;
             }
         } else {
@@ -358,5 +391,39 @@ mod tests {
         assert!(!q.competing());
         feed(&mut q, t0, 1170, 50, |_| 300);
         assert!(q.competing());
+    }
+
+    #[test]
+    fn a_stand_that_overflows_while_we_sit_near_our_floor_is_a_competitors() {
+        let t0 = Instant::now();
+        let mut q = StandingQueue::new();
+        q.set_floor(50_000);
+        // Never squeezed: 80 kbit/s from the start of the stand to its end.
+        q.set_acked(Some(80_000));
+        feed(&mut q, t0, 0, 100, |_| 0);
+        feed(&mut q, t0, 100, 10, |_| 300);
+        q.on_losses(1);
+        // 5 s into the stand: not yet PINNED_AFTER.
+        feed(&mut q, t0, 110, 490, |_| 300);
+        assert!(!q.competing());
+        feed(&mut q, t0, 600, 120, |_| 300);
+        assert!(q.competing());
+        // The same stand while we get 2.4x our floor through (a link our
+        // packets fill): ours, however long it lasts.
+        feed(&mut q, t0, 720, 150, |_| 0);
+        assert!(!q.competing());
+        q.set_acked(Some(120_000));
+        feed(&mut q, t0, 870, 10, |_| 300);
+        q.on_losses(1);
+        feed(&mut q, t0, 880, 1000, |_| 300);
+        assert!(!q.competing());
+        // Pinned but no packet of ours lost: a queue that does not
+        // overflow is not taken for a competitor's.
+        let mut q = StandingQueue::new();
+        q.set_floor(50_000);
+        q.set_acked(Some(60_000));
+        feed(&mut q, t0, 0, 100, |_| 0);
+        feed(&mut q, t0, 100, 1000, |_| 300);
+        assert!(!q.competing());
     }
 }
