@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
+use meshrtc_media::audio_playout::AudioPlayout;
+use meshrtc_media::opus::OpusEncoder;
 use meshrtc_media::sink::{i420_to_rgb, write_png, IvfWriter, WavWriter};
 use meshrtc_media::source::read_stamp;
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
@@ -332,6 +333,23 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
     run_call("answer", a, start_bps, pc, events, kept).await
 }
 
+/// Plays out each audio track's due frames (decoded from their packet or
+/// its successor's FEC, or concealed) into its WAV recording, if any.
+fn play_audio(remotes: &mut HashMap<u32, Remote>) {
+    let now = Instant::now();
+    for r in remotes.values_mut() {
+        let Some(a) = &mut r.audio else { continue };
+        while let Some(pcm) = a.poll(now) {
+            if let Some(w) = &mut r.wav {
+                let _ = w.write_samples(&pcm);
+            }
+        }
+        let st = a.stats();
+        r.decoded = st.played + st.fec;
+        r.decode_errors = a.decode_errors();
+    }
+}
+
 /// What arrives on one remote track.
 #[derive(Default)]
 struct Remote {
@@ -350,7 +368,8 @@ struct Remote {
     height: u32,
     last_frame: Option<I420Frame>,
     vp8: Option<Vp8Decoder>,
-    opus: Option<OpusDecoder>,
+    /// Opus through a jitter buffer, played out every 20 ms.
+    audio: Option<AudioPlayout>,
     ivf: Option<IvfWriter<std::fs::File>>,
     wav: Option<WavWriter<std::fs::File>>,
 }
@@ -514,7 +533,7 @@ async fn run_call(
                             }
                         }
                         MediaKind::Audio => {
-                            r.opus = OpusDecoder::new(48_000, 1).ok();
+                            r.audio = AudioPlayout::new(1).ok();
                             if let Some(dir) = &a.record {
                                 let path = dir.join(format!("audio-{ssrc:08x}.wav"));
                                 r.wav = std::fs::File::create(&path)
@@ -559,16 +578,8 @@ async fn run_call(
                             Err(_) => r.decode_errors += 1,
                         }
                     }
-                    if let Some(d) = &mut r.opus {
-                        match d.decode(Some(&f.data)) {
-                            Ok(pcm) => {
-                                r.decoded += 1;
-                                if let Some(w) = &mut r.wav {
-                                    let _ = w.write_samples(&pcm);
-                                }
-                            }
-                            Err(_) => r.decode_errors += 1,
-                        }
+                    if let Some(a) = &mut r.audio {
+                        a.push(Instant::now(), f.rtp_timestamp, f.data.clone());
                     }
                 }
                 PeerEvent::KeyframeRequested { .. } => force_key = true,
@@ -577,6 +588,7 @@ async fn run_call(
             continue;
         }
         // Timers.
+        play_audio(&mut remotes);
         let tnow = tokio::time::Instant::now();
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
@@ -624,6 +636,11 @@ async fn run_call(
         }
         if stats_due || (bitrate_due && connected_at.is_some()) {
             if let Ok(st) = pc.stats().await {
+                // In-band FEC for the loss the peer reports on our audio
+                // (RFC 7587 §6.1); none without loss.
+                if let Some(o) = st.outbound.iter().find(|o| o.kind == "audio") {
+                    let _ = opus.set_inband_fec((o.fraction_lost * 100.0).round() as u8);
+                }
                 if stats_due && connected_at.is_some() {
                     timeline.push(timeline_sample(
                         start.elapsed(),
@@ -865,6 +882,14 @@ fn report_json(
                 "frames_decoded": r.decoded, "decode_errors": r.decode_errors,
                 "keyframes": r.keyframes, "width": r.width, "height": r.height,
                 "stamp_gaps": r.stamp_gaps,
+                "audio": r.audio.as_ref().map(|a| {
+                    let st = a.stats();
+                    json!({
+                        "packets": st.played, "fec": st.fec, "concealed": st.concealed,
+                        "late": st.late, "duplicates": st.duplicates,
+                        "delay_ms": a.buffer().delay().as_millis() as u64,
+                    })
+                }),
                 "latency_ms": (r.latency_n > 0).then(|| r.latency_sum_ms / r.latency_n as f64),
             })
         })

@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
+use meshrtc_media::audio_playout::AudioPlayout;
+use meshrtc_media::opus::OpusEncoder;
 use meshrtc_media::sink::{i420_to_rgb, write_png, RgbImage};
 use meshrtc_media::source::read_stamp;
 use meshrtc_media::vp8::{I420Frame, Vp8Decoder};
@@ -89,8 +90,15 @@ pub struct PairReport {
     pub stamp_gaps: u64,
     /// Mean end-to-end latency from the pixel timestamps.
     pub latency_ms: Option<f64>,
-    /// Audio packets decoded.
+    /// Audio frames decoded from their packets (the jitter buffer's
+    /// playout).
     pub audio_decoded: u64,
+    /// Audio frames recovered from the next packet's in-band FEC.
+    pub audio_fec: u64,
+    /// Audio frames concealed (nothing to decode in time).
+    pub audio_concealed: u64,
+    /// Audio packets that came after their turn was played.
+    pub audio_late: u64,
     /// Size of the last decoded frame.
     pub size: (u32, u32),
     /// The last decoded frame, when asked to keep it.
@@ -131,7 +139,7 @@ pub struct MemberReport {
 
 struct Remote {
     vp8: Option<Vp8Decoder>,
-    opus: Option<OpusDecoder>,
+    audio: Option<AudioPlayout>,
 }
 
 /// Cumulative counters of one connection.
@@ -386,7 +394,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 MeshEvent::Frame { from, frame } => {
                     let r = remotes.entry(from.clone()).or_insert_with(|| Remote {
                         vp8: Vp8Decoder::new().ok(),
-                        opus: OpusDecoder::new(48_000, 1).ok(),
+                        audio: AudioPlayout::new(1).ok(),
                     });
                     let p = report.pairs.entry(from.clone()).or_default();
                     if p.name.is_empty() {
@@ -398,6 +406,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             }
             continue;
         }
+        play_audio(&mut remotes, &mut report.pairs);
         let tnow = tokio::time::Instant::now();
         if joined_at.is_some() {
             while next_video <= tnow && video.layers() > 1 {
@@ -462,6 +471,9 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             snapshots += 1;
             if let Some(st) = member.stats() {
                 accumulate(&mut report.members, &st);
+                // In-band FEC for the worst path's reported loss (RFC 7587
+                // §6.1: the members asked for it with useinbandfec=1).
+                let _ = opus.set_inband_fec(fec_loss_percent(&st));
                 if o.live && snapshots % 2 == 0 {
                     eprintln!(
                         "{}",
@@ -511,6 +523,36 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     Ok(())
 }
 
+/// The audio loss the members report (RTCP receiver reports, the worst
+/// path's), in percent, for the encoder's in-band FEC: none without loss.
+fn fec_loss_percent(st: &MeshStats) -> u8 {
+    let worst = st
+        .members
+        .iter()
+        .flat_map(|(_, _, ps)| ps.outbound.iter())
+        .filter(|o| o.kind == "audio")
+        .map(|o| o.fraction_lost)
+        .fold(0.0, f64::max);
+    (worst * 100.0).round().clamp(0.0, 100.0) as u8
+}
+
+/// Plays out what each member's jitter buffer has due (20 ms frames,
+/// decoded, recovered from FEC or concealed) and keeps its counters.
+fn play_audio(remotes: &mut BTreeMap<String, Remote>, pairs: &mut BTreeMap<String, PairReport>) {
+    let now = std::time::Instant::now();
+    for (id, r) in remotes.iter_mut() {
+        let Some(a) = &mut r.audio else { continue };
+        while a.poll(now).is_some() {}
+        let st = a.stats();
+        if let Some(p) = pairs.get_mut(id) {
+            p.audio_decoded = st.played;
+            p.audio_fec = st.fec;
+            p.audio_concealed = st.concealed;
+            p.audio_late = st.late;
+        }
+    }
+}
+
 fn decode(
     o: &MemberOptions,
     r: &mut Remote,
@@ -547,10 +589,12 @@ fn decode(
             }
         }
         MediaKind::Audio => {
-            if let Some(d) = &mut r.opus {
-                if d.decode(Some(&frame.data)).is_ok() {
-                    p.audio_decoded += 1;
-                }
+            if let Some(a) = &mut r.audio {
+                a.push(
+                    std::time::Instant::now(),
+                    frame.rtp_timestamp,
+                    frame.data.clone(),
+                );
             }
         }
     }
@@ -652,6 +696,8 @@ pub fn report_json(r: &MemberReport) -> Value {
             "from_id": id, "from": p.name, "frames_decoded": p.frames_decoded,
             "decode_errors": p.decode_errors, "stamp_gaps": p.stamp_gaps,
             "latency_ms": p.latency_ms, "audio_decoded": p.audio_decoded,
+            "audio_fec": p.audio_fec, "audio_concealed": p.audio_concealed,
+            "audio_late": p.audio_late,
             "width": p.size.0, "height": p.size.1,
         })).collect::<Vec<_>>(),
         "node": r.node,

@@ -54,6 +54,8 @@
 //! assert_eq!((stamp.frame_number, stamp.capture_time_us), (0, 1_000));
 //! ```
 
+pub mod audio_jitter;
+pub mod audio_playout;
 mod error;
 pub mod fake;
 pub mod opus;

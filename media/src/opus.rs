@@ -109,6 +109,22 @@ impl OpusEncoder {
         Ok(out)
     }
 
+    /// In-band FEC (RFC 6716 §2.1.7) for a path that loses about
+    /// `loss_percent` of its packets: each packet then carries a
+    /// low-bitrate copy of the previous frame, which a receiver that lost
+    /// that frame decodes instead ([`OpusDecoder::decode_fec`]). What the
+    /// receiver asks for with `useinbandfec=1` (RFC 7587 §6.1). `0` turns
+    /// it off. The copy is only made in Opus's SILK and hybrid modes
+    /// (speech-like signals at voice bitrates).
+    pub fn set_inband_fec(&mut self, loss_percent: u8) -> Result<(), MediaError> {
+        self.inner
+            .set_inband_fec(loss_percent > 0)
+            .map_err(opus_err("set inband FEC"))?;
+        self.inner
+            .set_packet_loss_perc(loss_percent.min(100))
+            .map_err(opus_err("set packet loss"))
+    }
+
     /// Changes the target bitrate (clamped to Opus's 6..=510 kbps).
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), MediaError> {
         self.inner
@@ -182,5 +198,27 @@ impl OpusDecoder {
             tracing::debug!(error = %e, "Opus decode error");
             opus_err("decode")(e)
         })
+    }
+
+    /// The 20 ms frame *before* `next_packet`, from its in-band FEC data
+    /// (RFC 6716 §2.1.7), for a frame whose own packet was lost. A packet
+    /// without FEC data conceals the frame instead, as `decode(None)`.
+    pub fn decode_fec(&mut self, next_packet: &[u8]) -> Result<Vec<i16>, MediaError> {
+        let ch = self.channels as usize;
+        let mut out = vec![0i16; frame_samples(self.sample_rate) * ch];
+        Packet::try_from(next_packet)
+            .and_then(|p| {
+                let signals = MutSignals::try_from(&mut out)?;
+                self.inner.decode(Some(p), signals, true)
+            })
+            .map(|n| {
+                out.truncate(n * ch);
+                out
+            })
+            .map_err(|e| {
+                self.decode_errors += 1;
+                tracing::debug!(error = %e, "Opus FEC decode error");
+                opus_err("decode FEC")(e)
+            })
     }
 }
