@@ -73,7 +73,8 @@ pub struct MemberConfig {
     /// The room's password, for a server that requires one.
     pub password: Option<String>,
     /// Local addresses to bind, one socket per slot and address; empty:
-    /// every IPv4 interface (loopback included).
+    /// every interface's IPv4 and usable IPv6 addresses (loopback included;
+    /// `meshrtc_peer::driver::local_addresses`).
     pub bind: Vec<IpAddr>,
     /// Connection slots (sockets bound up front): the room size minus one,
     /// plus spares for members who reconnect.
@@ -90,7 +91,7 @@ pub struct MemberConfig {
 }
 
 impl MemberConfig {
-    /// Every IPv4 interface, 8 slots, audio and video, no STUN server, a
+    /// Every interface (IPv4 and usable IPv6), 8 slots, audio and video, no STUN server, a
     /// 256-bit seed and a certificate from the OS (one certificate for all
     /// the member's connections).
     pub fn new(server: &str, room: &str, name: &str) -> Result<MemberConfig, DriverError> {
@@ -276,8 +277,9 @@ impl MemberHandle {
 pub async fn join(
     config: MemberConfig,
 ) -> Result<(MemberHandle, mpsc::Receiver<MeshEvent>), DriverError> {
-    let ips = if config.bind.is_empty() {
-        meshrtc_peer::driver::local_ipv4_addresses()
+    let gathered = config.bind.is_empty();
+    let ips = if gathered {
+        meshrtc_peer::driver::local_addresses()
     } else {
         config.bind.clone()
     };
@@ -289,9 +291,16 @@ pub async fn join(
         let mut slot = Vec::new();
         for ip in &ips {
             let addr = SocketAddr::new(*ip, 0);
-            let s = UdpSocket::bind(addr)
-                .await
-                .map_err(|source| DriverError::Bind { addr, source })?;
+            let s = match UdpSocket::bind(addr).await {
+                Ok(s) => s,
+                // A gathered IPv6 address can go between the listing and
+                // the bind (an address that expires): left out.
+                Err(e) if gathered && ip.is_ipv6() => {
+                    tracing::debug!(%addr, error = %e, "IPv6 address not bound, left out");
+                    continue;
+                }
+                Err(source) => return Err(DriverError::Bind { addr, source }),
+            };
             let a = s
                 .local_addr()
                 .map_err(|source| DriverError::Bind { addr, source })?;

@@ -1,9 +1,9 @@
 //! The tokio driver (feature `tokio`): sockets, timers and a task around a
 //! sans-IO [`PeerConnection`], as quinn wraps quinn-proto.
 //!
-//! [`spawn`] binds one UDP socket per local IPv4 interface address
-//! (loopback included, so two peers on one machine always find each other;
-//! IPv6 is left out for now), resolves the STUN servers (a name that does not
+//! [`spawn`] binds one UDP socket per local interface address (IPv4 and
+//! usable IPv6, see [`local_addresses`]; loopback included, so two peers
+//! on one machine always find each other), resolves the STUN servers (a name that does not
 //! resolve is skipped: gathering then ends at its deadline), and runs the
 //! connection in a task. The returned [`PeerHandle`] sends commands;
 //! events arrive on its channel.
@@ -28,7 +28,7 @@ pub const DEFAULT_STUN: &str = "stun:stun.l.google.com:19302";
 pub struct DriverConfig {
     /// The connection's settings.
     pub peer: PeerConfig,
-    /// Addresses to bind (port 0 = any); empty: every IPv4 interface.
+    /// Addresses to bind (port 0 = any); empty: [`local_addresses`].
     pub bind: Vec<IpAddr>,
     /// STUN servers as `stun:host:port` URLs.
     pub stun_urls: Vec<String>,
@@ -37,7 +37,7 @@ pub struct DriverConfig {
 }
 
 impl DriverConfig {
-    /// Every IPv4 interface, Google's STUN server.
+    /// Every interface ([`local_addresses`]), Google's STUN server.
     pub fn new(peer: PeerConfig) -> DriverConfig {
         DriverConfig {
             peer,
@@ -61,7 +61,7 @@ pub enum DriverError {
         source: std::io::Error,
     },
     /// No address to bind.
-    #[error("no local IPv4 address to bind")]
+    #[error("no local address to bind")]
     NoAddress,
     /// A STUN URL that does not parse.
     #[error("bad STUN URL {0:?} (expected stun:host[:port])")]
@@ -145,20 +145,77 @@ pub fn spawn_reader(socket: Arc<UdpSocket>, tx: mpsc::Sender<Received>) {
 
 /// Local IPv4 addresses of every interface that is up, loopback included.
 pub fn local_ipv4_addresses() -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = local_addresses()
+        .into_iter()
+        .filter(IpAddr::is_ipv4)
+        .collect();
+    if v.is_empty() {
+        v.push(IpAddr::from([127, 0, 0, 1]));
+    }
+    v
+}
+
+/// The addresses host candidates are gathered on (RFC 8445 §5.1.1.1):
+/// every IPv4 address of an interface that is up, loopback included, and
+/// every usable IPv6 one ([`usable_ipv6`]: not link-local, not
+/// deprecated, tentative or failed, per `/proc/net/if_inet6`). IPv4 first;
+/// `127.0.0.1` when there is nothing else.
+pub fn local_addresses() -> Vec<IpAddr> {
+    let flags = ipv6_flags(&std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default());
     let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
         .map(|list| {
             list.into_iter()
                 .map(|i| i.ip())
-                .filter(IpAddr::is_ipv4)
+                .filter(|ip| match ip {
+                    IpAddr::V4(_) => true,
+                    IpAddr::V6(a) => usable_ipv6(*a, flags.get(a).copied().unwrap_or(0)),
+                })
                 .collect()
         })
         .unwrap_or_default();
     if v.is_empty() {
         v.push(IpAddr::from([127, 0, 0, 1]));
     }
+    // IPv4 sorts before IPv6.
     v.sort();
     v.dedup();
     v
+}
+
+/// `IFA_F_DADFAILED`, `IFA_F_DEPRECATED` and `IFA_F_TENTATIVE`
+/// (`linux/if_addr.h`): an address in any of these states is not used.
+const IFA_UNUSABLE: u32 = 0x08 | 0x20 | 0x40;
+
+/// Whether an IPv6 address with these kernel flags makes a host
+/// candidate: not link-local (`fe80::/10`, which needs a scope a
+/// candidate cannot carry; browsers leave it out too), not unspecified,
+/// and not deprecated, tentative or failed duplicate detection (an
+/// address on its way out, or not yet usable).
+pub fn usable_ipv6(addr: std::net::Ipv6Addr, flags: u32) -> bool {
+    let link_local = addr.segments()[0] & 0xffc0 == 0xfe80;
+    !link_local && !addr.is_unspecified() && flags & IFA_UNUSABLE == 0
+}
+
+/// The flags of each address in `/proc/net/if_inet6` (lines of address,
+/// interface index, prefix length, scope, flags, name; all hex but the
+/// name). Lines that do not read are skipped.
+pub fn ipv6_flags(if_inet6: &str) -> std::collections::HashMap<std::net::Ipv6Addr, u32> {
+    if_inet6
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let hex = f.next()?;
+            let flags = f.nth(3)?;
+            if hex.len() != 32 {
+                return None;
+            }
+            let raw = u128::from_str_radix(hex, 16).ok()?;
+            Some((
+                std::net::Ipv6Addr::from(raw),
+                u32::from_str_radix(flags, 16).ok()?,
+            ))
+        })
+        .collect()
 }
 
 enum Command {
@@ -298,18 +355,22 @@ async fn resolve_stun(urls: &[String], timeout: Duration) -> Result<Vec<SocketAd
 pub async fn spawn(
     mut config: DriverConfig,
 ) -> Result<(PeerHandle, mpsc::UnboundedReceiver<PeerEvent>), DriverError> {
-    let ips = if config.bind.is_empty() {
-        local_ipv4_addresses()
+    let gathered = config.bind.is_empty();
+    let ips = if gathered {
+        local_addresses()
     } else {
         config.bind.clone()
     };
     let mut sockets = Vec::new();
     for ip in ips {
         let addr = SocketAddr::new(ip, 0);
-        let s = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| DriverError::Bind { addr, source })?;
-        sockets.push(Arc::new(s));
+        match UdpSocket::bind(addr).await {
+            Ok(s) => sockets.push(Arc::new(s)),
+            // A gathered IPv6 address can go between the listing and the
+            // bind (an address that expires): left out.
+            Err(_) if gathered && ip.is_ipv6() => {}
+            Err(source) => return Err(DriverError::Bind { addr, source }),
+        }
     }
     if sockets.is_empty() {
         return Err(DriverError::NoAddress);
@@ -423,6 +484,50 @@ async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_link_local_deprecated_tentative_and_failed_addresses_are_left_out() {
+        // Lines as the kernel writes them: address, index, prefix, scope,
+        // flags, name.
+        let table = "\
+00000000000000000000000000000001 01 80 10 80       lo
+fd000000000000000000000000000002 02 40 00 80       d0
+fe800000000000000000000000000003 02 40 20 80       d0
+20010db8000000000000000000000004 03 40 00 20     eth0
+20010db8000000000000000000000005 03 40 00 40     eth0
+20010db8000000000000000000000006 03 40 00 08     eth0
+20010db8000000000000000000000007 03 40 00 01     eth0
+garbage
+";
+        let flags = ipv6_flags(table);
+        assert_eq!(flags.len(), 7);
+        let usable: Vec<String> = flags
+            .iter()
+            .filter(|(a, f)| usable_ipv6(**a, **f))
+            .map(|(a, _)| a.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // Loopback, the ULA, and the temporary (privacy) address: usable.
+        // Link-local, deprecated, tentative and DAD-failed: not.
+        assert_eq!(usable, ["2001:db8::7", "::1", "fd00::2"]);
+        assert!(!usable_ipv6("fe80::1".parse().unwrap(), 0));
+        assert!(!usable_ipv6("febf::1".parse().unwrap(), 0));
+        assert!(usable_ipv6("fec0::1".parse().unwrap(), 0));
+        assert!(!usable_ipv6(std::net::Ipv6Addr::UNSPECIFIED, 0));
+    }
+
+    #[test]
+    fn gathered_addresses_list_ipv4_first_and_never_a_link_local_one() {
+        let v = local_addresses();
+        assert!(v.contains(&IpAddr::from([127, 0, 0, 1])));
+        let first_v6 = v.iter().position(IpAddr::is_ipv6).unwrap_or(v.len());
+        assert!(v[..first_v6].iter().all(IpAddr::is_ipv4));
+        assert!(v[first_v6..].iter().all(|a| match a {
+            IpAddr::V6(a) => a.segments()[0] & 0xffc0 != 0xfe80,
+            IpAddr::V4(_) => false,
+        }));
+    }
 
     #[test]
     fn stun_urls_parse_with_and_without_port() {
