@@ -16,6 +16,7 @@ mod lan;
 mod member;
 mod mesh_cmd;
 mod rtpview;
+mod screen;
 mod sdp_summary;
 mod serve;
 mod sources;

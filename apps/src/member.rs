@@ -75,6 +75,9 @@ pub struct MemberOptions {
     pub marks: Option<u32>,
     /// Video layers (simulcast): 1, or 2 with a half-size layer.
     pub layers: u32,
+    /// Share a second video track, the "screen", `AT` after joining for
+    /// `FOR` (`crate::screen`).
+    pub screen: Option<(Duration, Duration)>,
 }
 
 /// What one member saw of another.
@@ -90,6 +93,8 @@ pub struct PairReport {
     pub stamp_gaps: u64,
     /// Mean end-to-end latency from the pixel timestamps.
     pub latency_ms: Option<f64>,
+    /// Frames decoded from the member's second video track (its screen).
+    pub screen_frames_decoded: u64,
     /// Audio frames decoded from their packets (the jitter buffer's
     /// playout).
     pub audio_decoded: u64,
@@ -119,6 +124,8 @@ pub struct MemberReport {
     pub pairs: BTreeMap<String, PairReport>,
     /// Video frames encoded.
     pub frames_encoded: u64,
+    /// Frames of the screen track sent (`--screen`).
+    pub screen_frames_sent: u64,
     /// Mean encode time.
     pub encode_ms: f64,
     /// Key frames made on request.
@@ -139,6 +146,10 @@ pub struct MemberReport {
 
 struct Remote {
     vp8: Option<Vp8Decoder>,
+    /// The m-line of the member's camera: its first video m-line.
+    camera_mid: Option<String>,
+    /// Its screen track's m-line and decoder (any other video m-line).
+    screen: Option<(String, Vp8Decoder)>,
     audio: Option<AudioPlayout>,
 }
 
@@ -327,6 +338,14 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     // One packetizer per simulcast layer, each set to the capture's
     // picture id before packetizing (see below).
     let mut layer_packetizers = vec![packetizer.clone(); video.layers()];
+    let mut screen = match o.screen {
+        Some(schedule) => Some(crate::screen::ScreenShare::new(
+            schedule,
+            first_picture_id()?,
+        )?),
+        None => None,
+    };
+    let mut next_screen: Option<tokio::time::Instant> = None;
     let mut remotes: BTreeMap<String, Remote> = BTreeMap::new();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let frame_interval = Duration::from_secs_f64(1.0 / f64::from(fps));
@@ -350,7 +369,8 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             break;
         }
         let wake = if joined_at.is_some() {
-            next_video.min(next_audio).min(next_table)
+            let w = next_video.min(next_audio).min(next_table);
+            next_screen.map_or(w, |n| w.min(n))
         } else {
             next_table
         };
@@ -394,6 +414,8 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 MeshEvent::Frame { from, frame } => {
                     let r = remotes.entry(from.clone()).or_insert_with(|| Remote {
                         vp8: Vp8Decoder::new().ok(),
+                        camera_mid: None,
+                        screen: None,
                         audio: AudioPlayout::new(1).ok(),
                     });
                     let p = report.pairs.entry(from.clone()).or_default();
@@ -407,6 +429,12 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
             continue;
         }
         play_audio(&mut remotes, &mut report.pairs);
+        if let (Some(sh), Some(at)) = (&mut screen, joined_at) {
+            next_screen = sh
+                .tick(Instant::now(), at, &member)
+                .map(tokio::time::Instant::from_std);
+            report.screen_frames_sent = sh.frames_sent;
+        }
         let tnow = tokio::time::Instant::now();
         if joined_at.is_some() {
             while next_video <= tnow && video.layers() > 1 {
@@ -560,6 +588,20 @@ fn decode(
     frame: &meshrtc_peer::ReceivedFrame,
 ) {
     match frame.kind {
+        MediaKind::Video if r.camera_mid.get_or_insert_with(|| frame.mid.clone()) != &frame.mid => {
+            // A second video track: the member's screen (a new m-line
+            // each time it starts sharing, so a new decoder then).
+            if r.screen.as_ref().is_none_or(|(mid, _)| *mid != frame.mid) {
+                r.screen = Vp8Decoder::new().ok().map(|d| (frame.mid.clone(), d));
+            }
+            if let Some((_, d)) = &mut r.screen {
+                match d.decode(&frame.data) {
+                    Ok(Some(_)) => p.screen_frames_decoded += 1,
+                    Ok(None) => {}
+                    Err(_) => p.decode_errors += 1,
+                }
+            }
+        }
         MediaKind::Video => {
             let Some(d) = &mut r.vp8 else { return };
             match d.decode(&frame.data) {
@@ -686,6 +728,7 @@ pub fn report_json(r: &MemberReport) -> Value {
         "id": r.id,
         "error": r.error,
         "frames_encoded": r.frames_encoded,
+        "screen_frames_sent": r.screen_frames_sent,
         "encode_ms": r.encode_ms,
         "keyframes": r.keyframes,
         "bytes_sent": r.bytes_sent,
@@ -697,7 +740,7 @@ pub fn report_json(r: &MemberReport) -> Value {
             "decode_errors": p.decode_errors, "stamp_gaps": p.stamp_gaps,
             "latency_ms": p.latency_ms, "audio_decoded": p.audio_decoded,
             "audio_fec": p.audio_fec, "audio_concealed": p.audio_concealed,
-            "audio_late": p.audio_late,
+            "audio_late": p.audio_late, "screen_frames_decoded": p.screen_frames_decoded,
             "width": p.size.0, "height": p.size.1,
         })).collect::<Vec<_>>(),
         "node": r.node,

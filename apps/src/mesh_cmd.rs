@@ -87,6 +87,11 @@ pub struct JoinArgs {
     /// bandwidth estimate allows (the full size from 250 kbit/s of video).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     layers: u32,
+    /// Share a second video track, a "screen" (a 640x360 pattern at 5
+    /// fps), AT seconds after joining for FOR seconds: added to every
+    /// connection by renegotiation, then stopped.
+    #[arg(long, value_name = "AT:FOR", value_parser = crate::screen::parse_schedule)]
+    screen: Option<(Duration, Duration)>,
 }
 
 /// `meshrtc demo`.
@@ -148,6 +153,10 @@ pub struct DemoArgs {
     /// bandwidth estimate allows (the full size from 250 kbit/s of video).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     layers: u32,
+    /// member1 shares a second video track, a "screen" (a 640x360
+    /// pattern at 5 fps), AT seconds after joining for FOR seconds.
+    #[arg(long, value_name = "AT:FOR", value_parser = crate::screen::parse_schedule)]
+    screen: Option<(Duration, Duration)>,
 }
 
 /// Runs `meshrtc join`.
@@ -190,6 +199,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         audio_in: a.audio_in,
         marks: None,
         layers: a.layers,
+        screen: a.screen,
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -308,6 +318,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             audio_in: None,
             marks: Some(k as u32 + 1),
             layers: a.layers,
+            screen: if k == 0 { a.screen } else { None },
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
@@ -357,6 +368,9 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 "stamp_gaps": p.map_or(0, |p| p.stamp_gaps),
                 "latency_ms": p.and_then(|p| p.latency_ms),
                 "audio_decoded": p.map_or(0, |p| p.audio_decoded),
+                "audio_fec": p.map_or(0, |p| p.audio_fec),
+                "audio_concealed": p.map_or(0, |p| p.audio_concealed),
+                "screen_frames_decoded": p.map_or(0, |p| p.screen_frames_decoded),
             }));
         }
         out.push('\n');

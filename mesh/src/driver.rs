@@ -144,6 +144,9 @@ enum Command {
     SendFrame(Arc<PacketizedFrame>),
     /// One capture's layers, smallest first.
     SendLayers(Vec<Arc<PacketizedFrame>>),
+    /// [`MeshNode::start_screen`] (`true`) or [`MeshNode::stop_screen`].
+    Screen(bool),
+    SendScreenFrame(Arc<PacketizedFrame>),
 }
 
 /// What the driver's bounded queues dropped.
@@ -160,6 +163,8 @@ pub struct DriverCounters {
 struct Shared {
     /// Per layer.
     keyframe: Vec<bool>,
+    /// [`MeshNode::screen_keyframe_wanted`].
+    screen_keyframe: bool,
     target_bitrate: u32,
     layer_targets: Vec<u32>,
     stats: Option<MeshStats>,
@@ -208,6 +213,36 @@ impl MemberHandle {
                 s.counters.frames_dropped += 1;
             }
         }
+    }
+
+    /// Starts a second video track (a "screen" source) to every member, by
+    /// renegotiation ([`MeshNode::start_screen`]); its frames go with
+    /// [`MemberHandle::send_screen_frame`].
+    pub fn start_screen(&self) {
+        let _ = self.tx.try_send(Command::Screen(true));
+    }
+
+    /// Stops the screen track ([`MeshNode::stop_screen`]).
+    pub fn stop_screen(&self) {
+        let _ = self.tx.try_send(Command::Screen(false));
+    }
+
+    /// Sends a frame of the screen track to every member that negotiated
+    /// it. Queued and dropped like [`MemberHandle::send_frame`].
+    pub fn send_screen_frame(&self, frame: Arc<PacketizedFrame>) {
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.tx.try_send(Command::SendScreenFrame(frame))
+        {
+            if let Ok(mut s) = self.shared.lock() {
+                s.counters.frames_dropped += 1;
+            }
+        }
+    }
+
+    /// Whether the screen track's next frame should be a key frame (a
+    /// member asked, or its stream just started).
+    pub fn screen_keyframe_wanted(&self) -> bool {
+        self.shared.lock().is_ok_and(|s| s.screen_keyframe)
     }
 
     /// The layers whose next frame should be a key frame
@@ -329,6 +364,7 @@ pub async fn join(
     let leave = Arc::new(Notify::new());
     let shared = Arc::new(Mutex::new(Shared {
         keyframe: vec![false; config.layer_min_bitrates.len().max(1)],
+        screen_keyframe: false,
         target_bitrate: node.target_bitrate(),
         layer_targets: node.layer_targets(),
         stats: None,
@@ -397,6 +433,7 @@ async fn run(
             }
             s.target_bitrate = node.target_bitrate();
             s.layer_targets = node.layer_targets();
+            s.screen_keyframe = node.screen_keyframe_wanted();
             if now >= next_stats {
                 s.stats = Some(node.stats());
                 next_stats = now + Duration::from_millis(500);
@@ -418,6 +455,11 @@ async fn run(
             c = cmds.recv() => match c {
                 Some(Command::SendFrame(f)) => {
                     node.send_frame(Instant::now(), &f);
+                }
+                Some(Command::Screen(true)) => node.start_screen(Instant::now()),
+                Some(Command::Screen(false)) => node.stop_screen(Instant::now()),
+                Some(Command::SendScreenFrame(f)) => {
+                    node.send_screen_frame(Instant::now(), &f);
                 }
                 Some(Command::SendLayers(layers)) => {
                     let layered: Vec<LayerFrame<'_>> = layers
