@@ -46,6 +46,7 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,8 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
 use crate::signaling::client::{SignalingClient, SignalingError};
+use crate::signaling::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 
 /// How a member connects.
@@ -158,7 +161,16 @@ pub struct DriverCounters {
     /// Events (frames, or the oldest waiting other events) the caller did
     /// not take in time.
     pub events_dropped: u64,
+    /// Signaling messages the node made while the connection was being
+    /// opened again, beyond [`HELD_SIGNALS`].
+    pub signals_dropped: u64,
 }
+
+/// Signaling messages held while the connection is being opened again.
+pub const HELD_SIGNALS: usize = 256;
+
+type Reconnecting = dyn std::future::Future<Output = Result<(SignalingClient, mpsc::Receiver<ServerMessage>), String>>
+    + Send;
 
 struct Shared {
     /// Per layer.
@@ -372,11 +384,11 @@ pub async fn join(
         counters: DriverCounters::default(),
     }));
     let local_addrs = sockets.iter().map(|(a, _)| *a).collect();
+    let reconnect_to = (config.server.clone(), config.server_trust.clone());
     tokio::spawn(run(
         node,
         sockets,
-        sig,
-        sig_rx,
+        (sig, sig_rx, reconnect_to),
         in_rx,
         cmd_rx,
         leave.clone(),
@@ -398,8 +410,11 @@ pub async fn join(
 async fn run(
     mut node: MeshNode,
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
-    sig: SignalingClient,
-    mut sig_rx: mpsc::Receiver<crate::signaling::protocol::ServerMessage>,
+    (mut sig, mut sig_rx, (server, trust)): (
+        SignalingClient,
+        mpsc::Receiver<ServerMessage>,
+        (String, Option<ServerTrust>),
+    ),
     mut input: FairInput,
     mut cmds: mpsc::Receiver<Command>,
     leave: Arc<Notify>,
@@ -408,8 +423,20 @@ async fn run(
 ) {
     let mut next_stats = Instant::now();
     let mut out = EventOut::new(events);
+    // While the signaling connection is being opened again: the attempt,
+    // and what the node wanted to send meanwhile.
+    let mut reconnecting: Option<Pin<Box<Reconnecting>>> = None;
+    let mut held: VecDeque<ClientMessage> = VecDeque::new();
     let stopped = loop {
         while let Some(m) = node.poll_signal() {
+            if reconnecting.is_some() {
+                if held.len() < HELD_SIGNALS {
+                    held.push_back(m);
+                } else if let Ok(mut s) = shared.lock() {
+                    s.counters.signals_dropped += 1;
+                }
+                continue;
+            }
             if sig.send(m).is_err() {
                 break;
             }
@@ -443,10 +470,40 @@ async fn run(
             .poll_timeout()
             .unwrap_or(now + Duration::from_millis(100))
             .min(now + Duration::from_millis(100));
+        let is_reconnecting = reconnecting.is_some();
         tokio::select! {
-            m = sig_rx.recv() => match m {
+            m = sig_rx.recv(), if !is_reconnecting => match m {
+                Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
+                    break format!("the room did not keep our place: {message}");
+                }
                 Some(m) => node.handle_signal(Instant::now(), m),
+                // Media goes on without the server; take the place back on
+                // a new connection if the room keeps places.
+                None if node.resume_request().is_some() => {
+                    tracing::debug!("signaling connection lost: reconnecting to resume");
+                    reconnecting = Some(Box::pin(reconnect(server.clone(), trust.clone())));
+                }
                 None => break "the signaling server closed the connection".to_string(),
+            },
+            r = async {
+                match reconnecting.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if is_reconnecting => {
+                reconnecting = None;
+                match r {
+                    Ok((client, rx)) => {
+                        (sig, sig_rx) = (client, rx);
+                        if let Some(m) = node.resume_request() {
+                            let _ = sig.send(m);
+                        }
+                        for m in held.drain(..) {
+                            let _ = sig.send(m);
+                        }
+                    }
+                    Err(e) => break format!("the signaling server is gone: {e}"),
+                }
             },
             d = input.recv() => match d {
                 Some((from, to, data)) => node.handle_datagram(Instant::now(), from, to, &data),

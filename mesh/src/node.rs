@@ -98,6 +98,7 @@ use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
 mod negotiation;
+mod resume;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -282,6 +283,9 @@ pub struct MeshStats {
     pub glare_ignored: u64,
     /// ICE restarts we asked for (a connection went Disconnected).
     pub ice_restarts: u64,
+    /// Times our place in the room was taken back after the signaling
+    /// connection dropped (`resume`, answered by a `welcome`).
+    pub signaling_resumes: u64,
     /// URLs of the room's ICE servers (`welcome`) the node could not use
     /// (a host name, TCP or TLS transport, TURN without credentials; see
     /// [`crate::ice_servers`]).
@@ -390,6 +394,9 @@ pub struct MeshNode {
     glare_ignored: u64,
     ice_restarts: u64,
     ice_servers_skipped: u64,
+    /// The `resume` token of the last `welcome`.
+    resume_token: Option<String>,
+    signaling_resumes: u64,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -454,6 +461,8 @@ impl MeshNode {
             glare_ignored: 0,
             ice_restarts: 0,
             ice_servers_skipped: 0,
+            resume_token: None,
+            signaling_resumes: 0,
             screen: false,
             screen_keyframe: false,
             rng,
@@ -591,8 +600,14 @@ impl MeshNode {
                 id,
                 peers,
                 ice_servers,
+                resume,
                 ..
             } => {
+                self.resume_token = resume;
+                if self.id.as_deref() == Some(id.as_str()) {
+                    self.on_resumed(now, peers);
+                    return;
+                }
                 // The room's STUN and TURN servers, for every connection
                 // made from now on (RFC 8445 §5.1.1: gathered per agent).
                 let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
@@ -1225,6 +1240,7 @@ impl MeshNode {
             glare_ignored: self.glare_ignored,
             ice_restarts: self.ice_restarts,
             ice_servers_skipped: self.ice_servers_skipped,
+            signaling_resumes: self.signaling_resumes,
         }
     }
 }

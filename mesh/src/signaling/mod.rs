@@ -10,6 +10,8 @@ pub mod rooms;
 #[cfg(feature = "net")]
 pub mod client;
 #[cfg(feature = "net")]
+pub mod reconnect;
+#[cfg(feature = "net")]
 pub mod server;
 #[cfg(feature = "net")]
 mod sse;
