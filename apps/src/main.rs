@@ -13,6 +13,7 @@ mod dtlsview;
 mod hexin;
 mod ladder;
 mod lan;
+mod logging;
 mod member;
 mod mesh_cmd;
 mod rtpview;
@@ -30,6 +31,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "meshrtc", version, about, propagate_version = true)]
 struct Cli {
+    /// Which decisions to log to stderr, in RUST_LOG syntax (`debug`,
+    /// `meshrtc_ice=debug,meshrtc_dtls=trace`); overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -116,6 +121,10 @@ struct DecodeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log.as_deref()) {
+        eprintln!("meshrtc: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Decode(args) => run_decode(args),
         Command::StunServer(args) => stun_server::run(args),

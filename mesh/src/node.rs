@@ -641,10 +641,12 @@ impl MeshNode {
                         }
                     }
                 }
+                let _member = tracing::debug_span!("member", id = %from).entered();
                 self.on_offer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Answer { from, sdp } => {
+                let _member = tracing::debug_span!("member", id = %from).entered();
                 self.on_answer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
@@ -713,6 +715,9 @@ impl MeshNode {
             return;
         };
         if let Some(m) = self.members.get_mut(&id) {
+            // Events of this connection name the member (issue 21); a
+            // disabled span costs one check of its callsite.
+            let _member = tracing::debug_span!("member", id = %id).entered();
             m.pc.handle_datagram(now, from, to, data);
         }
         self.drain_member(now, &id);
@@ -763,6 +768,7 @@ impl MeshNode {
         for id in ids {
             if let Some(m) = self.members.get_mut(&id) {
                 if m.pc.poll_timeout().is_some_and(|t| t <= now) {
+                    let _member = tracing::debug_span!("member", id = %id).entered();
                     m.pc.handle_timeout(now);
                 }
             }

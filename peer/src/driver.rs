@@ -327,7 +327,12 @@ pub async fn spawn(
     for s in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
-    tokio::spawn(run(pc, sockets, cmd_rx, in_rx, ev_tx));
+    // Every event of this connection carries its local addresses (issue 21).
+    let span = tracing::debug_span!("connection", local = ?local_addrs);
+    tokio::spawn(tracing::Instrument::instrument(
+        run(pc, sockets, cmd_rx, in_rx, ev_tx),
+        span,
+    ));
     Ok((
         PeerHandle {
             tx: cmd_tx,
