@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod call;
+mod capture;
 mod cpu;
 mod decode;
 mod dtlsview;

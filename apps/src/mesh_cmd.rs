@@ -87,6 +87,10 @@ pub struct JoinArgs {
     /// bandwidth estimate allows (the full size from 250 kbit/s of video).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     layers: u32,
+    /// Write every datagram sent and received to this pcapng file, with
+    /// each connection's DTLS key log and SRTP keys (see `offer --capture`).
+    #[arg(long, value_name = "FILE.pcapng")]
+    capture: Option<PathBuf>,
 }
 
 /// `meshrtc demo`.
@@ -148,6 +152,11 @@ pub struct DemoArgs {
     /// bandwidth estimate allows (the full size from 250 kbit/s of video).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     layers: u32,
+    /// Write every member's datagrams to this pcapng file, one interface
+    /// per member (each datagram is there twice: sent and received), with
+    /// every connection's DTLS key log and SRTP keys.
+    #[arg(long, value_name = "FILE.pcapng")]
+    capture: Option<PathBuf>,
 }
 
 /// Runs `meshrtc join`.
@@ -190,8 +199,21 @@ pub fn join(a: JoinArgs) -> ExitCode {
         audio_in: a.audio_in,
         marks: None,
         layers: a.layers,
+        capture: None,
+    };
+    let mut opts = opts;
+    let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let report = rt.block_on(run_member(opts));
+    if let Err(e) = crate::capture::close(capture, "join") {
+        eprintln!("meshrtc join: {e}");
+    }
     if let Some(p) = &a.stats_json {
         if let Err(e) = std::fs::write(
             p,
@@ -286,6 +308,15 @@ pub fn demo(a: DemoArgs) -> ExitCode {
     let cpu_start = crate::cpu::process_cpu();
     let wall_start = std::time::Instant::now();
     let mut threads = Vec::new();
+    // One file, one pcapng interface per member.
+    let capture = match a.capture.as_deref().map(crate::capture::Capture::create) {
+        Some(Err(e)) => {
+            eprintln!("meshrtc demo: {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(c)) => Some(c),
+        None => None,
+    };
     for k in 0..a.peers {
         let opts = MemberOptions {
             server: server.ws_url(),
@@ -308,6 +339,9 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             audio_in: None,
             marks: Some(k as u32 + 1),
             layers: a.layers,
+            capture: capture
+                .as_ref()
+                .map(|c| c.interface(&format!("member{}", k + 1))),
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
@@ -322,6 +356,9 @@ pub fn demo(a: DemoArgs) -> ExitCode {
         .into_iter()
         .map(|t| t.join().unwrap_or_default())
         .collect();
+    if let Err(e) = crate::capture::close(capture, "demo") {
+        eprintln!("meshrtc demo: {e}");
+    }
     let cpu = cpu_start
         .zip(crate::cpu::process_cpu())
         .map(|(a, b)| (b - a).as_secs_f64());

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use crate::fair_input::FairInput;
 use meshrtc_peer::driver::spawn_reader;
+use meshrtc_peer::tap::{DatagramTap, TapDirection, TapSecret};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
@@ -87,6 +88,18 @@ pub struct MemberConfig {
     /// Video layers (simulcast), see [`MeshConfig::layer_min_bitrates`];
     /// `[0]`: one layer.
     pub layer_min_bitrates: Vec<u32>,
+    /// Sees every datagram sent and received (a capture) and, with
+    /// `peer.key_log` on, every connection's secrets.
+    pub tap: Option<Arc<dyn DatagramTap>>,
+}
+
+/// Hands a secret a mesh event carries to the tap.
+fn tap_secret(tap: &dyn DatagramTap, e: &MeshEvent) {
+    match e {
+        MeshEvent::KeyLog { line, .. } => tap.secret(TapSecret::KeyLog(line)),
+        MeshEvent::SrtpKeys { keys, .. } => tap.secret(TapSecret::Srtp(keys)),
+        _ => {}
+    }
 }
 
 impl MemberConfig {
@@ -108,6 +121,7 @@ impl MemberConfig {
             send_video: true,
             send_audio: true,
             layer_min_bitrates: vec![0],
+            tap: None,
         })
     }
 }
@@ -337,6 +351,7 @@ pub async fn join(
         leave.clone(),
         ev_tx,
         shared.clone(),
+        config.tap.clone(),
     ));
     Ok((
         MemberHandle {
@@ -360,6 +375,7 @@ async fn run(
     leave: Arc<Notify>,
     events: mpsc::Sender<MeshEvent>,
     shared: Arc<Mutex<Shared>>,
+    tap: Option<Arc<dyn DatagramTap>>,
 ) {
     let mut next_stats = Instant::now();
     let mut out = EventOut::new(events);
@@ -371,10 +387,16 @@ async fn run(
         }
         while let Some(t) = node.poll_transmit() {
             if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
+                if let Some(tap) = &tap {
+                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+                }
                 let _ = s.send_to(&t.payload, t.dst).await;
             }
         }
         while let Some(e) = node.poll_event() {
+            if let Some(tap) = &tap {
+                tap_secret(tap.as_ref(), &e);
+            }
             out.push(e);
         }
         out.flush();
@@ -403,7 +425,12 @@ async fn run(
                 None => break "the signaling server closed the connection".to_string(),
             },
             d = input.recv() => match d {
-                Some((from, to, data)) => node.handle_datagram(Instant::now(), from, to, &data),
+                Some((from, to, data)) => {
+                    if let Some(tap) = &tap {
+                        tap.datagram(TapDirection::Received, from, to, &data);
+                    }
+                    node.handle_datagram(Instant::now(), from, to, &data)
+                }
                 None => break "the sockets closed".to_string(),
             },
             c = cmds.recv() => match c {
@@ -435,6 +462,9 @@ async fn run(
     }
     while let Some(t) = node.poll_transmit() {
         if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
+            if let Some(tap) = &tap {
+                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+            }
             let _ = s.send_to(&t.payload, t.dst).await;
         }
     }

@@ -227,6 +227,22 @@ pub enum MeshEvent {
         /// The frame.
         frame: ReceivedFrame,
     },
+    /// An NSS key log line of the connection with a member (when the
+    /// template `PeerConfig::key_log` is on).
+    KeyLog {
+        /// The member.
+        from: String,
+        /// `CLIENT_RANDOM <hex> <hex>`.
+        line: String,
+    },
+    /// The SRTP keys of the connection with a member (when the template
+    /// `PeerConfig::key_log` is on).
+    SrtpKeys {
+        /// The member.
+        from: String,
+        /// The keys, addresses and role.
+        keys: meshrtc_peer::SrtpKeyLog,
+    },
 }
 
 /// Per-member and node-wide statistics.
@@ -912,6 +928,18 @@ impl MeshNode {
                         if m.screen_mid.as_deref() == Some(old.as_str()) =>
                     {
                         m.screen_mid = Some(new);
+                    }
+                    PeerEvent::KeyLog(line) => {
+                        self.events.push_back(MeshEvent::KeyLog {
+                            from: id.to_string(),
+                            line,
+                        });
+                    }
+                    PeerEvent::SrtpKeys(keys) => {
+                        self.events.push_back(MeshEvent::SrtpKeys {
+                            from: id.to_string(),
+                            keys,
+                        });
                     }
                     PeerEvent::TrackRemoved { mid, kind } => {
                         self.events.push_back(MeshEvent::TrackRemoved {

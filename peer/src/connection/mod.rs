@@ -60,7 +60,7 @@ mod transport;
 pub use config::PeerConfig;
 pub use events::{
     ConnectionState, DtlsState, LocalCandidate, PeerError, PeerEvent, SdpType, SignalingState,
-    Transmit,
+    SrtpKeyLog, Transmit,
 };
 use media_recv::pump_video;
 pub use stats::{InboundStats, OutboundStats, PeerStats};
