@@ -10,6 +10,7 @@ mod call;
 mod capture;
 mod cpu;
 mod decode;
+mod decode_capture;
 mod dtlsview;
 mod hexin;
 mod ladder;
@@ -115,8 +116,14 @@ struct DecodeArgs {
     /// Print JSON (one object per datagram, one per line) instead of text.
     #[arg(long)]
     json: bool,
-    /// The datagram in hex, or `-` to read lines of hex from stdin.
-    #[arg(value_name = "HEX | -")]
+    /// With a capture file: more NSS key log lines (`CLIENT_RANDOM ...`)
+    /// besides those the file carries.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<std::path::PathBuf>,
+    /// The datagram in hex, `-` to read lines of hex from stdin, or a
+    /// pcap/pcapng capture file (every UDP datagram in it is decoded, with
+    /// the keys the file carries: see `offer --capture`).
+    #[arg(value_name = "HEX | - | FILE.pcapng")]
     input: String,
 }
 
@@ -139,6 +146,15 @@ fn main() -> ExitCode {
 }
 
 fn run_decode(args: DecodeArgs) -> ExitCode {
+    if args.input != "-" && std::path::Path::new(&args.input).is_file() {
+        return decode_capture::run_file(
+            std::path::Path::new(&args.input),
+            args.keylog.as_deref(),
+            &args.ice_pwd,
+            args.extmap.clone(),
+            args.json,
+        );
+    }
     let text = if args.input == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {

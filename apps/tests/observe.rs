@@ -261,3 +261,96 @@ fn a_call_capture_opens_in_tshark_with_stun_decrypted_dtls_and_our_ssrcs() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `meshrtc decode FILE.pcapng` reads a call's capture back: every
+/// datagram, the SRTP and SRTCP decrypted with the keys in the file's
+/// comment, in both directions.
+#[test]
+fn decode_reads_a_call_capture_and_decrypts_its_srtp_with_the_files_keys() {
+    let dir = scratch("decode-capture");
+    let pcap = dir.join("answer.pcapng");
+    let (_, answer_err) = call(&[], &["--capture", pcap.to_str().unwrap()], None, None);
+    let written: usize = answer_err
+        .lines()
+        .find_map(|l| l.strip_prefix("meshrtc answer: capture: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{answer_err}"));
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", pcap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.starts_with(&format!(
+            "{written} packets; 1 DTLS key log line(s); SRTP keys for 1 connection(s)"
+        )),
+        "{}",
+        &out[..out.len().min(300)]
+    );
+    assert_eq!(out.matches("── packet ").count(), written);
+    let sent_rtp = out
+        .split("── packet ")
+        .filter(|p| p.contains("(sent)") && p.contains("RTP,") && p.contains("SRTP decrypted"))
+        .count();
+    let received_rtp = out
+        .split("── packet ")
+        .filter(|p| p.contains("(received)") && p.contains("RTP,") && p.contains("SRTP decrypted"))
+        .count();
+    assert!(
+        sent_rtp > 50 && received_rtp > 50,
+        "{sent_rtp} {received_rtp}"
+    );
+    assert!(out.contains("RTCP, ") && out.contains("SRTP decrypted"));
+    assert!(
+        out.contains("SR (sender report)"),
+        "decrypted SRTCP shows its reports"
+    );
+    assert!(!out.contains("SRTP FAILED"));
+    assert!(out.contains("STUN Binding request"));
+    assert!(out.contains("ClientHello"));
+
+    // JSON: one object per packet with its addresses.
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", "--json", pcap.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), written);
+    assert!(lines
+        .iter()
+        .any(|v| v["srtp"] == "decrypted" && v["src"].as_str().unwrap().starts_with("127.0.0.1:")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Plain RTCP (no SRTCP trailer) is decoded in full, every packet of the
+/// compound, without a key.
+#[test]
+fn decode_shows_every_packet_of_a_plain_rtcp_compound() {
+    // RR with no blocks, then SDES with CNAME "me" (RFC 3550 §6.4.2, §6.5).
+    let rr = "80c90001cafebabe";
+    let sdes = "81ca0003cafebabe01026d6500000000";
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", &format!("{rr}{sdes}")])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("plain RTCP"), "{out}");
+    assert!(out.contains("201 RR (receiver report)"), "{out}");
+    assert!(out.contains("202 SDES"), "{out}");
+    assert!(out.contains("ssrc 0xcafebabe cname \"me\""), "{out}");
+    assert!(!out.contains("encrypted"), "{out}");
+    // With a 10-byte tag and an index after it, the same bytes are SRTCP:
+    // only the first header is readable.
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", &format!("{rr}{sdes}80000001{}", "00".repeat(10))])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("the rest is encrypted"), "{out}");
+}
