@@ -2,7 +2,7 @@
 //! of a capture through the packet inspector, with the keys the file
 //! carries.
 //!
-//! Each direction of each 5-tuple gets its own decoder state (the DTLS
+//! Each direction of each 5-tuple (on each interface) gets its own decoder state (the DTLS
 //! handshake reassembly, the SRTP replay window and rollover counter). Its
 //! SRTP key comes from the `meshrtc-srtp` packet comments our captures
 //! write ([`crate::capture::srtp_comment`]), the half of the keying
@@ -81,7 +81,10 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
         );
     }
     let first = file.packets.first().map(|p| p.time).unwrap_or((0, 0));
-    let mut states: HashMap<(SocketAddr, SocketAddr), Options> = HashMap::new();
+    // Per interface too: a demo's capture holds each datagram twice (its
+    // sender's copy and its receiver's), and one SRTP replay window would
+    // refuse the second.
+    let mut states: HashMap<(u32, SocketAddr, SocketAddr), Options> = HashMap::new();
     for (n, p) in file.packets.iter().enumerate() {
         let t = elapsed(first, p.time);
         let iface = file
@@ -108,13 +111,15 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
                 continue;
             }
         };
-        let state = states.entry((dgram.src, dgram.dst)).or_insert_with(|| {
-            let srtp = keys
-                .iter()
-                .find_map(|k| k.for_packet(dgram.src, dgram.dst))
-                .map(|k| meshrtc_srtp::Context::new(k, meshrtc_srtp::Config::default()));
-            Options::new(o.ice_pwds, srtp, o.extmap.clone())
-        });
+        let state = states
+            .entry((p.interface, dgram.src, dgram.dst))
+            .or_insert_with(|| {
+                let srtp = keys
+                    .iter()
+                    .find_map(|k| k.for_packet(dgram.src, dgram.dst))
+                    .map(|k| meshrtc_srtp::Context::new(k, meshrtc_srtp::Config::default()));
+                Options::new(o.ice_pwds, srtp, o.extmap.clone())
+            });
         let report = decode::decode(dgram.payload, state);
         if report.is_error() {
             summary.errors += 1;

@@ -354,3 +354,62 @@ fn decode_shows_every_packet_of_a_plain_rtcp_compound() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("the rest is encrypted"), "{out}");
 }
+
+/// `meshrtc demo --capture`: one file, one interface per member, every
+/// connection's secrets in it: tshark decrypts each DTLS handshake (two
+/// Finished per connection, each seen by its sender and its receiver) and
+/// `meshrtc decode` finds the SRTP keys of every connection.
+#[test]
+fn a_demo_capture_has_one_interface_per_member_and_every_connections_keys() {
+    let dir = scratch("demo-capture");
+    let pcap = dir.join("demo.pcapng");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args([
+            "demo",
+            "--peers",
+            "3",
+            "--duration",
+            "1",
+            "--listen",
+            "127.0.0.1:0",
+            "--width",
+            "160",
+            "--height",
+            "120",
+            "--sheet",
+            dir.join("sheet.png").to_str().unwrap(),
+            "--capture",
+            pcap.to_str().unwrap(),
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let file = pcap.to_str().unwrap();
+    let names = tshark(&["-r", file, "-T", "fields", "-e", "frame.interface_name"]);
+    let mut names: Vec<&str> = names.lines().collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names, ["member1", "member2", "member3"]);
+    // Three connections, two Finished each, each captured twice.
+    let finished = tshark(&["-r", file, "-Y", "dtls.handshake.type == 20"]);
+    assert_eq!(finished.lines().count(), 12, "{finished}");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", file])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Each connection's keys, once from each of its two members.
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with("3 DTLS key log line(s); SRTP keys for 6 connection(s)"),
+        "{}",
+        out.lines().next().unwrap()
+    );
+    assert!(out.contains("SRTP decrypted"));
+    assert!(!out.contains("SRTP FAILED"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
