@@ -6,10 +6,11 @@
 //! handshake reassembly, the SRTP replay window and rollover counter). Its
 //! SRTP key comes from the `meshrtc-srtp` packet comments our captures
 //! write ([`crate::capture::srtp_comment`]), the half of the keying
-//! material that direction's sender protects with. The DTLS key log
-//! (Decryption Secrets Blocks, or `--keylog`) is counted and shown; the
-//! DTLS records themselves are shown as the single-datagram decoder shows
-//! them.
+//! material that direction's sender protects with. For a connection
+//! without such a comment, the keys are derived from the DTLS key log
+//! (Decryption Secrets Blocks, or `--keylog`) and the hellos in the capture
+//! ([`crate::capture::keylog_srtp`]). The DTLS records themselves are shown
+//! as the single-datagram decoder shows them.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -17,6 +18,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
+use crate::capture::keylog_srtp::{master_secrets, HelloScan};
 use crate::capture::read::{CaptureFile, Packet};
 use crate::capture::srtp_comment::{self, ConnectionKeys};
 use crate::decode::{self, Options};
@@ -51,12 +53,33 @@ pub struct Summary {
 
 /// Decodes every packet of `file`, appending the output to `out`.
 pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut String) -> Summary {
-    let keys: Vec<ConnectionKeys> = file
+    let mut keys: Vec<ConnectionKeys> = file
         .packets
         .iter()
         .flat_map(|p| p.comments.iter())
         .filter_map(|c| srtp_comment::parse(c))
         .collect();
+    // Connections without a comment: keys derived from the key log and
+    // the hellos in the capture.
+    let mut scan = HelloScan::default();
+    for p in &file.packets {
+        if let Ok(d) = p.datagram() {
+            scan.datagram(d.src, d.dst, d.payload);
+        }
+    }
+    let mut key_log = file.key_log.clone();
+    key_log.push_str(o.extra_key_log.as_deref().unwrap_or(""));
+    let derived: Vec<ConnectionKeys> = scan
+        .keys(&master_secrets(&key_log))
+        .into_iter()
+        .filter(|d| {
+            !keys
+                .iter()
+                .any(|k| k.for_packet(d.local, d.remote).is_some())
+        })
+        .collect();
+    let derived_count = derived.len();
+    keys.extend(derived);
     // Our captures hold each line twice (where it came, and up front).
     let key_log_lines = file
         .key_log
@@ -74,10 +97,15 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
     if !o.json {
         let _ = writeln!(
             out,
-            "{} packets; {} DTLS key log line(s); SRTP keys for {} connection(s)",
+            "{} packets; {} DTLS key log line(s); SRTP keys for {} connection(s){}",
             file.packets.len(),
             key_log_lines,
-            keys.len()
+            keys.len(),
+            if derived_count > 0 {
+                format!(" ({derived_count} derived from the key log and the hellos)")
+            } else {
+                String::new()
+            }
         );
     }
     let first = file.packets.first().map(|p| p.time).unwrap_or((0, 0));

@@ -413,3 +413,81 @@ fn a_demo_capture_has_one_interface_per_member_and_every_connections_keys() {
     assert!(!out.contains("SRTP FAILED"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rewrites a (little-endian, ours) pcapng file without its Decryption
+/// Secrets Blocks and packet options: what `tcpdump -w` would have.
+fn strip_secrets(b: &[u8]) -> Vec<u8> {
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        let (kind, len) = (u32_at(at), u32_at(at + 4) as usize);
+        match kind {
+            0x0A => {}
+            6 => {
+                let caplen = u32_at(at + 20) as usize;
+                let body = &b[at + 8..at + 28 + caplen];
+                let padded = body.len() + (4 - body.len() % 4) % 4;
+                let total = (12 + padded) as u32;
+                out.extend(6u32.to_le_bytes());
+                out.extend(total.to_le_bytes());
+                out.extend(body);
+                out.resize(out.len() + padded - body.len(), 0);
+                out.extend(total.to_le_bytes());
+            }
+            _ => out.extend(&b[at..at + len]),
+        }
+        at += len;
+    }
+    out
+}
+
+/// A capture with neither our comment nor the embedded key log still
+/// decrypts when `--keylog` gives the DTLS master secret: the SRTP keys
+/// are derived from it and the hellos in the capture (RFC 5764 §4.2).
+#[test]
+fn decode_derives_srtp_keys_from_a_key_log_and_the_captured_hellos() {
+    let dir = scratch("decode-keylog");
+    let pcap = dir.join("offer.pcapng");
+    let keylog = dir.join("keys.log");
+    call(
+        &["--capture", pcap.to_str().unwrap()],
+        &["--keylog", keylog.to_str().unwrap()],
+        None,
+        None,
+    );
+    let bare = dir.join("bare.pcapng");
+    std::fs::write(&bare, strip_secrets(&std::fs::read(&pcap).unwrap())).unwrap();
+    let decode = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .arg("decode")
+            .args(extra)
+            .arg(&bare)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let without = decode(&[]);
+    assert!(
+        without
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("0 DTLS key log line(s); SRTP keys for 0 connection(s)"),
+        "{}",
+        without.lines().next().unwrap()
+    );
+    assert!(!without.contains("SRTP decrypted"));
+    let with = decode(&["--keylog", keylog.to_str().unwrap()]);
+    assert!(
+        with.lines().next().unwrap().ends_with(
+            "1 DTLS key log line(s); SRTP keys for 1 connection(s) (1 derived from the key log and the hellos)"
+        ),
+        "{}",
+        with.lines().next().unwrap()
+    );
+    let decrypted = with.matches("SRTP decrypted").count();
+    assert!(decrypted > 100, "{decrypted}");
+    assert!(!with.contains("SRTP FAILED"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,7 @@
 //! interface (one per member in the demo), all writing into one file.
 
 pub mod ipframe;
+pub mod keylog_srtp;
 pub mod pcapng;
 pub mod read;
 pub mod srtp_comment;
