@@ -96,6 +96,11 @@ pub struct CallArgs {
     /// Wireshark can decrypt the DTLS; `SSLKEYLOGFILE` works too.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
+    /// Write every datagram sent and received to this pcapng file, with
+    /// the DTLS key log embedded (Wireshark decrypts DTLS 1.2 with it)
+    /// and the SRTP keys in a packet comment (`meshrtc decode` reads it).
+    #[arg(long, value_name = "FILE.pcapng")]
+    capture: Option<PathBuf>,
     /// Let the picture size follow the encoder's bitrate: each side halved
     /// when the link is too slow for the full size at the full frame rate,
     /// restored when it allows (see `ladder`). Each change is a key frame.
@@ -156,7 +161,8 @@ fn finish(cmd: &str, r: Result<(), String>) -> ExitCode {
 
 fn driver_config(a: &CallArgs) -> Result<DriverConfig, String> {
     let mut peer = meshrtc_peer::driver::os_peer_config().map_err(|e| e.to_string())?;
-    peer.key_log = a.keylog.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
+    peer.key_log =
+        a.keylog.is_some() || a.capture.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
     let mut c = DriverConfig::new(peer);
     c.bind = a.bind.clone();
     c.stun_urls = if a.no_stun {
@@ -268,7 +274,8 @@ async fn wait_gathered(
 
 async fn run_offer(args: OfferArgs) -> Result<(), String> {
     let a = &args.call;
-    let config = driver_config(a)?;
+    let mut config = driver_config(a)?;
+    let capture = crate::capture::attach(a.capture.as_deref(), "offer", &mut config.tap)?;
     let start_bps = config.peer.bitrate.start_bitrate;
     let (pc, mut events) = spawn(config).await.map_err(|e| e.to_string())?;
     pc.add_transceiver(MediaKind::Video, true, true)
@@ -297,7 +304,9 @@ async fn run_offer(args: OfferArgs) -> Result<(), String> {
     pc.set_remote_description(SdpType::Answer, answer)
         .await
         .map_err(|e| format!("the answer was refused: {e}"))?;
-    run_call("offer", a, start_bps, pc, events, kept).await
+    let r = run_call("offer", a, start_bps, pc, events, kept).await;
+    crate::capture::close(capture, "offer")?;
+    r
 }
 
 async fn run_answer(args: AnswerArgs) -> Result<(), String> {
@@ -309,7 +318,8 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())??,
     };
     let offer = decode_sdp(&text, a.base64)?;
-    let config = driver_config(a)?;
+    let mut config = driver_config(a)?;
+    let capture = crate::capture::attach(a.capture.as_deref(), "answer", &mut config.tap)?;
     let start_bps = config.peer.bitrate.start_bitrate;
     let (pc, mut events) = spawn(config).await.map_err(|e| e.to_string())?;
     pc.add_answer_track(MediaKind::Video)
@@ -330,7 +340,9 @@ async fn run_answer(args: AnswerArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("no local description")?;
     print_sdp(&answer, a.base64);
-    run_call("answer", a, start_bps, pc, events, kept).await
+    let r = run_call("answer", a, start_bps, pc, events, kept).await;
+    crate::capture::close(capture, "answer")?;
+    r
 }
 
 /// Plays out each audio track's due frames (decoded from their packet or

@@ -108,6 +108,9 @@ enum Body {
 /// What happened with SRTP for an RTP/RTCP datagram.
 enum Srtp {
     NoKey,
+    /// RTCP whose packets' lengths add up to the datagram: plain RTCP,
+    /// not SRTCP (which ends with an index and a tag past the packets).
+    Plain,
     Decrypted,
     Failed(String),
 }
@@ -151,6 +154,7 @@ fn decode_media(dgram: &[u8], class: PacketClass, opts: &mut Options) -> Body {
     let rtcp = class == PacketClass::Rtcp;
     let mut buf = dgram.to_vec();
     let srtp = match opts.srtp.as_mut() {
+        None if rtcp && rtpview::rtcp_is_plain(dgram) => Srtp::Plain,
         None => Srtp::NoKey,
         Some(ctx) => {
             let r = if rtcp {
@@ -172,7 +176,7 @@ fn decode_media(dgram: &[u8], class: PacketClass, opts: &mut Options) -> Body {
         _ => " (SRTP-encrypted, tag included: give --srtp-key to decrypt)",
     };
     let shown = if rtcp {
-        let clear = if matches!(srtp, Srtp::Decrypted) {
+        let clear = if matches!(srtp, Srtp::Decrypted | Srtp::Plain) {
             buf.len()
         } else {
             8
@@ -394,6 +398,7 @@ impl Report {
                 v[key] = json.clone();
                 v["srtp"] = match srtp {
                     Srtp::NoKey => json!("not decrypted"),
+                    Srtp::Plain => json!("plain"),
                     Srtp::Decrypted => json!("decrypted"),
                     Srtp::Failed(e) => json!({ "failed": e }),
                 };
@@ -465,6 +470,7 @@ impl Report {
                 let what = match srtp {
                     Srtp::Decrypted => "SRTP decrypted".to_string(),
                     Srtp::NoKey => "not decrypted".to_string(),
+                    Srtp::Plain => "plain RTCP (no SRTCP trailer)".to_string(),
                     Srtp::Failed(e) => {
                         format!("SRTP FAILED: {e} (wrong key, profile or direction?)")
                     }

@@ -7,12 +7,15 @@
 #![forbid(unsafe_code)]
 
 mod call;
+mod capture;
 mod cpu;
 mod decode;
+mod decode_capture;
 mod dtlsview;
 mod hexin;
 mod ladder;
 mod lan;
+mod logging;
 mod member;
 mod mesh_cmd;
 mod rtpview;
@@ -31,6 +34,10 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "meshrtc", version, about, propagate_version = true)]
 struct Cli {
+    /// Which decisions to log to stderr, in RUST_LOG syntax (`debug`,
+    /// `meshrtc_ice=debug,meshrtc_dtls=trace`); overrides RUST_LOG.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -110,13 +117,23 @@ struct DecodeArgs {
     /// Print JSON (one object per datagram, one per line) instead of text.
     #[arg(long)]
     json: bool,
-    /// The datagram in hex, or `-` to read lines of hex from stdin.
-    #[arg(value_name = "HEX | -")]
+    /// With a capture file: more NSS key log lines (`CLIENT_RANDOM ...`)
+    /// besides those the file carries.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<std::path::PathBuf>,
+    /// The datagram in hex, `-` to read lines of hex from stdin, or a
+    /// pcap/pcapng capture file (every UDP datagram in it is decoded, with
+    /// the keys the file carries: see `offer --capture`).
+    #[arg(value_name = "HEX | - | FILE.pcapng")]
     input: String,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = logging::init(cli.log.as_deref()) {
+        eprintln!("meshrtc: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Decode(args) => run_decode(args),
         Command::StunServer(args) => stun_server::run(args),
@@ -130,6 +147,15 @@ fn main() -> ExitCode {
 }
 
 fn run_decode(args: DecodeArgs) -> ExitCode {
+    if args.input != "-" && std::path::Path::new(&args.input).is_file() {
+        return decode_capture::run_file(
+            std::path::Path::new(&args.input),
+            args.keylog.as_deref(),
+            &args.ice_pwd,
+            args.extmap.clone(),
+            args.json,
+        );
+    }
     let text = if args.input == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {

@@ -78,6 +78,8 @@ pub struct MemberOptions {
     /// Share a second video track, the "screen", `AT` after joining for
     /// `FOR` (`crate::screen`).
     pub screen: Option<(Duration, Duration)>,
+    /// Where every datagram and secret goes (`--capture`).
+    pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
 }
 
 /// What one member saw of another.
@@ -314,6 +316,10 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.password = o.password.clone();
     cfg.server_trust = o.server_trust.clone();
     cfg.bind = o.bind.clone();
+    if let Some(tap) = &o.capture {
+        cfg.peer.key_log = true;
+        cfg.tap = Some(tap.clone());
+    }
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.

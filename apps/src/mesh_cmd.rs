@@ -92,6 +92,10 @@ pub struct JoinArgs {
     /// connection by renegotiation, then stopped.
     #[arg(long, value_name = "AT:FOR", value_parser = crate::screen::parse_schedule)]
     screen: Option<(Duration, Duration)>,
+    /// Write every datagram sent and received to this pcapng file, with
+    /// each connection's DTLS key log and SRTP keys (see `offer --capture`).
+    #[arg(long, value_name = "FILE.pcapng")]
+    capture: Option<PathBuf>,
 }
 
 /// `meshrtc demo`.
@@ -157,6 +161,11 @@ pub struct DemoArgs {
     /// pattern at 5 fps), AT seconds after joining for FOR seconds.
     #[arg(long, value_name = "AT:FOR", value_parser = crate::screen::parse_schedule)]
     screen: Option<(Duration, Duration)>,
+    /// Write every member's datagrams to this pcapng file, one interface
+    /// per member (each datagram is there twice: sent and received), with
+    /// every connection's DTLS key log and SRTP keys.
+    #[arg(long, value_name = "FILE.pcapng")]
+    capture: Option<PathBuf>,
 }
 
 /// Runs `meshrtc join`.
@@ -200,8 +209,21 @@ pub fn join(a: JoinArgs) -> ExitCode {
         marks: None,
         layers: a.layers,
         screen: a.screen,
+        capture: None,
+    };
+    let mut opts = opts;
+    let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::FAILURE;
+        }
     };
     let report = rt.block_on(run_member(opts));
+    if let Err(e) = crate::capture::close(capture, "join") {
+        eprintln!("meshrtc join: {e}");
+    }
     if let Some(p) = &a.stats_json {
         if let Err(e) = std::fs::write(
             p,
@@ -296,6 +318,15 @@ pub fn demo(a: DemoArgs) -> ExitCode {
     let cpu_start = crate::cpu::process_cpu();
     let wall_start = std::time::Instant::now();
     let mut threads = Vec::new();
+    // One file, one pcapng interface per member.
+    let capture = match a.capture.as_deref().map(crate::capture::Capture::create) {
+        Some(Err(e)) => {
+            eprintln!("meshrtc demo: {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(Ok(c)) => Some(c),
+        None => None,
+    };
     for k in 0..a.peers {
         let opts = MemberOptions {
             server: server.ws_url(),
@@ -319,6 +350,9 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             marks: Some(k as u32 + 1),
             layers: a.layers,
             screen: if k == 0 { a.screen } else { None },
+            capture: capture
+                .as_ref()
+                .map(|c| c.interface(&format!("member{}", k + 1))),
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
@@ -333,6 +367,9 @@ pub fn demo(a: DemoArgs) -> ExitCode {
         .into_iter()
         .map(|t| t.join().unwrap_or_default())
         .collect();
+    if let Err(e) = crate::capture::close(capture, "demo") {
+        eprintln!("meshrtc demo: {e}");
+    }
     let cpu = cpu_start
         .zip(crate::cpu::process_cpu())
         .map(|(a, b)| (b - a).as_secs_f64());

@@ -297,6 +297,24 @@ fn block(t: &mut String, b: &meshrtc_rtp::rtcp::ReportBlock) -> Value {
            "highest_seq": b.highest_seq, "jitter": b.jitter, "lsr": b.last_sr, "dlsr": b.delay_since_last_sr})
 }
 
+/// Whether `pkt` is a plain RTCP compound: its packets' length fields
+/// (RFC 3550 §6.4.1: 32-bit words minus one), each with version 2, add up
+/// to exactly its length. SRTCP (RFC 3711 §3.4) has the E flag, index and
+/// tag after the packets, and its packets after the first are encrypted.
+pub fn rtcp_is_plain(pkt: &[u8]) -> bool {
+    let mut at = 0;
+    while at < pkt.len() {
+        let Some(h) = pkt.get(at..at + 4) else {
+            return false;
+        };
+        if h[0] >> 6 != 2 {
+            return false;
+        }
+        at += 4 * (usize::from(u16::from_be_bytes([h[2], h[3]])) + 1);
+    }
+    at == pkt.len() && at > 0
+}
+
 /// The packets of an RTCP compound packet. `clear` is how many bytes are
 /// readable: all when decrypted or plain (every packet is decoded); the
 /// first 8 when still encrypted (only the first header is shown).

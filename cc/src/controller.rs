@@ -109,6 +109,10 @@ pub struct CongestionController {
     last_probe_raise: Option<Instant>,
     was_competing: bool,
     last_loss_decrease: Option<Instant>,
+    /// The detector's last verdict and the last target logged: a debug
+    /// event says when either changes (issue 21), not on every feedback.
+    last_usage: BandwidthUsage,
+    logged_target: u64,
 }
 
 impl CongestionController {
@@ -142,6 +146,8 @@ impl CongestionController {
             last_probe_raise: None,
             was_competing: false,
             last_loss_decrease: None,
+            last_usage: BandwidthUsage::Normal,
+            logged_target: config.start_bitrate,
         }
     }
 
@@ -194,12 +200,30 @@ impl CongestionController {
         self.aimd
             .set_cap_acked(larger.filter(|_| app_limited(self.target_bitrate(), acked)));
         let mut usage = self.delay.state();
+        if usage != self.last_usage {
+            tracing::debug!(
+                "delay detector: {:?} -> {usage:?} (trend of the one-way delay)",
+                self.last_usage
+            );
+            self.last_usage = usage;
+        }
         self.queue.set_acked(long);
         self.queue.on_losses(summary.lost);
         let standing = self.queue.on_feedback(now, &summary.acked);
         // A competing loss-based flow's queue ([`crate::queue_delay`]):
         // its delay says nothing about our rate; losses bound it (§6).
         let competing = self.queue.competing();
+        if competing != self.was_competing {
+            tracing::debug!(
+                competing,
+                "standing queue {}",
+                if competing {
+                    "is a competing loss-based flow's: losses bound the rate now"
+                } else {
+                    "no longer competing: delay bounds the rate again"
+                }
+            );
+        }
         if competing && !self.was_competing {
             // The capacity found alone is not our share now: grow
             // multiplicatively until losses bound us.
@@ -229,13 +253,19 @@ impl CongestionController {
             });
         match probe_result {
             _ if standing => {
+                tracing::debug!(acked_bps = ?acked, "rate decreased: standing queue");
                 self.aimd.immediate_decrease(now, acked);
             }
             _ if loss_event => {
+                tracing::debug!(
+                    lost = summary.lost,
+                    "rate decreased: losses while competing"
+                );
                 self.aimd.immediate_decrease(now, acked);
                 self.last_loss_decrease = Some(now);
             }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
+                tracing::debug!(probe_bps = r, "estimate raised by a probe to {r} bit/s");
                 self.aimd.set_estimate(now, r);
                 self.loss.raise_to(r);
                 self.probe_raises += 1;
@@ -261,6 +291,17 @@ impl CongestionController {
         // further from the truth (a mesh member's connections whose
         // encoder follows another member's lower target, a paused camera).
         let target = self.target_bitrate();
+        // Only moves of a tenth or more are worth a line.
+        if target.abs_diff(self.logged_target) * 10 >= self.logged_target {
+            tracing::debug!(
+                from = self.logged_target,
+                to = target,
+                ?usage,
+                "target bitrate {} -> {target} bit/s",
+                self.logged_target
+            );
+            self.logged_target = target;
+        }
         let ceiling = if competing {
             Some(0)
         } else if app_limited(target, acked) {

@@ -1171,6 +1171,21 @@ impl IceAgent {
             }
         }
         self.nominated = Some(p);
+        let (local, remote) = self.pair_addrs(p);
+        // RFC 8445 §8.1.1: the controlling agent nominates the best valid
+        // pair with USE-CANDIDATE; the controlled one follows its flag.
+        tracing::debug!(
+            %local,
+            %remote,
+            priority = self.pairs[p].priority,
+            controlling = self.controlling,
+            reason = if self.controlling {
+                "our USE-CANDIDATE check succeeded on the highest priority valid pair"
+            } else {
+                "the peer nominated it (USE-CANDIDATE) and our check succeeded"
+            },
+            "ICE pair {local} <-> {remote} nominated"
+        );
         self.select(now, p, true);
         self.set_state(IceState::Completed);
     }
@@ -1182,6 +1197,7 @@ impl IceAgent {
         self.previous_path = None;
         self.refresh_consent(now);
         let (local, remote) = self.pair_addrs(p);
+        tracing::debug!(%local, %remote, nominated, "ICE pair {local} <-> {remote} selected");
         self.events.push_back(IceEvent::SelectedPair {
             local,
             remote,
@@ -1241,6 +1257,7 @@ impl IceAgent {
 
     fn set_state(&mut self, s: IceState) {
         if self.state != s {
+            tracing::debug!("ICE state {:?} -> {:?}", self.state, s);
             self.state = s;
             self.events.push_back(IceEvent::StateChanged(s));
         }

@@ -52,6 +52,7 @@ use std::time::{Duration, Instant};
 
 use crate::fair_input::FairInput;
 use meshrtc_peer::driver::spawn_reader;
+use meshrtc_peer::tap::{DatagramTap, TapDirection, TapSecret};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
@@ -91,6 +92,18 @@ pub struct MemberConfig {
     /// Video layers (simulcast), see [`MeshConfig::layer_min_bitrates`];
     /// `[0]`: one layer.
     pub layer_min_bitrates: Vec<u32>,
+    /// Sees every datagram sent and received (a capture) and, with
+    /// `peer.key_log` on, every connection's secrets.
+    pub tap: Option<Arc<dyn DatagramTap>>,
+}
+
+/// Hands a secret a mesh event carries to the tap.
+fn tap_secret(tap: &dyn DatagramTap, e: &MeshEvent) {
+    match e {
+        MeshEvent::KeyLog { line, .. } => tap.secret(TapSecret::KeyLog(line)),
+        MeshEvent::SrtpKeys { keys, .. } => tap.secret(TapSecret::Srtp(keys)),
+        _ => {}
+    }
 }
 
 impl MemberConfig {
@@ -112,6 +125,7 @@ impl MemberConfig {
             send_video: true,
             send_audio: true,
             layer_min_bitrates: vec![0],
+            tap: None,
         })
     }
 }
@@ -394,6 +408,7 @@ pub async fn join(
         leave.clone(),
         ev_tx,
         shared.clone(),
+        config.tap.clone(),
     ));
     Ok((
         MemberHandle {
@@ -420,6 +435,7 @@ async fn run(
     leave: Arc<Notify>,
     events: mpsc::Sender<MeshEvent>,
     shared: Arc<Mutex<Shared>>,
+    tap: Option<Arc<dyn DatagramTap>>,
 ) {
     let mut next_stats = Instant::now();
     let mut out = EventOut::new(events);
@@ -443,10 +459,16 @@ async fn run(
         }
         while let Some(t) = node.poll_transmit() {
             if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
+                if let Some(tap) = &tap {
+                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+                }
                 let _ = s.send_to(&t.payload, t.dst).await;
             }
         }
         while let Some(e) = node.poll_event() {
+            if let Some(tap) = &tap {
+                tap_secret(tap.as_ref(), &e);
+            }
             out.push(e);
         }
         out.flush();
@@ -506,7 +528,12 @@ async fn run(
                 }
             },
             d = input.recv() => match d {
-                Some((from, to, data)) => node.handle_datagram(Instant::now(), from, to, &data),
+                Some((from, to, data)) => {
+                    if let Some(tap) = &tap {
+                        tap.datagram(TapDirection::Received, from, to, &data);
+                    }
+                    node.handle_datagram(Instant::now(), from, to, &data)
+                }
                 None => break "the sockets closed".to_string(),
             },
             c = cmds.recv() => match c {
@@ -543,6 +570,9 @@ async fn run(
     }
     while let Some(t) = node.poll_transmit() {
         if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
+            if let Some(tap) = &tap {
+                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+            }
             let _ = s.send_to(&t.payload, t.dst).await;
         }
     }

@@ -228,6 +228,22 @@ pub enum MeshEvent {
         /// The frame.
         frame: ReceivedFrame,
     },
+    /// An NSS key log line of the connection with a member (when the
+    /// template `PeerConfig::key_log` is on).
+    KeyLog {
+        /// The member.
+        from: String,
+        /// `CLIENT_RANDOM <hex> <hex>`.
+        line: String,
+    },
+    /// The SRTP keys of the connection with a member (when the template
+    /// `PeerConfig::key_log` is on).
+    SrtpKeys {
+        /// The member.
+        from: String,
+        /// The keys, addresses and role.
+        keys: meshrtc_peer::SrtpKeyLog,
+    },
 }
 
 /// Per-member and node-wide statistics.
@@ -656,10 +672,12 @@ impl MeshNode {
                         }
                     }
                 }
+                let _member = tracing::debug_span!("member", id = %from).entered();
                 self.on_offer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
             ServerMessage::Answer { from, sdp } => {
+                let _member = tracing::debug_span!("member", id = %from).entered();
                 self.on_answer(now, &from, &sdp);
                 self.drain_member(now, &from);
             }
@@ -728,6 +746,9 @@ impl MeshNode {
             return;
         };
         if let Some(m) = self.members.get_mut(&id) {
+            // Events of this connection name the member (issue 21); a
+            // disabled span costs one check of its callsite.
+            let _member = tracing::debug_span!("member", id = %id).entered();
             m.pc.handle_datagram(now, from, to, data);
         }
         self.drain_member(now, &id);
@@ -778,6 +799,7 @@ impl MeshNode {
         for id in ids {
             if let Some(m) = self.members.get_mut(&id) {
                 if m.pc.poll_timeout().is_some_and(|t| t <= now) {
+                    let _member = tracing::debug_span!("member", id = %id).entered();
                     m.pc.handle_timeout(now);
                 }
             }
@@ -921,6 +943,18 @@ impl MeshNode {
                         if m.screen_mid.as_deref() == Some(old.as_str()) =>
                     {
                         m.screen_mid = Some(new);
+                    }
+                    PeerEvent::KeyLog(line) => {
+                        self.events.push_back(MeshEvent::KeyLog {
+                            from: id.to_string(),
+                            line,
+                        });
+                    }
+                    PeerEvent::SrtpKeys(keys) => {
+                        self.events.push_back(MeshEvent::SrtpKeys {
+                            from: id.to_string(),
+                            keys,
+                        });
                     }
                     PeerEvent::TrackRemoved { mid, kind } => {
                         self.events.push_back(MeshEvent::TrackRemoved {

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType};
 use crate::frame::PacketizedFrame;
+use crate::tap::{DatagramTap, TapDirection, TapSecret};
 use meshrtc_sdp::negotiate::MediaKind;
 
 /// The STUN server browsers are given by default (unreachable without
@@ -34,6 +35,8 @@ pub struct DriverConfig {
     pub stun_urls: Vec<String>,
     /// How long a STUN server name may take to resolve.
     pub resolve_timeout: Duration,
+    /// Sees every datagram sent and received (a capture), if set.
+    pub tap: Option<Arc<dyn DatagramTap>>,
 }
 
 impl DriverConfig {
@@ -44,6 +47,7 @@ impl DriverConfig {
             bind: Vec::new(),
             stun_urls: vec![DEFAULT_STUN.to_string()],
             resolve_timeout: Duration::from_secs(2),
+            tap: None,
         }
     }
 }
@@ -388,7 +392,12 @@ pub async fn spawn(
     for s in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
-    tokio::spawn(run(pc, sockets, cmd_rx, in_rx, ev_tx));
+    // Every event of this connection carries its local addresses (issue 21).
+    let span = tracing::debug_span!("connection", local = ?local_addrs);
+    tokio::spawn(tracing::Instrument::instrument(
+        run(pc, sockets, cmd_rx, in_rx, ev_tx, config.tap),
+        span,
+    ));
     Ok((
         PeerHandle {
             tx: cmd_tx,
@@ -404,6 +413,7 @@ async fn run(
     mut cmds: mpsc::UnboundedReceiver<Command>,
     mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
     events: mpsc::UnboundedSender<PeerEvent>,
+    tap: Option<Arc<dyn DatagramTap>>,
 ) {
     let local: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
         .iter()
@@ -413,10 +423,16 @@ async fn run(
         // Drain what the connection has for us.
         while let Some(t) = pc.poll_transmit() {
             if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
+                if let Some(tap) = &tap {
+                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+                }
                 let _ = s.send_to(&t.payload, t.dst).await;
             }
         }
         while let Some(e) = pc.poll_event() {
+            if let (Some(tap), Some(s)) = (&tap, TapSecret::of_event(&e)) {
+                tap.secret(s);
+            }
             let _ = events.send(e);
         }
         let deadline = pc
@@ -431,6 +447,9 @@ async fn run(
                         pc.close();
                         while let Some(t) = pc.poll_transmit() {
                             if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
+                                if let Some(tap) = &tap {
+                                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
+                                }
                                 let _ = s.send_to(&t.payload, t.dst).await;
                             }
                         }
@@ -472,6 +491,9 @@ async fn run(
             }
             d = input.recv() => {
                 let Some((from, to, data)) = d else { return };
+                if let Some(tap) = &tap {
+                    tap.datagram(TapDirection::Received, from, to, &data);
+                }
                 pc.handle_datagram(Instant::now(), from, to, &data);
             }
             _ = sleep => {

@@ -14,11 +14,12 @@ pub mod demux;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod frame;
+pub mod tap;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
     ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
-    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, TransceiverInfo,
-    Transmit,
+    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, SrtpKeyLog,
+    TransceiverInfo, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};

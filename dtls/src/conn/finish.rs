@@ -75,6 +75,13 @@ impl Dtls {
         }
         self.expect = Expect::Done;
         self.handshake_done = true;
+        tracing::debug!(
+            role = ?self.role,
+            suite = ?self.suite,
+            srtp_profile = ?self.srtp_profile,
+            retransmissions = self.stats.retransmissions,
+            "DTLS handshake complete"
+        );
         if self.config.key_log {
             self.events.push_back(Event::KeyLog(format!(
                 "CLIENT_RANDOM {} {}",

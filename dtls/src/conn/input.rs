@@ -258,6 +258,11 @@ impl Dtls {
             return;
         }
         self.last_peer_triggered = Some(now);
+        tracing::debug!(
+            role = ?self.role,
+            flight = self.stats.flights_sent,
+            "DTLS flight resent: the peer repeated its previous flight"
+        );
         self.stats.retransmissions += 1;
         self.transmit_flight();
         if self.flight_needs_reply {

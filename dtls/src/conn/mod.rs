@@ -391,6 +391,15 @@ impl Dtls {
         }
         if let Some(at) = self.retransmit_at {
             if now >= at {
+                // RFC 6347 §4.2.4: the timer expired, the whole flight goes again.
+                tracing::debug!(
+                    role = ?self.role,
+                    flight = self.stats.flights_sent,
+                    timer_ms = self.rto.as_millis() as u64,
+                    waiting_for = ?self.expect,
+                    "DTLS flight resent: timer {:?} expired",
+                    self.rto
+                );
                 self.rto = (self.rto * 2).min(self.config.max_rto);
                 self.stats.retransmissions += 1;
                 self.transmit_flight();
@@ -434,6 +443,7 @@ impl Dtls {
         if self.expect == Expect::Closed {
             return e;
         }
+        tracing::debug!(role = ?self.role, waiting_for = ?self.expect, "DTLS failed: {e}");
         if !matches!(e, Error::PeerAlert(_) | Error::HandshakeTimeout(_)) {
             self.send_alert(2, e.alert());
         }

@@ -215,13 +215,15 @@ impl IceAgent {
                         self.relays[i].relayed = Some(relayed);
                         let base = self.relays[i].base;
                         let server = self.relays[i].client.server();
+                        tracing::debug!(%server, %relayed, "TURN allocation made: relayed address {relayed}");
                         if let Some(m) = mapped {
                             self.add_srflx(base, server, m);
                         }
                         self.add_relayed(base, server, relayed, mapped);
                         check_done = true;
                     }
-                    TurnEvent::Failed(_) => {
+                    TurnEvent::Failed(why) => {
+                        tracing::debug!(server = %self.relays[i].client.server(), "TURN allocation failed: {why}");
                         if let Some(relayed) = self.relays[i].relayed.take() {
                             for p in 0..self.pairs.len() {
                                 if self.locals[self.pairs[p].local].base == relayed {

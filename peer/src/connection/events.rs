@@ -122,8 +122,29 @@ pub enum PeerEvent {
     },
     /// An NSS key log line (when [`PeerConfig::key_log`] is on).
     KeyLog(String),
+    /// The SRTP keys DTLS exported (when [`PeerConfig::key_log`] is on),
+    /// for a capture's reader to decrypt the media with.
+    SrtpKeys(SrtpKeyLog),
     /// The connection is over.
     Closed(String),
+}
+
+/// The SRTP keying material of one connection (RFC 5764 §4.2), with
+/// the addresses and role that say whose half protects which direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrtpKeyLog {
+    /// Our address on the selected pair.
+    pub local: SocketAddr,
+    /// The peer's address on the selected pair.
+    pub remote: SocketAddr,
+    /// Whether we are the DTLS client (we then send with the client's
+    /// key and salt).
+    pub dtls_client: bool,
+    /// The protection profile.
+    pub profile: meshrtc_srtp::Profile,
+    /// `EXTRACTOR-dtls_srtp` as exported: client key, server key, client
+    /// salt, server salt.
+    pub keying_material: Vec<u8>,
 }
 
 /// A datagram to send.

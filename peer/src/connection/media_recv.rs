@@ -12,7 +12,8 @@ impl PeerConnection {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.extend_from_slice(data);
-        if rx.unprotect_rtp(&mut buf).is_err() {
+        if let Err(e) = rx.unprotect_rtp(&mut buf) {
+            tracing::debug!(len = data.len(), "SRTP packet dropped: {e}");
             self.srtp_errors += 1;
             self.scratch = buf;
             return;
@@ -247,6 +248,16 @@ pub(super) fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<
         }
         if gap && !f.keyframe {
             r.waiting_keyframe = true;
+            tracing::debug!(
+                mid = %r.mid,
+                ssrc = r.ssrc,
+                "key frame requested: {}",
+                if lost_before {
+                    "packets before this frame were lost"
+                } else {
+                    "the picture id skipped a frame"
+                }
+            );
             if let Some(k) = &mut r.keyframes {
                 k.request(now);
             }
@@ -283,6 +294,12 @@ pub(super) fn pump_video(r: &mut RecvState, now: Instant, events: &mut VecDeque<
         // key frame the assembler waits for one by itself.)
         if dropped > dropped_seen && r.last_picture_id.is_some() {
             r.waiting_keyframe = true;
+            tracing::debug!(
+                mid = %r.mid,
+                ssrc = r.ssrc,
+                "key frame requested: {} frame(s) unrecoverable",
+                dropped - dropped_seen
+            );
             if let Some(k) = &mut r.keyframes {
                 k.request(now);
             }

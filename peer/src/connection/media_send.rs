@@ -95,6 +95,7 @@ impl PeerConnection {
 
     /// Asks the peer for a key frame on the m-line `mid` (PLI).
     pub fn request_keyframe(&mut self, now: Instant, mid: &str) {
+        tracing::debug!(mid, "key frame requested by the application");
         for r in self.receivers.iter_mut().filter(|r| r.mid == mid) {
             if let Some(k) = &mut r.keyframes {
                 k.request(now);

@@ -60,7 +60,7 @@ mod transport;
 pub use config::PeerConfig;
 pub use events::{
     ConnectionState, DtlsState, LocalCandidate, PeerError, PeerEvent, SdpType, SignalingState,
-    Transmit,
+    SrtpKeyLog, Transmit,
 };
 use media_recv::pump_video;
 pub use stats::{InboundStats, OutboundStats, PeerStats};
@@ -347,6 +347,7 @@ impl PeerConnection {
 
     fn set_state(&mut self, s: ConnectionState) {
         if self.state != s && self.state != ConnectionState::Closed {
+            tracing::debug!("connection state {:?} -> {s:?}", self.state);
             self.state = s;
             self.events.push_back(PeerEvent::ConnectionStateChanged(s));
         }
@@ -354,6 +355,7 @@ impl PeerConnection {
 
     fn set_dtls_state(&mut self, s: DtlsState) {
         if self.dtls_state != s {
+            tracing::debug!("DTLS transport state {:?} -> {s:?}", self.dtls_state);
             self.dtls_state = s;
             self.events.push_back(PeerEvent::DtlsStateChanged(s));
         }

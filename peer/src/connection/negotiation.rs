@@ -40,6 +40,11 @@ impl PeerConnection {
                 state: self.signaling,
             });
         }
+        tracing::debug!(
+            renegotiation = self.negotiated.is_some(),
+            ice_restart = self.ice_restart_pending,
+            "creating an offer"
+        );
         self.ensure_ice(true, now);
         self.take_snapshot();
         // ICE restart (RFC 8445 §9, RFC 8829 §5.2.1): new credentials in
@@ -101,6 +106,11 @@ impl PeerConnection {
         sdp: &str,
     ) -> Result<(), PeerError> {
         self.check_open()?;
+        tracing::debug!(
+            ?kind,
+            renegotiation = self.negotiated.is_some(),
+            "remote description"
+        );
         let parsed = SessionDescription::parse(sdp)
             .map_err(|e| PeerError::Sdp(e.to_string()))?
             .into_owned();

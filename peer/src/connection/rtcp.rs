@@ -17,7 +17,8 @@ impl PeerConnection {
             return;
         };
         let mut buf = data.to_vec();
-        if rx.unprotect_rtcp(&mut buf).is_err() {
+        if let Err(e) = rx.unprotect_rtcp(&mut buf) {
+            tracing::debug!(len = data.len(), "SRTCP packet dropped: {e}");
             self.srtp_errors += 1;
             return;
         }
@@ -43,6 +44,7 @@ impl PeerConnection {
                     Vec::new()
                 }
                 RtcpPacket::Pli(p) => {
+                    tracing::debug!(ssrc = p.media_ssrc, "the peer asked for a key frame (PLI)");
                     if let Some(s) = self.senders.iter_mut().find(|s| s.ssrc == p.media_ssrc) {
                         s.stats.plis_received += 1;
                         keyframe_mids.push(s.mid.clone());
@@ -50,6 +52,7 @@ impl PeerConnection {
                     Vec::new()
                 }
                 RtcpPacket::Fir(f) => {
+                    tracing::debug!("the peer asked for a key frame (FIR)");
                     for e in f.entries.iter() {
                         if let Some(s) = self.senders.iter_mut().find(|s| s.ssrc == e.ssrc) {
                             s.stats.plis_received += 1;
@@ -154,6 +157,7 @@ impl PeerConnection {
                 r.out.nacks_sent += 1;
             }
             if pli {
+                tracing::debug!(mid = %r.mid, ssrc = r.ssrc, "PLI sent: asking the sender for a key frame");
                 let _ = b.push(&RtcpPacket::Pli(Pli {
                     sender_ssrc,
                     media_ssrc: r.ssrc,

@@ -227,6 +227,10 @@ impl PeerConnection {
                 }
             });
         if needed && !self.negotiation_needed {
+            tracing::debug!(
+                ice_restart = self.ice_restart_pending,
+                "negotiation needed: a transceiver or the ICE credentials changed"
+            );
             self.events.push_back(PeerEvent::NegotiationNeeded);
         }
         self.negotiation_needed = needed;

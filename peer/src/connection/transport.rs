@@ -303,6 +303,15 @@ impl PeerConnection {
             return;
         };
         let client = self.dtls_role == Some(DtlsRole::Client);
+        if let (true, Some((local, remote))) = (self.config.key_log, self.route()) {
+            self.events.push_back(PeerEvent::SrtpKeys(SrtpKeyLog {
+                local,
+                remote,
+                dtls_client: client,
+                profile,
+                keying_material: keys.exported.clone(),
+            }));
+        }
         let (tx_key, tx_salt, rx_key, rx_salt) = if client {
             (
                 &keys.client_key,
