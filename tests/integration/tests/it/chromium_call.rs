@@ -10,6 +10,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use meshrtc_integration::browser::{run_in_private_netns, Browser, PageServer};
+use meshrtc_integration::page::JsPage;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::{TestPattern, ToneSource};
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
@@ -20,23 +21,24 @@ use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::Value;
 
-const PAGE: &str = "<!doctype html><meta charset=utf-8><title>meshrtc call interop</title>";
+pub(crate) const PAGE: &str =
+    "<!doctype html><meta charset=utf-8><title>meshrtc call interop</title>";
 
 /// Sets up the page's connection with its fake camera and microphone
 /// first, and collects its trickled candidates.
-const SETUP: &str = "(async () => { \
+pub(crate) const SETUP: &str = "(async () => { \
     window.pc = new RTCPeerConnection(); window.cands = []; window.gathered = false; \
     pc.onicecandidate = e => { if (e.candidate) cands.push(e.candidate.toJSON()); else gathered = true; }; \
     const s = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: true}); \
     window.stream = s; return true; })()";
 
-const GATHERED_SDP: &str = "new Promise(r => { const done = () => pc.iceGatheringState === 'complete'; \
+pub(crate) const GATHERED_SDP: &str = "new Promise(r => { const done = () => pc.iceGatheringState === 'complete'; \
     if (done()) r(pc.localDescription.sdp); \
     pc.addEventListener('icegatheringstatechange', () => { if (done()) r(pc.localDescription.sdp); }); \
     setTimeout(() => r(pc.localDescription.sdp), 3000); })";
 
 /// What Chromium reports about the call.
-const STATS: &str = "(async () => { const st = await pc.getStats(); const out = { \
+pub(crate) const STATS: &str = "(async () => { const st = await pc.getStats(); const out = { \
     state: pc.connectionState, video: null, audio: null, transport: null, pair: null, codecs: {} }; \
     st.forEach(s => { \
       if (s.type === 'inbound-rtp' && s.kind === 'video') out.video = { framesDecoded: s.framesDecoded || 0, \
@@ -46,65 +48,66 @@ const STATS: &str = "(async () => { const st = await pc.getStats(); const out = 
       if (s.type === 'transport') out.transport = { dtlsState: s.dtlsState, tlsVersion: s.tlsVersion, \
           dtlsCipher: s.dtlsCipher, srtpCipher: s.srtpCipher, dtlsRole: s.dtlsRole, pairId: s.selectedCandidatePairId }; \
       if (s.type === 'codec') out.codecs[s.id] = { mimeType: s.mimeType, payloadType: s.payloadType }; \
+      if (s.type === 'outbound-rtp' && s.kind === 'video') out.sent = [s.frameWidth || 0, s.frameHeight || 0]; \
     }); \
     if (out.transport && out.transport.pairId) { const p = st.get(out.transport.pairId); \
       out.pair = { local: st.get(p.localCandidateId).port, remote: st.get(p.remoteCandidateId).port }; } \
     return out; })()";
 
-fn js(s: &str) -> String {
+pub(crate) fn js(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
 /// Our side: a PeerConnection on a UDP socket with VP8 and Opus.
-struct Ours {
-    pc: PeerConnection,
-    socket: UdpSocket,
-    addr: SocketAddr,
-    pattern: TestPattern,
-    encoder: Vp8Encoder,
-    packetizer: Vp8Packetizer,
-    tone: ToneSource,
-    opus: OpusEncoder,
-    vp8_dec: Vp8Decoder,
-    opus_dec: OpusDecoder,
-    next_video: Instant,
-    next_audio: Instant,
-    frames_sent: u32,
-    audio_sent: u32,
-    force_key: bool,
-    video_decoded: u32,
-    video_size: (u32, u32),
-    video_errors: u32,
-    audio_decoded: u32,
-    audio_errors: u32,
-    local_candidates: Vec<String>,
-    closed: Option<String>,
-    stopped: bool,
+pub(crate) struct Ours {
+    pub(crate) pc: PeerConnection,
+    pub(crate) socket: UdpSocket,
+    pub(crate) addr: SocketAddr,
+    pub(crate) pattern: TestPattern,
+    pub(crate) encoder: Vp8Encoder,
+    pub(crate) packetizer: Vp8Packetizer,
+    pub(crate) tone: ToneSource,
+    pub(crate) opus: OpusEncoder,
+    pub(crate) vp8_dec: Vp8Decoder,
+    pub(crate) opus_dec: OpusDecoder,
+    pub(crate) next_video: Instant,
+    pub(crate) next_audio: Instant,
+    pub(crate) frames_sent: u32,
+    pub(crate) audio_sent: u32,
+    pub(crate) force_key: bool,
+    pub(crate) video_decoded: u32,
+    pub(crate) video_size: (u32, u32),
+    pub(crate) video_errors: u32,
+    pub(crate) audio_decoded: u32,
+    pub(crate) audio_errors: u32,
+    pub(crate) local_candidates: Vec<String>,
+    pub(crate) closed: Option<String>,
+    pub(crate) stopped: bool,
     /// Send our media (off when only Chromium's should cross a link).
-    send_media: bool,
+    pub(crate) send_media: bool,
     /// Video frames per second.
-    fps: u32,
+    pub(crate) fps: u32,
     /// The encoder follows the connection's send-side estimate.
-    follow_estimate: bool,
+    pub(crate) follow_estimate: bool,
     /// Camera-like content instead of the test pattern (it fills a link).
-    texture: Option<meshrtc_media::texture::TextureSource>,
+    pub(crate) texture: Option<meshrtc_media::texture::TextureSource>,
     /// The m-line of the first video frames we got; frames of other video
     /// m-lines (tracks added by renegotiation) go to their own decoders,
     /// with the frames each decoded.
-    first_video_mid: Option<String>,
-    other_video: std::collections::BTreeMap<String, (Vp8Decoder, u32)>,
+    pub(crate) first_video_mid: Option<String>,
+    pub(crate) other_video: std::collections::BTreeMap<String, (Vp8Decoder, u32)>,
     /// Tracks the peer stopped sending (their mids).
-    tracks_removed: Vec<String>,
+    pub(crate) tracks_removed: Vec<String>,
     /// A second video m-line of ours that gets every video frame too.
-    second_video_mid: Option<String>,
+    pub(crate) second_video_mid: Option<String>,
 }
 
 impl Ours {
-    fn new(seed: u64) -> Ours {
+    pub(crate) fn new(seed: u64) -> Ours {
         Ours::with_config(PeerConfig::with_fixed_seed(seed), seed)
     }
 
-    fn with_config(config: PeerConfig, seed: u64) -> Ours {
+    pub(crate) fn with_config(config: PeerConfig, seed: u64) -> Ours {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(2)))
@@ -149,7 +152,7 @@ impl Ours {
     }
 
     /// Socket, timers, events and media for a little while.
-    fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         let mut buf = [0u8; 2048];
         let deadline = Instant::now() + Duration::from_millis(20);
         while Instant::now() < deadline {
@@ -265,7 +268,7 @@ impl Ours {
 }
 
 /// Removes the candidate lines (for the trickle variants).
-fn without_candidates(sdp: &str) -> String {
+pub(crate) fn without_candidates(sdp: &str) -> String {
     sdp.split("\r\n")
         .filter(|l| {
             !l.is_empty() && !l.starts_with("a=candidate") && !l.starts_with("a=end-of-candidates")
@@ -274,10 +277,12 @@ fn without_candidates(sdp: &str) -> String {
         .collect()
 }
 
-struct Setup {
-    browser: Browser,
-    ours: Ours,
-    _page: PageServer,
+/// A browser page (Chromium unless said otherwise), our side and the
+/// page's server.
+pub(crate) struct Setup<B: JsPage = Browser> {
+    pub(crate) browser: B,
+    pub(crate) ours: Ours,
+    pub(crate) _page: PageServer,
 }
 
 fn start(seed: u64) -> Setup {
@@ -293,7 +298,7 @@ fn start(seed: u64) -> Setup {
 }
 
 /// Chromium offers; we answer (`setup:active`: we are the DTLS client).
-fn chromium_offers(s: &mut Setup, trickle: bool) {
+pub(crate) fn chromium_offers<B: JsPage>(s: &mut Setup<B>, trickle: bool) {
     s.browser
         .eval(
             "stream.getTracks().forEach(t => pc.addTrack(t, stream)); \
@@ -362,7 +367,7 @@ fn without_if(sdp: &str, trickle: bool) -> String {
 }
 
 /// We offer (`actpass`); Chromium answers `active`: we are the DTLS server.
-fn we_offer(s: &mut Setup, trickle: bool) {
+pub(crate) fn we_offer<B: JsPage>(s: &mut Setup<B>, trickle: bool) {
     let now = Instant::now();
     s.ours.pc.add_transceiver(MediaKind::Video, true, true);
     s.ours.pc.add_transceiver(MediaKind::Audio, true, true);
@@ -404,7 +409,7 @@ fn we_offer(s: &mut Setup, trickle: bool) {
 
 /// Candidates as browsers exchange them: ours through
 /// `addIceCandidate`, Chromium's through our `add_remote_candidate`.
-fn trickle_both_ways(s: &mut Setup) {
+fn trickle_both_ways<B: JsPage>(s: &mut Setup<B>) {
     s.ours.pump();
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut theirs_done = false;
@@ -464,7 +469,7 @@ fn trickle_both_ways(s: &mut Setup) {
 
 /// Runs the call for `secs` seconds of media after both are connected and
 /// returns Chromium's stats.
-fn run_call(s: &mut Setup, secs: u64) -> Value {
+pub(crate) fn run_call<B: JsPage>(s: &mut Setup<B>, secs: u64) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         s.ours.pump();
@@ -474,9 +479,10 @@ fn run_call(s: &mut Setup, secs: u64) -> Value {
         }
         assert!(
             Instant::now() < deadline,
-            "not connected after 20 s: ours {:?} {:?}, Chromium {st}",
+            "not connected after 20 s: ours {:?} {:?}, {} {st}",
             s.ours.pc.state(),
-            s.ours.closed
+            s.ours.closed,
+            s.browser.version()
         );
     }
     let end = Instant::now() + Duration::from_secs(secs);
@@ -486,12 +492,12 @@ fn run_call(s: &mut Setup, secs: u64) -> Value {
     s.browser.eval(STATS).unwrap()
 }
 
-fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
+pub(crate) fn check_call<B: JsPage>(name: &str, s: &Setup<B>, theirs: &Value, our_role: &str) {
     let o = &s.ours;
     let ours: PeerStats = o.pc.stats();
     eprintln!(
-        "{name}: {} | Chromium {theirs} | ours: video {} frames {:?} (errors {}), audio {} (errors {}), {:?} {:?} {:?} {:?}",
-        s.browser.version, o.video_decoded, o.video_size, o.video_errors, o.audio_decoded, o.audio_errors,
+        "{name}: {} | {theirs} | ours: video {} frames {:?} (errors {}), audio {} (errors {}), {:?} {:?} {:?} {:?}",
+        s.browser.version(), o.video_decoded, o.video_size, o.video_errors, o.audio_decoded, o.audio_errors,
         ours.dtls_role, ours.dtls_cipher, ours.srtp_profile, ours.selected_pair
     );
     // Chromium decoded our VP8 and received our Opus.
@@ -506,13 +512,25 @@ fn check_call(name: &str, s: &Setup, theirs: &Value, our_role: &str) {
         a["packetsReceived"].as_u64().unwrap_or(0) >= 50,
         "{name}: Chromium audio {a}"
     );
-    // We decoded its 640x480 VP8 and its Opus, without an error.
+    // We decoded its VP8 (at the size its encoder reports; Chromium's
+    // camera is 640x480, Firefox scales its own down at the start) and its
+    // Opus, without an error.
     assert!(
         o.video_decoded >= 10,
         "{name}: we decoded {} video frames",
         o.video_decoded
     );
-    assert_eq!(o.video_size, (640, 480), "{name}");
+    let sent = &theirs["sent"];
+    let sent = (sent[0].as_u64().unwrap_or(0), sent[1].as_u64().unwrap_or(0));
+    assert!(
+        sent.0 >= 320 && sent.0 * 3 == sent.1 * 4,
+        "{name}: {sent:?}"
+    );
+    assert_eq!(
+        (u64::from(o.video_size.0), u64::from(o.video_size.1)),
+        sent,
+        "{name}"
+    );
     assert_eq!(o.video_errors, 0, "{name}");
     assert!(
         o.audio_decoded >= 50,
