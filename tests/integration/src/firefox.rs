@@ -179,23 +179,20 @@ impl Firefox {
         Ok(())
     }
 
-    /// Evaluates `js` in the page and returns the value of its last
-    /// statement as JSON (a promise is awaited), like Chromium's
-    /// `Runtime.evaluate`: an indirect `eval` run by
-    /// `WebDriver:ExecuteScript`.
+    /// Evaluates `js` in the page's global scope and returns the value of
+    /// its last statement as JSON (a promise is awaited), like Chromium's
+    /// `Runtime.evaluate`.
     ///
-    /// Marionette runs a script in a sandbox whose prototype is the page's
-    /// window, by default a new one per script: a bare global that a
-    /// callback of one script assigns (`gathered = true`) would land in that
-    /// script's sandbox and never be seen by the next. Every script runs in
-    /// one named sandbox (`newSandbox: false`) instead, so the globals our
-    /// scripts set are shared, as in Chromium; the page's own globals
-    /// (e.g. the room page's `roomStats`) are reached through the prototype.
+    /// `WebDriver:ExecuteScript` runs a script as a function in a scope of
+    /// its own: a bare global that a callback assigns (`gathered = true`)
+    /// would land in that scope and never be seen by the next script.
+    /// `window.eval` (an indirect eval) runs `js` in the page's real global
+    /// instead, so our globals and the page's own (the room page's
+    /// `roomStats`) are one, as in Chromium.
     pub fn eval(&mut self, js: &str) -> Result<Value, BrowserError> {
         let r = self.call(
             "WebDriver:ExecuteScript",
-            json!({ "script": "return (0, eval)(arguments[0]);", "args": [js],
-                    "sandbox": "meshrtc", "newSandbox": false }),
+            json!({ "script": "return window.eval(arguments[0]);", "args": [js] }),
         )?;
         Ok(r["value"].clone())
     }
