@@ -421,8 +421,10 @@ fn trickle_both_ways<B: JsPage>(s: &mut Setup<B>) {
         for c in &cands[taken..] {
             let text = c["candidate"].as_str().unwrap();
             let r = s.ours.pc.add_remote_candidate(Instant::now(), Some(text));
-            // TCP and other unusable candidates are refused or skipped, not fatal.
-            if text.contains(" udp ") {
+            // TCP and other unusable candidates are refused or skipped, not
+            // fatal; UDP ones (Firefox writes `UDP`) and the empty one that
+            // ends an m-line's candidates (Firefox) are taken.
+            if text.is_empty() || text.to_ascii_lowercase().contains(" udp ") {
                 r.unwrap();
             }
         }

@@ -15,6 +15,7 @@ use meshrtc_mesh::signaling::{bind, ServerConfig};
 use serde_json::Value;
 
 use crate::chromium_mesh::{member, member_config};
+use crate::chromium_room::runtime;
 
 /// The peers the page sees, once each has at least `frames` decoded
 /// frames, or the last value after `limit`.
@@ -41,11 +42,7 @@ fn firefox_chromium_and_two_meshrtc_members_in_one_room_all_decode_each_other() 
     ) {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let server = rt
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
