@@ -200,3 +200,108 @@ fn a_trickled_empty_candidate_is_end_of_candidates_not_an_error() {
     // A candidate that is not empty and not a candidate is still refused.
     assert!(pc.add_remote_candidate(now, Some("candidate:x")).is_err());
 }
+
+/// Firefox's subsequent offer after `addTrack`, built from the captured
+/// one as Firefox writes it: the new m-line has port 0, `a=bundle-only`
+/// and no candidates (`bundle_only: false` leaves the attribute out).
+fn offer_with_a_second_camera(first: &str, bundle_only: bool) -> String {
+    let video = &first[first.find("m=video").unwrap()..];
+    let added: String = video
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("a=candidate:") && !l.starts_with("a=end-of-candidates"))
+        .filter(|l| !l.starts_with("a=rtcp:"))
+        .map(|l| match l {
+            "m=video 36890 UDP/TLS/RTP/SAVPF 120 124 121 125 99 100 123 122 119\r\n" => {
+                "m=video 0 UDP/TLS/RTP/SAVPF 120 124 121 125 99 100 123 122 119\r\n".to_string()
+            }
+            "c=IN IP4 127.0.0.1\r\n" if bundle_only => {
+                "c=IN IP4 0.0.0.0\r\na=bundle-only\r\n".to_string()
+            }
+            "c=IN IP4 127.0.0.1\r\n" => "c=IN IP4 0.0.0.0\r\n".to_string(),
+            "a=mid:1\r\n" => "a=mid:2\r\n".to_string(),
+            l => l
+                .replace("3193621280", "1111")
+                .replace("3353052961", "2222"),
+        })
+        .collect();
+    first
+        .replace("189482808015040940 0 IN", "189482808015040940 1 IN")
+        .replace("a=group:BUNDLE 0 1\r\n", "a=group:BUNDLE 0 1 2\r\n")
+        + &added
+}
+
+#[test]
+fn a_port_0_bundle_only_m_line_in_a_subsequent_offer_is_accepted_not_rejected() {
+    let first = offer();
+    let (mut pc, _, now) = answered(&first);
+    let second = offer_with_a_second_camera(&first, true);
+    assert!(second.contains("m=video 0 ") && second.contains("a=bundle-only\r\n"));
+    pc.set_remote_description(now, SdpType::Offer, &second)
+        .unwrap();
+    let answer = pc.create_answer(now).unwrap();
+    let d = SessionDescription::parse(&answer).unwrap();
+    assert_eq!(d.media.len(), 3);
+    assert_ne!(d.media[2].port, 0, "{answer}");
+    assert!(answer.contains("a=group:BUNDLE 0 1 2\r\n"), "{answer}");
+    let n = pc.negotiated().unwrap();
+    let m2 = n.media.iter().find(|m| m.mid == "2").unwrap();
+    assert!(!m2.rejected && m2.receive, "{m2:?}");
+    assert_eq!(m2.codecs[0].pt, 120);
+
+    // Port 0 without `a=bundle-only` still rejects the m-line (RFC 3264).
+    let (mut pc, _, now) = answered(&first);
+    let second = offer_with_a_second_camera(&first, false);
+    pc.set_remote_description(now, SdpType::Offer, &second)
+        .unwrap();
+    let answer = pc.create_answer(now).unwrap();
+    let d = SessionDescription::parse(&answer).unwrap();
+    assert_eq!(d.media[2].port, 0, "{answer}");
+    assert!(pc.negotiated().unwrap().media[2].rejected);
+}
+
+/// The `a=extmap` lines of a description: (id, URI), deduplicated.
+fn extmaps(sdp: &str) -> Vec<(u16, String)> {
+    let mut v: Vec<(u16, String)> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=extmap:"))
+        .filter_map(|l| {
+            let (id, uri) = l.split_once(' ')?;
+            Some((id.split('/').next()?.parse().ok()?, uri.to_string()))
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn our_subsequent_offer_keeps_the_header_extension_ids_firefox_chose() {
+    let (mut pc, answer, now) = answered(&offer());
+    let agreed = extmaps(&answer);
+    // Firefox's ids: the MID is 3 and transport-cc 7 (ours would be 4 and
+    // 3; Firefox refuses an offer that remaps an id mid-session).
+    assert!(
+        agreed.contains(&(3, "urn:ietf:params:rtp-hdrext:sdes:mid".into())),
+        "{agreed:?}"
+    );
+    pc.add_transceiver(MediaKind::Video, true, false);
+    let ours = pc.create_offer(now).unwrap();
+    let offered = extmaps(&ours);
+    for (id, uri) in &offered {
+        if let Some((was, _)) = agreed.iter().find(|(_, u)| u == uri) {
+            assert_eq!(id, was, "{uri} remapped:\n{ours}");
+        }
+        assert_eq!(
+            offered.iter().filter(|(i, _)| i == id).count(),
+            1,
+            "id {id} twice: {offered:?}"
+        );
+    }
+    // The new m-line carries the MID extension too, on the same id.
+    let d = SessionDescription::parse(&ours).unwrap();
+    assert_eq!(d.media.len(), 3);
+    assert!(d.media[2]
+        .attributes
+        .iter()
+        .any(|a| matches!(a, Attribute::Extmap { id: 3, uri, .. } if uri == "urn:ietf:params:rtp-hdrext:sdes:mid")));
+}

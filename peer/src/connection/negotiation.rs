@@ -58,11 +58,12 @@ impl PeerConnection {
         let (layout, kept) = self.offer_layout();
         let tag = self.negotiated.as_ref().map(|n| n.bundle_mid.clone());
         self.session_version += u64::from(self.current_local.is_some());
-        let made = negotiate::create_offer_tagged(
+        let made = negotiate::create_subsequent_offer(
             &self.local_params(),
             &self.config.features,
             &layout,
             tag.as_deref(),
+            self.current_local.as_ref(),
         );
         let mut sdp = match made {
             Ok(sdp) => sdp,

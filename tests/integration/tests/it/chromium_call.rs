@@ -1023,13 +1023,21 @@ fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
         return;
     }
     let mut s = start(47);
-    chromium_offers(&mut s, false);
-    run_call(&mut s, 2);
+    renegotiate_a_second_track_and_restart_ice(&mut s);
+}
+
+/// The browser adds a second camera track (a new offer), removes it,
+/// restarts ICE; then we add a video transceiver and offer. Every time the
+/// call goes on over the same DTLS association, and each side decodes what
+/// the other sends on every m-line.
+pub(crate) fn renegotiate_a_second_track_and_restart_ice<B: JsPage>(s: &mut Setup<B>) {
+    chromium_offers(s, false);
+    run_call(s, 2);
     let first_decoded = s.ours.video_decoded;
     assert!(first_decoded > 10, "{first_decoded}");
 
     // Chromium offers again: answered, the state back to stable.
-    let chromium_offer_again = |s: &mut Setup, script: &str| -> String {
+    let chromium_offer_again = |s: &mut Setup<B>, script: &str| -> String {
         let offer = s
             .browser
             .eval(&format!(
@@ -1055,7 +1063,7 @@ fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
 
     // 1. A second camera track from Chromium.
     let offer = chromium_offer_again(
-        &mut s,
+        s,
         "const s2 = await navigator.mediaDevices.getUserMedia({video: {width: 320, height: 240}}); \
          window.second = pc.addTrack(s2.getVideoTracks()[0], s2)",
     );
@@ -1070,11 +1078,16 @@ fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
         .iter()
         .map(|(m, (_, n))| (m.clone(), *n))
         .next()
-        .expect("frames on the new m-line");
+        .unwrap_or_else(|| {
+            panic!(
+                "no frames on a new m-line: {:?}\n{offer}",
+                s.ours.pc.stats()
+            )
+        });
     assert!(decoded >= 10, "{new_mid}: {decoded} frames decoded");
 
     // 2. Chromium removes it: we hear the track went.
-    chromium_offer_again(&mut s, "pc.removeTrack(window.second)");
+    chromium_offer_again(s, "pc.removeTrack(window.second)");
     let end = Instant::now() + Duration::from_secs(1);
     while Instant::now() < end {
         s.ours.pump();
@@ -1083,7 +1096,7 @@ fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
 
     // 3. Chromium restarts ICE: new credentials both ways, media goes on.
     let before = s.ours.video_decoded;
-    let offer = chromium_offer_again(&mut s, "pc.restartIce()");
+    let offer = chromium_offer_again(s, "pc.restartIce()");
     assert!(offer.contains("a=ice-ufrag:"));
     let end = Instant::now() + Duration::from_secs(3);
     while Instant::now() < end {
@@ -1128,7 +1141,8 @@ fn chromium_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
         .unwrap();
     let theirs: Value = serde_json::from_str(theirs.as_str().unwrap()).unwrap();
     eprintln!(
-        "renegotiation with Chromium: {theirs}; ours {:?}",
+        "renegotiation with {}: {theirs}; ours {:?}",
+        s.browser.version(),
         s.ours.pc.stats().inbound
     );
     assert_eq!(theirs["state"], "connected");

@@ -13,7 +13,8 @@ use meshrtc_integration::browser::{run_in_private_netns, PageServer};
 use meshrtc_integration::firefox::Firefox;
 
 use crate::chromium_call::{
-    check_call, chromium_offers, run_call, we_offer, Ours, Setup, PAGE, SETUP,
+    check_call, chromium_offers, renegotiate_a_second_track_and_restart_ice, run_call, we_offer,
+    Ours, Setup, PAGE, SETUP,
 };
 
 fn start(seed: u64) -> Setup<Firefox> {
@@ -83,4 +84,20 @@ fn meshrtc_offers_to_firefox_with_trickled_candidates() {
     we_offer(&mut s, true);
     let theirs = run_call(&mut s, MEDIA_SECS);
     check_call("meshrtc offers to firefox, trickle", &s, &theirs, "server");
+}
+
+/// Firefox renegotiates with us mid-call, and we with it: it adds a second
+/// camera track (a new offer), removes it and calls `restartIce()`; then we
+/// add a video transceiver and offer. The Chromium test's steps: each side
+/// decodes what the other sends on every m-line, over the same DTLS
+/// association.
+#[test]
+fn firefox_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart() {
+    if !run_in_private_netns(
+        "firefox_call::firefox_and_meshrtc_renegotiate_a_second_video_track_and_an_ice_restart",
+    ) {
+        return;
+    }
+    let mut s = start(65);
+    renegotiate_a_second_track_and_restart_ice(&mut s);
 }
