@@ -472,11 +472,17 @@ fn trickle_both_ways<B: JsPage>(s: &mut Setup<B>) {
 /// Runs the call for `secs` seconds of media after both are connected and
 /// returns Chromium's stats.
 pub(crate) fn run_call<B: JsPage>(s: &mut Setup<B>, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(20);
     loop {
         s.ours.pump();
         let st = s.browser.eval("pc.connectionState").unwrap();
         if s.ours.pc.state() == ConnectionState::Connected && st == "connected" {
+            eprintln!(
+                "{}: both sides connected {:?} after the descriptions were applied",
+                s.browser.version(),
+                start.elapsed()
+            );
             break;
         }
         assert!(
