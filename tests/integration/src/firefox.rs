@@ -72,6 +72,43 @@ fn marionette_port(child: &mut Child, profile: &Path) -> Result<u16, BrowserErro
     }
 }
 
+/// Makes the profile's NSS database and adds `pem` to it as a trust
+/// anchor for TLS servers.
+fn trust_certificate(profile: &Path, pem: &str) -> Result<(), BrowserError> {
+    let file = profile.join("trusted-server.pem");
+    std::fs::write(&file, pem)?;
+    let db = format!("sql:{}", profile.display());
+    let steps: [&[&str]; 2] = [
+        &["-N", "--empty-password", "-d", &db],
+        &[
+            "-A",
+            "-n",
+            "meshrtc-test-server",
+            "-t",
+            "C,,",
+            "-d",
+            &db,
+            "-i",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("certutil")
+            .args(args)
+            .args(if args[0] == "-A" { vec![&file] } else { vec![] })
+            .output()
+            .map_err(|e| {
+                BrowserError::Start(format!("certutil (Debian package libnss3-tools): {e}"))
+            })?;
+        if !out.status.success() {
+            return Err(BrowserError::Start(format!(
+                "certutil {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads one `<length>:<JSON>` message.
 fn read_message(reader: &mut BufReader<TcpStream>) -> Result<Value, BrowserError> {
     let mut len = Vec::new();
@@ -89,6 +126,18 @@ impl Firefox {
     /// Starts Firefox (fresh profile, headless) and opens a Marionette
     /// session.
     pub fn launch() -> Result<Firefox, BrowserError> {
+        Firefox::launch_trusting(None)
+    }
+
+    /// [`Firefox::launch`] with one self-signed server certificate (PEM)
+    /// trusted: it goes into the profile's NSS database as a trust anchor
+    /// for TLS servers (`certutil -t C,,`, Debian's `libnss3-tools`). Being
+    /// self-signed and not a CA, it anchors only itself, so Firefox accepts
+    /// exactly that certificate, as Chromium's
+    /// `--ignore-certificate-errors-spki-list` does; nothing else about
+    /// certificate checks changes. (The trusted-peer flag `P` is not
+    /// honoured by Firefox's verifier: the page fails with `nssBadCert`.)
+    pub fn launch_trusting(certificate_pem: Option<&str>) -> Result<Firefox, BrowserError> {
         let exe = firefox_path().ok_or(BrowserError::FirefoxNotInstalled)?;
         static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -101,6 +150,9 @@ impl Firefox {
             profile.join("user.js"),
             format!("{USER_JS}\nuser_pref(\"marionette.port\", 0);\n"),
         )?;
+        if let Some(pem) = certificate_pem {
+            trust_certificate(&profile, pem)?;
+        }
         let mut child = Command::new(exe)
             .args(["--headless", "--no-remote", "--marionette", "--profile"])
             .arg(&profile)

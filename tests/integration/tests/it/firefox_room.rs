@@ -1,6 +1,10 @@
 //! Firefox in a mesh room: headless Firefox ESR and headless Chromium open
 //! the signaling server's room page (`docs/room.html`, served at `/room`)
-//! and join two meshrtc members, inside a private network namespace.
+//! over HTTPS and join two meshrtc members (over `wss://`), inside a
+//! private network namespace. The server has a self-signed test
+//! certificate; Chromium trusts it by its SPKI hash, Firefox by the
+//! certificate put in its profile as a trusted peer (`certutil`), neither by
+//! turning checks off.
 //! Everyone decodes everyone: each browser's `getStats()` shows frames
 //! decoded from the three others (and the other browser's sound), each
 //! member decodes both browsers' VP8 and Opus. The browsers are started before the members so the members'
@@ -11,11 +15,11 @@ use std::time::{Duration, Instant};
 use meshrtc_integration::browser::{run_in_private_netns, Browser};
 use meshrtc_integration::firefox::Firefox;
 use meshrtc_integration::page::JsPage;
-use meshrtc_mesh::signaling::{bind, ServerConfig};
+use meshrtc_mesh::signaling::ServerConfig;
 use serde_json::Value;
 
 use crate::chromium_mesh::{member, member_config};
-use crate::chromium_room::runtime;
+use crate::chromium_room::{runtime, tls_server_and_pem};
 
 /// The peers the page sees, once each has at least `frames` decoded
 /// frames, or the last value after `limit`.
@@ -36,30 +40,31 @@ fn poll_stats(page: &mut dyn JsPage, limit: Duration, members: usize, frames: u6
 }
 
 #[test]
-fn firefox_chromium_and_two_meshrtc_members_in_one_room_all_decode_each_other() {
+fn firefox_chromium_and_two_meshrtc_members_in_one_room_over_https_all_decode_each_other() {
     if !run_in_private_netns(
-        "firefox_room::firefox_chromium_and_two_meshrtc_members_in_one_room_all_decode_each_other",
+        "firefox_room::firefox_chromium_and_two_meshrtc_members_in_one_room_over_https_all_decode_each_other",
     ) {
         return;
     }
     let rt = runtime();
-    let server = rt
-        .block_on(bind("127.0.0.1:0", ServerConfig::default()))
-        .unwrap();
-    let mut firefox = Firefox::launch().unwrap();
-    let mut chromium = Browser::launch().unwrap();
+    let (server, trust, flag, pem) = tls_server_and_pem(&rt, ServerConfig::default());
+    let mut firefox = Firefox::launch_trusting(Some(&pem)).unwrap();
+    let mut chromium = Browser::launch_with(&[flag]).unwrap();
     let ws = server.ws_url();
-    let a = rt.spawn(member(member_config(&ws, None, "room", "alice"), 15));
-    let b = rt.spawn(member(member_config(&ws, None, "room", "bob"), 15));
+    assert!(ws.starts_with("wss://"), "{ws}");
+    let a = rt.spawn(member(
+        member_config(&ws, Some(trust.clone()), "room", "alice"),
+        15,
+    ));
+    let b = rt.spawn(member(member_config(&ws, Some(trust), "room", "bob"), 15));
     std::thread::sleep(Duration::from_millis(300));
-    let url = |name: &str| {
-        format!(
-            "http://{}/room?room=room&name={name}&join=1",
-            server.local_addr()
-        )
-    };
+    let base = server.http_url();
+    assert!(base.starts_with("https://"), "{base}");
+    let url = |name: &str| format!("{base}/room/room?name={name}&join=1");
     firefox.navigate(&url("firefox")).unwrap();
     chromium.navigate(&url("chromium")).unwrap();
+    // A secure context in both: the camera is there.
+    assert_eq!(firefox.eval("window.isSecureContext").unwrap(), true);
     let ff = poll_stats(&mut firefox, Duration::from_secs(13), 3, 20);
     let cr = poll_stats(&mut chromium, Duration::from_secs(2), 3, 20);
     let results = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
