@@ -495,6 +495,64 @@ pub fn create_offer_tagged(
     transceivers: &[Transceiver],
     tag: Option<&str>,
 ) -> Result<SessionDescription<'static>, NegotiationError> {
+    create_subsequent_offer(local, features, transceivers, tag, None)
+}
+
+/// The header extensions of an offer for `kind` with their ids: those of
+/// `current` (the session's current local description) where it has the
+/// URI, so a subsequent offer keeps the ids both sides negotiated (RFC
+/// 8829 §5.2.2; RFC 8285 §6: an id must not be remapped mid-session, which
+/// Firefox enforces); otherwise our default id, or, if `current` gives
+/// that id to another URI, the lowest id that is neither in use nor
+/// one of our defaults. The same URI gets
+/// the same id on every m-line (RFC 9143 §7.2.1).
+fn offer_extensions(
+    features: &Features,
+    kind: MediaKind,
+    current: Option<&SessionDescription<'_>>,
+) -> Vec<(u16, &'static str)> {
+    let in_use: Vec<(u16, &str)> = current
+        .into_iter()
+        .flat_map(|d| &d.media)
+        .flat_map(|m| &m.attributes)
+        .filter_map(|a| match a {
+            Attribute::Extmap { id, uri, .. } => Some((*id, uri.as_ref())),
+            _ => None,
+        })
+        .collect();
+    // Every URI we may offer, in one order for all kinds, so a free id is
+    // handed out the same way on every m-line.
+    let all = features.extensions(MediaKind::Audio);
+    let mut ids: Vec<(u16, &'static str)> = Vec::with_capacity(all.len());
+    for &(default, uri) in &all {
+        let id = match in_use.iter().find(|(_, u)| *u == uri) {
+            Some((id, _)) => *id,
+            None if !in_use.iter().any(|(i, _)| *i == default) => default,
+            None => (1..=14)
+                .find(|i| {
+                    !in_use.iter().any(|(u, _)| u == i)
+                        && !ids.iter().any(|(u, _)| u == i)
+                        && !all.iter().any(|(d, _)| d == i)
+                })
+                .unwrap_or(default),
+        };
+        ids.push((id, uri));
+    }
+    let wanted = features.extensions(kind);
+    ids.retain(|(_, uri)| wanted.iter().any(|(_, u)| u == uri));
+    ids
+}
+
+/// [`create_offer_tagged`] for a session that already has a local
+/// description: `current` keeps the header extension ids negotiated
+/// before (see [`offer_extensions`]).
+pub fn create_subsequent_offer(
+    local: &LocalParams,
+    features: &Features,
+    transceivers: &[Transceiver],
+    tag: Option<&str>,
+    current: Option<&SessionDescription<'_>>,
+) -> Result<SessionDescription<'static>, NegotiationError> {
     check_local(local)?;
     for (index, t) in transceivers.iter().enumerate() {
         if t.mid.is_empty() || !t.mid.bytes().all(|b| b.is_ascii_graphic()) {
@@ -529,7 +587,7 @@ pub fn create_offer_tagged(
         }
         let mut a =
             transport_attributes(local, Setup::ActPass, &t.mid, Some(t.mid.as_str()) == tag);
-        for (id, uri) in features.extensions(t.kind) {
+        for (id, uri) in offer_extensions(features, t.kind, current) {
             a.push(extmap(id, uri));
         }
         a.push(Attribute::Direction(direction_of(
@@ -748,7 +806,7 @@ pub fn create_answer(
         let Some(kind) = MediaKind::from_token(&m.kind) else {
             continue;
         };
-        let send = if m.port != 0 && receives(m.direction()) {
+        let send = if !m.is_disabled() && receives(m.direction()) {
             unused
                 .iter_mut()
                 .find(|t| t.is_some_and(|(k, _)| *k == kind))
@@ -801,7 +859,7 @@ pub fn create_answer_for(
             .iter()
             .find(|t| t.mid == mid && Some(t.kind) == kind && !t.stopped);
         let plan = match (kind, t) {
-            (Some(kind), Some(t)) if rtp && m.port != 0 && in_bundle => {
+            (Some(kind), Some(t)) if rtp && !m.is_disabled() && in_bundle => {
                 answer_codecs(m, kind, features).map(|c| (kind, t, c))
             }
             _ => None,
@@ -1136,7 +1194,7 @@ pub fn negotiate(
         let mid = offer_mids[i].to_string();
         let kind = MediaKind::from_token(&o.kind);
         let (l, r) = if we_offered { (o, a) } else { (a, o) };
-        if a.port == 0 || o.port == 0 || kind.is_none() {
+        if a.is_disabled() || o.is_disabled() || kind.is_none() {
             media.push(NegotiatedMedia {
                 mid,
                 kind,

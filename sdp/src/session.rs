@@ -391,6 +391,22 @@ impl<'a> MediaSection<'a> {
     pub fn rtcp_mux(&self) -> bool {
         self.attributes.contains(&Attribute::RtcpMux)
     }
+
+    /// Whether `a=bundle-only` is present (RFC 9143 §6).
+    pub fn bundle_only(&self) -> bool {
+        self.attributes
+            .iter()
+            .any(|a| matches!(a, Attribute::Other { name, value: None } if name == "bundle-only"))
+    }
+
+    /// Whether the m-line is disabled: port 0 without `a=bundle-only`. RFC
+    /// 9143 §6 (updating RFC 3264) lets an offerer give a zero port to an
+    /// m-line it wants only inside the BUNDLE group, with `a=bundle-only`:
+    /// that m-line is live, not rejected. Firefox offers every m-line it
+    /// adds in a subsequent offer this way.
+    pub fn is_disabled(&self) -> bool {
+        self.port == 0 && !self.bundle_only()
+    }
 }
 
 impl Origin<'_> {

@@ -63,11 +63,12 @@ impl PeerConnection {
         let (layout, kept) = self.offer_layout();
         let tag = self.negotiated.as_ref().map(|n| n.bundle_mid.clone());
         self.session_version += u64::from(self.current_local.is_some());
-        let made = negotiate::create_offer_tagged(
+        let made = negotiate::create_subsequent_offer(
             &self.local_params(),
             &self.config.features,
             &layout,
             tag.as_deref(),
+            self.current_local.as_ref(),
         );
         let mut sdp = match made {
             Ok(sdp) => sdp,
@@ -359,12 +360,19 @@ impl PeerConnection {
     /// (the caller counts it; the connection goes on with the candidates
     /// of the description and those queued). End-of-candidates is always
     /// kept.
+    ///
+    /// An empty candidate string is end-of-candidates too: browsers
+    /// trickle one per m-line when gathering ends (Firefox always does,
+    /// before the final `null`), and W3C webrtc-pc's `addIceCandidate`
+    /// reads it as the end-of-candidates indication (RFC 8840 §8.2). With BUNDLE there is one transport, so it ends the
+    /// remote candidates.
     pub fn add_remote_candidate(
         &mut self,
         now: Instant,
         candidate: Option<&str>,
     ) -> Result<(), PeerError> {
         self.check_open()?;
+        let candidate = candidate.filter(|c| !c.trim().is_empty());
         if let Some(c) = candidate {
             let v = normalize_candidate(c);
             CandidateAttr::parse(&v).map_err(|e| PeerError::Candidate(e.to_string()))?;

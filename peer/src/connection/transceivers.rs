@@ -357,7 +357,7 @@ impl PeerConnection {
                     return Err(bad(i, "the offer changes the kind of an m-line"));
                 }
                 t.mline = Some(i);
-                if m.port == 0 {
+                if m.is_disabled() {
                     t.stopped = true;
                 }
                 continue;
@@ -381,7 +381,7 @@ impl PeerConnection {
                     new: new_mid,
                 });
             }
-            let Some(kind) = kind.filter(|_| m.port != 0) else {
+            let Some(kind) = kind.filter(|_| !m.is_disabled()) else {
                 continue;
             };
             let lets_us_send = matches!(

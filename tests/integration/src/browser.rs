@@ -80,6 +80,9 @@ pub enum BrowserError {
     /// Chromium is not installed.
     #[error("chromium not found: install it with `scripts/setup` (Debian package `chromium`)")]
     NotInstalled,
+    /// Firefox is not installed.
+    #[error("firefox not found: install it with `scripts/setup` (Debian package `firefox-esr`)")]
+    FirefoxNotInstalled,
     /// It did not open its DevTools port in time.
     #[error("chromium did not start: {0}")]
     Start(String),

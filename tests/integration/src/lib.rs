@@ -7,7 +7,9 @@
 
 pub mod alloc;
 pub mod browser;
+pub mod firefox;
 pub mod openssl_dtls;
+pub mod page;
 pub mod sdp_template;
 pub mod sim;
 pub mod udp;

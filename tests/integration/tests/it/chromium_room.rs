@@ -20,7 +20,17 @@ fn tls_server(
     rt: &tokio::runtime::Runtime,
     config: ServerConfig,
 ) -> (ServerHandle, ServerTrust, String) {
+    let (server, trust, flag, _) = tls_server_and_pem(rt, config);
+    (server, trust, flag)
+}
+
+/// [`tls_server`], and its certificate in PEM (for Firefox's profile).
+pub(crate) fn tls_server_and_pem(
+    rt: &tokio::runtime::Runtime,
+    config: ServerConfig,
+) -> (ServerHandle, ServerTrust, String, String) {
     let tls = ServerTls::self_signed(&["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let pem = tls.certificate_pem();
     let trust = ServerTrust::Fingerprint(tls.fingerprint);
     let flag = format!(
         "--ignore-certificate-errors-spki-list={}",
@@ -31,10 +41,10 @@ fn tls_server(
         ..config
     };
     let server = rt.block_on(bind("127.0.0.1:0", config)).unwrap();
-    (server, trust, flag)
+    (server, trust, flag, pem)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -11,6 +11,8 @@ mod chromium_room;
 mod dtls_interop;
 mod dtls_netsim;
 mod dtls_openssl;
+mod firefox_call;
+mod firefox_room;
 mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
