@@ -61,6 +61,7 @@ pub mod messages;
 pub mod prf;
 pub mod record;
 pub mod rng;
+pub mod v13;
 
 pub use cert::{Certificate, Fingerprint};
 pub use conn::{
