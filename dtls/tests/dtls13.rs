@@ -2,7 +2,7 @@
 //! virtual clock: the handshake in every suite and group, HelloRetryRequest,
 //! loss, and the attacks the record layer and handshake must refuse.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use meshrtc_dtls::kx::Group;
 use meshrtc_dtls::v13::record::CipherSuite13;
@@ -125,4 +125,286 @@ fn dtls13_handshake_in_every_suite_and_group_gives_both_sides_the_same_srtp_keys
             assert_eq!(p.client.stats().acks_received, 1);
         }
     }
+}
+
+fn connected_pair() -> Pair {
+    let (ca, cb) = configs();
+    let mut p = Pair::new(ca, cb);
+    p.drive(|_, _| false, 100);
+    assert!(p.client.is_connected() && p.server.is_connected());
+    p
+}
+
+fn app_data(events: &[Event13]) -> Vec<Vec<u8>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event13::ApplicationData(d) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn tampered_record_is_dropped_counted_and_the_association_survives() {
+    let mut p = connected_pair();
+    p.client.send_application_data(b"genuine payload").unwrap();
+    let mut d = p.client.poll_transmit().unwrap();
+    let last = d.len() - 1;
+    d[last] ^= 0x40;
+    p.server.handle_datagram(p.now, &d).unwrap();
+    assert_eq!(p.server.stats().records.auth_failures, 1);
+    assert!(p.server.poll_event().is_none());
+    p.client.send_application_data(b"next one").unwrap();
+    p.drive(|_, _| false, 10);
+    assert_eq!(app_data(&p.server_events), vec![b"next one".to_vec()]);
+}
+
+#[test]
+fn replayed_record_is_dropped_and_counted() {
+    let mut p = connected_pair();
+    p.client.send_application_data(b"once").unwrap();
+    let d = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &d).unwrap();
+    p.server.handle_datagram(p.now, &d).unwrap();
+    assert_eq!(p.server.stats().records.replayed, 1);
+    let events: Vec<_> = std::iter::from_fn(|| p.server.poll_event()).collect();
+    assert_eq!(app_data(&events), vec![b"once".to_vec()]);
+}
+
+#[test]
+fn forged_plaintext_ack_does_not_stop_retransmission_of_the_final_flight() {
+    let (ca, cb) = configs();
+    let mut p = Pair::new(ca, cb);
+    // Drop everything the server sends once it is connected: its ACK.
+    let mut server_done = false;
+    for _ in 0..20 {
+        while let Some(d) = p.client.poll_transmit() {
+            p.server.handle_datagram(p.now, &d).unwrap();
+        }
+        server_done |= p.server.is_connected();
+        while let Some(d) = p.server.poll_transmit() {
+            if !server_done {
+                p.client.handle_datagram(p.now, &d).unwrap();
+            }
+        }
+        if server_done {
+            break;
+        }
+    }
+    assert!(server_done && p.client.is_connected());
+    // An unauthenticated ACK naming the client's epoch-2 records 0..8.
+    let mut ack = vec![0u8, 8 * 16];
+    for seq in 0..8u64 {
+        ack.extend_from_slice(&2u64.to_be_bytes());
+        ack.extend_from_slice(&seq.to_be_bytes());
+    }
+    let mut forged = vec![26, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9];
+    forged.extend_from_slice(&(ack.len() as u16).to_be_bytes());
+    forged.extend_from_slice(&ack);
+    // And one that claims to be protected but is not.
+    let mut fake_protected = vec![0x2e, 0x00, 0x01, 0x00, 0x20];
+    fake_protected.extend_from_slice(&[0x55; 32]);
+    p.client.handle_datagram(p.now, &forged).unwrap();
+    p.client.handle_datagram(p.now, &fake_protected).unwrap();
+    let stats = p.client.stats();
+    assert_eq!(stats.plaintext_acks, 1);
+    assert_eq!(stats.records.auth_failures, 1);
+    assert_eq!(stats.acks_received, 0);
+    let t = p.client.poll_timeout().expect("the final flight is still timed");
+    p.client.handle_timeout(t);
+    assert_eq!(p.client.stats().retransmissions, 1);
+    let resent: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    assert!(!resent.is_empty());
+    // The server answers the repeat with its ACK again; now it counts.
+    for d in resent {
+        p.server.handle_datagram(p.now, &d).unwrap();
+    }
+    while let Some(d) = p.server.poll_transmit() {
+        p.client.handle_datagram(p.now, &d).unwrap();
+    }
+    assert_eq!(p.client.stats().acks_received, 1);
+    assert_eq!(p.server.stats().acks_sent, 2);
+    let t = p.client.poll_timeout();
+    assert!(t.is_none(), "nothing left to retransmit: {t:?}");
+}
+
+fn plaintext_server_hello(random: [u8; 32], versions_ext: Option<&[u8]>) -> Vec<u8> {
+    use meshrtc_dtls::v13::messages::ServerHello13;
+    let mut exts: Vec<(u16, &[u8])> = Vec::new();
+    if let Some(v) = versions_ext {
+        exts.push((43, v));
+    }
+    let sh = ServerHello13 {
+        legacy_version: 0xfefd,
+        random,
+        session_id: &[],
+        suite: 0xc02b,
+        compression: 0,
+        extensions: exts,
+    };
+    let mut body = Vec::new();
+    sh.write(&mut body);
+    let msg = meshrtc_dtls::handshake::Message {
+        msg_type: meshrtc_dtls::handshake::HandshakeType::ServerHello,
+        message_seq: 0,
+        body,
+    };
+    let mut frag = Vec::new();
+    msg.write_unfragmented(&mut frag);
+    let mut rec = Vec::new();
+    meshrtc_dtls::record::write_record(&mut rec, meshrtc_dtls::record::ContentType::Handshake, 0xfefd, 0, 0, &frag);
+    rec
+}
+
+#[test]
+fn dtls12_server_hello_with_downgrade_sentinel_is_refused_and_counted() {
+    let (ca, _) = configs();
+    let now = Instant::now();
+    let mut client = Dtls13::client(ca.clone(), now);
+    while client.poll_transmit().is_some() {}
+    let mut random = [9u8; 32];
+    random[24..].copy_from_slice(&meshrtc_dtls::v13::messages::DOWNGRADE_TLS12);
+    let err = client.handle_datagram(now, &plaintext_server_hello(random, None));
+    assert_eq!(err, Err(Error13::DowngradeDetected));
+    assert_eq!(client.stats().downgrades_refused, 1);
+    let alert = client.poll_transmit().expect("an alert");
+    assert_eq!(&alert[..1], &[21]);
+    assert_eq!(&alert[alert.len() - 2..], &[2, 47], "fatal illegal_parameter");
+    // Without the sentinel it is a plain version mismatch.
+    let mut client = Dtls13::client(ca, now);
+    while client.poll_transmit().is_some() {}
+    let err = client.handle_datagram(now, &plaintext_server_hello([9; 32], None));
+    assert_eq!(err, Err(Error13::UnsupportedVersion(vec![0xfefd])));
+    assert_eq!(client.stats().downgrades_refused, 0);
+}
+
+#[test]
+fn server_demanding_a_cookie_sends_hello_retry_request_first() {
+    let (ca, mut cb) = configs();
+    cb.cookie_exchange = true;
+    let mut p = Pair::new(ca, cb);
+    let ch1 = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &ch1).unwrap();
+    let hrr = p.server.poll_transmit().unwrap();
+    let hrr_random = [
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    ];
+    assert!(hrr.windows(16).any(|w| w == hrr_random), "a HelloRetryRequest");
+    assert!(p.server.poll_transmit().is_none(), "nothing but the HRR before the cookie");
+    p.client.handle_datagram(p.now, &hrr).unwrap();
+    p.drive(|_, _| false, 100);
+    assert!(p.client.is_connected() && p.server.is_connected());
+}
+
+#[test]
+fn handshake_survives_30_percent_loss_and_duplication() {
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % 100
+    };
+    for _ in 0..6 {
+        let (mut ca, mut cb) = configs();
+        ca.mtu = 400; // fragmented flights
+        cb.mtu = 400;
+        let mut p = Pair::new(ca, cb);
+        let mut dups = Vec::new();
+        p.drive(
+            |_, d| {
+                let r = next();
+                if r >= 90 {
+                    dups.push(d.to_vec());
+                }
+                r < 30
+            },
+            3000,
+        );
+        assert!(p.client.is_connected() && p.server.is_connected());
+        // Late duplicates change nothing.
+        for d in dups {
+            let _ = p.client.handle_datagram(p.now, &d);
+            let _ = p.server.handle_datagram(p.now, &d);
+        }
+        assert!(p.client.is_connected() && p.server.is_connected());
+        let c = Pair::connected(&p.client_events).unwrap();
+        let s = Pair::connected(&p.server_events).unwrap();
+        assert_eq!(c.srtp, s.srtp);
+    }
+}
+
+#[test]
+fn key_update_moves_the_sender_to_epoch_4_and_data_still_flows() {
+    let mut p = connected_pair();
+    p.client.update_keys(p.now).unwrap();
+    p.drive(|_, _| false, 10);
+    assert_eq!(p.server.stats().key_updates, 1);
+    p.client.send_application_data(b"under new keys").unwrap();
+    let d = p.client.poll_transmit().unwrap();
+    assert_eq!(d[0] & 0x03, 0, "epoch 4: low bits 00");
+    p.server.handle_datagram(p.now, &d).unwrap();
+    let events: Vec<_> = std::iter::from_fn(|| p.server.poll_event()).collect();
+    assert_eq!(app_data(&events), vec![b"under new keys".to_vec()]);
+}
+
+#[test]
+fn close_notify_closes_both_sides() {
+    let mut p = connected_pair();
+    p.client.close();
+    p.drive(|_, _| false, 10);
+    assert!(p.client_events.contains(&Event13::Closed(CloseReason13::LocalClose)));
+    assert!(p.server_events.contains(&Event13::Closed(CloseReason13::PeerClosed)));
+    assert!(p.server.is_closed());
+    assert_eq!(p.server.send_application_data(b"x"), Err(Error13::Closed));
+}
+
+#[test]
+fn key_log_has_the_five_tls13_secrets_under_the_client_random() {
+    let (mut ca, mut cb) = configs();
+    ca.key_log = true;
+    cb.key_log = true;
+    let mut p = Pair::new(ca, cb);
+    p.drive(|_, _| false, 100);
+    let lines = |events: &[Event13]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event13::KeyLog(l) => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (c, s) = (lines(&p.client_events), lines(&p.server_events));
+    let labels: Vec<&str> = c.iter().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        labels,
+        [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0",
+            "EXPORTER_SECRET"
+        ]
+    );
+    assert_eq!(c, s, "both sides log the same secrets under the same client random");
+    assert!(c.iter().all(|l| l.split(' ').nth(1).unwrap().len() == 64));
+}
+
+#[test]
+fn wrong_fingerprint_fails_the_handshake_with_bad_certificate() {
+    let (mut ca, cb) = configs();
+    ca.remote_fingerprint = Some(*Certificate::generate("someone else").unwrap().fingerprint());
+    let mut p = Pair::new(ca, cb);
+    p.drive(|_, _| false, 100);
+    assert!(p.client.is_closed());
+    assert!(p.client_events.iter().any(|e| matches!(
+        e,
+        Event13::Closed(CloseReason13::Error(Error13::FingerprintMismatch { .. }))
+    )));
+    assert!(p.server_events.iter().any(|e| matches!(
+        e,
+        Event13::Closed(CloseReason13::Error(Error13::AlertReceived { level: 2, description: 42 }))
+    )));
 }

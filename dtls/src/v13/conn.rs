@@ -175,6 +175,8 @@ pub(super) enum State {
     ServerExpectFinished(Box<server::WithClientCert>),
     /// Handshake over.
     Connected(Box<Traffic>),
+    /// Taken out while a message is handled (never seen outside).
+    Busy,
     /// Closed.
     Closed,
 }
@@ -804,7 +806,7 @@ impl Dtls13 {
     }
 
     fn on_message(&mut self, now: Instant, m: Message) -> Result<(), Error13> {
-        let state = std::mem::replace(&mut self.state, State::Closed);
+        let state = std::mem::replace(&mut self.state, State::Busy);
         let result = match self.role {
             Role::Client => client::on_message(self, now, state, &m),
             Role::Server => server::on_message(self, now, state, &m),
