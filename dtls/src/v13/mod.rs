@@ -8,6 +8,7 @@
 //! - [`record`]: the unified header, record number encryption, AEAD
 //!   protection, epochs and their replay windows.
 
+pub mod any;
 mod client;
 pub mod conn;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod messages;
 pub mod record;
 mod server;
 
+pub use any::{AnyDtls, AnyError, AnyEvent};
 pub use conn::{CloseReason13, Connected13, Dtls13, Dtls13Stats, Event13};
 pub use error::Error13;
 
