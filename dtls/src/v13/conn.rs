@@ -32,6 +32,9 @@ use crate::kx::Group;
 use crate::record::{ContentType, Record};
 use crate::rng::Rng;
 
+/// The most record numbers of the peer's flight remembered for an ACK.
+const MAX_ACK_RECORDS: usize = 64;
+
 /// What both sides agreed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected13 {
@@ -645,8 +648,11 @@ impl Dtls13 {
             State::Connected(t) => t.write_epoch,
             _ => 2,
         };
+        // The newest record numbers that fit one datagram.
+        let fit = (self.config.mtu.saturating_sub(32) / 16).max(1);
+        let from = self.peer_records.len().saturating_sub(fit);
         let mut content = Vec::new();
-        write_ack(&mut content, &self.peer_records);
+        write_ack(&mut content, &self.peer_records[from..]);
         let mut out = Vec::new();
         if self.records.seal(epoch, CONTENT_ACK, &content, &mut out).is_ok() {
             self.outgoing.push_back(out);
@@ -787,6 +793,9 @@ impl Dtls13 {
             }
         }
         if epoch >= 2 && (any_new || any_old) && !self.peer_records.contains(&(epoch, sequence)) {
+            if self.peer_records.len() >= MAX_ACK_RECORDS {
+                self.peer_records.remove(0);
+            }
             self.peer_records.push((epoch, sequence));
         }
         if any_old && !any_new {
