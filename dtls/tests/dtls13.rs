@@ -18,7 +18,10 @@ struct Pair {
 }
 
 fn configs() -> (Config, Config) {
-    let (a, b) = (Certificate::generate("client").unwrap(), Certificate::generate("server").unwrap());
+    let (a, b) = (
+        Certificate::generate("client").unwrap(),
+        Certificate::generate("server").unwrap(),
+    );
     let mut ca = Config::new(a.clone());
     ca.remote_fingerprint = Some(*b.fingerprint());
     ca.rng_seed = Some([1; 32]);
@@ -119,9 +122,13 @@ fn dtls13_handshake_in_every_suite_and_group_gives_both_sides_the_same_srtp_keys
             p.drive(|_, _| false, 10);
             p.server.send_application_data(b"pong").unwrap();
             p.drive(|_, _| false, 10);
-            assert!(p.server_events.contains(&Event13::ApplicationData(b"ping".to_vec())));
-            assert!(p.client_events.contains(&Event13::ApplicationData(b"pong".to_vec())));
-            assert_eq!(p.server.stats().acks_sent, 1, "the client's final flight is ACKed once");
+            assert_eq!(app_data(&p.server_events), vec![b"ping".to_vec()]);
+            assert_eq!(app_data(&p.client_events), vec![b"pong".to_vec()]);
+            assert_eq!(
+                p.server.stats().acks_sent,
+                1,
+                "the client's final flight is ACKed once"
+            );
             assert_eq!(p.client.stats().acks_received, 1);
         }
     }
@@ -211,7 +218,10 @@ fn forged_plaintext_ack_does_not_stop_retransmission_of_the_final_flight() {
     assert_eq!(stats.plaintext_acks, 1);
     assert_eq!(stats.records.auth_failures, 1);
     assert_eq!(stats.acks_received, 0);
-    let t = p.client.poll_timeout().expect("the final flight is still timed");
+    let t = p
+        .client
+        .poll_timeout()
+        .expect("the final flight is still timed");
     p.client.handle_timeout(t);
     assert_eq!(p.client.stats().retransmissions, 1);
     let resent: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
@@ -253,7 +263,14 @@ fn plaintext_server_hello(random: [u8; 32], versions_ext: Option<&[u8]>) -> Vec<
     let mut frag = Vec::new();
     msg.write_unfragmented(&mut frag);
     let mut rec = Vec::new();
-    meshrtc_dtls::record::write_record(&mut rec, meshrtc_dtls::record::ContentType::Handshake, 0xfefd, 0, 0, &frag);
+    meshrtc_dtls::record::write_record(
+        &mut rec,
+        meshrtc_dtls::record::ContentType::Handshake,
+        0xfefd,
+        0,
+        0,
+        &frag,
+    );
     rec
 }
 
@@ -270,7 +287,11 @@ fn dtls12_server_hello_with_downgrade_sentinel_is_refused_and_counted() {
     assert_eq!(client.stats().downgrades_refused, 1);
     let alert = client.poll_transmit().expect("an alert");
     assert_eq!(&alert[..1], &[21]);
-    assert_eq!(&alert[alert.len() - 2..], &[2, 47], "fatal illegal_parameter");
+    assert_eq!(
+        &alert[alert.len() - 2..],
+        &[2, 47],
+        "fatal illegal_parameter"
+    );
     // Without the sentinel it is a plain version mismatch.
     let mut client = Dtls13::client(ca, now);
     while client.poll_transmit().is_some() {}
@@ -288,10 +309,17 @@ fn server_demanding_a_cookie_sends_hello_retry_request_first() {
     p.server.handle_datagram(p.now, &ch1).unwrap();
     let hrr = p.server.poll_transmit().unwrap();
     let hrr_random = [
-        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+        0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
+        0x91,
     ];
-    assert!(hrr.windows(16).any(|w| w == hrr_random), "a HelloRetryRequest");
-    assert!(p.server.poll_transmit().is_none(), "nothing but the HRR before the cookie");
+    assert!(
+        hrr.windows(16).any(|w| w == hrr_random),
+        "a HelloRetryRequest"
+    );
+    assert!(
+        p.server.poll_transmit().is_none(),
+        "nothing but the HRR before the cookie"
+    );
     p.client.handle_datagram(p.now, &hrr).unwrap();
     p.drive(|_, _| false, 100);
     assert!(p.client.is_connected() && p.server.is_connected());
@@ -354,8 +382,12 @@ fn close_notify_closes_both_sides() {
     let mut p = connected_pair();
     p.client.close();
     p.drive(|_, _| false, 10);
-    assert!(p.client_events.contains(&Event13::Closed(CloseReason13::LocalClose)));
-    assert!(p.server_events.contains(&Event13::Closed(CloseReason13::PeerClosed)));
+    assert!(p
+        .client_events
+        .contains(&Event13::Closed(CloseReason13::LocalClose)));
+    assert!(p
+        .server_events
+        .contains(&Event13::Closed(CloseReason13::PeerClosed)));
     assert!(p.server.is_closed());
     assert_eq!(p.server.send_application_data(b"x"), Err(Error13::Closed));
 }
@@ -388,7 +420,10 @@ fn key_log_has_the_five_tls13_secrets_under_the_client_random() {
             "EXPORTER_SECRET"
         ]
     );
-    assert_eq!(c, s, "both sides log the same secrets under the same client random");
+    assert_eq!(
+        c, s,
+        "both sides log the same secrets under the same client random"
+    );
     assert!(c.iter().all(|l| l.split(' ').nth(1).unwrap().len() == 64));
 }
 
@@ -405,6 +440,9 @@ fn wrong_fingerprint_fails_the_handshake_with_bad_certificate() {
     )));
     assert!(p.server_events.iter().any(|e| matches!(
         e,
-        Event13::Closed(CloseReason13::Error(Error13::AlertReceived { level: 2, description: 42 }))
+        Event13::Closed(CloseReason13::Error(Error13::AlertReceived {
+            level: 2,
+            description: 42
+        }))
     )));
 }

@@ -23,7 +23,13 @@ struct Theirs {
 }
 
 impl Theirs {
-    fn new(server: bool, suite: CipherSuite13, group: Group, cert: &Certificate, now: Instant) -> Theirs {
+    fn new(
+        server: bool,
+        suite: CipherSuite13,
+        group: Group,
+        cert: &Certificate,
+        now: Instant,
+    ) -> Theirs {
         let config = dimpl::Config::builder()
             .dtls13_cipher_suites(&[Dtls13CipherSuite::from_u16(suite.id())])
             .kx_groups(&[match group {
@@ -79,18 +85,35 @@ struct Run {
 }
 
 impl Run {
-    fn new(ours_is_client: bool, suite: CipherSuite13, group: Group, our_groups: Vec<Group>) -> Run {
+    fn new(
+        ours_is_client: bool,
+        suite: CipherSuite13,
+        group: Group,
+        our_groups: Vec<Group>,
+    ) -> Run {
         let now = Instant::now();
-        let (mine, other) = (Certificate::generate("meshrtc").unwrap(), Certificate::generate("dimpl").unwrap());
+        let (mine, other) = (
+            Certificate::generate("meshrtc").unwrap(),
+            Certificate::generate("dimpl").unwrap(),
+        );
         let mut c = Config::new(mine);
         c.remote_fingerprint = Some(Fingerprint::of_der(other.der()));
         c.suites13 = vec![suite];
         c.groups = our_groups;
         c.rng_seed = Some([3; 32]);
         c.initial_rto = Duration::from_millis(400);
-        let ours = if ours_is_client { Dtls13::client(c, now) } else { Dtls13::server(c, now) };
+        let ours = if ours_is_client {
+            Dtls13::client(c, now)
+        } else {
+            Dtls13::server(c, now)
+        };
         let theirs = Theirs::new(ours_is_client, suite, group, &other, now);
-        Run { ours, theirs, now, events: Vec::new() }
+        Run {
+            ours,
+            theirs,
+            now,
+            events: Vec::new(),
+        }
     }
 
     /// Steps both until both connected, dropping datagrams `drop` picks;
@@ -122,13 +145,21 @@ impl Run {
                 return;
             }
             if !moved {
-                let t = [self.ours.poll_timeout(), self.theirs.timeout].into_iter().flatten().min().unwrap();
+                let t = [self.ours.poll_timeout(), self.theirs.timeout]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap();
                 self.now = self.now.max(t);
                 self.ours.handle_timeout(self.now);
                 self.theirs.dtls.handle_timeout(self.now).unwrap();
             }
         }
-        panic!("no handshake after {max_steps} steps: {:?} {:?}", self.ours.stats(), self.events);
+        panic!(
+            "no handshake after {max_steps} steps: {:?} {:?}",
+            self.ours.stats(),
+            self.events
+        );
     }
 
     fn check_connected(&mut self, suite: CipherSuite13, group: Group) {
@@ -147,10 +178,15 @@ impl Run {
         assert!(self.theirs.peer_cert.is_some(), "dimpl saw our certificate");
         // Application data both ways.
         self.ours.send_application_data(b"from meshrtc").unwrap();
-        self.theirs.dtls.send_application_data(b"from dimpl").unwrap();
+        self.theirs
+            .dtls
+            .send_application_data(b"from dimpl")
+            .unwrap();
         self.drive(|_, _| false, 20);
         assert!(self.theirs.app.iter().any(|d| d == b"from meshrtc"));
-        assert!(self.events.contains(&Event13::ApplicationData(b"from dimpl".to_vec())));
+        assert!(self
+            .events
+            .contains(&Event13::ApplicationData(b"from dimpl".to_vec())));
     }
 }
 
@@ -187,7 +223,12 @@ fn hello_retry_request_moves_our_client_to_the_group_dimpl_wants() {
     // We share X25519 first; dimpl takes only P-256 and asks again (its
     // HelloRetryRequest also carries its cookie).
     let suite = CipherSuite13::Aes128GcmSha256;
-    let mut r = Run::new(true, suite, Group::Secp256r1, vec![Group::X25519, Group::Secp256r1]);
+    let mut r = Run::new(
+        true,
+        suite,
+        Group::Secp256r1,
+        vec![Group::X25519, Group::Secp256r1],
+    );
     r.drive(|_, _| false, 200);
     r.check_connected(suite, Group::Secp256r1);
 }

@@ -13,7 +13,10 @@ use meshrtc_dtls::v13::{AnyDtls, AnyEvent, Versions};
 use meshrtc_dtls::{Certificate, Config, Dtls, Event};
 
 fn configs() -> (Config, Config) {
-    let (a, b) = (Certificate::generate("client").unwrap(), Certificate::generate("server").unwrap());
+    let (a, b) = (
+        Certificate::generate("client").unwrap(),
+        Certificate::generate("server").unwrap(),
+    );
     let mut ca = Config::new(a.clone());
     ca.remote_fingerprint = Some(*b.fingerprint());
     ca.rng_seed = Some([1; 32]);
@@ -62,7 +65,8 @@ fn server_for_both_answers_a_13_hello_with_13() {
     drive(&mut c, &mut s, now, &mut randoms);
     assert_eq!((c.version(), s.version()), (Some(0xfefc), Some(0xfefc)));
     assert!(randoms.iter().all(|r| r[24..] != DOWNGRADE_TLS12));
-    let connected = std::iter::from_fn(|| s.poll_event()).any(|e| matches!(e, AnyEvent::V13(meshrtc_dtls::v13::Event13::Connected(_))));
+    let connected = std::iter::from_fn(|| s.poll_event())
+        .any(|e| matches!(e, AnyEvent::V13(meshrtc_dtls::v13::Event13::Connected(_))));
     assert!(connected);
 }
 
@@ -77,7 +81,8 @@ fn server_for_both_answers_a_12_hello_with_12_and_the_downgrade_sentinel() {
     assert_eq!(s.version(), Some(0xfefd));
     assert_eq!(randoms.len(), 1);
     assert_eq!(randoms[0][24..], DOWNGRADE_TLS12);
-    let connected = std::iter::from_fn(|| c.poll_event()).any(|e| matches!(e, AnyEvent::V12(Event::Connected(_))));
+    let connected = std::iter::from_fn(|| c.poll_event())
+        .any(|e| matches!(e, AnyEvent::V12(Event::Connected(_))));
     assert!(connected);
 }
 
@@ -100,7 +105,12 @@ fn dimpl_client(version13: Option<bool>, now: Instant) -> dimpl::Dtls {
         certificate: cert.der().to_vec(),
         private_key: cert.pkcs8().to_vec(),
     };
-    let config = Arc::new(dimpl::Config::builder().dangerously_set_rng_seed(5).build().unwrap());
+    let config = Arc::new(
+        dimpl::Config::builder()
+            .dangerously_set_rng_seed(5)
+            .build()
+            .unwrap(),
+    );
     let mut d = match version13 {
         Some(true) => dimpl::Dtls::new_13(config, cert, now),
         Some(false) => dimpl::Dtls::new_12(config, cert, now),

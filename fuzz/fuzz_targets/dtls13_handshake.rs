@@ -55,7 +55,11 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..200 {
         let mut moved = false;
         for from_client in [true, false] {
-            let (tx, rx) = if from_client { (&mut client, &mut server) } else { (&mut server, &mut client) };
+            let (tx, rx) = if from_client {
+                (&mut client, &mut server)
+            } else {
+                (&mut server, &mut client)
+            };
             let was_silent = silent[usize::from(from_client)];
             let mut out = Vec::new();
             while let Some(d) = tx.poll_transmit() {
@@ -90,13 +94,19 @@ fuzz_target!(|data: &[u8]| {
         ce.extend(std::iter::from_fn(|| client.poll_event()));
         se.extend(std::iter::from_fn(|| server.poll_event()));
         if !moved {
-            let next = [client.poll_timeout(), server.poll_timeout()].into_iter().flatten().min();
+            let next = [client.poll_timeout(), server.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min();
             let Some(t) = next else { break };
             now = now.max(t) + Duration::from_millis(1);
             client.handle_timeout(now);
             server.handle_timeout(now);
             for side in [&client, &server] {
-                assert!(side.poll_timeout().is_none_or(|t| t > now), "a timer that handle_timeout did not move");
+                assert!(
+                    side.poll_timeout().is_none_or(|t| t > now),
+                    "a timer that handle_timeout did not move"
+                );
             }
         }
     }

@@ -10,7 +10,10 @@ use meshrtc_dtls::v13::record::{CipherSuite13, EpochKeys, RecordLayer13, Unified
 
 fn keys(suite: CipherSuite13, secret: u8) -> EpochKeys {
     let s = Schedule::dtls13(suite.hash());
-    EpochKeys::new(suite, &s.traffic_keys(&vec![secret; suite.hash().len()], suite.key_len()))
+    EpochKeys::new(
+        suite,
+        &s.traffic_keys(&vec![secret; suite.hash().output_len()], suite.key_len()),
+    )
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -25,14 +28,19 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     let mut refused = 0u64;
     while !rest.is_empty() {
-        let Ok((rec, next)) = UnifiedRecord::parse(rest) else { break };
+        let Ok((rec, next)) = UnifiedRecord::parse(rest) else {
+            break;
+        };
         if rx.open(&rec).is_err() {
             refused += 1;
         }
         rest = next;
     }
     let s = &rx.stats;
-    assert_eq!(s.unknown_epoch + s.auth_failures + s.replayed + s.no_content_type, refused);
+    assert_eq!(
+        s.unknown_epoch + s.auth_failures + s.replayed + s.no_content_type,
+        refused
+    );
 
     let mut tx = RecordLayer13::new();
     tx.install_write(3, keys(suite, 3));

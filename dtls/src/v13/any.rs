@@ -74,7 +74,9 @@ impl AnyDtls {
     pub fn client(config: Config, now: Instant) -> AnyDtls {
         match config.versions {
             Versions::Dtls12Only => AnyDtls::V12(Box::new(Dtls::client(config, now))),
-            Versions::Dtls13Only | Versions::Both => AnyDtls::V13(Box::new(Dtls13::client(config, now))),
+            Versions::Dtls13Only | Versions::Both => {
+                AnyDtls::V13(Box::new(Dtls13::client(config, now)))
+            }
         }
     }
 
@@ -206,7 +208,10 @@ impl Deciding {
             for f in handshake::fragments(r.fragment) {
                 let Ok(f) = f else { break };
                 if f.msg_type == HandshakeType::ClientHello
-                    && matches!(self.reassembler.push(&f), Ok(Pushed::Kept | Pushed::Replaced | Pushed::Evicted))
+                    && matches!(
+                        self.reassembler.push(&f),
+                        Ok(Pushed::Kept | Pushed::Replaced | Pushed::Evicted)
+                    )
                 {
                     useful = true;
                 }

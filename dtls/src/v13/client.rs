@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use super::conn::{DropReason, Dtls13, HandshakeKeys, State, Step, Traffic};
+use super::conn::{
+    decode, expect, DropReason, Dtls13, HandshakeKeys, State, Step, Traffic, Transition,
+};
 use super::error::Error13;
 use super::key_schedule::Schedule;
 use super::messages::{
@@ -79,7 +81,11 @@ fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[Ephemeral], cookie:
 /// Sends the first ClientHello, with one key share on our preferred group.
 pub(super) fn start(d: &mut Dtls13, now: Instant) -> Result<(), Error13> {
     d.client_random = d.rng.bytes32();
-    let group = *d.config.groups.first().ok_or(Error13::NoCommonGroup(Vec::new()))?;
+    let group = *d
+        .config
+        .groups
+        .first()
+        .ok_or(Error13::NoCommonGroup(Vec::new()))?;
     let share = Ephemeral::generate(group).map_err(Error13::KeyExchange)?;
     let shares = vec![share];
     send_client_hello(d, now, &shares, None);
@@ -90,28 +96,14 @@ pub(super) fn start(d: &mut Dtls13, now: Instant) -> Result<(), Error13> {
     Ok(())
 }
 
-fn expect(m: &Message, t: u8, what: &'static str) -> Result<(), Step> {
-    if m.msg_type.as_u8() == t {
-        Ok(())
-    } else {
-        Err(Step::Fatal(Error13::UnexpectedMessage {
-            got: m.msg_type.as_u8(),
-            expected: what,
-        }))
-    }
-}
-
-fn decode(what: &'static str) -> impl Fn(crate::messages::MessageError) -> Step {
-    move |error| Step::Fatal(Error13::Decode { what, error })
-}
-
 /// One message in the client's current state; returns the next state.
-pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message) -> Result<State, Step> {
+pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message) -> Transition {
     match state {
         State::ClientExpectServerHello(hello) => on_server_hello(d, now, hello, m),
         State::ClientExpectEncryptedExtensions(hs) => {
             expect(m, msg::ENCRYPTED_EXTENSIONS, "EncryptedExtensions")?;
-            let exts = parse_encrypted_extensions(&m.body).map_err(decode("EncryptedExtensions"))?;
+            let exts =
+                parse_encrypted_extensions(&m.body).map_err(decode("EncryptedExtensions"))?;
             let mut hs = hs;
             if let Some((_, data)) = exts.iter().find(|(t, _)| *t == ext::USE_SRTP) {
                 let (profile, _mki) = parse_use_srtp_answer(data).map_err(decode("use_srtp"))?;
@@ -127,16 +119,27 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
         State::ClientExpectCertificateRequest(hs) => {
             if m.msg_type.as_u8() == msg::CERTIFICATE {
                 // The server did not ask for our certificate.
-                let req = Requested { hs: *hs, context: None };
+                let req = Requested {
+                    hs: *hs,
+                    context: None,
+                };
                 return on_certificate(d, req, m);
             }
             expect(m, msg::CERTIFICATE_REQUEST, "CertificateRequest")?;
-            let (context, exts) = parse_certificate_request(&m.body).map_err(decode("CertificateRequest"))?;
+            let (context, exts) =
+                parse_certificate_request(&m.body).map_err(decode("CertificateRequest"))?;
             let schemes = exts
                 .iter()
                 .find(|(t, _)| *t == ext::SIGNATURE_ALGORITHMS)
-                .map(|(_, d)| d.get(2..).unwrap_or(&[]).chunks_exact(2).any(|c| c == ECDSA_SECP256R1_SHA256.to_be_bytes()))
-                .ok_or(Step::Fatal(Error13::MissingExtension("signature_algorithms")))?;
+                .map(|(_, d)| {
+                    d.get(2..)
+                        .unwrap_or(&[])
+                        .chunks_exact(2)
+                        .any(|c| c == ECDSA_SECP256R1_SHA256.to_be_bytes())
+                })
+                .ok_or(Step::Fatal(Error13::MissingExtension(
+                    "signature_algorithms",
+                )))?;
             if !schemes {
                 return Err(Error13::NoCommonSignatureScheme.into());
             }
@@ -150,8 +153,10 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
         State::ClientExpectCertificate(req) => on_certificate(d, *req, m),
         State::ClientExpectCertificateVerify(w) => {
             expect(m, msg::CERTIFICATE_VERIFY, "CertificateVerify")?;
-            let (scheme, sig) = parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
-            let content = certificate_verify_content(true, &d.transcript_hash(w.req.hs.suite.hash()));
+            let (scheme, sig) =
+                parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
+            let content =
+                certificate_verify_content(true, &d.transcript_hash(w.req.hs.suite.hash()));
             w.peer_key
                 .verify(scheme, &content, sig)
                 .map_err(|_| Step::Fatal(Error13::BadSignature))?;
@@ -171,12 +176,23 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
     }
 }
 
-fn on_server_hello(d: &mut Dtls13, now: Instant, hello: Box<HelloSent>, m: &Message) -> Result<State, Step> {
+fn on_server_hello(
+    d: &mut Dtls13,
+    now: Instant,
+    hello: Box<HelloSent>,
+    m: &Message,
+) -> Result<State, Step> {
     if m.msg_type.as_u8() != msg::SERVER_HELLO {
-        return Err(Step::Drop(State::ClientExpectServerHello(hello), DropReason::Unexpected));
+        return Err(Step::Drop(
+            State::ClientExpectServerHello(hello),
+            DropReason::Unexpected,
+        ));
     }
     let Ok(sh) = ServerHello13::parse(&m.body) else {
-        return Err(Step::Drop(State::ClientExpectServerHello(hello), DropReason::Undecodable));
+        return Err(Step::Drop(
+            State::ClientExpectServerHello(hello),
+            DropReason::Undecodable,
+        ));
     };
     match sh.selected_version() {
         Some(DTLS1_3) => {}
@@ -190,7 +206,9 @@ fn on_server_hello(d: &mut Dtls13, now: Instant, hello: Box<HelloSent>, m: &Mess
     }
     let suite = CipherSuite13::from_id(sh.suite)
         .filter(|s| d.config.suites13.contains(s))
-        .ok_or(Step::Fatal(Error13::IllegalParameter("cipher suite not offered")))?;
+        .ok_or(Step::Fatal(Error13::IllegalParameter(
+            "cipher suite not offered",
+        )))?;
     if hello.retry_suite.is_some_and(|s| s != suite) {
         return Err(Error13::IllegalParameter("suite changed after HelloRetryRequest").into());
     }
@@ -208,8 +226,11 @@ fn on_server_hello(d: &mut Dtls13, now: Instant, hello: Box<HelloSent>, m: &Mess
         if let Some(g) = sh.hrr_group() {
             let group = Group::from_id(g)
                 .filter(|g| d.config.groups.contains(g) && !shares.iter().any(|s| s.group() == *g))
-                .ok_or(Step::Fatal(Error13::IllegalParameter("HelloRetryRequest group")))?;
-            shares = vec![Ephemeral::generate(group).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?];
+                .ok_or(Step::Fatal(Error13::IllegalParameter(
+                    "HelloRetryRequest group",
+                )))?;
+            shares =
+                vec![Ephemeral::generate(group).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?];
         }
         let cookie = match sh.extension(EXT_COOKIE) {
             Some(c) => Some(parse_cookie(c).map_err(decode("cookie"))?.to_vec()),
@@ -228,9 +249,13 @@ fn on_server_hello(d: &mut Dtls13, now: Instant, hello: Box<HelloSent>, m: &Mess
         .shares
         .into_iter()
         .find(|e| e.group().id() == g)
-        .ok_or(Step::Fatal(Error13::IllegalParameter("key_share group not offered")))?;
+        .ok_or(Step::Fatal(Error13::IllegalParameter(
+            "key_share group not offered",
+        )))?;
     let group = eph.group();
-    let shared = eph.agree(key).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
+    let shared = eph
+        .agree(key)
+        .map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
     d.add_to_transcript(msg::SERVER_HELLO, &m.body);
     let schedule = Schedule::dtls13(suite.hash());
     let handshake = schedule.early_secret().into_handshake(&shared);
@@ -258,19 +283,32 @@ fn on_certificate(d: &mut Dtls13, req: Requested, m: &Message) -> Result<State, 
     let key = peer_key(&der).map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
     d.peer_certificate = Some(der);
     d.add_to_transcript(msg::CERTIFICATE, &m.body);
-    Ok(State::ClientExpectCertificateVerify(Box::new(WithServerCert { req, peer_key: key })))
+    Ok(State::ClientExpectCertificateVerify(Box::new(
+        WithServerCert { req, peer_key: key },
+    )))
 }
 
-fn on_finished(d: &mut Dtls13, now: Instant, w: WithServerCert, m: &Message) -> Result<State, Step> {
+fn on_finished(
+    d: &mut Dtls13,
+    now: Instant,
+    w: WithServerCert,
+    m: &Message,
+) -> Result<State, Step> {
     expect(m, msg::FINISHED, "Finished")?;
     let hs = w.req.hs;
     let hash = hs.suite.hash();
-    let want = hs.schedule.finished_verify_data(&hs.server_hs, &d.transcript_hash(hash));
+    let want = hs
+        .schedule
+        .finished_verify_data(&hs.server_hs, &d.transcript_hash(hash));
     if !constant_time_eq(&want, &m.body) {
         return Err(Error13::BadFinished.into());
     }
     d.add_to_transcript(msg::FINISHED, &m.body);
-    let app = hs.handshake.clone().into_master().application(&d.transcript_hash(hash));
+    let app = hs
+        .handshake
+        .clone()
+        .into_master()
+        .application(&d.transcript_hash(hash));
     let traffic = Box::new(Traffic {
         suite: hs.suite,
         group: hs.group,
@@ -303,7 +341,9 @@ fn on_finished(d: &mut Dtls13, now: Instant, w: WithServerCert, m: &Message) -> 
         let seq = d.take_message_seq();
         flight.push(2, msg::CERTIFICATE_VERIFY, seq, cv);
     }
-    let fin = hs.schedule.finished_verify_data(&hs.client_hs, &d.transcript_hash(hash));
+    let fin = hs
+        .schedule
+        .finished_verify_data(&hs.client_hs, &d.transcript_hash(hash));
     d.add_to_transcript(msg::FINISHED, &fin);
     let seq = d.take_message_seq();
     flight.push(2, msg::FINISHED, seq, fin);

@@ -21,12 +21,14 @@ use super::flight::Flight;
 use super::key_schedule::{HashAlg, Schedule};
 use super::messages::{msg, parse_ack, transcript_form, write_ack};
 use super::record::{
-    CipherSuite13, EpochKeys, Opened, RecordLayer13, Record13Stats, UnifiedRecord, CONTENT_ACK,
+    CipherSuite13, EpochKeys, Opened, Record13Stats, RecordLayer13, UnifiedRecord, CONTENT_ACK,
     CONTENT_ALERT, CONTENT_APPLICATION_DATA, CONTENT_HANDSHAKE,
 };
 use super::{client, server};
 use crate::cert::Fingerprint;
-use crate::conn::{CloseReason, Config, Role, SrtpKeyingMaterial, SrtpProfileId, SRTP_EXPORTER_LABEL};
+use crate::conn::{
+    CloseReason, Config, Role, SrtpKeyingMaterial, SrtpProfileId, SRTP_EXPORTER_LABEL,
+};
 use crate::handshake::{self, Message, Pushed, Reassembler};
 use crate::kx::Group;
 use crate::record::{ContentType, Record};
@@ -186,7 +188,10 @@ pub(super) enum State {
 
 impl State {
     fn expects_hello(&self) -> bool {
-        matches!(self, State::ClientExpectServerHello(_) | State::ServerExpectClientHello(_))
+        matches!(
+            self,
+            State::ClientExpectServerHello(_) | State::ServerExpectClientHello(_)
+        )
     }
 }
 
@@ -220,7 +225,9 @@ pub struct Dtls13 {
 
 impl std::fmt::Debug for Dtls13 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dtls13").field("role", &self.role).finish_non_exhaustive()
+        f.debug_struct("Dtls13")
+            .field("role", &self.role)
+            .finish_non_exhaustive()
     }
 }
 
@@ -358,7 +365,12 @@ impl Dtls13 {
             self.fail(Error13::Timeout);
             return;
         }
-        if self.flight.as_ref().and_then(Flight::deadline).is_some_and(|d| now >= d) {
+        if self
+            .flight
+            .as_ref()
+            .and_then(Flight::deadline)
+            .is_some_and(|d| now >= d)
+        {
             self.retransmit(now);
         }
     }
@@ -408,7 +420,11 @@ impl Dtls13 {
         };
         for chunk in data.chunks(self.config.mtu.saturating_sub(32).max(64)) {
             let mut out = Vec::new();
-            if self.records.seal(epoch, CONTENT_APPLICATION_DATA, chunk, &mut out).is_ok() {
+            if self
+                .records
+                .seal(epoch, CONTENT_APPLICATION_DATA, chunk, &mut out)
+                .is_ok()
+            {
                 self.outgoing.push_back(out);
             }
         }
@@ -423,7 +439,8 @@ impl Dtls13 {
         self.send_alert(1, 0);
         self.state = State::Closed;
         self.flight = None;
-        self.events.push_back(Event13::Closed(CloseReason13::LocalClose));
+        self.events
+            .push_back(Event13::Closed(CloseReason13::LocalClose));
     }
 
     /// Starts a KeyUpdate (RFC 8446 §4.6.3, RFC 9147 §8): sends it under
@@ -435,7 +452,11 @@ impl Dtls13 {
         let epoch = t.write_epoch;
         let seq = self.next_message_seq;
         self.next_message_seq += 1;
-        let mut f = Flight::new(self.config.mtu, self.config.initial_rto, self.config.max_rto);
+        let mut f = Flight::new(
+            self.config.mtu,
+            self.config.initial_rto,
+            self.config.max_rto,
+        );
         f.push(epoch, msg::KEY_UPDATE, seq, vec![0]);
         let (secret, suite, schedule) = match self.role {
             Role::Client => (&mut t.client_ap, t.suite, t.schedule),
@@ -453,7 +474,12 @@ impl Dtls13 {
     }
 
     /// RFC 8446 §7.5 keying material (after the handshake).
-    pub fn export_keying_material(&self, label: &[u8], context: &[u8], len: usize) -> Option<Vec<u8>> {
+    pub fn export_keying_material(
+        &self,
+        label: &[u8],
+        context: &[u8],
+        len: usize,
+    ) -> Option<Vec<u8>> {
         match &self.state {
             State::Connected(t) => Some(t.schedule.export(&t.exporter, label, context, len)),
             _ => None,
@@ -467,7 +493,8 @@ impl Dtls13 {
     }
 
     pub(super) fn add_to_transcript(&mut self, msg_type: u8, body: &[u8]) {
-        self.transcript.extend_from_slice(&transcript_form(msg_type, body));
+        self.transcript
+            .extend_from_slice(&transcript_form(msg_type, body));
     }
 
     /// RFC 8446 §4.4.1: after a HelloRetryRequest the first ClientHello
@@ -484,7 +511,11 @@ impl Dtls13 {
     }
 
     pub(super) fn new_flight(&self) -> Flight {
-        Flight::new(self.config.mtu, self.config.initial_rto, self.config.max_rto)
+        Flight::new(
+            self.config.mtu,
+            self.config.initial_rto,
+            self.config.max_rto,
+        )
     }
 
     /// Sends `flight` and keeps it for retransmission; the peer's
@@ -539,9 +570,15 @@ impl Dtls13 {
             Role::Server => (&t.server_ap, &t.client_ap),
         };
         if write {
-            self.records.install_write(3, EpochKeys::new(t.suite, &t.schedule.traffic_keys(ours, k)));
+            self.records.install_write(
+                3,
+                EpochKeys::new(t.suite, &t.schedule.traffic_keys(ours, k)),
+            );
         } else {
-            self.records.install_read(3, EpochKeys::new(t.suite, &t.schedule.traffic_keys(theirs, k)));
+            self.records.install_read(
+                3,
+                EpochKeys::new(t.suite, &t.schedule.traffic_keys(theirs, k)),
+            );
         }
     }
 
@@ -554,7 +591,9 @@ impl Dtls13 {
         self.key_log("EXPORTER_SECRET", &e);
         let srtp = t.srtp.and_then(|p| {
             let (k, s) = p.key_salt_len()?;
-            let block = t.schedule.export(&t.exporter, SRTP_EXPORTER_LABEL, b"", 2 * (k + s));
+            let block = t
+                .schedule
+                .export(&t.exporter, SRTP_EXPORTER_LABEL, b"", 2 * (k + s));
             Some(SrtpKeyingMaterial {
                 profile: p,
                 client_key: block[..k].to_vec(),
@@ -564,7 +603,10 @@ impl Dtls13 {
                 exported: block,
             })
         });
-        let peer = self.peer_certificate.clone().ok_or(Error13::NoPeerCertificate)?;
+        let peer = self
+            .peer_certificate
+            .clone()
+            .ok_or(Error13::NoPeerCertificate)?;
         let info = Connected13 {
             version: crate::record::DTLS1_3,
             suite: t.suite,
@@ -606,7 +648,8 @@ impl Dtls13 {
             self.send_alert(2, e.alert());
             self.state = State::Closed;
             self.flight = None;
-            self.events.push_back(Event13::Closed(CloseReason13::Error(e.clone())));
+            self.events
+                .push_back(Event13::Closed(CloseReason13::Error(e.clone())));
         }
         e
     }
@@ -620,7 +663,11 @@ impl Dtls13 {
         let mut out = Vec::new();
         match epoch {
             Some(e) => {
-                if self.records.seal(e, CONTENT_ALERT, &[level, description], &mut out).is_err() {
+                if self
+                    .records
+                    .seal(e, CONTENT_ALERT, &[level, description], &mut out)
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -654,7 +701,11 @@ impl Dtls13 {
         let mut content = Vec::new();
         write_ack(&mut content, &self.peer_records[from..]);
         let mut out = Vec::new();
-        if self.records.seal(epoch, CONTENT_ACK, &content, &mut out).is_ok() {
+        if self
+            .records
+            .seal(epoch, CONTENT_ACK, &content, &mut out)
+            .is_ok()
+        {
             self.outgoing.push_back(out);
             self.stats.acks_sent += 1;
         }
@@ -767,7 +818,13 @@ impl Dtls13 {
         }
     }
 
-    fn on_handshake(&mut self, now: Instant, epoch: u64, sequence: u64, data: &[u8]) -> Result<(), Error13> {
+    fn on_handshake(
+        &mut self,
+        now: Instant,
+        epoch: u64,
+        sequence: u64,
+        data: &[u8],
+    ) -> Result<(), Error13> {
         let mut any_new = false;
         let mut any_old = false;
         for f in handshake::fragments(data) {
@@ -801,7 +858,9 @@ impl Dtls13 {
         if any_old && !any_new {
             match &self.state {
                 // The peer repeats the flight we ACKed: our ACK was lost.
-                State::Connected(_) if self.role == Role::Server && epoch == 2 => self.ack_due = true,
+                State::Connected(_) if self.role == Role::Server && epoch == 2 => {
+                    self.ack_due = true
+                }
                 _ => self.retransmit_on_repeat(now),
             }
         }
@@ -866,6 +925,9 @@ impl Dtls13 {
     }
 }
 
+/// A state transition: the next state, or why not.
+pub(super) type Transition = Result<State, Step>;
+
 /// What a state transition did instead of moving on.
 pub(super) enum Step {
     /// Drop the message (unauthenticated), keep this state.
@@ -884,6 +946,23 @@ impl From<Error13> for Step {
     fn from(e: Error13) -> Step {
         Step::Fatal(e)
     }
+}
+
+/// Refuses an authenticated message of another type than `t`.
+pub(super) fn expect(m: &Message, t: u8, what: &'static str) -> Result<(), Step> {
+    if m.msg_type.as_u8() == t {
+        Ok(())
+    } else {
+        Err(Step::Fatal(Error13::UnexpectedMessage {
+            got: m.msg_type.as_u8(),
+            expected: what,
+        }))
+    }
+}
+
+/// Maps an authenticated message's decode error to a fatal step.
+pub(super) fn decode(what: &'static str) -> impl Fn(crate::messages::MessageError) -> Step {
+    move |error| Step::Fatal(Error13::Decode { what, error })
 }
 
 fn hex(b: &[u8]) -> String {

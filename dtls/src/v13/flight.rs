@@ -95,7 +95,12 @@ impl Flight {
     /// first call at the initial timeout, each later one doubled up to
     /// the maximum (§5.8.1). A fragment whose epoch has no write keys is
     /// skipped (never happens for our own flights).
-    pub fn transmit(&mut self, now: Instant, mtu: usize, records: &mut RecordLayer13) -> Vec<Vec<u8>> {
+    pub fn transmit(
+        &mut self,
+        now: Instant,
+        mtu: usize,
+        records: &mut RecordLayer13,
+    ) -> Vec<Vec<u8>> {
         if self.transmissions > 0 {
             self.rto = (self.rto * 2).min(self.max_rto);
         }
@@ -176,20 +181,48 @@ mod tests {
         f.push(2, 11, 1, vec![2; 1000]);
         let now = Instant::now();
         let first = f.transmit(now, 300, &mut records);
-        assert!(first.iter().all(|d| d.len() <= 300), "{:?}", first.iter().map(Vec::len).collect::<Vec<_>>());
+        assert!(
+            first.iter().all(|d| d.len() <= 300),
+            "{:?}",
+            first.iter().map(Vec::len).collect::<Vec<_>>()
+        );
         let records_sent = f.sent.len();
-        assert!(records_sent >= 5, "1000 bytes in ~278-byte fragments plus the hello");
+        assert!(
+            records_sent >= 5,
+            "1000 bytes in ~278-byte fragments plus the hello"
+        );
         assert_eq!(f.deadline(), Some(now + Duration::from_secs(1)));
         // ACK the epoch-2 records of the first transmission.
-        let acks: Vec<(u64, u64)> = f.sent.iter().filter(|(n, _)| n.0 == 2).map(|(n, _)| *n).collect();
+        let acks: Vec<(u64, u64)> = f
+            .sent
+            .iter()
+            .filter(|(n, _)| n.0 == 2)
+            .map(|(n, _)| *n)
+            .collect();
         let out = f.on_ack(&acks);
-        assert_eq!(out, AckOutcome { known: acks.len(), unknown: 0 });
+        assert_eq!(
+            out,
+            AckOutcome {
+                known: acks.len(),
+                unknown: 0
+            }
+        );
         assert!(!f.fully_acked());
         let again = f.transmit(now, 300, &mut records);
-        assert_eq!(f.sent.len(), records_sent + 1, "only the unacknowledged hello again");
+        assert_eq!(
+            f.sent.len(),
+            records_sent + 1,
+            "only the unacknowledged hello again"
+        );
         assert_eq!(again.len(), 1);
         assert_eq!(f.deadline(), Some(now + Duration::from_secs(2)));
-        assert_eq!(f.on_ack(&[(0, 1), (7, 7)]), AckOutcome { known: 1, unknown: 1 });
+        assert_eq!(
+            f.on_ack(&[(0, 1), (7, 7)]),
+            AckOutcome {
+                known: 1,
+                unknown: 1
+            }
+        );
         assert!(f.fully_acked());
         assert_eq!(f.deadline(), None);
     }

@@ -24,7 +24,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// The output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -57,7 +57,7 @@ impl HashAlg {
 pub fn hkdf_extract(hash: HashAlg, salt: &[u8], ikm: &[u8]) -> Vec<u8> {
     let zeros = [0u8; 48];
     let salt = if salt.is_empty() {
-        &zeros[..hash.len()]
+        &zeros[..hash.output_len()]
     } else {
         salt
     };
@@ -117,7 +117,14 @@ pub fn derive_secret(
     label: &[u8],
     transcript_hash: &[u8],
 ) -> Vec<u8> {
-    hkdf_expand_label(hash, prefix, secret, label, transcript_hash, hash.len())
+    hkdf_expand_label(
+        hash,
+        prefix,
+        secret,
+        label,
+        transcript_hash,
+        hash.output_len(),
+    )
 }
 
 /// The parameters every step of one schedule shares.
@@ -150,7 +157,7 @@ impl Schedule {
 
     /// The early secret without a PSK: `HKDF-Extract(0, 0)`.
     pub fn early_secret(self) -> EarlySecret {
-        let zeros = vec![0u8; self.hash.len()];
+        let zeros = vec![0u8; self.hash.output_len()];
         EarlySecret {
             schedule: self,
             secret: hkdf_extract(self.hash, &[], &zeros),
@@ -171,21 +178,27 @@ impl Schedule {
     /// `HMAC(finished_key, transcript_hash)` with `finished_key =
     /// HKDF-Expand-Label(base_key, "finished", "", HashLen)`.
     pub fn finished_verify_data(&self, base_key: &[u8], transcript_hash: &[u8]) -> Vec<u8> {
-        let finished_key = self.expand_label(base_key, b"finished", b"", self.hash.len());
+        let finished_key = self.expand_label(base_key, b"finished", b"", self.hash.output_len());
         let key = hmac::Key::new(self.hash.hmac(), &finished_key);
         hmac::sign(&key, transcript_hash).as_ref().to_vec()
     }
 
     /// The next traffic secret after a KeyUpdate (RFC 8446 §7.2).
     pub fn next_traffic_secret(&self, secret: &[u8]) -> Vec<u8> {
-        self.expand_label(secret, b"traffic upd", b"", self.hash.len())
+        self.expand_label(secret, b"traffic upd", b"", self.hash.output_len())
     }
 
     /// The exporter (RFC 8446 §7.5): `HKDF-Expand-Label(Derive-Secret(
     /// exporter_master_secret, label, ""), "exporter", Hash(context), len)`.
     /// DTLS-SRTP (RFC 5764 §4.2) uses the label "EXTRACTOR-dtls_srtp" and
     /// no context (hashed as the empty string).
-    pub fn export(&self, exporter_master: &[u8], label: &[u8], context: &[u8], len: usize) -> Vec<u8> {
+    pub fn export(
+        &self,
+        exporter_master: &[u8],
+        label: &[u8],
+        context: &[u8],
+        len: usize,
+    ) -> Vec<u8> {
         let empty_hash = self.hash.hash(b"");
         let secret = self.derive_secret(exporter_master, label, &empty_hash);
         self.expand_label(&secret, b"exporter", &self.hash.hash(context), len)
@@ -259,7 +272,7 @@ impl HandshakeSecret {
     pub fn into_master(self) -> MasterSecret {
         let s = self.schedule;
         let derived = s.derive_secret(&self.secret, b"derived", &s.hash.hash(b""));
-        let zeros = vec![0u8; s.hash.len()];
+        let zeros = vec![0u8; s.hash.output_len()];
         MasterSecret {
             schedule: s,
             secret: hkdf_extract(s.hash, &derived, &zeros),
@@ -341,8 +354,14 @@ mod tests {
             h("1dc826e93606aa6fdc0aadc12f741b01046aa6b99f691ed221a9f0ca043fbeac")
         );
         let (c, s) = hs.traffic_secrets(&h(TH_SH));
-        assert_eq!(c, h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21"));
-        assert_eq!(s, h("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38"));
+        assert_eq!(
+            c,
+            h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21")
+        );
+        assert_eq!(
+            s,
+            h("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38")
+        );
         let master = hs.into_master();
         assert_eq!(
             master.secret(),
@@ -404,7 +423,10 @@ mod tests {
             &h("000102030405060708090a0b0c"),
             &h("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
         );
-        assert_eq!(prk, h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5"));
+        assert_eq!(
+            prk,
+            h("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+        );
         let mut okm = [0u8; 42];
         hkdf_expand(HashAlg::Sha256, &prk, &h("f0f1f2f3f4f5f6f7f8f9"), &mut okm);
         assert_eq!(
@@ -418,7 +440,10 @@ mod tests {
         let d = Schedule::dtls13(HashAlg::Sha256);
         let hs = d.early_secret().into_handshake(&h(SHARED));
         let (c, _) = hs.traffic_secrets(&h(TH_SH));
-        assert_ne!(c, h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21"));
+        assert_ne!(
+            c,
+            h("b3eddb126e067f35a780b3abf45e2d8f3b1a950738f52e9600746a0e27a55a21")
+        );
         // The label on the wire is "dtls13" || label, 6 + label bytes.
         let direct = hkdf_expand_label(HashAlg::Sha256, b"dtls13", &c, b"key", b"", 16);
         assert_eq!(d.traffic_keys(&c, 16).key, direct);

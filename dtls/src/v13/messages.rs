@@ -16,9 +16,8 @@ pub const ECDSA_SECP256R1_SHA256: u16 = 0x0403;
 /// ServerHello.random of a HelloRetryRequest (RFC 8446 §4.1.3):
 /// SHA-256("HelloRetryRequest").
 pub const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
-    0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
-    0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// The last 8 bytes of ServerHello.random from a 1.3-capable server that
@@ -46,6 +45,9 @@ pub mod msg {
     /// message_hash (RFC 8446 §4.4.1, HelloRetryRequest transcripts).
     pub const MESSAGE_HASH: u8 = 254;
 }
+
+/// Extensions as `(type, data)` pairs, in order.
+pub type Extensions<'a> = Vec<(u16, &'a [u8])>;
 
 /// Reads an extension block into `(type, data)` pairs; a type twice is
 /// an error (RFC 8446 §4.2).
@@ -131,7 +133,11 @@ pub fn write_client_hello(out: &mut Vec<u8>, o: &ClientHelloOffer<'_>) {
         put_ext(&mut e, EXT_COOKIE, &cl);
     }
     if !o.srtp_profiles.is_empty() {
-        put_ext(&mut e, ext::USE_SRTP, &crate::messages::use_srtp_extension(o.srtp_profiles));
+        put_ext(
+            &mut e,
+            ext::USE_SRTP,
+            &crate::messages::use_srtp_extension(o.srtp_profiles),
+        );
     }
     if o.offer_dtls12 {
         put_ext(&mut e, ext::EXTENDED_MASTER_SECRET, &[]);
@@ -314,7 +320,7 @@ pub fn write_certificate_request(out: &mut Vec<u8>) {
 }
 
 /// Reads a CertificateRequest: `(context, extensions)`.
-pub fn parse_certificate_request(body: &[u8]) -> Result<(&[u8], Vec<(u16, &[u8])>), MessageError> {
+pub fn parse_certificate_request(body: &[u8]) -> Result<(&[u8], Extensions<'_>), MessageError> {
     let mut r = Reader(body);
     let ctx = r.vec8("certificate_request_context")?;
     let block = r.vec16("extensions")?;
@@ -432,7 +438,10 @@ mod tests {
         assert_eq!(ch.cipher_suites().collect::<Vec<_>>(), vec![0x1301, 0x1302]);
         let ks = parse_client_key_shares(ch.extension(ext::KEY_SHARE).unwrap()).unwrap();
         assert_eq!(ks, vec![(29, &[9u8; 32][..])]);
-        assert_eq!(parse_cookie(ch.extension(EXT_COOKIE).unwrap()).unwrap(), b"cookie!");
+        assert_eq!(
+            parse_cookie(ch.extension(EXT_COOKIE).unwrap()).unwrap(),
+            b"cookie!"
+        );
         assert_eq!(ch.use_srtp().unwrap().0, vec![7, 1]);
         assert!(ch.extended_master_secret());
     }
@@ -476,7 +485,10 @@ mod tests {
         assert_eq!(exts, vec![(13, &[0, 2, 4, 3][..])]);
         let mut c = Vec::new();
         write_certificate(&mut c, &[], b"der bytes");
-        assert_eq!(parse_certificate(&c).unwrap(), (&[][..], Some(&b"der bytes"[..])));
+        assert_eq!(
+            parse_certificate(&c).unwrap(),
+            (&[][..], Some(&b"der bytes"[..]))
+        );
         let mut empty = Vec::new();
         put_vec8(&mut empty, &[]);
         put_vec24(&mut empty, &[]);

@@ -91,9 +91,7 @@ impl CipherSuite13 {
         match self {
             CipherSuite13::Aes128GcmSha256 => (&aead::AES_128_GCM, &quic::AES_128),
             CipherSuite13::Aes256GcmSha384 => (&aead::AES_256_GCM, &quic::AES_256),
-            CipherSuite13::Chacha20Poly1305Sha256 => {
-                (&aead::CHACHA20_POLY1305, &quic::CHACHA20)
-            }
+            CipherSuite13::Chacha20Poly1305Sha256 => (&aead::CHACHA20_POLY1305, &quic::CHACHA20),
         }
     }
 }
@@ -172,7 +170,9 @@ impl<'a> UnifiedRecord<'a> {
         let mut header_len = 1 + seq_len;
         let length = if flags & 0x04 != 0 {
             header_len += 2;
-            let l = data.get(1 + seq_len..header_len).ok_or(Record13Error::Truncated)?;
+            let l = data
+                .get(1 + seq_len..header_len)
+                .ok_or(Record13Error::Truncated)?;
             Some(usize::from(u16::from_be_bytes([l[0], l[1]])))
         } else {
             None
@@ -285,7 +285,14 @@ impl EpochKeys {
     /// length present), `content || type`, tag; then encrypts the
     /// sequence number. Empty content is padded so the ciphertext has a
     /// 16-byte sample.
-    pub fn seal(&self, epoch: u64, sequence: u64, content_type: u8, content: &[u8], out: &mut Vec<u8>) {
+    pub fn seal(
+        &self,
+        epoch: u64,
+        sequence: u64,
+        content_type: u8,
+        content: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         let start = out.len();
         let inner_len = content.len() + 1;
         let padding = (16usize.saturating_sub(TAG_LEN)).saturating_sub(inner_len);
@@ -321,7 +328,11 @@ impl EpochKeys {
 
     /// Opens `record` whose full sequence number is `sequence` (low bits
     /// already decrypted): returns `(content_type, content)`.
-    pub fn open(&self, record: &UnifiedRecord<'_>, sequence: u64) -> Result<(u8, Vec<u8>), Record13Error> {
+    pub fn open(
+        &self,
+        record: &UnifiedRecord<'_>,
+        sequence: u64,
+    ) -> Result<(u8, Vec<u8>), Record13Error> {
         let mut aad = record.header.to_vec();
         if record.seq_len() == 2 {
             aad[1..3].copy_from_slice(&((sequence & 0xffff) as u16).to_be_bytes());
@@ -336,7 +347,10 @@ impl EpochKeys {
             .len();
         buf.truncate(plain_len);
         // RFC 8446 §5.4: the content type is the last non-zero byte.
-        let type_at = buf.iter().rposition(|&b| b != 0).ok_or(Record13Error::NoContentType)?;
+        let type_at = buf
+            .iter()
+            .rposition(|&b| b != 0)
+            .ok_or(Record13Error::NoContentType)?;
         let content_type = buf[type_at];
         buf.truncate(type_at);
         Ok((content_type, buf))
@@ -453,7 +467,13 @@ impl RecordLayer13 {
     }
 
     /// Appends a protected record in `epoch`; returns its sequence number.
-    pub fn seal(&mut self, epoch: u64, content_type: u8, content: &[u8], out: &mut Vec<u8>) -> Result<u64, Record13Error> {
+    pub fn seal(
+        &mut self,
+        epoch: u64,
+        content_type: u8,
+        content: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<u64, Record13Error> {
         let w = self
             .write
             .iter_mut()
@@ -522,7 +542,10 @@ mod tests {
 
     fn keys(suite: CipherSuite13, secret: u8) -> EpochKeys {
         let s = Schedule::dtls13(suite.hash());
-        EpochKeys::new(suite, &s.traffic_keys(&vec![secret; suite.hash().len()], suite.key_len()))
+        EpochKeys::new(
+            suite,
+            &s.traffic_keys(&vec![secret; suite.hash().output_len()], suite.key_len()),
+        )
     }
 
     fn pair(suite: CipherSuite13) -> (RecordLayer13, RecordLayer13) {
@@ -562,7 +585,13 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..8 {
             let mut wire = Vec::new();
-            a.seal(2, CONTENT_APPLICATION_DATA, b"same content, same length", &mut wire).unwrap();
+            a.seal(
+                2,
+                CONTENT_APPLICATION_DATA,
+                b"same content, same length",
+                &mut wire,
+            )
+            .unwrap();
             seen.insert([wire[1], wire[2]]);
         }
         // Plain numbers would be 0000..0007 with a constant first byte.
@@ -574,7 +603,13 @@ mod tests {
     fn tampered_record_fails_authentication_and_is_counted() {
         let (mut a, mut b) = pair(CipherSuite13::Aes128GcmSha256);
         let mut wire = Vec::new();
-        a.seal(2, CONTENT_APPLICATION_DATA, b"hello world, a record", &mut wire).unwrap();
+        a.seal(
+            2,
+            CONTENT_APPLICATION_DATA,
+            b"hello world, a record",
+            &mut wire,
+        )
+        .unwrap();
         let last = wire.len() - 1;
         wire[last] ^= 1;
         let (rec, _) = UnifiedRecord::parse(&wire).unwrap();
@@ -587,12 +622,21 @@ mod tests {
     fn replayed_record_is_refused_and_counted() {
         let (mut a, mut b) = pair(CipherSuite13::Chacha20Poly1305Sha256);
         let mut wire = Vec::new();
-        a.seal(2, CONTENT_APPLICATION_DATA, b"only once please!!", &mut wire).unwrap();
+        a.seal(
+            2,
+            CONTENT_APPLICATION_DATA,
+            b"only once please!!",
+            &mut wire,
+        )
+        .unwrap();
         let (rec, _) = UnifiedRecord::parse(&wire).unwrap();
         assert!(b.open(&rec).is_ok());
         assert_eq!(
             b.open(&rec),
-            Err(Record13Error::Replayed { epoch: 2, sequence: 0 })
+            Err(Record13Error::Replayed {
+                epoch: 2,
+                sequence: 0
+            })
         );
         assert_eq!(b.stats.replayed, 1);
     }
@@ -602,7 +646,8 @@ mod tests {
         let (mut a, mut b) = pair(CipherSuite13::Aes128GcmSha256);
         a.install_write(3, keys(CipherSuite13::Aes128GcmSha256, 9));
         let mut wire = Vec::new();
-        a.seal(3, CONTENT_APPLICATION_DATA, b"epoch three data", &mut wire).unwrap();
+        a.seal(3, CONTENT_APPLICATION_DATA, b"epoch three data", &mut wire)
+            .unwrap();
         let (rec, _) = UnifiedRecord::parse(&wire).unwrap();
         assert_eq!(b.open(&rec), Err(Record13Error::UnknownEpoch(3)));
         assert_eq!(b.stats.unknown_epoch, 1);
@@ -614,8 +659,14 @@ mod tests {
             UnifiedRecord::parse(&[0x2c, 0, 0, 0, 4, 1, 2, 3, 4]),
             Err(Record13Error::ShortCiphertext(4))
         );
-        assert_eq!(UnifiedRecord::parse(&[0x2c, 0, 0, 0, 40]), Err(Record13Error::Truncated));
-        assert_eq!(UnifiedRecord::parse(&[0x16]), Err(Record13Error::NotUnifiedHeader(0x16)));
+        assert_eq!(
+            UnifiedRecord::parse(&[0x2c, 0, 0, 0, 40]),
+            Err(Record13Error::Truncated)
+        );
+        assert_eq!(
+            UnifiedRecord::parse(&[0x16]),
+            Err(Record13Error::NotUnifiedHeader(0x16))
+        );
     }
 
     #[test]
@@ -623,7 +674,10 @@ mod tests {
         let mut data = vec![0x22, 7];
         data.extend_from_slice(&[0u8; 20]);
         let (rec, rest) = UnifiedRecord::parse(&data).unwrap();
-        assert_eq!((rec.header.len(), rec.ciphertext.len(), rest.len()), (2, 20, 0));
+        assert_eq!(
+            (rec.header.len(), rec.ciphertext.len(), rest.len()),
+            (2, 20, 0)
+        );
         assert_eq!((rec.seq_len(), rec.epoch_bits()), (1, 2));
     }
 
@@ -631,10 +685,13 @@ mod tests {
     fn several_records_in_one_datagram_and_reordering_within_the_window() {
         let (mut a, mut b) = pair(CipherSuite13::Aes256GcmSha384);
         let mut first = Vec::new();
-        a.seal(2, CONTENT_HANDSHAKE, b"first record here", &mut first).unwrap();
+        a.seal(2, CONTENT_HANDSHAKE, b"first record here", &mut first)
+            .unwrap();
         let mut datagram = Vec::new();
-        a.seal(2, CONTENT_HANDSHAKE, b"second record here", &mut datagram).unwrap();
-        a.seal(2, CONTENT_ACK, b"third record here!", &mut datagram).unwrap();
+        a.seal(2, CONTENT_HANDSHAKE, b"second record here", &mut datagram)
+            .unwrap();
+        a.seal(2, CONTENT_ACK, b"third record here!", &mut datagram)
+            .unwrap();
         let (r2, rest) = UnifiedRecord::parse(&datagram).unwrap();
         let (r3, rest) = UnifiedRecord::parse(rest).unwrap();
         assert!(rest.is_empty());
@@ -658,7 +715,8 @@ mod tests {
         let (mut a, mut b) = pair(CipherSuite13::Aes128GcmSha256);
         for i in 0..70_000u64 {
             let mut wire = Vec::new();
-            a.seal(2, CONTENT_APPLICATION_DATA, b"x", &mut wire).unwrap();
+            a.seal(2, CONTENT_APPLICATION_DATA, b"x", &mut wire)
+                .unwrap();
             if i % 997 == 0 || i > 65_530 && i < 65_545 {
                 let (rec, _) = UnifiedRecord::parse(&wire).unwrap();
                 assert_eq!(b.open(&rec).unwrap().sequence, i);

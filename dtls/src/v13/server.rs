@@ -10,7 +10,9 @@
 
 use std::time::Instant;
 
-use super::conn::{DropReason, Dtls13, HandshakeKeys, State, Step, Traffic};
+use super::conn::{
+    decode, expect, DropReason, Dtls13, HandshakeKeys, State, Step, Traffic, Transition,
+};
 use super::error::Error13;
 use super::key_schedule::Schedule;
 use super::messages::{
@@ -47,23 +49,8 @@ pub(crate) struct WithClientCert {
     peer_key: PeerKey,
 }
 
-fn decode(what: &'static str) -> impl Fn(crate::messages::MessageError) -> Step {
-    move |error| Step::Fatal(Error13::Decode { what, error })
-}
-
-fn expect(m: &Message, t: u8, what: &'static str) -> Result<(), Step> {
-    if m.msg_type.as_u8() == t {
-        Ok(())
-    } else {
-        Err(Step::Fatal(Error13::UnexpectedMessage {
-            got: m.msg_type.as_u8(),
-            expected: what,
-        }))
-    }
-}
-
 /// One message in the server's current state; returns the next state.
-pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message) -> Result<State, Step> {
+pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message) -> Transition {
     match state {
         State::ServerExpectClientHello(start) => on_client_hello(d, now, start, m),
         State::ServerExpectCertificate(sent) => {
@@ -79,15 +66,19 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
             let key = peer_key(&der).map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
             d.peer_certificate = Some(der);
             d.add_to_transcript(msg::CERTIFICATE, &m.body);
-            Ok(State::ServerExpectCertificateVerify(Box::new(WithClientCert {
-                sent: *sent,
-                peer_key: key,
-            })))
+            Ok(State::ServerExpectCertificateVerify(Box::new(
+                WithClientCert {
+                    sent: *sent,
+                    peer_key: key,
+                },
+            )))
         }
         State::ServerExpectCertificateVerify(w) => {
             expect(m, msg::CERTIFICATE_VERIFY, "CertificateVerify")?;
-            let (scheme, sig) = parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
-            let content = certificate_verify_content(false, &d.transcript_hash(w.sent.hs.suite.hash()));
+            let (scheme, sig) =
+                parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
+            let content =
+                certificate_verify_content(false, &d.transcript_hash(w.sent.hs.suite.hash()));
             w.peer_key
                 .verify(scheme, &content, sig)
                 .map_err(|_| Step::Fatal(Error13::BadSignature))?;
@@ -97,7 +88,9 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
         State::ServerExpectFinished(w) => {
             expect(m, msg::FINISHED, "Finished")?;
             let hs = &w.sent.hs;
-            let want = hs.schedule.finished_verify_data(&hs.client_hs, &d.transcript_hash(hs.suite.hash()));
+            let want = hs
+                .schedule
+                .finished_verify_data(&hs.client_hs, &d.transcript_hash(hs.suite.hash()));
             if !super::client::constant_time_eq(&want, &m.body) {
                 return Err(Error13::BadFinished.into());
             }
@@ -139,19 +132,33 @@ pub(super) fn post_handshake(d: &mut Dtls13, t: &mut Traffic, m: &Message) -> Re
     }
 }
 
-fn on_client_hello(d: &mut Dtls13, now: Instant, start: Box<Start>, m: &Message) -> Result<State, Step> {
+fn on_client_hello(
+    d: &mut Dtls13,
+    now: Instant,
+    start: Box<Start>,
+    m: &Message,
+) -> Result<State, Step> {
     if m.msg_type.as_u8() != msg::CLIENT_HELLO {
-        return Err(Step::Drop(State::ServerExpectClientHello(start), DropReason::Unexpected));
+        return Err(Step::Drop(
+            State::ServerExpectClientHello(start),
+            DropReason::Unexpected,
+        ));
     }
     let Ok(ch) = ClientHello::parse(&m.body) else {
-        return Err(Step::Drop(State::ServerExpectClientHello(start), DropReason::Undecodable));
+        return Err(Step::Drop(
+            State::ServerExpectClientHello(start),
+            DropReason::Undecodable,
+        ));
     };
     let Ok(shares) = ch
         .extension(ext::KEY_SHARE)
         .map(parse_client_key_shares)
         .unwrap_or(Ok(Vec::new()))
     else {
-        return Err(Step::Drop(State::ServerExpectClientHello(start), DropReason::Undecodable));
+        return Err(Step::Drop(
+            State::ServerExpectClientHello(start),
+            DropReason::Undecodable,
+        ));
     };
     let versions = ch.supported_versions();
     if !versions.contains(&DTLS1_3) {
@@ -190,11 +197,24 @@ fn on_client_hello(d: &mut Dtls13, now: Instant, start: Box<Start>, m: &Message)
     };
     if let Some((retry_suite, retry_group)) = start.retry {
         // The second ClientHello must answer the HelloRetryRequest.
-        if start.cookie.as_deref() != cookie || retry_suite != suite || with_share != Some(retry_group) {
-            return Err(Error13::IllegalParameter("ClientHello does not answer the HelloRetryRequest").into());
+        if start.cookie.as_deref() != cookie
+            || retry_suite != suite
+            || with_share != Some(retry_group)
+        {
+            return Err(Error13::IllegalParameter(
+                "ClientHello does not answer the HelloRetryRequest",
+            )
+            .into());
         }
     } else if with_share.is_none() || d.config.cookie_exchange {
-        return send_hello_retry_request(d, now, suite, with_share.unwrap_or(supported), with_share.is_none(), m);
+        return send_hello_retry_request(
+            d,
+            now,
+            suite,
+            with_share.unwrap_or(supported),
+            with_share.is_none(),
+            m,
+        );
     }
     let group = with_share.unwrap_or(supported);
     let client_share = shares
@@ -212,7 +232,9 @@ fn on_client_hello(d: &mut Dtls13, now: Instant, start: Box<Start>, m: &Message)
     });
     let eph = Ephemeral::generate(group).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
     let public = eph.public_key().to_vec();
-    let shared = eph.agree(client_share).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
+    let shared = eph
+        .agree(client_share)
+        .map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
     d.add_to_transcript(msg::CLIENT_HELLO, &m.body);
     send_server_flight(d, now, suite, group, &public, &shared, srtp)
 }
@@ -278,7 +300,10 @@ fn send_server_flight(
         session_id: &[],
         suite: suite.id(),
         compression: 0,
-        extensions: vec![(ext::SUPPORTED_VERSIONS, &version), (ext::KEY_SHARE, &share)],
+        extensions: vec![
+            (ext::SUPPORTED_VERSIONS, &version),
+            (ext::KEY_SHARE, &share),
+        ],
     };
     let mut sh_body = Vec::new();
     sh.write(&mut sh_body);
@@ -335,7 +360,11 @@ fn send_server_flight(
     d.add_to_transcript(msg::FINISHED, &fin);
     let seq = d.take_message_seq();
     flight.push(2, msg::FINISHED, seq, fin);
-    let app = hs.handshake.clone().into_master().application(&d.transcript_hash(hash));
+    let app = hs
+        .handshake
+        .clone()
+        .into_master()
+        .application(&d.transcript_hash(hash));
     let traffic = Box::new(Traffic {
         suite,
         group,
@@ -350,5 +379,8 @@ fn send_server_flight(
     d.send_flight(now, flight);
     // RFC 8446 §4.4.4: the server may send data after its Finished.
     d.install_application_keys(&traffic, true);
-    Ok(State::ServerExpectCertificate(Box::new(FlightSent { hs, traffic })))
+    Ok(State::ServerExpectCertificate(Box::new(FlightSent {
+        hs,
+        traffic,
+    })))
 }
