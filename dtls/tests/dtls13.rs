@@ -112,8 +112,8 @@ fn dtls13_handshake_in_every_suite_and_group_gives_both_sides_the_same_srtp_keys
             p.drive(|_, _| false, 100);
             let c = Pair::connected(&p.client_events).expect("client connected");
             let s = Pair::connected(&p.server_events).expect("server connected");
-            assert_eq!((c.version, c.suite, c.group), (0xfefc, suite, group));
-            assert_eq!((s.suite, s.group), (suite, group));
+            assert_eq!((c.version, c.suite, c.group), (0xfefc, suite, group.into()));
+            assert_eq!((s.suite, s.group), (suite, group.into()));
             let (ck, sk) = (c.srtp.as_ref().unwrap(), s.srtp.as_ref().unwrap());
             assert_eq!(ck.exported, sk.exported);
             assert_eq!(ck.exported.len(), 56, "AEAD_AES_128_GCM: 2 × (16 + 12)");
@@ -445,4 +445,44 @@ fn wrong_fingerprint_fails_the_handshake_with_bad_certificate() {
             description: 42
         }))
     )));
+}
+
+#[test]
+fn x25519mlkem768_is_offered_first_and_chosen_when_both_sides_enable_it() {
+    use meshrtc_dtls::v13::key_share::NamedGroup13;
+    let (mut ca, mut cb) = configs();
+    ca.x25519mlkem768 = true;
+    cb.x25519mlkem768 = true;
+    let mut p = Pair::new(ca, cb);
+    // The hello carries 1216 bytes of hybrid share plus an X25519 share:
+    // more than one 1200-byte datagram, so it is fragmented.
+    let hello: Vec<Vec<u8>> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    assert_eq!(
+        hello.len(),
+        2,
+        "{:?}",
+        hello.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for d in &hello {
+        p.server.handle_datagram(p.now, d).unwrap();
+    }
+    p.drive(|_, _| false, 100);
+    let c = Pair::connected(&p.client_events).unwrap();
+    let s = Pair::connected(&p.server_events).unwrap();
+    assert_eq!(
+        (c.group, s.group),
+        (NamedGroup13::X25519MlKem768, NamedGroup13::X25519MlKem768)
+    );
+    assert_eq!(c.srtp, s.srtp);
+}
+
+#[test]
+fn hybrid_offer_to_a_server_without_ml_kem_falls_back_to_x25519_without_a_retry() {
+    use meshrtc_dtls::v13::key_share::NamedGroup13;
+    let (mut ca, cb) = configs();
+    ca.x25519mlkem768 = true;
+    let mut p = Pair::new(ca, cb);
+    p.drive(|_, _| false, 100);
+    let c = Pair::connected(&p.client_events).unwrap();
+    assert_eq!(c.group, NamedGroup13::X25519);
 }

@@ -171,7 +171,7 @@ impl Run {
                 _ => None,
             })
             .expect("we connected");
-        assert_eq!((c.version, c.suite, c.group), (0xfefc, suite, group));
+        assert_eq!((c.version, c.suite, c.group), (0xfefc, suite, group.into()));
         let ours = c.srtp.expect("use_srtp agreed").exported;
         let theirs = self.theirs.keying.clone().expect("dimpl exported keys");
         assert_eq!(ours, theirs, "DTLS-SRTP keys differ");

@@ -11,6 +11,9 @@ pub struct Config {
     pub suites: Vec<Suite>,
     /// DTLS 1.3 cipher suites in preference order (RFC 8446 §B.4).
     pub suites13: Vec<crate::v13::record::CipherSuite13>,
+    /// DTLS 1.3: offer (client) and prefer (server) the X25519MLKEM768
+    /// hybrid key share (draft-ietf-tls-ecdhe-mlkem) before `groups`.
+    pub x25519mlkem768: bool,
     /// Which DTLS versions to speak (through [`crate::v13::AnyDtls`]).
     pub versions: crate::v13::Versions,
     /// ECDHE groups in preference order. secp256r1 should stay listed:
@@ -58,6 +61,7 @@ impl Config {
                 crate::v13::record::CipherSuite13::Chacha20Poly1305Sha256,
             ],
             versions: crate::v13::Versions::Both,
+            x25519mlkem768: false,
             groups: vec![Group::X25519, Group::Secp256r1],
             srtp_profiles: vec![
                 SrtpProfileId::AEAD_AES_128_GCM,

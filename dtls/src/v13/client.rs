@@ -13,6 +13,7 @@ use super::conn::{
 };
 use super::error::Error13;
 use super::key_schedule::Schedule;
+use super::key_share::{KeyShare, NamedGroup13};
 use super::messages::{
     certificate_verify_content, msg, parse_certificate, parse_certificate_request, parse_cookie,
     parse_encrypted_extensions, write_certificate, write_client_hello, ClientHelloOffer,
@@ -23,13 +24,12 @@ use crate::cert::{peer_key, PeerKey};
 use crate::conn::SrtpProfileId;
 use crate::handshake::Message;
 use crate::hello::ext;
-use crate::kx::{Ephemeral, Group};
 use crate::messages::{parse_certificate_verify, parse_use_srtp_answer, write_certificate_verify};
 use crate::record::DTLS1_3;
 
 /// ClientHello sent: our key shares, and what a HelloRetryRequest fixed.
 pub(crate) struct HelloSent {
-    shares: Vec<Ephemeral>,
+    shares: Vec<KeyShare>,
     retry_suite: Option<CipherSuite13>,
 }
 
@@ -50,9 +50,9 @@ fn offered_suites(d: &Dtls13) -> Vec<u16> {
     d.config.suites13.iter().map(|s| s.id()).collect()
 }
 
-fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[Ephemeral], cookie: Option<&[u8]>) {
+fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[KeyShare], cookie: Option<&[u8]>) {
     let suites = offered_suites(d);
-    let groups: Vec<u16> = d.config.groups.iter().map(|g| g.id()).collect();
+    let groups: Vec<u16> = d.groups13().iter().map(|g| g.id()).collect();
     let key_shares: Vec<(u16, Vec<u8>)> = shares
         .iter()
         .map(|e| (e.group().id(), e.public_key().to_vec()))
@@ -81,13 +81,22 @@ fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[Ephemeral], cookie:
 /// Sends the first ClientHello, with one key share on our preferred group.
 pub(super) fn start(d: &mut Dtls13, now: Instant) -> Result<(), Error13> {
     d.client_random = d.rng.bytes32();
-    let group = *d
-        .config
-        .groups
-        .first()
-        .ok_or(Error13::NoCommonGroup(Vec::new()))?;
-    let share = Ephemeral::generate(group).map_err(Error13::KeyExchange)?;
-    let shares = vec![share];
+    // Like the browsers: the hybrid share (when enabled) and one on our
+    // first classic group, so a server without ML-KEM needs no retry.
+    let mut shares = Vec::new();
+    if d.config.x25519mlkem768 {
+        let seed = d.rng.bytes32();
+        shares.push(
+            KeyShare::generate(NamedGroup13::X25519MlKem768, seed).map_err(Error13::KeyExchange)?,
+        );
+    }
+    if let Some(g) = d.config.groups.first() {
+        let seed = d.rng.bytes32();
+        shares.push(KeyShare::generate((*g).into(), seed).map_err(Error13::KeyExchange)?);
+    }
+    if shares.is_empty() {
+        return Err(Error13::NoCommonGroup(Vec::new()));
+    }
     send_client_hello(d, now, &shares, None);
     d.state = State::ClientExpectServerHello(Box::new(HelloSent {
         shares,
@@ -224,13 +233,15 @@ fn on_server_hello(
         // one we support and did not already share.
         let mut shares = hello.shares;
         if let Some(g) = sh.hrr_group() {
-            let group = Group::from_id(g)
-                .filter(|g| d.config.groups.contains(g) && !shares.iter().any(|s| s.group() == *g))
+            let ours = d.groups13();
+            let group = NamedGroup13::from_id(g)
+                .filter(|g| ours.contains(g) && !shares.iter().any(|s| s.group() == *g))
                 .ok_or(Step::Fatal(Error13::IllegalParameter(
                     "HelloRetryRequest group",
                 )))?;
-            shares =
-                vec![Ephemeral::generate(group).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?];
+            let seed = d.rng.bytes32();
+            shares = vec![KeyShare::generate(group, seed)
+                .map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?];
         }
         let cookie = match sh.extension(EXT_COOKIE) {
             Some(c) => Some(parse_cookie(c).map_err(decode("cookie"))?.to_vec()),

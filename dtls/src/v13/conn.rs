@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::error::Error13;
 use super::flight::Flight;
 use super::key_schedule::{HashAlg, Schedule};
+use super::key_share::NamedGroup13;
 use super::messages::{msg, parse_ack, transcript_form, write_ack};
 use super::record::{
     CipherSuite13, EpochKeys, Opened, Record13Stats, RecordLayer13, UnifiedRecord, CONTENT_ACK,
@@ -30,7 +31,6 @@ use crate::conn::{
     CloseReason, Config, Role, SrtpKeyingMaterial, SrtpProfileId, SRTP_EXPORTER_LABEL,
 };
 use crate::handshake::{self, Message, Pushed, Reassembler};
-use crate::kx::Group;
 use crate::record::{ContentType, Record};
 use crate::rng::Rng;
 
@@ -45,7 +45,7 @@ pub struct Connected13 {
     /// The cipher suite.
     pub suite: CipherSuite13,
     /// The key exchange group.
-    pub group: Group,
+    pub group: NamedGroup13,
     /// The SRTP keys, when `use_srtp` was agreed.
     pub srtp: Option<SrtpKeyingMaterial>,
     /// The peer's certificate (DER), fingerprint checked.
@@ -133,7 +133,7 @@ pub struct Dtls13Stats {
 /// Handshake traffic state both roles reach after the hellos.
 pub(super) struct HandshakeKeys {
     pub suite: CipherSuite13,
-    pub group: Group,
+    pub group: NamedGroup13,
     pub schedule: Schedule,
     pub handshake: super::key_schedule::HandshakeSecret,
     pub client_hs: Vec<u8>,
@@ -144,7 +144,7 @@ pub(super) struct HandshakeKeys {
 /// After the handshake: the application traffic secrets.
 pub(super) struct Traffic {
     pub suite: CipherSuite13,
-    pub group: Group,
+    pub group: NamedGroup13,
     pub schedule: Schedule,
     pub client_ap: Vec<u8>,
     pub server_ap: Vec<u8>,
@@ -502,6 +502,18 @@ impl Dtls13 {
     pub(super) fn replace_transcript_with_message_hash(&mut self, hash: HashAlg) {
         let h = hash.hash(&self.transcript);
         self.transcript = transcript_form(msg::MESSAGE_HASH, &h);
+    }
+
+    /// Our groups in preference order: the hybrid first when enabled.
+    pub(super) fn groups13(&self) -> Vec<NamedGroup13> {
+        let hybrid = self
+            .config
+            .x25519mlkem768
+            .then_some(NamedGroup13::X25519MlKem768);
+        hybrid
+            .into_iter()
+            .chain(self.config.groups.iter().map(|g| NamedGroup13::from(*g)))
+            .collect()
     }
 
     pub(super) fn take_message_seq(&mut self) -> u16 {

@@ -14,6 +14,7 @@ pub mod conn;
 pub mod error;
 pub mod flight;
 pub mod key_schedule;
+pub mod key_share;
 pub mod messages;
 pub mod record;
 mod server;

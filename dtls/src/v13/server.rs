@@ -15,6 +15,7 @@ use super::conn::{
 };
 use super::error::Error13;
 use super::key_schedule::Schedule;
+use super::key_share::{respond, NamedGroup13};
 use super::messages::{
     certificate_verify_content, cookie_ext, msg, parse_certificate, parse_client_key_shares,
     parse_cookie, selected_version_ext, server_key_share_ext, write_certificate,
@@ -26,7 +27,6 @@ use crate::cert::{peer_key, PeerKey};
 use crate::conn::SrtpProfileId;
 use crate::handshake::Message;
 use crate::hello::{ext, ClientHello};
-use crate::kx::{Ephemeral, Group};
 use crate::messages::{parse_certificate_verify, use_srtp_extension, write_certificate_verify};
 use crate::record::{DTLS1_2, DTLS1_3};
 
@@ -34,7 +34,7 @@ use crate::record::{DTLS1_2, DTLS1_3};
 #[derive(Default)]
 pub(crate) struct Start {
     cookie: Option<Vec<u8>>,
-    retry: Option<(CipherSuite13, Group)>,
+    retry: Option<(CipherSuite13, NamedGroup13)>,
 }
 
 /// Our flight is out.
@@ -178,15 +178,12 @@ fn on_client_hello(
     let client_groups = ch.supported_groups();
     // Our preference among the shares the client sent; else the first
     // group of ours it supports, asked for by HelloRetryRequest.
-    let with_share = d
-        .config
-        .groups
+    let ours = d.groups13();
+    let with_share = ours
         .iter()
         .copied()
         .find(|g| shares.iter().any(|(id, _)| *id == g.id()));
-    let supported = d
-        .config
-        .groups
+    let supported = ours
         .iter()
         .copied()
         .find(|g| client_groups.contains(&g.id()))
@@ -230,11 +227,9 @@ fn on_client_hello(
             .copied()
             .find(|p| profiles.contains(&p.0))
     });
-    let eph = Ephemeral::generate(group).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
-    let public = eph.public_key().to_vec();
-    let shared = eph
-        .agree(client_share)
-        .map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
+    let seed = d.rng.bytes32();
+    let (public, shared) =
+        respond(group, client_share, seed).map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
     d.add_to_transcript(msg::CLIENT_HELLO, &m.body);
     send_server_flight(d, now, suite, group, &public, &shared, srtp)
 }
@@ -243,7 +238,7 @@ fn send_hello_retry_request(
     d: &mut Dtls13,
     now: Instant,
     suite: CipherSuite13,
-    group: Group,
+    group: NamedGroup13,
     ask_group: bool,
     m: &Message,
 ) -> Result<State, Step> {
@@ -285,7 +280,7 @@ fn send_server_flight(
     d: &mut Dtls13,
     now: Instant,
     suite: CipherSuite13,
-    group: Group,
+    group: NamedGroup13,
     public: &[u8],
     shared: &[u8],
     srtp: Option<SrtpProfileId>,
