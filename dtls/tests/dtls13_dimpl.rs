@@ -269,3 +269,29 @@ fn handshake_with_dimpl_survives_30_percent_loss_in_both_roles() {
     assert!(dropped * 100 >= sent * 20, "{dropped} of {sent} dropped");
     assert!(retransmissions >= 4, "{retransmissions} retransmissions");
 }
+
+#[test]
+fn our_hybrid_offer_falls_back_to_x25519_with_dimpl_which_has_no_ml_kem() {
+    // The ClientHello carries X25519MLKEM768 first (1216 bytes, so two
+    // datagrams) and an X25519 share; dimpl picks X25519.
+    let suite = CipherSuite13::Aes128GcmSha256;
+    let now = Instant::now();
+    let (mine, other) = (
+        Certificate::generate("meshrtc").unwrap(),
+        Certificate::generate("dimpl").unwrap(),
+    );
+    let mut c = Config::new(mine);
+    c.remote_fingerprint = Some(Fingerprint::of_der(other.der()));
+    c.suites13 = vec![suite];
+    c.groups = vec![Group::X25519];
+    c.x25519mlkem768 = true;
+    c.rng_seed = Some([4; 32]);
+    let mut r = Run {
+        ours: Dtls13::client(c, now),
+        theirs: Theirs::new(true, suite, Group::X25519, &other, now),
+        now,
+        events: Vec::new(),
+    };
+    r.drive(|_, _| false, 200);
+    r.check_connected(suite, Group::X25519);
+}
