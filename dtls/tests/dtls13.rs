@@ -367,7 +367,16 @@ fn handshake_survives_30_percent_loss_and_duplication() {
 fn key_update_moves_the_sender_to_epoch_4_and_data_still_flows() {
     let mut p = connected_pair();
     p.client.update_keys(p.now).unwrap();
+    // RFC 9147 §8: until the KeyUpdate is ACKed, data stays in epoch 3.
+    let update: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    p.client.send_application_data(b"still old keys").unwrap();
+    let d = p.client.poll_transmit().unwrap();
+    assert_eq!(d[0] & 0x03, 3, "epoch 3 until the ACK");
+    for u in update.iter().chain([&d]) {
+        p.server.handle_datagram(p.now, u).unwrap();
+    }
     p.drive(|_, _| false, 10);
+    assert_eq!(app_data(&p.server_events), vec![b"still old keys".to_vec()]);
     assert_eq!(p.server.stats().key_updates, 1);
     p.client.send_application_data(b"under new keys").unwrap();
     let d = p.client.poll_transmit().unwrap();

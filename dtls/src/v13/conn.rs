@@ -211,6 +211,9 @@ pub struct Dtls13 {
     pub(super) peer_records: Vec<(u64, u64)>,
     /// Send an ACK of `peer_records` after this datagram.
     pub(super) ack_due: bool,
+    /// Our next write epoch and its keys, waiting for the ACK of our
+    /// KeyUpdate (RFC 9147 §8).
+    pub(super) pending_write_epoch: Option<(u64, EpochKeys)>,
     /// The peer asked for a KeyUpdate in return.
     pub(super) pending_key_update: bool,
     pub(super) client_random: [u8; 32],
@@ -268,6 +271,7 @@ impl Dtls13 {
             peer_records: Vec::new(),
             ack_due: false,
             pending_key_update: false,
+            pending_write_epoch: None,
             client_random: [0; 32],
             peer_certificate: None,
             pending_connected: None,
@@ -444,11 +448,16 @@ impl Dtls13 {
     }
 
     /// Starts a KeyUpdate (RFC 8446 §4.6.3, RFC 9147 §8): sends it under
-    /// the current epoch, then moves our writes to the next epoch.
+    /// the current epoch; our writes move to the next epoch when the peer
+    /// has ACKed it. A second call before that does nothing.
     pub fn update_keys(&mut self, now: Instant) -> Result<(), Error13> {
         let State::Connected(t) = &mut self.state else {
             return Err(Error13::NotConnected);
         };
+        if self.pending_write_epoch.is_some() {
+            // One update at a time: the last is not acknowledged yet.
+            return Ok(());
+        }
         let epoch = t.write_epoch;
         let seq = self.next_message_seq;
         self.next_message_seq += 1;
@@ -464,13 +473,22 @@ impl Dtls13 {
         };
         *secret = schedule.next_traffic_secret(secret);
         let keys = EpochKeys::new(suite, &schedule.traffic_keys(secret, suite.key_len()));
-        t.write_epoch += 1;
-        let new_epoch = t.write_epoch;
+        let new_epoch = t.write_epoch + 1;
         let datagrams = f.transmit(now, self.config.mtu, &mut self.records);
         self.outgoing.extend(datagrams);
         self.flight = Some(f);
-        self.records.install_write(new_epoch, keys);
+        // RFC 9147 §8: the new keys are used once the KeyUpdate is ACKed.
+        self.pending_write_epoch = Some((new_epoch, keys));
         Ok(())
+    }
+
+    fn activate_pending_write_epoch(&mut self) {
+        if let State::Connected(t) = &mut self.state {
+            if let Some((epoch, keys)) = self.pending_write_epoch.take() {
+                self.records.install_write(epoch, keys);
+                t.write_epoch = epoch;
+            }
+        }
     }
 
     /// RFC 8446 §7.5 keying material (after the handshake).
@@ -782,6 +800,9 @@ impl Dtls13 {
                         if let Some(f) = self.flight.as_mut() {
                             let out = f.on_ack(&numbers);
                             self.stats.ack_unknown_records += out.unknown as u64;
+                            if f.fully_acked() {
+                                self.activate_pending_write_epoch();
+                            }
                         } else {
                             self.stats.ack_unknown_records += numbers.len() as u64;
                         }
