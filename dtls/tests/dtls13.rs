@@ -495,3 +495,36 @@ fn hybrid_offer_to_a_server_without_ml_kem_falls_back_to_x25519_without_a_retry(
     let c = Pair::connected(&p.client_events).unwrap();
     assert_eq!(c.group, NamedGroup13::X25519);
 }
+
+#[test]
+fn one_byte_fragment_flood_before_the_hello_is_bounded_and_the_real_client_still_connects() {
+    use meshrtc_dtls::handshake::{HandshakeType, Message};
+    use meshrtc_dtls::record::{write_record, ContentType};
+    let (ca, cb) = configs();
+    let mut p = Pair::new(ca, cb);
+    // A forged 4000-byte ClientHello sent one byte at a time, every other
+    // byte, so no two fragments merge (RFC 9147 §5.5 reassembly).
+    let forged = Message {
+        msg_type: HandshakeType::ClientHello,
+        message_seq: 0,
+        body: vec![0x41; 4000],
+    };
+    let frags = forged.fragments(13);
+    let mut seq = 0u64;
+    for chunk in frags.iter().step_by(2).collect::<Vec<_>>().chunks(40) {
+        let mut datagram = Vec::new();
+        for f in chunk {
+            write_record(&mut datagram, ContentType::Handshake, 0xfefd, 0, seq, f);
+            seq += 1;
+        }
+        p.server.handle_datagram(p.now, &datagram).unwrap();
+    }
+    let refused = p.server.stats().bad_fragments;
+    assert!(
+        refused >= 1000 - 64,
+        "fragments beyond the range cap refused: {refused}"
+    );
+    assert!(p.server.poll_transmit().is_none());
+    p.drive(|_, _| false, 100);
+    assert!(p.client.is_connected() && p.server.is_connected());
+}
