@@ -528,3 +528,40 @@ fn one_byte_fragment_flood_before_the_hello_is_bounded_and_the_real_client_still
     p.drive(|_, _| false, 100);
     assert!(p.client.is_connected() && p.server.is_connected());
 }
+
+#[test]
+fn a_gap_in_the_server_flight_is_acked_and_only_the_missing_part_resent() {
+    let (mut ca, mut cb) = configs();
+    ca.mtu = 300;
+    cb.mtu = 300;
+    let mut p = Pair::new(ca, cb);
+    let hello = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &hello).unwrap();
+    let flight: Vec<_> = std::iter::from_fn(|| p.server.poll_transmit()).collect();
+    assert!(flight.len() >= 3, "a fragmented flight: {}", flight.len());
+    let full: usize = flight.iter().map(Vec::len).sum();
+    // Lose the second datagram (inside the encrypted part).
+    for (i, d) in flight.iter().enumerate() {
+        if i != 1 {
+            p.client.handle_datagram(p.now, d).unwrap();
+        }
+    }
+    assert_eq!(p.client.stats().acks_sent, 1, "the gap is ACKed");
+    let acks: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    for a in &acks {
+        p.server.handle_datagram(p.now, a).unwrap();
+    }
+    assert_eq!(p.server.stats().acks_received, 1);
+    let t = p.server.poll_timeout().unwrap();
+    p.now = t;
+    p.server.handle_timeout(t);
+    let resent: usize = std::iter::from_fn(|| p.server.poll_transmit())
+        .map(|d| d.len())
+        .sum();
+    assert!(
+        resent > 0 && resent < full / 2,
+        "resent {resent} of {full} bytes"
+    );
+    p.drive(|_, _| false, 100);
+    assert!(p.client.is_connected() && p.server.is_connected());
+}

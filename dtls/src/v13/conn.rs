@@ -882,7 +882,10 @@ impl Dtls13 {
                 Err(_) => self.stats.bad_fragments += 1,
             }
         }
-        if epoch >= 2 && (any_new || any_old) && !self.peer_records.contains(&(epoch, sequence)) {
+        // Records of the peer's flight we may ACK: protected ones, and the
+        // client's view of the ServerHello (so a gap ACK spares it too).
+        let ackable = epoch >= 2 || (epoch == 0 && self.role == Role::Client);
+        if ackable && (any_new || any_old) && !self.peer_records.contains(&(epoch, sequence)) {
             if self.peer_records.len() >= MAX_ACK_RECORDS {
                 self.peer_records.remove(0);
             }
@@ -902,6 +905,13 @@ impl Dtls13 {
             if self.is_closed() {
                 break;
             }
+        }
+        // RFC 9147 §7.1: a flight that arrived with a gap (a message held
+        // incomplete or out of order) is ACKed as far as it came, so the
+        // peer resends only what is missing.
+        let gap = self.reassembler.buffered() > 0 || self.reassembler.partials() > 0;
+        if epoch >= 2 && any_new && gap && !self.is_closed() {
+            self.ack_due = true;
         }
         Ok(())
     }
