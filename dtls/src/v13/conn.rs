@@ -1,8 +1,8 @@
 //! [`Dtls13`]: one side of a DTLS 1.3 association (RFC 9147), sans-IO.
 //! Datagrams and `now` in; datagrams, [`Event13`]s and a timeout out.
 //!
-//! The handshake is in [`super::client`] and [`super::server`], each
-//! state owning only the data it has ([`State`]); this file holds what
+//! The handshake is in `v13/client.rs` and `v13/server.rs`, each
+//! state owning only the data it has (the `State` enum); this file holds what
 //! both share: the record layer ([`RecordLayer13`]), reassembly (the 1.2
 //! [`Reassembler`], since the fragment header did not change), the
 //! transcript, our current [`Flight`] and the ACKs, alerts, application
