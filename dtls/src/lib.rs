@@ -45,10 +45,14 @@
 //! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288) and the
 //!   anti-replay window (§4.1.2.6).
 //! - [`rng`]: the seedable random source (randoms, cookie secret).
+//! - [`v13`]: DTLS 1.3 (RFC 9147): [`v13::Dtls13`] in both roles, its key
+//!   schedule, record layer, flights and ACKs, and [`v13::AnyDtls`], which
+//!   negotiates 1.2 or 1.3 per [`Config::versions`]. [`Dtls`] itself still
+//!   answers a 1.3-capable hello with 1.2 and a 1.3-only hello with a
+//!   `protocol_version` alert.
 //!
-//! Not implemented: DTLS 1.3 (a 1.3-capable hello gets a 1.2 answer, a
-//! 1.3-only hello a `protocol_version` alert),
-//! session resumption, renegotiation, RSA certificates, CBC suites.
+//! Not implemented: session resumption, renegotiation, RSA certificates,
+//! CBC suites.
 #![forbid(unsafe_code)]
 
 pub mod cert;
@@ -61,6 +65,7 @@ pub mod messages;
 pub mod prf;
 pub mod record;
 pub mod rng;
+pub mod v13;
 
 pub use cert::{Certificate, Fingerprint};
 pub use conn::{

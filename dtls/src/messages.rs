@@ -33,10 +33,11 @@ impl From<HelloError> for MessageError {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// A bounds-checked cursor over a message body (shared with DTLS 1.3).
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MessageError> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MessageError> {
         if self.0.len() < n {
             return Err(MessageError::Truncated(what));
         }
@@ -44,27 +45,27 @@ impl<'a> Reader<'a> {
         self.0 = b;
         Ok(a)
     }
-    fn u8(&mut self, what: &'static str) -> Result<u8, MessageError> {
+    pub(crate) fn u8(&mut self, what: &'static str) -> Result<u8, MessageError> {
         Ok(self.take(1, what)?[0])
     }
-    fn u16(&mut self, what: &'static str) -> Result<u16, MessageError> {
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16, MessageError> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
-    fn vec8(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
+    pub(crate) fn vec8(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
         let n = self.u8(what)?;
         self.take(usize::from(n), what)
     }
-    fn vec16(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
+    pub(crate) fn vec16(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
         let n = self.u16(what)?;
         self.take(usize::from(n), what)
     }
-    fn vec24(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
+    pub(crate) fn vec24(&mut self, what: &'static str) -> Result<&'a [u8], MessageError> {
         let b = self.take(3, what)?;
         let n = (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
         self.take(n, what)
     }
-    fn end(&self) -> Result<(), MessageError> {
+    pub(crate) fn end(&self) -> Result<(), MessageError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -73,18 +74,18 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn put_vec8(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_vec8(out: &mut Vec<u8>, b: &[u8]) {
     out.push(b.len().min(255) as u8);
     out.extend_from_slice(&b[..b.len().min(255)]);
 }
 
-fn put_vec16(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_vec16(out: &mut Vec<u8>, b: &[u8]) {
     let n = b.len().min(0xffff);
     out.extend_from_slice(&(n as u16).to_be_bytes());
     out.extend_from_slice(&b[..n]);
 }
 
-fn put_vec24(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_vec24(out: &mut Vec<u8>, b: &[u8]) {
     let n = b.len().min(0xff_ffff);
     out.extend_from_slice(&(n as u32).to_be_bytes()[1..]);
     out.extend_from_slice(&b[..n]);

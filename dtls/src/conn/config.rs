@@ -9,6 +9,13 @@ pub struct Config {
     pub certificate: Certificate,
     /// Cipher suites in preference order (the server's order decides).
     pub suites: Vec<Suite>,
+    /// DTLS 1.3 cipher suites in preference order (RFC 8446 §B.4).
+    pub suites13: Vec<crate::v13::record::CipherSuite13>,
+    /// DTLS 1.3: offer (client) and prefer (server) the X25519MLKEM768
+    /// hybrid key share (draft-ietf-tls-ecdhe-mlkem) before `groups`.
+    pub x25519mlkem768: bool,
+    /// Which DTLS versions to speak (through [`crate::v13::AnyDtls`]).
+    pub versions: crate::v13::Versions,
     /// ECDHE groups in preference order. secp256r1 should stay listed:
     /// OpenSSL only picks an ECDSA P-256 certificate when the client
     /// lists it.
@@ -48,6 +55,13 @@ impl Config {
                 Suite::EcdheEcdsaAes128GcmSha256,
                 Suite::EcdheEcdsaAes256GcmSha384,
             ],
+            suites13: vec![
+                crate::v13::record::CipherSuite13::Aes128GcmSha256,
+                crate::v13::record::CipherSuite13::Aes256GcmSha384,
+                crate::v13::record::CipherSuite13::Chacha20Poly1305Sha256,
+            ],
+            versions: crate::v13::Versions::Both,
+            x25519mlkem768: false,
             groups: vec![Group::X25519, Group::Secp256r1],
             srtp_profiles: vec![
                 SrtpProfileId::AEAD_AES_128_GCM,

@@ -123,6 +123,10 @@ pub struct Dtls {
     expect: Expect,
     started: Instant,
 
+    /// Server: we also speak DTLS 1.3, so a 1.2 ServerHello carries the
+    /// RFC 8446 §4.1.3 downgrade sentinel (set by [`crate::v13::AnyDtls`]).
+    downgrade_sentinel: bool,
+
     // Handshake state.
     client_random: [u8; 32],
     server_random: [u8; 32],
@@ -264,6 +268,7 @@ impl Dtls {
             rng,
             expect: Expect::Closed,
             started: now,
+            downgrade_sentinel: false,
             client_random: [0; 32],
             server_random: [0; 32],
             suite: None,
@@ -302,6 +307,12 @@ impl Dtls {
             connected_sent: false,
             stats: DtlsStats::default(),
         }
+    }
+
+    /// Marks a server that also speaks DTLS 1.3: its ServerHello.random
+    /// ends in `DOWNGRD\x01` (RFC 8446 §4.1.3).
+    pub(crate) fn set_downgrade_sentinel(&mut self) {
+        self.downgrade_sentinel = true;
     }
 
     /// Our role.

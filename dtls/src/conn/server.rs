@@ -128,6 +128,9 @@ impl Dtls {
 
         self.client_random.copy_from_slice(hello.random);
         self.server_random = self.rng.bytes32();
+        if self.downgrade_sentinel {
+            self.server_random[24..].copy_from_slice(&crate::v13::messages::DOWNGRADE_TLS12);
+        }
         // Continue from the hello's record sequence number (RFC 6347
         // §4.2.1), never below what we already used.
         self.send_seq[0] = self.send_seq[0].max(record_seq);
