@@ -74,6 +74,8 @@ pub struct MemberOptions {
     pub marks: Option<u32>,
     /// Video layers (simulcast): 1, or 2 with a half-size layer.
     pub layers: u32,
+    /// Relay candidates only (`--ice-transport-policy relay`).
+    pub relay_only: bool,
 }
 
 /// What one member saw of another.
@@ -295,6 +297,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.password = o.password.clone();
     cfg.server_trust = o.server_trust.clone();
     cfg.bind = o.bind.clone();
+    cfg.peer.ice.relay_only = o.relay_only;
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.

@@ -87,6 +87,12 @@ pub struct JoinArgs {
     /// bandwidth estimate allows (the full size from 250 kbit/s of video).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     layers: u32,
+    /// `relay`: gather and signal TURN relay candidates only (the room's
+    /// TURN servers, from `welcome`), like a browser's
+    /// `iceTransportPolicy: "relay"`: peers never learn our addresses, and
+    /// the call tests the TURN path. `all` (the default): every candidate.
+    #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
+    ice_transport_policy: String,
 }
 
 /// `meshrtc demo`.
@@ -190,6 +196,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         audio_in: a.audio_in,
         marks: None,
         layers: a.layers,
+        relay_only: a.ice_transport_policy == "relay",
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -308,6 +315,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             audio_in: None,
             marks: Some(k as u32 + 1),
             layers: a.layers,
+            relay_only: false,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -41,7 +41,9 @@ pub enum IceServerSkipped {
 }
 
 /// Puts the usable servers of `servers` into `ice` (after those already
-/// there, without duplicates) and returns what was left out.
+/// there, without duplicates) and returns what was left out. A TURN server
+/// already there takes the credentials given now (renewed TURN REST
+/// credentials replace expiring ones).
 pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped> {
     let mut skipped = Vec::new();
     for server in servers {
@@ -54,12 +56,16 @@ pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped
                 }
                 Ok((Scheme::Turn, addr)) => match (&server.username, &server.credential) {
                     (Some(u), Some(c)) => {
-                        if !ice.turn_servers.iter().any(|t| t.addr == addr) {
-                            ice.turn_servers.push(TurnServer {
+                        match ice.turn_servers.iter_mut().find(|t| t.addr == addr) {
+                            Some(known) => {
+                                known.username.clone_from(u);
+                                known.password.clone_from(c);
+                            }
+                            None => ice.turn_servers.push(TurnServer {
                                 addr,
                                 username: u.clone(),
                                 password: c.clone(),
-                            });
+                            }),
                         }
                     }
                     _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
@@ -188,6 +194,21 @@ mod tests {
                 IceServerSkipped::Malformed("stun:192.0.2.1:0".into()),
             ]
         );
+    }
+
+    #[test]
+    fn renewed_turn_credentials_replace_those_of_the_same_server() {
+        let entry = |user: &str| IceServer {
+            urls: vec!["turn:192.0.2.2:3478".into()],
+            username: Some(user.into()),
+            credential: Some(format!("pw-{user}")),
+        };
+        let mut ice = IceConfig::controlled(0);
+        assert!(apply(&[entry("1700000060:p1")], &mut ice).is_empty());
+        assert!(apply(&[entry("1700000090:p1")], &mut ice).is_empty());
+        assert_eq!(ice.turn_servers.len(), 1);
+        assert_eq!(ice.turn_servers[0].username, "1700000090:p1");
+        assert_eq!(ice.turn_servers[0].password, "pw-1700000090:p1");
     }
 
     #[test]

@@ -286,6 +286,8 @@ pub struct MeshStats {
     /// (a host name, TCP or TLS transport, TURN without credentials; see
     /// [`crate::ice_servers`]).
     pub ice_servers_skipped: u64,
+    /// `ice-servers` messages taken (renewed TURN credentials).
+    pub ice_servers_renewed: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -390,6 +392,7 @@ pub struct MeshNode {
     glare_ignored: u64,
     ice_restarts: u64,
     ice_servers_skipped: u64,
+    ice_servers_renewed: u64,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -454,6 +457,7 @@ impl MeshNode {
             glare_ignored: 0,
             ice_restarts: 0,
             ice_servers_skipped: 0,
+            ice_servers_renewed: 0,
             screen: false,
             screen_keyframe: false,
             rng,
@@ -609,6 +613,14 @@ impl MeshNode {
                 for p in peers {
                     self.offer_to(now, p);
                 }
+            }
+            ServerMessage::IceServers { ice_servers } => {
+                // Renewed TURN credentials (the server's TURN REST ones):
+                // for connections made from now on; an allocation that
+                // exists keeps the username it was made with.
+                let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                self.ice_servers_skipped += skipped.len() as u64;
+                self.ice_servers_renewed += 1;
             }
             ServerMessage::PeerJoined { peer } => {
                 // The newcomer will offer; be ready for it.
@@ -1225,6 +1237,7 @@ impl MeshNode {
             glare_ignored: self.glare_ignored,
             ice_restarts: self.ice_restarts,
             ice_servers_skipped: self.ice_servers_skipped,
+            ice_servers_renewed: self.ice_servers_renewed,
         }
     }
 }

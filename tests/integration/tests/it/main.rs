@@ -22,3 +22,4 @@ mod rtp_netsim;
 mod srtp;
 mod stun;
 mod turn_coturn;
+mod turn_rest_coturn;

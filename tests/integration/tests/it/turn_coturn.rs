@@ -35,10 +35,19 @@ const REALM: &str = "meshrtc.test";
 const FRAMES: usize = 25;
 
 /// A coturn process, killed when dropped.
-struct Coturn {
+pub(crate) struct Coturn {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: std::path::PathBuf,
+}
+
+/// How coturn checks credentials.
+pub(crate) enum CoturnAuth<'a> {
+    /// `--lt-cred-mech` with the static user `USER:PASS`.
+    StaticUser,
+    /// `--use-auth-secret --static-auth-secret=SECRET`: TURN REST
+    /// credentials (`expiry:user`, HMAC-SHA1 under the secret).
+    RestSecret(&'a str),
 }
 
 impl Coturn {
@@ -47,6 +56,11 @@ impl Coturn {
     /// until coturn answers a STUN Binding request; in one, the clients'
     /// retransmissions cover its start.
     fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
+        Coturn::start_with(netns, ip, CoturnAuth::StaticUser)
+    }
+
+    /// [`Coturn::start`] with the credentials checked as `auth` says.
+    pub(crate) fn start_with(netns: Option<&str>, ip: IpAddr, auth: CoturnAuth<'_>) -> Coturn {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -60,7 +74,6 @@ impl Coturn {
             "--no-cli",
             "--no-tls",
             "--no-dtls",
-            "--lt-cred-mech",
             "--fingerprint",
             "--allow-loopback-peers",
             "--log-file=stdout",
@@ -71,8 +84,17 @@ impl Coturn {
         cmd.arg(format!("--listening-ip={ip}"))
             .arg(format!("--relay-ip={ip}"))
             .arg("--listening-port=3478")
-            .arg(format!("--realm={REALM}"))
-            .arg(format!("--user={USER}:{PASS}"));
+            .arg(format!("--realm={REALM}"));
+        match auth {
+            CoturnAuth::StaticUser => {
+                cmd.arg("--lt-cred-mech")
+                    .arg(format!("--user={USER}:{PASS}"));
+            }
+            CoturnAuth::RestSecret(secret) => {
+                cmd.arg("--use-auth-secret")
+                    .arg(format!("--static-auth-secret={secret}"));
+            }
+        }
         let log =
             std::env::temp_dir().join(format!("meshrtc-coturn-{}-{ip}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
@@ -117,7 +139,7 @@ impl Coturn {
 
 impl Coturn {
     /// The end of coturn's log, for failure messages.
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(60)..].join("\n")
