@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod relay;
-pub use relay::{RelayedData, TurnServer};
+pub use relay::{RelayedData, TurnServer, TurnTransport};
 
 /// Configuration of an [`IceAgent`].
 #[derive(Debug, Clone)]
@@ -205,6 +205,10 @@ pub enum IceError {
     /// The agent was closed.
     #[error("the agent is closed")]
     Closed,
+    /// [`IceAgent::add_turn_stream`] for a server not configured with a
+    /// stream transport.
+    #[error("{0} is no TCP or TLS TURN server of the configuration")]
+    UnknownTurnServer(SocketAddr),
 }
 
 /// Counters of everything the agent received and did.

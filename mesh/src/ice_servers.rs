@@ -61,11 +61,7 @@ pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped
                                 known.username.clone_from(u);
                                 known.password.clone_from(c);
                             }
-                            None => ice.turn_servers.push(TurnServer {
-                                addr,
-                                username: u.clone(),
-                                password: c.clone(),
-                            }),
+                            None => ice.turn_servers.push(TurnServer::udp(addr, u, c)),
                         }
                     }
                     _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),

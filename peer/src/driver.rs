@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType};
 use crate::frame::PacketizedFrame;
+use crate::turn_stream::TurnStream;
+use crate::Transmit;
 use meshrtc_sdp::negotiate::MediaKind;
 
 /// The STUN server browsers are given by default (unreachable without
@@ -316,6 +318,14 @@ pub async fn spawn(
     }
     let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
     config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
+    let stream_servers: Vec<SocketAddr> = config
+        .peer
+        .ice
+        .turn_servers
+        .iter()
+        .filter(|t| t.transport == meshrtc_ice::TurnTransport::Tcp)
+        .map(|t| t.addr)
+        .collect();
     let now = Instant::now();
     let mut pc = PeerConnection::new(config.peer, now)?;
     for a in &local_addrs {
@@ -327,7 +337,24 @@ pub async fn spawn(
     for s in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
-    tokio::spawn(run(pc, sockets, cmd_rx, in_rx, ev_tx));
+    // TURN over TCP (RFC 8656 §3.1): one connection per server, made
+    // before gathering so that gathering waits for its allocation. A
+    // server that cannot be reached is left out, as an unanswered UDP
+    // one would be.
+    let mut streams = Vec::new();
+    for server in stream_servers {
+        let connected =
+            TurnStream::connect_tcp(server, config.resolve_timeout, in_tx.clone()).await;
+        if let Ok(s) = connected {
+            if pc
+                .add_turn_stream(Instant::now(), s.server, s.local)
+                .is_ok()
+            {
+                streams.push(s);
+            }
+        }
+    }
+    tokio::spawn(run(pc, sockets, streams, cmd_rx, in_rx, ev_tx));
     Ok((
         PeerHandle {
             tx: cmd_tx,
@@ -337,9 +364,20 @@ pub async fn spawn(
     ))
 }
 
+/// Sends one transmit: on the stream it names as its source, or from the
+/// UDP socket bound there.
+async fn send_out(t: Transmit, udp: &[(SocketAddr, Arc<UdpSocket>)], streams: &[TurnStream]) {
+    if let Some(s) = streams.iter().find(|s| s.local == t.src) {
+        s.send(t.payload);
+    } else if let Some((_, s)) = udp.iter().find(|(a, _)| *a == t.src) {
+        let _ = s.send_to(&t.payload, t.dst).await;
+    }
+}
+
 async fn run(
     mut pc: PeerConnection,
     sockets: Vec<Arc<UdpSocket>>,
+    streams: Vec<TurnStream>,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
     events: mpsc::UnboundedSender<PeerEvent>,
@@ -351,9 +389,7 @@ async fn run(
     loop {
         // Drain what the connection has for us.
         while let Some(t) = pc.poll_transmit() {
-            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
-                let _ = s.send_to(&t.payload, t.dst).await;
-            }
+            send_out(t, &local, &streams).await;
         }
         while let Some(e) = pc.poll_event() {
             let _ = events.send(e);
@@ -369,9 +405,7 @@ async fn run(
                     None | Some(Command::Close) => {
                         pc.close();
                         while let Some(t) = pc.poll_transmit() {
-                            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
-                                let _ = s.send_to(&t.payload, t.dst).await;
-                            }
+                            send_out(t, &local, &streams).await;
                         }
                         while let Some(e) = pc.poll_event() {
                             let _ = events.send(e);

@@ -14,6 +14,8 @@ pub mod demux;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod frame;
+#[cfg(feature = "tokio")]
+pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{

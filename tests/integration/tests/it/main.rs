@@ -23,3 +23,4 @@ mod srtp;
 mod stun;
 mod turn_coturn;
 mod turn_rest_coturn;
+mod turn_tcp_coturn;

@@ -28,8 +28,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USER: &str = "alice";
-const PASS: &str = "wonderland";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASS: &str = "wonderland";
 const REALM: &str = "meshrtc.test";
 /// Audio frames each side must decode.
 const FRAMES: usize = 25;
@@ -55,7 +55,7 @@ impl Coturn {
     /// given) with a static long-term user. Without a namespace it waits
     /// until coturn answers a STUN Binding request; in one, the clients'
     /// retransmissions cover its start.
-    fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
+    pub(crate) fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
         Coturn::start_with(netns, ip, CoturnAuth::StaticUser)
     }
 
@@ -194,11 +194,7 @@ impl Member {
         let now = Instant::now();
         let cert = meshrtc_dtls::Certificate::generate("meshrtc").unwrap();
         let mut cfg = PeerConfig::new([seed; 32], cert);
-        cfg.ice.turn_servers = vec![TurnServer {
-            addr: turn,
-            username: USER.into(),
-            password: PASS.into(),
-        }];
+        cfg.ice.turn_servers = vec![TurnServer::udp(turn, USER, PASS)];
         cfg.ice.relay_only = relay_only;
         // coturn answers Binding requests too: server-reflexive candidates.
         cfg.ice.stun_servers = vec![turn];
