@@ -19,6 +19,7 @@ use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerSt
 use crate::frame::PacketizedFrame;
 use crate::turn_stream::TurnStream;
 use crate::Transmit;
+use meshrtc_ice::TurnTransport;
 use meshrtc_sdp::negotiate::MediaKind;
 
 /// The STUN server browsers are given by default (unreachable without
@@ -34,8 +35,12 @@ pub struct DriverConfig {
     pub bind: Vec<IpAddr>,
     /// STUN servers as `stun:host:port` URLs.
     pub stun_urls: Vec<String>,
-    /// How long a STUN server name may take to resolve.
+    /// How long a STUN server name may take to resolve, and a TCP or TLS
+    /// connection to a TURN server to open.
     pub resolve_timeout: Duration,
+    /// Whom to trust for TURN over TLS (`turns:` servers in
+    /// `peer.ice.turn_servers`); without it those servers are left out.
+    pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl DriverConfig {
@@ -46,6 +51,7 @@ impl DriverConfig {
             bind: Vec::new(),
             stun_urls: vec![DEFAULT_STUN.to_string()],
             resolve_timeout: Duration::from_secs(2),
+            turn_tls: None,
         }
     }
 }
@@ -318,13 +324,13 @@ pub async fn spawn(
     }
     let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
     config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
-    let stream_servers: Vec<SocketAddr> = config
+    let stream_servers: Vec<(SocketAddr, TurnTransport)> = config
         .peer
         .ice
         .turn_servers
         .iter()
-        .filter(|t| t.transport == meshrtc_ice::TurnTransport::Tcp)
-        .map(|t| t.addr)
+        .filter(|t| t.transport.is_stream())
+        .map(|t| (t.addr, t.transport))
         .collect();
     let now = Instant::now();
     let mut pc = PeerConnection::new(config.peer, now)?;
@@ -337,14 +343,20 @@ pub async fn spawn(
     for s in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
-    // TURN over TCP (RFC 8656 §3.1): one connection per server, made
-    // before gathering so that gathering waits for its allocation. A
+    // TURN over TCP and TLS (RFC 8656 §3.1): one connection per server,
+    // made before gathering so that gathering waits for its allocation. A
     // server that cannot be reached is left out, as an unanswered UDP
     // one would be.
     let mut streams = Vec::new();
-    for server in stream_servers {
-        let connected =
-            TurnStream::connect_tcp(server, config.resolve_timeout, in_tx.clone()).await;
+    for (server, transport) in stream_servers {
+        let timeout = config.resolve_timeout;
+        let connected = match (transport, &config.turn_tls) {
+            (TurnTransport::Tls, Some(tls)) => {
+                TurnStream::connect_tls(server, tls.clone(), timeout, in_tx.clone()).await
+            }
+            (TurnTransport::Tls, None) => continue,
+            _ => TurnStream::connect_tcp(server, timeout, in_tx.clone()).await,
+        };
         if let Ok(s) = connected {
             if pc
                 .add_turn_stream(Instant::now(), s.server, s.local)

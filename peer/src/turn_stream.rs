@@ -4,13 +4,18 @@
 //! to four, §12.5), are split by [`StreamFramer`] and handed to the
 //! PeerConnection as datagrams from the server to the stream's local
 //! address; what the connection sends "from" that address is written to
-//! the stream. The sans-IO side is [`PeerConnection::add_turn_stream`].
+//! the stream; `turns:` runs TLS (rustls) on the connection first. The
+//! sans-IO side is [`PeerConnection::add_turn_stream`].
 //!
 //! [`PeerConnection::add_turn_stream`]: crate::PeerConnection::add_turn_stream
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls_pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 use meshrtc_ice::turn::StreamFramer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -48,6 +53,29 @@ impl TurnStream {
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TURN server over TCP"))??;
         stream.set_nodelay(true)?;
         let local = stream.local_addr()?;
+        Ok(TurnStream::start(stream, server, local, input))
+    }
+
+    /// Connects over TCP to `server` and runs TLS on it (`turns:`, RFC 8656
+    /// §3.1) with `tls` (its roots decide whom to trust; the name checked is
+    /// the server's IP address), within `timeout` for both.
+    pub async fn connect_tls(
+        server: SocketAddr,
+        tls: Arc<rustls::ClientConfig>,
+        timeout: Duration,
+        input: mpsc::Sender<Received>,
+    ) -> io::Result<TurnStream> {
+        let connect = async {
+            let tcp = TcpStream::connect(server).await?;
+            tcp.set_nodelay(true)?;
+            let local = tcp.local_addr()?;
+            let name = ServerName::IpAddress(server.ip().into());
+            let stream = TlsConnector::from(tls).connect(name, tcp).await?;
+            Ok::<_, io::Error>((stream, local))
+        };
+        let (stream, local) = tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TURN server over TLS"))??;
         Ok(TurnStream::start(stream, server, local, input))
     }
 

@@ -61,6 +61,21 @@ impl Coturn {
 
     /// [`Coturn::start`] with the credentials checked as `auth` says.
     pub(crate) fn start_with(netns: Option<&str>, ip: IpAddr, auth: CoturnAuth<'_>) -> Coturn {
+        Coturn::launch(netns, ip, auth, None)
+    }
+
+    /// [`Coturn::start`] on loopback with TLS too, on port 5349, with this
+    /// certificate and key (PEM files).
+    pub(crate) fn start_tls(ip: IpAddr, cert: &std::path::Path, key: &std::path::Path) -> Coturn {
+        Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)))
+    }
+
+    fn launch(
+        netns: Option<&str>,
+        ip: IpAddr,
+        auth: CoturnAuth<'_>,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Coturn {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -72,7 +87,6 @@ impl Coturn {
         cmd.args([
             "-n",
             "--no-cli",
-            "--no-tls",
             "--no-dtls",
             "--fingerprint",
             "--allow-loopback-peers",
@@ -85,6 +99,16 @@ impl Coturn {
             .arg(format!("--relay-ip={ip}"))
             .arg("--listening-port=3478")
             .arg(format!("--realm={REALM}"));
+        match tls {
+            None => {
+                cmd.arg("--no-tls");
+            }
+            Some((cert, key)) => {
+                cmd.arg(format!("--cert={}", cert.display()))
+                    .arg(format!("--pkey={}", key.display()))
+                    .arg("--tls-listening-port=5349");
+            }
+        }
         match auth {
             CoturnAuth::StaticUser => {
                 cmd.arg("--lt-cred-mech")

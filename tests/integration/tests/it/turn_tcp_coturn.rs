@@ -1,5 +1,5 @@
-//! TURN over TCP to coturn (RFC 8656 §3.1, §12.5), live, through the
-//! tokio peer driver.
+//! TURN over TCP and over TLS to coturn (RFC 8656 §3.1, §12.5), live,
+//! through the tokio peer driver.
 //!
 //! In a private network namespace: coturn on 127.0.0.1:3478 (UDP and TCP).
 //! Member A's sockets are on 127.0.0.2, and an nftables rule in the
@@ -8,10 +8,14 @@
 //! UDP and over TCP and uses relay candidates only: its UDP Allocate never
 //! arrives (the rule's counter shows the drops), the driver's TCP
 //! connection carries an allocation, and the call to member B (relay only,
-//! UDP to coturn) flows through it: Opus both ways, decoded.
+//! UDP to coturn) flows through it: Opus both ways, decoded. The TLS
+//! variant gives coturn a self-signed certificate for 127.0.0.1 (port
+//! 5349) that A's rustls configuration trusts.
 //!
 //! Needs root (namespaces, nftables) and `turnserver`.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +24,8 @@ use meshrtc_ice::{TurnServer, TurnTransport};
 use meshrtc_integration::browser::run_in_private_netns;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::ToneSource;
+use meshrtc_mesh::signaling::tls::read_certificates;
+use meshrtc_mesh::signaling::ServerTrust;
 use meshrtc_peer::driver::{spawn, DriverConfig, PeerHandle};
 use meshrtc_peer::{PacketizedFrame, PeerConfig, PeerEvent, SdpType};
 use meshrtc_sdp::negotiate::MediaKind;
@@ -126,31 +132,94 @@ async fn call(peers: [(&PeerHandle, &mut UnboundedReceiver<PeerEvent>); 2]) -> [
 
 #[test]
 fn a_member_whose_udp_is_dropped_calls_through_coturn_over_tcp() {
-    if !run_in_private_netns(
+    if run_in_private_netns(
         "turn_tcp_coturn::a_member_whose_udp_is_dropped_calls_through_coturn_over_tcp",
     ) {
-        return;
+        udp_blocked_member_calls_over(TurnTransport::Tcp);
     }
+}
+
+#[test]
+fn a_member_whose_udp_is_dropped_calls_through_coturn_over_tls() {
+    if run_in_private_netns(
+        "turn_tcp_coturn::a_member_whose_udp_is_dropped_calls_through_coturn_over_tls",
+    ) {
+        udp_blocked_member_calls_over(TurnTransport::Tls);
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key (PEM files, made
+/// by `openssl`).
+fn tls_material(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("turn-cert.pem"), dir.join("turn-key.pem"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=coturn",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        // An end-entity certificate (openssl marks self-signed ones as
+        // CAs by default, which webpki refuses for a server).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// Member A's UDP is dropped; it reaches coturn over `transport` (TCP or
+/// TLS) and calls member B.
+fn udp_blocked_member_calls_over(transport: TurnTransport) {
     let t0 = Instant::now();
     // The firewall: no UDP out of 127.0.0.2.
     nft("add table inet mtfw");
     nft("add chain inet mtfw out { type filter hook output priority 0 ; }");
     nft("add rule inet mtfw out ip saddr 127.0.0.2 meta l4proto udp counter drop");
-    let coturn = Coturn::start(None, "127.0.0.1".parse().unwrap());
+    let lo = "127.0.0.1".parse().unwrap();
+    let dir = std::env::temp_dir().join(format!("meshrtc-turn-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (coturn, tls) = match transport {
+        TurnTransport::Tls => {
+            let (cert, key) = tls_material(&dir);
+            // Trust exactly that certificate, for the server's IP address;
+            // no ALPN (coturn names none).
+            let roots = read_certificates(&cert).unwrap();
+            let config = ServerTrust::Roots(roots).client_config().unwrap();
+            let mut config = (*config).clone();
+            config.alpn_protocols.clear();
+            (Coturn::start_tls(lo, &cert, &key), Some(Arc::new(config)))
+        }
+        _ => (Coturn::start(None, lo), None),
+    };
     let udp = TurnServer::udp(coturn.addr, USER, PASS);
-    let tcp = TurnServer {
-        transport: TurnTransport::Tcp,
+    let stream = TurnServer {
+        transport,
+        addr: match transport {
+            TurnTransport::Tls => SocketAddr::new(lo, 5349),
+            _ => coturn.addr,
+        },
         ..udp.clone()
     };
+    let mut a_config = member_config(1, "127.0.0.2", vec![udp.clone(), stream]);
+    a_config.turn_tls = tls;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     let (seen, stats) = rt.block_on(async {
-        let (a, mut ea) = spawn(member_config(1, "127.0.0.2", vec![udp.clone(), tcp]))
-            .await
-            .unwrap();
+        let (a, mut ea) = spawn(a_config).await.unwrap();
         let (b, mut eb) = spawn(member_config(2, "127.0.0.1", vec![udp]))
             .await
             .unwrap();
@@ -203,5 +272,6 @@ fn a_member_whose_udp_is_dropped_calls_through_coturn_over_tcp() {
         assert!((49152..=49252).contains(&port), "relayed ports: {port}");
     }
     assert!(stats[0].dtls_cipher.is_some() && stats[1].dtls_cipher.is_some());
-    eprintln!("whole test: {:?}", t0.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!("{transport:?}: whole test {:?}", t0.elapsed());
 }
