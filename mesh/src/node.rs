@@ -98,6 +98,8 @@ use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
 mod negotiation;
+mod turn_streams;
+pub use turn_streams::TurnStreamRequest;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -393,6 +395,7 @@ pub struct MeshNode {
     ice_restarts: u64,
     ice_servers_skipped: u64,
     ice_servers_renewed: u64,
+    turn_streams: turn_streams::TurnStreams,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -458,6 +461,7 @@ impl MeshNode {
             ice_restarts: 0,
             ice_servers_skipped: 0,
             ice_servers_renewed: 0,
+            turn_streams: turn_streams::TurnStreams::default(),
             screen: false,
             screen_keyframe: false,
             rng,
@@ -531,6 +535,9 @@ impl MeshNode {
         };
         for a in &self.config.slots[slot] {
             pc.add_local_address(*a);
+        }
+        for (server, local) in self.turn_streams_of(slot) {
+            let _ = pc.add_turn_stream(now, server, local);
         }
         let id = info.id.clone();
         if let Some(s) = self.slot_ids.get_mut(slot) {
@@ -718,7 +725,8 @@ impl MeshNode {
     /// A datagram from `from` arrived at our local address `to`: it goes
     /// to the connection that owns `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let Some(slot) = self.config.slots.iter().position(|s| s.contains(&to)) else {
+        let slot = self.config.slots.iter().position(|s| s.contains(&to));
+        let Some(slot) = slot.or_else(|| self.turn_stream_slot(to)) else {
             return;
         };
         let Some(id) = self.slot_ids.get_mut(slot).and_then(Option::take) else {

@@ -376,14 +376,8 @@ pub async fn spawn(
     ))
 }
 
-/// Sends one transmit: on the stream it names as its source, or from the
-/// UDP socket bound there.
 async fn send_out(t: Transmit, udp: &[(SocketAddr, Arc<UdpSocket>)], streams: &[TurnStream]) {
-    if let Some(s) = streams.iter().find(|s| s.local == t.src) {
-        s.send(t.payload);
-    } else if let Some((_, s)) = udp.iter().find(|(a, _)| *a == t.src) {
-        let _ = s.send_to(&t.payload, t.dst).await;
-    }
+    crate::turn_stream::send_transmit(t.src, t.dst, t.payload, udp, streams).await;
 }
 
 async fn run(

@@ -14,12 +14,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use meshrtc_ice::turn::StreamFramer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::driver::Received;
@@ -37,6 +39,8 @@ pub struct TurnStream {
     /// knows the stream by.
     pub local: SocketAddr,
     tx: mpsc::Sender<Vec<u8>>,
+    /// Set when either direction ended (the server closed, an error).
+    closed: Arc<AtomicBool>,
 }
 
 impl TurnStream {
@@ -91,15 +95,20 @@ impl TurnStream {
     {
         let (mut reader, mut writer) = tokio::io::split(stream);
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let closed = Arc::new(AtomicBool::new(false));
+        let writer_closed = closed.clone();
         tokio::spawn(async move {
             while let Some(message) = rx.recv().await {
                 if writer.write_all(&message).await.is_err() {
-                    return;
+                    break;
                 }
             }
+            writer_closed.store(true, Ordering::Relaxed);
             let _ = writer.shutdown().await;
         });
+        let reader_closed = closed.clone();
         tokio::spawn(async move {
+            let _closed = SetOnDrop(reader_closed);
             let mut framer = StreamFramer::new();
             let mut buf = vec![0u8; 4096];
             loop {
@@ -126,12 +135,47 @@ impl TurnStream {
                 }
             }
         });
-        TurnStream { server, local, tx }
+        TurnStream {
+            server,
+            local,
+            tx,
+            closed,
+        }
+    }
+
+    /// Whether the connection ended; its allocation is gone with it.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
     }
 
     /// Queues one message (a whole STUN or padded ChannelData message, as
     /// the PeerConnection's transmits are); false when it was dropped.
     pub fn send(&self, message: Vec<u8>) -> bool {
         self.tx.try_send(message).is_ok()
+    }
+}
+
+/// Sends one transmit of a connection (or a mesh node): on the stream it
+/// names as its source, or from the UDP socket bound there.
+pub async fn send_transmit(
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: Vec<u8>,
+    udp: &[(SocketAddr, Arc<UdpSocket>)],
+    streams: &[TurnStream],
+) {
+    if let Some(s) = streams.iter().find(|s| s.local == src) {
+        s.send(payload);
+    } else if let Some((_, s)) = udp.iter().find(|(a, _)| *a == src) {
+        let _ = s.send_to(&payload, dst).await;
+    }
+}
+
+/// Marks the stream closed when the reader task ends, however it ends.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

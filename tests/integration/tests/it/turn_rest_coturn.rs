@@ -20,12 +20,13 @@ use meshrtc_integration::browser::run_in_private_netns;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::ToneSource;
 use meshrtc_mesh::driver::{join, MemberConfig};
-use meshrtc_mesh::signaling::{bind, RoomsConfig, ServerConfig, TurnRest};
+use meshrtc_mesh::signaling::{bind, RoomsConfig, ServerConfig, ServerHandle, TurnRest};
 use meshrtc_mesh::MeshEvent;
 use meshrtc_peer::PacketizedFrame;
 use meshrtc_sdp::negotiate::MediaKind;
 
 use crate::turn_coturn::{Coturn, CoturnAuth};
+use crate::turn_tcp_coturn::{drop_udp_from_127_0_0_2, dropped_udp};
 
 const SECRET: &str = "meshrtc-shared-secret";
 /// Audio frames each member must decode from the other.
@@ -49,12 +50,12 @@ struct Outcome {
     skipped: u64,
 }
 
-/// A relay-only member that sends Opus and decodes what it receives, until
-/// it decoded `FRAMES` from someone and saw a credential renewal, or
-/// `limit` passed.
-async fn member(ws: String, name: &str, limit: Duration) -> Outcome {
+/// A relay-only member on `bind` that sends Opus and decodes what it
+/// receives, until it decoded `FRAMES` from someone (and saw a credential
+/// renewal, with `renewal`), or `limit` passed.
+async fn member(ws: String, name: &str, bind: &str, renewal: bool, limit: Duration) -> Outcome {
     let mut cfg = MemberConfig::new(&ws, "turn", name).unwrap();
-    cfg.bind = vec!["127.0.0.1".parse().unwrap()];
+    cfg.bind = vec![bind.parse().unwrap()];
     cfg.send_video = false;
     cfg.peer.ice.relay_only = true;
     let (m, mut events) = join(cfg).await.unwrap();
@@ -66,9 +67,17 @@ async fn member(ws: String, name: &str, limit: Duration) -> Outcome {
     let end = tokio::time::Instant::now() + limit;
     let mut rtp_time = 0u32;
     let mut done_at: Option<tokio::time::Instant> = None;
+    // The last statistics with the other member in them (it may leave
+    // first, and take its connection's figures with it).
+    let mut stats = None;
     loop {
-        let renewed = m.stats().map_or(0, |s| s.ice_servers_renewed);
-        if done_at.is_none() && renewed > 0 && decoded.values().any(|&n| n >= FRAMES) {
+        let now_stats = m.stats();
+        if let Some(s) = now_stats.as_ref().filter(|s| !s.members.is_empty()) {
+            stats = Some(s.clone());
+        }
+        let renewed = now_stats.map_or(0, |s| s.ice_servers_renewed);
+        let renewed = renewed > 0 || !renewal;
+        if done_at.is_none() && renewed && decoded.values().any(|&n| n >= FRAMES) {
             // A little longer, so that the other side gets its frames too.
             done_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
         }
@@ -96,7 +105,9 @@ async fn member(ws: String, name: &str, limit: Duration) -> Outcome {
             },
         }
     }
-    let stats = m.stats().expect("member stats");
+    let last = m.stats().expect("member stats");
+    let mut stats = stats.unwrap_or_else(|| last.clone());
+    stats.ice_servers_renewed = last.ice_servers_renewed;
     m.leave();
     Outcome {
         decoded,
@@ -150,25 +161,33 @@ fn allocate(from: IpAddr, server: SocketAddr, username: String, password: String
     c
 }
 
-#[test]
-fn members_call_through_coturn_with_credentials_from_the_signaling_server() {
-    if !run_in_private_netns(
-        "turn_rest_coturn::members_call_through_coturn_with_credentials_from_the_signaling_server",
-    ) {
-        return;
-    }
-    let t0 = Instant::now();
-    let lo: IpAddr = "127.0.0.1".parse().unwrap();
-    let coturn = Coturn::start_with(None, lo, CoturnAuth::RestSecret(SECRET));
+/// A room whose server hands out credentials for `urls`, and two members
+/// in it (ada, grace) bound to `binds`; what they saw, and how many
+/// credentials the server issued.
+fn two_members(
+    urls: Vec<String>,
+    binds: [&'static str; 2],
+    renewal: bool,
+) -> (Outcome, Outcome, u64) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let turn_url = format!("turn:{}", coturn.addr);
+    let server = rt.block_on(room_server(urls));
+    let ws = server.ws_url();
+    let limit = Duration::from_secs(12);
+    let a = rt.spawn(member(ws.clone(), "ada", binds[0], renewal, limit));
+    let b = rt.spawn(member(ws, "grace", binds[1], renewal, limit));
+    let (a, b) = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
+    (a, b, server.stats().rooms.turn_credentials_issued)
+}
+
+/// A signaling server that hands out TURN REST credentials for `urls`.
+async fn room_server(urls: Vec<String>) -> ServerHandle {
     let rooms = RoomsConfig {
         turn_rest: Some(TurnRest::new(
-            vec![turn_url],
+            urls,
             SECRET,
             LIFETIME,
             Instant::now(),
@@ -180,37 +199,49 @@ fn members_call_through_coturn_with_credentials_from_the_signaling_server() {
         rooms,
         ..ServerConfig::default()
     };
-    let server = rt.block_on(bind("127.0.0.1:0", config)).unwrap();
-    let ws = server.ws_url();
-    let limit = Duration::from_secs(12);
-    let a = rt.spawn(member(ws.clone(), "ada", limit));
-    let b = rt.spawn(member(ws, "grace", limit));
-    let (a, b) = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
-    let issued = server.stats().rooms.turn_credentials_issued;
+    bind("127.0.0.1:0", config).await.unwrap()
+}
+
+/// The call went through coturn: `FRAMES` decoded, the served TURN entry
+/// usable, the selected pair relayed address to relayed address, both on
+/// coturn's relay ports (relay only), DTLS done over it.
+fn assert_relayed_call(o: &Outcome, coturn: &Coturn) {
+    assert!(
+        o.decoded.values().any(|&n| n >= FRAMES),
+        "{o:?}\ncoturn:\n{}",
+        coturn.log_tail()
+    );
+    assert_eq!(o.skipped, 0);
+    assert_eq!(o.selected.len(), 1, "{o:?}");
+    let (l, r) = o.selected[0];
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    assert_eq!((l.ip(), r.ip()), (lo, lo));
+    assert!((49152..=49252).contains(&l.port()), "{o:?}");
+    assert!((49152..=49252).contains(&r.port()), "{o:?}");
+    assert!(o.dtls[0].is_some(), "DTLS over the relay: {o:?}");
+}
+
+#[test]
+fn members_call_through_coturn_with_credentials_from_the_signaling_server() {
+    if !run_in_private_netns(
+        "turn_rest_coturn::members_call_through_coturn_with_credentials_from_the_signaling_server",
+    ) {
+        return;
+    }
+    let t0 = Instant::now();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let coturn = Coturn::start_with(None, lo, CoturnAuth::RestSecret(SECRET));
+    let urls = vec![format!("turn:{}", coturn.addr)];
+    let (a, b, issued) = two_members(urls, ["127.0.0.1", "127.0.0.1"], true);
     let took = t0.elapsed();
     eprintln!("ada: {a:?}\ngrace: {b:?}\ncall through coturn with served credentials: {took:?}");
     for o in [&a, &b] {
-        assert!(
-            o.decoded.values().any(|&n| n >= FRAMES),
-            "{o:?}\ncoturn:\n{}",
-            coturn.log_tail()
-        );
-        // The only ICE servers were the served TURN entry, and it was usable.
-        assert_eq!(o.skipped, 0);
-        // Relay only: the selected pair is relayed address to relayed
-        // address, both on coturn's relay ports.
-        assert_eq!(o.selected.len(), 1, "{o:?}");
-        let (l, r) = o.selected[0];
-        assert_eq!((l.ip(), r.ip()), (lo, lo));
-        assert!((49152..=49252).contains(&l.port()), "{o:?}");
-        assert!((49152..=49252).contains(&r.port()), "{o:?}");
-        assert!(o.dtls[0].is_some(), "DTLS over the relay: {o:?}");
+        assert_relayed_call(o, &coturn);
         // The renewal half-way through the 10 s lifetime reached the node.
         assert!(o.renewed >= 1, "{o:?}");
     }
     // Two welcomes and at least one renewal each.
     assert!(issued >= 4, "{issued}");
-    drop(rt);
 
     // Credentials from the same secret whose expiry has passed: coturn
     // answers the signed Allocate with 401, which the client counts.
@@ -223,4 +254,35 @@ fn members_call_through_coturn_with_credentials_from_the_signaling_server() {
     assert_eq!(c.stats().unauthorized, 0);
     assert!(c.relayed_address().is_some(), "{:?}", c.stats());
     eprintln!("whole test: {:?}", t0.elapsed());
+}
+
+/// `meshrtc join` behind a firewall that lets no UDP out: the room names
+/// coturn over UDP and over TCP (`?transport=tcp`); the mesh driver opens
+/// a TCP connection per slot, and the member calls through it.
+#[test]
+fn a_mesh_member_whose_udp_is_dropped_joins_through_coturn_over_tcp() {
+    if !run_in_private_netns(
+        "turn_rest_coturn::a_mesh_member_whose_udp_is_dropped_joins_through_coturn_over_tcp",
+    ) {
+        return;
+    }
+    let t0 = Instant::now();
+    drop_udp_from_127_0_0_2();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let coturn = Coturn::start_with(None, lo, CoturnAuth::RestSecret(SECRET));
+    let urls = vec![
+        format!("turn:{}", coturn.addr),
+        format!("turn:{}?transport=tcp", coturn.addr),
+    ];
+    let (a, b, _) = two_members(urls, ["127.0.0.2", "127.0.0.1"], false);
+    let dropped = dropped_udp();
+    eprintln!(
+        "ada: {a:?}\ngrace: {b:?}\nUDP dropped: {dropped}; TCP mesh call: {:?}",
+        t0.elapsed()
+    );
+    for o in [&a, &b] {
+        assert_relayed_call(o, &coturn);
+    }
+    // ada's UDP to coturn was dropped: the firewall counted it.
+    assert!(dropped > 0);
 }

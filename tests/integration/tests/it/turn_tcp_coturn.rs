@@ -49,8 +49,16 @@ fn nft(args: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The firewall: an nftables rule in this namespace's output hook drops
+/// every UDP datagram from 127.0.0.2 (and counts them).
+pub(crate) fn drop_udp_from_127_0_0_2() {
+    nft("add table inet mtfw");
+    nft("add chain inet mtfw out { type filter hook output priority 0 ; }");
+    nft("add rule inet mtfw out ip saddr 127.0.0.2 meta l4proto udp counter drop");
+}
+
 /// Packets the firewall rule dropped so far.
-fn dropped_udp() -> u64 {
+pub(crate) fn dropped_udp() -> u64 {
     let listing = nft("list chain inet mtfw out");
     listing
         .split_whitespace()
@@ -182,10 +190,7 @@ fn tls_material(dir: &std::path::Path) -> (PathBuf, PathBuf) {
 /// TLS) and calls member B.
 fn udp_blocked_member_calls_over(transport: TurnTransport) {
     let t0 = Instant::now();
-    // The firewall: no UDP out of 127.0.0.2.
-    nft("add table inet mtfw");
-    nft("add chain inet mtfw out { type filter hook output priority 0 ; }");
-    nft("add rule inet mtfw out ip saddr 127.0.0.2 meta l4proto udp counter drop");
+    drop_udp_from_127_0_0_2();
     let lo = "127.0.0.1".parse().unwrap();
     let dir = std::env::temp_dir().join(format!("meshrtc-turn-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
