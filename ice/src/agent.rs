@@ -244,6 +244,9 @@ pub struct IceStats {
     pub prflx_remote: u64,
     /// Remote candidates refused (limit, unusable address).
     pub candidates_refused: u64,
+    /// TURN allocations made anew after the server lost one (a 437 to a
+    /// refresh, e.g. after the server restarted; RFC 8656 §8).
+    pub relays_reallocated: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).

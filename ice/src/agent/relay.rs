@@ -24,7 +24,10 @@
 
 use super::{IceAgent, IceError, Local, PairState, Transmit};
 use crate::candidate::{Candidate, CandidateKind};
-use crate::turn::{TurnClient, TurnConfig, TurnEvent, TurnState, TurnStats};
+use crate::turn::{TurnClient, TurnConfig, TurnError, TurnEvent, TurnState, TurnStats};
+
+/// Allocations made anew on one base after the server lost them.
+const MAX_REALLOCATIONS: u8 = 3;
 use rand_chacha::rand_core::RngCore;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -106,6 +109,8 @@ pub(super) struct Relay {
     relayed: Option<SocketAddr>,
     /// Reached over TCP or TLS.
     stream: bool,
+    /// Allocations made anew on this base after the server lost one.
+    reallocations: u8,
 }
 
 impl Relay {
@@ -142,6 +147,7 @@ impl IceAgent {
                     base,
                     relayed: None,
                     stream: false,
+                    reallocations: 0,
                 });
             }
         }
@@ -202,6 +208,7 @@ impl IceAgent {
             base: local,
             relayed: None,
             stream: true,
+            reallocations: 0,
         });
         self.drain_relays(now);
         Ok(())
@@ -325,13 +332,25 @@ impl IceAgent {
                         self.add_relayed(base, server, relayed, mapped, stream);
                         check_done = true;
                     }
-                    TurnEvent::Failed(_) => {
-                        if let Some(relayed) = self.relays[i].relayed.take() {
+                    TurnEvent::Failed(err) => {
+                        let had = self.relays[i].relayed.take();
+                        if let Some(relayed) = had {
                             for p in 0..self.pairs.len() {
                                 if self.locals[self.pairs[p].local].base == relayed {
                                     self.pairs[p].state = PairState::Failed;
                                 }
                             }
+                        }
+                        // The server lost an allocation we had (it
+                        // restarted, or expired it): allocate again on the
+                        // same base, a new relayed candidate, a few times.
+                        let lost = err == TurnError::AllocationLost && had.is_some();
+                        let again = lost
+                            && self.relays[i].reallocations < MAX_REALLOCATIONS
+                            && self.reallocate(now, i);
+                        // Its pairs failed (or a new allocation did not
+                        // come): the agent's state follows.
+                        if !again && (had.is_some() || self.relays[i].reallocations > 0) {
                             self.update_failed(now);
                         }
                         check_done = true;
@@ -344,6 +363,32 @@ impl IceAgent {
             self.check_gathering_done();
             self.pace(now);
         }
+    }
+
+    /// A new allocation for relay `i`, whose server lost the last one;
+    /// false when its server is no longer one of the configuration's.
+    fn reallocate(&mut self, now: Instant, i: usize) -> bool {
+        let server = self.relays[i].client.server();
+        let transport = if self.relays[i].stream {
+            TurnTransport::Tcp
+        } else {
+            TurnTransport::Udp
+        };
+        let Some(config) = self
+            .config
+            .turn_servers
+            .iter()
+            .find(|t| t.addr == server && t.transport.is_stream() == (transport.is_stream()))
+            .cloned()
+        else {
+            return false;
+        };
+        let mut client = self.turn_client(&config);
+        client.allocate(now);
+        self.relays[i].client = client;
+        self.relays[i].reallocations += 1;
+        self.stats.relays_reallocated += 1;
+        true
     }
 
     /// A relayed candidate (RFC 8445 §5.1.1.2): type preference 0, its own

@@ -64,6 +64,11 @@ impl FakeTurn {
     /// A datagram from a client to the server's address.
     fn on_client_datagram(&mut self, from: SocketAddr, data: &[u8]) -> Vec<Datagram> {
         let Some(a) = self.allocs.iter().position(|a| a.client == from) else {
+            // No allocation (e.g. after a restart): data is dropped.
+            let request = Message::parse(data).is_ok_and(|m| m.class() == Class::Request);
+            if !request {
+                return vec![];
+            }
             return self.request(from, data).into_iter().collect();
         };
         if let Ok(cd) = ChannelData::parse(data) {
@@ -138,6 +143,17 @@ impl FakeTurn {
                 self.allocs[a].perms.push(peer?.ip());
                 self.allocs[a].channels.push((ch, peer?));
                 Some((self.addr, from, self.respond(&msg, Class::Success, |_| {})))
+            }
+            // RFC 8656 §8: no allocation on this 5-tuple.
+            (Method::REFRESH | Method::CREATE_PERMISSION | Method::CHANNEL_BIND, None) => {
+                let out = self.respond(&msg, Class::Error, |b| {
+                    b.add(&Attribute::ErrorCode(ErrorCode {
+                        code: 437,
+                        reason: "Allocation Mismatch",
+                    }))
+                    .unwrap();
+                });
+                Some((self.addr, from, out))
             }
             (Method::REFRESH, Some(a)) => {
                 if msg.raw(AttrType::LIFETIME)?.value == [0, 0, 0, 0] {
@@ -619,4 +635,37 @@ fn a_stream_for_a_server_not_configured_for_one_is_refused() {
         w.agents[1].add_turn_stream(now, other, "10.1.0.1:2000".parse().unwrap()),
         Err(IceError::UnknownTurnServer(other))
     );
+}
+
+#[test]
+fn an_allocation_the_server_lost_is_made_anew_with_a_new_relayed_candidate() {
+    let mut w = World::connected();
+    let old: Vec<SocketAddr> = w.turn.allocs.iter().map(|a| a.relayed).collect();
+    for a in &mut w.agents {
+        while a.poll_event().is_some() {}
+    }
+    // The server restarts: every allocation is gone. The next permission
+    // refresh (240 s) gets 437, and the agent allocates again.
+    w.turn.allocs.clear();
+    let t0 = w.now;
+    while w.agents.iter().any(|a| a.stats().relays_reallocated == 0) {
+        assert!(w.now - t0 < Duration::from_secs(600), "no reallocation");
+        w.step();
+    }
+    w.deliver();
+    for (i, a) in w.agents.iter_mut().enumerate() {
+        assert_eq!(a.stats().relays_reallocated, 1);
+        let mut relays = Vec::new();
+        while let Some(e) = a.poll_event() {
+            if let IceEvent::LocalCandidate(c) = e {
+                if c.kind == CandidateKind::Relayed {
+                    relays.push(c.addr);
+                }
+            }
+        }
+        // A new relayed address, on a new allocation of the server.
+        assert_eq!(relays.len(), 1, "agent {i}");
+        assert!(!old.contains(&relays[0]));
+        assert!(w.turn.allocs.iter().any(|x| x.relayed == relays[0]));
+    }
 }
