@@ -80,6 +80,8 @@ pub struct MemberOptions {
     pub screen: Option<(Duration, Duration)>,
     /// Where every datagram and secret goes (`--capture`).
     pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
+    /// Relay candidates only (`--ice-transport-policy relay`).
+    pub relay_only: bool,
 }
 
 /// What one member saw of another.
@@ -320,6 +322,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         cfg.peer.key_log = true;
         cfg.tap = Some(tap.clone());
     }
+    cfg.peer.ice.relay_only = o.relay_only;
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.

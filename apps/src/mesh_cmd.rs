@@ -96,6 +96,12 @@ pub struct JoinArgs {
     /// each connection's DTLS key log and SRTP keys (see `offer --capture`).
     #[arg(long, value_name = "FILE.pcapng")]
     capture: Option<PathBuf>,
+    /// `relay`: gather and signal TURN relay candidates only (the room's
+    /// TURN servers, from `welcome`), like a browser's
+    /// `iceTransportPolicy: "relay"`: peers never learn our addresses, and
+    /// the call tests the TURN path. `all` (the default): every candidate.
+    #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
+    ice_transport_policy: String,
 }
 
 /// `meshrtc demo`.
@@ -210,6 +216,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         layers: a.layers,
         screen: a.screen,
         capture: None,
+        relay_only: a.ice_transport_policy == "relay",
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -353,6 +360,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             capture: capture
                 .as_ref()
                 .map(|c| c.interface(&format!("member{}", k + 1))),
+            relay_only: false,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use meshrtc_mesh::signaling::tls::format_fingerprint;
 use meshrtc_mesh::signaling::{
-    self, IceServer, RoomPasswords, RoomsConfig, ServerConfig, ServerTls,
+    self, IceServer, RoomPasswords, RoomsConfig, ServerConfig, ServerTls, TurnRest,
 };
 
 /// Arguments of `meshrtc serve`.
@@ -67,6 +67,28 @@ pub struct Args {
     /// address the room page is offered at.
     #[arg(long, value_name = "PORT")]
     stun: Option<u16>,
+    /// A TURN server that shares `--turn-secret` with this server
+    /// (`turn:HOST:PORT`, `turn:HOST:PORT?transport=tcp`, `turns:`);
+    /// repeatable. Every member gets its own time-limited credentials for
+    /// it in `welcome` (TURN REST: coturn's `use-auth-secret`).
+    #[arg(long, value_name = "URL", value_parser = turn_url, requires = "turn_secret")]
+    turn_url: Vec<String>,
+    /// The secret shared with the TURN servers (coturn's
+    /// `static-auth-secret`).
+    #[arg(long, value_name = "SECRET", requires = "turn_url")]
+    turn_secret: Option<String>,
+    /// How long members' TURN credentials stay valid; they get fresh ones
+    /// (an `ice-servers` message) half-way through.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(10..))]
+    turn_ttl: u64,
+}
+
+fn turn_url(arg: &str) -> Result<String, String> {
+    match arg.split_once(':') {
+        Some(("turn" | "turns", rest)) if !rest.is_empty() => Ok(arg.to_owned()),
+        _ => Err("expected turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]".to_owned()),
+    }
 }
 
 fn ice_url(arg: &str) -> Result<String, String> {
@@ -137,6 +159,23 @@ pub fn run(args: Args) -> ExitCode {
             server.urls.join(" ")
         );
     }
+    let turn_rest = args.turn_secret.as_ref().map(|secret| {
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        eprintln!(
+            "meshrtc serve: TURN for members, credentials valid {} s: {}",
+            args.turn_ttl,
+            args.turn_url.join(" ")
+        );
+        TurnRest::new(
+            args.turn_url.clone(),
+            secret.clone(),
+            std::time::Duration::from_secs(args.turn_ttl),
+            std::time::Instant::now(),
+            unix,
+        )
+    });
     let fingerprint = tls.as_ref().map(|t| format_fingerprint(&t.fingerprint));
     let show_qr = !args.no_qr;
     let config = ServerConfig {
@@ -148,6 +187,7 @@ pub fn run(args: Args) -> ExitCode {
                 rooms: args.room_password.into_iter().collect(),
             },
             ice_servers,
+            turn_rest,
             ..RoomsConfig::default()
         },
         max_connections: args.max_connections,

@@ -3,10 +3,17 @@
 //! to it (or trusting the certificate it wrote as a CA) meet over `wss://`
 //! and decode each other's video, and a join with
 //! a wrong fingerprint is refused with an error naming both; the ICE
-//! servers it is given (and its own STUN port) reach members in `welcome`.
+//! servers it is given (and its own STUN port) reach members in `welcome`;
+//! with `--turn-url`/`--turn-secret` each member gets its own TURN REST
+//! credentials there, renewed by `ice-servers` half-way through their TTL
+//! (the call through coturn with them is `tests/integration`'s
+//! `turn_rest_coturn`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use meshrtc_mesh::signaling::{ClientMessage, IceServer, ServerMessage, SignalingClient};
 
 struct Server {
     child: Child,
@@ -154,61 +161,71 @@ fn a_join_with_a_wrong_fingerprint_is_refused_naming_both() {
     assert!(err.contains("--server-fingerprint"), "{err}");
 }
 
+/// Starts `meshrtc serve --listen 127.0.0.1:0 --no-qr EXTRA...` (plain
+/// HTTP): the process, the stderr lines before the listening one, and the
+/// WebSocket URL.
+fn serve_plain(extra: &[&str]) -> (Child, Vec<String>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-qr"])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let ws_url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix("meshrtc serve: listening on http://") {
+            break format!("ws://{}/ws", rest.split_once(' ').unwrap().0);
+        }
+        before.push(line);
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, before, ws_url)
+}
+
+/// Joins room `room` at `ws_url`; the next `count` messages (the first is
+/// the `welcome`), each awaited at most `wait`.
+fn join_and_read(ws_url: &str, room: &str, count: usize, wait: Duration) -> Vec<ServerMessage> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, mut events) = SignalingClient::connect(ws_url).await.unwrap();
+        client
+            .send(ClientMessage::Join {
+                room: room.into(),
+                name: "n".into(),
+                password: None,
+            })
+            .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..count {
+            let m = tokio::time::timeout(wait, events.recv()).await.unwrap();
+            got.push(m.unwrap());
+        }
+        got
+    })
+}
+
 /// `--ice-server` and `--stun`: both reach members in `welcome` as
 /// RTCIceServer objects, and the STUN port answers Binding requests with
 /// the address they came from.
 #[test]
 fn serve_offers_its_ice_servers_in_welcome_and_answers_stun() {
     use meshrtc_ice::stun::{Class, Message, MessageBuilder, Method, TransactionId};
-    use meshrtc_mesh::signaling::{ClientMessage, IceServer, ServerMessage, SignalingClient};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--no-qr",
-            "--stun",
-            "0",
-            "--ice-server",
-            "stun:192.0.2.1:3478",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut stun = None;
-    let ws_url = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(addr) = line.strip_prefix("meshrtc serve: STUN on udp ") {
-            stun = Some(addr.parse::<std::net::SocketAddr>().unwrap());
-        }
-        if let Some(rest) = line.strip_prefix("meshrtc serve: listening on http://") {
-            break format!("ws://{}/ws", rest.split_once(' ').unwrap().0);
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let stun = stun.expect("the STUN address is printed first");
+    let (mut child, before, ws_url) =
+        serve_plain(&["--stun", "0", "--ice-server", "stun:192.0.2.1:3478"]);
+    let stun = before
+        .iter()
+        .find_map(|l| l.strip_prefix("meshrtc serve: STUN on udp "))
+        .map(|a| a.parse::<std::net::SocketAddr>().unwrap())
+        .expect("the STUN address is printed first");
     assert_ne!(stun.port(), 0);
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let welcome = rt.block_on(async {
-        let (client, mut events) = SignalingClient::connect(&ws_url).await.unwrap();
-        client
-            .send(ClientMessage::Join {
-                room: "ice".into(),
-                name: "n".into(),
-                password: None,
-            })
-            .unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
-            .await
-            .unwrap()
-            .unwrap()
-    });
+    let welcome = join_and_read(&ws_url, "ice", 1, Duration::from_secs(5)).remove(0);
     let ServerMessage::Welcome { ice_servers, .. } = welcome else {
         panic!("{welcome:?}");
     };
@@ -279,4 +296,74 @@ fn demo_over_tls_forms_the_mesh_over_wss() {
             .collect();
         assert!(counts.len() == 1 && counts[0] > 0, "{line}");
     }
+}
+
+// ----- `--turn-url` / `--turn-secret`: TURN REST credentials -----
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Checks that `server` holds credentials for member `id` that expire
+/// `ttl` seconds after a moment in `[from, to]`; returns the expiry.
+fn check_rest_entry(server: &IceServer, id: &str, ttl: u64, from: u64, to: u64) -> u64 {
+    assert_eq!(server.urls, vec!["turn:192.0.2.7:3478".to_string()]);
+    let username = server.username.as_deref().unwrap();
+    let (expiry, user) = username.split_once(':').unwrap();
+    assert_eq!(user, id);
+    let expiry: u64 = expiry.parse().unwrap();
+    assert!(
+        (from + ttl..=to + ttl).contains(&expiry),
+        "{expiry} {from}..{to}"
+    );
+    let want = meshrtc_ice::turn::rest_credentials(b"s3cret", id, expiry);
+    assert_eq!(server.credential.as_deref(), Some(want.password.as_str()));
+    expiry
+}
+
+#[test]
+fn serve_hands_each_member_turn_rest_credentials_and_renews_them() {
+    let before = unix_now();
+    let (mut child, _, ws_url) = serve_plain(&[
+        "--turn-url",
+        "turn:192.0.2.7:3478",
+        "--turn-secret",
+        "s3cret",
+        "--turn-ttl",
+        "10",
+    ]);
+    let mut got = join_and_read(&ws_url, "turn", 2, Duration::from_secs(8));
+    let renewal = got.pop().unwrap();
+    let welcome = got.pop().unwrap();
+    let after = unix_now();
+    let ServerMessage::Welcome {
+        id, ice_servers, ..
+    } = welcome
+    else {
+        panic!("{welcome:?}");
+    };
+    assert_eq!(ice_servers.len(), 1, "{ice_servers:?}");
+    let first = check_rest_entry(&ice_servers[0], &id, 10, before, after);
+    // Half-way through the 10 s: the whole list again, with a later expiry.
+    let ServerMessage::IceServers { ice_servers } = renewal else {
+        panic!("{renewal:?}");
+    };
+    assert_eq!(ice_servers.len(), 1, "{ice_servers:?}");
+    let second = check_rest_entry(&ice_servers[0], &id, 10, before + 4, after);
+    assert!(second >= first + 4, "{first} then {second}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn turn_url_without_a_secret_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["serve", "--no-qr", "--turn-url", "turn:192.0.2.7:3478"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--turn-secret"), "{err}");
 }

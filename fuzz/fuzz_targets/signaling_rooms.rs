@@ -12,7 +12,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use meshrtc_mesh::signaling::{
-    ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, ServerMessage,
+    ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, ServerMessage, TurnRest,
 };
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -51,6 +51,13 @@ fn check(rooms: &Rooms, known: &mut Known, outputs: Vec<Output>) {
                 assert!(connected.contains(&to), "send to {to}, not connected");
                 let message = ServerMessage::parse(&text);
                 assert!(message.is_ok(), "{text}");
+                // Renewed TURN credentials go to members only.
+                if let Ok(ServerMessage::IceServers { .. }) = message {
+                    assert!(
+                        rooms.room_of(to).is_some(),
+                        "ice-servers to {to}, in no room"
+                    );
+                }
                 if let Ok(ServerMessage::Welcome {
                     resume: Some(token),
                     ..
@@ -121,6 +128,14 @@ fuzz_target!(|data: &[u8]| {
         ice_servers: Vec::new(),
         // Short, so the script sees suspensions expire.
         resume_window: Duration::from_secs(2),
+        // The shortest lifetime, so the script sees credentials renewed.
+        turn_rest: Some(TurnRest::new(
+            vec!["turn:192.0.2.1:3478".into()],
+            "secret",
+            Duration::from_secs(10),
+            now,
+            1_700_000_000,
+        )),
     });
     let mut known = Known::default();
     let mut slots = [0; 3].map(|_| {

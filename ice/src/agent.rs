@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod relay;
-pub use relay::{RelayedData, TurnServer};
+pub use relay::{RelayedData, TurnServer, TurnTransport};
 
 /// Configuration of an [`IceAgent`].
 #[derive(Debug, Clone)]
@@ -205,6 +205,10 @@ pub enum IceError {
     /// The agent was closed.
     #[error("the agent is closed")]
     Closed,
+    /// [`IceAgent::add_turn_stream`] for a server not configured with a
+    /// stream transport.
+    #[error("{0} is no TCP or TLS TURN server of the configuration")]
+    UnknownTurnServer(SocketAddr),
 }
 
 /// Counters of everything the agent received and did.
@@ -240,6 +244,9 @@ pub struct IceStats {
     pub prflx_remote: u64,
     /// Remote candidates refused (limit, unusable address).
     pub candidates_refused: u64,
+    /// TURN allocations made anew after the server lost one (a 437 to a
+    /// refresh, e.g. after the server restarted; RFC 8656 §8).
+    pub relays_reallocated: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).

@@ -22,7 +22,7 @@ pub mod turn;
 
 pub use agent::{
     IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus,
-    RelayedData, Transmit, TurnServer,
+    RelayedData, Transmit, TurnServer, TurnTransport,
 };
 pub use candidate::{Candidate, CandidateKind};
 pub use server::{StunServer, StunServerStats};

@@ -57,11 +57,13 @@ use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
 
-use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
+use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest};
 use crate::signaling::client::{SignalingClient, SignalingError};
 use crate::signaling::protocol::{ClientMessage, ErrorCode, ServerMessage};
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
+use meshrtc_ice::TurnTransport;
+use meshrtc_peer::turn_stream::{send_transmit, TurnStream};
 
 /// How a member connects.
 #[derive(Debug, Clone)]
@@ -95,6 +97,9 @@ pub struct MemberConfig {
     /// Sees every datagram sent and received (a capture) and, with
     /// `peer.key_log` on, every connection's secrets.
     pub tap: Option<Arc<dyn DatagramTap>>,
+    /// Whom to trust for TURN over TLS (the room's `turns:` servers);
+    /// without it those servers are left out. TURN over TCP needs nothing.
+    pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Hands a secret a mesh event carries to the tap.
@@ -126,6 +131,7 @@ impl MemberConfig {
             send_audio: true,
             layer_min_bitrates: vec![0],
             tap: None,
+            turn_tls: None,
         })
     }
 }
@@ -399,9 +405,14 @@ pub async fn join(
     }));
     let local_addrs = sockets.iter().map(|(a, _)| *a).collect();
     let reconnect_to = (config.server.clone(), config.server_trust.clone());
+    let turn = TurnStreamOpener {
+        inputs: in_tx,
+        tls: config.turn_tls.clone(),
+    };
     tokio::spawn(run(
         node,
         sockets,
+        turn,
         (sig, sig_rx, reconnect_to),
         in_rx,
         cmd_rx,
@@ -425,6 +436,7 @@ pub async fn join(
 async fn run(
     mut node: MeshNode,
     sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    turn: TurnStreamOpener,
     (mut sig, mut sig_rx, (server, trust)): (
         SignalingClient,
         mpsc::Receiver<ServerMessage>,
@@ -443,6 +455,9 @@ async fn run(
     // and what the node wanted to send meanwhile.
     let mut reconnecting: Option<Pin<Box<Reconnecting>>> = None;
     let mut held: VecDeque<ClientMessage> = VecDeque::new();
+    // TURN over TCP/TLS: streams the node asked for, opened in tasks.
+    let (opened_tx, mut opened_rx) = mpsc::channel::<(TurnStreamRequest, TurnStream)>(16);
+    let mut streams: Vec<TurnStream> = Vec::new();
     let stopped = loop {
         while let Some(m) = node.poll_signal() {
             if reconnecting.is_some() {
@@ -457,13 +472,14 @@ async fn run(
                 break;
             }
         }
+        while let Some(req) = node.poll_turn_stream_request() {
+            turn.open(req, opened_tx.clone());
+        }
         while let Some(t) = node.poll_transmit() {
-            if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
-                if let Some(tap) = &tap {
-                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
-                }
-                let _ = s.send_to(&t.payload, t.dst).await;
+            if let Some(tap) = &tap {
+                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
             }
+            send_transmit(t.src, t.dst, t.payload, &sockets, &streams).await;
         }
         while let Some(e) = node.poll_event() {
             if let Some(tap) = &tap {
@@ -488,12 +504,22 @@ async fn run(
                 next_stats = now + Duration::from_millis(500);
             }
         }
+        streams.retain(|s| {
+            if s.is_closed() {
+                node.remove_turn_stream(s.local);
+            }
+            !s.is_closed()
+        });
         let wake = node
             .poll_timeout()
             .unwrap_or(now + Duration::from_millis(100))
             .min(now + Duration::from_millis(100));
         let is_reconnecting = reconnecting.is_some();
         tokio::select! {
+            Some((req, stream)) = opened_rx.recv() => {
+                node.add_turn_stream(Instant::now(), req.slot, req.server, stream.local);
+                streams.push(stream);
+            }
             m = sig_rx.recv(), if !is_reconnecting => match m {
                 Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
                     break format!("the room did not keep our place: {message}");
@@ -569,12 +595,10 @@ async fn run(
         let _ = sig.send(m);
     }
     while let Some(t) = node.poll_transmit() {
-        if let Some((_, s)) = sockets.iter().find(|(a, _)| *a == t.src) {
-            if let Some(tap) = &tap {
-                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
-            }
-            let _ = s.send_to(&t.payload, t.dst).await;
+        if let Some(tap) = &tap {
+            tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
         }
+        send_transmit(t.src, t.dst, t.payload, &sockets, &streams).await;
     }
     while let Some(e) = node.poll_event() {
         out.push(e);
@@ -587,6 +611,40 @@ async fn run(
     // Let the leave message go out before the socket closes.
     tokio::time::sleep(Duration::from_millis(50)).await;
     sig.close();
+}
+
+/// How long opening a TCP or TLS connection to a TURN server may take.
+const TURN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens the streams to TCP/TLS TURN servers a node asks for (RFC 8656
+/// §3.1); what one carries goes to its slot's input queue.
+struct TurnStreamOpener {
+    inputs: Vec<mpsc::Sender<crate::fair_input::Datagram>>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl TurnStreamOpener {
+    /// Opens the stream in a task; sends it to `opened` once it is up. One
+    /// that cannot be opened (or TLS without a trust configuration) is left
+    /// out, as an unanswered UDP server would be.
+    fn open(&self, req: TurnStreamRequest, opened: mpsc::Sender<(TurnStreamRequest, TurnStream)>) {
+        let Some(input) = self.inputs.get(req.slot).cloned() else {
+            return;
+        };
+        let tls = self.tls.clone();
+        tokio::spawn(async move {
+            let stream = match (req.transport, tls) {
+                (TurnTransport::Tls, Some(tls)) => {
+                    TurnStream::connect_tls(req.server, tls, TURN_CONNECT_TIMEOUT, input).await
+                }
+                (TurnTransport::Tls, None) => return,
+                _ => TurnStream::connect_tcp(req.server, TURN_CONNECT_TIMEOUT, input).await,
+            };
+            if let Ok(stream) = stream {
+                let _ = opened.send((req, stream)).await;
+            }
+        });
+    }
 }
 
 /// The event channel with its policy when the caller falls behind: frames

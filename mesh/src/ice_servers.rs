@@ -4,33 +4,38 @@
 //! (`RTCIceServer` objects, W3C webrtc-pc §4.2.4). A sans-IO node cannot
 //! resolve host names, so it takes the URLs whose host is an IP literal:
 //! `stun:` (RFC 7064 §3.1) becomes a STUN server of the ICE agent, `turn:`
-//! with UDP transport (RFC 7065 §3.1; `?transport=udp` or none) with the
-//! entry's `username` and `credential` a TURN server (RFC 8656). What it
-//! cannot use (a host name, `turns:`, TCP transport, TURN without
-//! credentials, a URL that does not parse) is returned with the reason, so
-//! the caller can count and report it.
+//! (RFC 7065 §3.1) with the entry's `username` and `credential` a TURN
+//! server (RFC 8656) reached over UDP (`?transport=udp` or none) or TCP
+//! (`?transport=tcp`), and `turns:` one reached over TLS (port 5349 by
+//! default). What it cannot use (a host name, DTLS to the server
+//! (`turns:...?transport=udp`), TURN without credentials, a URL that does
+//! not parse) is returned with the reason, so the caller can count and
+//! report it.
 
 use std::net::{IpAddr, SocketAddr};
 
-use meshrtc_ice::{IceConfig, TurnServer};
+use meshrtc_ice::{IceConfig, TurnServer, TurnTransport};
 
 use crate::signaling::protocol::IceServer;
 
-/// The default port of STUN and TURN over UDP (RFC 8489 §9, RFC 8656 §3).
+/// The default port of STUN and TURN over UDP and TCP (RFC 8489 §9,
+/// RFC 8656 §3).
 const DEFAULT_PORT: u16 = 3478;
+/// The default port of TURN over TLS (`turns:`, RFC 7065 §3.1).
+const DEFAULT_TLS_PORT: u16 = 5349;
 
 /// Why a URL was left out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IceServerSkipped {
-    /// Not `stun:`, `turn:` (or `turns:`, which needs TLS to the server).
+    /// Not `stun:`, `turn:` or `turns:`.
     #[error("{0}: unsupported scheme")]
     Scheme(String),
     /// The host is a name: the node resolves nothing.
     #[error("{0}: host is not an IP address")]
     HostName(String),
-    /// TURN over TCP or TLS is not spoken yet.
-    #[error("{0}: only UDP transport")]
+    /// A transport to the server not spoken (DTLS: `turns:` over UDP).
+    #[error("{0}: unsupported transport")]
     Transport(String),
     /// A TURN URL without username or credential.
     #[error("{0}: TURN without credentials")]
@@ -41,7 +46,9 @@ pub enum IceServerSkipped {
 }
 
 /// Puts the usable servers of `servers` into `ice` (after those already
-/// there, without duplicates) and returns what was left out.
+/// there, without duplicates) and returns what was left out. A TURN server
+/// already there takes the credentials given now (renewed TURN REST
+/// credentials replace expiring ones).
 pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped> {
     let mut skipped = Vec::new();
     for server in servers {
@@ -52,14 +59,22 @@ pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped
                         ice.stun_servers.push(addr);
                     }
                 }
-                Ok((Scheme::Turn, addr)) => match (&server.username, &server.credential) {
+                Ok((Scheme::Turn(transport), addr)) => match (&server.username, &server.credential)
+                {
                     (Some(u), Some(c)) => {
-                        if !ice.turn_servers.iter().any(|t| t.addr == addr) {
-                            ice.turn_servers.push(TurnServer {
-                                addr,
-                                username: u.clone(),
-                                password: c.clone(),
-                            });
+                        let known = ice
+                            .turn_servers
+                            .iter_mut()
+                            .find(|t| t.addr == addr && t.transport == transport);
+                        match known {
+                            Some(known) => {
+                                known.username.clone_from(u);
+                                known.password.clone_from(c);
+                            }
+                            None => ice.turn_servers.push(TurnServer {
+                                transport,
+                                ..TurnServer::udp(addr, u, c)
+                            }),
                         }
                     }
                     _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
@@ -74,7 +89,7 @@ pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scheme {
     Stun,
-    Turn,
+    Turn(TurnTransport),
 }
 
 /// `scheme:host[:port][?transport=...]`, host an IPv4 literal or an IPv6
@@ -84,21 +99,26 @@ fn parse(url: &str) -> Result<(Scheme, SocketAddr), IceServerSkipped> {
     let (scheme, rest) = url.split_once(':').ok_or_else(bad)?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "stun" => Scheme::Stun,
-        "turn" => Scheme::Turn,
+        "turn" => Scheme::Turn(TurnTransport::Udp),
+        "turns" => Scheme::Turn(TurnTransport::Tls),
         _ => return Err(IceServerSkipped::Scheme(url.to_owned())),
     };
     let (hostport, query) = match rest.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
+        Some((h, q)) => (h, Some(q.to_ascii_lowercase())),
         None => (rest, None),
     };
-    match (scheme, query) {
-        (_, None) => {}
-        (Scheme::Turn, Some(q)) if q.eq_ignore_ascii_case("transport=udp") => {}
-        (Scheme::Turn, Some(q)) if q.to_ascii_lowercase().starts_with("transport=") => {
+    let scheme = match (scheme, query.as_deref()) {
+        (s, None) => s,
+        (Scheme::Turn(TurnTransport::Udp), Some("transport=udp")) => scheme,
+        (Scheme::Turn(TurnTransport::Udp), Some("transport=tcp")) => {
+            Scheme::Turn(TurnTransport::Tcp)
+        }
+        (Scheme::Turn(TurnTransport::Tls), Some("transport=tcp")) => scheme,
+        (Scheme::Turn(_), Some(q)) if q.starts_with("transport=") => {
             return Err(IceServerSkipped::Transport(url.to_owned()))
         }
         _ => return Err(bad()),
-    }
+    };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or_else(bad)?;
         let port = match after {
@@ -117,6 +137,7 @@ fn parse(url: &str) -> Result<(Scheme, SocketAddr), IceServerSkipped> {
     }
     let port = match port {
         Some(p) => p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad)?,
+        None if scheme == Scheme::Turn(TurnTransport::Tls) => DEFAULT_TLS_PORT,
         None => DEFAULT_PORT,
     };
     let ip: IpAddr = host
@@ -130,7 +151,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stun_and_udp_turn_with_ip_literals_are_taken_the_rest_is_reported() {
+    fn stun_and_turn_over_udp_tcp_and_tls_with_ip_literals_are_taken_the_rest_is_reported() {
         let servers = vec![
             IceServer::url("stun:192.0.2.1"),
             IceServer {
@@ -138,7 +159,9 @@ mod tests {
                     "turn:192.0.2.2:3479?transport=udp".into(),
                     "turn:[2001:db8::1]".into(),
                     "turn:192.0.2.2:443?transport=tcp".into(),
-                    "turns:192.0.2.2:5349".into(),
+                    "turns:192.0.2.2".into(),
+                    "turns:192.0.2.2:443?transport=tcp".into(),
+                    "turns:192.0.2.2:5349?transport=udp".into(),
                 ],
                 username: Some("1700000000:ada".into()),
                 credential: Some("c2VjcmV0".into()),
@@ -158,36 +181,50 @@ mod tests {
                 "[2001:db8::2]:3478".parse().unwrap(),
             ]
         );
-        let turn: Vec<(SocketAddr, &str, &str)> = ice
+        assert!(ice
             .turn_servers
             .iter()
-            .map(|t| (t.addr, t.username.as_str(), t.password.as_str()))
+            .all(|t| (t.username.as_str(), t.password.as_str()) == ("1700000000:ada", "c2VjcmV0")));
+        let turn: Vec<(SocketAddr, TurnTransport)> = ice
+            .turn_servers
+            .iter()
+            .map(|t| (t.addr, t.transport))
             .collect();
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
         assert_eq!(
             turn,
             vec![
-                (
-                    "192.0.2.2:3479".parse().unwrap(),
-                    "1700000000:ada",
-                    "c2VjcmV0"
-                ),
-                (
-                    "[2001:db8::1]:3478".parse().unwrap(),
-                    "1700000000:ada",
-                    "c2VjcmV0"
-                ),
+                (at("192.0.2.2:3479"), TurnTransport::Udp),
+                (at("[2001:db8::1]:3478"), TurnTransport::Udp),
+                (at("192.0.2.2:443"), TurnTransport::Tcp),
+                (at("192.0.2.2:5349"), TurnTransport::Tls),
+                (at("192.0.2.2:443"), TurnTransport::Tls),
             ]
         );
         assert_eq!(
             skipped,
             vec![
-                IceServerSkipped::Transport("turn:192.0.2.2:443?transport=tcp".into()),
-                IceServerSkipped::Scheme("turns:192.0.2.2:5349".into()),
+                IceServerSkipped::Transport("turns:192.0.2.2:5349?transport=udp".into()),
                 IceServerSkipped::NoCredentials("turn:192.0.2.9".into()),
                 IceServerSkipped::HostName("stun:stun.example.org:19302".into()),
                 IceServerSkipped::Malformed("stun:192.0.2.1:0".into()),
             ]
         );
+    }
+
+    #[test]
+    fn renewed_turn_credentials_replace_those_of_the_same_server() {
+        let entry = |user: &str| IceServer {
+            urls: vec!["turn:192.0.2.2:3478".into()],
+            username: Some(user.into()),
+            credential: Some(format!("pw-{user}")),
+        };
+        let mut ice = IceConfig::controlled(0);
+        assert!(apply(&[entry("1700000060:p1")], &mut ice).is_empty());
+        assert!(apply(&[entry("1700000090:p1")], &mut ice).is_empty());
+        assert_eq!(ice.turn_servers.len(), 1);
+        assert_eq!(ice.turn_servers[0].username, "1700000090:p1");
+        assert_eq!(ice.turn_servers[0].password, "pw-1700000090:p1");
     }
 
     #[test]

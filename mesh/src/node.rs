@@ -99,6 +99,8 @@ use meshrtc_cc::BandwidthUsage;
 
 mod negotiation;
 mod resume;
+mod turn_streams;
+pub use turn_streams::TurnStreamRequest;
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -306,6 +308,8 @@ pub struct MeshStats {
     /// (a host name, TCP or TLS transport, TURN without credentials; see
     /// [`crate::ice_servers`]).
     pub ice_servers_skipped: u64,
+    /// `ice-servers` messages taken (renewed TURN credentials).
+    pub ice_servers_renewed: u64,
 }
 
 /// What one member asked of the node, and what was refused.
@@ -413,6 +417,8 @@ pub struct MeshNode {
     /// The `resume` token of the last `welcome`.
     resume_token: Option<String>,
     signaling_resumes: u64,
+    ice_servers_renewed: u64,
+    turn_streams: turn_streams::TurnStreams,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -479,6 +485,8 @@ impl MeshNode {
             ice_servers_skipped: 0,
             resume_token: None,
             signaling_resumes: 0,
+            ice_servers_renewed: 0,
+            turn_streams: turn_streams::TurnStreams::default(),
             screen: false,
             screen_keyframe: false,
             rng,
@@ -553,6 +561,9 @@ impl MeshNode {
         for a in &self.config.slots[slot] {
             pc.add_local_address(*a);
         }
+        for (server, local) in self.turn_streams_of(slot) {
+            let _ = pc.add_turn_stream(now, server, local);
+        }
         let id = info.id.clone();
         if let Some(s) = self.slot_ids.get_mut(slot) {
             *s = Some(id.clone());
@@ -620,17 +631,18 @@ impl MeshNode {
                 ..
             } => {
                 self.resume_token = resume;
-                if self.id.as_deref() == Some(id.as_str()) {
-                    self.on_resumed(now, peers);
-                    return;
-                }
                 // The room's STUN and TURN servers, for every connection
-                // made from now on (RFC 8445 §5.1.1: gathered per agent).
+                // made from now on (RFC 8445 §5.1.1: gathered per agent);
+                // a resumed welcome's are fresh credentials.
                 let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
                 for s in &skipped {
                     tracing::debug!("ice server from welcome left out: {s}");
                 }
                 self.ice_servers_skipped += skipped.len() as u64;
+                if self.id.as_deref() == Some(id.as_str()) {
+                    self.on_resumed(now, peers);
+                    return;
+                }
                 self.id = Some(id.clone());
                 self.events.push_back(MeshEvent::Joined {
                     id,
@@ -640,6 +652,14 @@ impl MeshNode {
                 for p in peers {
                     self.offer_to(now, p);
                 }
+            }
+            ServerMessage::IceServers { ice_servers } => {
+                // Renewed TURN credentials (the server's TURN REST ones):
+                // for connections made from now on; an allocation that
+                // exists keeps the username it was made with.
+                let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                self.ice_servers_skipped += skipped.len() as u64;
+                self.ice_servers_renewed += 1;
             }
             ServerMessage::PeerJoined { peer } => {
                 // The newcomer will offer; be ready for it.
@@ -739,7 +759,8 @@ impl MeshNode {
     /// A datagram from `from` arrived at our local address `to`: it goes
     /// to the connection that owns `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        let Some(slot) = self.config.slots.iter().position(|s| s.contains(&to)) else {
+        let slot = self.config.slots.iter().position(|s| s.contains(&to));
+        let Some(slot) = slot.or_else(|| self.turn_stream_slot(to)) else {
             return;
         };
         let Some(id) = self.slot_ids.get_mut(slot).and_then(Option::take) else {
@@ -1275,6 +1296,7 @@ impl MeshNode {
             ice_restarts: self.ice_restarts,
             ice_servers_skipped: self.ice_servers_skipped,
             signaling_resumes: self.signaling_resumes,
+            ice_servers_renewed: self.ice_servers_renewed,
         }
     }
 }

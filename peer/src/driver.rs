@@ -18,6 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType};
 use crate::frame::PacketizedFrame;
 use crate::tap::{DatagramTap, TapDirection, TapSecret};
+use crate::turn_stream::TurnStream;
+use crate::Transmit;
+use meshrtc_ice::TurnTransport;
 use meshrtc_sdp::negotiate::MediaKind;
 
 /// The STUN server browsers are given by default (unreachable without
@@ -33,10 +36,14 @@ pub struct DriverConfig {
     pub bind: Vec<IpAddr>,
     /// STUN servers as `stun:host:port` URLs.
     pub stun_urls: Vec<String>,
-    /// How long a STUN server name may take to resolve.
+    /// How long a STUN server name may take to resolve, and a TCP or TLS
+    /// connection to a TURN server to open.
     pub resolve_timeout: Duration,
     /// Sees every datagram sent and received (a capture), if set.
     pub tap: Option<Arc<dyn DatagramTap>>,
+    /// Whom to trust for TURN over TLS (`turns:` servers in
+    /// `peer.ice.turn_servers`); without it those servers are left out.
+    pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl DriverConfig {
@@ -48,6 +55,7 @@ impl DriverConfig {
             stun_urls: vec![DEFAULT_STUN.to_string()],
             resolve_timeout: Duration::from_secs(2),
             tap: None,
+            turn_tls: None,
         }
     }
 }
@@ -381,6 +389,14 @@ pub async fn spawn(
     }
     let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
     config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
+    let stream_servers: Vec<(SocketAddr, TurnTransport)> = config
+        .peer
+        .ice
+        .turn_servers
+        .iter()
+        .filter(|t| t.transport.is_stream())
+        .map(|t| (t.addr, t.transport))
+        .collect();
     let now = Instant::now();
     let mut pc = PeerConnection::new(config.peer, now)?;
     for a in &local_addrs {
@@ -392,10 +408,33 @@ pub async fn spawn(
     for s in &sockets {
         spawn_reader(s.clone(), in_tx.clone());
     }
+    // TURN over TCP and TLS (RFC 8656 §3.1): one connection per server,
+    // made before gathering so that gathering waits for its allocation. A
+    // server that cannot be reached is left out, as an unanswered UDP
+    // one would be.
+    let mut streams = Vec::new();
+    for (server, transport) in stream_servers {
+        let timeout = config.resolve_timeout;
+        let connected = match (transport, &config.turn_tls) {
+            (TurnTransport::Tls, Some(tls)) => {
+                TurnStream::connect_tls(server, tls.clone(), timeout, in_tx.clone()).await
+            }
+            (TurnTransport::Tls, None) => continue,
+            _ => TurnStream::connect_tcp(server, timeout, in_tx.clone()).await,
+        };
+        if let Ok(s) = connected {
+            if pc
+                .add_turn_stream(Instant::now(), s.server, s.local)
+                .is_ok()
+            {
+                streams.push(s);
+            }
+        }
+    }
     // Every event of this connection carries its local addresses (issue 21).
     let span = tracing::debug_span!("connection", local = ?local_addrs);
     tokio::spawn(tracing::Instrument::instrument(
-        run(pc, sockets, cmd_rx, in_rx, ev_tx, config.tap),
+        run(pc, sockets, streams, cmd_rx, in_rx, ev_tx, config.tap),
         span,
     ));
     Ok((
@@ -407,9 +446,14 @@ pub async fn spawn(
     ))
 }
 
+async fn send_out(t: Transmit, udp: &[(SocketAddr, Arc<UdpSocket>)], streams: &[TurnStream]) {
+    crate::turn_stream::send_transmit(t.src, t.dst, t.payload, udp, streams).await;
+}
+
 async fn run(
     mut pc: PeerConnection,
     sockets: Vec<Arc<UdpSocket>>,
+    streams: Vec<TurnStream>,
     mut cmds: mpsc::UnboundedReceiver<Command>,
     mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
     events: mpsc::UnboundedSender<PeerEvent>,
@@ -422,12 +466,10 @@ async fn run(
     loop {
         // Drain what the connection has for us.
         while let Some(t) = pc.poll_transmit() {
-            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
-                if let Some(tap) = &tap {
-                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
-                }
-                let _ = s.send_to(&t.payload, t.dst).await;
+            if let Some(tap) = &tap {
+                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
             }
+            send_out(t, &local, &streams).await;
         }
         while let Some(e) = pc.poll_event() {
             if let (Some(tap), Some(s)) = (&tap, TapSecret::of_event(&e)) {
@@ -446,12 +488,10 @@ async fn run(
                     None | Some(Command::Close) => {
                         pc.close();
                         while let Some(t) = pc.poll_transmit() {
-                            if let Some((_, s)) = local.iter().find(|(a, _)| *a == t.src) {
-                                if let Some(tap) = &tap {
-                                    tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
-                                }
-                                let _ = s.send_to(&t.payload, t.dst).await;
+                            if let Some(tap) = &tap {
+                                tap.datagram(TapDirection::Sent, t.src, t.dst, &t.payload);
                             }
+                            send_out(t, &local, &streams).await;
                         }
                         while let Some(e) = pc.poll_event() {
                             let _ = events.send(e);

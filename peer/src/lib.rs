@@ -15,6 +15,8 @@ pub mod demux;
 pub mod driver;
 pub mod frame;
 pub mod tap;
+#[cfg(feature = "tokio")]
+pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{

@@ -13,23 +13,68 @@
 //! as if they came from the peer's address to the relayed address, and
 //! anything else (DTLS, SRTP) is returned to the owner with that same
 //! 5-tuple, which is the one [`IceAgent::path_status`] validates.
+//!
+//! A server reached over TCP or TLS (RFC 8656 §3.1) gets one allocation per
+//! stream the owner opened to it ([`IceAgent::add_turn_stream`]): the
+//! stream's local address stands for the host base (transmits leave "from"
+//! it, the owner writes them to the stream; what the stream carries, split
+//! by [`crate::turn::StreamFramer`], comes in addressed to it), ChannelData
+//! is padded (§12.5), and the Allocate response's mapped address, a TCP
+//! mapping, is no server-reflexive UDP candidate.
 
 use super::{IceAgent, IceError, Local, PairState, Transmit};
 use crate::candidate::{Candidate, CandidateKind};
-use crate::turn::{TurnClient, TurnConfig, TurnEvent, TurnState, TurnStats};
+use crate::turn::{TurnClient, TurnConfig, TurnError, TurnEvent, TurnState, TurnStats};
+
+/// Allocations made anew on one base after the server lost them.
+const MAX_REALLOCATIONS: u8 = 3;
 use rand_chacha::rand_core::RngCore;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// How the client reaches a TURN server (RFC 8656 §3.1; the relayed
+/// transport is UDP in every case).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TurnTransport {
+    /// Datagrams to the server (`turn:` URL, the default).
+    #[default]
+    Udp,
+    /// A TCP connection to the server (`turn:...?transport=tcp`).
+    Tcp,
+    /// TLS over TCP (`turns:`).
+    Tls,
+}
+
+impl TurnTransport {
+    /// TCP or TLS: STUN and ChannelData travel in a byte stream.
+    pub fn is_stream(self) -> bool {
+        self != TurnTransport::Udp
+    }
+}
+
 /// A TURN server to allocate on, with its long-term credentials.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TurnServer {
-    /// The server's transport address (UDP).
+    /// The server's transport address.
     pub addr: SocketAddr,
     /// USERNAME.
     pub username: String,
     /// The password.
     pub password: String,
+    /// UDP, or a stream the owner opens ([`IceAgent::add_turn_stream`]).
+    pub transport: TurnTransport,
+}
+
+impl TurnServer {
+    /// A server reached over UDP.
+    pub fn udp(addr: SocketAddr, username: &str, password: &str) -> TurnServer {
+        TurnServer {
+            addr,
+            username: username.to_owned(),
+            password: password.to_owned(),
+            transport: TurnTransport::Udp,
+        }
+    }
 }
 
 impl std::fmt::Debug for TurnServer {
@@ -37,6 +82,7 @@ impl std::fmt::Debug for TurnServer {
         f.debug_struct("TurnServer")
             .field("addr", &self.addr)
             .field("username", &self.username)
+            .field("transport", &self.transport)
             .finish()
     }
 }
@@ -57,9 +103,14 @@ pub struct RelayedData<'a> {
 #[derive(Debug)]
 pub(super) struct Relay {
     client: TurnClient,
+    /// The host base, or for a stream the stream's local address.
     base: SocketAddr,
     /// The allocation's relayed address, once it exists.
     relayed: Option<SocketAddr>,
+    /// Reached over TCP or TLS.
+    stream: bool,
+    /// Allocations made anew on this base after the server lost one.
+    reallocations: u8,
 }
 
 impl Relay {
@@ -78,30 +129,89 @@ impl IceAgent {
             .collect()
     }
 
-    /// Starts an allocation per TURN server and host base of its family.
+    /// Starts an allocation per UDP TURN server and host base of its
+    /// family, and one on each stream already added.
     pub(super) fn start_relays(&mut self, now: Instant) {
         let bases = self.host_bases();
         for server in self.config.turn_servers.clone() {
+            if server.transport.is_stream() {
+                continue;
+            }
             for &base in bases
                 .iter()
                 .filter(|b| b.is_ipv4() == server.addr.is_ipv4())
             {
-                let mut cfg = TurnConfig::new(server.addr, &server.username, &server.password);
-                cfg.rto = self.config.stun_rto;
-                cfg.max_sends = self.config.stun_max_sends;
-                cfg.software = self.config.software.clone();
-                let mut seed = [0u8; 32];
-                self.rng.fill_bytes(&mut seed);
-                let mut client = TurnClient::new(cfg, seed);
-                client.allocate(now);
+                let client = self.turn_client(&server);
                 self.relays.push(Relay {
                     client,
                     base,
                     relayed: None,
+                    stream: false,
+                    reallocations: 0,
                 });
             }
         }
+        for r in &mut self.relays {
+            if r.client.state() == TurnState::Idle {
+                r.client.allocate(now);
+            }
+        }
         self.drain_relays(now);
+    }
+
+    fn turn_client(&mut self, server: &TurnServer) -> TurnClient {
+        let mut cfg = TurnConfig::new(server.addr, &server.username, &server.password);
+        cfg.rto = self.config.stun_rto;
+        cfg.max_sends = self.config.stun_max_sends;
+        cfg.software = self.config.software.clone();
+        cfg.stream = server.transport.is_stream();
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        TurnClient::new(cfg, seed)
+    }
+
+    /// The owner opened a TCP or TLS connection from `local` to the TURN
+    /// server at `server` (one of [`IceConfig::turn_servers`] with a stream
+    /// transport): an allocation is made over it, at once if gathering has
+    /// started, else with gathering. Transmits with `src == local` go to
+    /// that stream; each message the stream carries is handed in as a
+    /// datagram from `server` to `local`. Add streams before gathering for
+    /// gathering to wait for them.
+    ///
+    /// [`IceConfig::turn_servers`]: super::IceConfig::turn_servers
+    pub fn add_turn_stream(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), IceError> {
+        let Some(config) = self
+            .config
+            .turn_servers
+            .iter()
+            .find(|t| t.addr == server && t.transport.is_stream())
+            .cloned()
+        else {
+            return Err(IceError::UnknownTurnServer(server));
+        };
+        // A UDP base with the same address would make the 5-tuple
+        // ambiguous (`is_relay_server`); so would a second stream.
+        if self.relays.iter().any(|r| r.base == local) || self.host_bases().contains(&local) {
+            return Err(IceError::UnusableLocalAddress(local));
+        }
+        let mut client = self.turn_client(&config);
+        if self.gathering.is_some() {
+            client.allocate(now);
+        }
+        self.relays.push(Relay {
+            client,
+            base: local,
+            relayed: None,
+            stream: true,
+            reallocations: 0,
+        });
+        self.drain_relays(now);
+        Ok(())
     }
 
     /// Whether a datagram from `from` to our `local` address comes from one
@@ -216,20 +326,33 @@ impl IceAgent {
                         let base = self.relays[i].base;
                         let server = self.relays[i].client.server();
                         tracing::debug!(%server, %relayed, "TURN allocation made: relayed address {relayed}");
-                        if let Some(m) = mapped {
+                        let stream = self.relays[i].stream;
+                        if let (Some(m), false) = (mapped, stream) {
                             self.add_srflx(base, server, m);
                         }
-                        self.add_relayed(base, server, relayed, mapped);
+                        self.add_relayed(base, server, relayed, mapped, stream);
                         check_done = true;
                     }
-                    TurnEvent::Failed(why) => {
-                        tracing::debug!(server = %self.relays[i].client.server(), "TURN allocation failed: {why}");
-                        if let Some(relayed) = self.relays[i].relayed.take() {
+                    TurnEvent::Failed(err) => {
+                        tracing::debug!(server = %self.relays[i].client.server(), "TURN allocation failed: {err}");
+                        let had = self.relays[i].relayed.take();
+                        if let Some(relayed) = had {
                             for p in 0..self.pairs.len() {
                                 if self.locals[self.pairs[p].local].base == relayed {
                                     self.pairs[p].state = PairState::Failed;
                                 }
                             }
+                        }
+                        // The server lost an allocation we had (it
+                        // restarted, or expired it): allocate again on the
+                        // same base, a new relayed candidate, a few times.
+                        let lost = err == TurnError::AllocationLost && had.is_some();
+                        let again = lost
+                            && self.relays[i].reallocations < MAX_REALLOCATIONS
+                            && self.reallocate(now, i);
+                        // Its pairs failed (or a new allocation did not
+                        // come): the agent's state follows.
+                        if !again && (had.is_some() || self.relays[i].reallocations > 0) {
                             self.update_failed(now);
                         }
                         check_done = true;
@@ -244,16 +367,45 @@ impl IceAgent {
         }
     }
 
+    /// A new allocation for relay `i`, whose server lost the last one;
+    /// false when its server is no longer one of the configuration's.
+    fn reallocate(&mut self, now: Instant, i: usize) -> bool {
+        let server = self.relays[i].client.server();
+        let transport = if self.relays[i].stream {
+            TurnTransport::Tcp
+        } else {
+            TurnTransport::Udp
+        };
+        let Some(config) = self
+            .config
+            .turn_servers
+            .iter()
+            .find(|t| t.addr == server && t.transport.is_stream() == (transport.is_stream()))
+            .cloned()
+        else {
+            return false;
+        };
+        let mut client = self.turn_client(&config);
+        client.allocate(now);
+        self.relays[i].client = client;
+        self.relays[i].reallocations += 1;
+        self.stats.relays_reallocated += 1;
+        true
+    }
+
     /// A relayed candidate (RFC 8445 §5.1.1.2): type preference 0, its own
     /// base, a foundation of its own per host base and server (§5.1.1.3),
     /// and the server-reflexive address as related address, as browsers
-    /// signal it.
+    /// signal it. A relay reached over a stream has the lower local
+    /// preference (§5.1.2.1 leaves it to us; UDP to the server adds no
+    /// head-of-line blocking, so it is preferred, as browsers do).
     fn add_relayed(
         &mut self,
         base: SocketAddr,
         server: SocketAddr,
         relayed: SocketAddr,
         mapped: Option<SocketAddr>,
+        stream: bool,
     ) {
         if self.locals.iter().any(|l| l.cand.addr == relayed) {
             return;
@@ -263,9 +415,15 @@ impl IceAgent {
             .iter()
             .filter(|l| l.cand.kind == CandidateKind::Relayed);
         let preference = 65535u16.saturating_sub(n.count() as u16);
+        let preference = if stream { preference / 2 } else { preference };
         let related = mapped.unwrap_or(base);
         let kind = CandidateKind::Relayed;
-        let cand = Candidate::gathered(kind, relayed, base, server, preference, related);
+        let mut cand = Candidate::gathered(kind, relayed, base, server, preference, related);
+        if stream {
+            // The transport to the server is part of the foundation
+            // (RFC 8445 §5.1.1.3): UDP and TCP relays on one server differ.
+            cand.foundation.push('t');
+        }
         self.locals.push(Local {
             cand: cand.clone(),
             base: relayed,

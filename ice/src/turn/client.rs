@@ -194,6 +194,9 @@ pub struct TurnStats {
     pub refreshes_sent: u64,
     /// 438 Stale Nonce answered.
     pub stale_nonces: u64,
+    /// 401 to a request signed under the server's realm: the credentials
+    /// were refused (wrong, or TURN REST ones past their expiry).
+    pub unauthorized: u64,
     /// 300 Try Alternate followed.
     pub redirects: u64,
     /// 437 Allocation Mismatch received.
@@ -714,6 +717,7 @@ impl TurnClient {
                 // credentials are wrong (RFC 8489 §9.2.5).
                 let same_realm = self.auth.as_ref().is_some_and(|a| a.realm == realm);
                 if txn.key.is_some() && same_realm {
+                    self.stats.unauthorized += 1;
                     self.request_failed(now, txn.req, TurnError::Unauthorized, code);
                     return;
                 }

@@ -28,14 +28,16 @@ mod channel_data;
 mod client;
 mod credentials;
 mod error;
+mod stream;
 
 pub use channel_data::{
-    emit_channel_data, is_valid_channel, ChannelData, StreamFramer, CHANNEL_DATA_HEADER_LEN,
-    MAX_CHANNEL, MIN_CHANNEL,
+    emit_channel_data, is_valid_channel, ChannelData, CHANNEL_DATA_HEADER_LEN, MAX_CHANNEL,
+    MIN_CHANNEL,
 };
 pub use client::{Received, TurnClient, TurnConfig, TurnEvent, TurnState, TurnStats, TurnTransmit};
 pub use credentials::{long_term_key, rest_credentials, TurnCredentials};
 pub use error::TurnError;
+pub use stream::StreamFramer;
 
 #[cfg(test)]
 mod tests;

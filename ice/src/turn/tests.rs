@@ -246,9 +246,11 @@ fn stale_nonce_is_retried_with_the_new_nonce_and_a_loop_of_them_fails() {
 fn second_401_after_authenticating_means_wrong_credentials() {
     let t0 = Instant::now();
     let (mut c, second) = challenged(t0);
+    assert_eq!(c.stats().unauthorized, 0);
     reply(&mut c, t0, &second, Class::Error, None, error(401));
     assert!(transmits(&mut c).is_empty());
     assert_failed(&mut c, TurnError::Unauthorized);
+    assert_eq!(c.stats().unauthorized, 1);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 pub mod protocol;
 pub mod rooms;
+pub mod turn_rest;
 
 #[cfg(feature = "net")]
 pub mod client;
@@ -22,6 +23,7 @@ pub use protocol::{
     ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
 };
 pub use rooms::{ClientId, CloseReason, Output, RoomPasswords, Rooms, RoomsConfig, RoomsStats};
+pub use turn_rest::TurnRest;
 
 #[cfg(feature = "net")]
 pub use client::{SignalingClient, SignalingError};

@@ -94,6 +94,15 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<String>,
     },
+    /// Fresh ICE servers for a member already in a room: the server's
+    /// time-limited TURN credentials (TURN REST form) are renewed before
+    /// they expire. They are for allocations made from now on (an ICE
+    /// restart, a new member's connection); an existing allocation keeps
+    /// the username it was made with (RFC 8656 §7.2).
+    IceServers {
+        /// The complete list, replacing the one of `welcome`.
+        ice_servers: Vec<IceServer>,
+    },
     /// Someone joined our room; they will send us an offer.
     PeerJoined {
         /// The newcomer.

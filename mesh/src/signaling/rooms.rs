@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::protocol::{
     ClientMessage, ErrorCode, IceCandidateInit, IceServer, PeerInfo, ServerMessage,
 };
+use super::turn_rest::TurnRest;
 
 /// Limits of a signaling server.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,11 @@ pub struct RoomsConfig {
     /// it back without the others hearing `peer-left`. Zero: no resume
     /// tokens, a drop is a departure.
     pub resume_window: Duration,
+    /// TURN servers sharing a secret with this server: every `welcome`
+    /// adds an entry with the member's own time-limited credentials, and
+    /// an `ice-servers` message renews them half-way through their
+    /// lifetime ([`TurnRest`]).
+    pub turn_rest: Option<TurnRest>,
 }
 
 /// Which rooms require a password. A `join` to such a room without the
@@ -115,6 +121,7 @@ impl Default for RoomsConfig {
             passwords: RoomPasswords::default(),
             ice_servers: Vec::new(),
             resume_window: Duration::from_secs(30),
+            turn_rest: None,
         }
     }
 }
@@ -266,6 +273,8 @@ pub struct RoomsStats {
     /// Suspended members whose place expired (or whose held messages
     /// overflowed); the others got `peer-left` then.
     pub resume_expired: u64,
+    /// TURN credentials handed out (in `welcome` and in renewals).
+    pub turn_credentials_issued: u64,
 }
 
 impl RoomsStats {
@@ -321,6 +330,8 @@ pub struct Rooms {
     resume_tokens: HashMap<String, ClientId>,
     /// Makes resume tokens.
     rng: ChaCha20Rng,
+    /// When each member's TURN credentials are renewed.
+    turn_renewals: HashMap<ClientId, Instant>,
 }
 
 impl Rooms {
@@ -349,6 +360,7 @@ impl Rooms {
             suspended: HashMap::new(),
             resume_tokens: HashMap::new(),
             rng: ChaCha20Rng::from_seed(seed),
+            turn_renewals: HashMap::new(),
         }
     }
 
@@ -476,7 +488,7 @@ impl Rooms {
                 room,
                 name,
                 password,
-            } => self.join(client, room, name, password.as_deref(), &mut out),
+            } => self.join(now, client, room, name, password.as_deref(), &mut out),
             ClientMessage::Leave => {
                 if self.room_of(client).is_some() {
                     self.leave_room(client, &mut out);
@@ -500,7 +512,7 @@ impl Rooms {
                 let relayed = |from| candidate_message(from, candidate);
                 self.relay(client, &to, relayed, &mut out)
             }
-            ClientMessage::Resume { token } => self.resume(client, &token, &mut out),
+            ClientMessage::Resume { token } => self.resume(now, client, &token, &mut out),
         }
         out
     }
@@ -540,6 +552,7 @@ impl Rooms {
 
     fn join(
         &mut self,
+        now: Instant,
         client: ClientId,
         room: String,
         name: String,
@@ -585,7 +598,7 @@ impl Rooms {
             room: room.clone(),
             peers,
             max_members: self.config.max_members,
-            ice_servers: self.config.ice_servers.clone(),
+            ice_servers: self.member_ice_servers(now, client, client),
             resume: resume.clone(),
         };
         out.push(Output::Send {
@@ -665,6 +678,7 @@ impl Rooms {
     /// Takes a client out of its room; the others get `peer-left` and an
     /// empty room is removed.
     fn leave_room(&mut self, client: ClientId, out: &mut Vec<Output>) {
+        self.turn_renewals.remove(&client);
         let wire = self.wire_id(client);
         let Some(joined) = self.clients.get_mut(&client).and_then(|c| c.joined.take()) else {
             return;
@@ -745,3 +759,4 @@ fn candidate_message(from: String, candidate: Option<IceCandidateInit>) -> Serve
 mod resume;
 #[cfg(test)]
 mod tests;
+mod turn_renewal;

@@ -136,6 +136,8 @@ pub struct PeerConnection {
     closed: bool,
 
     local_addrs: Vec<SocketAddr>,
+    /// Streams to TCP/TLS TURN servers: (server, our end).
+    turn_streams: Vec<(SocketAddr, SocketAddr)>,
     ice: Option<IceAgent>,
     ice_state: IceState,
     selected: Option<(SocketAddr, SocketAddr)>,
@@ -267,6 +269,7 @@ impl PeerConnection {
             dtls_state: DtlsState::New,
             closed: false,
             local_addrs: Vec::new(),
+            turn_streams: Vec::new(),
             ice: None,
             ice_state: IceState::New,
             selected: None,

@@ -4,6 +4,36 @@
 use super::*;
 
 impl PeerConnection {
+    /// The owner opened a TCP or TLS connection from `local` to the TURN
+    /// server `server` (configured in `ice.turn_servers` with a stream
+    /// transport, RFC 8656 §3.1): an allocation is made over it. Transmits
+    /// with `src == local` are written to that stream; each message read
+    /// from it (split with `meshrtc_ice::turn::StreamFramer`) comes in
+    /// through [`PeerConnection::handle_datagram`] from `server` to `local`.
+    pub fn add_turn_stream(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        local: SocketAddr,
+    ) -> Result<(), meshrtc_ice::IceError> {
+        if let Some(ice) = &mut self.ice {
+            ice.add_turn_stream(now, server, local)?;
+            self.drain_ice(now);
+        } else if !self
+            .config
+            .ice
+            .turn_servers
+            .iter()
+            .any(|t| t.addr == server && t.transport.is_stream())
+        {
+            return Err(meshrtc_ice::IceError::UnknownTurnServer(server));
+        }
+        if !self.turn_streams.contains(&(server, local)) {
+            self.turn_streams.push((server, local));
+        }
+        Ok(())
+    }
+
     pub(super) fn ensure_ice(&mut self, controlling: bool, now: Instant) {
         if self.ice.is_some() {
             return;
@@ -14,6 +44,9 @@ impl PeerConnection {
         let mut ice = IceAgent::new(cfg, now);
         for a in &self.local_addrs {
             let _ = ice.add_local_host(*a);
+        }
+        for &(server, local) in &self.turn_streams {
+            let _ = ice.add_turn_stream(now, server, local);
         }
         ice.start_gathering(now);
         self.ice = Some(ice);

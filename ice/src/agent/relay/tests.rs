@@ -3,8 +3,8 @@
 //! (long-term auth, permissions, channels, Send/Data indications,
 //! ChannelData). The live tests against coturn are in tests/integration.
 
-use super::super::{IceAgent, IceConfig, IceEvent, IceState, PathStatus};
-use super::{RelayedData, TurnServer};
+use super::super::{IceAgent, IceConfig, IceError, IceEvent, IceState, PathStatus, Transmit};
+use super::{RelayedData, TurnServer, TurnTransport};
 use crate::candidate::{Candidate, CandidateKind};
 use crate::stun::{
     AttrType, Attribute, Class, ErrorCode, Message, MessageBuilder, Method, ShortTermKey,
@@ -64,6 +64,11 @@ impl FakeTurn {
     /// A datagram from a client to the server's address.
     fn on_client_datagram(&mut self, from: SocketAddr, data: &[u8]) -> Vec<Datagram> {
         let Some(a) = self.allocs.iter().position(|a| a.client == from) else {
+            // No allocation (e.g. after a restart): data is dropped.
+            let request = Message::parse(data).is_ok_and(|m| m.class() == Class::Request);
+            if !request {
+                return vec![];
+            }
             return self.request(from, data).into_iter().collect();
         };
         if let Ok(cd) = ChannelData::parse(data) {
@@ -139,6 +144,17 @@ impl FakeTurn {
                 self.allocs[a].channels.push((ch, peer?));
                 Some((self.addr, from, self.respond(&msg, Class::Success, |_| {})))
             }
+            // RFC 8656 §8: no allocation on this 5-tuple.
+            (Method::REFRESH | Method::CREATE_PERMISSION | Method::CHANNEL_BIND, None) => {
+                let out = self.respond(&msg, Class::Error, |b| {
+                    b.add(&Attribute::ErrorCode(ErrorCode {
+                        code: 437,
+                        reason: "Allocation Mismatch",
+                    }))
+                    .unwrap();
+                });
+                Some((self.addr, from, out))
+            }
             (Method::REFRESH, Some(a)) => {
                 if msg.raw(AttrType::LIFETIME)?.value == [0, 0, 0, 0] {
                     self.allocs.remove(a);
@@ -180,11 +196,7 @@ fn relay_only_agent(controlling: bool, host: &str, server: SocketAddr) -> IceAge
     } else {
         IceConfig::controlled(2)
     };
-    cfg.turn_servers = vec![TurnServer {
-        addr: server,
-        username: "user".into(),
-        password: "pass".into(),
-    }];
+    cfg.turn_servers = vec![TurnServer::udp(server, "user", "pass")];
     cfg.relay_only = true;
     let t0 = Instant::now();
     let mut a = IceAgent::new(cfg, t0);
@@ -201,6 +213,11 @@ struct World {
     /// Non-STUN data each agent received through its relay.
     received: [Vec<(SocketAddr, SocketAddr, Vec<u8>)>; 2],
     direct_dropped: usize,
+    /// The local address of an agent's TCP stream to the server, if it
+    /// reaches the server over one.
+    streams: [Option<SocketAddr>; 2],
+    /// What left through a stream, message by message.
+    stream_sent: Vec<Vec<u8>>,
 }
 
 impl World {
@@ -215,7 +232,28 @@ impl World {
             now: Instant::now(),
             received: [vec![], vec![]],
             direct_dropped: 0,
+            streams: [None, None],
+            stream_sent: Vec::new(),
         }
+    }
+
+    /// Agent 0 reaches the server over TCP, from `10.0.0.1:2000`.
+    fn with_stream() -> World {
+        let mut w = World::new();
+        let server = w.turn.addr;
+        let mut cfg = IceConfig::controlling(1);
+        cfg.turn_servers = vec![TurnServer {
+            transport: TurnTransport::Tcp,
+            ..TurnServer::udp(server, "user", "pass")
+        }];
+        cfg.relay_only = true;
+        let mut a = IceAgent::new(cfg, w.now);
+        a.add_local_host(w.host(0)).unwrap();
+        let stream: SocketAddr = "10.0.0.1:2000".parse().unwrap();
+        a.add_turn_stream(w.now, server, stream).unwrap();
+        w.agents[0] = a;
+        w.streams[0] = Some(stream);
+        w
     }
 
     fn host(&self, i: usize) -> SocketAddr {
@@ -235,11 +273,16 @@ impl World {
                 return;
             }
             while let Some((src, dst, payload)) = queue.pop() {
+                if dst == self.turn.addr && self.streams.contains(&Some(src)) {
+                    self.stream_sent.push(payload.clone());
+                }
                 if dst == self.turn.addr {
                     queue.extend(self.turn.on_client_datagram(src, &payload));
                 } else if self.turn.allocs.iter().any(|a| a.relayed == dst) {
                     queue.extend(self.turn.at_relay(dst, src, &payload));
-                } else if let Some(i) = (0..2).find(|&i| self.host(i) == dst) {
+                } else if let Some(i) =
+                    (0..2).find(|&i| self.host(i) == dst || self.streams[i] == Some(dst))
+                {
                     if src != self.turn.addr {
                         self.direct_dropped += 1;
                         continue;
@@ -273,8 +316,14 @@ impl World {
 
     /// A world whose agents signaled and completed ICE.
     fn connected() -> World {
-        let mut w = World::new();
-        w.signal();
+        World::new().connect()
+    }
+
+    fn connect(mut self) -> World {
+        let mut w = {
+            self.signal();
+            self
+        };
         let t0 = w.now;
         while !w.agents.iter().all(|a| a.state() == IceState::Completed) {
             assert!(w.now - t0 < Duration::from_secs(10), "no connection");
@@ -528,4 +577,95 @@ fn allocation_permissions_and_channels_are_refreshed_while_the_call_lasts() {
     assert_eq!(count(&w, Method::REFRESH), 2);
     assert!(count(&w, Method::CREATE_PERMISSION) >= perms + 4);
     assert_eq!(count(&w, Method::CHANNEL_BIND), binds + 2);
+}
+
+#[test]
+fn a_relay_over_a_tcp_stream_sends_from_the_stream_pads_channel_data_and_connects() {
+    let mut w = World::with_stream().connect();
+    let stream = w.streams[0].unwrap();
+    // The allocation is keyed by the stream's address, not the host's.
+    let clients: Vec<SocketAddr> = w.turn.allocs.iter().map(|a| a.client).collect();
+    assert!(clients.contains(&stream) && !clients.contains(&w.host(0)));
+    assert!(w.agents[0].is_relay_server(stream, w.turn.addr));
+    assert!(!w.agents[0].is_relay_server(w.host(0), w.turn.addr));
+    // Data both ways over the relays.
+    let (relay0, peer0) = w.agents[0].selected_pair().unwrap();
+    let t = Transmit {
+        src: relay0,
+        dst: peer0,
+        payload: b"hello".to_vec(),
+    };
+    let wrapped = w.agents[0].wrap_relayed(t).unwrap();
+    assert_eq!((wrapped.src, wrapped.dst), (stream, w.turn.addr));
+    // ChannelData over a stream is padded to four bytes (RFC 8656 §12.5).
+    assert_eq!(wrapped.payload[0] & 0xc0, 0x40);
+    assert_eq!(wrapped.payload.len(), 12);
+    assert_eq!(&wrapped.payload[4..9], b"hello");
+    let sent_channel_data: Vec<&Vec<u8>> = w
+        .stream_sent
+        .iter()
+        .filter(|p| (64..=79).contains(&p[0]))
+        .collect();
+    assert!(!sent_channel_data.is_empty());
+    assert!(sent_channel_data.iter().all(|p| p.len() % 4 == 0));
+    // The stream relay's candidate ranks below a UDP relay's (agent 1's).
+    let prio = |i: usize| {
+        let (l, _) = w.agents[i].selected_pair().unwrap();
+        w.agents[i]
+            .local_candidates()
+            .find(|c| c.addr == l)
+            .map(|c| c.priority)
+            .unwrap()
+    };
+    assert!(prio(0) < prio(1), "{} {}", prio(0), prio(1));
+}
+
+#[test]
+fn a_stream_for_a_server_not_configured_for_one_is_refused() {
+    let mut w = World::new();
+    let now = w.now;
+    let server = w.turn.addr;
+    // Agent 0's server is a UDP one.
+    assert_eq!(
+        w.agents[0].add_turn_stream(now, server, "10.0.0.1:2000".parse().unwrap()),
+        Err(IceError::UnknownTurnServer(server))
+    );
+    let other: SocketAddr = "192.0.2.9:3478".parse().unwrap();
+    assert_eq!(
+        w.agents[1].add_turn_stream(now, other, "10.1.0.1:2000".parse().unwrap()),
+        Err(IceError::UnknownTurnServer(other))
+    );
+}
+
+#[test]
+fn an_allocation_the_server_lost_is_made_anew_with_a_new_relayed_candidate() {
+    let mut w = World::connected();
+    let old: Vec<SocketAddr> = w.turn.allocs.iter().map(|a| a.relayed).collect();
+    for a in &mut w.agents {
+        while a.poll_event().is_some() {}
+    }
+    // The server restarts: every allocation is gone. The next permission
+    // refresh (240 s) gets 437, and the agent allocates again.
+    w.turn.allocs.clear();
+    let t0 = w.now;
+    while w.agents.iter().any(|a| a.stats().relays_reallocated == 0) {
+        assert!(w.now - t0 < Duration::from_secs(600), "no reallocation");
+        w.step();
+    }
+    w.deliver();
+    for (i, a) in w.agents.iter_mut().enumerate() {
+        assert_eq!(a.stats().relays_reallocated, 1);
+        let mut relays = Vec::new();
+        while let Some(e) = a.poll_event() {
+            if let IceEvent::LocalCandidate(c) = e {
+                if c.kind == CandidateKind::Relayed {
+                    relays.push(c.addr);
+                }
+            }
+        }
+        // A new relayed address, on a new allocation of the server.
+        assert_eq!(relays.len(), 1, "agent {i}");
+        assert!(!old.contains(&relays[0]));
+        assert!(w.turn.allocs.iter().any(|x| x.relayed == relays[0]));
+    }
 }

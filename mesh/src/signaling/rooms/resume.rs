@@ -86,11 +86,14 @@ impl Rooms {
     /// When [`Rooms::handle_timeout`] has something to do: the earliest
     /// end of a suspension.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.suspended.values().map(|s| s.deadline).min()
+        let renewal = self.turn_renewals.values().min().copied();
+        let suspension = self.suspended.values().map(|s| s.deadline).min();
+        renewal.into_iter().chain(suspension).min()
     }
 
     /// Ends the suspensions that are due: those members leave their rooms
-    /// (the others get `peer-left`).
+    /// (the others get `peer-left`); renews the TURN credentials that are
+    /// due (`ice-servers` to their members).
     #[must_use]
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<Output> {
         let due: Vec<ClientId> = self
@@ -108,6 +111,7 @@ impl Rooms {
             self.expire(client, &mut left);
             out.extend(self.hold_for_suspended(left));
         }
+        self.renew_turn_credentials(now, &mut out);
         out
     }
 
@@ -126,7 +130,13 @@ impl Rooms {
     /// was held. The member may be suspended, or still connected when the
     /// client noticed the drop before the server did: that old connection
     /// is closed ([`CloseReason::Replaced`](super::CloseReason)).
-    pub(super) fn resume(&mut self, client: ClientId, token: &str, out: &mut Vec<Output>) {
+    pub(super) fn resume(
+        &mut self,
+        now: Instant,
+        client: ClientId,
+        token: &str,
+        out: &mut Vec<Output>,
+    ) {
         if let Some(current) = self.room_of(client) {
             let message = format!("already in room {current:?}");
             self.refuse(client, ErrorCode::AlreadyJoined, message, out);
@@ -152,6 +162,7 @@ impl Rooms {
         let Some(previous) = self.clients.remove(&old) else {
             return;
         };
+        self.turn_renewals.remove(&old);
         let Some(mut joined) = previous.joined else {
             return;
         };
@@ -187,7 +198,7 @@ impl Rooms {
             room,
             peers,
             max_members: self.config.max_members,
-            ice_servers: self.config.ice_servers.clone(),
+            ice_servers: self.member_ice_servers(now, client, previous.wire),
             resume,
         };
         out.push(Output::Send {

@@ -834,3 +834,102 @@ fn two_suspensions_due_together_send_nothing_to_either() {
     assert_eq!(o.sent.len(), 2, "{o:?}");
     assert_eq!(s.rooms.stats().members, 1);
 }
+
+// ----- TURN REST credentials (turn_renewal.rs) -----
+
+fn with_turn_rest(lifetime_secs: u64) -> Server {
+    let now = Instant::now();
+    let config = RoomsConfig {
+        ice_servers: vec![IceServer::url("stun:192.0.2.1")],
+        turn_rest: Some(TurnRest::new(
+            vec!["turn:192.0.2.1:3478".into()],
+            "north",
+            Duration::from_secs(lifetime_secs),
+            now,
+            1_700_000_000,
+        )),
+        ..RoomsConfig::default()
+    };
+    Server {
+        rooms: Rooms::new(config),
+        now,
+    }
+}
+
+/// The TURN entry of a `welcome` or `ice-servers` message.
+fn turn_entry(m: &ServerMessage) -> IceServer {
+    let servers = match m {
+        ServerMessage::Welcome { ice_servers, .. } | ServerMessage::IceServers { ice_servers } => {
+            ice_servers
+        }
+        other => panic!("no ICE servers in {other:?}"),
+    };
+    assert_eq!(servers[0], IceServer::url("stun:192.0.2.1"));
+    servers[1].clone()
+}
+
+#[test]
+fn welcome_carries_each_member_its_own_time_limited_turn_credentials() {
+    let mut s = with_turn_rest(600);
+    let a = s.connect();
+    let o = s.join(a, "r", "ada");
+    let turn = turn_entry(o.to(a)[0]);
+    assert_eq!(turn.urls, vec!["turn:192.0.2.1:3478".to_string()]);
+    let user = format!("1700000600:{}", a.peer_id());
+    assert_eq!(turn.username.as_deref(), Some(user.as_str()));
+    let want = meshrtc_ice::turn::rest_credentials(b"north", &a.peer_id(), 1_700_000_600);
+    assert_eq!(turn.credential, Some(want.password));
+    s.now += Duration::from_secs(7);
+    let b = s.connect();
+    let o = s.join(b, "r", "grace");
+    let turn_b = turn_entry(o.to(b)[0]);
+    let user_b = format!("1700000607:{}", b.peer_id());
+    assert_eq!(turn_b.username.as_deref(), Some(user_b.as_str()));
+    assert_eq!(s.rooms.stats().turn_credentials_issued, 2);
+    // The first renewal is due half-way through the first member's lifetime.
+    assert_eq!(
+        s.rooms.poll_timeout(),
+        Some(s.now - Duration::from_secs(7) + Duration::from_secs(300))
+    );
+}
+
+#[test]
+fn credentials_are_renewed_half_way_and_not_for_members_who_left() {
+    let mut s = with_turn_rest(60);
+    let a = s.joined("r", "ada");
+    let b = s.joined("r", "grace");
+    s.now += Duration::from_secs(29);
+    assert!(decode(s.rooms.handle_timeout(s.now)).sent.is_empty());
+    s.now += Duration::from_secs(1);
+    let o = decode(s.rooms.handle_timeout(s.now));
+    assert_eq!(o.sent.len(), 2, "{o:?}");
+    for c in [a, b] {
+        let m = o.to(c);
+        assert!(matches!(m[..], [ServerMessage::IceServers { .. }]), "{o:?}");
+        let user = format!("1700000090:{}", c.peer_id());
+        assert_eq!(turn_entry(m[0]).username.as_deref(), Some(user.as_str()));
+    }
+    // The next renewal 30 s later; ada leaves before it.
+    assert_eq!(
+        s.rooms.poll_timeout(),
+        Some(s.now + Duration::from_secs(30))
+    );
+    s.send(a, &ClientMessage::Leave);
+    s.now += Duration::from_secs(30);
+    let o = decode(s.rooms.handle_timeout(s.now));
+    assert_eq!(o.sent.len(), 1, "{o:?}");
+    assert!(matches!(o.to(b)[..], [ServerMessage::IceServers { .. }]));
+    assert_eq!(s.rooms.stats().turn_credentials_issued, 5);
+}
+
+#[test]
+fn without_turn_rest_welcome_has_only_the_configured_servers_and_no_renewals() {
+    let mut s = Server::new();
+    let a = s.connect();
+    let o = s.join(a, "r", "ada");
+    assert!(
+        matches!(o.to(a)[..], [ServerMessage::Welcome { ice_servers, .. }] if ice_servers.is_empty())
+    );
+    assert_eq!(s.rooms.poll_timeout(), None);
+    assert_eq!(s.rooms.stats().turn_credentials_issued, 0);
+}

@@ -24,3 +24,5 @@ mod rtp_netsim;
 mod srtp;
 mod stun;
 mod turn_coturn;
+mod turn_rest_coturn;
+mod turn_tcp_coturn;

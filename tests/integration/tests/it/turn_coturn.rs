@@ -28,17 +28,26 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USER: &str = "alice";
-const PASS: &str = "wonderland";
+pub(crate) const USER: &str = "alice";
+pub(crate) const PASS: &str = "wonderland";
 const REALM: &str = "meshrtc.test";
 /// Audio frames each side must decode.
 const FRAMES: usize = 25;
 
 /// A coturn process, killed when dropped.
-struct Coturn {
+pub(crate) struct Coturn {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: std::path::PathBuf,
+}
+
+/// How coturn checks credentials.
+pub(crate) enum CoturnAuth<'a> {
+    /// `--lt-cred-mech` with the static user `USER:PASS`.
+    StaticUser,
+    /// `--use-auth-secret --static-auth-secret=SECRET`: TURN REST
+    /// credentials (`expiry:user`, HMAC-SHA1 under the secret).
+    RestSecret(&'a str),
 }
 
 impl Coturn {
@@ -46,7 +55,27 @@ impl Coturn {
     /// given) with a static long-term user. Without a namespace it waits
     /// until coturn answers a STUN Binding request; in one, the clients'
     /// retransmissions cover its start.
-    fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
+    pub(crate) fn start(netns: Option<&str>, ip: IpAddr) -> Coturn {
+        Coturn::start_with(netns, ip, CoturnAuth::StaticUser)
+    }
+
+    /// [`Coturn::start`] with the credentials checked as `auth` says.
+    pub(crate) fn start_with(netns: Option<&str>, ip: IpAddr, auth: CoturnAuth<'_>) -> Coturn {
+        Coturn::launch(netns, ip, auth, None)
+    }
+
+    /// [`Coturn::start`] on loopback with TLS too, on port 5349, with this
+    /// certificate and key (PEM files).
+    pub(crate) fn start_tls(ip: IpAddr, cert: &std::path::Path, key: &std::path::Path) -> Coturn {
+        Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)))
+    }
+
+    fn launch(
+        netns: Option<&str>,
+        ip: IpAddr,
+        auth: CoturnAuth<'_>,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Coturn {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -58,9 +87,7 @@ impl Coturn {
         cmd.args([
             "-n",
             "--no-cli",
-            "--no-tls",
             "--no-dtls",
-            "--lt-cred-mech",
             "--fingerprint",
             "--allow-loopback-peers",
             "--log-file=stdout",
@@ -71,8 +98,27 @@ impl Coturn {
         cmd.arg(format!("--listening-ip={ip}"))
             .arg(format!("--relay-ip={ip}"))
             .arg("--listening-port=3478")
-            .arg(format!("--realm={REALM}"))
-            .arg(format!("--user={USER}:{PASS}"));
+            .arg(format!("--realm={REALM}"));
+        match tls {
+            None => {
+                cmd.arg("--no-tls");
+            }
+            Some((cert, key)) => {
+                cmd.arg(format!("--cert={}", cert.display()))
+                    .arg(format!("--pkey={}", key.display()))
+                    .arg("--tls-listening-port=5349");
+            }
+        }
+        match auth {
+            CoturnAuth::StaticUser => {
+                cmd.arg("--lt-cred-mech")
+                    .arg(format!("--user={USER}:{PASS}"));
+            }
+            CoturnAuth::RestSecret(secret) => {
+                cmd.arg("--use-auth-secret")
+                    .arg(format!("--static-auth-secret={secret}"));
+            }
+        }
         let log =
             std::env::temp_dir().join(format!("meshrtc-coturn-{}-{ip}.log", std::process::id()));
         let file = std::fs::File::create(&log).unwrap();
@@ -117,7 +163,7 @@ impl Coturn {
 
 impl Coturn {
     /// The end of coturn's log, for failure messages.
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(60)..].join("\n")
@@ -172,11 +218,7 @@ impl Member {
         let now = Instant::now();
         let cert = meshrtc_dtls::Certificate::generate("meshrtc").unwrap();
         let mut cfg = PeerConfig::new([seed; 32], cert);
-        cfg.ice.turn_servers = vec![TurnServer {
-            addr: turn,
-            username: USER.into(),
-            password: PASS.into(),
-        }];
+        cfg.ice.turn_servers = vec![TurnServer::udp(turn, USER, PASS)];
         cfg.ice.relay_only = relay_only;
         // coturn answers Binding requests too: server-reflexive candidates.
         cfg.ice.stun_servers = vec![turn];
