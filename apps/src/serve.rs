@@ -58,10 +58,16 @@ pub struct Args {
     #[arg(long)]
     no_qr: bool,
     /// An ICE server for every member, sent in `welcome`
-    /// (`stun:host[:port]`, `turn:host[:port]`); repeatable. None by
-    /// default: on one LAN, host candidates connect.
+    /// (`stun:host[:port]`, `turn:host[:port]`); repeatable. Without any
+    /// (nor `--stun`, `--turn-url`), Google's public STUN server
+    /// ([`PUBLIC_STUN`]), so browsers behind NATs learn their public
+    /// address; `--no-public-stun` leaves it out.
     #[arg(long, value_name = "URL", value_parser = ice_url)]
     ice_server: Vec<String>,
+    /// Offer no ICE server by default (a LAN, or a machine without
+    /// internet: host candidates connect).
+    #[arg(long)]
+    no_public_stun: bool,
     /// Also answer STUN Binding requests on this UDP port, on the listening
     /// address, and offer it to members as `stun:ADDRESS:PORT` for each
     /// address the room page is offered at.
@@ -83,6 +89,10 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(10..))]
     turn_ttl: u64,
 }
+
+/// The ICE server `meshrtc serve` offers when given none: Google's public
+/// STUN server, as the original call app used.
+pub const PUBLIC_STUN: &str = "stun:stun.l.google.com:19302";
 
 fn turn_url(arg: &str) -> Result<String, String> {
     match arg.split_once(':') {
@@ -144,6 +154,13 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let mut ice_servers: Vec<IceServer> = args.ice_server.iter().map(IceServer::url).collect();
+    if ice_servers.is_empty()
+        && args.stun.is_none()
+        && args.turn_url.is_empty()
+        && !args.no_public_stun
+    {
+        ice_servers.push(IceServer::url(PUBLIC_STUN));
+    }
     if let Some(port) = args.stun {
         match start_stun(args.listen, port) {
             Ok(urls) => ice_servers.extend(urls.into_iter().map(IceServer::url)),

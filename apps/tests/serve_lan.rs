@@ -210,6 +210,28 @@ fn join_and_read(ws_url: &str, room: &str, count: usize, wait: Duration) -> Vec<
     })
 }
 
+/// Given no ICE server, `serve` offers Google's public STUN server (as the
+/// original call app did); `--no-public-stun` offers none.
+#[test]
+fn serve_offers_the_public_stun_server_by_default_and_none_when_told() {
+    for (extra, want) in [
+        (
+            &[][..],
+            vec![IceServer::url("stun:stun.l.google.com:19302")],
+        ),
+        (&["--no-public-stun"][..], vec![]),
+    ] {
+        let (mut child, _, ws_url) = serve_plain(extra);
+        let welcome = join_and_read(&ws_url, "default", 1, Duration::from_secs(5)).remove(0);
+        let _ = child.kill();
+        let _ = child.wait();
+        let ServerMessage::Welcome { ice_servers, .. } = welcome else {
+            panic!("{welcome:?}");
+        };
+        assert_eq!(ice_servers, want, "{extra:?}");
+    }
+}
+
 /// `--ice-server` and `--stun`: both reach members in `welcome` as
 /// RTCIceServer objects, and the STUN port answers Binding requests with
 /// the address they came from.
