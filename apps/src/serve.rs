@@ -3,6 +3,7 @@
 //! The protocol is `docs/signaling.md`; the server logic lives in
 //! `meshrtc_mesh::signaling`.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -170,12 +171,16 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
-    for server in &ice_servers {
-        eprintln!(
-            "meshrtc serve: ICE server for members: {}",
-            server.urls.join(" ")
-        );
-    }
+    // Printed after the address (the first line, which scripts read).
+    let ice_lines: Vec<String> = ice_servers
+        .iter()
+        .map(|server| {
+            format!(
+                "meshrtc serve: ICE server for members: {}",
+                server.urls.join(" ")
+            )
+        })
+        .collect();
     let turn_rest = args.turn_secret.as_ref().map(|secret| {
         let unix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -239,6 +244,11 @@ pub fn run(args: Args) -> ExitCode {
         }
         if let Some(protected) = &protected {
             eprintln!("meshrtc serve: {protected}");
+        }
+        for line in &ice_lines {
+            // Not `eprintln!`: a reader that kept only the first line
+            // (and closed the pipe) must not end the server.
+            let _ = writeln!(std::io::stderr(), "{line}");
         }
         signaling::serve(listener, config)
             .await
