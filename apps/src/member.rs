@@ -553,6 +553,8 @@ fn decode(
                 }
             }
         }
+        // Frames are audio or video only.
+        MediaKind::Application => {}
     }
 }
 

@@ -849,6 +849,7 @@ impl MeshNode {
                             match kind {
                                 MediaKind::Video => m.video_mid = Some(mid),
                                 MediaKind::Audio => m.audio_mid = Some(mid),
+                                MediaKind::Application => {}
                             }
                         }
                         // A newcomer gets a key frame as soon as it is up.
@@ -988,6 +989,8 @@ impl MeshNode {
                 }
                 n
             }
+            // Frames are audio or video; nothing is sent on the data m-line.
+            MediaKind::Application => 0,
         }
     }
 

@@ -246,6 +246,7 @@ impl Member {
                         }
                     }
                     MediaKind::Audio => *self.audio.entry(from.clone()).or_default() += 1,
+                    MediaKind::Application => {}
                 }
                 continue;
             }
