@@ -17,8 +17,8 @@ pub mod frame;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
-    ConnectionState, DtlsState, InboundStats, LocalCandidate, OutboundStats, PeerConfig,
-    PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState, TransceiverInfo,
-    Transmit,
+    ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload, DtlsState,
+    InboundStats, LocalCandidate, OutboundStats, PeerConfig, PeerConnection, PeerError, PeerEvent,
+    PeerStats, SdpType, SignalingState, TransceiverInfo, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};
