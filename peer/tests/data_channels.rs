@@ -566,3 +566,82 @@ fn channels_end_with_the_connection() {
     }
     assert_eq!(by_kind.len(), 1, "{by_kind:?}");
 }
+
+#[test]
+fn data_beside_video_stays_within_the_congestion_estimate_and_video_keeps_flowing() {
+    let (mut now, mut a, mut b) = pair::sides();
+    let mut net = Lossy::none();
+    let ch =
+        a.pc.create_data_channel(now, "bulk", DataChannelOptions::default())
+            .unwrap();
+    negotiate(now, &mut a, &mut b, false, |s| s);
+    run_until(&mut now, &mut a, &mut b, &mut net, 3000, |a, b| {
+        opens(a).iter().any(|o| o.0 == ch) && incoming(b, "bulk").is_some()
+    });
+    let at_b = incoming(&b, "bulk").unwrap();
+    let video = a.pc.sending_mids()[0].0.clone();
+    let mut pk = meshrtc_rtp::vp8::Vp8Packetizer::new(1);
+    // 2 MB queued at once: without an estimator it would all leave in
+    // tens of milliseconds (see the 10 MB test).
+    for i in 0..32u8 {
+        a.pc.send_data(now, ch, &DataPayload::Binary(vec![i; 64 * 1024]))
+            .unwrap();
+    }
+    let start = now;
+    let mut budget_bits = 0.0;
+    let mut frames_sent = 0u32;
+    let mut next_frame = now;
+    while now - start < Duration::from_secs(2) {
+        if now >= next_frame {
+            let f = meshrtc_peer::PacketizedFrame::vp8(
+                &mut pk,
+                pair::vp8_frame(frames_sent, frames_sent == 0, 1500).into(),
+                frames_sent * 6000,
+                1100,
+            )
+            .unwrap();
+            a.pc.send_frame(now, &video, &f).unwrap();
+            frames_sent += 1;
+            next_frame += Duration::from_millis(66);
+        }
+        let before = now;
+        step(&mut now, &mut a, &mut b, &mut net);
+        let target = a.pc.target_bitrate().expect("the estimator runs");
+        budget_bits += target as f64 * (now - before).as_secs_f64();
+    }
+    let data_bytes: usize = messages(&b, at_b)
+        .iter()
+        .map(|p| match p {
+            DataPayload::Binary(b) => b.len(),
+            DataPayload::Text(t) => t.len(),
+        })
+        .sum();
+    let frames_got = b
+        .events
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Frame(_)))
+        .count() as u32;
+    let media_bytes = a.pc.stats().outbound[0].bytes_sent as f64;
+    eprintln!(
+        "2 s: estimate allowed {:.0} kB, media {:.0} kB, data delivered {} kB, {frames_got}/{frames_sent} frames",
+        budget_bits / 8000.0,
+        media_bytes / 1000.0,
+        data_bytes / 1000
+    );
+    // Data flows, but media and data together stay within the estimate
+    // (plus one 40 ms burst and the DTLS/UDP overhead of the data packets).
+    assert!(data_bytes > 20_000, "data starved: {data_bytes} bytes");
+    assert!(
+        (data_bytes as f64) + media_bytes < budget_bits / 8.0 * 1.05 + 20_000.0,
+        "data {data_bytes} + media {media_bytes} beyond the estimate's {:.0} bytes",
+        budget_bits / 8.0
+    );
+    assert!(
+        data_bytes < 2 * 1024 * 1024,
+        "all 2 MB left: no budget applied"
+    );
+    assert!(
+        frames_got + 2 >= frames_sent,
+        "video starved: {frames_got}/{frames_sent}"
+    );
+}
