@@ -62,6 +62,10 @@ pub struct JoinArgs {
     /// Print the per-peer table every second on stderr.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
+    /// Room chat over data channels: lines typed on stdin go to every
+    /// member, theirs are printed on stdout as `name: text`.
+    #[arg(long)]
+    chat: bool,
     /// The synthetic video: `pattern` (colour bars, a bouncing box; cheap
     /// to encode) or `texture` (a panned detailed texture with noise, like a
     /// camera: about 2 Mbit/s at 640x360 and 30 fps).
@@ -190,6 +194,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         audio_in: a.audio_in,
         marks: None,
         layers: a.layers,
+        chat: a.chat,
     };
     let report = rt.block_on(run_member(opts));
     if let Some(p) = &a.stats_json {
@@ -308,6 +313,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             audio_in: None,
             marks: Some(k as u32 + 1),
             layers: a.layers,
+            chat: false,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -87,6 +87,8 @@ pub struct MemberConfig {
     /// Video layers (simulcast), see [`MeshConfig::layer_min_bitrates`];
     /// `[0]`: one layer.
     pub layer_min_bitrates: Vec<u32>,
+    /// The room chat ([`MeshConfig::chat`], [`MemberHandle::send_chat`]).
+    pub chat: bool,
 }
 
 impl MemberConfig {
@@ -108,6 +110,7 @@ impl MemberConfig {
             send_video: true,
             send_audio: true,
             layer_min_bitrates: vec![0],
+            chat: false,
         })
     }
 }
@@ -143,6 +146,8 @@ enum Command {
     SendFrame(Arc<PacketizedFrame>),
     /// One capture's layers, smallest first.
     SendLayers(Vec<Arc<PacketizedFrame>>),
+    /// A chat line for every member.
+    Chat(String),
 }
 
 /// What the driver's bounded queues dropped.
@@ -207,6 +212,13 @@ impl MemberHandle {
                 s.counters.frames_dropped += 1;
             }
         }
+    }
+
+    /// Sends a chat line to every member ([`MeshNode::send_chat`]; the
+    /// chat must be on in [`MemberConfig::chat`]). Waits for room in the
+    /// command queue: a typed line is never dropped.
+    pub async fn send_chat(&self, text: String) {
+        let _ = self.tx.send(Command::Chat(text)).await;
     }
 
     /// The layers whose next frame should be a key frame
@@ -306,6 +318,7 @@ pub async fn join(
     mesh.send_video = config.send_video;
     mesh.send_audio = config.send_audio;
     mesh.layer_min_bitrates = config.layer_min_bitrates.clone();
+    mesh.chat = config.chat;
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) =
         SignalingClient::connect_with_trust(&config.server, config.server_trust.as_ref()).await?;
@@ -417,6 +430,9 @@ async fn run(
                         .map(|(index, f)| LayerFrame { index, frame: f })
                         .collect();
                     node.send_layers(Instant::now(), &layered);
+                }
+                Some(Command::Chat(text)) => {
+                    node.send_chat(Instant::now(), &text);
                 }
                 None => break "left".to_string(),
             },

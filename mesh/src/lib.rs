@@ -46,5 +46,5 @@ pub mod node;
 pub mod signaling;
 pub mod uplink_budget;
 
-pub use node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats};
+pub use node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, CHAT_LABEL, CHAT_STREAM};
 pub use uplink_budget::{BudgetConfig, UplinkBudget};

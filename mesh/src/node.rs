@@ -97,7 +97,9 @@ use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, Serv
 use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
+mod chat;
 mod negotiation;
+pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
 
 /// Settings of a [`MeshNode`].
 #[derive(Debug, Clone)]
@@ -145,6 +147,10 @@ pub struct MeshConfig {
     /// what the node sends in total stays within the uplink's estimated
     /// capacity, split fairly. `None`: each member's estimate alone.
     pub uplink_budget: Option<BudgetConfig>,
+    /// The room chat: a data channel to every member (see
+    /// [`MeshNode::send_chat`]). Off by default: it adds a data m-line to
+    /// every connection.
+    pub chat: bool,
 }
 
 impl MeshConfig {
@@ -167,6 +173,7 @@ impl MeshConfig {
             max_bitrate: 1_500_000,
             layer_min_bitrates: vec![0],
             uplink_budget: Some(BudgetConfig::default()),
+            chat: false,
         }
     }
 }
@@ -226,6 +233,15 @@ pub enum MeshEvent {
         from: String,
         /// The frame.
         frame: ReceivedFrame,
+    },
+    /// A chat line from a member ([`MeshConfig::chat`]).
+    Chat {
+        /// The member.
+        from: String,
+        /// Its display name.
+        name: String,
+        /// The line.
+        text: String,
     },
 }
 
@@ -327,6 +343,8 @@ struct Member {
     wanted_layer: usize,
     /// Its share of the uplink budget, when the budget binds.
     share: Option<u64>,
+    /// The chat channel, when the chat is on.
+    chat: Option<meshrtc_peer::DataChannelId>,
 }
 
 impl Member {
@@ -553,6 +571,7 @@ impl MeshNode {
                 layer: 0,
                 wanted_layer: 0,
                 share: None,
+                chat: None,
             },
         );
         self.members.get_mut(&id)
@@ -684,9 +703,13 @@ impl MeshNode {
         m.pc.add_transceiver(MediaKind::Video, send_video, true);
         m.pc.add_transceiver(MediaKind::Audio, send_audio, true);
         self.add_screen(&id);
+        let chat = self.config.chat;
         let Some(m) = self.members.get_mut(&id) else {
             return;
         };
+        if chat {
+            m.chat = chat::open_chat(&mut m.pc, now);
+        }
         match m.pc.create_offer(now) {
             Ok(sdp) => self.signals.push_back(ClientMessage::Offer {
                 to: id.clone(),
@@ -907,6 +930,16 @@ impl MeshNode {
                         if m.screen_mid.as_deref() == Some(old.as_str()) =>
                     {
                         m.screen_mid = Some(new);
+                    }
+                    PeerEvent::DataChannelMessage {
+                        id: ch,
+                        payload: meshrtc_peer::DataPayload::Text(text),
+                    } if m.chat == Some(ch) => {
+                        self.events.push_back(MeshEvent::Chat {
+                            from: id.to_string(),
+                            name: m.info.name.clone(),
+                            text,
+                        });
                     }
                     PeerEvent::TrackRemoved { mid, kind } => {
                         self.events.push_back(MeshEvent::TrackRemoved {
