@@ -2,7 +2,7 @@
 //! 20), live, inside a private network namespace, in data-only sessions,
 //! both offer directions (so both DTLS roles). Each side opens channels to
 //! the other: messages of 0 B, 1 B, 64 KiB and 256 KiB and a text message
-//! are echoed back and compared byte for byte, 4 MB go each way on a bulk
+//! are echoed back and compared byte for byte, 10 MB go each way on a bulk
 //! channel and their SHA-256 is compared with what the sender hashed, and
 //! a channel closed on one side closes on the other.
 
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 /// Echo sizes, both ways.
 const SIZES: [usize; 4] = [0, 1, 64 * 1024, 256 * 1024];
 /// Bulk transfer, each way.
-const BULK: usize = 4 * 1024 * 1024;
+const BULK: usize = 10 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 
 /// The page: channel handlers, the sender of Chromium's echo and bulk
@@ -29,7 +29,7 @@ const CHUNK: usize = 64 * 1024;
 const PAGE: &str = r#"<!doctype html><meta charset=utf-8><title>meshrtc data interop</title>
 <script>
 const SIZES = [0, 1, 65536, 262144];
-const BULK = 4 * 1024 * 1024, CHUNK = 65536;
+const BULK = 10 * 1024 * 1024, CHUNK = 65536;
 function pat(n, seed) { const a = new Uint8Array(n); for (let i = 0; i < n; i++) a[i] = (i * 31 + seed) & 255; return a; }
 function same(a, b) { if (a.length !== b.length) return false; for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false; return true; }
 async function hex(buf) { const d = new Uint8Array(await crypto.subtle.digest('SHA-256', buf)); return Array.from(d).map(x => x.toString(16).padStart(2, '0')).join(''); }
@@ -69,6 +69,25 @@ function openOurs() {
     const all = pat(BULK, 7); r.sentHash = await hex(all); r.bulkSentAt = performance.now(); let o = 0;
     const pump = () => { while (o < BULK && b.bufferedAmount < (4 << 20)) { b.send(all.subarray(o, o + CHUNK)); o += CHUNK; } };
     b.onbufferedamountlow = pump; pump(); };
+}
+// Chromium to Chromium in the same page, for comparison: BULK bytes on one
+// ordered reliable channel; resolves to the milliseconds from the first
+// send to the last byte received.
+async function c2c() {
+  const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+  a.onicecandidate = e => e.candidate && b.addIceCandidate(e.candidate);
+  b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
+  const ch = a.createDataChannel('c2c'); ch.binaryType = 'arraybuffer';
+  const done = new Promise(res => { b.ondatachannel = e => { let n = 0;
+    e.channel.onmessage = ev => { n += ev.data.byteLength; if (n === BULK) res(performance.now()); }; }; });
+  await a.setLocalDescription(await a.createOffer()); await b.setRemoteDescription(a.localDescription);
+  await b.setLocalDescription(await b.createAnswer()); await a.setRemoteDescription(b.localDescription);
+  await new Promise(res => ch.onopen = res);
+  const all = pat(BULK, 3); let o = 0; const t0 = performance.now();
+  ch.bufferedAmountLowThreshold = 1 << 20;
+  const pump = () => { while (o < BULK && ch.bufferedAmount < (4 << 20)) { ch.send(all.subarray(o, o + CHUNK)); o += CHUNK; } };
+  ch.onbufferedamountlow = pump; pump();
+  const t1 = await done; a.close(); b.close(); return t1 - t0;
 }
 function gathered() { return new Promise(res => { const done = () => pc.iceGatheringState === 'complete';
   if (done()) res(pc.localDescription.sdp);
@@ -367,7 +386,7 @@ fn run(chromium_offers: bool) {
         b.eval("r.echoOk").unwrap(),
         serde_json::json!([true, true, true, true, true])
     );
-    // 4 MB each way, hashed on both ends.
+    // 10 MB each way, hashed on both ends.
     let sent_hash = b.eval("r.sentHash").unwrap();
     let got = hex(&ours.bulk_in.clone().finalize());
     assert_eq!(Value::String(got), sent_hash, "Chromium -> meshrtc bulk");
@@ -394,6 +413,8 @@ fn run(chromium_offers: bool) {
     });
     assert!(ours.errors.is_empty(), "{:?}", ours.errors);
     let ua = b.eval("navigator.userAgent").unwrap();
+    // The same transfer between two Chromium connections in the page.
+    let c2c_ms = b.eval("c2c()").unwrap().as_f64().unwrap();
     // Which SCTP stack: dcsctp offers zero checksum (RFC 9653), usrsctp
     // cannot.
     let (forward_tsn, reconfig, zero_checksum) = ours
@@ -406,7 +427,7 @@ fn run(chromium_offers: bool) {
         "Chromium announces FORWARD-TSN and RE-CONFIG"
     );
     eprintln!(
-        "chromium_data ({}): DTLS {role}; Chromium's INIT offers zero checksum: {zero_checksum}; echoes + 2 x 4 MB in {:?}; 4 MB from Chromium in {:?}; whole test {:?}; {ua}",
+        "chromium_data ({}): DTLS {role}; Chromium's INIT offers zero checksum: {zero_checksum}; echoes + 2 x 10 MB in {:?}; 10 MB from Chromium in {:?}; Chromium to Chromium {c2c_ms:.0} ms; whole test {:?}; {ua}",
         if chromium_offers { "Chromium offers" } else { "meshrtc offers" },
         connected_at.elapsed(),
         bulk_in_time,
