@@ -320,13 +320,25 @@ fn transfer_completes_through_ten_percent_loss() {
 
 #[test]
 fn unordered_channel_without_retransmissions_loses_some_and_never_stalls() {
-    let mut net = Lossy::new(0.10);
-    let mut s = data_only_session(false, &mut net);
-    let opts = DataChannelOptions {
+    partially_reliable_under_loss(DataChannelOptions {
         ordered: false,
         max_retransmits: Some(0),
         ..DataChannelOptions::default()
-    };
+    });
+}
+
+#[test]
+fn unordered_channel_with_a_1_ms_lifetime_loses_some_and_never_stalls() {
+    partially_reliable_under_loss(DataChannelOptions {
+        ordered: false,
+        max_packet_life_time: Some(Duration::from_millis(1)),
+        ..DataChannelOptions::default()
+    });
+}
+
+fn partially_reliable_under_loss(opts: DataChannelOptions) {
+    let mut net = Lossy::new(0.10);
+    let mut s = data_only_session(false, &mut net);
     let pr = s.a.pc.create_data_channel(s.now, "pr", opts).unwrap();
     run_until(&mut s.now, &mut s.a, &mut s.b, &mut net, 3000, |_, b| {
         incoming(b, "pr").is_some()
