@@ -87,7 +87,9 @@ async function c2c() {
   ch.bufferedAmountLowThreshold = 1 << 20;
   const pump = () => { while (o < BULK && ch.bufferedAmount < (4 << 20)) { ch.send(all.subarray(o, o + CHUNK)); o += CHUNK; } };
   ch.onbufferedamountlow = pump; pump();
-  const t1 = await done; a.close(); b.close(); return t1 - t0;
+  // At most 15 s (a loaded machine): -1 then.
+  const t1 = await Promise.race([done, new Promise(res => setTimeout(() => res(null), 15000))]);
+  a.close(); b.close(); return t1 === null ? -1 : t1 - t0;
 }
 function gathered() { return new Promise(res => { const done = () => pc.iceGatheringState === 'complete';
   if (done()) res(pc.localDescription.sdp);
@@ -355,20 +357,21 @@ fn run(chromium_offers: bool) {
             .set_remote_description(Instant::now(), SdpType::Answer, &answer)
             .unwrap();
     }
-    until(&mut b, &mut ours, 10, "connected", |b, o| {
+    until(&mut b, &mut ours, 20, "connected", |b, o| {
         o.pc.state() == ConnectionState::Connected
             && b.eval("pc.connectionState").unwrap() == "connected"
     });
     let role = ours.pc.stats().dtls_role.unwrap();
     assert_eq!(role, if chromium_offers { "client" } else { "server" });
     // Every channel open on both sides.
-    until(&mut b, &mut ours, 5, "channels open", |b, o| {
+    until(&mut b, &mut ours, 10, "channels open", |b, o| {
         let opened = b.eval("r.opened.length").unwrap();
         o.by_label.len() == 4 && opened == 4
     });
     ours.send_sizes();
     let connected_at = Instant::now();
-    until(&mut b, &mut ours, 10, "echoes and bulk", |b, o| {
+    // 10 s is plenty alone; other tests may share the two cores.
+    until(&mut b, &mut ours, 30, "echoes and bulk", |b, o| {
         let theirs = b
             .eval("r.echoOk.length === 5 && r.bulkHash !== null")
             .unwrap();
@@ -405,7 +408,7 @@ fn run(chromium_offers: bool) {
         &mut ours,
         "(() => { chans['c2m'].close(); return true; })()",
     );
-    until(&mut b, &mut ours, 5, "m2c and c2m closed", |b, o| {
+    until(&mut b, &mut ours, 10, "m2c and c2m closed", |b, o| {
         let theirs = b
             .eval("r.closed.includes('m2c') && r.closed.includes('c2m')")
             .unwrap();
@@ -413,7 +416,8 @@ fn run(chromium_offers: bool) {
     });
     assert!(ours.errors.is_empty(), "{:?}", ours.errors);
     let ua = b.eval("navigator.userAgent").unwrap();
-    // The same transfer between two Chromium connections in the page.
+    // The same transfer between two Chromium connections in the page (a
+    // figure for BENCHMARKS.md; -1 when it took over 15 s).
     let c2c_ms = b.eval("c2c()").unwrap().as_f64().unwrap();
     // Which SCTP stack: dcsctp offers zero checksum (RFC 9653), usrsctp
     // cannot.
