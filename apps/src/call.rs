@@ -553,6 +553,8 @@ async fn run_call(
                                     .and_then(|f| WavWriter::new(f, 48_000, 1).ok());
                             }
                         }
+                        // No track is ever added on the data m-line.
+                        MediaKind::Application => {}
                     }
                     remotes.insert(ssrc, r);
                 }

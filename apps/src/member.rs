@@ -82,6 +82,8 @@ pub struct MemberOptions {
     pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
     /// Relay candidates only (`--ice-transport-policy relay`).
     pub relay_only: bool,
+    /// Room chat: stdin lines out, members' lines printed on stdout.
+    pub chat: bool,
 }
 
 /// What one member saw of another.
@@ -323,6 +325,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         cfg.tap = Some(tap.clone());
     }
     cfg.peer.ice.relay_only = o.relay_only;
+    cfg.chat = o.chat;
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.
@@ -342,6 +345,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     let fps = video.fps().unwrap_or(o.fps).max(1);
     let mut audio = AudioIn::open(o.audio_in.as_deref())?;
     let (member, mut events) = join(cfg).await.map_err(|e| e.to_string())?;
+    let mut chat_lines = o.chat.then(stdin_lines);
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
     let mut packetizer = Vp8Packetizer::new(first_picture_id()?);
     // One packetizer per simulcast layer, each set to the capture's
@@ -388,6 +392,10 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 Some(e) => Some(e),
                 None => return Err(member.stopped().unwrap_or_else(|| "the member stopped".into())),
             },
+            Some(line) = next_line(&mut chat_lines) => {
+                member.send_chat(line).await;
+                continue;
+            }
             _ = tokio::time::sleep_until(wake) => None,
         };
         if let Some(e) = event {
@@ -405,6 +413,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
                 MeshEvent::MemberJoined(p) => {
                     names.insert(p.id, p.name);
                 }
+                MeshEvent::Chat { name, text, .. } => println!("{name}: {text}"),
                 MeshEvent::SignalingError { code, message } if joined_at.is_none() => {
                     return Err(format!("signaling refused the join: {code}: {message}"));
                 }
@@ -648,6 +657,37 @@ fn decode(
                 );
             }
         }
+        // Frames are audio or video only.
+        MediaKind::Application => {}
+    }
+}
+
+/// The lines typed on stdin, read on a thread of their own (reading
+/// blocks); the channel closes at end of input.
+fn stdin_lines() -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The next typed line, or never (no chat, or stdin ended).
+async fn next_line(lines: &mut Option<tokio::sync::mpsc::Receiver<String>>) -> Option<String> {
+    match lines {
+        Some(rx) => match rx.recv().await {
+            Some(l) => Some(l),
+            None => {
+                *lines = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
     }
 }
 

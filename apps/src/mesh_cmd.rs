@@ -62,6 +62,10 @@ pub struct JoinArgs {
     /// Print the per-peer table every second on stderr.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
+    /// Room chat over data channels: lines typed on stdin go to every
+    /// member, theirs are printed on stdout as `name: text`.
+    #[arg(long)]
+    chat: bool,
     /// The synthetic video: `pattern` (colour bars, a bouncing box; cheap
     /// to encode) or `texture` (a panned detailed texture with noise, like a
     /// camera: about 2 Mbit/s at 640x360 and 30 fps).
@@ -217,6 +221,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         screen: a.screen,
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
+        chat: a.chat,
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -361,6 +366,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .as_ref()
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
+            chat: false,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -1255,3 +1255,77 @@ fn demo_with_the_texture_source_decodes_it_with_its_stamps() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `meshrtc join --chat` (issue 20): three members; a line typed on one's
+/// stdin is printed by the other two as `name: text`, over data channels.
+#[test]
+fn a_chat_line_typed_at_one_join_is_printed_by_the_other_two() {
+    use std::io::Write;
+    let (mut server, ws) = serve();
+    let join = |name: &str| {
+        Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .args([
+                "join",
+                "--server",
+                &ws,
+                "--room",
+                "chat",
+                "--name",
+                name,
+                "--duration",
+                "5",
+                "--bind",
+                "127.0.0.1",
+                "--width",
+                "160",
+                "--height",
+                "120",
+                "--fps",
+                "10",
+                "--live",
+                "false",
+                "--chat",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut members: Vec<_> = ["alice", "bob", "carol"]
+        .into_iter()
+        .map(|n| {
+            let c = join(n);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            (n, c)
+        })
+        .collect();
+    // Time to connect, then alice types a line.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let stdin = members[0].1.stdin.as_mut().unwrap();
+    writeln!(stdin, "hello from alice, ✓").unwrap();
+    stdin.flush().unwrap();
+    let mut outputs = Vec::new();
+    for (name, child) in &mut members {
+        let status = child.wait().unwrap();
+        let mut out = String::new();
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "{name}: {err}");
+        outputs.push((name.to_string(), out));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for (name, out) in &outputs[1..] {
+        assert!(
+            out.lines().any(|l| l == "alice: hello from alice, ✓"),
+            "{name} printed: {out:?}"
+        );
+    }
+    assert!(
+        !outputs[0].1.contains("hello from alice"),
+        "alice does not print her own line: {:?}",
+        outputs[0].1
+    );
+}

@@ -2,6 +2,7 @@
 //! ours), fuzzed trickled candidates, fuzzed datagrams on its socket, and
 //! renegotiation: subsequent remote offers and answers, our own offers,
 //! rollbacks, transceivers added, stopped and redirected, ICE restarts,
+//! data channels made, written to and closed,
 //! with a virtual clock: never a panic, whatever it sends goes from its
 //! own address, and the signaling state stays consistent with the calls.
 //!
@@ -109,7 +110,7 @@ fn api(pc: &mut PeerConnection, now: Instant, item: &[u8], first_offer: &str) {
         .filter_map(|t| t.mid)
         .collect();
     let mid = (!mids.is_empty()).then(|| mids[usize::from(pick) % mids.len()].clone());
-    match op % 8 {
+    match op % 9 {
         0 => {
             if pc.create_offer(now).is_ok() {
                 assert_eq!(pc.signaling_state(), SignalingState::HaveLocalOffer);
@@ -141,6 +142,24 @@ fn api(pc: &mut PeerConnection, now: Instant, item: &[u8], first_offer: &str) {
         5 => pc.restart_ice(),
         // The first offer again: a subsequent offer with nothing changed.
         6 => remote_offer(pc, now, first_offer),
+        // Data channels (RFC 8831): made (the first adds the data m-line),
+        // written to and closed, whatever the state.
+        8 => {
+            let options = meshrtc_peer::DataChannelOptions {
+                ordered: pick & 1 != 0,
+                max_retransmits: (pick & 2 != 0).then_some(u32::from(pick >> 4)),
+                negotiated: (pick & 4 != 0).then_some(u16::from(pick)),
+                ..Default::default()
+            };
+            let _ = pc.create_data_channel(now, "fuzz", options);
+            for c in pc.data_channels() {
+                let payload = meshrtc_peer::DataPayload::Binary(item.to_vec());
+                let _ = pc.send_data(now, c.id, &payload);
+                if pick & 8 != 0 {
+                    let _ = pc.close_data_channel(now, c.id);
+                }
+            }
+        }
         _ => {
             let _ = pc.create_answer(now);
         }

@@ -1,11 +1,13 @@
 //! A fuzzed offer is answered: no panic, the answer parses back to itself,
-//! and negotiating it against the offer does not panic either.
+//! and negotiating it against the offer does not panic either. With flag
+//! bit 6 the answer comes from a transceiver per offered m-line, data
+//! m-lines (RFC 8841) included, as the PeerConnection answers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use meshrtc_sdp::{
-    create_answer, negotiate, Features, Fingerprint, LocalParams, MediaKind, SendTrack,
-    SessionDescription,
+    create_answer, create_answer_for, negotiate, Features, Fingerprint, LocalParams, MediaKind,
+    SendTrack, SessionDescription, Transceiver,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -48,7 +50,25 @@ fuzz_target!(|data: &[u8]| {
         (MediaKind::Video, track("v", 10)),
         (MediaKind::Audio, track("a", 20)),
     ];
-    let Ok(answer) = create_answer(&offer, &local, &features, &tracks) else {
+    let made = if flags & 64 != 0 {
+        let transceivers: Vec<Transceiver> = offer
+            .media
+            .iter()
+            .filter_map(|m| {
+                Some(Transceiver {
+                    mid: m.mid()?.to_string(),
+                    kind: MediaKind::from_token(&m.kind)?,
+                    send: None,
+                    receive: true,
+                    stopped: false,
+                })
+            })
+            .collect();
+        create_answer_for(&offer, &local, &features, &transceivers, None)
+    } else {
+        create_answer(&offer, &local, &features, &tracks)
+    };
+    let Ok(answer) = made else {
         return;
     };
     let written = answer.to_string();

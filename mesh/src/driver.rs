@@ -100,6 +100,8 @@ pub struct MemberConfig {
     /// Whom to trust for TURN over TLS (the room's `turns:` servers);
     /// without it those servers are left out. TURN over TCP needs nothing.
     pub turn_tls: Option<Arc<rustls::ClientConfig>>,
+    /// The room chat ([`MeshConfig::chat`], [`MemberHandle::send_chat`]).
+    pub chat: bool,
 }
 
 /// Hands a secret a mesh event carries to the tap.
@@ -132,6 +134,7 @@ impl MemberConfig {
             layer_min_bitrates: vec![0],
             tap: None,
             turn_tls: None,
+            chat: false,
         })
     }
 }
@@ -170,6 +173,8 @@ enum Command {
     /// [`MeshNode::start_screen`] (`true`) or [`MeshNode::stop_screen`].
     Screen(bool),
     SendScreenFrame(Arc<PacketizedFrame>),
+    /// A chat line for every member.
+    Chat(String),
 }
 
 /// What the driver's bounded queues dropped.
@@ -277,6 +282,13 @@ impl MemberHandle {
         self.shared.lock().is_ok_and(|s| s.screen_keyframe)
     }
 
+    /// Sends a chat line to every member ([`MeshNode::send_chat`]; the
+    /// chat must be on in [`MemberConfig::chat`]). Waits for room in the
+    /// command queue: a typed line is never dropped.
+    pub async fn send_chat(&self, text: String) {
+        let _ = self.tx.send(Command::Chat(text)).await;
+    }
+
     /// The layers whose next frame should be a key frame
     /// ([`MeshNode::take_keyframe_requests`]). Clears them.
     pub fn take_keyframe_requests(&self) -> Vec<usize> {
@@ -382,6 +394,7 @@ pub async fn join(
     mesh.send_video = config.send_video;
     mesh.send_audio = config.send_audio;
     mesh.layer_min_bitrates = config.layer_min_bitrates.clone();
+    mesh.chat = config.chat;
     let node = MeshNode::new(mesh);
     let (sig, sig_rx) =
         SignalingClient::connect_with_trust(&config.server, config.server_trust.as_ref()).await?;
@@ -578,6 +591,9 @@ async fn run(
                         .map(|(index, f)| LayerFrame { index, frame: f })
                         .collect();
                     node.send_layers(Instant::now(), &layered);
+                }
+                Some(Command::Chat(text)) => {
+                    node.send_chat(Instant::now(), &text);
                 }
                 None => break "left".to_string(),
             },

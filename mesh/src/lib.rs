@@ -46,5 +46,8 @@ pub mod node;
 pub mod signaling;
 pub mod uplink_budget;
 
-pub use node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest};
+pub use node::{
+    LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest, CHAT_LABEL,
+    CHAT_STREAM,
+};
 pub use uplink_budget::{BudgetConfig, UplinkBudget};

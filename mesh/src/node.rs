@@ -97,9 +97,11 @@ use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, Serv
 use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
+mod chat;
 mod negotiation;
 mod resume;
 mod turn_streams;
+pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
 pub use turn_streams::TurnStreamRequest;
 
 /// Settings of a [`MeshNode`].
@@ -148,6 +150,10 @@ pub struct MeshConfig {
     /// what the node sends in total stays within the uplink's estimated
     /// capacity, split fairly. `None`: each member's estimate alone.
     pub uplink_budget: Option<BudgetConfig>,
+    /// The room chat: a data channel to every member (see
+    /// [`MeshNode::send_chat`]). Off by default: it adds a data m-line to
+    /// every connection.
+    pub chat: bool,
 }
 
 impl MeshConfig {
@@ -170,6 +176,7 @@ impl MeshConfig {
             max_bitrate: 1_500_000,
             layer_min_bitrates: vec![0],
             uplink_budget: Some(BudgetConfig::default()),
+            chat: false,
         }
     }
 }
@@ -245,6 +252,15 @@ pub enum MeshEvent {
         from: String,
         /// The keys, addresses and role.
         keys: meshrtc_peer::SrtpKeyLog,
+    },
+    /// A chat line from a member ([`MeshConfig::chat`]).
+    Chat {
+        /// The member.
+        from: String,
+        /// Its display name.
+        name: String,
+        /// The line.
+        text: String,
     },
 }
 
@@ -351,6 +367,8 @@ struct Member {
     wanted_layer: usize,
     /// Its share of the uplink budget, when the budget binds.
     share: Option<u64>,
+    /// The chat channel, when the chat is on.
+    chat: Option<meshrtc_peer::DataChannelId>,
 }
 
 impl Member {
@@ -589,6 +607,7 @@ impl MeshNode {
                 layer: 0,
                 wanted_layer: 0,
                 share: None,
+                chat: None,
             },
         );
         self.members.get_mut(&id)
@@ -737,9 +756,13 @@ impl MeshNode {
         m.pc.add_transceiver(MediaKind::Video, send_video, true);
         m.pc.add_transceiver(MediaKind::Audio, send_audio, true);
         self.add_screen(&id);
+        let chat = self.config.chat;
         let Some(m) = self.members.get_mut(&id) else {
             return;
         };
+        if chat {
+            m.chat = chat::open_chat(&mut m.pc, now);
+        }
         match m.pc.create_offer(now) {
             Ok(sdp) => self.signals.push_back(ClientMessage::Offer {
                 to: id.clone(),
@@ -907,6 +930,7 @@ impl MeshNode {
                             match kind {
                                 MediaKind::Video => m.video_mid = Some(mid),
                                 MediaKind::Audio => m.audio_mid = Some(mid),
+                                MediaKind::Application => {}
                             }
                         }
                         // A newcomer gets a key frame as soon as it is up.
@@ -975,6 +999,16 @@ impl MeshNode {
                         self.events.push_back(MeshEvent::SrtpKeys {
                             from: id.to_string(),
                             keys,
+                        });
+                    }
+                    PeerEvent::DataChannelMessage {
+                        id: ch,
+                        payload: meshrtc_peer::DataPayload::Text(text),
+                    } if m.chat == Some(ch) => {
+                        self.events.push_back(MeshEvent::Chat {
+                            from: id.to_string(),
+                            name: m.info.name.clone(),
+                            text,
                         });
                     }
                     PeerEvent::TrackRemoved { mid, kind } => {
@@ -1058,6 +1092,8 @@ impl MeshNode {
                 }
                 n
             }
+            // Frames are audio or video; nothing is sent on the data m-line.
+            MediaKind::Application => 0,
         }
     }
 

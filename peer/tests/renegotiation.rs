@@ -341,9 +341,11 @@ fn an_offer_whose_bundle_tagged_video_m_line_offers_only_h264_gets_a_working_ans
 }
 
 #[test]
-fn an_offer_with_a_data_channel_first_is_answered_on_the_next_m_line() {
+fn an_offer_with_a_data_channel_first_is_answered_with_the_data_m_line_tagged() {
     // Chromium's offer when data channels are created before the tracks
-    // (m=application first, tagged).
+    // (m=application first, tagged): the data m-line is accepted (RFC
+    // 8841) and carries the BUNDLE transport. (Rejecting a tagged m-line
+    // moves the tag to the next one: see the sdp crate's tests.)
     let offer = "v=0\r\no=- 4215775240449105457 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 a=group:BUNDLE 0 1\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n\
 m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n\
@@ -361,10 +363,18 @@ a=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1001 cname:abc\r\n";
     b.pc.set_remote_description(now, SdpType::Offer, offer)
         .unwrap();
     let answer = b.pc.create_answer(now).unwrap();
-    assert_eq!(mids_of(&answer), [("0".into(), 0), ("1".into(), 9)]);
-    assert!(answer.contains("a=group:BUNDLE 1\r\n"), "{answer}");
-    assert!(answer.contains("m=application 0 UDP/DTLS/SCTP"), "{answer}");
-    assert_eq!(b.pc.negotiated().unwrap().bundle_mid, "1");
+    assert_eq!(mids_of(&answer), [("0".into(), 9), ("1".into(), 9)]);
+    assert!(answer.contains("a=group:BUNDLE 0 1\r\n"), "{answer}");
+    assert!(
+        answer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"),
+        "{answer}"
+    );
+    let n = b.pc.negotiated().unwrap();
+    assert_eq!(n.bundle_mid, "0");
+    assert_eq!(
+        n.data.as_ref().unwrap().remote_max_message_size,
+        Some(262_144)
+    );
     assert_eq!(b.pc.negotiated().unwrap().remote_ufrag, "Vd5O");
     assert_eq!(b.pc.sending_mids(), [("1".to_string(), MediaKind::Audio)]);
 }

@@ -135,6 +135,8 @@ struct PeerInfo {
     forward_tsn: bool,
     reconfig: bool,
     zero_checksum: bool,
+    /// The peer offered zero checksum over DTLS, whether we use it or not.
+    zero_checksum_offered: bool,
 }
 
 const FEATURE_FORWARD_TSN: u8 = 1;
@@ -279,6 +281,15 @@ impl Association {
     /// Bytes queued on `stream` and not yet sent.
     pub fn buffered_amount(&self, stream: u16) -> usize {
         self.sender.buffered(stream)
+    }
+
+    /// What the peer's INIT or INIT ACK announced, once seen: FORWARD-TSN
+    /// (RFC 3758), RE-CONFIG (RFC 6525) and zero checksum over DTLS
+    /// (RFC 9653), in that order. Tells SCTP stacks apart: usrsctp does not
+    /// implement RFC 9653, dcsctp does.
+    pub fn peer_features(&self) -> Option<(bool, bool, bool)> {
+        self.peer
+            .map(|p| (p.forward_tsn, p.reconfig, p.zero_checksum_offered))
     }
 
     /// Streams we may send on (after negotiation: the smaller of our
@@ -936,6 +947,7 @@ impl Association {
             forward_tsn: features & FEATURE_FORWARD_TSN != 0,
             reconfig: features & FEATURE_RECONFIG != 0,
             zero_checksum: features & FEATURE_ZERO_CHECKSUM != 0 && self.config.zero_checksum,
+            zero_checksum_offered: features & FEATURE_ZERO_CHECKSUM != 0,
         };
         let _ = peer_outbound;
         self.peer = Some(info);

@@ -218,7 +218,9 @@ impl Sender {
         ordered: bool,
         reliability: Reliability,
     ) {
-        let max_payload = self.mtu - crate::packet::HEADER_LEN - DATA_HEADER_LEN;
+        // Rounded down to a multiple of 4: a chunk is padded to one
+        // (RFC 9260 §3.2), and a padded fragment must still fit the MTU.
+        let max_payload = (self.mtu - crate::packet::HEADER_LEN - DATA_HEADER_LEN) & !3;
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         let (expires, max_rtx) = match reliability {
@@ -681,6 +683,26 @@ mod tests {
         assert_eq!(fill_all(&mut s, now), 4);
         assert_eq!(s.flight_size(), 4 * 1172);
         assert_eq!(s.buffered(1), 10_000 - 4 * 1172);
+    }
+
+    #[test]
+    fn fragments_fit_an_mtu_that_is_not_a_multiple_of_four() {
+        // 1163: 1200 minus a DTLS record's overhead. Unrounded, a 1135-byte
+        // fragment padded to 1136 would never fit and nothing would leave.
+        let now = Instant::now();
+        let mut s = Sender::new(initial(100), 1163, 1 << 20);
+        s.enqueue(now, 1, 53, &vec![7u8; 3000], true, Reliability::Reliable);
+        let mut sent = 0;
+        loop {
+            let mut out = Vec::new();
+            if !s.fill(now, &mut out, 1163 - 12).0 {
+                break;
+            }
+            assert!(out.len() <= 1163 - 12, "{}", out.len());
+            sent += 1;
+        }
+        assert_eq!(sent, 3);
+        assert_eq!(s.buffered(1), 0);
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub use attribute::{Attribute, Direction, Setup};
 pub use candidate::{CandidateAddress, CandidateAttr, CandidateError, CandidateType};
 pub use negotiate::{
     create_answer, create_answer_for, create_offer, create_offer_tagged, negotiate, DtlsRole,
-    Features, Fingerprint, LocalParams, MediaKind, Negotiated, NegotiatedCodec, NegotiatedMedia,
-    NegotiationError, RemoteSsrc, SendTrack, Transceiver,
+    Features, Fingerprint, LocalParams, MediaKind, Negotiated, NegotiatedCodec, NegotiatedData,
+    NegotiatedMedia, NegotiationError, RemoteSsrc, SendTrack, Transceiver,
 };
 pub use session::{Connection, MediaSection, Origin, SdpError, SessionDescription};
 

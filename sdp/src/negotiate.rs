@@ -21,6 +21,9 @@ use crate::candidate::CandidateAttr;
 use crate::session::{Connection, MediaSection, Origin, SessionDescription};
 use std::borrow::Cow;
 
+mod data;
+pub use data::{NegotiatedData, DATA_FORMAT, DATA_PROTOCOL, MAX_MESSAGE_SIZE, SCTP_PORT};
+
 /// Header extension URIs meshrtc can negotiate (RFC 8285 §5 names them by
 /// URI; the id is per session).
 pub mod ext {
@@ -105,13 +108,16 @@ impl Features {
     }
 }
 
-/// Audio or video.
+/// Audio, video, or the data channel m-line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaKind {
     /// `m=audio`.
     Audio,
     /// `m=video`.
     Video,
+    /// `m=application ... UDP/DTLS/SCTP webrtc-datachannel` (RFC 8841):
+    /// the SCTP association of the data channels. At most one per session.
+    Application,
 }
 
 impl MediaKind {
@@ -120,13 +126,17 @@ impl MediaKind {
         match self {
             MediaKind::Audio => "audio",
             MediaKind::Video => "video",
+            MediaKind::Application => "application",
         }
     }
 
-    fn from_token(s: &str) -> Option<MediaKind> {
+    /// The kind of an `m=` media token, `None` for one meshrtc has no use
+    /// for (`text`, `message`, ...).
+    pub fn from_token(s: &str) -> Option<MediaKind> {
         match s {
             "audio" => Some(MediaKind::Audio),
             "video" => Some(MediaKind::Video),
+            "application" => Some(MediaKind::Application),
             _ => None,
         }
     }
@@ -147,6 +157,7 @@ fn codec_supported(kind: MediaKind, name: &str, clock: u32, channels: Option<u16
         MediaKind::Video => {
             name.eq_ignore_ascii_case("VP8") && clock == 90000 && channels.is_none()
         }
+        MediaKind::Application => false,
     }
 }
 
@@ -169,7 +180,7 @@ pub struct SendTrack {
 pub struct Transceiver {
     /// Its mid (unique in the session).
     pub mid: String,
-    /// Audio or video.
+    /// Audio, video or the data m-line.
     pub kind: MediaKind,
     /// What we send, if anything.
     pub send: Option<SendTrack>,
@@ -587,6 +598,10 @@ pub fn create_subsequent_offer(
         }
         let mut a =
             transport_attributes(local, Setup::ActPass, &t.mid, Some(t.mid.as_str()) == tag);
+        if t.kind == MediaKind::Application {
+            sd.media.push(data::data_line(DATA_PROTOCOL, a));
+            continue;
+        }
         for (id, uri) in offer_extensions(features, t.kind, current) {
             a.push(extmap(id, uri));
         }
@@ -617,6 +632,7 @@ pub fn create_subsequent_offer(
                     vec![VP8_PT]
                 }
             }
+            MediaKind::Application => Vec::new(),
         };
         if let Some(track) = &t.send {
             a.extend(track_attributes(track, &local.cname, features.rtx));
@@ -638,16 +654,17 @@ pub fn create_subsequent_offer(
 /// The m-line of a stopped transceiver in an offer (RFC 8829 §5.2.2): port
 /// 0, its mid kept so the answer can name it, nothing else.
 fn stopped_line(t: &Transceiver) -> MediaSection<'static> {
-    let pt = match t.kind {
-        MediaKind::Audio => OPUS_PT,
-        MediaKind::Video => VP8_PT,
+    let (protocol, format) = match t.kind {
+        MediaKind::Audio => ("UDP/TLS/RTP/SAVPF", OPUS_PT.to_string()),
+        MediaKind::Video => ("UDP/TLS/RTP/SAVPF", VP8_PT.to_string()),
+        MediaKind::Application => (DATA_PROTOCOL, DATA_FORMAT.to_string()),
     };
     MediaSection {
         kind: Cow::Borrowed(t.kind.as_str()),
         port: 0,
         port_count: None,
-        protocol: Cow::Borrowed("UDP/TLS/RTP/SAVPF"),
-        formats: vec![Cow::Owned(pt.to_string())],
+        protocol: Cow::Borrowed(protocol),
+        formats: vec![Cow::Owned(format)],
         connection: blank_connection(),
         attributes: vec![Attribute::Mid(owned(&t.mid))],
         other: Vec::new(),
@@ -803,7 +820,10 @@ pub fn create_answer(
     let mut unused: Vec<Option<&(MediaKind, SendTrack)>> = tracks.iter().map(Some).collect();
     let mut transceivers = Vec::with_capacity(offer.media.len());
     for (m, &mid) in offer.media.iter().zip(&mids) {
-        let Some(kind) = MediaKind::from_token(&m.kind) else {
+        // Audio and video only: tracks carry no data channels, so a data
+        // m-line is rejected here (see create_answer_for).
+        let Some(kind) = MediaKind::from_token(&m.kind).filter(|k| *k != MediaKind::Application)
+        else {
             continue;
         };
         let send = if !m.is_disabled() && receives(m.direction()) {
@@ -859,6 +879,16 @@ pub fn create_answer_for(
             .iter()
             .find(|t| t.mid == mid && Some(t.kind) == kind && !t.stopped);
         let plan = match (kind, t) {
+            (Some(MediaKind::Application), Some(t)) if !m.is_disabled() && in_bundle => {
+                data::is_data_line(m).then(|| {
+                    let formats = vec![Cow::Borrowed(DATA_FORMAT)];
+                    (
+                        MediaKind::Application,
+                        t,
+                        (formats, data::data_attributes()),
+                    )
+                })
+            }
             (Some(kind), Some(t)) if rtp && !m.is_disabled() && in_bundle => {
                 answer_codecs(m, kind, features).map(|c| (kind, t, c))
             }
@@ -905,6 +935,15 @@ pub fn create_answer_for(
             media.push(rejected(m, mid));
             continue;
         };
+        if kind == MediaKind::Application {
+            // RFC 8841 §5, §6: no RTP, no direction; our port and our
+            // largest message.
+            let mut a = transport_attributes(local, setup, mid, mid == tagged);
+            a.extend(codec_attrs);
+            accepted.push(mid);
+            media.push(data::data_line(&m.protocol, a));
+            continue;
+        }
         if !m.rtcp_mux() {
             return Err(NegotiationError::NoRtcpMux { mid: mid.into() });
         }
@@ -996,7 +1035,9 @@ pub struct RemoteSsrc {
 pub struct NegotiatedMedia {
     /// The mid.
     pub mid: String,
-    /// Audio, video, or `None` for another kind (always rejected).
+    /// Audio, video, the data m-line (its SCTP parameters are in
+    /// [`Negotiated::data`]; no RTP flows on it, `send` and `receive` stay
+    /// false), or `None` for another kind (always rejected).
     pub kind: Option<MediaKind>,
     /// Whether the answer rejected it (port 0). Nothing flows then.
     pub rejected: bool,
@@ -1047,6 +1088,8 @@ pub struct Negotiated {
     pub dtls_role: DtlsRole,
     /// Every m-line, in order.
     pub media: Vec<NegotiatedMedia>,
+    /// The data channel m-line, when one was accepted (RFC 8841).
+    pub data: Option<NegotiatedData>,
 }
 
 fn remote_ssrcs(m: &MediaSection<'_>) -> Vec<RemoteSsrc> {
@@ -1190,15 +1233,23 @@ pub fn negotiate(
         }
     };
     let mut media = Vec::with_capacity(offer.media.len());
+    let mut data = None;
     for (i, (o, a)) in offer.media.iter().zip(&answer.media).enumerate() {
         let mid = offer_mids[i].to_string();
         let kind = MediaKind::from_token(&o.kind);
         let (l, r) = if we_offered { (o, a) } else { (a, o) };
-        if a.is_disabled() || o.is_disabled() || kind.is_none() {
+        let bad_data = kind == Some(MediaKind::Application)
+            && (!data::is_data_line(o) || !data::is_data_line(a) || data.is_some());
+        let rejected = a.is_disabled() || o.is_disabled() || kind.is_none() || bad_data;
+        // A rejected m-line, or the data m-line (no RTP flows on either).
+        if rejected || kind == Some(MediaKind::Application) {
+            if !rejected {
+                data = Some(data::negotiated_data(&mid, l, r));
+            }
             media.push(NegotiatedMedia {
                 mid,
                 kind,
-                rejected: true,
+                rejected,
                 send: false,
                 receive: false,
                 codecs: Vec::new(),
@@ -1264,6 +1315,7 @@ pub fn negotiate(
         remote_fingerprint: fingerprint,
         dtls_role,
         media,
+        data,
     })
 }
 

@@ -4,32 +4,15 @@
 use meshrtc_sdp::negotiate::ext;
 use meshrtc_sdp::*;
 
+mod common;
+use common::local;
+
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
         "{}/../fixtures/chromium-156/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
-}
-
-fn local(ufrag: &str, fp: &str) -> LocalParams {
-    LocalParams {
-        ice_ufrag: ufrag.into(),
-        ice_pwd: "abcdefghijklmnopqrstuvwx".into(),
-        fingerprint: Fingerprint {
-            hash: "sha-256".into(),
-            value: fp.into(),
-        },
-        cname: "meshrtc-cname".into(),
-        session_id: 4_611_686_018_427_387_904,
-        session_version: 1,
-        candidates: vec![CandidateAttr::parse(
-            "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host generation 0",
-        )
-        .unwrap()
-        .into_owned()],
-        end_of_candidates: true,
-    }
 }
 
 const FP_A: &str = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";

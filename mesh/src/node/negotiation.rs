@@ -28,6 +28,7 @@ impl MeshNode {
     /// connected member's call as it was.
     pub(super) fn on_offer(&mut self, now: Instant, from: &str, sdp: &str) {
         let polite = self.polite_towards(from);
+        let chat = self.config.chat;
         let Some(m) = self.members.get_mut(from) else {
             return;
         };
@@ -46,7 +47,14 @@ impl MeshNode {
         let renegotiation = m.pc.negotiated().is_some();
         let answer =
             m.pc.set_remote_description(now, SdpType::Offer, sdp)
-                .and_then(|()| m.pc.create_answer(now));
+                .and_then(|()| {
+                    // The chat takes the offer's data m-line (or asks for one
+                    // by renegotiation).
+                    if chat && m.chat.is_none() {
+                        m.chat = super::chat::open_chat(&mut m.pc, now);
+                    }
+                    m.pc.create_answer(now)
+                });
         match answer {
             Ok(sdp) => {
                 self.renegotiations += u64::from(renegotiation);

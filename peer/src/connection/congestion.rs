@@ -188,6 +188,7 @@ impl PeerConnection {
             match release.payload {
                 Payload::Media { item, .. } => {
                     let item = cc.stamp(now, item, twcc_ext, cluster);
+                    self.spend_data_budget(item.len() + WIRE_OVERHEAD);
                     self.send_protected_rtp(item);
                 }
                 Payload::Padding { size } => {
@@ -198,6 +199,7 @@ impl PeerConnection {
                     for item in packets {
                         cc.padding_sent += 1;
                         let item = cc.stamp(now, item, twcc_ext, cluster);
+                        self.spend_data_budget(item.len() + WIRE_OVERHEAD);
                         self.send_protected_rtp(item);
                     }
                 }

@@ -125,6 +125,47 @@ pub enum PeerEvent {
     /// The SRTP keys DTLS exported (when [`PeerConfig::key_log`] is on),
     /// for a capture's reader to decrypt the media with.
     SrtpKeys(SrtpKeyLog),
+    /// A data channel can carry data: one we created
+    /// ([`PeerConnection::create_data_channel`]) or, `by_peer`, one the
+    /// peer opened (W3C `ondatachannel`).
+    DataChannelOpen {
+        /// Its handle.
+        id: DataChannelId,
+        /// Label.
+        label: String,
+        /// Sub-protocol.
+        protocol: String,
+        /// Opened by the peer (DATA_CHANNEL_OPEN received, RFC 8832 §6).
+        by_peer: bool,
+    },
+    /// A message on a data channel.
+    DataChannelMessage {
+        /// The channel.
+        id: DataChannelId,
+        /// The message.
+        payload: DataPayload,
+    },
+    /// The channel's buffered amount fell to its threshold
+    /// ([`PeerConnection::set_buffered_amount_low_threshold`]).
+    DataChannelBufferedAmountLow {
+        /// The channel.
+        id: DataChannelId,
+    },
+    /// A data channel could not be opened (no stream id left, say).
+    DataChannelError {
+        /// The channel.
+        id: DataChannelId,
+        /// Why.
+        reason: String,
+    },
+    /// A data channel is closed (both directions reset, or the association
+    /// or connection ended); its handle is no longer valid.
+    DataChannelClosed {
+        /// The channel.
+        id: DataChannelId,
+    },
+    /// The SCTP association ended (its reason).
+    SctpClosed(String),
     /// The connection is over.
     Closed(String),
 }
@@ -200,6 +241,13 @@ pub enum PeerError {
     /// Media cannot flow yet (or any more).
     #[error("not connected")]
     NotConnected,
+    /// No open data channel with this handle.
+    #[error("no open data channel {0}")]
+    UnknownDataChannel(DataChannelId),
+    /// The data channel layer refused (message too large, buffer full,
+    /// bad options).
+    #[error("data channel: {0}")]
+    DataChannel(String),
     /// The connection is closed.
     #[error("closed")]
     Closed,

@@ -51,7 +51,8 @@ impl PeerConnection {
             s.stats.bytes_sent += len as u64;
             let class = match s.kind {
                 MediaKind::Audio => PaceClass::Audio,
-                MediaKind::Video => PaceClass::Video,
+                // No sender is ever made for the data m-line.
+                MediaKind::Video | MediaKind::Application => PaceClass::Video,
             };
             if !self.send_rtp(now, class, out) {
                 self.senders[i].stats.pacer_dropped += 1;
@@ -89,6 +90,7 @@ impl PeerConnection {
             )
             .map_err(|_| PeerError::NotConnected)?,
             MediaKind::Audio => PacketizedFrame::opus(data.into(), rtp_time),
+            MediaKind::Application => return Err(PeerError::UnknownMid(mid.to_string())),
         };
         self.send_frame(now, mid, &frame)
     }

@@ -45,8 +45,10 @@ use crate::frame::{PacketizedFrame, ReceivedFrame};
 
 mod config;
 mod congestion;
+mod data_channels;
 use congestion::Congestion;
 pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
+pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload};
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
 mod media_recv;
@@ -205,6 +207,8 @@ pub struct PeerConnection {
     malformed: u64,
     early_dropped: u64,
     scratch: Vec<u8>,
+    /// Data channels and their SCTP association (RFC 8831).
+    data: data_channels::DataState,
 }
 
 impl std::fmt::Debug for PeerConnection {
@@ -322,6 +326,7 @@ impl PeerConnection {
             malformed: 0,
             early_dropped: 0,
             scratch: Vec::new(),
+            data: data_channels::DataState::default(),
         })
     }
 
@@ -405,6 +410,7 @@ impl PeerConnection {
         if self.closed {
             return;
         }
+        self.close_data_channels();
         if let Some(d) = &mut self.dtls {
             d.close();
         }
@@ -452,6 +458,7 @@ impl PeerConnection {
         if let Some(cc) = &self.cc {
             add(cc.poll_timeout());
         }
+        add(self.sctp_poll_timeout());
         for r in &self.receivers {
             add(r.nack.as_ref().and_then(|n| n.poll_timeout()));
             add(r.keyframes.as_ref().and_then(|k| k.poll_timeout()));
@@ -483,6 +490,7 @@ impl PeerConnection {
         self.send_feedback(now);
         self.send_transport_feedback(now);
         self.run_pacer(now);
+        self.sctp_timeout(now);
     }
 
     /// A datagram from `from` arrived at our local address `to`.

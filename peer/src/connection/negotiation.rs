@@ -545,6 +545,7 @@ impl PeerConnection {
         }
         self.drain_ice(now);
         self.drain_dtls(now);
+        self.maybe_start_sctp(now);
         Ok(())
     }
 

@@ -160,9 +160,11 @@ impl PeerConnection {
 
     /// The transceivers, in the order they were made (dead ones left out).
     pub fn transceivers(&self) -> Vec<TransceiverInfo> {
+        // The data m-line is no transceiver to the application (W3C
+        // getTransceivers): see PeerConnection::data_channels.
         self.transceivers
             .iter()
-            .filter(|t| !t.is_dead())
+            .filter(|t| !t.is_dead() && t.kind != MediaKind::Application)
             .map(|t| TransceiverInfo {
                 mid: t.mid.clone(),
                 kind: t.kind,
@@ -183,7 +185,9 @@ impl PeerConnection {
     fn live_transceiver(&self, mid: &str) -> Result<usize, PeerError> {
         self.transceivers
             .iter()
-            .position(|t| t.mid.as_deref() == Some(mid) && !t.stopped)
+            .position(|t| {
+                t.mid.as_deref() == Some(mid) && !t.stopped && t.kind != MediaKind::Application
+            })
             .ok_or_else(|| PeerError::UnknownMid(mid.to_string()))
     }
 
@@ -299,11 +303,7 @@ impl PeerConnection {
                         .map(|x| {
                             (
                                 x.mid().unwrap_or_default().to_string(),
-                                if x.kind == "audio" {
-                                    MediaKind::Audio
-                                } else {
-                                    MediaKind::Video
-                                },
+                                MediaKind::from_token(&x.kind).unwrap_or(MediaKind::Video),
                             )
                         })
                         .unwrap_or_else(|| (String::new(), MediaKind::Video));
@@ -343,11 +343,7 @@ impl PeerConnection {
         }
         for (i, m) in offer.media.iter().enumerate() {
             let mid = m.mid().ok_or(bad(i, "no a=mid"))?;
-            let kind = match m.kind.as_ref() {
-                "audio" => Some(MediaKind::Audio),
-                "video" => Some(MediaKind::Video),
-                _ => None,
-            };
+            let kind = MediaKind::from_token(&m.kind);
             if let Some(t) = self
                 .transceivers
                 .iter_mut()
@@ -384,6 +380,10 @@ impl PeerConnection {
             let Some(kind) = kind.filter(|_| !m.is_disabled()) else {
                 continue;
             };
+            if kind == MediaKind::Application {
+                self.associate_data_line(mid, i);
+                continue;
+            }
             let lets_us_send = matches!(
                 m.direction(),
                 meshrtc_sdp::Direction::SendRecv | meshrtc_sdp::Direction::RecvOnly
@@ -414,6 +414,43 @@ impl PeerConnection {
             }
         }
         Ok(())
+    }
+
+    /// The peer offers a new data m-line: our data transceiver not offered
+    /// yet takes it, or a new one is made; a second data m-line gets none
+    /// (and is rejected: one association per connection, RFC 8831 §5).
+    fn associate_data_line(&mut self, mid: &str, index: usize) {
+        let live = |t: &TransceiverState| t.kind == MediaKind::Application && !t.stopped;
+        if self
+            .transceivers
+            .iter()
+            .any(|t| live(t) && t.mline.is_some())
+        {
+            return;
+        }
+        if let Some(t) = self
+            .transceivers
+            .iter_mut()
+            .find(|t| live(t) && t.mline.is_none())
+        {
+            t.mid = Some(mid.to_string());
+            t.mline = Some(index);
+            t.from_remote = true;
+            return;
+        }
+        self.transceivers.push(TransceiverState {
+            mid: Some(mid.to_string()),
+            kind: MediaKind::Application,
+            track: None,
+            send: false,
+            receive: true,
+            stopped: false,
+            mline: Some(index),
+            associable: false,
+            from_remote: true,
+            negotiated_wish: None,
+            negotiated_stopped: false,
+        });
     }
 
     /// A mid no transceiver, no description and not `offer` uses.

@@ -295,7 +295,8 @@ impl PeerConnection {
         for e in events {
             match e {
                 dtls::Event::Connected(c) => self.on_dtls_connected(now, c),
-                dtls::Event::ApplicationData(_) => {}
+                // SCTP over DTLS (RFC 8261 §3): one packet per record.
+                dtls::Event::ApplicationData(d) => self.on_sctp_packet(now, &d),
                 dtls::Event::KeyLog(l) => self.events.push_back(PeerEvent::KeyLog(l)),
                 dtls::Event::Closed(reason) => {
                     let failed = matches!(reason, dtls::CloseReason::Error(_));
@@ -323,6 +324,19 @@ impl PeerConnection {
     }
 
     pub(super) fn on_dtls_connected(&mut self, now: Instant, c: Box<dtls::Connected>) {
+        let rtp_negotiated = self.negotiated.as_ref().is_none_or(|n| {
+            n.media
+                .iter()
+                .any(|m| !m.rejected && m.kind != Some(MediaKind::Application))
+        });
+        if c.srtp.is_none() && !rtp_negotiated {
+            // A data-only session (RFC 8831): no SRTP keys are needed.
+            self.dtls_connected = Some(c);
+            self.set_dtls_state(DtlsState::Connected);
+            self.update_state();
+            self.maybe_start_sctp(now);
+            return;
+        }
         let Some(keys) = &c.srtp else {
             self.events
                 .push_back(PeerEvent::Closed("DTLS agreed no SRTP profile".into()));
@@ -381,6 +395,7 @@ impl PeerConnection {
         self.next_rtcp = Some(now + self.config.rtcp_interval / 2);
         self.set_dtls_state(DtlsState::Connected);
         self.update_state();
+        self.maybe_start_sctp(now);
     }
 
     pub(super) fn send_protected_rtp(&mut self, mut packet: Vec<u8>) {

@@ -17,9 +17,19 @@ pub struct Side {
 }
 
 pub fn deliver(now: Instant, from: &mut Side, to: &mut Side) -> usize {
+    deliver_lossy(now, from, to, &mut || false)
+}
+
+/// Delivers what `from` sends to `to`, but what `drop()` says to lose.
+pub fn deliver_lossy(
+    now: Instant,
+    from: &mut Side,
+    to: &mut Side,
+    drop: &mut dyn FnMut() -> bool,
+) -> usize {
     let mut n = 0;
     while let Some(Transmit { src, dst, payload }) = from.pc.poll_transmit() {
-        if dst == to.addr {
+        if dst == to.addr && !drop() {
             to.pc.handle_datagram(now, src, dst, &payload);
             n += 1;
         }
@@ -34,8 +44,14 @@ pub fn drain(s: &mut Side) {
 }
 
 pub fn step(now: &mut Instant, a: &mut Side, b: &mut Side) {
+    step_lossy(now, a, b, &mut || false)
+}
+
+/// Exchanges datagrams (losing what `drop()` says), then advances the
+/// clock to the next timer, 20 ms at most.
+pub fn step_lossy(now: &mut Instant, a: &mut Side, b: &mut Side, drop: &mut dyn FnMut() -> bool) {
     for _ in 0..10 {
-        let n = deliver(*now, a, b) + deliver(*now, b, a);
+        let n = deliver_lossy(*now, a, b, drop) + deliver_lossy(*now, b, a, drop);
         drain(a);
         drain(b);
         if n == 0 {

@@ -6,6 +6,7 @@ static ALLOC: meshrtc_integration::alloc::Counting = meshrtc_integration::alloc:
 mod alloc_hot_path;
 mod cc_mesh_netsim;
 mod chromium_call;
+mod chromium_data;
 mod chromium_mesh;
 mod chromium_room;
 mod dtls_interop;

@@ -246,6 +246,7 @@ impl Member {
                         }
                     }
                     MediaKind::Audio => *self.audio.entry(from.clone()).or_default() += 1,
+                    MediaKind::Application => {}
                 }
                 continue;
             }
@@ -1673,4 +1674,42 @@ fn a_screen_track_is_added_and_stopped_while_5_percent_of_the_media_is_lost() {
         )));
     }
     assert!(call.all_connected(&all));
+}
+
+#[test]
+fn a_chat_line_typed_at_one_member_arrives_at_the_other_two() {
+    let mut call = Call::new(20, link(0.02));
+    let all: Vec<usize> = (0..3).collect();
+    for _ in 0..3 {
+        call.add_tuned(|cfg| cfg.chat = true);
+    }
+    call.run_until_connected(&all, Duration::from_secs(20));
+    call.run_for(Duration::from_secs(1));
+    let now = call.sim.now();
+    let sent = call
+        .sim
+        .node_mut(call.ids[0])
+        .node
+        .send_chat(now, "hello from member0 ✓");
+    assert_eq!(sent, 2, "the chat channel is open to both others");
+    let sent = call.sim.node_mut(call.ids[2]).node.send_chat(now, "");
+    assert_eq!(sent, 2, "an empty line too");
+    call.run_for(Duration::from_secs(1));
+    let chats = |i: usize| -> Vec<(String, String)> {
+        call.member(i)
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                MeshEvent::Chat { name, text, .. } => Some((name.clone(), text.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let line = ("member0".to_string(), "hello from member0 ✓".to_string());
+    let empty = ("member2".to_string(), String::new());
+    assert_eq!(chats(1), [line.clone(), empty.clone()]);
+    assert_eq!(chats(2), [line]);
+    assert_eq!(chats(0), [empty]);
+    // Media is unaffected: every stream decodes.
+    call.check_streams(&all, 10);
 }

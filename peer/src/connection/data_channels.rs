@@ -1,0 +1,574 @@
+//! Data channels on a [`PeerConnection`] (RFC 8831): one SCTP association
+//! ([`meshrtc_sctp`]) per connection, carried in DTLS application data
+//! records over the BUNDLE transport (RFC 8261 §3, RFC 8831 §5), started
+//! once DTLS is up and the data m-line (RFC 8841) is negotiated. DCEP
+//! (RFC 8832) opens in-band channels; the stream ids we pick are even as
+//! DTLS client and odd as DTLS server (RFC 8832 §6).
+//!
+//! Channels have a handle, [`DataChannelId`], from the moment they are
+//! created: the SCTP stream id is only known once the DTLS role is (and a
+//! channel made before the first offer waits for the association).
+//!
+//! What SCTP sends shares the connection's congestion budget when the
+//! send-side estimator runs (transport-cc negotiated and media sent): a
+//! token bucket filled at the estimator's target rate is drained by every
+//! media packet the pacer releases and by every SCTP packet, and SCTP
+//! packets leave only while the pacer has no media waiting and the bucket
+//! is not empty. Media goes first; data takes what the estimate leaves.
+//! The SCTP packets are not reported to the estimator (they carry no
+//! transport-wide sequence number); SCTP's own congestion control (RFC 9260
+//! §7) works beneath. Without an estimator (a data-only session, no
+//! transport-cc) SCTP's congestion window alone paces the data.
+
+use std::collections::BTreeMap;
+
+use meshrtc_sctp::{self as sctp, ChannelEvent, ChannelOptions, Reliability};
+
+use super::*;
+
+/// A data channel on one connection (its handle; stable from
+/// [`PeerConnection::create_data_channel`] or the
+/// [`PeerEvent::DataChannelOpen`] of a channel the peer opened until
+/// [`PeerEvent::DataChannelClosed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DataChannelId(pub u32);
+
+impl std::fmt::Display for DataChannelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "dc{}", self.0)
+    }
+}
+
+/// A data channel message: text (PPID 51, 56 when empty) or binary (53,
+/// 57 when empty), RFC 8831 §8.
+pub use meshrtc_sctp::Payload as DataPayload;
+
+/// How a channel delivers (W3C `RTCDataChannelInit`, RFC 8832 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannelOptions {
+    /// In-order delivery (default true).
+    pub ordered: bool,
+    /// Partial reliability: a message is given up after this many
+    /// retransmissions (RFC 7496 §4).
+    pub max_retransmits: Option<u32>,
+    /// Partial reliability: a message is given up when not delivered
+    /// within this time (RFC 3758 timed reliability). Not with
+    /// `max_retransmits`.
+    pub max_packet_life_time: Option<Duration>,
+    /// Negotiated out of band on this SCTP stream id: no DCEP, both sides
+    /// create it with the same id.
+    pub negotiated: Option<u16>,
+    /// Sub-protocol name.
+    pub protocol: String,
+}
+
+impl Default for DataChannelOptions {
+    fn default() -> Self {
+        DataChannelOptions {
+            ordered: true,
+            max_retransmits: None,
+            max_packet_life_time: None,
+            negotiated: None,
+            protocol: String::new(),
+        }
+    }
+}
+
+/// A channel as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataChannelInfo {
+    /// Its handle.
+    pub id: DataChannelId,
+    /// Label.
+    pub label: String,
+    /// Sub-protocol.
+    pub protocol: String,
+    /// The SCTP stream id, once the association has it.
+    pub stream: Option<u16>,
+    /// Whether it carries data now.
+    pub open: bool,
+}
+
+/// One channel of the connection.
+#[derive(Debug)]
+struct Slot {
+    label: String,
+    options: ChannelOptions,
+    stream: Option<u16>,
+    open: bool,
+    low_threshold: usize,
+}
+
+/// DTLS 1.2 AES-GCM record overhead: 13-byte header, 8-byte explicit
+/// nonce, 16-byte tag (RFC 5246 §6.2.3.3, RFC 6347 §4.1): what an SCTP
+/// packet gains on its way into a datagram.
+const DTLS_RECORD_OVERHEAD: usize = 13 + 8 + 16;
+/// IPv4 and UDP headers, counted in the congestion budget.
+const IP_UDP_OVERHEAD: usize = 28;
+/// The bucket holds at most this long a time of the target rate: SCTP
+/// bursts no more than this beyond the estimate.
+const BUDGET_BURST: Duration = Duration::from_millis(40);
+
+/// The data channels of one connection.
+#[derive(Default)]
+pub(super) struct DataState {
+    sctp: Option<Box<sctp::DataChannels>>,
+    slots: BTreeMap<DataChannelId, Slot>,
+    by_stream: BTreeMap<u16, DataChannelId>,
+    next_id: u32,
+    /// The peer's `a=max-message-size` (`None`: no limit).
+    remote_max_message_size: Option<u64>,
+    /// Congestion budget of SCTP (bytes; negative when overdrawn).
+    budget: f64,
+    budget_at: Option<Instant>,
+    /// When the budget allows the next packet, while SCTP waits for it.
+    budget_wakeup: Option<Instant>,
+    /// SCTP packets the peer sent that did not parse or were refused.
+    pub(super) sctp_errors: u64,
+    /// SCTP bytes handed to DTLS, counted against the budget.
+    pub(super) sctp_bytes_sent: u64,
+}
+
+impl DataState {
+    fn fresh_id(&mut self) -> DataChannelId {
+        self.next_id += 1;
+        DataChannelId(self.next_id)
+    }
+}
+
+fn reliability(o: &DataChannelOptions) -> Result<Reliability, PeerError> {
+    match (o.max_retransmits, o.max_packet_life_time) {
+        (Some(_), Some(_)) => Err(PeerError::DataChannel(
+            "max_retransmits and max_packet_life_time together".into(),
+        )),
+        (Some(n), None) => Ok(Reliability::MaxRetransmits(n)),
+        (None, Some(t)) => Ok(Reliability::MaxLifetime(t)),
+        (None, None) => Ok(Reliability::Reliable),
+    }
+}
+
+impl PeerConnection {
+    /// Creates a data channel (W3C `createDataChannel`). Without a data
+    /// m-line yet, one is added and [`PeerEvent::NegotiationNeeded`] asks
+    /// for an offer; the channel opens ([`PeerEvent::DataChannelOpen`])
+    /// once the association is up. A data-only session is a connection
+    /// whose only m-line is this one.
+    pub fn create_data_channel(
+        &mut self,
+        now: Instant,
+        label: &str,
+        options: DataChannelOptions,
+    ) -> Result<DataChannelId, PeerError> {
+        self.check_open()?;
+        let reliability = reliability(&options)?;
+        if label.len() > usize::from(u16::MAX) || options.protocol.len() > usize::from(u16::MAX) {
+            return Err(PeerError::DataChannel(
+                "label or protocol longer than 65535 bytes".into(),
+            ));
+        }
+        if let Some(n) = options.negotiated {
+            let taken = self.data.slots.values().any(|s| s.stream == Some(n))
+                || self.data.by_stream.contains_key(&n);
+            if taken || n == u16::MAX {
+                return Err(PeerError::DataChannel(format!("stream id {n} is in use")));
+            }
+        }
+        self.ensure_data_transceiver();
+        let id = self.data.fresh_id();
+        self.data.slots.insert(
+            id,
+            Slot {
+                label: label.to_string(),
+                options: ChannelOptions {
+                    ordered: options.ordered,
+                    reliability,
+                    protocol: options.protocol,
+                    negotiated: options.negotiated,
+                    ..ChannelOptions::default()
+                },
+                stream: None,
+                open: false,
+                low_threshold: 0,
+            },
+        );
+        if self.data.sctp.is_some() {
+            self.open_on_association(now, id)?;
+            self.pump_sctp(now);
+        }
+        Ok(id)
+    }
+
+    /// Sends a message on an open channel. Refused when the channel is not
+    /// open, when the message exceeds the peer's `a=max-message-size`
+    /// (RFC 8841 §6), or when the send buffer is full.
+    pub fn send_data(
+        &mut self,
+        now: Instant,
+        id: DataChannelId,
+        payload: &DataPayload,
+    ) -> Result<(), PeerError> {
+        self.check_open()?;
+        let stream = self
+            .data
+            .slots
+            .get(&id)
+            .filter(|s| s.open)
+            .and_then(|s| s.stream)
+            .ok_or(PeerError::UnknownDataChannel(id))?;
+        let len = match payload {
+            DataPayload::Text(t) => t.len(),
+            DataPayload::Binary(b) => b.len(),
+        };
+        if let Some(max) = self.data.remote_max_message_size {
+            if len as u64 > max {
+                return Err(PeerError::DataChannel(format!(
+                    "a {len}-byte message exceeds the peer's max-message-size {max}"
+                )));
+            }
+        }
+        let Some(sctp) = &mut self.data.sctp else {
+            return Err(PeerError::UnknownDataChannel(id));
+        };
+        sctp.send(now, stream, payload)
+            .map_err(|e| PeerError::DataChannel(e.to_string()))?;
+        self.pump_sctp(now);
+        Ok(())
+    }
+
+    /// Bytes queued on the channel and not yet sent (W3C `bufferedAmount`).
+    pub fn buffered_amount(&self, id: DataChannelId) -> usize {
+        let stream = self.data.slots.get(&id).and_then(|s| s.stream);
+        match (stream, &self.data.sctp) {
+            (Some(s), Some(sctp)) => sctp.buffered_amount(s),
+            _ => 0,
+        }
+    }
+
+    /// [`PeerEvent::DataChannelBufferedAmountLow`] fires when the buffered
+    /// amount falls to `threshold` or below (W3C
+    /// `bufferedAmountLowThreshold`).
+    pub fn set_buffered_amount_low_threshold(&mut self, id: DataChannelId, threshold: usize) {
+        let Some(slot) = self.data.slots.get_mut(&id) else {
+            return;
+        };
+        slot.low_threshold = threshold;
+        if let (Some(s), Some(sctp)) = (slot.stream, &mut self.data.sctp) {
+            sctp.set_buffered_amount_low_threshold(s, threshold);
+        }
+    }
+
+    /// Closes a channel: what is queued is sent, then its stream is reset
+    /// (RFC 8831 §6.7); [`PeerEvent::DataChannelClosed`] follows once the
+    /// peer reset its side.
+    pub fn close_data_channel(&mut self, now: Instant, id: DataChannelId) -> Result<(), PeerError> {
+        let slot = self
+            .data
+            .slots
+            .get_mut(&id)
+            .ok_or(PeerError::UnknownDataChannel(id))?;
+        slot.open = false;
+        match (slot.stream, &mut self.data.sctp) {
+            (Some(s), Some(sctp)) => {
+                sctp.close_channel(s)
+                    .map_err(|e| PeerError::DataChannel(e.to_string()))?;
+                self.pump_sctp(now);
+            }
+            _ => {
+                // Never reached the association: gone at once.
+                self.data.slots.remove(&id);
+                self.events.push_back(PeerEvent::DataChannelClosed { id });
+            }
+        }
+        Ok(())
+    }
+
+    /// The channels, open or on their way.
+    pub fn data_channels(&self) -> Vec<DataChannelInfo> {
+        self.data
+            .slots
+            .iter()
+            .map(|(id, s)| DataChannelInfo {
+                id: *id,
+                label: s.label.clone(),
+                protocol: s.options.protocol.clone(),
+                stream: s.stream,
+                open: s.open,
+            })
+            .collect()
+    }
+
+    /// The SCTP association underneath, once started (state, counters,
+    /// congestion window).
+    pub fn sctp_association(&self) -> Option<&sctp::Association> {
+        self.data.sctp.as_deref().map(|d| d.association())
+    }
+
+    /// The live data m-line transceiver, made if there is none.
+    fn ensure_data_transceiver(&mut self) {
+        if self
+            .transceivers
+            .iter()
+            .any(|t| t.kind == MediaKind::Application && !t.stopped)
+        {
+            return;
+        }
+        self.add_transceiver(MediaKind::Application, false, true);
+    }
+
+    /// Starts the association once DTLS is up and the data m-line is
+    /// negotiated (either may come last: a channel made mid-call adds the
+    /// m-line by renegotiation).
+    pub(super) fn maybe_start_sctp(&mut self, now: Instant) {
+        if self.data.sctp.is_some() || self.dtls_state != DtlsState::Connected {
+            return;
+        }
+        let Some(data) = self.negotiated.as_ref().and_then(|n| n.data.clone()) else {
+            return;
+        };
+        let mut config = sctp::Config::new(self.rng.seed32(), self.rng.seed32());
+        config.local_port = data.local_port;
+        config.remote_port = data.remote_port;
+        config.mtu = self.config.mtu.saturating_sub(DTLS_RECORD_OVERHEAD);
+        // What we announced we take (RFC 8841 §6): our limit on what we
+        // send is the peer's, checked in send_data.
+        config.max_message_size = match data.remote_max_message_size {
+            Some(m) => usize::try_from(m).unwrap_or(usize::MAX),
+            None => config.send_buffer,
+        };
+        self.data.remote_max_message_size = data.remote_max_message_size;
+        let client = self.dtls_role == Some(DtlsRole::Client);
+        let mut dc = Box::new(sctp::DataChannels::new(config, client));
+        // Both sides send INIT (RFC 8831 §6.1); SCTP resolves the
+        // collision (RFC 9260 §5.2.4).
+        dc.connect(now);
+        self.data.sctp = Some(dc);
+        let waiting: Vec<DataChannelId> = self
+            .data
+            .slots
+            .iter()
+            .filter(|(_, s)| s.stream.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in waiting {
+            if let Err(e) = self.open_on_association(now, id) {
+                self.data.slots.remove(&id);
+                self.events.push_back(PeerEvent::DataChannelError {
+                    id,
+                    reason: e.to_string(),
+                });
+                self.events.push_back(PeerEvent::DataChannelClosed { id });
+            }
+        }
+        self.pump_sctp(now);
+    }
+
+    fn open_on_association(&mut self, now: Instant, id: DataChannelId) -> Result<(), PeerError> {
+        let (Some(sctp), Some(slot)) = (&mut self.data.sctp, self.data.slots.get_mut(&id)) else {
+            return Err(PeerError::UnknownDataChannel(id));
+        };
+        let stream = sctp
+            .open_channel(now, &slot.label, slot.options.clone())
+            .map_err(|e| PeerError::DataChannel(e.to_string()))?;
+        if slot.low_threshold > 0 {
+            sctp.set_buffered_amount_low_threshold(stream, slot.low_threshold);
+        }
+        slot.stream = Some(stream);
+        self.data.by_stream.insert(stream, id);
+        Ok(())
+    }
+
+    /// One SCTP packet out of a DTLS application data record.
+    pub(super) fn on_sctp_packet(&mut self, now: Instant, packet: &[u8]) {
+        let Some(sctp) = &mut self.data.sctp else {
+            // Before the data m-line is negotiated: nothing to give it to.
+            self.data.sctp_errors += 1;
+            return;
+        };
+        if sctp.handle_input(now, packet).is_err() {
+            self.data.sctp_errors += 1;
+        }
+        self.pump_sctp(now);
+    }
+
+    /// SCTP timers.
+    pub(super) fn sctp_timeout(&mut self, now: Instant) {
+        if let Some(sctp) = &mut self.data.sctp {
+            if sctp.poll_timeout().is_some_and(|t| t <= now) {
+                sctp.handle_timeout(now);
+            }
+        }
+        self.pump_sctp(now);
+    }
+
+    /// When SCTP needs the clock next (its timers, or the budget).
+    pub(super) fn sctp_poll_timeout(&self) -> Option<Instant> {
+        let t = self.data.sctp.as_ref().and_then(|s| s.poll_timeout());
+        match (t, self.data.budget_wakeup) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A media packet of `wire` bytes on the link left the pacer: it takes
+    /// its share of the budget SCTP sends from.
+    pub(super) fn spend_data_budget(&mut self, wire: usize) {
+        if self.data.sctp.is_some() {
+            self.data.budget -= wire as f64;
+        }
+    }
+
+    /// Refills the budget at the estimator's target rate; `None` without
+    /// an estimator (no limit beyond SCTP's own).
+    fn refill_budget(&mut self, now: Instant) -> Option<f64> {
+        let cc = self.cc.as_ref()?;
+        let rate = cc.controller.target_bitrate() as f64 / 8.0;
+        let cap = rate * BUDGET_BURST.as_secs_f64();
+        let elapsed = self
+            .data
+            .budget_at
+            .map_or(BUDGET_BURST, |t| now.saturating_duration_since(t));
+        self.data.budget = (self.data.budget + rate * elapsed.as_secs_f64()).min(cap);
+        self.data.budget_at = Some(now);
+        Some(rate)
+    }
+
+    /// Hands what SCTP has to send to DTLS, within the budget, and its
+    /// events to the application.
+    pub(super) fn pump_sctp(&mut self, now: Instant) {
+        if self.data.sctp.is_none() {
+            return;
+        }
+        self.data.budget_wakeup = None;
+        let rate = self.refill_budget(now);
+        let media_waiting = self.cc.as_ref().is_some_and(|cc| !cc.pacer.is_empty());
+        let mut buf = std::mem::take(&mut self.scratch);
+        loop {
+            if let Some(rate) = rate {
+                if media_waiting || self.data.budget <= 0.0 {
+                    // Wake when the budget is back (the pacer's own timer
+                    // wakes us when media drained).
+                    let wait = (-self.data.budget).max(1.0) / rate.max(1.0);
+                    self.data.budget_wakeup = Some(
+                        now + Duration::from_secs_f64(wait.min(1.0)).max(Duration::from_millis(1)),
+                    );
+                    break;
+                }
+            }
+            let Some(sctp) = &mut self.data.sctp else {
+                break;
+            };
+            buf.clear();
+            if !sctp.poll_transmit(now, &mut buf) {
+                break;
+            }
+            let Some(d) = &mut self.dtls else { break };
+            if d.send_application_data(&buf).is_ok() {
+                let wire = buf.len() + DTLS_RECORD_OVERHEAD + IP_UDP_OVERHEAD;
+                self.data.sctp_bytes_sent += wire as u64;
+                if rate.is_some() {
+                    self.data.budget -= wire as f64;
+                }
+            }
+        }
+        self.scratch = buf;
+        self.drain_dtls_transmits();
+        self.drain_sctp_events();
+    }
+
+    fn drain_sctp_events(&mut self) {
+        while let Some(e) = self.data.sctp.as_mut().and_then(|s| s.poll_event()) {
+            match e {
+                ChannelEvent::Connected => {}
+                ChannelEvent::Open { id: stream } => {
+                    let Some(&id) = self.data.by_stream.get(&stream) else {
+                        continue;
+                    };
+                    if let Some(slot) = self.data.slots.get_mut(&id) {
+                        slot.open = true;
+                        self.events.push_back(PeerEvent::DataChannelOpen {
+                            id,
+                            label: slot.label.clone(),
+                            protocol: slot.options.protocol.clone(),
+                            by_peer: false,
+                        });
+                    }
+                }
+                ChannelEvent::Incoming {
+                    id: stream,
+                    label,
+                    protocol,
+                    ordered,
+                    reliability,
+                } => {
+                    let id = self.data.fresh_id();
+                    self.data.by_stream.insert(stream, id);
+                    self.data.slots.insert(
+                        id,
+                        Slot {
+                            label: label.clone(),
+                            options: ChannelOptions {
+                                ordered,
+                                reliability,
+                                protocol: protocol.clone(),
+                                ..ChannelOptions::default()
+                            },
+                            stream: Some(stream),
+                            open: true,
+                            low_threshold: 0,
+                        },
+                    );
+                    self.events.push_back(PeerEvent::DataChannelOpen {
+                        id,
+                        label,
+                        protocol,
+                        by_peer: true,
+                    });
+                }
+                ChannelEvent::Message {
+                    id: stream,
+                    payload,
+                } => {
+                    if let Some(&id) = self.data.by_stream.get(&stream) {
+                        self.events
+                            .push_back(PeerEvent::DataChannelMessage { id, payload });
+                    }
+                }
+                ChannelEvent::BufferedAmountLow { id: stream } => {
+                    if let Some(&id) = self.data.by_stream.get(&stream) {
+                        self.events
+                            .push_back(PeerEvent::DataChannelBufferedAmountLow { id });
+                    }
+                }
+                ChannelEvent::Closed { id: stream } => {
+                    if let Some(id) = self.data.by_stream.remove(&stream) {
+                        self.data.slots.remove(&id);
+                        self.events.push_back(PeerEvent::DataChannelClosed { id });
+                    }
+                }
+                ChannelEvent::AssociationClosed(reason) => {
+                    self.events
+                        .push_back(PeerEvent::SctpClosed(format!("{reason:?}")));
+                }
+            }
+        }
+    }
+
+    /// The connection closes: every channel with it.
+    pub(super) fn close_data_channels(&mut self) {
+        if let Some(sctp) = &mut self.data.sctp {
+            // ABORT (RFC 9260 §9.1) ahead of DTLS close_notify.
+            sctp.association_mut().abort();
+            let mut buf = Vec::new();
+            let now = self.origin;
+            while sctp.association_mut().poll_transmit(now, &mut buf) {
+                if let Some(d) = &mut self.dtls {
+                    let _ = d.send_application_data(&buf);
+                }
+            }
+        }
+        self.data.by_stream.clear();
+        for id in std::mem::take(&mut self.data.slots).into_keys() {
+            self.events.push_back(PeerEvent::DataChannelClosed { id });
+        }
+    }
+}
