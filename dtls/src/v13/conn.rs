@@ -652,6 +652,15 @@ impl Dtls13 {
     /// The handshake is over: report it (once the fingerprint is known
     /// and matches); returns the state to move to.
     pub(super) fn connected(&mut self, t: Box<Traffic>) -> Result<State, Error13> {
+        tracing::debug!(
+            role = ?self.role,
+            version = "DTLS 1.3",
+            suite = ?t.suite,
+            group = ?t.group,
+            srtp_profile = ?t.srtp,
+            retransmissions = self.stats.retransmissions,
+            "DTLS handshake complete"
+        );
         let (c, s, e) = (t.client_ap.clone(), t.server_ap.clone(), t.exporter.clone());
         self.key_log("CLIENT_TRAFFIC_SECRET_0", &c);
         self.key_log("SERVER_TRAFFIC_SECRET_0", &s);
