@@ -421,10 +421,8 @@ fn answers_with_dtls12(datagram: &[u8]) -> bool {
                 continue;
             }
             match f.msg_type {
-                HandshakeType::HelloVerifyRequest => {
-                    if HelloVerifyRequest::parse(f.body).is_ok() {
-                        return true;
-                    }
+                HandshakeType::HelloVerifyRequest if HelloVerifyRequest::parse(f.body).is_ok() => {
+                    return true;
                 }
                 HandshakeType::ServerHello => {
                     if let Ok(sh) = ServerHello13::parse(f.body) {

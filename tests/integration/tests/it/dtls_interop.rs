@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use meshrtc_dtls::cipher::Suite;
-use meshrtc_dtls::v13::{AnyDtls, AnyEvent, CommonEvent, Versions};
+use meshrtc_dtls::v13::{AnyDtls, CommonEvent, Versions};
 use meshrtc_dtls::{
-    Certificate, CloseReason, Config, Connected, Dtls, Error, Event, Fingerprint, SrtpProfileId,
+    Certificate, CloseReason, Config, Connected, Dtls, Endpoint as DtlsEndpoint, Error, Event,
+    Fingerprint, SrtpProfileId,
 };
 use meshrtc_integration::openssl_dtls::{
     self_signed_p256, OpensslDtls, OpensslDtlsConfig, Role as OsslRole,
@@ -83,43 +84,8 @@ fn connected(events: &[Event]) -> Option<&Connected> {
     })
 }
 
-/// Our side of a run: the DTLS 1.2 `Dtls` or the version-negotiating
-/// `AnyDtls`.
-trait OurSide {
-    type Event;
-    fn poll_transmit(&mut self) -> Option<Vec<u8>>;
-    fn handle(&mut self, now: Instant, datagram: &[u8]);
-    fn poll_event(&mut self) -> Option<Self::Event>;
-}
-
-impl OurSide for Dtls {
-    type Event = Event;
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        Dtls::poll_transmit(self)
-    }
-    fn handle(&mut self, now: Instant, datagram: &[u8]) {
-        let _ = self.handle_datagram(now, datagram);
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Dtls::poll_event(self)
-    }
-}
-
-impl OurSide for AnyDtls {
-    type Event = AnyEvent;
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        AnyDtls::poll_transmit(self)
-    }
-    fn handle(&mut self, now: Instant, datagram: &[u8]) {
-        let _ = self.handle_datagram(now, datagram);
-    }
-    fn poll_event(&mut self) -> Option<AnyEvent> {
-        AnyDtls::poll_event(self)
-    }
-}
-
 /// Steps ours and OpenSSL's in memory until both are up (or 64 rounds).
-fn run<O: OurSide>(ours: &mut O, ossl: &mut OpensslDtls, events: &mut Vec<O::Event>) {
+fn run<O: DtlsEndpoint>(ours: &mut O, ossl: &mut OpensslDtls, events: &mut Vec<O::Event>) {
     let now = Instant::now();
     let _ = ossl.drive();
     for _ in 0..64 {
@@ -129,7 +95,7 @@ fn run<O: OurSide>(ours: &mut O, ossl: &mut OpensslDtls, events: &mut Vec<O::Eve
             moved += 1;
         }
         while let Some(d) = ossl.poll_transmit() {
-            ours.handle(now, &d);
+            let _ = ours.handle_datagram(now, &d);
             moved += 1;
         }
         while let Some(e) = ours.poll_event() {
