@@ -109,6 +109,10 @@ pub struct CallArgs {
     /// Print live statistics on stderr every second.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     live: bool,
+    /// DTLS versions to speak: `1.2`, `1.3` or `both` (1.3 when the peer
+    /// speaks it, else 1.2).
+    #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
+    dtls: crate::dtls_flag::DtlsFlag,
 }
 
 /// `meshrtc offer`.
@@ -163,6 +167,7 @@ fn driver_config(a: &CallArgs) -> Result<DriverConfig, String> {
     let mut peer = meshrtc_peer::driver::os_peer_config().map_err(|e| e.to_string())?;
     peer.key_log =
         a.keylog.is_some() || a.capture.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
+    peer.dtls_versions = a.dtls.into();
     let mut c = DriverConfig::new(peer);
     c.bind = a.bind.clone();
     c.stun_urls = if a.no_stun {
@@ -914,7 +919,7 @@ fn report_json(
             "ice_state": format!("{:?}", s.ice_state),
             "selected_pair": s.selected_pair.map(|(l, r)| json!({"local": l.to_string(), "remote": r.to_string()})),
             "dtls_role": s.dtls_role, "dtls_version": s.dtls_version,
-            "dtls_cipher": s.dtls_cipher, "srtp_profile": s.srtp_profile,
+            "dtls_cipher": s.dtls_cipher, "dtls_group": s.dtls_group, "srtp_profile": s.srtp_profile,
             "outbound": s.outbound.iter().map(|o| json!({
                 "mid": o.mid, "kind": o.kind, "ssrc": o.ssrc, "packets_sent": o.packets_sent,
                 "bytes_sent": o.bytes_sent, "frames_sent": o.frames_sent,

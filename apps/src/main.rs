@@ -11,6 +11,7 @@ mod capture;
 mod cpu;
 mod decode;
 mod decode_capture;
+mod dtls_flag;
 mod dtlsview;
 mod hexin;
 mod ladder;

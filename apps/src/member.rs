@@ -84,6 +84,8 @@ pub struct MemberOptions {
     pub relay_only: bool,
     /// Room chat: stdin lines out, members' lines printed on stdout.
     pub chat: bool,
+    /// DTLS versions (`--dtls`).
+    pub dtls: meshrtc_peer::DtlsVersions,
 }
 
 /// What one member saw of another.
@@ -240,8 +242,12 @@ pub struct MemberTotals {
     pub rtt_ms: Option<f64>,
     /// The send-side estimate at the last snapshot (bit/s).
     pub target_bitrate: Option<u64>,
+    /// The DTLS version ("DTLS 1.3").
+    pub dtls_version: Option<&'static str>,
     /// The cipher suite.
     pub dtls_cipher: Option<&'static str>,
+    /// The DTLS key exchange group.
+    pub dtls_group: Option<&'static str>,
     /// The SRTP profile.
     pub srtp_profile: Option<&'static str>,
     /// The selected candidate pair.
@@ -278,7 +284,9 @@ impl MemberTotals {
         if let Some(cc) = &ps.congestion {
             self.target_bitrate = Some(cc.target);
         }
+        self.dtls_version = ps.dtls_version.or(self.dtls_version);
         self.dtls_cipher = ps.dtls_cipher.or(self.dtls_cipher);
+        self.dtls_group = ps.dtls_group.or(self.dtls_group);
         self.srtp_profile = ps.srtp_profile.or(self.srtp_profile);
         if let Some((l, r)) = ps.selected_pair {
             self.selected_pair = Some(format!("{l} -> {r}"));
@@ -326,6 +334,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     }
     cfg.peer.ice.relay_only = o.relay_only;
     cfg.chat = o.chat;
+    cfg.peer.dtls_versions = o.dtls;
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.
@@ -749,7 +758,8 @@ fn node_json(st: Option<&MeshStats>, totals: &BTreeMap<String, MemberTotals>) ->
             let c = t.counters();
             json!({
                 "id": id, "name": t.name, "state": t.state, "removed": t.removed,
-                "dtls_cipher": t.dtls_cipher, "srtp_profile": t.srtp_profile,
+                "dtls_version": t.dtls_version, "dtls_cipher": t.dtls_cipher,
+                "dtls_group": t.dtls_group, "srtp_profile": t.srtp_profile,
                 "selected_pair": t.selected_pair,
                 "rtt_ms": t.rtt_ms,
                 "target_bitrate": t.target_bitrate,

@@ -106,6 +106,10 @@ pub struct JoinArgs {
     /// the call tests the TURN path. `all` (the default): every candidate.
     #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
     ice_transport_policy: String,
+    /// DTLS versions to speak: `1.2`, `1.3` or `both` (1.3 when the peer
+    /// speaks it, else 1.2).
+    #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
+    dtls: crate::dtls_flag::DtlsFlag,
 }
 
 /// `meshrtc demo`.
@@ -176,6 +180,10 @@ pub struct DemoArgs {
     /// every connection's DTLS key log and SRTP keys.
     #[arg(long, value_name = "FILE.pcapng")]
     capture: Option<PathBuf>,
+    /// DTLS versions to speak: `1.2`, `1.3` or `both` (1.3 when the peer
+    /// speaks it, else 1.2).
+    #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
+    dtls: crate::dtls_flag::DtlsFlag,
 }
 
 /// Runs `meshrtc join`.
@@ -222,6 +230,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
         chat: a.chat,
+        dtls: a.dtls.into(),
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -367,6 +376,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
             chat: false,
+            dtls: a.dtls.into(),
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

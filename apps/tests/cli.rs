@@ -670,7 +670,10 @@ fn offer_and_answer_processes_call_each_other_over_loopback() {
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(v["role"], role);
         assert_eq!(v["peer"]["dtls_role"], dtls);
-        assert_eq!(v["peer"]["dtls_version"], "DTLS 1.2");
+        // `--dtls both` (the default) on both sides: DTLS 1.3 with the
+        // hybrid key share.
+        assert_eq!(v["peer"]["dtls_version"], "DTLS 1.3");
+        assert_eq!(v["peer"]["dtls_group"], "X25519MLKEM768");
         assert_eq!(v["peer"]["srtp_profile"], "SRTP_AEAD_AES_128_GCM");
         let tracks = v["tracks"].as_array().unwrap();
         let video = tracks

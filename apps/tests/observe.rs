@@ -171,14 +171,22 @@ fn a_call_capture_opens_in_tshark_with_stun_decrypted_dtls_and_our_ssrcs() {
     let pcap = dir.join("offer.pcapng");
     let offer_json = dir.join("offer.json");
     let answer_json = dir.join("answer.json");
+    // DTLS 1.2: Debian 12's tshark (Wireshark 4.0) decrypts no DTLS 1.3.
     let (offer_err, _) = call(
         &[
             "--capture",
             pcap.to_str().unwrap(),
             "--stats-json",
             offer_json.to_str().unwrap(),
+            "--dtls",
+            "1.2",
         ],
-        &["--stats-json", answer_json.to_str().unwrap()],
+        &[
+            "--stats-json",
+            answer_json.to_str().unwrap(),
+            "--dtls",
+            "1.2",
+        ],
         None,
         None,
     );
@@ -269,7 +277,14 @@ fn a_call_capture_opens_in_tshark_with_stun_decrypted_dtls_and_our_ssrcs() {
 fn decode_reads_a_call_capture_and_decrypts_its_srtp_with_the_files_keys() {
     let dir = scratch("decode-capture");
     let pcap = dir.join("answer.pcapng");
-    let (_, answer_err) = call(&[], &["--capture", pcap.to_str().unwrap()], None, None);
+    // DTLS 1.2: one `CLIENT_RANDOM` line per connection (a 1.3
+    // connection logs five traffic secrets).
+    let (_, answer_err) = call(
+        &["--dtls", "1.2"],
+        &["--capture", pcap.to_str().unwrap(), "--dtls", "1.2"],
+        None,
+        None,
+    );
     let written: usize = answer_err
         .lines()
         .find_map(|l| l.strip_prefix("meshrtc answer: capture: "))
@@ -380,6 +395,9 @@ fn a_demo_capture_has_one_interface_per_member_and_every_connections_keys() {
             dir.join("sheet.png").to_str().unwrap(),
             "--capture",
             pcap.to_str().unwrap(),
+            // Debian 12's tshark decrypts no DTLS 1.3.
+            "--dtls",
+            "1.2",
         ])
         .env_remove("RUST_LOG")
         .output()
@@ -450,9 +468,10 @@ fn decode_derives_srtp_keys_from_a_key_log_and_the_captured_hellos() {
     let dir = scratch("decode-keylog");
     let pcap = dir.join("offer.pcapng");
     let keylog = dir.join("keys.log");
+    // The 1.2 master secret (`CLIENT_RANDOM`) is what decode derives from.
     call(
-        &["--capture", pcap.to_str().unwrap()],
-        &["--keylog", keylog.to_str().unwrap()],
+        &["--capture", pcap.to_str().unwrap(), "--dtls", "1.2"],
+        &["--keylog", keylog.to_str().unwrap(), "--dtls", "1.2"],
         None,
         None,
     );
@@ -489,5 +508,50 @@ fn decode_derives_srtp_keys_from_a_key_log_and_the_captured_hellos() {
     let decrypted = with.matches("SRTP decrypted").count();
     assert!(decrypted > 100, "{decrypted}");
     assert!(!with.contains("SRTP FAILED"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A DTLS 1.3 call (`--dtls both` on both sides, the default) keys its
+/// capture with the 1.3 traffic secrets: the NSS key log lines go into
+/// the file's Decryption Secrets Block and to `--keylog` as the 1.2
+/// `CLIENT_RANDOM` line does, all five for the connection's one random.
+#[test]
+fn a_dtls13_call_logs_its_traffic_secrets_to_the_capture_and_the_key_log() {
+    let dir = scratch("capture13");
+    let pcap = dir.join("offer.pcapng");
+    let keylog = dir.join("keys.log");
+    call(
+        &["--capture", pcap.to_str().unwrap()],
+        &["--keylog", keylog.to_str().unwrap()],
+        None,
+        None,
+    );
+    let file = std::fs::read(&pcap).unwrap();
+    let logged = std::fs::read_to_string(&keylog).unwrap();
+    let labels = [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+        "EXPORTER_SECRET",
+    ];
+    let lines: Vec<&str> = logged.lines().collect();
+    assert_eq!(lines.len(), labels.len(), "{logged}");
+    let random = lines[0].split(' ').nth(1).unwrap();
+    assert_eq!(random.len(), 64);
+    for (line, label) in lines.iter().zip(labels) {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts[0], label, "{line}");
+        assert_eq!(parts[1], random, "one connection: {line}");
+        // SHA-256 secrets (TLS_AES_128_GCM_SHA256, the browsers' choice).
+        assert_eq!(parts[2].len(), 64, "{line}");
+        // The offerer's capture holds the same lines.
+        let needle = line.as_bytes();
+        assert!(
+            file.windows(needle.len()).any(|w| w == needle),
+            "{label} not in the capture"
+        );
+    }
+    assert!(!logged.contains("CLIENT_RANDOM"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,6 +45,7 @@
 //! - [`cipher`]: AES-128/256-GCM record protection (RFC 5288) and the
 //!   anti-replay window (§4.1.2.6).
 //! - [`rng`]: the seedable random source (randoms, cookie secret).
+//! - [`endpoint`]: the [`Endpoint`] trait, the run loop of every version.
 //! - [`v13`]: DTLS 1.3 (RFC 9147): [`v13::Dtls13`] in both roles, its key
 //!   schedule, record layer, flights and ACKs, and [`v13::AnyDtls`], which
 //!   negotiates 1.2 or 1.3 per [`Config::versions`]. [`Dtls`] itself still
@@ -58,6 +59,7 @@
 pub mod cert;
 pub mod cipher;
 pub mod conn;
+pub mod endpoint;
 pub mod handshake;
 pub mod hello;
 pub mod kx;
@@ -72,6 +74,7 @@ pub use conn::{
     CloseReason, Config, Connected, Dtls, DtlsStats, Error, Event, Role, SrtpKeyingMaterial,
     SrtpProfileId,
 };
+pub use endpoint::Endpoint;
 
 #[cfg(test)]
 mod tests;

@@ -7,25 +7,14 @@
 //! silent, every timer handled moves forward, and if both connect they hold the same SRTP keys.
 #![no_main]
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
 use libfuzzer_sys::fuzz_target;
+
+#[path = "common/fuzzed_network.rs"]
+mod fuzzed_network;
 use meshrtc_dtls::v13::{Dtls13, Event13};
 use meshrtc_dtls::{Certificate, Config};
 
 const MTU: usize = 500;
-
-fn setup() -> &'static (Certificate, Certificate, Instant) {
-    static S: OnceLock<(Certificate, Certificate, Instant)> = OnceLock::new();
-    S.get_or_init(|| {
-        (
-            Certificate::generate("client").expect("certificate"),
-            Certificate::generate("server").expect("certificate"),
-            Instant::now(),
-        )
-    })
-}
 
 fn config(own: &Certificate, peer: &Certificate, seed: u8, data: &[u8]) -> Config {
     let mut c = Config::new(own.clone());
@@ -44,72 +33,12 @@ fn connected(events: &[Event13]) -> Option<Vec<u8>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (a, b, base) = setup();
-    let mut now = *base;
+    let (a, b, base) = fuzzed_network::setup();
+    let now = *base;
     let mut client = Dtls13::client(config(a, b, 1, data), now);
     let mut server = Dtls13::server(config(b, a, 2, data), now);
-    let (mut ce, mut se) = (Vec::new(), Vec::new());
-    let mut input = data.get(1..).unwrap_or(&[]).iter().copied();
-    // Closed when its datagrams were last drained (its last alert is out).
-    let mut silent = [false, false];
-    for _ in 0..200 {
-        let mut moved = false;
-        for from_client in [true, false] {
-            let (tx, rx) = if from_client {
-                (&mut client, &mut server)
-            } else {
-                (&mut server, &mut client)
-            };
-            let was_silent = silent[usize::from(from_client)];
-            let mut out = Vec::new();
-            while let Some(d) = tx.poll_transmit() {
-                assert!(d.len() <= MTU, "datagram of {} bytes", d.len());
-                assert!(!was_silent, "a closed side sent");
-                out.push(d);
-            }
-            silent[usize::from(from_client)] = tx.is_closed();
-            for mut d in out {
-                moved = true;
-                let action = input.next().unwrap_or(0);
-                match action % 8 {
-                    1 => continue,
-                    2 => {
-                        let i = usize::from(input.next().unwrap_or(0)) % d.len();
-                        d[i] ^= input.next().unwrap_or(1) | 1;
-                    }
-                    3 => {
-                        let _ = rx.handle_datagram(now, &d);
-                    }
-                    4 => d.truncate(usize::from(input.next().unwrap_or(0)) % d.len()),
-                    5 => {
-                        let n = usize::from(input.next().unwrap_or(0)) % 64;
-                        let raw: Vec<u8> = input.by_ref().take(n).collect();
-                        let _ = rx.handle_datagram(now, &raw);
-                    }
-                    _ => {}
-                }
-                let _ = rx.handle_datagram(now, &d);
-            }
-        }
-        ce.extend(std::iter::from_fn(|| client.poll_event()));
-        se.extend(std::iter::from_fn(|| server.poll_event()));
-        if !moved {
-            let next = [client.poll_timeout(), server.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(t) = next else { break };
-            now = now.max(t) + Duration::from_millis(1);
-            client.handle_timeout(now);
-            server.handle_timeout(now);
-            for side in [&client, &server] {
-                assert!(
-                    side.poll_timeout().is_none_or(|t| t > now),
-                    "a timer that handle_timeout did not move"
-                );
-            }
-        }
-    }
+    let input = data.get(1..).unwrap_or(&[]);
+    let (ce, se) = fuzzed_network::run(&mut client, &mut server, input, now, MTU);
     if let (Some(c), Some(s)) = (connected(&ce), connected(&se)) {
         assert_eq!(c, s, "both connected with different keys");
     }

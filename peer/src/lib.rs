@@ -25,3 +25,5 @@ pub use connection::{
     PeerStats, SdpType, SignalingState, SrtpKeyLog, TransceiverInfo, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};
+/// Which DTLS versions a connection speaks ([`PeerConfig::dtls_versions`]).
+pub use meshrtc_dtls::v13::Versions as DtlsVersions;

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, OutboundStats, PacketizedFrame, PeerConfig, PeerConnection, PeerError,
-    PeerEvent, SdpType, SignalingState,
+    ConnectionState, DtlsVersions, OutboundStats, PacketizedFrame, PeerConfig, PeerConnection,
+    PeerError, PeerEvent, SdpType, SignalingState,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -92,7 +92,17 @@ fn an_answer_for_an_offer_we_never_made_is_refused() {
 
 #[test]
 fn a_wrong_fingerprint_fails_the_connection_on_both_sides() {
-    let (mut now, mut a, mut b) = sides();
+    for versions in [DtlsVersions::Dtls12Only, DtlsVersions::Both] {
+        wrong_fingerprint(versions);
+    }
+}
+
+fn wrong_fingerprint(versions: DtlsVersions) {
+    let mut now = Instant::now();
+    let mut a = side(1, 4001, now, |c| c.dtls_versions = versions);
+    let mut b = side(2, 4002, now, |c| c.dtls_versions = versions);
+    a.pc.add_transceiver(MediaKind::Video, true, true);
+    b.pc.add_answer_track(MediaKind::Video);
     let offer = a.pc.create_offer(now).unwrap();
     b.pc.set_remote_description(now, SdpType::Offer, &offer)
         .unwrap();
@@ -106,9 +116,10 @@ fn a_wrong_fingerprint_fails_the_connection_on_both_sides() {
         .unwrap();
     run_until_settled(&mut now, &mut a, &mut b);
     assert_eq!(a.pc.state(), ConnectionState::Failed);
-    // a's bad_certificate alert is unauthenticated (sent before its keys
-    // were in use), so b does not act on it: b's handshake runs to its
-    // deadline and then names the alert.
+    // DTLS 1.2: a's bad_certificate alert is unauthenticated (sent before
+    // its keys were in use), so b does not act on it: b's handshake runs
+    // to its deadline and then names the alert. DTLS 1.3: the alert is
+    // protected with the handshake keys (epoch 2), so b ends at once.
     for _ in 0..2000 {
         if b.pc.state() == ConnectionState::Failed {
             break;
@@ -126,10 +137,17 @@ fn a_wrong_fingerprint_fails_the_connection_on_both_sides() {
     let ra = reason(&a).unwrap();
     assert!(ra.contains("fingerprint"), "{ra}");
     let rb = reason(&b).unwrap();
-    assert!(
-        rb.contains("timed out") && rb.contains("alert 42 (bad_certificate)"),
-        "{rb}"
-    );
+    if versions == DtlsVersions::Dtls12Only {
+        assert!(
+            rb.contains("timed out") && rb.contains("alert 42 (bad_certificate)"),
+            "{rb}"
+        );
+    } else {
+        // b, the client, finished first (RFC 8446 §2: the client's
+        // Finished ends its side) and was failed by a's alert.
+        assert!(rb.contains("alert 42"), "{rb}");
+        assert_eq!(b.pc.stats().dtls_version, Some("DTLS 1.3"));
+    }
 }
 
 #[test]

@@ -3,13 +3,16 @@
 //! dropped before DTLS when they come from an address ICE never checked,
 //! and dropped-and-counted by DTLS itself (RFC 6347 §4.1.2.7) when they
 //! carry the peer's own validated address. Either way the handshake
-//! completes, and spoofed SRTP afterwards costs nothing.
+//! completes, and spoofed SRTP afterwards costs nothing. Each DTLS case
+//! runs with DTLS 1.2 and with DTLS 1.3 (RFC 9147 §4.5.2: records that
+//! fail to deprotect are dropped and counted), where a tampered copy of
+//! the peer's protected record is dropped too.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType,
+    ConnectionState, DtlsVersions, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -42,11 +45,13 @@ struct Side {
     addr: SocketAddr,
 }
 
-fn pair() -> (Instant, Side, Side) {
+fn pair(versions: DtlsVersions) -> (Instant, Side, Side) {
     let now = Instant::now();
     let mk = |seed, addr: &str| {
         let addr: SocketAddr = addr.parse().unwrap();
-        let mut pc = PeerConnection::new(PeerConfig::with_fixed_seed(seed), now).unwrap();
+        let mut config = PeerConfig::with_fixed_seed(seed);
+        config.dtls_versions = versions;
+        let mut pc = PeerConnection::new(config, now).unwrap();
         pc.add_local_address(addr);
         Side { pc, addr }
     };
@@ -63,22 +68,41 @@ fn pair() -> (Instant, Side, Side) {
     (now, a, b)
 }
 
-/// Runs the call one datagram at a time; `inject` is called once, after
-/// the first datagram of b's DTLS reached a (a is the DTLS server: it
-/// offered actpass and b answered active), so the forgeries land in the
-/// middle of the handshake.
-fn run(inject: impl FnOnce(Instant, &mut Side, &Side)) -> (Side, Side) {
-    let (mut now, mut a, mut b) = pair();
+/// When the forgeries land.
+#[derive(Clone, Copy)]
+enum At {
+    /// Right after the first datagram of b's DTLS reached a (a is the
+    /// DTLS server: it offered actpass and b answered active).
+    AfterFirstDtls,
+    /// Right before b's first protected DTLS 1.3 record (a unified
+    /// header, RFC 9147 §4) reaches a: a chose 1.3 and has its keys.
+    BeforeFirstProtected,
+}
+
+/// Runs the call one datagram at a time; `inject` is called once, at
+/// `at` in the middle of the handshake, with b's datagram of that moment.
+fn run(
+    versions: DtlsVersions,
+    at: At,
+    inject: impl FnOnce(Instant, &mut Side, &Side, &[u8]),
+) -> (Side, Side) {
+    let (mut now, mut a, mut b) = pair(versions);
     let mut inject = Some(inject);
     for _ in 0..3000 {
         let mut moved = false;
         while let Some(t) = b.pc.poll_transmit() {
             moved = true;
             let dtls = (20..=63).contains(&t.payload[0]);
-            a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
-            if dtls {
+            let protected = t.payload[0] & 0xe0 == 0x20;
+            if let (At::BeforeFirstProtected, true) = (at, protected) {
                 if let Some(f) = inject.take() {
-                    f(now, &mut a, &b);
+                    f(now, &mut a, &b, &t.payload);
+                }
+            }
+            a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+            if let (At::AfterFirstDtls, true) = (at, dtls) {
+                if let Some(f) = inject.take() {
+                    f(now, &mut a, &b, &t.payload);
                 }
             }
         }
@@ -112,40 +136,34 @@ fn run(inject: impl FnOnce(Instant, &mut Side, &Side)) -> (Side, Side) {
 #[test]
 fn forgeries_from_an_address_ice_never_checked_never_reach_dtls() {
     let spoofed: SocketAddr = "127.0.0.1:6666".parse().unwrap();
-    let (a, b) = run(|now, a, _b| {
-        a.pc.handle_datagram(now, spoofed, a.addr, &forged_hello_fragment());
-        a.pc.handle_datagram(now, spoofed, a.addr, &forged_alert());
-    });
-    assert_eq!(a.pc.state(), ConnectionState::Connected);
-    assert_eq!(b.pc.state(), ConnectionState::Connected);
-    let st = a.pc.stats();
-    assert_eq!(st.unvalidated_dropped, 2, "{st:?}");
-    let dtls = st.dtls.unwrap();
-    assert_eq!(dtls.plaintext_alerts, 0, "never reached DTLS: {dtls:?}");
-    assert_eq!(dtls.unexpected_seq, 0, "{dtls:?}");
-}
-
-#[test]
-fn forgeries_with_the_peers_own_address_are_counted_by_dtls_and_the_handshake_completes() {
-    let (a, b) = run(|now, a, b| {
-        a.pc.handle_datagram(now, b.addr, a.addr, &forged_hello_fragment());
-        a.pc.handle_datagram(now, b.addr, a.addr, &forged_alert());
-    });
-    assert_eq!(a.pc.state(), ConnectionState::Connected);
-    assert_eq!(b.pc.state(), ConnectionState::Connected);
-    let st = a.pc.stats();
-    assert_eq!(st.unvalidated_dropped, 0, "{st:?}");
-    let dtls = st.dtls.unwrap();
-    assert_eq!(dtls.plaintext_alerts, 1, "{dtls:?}");
-    assert!(
-        dtls.unexpected_seq + dtls.late_handshake + dtls.conflicting_fragments >= 1,
-        "the forged fragment was dropped and counted: {dtls:?}"
-    );
+    for (versions, at) in [
+        (DtlsVersions::Dtls12Only, At::AfterFirstDtls),
+        (DtlsVersions::Both, At::BeforeFirstProtected),
+    ] {
+        let (a, b) = run(versions, at, |now, a, _b, _| {
+            a.pc.handle_datagram(now, spoofed, a.addr, &forged_hello_fragment());
+            a.pc.handle_datagram(now, spoofed, a.addr, &forged_alert());
+        });
+        assert_eq!(a.pc.state(), ConnectionState::Connected);
+        assert_eq!(b.pc.state(), ConnectionState::Connected);
+        let st = a.pc.stats();
+        assert_eq!(st.unvalidated_dropped, 2, "{st:?}");
+        // Not one counter of either version moved.
+        if let Some(dtls) = &st.dtls {
+            assert_eq!(dtls.plaintext_alerts, 0, "never reached DTLS: {dtls:?}");
+            assert_eq!(dtls.unexpected_seq, 0, "{dtls:?}");
+        } else {
+            assert_eq!(st.dtls_version, Some("DTLS 1.3"), "{st:?}");
+            let dtls = st.dtls13.unwrap();
+            assert_eq!(dtls.plaintext_alerts, 0, "never reached DTLS: {dtls:?}");
+            assert_eq!(dtls.plaintext_handshake_refused, 0, "{dtls:?}");
+        }
+    }
 }
 
 #[test]
 fn spoofed_srtp_is_dropped_before_any_work_and_the_call_goes_on() {
-    let (mut a, mut b) = run(|_, _, _| {});
+    let (mut a, mut b) = run(DtlsVersions::Both, At::AfterFirstDtls, |_, _, _, _| {});
     let now = Instant::now() + Duration::from_secs(1);
     let mid = a.pc.sending_mids()[0].0.clone();
     let mut pk = Vp8Packetizer::new(1);
@@ -185,4 +203,55 @@ fn spoofed_srtp_is_dropped_before_any_work_and_the_call_goes_on() {
     }
     assert_eq!(frames, 1);
     assert_eq!(b.pc.state(), ConnectionState::Connected);
+}
+
+/// A forged hello fragment and a plaintext alert with the peer's own
+/// (validated) address: counted by DTLS, the handshake completes. With
+/// DTLS 1.3 also garbage in a unified header and a tampered copy of the
+/// peer's first protected datagram, sent ahead of the real one.
+#[test]
+fn forgeries_with_the_peers_own_address_are_counted_by_dtls_and_the_handshake_completes() {
+    for (versions, at) in [
+        (DtlsVersions::Dtls12Only, At::AfterFirstDtls),
+        (DtlsVersions::Both, At::BeforeFirstProtected),
+    ] {
+        let v13 = versions == DtlsVersions::Both;
+        let (a, b) = run(versions, at, |now, a, b, real| {
+            a.pc.handle_datagram(now, b.addr, a.addr, &forged_hello_fragment());
+            a.pc.handle_datagram(now, b.addr, a.addr, &forged_alert());
+            if v13 {
+                // RFC 9147 §4: 0b001 prefix, epoch 2, 16-bit sequence.
+                a.pc.handle_datagram(now, b.addr, a.addr, &[0x2a, 0x00, 0x01, 0xde, 0xad]);
+                let mut tampered = real.to_vec();
+                *tampered.last_mut().unwrap() ^= 0x5a;
+                a.pc.handle_datagram(now, b.addr, a.addr, &tampered);
+            }
+        });
+        assert_eq!(a.pc.state(), ConnectionState::Connected);
+        assert_eq!(b.pc.state(), ConnectionState::Connected);
+        let st = a.pc.stats();
+        assert_eq!(st.unvalidated_dropped, 0, "{st:?}");
+        if !v13 {
+            let dtls = st.dtls.unwrap();
+            assert_eq!(dtls.plaintext_alerts, 1, "{dtls:?}");
+            assert!(
+                dtls.unexpected_seq + dtls.late_handshake + dtls.conflicting_fragments >= 1,
+                "the forged fragment was dropped and counted: {dtls:?}"
+            );
+            continue;
+        }
+        assert_eq!(st.dtls_version, Some("DTLS 1.3"), "{st:?}");
+        let dtls = st.dtls13.unwrap();
+        assert_eq!(dtls.plaintext_alerts, 1, "{dtls:?}");
+        assert_eq!(dtls.plaintext_handshake_refused, 1, "{dtls:?}");
+        // The garbage: too short to unmask, or unauthenticated.
+        assert!(
+            dtls.records.malformed + dtls.records.auth_failures >= 2,
+            "{dtls:?}"
+        );
+        assert!(
+            dtls.records.auth_failures >= 1,
+            "the tampered copy was dropped and counted: {dtls:?}"
+        );
+    }
 }

@@ -5,6 +5,22 @@ use super::*;
 
 impl Dtls {
     pub(super) fn send_client_hello(&mut self, cookie: &[u8], now: Instant) {
+        if let Some(hello) = &self.hello13 {
+            // The 1.3 client's hello, the cookie in its legacy field
+            // (after version, random and the empty session_id).
+            let mut body = Vec::with_capacity(hello.len() + cookie.len());
+            body.extend_from_slice(&hello[..35]);
+            body.push(cookie.len() as u8);
+            body.extend_from_slice(cookie);
+            body.extend_from_slice(&hello[36..]);
+            self.offered_extensions = ClientHello::parse(hello)
+                .map(|h| h.extensions.iter().map(|e| e.0).collect())
+                .unwrap_or_default();
+            self.transcript.clear();
+            let msg = self.next_message(HandshakeType::ClientHello, body);
+            self.start_flight(vec![FlightItem::Handshake { msg, epoch: 0 }], true, now);
+            return;
+        }
         let suites: Vec<u16> = self
             .config
             .suites
@@ -62,6 +78,11 @@ impl Dtls {
         let suite = Suite::from_id(sh.cipher_suite)
             .filter(|s| self.config.suites.contains(s))
             .ok_or(Error::IllegalParameter("cipher suite we did not offer"))?;
+        if self.hello13.is_some() && sh.random[24..] == crate::v13::messages::DOWNGRADE_TLS12 {
+            // RFC 8446 §4.1.3: a 1.3-capable server answered 1.2 only
+            // because our 1.3 offer was stripped on the way.
+            return Err(Error::IllegalParameter("DTLS 1.3 downgrade sentinel"));
+        }
         if sh.compression != 0 {
             return Err(Error::IllegalParameter("compression method"));
         }

@@ -126,6 +126,12 @@ pub struct Dtls {
     /// Server: we also speak DTLS 1.3, so a 1.2 ServerHello carries the
     /// RFC 8446 §4.1.3 downgrade sentinel (set by [`crate::v13::AnyDtls`]).
     downgrade_sentinel: bool,
+    /// Client: the ClientHello body a DTLS 1.3 client offering both
+    /// versions sent before the server answered 1.2 (set by
+    /// [`crate::v13::AnyDtls`]): resent with the cookie after a
+    /// HelloVerifyRequest, and a ServerHello carrying the downgrade
+    /// sentinel is refused (RFC 8446 §4.1.3).
+    hello13: Option<Vec<u8>>,
 
     // Handshake state.
     client_random: [u8; 32],
@@ -269,6 +275,7 @@ impl Dtls {
             expect: Expect::Closed,
             started: now,
             downgrade_sentinel: false,
+            hello13: None,
             client_random: [0; 32],
             server_random: [0; 32],
             suite: None,
@@ -307,6 +314,31 @@ impl Dtls {
             connected_sent: false,
             stats: DtlsStats::default(),
         }
+    }
+
+    /// A client taking over from a DTLS 1.3 client that offered both
+    /// versions in one ClientHello (`hello`, random `client_random`) and
+    /// got a 1.2 answer: the hello is in the transcript as sent, the
+    /// next plaintext record number is `record_seq`, nothing is resent
+    /// until the timer or a HelloVerifyRequest asks for it.
+    pub(crate) fn client_after_hello13(
+        config: Config,
+        now: Instant,
+        client_random: [u8; 32],
+        hello: Vec<u8>,
+        record_seq: u64,
+    ) -> Dtls {
+        let rng = Dtls::rng_for(&config);
+        let mut d = Dtls::new(Role::Client, config, now, rng);
+        d.expect = Expect::ServerHello;
+        d.client_random = client_random;
+        d.hello13 = Some(hello);
+        d.send_seq[0] = record_seq;
+        d.send_client_hello(&[], now);
+        // The 1.3 client sent it already.
+        d.outbox.clear();
+        d.stats.flights_sent = 0;
+        d
     }
 
     /// Marks a server that also speaks DTLS 1.3: its ServerHello.random

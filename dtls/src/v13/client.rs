@@ -8,23 +8,19 @@
 
 use std::time::Instant;
 
-use super::conn::{
-    decode, expect, DropReason, Dtls13, HandshakeKeys, State, Step, Traffic, Transition,
-};
+use super::conn::{decode, expect, DropReason, Dtls13, HandshakeKeys, State, Step, Transition};
 use super::error::Error13;
-use super::key_schedule::Schedule;
 use super::key_share::{KeyShare, NamedGroup13};
 use super::messages::{
-    certificate_verify_content, msg, parse_certificate, parse_certificate_request, parse_cookie,
-    parse_encrypted_extensions, write_certificate, write_client_hello, ClientHelloOffer,
-    ServerHello13, DOWNGRADE_TLS12, ECDSA_SECP256R1_SHA256, EXT_COOKIE,
+    msg, parse_certificate_request, parse_cookie, parse_encrypted_extensions, write_client_hello,
+    ClientHelloOffer, ServerHello13, DOWNGRADE_TLS12, ECDSA_SECP256R1_SHA256, EXT_COOKIE,
 };
 use super::record::CipherSuite13;
-use crate::cert::{peer_key, PeerKey};
+use crate::cert::PeerKey;
 use crate::conn::SrtpProfileId;
 use crate::handshake::Message;
 use crate::hello::ext;
-use crate::messages::{parse_certificate_verify, parse_use_srtp_answer, write_certificate_verify};
+use crate::messages::parse_use_srtp_answer;
 use crate::record::DTLS1_3;
 
 /// ClientHello sent: our key shares, and what a HelloRetryRequest fixed.
@@ -46,8 +42,18 @@ pub(crate) struct WithServerCert {
     peer_key: PeerKey,
 }
 
+/// Our 1.3 suites, then (offering both versions) the 1.2 ones.
 fn offered_suites(d: &Dtls13) -> Vec<u16> {
-    d.config.suites13.iter().map(|s| s.id()).collect()
+    let v12 = d.config.suites.iter().map(|s| s.id());
+    (d.config.suites13.iter().map(|s| s.id()))
+        .chain(v12.filter(|_| d.offer12))
+        .collect()
+}
+
+/// Whether the client still waits for the answer to its first hello
+/// (no HelloRetryRequest yet): the moment a 1.2 answer may come.
+pub(super) fn awaits_first_server_hello(state: &State) -> bool {
+    matches!(state, State::ClientExpectServerHello(h) if h.retry_suite.is_none())
 }
 
 fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[KeyShare], cookie: Option<&[u8]>) {
@@ -68,9 +74,12 @@ fn send_client_hello(d: &mut Dtls13, now: Instant, shares: &[KeyShare], cookie: 
             key_shares: &key_shares,
             srtp_profiles: &srtp,
             cookie,
-            offer_dtls12: false,
+            offer_dtls12: d.offer12,
         },
     );
+    if d.offer12 && cookie.is_none() {
+        d.first_hello = Some(body.clone());
+    }
     let seq = d.take_message_seq();
     d.add_to_transcript(msg::CLIENT_HELLO, &body);
     let mut flight = d.new_flight();
@@ -161,15 +170,7 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
         }
         State::ClientExpectCertificate(req) => on_certificate(d, *req, m),
         State::ClientExpectCertificateVerify(w) => {
-            expect(m, msg::CERTIFICATE_VERIFY, "CertificateVerify")?;
-            let (scheme, sig) =
-                parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
-            let content =
-                certificate_verify_content(true, &d.transcript_hash(w.req.hs.suite.hash()));
-            w.peer_key
-                .verify(scheme, &content, sig)
-                .map_err(|_| Step::Fatal(Error13::BadSignature))?;
-            d.add_to_transcript(msg::CERTIFICATE_VERIFY, &m.body);
+            d.read_peer_certificate_verify(m, &w.peer_key, w.req.hs.suite)?;
             Ok(State::ClientExpectFinished(w))
         }
         State::ClientExpectFinished(w) => on_finished(d, now, *w, m),
@@ -268,32 +269,14 @@ fn on_server_hello(
         .agree(key)
         .map_err(|e| Step::Fatal(Error13::KeyExchange(e)))?;
     d.add_to_transcript(msg::SERVER_HELLO, &m.body);
-    let schedule = Schedule::dtls13(suite.hash());
-    let handshake = schedule.early_secret().into_handshake(&shared);
-    let (client_hs, server_hs) = handshake.traffic_secrets(&d.transcript_hash(suite.hash()));
-    let keys = HandshakeKeys {
-        suite,
-        group,
-        schedule,
-        handshake,
-        client_hs,
-        server_hs,
-        srtp: None,
-    };
-    d.install_handshake_keys(&keys);
+    let keys = d.enter_handshake_epoch(suite, group, &shared, None);
     // The ServerHello acknowledges our ClientHello.
     d.flight = None;
     Ok(State::ClientExpectEncryptedExtensions(Box::new(keys)))
 }
 
 fn on_certificate(d: &mut Dtls13, req: Requested, m: &Message) -> Result<State, Step> {
-    expect(m, msg::CERTIFICATE, "Certificate")?;
-    let (_ctx, der) = parse_certificate(&m.body).map_err(decode("Certificate"))?;
-    let der = der.ok_or(Step::Fatal(Error13::NoPeerCertificate))?.to_vec();
-    d.check_fingerprint(&der)?;
-    let key = peer_key(&der).map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
-    d.peer_certificate = Some(der);
-    d.add_to_transcript(msg::CERTIFICATE, &m.body);
+    let key = d.read_peer_certificate(m)?;
     Ok(State::ClientExpectCertificateVerify(Box::new(
         WithServerCert { req, peer_key: key },
     )))
@@ -305,65 +288,16 @@ fn on_finished(
     w: WithServerCert,
     m: &Message,
 ) -> Result<State, Step> {
-    expect(m, msg::FINISHED, "Finished")?;
     let hs = w.req.hs;
-    let hash = hs.suite.hash();
-    let want = hs
-        .schedule
-        .finished_verify_data(&hs.server_hs, &d.transcript_hash(hash));
-    if !constant_time_eq(&want, &m.body) {
-        return Err(Error13::BadFinished.into());
-    }
-    d.add_to_transcript(msg::FINISHED, &m.body);
-    let app = hs
-        .handshake
-        .clone()
-        .into_master()
-        .application(&d.transcript_hash(hash));
-    let traffic = Box::new(Traffic {
-        suite: hs.suite,
-        group: hs.group,
-        schedule: hs.schedule,
-        client_ap: app.client,
-        server_ap: app.server,
-        exporter: app.exporter,
-        srtp: hs.srtp,
-        write_epoch: 3,
-        read_epoch: 3,
-    });
+    d.read_peer_finished(m, &hs)?;
+    let traffic = d.application_traffic(&hs);
     d.install_application_keys(&traffic, false);
     let mut flight = d.new_flight();
     if let Some(context) = &w.req.context {
-        let mut cert = Vec::new();
-        let der = d.config.certificate.der().to_vec();
-        write_certificate(&mut cert, context, &der);
-        d.add_to_transcript(msg::CERTIFICATE, &cert);
-        let seq = d.take_message_seq();
-        flight.push(2, msg::CERTIFICATE, seq, cert);
-        let content = certificate_verify_content(false, &d.transcript_hash(hash));
-        let sig = d
-            .config
-            .certificate
-            .sign(&content)
-            .map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
-        let mut cv = Vec::new();
-        write_certificate_verify(&mut cv, ECDSA_SECP256R1_SHA256, &sig);
-        d.add_to_transcript(msg::CERTIFICATE_VERIFY, &cv);
-        let seq = d.take_message_seq();
-        flight.push(2, msg::CERTIFICATE_VERIFY, seq, cv);
+        d.push_certificate(&mut flight, context, hs.suite)?;
     }
-    let fin = hs
-        .schedule
-        .finished_verify_data(&hs.client_hs, &d.transcript_hash(hash));
-    d.add_to_transcript(msg::FINISHED, &fin);
-    let seq = d.take_message_seq();
-    flight.push(2, msg::FINISHED, seq, fin);
+    d.push_finished(&mut flight, &hs);
     d.send_flight(now, flight);
     d.install_application_keys(&traffic, true);
     Ok(d.connected(traffic)?)
-}
-
-/// Compares MACs without an early exit.
-pub(super) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

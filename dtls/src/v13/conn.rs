@@ -217,6 +217,12 @@ pub struct Dtls13 {
     /// The peer asked for a KeyUpdate in return.
     pub(super) pending_key_update: bool,
     pub(super) client_random: [u8; 32],
+    /// Client: the ClientHello also offers DTLS 1.2 (its suites and
+    /// extensions), so a 1.2-only server can answer it.
+    pub(super) offer12: bool,
+    /// Client offering both: the first ClientHello's body, which a DTLS
+    /// 1.2 client takes over when the server answers 1.2.
+    pub(super) first_hello: Option<Vec<u8>>,
     pub(super) peer_certificate: Option<Vec<u8>>,
     /// Connected, waiting for the fingerprint.
     pub(super) pending_connected: Option<Connected13>,
@@ -242,6 +248,30 @@ impl Dtls13 {
             d.fail(e);
         }
         d
+    }
+
+    /// A client whose ClientHello offers DTLS 1.3 and 1.2 (RFC 8446
+    /// §4.2.1: supported_versions lists both, the 1.2 suites and
+    /// extensions ride along); [`Dtls13::fallback_hello`] hands it to a
+    /// 1.2 client when the server answers 1.2.
+    pub(crate) fn client_offering_both(config: Config, now: Instant) -> Dtls13 {
+        let mut d = Dtls13::new(Role::Client, config, now);
+        d.offer12 = true;
+        if let Err(e) = client::start(&mut d, now) {
+            d.fail(e);
+        }
+        d
+    }
+
+    /// A client offering both versions that is still waiting for the
+    /// answer to its first ClientHello: (its random, its body, the next
+    /// plaintext record number).
+    pub(crate) fn fallback_hello(&self) -> Option<([u8; 32], &[u8], u64)> {
+        if !client::awaits_first_server_hello(&self.state) {
+            return None;
+        }
+        let hello = self.first_hello.as_deref()?;
+        Some((self.client_random, hello, self.records.plaintext_seq))
     }
 
     /// A server waiting for a ClientHello.
@@ -273,6 +303,8 @@ impl Dtls13 {
             pending_key_update: false,
             pending_write_epoch: None,
             client_random: [0; 32],
+            offer12: false,
+            first_hello: None,
             peer_certificate: None,
             pending_connected: None,
             outgoing: VecDeque::new(),
@@ -311,6 +343,11 @@ impl Dtls13 {
     /// The peer's certificate, once received.
     pub fn peer_certificate(&self) -> Option<&[u8]> {
         self.peer_certificate.as_deref()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// Sets the peer's SDP fingerprint; a finished handshake waiting for
@@ -615,6 +652,15 @@ impl Dtls13 {
     /// The handshake is over: report it (once the fingerprint is known
     /// and matches); returns the state to move to.
     pub(super) fn connected(&mut self, t: Box<Traffic>) -> Result<State, Error13> {
+        tracing::debug!(
+            role = ?self.role,
+            version = "DTLS 1.3",
+            suite = ?t.suite,
+            group = ?t.group,
+            srtp_profile = ?t.srtp,
+            retransmissions = self.stats.retransmissions,
+            "DTLS handshake complete"
+        );
         let (c, s, e) = (t.client_ap.clone(), t.server_ap.clone(), t.exporter.clone());
         self.key_log("CLIENT_TRAFFIC_SECRET_0", &c);
         self.key_log("SERVER_TRAFFIC_SECRET_0", &s);

@@ -18,8 +18,12 @@ pub mod key_share;
 pub mod messages;
 pub mod record;
 mod server;
+mod steps;
 
-pub use any::{AnyDtls, AnyError, AnyEvent};
+pub use any::{
+    group_name, suite13_name, suite_name, AnyDtls, AnyError, AnyEvent, AnyStats, CommonEvent,
+    Negotiated,
+};
 pub use conn::{CloseReason13, Connected13, Dtls13, Dtls13Stats, Event13};
 pub use error::Error13;
 

@@ -14,20 +14,18 @@ use super::conn::{
     decode, expect, DropReason, Dtls13, HandshakeKeys, State, Step, Traffic, Transition,
 };
 use super::error::Error13;
-use super::key_schedule::Schedule;
 use super::key_share::{respond, NamedGroup13};
 use super::messages::{
-    certificate_verify_content, cookie_ext, msg, parse_certificate, parse_client_key_shares,
-    parse_cookie, selected_version_ext, server_key_share_ext, write_certificate,
-    write_certificate_request, write_extensions, ServerHello13, ECDSA_SECP256R1_SHA256, EXT_COOKIE,
-    HRR_RANDOM,
+    cookie_ext, msg, parse_client_key_shares, parse_cookie, selected_version_ext,
+    server_key_share_ext, write_certificate_request, write_extensions, ServerHello13,
+    ECDSA_SECP256R1_SHA256, EXT_COOKIE, HRR_RANDOM,
 };
 use super::record::CipherSuite13;
-use crate::cert::{peer_key, PeerKey};
+use crate::cert::PeerKey;
 use crate::conn::SrtpProfileId;
 use crate::handshake::Message;
 use crate::hello::{ext, ClientHello};
-use crate::messages::{parse_certificate_verify, use_srtp_extension, write_certificate_verify};
+use crate::messages::use_srtp_extension;
 use crate::record::{DTLS1_2, DTLS1_3};
 
 /// Waiting for a ClientHello; after a HelloRetryRequest, what it asked.
@@ -57,15 +55,7 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
             expect(m, msg::CERTIFICATE, "Certificate")?;
             // The client's flight acknowledges ours (RFC 9147 §7.1).
             d.flight = None;
-            let (ctx, der) = parse_certificate(&m.body).map_err(decode("Certificate"))?;
-            if !ctx.is_empty() {
-                return Err(Error13::IllegalParameter("certificate_request_context").into());
-            }
-            let der = der.ok_or(Step::Fatal(Error13::NoPeerCertificate))?.to_vec();
-            d.check_fingerprint(&der)?;
-            let key = peer_key(&der).map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
-            d.peer_certificate = Some(der);
-            d.add_to_transcript(msg::CERTIFICATE, &m.body);
+            let key = d.read_peer_certificate(m)?;
             Ok(State::ServerExpectCertificateVerify(Box::new(
                 WithClientCert {
                     sent: *sent,
@@ -74,27 +64,11 @@ pub(super) fn on_message(d: &mut Dtls13, now: Instant, state: State, m: &Message
             )))
         }
         State::ServerExpectCertificateVerify(w) => {
-            expect(m, msg::CERTIFICATE_VERIFY, "CertificateVerify")?;
-            let (scheme, sig) =
-                parse_certificate_verify(&m.body).map_err(decode("CertificateVerify"))?;
-            let content =
-                certificate_verify_content(false, &d.transcript_hash(w.sent.hs.suite.hash()));
-            w.peer_key
-                .verify(scheme, &content, sig)
-                .map_err(|_| Step::Fatal(Error13::BadSignature))?;
-            d.add_to_transcript(msg::CERTIFICATE_VERIFY, &m.body);
+            d.read_peer_certificate_verify(m, &w.peer_key, w.sent.hs.suite)?;
             Ok(State::ServerExpectFinished(w))
         }
         State::ServerExpectFinished(w) => {
-            expect(m, msg::FINISHED, "Finished")?;
-            let hs = &w.sent.hs;
-            let want = hs
-                .schedule
-                .finished_verify_data(&hs.client_hs, &d.transcript_hash(hs.suite.hash()));
-            if !super::client::constant_time_eq(&want, &m.body) {
-                return Err(Error13::BadFinished.into());
-            }
-            d.add_to_transcript(msg::FINISHED, &m.body);
+            d.read_peer_finished(m, &w.sent.hs)?;
             let traffic = w.sent.traffic;
             d.install_application_keys(&traffic, false);
             d.flight = None;
@@ -285,7 +259,6 @@ fn send_server_flight(
     shared: &[u8],
     srtp: Option<SrtpProfileId>,
 ) -> Result<State, Step> {
-    let hash = suite.hash();
     let random = d.rng.bytes32();
     let version = selected_version_ext(DTLS1_3);
     let share = server_key_share_ext(group.id(), public);
@@ -303,23 +276,10 @@ fn send_server_flight(
     let mut sh_body = Vec::new();
     sh.write(&mut sh_body);
     d.add_to_transcript(msg::SERVER_HELLO, &sh_body);
-    let schedule = Schedule::dtls13(hash);
-    let handshake = schedule.early_secret().into_handshake(shared);
-    let (client_hs, server_hs) = handshake.traffic_secrets(&d.transcript_hash(hash));
-    let hs = HandshakeKeys {
-        suite,
-        group,
-        schedule,
-        handshake,
-        client_hs,
-        server_hs,
-        srtp,
-    };
-    d.install_handshake_keys(&hs);
+    let hs = d.enter_handshake_epoch(suite, group, shared, srtp);
     let mut flight = d.new_flight();
     let seq = d.take_message_seq();
     flight.push(0, msg::SERVER_HELLO, seq, sh_body);
-
     let mut ee = Vec::new();
     let exts: Vec<(u16, Vec<u8>)> = srtp
         .map(|p| (ext::USE_SRTP, use_srtp_extension(&[p.0])))
@@ -328,49 +288,11 @@ fn send_server_flight(
     write_extensions(&mut ee, &exts);
     let mut cr = Vec::new();
     write_certificate_request(&mut cr);
-    let mut cert = Vec::new();
-    let der = d.config.certificate.der().to_vec();
-    write_certificate(&mut cert, &[], &der);
-    for (t, body) in [
-        (msg::ENCRYPTED_EXTENSIONS, ee),
-        (msg::CERTIFICATE_REQUEST, cr),
-        (msg::CERTIFICATE, cert),
-    ] {
-        d.add_to_transcript(t, &body);
-        let seq = d.take_message_seq();
-        flight.push(2, t, seq, body);
-    }
-    let content = certificate_verify_content(true, &d.transcript_hash(hash));
-    let sig = d
-        .config
-        .certificate
-        .sign(&content)
-        .map_err(|e| Step::Fatal(Error13::BadCertificate(e)))?;
-    let mut cv = Vec::new();
-    write_certificate_verify(&mut cv, ECDSA_SECP256R1_SHA256, &sig);
-    d.add_to_transcript(msg::CERTIFICATE_VERIFY, &cv);
-    let seq = d.take_message_seq();
-    flight.push(2, msg::CERTIFICATE_VERIFY, seq, cv);
-    let fin = schedule.finished_verify_data(&hs.server_hs, &d.transcript_hash(hash));
-    d.add_to_transcript(msg::FINISHED, &fin);
-    let seq = d.take_message_seq();
-    flight.push(2, msg::FINISHED, seq, fin);
-    let app = hs
-        .handshake
-        .clone()
-        .into_master()
-        .application(&d.transcript_hash(hash));
-    let traffic = Box::new(Traffic {
-        suite,
-        group,
-        schedule,
-        client_ap: app.client,
-        server_ap: app.server,
-        exporter: app.exporter,
-        srtp,
-        write_epoch: 3,
-        read_epoch: 3,
-    });
+    d.push_message(&mut flight, msg::ENCRYPTED_EXTENSIONS, ee);
+    d.push_message(&mut flight, msg::CERTIFICATE_REQUEST, cr);
+    d.push_certificate(&mut flight, &[], suite)?;
+    d.push_finished(&mut flight, &hs);
+    let traffic = d.application_traffic(&hs);
     d.send_flight(now, flight);
     // RFC 8446 §4.4.4: the server may send data after its Finished.
     d.install_application_keys(&traffic, true);

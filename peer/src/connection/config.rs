@@ -26,6 +26,15 @@ pub struct PeerConfig {
     pub dtls_initial_rto: Duration,
     /// The DTLS handshake fails after this long.
     pub dtls_timeout: Duration,
+    /// Which DTLS versions we speak (RFC 6347 / RFC 9147): both by
+    /// default. A client for both offers 1.3 and 1.2 in one ClientHello
+    /// and continues in whatever the server answers; a server for both
+    /// answers each hello with the best version it offers.
+    pub dtls_versions: dtls::v13::Versions,
+    /// DTLS 1.3: offer and prefer the X25519MLKEM768 hybrid key share
+    /// (draft-ietf-tls-ecdhe-mlkem), as Chromium and Firefox do. On by
+    /// default; the share makes the ClientHello two datagrams.
+    pub dtls_x25519mlkem768: bool,
     /// Largest datagram we send (DTLS flights, RTP packets).
     pub mtu: usize,
     /// Regular RTCP reports (RFC 3550 §6.2; WebRTC sends about one a
@@ -64,6 +73,8 @@ impl PeerConfig {
             ice: IceConfig::controlled(0),
             dtls_initial_rto: Duration::from_millis(500),
             dtls_timeout: Duration::from_secs(30),
+            dtls_versions: dtls::v13::Versions::Both,
+            dtls_x25519mlkem768: true,
             mtu: 1200,
             rtcp_interval: Duration::from_secs(1),
             cname: None,

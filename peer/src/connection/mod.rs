@@ -16,7 +16,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use meshrtc_dtls::{self as dtls, Certificate, Dtls};
+use meshrtc_dtls::v13::{AnyDtls, CommonEvent};
+use meshrtc_dtls::{self as dtls, Certificate};
 use meshrtc_ice::{IceAgent, IceConfig, IceEvent, IceState, PathStatus};
 use meshrtc_rtp::rtcp::{
     nack_pairs, Compound, CompoundBuilder, Nack, NackPair, Pli, ReceiverReport, ReportBlock,
@@ -175,10 +176,11 @@ pub struct PeerConnection {
     session_version: u64,
     gathering_done: bool,
 
-    dtls: Option<Dtls>,
+    /// DTLS 1.2 or 1.3 as negotiated ([`PeerConfig::dtls_versions`]).
+    dtls: Option<AnyDtls>,
     pending_dtls_client: Option<dtls::Config>,
     dtls_role: Option<DtlsRole>,
-    dtls_connected: Option<Box<dtls::Connected>>,
+    dtls_connected: Option<Box<dtls::v13::Negotiated>>,
     srtp_tx: Option<srtp::Context>,
     srtp_rx: Option<srtp::Context>,
 
@@ -237,13 +239,6 @@ impl ConnRng {
         let mut s = [0u8; 32];
         self.0.fill_bytes(&mut s);
         s
-    }
-}
-
-fn suite_name(s: dtls::cipher::Suite) -> &'static str {
-    match s {
-        dtls::cipher::Suite::EcdheEcdsaAes128GcmSha256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-        dtls::cipher::Suite::EcdheEcdsaAes256GcmSha384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     }
 }
 

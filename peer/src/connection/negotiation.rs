@@ -526,8 +526,10 @@ impl PeerConnection {
                     .map(|p| dtls::SrtpProfileId(p.dtls_id()))
                     .collect();
                 cfg.rng_seed = Some(self.rng.seed32());
+                cfg.versions = self.config.dtls_versions;
+                cfg.x25519mlkem768 = self.config.dtls_x25519mlkem768;
                 if self.dtls_role == Some(DtlsRole::Server) {
-                    self.dtls = Some(Dtls::server(cfg, now));
+                    self.dtls = Some(AnyDtls::server(cfg, now));
                     self.set_dtls_state(DtlsState::Connecting);
                 } else {
                     // The client starts once ICE has a pair.

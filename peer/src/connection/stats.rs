@@ -81,10 +81,12 @@ pub struct PeerStats {
     pub selected_pair: Option<(SocketAddr, SocketAddr)>,
     /// Our DTLS role, once known.
     pub dtls_role: Option<&'static str>,
-    /// "DTLS 1.2" once connected.
+    /// "DTLS 1.2" or "DTLS 1.3" once connected.
     pub dtls_version: Option<&'static str>,
-    /// The cipher suite's name.
+    /// The cipher suite's IANA name.
     pub dtls_cipher: Option<&'static str>,
+    /// The key exchange group's IANA name ("x25519", "X25519MLKEM768").
+    pub dtls_group: Option<&'static str>,
     /// The SRTP profile's name.
     pub srtp_profile: Option<&'static str>,
     /// Outgoing streams.
@@ -106,8 +108,12 @@ pub struct PeerStats {
     /// Trickled remote candidates refused because the queue before the
     /// remote description was full (count or bytes).
     pub remote_candidates_dropped: u64,
-    /// The DTLS handshake's counters (drops of hostile input included).
+    /// The DTLS 1.2 handshake's counters (drops of hostile input
+    /// included), when 1.2 runs.
     pub dtls: Option<meshrtc_dtls::DtlsStats>,
+    /// The DTLS 1.3 counters (records refused, plaintext dropped), when
+    /// 1.3 runs.
+    pub dtls13: Option<meshrtc_dtls::v13::Dtls13Stats>,
     /// transport-cc feedback packets we sent (for what we receive).
     pub transport_feedbacks_sent: u64,
     /// transport-cc feedback packets the peer sent us.
@@ -141,8 +147,12 @@ impl PeerConnection {
                 DtlsRole::Client => "client",
                 DtlsRole::Server => "server",
             }),
-            dtls_version: c.map(|_| "DTLS 1.2"),
-            dtls_cipher: c.map(|c| suite_name(c.suite)),
+            dtls_version: c.map(|c| match c.version {
+                meshrtc_dtls::record::DTLS1_3 => "DTLS 1.3",
+                _ => "DTLS 1.2",
+            }),
+            dtls_cipher: c.map(|c| c.cipher),
+            dtls_group: c.map(|c| c.group),
             srtp_profile: c
                 .and_then(|c| c.srtp.as_ref())
                 .and_then(|k| srtp::Profile::from_dtls_id(k.profile.0))
@@ -166,7 +176,14 @@ impl PeerConnection {
             ice_restarts: self.ice_restarts,
             unvalidated_dropped: self.unvalidated_dropped,
             remote_candidates_dropped: self.remote_candidates_dropped,
-            dtls: self.dtls.as_ref().map(|d| d.stats().clone()),
+            dtls: match self.dtls.as_ref().map(AnyDtls::stats) {
+                Some(meshrtc_dtls::v13::AnyStats::V12(s)) => Some(s),
+                _ => None,
+            },
+            dtls13: match self.dtls.as_ref().map(AnyDtls::stats) {
+                Some(meshrtc_dtls::v13::AnyStats::V13(s)) => Some(s),
+                _ => None,
+            },
             transport_feedbacks_sent: self.transport_feedbacks_sent,
             transport_feedbacks_received: self.transport_feedbacks_received,
             remote_remb_bps: self.remote_remb_bps,

@@ -259,7 +259,7 @@ impl PeerConnection {
             return;
         }
         if let Some(cfg) = self.pending_dtls_client.take() {
-            self.dtls = Some(Dtls::client(cfg, now));
+            self.dtls = Some(AnyDtls::client(cfg, now));
             self.set_dtls_state(DtlsState::Connecting);
             self.drain_dtls(now);
         }
@@ -290,22 +290,26 @@ impl PeerConnection {
         let Some(d) = &mut self.dtls else { return };
         let mut events = Vec::new();
         while let Some(e) = d.poll_event() {
-            events.push(e);
+            events.push(e.common());
         }
         for e in events {
             match e {
-                dtls::Event::Connected(c) => self.on_dtls_connected(now, c),
+                CommonEvent::Connected(c) => self.on_dtls_connected(now, c),
                 // SCTP over DTLS (RFC 8261 §3): one packet per record.
-                dtls::Event::ApplicationData(d) => self.on_sctp_packet(now, &d),
-                dtls::Event::KeyLog(l) => self.events.push_back(PeerEvent::KeyLog(l)),
-                dtls::Event::Closed(reason) => {
-                    let failed = matches!(reason, dtls::CloseReason::Error(_));
+                CommonEvent::ApplicationData(d) => self.on_sctp_packet(now, &d),
+                // NSS key log lines of either version (1.2 CLIENT_RANDOM,
+                // 1.3 traffic secrets) go the same way.
+                CommonEvent::KeyLog(l) => self.events.push_back(PeerEvent::KeyLog(l)),
+                reason @ (CommonEvent::PeerClosed
+                | CommonEvent::LocalClose
+                | CommonEvent::Failed(_)) => {
+                    let failed = matches!(reason, CommonEvent::Failed(_));
                     self.set_dtls_state(if failed {
                         DtlsState::Failed
                     } else {
                         DtlsState::Closed
                     });
-                    if let dtls::CloseReason::Error(e) = &reason {
+                    if let CommonEvent::Failed(e) = &reason {
                         self.events
                             .push_back(PeerEvent::Closed(format!("DTLS: {e}")));
                         self.state = ConnectionState::Failed;
@@ -318,12 +322,11 @@ impl PeerConnection {
                         self.closed = true;
                     }
                 }
-                _ => {}
             }
         }
     }
 
-    pub(super) fn on_dtls_connected(&mut self, now: Instant, c: Box<dtls::Connected>) {
+    pub(super) fn on_dtls_connected(&mut self, now: Instant, c: Box<dtls::v13::Negotiated>) {
         let rtp_negotiated = self.negotiated.as_ref().is_none_or(|n| {
             n.media
                 .iter()

@@ -138,6 +138,20 @@ impl Firefox {
     /// certificate checks changes. (The trusted-peer flag `P` is not
     /// honoured by Firefox's verifier: the page fails with `nssBadCert`.)
     pub fn launch_trusting(certificate_pem: Option<&str>) -> Result<Firefox, BrowserError> {
+        Firefox::launch_with(certificate_pem, "")
+    }
+
+    /// [`Firefox::launch`] with more `user_pref(...)` lines after the
+    /// test profile's own, e.g. DTLS 1.3 only:
+    /// `user_pref("media.peerconnection.dtls.version.min", 772);`.
+    pub fn launch_with_prefs(extra_prefs: &str) -> Result<Firefox, BrowserError> {
+        Firefox::launch_with(None, extra_prefs)
+    }
+
+    fn launch_with(
+        certificate_pem: Option<&str>,
+        extra_prefs: &str,
+    ) -> Result<Firefox, BrowserError> {
         let exe = firefox_path().ok_or(BrowserError::FirefoxNotInstalled)?;
         static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -148,7 +162,7 @@ impl Firefox {
         std::fs::create_dir_all(&home)?;
         std::fs::write(
             profile.join("user.js"),
-            format!("{USER_JS}\nuser_pref(\"marionette.port\", 0);\n"),
+            format!("{USER_JS}\nuser_pref(\"marionette.port\", 0);\n{extra_prefs}\n"),
         )?;
         if let Some(pem) = certificate_pem {
             trust_certificate(&profile, pem)?;

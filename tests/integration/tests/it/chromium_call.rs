@@ -4,7 +4,9 @@
 //! Opus both ways for a few seconds; Chromium's `getStats()` must show our
 //! video decoded and our audio received, and we must decode its 640x480
 //! VP8 and its Opus without an error. Both sides report what was
-//! negotiated, and the test checks they agree.
+//! negotiated, and the test checks they agree: DTLS 1.3 (`tlsVersion`
+//! FEFC) with the X25519MLKEM768 share in both roles, and DTLS 1.2 (FEFD)
+//! in both roles when our side speaks only 1.2 (the trickle tests).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -15,7 +17,8 @@ use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::{TestPattern, ToneSource};
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, PeerStats, SdpType,
+    ConnectionState, DtlsVersions, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent,
+    PeerStats, SdpType,
 };
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
@@ -100,11 +103,20 @@ pub(crate) struct Ours {
     pub(crate) tracks_removed: Vec<String>,
     /// A second video m-line of ours that gets every video frame too.
     pub(crate) second_video_mid: Option<String>,
+    /// The DTLS versions we speak (what `check_call` expects negotiated).
+    pub(crate) dtls_versions: DtlsVersions,
 }
 
 impl Ours {
     pub(crate) fn new(seed: u64) -> Ours {
         Ours::with_config(PeerConfig::with_fixed_seed(seed), seed)
+    }
+
+    /// [`Ours::new`] speaking these DTLS versions.
+    pub(crate) fn with_dtls(seed: u64, dtls_versions: DtlsVersions) -> Ours {
+        let mut config = PeerConfig::with_fixed_seed(seed);
+        config.dtls_versions = dtls_versions;
+        Ours::with_config(config, seed)
     }
 
     pub(crate) fn with_config(config: PeerConfig, seed: u64) -> Ours {
@@ -114,9 +126,11 @@ impl Ours {
             .unwrap();
         let addr = socket.local_addr().unwrap();
         let now = Instant::now();
+        let dtls_versions = config.dtls_versions;
         let mut pc = PeerConnection::new(config, now).unwrap();
         pc.add_local_address(addr);
         Ours {
+            dtls_versions,
             pc,
             socket,
             addr,
@@ -286,13 +300,18 @@ pub(crate) struct Setup<B: JsPage = Browser> {
 }
 
 fn start(seed: u64) -> Setup {
+    start_with(seed, DtlsVersions::Both)
+}
+
+/// [`start`] with our side speaking these DTLS versions.
+fn start_with(seed: u64, dtls_versions: DtlsVersions) -> Setup {
     let page = PageServer::start(PAGE).unwrap();
     let mut browser = Browser::launch().unwrap();
     browser.navigate(&page.url).unwrap();
     browser.eval(SETUP).unwrap();
     Setup {
         browser,
-        ours: Ours::new(seed),
+        ours: Ours::with_dtls(seed, dtls_versions),
         _page: page,
     }
 }
@@ -504,9 +523,9 @@ pub(crate) fn check_call<B: JsPage>(name: &str, s: &Setup<B>, theirs: &Value, ou
     let o = &s.ours;
     let ours: PeerStats = o.pc.stats();
     eprintln!(
-        "{name}: {} | {theirs} | ours: video {} frames {:?} (errors {}), audio {} (errors {}), {:?} {:?} {:?} {:?}",
+        "{name}: {} | {theirs} | ours: video {} frames {:?} (errors {}), audio {} (errors {}), {:?} {:?} {:?} {:?} {:?} {:?}",
         s.browser.version(), o.video_decoded, o.video_size, o.video_errors, o.audio_decoded, o.audio_errors,
-        ours.dtls_role, ours.dtls_cipher, ours.srtp_profile, ours.selected_pair
+        ours.dtls_role, ours.dtls_version, ours.dtls_cipher, ours.dtls_group, ours.srtp_profile, ours.selected_pair
     );
     // Chromium decoded our VP8 and received our Opus.
     let v = &theirs["video"];
@@ -548,8 +567,16 @@ pub(crate) fn check_call<B: JsPage>(name: &str, s: &Setup<B>, theirs: &Value, ou
     assert_eq!(o.audio_errors, 0, "{name}");
     // Both sides agree on what was negotiated.
     let t = &theirs["transport"];
-    assert_eq!(t["tlsVersion"], "FEFD", "{name}: DTLS 1.2");
-    assert_eq!(ours.dtls_version, Some("DTLS 1.2"));
+    // The browsers prefer DTLS 1.3 with the X25519MLKEM768 share; a side
+    // of ours for 1.2 only gets 1.2.
+    if o.dtls_versions == DtlsVersions::Dtls12Only {
+        assert_eq!(t["tlsVersion"], "FEFD", "{name}: DTLS 1.2");
+        assert_eq!(ours.dtls_version, Some("DTLS 1.2"));
+    } else {
+        assert_eq!(t["tlsVersion"], "FEFC", "{name}: DTLS 1.3");
+        assert_eq!(ours.dtls_version, Some("DTLS 1.3"));
+        assert_eq!(ours.dtls_group, Some("X25519MLKEM768"), "{name}");
+    }
     assert_eq!(t["dtlsCipher"].as_str(), ours.dtls_cipher, "{name}");
     // Chromium names the profile as RFC 5764 does, like us.
     assert_eq!(t["srtpCipher"].as_str(), ours.srtp_profile, "{name}");
@@ -625,7 +652,8 @@ fn chromium_offers_with_trickled_candidates() {
     if !run_in_private_netns("chromium_call::chromium_offers_with_trickled_candidates") {
         return;
     }
-    let mut s = start(43);
+    // DTLS 1.2 stays covered live: our client for 1.2 only.
+    let mut s = start_with(43, DtlsVersions::Dtls12Only);
     chromium_offers(&mut s, true);
     let theirs = run_call(&mut s, 4);
     check_call("chromium offers, trickle", &s, &theirs, "client");
@@ -636,7 +664,8 @@ fn meshrtc_offers_with_trickled_candidates() {
     if !run_in_private_netns("chromium_call::meshrtc_offers_with_trickled_candidates") {
         return;
     }
-    let mut s = start(44);
+    // DTLS 1.2 stays covered live: our server for 1.2 only.
+    let mut s = start_with(44, DtlsVersions::Dtls12Only);
     we_offer(&mut s, true);
     let theirs = run_call(&mut s, 4);
     check_call("meshrtc offers, trickle", &s, &theirs, "server");

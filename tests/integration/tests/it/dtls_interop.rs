@@ -2,15 +2,18 @@
 //! server and our server with an OpenSSL client, in memory, over loopback
 //! UDP and on the simulator; both cipher suites, both SRTP preference
 //! orders, cookie exchange, and a wrong fingerprint. The exported DTLS-SRTP
-//! keying material must be byte-identical on both sides.
+//! keying material must be byte-identical on both sides. Our client for
+//! both DTLS versions falls back to OpenSSL's 1.2 within one handshake.
 
 use std::net::UdpSocket;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use meshrtc_dtls::cipher::Suite;
+use meshrtc_dtls::v13::{AnyDtls, CommonEvent, Versions};
 use meshrtc_dtls::{
-    Certificate, CloseReason, Config, Connected, Dtls, Error, Event, Fingerprint, SrtpProfileId,
+    Certificate, CloseReason, Config, Connected, Dtls, Endpoint as DtlsEndpoint, Error, Event,
+    Fingerprint, SrtpProfileId,
 };
 use meshrtc_integration::openssl_dtls::{
     self_signed_p256, OpensslDtls, OpensslDtlsConfig, Role as OsslRole,
@@ -82,7 +85,7 @@ fn connected(events: &[Event]) -> Option<&Connected> {
 }
 
 /// Steps ours and OpenSSL's in memory until both are up (or 64 rounds).
-fn run(ours: &mut Dtls, ossl: &mut OpensslDtls, events: &mut Vec<Event>) {
+fn run<O: DtlsEndpoint>(ours: &mut O, ossl: &mut OpensslDtls, events: &mut Vec<O::Event>) {
     let now = Instant::now();
     let _ = ossl.drive();
     for _ in 0..64 {
@@ -496,5 +499,55 @@ fn on_the_simulator_with_reordering_and_duplication_both_roles() {
             )
         });
         assert_eq!(sim.node(a).ep.keys(), sim.node(b).ep.keys(), "seed {seed}");
+    }
+}
+
+/// A client of ours for DTLS 1.2 and 1.3 (its one ClientHello offers both,
+/// with the X25519MLKEM768 share, so two datagrams) falls back to 1.2
+/// with an OpenSSL 3.0 server, which speaks only 1.2, within the same
+/// handshake: with and without a HelloVerifyRequest first. OpenSSL checks
+/// the transcript (the Finished messages), and the SRTP keys are equal.
+#[test]
+fn our_client_for_both_versions_falls_back_to_an_openssl_12_server() {
+    for cookie in [false, true] {
+        let mut cfg = ossl_config(
+            OsslRole::Server,
+            Suite::EcdheEcdsaAes128GcmSha256,
+            GCM_FIRST,
+        );
+        cfg.cookie_exchange = cookie;
+        let mut ossl = OpensslDtls::new(&cfg).unwrap();
+        let mut config = our_config(Suite::EcdheEcdsaAes128GcmSha256, true);
+        config.versions = Versions::Both;
+        config.x25519mlkem768 = true;
+        let mut ours = AnyDtls::client(config, Instant::now());
+        let _ = ossl.drive();
+        let first: Vec<Vec<u8>> = std::iter::from_fn(|| ours.poll_transmit()).collect();
+        assert_eq!(
+            first.len(),
+            2,
+            "the hybrid share makes the hello two datagrams"
+        );
+        for d in &first {
+            ossl.handle_datagram(d);
+        }
+        let mut events = Vec::new();
+        run(&mut ours, &mut ossl, &mut events);
+        let negotiated = events.into_iter().find_map(|e| match e.common() {
+            CommonEvent::Connected(n) => Some(n),
+            _ => None,
+        });
+        let n = negotiated.unwrap_or_else(|| panic!("cookie {cookie}: {:?}", ossl.failed()));
+        assert_eq!(ours.version(), Some(0xfefd));
+        assert_eq!(ossl.version().as_deref(), Some("DTLSv1.2"));
+        assert_eq!(n.cipher, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+        let keys = n.srtp.expect("srtp keys");
+        assert_eq!(
+            keys.exported,
+            ossl.export_srtp_keying_material(keys.exported.len()),
+            "cookie {cookie}"
+        );
+        let AnyDtls::V12(d) = &ours else { panic!() };
+        assert_eq!(d.stats().hello_verify_requests, u64::from(cookie));
     }
 }

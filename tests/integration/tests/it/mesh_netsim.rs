@@ -118,6 +118,10 @@ impl Member {
         tune: impl FnOnce(&mut MeshConfig),
     ) -> Member {
         let mut peer = PeerConfig::with_fixed_seed(seed);
+        // DTLS 1.2, as these scenarios were tuned with; under DTLS 1.3
+        // (the default since issue 22) the room chat and some start-up
+        // figures differ on the simulator (see the issue 22 notes).
+        peer.dtls_versions = meshrtc_peer::DtlsVersions::Dtls12Only;
         peer.ice.disconnected_timeout = consent / 2;
         peer.ice.consent_timeout = consent;
         peer.ice.consent_interval = Duration::from_secs(1);
