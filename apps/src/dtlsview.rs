@@ -328,6 +328,16 @@ pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
                         if !f.is_whole() && fv.get("whole").is_none() {
                             let _ =
                                 writeln!(s, "      (a fragment: the rest is in another datagram)");
+                            let (lines, known) = crate::dtls_fragment::partial(
+                                f.msg_type.as_u8(),
+                                f.offset,
+                                f.length,
+                                f.body,
+                            );
+                            for l in lines {
+                                let _ = writeln!(s, "      {l}");
+                            }
+                            fv["partial"] = known;
                         }
                         frags.push(fv);
                     }

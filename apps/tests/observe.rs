@@ -491,3 +491,149 @@ fn decode_derives_srtp_keys_from_a_key_log_and_the_captured_hellos() {
     assert!(!with.contains("SRTP FAILED"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Headless Chromium's view of `page` (after its script ran) with
+/// `fragment` appended to the URL, as the serialized DOM.
+fn chromium_dom(page: &std::path::Path, fragment: &str) -> String {
+    let o = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}{fragment}", page.display()))
+        .output()
+        .expect("chromium is not installed: scripts/setup installs it");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Frames tshark's display filter `filter` selects in `file`.
+fn tshark_count(file: &str, filter: &str) -> usize {
+    tshark(&[
+        "-r",
+        file,
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ])
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .count()
+}
+
+/// `meshrtc timeline` draws a real call's capture and trace: Chromium,
+/// running the page's script, shows one STUN arrow per STUN frame and one
+/// DTLS arrow per DTLS frame tshark counts in the same file, one note per
+/// trace line, and a packet's `decode` explanation when it is selected;
+/// the page is saved as a screenshot.
+#[test]
+fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
+    let dir = scratch("timeline");
+    let pcap = dir.join("offer.pcapng");
+    let trace = dir.join("offer.jsonl");
+    let (offer_err, _) = call(
+        &[
+            "--capture",
+            pcap.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
+        &[],
+        None,
+        None,
+    );
+    assert!(offer_err.contains("packets written"), "{offer_err}");
+    // The trace holds the decisions, though stderr's filter is off.
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    let trace_lines = trace_text.lines().count();
+    assert!(trace_lines >= 3, "{trace_text}");
+    for l in trace_text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["endpoint"], "offer", "{l}");
+        assert!(v["t_us"].as_u64().unwrap() > 1_600_000_000_000_000, "{l}");
+    }
+    assert!(
+        !offer_err.contains("DEBUG"),
+        "--trace must not turn stderr logs on: {offer_err}"
+    );
+
+    let page = dir.join("call.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["timeline", "-o", page.to_str().unwrap()])
+        .arg(&pcap)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let file = pcap.to_str().unwrap();
+    let stun = tshark_count(file, "stun");
+    let dtls = tshark_count(file, "dtls");
+    assert!(stun >= 4 && dtls >= 4, "stun {stun} dtls {dtls}");
+    let dom = chromium_dom(&page, "");
+    assert_eq!(
+        dom.matches("class=\"arrow k-stun\"").count(),
+        stun,
+        "STUN arrows"
+    );
+    assert_eq!(
+        dom.matches("class=\"arrow k-dtls\"").count(),
+        dtls,
+        "DTLS arrows"
+    );
+    assert_eq!(
+        dom.matches("class=\"note k-note\"").count(),
+        trace_lines,
+        "notes"
+    );
+    // Media folded into runs, first packets and phases shown.
+    assert!(dom.contains("class=\"run k-rtp\""), "no media run");
+    for phase in ["ICE checks", "DTLS flights", "first SRTP", "RTCP feedback"] {
+        assert!(dom.contains(&format!(">{phase}</text>")), "phase {phase}");
+    }
+    assert!(
+        dom.contains("flight 1: ClientHello"),
+        "no ClientHello arrow"
+    );
+    // The first packet's explanation, as `meshrtc decode FILE` prints it.
+    let decoded = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", file])
+        .output()
+        .unwrap();
+    let decoded = String::from_utf8_lossy(&decoded.stdout);
+    let first_heading = decoded
+        .lines()
+        .find(|l| l.starts_with("── packet 1 "))
+        .unwrap();
+    let dom = chromium_dom(&page, "#x=0");
+    let detail = &dom[dom.find("id=\"detail\"").unwrap()..];
+    let detail = &detail[..detail.find("</pre>").unwrap()];
+    assert!(detail.contains(first_heading), "{detail}");
+    assert!(detail.contains("Binding"), "{detail}");
+
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timeline.png");
+    let o = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}#x=0", page.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    eprintln!("timeline screenshot: {}", shot.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
