@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
+use crate::capture::dtls_keys::{dtls_keys, DtlsKeys};
 use crate::capture::ipframe::{Datagram, FrameError};
 use crate::capture::keylog_srtp::{master_secrets, HelloScan};
 use crate::capture::read::{CaptureFile, Packet};
@@ -54,7 +55,8 @@ pub struct Summary {
 
 /// Decodes every packet of `file`, appending the output to `out`.
 pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut String) -> Summary {
-    let (keys, derived_count) = connection_keys(file, o);
+    let all = connection_keys(file, o);
+    let (keys, derived_count) = (&all.srtp, all.derived);
     // Our captures hold each line twice (where it came, and up front).
     let key_log_lines = file
         .key_log
@@ -83,7 +85,7 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
             }
         );
     }
-    for_each_datagram(file, &keys, o, |n, t, p, iface, dgram, report| {
+    for_each_datagram(file, &all, o, |n, t, p, iface, dgram, report| {
         match (dgram, report) {
             (Ok(dgram), Some(report)) => {
                 if report.is_error() {
@@ -123,10 +125,20 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
     summary
 }
 
-/// The SRTP keys of every connection in `file`: those its comments carry,
-/// then those derived from the key log and the hellos for the others.
-/// Returns them and how many were derived.
-pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> (Vec<ConnectionKeys>, usize) {
+/// The keys a capture's connections can be read with.
+pub struct Keys {
+    /// SRTP keys: those the comments carry, then those derived.
+    pub srtp: Vec<ConnectionKeys>,
+    /// How many of `srtp` were derived from the key log and the hellos.
+    pub derived: usize,
+    /// DTLS 1.2 record keys, from the key log and the hellos.
+    pub dtls: Vec<DtlsKeys>,
+}
+
+/// The keys of every connection in `file`: the SRTP keys its comments
+/// carry, then those derived from the key log and the hellos for the
+/// others, and the DTLS record keys.
+pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> Keys {
     let mut keys: Vec<ConnectionKeys> = file
         .packets
         .iter()
@@ -143,8 +155,9 @@ pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> (Vec<Conne
     }
     let mut key_log = file.key_log.clone();
     key_log.push_str(o.extra_key_log.as_deref().unwrap_or(""));
+    let masters = master_secrets(&key_log);
     let derived: Vec<ConnectionKeys> = scan
-        .keys(&master_secrets(&key_log))
+        .keys(&masters)
         .into_iter()
         .filter(|d| {
             !keys
@@ -154,7 +167,11 @@ pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> (Vec<Conne
         .collect();
     let derived_count = derived.len();
     keys.extend(derived);
-    (keys, derived_count)
+    Keys {
+        srtp: keys,
+        derived: derived_count,
+        dtls: dtls_keys(&scan, &masters),
+    }
 }
 
 /// Runs every packet of `file` through the inspector, in file order, and
@@ -167,7 +184,7 @@ pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> (Vec<Conne
 /// and its receiver's), and one SRTP replay window would refuse the second.
 pub fn for_each_datagram<'f>(
     file: &'f CaptureFile,
-    keys: &[ConnectionKeys],
+    keys: &Keys,
     o: &CaptureOptions<'_>,
     mut f: impl FnMut(
         usize,
@@ -197,10 +214,15 @@ pub fn for_each_datagram<'f>(
             .entry((p.interface, dgram.src, dgram.dst))
             .or_insert_with(|| {
                 let srtp = keys
+                    .srtp
                     .iter()
                     .find_map(|k| k.for_packet(dgram.src, dgram.dst))
                     .map(|k| meshrtc_srtp::Context::new(k, meshrtc_srtp::Config::default()));
-                Options::new(o.ice_pwds, srtp, o.extmap.clone())
+                let dtls = keys
+                    .dtls
+                    .iter()
+                    .find_map(|k| k.for_packet(dgram.src, dgram.dst));
+                Options::new(o.ice_pwds, srtp, o.extmap.clone()).with_dtls(dtls)
             });
         let report = decode::decode(dgram.payload, state);
         f(n, t, p, iface, Ok(&dgram), Some(&report));

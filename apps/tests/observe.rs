@@ -607,6 +607,14 @@ fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
         .output()
         .unwrap();
     let decoded = String::from_utf8_lossy(&decoded.stdout);
+    // Both Finished messages are opened with the embedded key log.
+    assert_eq!(
+        decoded.matches("decrypted with the key log").count(),
+        decoded.matches("epoch 1 seq").count(),
+        "{decoded}"
+    );
+    assert_eq!(decoded.matches("verify_data").count(), 2, "{decoded}");
+    assert!(!decoded.contains("do not open it"), "{decoded}");
     let first_heading = decoded
         .lines()
         .find(|l| l.starts_with("── packet 1 "))

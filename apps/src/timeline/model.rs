@@ -260,7 +260,7 @@ pub fn build(
     let mut not_udp: Vec<(u64, String)> = Vec::new();
     let mut lane_names: Vec<String> = Vec::new();
     for (name, file) in captures {
-        let (keys, _) = connection_keys(file, o);
+        let keys = connection_keys(file, o);
         // The same interface name in two files (two `join`s named alike)
         // stays two lanes.
         let clash = captures.len() > 1
