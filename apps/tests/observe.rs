@@ -645,3 +645,89 @@ fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
     eprintln!("timeline screenshot: {}", shot.display());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A classic pcap (raw IPv4) holding one UDP datagram `payload` from
+/// 10.0.0.1:1000 to 10.0.0.2:2000 (checksums zero: the reader does not
+/// need them).
+fn pcap_of(payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0u8; 8]);
+    f.extend(65_535u32.to_le_bytes());
+    f.extend(101u32.to_le_bytes()); // LINKTYPE_RAW
+    let total = 20 + 8 + payload.len();
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    ip.extend([10, 0, 0, 1, 10, 0, 0, 2]);
+    ip.extend(1000u16.to_be_bytes());
+    ip.extend(2000u16.to_be_bytes());
+    ip.extend(((8 + payload.len()) as u16).to_be_bytes());
+    ip.extend([0, 0]);
+    ip.extend(payload);
+    f.extend(1_764_000_000u32.to_le_bytes());
+    f.extend(0u32.to_le_bytes());
+    f.extend((ip.len() as u32).to_le_bytes());
+    f.extend((ip.len() as u32).to_le_bytes());
+    f.extend(ip);
+    f
+}
+
+/// A capture is untrusted: a STUN USERNAME full of markup shows as text
+/// in the timeline, in Chromium, and adds no element and runs no script.
+#[test]
+fn a_hostile_capture_cannot_inject_markup_into_the_timeline() {
+    let dir = scratch("timeline-hostile");
+    let evil = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"><!--";
+    let mut user = evil.as_bytes().to_vec();
+    let len = user.len();
+    while user.len() % 4 != 0 {
+        user.push(0);
+    }
+    let mut stun = vec![0x00, 0x01];
+    stun.extend(((4 + user.len()) as u16).to_be_bytes());
+    stun.extend([0x21, 0x12, 0xa4, 0x42]);
+    stun.extend([7u8; 12]);
+    stun.extend([0x00, 0x06]);
+    stun.extend((len as u16).to_be_bytes());
+    stun.extend(user);
+    let pcap = dir.join("hostile.pcap");
+    std::fs::write(&pcap, pcap_of(&stun)).unwrap();
+    let page = dir.join("hostile.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["timeline", "-o", page.to_str().unwrap()])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dom = chromium_dom(&page, "#x=0");
+    assert_eq!(dom.matches("<script").count(), 2, "{dom}");
+    assert!(!dom.contains("<img"), "{dom}");
+    assert!(!dom.contains("pwned</title>"), "{dom}");
+    assert!(
+        dom.contains("<title>meshrtc timeline: hostile.pcap</title>"),
+        "{dom}"
+    );
+    // One arrow, selected by `#x=0`.
+    assert_eq!(dom.matches("class=\"arrow k-stun selected\"").count(), 1);
+    // The text is there, as text, in the packet's explanation.
+    let detail = &dom[dom.find("id=\"detail\"").unwrap()..];
+    assert!(
+        detail.contains("&lt;/script&gt;&lt;script&gt;document.title='pwned'"),
+        "{detail}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
