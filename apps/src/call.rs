@@ -101,6 +101,12 @@ pub struct CallArgs {
     /// and the SRTP keys in a packet comment (`meshrtc decode` reads it).
     #[arg(long, value_name = "FILE.pcapng")]
     capture: Option<PathBuf>,
+    /// Write the call's state changes and estimator decisions (every
+    /// meshrtc `debug` event, whatever `--log` says) to this file, one JSON
+    /// object a line with its wall-clock time; `meshrtc timeline` draws
+    /// them beside the capture's packets.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) trace: Option<PathBuf>,
     /// Let the picture size follow the encoder's bitrate: each side halved
     /// when the link is too slow for the full size at the full frame rate,
     /// restored when it allows (see `ladder`). Each change is a key frame.
@@ -119,7 +125,7 @@ pub struct CallArgs {
 #[derive(Debug, clap::Args)]
 pub struct OfferArgs {
     #[command(flatten)]
-    call: CallArgs,
+    pub(crate) call: CallArgs,
     /// Read the answer from this file (waiting until it appears) instead
     /// of stdin.
     #[arg(long, value_name = "FILE")]
@@ -130,7 +136,7 @@ pub struct OfferArgs {
 #[derive(Debug, clap::Args)]
 pub struct AnswerArgs {
     #[command(flatten)]
-    call: CallArgs,
+    pub(crate) call: CallArgs,
     /// Read the offer from this file (waiting until it appears) instead of
     /// stdin.
     #[arg(long, value_name = "FILE")]

@@ -24,6 +24,8 @@ pub struct Options {
     extmap: Vec<(u8, rtpview::ExtKind)>,
     /// The epoch-0 DTLS handshake, reassembled across datagrams.
     handshake: meshrtc_dtls::handshake::Reassembler,
+    /// The DTLS 1.2 record keys of this direction, from a key log.
+    dtls: Option<crate::capture::dtls_keys::DtlsDirection>,
 }
 
 impl Options {
@@ -43,7 +45,14 @@ impl Options {
             srtp,
             extmap,
             handshake: dtlsview::reassembler(),
+            dtls: None,
         }
+    }
+
+    /// The same options, opening DTLS records with `keys` (issue 21).
+    pub fn with_dtls(mut self, keys: Option<crate::capture::dtls_keys::DtlsDirection>) -> Options {
+        self.dtls = keys;
+        self
     }
 }
 
@@ -132,7 +141,11 @@ pub fn decode(dgram: &[u8], opts: &mut Options) -> Report {
         },
         PacketClass::Rtp | PacketClass::Rtcp => decode_media(dgram, class, opts),
         PacketClass::Dtls => {
-            let (text, json, malformed) = dtlsview::dtls(dgram, &mut opts.handshake);
+            let (text, json, malformed) = dtlsview::dtls(
+                dgram,
+                &mut opts.handshake,
+                opts.dtls.as_ref().map(|d| d.cipher()),
+            );
             Body::Dtls {
                 text,
                 json,

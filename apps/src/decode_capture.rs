@@ -18,10 +18,12 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
+use crate::capture::dtls_keys::{dtls_keys, DtlsKeys};
+use crate::capture::ipframe::{Datagram, FrameError};
 use crate::capture::keylog_srtp::{master_secrets, HelloScan};
 use crate::capture::read::{CaptureFile, Packet};
 use crate::capture::srtp_comment::{self, ConnectionKeys};
-use crate::decode::{self, Options};
+use crate::decode::{self, Options, Report};
 use crate::rtpview::ExtKind;
 
 /// What the user gave besides the file.
@@ -53,33 +55,8 @@ pub struct Summary {
 
 /// Decodes every packet of `file`, appending the output to `out`.
 pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut String) -> Summary {
-    let mut keys: Vec<ConnectionKeys> = file
-        .packets
-        .iter()
-        .flat_map(|p| p.comments.iter())
-        .filter_map(|c| srtp_comment::parse(c))
-        .collect();
-    // Connections without a comment: keys derived from the key log and
-    // the hellos in the capture.
-    let mut scan = HelloScan::default();
-    for p in &file.packets {
-        if let Ok(d) = p.datagram() {
-            scan.datagram(d.src, d.dst, d.payload);
-        }
-    }
-    let mut key_log = file.key_log.clone();
-    key_log.push_str(o.extra_key_log.as_deref().unwrap_or(""));
-    let derived: Vec<ConnectionKeys> = scan
-        .keys(&master_secrets(&key_log))
-        .into_iter()
-        .filter(|d| {
-            !keys
-                .iter()
-                .any(|k| k.for_packet(d.local, d.remote).is_some())
-        })
-        .collect();
-    let derived_count = derived.len();
-    keys.extend(derived);
+    let all = connection_keys(file, o);
+    let (keys, derived_count) = (&all.srtp, all.derived);
     // Our captures hold each line twice (where it came, and up front).
     let key_log_lines = file
         .key_log
@@ -108,10 +85,117 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
             }
         );
     }
+    for_each_datagram(file, &all, o, |n, t, p, iface, dgram, report| {
+        match (dgram, report) {
+            (Ok(dgram), Some(report)) => {
+                if report.is_error() {
+                    summary.errors += 1;
+                }
+                if o.json {
+                    let mut v = report.to_json();
+                    if let Value::Object(m) = &mut v {
+                        m.insert("packet".into(), json!(n + 1));
+                        m.insert("time".into(), json!(t));
+                        m.insert("src".into(), json!(dgram.src.to_string()));
+                        m.insert("dst".into(), json!(dgram.dst.to_string()));
+                        m.insert("direction".into(), json!(direction(p)));
+                        m.insert("interface".into(), json!(iface));
+                    }
+                    let _ = writeln!(out, "{v}");
+                } else {
+                    let _ = writeln!(out, "{}", packet_heading(n, t, p, iface, dgram));
+                    out.push_str(&report.to_text());
+                }
+            }
+            (dgram, _) => {
+                summary.not_udp += 1;
+                let e = dgram.err().map(|e| e.to_string()).unwrap_or_default();
+                if o.json {
+                    let _ = writeln!(out, "{}", json!({"packet": n + 1, "time": t, "skipped": e}));
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "── packet {} at {t:.6} s: not a UDP datagram ({e}) ──",
+                        n + 1
+                    );
+                }
+            }
+        }
+    });
+    summary
+}
+
+/// The keys a capture's connections can be read with.
+pub struct Keys {
+    /// SRTP keys: those the comments carry, then those derived.
+    pub srtp: Vec<ConnectionKeys>,
+    /// How many of `srtp` were derived from the key log and the hellos.
+    pub derived: usize,
+    /// DTLS 1.2 record keys, from the key log and the hellos.
+    pub dtls: Vec<DtlsKeys>,
+}
+
+/// The keys of every connection in `file`: the SRTP keys its comments
+/// carry, then those derived from the key log and the hellos for the
+/// others, and the DTLS record keys.
+pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> Keys {
+    let mut keys: Vec<ConnectionKeys> = file
+        .packets
+        .iter()
+        .flat_map(|p| p.comments.iter())
+        .filter_map(|c| srtp_comment::parse(c))
+        .collect();
+    // Connections without a comment: keys derived from the key log and
+    // the hellos in the capture.
+    let mut scan = HelloScan::default();
+    for p in &file.packets {
+        if let Ok(d) = p.datagram() {
+            scan.datagram(d.src, d.dst, d.payload);
+        }
+    }
+    let mut key_log = file.key_log.clone();
+    key_log.push_str(o.extra_key_log.as_deref().unwrap_or(""));
+    let masters = master_secrets(&key_log);
+    let derived: Vec<ConnectionKeys> = scan
+        .keys(&masters)
+        .into_iter()
+        .filter(|d| {
+            !keys
+                .iter()
+                .any(|k| k.for_packet(d.local, d.remote).is_some())
+        })
+        .collect();
+    let derived_count = derived.len();
+    keys.extend(derived);
+    Keys {
+        srtp: keys,
+        derived: derived_count,
+        dtls: dtls_keys(&scan, &masters),
+    }
+}
+
+/// Runs every packet of `file` through the inspector, in file order, and
+/// hands `f` its index, its time from the first packet (seconds), the
+/// packet, its interface's name, its datagram (or why it is none) and the
+/// report (`None` when it is not a UDP datagram).
+///
+/// Each direction of each 5-tuple on each interface gets its own decoder
+/// state; a demo's capture holds each datagram twice (its sender's copy
+/// and its receiver's), and one SRTP replay window would refuse the second.
+pub fn for_each_datagram<'f>(
+    file: &'f CaptureFile,
+    keys: &Keys,
+    o: &CaptureOptions<'_>,
+    mut f: impl FnMut(
+        usize,
+        f64,
+        &'f Packet,
+        &'f str,
+        Result<&Datagram<'f>, &FrameError>,
+        Option<&Report>,
+    ),
+) {
     let first = file.packets.first().map(|p| p.time).unwrap_or((0, 0));
-    // Per interface too: a demo's capture holds each datagram twice (its
-    // sender's copy and its receiver's), and one SRTP replay window would
-    // refuse the second.
     let mut states: HashMap<(u32, SocketAddr, SocketAddr), Options> = HashMap::new();
     for (n, p) in file.packets.iter().enumerate() {
         let t = elapsed(first, p.time);
@@ -122,20 +206,7 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
         let dgram = match p.datagram() {
             Ok(d) => d,
             Err(e) => {
-                summary.not_udp += 1;
-                if o.json {
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        json!({"packet": n + 1, "time": t, "skipped": e.to_string()})
-                    );
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "── packet {} at {t:.6} s: not a UDP datagram ({e}) ──",
-                        n + 1
-                    );
-                }
+                f(n, t, p, iface, Err(&e), None);
                 continue;
             }
         };
@@ -143,48 +214,40 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
             .entry((p.interface, dgram.src, dgram.dst))
             .or_insert_with(|| {
                 let srtp = keys
+                    .srtp
                     .iter()
                     .find_map(|k| k.for_packet(dgram.src, dgram.dst))
                     .map(|k| meshrtc_srtp::Context::new(k, meshrtc_srtp::Config::default()));
-                Options::new(o.ice_pwds, srtp, o.extmap.clone())
+                let dtls = keys
+                    .dtls
+                    .iter()
+                    .find_map(|k| k.for_packet(dgram.src, dgram.dst));
+                Options::new(o.ice_pwds, srtp, o.extmap.clone()).with_dtls(dtls)
             });
         let report = decode::decode(dgram.payload, state);
-        if report.is_error() {
-            summary.errors += 1;
-        }
-        if o.json {
-            let mut v = report.to_json();
-            if let Value::Object(m) = &mut v {
-                m.insert("packet".into(), json!(n + 1));
-                m.insert("time".into(), json!(t));
-                m.insert("src".into(), json!(dgram.src.to_string()));
-                m.insert("dst".into(), json!(dgram.dst.to_string()));
-                m.insert("direction".into(), json!(direction(p)));
-                m.insert("interface".into(), json!(iface));
-            }
-            let _ = writeln!(out, "{v}");
-        } else {
-            let _ = writeln!(
-                out,
-                "── packet {} at {t:.6} s{}{}: {} → {} ──",
-                n + 1,
-                if iface.is_empty() {
-                    String::new()
-                } else {
-                    format!(" on {iface}")
-                },
-                match p.outbound {
-                    Some(true) => " (sent)",
-                    Some(false) => " (received)",
-                    None => "",
-                },
-                dgram.src,
-                dgram.dst
-            );
-            out.push_str(&report.to_text());
-        }
+        f(n, t, p, iface, Ok(&dgram), Some(&report));
     }
-    summary
+}
+
+/// The line above a packet's explanation: its number, time, interface,
+/// direction and addresses.
+pub fn packet_heading(n: usize, t: f64, p: &Packet, iface: &str, dgram: &Datagram<'_>) -> String {
+    format!(
+        "── packet {} at {t:.6} s{}{}: {} → {} ──",
+        n + 1,
+        if iface.is_empty() {
+            String::new()
+        } else {
+            format!(" on {iface}")
+        },
+        match p.outbound {
+            Some(true) => " (sent)",
+            Some(false) => " (received)",
+            None => "",
+        },
+        dgram.src,
+        dgram.dst
+    )
 }
 
 fn direction(p: &Packet) -> &'static str {

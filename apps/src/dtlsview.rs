@@ -2,13 +2,14 @@
 //! a datagram, and in epoch 0 the handshake fragments, with a whole
 //! ClientHello's suites, groups and extensions by name.
 
-use meshrtc_dtls::handshake::{fragments, HandshakeType, Reassembler};
+use meshrtc_dtls::cipher::RecordCipher;
+use meshrtc_dtls::handshake::{fragments, Fragment, HandshakeType, Reassembler};
 use meshrtc_dtls::hello::{ext, ClientHello};
 use meshrtc_dtls::messages::{
     parse_certificate_verify, parse_client_key_exchange, parse_use_srtp_answer, Certificate,
     CertificateRequest, HelloVerifyRequest, ServerHello, ServerKeyExchange,
 };
-use meshrtc_dtls::record::{records, ContentType};
+use meshrtc_dtls::record::{records, ContentType, Record};
 use meshrtc_dtls::Fingerprint;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -260,7 +261,11 @@ pub fn reassembler() -> Reassembler {
 
 /// The records of a DTLS datagram. Returns the text, the JSON, and whether
 /// anything was malformed.
-pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
+pub fn dtls(
+    dgram: &[u8],
+    reasm: &mut Reassembler,
+    cipher: Option<&RecordCipher>,
+) -> (String, Value, bool) {
     let mut s = String::new();
     let mut list = Vec::new();
     let mut bad = false;
@@ -288,21 +293,18 @@ pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
             "sequence": r.sequence, "length": r.fragment.len(),
         });
         if r.epoch > 0 {
-            let _ = writeln!(s, "    encrypted");
+            match cipher {
+                None => {
+                    let _ = writeln!(s, "    encrypted");
+                }
+                Some(c) => v["decrypted"] = opened(c, &r, &mut s),
+            }
         } else if r.content_type == ContentType::Handshake {
             let mut frags = Vec::new();
             for f in fragments(r.fragment) {
                 match f {
                     Ok(f) => {
-                        let _ = writeln!(
-                            s,
-                            "    {:?} message_seq {} bytes {}..{} of {}",
-                            f.msg_type,
-                            f.message_seq,
-                            f.offset,
-                            f.offset + f.body.len(),
-                            f.length
-                        );
+                        let _ = writeln!(s, "    {}", fragment_line(&f));
                         let mut fv = json!({
                             "type": f.msg_type.as_u8(), "message_seq": f.message_seq,
                             "offset": f.offset, "fragment_length": f.body.len(), "length": f.length,
@@ -328,6 +330,16 @@ pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
                         if !f.is_whole() && fv.get("whole").is_none() {
                             let _ =
                                 writeln!(s, "      (a fragment: the rest is in another datagram)");
+                            let (lines, known) = crate::dtls_fragment::partial(
+                                f.msg_type.as_u8(),
+                                f.offset,
+                                f.length,
+                                f.body,
+                            );
+                            for l in lines {
+                                let _ = writeln!(s, "      {l}");
+                            }
+                            fv["partial"] = known;
                         }
                         frags.push(fv);
                     }
@@ -352,4 +364,147 @@ pub fn dtls(dgram: &[u8], reasm: &mut Reassembler) -> (String, Value, bool) {
         list.push(v);
     }
     (s, json!(list), bad)
+}
+
+/// A handshake fragment's type, sequence number and byte range.
+fn fragment_line(f: &Fragment<'_>) -> String {
+    format!(
+        "{:?} message_seq {} bytes {}..{} of {}",
+        f.msg_type,
+        f.message_seq,
+        f.offset,
+        f.offset + f.body.len(),
+        f.length
+    )
+}
+
+/// An encrypted DTLS 1.2 record opened with the key log's keys (issue 21):
+/// its handshake messages (the Finished, RFC 5246 §7.4.9), alert, or
+/// application data (SCTP for data channels, RFC 8261 §3) are printed;
+/// returns the JSON.
+fn opened(c: &RecordCipher, r: &Record<'_>, s: &mut String) -> Value {
+    let mut plain = Vec::new();
+    if let Err(e) = c.open(r, &mut plain) {
+        let _ = writeln!(s, "    encrypted; the key log's keys do not open it ({e})");
+        return json!({"error": e.to_string()});
+    }
+    let _ = writeln!(s, "    decrypted with the key log: {} bytes", plain.len());
+    let mut v = json!({"length": plain.len()});
+    match r.content_type {
+        ContentType::Handshake => {
+            let mut msgs = Vec::new();
+            for f in fragments(&plain) {
+                let Ok(f) = f else {
+                    let _ = writeln!(s, "      malformed handshake fragment");
+                    msgs.push(json!({"error": "malformed handshake fragment"}));
+                    break;
+                };
+                let _ = writeln!(s, "      {}", fragment_line(&f));
+                let mut m = json!({"type": f.msg_type.as_u8(), "message_seq": f.message_seq});
+                if f.msg_type == HandshakeType::Finished && f.is_whole() {
+                    let hex: String = f.body.iter().map(|b| format!("{b:02x}")).collect();
+                    let _ = writeln!(s, "        verify_data     {hex}");
+                    m["verify_data"] = json!(hex);
+                }
+                msgs.push(m);
+            }
+            v["handshake"] = json!(msgs);
+        }
+        ContentType::Alert if plain.len() == 2 => {
+            let level = if plain[0] == 2 { "fatal" } else { "warning" };
+            let _ = writeln!(s, "      alert {level} description {}", plain[1]);
+            v["alert"] = json!({"level": plain[0], "description": plain[1]});
+        }
+        ContentType::ApplicationData => {
+            if plain.len() >= 12 {
+                let port = |i: usize| u16::from_be_bytes([plain[i], plain[i + 1]]);
+                let _ = writeln!(
+                    s,
+                    "      SCTP packet (RFC 8261): ports {} -> {}, verification tag {:#010x}, {} bytes of chunks",
+                    port(0),
+                    port(2),
+                    u32::from_be_bytes([plain[4], plain[5], plain[6], plain[7]]),
+                    plain.len() - 12
+                );
+                v["sctp"] = json!({"source_port": port(0), "destination_port": port(2)});
+            } else {
+                let _ = writeln!(s, "      application data, {} bytes", plain.len());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meshrtc_dtls::cipher::{CipherPair, Suite};
+
+    fn pair(fill: u8) -> CipherPair {
+        let suite = Suite::EcdheEcdsaAes128GcmSha256;
+        let block: Vec<u8> = (0..suite.key_block_len() as u8).map(|i| i ^ fill).collect();
+        CipherPair::from_key_block(suite, &block).unwrap()
+    }
+
+    /// A Finished (handshake type 20, message_seq 5, 12 bytes of
+    /// verify_data) sealed in epoch 1 with the client's key.
+    fn sealed_finished(p: &CipherPair) -> Vec<u8> {
+        let mut msg = vec![20, 0, 0, 12, 0, 5, 0, 0, 0, 0, 0, 12];
+        msg.extend(0xa0..0xac);
+        let mut out = Vec::new();
+        p.client_write
+            .seal(ContentType::Handshake, 0xfefd, 1, 0, &msg, &mut out);
+        out
+    }
+
+    #[test]
+    fn an_encrypted_finished_opens_with_the_right_keys_and_says_so_with_wrong_ones() {
+        let p = pair(0);
+        let dgram = sealed_finished(&p);
+        let (text, v, bad) = dtls(&dgram, &mut reassembler(), Some(&p.client_write));
+        assert!(!bad);
+        assert!(
+            text.contains("decrypted with the key log: 24 bytes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Finished message_seq 5 bytes 0..12 of 12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("verify_data     a0a1a2a3a4a5a6a7a8a9aaab"),
+            "{text}"
+        );
+        assert_eq!(v[0]["decrypted"]["handshake"][0]["type"], 20);
+
+        // The server's key is the other direction's: it does not open it.
+        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write));
+        assert!(text.contains("the key log's keys do not open it"), "{text}");
+        assert!(v[0]["decrypted"]["error"].is_string());
+        let (text, _, _) = dtls(&dgram, &mut reassembler(), None);
+        assert!(text.contains("    encrypted\n"), "{text}");
+    }
+
+    #[test]
+    fn decrypted_application_data_shows_its_sctp_common_header() {
+        let p = pair(7);
+        let mut sctp = vec![0x13, 0x88, 0x13, 0x88, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0];
+        sctp.extend([1, 0, 0, 4]);
+        let mut dgram = Vec::new();
+        p.server_write.seal(
+            ContentType::ApplicationData,
+            0xfefd,
+            1,
+            3,
+            &sctp,
+            &mut dgram,
+        );
+        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write));
+        assert!(
+            text.contains("ports 5000 -> 5000, verification tag 0xdeadbeef, 4 bytes of chunks"),
+            "{text}"
+        );
+        assert_eq!(v[0]["decrypted"]["sctp"]["source_port"], 5000);
+    }
 }

@@ -11,6 +11,8 @@
 
 use tracing_subscriber::EnvFilter;
 
+use crate::trace_layer::TraceLayer;
+
 /// The environment variable read when `--log` is not given.
 pub const ENV: &str = "RUST_LOG";
 
@@ -39,16 +41,25 @@ pub fn filter(flag: Option<&str>) -> Result<EnvFilter, FilterError> {
 
 /// Installs the subscriber: events to stderr, one line each, with their
 /// spans (connection, member) and fields; no colours, so a log file reads
-/// as the terminal did.
-pub fn init(flag: Option<&str>) -> Result<(), FilterError> {
+/// as the terminal did. With `trace` (`--trace FILE`), meshrtc's `debug`
+/// events also go to that file as JSON lines, whatever the filter says.
+pub fn init(flag: Option<&str>, trace: Option<TraceLayer>) -> Result<(), FilterError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = filter(flag)?;
-    // A second init (tests calling `main` twice) is not an error worth
-    // stopping for: the first subscriber stays.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(true)
+        .with_filter(filter);
+    let trace =
+        trace.map(|t| t.with_filter(tracing_subscriber::filter::filter_fn(TraceLayer::wants)));
+    // A second init (tests calling `main` twice) is not an error worth
+    // stopping for: the first subscriber stays.
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(trace)
         .try_init();
     Ok(())
 }

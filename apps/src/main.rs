@@ -12,6 +12,7 @@ mod cpu;
 mod decode;
 mod decode_capture;
 mod dtls_flag;
+mod dtls_fragment;
 mod dtlsview;
 mod hexin;
 mod ladder;
@@ -25,7 +26,9 @@ mod sdp_summary;
 mod serve;
 mod sources;
 mod stun_server;
+mod timeline;
 mod tls_setup;
+mod trace_layer;
 
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -83,6 +86,11 @@ enum Command {
     /// machine form a full mesh, stream for a while, print a per-pair table
     /// and write a contact sheet of what each member decoded from each other.
     Demo(mesh_cmd::DemoArgs),
+    /// Draw a call as one self-contained HTML page: a ladder diagram of the
+    /// packets of one or more captures (`--capture`), grouped by phase, with
+    /// the media folded into runs, the `--trace` files' decisions beside
+    /// them, and every packet's `decode` explanation a click away.
+    Timeline(timeline::Args),
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,7 +139,29 @@ struct DecodeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = logging::init(cli.log.as_deref()) {
+    let trace = match &cli.command {
+        Command::Offer(a) => a.call.trace.as_deref().map(|p| (p, "offer".to_string())),
+        Command::Answer(a) => a.call.trace.as_deref().map(|p| (p, "answer".to_string())),
+        Command::Join(a) => a.trace.as_deref().map(|p| {
+            let name = a
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("meshrtc-{}", std::process::id()));
+            (p, name)
+        }),
+        Command::Demo(a) => a.trace.as_deref().map(|p| (p, "demo".to_string())),
+        _ => None,
+    };
+    let trace =
+        match trace.map(|(p, who)| trace_layer::TraceLayer::create(p, &who).map_err(|e| (p, e))) {
+            None => None,
+            Some(Ok(t)) => Some(t),
+            Some(Err((p, e))) => {
+                eprintln!("meshrtc: --trace {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        };
+    if let Err(e) = logging::init(cli.log.as_deref(), trace) {
         eprintln!("meshrtc: {e}");
         return ExitCode::from(2);
     }
@@ -144,6 +174,7 @@ fn main() -> ExitCode {
         Command::Join(args) => mesh_cmd::join(args),
         Command::Demo(args) => mesh_cmd::demo(args),
         Command::Serve(args) => serve::run(args),
+        Command::Timeline(args) => timeline::run(args),
     }
 }
 

@@ -33,7 +33,7 @@ pub struct JoinArgs {
     room: String,
     /// Display name (default: meshrtc-<pid>).
     #[arg(long)]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The room's password, for a server started with `--password` or
     /// `--room-password`.
     #[arg(long, value_name = "SECRET")]
@@ -100,6 +100,11 @@ pub struct JoinArgs {
     /// each connection's DTLS key log and SRTP keys (see `offer --capture`).
     #[arg(long, value_name = "FILE.pcapng")]
     capture: Option<PathBuf>,
+    /// Write the state changes and estimator decisions (every meshrtc
+    /// `debug` event) to this file, one JSON object a line with its
+    /// wall-clock time, for `meshrtc timeline` (see `offer --trace`).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) trace: Option<PathBuf>,
     /// `relay`: gather and signal TURN relay candidates only (the room's
     /// TURN servers, from `welcome`), like a browser's
     /// `iceTransportPolicy: "relay"`: peers never learn our addresses, and
@@ -184,6 +189,11 @@ pub struct DemoArgs {
     /// speaks it, else 1.2).
     #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
     dtls: crate::dtls_flag::DtlsFlag,
+    /// Write the state changes and estimator decisions (every meshrtc
+    /// `debug` event) to this file, one JSON object a line with its
+    /// wall-clock time, for `meshrtc timeline` (see `offer --trace`).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) trace: Option<PathBuf>,
 }
 
 /// Runs `meshrtc join`.

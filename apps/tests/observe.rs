@@ -553,5 +553,246 @@ fn a_dtls13_call_logs_its_traffic_secrets_to_the_capture_and_the_key_log() {
         );
     }
     assert!(!logged.contains("CLIENT_RANDOM"));
+/// Headless Chromium's view of `page` (after its script ran) with
+/// `fragment` appended to the URL, as the serialized DOM.
+fn chromium_dom(page: &std::path::Path, fragment: &str) -> String {
+    let o = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}{fragment}", page.display()))
+        .output()
+        .expect("chromium is not installed: scripts/setup installs it");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Frames tshark's display filter `filter` selects in `file`.
+fn tshark_count(file: &str, filter: &str) -> usize {
+    tshark(&[
+        "-r",
+        file,
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+    ])
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .count()
+}
+
+/// `meshrtc timeline` draws a real call's capture and trace: Chromium,
+/// running the page's script, shows one STUN arrow per STUN frame and one
+/// DTLS arrow per DTLS frame tshark counts in the same file, one note per
+/// trace line, and a packet's `decode` explanation when it is selected;
+/// the page is saved as a screenshot.
+#[test]
+fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
+    let dir = scratch("timeline");
+    let pcap = dir.join("offer.pcapng");
+    let trace = dir.join("offer.jsonl");
+    // DTLS 1.2: tshark 4.0, the independent count, reads no DTLS 1.3
+    // record, and `decode` decrypts 1.2 only.
+    let (offer_err, _) = call(
+        &[
+            "--capture",
+            pcap.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--dtls",
+            "1.2",
+        ],
+        &["--dtls", "1.2"],
+        None,
+        None,
+    );
+    assert!(offer_err.contains("packets written"), "{offer_err}");
+    // The trace holds the decisions, though stderr's filter is off.
+    let trace_text = std::fs::read_to_string(&trace).unwrap();
+    let trace_lines = trace_text.lines().count();
+    assert!(trace_lines >= 3, "{trace_text}");
+    for l in trace_text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["endpoint"], "offer", "{l}");
+        assert!(v["t_us"].as_u64().unwrap() > 1_600_000_000_000_000, "{l}");
+    }
+    assert!(
+        !offer_err.contains("DEBUG"),
+        "--trace must not turn stderr logs on: {offer_err}"
+    );
+
+    let page = dir.join("call.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["timeline", "-o", page.to_str().unwrap()])
+        .arg(&pcap)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let file = pcap.to_str().unwrap();
+    let stun = tshark_count(file, "stun");
+    let dtls = tshark_count(file, "dtls");
+    assert!(stun >= 4 && dtls >= 4, "stun {stun} dtls {dtls}");
+    let dom = chromium_dom(&page, "");
+    assert_eq!(
+        dom.matches("class=\"arrow k-stun\"").count(),
+        stun,
+        "STUN arrows"
+    );
+    assert_eq!(
+        dom.matches("class=\"arrow k-dtls\"").count(),
+        dtls,
+        "DTLS arrows"
+    );
+    assert_eq!(
+        dom.matches("class=\"note k-note\"").count(),
+        trace_lines,
+        "notes"
+    );
+    // Media folded into runs, first packets and phases shown.
+    assert!(dom.contains("class=\"run k-rtp\""), "no media run");
+    for phase in ["ICE checks", "DTLS flights", "first SRTP", "RTCP feedback"] {
+        assert!(dom.contains(&format!(">{phase}</text>")), "phase {phase}");
+    }
+    assert!(
+        dom.contains("flight 1: ClientHello"),
+        "no ClientHello arrow"
+    );
+    // The first packet's explanation, as `meshrtc decode FILE` prints it.
+    let decoded = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["decode", file])
+        .output()
+        .unwrap();
+    let decoded = String::from_utf8_lossy(&decoded.stdout);
+    // Both Finished messages are opened with the embedded key log.
+    assert_eq!(
+        decoded.matches("decrypted with the key log").count(),
+        decoded.matches("epoch 1 seq").count(),
+        "{decoded}"
+    );
+    assert_eq!(decoded.matches("verify_data").count(), 2, "{decoded}");
+    assert!(!decoded.contains("do not open it"), "{decoded}");
+    let first_heading = decoded
+        .lines()
+        .find(|l| l.starts_with("── packet 1 "))
+        .unwrap();
+    let dom = chromium_dom(&page, "#x=0");
+    let detail = &dom[dom.find("id=\"detail\"").unwrap()..];
+    let detail = &detail[..detail.find("</pre>").unwrap()];
+    assert!(detail.contains(first_heading), "{detail}");
+    assert!(detail.contains("Binding"), "{detail}");
+
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("timeline.png");
+    let o = Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}#x=0", page.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    eprintln!("timeline screenshot: {}", shot.display());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A classic pcap (raw IPv4) holding one UDP datagram `payload` from
+/// 10.0.0.1:1000 to 10.0.0.2:2000 (checksums zero: the reader does not
+/// need them).
+fn pcap_of(payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend(0xa1b2_c3d4u32.to_le_bytes());
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0u8; 8]);
+    f.extend(65_535u32.to_le_bytes());
+    f.extend(101u32.to_le_bytes()); // LINKTYPE_RAW
+    let total = 20 + 8 + payload.len();
+    let mut ip = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    ip.extend([10, 0, 0, 1, 10, 0, 0, 2]);
+    ip.extend(1000u16.to_be_bytes());
+    ip.extend(2000u16.to_be_bytes());
+    ip.extend(((8 + payload.len()) as u16).to_be_bytes());
+    ip.extend([0, 0]);
+    ip.extend(payload);
+    f.extend(1_764_000_000u32.to_le_bytes());
+    f.extend(0u32.to_le_bytes());
+    f.extend((ip.len() as u32).to_le_bytes());
+    f.extend((ip.len() as u32).to_le_bytes());
+    f.extend(ip);
+    f
+}
+
+/// A capture is untrusted: a STUN USERNAME full of markup shows as text
+/// in the timeline, in Chromium, and adds no element and runs no script.
+#[test]
+fn a_hostile_capture_cannot_inject_markup_into_the_timeline() {
+    let dir = scratch("timeline-hostile");
+    let evil = "</script><script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\"><!--";
+    let mut user = evil.as_bytes().to_vec();
+    let len = user.len();
+    while user.len() % 4 != 0 {
+        user.push(0);
+    }
+    let mut stun = vec![0x00, 0x01];
+    stun.extend(((4 + user.len()) as u16).to_be_bytes());
+    stun.extend([0x21, 0x12, 0xa4, 0x42]);
+    stun.extend([7u8; 12]);
+    stun.extend([0x00, 0x06]);
+    stun.extend((len as u16).to_be_bytes());
+    stun.extend(user);
+    let pcap = dir.join("hostile.pcap");
+    std::fs::write(&pcap, pcap_of(&stun)).unwrap();
+    let page = dir.join("hostile.html");
+    let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+        .args(["timeline", "-o", page.to_str().unwrap()])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dom = chromium_dom(&page, "#x=0");
+    assert_eq!(dom.matches("<script").count(), 2, "{dom}");
+    assert!(!dom.contains("<img"), "{dom}");
+    assert!(!dom.contains("pwned</title>"), "{dom}");
+    assert!(
+        dom.contains("<title>meshrtc timeline: hostile.pcap</title>"),
+        "{dom}"
+    );
+    // One arrow, selected by `#x=0`.
+    assert_eq!(dom.matches("class=\"arrow k-stun selected\"").count(), 1);
+    // The text is there, as text, in the packet's explanation.
+    let detail = &dom[dom.find("id=\"detail\"").unwrap()..];
+    assert!(
+        detail.contains("&lt;/script&gt;&lt;script&gt;document.title='pwned'"),
+        "{detail}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -58,7 +58,8 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
 #[derive(Default)]
 struct Association {
     client_random: Option<[u8; 32]>,
-    server: Option<([u8; 32], Suite, Profile)>,
+    /// Server random, suite, and the SRTP profile if one was agreed.
+    server: Option<([u8; 32], Suite, Option<Profile>)>,
 }
 
 /// Collects the hellos from the datagrams (src, dst, payload) of a
@@ -99,9 +100,7 @@ impl HelloScan {
                             .extension(ext::USE_SRTP)
                             .and_then(|d| parse_use_srtp_answer(d).ok())
                             .and_then(|(p, _)| Profile::from_dtls_id(p));
-                        if let (Some(suite), Some(profile)) =
-                            (Suite::from_id(h.cipher_suite), profile)
-                        {
+                        if let Some(suite) = Suite::from_id(h.cipher_suite) {
                             // The server sends it: the client is `dst`.
                             self.seen.entry((dst, src)).or_default().server =
                                 Some((h.random, suite, profile));
@@ -118,7 +117,7 @@ impl HelloScan {
     pub fn keys(&self, masters: &HashMap<[u8; 32], [u8; 48]>) -> Vec<ConnectionKeys> {
         let mut out = Vec::new();
         for (&(client, server), a) in &self.seen {
-            let (Some(cr), Some((sr, suite, profile))) = (a.client_random, a.server) else {
+            let (Some(cr), Some((sr, suite, Some(profile)))) = (a.client_random, a.server) else {
                 continue;
             };
             let Some(master) = masters.get(&cr) else {
@@ -144,6 +143,19 @@ impl HelloScan {
             });
         }
         out
+    }
+}
+
+impl HelloScan {
+    /// Every association whose both hellos were seen: client address,
+    /// server address, client random, server random, suite.
+    pub fn associations(
+        &self,
+    ) -> impl Iterator<Item = (SocketAddr, SocketAddr, [u8; 32], [u8; 32], Suite)> + '_ {
+        self.seen.iter().filter_map(|(&(c, s), a)| {
+            let (cr, (sr, suite, _)) = (a.client_random?, a.server?);
+            Some((c, s, cr, sr, suite))
+        })
     }
 }
 

@@ -425,7 +425,18 @@ impl PeerConnection {
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.outbox.pop_front()?;
-        self.wrap_relayed(t)
+        let t = self.wrap_relayed(t)?;
+        // Per packet, at trace level: with the filter off this is one
+        // check of the callsite's cached interest; the fields are not
+        // computed (issue 21).
+        tracing::trace!(
+            src = %t.src,
+            dst = %t.dst,
+            len = t.payload.len(),
+            kind = demux(&t.payload).name(),
+            "datagram sent"
+        );
+        Some(t)
     }
 
     /// The next event.
@@ -502,7 +513,15 @@ impl PeerConnection {
     /// RFC 7983 demultiplexing of a datagram that did not come from one of
     /// our TURN servers (or came out of one, with the relayed 5-tuple).
     fn handle_demuxed(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
-        match demux(data) {
+        let class = demux(data);
+        tracing::trace!(
+            %from,
+            %to,
+            len = data.len(),
+            kind = class.name(),
+            "datagram received"
+        );
+        match class {
             PacketClass::Stun => self.handle_stun(now, from, to, data),
             PacketClass::Dtls => self.handle_dtls(now, from, to, data),
             // SRTP and SRTCP only over a path ICE validated (RFC 8445 §12):
