@@ -19,7 +19,9 @@ use meshrtc_dtls::handshake::{fragments, HandshakeType};
 use meshrtc_dtls::hello::ext;
 use meshrtc_dtls::messages::{parse_use_srtp_answer, ServerHello};
 use meshrtc_dtls::prf::export_keying_material;
-use meshrtc_dtls::record::{records, ContentType};
+use meshrtc_dtls::record::{records, ContentType, DTLS1_3};
+use meshrtc_dtls::v13::messages::ServerHello13;
+use meshrtc_dtls::v13::record::CipherSuite13;
 use meshrtc_srtp::{split_keying_material, Profile};
 
 use super::srtp_comment::ConnectionKeys;
@@ -60,6 +62,9 @@ struct Association {
     client_random: Option<[u8; 32]>,
     /// Server random, suite, and the SRTP profile if one was agreed.
     server: Option<([u8; 32], Suite, Option<Profile>)>,
+    /// A DTLS 1.3 ServerHello's suite (its SRTP profile is in the
+    /// encrypted EncryptedExtensions).
+    server13: Option<CipherSuite13>,
 }
 
 /// Collects the hellos from the datagrams (src, dst, payload) of a
@@ -93,6 +98,18 @@ impl HelloScan {
                         }
                     }
                     HandshakeType::ServerHello if f.is_whole() => {
+                        // DTLS 1.3 (RFC 8446 §4.1.3): supported_versions
+                        // selects it; a HelloRetryRequest chooses no keys.
+                        if let Ok(h) = ServerHello13::parse(f.body) {
+                            if h.selected_version() == Some(DTLS1_3) {
+                                if let (false, Some(suite)) =
+                                    (h.is_hello_retry_request(), CipherSuite13::from_id(h.suite))
+                                {
+                                    self.seen.entry((dst, src)).or_default().server13 = Some(suite);
+                                }
+                                continue;
+                            }
+                        }
                         let Ok(h) = ServerHello::parse(f.body) else {
                             continue;
                         };
@@ -156,6 +173,16 @@ impl HelloScan {
             let (cr, (sr, suite, _)) = (a.client_random?, a.server?);
             Some((c, s, cr, sr, suite))
         })
+    }
+
+    /// Every DTLS 1.3 association whose ClientHello and ServerHello were
+    /// seen: client address, server address, client random, suite.
+    pub fn associations13(
+        &self,
+    ) -> impl Iterator<Item = (SocketAddr, SocketAddr, [u8; 32], CipherSuite13)> + '_ {
+        self.seen
+            .iter()
+            .filter_map(|(&(c, s), a)| Some((c, s, a.client_random?, a.server13?)))
     }
 }
 
