@@ -38,6 +38,25 @@ fn message_name(t: u8) -> String {
     }
 }
 
+/// The name of an alert description (RFC 8446 §6).
+fn alert_name(d: u8) -> Option<&'static str> {
+    Some(match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        47 => "illegal_parameter",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        80 => "internal_error",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        _ => return None,
+    })
+}
+
 fn content_name(t: u8) -> String {
     match t {
         CONTENT_ALERT => "Alert".into(),
@@ -116,7 +135,12 @@ fn opened(o: &Opened13, s: &mut String) -> Value {
         },
         CONTENT_ALERT if c.len() == 2 => {
             let level = if c[0] == 2 { "fatal" } else { "warning" };
-            let _ = writeln!(s, "      alert {level} description {}", c[1]);
+            let _ = writeln!(
+                s,
+                "      alert {level} description {}{}",
+                c[1],
+                alert_name(c[1]).map_or_else(String::new, |n| format!(" ({n})"))
+            );
             v["alert"] = json!({"level": c[0], "description": c[1]});
         }
         CONTENT_APPLICATION_DATA => application_data(c, s, &mut v),

@@ -574,36 +574,50 @@ fn decode_decrypts_a_dtls13_captures_handshake_and_srtp_with_its_keys() {
         None,
         None,
     );
-    let decode = |file: &std::path::Path, extra: &[&str]| {
+    // With keys, every datagram decodes (the exit status says so).
+    let decode = |file: &std::path::Path, extra: &[&str], keys: bool| {
         let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
             .arg("decode")
             .args(extra)
             .arg(file)
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success() || !keys,
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    // Each side's Finished, decrypted, in a packet that side sent.
+    // Each side's Finished, decrypted, in a packet that side sent: two
+    // source addresses (a stripped capture has no direction flags).
     let finished_from_both = |out: &str| {
-        let finished: Vec<&str> = out
+        let senders: std::collections::HashSet<&str> = out
             .split("── packet ")
             .filter(|p| {
                 p.contains("decrypted with the key log: epoch 2")
                     && p.contains("Finished message_seq")
                     && p.contains("verify_data")
             })
+            .filter_map(|p| p.split(": ").nth(1)?.split(" → ").next())
             .collect();
-        finished.iter().any(|p| p.contains("(sent)"))
-            && finished.iter().any(|p| p.contains("(received)"))
+        senders.len() == 2
     };
-    let srtp_both_ways = |out: &str, dir: &str| {
-        out.split("── packet ")
-            .filter(|p| p.contains(dir) && p.contains("RTP,") && p.contains("SRTP decrypted"))
-            .count()
+    // Decrypted RTP packets, by source address: both sides send.
+    let srtp_both_ways = |out: &str| {
+        let mut by_src = std::collections::HashMap::<&str, usize>::new();
+        for p in out
+            .split("── packet ")
+            .filter(|p| p.contains("RTP,") && p.contains("SRTP decrypted"))
+        {
+            if let Some(src) = p.split(": ").nth(1).and_then(|l| l.split(" → ").next()) {
+                *by_src.entry(src).or_default() += 1;
+            }
+        }
+        by_src.len() == 2 && by_src.values().all(|&n| n > 50)
     };
 
-    let out = decode(&pcap, &[]);
+    let out = decode(&pcap, &[], true);
     let head = out.lines().next().unwrap();
     assert!(
         head.ends_with("5 DTLS key log line(s); SRTP keys for 1 connection(s)"),
@@ -616,20 +630,19 @@ fn decode_decrypts_a_dtls13_captures_handshake_and_srtp_with_its_keys() {
         "Certificate message_seq",
         "CertificateVerify message_seq",
         "selected        DTLS 1.3",
+        // The server acknowledges the client's last flight (RFC 9147 §7).
+        "ACK of records  epoch 2 seq 0",
     ] {
         assert!(out.contains(m), "{m} missing");
     }
     assert!(!out.contains("FAILED"), "a record or packet failed");
-    assert!(
-        srtp_both_ways(&out, "(sent)") > 50 && srtp_both_ways(&out, "(received)") > 50,
-        "SRTP in a 1.3 capture"
-    );
+    assert!(srtp_both_ways(&out), "SRTP in a 1.3 capture");
 
     let bare = dir.join("bare.pcapng");
     std::fs::write(&bare, strip_secrets(&std::fs::read(&pcap).unwrap())).unwrap();
-    let without = decode(&bare, &[]);
+    let without = decode(&bare, &[], false);
     assert!(without.contains("    encrypted\n") && !without.contains("SRTP decrypted"));
-    let with = decode(&bare, &["--keylog", keylog.to_str().unwrap()]);
+    let with = decode(&bare, &["--keylog", keylog.to_str().unwrap()], true);
     let head = with.lines().next().unwrap();
     assert!(
         head.ends_with(
@@ -639,7 +652,7 @@ fn decode_decrypts_a_dtls13_captures_handshake_and_srtp_with_its_keys() {
     );
     assert!(finished_from_both(&with));
     assert!(!with.contains("FAILED"));
-    assert!(srtp_both_ways(&with, "(sent)") > 50 && srtp_both_ways(&with, "(received)") > 50);
+    assert!(srtp_both_ways(&with));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
