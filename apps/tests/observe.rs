@@ -702,7 +702,7 @@ fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
     let pcap = dir.join("offer.pcapng");
     let trace = dir.join("offer.jsonl");
     // DTLS 1.2: tshark 4.0, the independent count, reads no DTLS 1.3
-    // record, and `decode` decrypts 1.2 only.
+    // record.
     let (offer_err, _) = call(
         &[
             "--capture",
