@@ -13,6 +13,7 @@ mod decode;
 mod decode_capture;
 mod dtlsview;
 mod hexin;
+mod ice_server_args;
 mod ladder;
 mod lan;
 mod logging;

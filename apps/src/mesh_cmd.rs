@@ -106,6 +106,9 @@ pub struct JoinArgs {
     /// the call tests the TURN path. `all` (the default): every candidate.
     #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
     ice_transport_policy: String,
+    /// STUN/TURN servers of our own, besides the room's.
+    #[command(flatten)]
+    ice: crate::ice_server_args::IceServerArgs,
 }
 
 /// `meshrtc demo`.
@@ -197,6 +200,13 @@ pub fn join(a: JoinArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (ice_servers, turn_tls) = match (a.ice.ice_servers(), a.ice.turn_tls()) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = MemberOptions {
         server: a.server,
         server_trust,
@@ -222,6 +232,8 @@ pub fn join(a: JoinArgs) -> ExitCode {
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
         chat: a.chat,
+        ice_servers,
+        turn_tls,
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -367,6 +379,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
             chat: false,
+            ice_servers: Vec::new(),
+            turn_tls: None,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
