@@ -38,9 +38,9 @@ pub struct IceServerArgs {
     /// The password for the `turn:`/`turns:` servers.
     #[arg(long, value_name = "SECRET")]
     pub ice_credential: Option<String>,
-    /// Trust `turns:` servers whose certificate these PEM certificates
-    /// sign (default: the system's CA bundle). The name checked is the
-    /// server's IP address.
+    /// Trust `turns:` servers (ours and the room's) whose certificate these
+    /// PEM certificates sign (default for our own: the system's CA
+    /// bundle). The name checked is the server's IP address.
     #[arg(long, value_name = "PEM")]
     pub turn_ca: Option<PathBuf>,
 }
@@ -71,14 +71,15 @@ impl IceServerArgs {
         }])
     }
 
-    /// The TLS client configuration for `turns:` servers: `--turn-ca`, or
-    /// the system's CA bundle; `None` when no `turns:` URL was given.
+    /// The TLS client configuration for `turns:` servers (ours and, for
+    /// `join`, the room's): `--turn-ca`, or the system's CA bundle; `None`
+    /// when neither `--turn-ca` nor a `turns:` URL was given.
     pub fn turn_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
-        if !self
+        let turns = self
             .urls
             .iter()
-            .any(|u| u.to_ascii_lowercase().starts_with("turns:"))
-        {
+            .any(|u| u.to_ascii_lowercase().starts_with("turns:"));
+        if !turns && self.turn_ca.is_none() {
             return Ok(None);
         }
         let path = self
