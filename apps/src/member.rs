@@ -86,6 +86,10 @@ pub struct MemberOptions {
     pub chat: bool,
     /// DTLS versions (`--dtls`).
     pub dtls: meshrtc_peer::DtlsVersions,
+    /// STUN/TURN servers of our own (`--ice-server`), host names resolved.
+    pub ice_servers: Vec<meshrtc_mesh::signaling::protocol::IceServer>,
+    /// Whom to trust for `turns:` servers (`--turn-ca`).
+    pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What one member saw of another.
@@ -335,6 +339,12 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.peer.ice.relay_only = o.relay_only;
     cfg.chat = o.chat;
     cfg.peer.dtls_versions = o.dtls;
+    if let Some(skipped) =
+        meshrtc_mesh::ice_servers::apply(&o.ice_servers, &mut cfg.peer.ice).first()
+    {
+        return Err(format!("--ice-server {skipped}"));
+    }
+    cfg.turn_tls = o.turn_tls.clone();
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.

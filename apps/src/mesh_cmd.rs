@@ -115,6 +115,9 @@ pub struct JoinArgs {
     /// speaks it, else 1.2).
     #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
     dtls: crate::dtls_flag::DtlsFlag,
+    /// STUN/TURN servers of our own, besides the room's.
+    #[command(flatten)]
+    ice: crate::ice_server_args::IceServerArgs,
 }
 
 /// `meshrtc demo`.
@@ -215,6 +218,13 @@ pub fn join(a: JoinArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (ice_servers, turn_tls) = match (a.ice.ice_servers(), a.ice.turn_tls()) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = MemberOptions {
         server: a.server,
         server_trust,
@@ -241,6 +251,8 @@ pub fn join(a: JoinArgs) -> ExitCode {
         relay_only: a.ice_transport_policy == "relay",
         chat: a.chat,
         dtls: a.dtls.into(),
+        ice_servers,
+        turn_tls,
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -387,6 +399,8 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             relay_only: false,
             chat: false,
             dtls: a.dtls.into(),
+            ice_servers: Vec::new(),
+            turn_tls: None,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

@@ -413,6 +413,7 @@ impl PeerConnection {
         if let Some(ice) = &mut self.ice {
             ice.close();
         }
+        self.pump_closed_ice(None);
         self.set_state(ConnectionState::Closed);
         self.closed = true;
         self.events
@@ -449,7 +450,8 @@ impl PeerConnection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
-            return None;
+            // Only the deletion of TURN allocations, if any, is left.
+            return self.ice.as_ref().and_then(|i| i.poll_timeout());
         }
         let mut t: Option<Instant> = None;
         let mut add = |x: Option<Instant>| {
@@ -476,6 +478,7 @@ impl PeerConnection {
     /// reports, NACK and PLI.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed {
+            self.pump_closed_ice(Some(now));
             return;
         }
         if let Some(ice) = &mut self.ice {
@@ -502,6 +505,7 @@ impl PeerConnection {
     /// A datagram from `from` arrived at our local address `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         if self.closed {
+            self.closed_relay_datagram(now, from, to, data);
             return;
         }
         if self.handle_from_relay_server(now, from, to, data) {

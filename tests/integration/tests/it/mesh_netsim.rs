@@ -83,6 +83,8 @@ pub(crate) struct Member {
     /// first, mid "0").
     screen_decoded: BTreeMap<String, Vec<u32>>,
     screen_decoders: BTreeMap<String, FakeDecoder>,
+    /// This node is no member but a TURN server (`add_turn_server`).
+    pub(crate) turn: Option<Box<meshrtc_integration::turn_server::SimTurn>>,
 }
 
 /// A decoded video frame, for the simulcast test.
@@ -163,6 +165,7 @@ impl Member {
             screen: None,
             screen_decoded: BTreeMap::new(),
             screen_decoders: BTreeMap::new(),
+            turn: None,
         }
     }
 
@@ -340,6 +343,10 @@ impl Member {
 
 impl Node for Member {
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        if let Some(t) = &mut self.turn {
+            t.handle_datagram(now, d);
+            return;
+        }
         if self.silent {
             return;
         }
@@ -359,7 +366,7 @@ impl Node for Member {
         self.events(now);
     }
     fn handle_timeout(&mut self, now: Instant) {
-        if self.silent {
+        if self.silent || self.turn.is_some() {
             return;
         }
         self.node.handle_timeout(now);
@@ -382,7 +389,10 @@ impl Node for Member {
         self.media(now);
         self.events(now);
     }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
+        if let Some(t) = &mut self.turn {
+            return t.poll_transmit(now);
+        }
         let t = self.node.poll_transmit()?;
         (!self.silent).then_some(Datagram {
             src: t.src,
@@ -391,7 +401,7 @@ impl Node for Member {
         })
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
-        if self.silent {
+        if self.silent || self.turn.is_some() {
             return None;
         }
         [
@@ -455,7 +465,7 @@ impl Call {
 
     /// A member at `ip` (behind `nat` if given) with consent timing out
     /// after `consent`.
-    fn add_with(
+    pub(crate) fn add_with(
         &mut self,
         ip: IpAddr,
         nat: Option<NatId>,
@@ -472,6 +482,27 @@ impl Call {
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
+    }
+
+    /// A TURN server node at `addr` (user `user`, password `pass`),
+    /// outside the room: no member, only relays.
+    pub(crate) fn add_turn_server(&mut self, addr: SocketAddr) -> NodeId {
+        let mut m = Member::with_config(
+            99,
+            99,
+            self.sim.now(),
+            addr.ip(),
+            Duration::from_secs(30),
+            40000,
+            |_| {},
+        );
+        m.turn = Some(Box::new(meshrtc_integration::turn_server::SimTurn::new(
+            addr,
+            "user",
+            "pass",
+            meshrtc_integration::turn_server::TurnLifetimes::default(),
+        )));
+        self.sim.add_node(m, &[addr.ip()])
     }
 
     /// A member behind a home NAT (its own, public address 203.0.113.x),
@@ -637,7 +668,7 @@ impl Call {
     /// was complete: while members connect, key frames for newcomers may
     /// overtake a delta frame still being repaired, which the receiver
     /// then skips, as a real-time receiver should), and got its audio.
-    fn check_streams(&self, members: &[usize], min_frames: usize) {
+    pub(crate) fn check_streams(&self, members: &[usize], min_frames: usize) {
         self.check_streams_from(members, min_frames, &[]);
     }
 
@@ -681,7 +712,7 @@ impl Call {
     }
 }
 
-fn link(loss: f64) -> LinkConfig {
+pub(crate) fn link(loss: f64) -> LinkConfig {
     LinkConfig {
         latency: Duration::from_millis(15),
         jitter: Duration::from_millis(5),
