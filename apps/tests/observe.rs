@@ -553,6 +553,9 @@ fn a_dtls13_call_logs_its_traffic_secrets_to_the_capture_and_the_key_log() {
         );
     }
     assert!(!logged.contains("CLIENT_RANDOM"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Headless Chromium's view of `page` (after its script ran) with
 /// `fragment` appended to the URL, as the serialized DOM.
 fn chromium_dom(page: &std::path::Path, fragment: &str) -> String {
