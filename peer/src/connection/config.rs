@@ -24,6 +24,14 @@ pub struct PeerConfig {
     /// DTLS first retransmission timeout (RFC 6347 says 1 s; WebRTC stacks
     /// use less on an ICE-checked path).
     pub dtls_initial_rto: Duration,
+    /// The DTLS client's first retransmission timeout (then doubling):
+    /// shorter than `dtls_initial_rto` because the client starts the
+    /// moment ICE selects a pair, and a peer that sets up its DTLS server
+    /// only once its own ICE side connected (Firefox as offerer) drops a
+    /// ClientHello that comes first. Waiting `dtls_initial_rto` for the
+    /// retransmission cost every call Firefox offered about half a second
+    /// (issue 17); Firefox's own client retransmits at 50 ms.
+    pub dtls_client_initial_rto: Duration,
     /// The DTLS handshake fails after this long.
     pub dtls_timeout: Duration,
     /// Largest datagram we send (DTLS flights, RTP packets).
@@ -63,6 +71,7 @@ impl PeerConfig {
             // The connection gives the agent a seed of its own.
             ice: IceConfig::controlled(0),
             dtls_initial_rto: Duration::from_millis(500),
+            dtls_client_initial_rto: Duration::from_millis(50),
             dtls_timeout: Duration::from_secs(30),
             mtu: 1200,
             rtcp_interval: Duration::from_secs(1),
