@@ -22,6 +22,7 @@ mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;
 mod rtp_netsim;
+mod setup_time;
 mod srtp;
 mod stun;
 mod turn_coturn;
