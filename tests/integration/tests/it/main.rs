@@ -21,6 +21,7 @@ mod ice_sockets;
 mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;
+mod room_glare;
 mod rtp_netsim;
 mod setup_time;
 mod srtp;
