@@ -97,7 +97,8 @@ impl PeerConnection {
     /// Applies the peer's offer or answer (`RTCSessionDescription`'s
     /// `type` and `sdp`), initial or subsequent (RFC 8829 §5.10). An answer
     /// without an offer of ours, or an offer while ours is outstanding
-    /// (glare: [`PeerConnection::rollback`] ours first), is a
+    /// (glare: [`PeerConnection::rollback`] ours first, or use
+    /// [`PeerConnection::set_remote_offer_with_rollback`]), is a
     /// [`PeerError::WrongState`]. A description that fails leaves the state
     /// as it was.
     pub fn set_remote_description(

@@ -33,8 +33,8 @@ use crate::chromium_mesh::member_config;
 use crate::chromium_room::runtime;
 
 /// What a member saw: video frames decoded per (sender's name, mid), the
-/// members it lost and its mesh figures up to the moment the test checked
-/// (`checked`; members leave at their own times after it).
+/// members it lost, and its mesh figures when the test was done
+/// (`done`; then it leaves).
 #[derive(Debug)]
 struct Outcome {
     name: String,
@@ -44,14 +44,9 @@ struct Outcome {
 }
 
 /// A member that sends its camera (the test pattern), starts a screen
-/// track when `screen` is notified, and decodes every video m-line of
-/// every other member on its own decoder.
-async fn member(
-    cfg: MemberConfig,
-    seconds: u64,
-    screen: Arc<tokio::sync::Notify>,
-    checked: Arc<AtomicBool>,
-) -> Outcome {
+/// track once `screen` is set, and decodes every video m-line of every
+/// other member on its own decoder, until `done` is set (40 s at most).
+async fn member(cfg: MemberConfig, screen: Arc<AtomicBool>, done: Arc<AtomicBool>) -> Outcome {
     let name = cfg.name.clone();
     let (m, mut events) = join(cfg).await.unwrap();
     let mut camera = TestPattern::new(320, 240, 15);
@@ -66,19 +61,20 @@ async fn member(
     let mut removed = Vec::new();
     let mut sharing = false;
     let mut stats = None;
-    let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    let end = tokio::time::Instant::now() + Duration::from_secs(40);
     let mut tick = tokio::time::interval(Duration::from_millis(66));
     let mut n = 0u32;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => break,
-            _ = screen.notified(), if !sharing => {
-                m.start_screen();
-                sharing = true;
-            }
             _ = tick.tick() => {
-                if stats.is_none() && checked.load(Ordering::Relaxed) {
+                if done.load(Ordering::Relaxed) {
                     stats = m.stats();
+                    break;
+                }
+                if !sharing && screen.load(Ordering::Relaxed) {
+                    m.start_screen();
+                    sharing = true;
                 }
                 let t = u64::from(n) * 66_000;
                 if let Ok(Some(f)) = cam_enc.encode(&camera.next_frame(t), t, m.take_keyframe_request()) {
@@ -99,7 +95,8 @@ async fn member(
                     for p in peers { names.insert(p.id, p.name); }
                 }
                 Some(MeshEvent::MemberJoined(p)) => { names.insert(p.id, p.name); }
-                Some(MeshEvent::MemberRemoved { id, reason }) if stats.is_none() => {
+                // Once done, the other member leaving is no loss.
+                Some(MeshEvent::MemberRemoved { id, reason }) if !done.load(Ordering::Relaxed) => {
                     removed.push(format!("{id}: {reason}"));
                 }
                 Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video => {
@@ -181,14 +178,13 @@ fn glare_with(page: &mut dyn JsPage) {
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
     let ws = server.ws_url();
-    let screen = Arc::new(tokio::sync::Notify::new());
-    let checked = Arc::new(AtomicBool::new(false));
+    let screen = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
     // alice first (p1), then the page (p2), then bob (p3).
     let alice = rt.spawn(member(
         member_config(&ws, None, "room", "alice"),
-        14,
         screen.clone(),
-        checked.clone(),
+        done.clone(),
     ));
     std::thread::sleep(Duration::from_millis(300));
     let url = format!(
@@ -197,19 +193,21 @@ fn glare_with(page: &mut dyn JsPage) {
     );
     page.navigate(&url).unwrap();
     let joined = Instant::now();
-    let v = wait_page(page, Duration::from_secs(8), |v| {
+    let v = wait_page(page, Duration::from_secs(15), |v| {
         page_video(v, "alice").iter().any(|&f| f >= 5)
     });
-    eprintln!("the page decodes alice {:?} after navigating: {v}", joined.elapsed());
+    eprintln!(
+        "the page decodes alice {:?} after navigating: {v}",
+        joined.elapsed()
+    );
     assert_eq!(v["me"], "p2", "{v}");
     assert!(page_video(&v, "alice").iter().any(|&f| f >= 5), "{v}");
     let bob = rt.spawn(member(
         member_config(&ws, None, "room", "bob"),
-        11,
         screen.clone(),
-        checked.clone(),
+        done.clone(),
     ));
-    let v = wait_page(page, Duration::from_secs(6), |v| {
+    let v = wait_page(page, Duration::from_secs(15), |v| {
         page_video(v, "bob").iter().any(|&f| f >= 5)
     });
     assert_eq!(v["peers"].as_object().map(|p| p.len()), Some(2), "{v}");
@@ -221,27 +219,28 @@ fn glare_with(page: &mut dyn JsPage) {
     // outstanding.
     page.eval(CANVAS_TRACK).unwrap();
     page.eval(HOLD_AND_SHARE).unwrap();
-    screen.notify_waiters();
+    screen.store(true, Ordering::Relaxed);
     let crossed = wait_page(page, Duration::from_secs(5), |v| {
         let peers = v["peers"].as_object().cloned().unwrap_or_default();
         peers.values().all(|p| {
-            p["glareIgnored"].as_u64().unwrap_or(0) + p["glareRolledBack"].as_u64().unwrap_or(0) >= 1
+            p["glareIgnored"].as_u64().unwrap_or(0) + p["glareRolledBack"].as_u64().unwrap_or(0)
+                >= 1
         })
     });
     page.eval("releaseSignaling()").unwrap();
     eprintln!("crossing offers seen by the page: {crossed}");
     let started = Instant::now();
-    let v = wait_page(page, Duration::from_secs(7), |v| {
+    let v = wait_page(page, Duration::from_secs(12), |v| {
         ["alice", "bob"].iter().all(|n| {
             let video = page_video(v, n);
             video.len() == 2 && video.iter().all(|&f| f >= 10)
         })
     });
     let settled = started.elapsed();
-    // The members' figures now, while everyone is still in the room, and
-    // a second for their decoders to count the screens.
+    // A second more for the members to count the screens, then their
+    // figures while everyone is still in the room.
     std::thread::sleep(Duration::from_secs(1));
-    checked.store(true, Ordering::Relaxed);
+    done.store(true, Ordering::Relaxed);
     let (alice, bob) = rt.block_on(async { (alice.await.unwrap(), bob.await.unwrap()) });
     eprintln!(
         "{}: screens decoded by the page after {settled:?}: {v}\nalice {alice:?}\nbob {bob:?}",
@@ -271,7 +270,10 @@ fn glare_with(page: &mut dyn JsPage) {
     // page is polite (it rolled back, alice ignored); towards bob (p3) it
     // is impolite (it ignored, bob rolled back).
     let (a, b) = (peer("alice"), peer("bob"));
-    assert_eq!((a["polite"].as_bool(), b["polite"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (a["polite"].as_bool(), b["polite"].as_bool()),
+        (Some(true), Some(false))
+    );
     let a_stats = alice.stats.as_ref().unwrap();
     let b_stats = bob.stats.as_ref().unwrap();
     assert!(a["glareRolledBack"].as_u64() >= Some(1), "{a}");
@@ -290,7 +292,12 @@ fn glare_with(page: &mut dyn JsPage) {
                 .map(|(_, &f)| f)
                 .collect();
             assert_eq!(mids.len(), 2, "{} from {from}: {:?}", o.name, o.decoded);
-            assert!(mids.iter().all(|&f| f >= 10), "{} from {from}: {:?}", o.name, o.decoded);
+            assert!(
+                mids.iter().all(|&f| f >= 10),
+                "{} from {from}: {:?}",
+                o.name,
+                o.decoded
+            );
         }
         let st = o.stats.as_ref().unwrap();
         assert_eq!(st.members.len(), 2, "{}", o.name);

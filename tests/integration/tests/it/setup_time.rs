@@ -224,7 +224,15 @@ fn measure_and_check<B: JsPage>(mut browser: B, seed: u64) {
         .eval(&BROWSER_TO_BROWSER.replace("RUNS", &RUNS.to_string()))
         .unwrap();
     let runs: Value = serde_json::from_str(runs.as_str().unwrap()).unwrap();
-    let b2b = |role: &str| median(runs.as_array().unwrap().iter().map(|r| r[role].as_f64().unwrap()).collect());
+    let b2b = |role: &str| {
+        median(
+            runs.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r[role].as_f64().unwrap())
+                .collect(),
+        )
+    };
     let (b2b_offerer, b2b_answerer) = (b2b("offerer"), b2b("answerer"));
     let theirs: Vec<Call> = (0..RUNS as u64)
         .map(|i| browser_offers(&mut browser, seed + i))
@@ -232,13 +240,41 @@ fn measure_and_check<B: JsPage>(mut browser: B, seed: u64) {
     let mine: Vec<Call> = (0..RUNS as u64)
         .map(|i| we_offer(&mut browser, seed + 10 + i))
         .collect();
-    let med = |calls: &[Call], f: fn(&Call) -> f64| median(calls.iter().map(f).collect());
+    let fig = |what: &'static str, calls: &[Call], page: bool, b2b: f64| {
+        let ms = median(
+            calls
+                .iter()
+                .map(|c| if page { c.page } else { c.ours })
+                .collect(),
+        );
+        (what, ms, b2b)
+    };
+    // (what, measured, the browser-to-browser figure of the same role)
     let figures = [
-        // (what, measured, the browser-to-browser figure of the same role)
-        ("browser offers: the browser (offerer)", med(&theirs, |c| c.page), b2b_offerer),
-        ("browser offers: meshrtc (answerer)", med(&theirs, |c| c.ours), b2b_answerer),
-        ("meshrtc offers: the browser (answerer)", med(&mine, |c| c.page), b2b_answerer),
-        ("meshrtc offers: meshrtc (offerer)", med(&mine, |c| c.ours), b2b_offerer),
+        fig(
+            "browser offers: the browser (offerer)",
+            &theirs,
+            true,
+            b2b_offerer,
+        ),
+        fig(
+            "browser offers: meshrtc (answerer)",
+            &theirs,
+            false,
+            b2b_answerer,
+        ),
+        fig(
+            "meshrtc offers: the browser (answerer)",
+            &mine,
+            true,
+            b2b_answerer,
+        ),
+        fig(
+            "meshrtc offers: meshrtc (offerer)",
+            &mine,
+            false,
+            b2b_offerer,
+        ),
     ];
     eprintln!(
         "setup time with {}, answer to first decoded frame, median of {RUNS} (ms): \
@@ -247,7 +283,10 @@ fn measure_and_check<B: JsPage>(mut browser: B, seed: u64) {
         browser.version()
     );
     for (what, ms, b2b) in figures {
-        eprintln!("  {what}: {ms:.1} ms (browser to browser {b2b:.1} ms, bound {:.1} ms)", bound(b2b));
+        eprintln!(
+            "  {what}: {ms:.1} ms (browser to browser {b2b:.1} ms, bound {:.1} ms)",
+            bound(b2b)
+        );
     }
     // The browser's figures (what a person in the browser waits for) are
     // held to the issue's bound. Ours end with the first frame the
