@@ -488,6 +488,18 @@ impl IceAgent {
         self.controlling
     }
 
+    /// Takes the role the offer/answer exchange gives (RFC 8445 §6.1.1):
+    /// for a connection whose first offer was rolled back and that answers
+    /// the peer's offer instead. Pair priorities follow (§6.1.2.3); a
+    /// [`IceEvent::RoleChanged`] is raised when the role changes.
+    /// Not a role conflict: `role_switches` does not count it.
+    pub fn set_controlling(&mut self, controlling: bool) {
+        if self.controlling != controlling {
+            self.switch_role(controlling);
+            self.stats.role_switches -= 1;
+        }
+    }
+
     /// Our tie-breaker.
     pub fn tie_breaker(&self) -> u64 {
         self.tie_breaker

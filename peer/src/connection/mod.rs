@@ -171,6 +171,9 @@ pub struct PeerConnection {
     offer_restarts_ice: bool,
     /// ICE restarts done, ours and the peer's.
     ice_restarts: u64,
+    /// Offers of ours rolled back by the peer's crossing offer
+    /// (`set_remote_offer_with_rollback`).
+    implicit_rollbacks: u64,
     negotiated: Option<Negotiated>,
     session_id: u64,
     session_version: u64,
@@ -290,6 +293,7 @@ impl PeerConnection {
             ice_restart_pending: false,
             offer_restarts_ice: false,
             ice_restarts: 0,
+            implicit_rollbacks: 0,
             negotiated: None,
             session_id,
             session_version: 1,

@@ -313,7 +313,11 @@ impl PeerConnection {
         if self.selected.is_none() {
             return;
         }
-        if let Some(cfg) = self.pending_dtls_client.take() {
+        if let Some(mut cfg) = self.pending_dtls_client.take() {
+            // A ClientHello sent as ICE just connected may reach a peer
+            // whose DTLS server is not up yet: retransmit soon
+            // (`PeerConfig::dtls_client_initial_rto`).
+            cfg.initial_rto = cfg.initial_rto.min(self.config.dtls_client_initial_rto);
             self.dtls = Some(AnyDtls::client(cfg, now));
             self.set_dtls_state(DtlsState::Connecting);
             self.drain_dtls(now);
