@@ -125,6 +125,13 @@ pub struct Stats {
     pub forward_tsns_sent: u64,
     /// SACKs sent.
     pub sacks_sent: u64,
+    /// Incoming messages dropped for exceeding
+    /// [`Config::max_receive_message_size`] (RFC 8841 §6.1).
+    pub oversized_messages: u64,
+    /// Packets that added data to the flight while it already filled the
+    /// congestion window (§6.1 rule B forbids it, §7.2.4 excepts the one
+    /// fast retransmission: not counted; stays 0).
+    pub cwnd_overruns: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -260,6 +267,7 @@ impl Association {
         let mut s = self.stats.clone();
         s.retransmissions = self.sender.retransmissions;
         s.abandoned_messages = self.sender.abandoned_messages;
+        s.oversized_messages = self.receiver.as_ref().map_or(0, |r| r.oversized_messages);
         s
     }
 
@@ -956,6 +964,7 @@ impl Association {
         self.receiver = Some(Receiver::new(
             initial(initial_tsn),
             self.config.receive_window,
+            self.config.max_receive_message_size,
         ));
         self.peer_next_reconfig_seq = initial_tsn;
     }
@@ -1319,7 +1328,12 @@ impl Association {
                 }
             }
             let room = mtu.saturating_sub(buf.len());
+            let (flight, cwnd) = (self.sender.flight_size(), self.sender.cwnd);
+            let fast_rtx = self.sender.fast_rtx_bypass;
             let (wrote, _) = self.sender.fill(now, buf, room);
+            if self.sender.flight_size() > flight && flight >= cwnd && !fast_rtx {
+                self.stats.cwnd_overruns += 1;
+            }
             if wrote {
                 has_chunks = true;
                 must_send = true;

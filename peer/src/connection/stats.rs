@@ -127,6 +127,13 @@ pub struct PeerStats {
     pub padding_sent: u64,
     /// ICE restarts, ours and the peer's ([`PeerConnection::restart_ice`]).
     pub ice_restarts: u64,
+    /// Data channels: open, on their way, and the last that closed
+    /// ([`PeerConnection::data_channel_stats`]).
+    pub data_channels: Vec<super::DataChannelStats>,
+    /// The SCTP association's counters, once it started.
+    pub sctp: Option<meshrtc_sctp::Stats>,
+    /// SCTP packets that did not parse or came before the association.
+    pub sctp_errors: u64,
 }
 
 impl PeerConnection {
@@ -174,6 +181,9 @@ impl PeerConnection {
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
             padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),
+            data_channels: self.data_channel_stats(),
+            sctp: self.sctp_association().map(|a| a.stats()),
+            sctp_errors: self.data.sctp_errors,
         }
     }
 }
