@@ -149,6 +149,12 @@ pub(super) struct DataState {
     /// The last counters of channels that closed, oldest first (at most
     /// [`super::data_channel_stats::CLOSED_CHANNELS_KEPT`]).
     pub(super) closed: std::collections::VecDeque<DataChannelStats>,
+    /// Test loss ([`PeerConnection::set_sctp_test_drop`]): drop every
+    /// n-th SCTP packet out and in (0: none), the counts so far, and how
+    /// many were dropped.
+    test_drop: [u32; 2],
+    test_count: [u32; 2],
+    pub(super) test_dropped: u64,
 }
 
 impl DataState {
@@ -328,6 +334,35 @@ impl PeerConnection {
             .collect()
     }
 
+    /// A test hook, since the test machines have no netem: drops every
+    /// `out_nth`-th SCTP packet we would send and every `in_nth`-th one
+    /// that arrives (0 turns a direction off), before DTLS on the way out
+    /// and after it on the way in, so SCTP sees loss and recovers.
+    pub fn set_sctp_test_drop(&mut self, out_nth: u32, in_nth: u32) {
+        self.data.test_drop = [out_nth, in_nth];
+        self.data.test_count = [0, 0];
+    }
+
+    /// SCTP packets the test hook dropped.
+    pub fn sctp_test_dropped(&self) -> u64 {
+        self.data.test_dropped
+    }
+
+    /// Whether the test hook drops this packet (0: out, 1: in).
+    fn test_drops(&mut self, dir: usize) -> bool {
+        let nth = self.data.test_drop[dir];
+        if nth == 0 {
+            return false;
+        }
+        self.data.test_count[dir] += 1;
+        if self.data.test_count[dir] < nth {
+            return false;
+        }
+        self.data.test_count[dir] = 0;
+        self.data.test_dropped += 1;
+        true
+    }
+
     /// The SCTP association underneath, once started (state, counters,
     /// congestion window).
     pub fn sctp_association(&self) -> Option<&sctp::Association> {
@@ -413,6 +448,9 @@ impl PeerConnection {
 
     /// One SCTP packet out of a DTLS application data record.
     pub(super) fn on_sctp_packet(&mut self, now: Instant, packet: &[u8]) {
+        if self.test_drops(1) {
+            return;
+        }
         let Some(sctp) = &mut self.data.sctp else {
             // Before the data m-line is negotiated: nothing to give it to.
             self.data.sctp_errors += 1;
@@ -494,6 +532,9 @@ impl PeerConnection {
             buf.clear();
             if !sctp.poll_transmit(now, &mut buf) {
                 break;
+            }
+            if self.test_drops(0) {
+                continue;
             }
             let Some(d) = &mut self.dtls else { break };
             if d.send_application_data(&buf).is_ok() {

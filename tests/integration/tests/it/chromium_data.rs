@@ -50,6 +50,8 @@ function hook(ch) {
   ch.onmessage = async ev => {
     if (ch.label === 'm2c' || ch.label === 'm2c-again') { ch.send(ev.data); return; }
     if (ch.label === 'c2m-again') { r.againEcho = ev.data; return; }
+    if (ch.label === 'pr-m2c') { r.prIn++; return; }
+    if (ch.label.startsWith('n')) { r.nIn.push(ev.data); return; }
     if (ch.label === 'c2m') {
       const i = r.echoOk.length;
       const got = typeof ev.data === 'string' ? ev.data : new Uint8Array(ev.data);
@@ -66,6 +68,15 @@ function hook(ch) {
 // Close and reopen: a new channel after c2m closed.
 function reopen() { const c = pc.createDataChannel('c2m-again'); hook(c);
   c.onopen = () => { r.opened.push('c2m-again'); c.send('again from the browser'); }; }
+// Under loss (our driver drops SCTP packets): an unordered channel without
+// retransmissions sends PR_COUNT messages, and 64 reliable channels open
+// at once, each sending its name.
+const PR_COUNT = 200;
+function lossy() { r.prIn = 0; r.nIn = []; r.nOpen = 0;
+  const pr = pc.createDataChannel('pr-c2m', { ordered: false, maxRetransmits: 0 }); hook(pr);
+  pr.onopen = () => { for (let i = 0; i < PR_COUNT; i++) pr.send(pat(1000, i)); r.prSent = true; };
+  for (let i = 0; i < 64; i++) { const c = pc.createDataChannel('n' + i); hook(c);
+    c.onopen = () => { r.nOpen++; c.send('n' + i); }; } }
 function openOurs() {
   const c = pc.createDataChannel('c2m'); hook(c);
   c.onopen = () => { r.opened.push('c2m');
@@ -128,6 +139,10 @@ pub(crate) struct Ours {
     echoes: Vec<DataPayload>,
     /// The echo on the channel opened after the close.
     again_echo: Option<DataPayload>,
+    /// Messages on the unordered, unretransmitted channel under loss.
+    pr_in: usize,
+    /// Messages on the 64 channels opened at once under loss.
+    n_in: Vec<DataPayload>,
     bulk_in: Sha256,
     bulk_in_len: usize,
     bulk_in_first: Option<Instant>,
@@ -156,6 +171,8 @@ impl Ours {
             closed: Vec::new(),
             echoes: Vec::new(),
             again_echo: None,
+            pr_in: 0,
+            n_in: Vec::new(),
             bulk_in: Sha256::new(),
             bulk_in_len: 0,
             bulk_in_first: None,
@@ -240,6 +257,13 @@ impl Ours {
                         }
                         "m2c" => self.echoes.push(payload),
                         "m2c-again" => self.again_echo = Some(payload),
+                        "pr-c2m" => self.pr_in += 1,
+                        n if n.starts_with('n') => {
+                            if let Err(e) = self.pc.send_data(now, id, &payload) {
+                                self.errors.push(format!("echo on {n}: {e}"));
+                            }
+                            self.n_in.push(payload);
+                        }
                         "bulk-c2m" => {
                             if let DataPayload::Binary(b) = &payload {
                                 self.bulk_in_first.get_or_insert(now);
@@ -472,6 +496,7 @@ pub(crate) fn run_with<B: JsPage>(b: &mut B, chromium_offers: bool, started: Ins
         },
     );
     assert_eq!(ours.again_echo.as_ref(), Some(&hello));
+    lossy_phase(b, &mut ours);
     // The per-channel stats saw the bulk channel's 10 MB each way.
     let stats = ours.pc.stats().data_channels;
     let bulk_out = stats.iter().find(|c| c.label == "bulk-m2c").unwrap();
@@ -501,6 +526,67 @@ pub(crate) fn run_with<B: JsPage>(b: &mut B, chromium_offers: bool, started: Ins
         started.elapsed(),
     );
     ours
+}
+
+/// Messages each way on the unordered channel without retransmissions.
+const PR_COUNT: usize = 200;
+
+/// Loss from our driver's test hook (every 4th SCTP packet each way): an
+/// unordered channel with `maxRetransmits: 0` opened each way loses some
+/// messages and delivers the rest, and 64 reliable channels the browser
+/// opens at once all open and carry their message (echoed back) despite it.
+fn lossy_phase<B: JsPage>(b: &mut B, ours: &mut Ours) {
+    ours.pc.set_sctp_test_drop(4, 4);
+    let id = ours
+        .pc
+        .create_data_channel(
+            Instant::now(),
+            "pr-m2c",
+            DataChannelOptions {
+                ordered: false,
+                max_retransmits: Some(0),
+                ..DataChannelOptions::default()
+            },
+        )
+        .unwrap();
+    ours.label_of.insert(id, "pr-m2c".into());
+    eval(b, ours, "(() => { lossy(); return true; })()");
+    until(b, ours, 30, "pr-m2c open", |_, o| o.id("pr-m2c").is_some());
+    for i in 0..PR_COUNT {
+        ours.pc
+            .send_data(Instant::now(), id, &DataPayload::Binary(pattern(1000, i)))
+            .unwrap();
+    }
+    until(b, ours, 30, "64 channels under loss", |b, o| {
+        let theirs = b.eval("r.nIn.length === 64 && r.prSent === true").unwrap();
+        o.n_in.len() == 64 && theirs == true
+    });
+    // What is lost stays lost; give the rest time to arrive.
+    ours.pump(1000);
+    let theirs_in = b.eval("r.prIn").unwrap().as_u64().unwrap() as usize;
+    eprintln!(
+        "under loss ({} SCTP packets dropped by us): unordered maxRetransmits 0: {} of {PR_COUNT} to us, {theirs_in} of {PR_COUNT} to the browser",
+        ours.pc.sctp_test_dropped(),
+        ours.pr_in
+    );
+    assert!(ours.pr_in > 0 && ours.pr_in < PR_COUNT, "{}", ours.pr_in);
+    assert!(theirs_in > 0 && theirs_in < PR_COUNT, "{theirs_in}");
+    let mut names: Vec<String> = ours
+        .n_in
+        .iter()
+        .map(|p| match p {
+            DataPayload::Text(t) => t.clone(),
+            DataPayload::Binary(_) => "binary".into(),
+        })
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = (0..64).map(|i| format!("n{i}")).collect();
+    want.sort();
+    assert_eq!(names, want);
+    let echoed = b.eval("JSON.stringify(r.nIn.slice().sort())").unwrap();
+    assert_eq!(echoed, Value::String(serde_json::to_string(&want).unwrap()));
+    ours.pc.set_sctp_test_drop(0, 0);
+    assert!(ours.errors.is_empty(), "{:?}", ours.errors);
 }
 
 fn hex(b: &[u8]) -> String {
