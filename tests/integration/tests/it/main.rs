@@ -23,6 +23,7 @@ mod ice_sockets;
 mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;
+mod room_chat;
 mod rtp_netsim;
 mod srtp;
 mod stun;
