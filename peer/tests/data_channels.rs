@@ -329,6 +329,25 @@ fn ten_megabytes_ordered_reliable_arrive_with_the_same_hash() {
 }
 
 #[test]
+fn the_test_drop_hook_loses_sctp_packets_both_ways_and_sctp_recovers() {
+    let mut net = Lossy::none();
+    let mut s = data_only_session(false, &mut net);
+    // Every 3rd SCTP packet out of `a`, every 5th into it.
+    s.a.pc.set_sctp_test_drop(3, 5);
+    transfer(&mut s, &mut net, 512 * 1024, 16 * 1024);
+    let dropped = s.a.pc.sctp_test_dropped();
+    let sctp = s.a.pc.stats().sctp.unwrap();
+    assert!(dropped > 100, "{dropped} dropped");
+    assert!(sctp.retransmissions > 0, "{sctp:?}");
+    assert_eq!(sctp.cwnd_overruns, 0);
+    assert_eq!(net.dropped, 0, "only the hook dropped");
+    // Off again: nothing more is dropped.
+    s.a.pc.set_sctp_test_drop(0, 0);
+    transfer(&mut s, &mut net, 2 * 1024 * 1024, 64 * 1024);
+    assert_eq!(s.a.pc.sctp_test_dropped(), dropped);
+}
+
+#[test]
 fn transfer_completes_through_ten_percent_loss() {
     let mut net = Lossy::new(0.10);
     let mut s = data_only_session(false, &mut net);
