@@ -20,9 +20,10 @@ pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
-    ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload, DtlsState,
-    InboundStats, LocalCandidate, OutboundStats, PeerConfig, PeerConnection, PeerError, PeerEvent,
-    PeerStats, SdpType, SignalingState, SrtpKeyLog, TransceiverInfo, Transmit,
+    ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataChannelState,
+    DataChannelStats, DataPayload, DtlsState, InboundStats, LocalCandidate, OutboundStats,
+    PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState,
+    SrtpKeyLog, TransceiverInfo, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};
 /// Which DTLS versions a connection speaks ([`PeerConfig::dtls_versions`]).

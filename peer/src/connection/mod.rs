@@ -46,9 +46,11 @@ use crate::frame::{PacketizedFrame, ReceivedFrame};
 
 mod config;
 mod congestion;
+mod data_channel_stats;
 mod data_channels;
 use congestion::Congestion;
 pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
+pub use data_channel_stats::{DataChannelState, DataChannelStats};
 pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload};
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;

@@ -139,6 +139,13 @@ pub struct PeerStats {
     /// Offers of ours rolled back because the peer's offer crossed them
     /// ([`PeerConnection::set_remote_offer_with_rollback`]).
     pub implicit_rollbacks: u64,
+    /// Data channels: open, on their way, and the last that closed
+    /// ([`PeerConnection::data_channel_stats`]).
+    pub data_channels: Vec<super::DataChannelStats>,
+    /// The SCTP association's counters, once it started.
+    pub sctp: Option<meshrtc_sctp::Stats>,
+    /// SCTP packets that did not parse or came before the association.
+    pub sctp_errors: u64,
 }
 
 impl PeerConnection {
@@ -199,6 +206,9 @@ impl PeerConnection {
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
             padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),
+            data_channels: self.data_channel_stats(),
+            sctp: self.sctp_association().map(|a| a.stats()),
+            sctp_errors: self.data.sctp_errors,
         }
     }
 }

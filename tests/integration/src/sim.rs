@@ -356,3 +356,28 @@ impl Call {
 pub fn completed(c: &Call) -> bool {
     c.both(IceState::Completed)
 }
+
+/// A PeerConnection's next datagram, as the simulator carries it.
+pub fn peer_transmit(pc: &mut meshrtc_peer::PeerConnection) -> Option<Datagram> {
+    let t = pc.poll_transmit()?;
+    Some(Datagram {
+        src: t.src,
+        dst: t.dst,
+        payload: t.payload,
+    })
+}
+
+/// Offer from `a`, answer from `b`, exchanged directly (complete SDP).
+pub fn offer_answer(
+    a: &mut meshrtc_peer::PeerConnection,
+    b: &mut meshrtc_peer::PeerConnection,
+    now: Instant,
+) {
+    use meshrtc_peer::SdpType;
+    let offer = a.create_offer(now).unwrap();
+    b.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.create_answer(now).unwrap();
+    a.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+}
