@@ -359,9 +359,9 @@ impl Message {
     }
 }
 
-/// Writes `name` as labels (RFC 1035 §3.1), uncompressed.
+/// Writes `name` (labels joined by dots, no trailing dot) as labels
+/// (RFC 1035 §3.1), uncompressed.
 fn write_name(out: &mut Vec<u8>, name: &str) -> Result<(), MdnsError> {
-    let name = name.strip_suffix('.').unwrap_or(name);
     let bad = || MdnsError::BadName(name.to_string());
     if name.len() + 2 > MAX_NAME_LEN {
         return Err(bad());
