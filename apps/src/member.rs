@@ -82,6 +82,8 @@ pub struct MemberOptions {
     pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
     /// Relay candidates only (`--ice-transport-policy relay`).
     pub relay_only: bool,
+    /// Host addresses behind mDNS names (`--mdns-hide`).
+    pub mdns_hide: bool,
     /// Room chat: stdin lines out, members' lines printed on stdout.
     pub chat: bool,
 }
@@ -325,6 +327,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         cfg.tap = Some(tap.clone());
     }
     cfg.peer.ice.relay_only = o.relay_only;
+    cfg.mdns_hide = o.mdns_hide;
     cfg.chat = o.chat;
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of

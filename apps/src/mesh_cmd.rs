@@ -106,6 +106,10 @@ pub struct JoinArgs {
     /// the call tests the TURN path. `all` (the default): every candidate.
     #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
     ice_transport_policy: String,
+    /// Hide our host addresses behind random `<uuid>.local` names, as
+    /// browsers do, answering the members' mDNS queries for them.
+    #[arg(long)]
+    mdns_hide: bool,
 }
 
 /// `meshrtc demo`.
@@ -221,6 +225,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         screen: a.screen,
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
+        mdns_hide: a.mdns_hide,
         chat: a.chat,
     };
     let mut opts = opts;
@@ -366,6 +371,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .as_ref()
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
+            mdns_hide: false,
             chat: false,
         };
         threads.push(std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 pub mod message;
 mod resolver;
 
-pub use message::{Message, MdnsError, Question, Record, RecordData, RecordType};
+pub use message::{MdnsError, Message, Question, Record, RecordData, RecordType};
 pub use resolver::{
     is_local_name, random_local_name, Mdns, MdnsConfig, MdnsEvent, MdnsStats, MdnsTransmit,
     ResolveError, MDNS_PORT, MDNS_V4, MDNS_V6,

@@ -251,7 +251,11 @@ impl Mdns {
                 RecordData::Other(..) => continue,
             };
             let usable = !addr.is_unspecified() && !addr.is_multicast() && r.ttl > 0;
-            let Some(i) = self.pending.iter().position(|p| same_name(&p.name, &r.name)) else {
+            let Some(i) = self
+                .pending
+                .iter()
+                .position(|p| same_name(&p.name, &r.name))
+            else {
                 self.stats.ignored_records += 1;
                 continue;
             };
@@ -497,7 +501,10 @@ mod tests {
         assert_eq!(std::iter::from_fn(|| m.poll_transmit()).count(), 2);
         m.handle_timeout(t0 + Duration::from_secs(7));
         assert_eq!(m.poll_transmit(), None);
-        assert_eq!(m.poll_event(), Some(MdnsEvent::Failed { name: NAME.into() }));
+        assert_eq!(
+            m.poll_event(),
+            Some(MdnsEvent::Failed { name: NAME.into() })
+        );
         assert_eq!(m.stats().failed, 1);
         assert_eq!(
             m.resolve(t0, "host.example.com"),
