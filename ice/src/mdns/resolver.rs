@@ -296,11 +296,12 @@ impl Mdns {
         let mut unicast = from.port() != MDNS_PORT;
         for q in &m.questions {
             for (name, addr) in &self.published {
-                let fits = match (q.qtype, addr) {
-                    (RecordType::ANY, _) => true,
-                    (RecordType::A, IpAddr::V4(_)) | (RecordType::AAAA, IpAddr::V6(_)) => true,
-                    _ => false,
-                };
+                let fits = matches!(
+                    (q.qtype, addr),
+                    (RecordType::ANY, _)
+                        | (RecordType::A, IpAddr::V4(_))
+                        | (RecordType::AAAA, IpAddr::V6(_))
+                );
                 if fits && same_name(&q.name, name) {
                     unicast |= q.unicast_response;
                     records.push(Record {
