@@ -170,8 +170,10 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
     for (name, r) in [("a", &a), ("b", &b)] {
         let stats = r.stats.as_ref().unwrap();
         assert!(r.before >= 10, "{name}: {r:?}");
-        assert_eq!(r.address_changes, 1, "{name}: {r:?}");
-        assert_eq!(stats.address_changes, 1, "{name}");
+        // The deletion and the addition are two commands: a poll between
+        // them sees two changes (each restarts ICE).
+        assert!((1..=2).contains(&r.address_changes), "{name}: {r:?}");
+        assert_eq!(stats.address_changes, r.address_changes, "{name}");
         assert!(stats.ice_restarts >= 1, "{name}: {stats:?}");
         // About two seconds of video after the restart (15 fps).
         assert!(r.after >= 20, "{name}: {r:?}");
