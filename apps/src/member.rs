@@ -82,6 +82,8 @@ pub struct MemberOptions {
     pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
     /// Relay candidates only (`--ice-transport-policy relay`).
     pub relay_only: bool,
+    /// Host addresses behind mDNS names (`--mdns-hide`).
+    pub mdns_hide: bool,
     /// Room chat: stdin lines out, members' lines printed on stdout.
     pub chat: bool,
     /// DTLS versions (`--dtls`).
@@ -337,6 +339,7 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         cfg.tap = Some(tap.clone());
     }
     cfg.peer.ice.relay_only = o.relay_only;
+    cfg.mdns_hide = o.mdns_hide;
     cfg.chat = o.chat;
     cfg.peer.dtls_versions = o.dtls;
     if let Some(skipped) =

@@ -118,6 +118,10 @@ pub struct JoinArgs {
     /// STUN/TURN servers of our own, besides the room's.
     #[command(flatten)]
     ice: crate::ice_server_args::IceServerArgs,
+    /// Hide our host addresses behind random `<uuid>.local` names, as
+    /// browsers do, answering the members' mDNS queries for them.
+    #[arg(long)]
+    mdns_hide: bool,
 }
 
 /// `meshrtc demo`.
@@ -249,6 +253,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         screen: a.screen,
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
+        mdns_hide: a.mdns_hide,
         chat: a.chat,
         dtls: a.dtls.into(),
         ice_servers,
@@ -397,6 +402,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .as_ref()
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
+            mdns_hide: false,
             chat: false,
             dtls: a.dtls.into(),
             ice_servers: Vec::new(),

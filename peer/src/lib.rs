@@ -8,12 +8,16 @@
 //! ([`candidate`]).
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub mod address_watch;
 pub mod candidate;
 pub mod connection;
 pub mod demux;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod frame;
+#[cfg(feature = "tokio")]
+pub mod mdns_service;
 pub mod tap;
 #[cfg(feature = "tokio")]
 pub mod turn_stream;

@@ -64,6 +64,13 @@ pub struct PeerConfig {
     /// AES128_CM_HMAC_SHA1_80, then AEAD_AES_256_GCM by default (the
     /// profiles browsers offer). The DTLS server's order decides.
     pub srtp_profiles: Vec<srtp::Profile>,
+    /// Host addresses written as mDNS names in our candidates
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.1.1): each `(address,
+    /// name)` here makes host candidates on that address carry the name;
+    /// the owner answers mDNS queries for it. With any name set, the
+    /// related address of our other candidates is written as unspecified
+    /// (§3.1.2.2). Empty: addresses as they are.
+    pub host_names: Vec<(std::net::IpAddr, String)>,
 }
 
 impl PeerConfig {
@@ -101,6 +108,7 @@ impl PeerConfig {
                 srtp::Profile::Aes128CmHmacSha1_80,
                 srtp::Profile::AeadAes256Gcm,
             ],
+            host_names: Vec::new(),
         }
     }
 

@@ -336,6 +336,14 @@ impl PeerConnection {
         &self.certificate
     }
 
+    /// Writes host candidates on `ip` as `name` from now on (see
+    /// [`PeerConfig::host_names`]); for an address bound after the start.
+    pub fn hide_host_address(&mut self, ip: std::net::IpAddr, name: &str) {
+        if !self.config.host_names.iter().any(|(a, _)| *a == ip) {
+            self.config.host_names.push((ip, name.to_string()));
+        }
+    }
+
     /// Adds a local address the driver bound (a host candidate).
     pub fn add_local_address(&mut self, addr: SocketAddr) {
         if !self.local_addrs.contains(&addr) {

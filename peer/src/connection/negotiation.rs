@@ -7,7 +7,11 @@ impl PeerConnection {
     pub(super) fn local_params(&self) -> LocalParams {
         let ice = self.ice.as_ref();
         let candidates = ice
-            .map(|i| i.local_candidates().map(candidate::to_sdp).collect())
+            .map(|i| {
+                i.local_candidates()
+                    .map(|c| candidate::to_sdp_hiding(c, &self.config.host_names))
+                    .collect()
+            })
             .unwrap_or_default();
         LocalParams {
             ice_ufrag: ice.map(|i| i.local_ufrag().to_string()).unwrap_or_default(),

@@ -262,7 +262,7 @@ impl PeerConnection {
         while let Some(e) = ice.poll_event() {
             match e {
                 IceEvent::LocalCandidate(c) => {
-                    let attr = candidate::to_sdp(&c);
+                    let attr = candidate::to_sdp_hiding(&c, &self.config.host_names);
                     // sdpMid: the m-line that carries the transport.
                     let mid = self
                         .negotiated

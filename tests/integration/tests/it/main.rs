@@ -21,6 +21,7 @@ mod ice_chromium;
 mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
+mod local_network;
 mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;

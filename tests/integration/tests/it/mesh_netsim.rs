@@ -505,6 +505,32 @@ impl Call {
         self.sim.add_node(m, &[addr.ip()])
     }
 
+    /// A member on every address of `ips` (IPv4, IPv6 or both): each
+    /// connection slot binds one port on each.
+    fn add_on(&mut self, ips: &[IpAddr]) -> usize {
+        let i = self.ids.len();
+        let slots: Vec<Vec<SocketAddr>> = (0..10u16)
+            .map(|k| {
+                ips.iter()
+                    .map(|ip| SocketAddr::new(*ip, 40000 + k))
+                    .collect()
+            })
+            .collect();
+        let m = Member::with_config(
+            i,
+            1000 + i as u64,
+            self.sim.now(),
+            ips[0],
+            Duration::from_secs(30),
+            40000,
+            |cfg| cfg.slots = slots,
+        );
+        self.ids.push(self.sim.add_node(m, ips));
+        self.clients.push(Some(self.rooms.connect(self.sim.now())));
+        self.deaf.push(false);
+        i
+    }
+
     /// A member behind a home NAT (its own, public address 203.0.113.x),
     /// with short consent timers (a check every 500 ms, Disconnected after
     /// 1 s without consent, failed after 10 s).
@@ -1747,4 +1773,44 @@ fn a_chat_line_typed_at_one_member_arrives_at_the_other_two() {
     assert_eq!(chats(0), [empty]);
     // Media is unaffected: every stream decodes.
     call.check_streams(&all, 10);
+}
+
+/// IPv6-only and dual-stack members in one room (issue 17): a dual-stack
+/// member, an IPv6-only one and another dual-stack one. Every pair
+/// connects, the IPv6-only member's pairs over IPv6, and media flows
+/// everywhere.
+#[test]
+fn ipv6_only_and_dual_stack_members_connect_every_pair_and_exchange_media() {
+    let mut call = Call::new(37, link(0.0));
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let dual_a = call.add_on(&[ip("10.0.0.1"), ip("2001:db8::1")]);
+    let v6_only = call.add_on(&[ip("2001:db8::2")]);
+    let dual_b = call.add_on(&[ip("10.0.0.3"), ip("2001:db8::3")]);
+    let all = [dual_a, v6_only, dual_b];
+    let took = call.run_until_connected(&all, Duration::from_secs(10));
+    let before = call.decoded_counts(&all);
+    call.run_for(Duration::from_secs(2));
+    let after = call.decoded_counts(&all);
+    for (pair, n) in &after {
+        // 2 s at the fake encoder's rate.
+        assert!(*n >= before[pair] + 20, "{pair:?}: {} -> {n}", before[pair]);
+    }
+    for &i in &all {
+        let st = call.member(i).node.stats();
+        assert_eq!(st.members_failed, 0);
+        for (id, _, s) in &st.members {
+            let (local, remote) = s.selected_pair.expect("selected pair");
+            assert_eq!(local.is_ipv6(), remote.is_ipv6(), "{i} to {id}");
+            if i == v6_only {
+                assert!(local.is_ipv6(), "{i} to {id}: {local} -> {remote}");
+            }
+        }
+    }
+    let v6_id = call.member(v6_only).node.id().unwrap().to_string();
+    for &i in &[dual_a, dual_b] {
+        let st = call.member(i).node.stats();
+        let (_, _, s) = st.members.iter().find(|(id, _, _)| *id == v6_id).unwrap();
+        assert!(s.selected_pair.unwrap().1.is_ipv6(), "member {i}");
+    }
+    eprintln!("IPv6-only and dual-stack: connected in {took:?}");
 }
