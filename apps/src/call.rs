@@ -119,6 +119,13 @@ pub struct CallArgs {
     /// speaks it, else 1.2).
     #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
     dtls: crate::dtls_flag::DtlsFlag,
+    /// STUN/TURN servers (`--ice-server`, besides `--stun`).
+    #[command(flatten)]
+    ice: crate::ice_server_args::IceServerArgs,
+    /// `relay`: gather and signal TURN relay candidates only (a browser's
+    /// `iceTransportPolicy: "relay"`); needs a `turn:` `--ice-server`.
+    #[arg(long, value_name = "all|relay", default_value = "all", value_parser = ["all", "relay"])]
+    ice_transport_policy: String,
 }
 
 /// `meshrtc offer`.
@@ -175,6 +182,15 @@ fn driver_config(a: &CallArgs) -> Result<DriverConfig, String> {
         a.keylog.is_some() || a.capture.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
     peer.dtls_versions = a.dtls.into();
     let mut c = DriverConfig::new(peer);
+    let servers = a.ice.ice_servers()?;
+    if let Some(skipped) = meshrtc_mesh::ice_servers::apply(&servers, &mut c.peer.ice).first() {
+        return Err(format!("--ice-server {skipped}"));
+    }
+    c.turn_tls = a.ice.turn_tls()?;
+    c.peer.ice.relay_only = a.ice_transport_policy == "relay";
+    if c.peer.ice.relay_only && c.peer.ice.turn_servers.is_empty() {
+        return Err("--ice-transport-policy relay needs a turn: or turns: --ice-server".into());
+    }
     c.bind = a.bind.clone();
     c.stun_urls = if a.no_stun {
         Vec::new()

@@ -16,6 +16,7 @@ mod dtls_flag;
 mod dtls_fragment;
 mod dtlsview;
 mod hexin;
+mod ice_server_args;
 mod ladder;
 mod lan;
 mod logging;

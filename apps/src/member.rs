@@ -82,10 +82,16 @@ pub struct MemberOptions {
     pub capture: Option<std::sync::Arc<dyn meshrtc_peer::tap::DatagramTap>>,
     /// Relay candidates only (`--ice-transport-policy relay`).
     pub relay_only: bool,
+    /// Host addresses behind mDNS names (`--mdns-hide`).
+    pub mdns_hide: bool,
     /// Room chat: stdin lines out, members' lines printed on stdout.
     pub chat: bool,
     /// DTLS versions (`--dtls`).
     pub dtls: meshrtc_peer::DtlsVersions,
+    /// STUN/TURN servers of our own (`--ice-server`), host names resolved.
+    pub ice_servers: Vec<meshrtc_mesh::signaling::protocol::IceServer>,
+    /// Whom to trust for `turns:` servers (`--turn-ca`).
+    pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// What one member saw of another.
@@ -333,8 +339,15 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
         cfg.tap = Some(tap.clone());
     }
     cfg.peer.ice.relay_only = o.relay_only;
+    cfg.mdns_hide = o.mdns_hide;
     cfg.chat = o.chat;
     cfg.peer.dtls_versions = o.dtls;
+    if let Some(skipped) =
+        meshrtc_mesh::ice_servers::apply(&o.ice_servers, &mut cfg.peer.ice).first()
+    {
+        return Err(format!("--ice-server {skipped}"));
+    }
+    cfg.turn_tls = o.turn_tls.clone();
     if o.layers >= 2 {
         // The full size for members whose estimate allows 250 kbit/s of
         // video, the half size for the others.

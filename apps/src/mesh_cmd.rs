@@ -115,6 +115,13 @@ pub struct JoinArgs {
     /// speaks it, else 1.2).
     #[arg(long, value_enum, value_name = "1.2|1.3|both", default_value = "both")]
     dtls: crate::dtls_flag::DtlsFlag,
+    /// STUN/TURN servers of our own, besides the room's.
+    #[command(flatten)]
+    ice: crate::ice_server_args::IceServerArgs,
+    /// Hide our host addresses behind random `<uuid>.local` names, as
+    /// browsers do, answering the members' mDNS queries for them.
+    #[arg(long)]
+    mdns_hide: bool,
 }
 
 /// `meshrtc demo`.
@@ -215,6 +222,13 @@ pub fn join(a: JoinArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (ice_servers, turn_tls) = match (a.ice.ice_servers(), a.ice.turn_tls()) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("meshrtc join: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = MemberOptions {
         server: a.server,
         server_trust,
@@ -239,8 +253,11 @@ pub fn join(a: JoinArgs) -> ExitCode {
         screen: a.screen,
         capture: None,
         relay_only: a.ice_transport_policy == "relay",
+        mdns_hide: a.mdns_hide,
         chat: a.chat,
         dtls: a.dtls.into(),
+        ice_servers,
+        turn_tls,
     };
     let mut opts = opts;
     let capture = match crate::capture::attach(a.capture.as_deref(), &opts.name, &mut opts.capture)
@@ -385,8 +402,11 @@ pub fn demo(a: DemoArgs) -> ExitCode {
                 .as_ref()
                 .map(|c| c.interface(&format!("member{}", k + 1))),
             relay_only: false,
+            mdns_hide: false,
             chat: false,
             dtls: a.dtls.into(),
+            ice_servers: Vec::new(),
+            turn_tls: None,
         };
         threads.push(std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()

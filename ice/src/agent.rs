@@ -85,6 +85,13 @@ pub struct IceConfig {
     /// host and server-reflexive candidates are neither signalled nor
     /// paired; host addresses serve only to reach the TURN servers.
     pub relay_only: bool,
+    /// TURN permissions are refreshed after this long (RFC 8656 §9: they
+    /// last 300 s; the default is 240 s). Shorter only to test a server
+    /// whose permissions were shortened (coturn `--permission-lifetime`).
+    pub turn_permission_refresh: Duration,
+    /// TURN channel bindings are refreshed after this long (§12: they last
+    /// 600 s; the default is 540 s).
+    pub turn_channel_refresh: Duration,
 }
 
 impl IceConfig {
@@ -120,6 +127,8 @@ impl IceConfig {
             software: None,
             turn_servers: Vec::new(),
             relay_only: false,
+            turn_permission_refresh: Duration::from_secs(240),
+            turn_channel_refresh: Duration::from_secs(540),
         }
     }
 }
@@ -247,6 +256,10 @@ pub struct IceStats {
     /// TURN allocations made anew after the server lost one (a 437 to a
     /// refresh, e.g. after the server restarted; RFC 8656 §8).
     pub relays_reallocated: u64,
+    /// Datagrams the owner sent from a relayed address whose allocation
+    /// is gone (on a pair the loss failed, before a new one is selected):
+    /// dropped, as there is no relay to carry them.
+    pub relay_lost_dropped: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).
@@ -473,6 +486,18 @@ impl IceAgent {
     /// Whether we are the controlling agent now.
     pub fn is_controlling(&self) -> bool {
         self.controlling
+    }
+
+    /// Takes the role the offer/answer exchange gives (RFC 8445 §6.1.1):
+    /// for a connection whose first offer was rolled back and that answers
+    /// the peer's offer instead. Pair priorities follow (§6.1.2.3); a
+    /// [`IceEvent::RoleChanged`] is raised when the role changes.
+    /// Not a role conflict: `role_switches` does not count it.
+    pub fn set_controlling(&mut self, controlling: bool) {
+        if self.controlling != controlling {
+            self.switch_role(controlling);
+            self.stats.role_switches -= 1;
+        }
     }
 
     /// Our tie-breaker.
@@ -734,8 +759,12 @@ impl IceAgent {
         self.set_state(IceState::New);
     }
 
-    /// Closes the agent: no more timers, and no transmits but the
-    /// deletion of each TURN allocation (RFC 8656 §8).
+    /// Closes the agent: no more timers and no transmits but those of the
+    /// deletion of each TURN allocation (RFC 8656 §8), a Refresh with
+    /// lifetime 0 retransmitted on the RFC 8489 §6.2.1 schedule until the
+    /// server answers it or it times out; keep feeding the servers' answers
+    /// to [`IceAgent::handle_relay_datagram`] and running the timers until
+    /// `poll_timeout` returns `None`.
     pub fn close(&mut self) {
         self.txns.clear();
         self.triggered.clear();
@@ -1621,6 +1650,9 @@ impl IceAgent {
     /// gathering deadline, nomination, consent checks and expiry.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.state == IceState::Closed {
+            // Only the deallocations (RFC 8656 §8) still have timers.
+            self.last_now = self.last_now.max(now);
+            self.closed_relays_timeout(now);
             return;
         }
         self.last_now = self.last_now.max(now);
@@ -1698,7 +1730,7 @@ impl IceAgent {
     /// When `handle_timeout` should be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.state == IceState::Closed {
-            return None;
+            return self.relays_poll_timeout();
         }
         let mut t: Option<Instant> = self.txns.values().map(|x| x.timer.deadline).min();
         let mut consider = |x: Instant| t = Some(t.map_or(x, |y| y.min(x)));

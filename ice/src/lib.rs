@@ -7,6 +7,8 @@
 //!   triggered checks, regular nomination, role conflicts, trickle per
 //!   RFC 8838, consent freshness per RFC 7675, ICE restart).
 //! - [`turn`]: a TURN client (RFC 8656) for relay candidates.
+//! - [`mdns`]: multicast DNS for `.local` candidates (a DNS message codec,
+//!   a resolver and a responder).
 //! - [`StunServer`]: a binding server for `meshrtc stun-server` and tests.
 //!
 //! Nothing in this crate touches a socket, a clock or a thread: time comes
@@ -15,6 +17,7 @@
 
 pub mod agent;
 pub mod candidate;
+pub mod mdns;
 pub mod server;
 pub mod stun;
 mod transaction;

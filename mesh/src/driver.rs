@@ -43,6 +43,15 @@
 //!   departures, tracks) wait in order in the task, up to
 //!   [`EVENT_QUEUE`] of them, beyond which the oldest is dropped and
 //!   counted too.
+//!
+//! The local network, as the peer driver does it
+//! ([`meshrtc_peer::driver`]): a member's `.local` candidates (trickled or
+//! in its description) are resolved by multicast DNS and handed to the
+//! node again with the address ([`MemberConfig::mdns`]); with gathered
+//! addresses the interfaces are watched, and a change binds the new
+//! addresses on every slot, drops the gone ones, and restarts ICE on every
+//! connection ([`MeshNode::local_addresses_changed`],
+//! [`MemberConfig::watch_addresses`]).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -51,7 +60,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::fair_input::FairInput;
-use meshrtc_peer::driver::spawn_reader;
+use meshrtc_peer::address_watch::{AddressWatch, ADDRESS_POLL};
+use meshrtc_peer::driver::{interface_addresses, spawn_reader, spawn_reader_until};
+use meshrtc_peer::mdns_service::MdnsService;
 use meshrtc_peer::tap::{DatagramTap, TapDirection, TapSecret};
 use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
@@ -59,7 +70,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest};
 use crate::signaling::client::{SignalingClient, SignalingError};
-use crate::signaling::protocol::{ClientMessage, ErrorCode, ServerMessage};
+use crate::signaling::protocol::{ClientMessage, ErrorCode, IceCandidateInit, ServerMessage};
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 use meshrtc_ice::TurnTransport;
@@ -102,6 +113,18 @@ pub struct MemberConfig {
     pub turn_tls: Option<Arc<rustls::ClientConfig>>,
     /// The room chat ([`MeshConfig::chat`], [`MemberHandle::send_chat`]).
     pub chat: bool,
+    /// Resolve members' `.local` candidates by multicast DNS
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.2).
+    pub mdns: bool,
+    /// With `bind` empty: watch the interfaces and restart ICE when an
+    /// address comes or goes.
+    pub watch_addresses: bool,
+    /// With `bind` empty: gather loopback addresses too.
+    pub loopback: bool,
+    /// Hide our host addresses behind random `.local` names in our
+    /// candidates, answering mDNS queries for them, as browsers do
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.1.1). Needs `mdns`.
+    pub mdns_hide: bool,
 }
 
 /// Hands a secret a mesh event carries to the tap.
@@ -135,6 +158,10 @@ impl MemberConfig {
             tap: None,
             turn_tls: None,
             chat: false,
+            mdns: true,
+            watch_addresses: true,
+            loopback: true,
+            mdns_hide: false,
         })
     }
 }
@@ -189,6 +216,14 @@ pub struct DriverCounters {
     /// Signaling messages the node made while the connection was being
     /// opened again, beyond [`HELD_SIGNALS`].
     pub signals_dropped: u64,
+    /// Members' `.local` candidates seen.
+    pub mdns_candidates: u64,
+    /// Of those, resolved and handed to the node.
+    pub mdns_resolved: u64,
+    /// Of those, not resolved (no answer, or mDNS unavailable).
+    pub mdns_unresolved: u64,
+    /// Changes of our interface addresses seen (each restarts ICE).
+    pub address_changes: u64,
 }
 
 /// Signaling messages held while the connection is being opened again.
@@ -358,10 +393,37 @@ pub async fn join(
 ) -> Result<(MemberHandle, mpsc::Receiver<MeshEvent>), DriverError> {
     let gathered = config.bind.is_empty();
     let ips = if gathered {
-        meshrtc_peer::driver::local_addresses()
+        let all = meshrtc_peer::driver::local_addresses();
+        let chosen: Vec<IpAddr> = all
+            .iter()
+            .copied()
+            .filter(|a| config.loopback || !a.is_loopback())
+            .collect();
+        if chosen.is_empty() {
+            all
+        } else {
+            chosen
+        }
     } else {
         config.bind.clone()
     };
+    let watch =
+        (gathered && config.watch_addresses).then(|| AddressWatch::new(&ips, config.loopback));
+    let mdns = config
+        .mdns
+        .then(|| {
+            let v4: Vec<std::net::Ipv4Addr> = interface_addresses()
+                .into_iter()
+                .filter_map(|a| match a {
+                    IpAddr::V4(a) => Some(a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect();
+            MdnsService::start(&v4)
+                .map_err(|e| tracing::debug!(error = %e, "mDNS unavailable"))
+                .ok()
+        })
+        .flatten();
     let mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = Vec::new();
     // The slot of each socket, for its reader's queue.
     let mut socket_slots: Vec<usize> = Vec::new();
@@ -389,7 +451,20 @@ pub async fn join(
         }
         slots.push(slot);
     }
-    let mut mesh = MeshConfig::new(&config.room, &config.name, config.peer.clone(), slots);
+    let mut peer = config.peer.clone();
+    let hide = config.mdns_hide && mdns.is_some();
+    if let (true, Some(mdns)) = (hide, &mdns) {
+        for ip in sockets.iter().map(|(a, _)| a.ip()) {
+            if peer.host_names.iter().any(|(a, _)| *a == ip) {
+                continue;
+            }
+            if let Some(name) = meshrtc_peer::driver::publish_hidden_name(mdns, ip) {
+                peer.host_names.push((ip, name));
+            }
+        }
+    }
+    let peer_hidden: Vec<IpAddr> = peer.host_names.iter().map(|(a, _)| *a).collect();
+    let mut mesh = MeshConfig::new(&config.room, &config.name, peer, slots);
     mesh.password = config.password.clone();
     mesh.send_video = config.send_video;
     mesh.send_audio = config.send_audio;
@@ -422,9 +497,22 @@ pub async fn join(
         inputs: in_tx,
         tls: config.turn_tls.clone(),
     };
+    let net = LocalNetwork {
+        mdns,
+        watch,
+        slots: socket_slots
+            .into_iter()
+            .zip(sockets.iter().map(|(a, _)| *a))
+            .collect(),
+        hide,
+        hidden: peer_hidden,
+        stops: Vec::new(),
+        slot_count,
+    };
     tokio::spawn(run(
         node,
         sockets,
+        net,
         turn,
         (sig, sig_rx, reconnect_to),
         in_rx,
@@ -446,9 +534,146 @@ pub async fn join(
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The member's view of the local network: mDNS, and the interface watch.
+struct LocalNetwork {
+    mdns: Option<MdnsService>,
+    watch: Option<AddressWatch>,
+    /// The slot of each bound address.
+    slots: Vec<(usize, SocketAddr)>,
+    /// Hide new addresses behind names too.
+    hide: bool,
+    /// The addresses hidden so far.
+    hidden: Vec<IpAddr>,
+    /// The stop switches of readers of sockets bound after the start.
+    stops: Vec<(SocketAddr, tokio::sync::oneshot::Sender<()>)>,
+    slot_count: usize,
+}
+
+/// A member's candidate resolved: (member, candidate with the address).
+type Resolved = (String, Option<IceCandidateInit>);
+
+impl LocalNetwork {
+    /// Names for bound addresses not hidden yet, published (when hiding).
+    fn hide_new_addresses(&mut self) -> Vec<(IpAddr, String)> {
+        let Some(mdns) = self.mdns.as_ref().filter(|_| self.hide) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (_, a) in &self.slots {
+            if self.hidden.contains(&a.ip()) {
+                continue;
+            }
+            if let Some(name) = meshrtc_peer::driver::publish_hidden_name(mdns, a.ip()) {
+                self.hidden.push(a.ip());
+                out.push((a.ip(), name));
+            }
+        }
+        out
+    }
+
+    /// Starts resolving the `.local` candidates a signaling message
+    /// carries (trickled, or in a description).
+    fn resolve_in(
+        &self,
+        m: &ServerMessage,
+        counters: &mut DriverCounters,
+        resolved: &mpsc::UnboundedSender<Resolved>,
+    ) {
+        let (from, found): (&str, Vec<IceCandidateInit>) = match m {
+            ServerMessage::Candidate {
+                from,
+                candidate: Some(c),
+            } if meshrtc_peer::candidate::mdns_name(&c.candidate).is_some() => {
+                (from.as_str(), vec![c.clone()])
+            }
+            ServerMessage::Offer { from, sdp } | ServerMessage::Answer { from, sdp } => (
+                from.as_str(),
+                meshrtc_peer::candidate::mdns_candidates(sdp)
+                    .into_iter()
+                    .map(|(_, line)| IceCandidateInit {
+                        candidate: line,
+                        sdp_mid: None,
+                        sdp_m_line_index: Some(0),
+                        username_fragment: None,
+                    })
+                    .collect(),
+            ),
+            _ => return,
+        };
+        for c in found {
+            counters.mdns_candidates += 1;
+            let Some(mdns) = self.mdns.clone() else {
+                counters.mdns_unresolved += 1;
+                continue;
+            };
+            let Some(name) = meshrtc_peer::candidate::mdns_name(&c.candidate) else {
+                continue;
+            };
+            let (from, resolved) = (from.to_string(), resolved.clone());
+            tokio::spawn(async move {
+                let ip = mdns.resolve(&name).await;
+                tracing::debug!(%name, ?ip, "mDNS candidate name");
+                let line =
+                    ip.and_then(|ip| meshrtc_peer::candidate::with_address(&c.candidate, ip));
+                let _ = resolved.send((
+                    from,
+                    line.map(|candidate| IceCandidateInit { candidate, ..c }),
+                ));
+            });
+        }
+    }
+
+    /// Lists the interfaces; on a change binds the new addresses on every
+    /// slot, drops the gone ones, and returns the addresses per slot now.
+    async fn poll_addresses(
+        &mut self,
+        sockets: &mut Vec<(SocketAddr, Arc<UdpSocket>)>,
+        inputs: &[mpsc::Sender<crate::fair_input::Datagram>],
+    ) -> Option<Vec<Vec<SocketAddr>>> {
+        let change = self.watch.as_mut()?.update(&interface_addresses())?;
+        tracing::debug!(?change, "local addresses changed: ICE restart");
+        sockets.retain(|(a, _)| !change.removed.contains(&a.ip()));
+        self.slots
+            .retain(|(_, a)| !change.removed.contains(&a.ip()));
+        self.stops
+            .retain(|(a, _)| !change.removed.contains(&a.ip()));
+        for slot in 0..self.slot_count {
+            for ip in &change.added {
+                let Ok(s) = UdpSocket::bind(SocketAddr::new(*ip, 0)).await else {
+                    continue;
+                };
+                let (Ok(a), Some(input)) = (s.local_addr(), inputs.get(slot)) else {
+                    continue;
+                };
+                let s = Arc::new(s);
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                spawn_reader_until(s.clone(), input.clone(), async move {
+                    let _ = stop_rx.await;
+                });
+                sockets.push((a, s));
+                self.slots.push((slot, a));
+                self.stops.push((a, stop_tx));
+            }
+        }
+        Some(
+            (0..self.slot_count)
+                .map(|slot| {
+                    self.slots
+                        .iter()
+                        .filter(|(s, _)| *s == slot)
+                        .map(|(_, a)| *a)
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
     mut node: MeshNode,
-    sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    mut net: LocalNetwork,
     turn: TurnStreamOpener,
     (mut sig, mut sig_rx, (server, trust)): (
         SignalingClient,
@@ -471,6 +696,10 @@ async fn run(
     // TURN over TCP/TLS: streams the node asked for, opened in tasks.
     let (opened_tx, mut opened_rx) = mpsc::channel::<(TurnStreamRequest, TurnStream)>(16);
     let mut streams: Vec<TurnStream> = Vec::new();
+    let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<Resolved>();
+    let mut poll = tokio::time::interval(ADDRESS_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watching = net.watch.is_some();
     let stopped = loop {
         while let Some(m) = node.poll_signal() {
             if reconnecting.is_some() {
@@ -537,7 +766,12 @@ async fn run(
                 Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
                     break format!("the room did not keep our place: {message}");
                 }
-                Some(m) => node.handle_signal(Instant::now(), m),
+                Some(m) => {
+                    if let Ok(mut s) = shared.lock() {
+                        net.resolve_in(&m, &mut s.counters, &resolved_tx);
+                    }
+                    node.handle_signal(Instant::now(), m)
+                }
                 // Media goes on without the server; take the place back on
                 // a new connection if the room keeps places.
                 None if node.resume_request().is_some() => {
@@ -597,6 +831,30 @@ async fn run(
                 }
                 None => break "left".to_string(),
             },
+            Some((from, candidate)) = resolved_rx.recv() => {
+                if let Ok(mut s) = shared.lock() {
+                    if candidate.is_some() {
+                        s.counters.mdns_resolved += 1;
+                    } else {
+                        s.counters.mdns_unresolved += 1;
+                    }
+                }
+                if let Some(c) = candidate {
+                    let m = ServerMessage::Candidate { from, candidate: Some(c) };
+                    node.handle_signal(Instant::now(), m);
+                }
+            }
+            _ = poll.tick(), if watching => {
+                if let Some(slots) = net.poll_addresses(&mut sockets, &turn.inputs).await {
+                    if let Ok(mut s) = shared.lock() {
+                        s.counters.address_changes += 1;
+                    }
+                    for (ip, name) in net.hide_new_addresses() {
+                        node.hide_host_address(ip, &name);
+                    }
+                    node.local_addresses_changed(Instant::now(), slots);
+                }
+            }
             // Events that wait for room are retried on the next turn (at
             // most 100 ms away).
             () = leave.notified() => break "left".to_string(),

@@ -98,6 +98,7 @@ use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
 mod chat;
+mod local_addresses;
 mod negotiation;
 mod resume;
 mod turn_streams;
@@ -315,8 +316,12 @@ pub struct MeshStats {
     pub glare_rollbacks: u64,
     /// Glare as the impolite side: the member's crossing offer ignored.
     pub glare_ignored: u64,
-    /// ICE restarts we asked for (a connection went Disconnected).
+    /// ICE restarts we asked for (a connection went Disconnected, or our
+    /// addresses changed).
     pub ice_restarts: u64,
+    /// Changes of our own addresses the owner reported
+    /// ([`MeshNode::local_addresses_changed`]).
+    pub address_changes: u64,
     /// Times our place in the room was taken back after the signaling
     /// connection dropped (`resume`, answered by a `welcome`).
     pub signaling_resumes: u64,
@@ -431,6 +436,7 @@ pub struct MeshNode {
     glare_rollbacks: u64,
     glare_ignored: u64,
     ice_restarts: u64,
+    address_changes: u64,
     ice_servers_skipped: u64,
     /// The `resume` token of the last `welcome`.
     resume_token: Option<String>,
@@ -500,6 +506,7 @@ impl MeshNode {
             glare_rollbacks: 0,
             glare_ignored: 0,
             ice_restarts: 0,
+            address_changes: 0,
             ice_servers_skipped: 0,
             resume_token: None,
             signaling_resumes: 0,
@@ -1330,6 +1337,7 @@ impl MeshNode {
             glare_rollbacks: self.glare_rollbacks,
             glare_ignored: self.glare_ignored,
             ice_restarts: self.ice_restarts,
+            address_changes: self.address_changes,
             ice_servers_skipped: self.ice_servers_skipped,
             signaling_resumes: self.signaling_resumes,
             ice_servers_renewed: self.ice_servers_renewed,

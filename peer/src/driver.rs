@@ -7,6 +7,15 @@
 //! resolve is skipped: gathering then ends at its deadline), and runs the
 //! connection in a task. The returned [`PeerHandle`] sends commands;
 //! events arrive on its channel.
+//!
+//! Two things about the local network happen here rather than in the
+//! sans-IO connection: remote mDNS `.local` candidates are resolved by
+//! multicast ([`crate::mdns_service`]) and handed in again with the
+//! address, and, when the addresses were gathered (`bind` empty), the
+//! interface list is watched ([`crate::address_watch`]): a new address is
+//! bound and gathered and ICE restarts ([`PeerConnection::restart_ice`]:
+//! the owner answers the [`PeerEvent::NegotiationNeeded`] that follows
+//! with a new offer), a gone one's socket is dropped.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -15,8 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::address_watch::{AddressWatch, ADDRESS_POLL};
 use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType};
 use crate::frame::PacketizedFrame;
+use crate::mdns_service::MdnsService;
 use crate::tap::{DatagramTap, TapDirection, TapSecret};
 use crate::turn_stream::TurnStream;
 use crate::Transmit;
@@ -44,6 +55,18 @@ pub struct DriverConfig {
     /// Whom to trust for TURN over TLS (`turns:` servers in
     /// `peer.ice.turn_servers`); without it those servers are left out.
     pub turn_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Resolve remote `.local` candidates by multicast DNS
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.2).
+    pub mdns: bool,
+    /// With `bind` empty: watch the interfaces and restart ICE when an
+    /// address comes or goes ([`crate::address_watch`]).
+    pub watch_addresses: bool,
+    /// With `bind` empty: gather loopback addresses too.
+    pub loopback: bool,
+    /// Hide our host addresses behind random `.local` names in our
+    /// candidates, answering mDNS queries for them, as browsers do
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.1.1). Needs `mdns`.
+    pub mdns_hide: bool,
 }
 
 impl DriverConfig {
@@ -56,8 +79,39 @@ impl DriverConfig {
             resolve_timeout: Duration::from_secs(2),
             tap: None,
             turn_tls: None,
+            mdns: true,
+            watch_addresses: true,
+            loopback: true,
+            mdns_hide: false,
         }
     }
+}
+
+/// A random `<uuid>.local` name for `ip`, published on `mdns` (the OS
+/// gives the randomness; `None` without it).
+pub fn publish_hidden_name(mdns: &MdnsService, ip: IpAddr) -> Option<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).ok()?;
+    let name = meshrtc_ice::mdns::random_local_name(bytes);
+    mdns.publish(&name, ip);
+    Some(name)
+}
+
+/// What the driver itself did about the local network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Remote `.local` candidates seen (trickled or in a description).
+    pub mdns_candidates: u64,
+    /// Of those, resolved and handed to the connection.
+    pub mdns_resolved: u64,
+    /// Of those, not resolved (no answer, or mDNS unavailable).
+    pub mdns_unresolved: u64,
+    /// Interface address changes seen (each restarts ICE).
+    pub address_changes: u64,
+    /// Addresses bound after the start.
+    pub addresses_added: u64,
+    /// Addresses whose socket was dropped because they went.
+    pub addresses_removed: u64,
 }
 
 /// Why the driver could not start.
@@ -131,7 +185,19 @@ pub type Received = (SocketAddr, SocketAddr, Vec<u8>);
 /// address to `tx`. The task, and with it its hold on the socket, ends when
 /// the receiving side of `tx` is dropped.
 pub fn spawn_reader(socket: Arc<UdpSocket>, tx: mpsc::Sender<Received>) {
+    spawn_reader_until(socket, tx, std::future::pending());
+}
+
+/// [`spawn_reader`] that also ends when `stop` completes (the address the
+/// socket is bound to went away).
+pub fn spawn_reader_until(
+    socket: Arc<UdpSocket>,
+    tx: mpsc::Sender<Received>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     tokio::spawn(async move {
+        let stop = stop;
+        tokio::pin!(stop);
         let Ok(local) = socket.local_addr() else {
             return;
         };
@@ -140,6 +206,7 @@ pub fn spawn_reader(socket: Arc<UdpSocket>, tx: mpsc::Sender<Received>) {
             let r = tokio::select! {
                 r = socket.recv_from(&mut buf) => r,
                 _ = tx.closed() => return,
+                () = &mut stop => return,
             };
             match r {
                 Ok((n, from)) => {
@@ -173,6 +240,16 @@ pub fn local_ipv4_addresses() -> Vec<IpAddr> {
 /// deprecated, tentative or failed, per `/proc/net/if_inet6`). IPv4 first;
 /// `127.0.0.1` when there is nothing else.
 pub fn local_addresses() -> Vec<IpAddr> {
+    let mut v = interface_addresses();
+    if v.is_empty() {
+        v.push(IpAddr::from([127, 0, 0, 1]));
+    }
+    v
+}
+
+/// [`local_addresses`] without the `127.0.0.1` stand-in when there is none
+/// (what [`crate::address_watch`] compares).
+pub fn interface_addresses() -> Vec<IpAddr> {
     let flags = ipv6_flags(&std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default());
     let mut v: Vec<IpAddr> = if_addrs::get_if_addrs()
         .map(|list| {
@@ -185,9 +262,6 @@ pub fn local_addresses() -> Vec<IpAddr> {
                 .collect()
         })
         .unwrap_or_default();
-    if v.is_empty() {
-        v.push(IpAddr::from([127, 0, 0, 1]));
-    }
     // IPv4 sorts before IPv6.
     v.sort();
     v.dedup();
@@ -240,6 +314,7 @@ enum Command {
     SendFrame(String, Arc<PacketizedFrame>),
     RequestKeyframe(String),
     Stats(oneshot::Sender<PeerStats>),
+    NetworkStats(oneshot::Sender<NetworkStats>),
     SendingMids(oneshot::Sender<Vec<(String, MediaKind)>>),
     LocalDescription(oneshot::Sender<Option<String>>),
     Close,
@@ -332,6 +407,12 @@ impl PeerHandle {
         self.ask(Command::Stats).await
     }
 
+    /// What the driver did about the local network (mDNS, address
+    /// changes).
+    pub async fn network_stats(&self) -> Result<NetworkStats, DriverError> {
+        self.ask(Command::NetworkStats).await
+    }
+
     /// The mids we send on.
     pub async fn sending_mids(&self) -> Result<Vec<(String, MediaKind)>, DriverError> {
         self.ask(Command::SendingMids).await
@@ -369,10 +450,37 @@ pub async fn spawn(
 ) -> Result<(PeerHandle, mpsc::UnboundedReceiver<PeerEvent>), DriverError> {
     let gathered = config.bind.is_empty();
     let ips = if gathered {
-        local_addresses()
+        let all = local_addresses();
+        let chosen: Vec<IpAddr> = all
+            .iter()
+            .copied()
+            .filter(|a| config.loopback || !a.is_loopback())
+            .collect();
+        if chosen.is_empty() {
+            all
+        } else {
+            chosen
+        }
     } else {
         config.bind.clone()
     };
+    let watch =
+        (gathered && config.watch_addresses).then(|| AddressWatch::new(&ips, config.loopback));
+    let mdns = config
+        .mdns
+        .then(|| {
+            let v4: Vec<std::net::Ipv4Addr> = interface_addresses()
+                .into_iter()
+                .filter_map(|a| match a {
+                    IpAddr::V4(a) => Some(a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect();
+            MdnsService::start(&v4)
+                .map_err(|e| tracing::debug!(error = %e, "mDNS unavailable"))
+                .ok()
+        })
+        .flatten();
     let mut sockets = Vec::new();
     for ip in ips {
         let addr = SocketAddr::new(ip, 0);
@@ -388,6 +496,17 @@ pub async fn spawn(
         return Err(DriverError::NoAddress);
     }
     let local_addrs: Vec<SocketAddr> = sockets.iter().filter_map(|s| s.local_addr().ok()).collect();
+    let hide = config.mdns_hide && mdns.is_some();
+    if let (true, Some(mdns)) = (hide, &mdns) {
+        for a in &local_addrs {
+            if config.peer.host_names.iter().any(|(ip, _)| *ip == a.ip()) {
+                continue;
+            }
+            if let Some(name) = publish_hidden_name(mdns, a.ip()) {
+                config.peer.host_names.push((a.ip(), name));
+            }
+        }
+    }
     config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
     let stream_servers: Vec<(SocketAddr, TurnTransport)> = config
         .peer
@@ -434,7 +553,21 @@ pub async fn spawn(
     // Every event of this connection carries its local addresses (issue 21).
     let span = tracing::debug_span!("connection", local = ?local_addrs);
     tokio::spawn(tracing::Instrument::instrument(
-        run(pc, sockets, streams, cmd_rx, in_rx, ev_tx, config.tap),
+        run(
+            pc,
+            sockets,
+            streams,
+            cmd_rx,
+            (in_rx, in_tx),
+            ev_tx,
+            config.tap,
+            LocalNetwork {
+                mdns,
+                watch,
+                hide,
+                stats: NetworkStats::default(),
+            },
+        ),
         span,
     ));
     Ok((
@@ -450,19 +583,111 @@ async fn send_out(t: Transmit, udp: &[(SocketAddr, Arc<UdpSocket>)], streams: &[
     crate::turn_stream::send_transmit(t.src, t.dst, t.payload, udp, streams).await;
 }
 
+/// The driver's view of the local network: mDNS, and the interface watch.
+struct LocalNetwork {
+    mdns: Option<MdnsService>,
+    watch: Option<AddressWatch>,
+    /// Hide new addresses behind names too.
+    hide: bool,
+    stats: NetworkStats,
+}
+
+impl LocalNetwork {
+    /// Resolves the `.local` candidate `line` in a task; the candidate
+    /// with the address comes back on `resolved` (`None`: not resolved).
+    fn resolve(&mut self, line: &str, resolved: &mpsc::UnboundedSender<Option<String>>) {
+        let Some(name) = crate::candidate::mdns_name(line) else {
+            return;
+        };
+        self.stats.mdns_candidates += 1;
+        let Some(mdns) = self.mdns.clone() else {
+            self.stats.mdns_unresolved += 1;
+            return;
+        };
+        let (line, resolved) = (line.to_string(), resolved.clone());
+        tokio::spawn(async move {
+            let ip = mdns.resolve(&name).await;
+            tracing::debug!(%name, ?ip, "mDNS candidate name");
+            let _ = resolved.send(ip.and_then(|ip| crate::candidate::with_address(&line, ip)));
+        });
+    }
+}
+
+/// A socket bound to a local address, and the switch that stops its reader.
+type Bound = (SocketAddr, Arc<UdpSocket>, Option<oneshot::Sender<()>>);
+
+/// The interfaces changed: binds and gathers the new addresses, drops the
+/// gone ones' sockets, and restarts ICE.
+fn apply_address_change(
+    pc: &mut PeerConnection,
+    net: &mut LocalNetwork,
+    bound: &mut Vec<Bound>,
+    input: &mpsc::Sender<Received>,
+) {
+    let Some(watch) = &mut net.watch else {
+        return;
+    };
+    let Some(change) = watch.update(&interface_addresses()) else {
+        return;
+    };
+    tracing::debug!(?change, "local addresses changed: ICE restart");
+    net.stats.address_changes += 1;
+    bound.retain(|(a, _, _)| {
+        let gone = change.removed.contains(&a.ip());
+        net.stats.addresses_removed += u64::from(gone);
+        !gone
+    });
+    for ip in &change.added {
+        let Ok(std_socket) = std::net::UdpSocket::bind(SocketAddr::new(*ip, 0)) else {
+            continue;
+        };
+        let socket = std_socket
+            .set_nonblocking(true)
+            .and_then(|()| UdpSocket::from_std(std_socket));
+        let Ok(socket) = socket else {
+            continue;
+        };
+        let Ok(addr) = socket.local_addr() else {
+            continue;
+        };
+        let socket = Arc::new(socket);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        spawn_reader_until(socket.clone(), input.clone(), async move {
+            let _ = stop_rx.await;
+        });
+        if let (true, Some(mdns)) = (net.hide, &net.mdns) {
+            if let Some(name) = publish_hidden_name(mdns, addr.ip()) {
+                pc.hide_host_address(addr.ip(), &name);
+            }
+        }
+        pc.add_local_address(addr);
+        bound.push((addr, socket, Some(stop_tx)));
+        net.stats.addresses_added += 1;
+    }
+    pc.restart_ice();
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
     mut pc: PeerConnection,
     sockets: Vec<Arc<UdpSocket>>,
     streams: Vec<TurnStream>,
     mut cmds: mpsc::UnboundedReceiver<Command>,
-    mut input: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
+    (mut input, input_tx): (mpsc::Receiver<Received>, mpsc::Sender<Received>),
     events: mpsc::UnboundedSender<PeerEvent>,
     tap: Option<Arc<dyn DatagramTap>>,
+    mut net: LocalNetwork,
 ) {
-    let local: Vec<(SocketAddr, Arc<UdpSocket>)> = sockets
+    let mut bound: Vec<Bound> = sockets
         .iter()
-        .filter_map(|s| Some((s.local_addr().ok()?, s.clone())))
+        .filter_map(|s| Some((s.local_addr().ok()?, s.clone(), None)))
         .collect();
+    let mut local: Vec<(SocketAddr, Arc<UdpSocket>)> =
+        bound.iter().map(|(a, s, _)| (*a, s.clone())).collect();
+    let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<Option<String>>();
+    let mut poll = tokio::time::interval(ADDRESS_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watching = net.watch.is_some();
     loop {
         // Drain what the connection has for us.
         while let Some(t) = pc.poll_transmit() {
@@ -509,10 +734,26 @@ async fn run(
                         let _ = tx.send(pc.create_answer(now));
                     }
                     Some(Command::SetRemote(kind, sdp, tx)) => {
-                        let _ = tx.send(pc.set_remote_description(now, kind, &sdp));
+                        let r = pc.set_remote_description(now, kind, &sdp);
+                        if r.is_ok() {
+                            for (_, line) in crate::candidate::mdns_candidates(&sdp) {
+                                net.resolve(&line, &resolved_tx);
+                            }
+                        }
+                        let _ = tx.send(r);
                     }
                     Some(Command::AddCandidate(c, tx)) => {
-                        let _ = tx.send(pc.add_remote_candidate(now, c.as_deref()));
+                        // A `.local` name goes to the connection (which
+                        // skips it) and, once resolved, again with its
+                        // address.
+                        let r = pc.add_remote_candidate(now, c.as_deref());
+                        if let (Ok(()), Some(line)) = (&r, &c) {
+                            net.resolve(line, &resolved_tx);
+                        }
+                        let _ = tx.send(r);
+                    }
+                    Some(Command::NetworkStats(tx)) => {
+                        let _ = tx.send(net.stats);
                     }
                     Some(Command::SendFrame(mid, f)) => {
                         let _ = pc.send_frame(now, &mid, &f);
@@ -535,6 +776,17 @@ async fn run(
                     tap.datagram(TapDirection::Received, from, to, &data);
                 }
                 pc.handle_datagram(Instant::now(), from, to, &data);
+            }
+            Some(line) = resolved_rx.recv() => match line {
+                Some(line) => {
+                    net.stats.mdns_resolved += 1;
+                    let _ = pc.add_remote_candidate(Instant::now(), Some(&line));
+                }
+                None => net.stats.mdns_unresolved += 1,
+            },
+            _ = poll.tick(), if watching => {
+                apply_address_change(&mut pc, &mut net, &mut bound, &input_tx);
+                local = bound.iter().map(|(a, s, _)| (*a, s.clone())).collect();
             }
             _ = sleep => {
                 pc.handle_timeout(Instant::now());

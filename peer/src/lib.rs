@@ -8,21 +8,26 @@
 //! ([`candidate`]).
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub mod address_watch;
 pub mod candidate;
 pub mod connection;
 pub mod demux;
 #[cfg(feature = "tokio")]
 pub mod driver;
 pub mod frame;
+#[cfg(feature = "tokio")]
+pub mod mdns_service;
 pub mod tap;
 #[cfg(feature = "tokio")]
 pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{
-    ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload, DtlsState,
-    InboundStats, LocalCandidate, OutboundStats, PeerConfig, PeerConnection, PeerError, PeerEvent,
-    PeerStats, SdpType, SignalingState, SrtpKeyLog, TransceiverInfo, Transmit,
+    ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataChannelState,
+    DataChannelStats, DataPayload, DtlsState, InboundStats, LocalCandidate, OutboundStats,
+    PeerConfig, PeerConnection, PeerError, PeerEvent, PeerStats, SdpType, SignalingState,
+    SrtpKeyLog, TransceiverInfo, Transmit,
 };
 pub use frame::{PacketizedFrame, ReceivedFrame};
 /// Which DTLS versions a connection speaks ([`PeerConfig::dtls_versions`]).

@@ -665,3 +665,55 @@ fn probes_of_an_application_limited_sender_are_made_of_rtx_padding() {
     assert!(a.padding_not_sent >= 5, "{a:?}");
     assert!(target_without < target, "{target_without} vs {target}");
 }
+
+#[test]
+fn a_dropped_first_client_hello_is_sent_again_after_50_ms_not_the_servers_500() {
+    // The peer's DTLS server is not up when our first ClientHello comes
+    // (Firefox as offerer, issue 17): that datagram is lost.
+    let (mut now, mut a, mut b) = sides();
+    let (offer_to, answer_from) = (&mut a, &mut b);
+    let offer = offer_to.pc.create_offer(now).unwrap();
+    answer_from
+        .pc
+        .set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = answer_from.pc.create_answer(now).unwrap();
+    offer_to
+        .pc
+        .set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    // b answered: it is the DTLS client. Its first handshake datagram
+    // (content type 22) to a is dropped.
+    let mut dropped: Option<Instant> = None;
+    let mut connected = None;
+    for _ in 0..200 {
+        while let Some(t) = b.pc.poll_transmit() {
+            if t.payload.first() == Some(&22) && dropped.is_none() {
+                dropped = Some(now);
+                continue;
+            }
+            a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+        }
+        deliver(now, &mut a, &mut b);
+        if connected.is_none() && a.pc.is_connected() && b.pc.is_connected() {
+            connected = Some(now);
+            break;
+        }
+        let next = [a.pc.poll_timeout(), b.pc.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap();
+        now = next.max(now).min(now + Duration::from_millis(5));
+        a.pc.handle_timeout(now);
+        b.pc.handle_timeout(now);
+    }
+    let lost_at = dropped.expect("a ClientHello was sent");
+    let took = connected.expect("connected").duration_since(lost_at);
+    assert!(
+        took >= Duration::from_millis(50) && took < Duration::from_millis(60),
+        "{took:?}"
+    );
+    assert_eq!(b.pc.stats().dtls_role, Some("client"));
+    assert_eq!(b.pc.stats().dtls.unwrap().retransmissions, 1);
+}

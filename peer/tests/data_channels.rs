@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use meshrtc_peer::{
-    ConnectionState, DataChannelId, DataChannelOptions, DataPayload, PeerConfig, PeerConnection,
-    PeerError, PeerEvent, SdpType,
+    ConnectionState, DataChannelId, DataChannelOptions, DataChannelState, DataPayload, PeerConfig,
+    PeerConnection, PeerError, PeerEvent, SdpType,
 };
 use meshrtc_sdp::negotiate::MediaKind;
 use pair::{drain, Side};
@@ -224,6 +224,30 @@ fn sizes_both_ways(offerer_is_dtls_client: bool) {
     assert_eq!(messages(&s.a, b2a_at_a), sent_ba);
     // Nothing left buffered.
     assert_eq!(s.a.pc.buffered_amount(s.a2b), 0);
+    // The stats count them (W3C RTCDataChannelStats).
+    let bytes: u64 = sizes.iter().map(|&l| (l + l / 2 * 2) as u64).sum();
+    let sent = s.a.pc.stats().data_channels;
+    let a2b = sent.iter().find(|c| c.id == s.a2b).unwrap();
+    assert_eq!(
+        (
+            a2b.state,
+            a2b.messages_sent,
+            a2b.bytes_sent,
+            a2b.buffered_amount
+        ),
+        (DataChannelState::Open, n as u64, bytes, 0)
+    );
+    let got = s.b.pc.stats().data_channels;
+    let at_b = got.iter().find(|c| c.id == a2b_at_b).unwrap();
+    assert_eq!(
+        (
+            at_b.label.as_str(),
+            at_b.messages_received,
+            at_b.bytes_received
+        ),
+        ("a2b", n as u64, bytes)
+    );
+    assert_eq!(at_b.messages_sent, 0);
 }
 
 #[test]
@@ -302,6 +326,25 @@ fn ten_megabytes_ordered_reliable_arrive_with_the_same_hash() {
     let mut s = data_only_session(false, &mut net);
     let took = transfer(&mut s, &mut net, 10 * 1024 * 1024, 64 * 1024);
     eprintln!("10 MB in {took:?} of simulated time");
+}
+
+#[test]
+fn the_test_drop_hook_loses_sctp_packets_both_ways_and_sctp_recovers() {
+    let mut net = Lossy::none();
+    let mut s = data_only_session(false, &mut net);
+    // Every 3rd SCTP packet out of `a`, every 5th into it.
+    s.a.pc.set_sctp_test_drop(3, 5);
+    transfer(&mut s, &mut net, 512 * 1024, 16 * 1024);
+    let dropped = s.a.pc.sctp_test_dropped();
+    let sctp = s.a.pc.stats().sctp.unwrap();
+    assert!(dropped > 100, "{dropped} dropped");
+    assert!(sctp.retransmissions > 0, "{sctp:?}");
+    assert_eq!(sctp.cwnd_overruns, 0);
+    assert_eq!(net.dropped, 0, "only the hook dropped");
+    // Off again: nothing more is dropped.
+    s.a.pc.set_sctp_test_drop(0, 0);
+    transfer(&mut s, &mut net, 2 * 1024 * 1024, 64 * 1024);
+    assert_eq!(s.a.pc.sctp_test_dropped(), dropped);
 }
 
 #[test]
@@ -448,6 +491,13 @@ fn closed_channel_closes_on_both_sides_and_a_new_one_opens() {
     // What was queued before the close arrived first.
     assert_eq!(messages(&s.b, a2b_at_b), [DataPayload::Text("last".into())]);
     assert_eq!(s.a.pc.data_channels().len(), 1);
+    // The closed channel's last counters stay in the stats.
+    let stats = s.a.pc.stats().data_channels;
+    let gone = stats.iter().find(|c| c.id == a2b).unwrap();
+    assert_eq!(
+        (gone.state, gone.messages_sent, gone.bytes_sent),
+        (DataChannelState::Closed, 1, 4)
+    );
     // Reopen under the same label: a new handle, data flows again.
     s.b.events.clear();
     let again =
@@ -525,6 +575,44 @@ fn peers_max_message_size_is_respected() {
     run_until(&mut now, &mut a, &mut b, &mut net, 3000, |_, b| {
         incoming(b, "c").is_some_and(|id| messages(b, id).len() == 1)
     });
+}
+
+#[test]
+fn a_message_above_our_max_message_size_is_dropped_and_counted_and_the_channel_goes_on() {
+    let mut now = Instant::now();
+    let mut a = side(1, 4301, now);
+    let mut b = side(2, 4302, now);
+    let mut net = Lossy::none();
+    let ch =
+        a.pc.create_data_channel(now, "c", DataChannelOptions::default())
+            .unwrap();
+    // `a` is told `b` takes 1 MiB; `b` announced (and enforces) 256 KiB.
+    negotiate(now, &mut a, &mut b, false, |s| {
+        s.replace("a=max-message-size:262144", "a=max-message-size:1048576")
+    });
+    run_until(&mut now, &mut a, &mut b, &mut net, 3000, |a, _| {
+        opens(a).iter().any(|o| o.0 == ch)
+    });
+    a.pc.send_data(now, ch, &DataPayload::Binary(pattern(512 * 1024, 3)))
+        .unwrap();
+    a.pc.send_data(now, ch, &DataPayload::Binary(pattern(256 * 1024, 4)))
+        .unwrap();
+    a.pc.send_data(now, ch, &DataPayload::Text("after".into()))
+        .unwrap();
+    run_until(&mut now, &mut a, &mut b, &mut net, 5000, |_, b| {
+        incoming(b, "c").is_some_and(|id| messages(b, id).len() == 2)
+    });
+    let at_b = incoming(&b, "c").unwrap();
+    assert_eq!(
+        messages(&b, at_b),
+        [
+            DataPayload::Binary(pattern(256 * 1024, 4)),
+            DataPayload::Text("after".into())
+        ]
+    );
+    let stats = b.pc.stats();
+    assert_eq!(stats.sctp.unwrap().oversized_messages, 1);
+    assert!(b.pc.is_connected() && a.pc.is_connected());
 }
 
 #[test]

@@ -305,3 +305,41 @@ fn our_subsequent_offer_keeps_the_header_extension_ids_firefox_chose() {
         .iter()
         .any(|a| matches!(a, Attribute::Extmap { id: 3, uri, .. } if uri == "urn:ietf:params:rtp-hdrext:sdes:mid")));
 }
+
+/// `(payload type, encoding)` of each m-line's rtpmaps.
+fn rtpmaps(sdp: &str) -> Vec<Vec<(u8, String)>> {
+    SessionDescription::parse(sdp)
+        .unwrap()
+        .media
+        .iter()
+        .map(|m| {
+            m.attributes
+                .iter()
+                .filter_map(|a| match a {
+                    Attribute::Rtpmap { pt, encoding, .. } => Some((*pt, encoding.to_string())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn our_subsequent_offer_keeps_the_payload_types_firefox_chose() {
+    let (mut pc, answer, now) = answered(&offer());
+    // Answered with Firefox's numbers: Opus 109, VP8 120 with RTX 124.
+    let agreed = rtpmaps(&answer);
+    assert!(agreed.contains(&vec![(109, "opus".into())]), "{agreed:?}");
+    let video = vec![(120, "VP8".to_string()), (124, "rtx".to_string())];
+    assert!(agreed.contains(&video), "{agreed:?}");
+    // Our own offer later (a screen track added) keeps them on the current
+    // m-lines and uses them on the new one (ours would be 111, 96, 97:
+    // a changed number restarted our stream and Firefox lost it).
+    pc.add_transceiver(MediaKind::Video, true, false);
+    let ours = pc.create_offer(now).unwrap();
+    let offered = rtpmaps(&ours);
+    assert_eq!(offered.len(), 3, "{ours}");
+    assert_eq!(&offered[..2], &agreed[..], "{ours}");
+    assert_eq!(offered[2], video, "{ours}");
+    assert!(ours.contains("a=fmtp:124 apt=120"), "{ours}");
+}

@@ -439,3 +439,143 @@ fn an_ice_restart_changes_both_sides_credentials_and_media_never_stops() {
     assert_same_transport(&a);
     assert_same_transport(&b);
 }
+
+#[test]
+fn a_crossing_offer_implicitly_rolls_back_the_polite_sides_offer_which_is_offered_again_after() {
+    let (mut now, mut a, mut b, _) = connected();
+    let b_before = b.pc.transceivers();
+    let a_new = a.pc.add_transceiver(MediaKind::Video, true, true);
+    let b_new = b.pc.add_transceiver(MediaKind::Video, true, true);
+    let offer_a = a.pc.create_offer(now).unwrap();
+    let offer_b = b.pc.create_offer(now).unwrap();
+    assert_eq!(mids_of(&offer_b).len(), 3);
+    drain(&mut b);
+    let events_before = b.events.len();
+    // b is polite: the peer's offer rolls its own back in the same call
+    // (W3C setRemoteDescription(offer) in have-local-offer).
+    assert!(b.pc.set_remote_offer_with_rollback(now, &offer_a).unwrap());
+    assert_eq!(b.pc.signaling_state(), SignalingState::HaveRemoteOffer);
+    assert_eq!(b.pc.stats().implicit_rollbacks, 1);
+    // Our offer is gone: the local description is the current one again.
+    assert_eq!(mids_of(&b.pc.local_description().unwrap()).len(), 2);
+    // The transceivers as before our offer: the old ones unchanged, ours
+    // off its m-line (renamed: a's new m-line took its mid), and one for
+    // a's new m-line.
+    let after = b.pc.transceivers();
+    assert_eq!(&after[..b_before.len()], &b_before[..]);
+    let ours = &after[b_before.len()];
+    assert_eq!((ours.mline, ours.send), (None, true));
+    assert_ne!(ours.mid.as_deref(), Some(a_new.as_str()));
+    assert!(after
+        .iter()
+        .any(|t| t.mid.as_deref() == Some(a_new.as_str()) && t.receive));
+    drain(&mut b);
+    // No negotiation-needed while the peer's offer is outstanding.
+    assert!(!b.events[events_before..]
+        .iter()
+        .any(|e| matches!(e, PeerEvent::NegotiationNeeded)));
+    let answer = b.pc.create_answer(now).unwrap();
+    assert_eq!(
+        mids_of(&answer)
+            .into_iter()
+            .map(|m| m.0)
+            .collect::<Vec<_>>(),
+        ["0", "1", a_new.as_str()]
+    );
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    // Stable again: now b's change needs an offer, and it is made.
+    drain(&mut b);
+    assert!(b.events[events_before..]
+        .iter()
+        .any(|e| matches!(e, PeerEvent::NegotiationNeeded)));
+    assert!(b.pc.negotiation_needed());
+    let renamed = b.pc.transceivers()[b_before.len()].mid.clone().unwrap();
+    assert_ne!(renamed, b_new);
+    let (offer, _) = renegotiate(now, &mut b, &mut a);
+    assert_eq!(mids_of(&offer).len(), 4);
+    let (ma, mb) = (a.events.len(), b.events.len());
+    send_video(&mut now, &mut a, &mut b, &["0", &a_new], &["0", &renamed]);
+    assert_eq!(frames_on(&b, &a_new, mb), 10);
+    assert_eq!(frames_on(&a, &renamed, ma), 10);
+    assert_same_transport(&a);
+    assert_same_transport(&b);
+}
+
+#[test]
+fn an_offer_with_rollback_in_the_stable_state_is_a_plain_remote_offer() {
+    let (mut now, mut a, mut b, _) = connected();
+    let new = a.pc.add_transceiver(MediaKind::Video, true, true);
+    let offer = a.pc.create_offer(now).unwrap();
+    assert!(!b.pc.set_remote_offer_with_rollback(now, &offer).unwrap());
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    assert_eq!(b.pc.stats().implicit_rollbacks, 0);
+    let mb = b.events.len();
+    send_video(&mut now, &mut a, &mut b, &[&new], &[]);
+    assert_eq!(frames_on(&b, &new, mb), 10);
+    assert_eq!(b.pc.signaling_state(), SignalingState::Stable);
+}
+
+#[test]
+fn a_bad_offer_after_an_implicit_rollback_leaves_the_rollback_in_place() {
+    let (mut now, mut a, mut b, _) = connected();
+    let before = b.pc.transceivers();
+    b.pc.add_transceiver(MediaKind::Audio, true, true);
+    b.pc.create_offer(now).unwrap();
+    drain(&mut b);
+    let from = b.events.len();
+    // An offer that drops m-lines of the call is refused (RFC 8829 §5.10)
+    // after our offer was rolled back.
+    let (_, mut lone, _) = sides();
+    let bad = lone.pc.create_offer(now).unwrap();
+    let e = b.pc.set_remote_offer_with_rollback(now, &bad);
+    assert!(e.is_err(), "{e:?}");
+    assert_eq!(b.pc.signaling_state(), SignalingState::Stable);
+    assert_eq!(&b.pc.transceivers()[..before.len()], &before[..]);
+    assert_eq!(b.pc.transceivers()[before.len()].mline, None);
+    assert_eq!(mids_of(&b.pc.local_description().unwrap()).len(), 2);
+    // Our change still waits for an offer, and the call goes on.
+    drain(&mut b);
+    assert!(b.pc.negotiation_needed());
+    assert!(b.events[from..]
+        .iter()
+        .any(|e| matches!(e, PeerEvent::NegotiationNeeded)));
+    send_video(&mut now, &mut a, &mut b, &["0"], &["0"]);
+    assert_eq!(frames_on(&b, "0", from), 10);
+    let (offer, _) = renegotiate(now, &mut b, &mut a);
+    assert_eq!(mids_of(&offer).len(), 3);
+    assert_same_transport(&b);
+}
+
+#[test]
+fn first_offers_that_cross_are_resolved_by_an_implicit_rollback_and_the_answerer_is_ice_controlled()
+{
+    let (mut now, mut a, mut b) = sides();
+    // Both make a first offer at once (a call both sides start).
+    b.pc.add_transceiver(MediaKind::Audio, true, true);
+    let offer_a = a.pc.create_offer(now).unwrap();
+    b.pc.create_offer(now).unwrap();
+    assert_eq!(b.pc.stats().ice_controlling, Some(true));
+    assert!(b.pc.set_remote_offer_with_rollback(now, &offer_a).unwrap());
+    // The answerer is ICE controlled (RFC 8445 §6.1.1), its agent kept.
+    assert_eq!(b.pc.stats().ice_controlling, Some(false));
+    let answer = b.pc.create_answer(now).unwrap();
+    a.pc.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
+    run_until_settled(&mut now, &mut a, &mut b);
+    assert_same_transport(&a);
+    assert_eq!(a.pc.stats().ice_controlling, Some(true));
+    assert_eq!(a.pc.stats().dtls_role, Some("server"));
+    assert_eq!(b.pc.stats().dtls_role, Some("client"));
+    // b's audio, rolled back, goes in its next offer; video flows now.
+    let mb = b.events.len();
+    send_video(&mut now, &mut a, &mut b, &["0"], &[]);
+    assert_eq!(frames_on(&b, "0", mb), 10);
+    assert!(b.pc.negotiation_needed());
+    let (offer, _) = renegotiate(now, &mut b, &mut a);
+    assert!(offer.contains("m=audio"), "{offer}");
+    assert_same_transport(&a);
+    assert_same_transport(&b);
+}

@@ -125,6 +125,13 @@ pub struct Stats {
     pub forward_tsns_sent: u64,
     /// SACKs sent.
     pub sacks_sent: u64,
+    /// Incoming messages dropped for exceeding
+    /// [`Config::max_receive_message_size`] (RFC 8841 §6.1).
+    pub oversized_messages: u64,
+    /// Packets that added data to the flight while it already filled the
+    /// congestion window (§6.1 rule B forbids it, §7.2.4 excepts the one
+    /// fast retransmission: not counted; stays 0).
+    pub cwnd_overruns: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -137,11 +144,36 @@ struct PeerInfo {
     zero_checksum: bool,
     /// The peer offered zero checksum over DTLS, whether we use it or not.
     zero_checksum_offered: bool,
+    /// What its INIT or INIT ACK said, for [`Association::peer_init`].
+    init: PeerInit,
+}
+
+/// What the peer's INIT or INIT ACK announced (RFC 9260 §3.3.2, §3.3.3):
+/// its window, stream counts and extensions. SCTP stacks differ here,
+/// which tells them apart on the wire (README: usrsctp in Firefox,
+/// dcSCTP in Chromium).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerInit {
+    /// Advertised receiver window credit.
+    pub a_rwnd: u32,
+    /// Number of outbound streams it asked for.
+    pub outbound_streams: u16,
+    /// Maximum inbound streams it takes.
+    pub inbound_streams: u16,
+    /// FORWARD-TSN (RFC 3758).
+    pub forward_tsn: bool,
+    /// RE-CONFIG (RFC 6525).
+    pub reconfig: bool,
+    /// I-DATA (RFC 8260) in its Supported Extensions.
+    pub i_data: bool,
+    /// Zero checksum over DTLS (RFC 9653).
+    pub zero_checksum: bool,
 }
 
 const FEATURE_FORWARD_TSN: u8 = 1;
 const FEATURE_RECONFIG: u8 = 2;
 const FEATURE_ZERO_CHECKSUM: u8 = 4;
+const FEATURE_I_DATA: u8 = 8;
 /// RFC 9653 §4: Error Detection Method Identifier of DTLS.
 const EDMID_DTLS: u32 = 1;
 
@@ -260,6 +292,7 @@ impl Association {
         let mut s = self.stats.clone();
         s.retransmissions = self.sender.retransmissions;
         s.abandoned_messages = self.sender.abandoned_messages;
+        s.oversized_messages = self.receiver.as_ref().map_or(0, |r| r.oversized_messages);
         s
     }
 
@@ -290,6 +323,11 @@ impl Association {
     pub fn peer_features(&self) -> Option<(bool, bool, bool)> {
         self.peer
             .map(|p| (p.forward_tsn, p.reconfig, p.zero_checksum_offered))
+    }
+
+    /// What the peer's INIT or INIT ACK announced, once seen.
+    pub fn peer_init(&self) -> Option<PeerInit> {
+        self.peer.map(|p| p.init)
     }
 
     /// Streams we may send on (after negotiation: the smaller of our
@@ -867,6 +905,9 @@ impl Association {
         if init.zero_checksum_edmid() == Some(EDMID_DTLS) {
             f |= FEATURE_ZERO_CHECKSUM;
         }
+        if init.supports(ChunkType::I_DATA) {
+            f |= FEATURE_I_DATA;
+        }
         f
     }
 
@@ -948,14 +989,23 @@ impl Association {
             reconfig: features & FEATURE_RECONFIG != 0,
             zero_checksum: features & FEATURE_ZERO_CHECKSUM != 0 && self.config.zero_checksum,
             zero_checksum_offered: features & FEATURE_ZERO_CHECKSUM != 0,
+            init: PeerInit {
+                a_rwnd,
+                outbound_streams: peer_outbound,
+                inbound_streams: peer_inbound,
+                forward_tsn: features & FEATURE_FORWARD_TSN != 0,
+                reconfig: features & FEATURE_RECONFIG != 0,
+                i_data: features & FEATURE_I_DATA != 0,
+                zero_checksum: features & FEATURE_ZERO_CHECKSUM != 0,
+            },
         };
-        let _ = peer_outbound;
         self.peer = Some(info);
         self.sender.set_peer_rwnd(a_rwnd as usize);
         self.sender.pr_supported = info.forward_tsn;
         self.receiver = Some(Receiver::new(
             initial(initial_tsn),
             self.config.receive_window,
+            self.config.max_receive_message_size,
         ));
         self.peer_next_reconfig_seq = initial_tsn;
     }
@@ -1319,7 +1369,12 @@ impl Association {
                 }
             }
             let room = mtu.saturating_sub(buf.len());
+            let (flight, cwnd) = (self.sender.flight_size(), self.sender.cwnd);
+            let fast_rtx = self.sender.fast_rtx_bypass;
             let (wrote, _) = self.sender.fill(now, buf, room);
+            if self.sender.flight_size() > flight && flight >= cwnd && !fast_rtx {
+                self.stats.cwnd_overruns += 1;
+            }
             if wrote {
                 has_chunks = true;
                 must_send = true;

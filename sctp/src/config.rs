@@ -15,8 +15,13 @@ pub struct Config {
     pub mtu: usize,
     /// Receive buffer: the a_rwnd we advertise when empty.
     pub receive_window: usize,
-    /// Largest user message accepted by `send` (RFC 8841 max-message-size).
+    /// Largest user message accepted by `send` (the peer's RFC 8841
+    /// max-message-size).
     pub max_message_size: usize,
+    /// Largest user message we receive (our own `a=max-message-size`,
+    /// RFC 8841 §6.1): larger ones are dropped and counted in
+    /// [`crate::Stats::oversized_messages`]; the association goes on.
+    pub max_receive_message_size: usize,
     /// Bytes `send` may queue in all before it refuses with `BufferFull`.
     pub send_buffer: usize,
     /// Outbound and inbound streams we announce (65535 in WebRTC).
@@ -55,6 +60,7 @@ impl Config {
             mtu: 1200,
             receive_window: 1024 * 1024,
             max_message_size: 256 * 1024,
+            max_receive_message_size: 256 * 1024,
             send_buffer: 16 * 1024 * 1024,
             streams: 65535,
             rto_initial: Duration::from_secs(1),

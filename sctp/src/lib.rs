@@ -77,7 +77,7 @@ mod send;
 mod send_queue;
 mod tsn;
 
-pub use association::{Association, CloseReason, Event, State, Stats};
+pub use association::{Association, CloseReason, Event, PeerInit, State, Stats};
 pub use config::Config;
 pub use dcep::{ChannelEvent, ChannelOptions, ChannelState, DataChannels, DcepMessage, Payload};
 pub use error::{Error, Result};

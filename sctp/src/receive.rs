@@ -32,13 +32,18 @@ struct Fragment {
     beginning: bool,
     ending: bool,
     data: Vec<u8>,
+    /// Part of a message larger than the largest we accept: its bytes
+    /// were freed, the fragment stays as a marker until the message is
+    /// complete (so its TSNs are acknowledged and its SSN passes).
+    dropped: bool,
 }
 
 #[derive(Debug, Default)]
 struct InStream {
     next_ssn: u16,
-    /// Complete ordered messages waiting for an earlier SSN.
-    waiting: BTreeMap<u16, Message>,
+    /// Complete ordered messages waiting for an earlier SSN (`None`: an
+    /// oversized message that was dropped, its SSN only passes).
+    waiting: BTreeMap<u16, Option<Message>>,
 }
 
 /// What became of a DATA chunk.
@@ -74,11 +79,17 @@ pub(crate) struct Receiver {
     ready: VecDeque<Message>,
     buffered: usize,
     capacity: usize,
+    /// The largest user message we accept (our `a=max-message-size`,
+    /// RFC 8841 §6.1): larger ones are dropped as their fragments come.
+    max_message: usize,
+    /// Messages dropped for exceeding `max_message`.
+    pub(crate) oversized_messages: u64,
 }
 
 impl Receiver {
     /// `peer_initial_tsn` unwrapped; the cumulative TSN starts one below.
-    pub(crate) fn new(peer_initial_tsn: u64, capacity: usize) -> Self {
+    /// Messages above `max_message` bytes are dropped and counted.
+    pub(crate) fn new(peer_initial_tsn: u64, capacity: usize, max_message: usize) -> Self {
         Receiver {
             cum_tsn: peer_initial_tsn - 1,
             above: BTreeSet::new(),
@@ -88,6 +99,8 @@ impl Receiver {
             ready: VecDeque::new(),
             buffered: 0,
             capacity,
+            max_message,
+            oversized_messages: 0,
         }
     }
 
@@ -157,10 +170,71 @@ impl Receiver {
                 beginning: d.beginning,
                 ending: d.ending,
                 data: d.payload.to_vec(),
+                dropped: false,
             },
         );
+        self.drop_if_oversized(tsn);
         self.try_assemble(tsn);
         DataOutcome::New
+    }
+
+    /// The TSN range of the fragments present that belong to the same
+    /// message as `tsn` and are consecutive with it (§6.9).
+    fn run_of(&self, tsn: u64) -> Option<(u64, u64)> {
+        let f = self.fragments.get(&tsn)?;
+        let mut first = tsn;
+        let mut cur = f;
+        while !cur.beginning {
+            match self.fragments.get(&(first - 1)) {
+                Some(p) if Self::same_message(p, cur) && !p.ending => {
+                    first -= 1;
+                    cur = p;
+                }
+                _ => break,
+            }
+        }
+        let mut last = tsn;
+        let mut cur = f;
+        while !cur.ending {
+            match self.fragments.get(&(last + 1)) {
+                Some(n) if Self::same_message(n, cur) && !n.beginning => {
+                    last += 1;
+                    cur = n;
+                }
+                _ => break,
+            }
+        }
+        Some((first, last))
+    }
+
+    /// RFC 8841 §6.1: a message larger than our `a=max-message-size` is
+    /// not delivered. Once the fragments known of it add up to more, or
+    /// join a part already dropped, their bytes are freed (the window
+    /// stays open, the association goes on); the first time a message is
+    /// dropped it is counted.
+    fn drop_if_oversized(&mut self, tsn: u64) {
+        let Some((first, last)) = self.run_of(tsn) else {
+            return;
+        };
+        let mut bytes = 0usize;
+        let mut already = false;
+        for f in self.fragments.range(first..=last).map(|(_, f)| f) {
+            bytes += f.data.len();
+            already |= f.dropped;
+        }
+        if !already && bytes <= self.max_message {
+            return;
+        }
+        if !already {
+            self.oversized_messages += 1;
+        }
+        for f in self.fragments.range_mut(first..=last).map(|(_, f)| f) {
+            if !f.dropped {
+                self.buffered -= f.data.len();
+                f.data = Vec::new();
+                f.dropped = true;
+            }
+        }
     }
 
     fn same_message(a: &Fragment, b: &Fragment) -> bool {
@@ -197,30 +271,34 @@ impl Receiver {
         }
         let mut data = Vec::new();
         let mut head = None;
+        let mut dropped = false;
         for t in first..=last {
             if let Some(frag) = self.fragments.remove(&t) {
                 data.extend_from_slice(&frag.data);
+                dropped |= frag.dropped;
                 head.get_or_insert((frag.stream_id, frag.ssn, frag.ppid, frag.unordered));
             }
         }
         let Some((stream_id, ssn, ppid, unordered)) = head else {
             return;
         };
-        let msg = Message {
+        // An oversized message: its bytes are gone; an ordered one still
+        // takes its turn so the messages after it are delivered.
+        let msg = (!dropped).then_some(Message {
             stream_id,
             ppid,
             ordered: !unordered,
             data,
-        };
+        });
         if unordered {
-            self.ready.push_back(msg);
+            self.ready.extend(msg);
             return;
         }
         let s = self.streams.entry(stream_id).or_default();
         let ahead = ssn.wrapping_sub(s.next_ssn);
         if ahead >= 0x8000 {
             // An SSN already delivered: stale, drop it.
-            self.buffered -= msg.data.len();
+            self.buffered -= msg.map_or(0, |m| m.data.len());
             return;
         }
         s.waiting.insert(ssn, msg);
@@ -233,7 +311,7 @@ impl Receiver {
         };
         while let Some(m) = s.waiting.remove(&s.next_ssn) {
             s.next_ssn = s.next_ssn.wrapping_add(1);
-            self.ready.push_back(m);
+            self.ready.extend(m);
         }
     }
 
@@ -271,7 +349,7 @@ impl Receiver {
             // Deliver what waited up to the skipped SSN, then go past it.
             let mut upto = Vec::new();
             while s.next_ssn != ssn.wrapping_add(1) {
-                if let Some(m) = s.waiting.remove(&s.next_ssn) {
+                if let Some(Some(m)) = s.waiting.remove(&s.next_ssn) {
                     upto.push(m);
                 }
                 s.next_ssn = s.next_ssn.wrapping_add(1);
@@ -286,7 +364,7 @@ impl Receiver {
     /// `streams` is empty); their SSNs start again at 0.
     pub(crate) fn reset_streams(&mut self, streams: &[u16]) {
         let mut drop_stream = |s: &mut InStream| {
-            for m in std::mem::take(&mut s.waiting).into_values() {
+            for m in std::mem::take(&mut s.waiting).into_values().flatten() {
                 self.buffered -= m.data.len();
             }
             s.next_ssn = 0;
@@ -355,7 +433,7 @@ mod tests {
 
     #[test]
     fn fragments_reassemble_in_any_arrival_order() {
-        let mut r = Receiver::new(initial(10), 1 << 20);
+        let mut r = Receiver::new(initial(10), 1 << 20, usize::MAX);
         assert_eq!(
             r.on_data(&data(12, 0, false, true, false, b"c")),
             DataOutcome::New
@@ -373,8 +451,50 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_message_is_dropped_counted_and_the_next_ones_delivered() {
+        // At most 4 bytes per message; the window (16 bytes) is smaller
+        // than the oversized message, so only freeing its fragments as
+        // they come keeps the association going.
+        let mut r = Receiver::new(initial(0), 16, 4);
+        r.on_data(&data(0, 0, true, false, false, b"abc"));
+        assert_eq!(r.oversized_messages, 0);
+        r.on_data(&data(1, 0, false, false, false, b"def"));
+        assert_eq!(r.oversized_messages, 1);
+        assert_eq!(r.a_rwnd(), 16, "the dropped bytes are freed");
+        for tsn in 2..10 {
+            assert_eq!(
+                r.on_data(&data(tsn, 0, false, false, false, b"ghijkl")),
+                DataOutcome::New
+            );
+        }
+        r.on_data(&data(10, 0, false, true, false, b"end"));
+        assert!(r.poll_message().is_none());
+        r.on_data(&data(11, 1, true, true, false, b"ok"));
+        let m = r.poll_message().unwrap();
+        assert_eq!((m.data.as_slice(), r.oversized_messages), (&b"ok"[..], 1));
+        assert_eq!(r.cum_tsn(), initial(11));
+        assert_eq!(r.a_rwnd(), 16);
+    }
+
+    #[test]
+    fn an_oversized_message_arriving_backwards_is_dropped_once_it_joins() {
+        let mut r = Receiver::new(initial(0), 1 << 20, 4);
+        // The end first, then the start: each part alone fits.
+        r.on_data(&data(2, 0, false, true, true, b"ef"));
+        r.on_data(&data(0, 0, true, false, true, b"ab"));
+        assert_eq!(r.oversized_messages, 0);
+        r.on_data(&data(1, 0, false, false, true, b"cd"));
+        assert_eq!(r.oversized_messages, 1);
+        assert!(r.poll_message().is_none());
+        // A message of exactly the limit passes.
+        r.on_data(&data(3, 0, true, true, true, b"wxyz"));
+        assert_eq!(r.poll_message().unwrap().data, b"wxyz");
+        assert_eq!(r.a_rwnd(), 1 << 20);
+    }
+
+    #[test]
     fn ordered_messages_wait_for_their_ssn_and_unordered_do_not() {
-        let mut r = Receiver::new(initial(0), 1 << 20);
+        let mut r = Receiver::new(initial(0), 1 << 20, usize::MAX);
         r.on_data(&data(1, 1, true, true, false, b"second"));
         r.on_data(&data(2, 0, true, true, true, b"unordered"));
         assert_eq!(r.poll_message().unwrap().data, b"unordered");
@@ -386,7 +506,7 @@ mod tests {
 
     #[test]
     fn duplicates_and_far_tsns_are_reported_not_stored() {
-        let mut r = Receiver::new(initial(100), 1 << 20);
+        let mut r = Receiver::new(initial(100), 1 << 20, usize::MAX);
         r.on_data(&data(100, 0, true, true, false, b"x"));
         assert_eq!(
             r.on_data(&data(100, 0, true, true, false, b"x")),
@@ -405,7 +525,7 @@ mod tests {
 
     #[test]
     fn in_order_data_beyond_the_window_is_dropped_when_nothing_waits_for_it() {
-        let mut r = Receiver::new(initial(0), 4);
+        let mut r = Receiver::new(initial(0), 4, usize::MAX);
         let d0 = data(0, 0, true, true, false, b"abcd");
         assert_eq!(r.on_data(&d0), DataOutcome::New);
         // The application has not taken "abcd": the next TSN is refused.
@@ -417,7 +537,7 @@ mod tests {
 
     #[test]
     fn a_full_window_only_admits_the_tsn_that_unblocks_waiting_data() {
-        let mut r = Receiver::new(initial(0), 4);
+        let mut r = Receiver::new(initial(0), 4, usize::MAX);
         assert_eq!(
             r.on_data(&data(1, 1, true, true, false, b"abcd")),
             DataOutcome::New
@@ -437,7 +557,7 @@ mod tests {
 
     #[test]
     fn forward_tsn_skips_a_lost_message_and_releases_the_next() {
-        let mut r = Receiver::new(initial(0), 1 << 20);
+        let mut r = Receiver::new(initial(0), 1 << 20, usize::MAX);
         // TSN 0-1 (SSN 0) lost in part: only the first fragment arrived.
         r.on_data(&data(0, 0, true, false, false, b"lost"));
         r.on_data(&data(2, 1, true, true, false, b"next"));
@@ -451,7 +571,7 @@ mod tests {
 
     #[test]
     fn stream_reset_restarts_ssns_at_zero() {
-        let mut r = Receiver::new(initial(0), 1 << 20);
+        let mut r = Receiver::new(initial(0), 1 << 20, usize::MAX);
         r.on_data(&data(0, 0, true, true, false, b"a"));
         r.poll_message();
         r.reset_streams(&[1]);

@@ -117,7 +117,7 @@ pub(crate) struct Sender {
     pub(crate) peer_rwnd: usize,
     fast_recovery_exit: Option<u64>,
     /// One packet of fast retransmissions may ignore cwnd (§7.2.4 step 3).
-    fast_rtx_bypass: bool,
+    pub(crate) fast_rtx_bypass: bool,
     /// How many chunks in `sent` have `needs_rtx` (so sending need not
     /// scan them all).
     rtx_marked: usize,

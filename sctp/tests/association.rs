@@ -118,6 +118,8 @@ fn ordered_and_unordered_messages_arrive_once_through_10_percent_loss() {
         "{} sends beyond cwnd",
         p.cwnd_violations
     );
+    // The association's own counter agrees, fast retransmissions excepted.
+    assert_eq!(s.cwnd_overruns, 0);
 }
 
 #[test]
@@ -577,4 +579,47 @@ fn a_small_message_is_not_stuck_behind_another_streams_backlog() {
         chat <= 1,
         "chat delivered after {chat} bulk messages: {streams:?}"
     );
+}
+
+#[test]
+fn a_message_above_our_max_message_size_is_dropped_counted_and_the_association_survives() {
+    // b takes at most 64 KiB; a believes it may send 1 MiB (a peer that
+    // ignores our a=max-message-size). The window (128 KiB) is smaller
+    // than the message: only dropping it as it comes keeps b going.
+    let mut ca = config(1);
+    ca.max_message_size = 1 << 20;
+    let mut cb = config(2);
+    cb.max_receive_message_size = 64 * 1024;
+    cb.receive_window = 128 * 1024;
+    let mut p = Pair::new(ca, cb, lossy(0.05), 31);
+    p.a.connect(p.now);
+    p.b.connect(p.now);
+    p.a.send(
+        p.now,
+        1,
+        53,
+        &payload(1, 1 << 20),
+        true,
+        Reliability::Reliable,
+    )
+    .unwrap();
+    p.a.send(
+        p.now,
+        1,
+        53,
+        &payload(2, 64 * 1024),
+        true,
+        Reliability::Reliable,
+    )
+    .unwrap();
+    p.a.send(p.now, 2, 51, b"after", false, Reliability::Reliable)
+        .unwrap();
+    p.run_until(Duration::from_secs(300), |p| p.messages_at_b().len() == 2);
+    let got: Vec<&[u8]> = p.messages_at_b().iter().map(|m| &m.data[..]).collect();
+    assert_eq!(got.len(), 2);
+    assert!(got.contains(&&payload(2, 64 * 1024)[..]));
+    assert!(got.contains(&&b"after"[..]));
+    assert_eq!(p.b.stats().oversized_messages, 1);
+    assert!(p.a.is_established() && p.b.is_established());
+    assert_eq!(p.a.stats().cwnd_overruns, 0);
 }

@@ -610,26 +610,35 @@ pub fn create_subsequent_offer(
             t.receive,
         )));
         a.extend([Attribute::RtcpMux, Attribute::RtcpRsize]);
+        // The payload types the session uses (RFC 8829 §5.2.2): when the
+        // peer offered first, its numbers (Firefox: VP8 120, Opus 109),
+        // not ours; a changed number would restart the stream mid-call.
+        let (codec_pt, rtx_pt) = session_payload_types(current, &t.mid, t.kind);
         let formats = match t.kind {
             MediaKind::Audio => {
-                a.push(rtpmap(OPUS_PT, "opus", 48000, Some(2)));
+                let opus = codec_pt.unwrap_or(OPUS_PT);
+                a.push(rtpmap(opus, "opus", 48000, Some(2)));
                 for f in features.feedback(MediaKind::Audio) {
-                    a.push(fb(OPUS_PT, f));
+                    a.push(fb(opus, f));
                 }
-                a.push(fmtp(OPUS_PT, OPUS_FMTP));
-                vec![OPUS_PT]
+                a.push(fmtp(opus, OPUS_FMTP));
+                vec![opus]
             }
             MediaKind::Video => {
-                a.push(rtpmap(VP8_PT, "VP8", 90000, None));
+                let (vp8, rtx) = match codec_pt {
+                    Some(vp8) => (vp8, rtx_pt.unwrap_or(VP8_RTX_PT)),
+                    None => (VP8_PT, VP8_RTX_PT),
+                };
+                a.push(rtpmap(vp8, "VP8", 90000, None));
                 for f in features.feedback(MediaKind::Video) {
-                    a.push(fb(VP8_PT, f));
+                    a.push(fb(vp8, f));
                 }
-                if features.rtx {
-                    a.push(rtpmap(VP8_RTX_PT, "rtx", 90000, None));
-                    a.push(fmtp(VP8_RTX_PT, &format!("apt={VP8_PT}")));
-                    vec![VP8_PT, VP8_RTX_PT]
+                if features.rtx && rtx != vp8 {
+                    a.push(rtpmap(rtx, "rtx", 90000, None));
+                    a.push(fmtp(rtx, &format!("apt={vp8}")));
+                    vec![vp8, rtx]
                 } else {
-                    vec![VP8_PT]
+                    vec![vp8]
                 }
             }
             MediaKind::Application => Vec::new(),
@@ -649,6 +658,44 @@ pub fn create_subsequent_offer(
         });
     }
     Ok(sd)
+}
+
+/// The payload types of our codec (VP8 and its RTX, or Opus) in the
+/// current local description: on the m-line `mid` if it has one, else on
+/// another live m-line of the same kind (one number per codec in the
+/// BUNDLE group, RFC 8843 §9.1). `(None, None)` when there is none.
+fn session_payload_types(
+    current: Option<&SessionDescription<'_>>,
+    mid: &str,
+    kind: MediaKind,
+) -> (Option<u8>, Option<u8>) {
+    let Some(current) = current else {
+        return (None, None);
+    };
+    let codec = match kind {
+        MediaKind::Audio => "opus",
+        MediaKind::Video => "VP8",
+        MediaKind::Application => return (None, None),
+    };
+    let pts_of = |m: &MediaSection<'_>| {
+        let pt = rtpmaps(m)
+            .find(|(_, enc, _, _)| enc.eq_ignore_ascii_case(codec))
+            .map(|(pt, ..)| pt)?;
+        let rtx = rtpmaps(m)
+            .filter(|(_, enc, _, _)| enc.eq_ignore_ascii_case("rtx"))
+            .map(|(p, ..)| p)
+            .find(|&p| apt(m, p) == Some(pt));
+        Some((Some(pt), rtx))
+    };
+    let same_kind = |m: &&MediaSection<'_>| m.kind == kind.as_str() && m.port != 0;
+    current
+        .media
+        .iter()
+        .filter(same_kind)
+        .find(|m| m.mid() == Some(mid))
+        .and_then(pts_of)
+        .or_else(|| current.media.iter().filter(same_kind).find_map(pts_of))
+        .unwrap_or((None, None))
 }
 
 /// The m-line of a stopped transceiver in an offer (RFC 8829 §5.2.2): port

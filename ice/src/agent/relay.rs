@@ -165,6 +165,8 @@ impl IceAgent {
         cfg.max_sends = self.config.stun_max_sends;
         cfg.software = self.config.software.clone();
         cfg.stream = server.transport.is_stream();
+        cfg.permission_refresh = self.config.turn_permission_refresh;
+        cfg.channel_refresh = self.config.turn_channel_refresh;
         let mut seed = [0u8; 32];
         self.rng.fill_bytes(&mut seed);
         TurnClient::new(cfg, seed)
@@ -275,6 +277,17 @@ impl IceAgent {
     /// relay cannot send (no allocation, data too long).
     pub fn wrap_relayed(&mut self, t: Transmit) -> Option<Transmit> {
         let Some(i) = self.relays.iter().position(|r| r.relayed == Some(t.src)) else {
+            // From a relayed address whose allocation was lost: nothing can
+            // carry it, and sent as it is it would leave from an address
+            // that is not ours.
+            let lost = self
+                .locals
+                .iter()
+                .any(|l| l.cand.kind == CandidateKind::Relayed && l.cand.addr == t.src);
+            if lost {
+                self.stats.relay_lost_dropped += 1;
+                return None;
+            }
             return Some(t);
         };
         let now = self.last_now;
@@ -467,8 +480,21 @@ impl IceAgent {
             .min()
     }
 
+    /// After close: retransmits the deallocating Refresh requests (RFC 8489
+    /// §6.2.1); their outcome changes nothing else.
+    pub(super) fn closed_relays_timeout(&mut self, now: Instant) {
+        for r in &mut self.relays {
+            if r.client.poll_timeout().is_some_and(|t| t <= now) {
+                r.client.handle_timeout(now);
+            }
+            while r.client.poll_event().is_some() {}
+        }
+        self.flush_relay_requests();
+    }
+
     /// Deletes every allocation (RFC 8656 §8); the Refresh requests leave
-    /// through `poll_transmit`, sent once (the agent has no more timers).
+    /// through `poll_transmit` and are retransmitted by
+    /// [`IceAgent::handle_timeout`] until answered or given up.
     pub(super) fn close_relays(&mut self) {
         let now = self.last_now;
         for r in &mut self.relays {

@@ -51,6 +51,9 @@ const MAX_NONCE_RETRIES: u8 = 3;
 /// After a refused or unanswered ChannelBind, data goes in Send
 /// indications and the binding is tried again (same number) this much later.
 const CHANNEL_RETRY: Duration = Duration::from_secs(30);
+/// A refused refresh of an installed permission is tried again this much
+/// later.
+const REFRESH_RETRY: Duration = Duration::from_secs(30);
 
 /// Configuration of a [`TurnClient`].
 #[derive(Debug, Clone)]
@@ -192,6 +195,13 @@ pub struct TurnStats {
     pub retransmits: u64,
     /// Refresh requests sent (lifetime 0 included).
     pub refreshes_sent: u64,
+    /// CreatePermission requests sent (first ones and refreshes, §9).
+    pub permissions_sent: u64,
+    /// ChannelBind requests sent (first ones and rebinds, §12).
+    pub channel_binds_sent: u64,
+    /// Allocation refreshes sent early because the server refused the
+    /// refresh of a permission or channel it had granted.
+    pub allocation_probes: u64,
     /// 438 Stale Nonce answered.
     pub stale_nonces: u64,
     /// 401 to a request signed under the server's realm: the credentials
@@ -822,29 +832,55 @@ impl TurnClient {
                 }
             }
             Request::CreatePermission { peer } => {
-                // Installed earlier: keep it until it lapses; otherwise gone.
+                // Installed earlier: keep it until it lapses, and try the
+                // refresh again later (not at once: a server that keeps
+                // refusing would get a request per answer); otherwise gone.
                 let installed = self.permissions.get_mut(&peer.ip()).map(|p| {
                     p.pending = false;
+                    if p.refresh_at.is_some() {
+                        p.refresh_at = Some(now + REFRESH_RETRY);
+                    }
                     p.refresh_at.is_some()
                 });
-                if installed == Some(false) {
-                    self.permissions.remove(&peer.ip());
-                    self.events.push_back(TurnEvent::PermissionFailed {
-                        ip: peer.ip(),
-                        code,
-                    });
+                match installed {
+                    Some(false) => {
+                        self.permissions.remove(&peer.ip());
+                        self.events.push_back(TurnEvent::PermissionFailed {
+                            ip: peer.ip(),
+                            code,
+                        });
+                    }
+                    Some(true) => self.probe_allocation(now),
+                    None => {}
                 }
             }
             Request::ChannelBind { peer, .. } => {
                 // Data goes in Send indications until a later try binds the
                 // same number (a server may have bound it after all, and
                 // refuses a peer a second number, RFC 8656 §12.2).
+                let mut was_bound = false;
                 if let Some(c) = self.channels.get_mut(&peer) {
+                    was_bound = c.refresh_at.is_some();
                     c.pending = false;
                     c.refresh_at = None;
                     c.retry_at = Some(now + CHANNEL_RETRY);
                 }
+                if was_bound {
+                    self.probe_allocation(now);
+                }
             }
+        }
+    }
+
+    /// A refresh of a permission or channel the server had granted was
+    /// refused: the allocation itself may be gone (coturn answers such
+    /// requests on a 5-tuple without an allocation with 400, and only a
+    /// Refresh with 437, §8), so the allocation is refreshed now; a 437
+    /// to that ends it as lost.
+    fn probe_allocation(&mut self, now: Instant) {
+        if self.state == TurnState::Allocated {
+            self.stats.allocation_probes += 1;
+            self.refresh_at = Some(now);
         }
     }
 
@@ -879,8 +915,11 @@ impl TurnClient {
         let tid = self.new_tid();
         let payload = self.build(req, tid);
         self.stats.requests_sent += 1;
-        if matches!(req, Request::Refresh { .. }) {
-            self.stats.refreshes_sent += 1;
+        match req {
+            Request::Refresh { .. } => self.stats.refreshes_sent += 1,
+            Request::CreatePermission { .. } => self.stats.permissions_sent += 1,
+            Request::ChannelBind { .. } => self.stats.channel_binds_sent += 1,
+            Request::Allocate => {}
         }
         self.transmits.push_back(TurnTransmit {
             dst: self.server,

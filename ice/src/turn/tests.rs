@@ -685,3 +685,66 @@ fn refused_channel_falls_back_to_send_indications_and_is_retried_with_its_number
     .unwrap();
     assert_eq!(c.send(t, peer(), b"x").unwrap(), b"\x40\x00\x00\x01x");
 }
+
+/// An allocation with a permission for `peer()`, at the permission's
+/// refresh (240 s): the client, its CreatePermission, and the time.
+fn permission_refresh_due() -> (TurnClient, Vec<u8>, Instant) {
+    let t0 = Instant::now();
+    let mut c = allocate(t0, 600);
+    c.create_permission(t0, peer());
+    let perm = one(&mut c);
+    reply(&mut c, t0, &perm, Class::Success, Some(&key()), |_| {});
+    let _ = events(&mut c);
+    let t1 = t0 + Duration::from_secs(240);
+    c.handle_timeout(t1);
+    let again = one(&mut c);
+    assert_eq!(
+        Message::parse(&again).unwrap().method(),
+        Method::CREATE_PERMISSION
+    );
+    (c, again, t1)
+}
+
+#[test]
+fn a_refused_permission_refresh_is_not_resent_at_once_and_probes_the_allocation() {
+    // What coturn does after a restart: a CreatePermission on a 5-tuple
+    // without an allocation gets 400 (not 437); only a Refresh gets 437.
+    let (mut c, again, t1) = permission_refresh_due();
+    reply(&mut c, t1, &again, Class::Error, Some(&key()), error(400));
+    // The permission is kept (it lasts until 300 s) and is not asked for
+    // again at once; the allocation is refreshed now instead.
+    assert!(c.has_permission(peer().ip()));
+    c.handle_timeout(t1);
+    let probe = one(&mut c);
+    assert_eq!(Message::parse(&probe).unwrap().method(), Method::REFRESH);
+    assert_eq!(c.stats().allocation_probes, 1);
+    assert_eq!(c.stats().permissions_sent, 2);
+    // 437: the allocation is gone.
+    reply(&mut c, t1, &probe, Class::Error, Some(&key()), error(437));
+    assert_failed(&mut c, TurnError::AllocationLost);
+}
+
+#[test]
+fn a_permission_refresh_the_server_keeps_refusing_is_retried_every_30_s() {
+    let (mut c, again, t1) = permission_refresh_due();
+    reply(&mut c, t1, &again, Class::Error, Some(&key()), error(403));
+    c.handle_timeout(t1);
+    // The probe is answered: the allocation lives.
+    let probe = one(&mut c);
+    reply(&mut c, t1, &probe, Class::Success, Some(&key()), |b| {
+        b.add_raw(AttrType::LIFETIME, &600u32.to_be_bytes())
+            .unwrap();
+    });
+    assert_eq!(c.state(), TurnState::Allocated);
+    // Nothing more until the retry 30 s later.
+    for s in [1, 29] {
+        c.handle_timeout(t1 + Duration::from_secs(s));
+        assert!(transmits(&mut c).is_empty(), "at +{s} s");
+    }
+    c.handle_timeout(t1 + Duration::from_secs(30));
+    let retry = one(&mut c);
+    assert_eq!(
+        Message::parse(&retry).unwrap().method(),
+        Method::CREATE_PERMISSION
+    );
+}

@@ -32,22 +32,18 @@ impl MeshNode {
         let Some(m) = self.members.get_mut(from) else {
             return;
         };
-        if m.pc.signaling_state() == SignalingState::HaveLocalOffer {
-            if !polite {
-                // Our offer wins; the peer rolls back and answers it.
-                self.glare_ignored += 1;
-                return;
-            }
-            if m.pc.rollback().is_err() {
-                self.signaling_errors += 1;
-                return;
-            }
-            self.glare_rollbacks += 1;
+        if m.pc.signaling_state() == SignalingState::HaveLocalOffer && !polite {
+            // Our offer wins; the peer rolls back and answers it.
+            self.glare_ignored += 1;
+            return;
         }
         let renegotiation = m.pc.negotiated().is_some();
+        // The polite side's offer, if one crosses this, is rolled back
+        // implicitly (W3C webrtc-pc §4.4.1.6).
         let answer =
-            m.pc.set_remote_description(now, SdpType::Offer, sdp)
-                .and_then(|()| {
+            m.pc.set_remote_offer_with_rollback(now, sdp)
+                .and_then(|rolled_back| {
+                    self.glare_rollbacks += u64::from(rolled_back);
                     // The chat takes the offer's data m-line (or asks for one
                     // by renegotiation).
                     if chat && m.chat.is_none() {

@@ -24,6 +24,16 @@ pub struct PeerConfig {
     /// DTLS first retransmission timeout (RFC 6347 says 1 s; WebRTC stacks
     /// use less on an ICE-checked path).
     pub dtls_initial_rto: Duration,
+    /// The DTLS client's first retransmission timeout (then doubling):
+    /// shorter than `dtls_initial_rto` because the client starts the
+    /// moment ICE selects a pair, and a peer that sets up its DTLS server
+    /// only once its own ICE side connected (Firefox as offerer) drops a
+    /// ClientHello that comes first. Waiting `dtls_initial_rto` for the
+    /// retransmission cost every call Firefox offered about half a second
+    /// (issue 17). 50 ms, what Firefox's own client uses: on a path with
+    /// a longer round trip the ClientHello is sent twice, a few hundred
+    /// bytes, before the server's flight comes.
+    pub dtls_client_initial_rto: Duration,
     /// The DTLS handshake fails after this long.
     pub dtls_timeout: Duration,
     /// Which DTLS versions we speak (RFC 6347 / RFC 9147): both by
@@ -54,6 +64,13 @@ pub struct PeerConfig {
     /// AES128_CM_HMAC_SHA1_80, then AEAD_AES_256_GCM by default (the
     /// profiles browsers offer). The DTLS server's order decides.
     pub srtp_profiles: Vec<srtp::Profile>,
+    /// Host addresses written as mDNS names in our candidates
+    /// (draft-ietf-mmusic-mdns-ice-candidates §3.1.1): each `(address,
+    /// name)` here makes host candidates on that address carry the name;
+    /// the owner answers mDNS queries for it. With any name set, the
+    /// related address of our other candidates is written as unspecified
+    /// (§3.1.2.2). Empty: addresses as they are.
+    pub host_names: Vec<(std::net::IpAddr, String)>,
 }
 
 impl PeerConfig {
@@ -72,6 +89,7 @@ impl PeerConfig {
             // The connection gives the agent a seed of its own.
             ice: IceConfig::controlled(0),
             dtls_initial_rto: Duration::from_millis(500),
+            dtls_client_initial_rto: Duration::from_millis(50),
             dtls_timeout: Duration::from_secs(30),
             dtls_versions: dtls::v13::Versions::Both,
             dtls_x25519mlkem768: true,
@@ -90,6 +108,7 @@ impl PeerConfig {
                 srtp::Profile::Aes128CmHmacSha1_80,
                 srtp::Profile::AeadAes256Gcm,
             ],
+            host_names: Vec::new(),
         }
     }
 

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 use meshrtc_sctp::{self as sctp, ChannelEvent, ChannelOptions, Reliability};
 
+use super::data_channel_stats::{ChannelCounters, DataChannelStats};
 use super::*;
 
 /// A data channel on one connection (its handle; stable from
@@ -91,12 +92,30 @@ pub struct DataChannelInfo {
 
 /// One channel of the connection.
 #[derive(Debug)]
-struct Slot {
-    label: String,
-    options: ChannelOptions,
-    stream: Option<u16>,
-    open: bool,
+pub(super) struct Slot {
+    pub(super) label: String,
+    pub(super) options: ChannelOptions,
+    pub(super) stream: Option<u16>,
+    pub(super) open: bool,
     low_threshold: usize,
+    /// Closed by us, waiting for the peer's reset.
+    pub(super) closing: bool,
+    /// Messages and payload bytes both ways (W3C RTCDataChannelStats).
+    pub(super) counters: ChannelCounters,
+}
+
+impl Slot {
+    fn new(label: String, options: ChannelOptions, stream: Option<u16>, open: bool) -> Self {
+        Slot {
+            label,
+            options,
+            stream,
+            open,
+            low_threshold: 0,
+            closing: false,
+            counters: ChannelCounters::default(),
+        }
+    }
 }
 
 /// DTLS 1.2 AES-GCM record overhead: 13-byte header, 8-byte explicit
@@ -113,7 +132,7 @@ const BUDGET_BURST: Duration = Duration::from_millis(40);
 #[derive(Default)]
 pub(super) struct DataState {
     sctp: Option<Box<sctp::DataChannels>>,
-    slots: BTreeMap<DataChannelId, Slot>,
+    pub(super) slots: BTreeMap<DataChannelId, Slot>,
     by_stream: BTreeMap<u16, DataChannelId>,
     next_id: u32,
     /// The peer's `a=max-message-size` (`None`: no limit).
@@ -127,12 +146,29 @@ pub(super) struct DataState {
     pub(super) sctp_errors: u64,
     /// SCTP bytes handed to DTLS, counted against the budget.
     pub(super) sctp_bytes_sent: u64,
+    /// The last counters of channels that closed, oldest first (at most
+    /// [`super::data_channel_stats::CLOSED_CHANNELS_KEPT`]).
+    pub(super) closed: std::collections::VecDeque<DataChannelStats>,
+    /// Test loss ([`PeerConnection::set_sctp_test_drop`]): drop every
+    /// n-th SCTP packet out and in (0: none), the counts so far, and how
+    /// many were dropped.
+    test_drop: [u32; 2],
+    test_count: [u32; 2],
+    pub(super) test_dropped: u64,
 }
 
 impl DataState {
     fn fresh_id(&mut self) -> DataChannelId {
         self.next_id += 1;
         DataChannelId(self.next_id)
+    }
+}
+
+/// The message's size in bytes.
+fn payload_len(p: &DataPayload) -> usize {
+    match p {
+        DataPayload::Text(t) => t.len(),
+        DataPayload::Binary(b) => b.len(),
     }
 }
 
@@ -177,19 +213,18 @@ impl PeerConnection {
         let id = self.data.fresh_id();
         self.data.slots.insert(
             id,
-            Slot {
-                label: label.to_string(),
-                options: ChannelOptions {
+            Slot::new(
+                label.to_string(),
+                ChannelOptions {
                     ordered: options.ordered,
                     reliability,
                     protocol: options.protocol,
                     negotiated: options.negotiated,
                     ..ChannelOptions::default()
                 },
-                stream: None,
-                open: false,
-                low_threshold: 0,
-            },
+                None,
+                false,
+            ),
         );
         if self.data.sctp.is_some() {
             self.open_on_association(now, id)?;
@@ -215,10 +250,7 @@ impl PeerConnection {
             .filter(|s| s.open)
             .and_then(|s| s.stream)
             .ok_or(PeerError::UnknownDataChannel(id))?;
-        let len = match payload {
-            DataPayload::Text(t) => t.len(),
-            DataPayload::Binary(b) => b.len(),
-        };
+        let len = payload_len(payload);
         if let Some(max) = self.data.remote_max_message_size {
             if len as u64 > max {
                 return Err(PeerError::DataChannel(format!(
@@ -231,6 +263,10 @@ impl PeerConnection {
         };
         sctp.send(now, stream, payload)
             .map_err(|e| PeerError::DataChannel(e.to_string()))?;
+        if let Some(slot) = self.data.slots.get_mut(&id) {
+            slot.counters.messages_sent += 1;
+            slot.counters.bytes_sent += len as u64;
+        }
         self.pump_sctp(now);
         Ok(())
     }
@@ -267,6 +303,7 @@ impl PeerConnection {
             .get_mut(&id)
             .ok_or(PeerError::UnknownDataChannel(id))?;
         slot.open = false;
+        slot.closing = true;
         match (slot.stream, &mut self.data.sctp) {
             (Some(s), Some(sctp)) => {
                 sctp.close_channel(s)
@@ -275,7 +312,7 @@ impl PeerConnection {
             }
             _ => {
                 // Never reached the association: gone at once.
-                self.data.slots.remove(&id);
+                self.forget_channel(id);
                 self.events.push_back(PeerEvent::DataChannelClosed { id });
             }
         }
@@ -295,6 +332,35 @@ impl PeerConnection {
                 open: s.open,
             })
             .collect()
+    }
+
+    /// A test hook, since the test machines have no netem: drops every
+    /// `out_nth`-th SCTP packet we would send and every `in_nth`-th one
+    /// that arrives (0 turns a direction off), before DTLS on the way out
+    /// and after it on the way in, so SCTP sees loss and recovers.
+    pub fn set_sctp_test_drop(&mut self, out_nth: u32, in_nth: u32) {
+        self.data.test_drop = [out_nth, in_nth];
+        self.data.test_count = [0, 0];
+    }
+
+    /// SCTP packets the test hook dropped.
+    pub fn sctp_test_dropped(&self) -> u64 {
+        self.data.test_dropped
+    }
+
+    /// Whether the test hook drops this packet (0: out, 1: in).
+    fn test_drops(&mut self, dir: usize) -> bool {
+        let nth = self.data.test_drop[dir];
+        if nth == 0 {
+            return false;
+        }
+        self.data.test_count[dir] += 1;
+        if self.data.test_count[dir] < nth {
+            return false;
+        }
+        self.data.test_count[dir] = 0;
+        self.data.test_dropped += 1;
+        true
     }
 
     /// The SCTP association underneath, once started (state, counters,
@@ -329,8 +395,11 @@ impl PeerConnection {
         config.local_port = data.local_port;
         config.remote_port = data.remote_port;
         config.mtu = self.config.mtu.saturating_sub(DTLS_RECORD_OVERHEAD);
-        // What we announced we take (RFC 8841 §6): our limit on what we
-        // send is the peer's, checked in send_data.
+        // What we announced we take (RFC 8841 §6): larger messages are
+        // dropped and counted; our limit on what we send is the peer's,
+        // checked in send_data.
+        config.max_receive_message_size =
+            usize::try_from(meshrtc_sdp::negotiate::MAX_MESSAGE_SIZE).unwrap_or(usize::MAX);
         config.max_message_size = match data.remote_max_message_size {
             Some(m) => usize::try_from(m).unwrap_or(usize::MAX),
             None => config.send_buffer,
@@ -351,7 +420,7 @@ impl PeerConnection {
             .collect();
         for id in waiting {
             if let Err(e) = self.open_on_association(now, id) {
-                self.data.slots.remove(&id);
+                self.forget_channel(id);
                 self.events.push_back(PeerEvent::DataChannelError {
                     id,
                     reason: e.to_string(),
@@ -379,6 +448,9 @@ impl PeerConnection {
 
     /// One SCTP packet out of a DTLS application data record.
     pub(super) fn on_sctp_packet(&mut self, now: Instant, packet: &[u8]) {
+        if self.test_drops(1) {
+            return;
+        }
         let Some(sctp) = &mut self.data.sctp else {
             // Before the data m-line is negotiated: nothing to give it to.
             self.data.sctp_errors += 1;
@@ -461,6 +533,9 @@ impl PeerConnection {
             if !sctp.poll_transmit(now, &mut buf) {
                 break;
             }
+            if self.test_drops(0) {
+                continue;
+            }
             let Some(d) = &mut self.dtls else { break };
             if d.send_application_data(&buf).is_ok() {
                 let wire = buf.len() + DTLS_RECORD_OVERHEAD + IP_UDP_OVERHEAD;
@@ -504,18 +579,17 @@ impl PeerConnection {
                     self.data.by_stream.insert(stream, id);
                     self.data.slots.insert(
                         id,
-                        Slot {
-                            label: label.clone(),
-                            options: ChannelOptions {
+                        Slot::new(
+                            label.clone(),
+                            ChannelOptions {
                                 ordered,
                                 reliability,
                                 protocol: protocol.clone(),
                                 ..ChannelOptions::default()
                             },
-                            stream: Some(stream),
-                            open: true,
-                            low_threshold: 0,
-                        },
+                            Some(stream),
+                            true,
+                        ),
                     );
                     self.events.push_back(PeerEvent::DataChannelOpen {
                         id,
@@ -529,6 +603,10 @@ impl PeerConnection {
                     payload,
                 } => {
                     if let Some(&id) = self.data.by_stream.get(&stream) {
+                        if let Some(slot) = self.data.slots.get_mut(&id) {
+                            slot.counters.messages_received += 1;
+                            slot.counters.bytes_received += payload_len(&payload) as u64;
+                        }
                         self.events
                             .push_back(PeerEvent::DataChannelMessage { id, payload });
                     }
@@ -541,7 +619,7 @@ impl PeerConnection {
                 }
                 ChannelEvent::Closed { id: stream } => {
                     if let Some(id) = self.data.by_stream.remove(&stream) {
-                        self.data.slots.remove(&id);
+                        self.forget_channel(id);
                         self.events.push_back(PeerEvent::DataChannelClosed { id });
                     }
                 }
@@ -567,7 +645,9 @@ impl PeerConnection {
             }
         }
         self.data.by_stream.clear();
-        for id in std::mem::take(&mut self.data.slots).into_keys() {
+        let ids: Vec<DataChannelId> = self.data.slots.keys().copied().collect();
+        for id in ids {
+            self.forget_channel(id);
             self.events.push_back(PeerEvent::DataChannelClosed { id });
         }
     }

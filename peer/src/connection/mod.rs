@@ -46,9 +46,11 @@ use crate::frame::{PacketizedFrame, ReceivedFrame};
 
 mod config;
 mod congestion;
+mod data_channel_stats;
 mod data_channels;
 use congestion::Congestion;
 pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
+pub use data_channel_stats::{DataChannelState, DataChannelStats};
 pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload};
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
@@ -171,6 +173,9 @@ pub struct PeerConnection {
     offer_restarts_ice: bool,
     /// ICE restarts done, ours and the peer's.
     ice_restarts: u64,
+    /// Offers of ours rolled back by the peer's crossing offer
+    /// (`set_remote_offer_with_rollback`).
+    implicit_rollbacks: u64,
     negotiated: Option<Negotiated>,
     session_id: u64,
     session_version: u64,
@@ -290,6 +295,7 @@ impl PeerConnection {
             ice_restart_pending: false,
             offer_restarts_ice: false,
             ice_restarts: 0,
+            implicit_rollbacks: 0,
             negotiated: None,
             session_id,
             session_version: 1,
@@ -328,6 +334,14 @@ impl PeerConnection {
     /// Our certificate (its fingerprint goes in our descriptions).
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
+    }
+
+    /// Writes host candidates on `ip` as `name` from now on (see
+    /// [`PeerConfig::host_names`]); for an address bound after the start.
+    pub fn hide_host_address(&mut self, ip: std::net::IpAddr, name: &str) {
+        if !self.config.host_names.iter().any(|(a, _)| *a == ip) {
+            self.config.host_names.push((ip, name.to_string()));
+        }
     }
 
     /// Adds a local address the driver bound (a host candidate).
@@ -413,6 +427,7 @@ impl PeerConnection {
         if let Some(ice) = &mut self.ice {
             ice.close();
         }
+        self.pump_closed_ice(None);
         self.set_state(ConnectionState::Closed);
         self.closed = true;
         self.events
@@ -449,7 +464,8 @@ impl PeerConnection {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
-            return None;
+            // Only the deletion of TURN allocations, if any, is left.
+            return self.ice.as_ref().and_then(|i| i.poll_timeout());
         }
         let mut t: Option<Instant> = None;
         let mut add = |x: Option<Instant>| {
@@ -476,6 +492,7 @@ impl PeerConnection {
     /// reports, NACK and PLI.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.closed {
+            self.pump_closed_ice(Some(now));
             return;
         }
         if let Some(ice) = &mut self.ice {
@@ -502,6 +519,7 @@ impl PeerConnection {
     /// A datagram from `from` arrived at our local address `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         if self.closed {
+            self.closed_relay_datagram(now, from, to, data);
             return;
         }
         if self.handle_from_relay_server(now, from, to, data) {

@@ -7,7 +7,11 @@ impl PeerConnection {
     pub(super) fn local_params(&self) -> LocalParams {
         let ice = self.ice.as_ref();
         let candidates = ice
-            .map(|i| i.local_candidates().map(candidate::to_sdp).collect())
+            .map(|i| {
+                i.local_candidates()
+                    .map(|c| candidate::to_sdp_hiding(c, &self.config.host_names))
+                    .collect()
+            })
             .unwrap_or_default();
         LocalParams {
             ice_ufrag: ice.map(|i| i.local_ufrag().to_string()).unwrap_or_default(),
@@ -97,7 +101,8 @@ impl PeerConnection {
     /// Applies the peer's offer or answer (`RTCSessionDescription`'s
     /// `type` and `sdp`), initial or subsequent (RFC 8829 §5.10). An answer
     /// without an offer of ours, or an offer while ours is outstanding
-    /// (glare: [`PeerConnection::rollback`] ours first), is a
+    /// (glare: [`PeerConnection::rollback`] ours first, or use
+    /// [`PeerConnection::set_remote_offer_with_rollback`]), is a
     /// [`PeerError::WrongState`]. A description that fails leaves the state
     /// as it was.
     pub fn set_remote_description(
@@ -146,6 +151,12 @@ impl PeerConnection {
                 self.pending_remote = Some(parsed);
                 self.signaling = SignalingState::HaveRemoteOffer;
                 if first {
+                    // A first offer of ours rolled back made the agent
+                    // controlling; the answerer is controlled (RFC 8445
+                    // §6.1.1, RFC 8829 §5.10).
+                    if let Some(ice) = self.ice.as_mut().filter(|i| i.is_controlling()) {
+                        ice.set_controlling(false);
+                    }
                     self.ensure_ice(false, now);
                     self.set_state(ConnectionState::Connecting);
                 }
@@ -231,6 +242,50 @@ impl PeerConnection {
     /// peer's offer crosses its own.
     pub fn rollback(&mut self) -> Result<(), PeerError> {
         self.check_open()?;
+        self.roll_back_outstanding()?;
+        self.negotiation_needed = false;
+        self.update_negotiation_needed();
+        Ok(())
+    }
+
+    /// Applies the peer's offer, first rolling back an offer of ours that
+    /// is outstanding: W3C webrtc-pc §4.4.1.6 (`setRemoteDescription` of
+    /// an offer in `have-local-offer` runs the rollback steps first, the
+    /// "implicit rollback"; RFC 8829 §5.10, §4.1.8.2). What the polite side
+    /// of perfect negotiation does with a crossing offer, in one call.
+    ///
+    /// Returns whether an offer of ours was rolled back. In the stable
+    /// state it is [`PeerConnection::set_remote_description`] of an offer.
+    /// If the peer's offer then fails, the rollback stays (as browsers do):
+    /// the state is stable, the transceivers as before our offer, and our
+    /// change still waits for an offer ([`PeerEvent::NegotiationNeeded`]).
+    pub fn set_remote_offer_with_rollback(
+        &mut self,
+        now: Instant,
+        sdp: &str,
+    ) -> Result<bool, PeerError> {
+        self.check_open()?;
+        let rolled_back = self.signaling == SignalingState::HaveLocalOffer;
+        if rolled_back {
+            tracing::debug!("implicit rollback of our offer for the peer's");
+            self.roll_back_outstanding()?;
+            self.implicit_rollbacks += 1;
+            // Re-evaluated once stable again (after our answer, or now if
+            // the offer fails), not in between (W3C webrtc-pc §4.7.3).
+            self.negotiation_needed = false;
+        }
+        match self.set_remote_description(now, SdpType::Offer, sdp) {
+            Ok(()) => Ok(rolled_back),
+            Err(e) => {
+                self.update_negotiation_needed();
+                Err(e)
+            }
+        }
+    }
+
+    /// The rollback steps (RFC 8829 §4.1.8.2) without the
+    /// negotiation-needed check that follows them.
+    fn roll_back_outstanding(&mut self) -> Result<(), PeerError> {
         match self.signaling {
             SignalingState::Stable => {
                 return Err(PeerError::WrongState {
@@ -248,8 +303,6 @@ impl PeerConnection {
         }
         self.restore_snapshot();
         self.signaling = SignalingState::Stable;
-        self.negotiation_needed = false;
-        self.update_negotiation_needed();
         Ok(())
     }
 

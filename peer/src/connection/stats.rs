@@ -79,6 +79,9 @@ pub struct PeerStats {
     pub ice_state: IceState,
     /// The selected pair (local, remote).
     pub selected_pair: Option<(SocketAddr, SocketAddr)>,
+    /// Whether our ICE agent is controlling (RFC 8445 §6.1.1: the
+    /// offerer's is), once there is an agent.
+    pub ice_controlling: Option<bool>,
     /// Our DTLS role, once known.
     pub dtls_role: Option<&'static str>,
     /// "DTLS 1.2" or "DTLS 1.3" once connected.
@@ -133,6 +136,16 @@ pub struct PeerStats {
     pub padding_sent: u64,
     /// ICE restarts, ours and the peer's ([`PeerConnection::restart_ice`]).
     pub ice_restarts: u64,
+    /// Offers of ours rolled back because the peer's offer crossed them
+    /// ([`PeerConnection::set_remote_offer_with_rollback`]).
+    pub implicit_rollbacks: u64,
+    /// Data channels: open, on their way, and the last that closed
+    /// ([`PeerConnection::data_channel_stats`]).
+    pub data_channels: Vec<super::DataChannelStats>,
+    /// The SCTP association's counters, once it started.
+    pub sctp: Option<meshrtc_sctp::Stats>,
+    /// SCTP packets that did not parse or came before the association.
+    pub sctp_errors: u64,
 }
 
 impl PeerConnection {
@@ -143,6 +156,7 @@ impl PeerConnection {
             state: self.state,
             ice_state: self.ice_state,
             selected_pair: self.selected,
+            ice_controlling: self.ice.as_ref().map(|i| i.is_controlling()),
             dtls_role: self.dtls_role.map(|r| match r {
                 DtlsRole::Client => "client",
                 DtlsRole::Server => "server",
@@ -174,6 +188,7 @@ impl PeerConnection {
             malformed: self.malformed,
             early_dropped: self.early_dropped,
             ice_restarts: self.ice_restarts,
+            implicit_rollbacks: self.implicit_rollbacks,
             unvalidated_dropped: self.unvalidated_dropped,
             remote_candidates_dropped: self.remote_candidates_dropped,
             dtls: match self.dtls.as_ref().map(AnyDtls::stats) {
@@ -191,6 +206,9 @@ impl PeerConnection {
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
             padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),
+            data_channels: self.data_channel_stats(),
+            sctp: self.sctp_association().map(|a| a.stats()),
+            sctp_errors: self.data.sctp_errors,
         }
     }
 }

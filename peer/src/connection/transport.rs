@@ -34,6 +34,62 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// The counters of each TURN allocation (with its server) and of the
+    /// ICE agent; empty and `None` before the agent exists.
+    pub fn turn_stats(
+        &self,
+    ) -> (
+        Vec<(SocketAddr, meshrtc_ice::turn::TurnStats)>,
+        Option<meshrtc_ice::IceStats>,
+    ) {
+        match &self.ice {
+            Some(ice) => (ice.turn_stats(), Some(ice.stats())),
+            None => (Vec::new(), None),
+        }
+    }
+
+    /// The candidate types (local, remote) of the selected pair.
+    pub fn selected_candidate_kinds(
+        &self,
+    ) -> Option<(meshrtc_ice::CandidateKind, meshrtc_ice::CandidateKind)> {
+        self.ice.as_ref()?.selected_kinds()
+    }
+
+    /// After [`PeerConnection::close`]: the ICE agent's deallocating
+    /// Refresh requests (RFC 8656 §8) leave and are retransmitted (at
+    /// `now`, when given) until answered; nothing else runs.
+    pub(super) fn pump_closed_ice(&mut self, now: Option<Instant>) {
+        let Some(ice) = &mut self.ice else { return };
+        if let Some(now) = now {
+            ice.handle_timeout(now);
+        }
+        while let Some(t) = ice.poll_transmit() {
+            self.outbox.push_back(Transmit {
+                src: t.src,
+                dst: t.dst,
+                payload: t.payload,
+            });
+        }
+        while ice.poll_event().is_some() {}
+    }
+
+    /// After close: a TURN server's answer to a deallocation goes to the
+    /// agent; everything else is dropped.
+    pub(super) fn closed_relay_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: &[u8],
+    ) {
+        if let Some(ice) = &mut self.ice {
+            if ice.is_relay_server(to, from) {
+                let _ = ice.handle_relay_datagram(now, from, to, data);
+            }
+        }
+        self.pump_closed_ice(None);
+    }
+
     pub(super) fn ensure_ice(&mut self, controlling: bool, now: Instant) {
         if self.ice.is_some() {
             return;
@@ -160,9 +216,8 @@ impl PeerConnection {
         let Some(ice) = &mut self.ice else {
             return Some(t);
         };
-        if !ice.is_relayed_address(t.src) {
-            return Some(t);
-        }
+        // Relayed addresses are wrapped; one whose allocation was lost
+        // drops the datagram (the agent counts it).
         let w = ice.wrap_relayed(meshrtc_ice::Transmit {
             src: t.src,
             dst: t.dst,
@@ -207,7 +262,7 @@ impl PeerConnection {
         while let Some(e) = ice.poll_event() {
             match e {
                 IceEvent::LocalCandidate(c) => {
-                    let attr = candidate::to_sdp(&c);
+                    let attr = candidate::to_sdp_hiding(&c, &self.config.host_names);
                     // sdpMid: the m-line that carries the transport.
                     let mid = self
                         .negotiated
@@ -258,7 +313,11 @@ impl PeerConnection {
         if self.selected.is_none() {
             return;
         }
-        if let Some(cfg) = self.pending_dtls_client.take() {
+        if let Some(mut cfg) = self.pending_dtls_client.take() {
+            // A ClientHello sent as ICE just connected may reach a peer
+            // whose DTLS server is not up yet: retransmit soon
+            // (`PeerConfig::dtls_client_initial_rto`).
+            cfg.initial_rto = cfg.initial_rto.min(self.config.dtls_client_initial_rto);
             self.dtls = Some(AnyDtls::client(cfg, now));
             self.set_dtls_state(DtlsState::Connecting);
             self.drain_dtls(now);

@@ -188,29 +188,49 @@ impl Browser {
     /// `--ignore-certificate-errors-spki-list=<base64 SHA-256 of the SPKI>`
     /// to trust exactly one test certificate.
     pub fn launch_with(extra_flags: &[String]) -> Result<Browser, BrowserError> {
+        Browser::launch_without(&[], extra_flags)
+    }
+
+    /// Chromium as a real user's browser hides its host addresses: without
+    /// the flags that grant media permission and turn off mDNS hiding, its
+    /// host candidates are random `<uuid>.local` names that its own mDNS
+    /// responder answers for (draft-ietf-mmusic-mdns-ice-candidates).
+    pub fn launch_hiding_host_addresses() -> Result<Browser, BrowserError> {
+        Browser::launch_without(
+            &[
+                "--use-fake-ui-for-media-stream",
+                "--disable-features=WebRtcHideLocalIpsWithMdns",
+            ],
+            &[],
+        )
+    }
+
+    /// [`Browser::launch_with`] leaving out some of the default flags.
+    fn launch_without(left_out: &[&str], extra_flags: &[String]) -> Result<Browser, BrowserError> {
         let exe = chromium_path().ok_or(BrowserError::NotInstalled)?;
         static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile =
             std::env::temp_dir().join(format!("meshrtc-chromium-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&profile)?;
+        let defaults = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--disable-features=WebRtcHideLocalIpsWithMdns",
+            "--remote-debugging-port=0",
+            "--remote-debugging-address=127.0.0.1",
+        ];
         let child = Command::new(exe)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                "--allow-loopback-in-peer-connection",
-                "--disable-features=WebRtcHideLocalIpsWithMdns",
-                "--remote-debugging-port=0",
-                "--remote-debugging-address=127.0.0.1",
-            ])
+            .args(defaults.iter().filter(|f| !left_out.contains(f)))
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(extra_flags)
             .arg("about:blank")

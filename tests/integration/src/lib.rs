@@ -12,6 +12,7 @@ pub mod openssl_dtls;
 pub mod page;
 pub mod sdp_template;
 pub mod sim;
+pub mod turn_server;
 pub mod udp;
 
 use std::path::PathBuf;

@@ -27,6 +27,8 @@ pub enum Peer {
         /// Answers waiting to be sent.
         out: Vec<Datagram>,
     },
+    /// A TURN server (which answers STUN Binding requests too).
+    Turn(Box<crate::turn_server::SimTurn>),
 }
 
 impl Peer {
@@ -45,21 +47,35 @@ impl Peer {
     pub fn agent(&self) -> &IceAgent {
         match self {
             Peer::Agent { agent, .. } => agent,
-            Peer::Server { .. } => panic!("not an agent"),
+            _ => panic!("not an agent"),
         }
     }
     /// The agent, mutably (a server panics).
     pub fn agent_mut(&mut self) -> &mut IceAgent {
         match self {
             Peer::Agent { agent, .. } => agent,
-            Peer::Server { .. } => panic!("not an agent"),
+            _ => panic!("not an agent"),
+        }
+    }
+    /// The TURN server (anything else panics).
+    pub fn turn(&self) -> &crate::turn_server::SimTurn {
+        match self {
+            Peer::Turn(t) => t,
+            _ => panic!("not a TURN server"),
+        }
+    }
+    /// The TURN server, mutably (anything else panics).
+    pub fn turn_mut(&mut self) -> &mut crate::turn_server::SimTurn {
+        match self {
+            Peer::Turn(t) => t,
+            _ => panic!("not a TURN server"),
         }
     }
     /// The agent's events with their times (none for a server).
     pub fn events(&self) -> &[(Duration, IceEvent)] {
         match self {
             Peer::Agent { events, .. } => events,
-            Peer::Server { .. } => &[],
+            _ => &[],
         }
     }
     /// Moves the agent's pending events into `events`.
@@ -82,13 +98,22 @@ impl Node for Peer {
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
         match self {
             Peer::Agent { agent, errors, .. } => {
-                if agent
-                    .handle_datagram(now, d.src, d.dst, &d.payload)
-                    .is_err()
-                {
+                // From one of its TURN servers: responses, and checks or
+                // data relayed from a peer (data is not ICE's: dropped).
+                let failed = if agent.is_relay_server(d.dst, d.src) {
+                    agent
+                        .handle_relay_datagram(now, d.src, d.dst, &d.payload)
+                        .is_err()
+                } else {
+                    agent
+                        .handle_datagram(now, d.src, d.dst, &d.payload)
+                        .is_err()
+                };
+                if failed {
                     *errors += 1;
                 }
             }
+            Peer::Turn(t) => t.handle_datagram(now, d),
             Peer::Server { server, out } => {
                 let mut buf = Vec::new();
                 if let Ok(true) = server.handle(d.src, &d.payload, &mut buf) {
@@ -103,12 +128,14 @@ impl Node for Peer {
         self.drain(now);
     }
     fn handle_timeout(&mut self, now: Instant) {
-        if let Peer::Agent { agent, .. } = self {
-            agent.handle_timeout(now);
+        match self {
+            Peer::Agent { agent, .. } => agent.handle_timeout(now),
+            Peer::Turn(t) => t.handle_timeout(now),
+            Peer::Server { .. } => {}
         }
         self.drain(now);
     }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
         match self {
             Peer::Agent { agent, .. } => agent.poll_transmit().map(|t| Datagram {
                 src: t.src,
@@ -116,12 +143,14 @@ impl Node for Peer {
                 payload: t.payload,
             }),
             Peer::Server { out, .. } => out.pop(),
+            Peer::Turn(t) => t.poll_transmit(now),
         }
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
             Peer::Agent { agent, .. } => agent.poll_timeout(),
             Peer::Server { .. } => None,
+            Peer::Turn(t) => t.poll_timeout(),
         }
     }
 }
@@ -326,4 +355,29 @@ impl Call {
 /// Both agents are in state Completed.
 pub fn completed(c: &Call) -> bool {
     c.both(IceState::Completed)
+}
+
+/// A PeerConnection's next datagram, as the simulator carries it.
+pub fn peer_transmit(pc: &mut meshrtc_peer::PeerConnection) -> Option<Datagram> {
+    let t = pc.poll_transmit()?;
+    Some(Datagram {
+        src: t.src,
+        dst: t.dst,
+        payload: t.payload,
+    })
+}
+
+/// Offer from `a`, answer from `b`, exchanged directly (complete SDP).
+pub fn offer_answer(
+    a: &mut meshrtc_peer::PeerConnection,
+    b: &mut meshrtc_peer::PeerConnection,
+    now: Instant,
+) {
+    use meshrtc_peer::SdpType;
+    let offer = a.create_offer(now).unwrap();
+    b.set_remote_description(now, SdpType::Offer, &offer)
+        .unwrap();
+    let answer = b.create_answer(now).unwrap();
+    a.set_remote_description(now, SdpType::Answer, &answer)
+        .unwrap();
 }

@@ -667,5 +667,69 @@ fn an_allocation_the_server_lost_is_made_anew_with_a_new_relayed_candidate() {
         assert_eq!(relays.len(), 1, "agent {i}");
         assert!(!old.contains(&relays[0]));
         assert!(w.turn.allocs.iter().any(|x| x.relayed == relays[0]));
+        // What the owner still sends on the failed pair, from the old
+        // relayed address, has no relay to carry it: dropped and counted.
+        let gone = *old
+            .iter()
+            .find(|o| a.local_candidates().any(|c| c.addr == **o))
+            .unwrap();
+        let t = Transmit {
+            src: gone,
+            dst: "192.0.2.99:9".parse().unwrap(),
+            payload: vec![0x17, 0xfe, 0xfd],
+        };
+        assert!(a.wrap_relayed(t).is_none());
+        assert_eq!(a.stats().relay_lost_dropped, 1);
     }
+}
+
+#[test]
+fn a_closed_agent_retransmits_the_deallocation_until_answered_or_timed_out() {
+    let mut w = World::new();
+    w.signal();
+    for _ in 0..5 {
+        w.step();
+    }
+    assert_eq!(w.turn.allocs.len(), 2);
+    // Agent 0's server cannot be reached when it closes: the Refresh with
+    // lifetime 0 goes out, then again at 0.5, 1.5, 3.5, 7.5, 15.5 and
+    // 31.5 s (RFC 8489 §6.2.1: RTO 500 ms doubling, Rc = 7), and the
+    // transaction gives up 8 s (Rm × RTO) after the last one.
+    let closed_at = w.now;
+    w.agents[0].close();
+    let mut sent = Vec::new();
+    let mut now = closed_at;
+    loop {
+        while let Some(t) = w.agents[0].poll_transmit() {
+            assert_eq!(t.dst, w.turn.addr);
+            let m = Message::parse(&t.payload).unwrap();
+            assert_eq!(m.method(), Method::REFRESH);
+            sent.push(now - closed_at);
+        }
+        let Some(next) = w.agents[0].poll_timeout() else {
+            break;
+        };
+        now = next;
+        w.agents[0].handle_timeout(now);
+    }
+    let ms: Vec<u128> = sent.iter().map(Duration::as_millis).collect();
+    assert_eq!(ms, [0, 500, 1500, 3500, 7500, 15_500, 31_500]);
+    assert_eq!(now - closed_at, Duration::from_millis(39_500));
+    assert_eq!(w.agents[0].turn_stats()[0].1.retransmits, 6);
+    assert_eq!(w.turn.allocs.len(), 2, "the server never heard of it");
+
+    // Agent 1's first two Refreshes are lost; the third is answered: the
+    // allocation is deleted and the timers stop.
+    w.agents[1].close();
+    let mut now = w.now;
+    for _ in 0..2 {
+        while w.agents[1].poll_transmit().is_some() {}
+        now = w.agents[1].poll_timeout().unwrap();
+        w.agents[1].handle_timeout(now);
+    }
+    w.now = now;
+    w.deliver();
+    assert_eq!(w.turn.allocs.len(), 1);
+    assert_eq!(w.agents[1].poll_timeout(), None);
+    assert_eq!(w.agents[1].turn_stats()[0].1.retransmits, 2);
 }

@@ -105,6 +105,11 @@ pub(crate) struct Ours {
     pub(crate) second_video_mid: Option<String>,
     /// The DTLS versions we speak (what `check_call` expects negotiated).
     pub(crate) dtls_versions: DtlsVersions,
+    /// When we decoded the first video frame (setup-time figures).
+    pub(crate) first_video_at: Option<Instant>,
+    /// When ICE, then DTLS, connected and the first video frame came
+    /// (before decoding): where setup time goes.
+    pub(crate) milestones: Vec<(&'static str, Instant)>,
 }
 
 impl Ours {
@@ -162,6 +167,8 @@ impl Ours {
             other_video: Default::default(),
             tracks_removed: Vec::new(),
             second_video_mid: None,
+            first_video_at: None,
+            milestones: Vec::new(),
         }
     }
 
@@ -195,6 +202,15 @@ impl Ours {
 
     fn events(&mut self) {
         while let Some(e) = self.pc.poll_event() {
+            let milestone = match &e {
+                PeerEvent::IceStateChanged(s) if format!("{s:?}") == "Connected" => Some("ice"),
+                PeerEvent::DtlsStateChanged(meshrtc_peer::DtlsState::Connected) => Some("dtls"),
+                PeerEvent::Frame(f) if f.kind == MediaKind::Video => Some("first video frame"),
+                _ => None,
+            };
+            if let Some(m) = milestone.filter(|m| !self.milestones.iter().any(|x| x.0 == *m)) {
+                self.milestones.push((m, Instant::now()));
+            }
             match e {
                 PeerEvent::Frame(f)
                     if f.kind == MediaKind::Video
@@ -214,6 +230,7 @@ impl Ours {
                 PeerEvent::Frame(f) if f.kind == MediaKind::Video => {
                     match self.vp8_dec.decode(&f.data) {
                         Ok(Some(img)) => {
+                            self.first_video_at.get_or_insert_with(Instant::now);
                             self.video_decoded += 1;
                             self.video_size = (img.width, img.height);
                         }
@@ -238,6 +255,12 @@ impl Ours {
             return;
         }
         let mids = self.pc.sending_mids();
+        if self.frames_sent == 0 {
+            // Media starts when connected, not with a burst of the frames
+            // due since this side was made.
+            self.next_video = self.next_video.max(now);
+            self.next_audio = self.next_audio.max(now);
+        }
         while self.next_video <= now {
             let t_us = u64::from(self.frames_sent) * 1_000_000 / u64::from(self.fps);
             if let (true, Some(t)) = (self.follow_estimate, self.pc.target_bitrate()) {

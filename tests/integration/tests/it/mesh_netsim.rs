@@ -83,6 +83,8 @@ pub(crate) struct Member {
     /// first, mid "0").
     screen_decoded: BTreeMap<String, Vec<u32>>,
     screen_decoders: BTreeMap<String, FakeDecoder>,
+    /// This node is no member but a TURN server (`add_turn_server`).
+    pub(crate) turn: Option<Box<meshrtc_integration::turn_server::SimTurn>>,
 }
 
 /// A decoded video frame, for the simulcast test.
@@ -163,6 +165,7 @@ impl Member {
             screen: None,
             screen_decoded: BTreeMap::new(),
             screen_decoders: BTreeMap::new(),
+            turn: None,
         }
     }
 
@@ -340,6 +343,10 @@ impl Member {
 
 impl Node for Member {
     fn handle_datagram(&mut self, now: Instant, d: Datagram) {
+        if let Some(t) = &mut self.turn {
+            t.handle_datagram(now, d);
+            return;
+        }
         if self.silent {
             return;
         }
@@ -359,7 +366,7 @@ impl Node for Member {
         self.events(now);
     }
     fn handle_timeout(&mut self, now: Instant) {
-        if self.silent {
+        if self.silent || self.turn.is_some() {
             return;
         }
         self.node.handle_timeout(now);
@@ -382,7 +389,10 @@ impl Node for Member {
         self.media(now);
         self.events(now);
     }
-    fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
+    fn poll_transmit(&mut self, now: Instant) -> Option<Datagram> {
+        if let Some(t) = &mut self.turn {
+            return t.poll_transmit(now);
+        }
         let t = self.node.poll_transmit()?;
         (!self.silent).then_some(Datagram {
             src: t.src,
@@ -391,7 +401,7 @@ impl Node for Member {
         })
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
-        if self.silent {
+        if self.silent || self.turn.is_some() {
             return None;
         }
         [
@@ -455,7 +465,7 @@ impl Call {
 
     /// A member at `ip` (behind `nat` if given) with consent timing out
     /// after `consent`.
-    fn add_with(
+    pub(crate) fn add_with(
         &mut self,
         ip: IpAddr,
         nat: Option<NatId>,
@@ -469,6 +479,53 @@ impl Call {
             None => self.sim.add_node(m, &[ip]),
         };
         self.ids.push(id);
+        self.clients.push(Some(self.rooms.connect(self.sim.now())));
+        self.deaf.push(false);
+        i
+    }
+
+    /// A TURN server node at `addr` (user `user`, password `pass`),
+    /// outside the room: no member, only relays.
+    pub(crate) fn add_turn_server(&mut self, addr: SocketAddr) -> NodeId {
+        let mut m = Member::with_config(
+            99,
+            99,
+            self.sim.now(),
+            addr.ip(),
+            Duration::from_secs(30),
+            40000,
+            |_| {},
+        );
+        m.turn = Some(Box::new(meshrtc_integration::turn_server::SimTurn::new(
+            addr,
+            "user",
+            "pass",
+            meshrtc_integration::turn_server::TurnLifetimes::default(),
+        )));
+        self.sim.add_node(m, &[addr.ip()])
+    }
+
+    /// A member on every address of `ips` (IPv4, IPv6 or both): each
+    /// connection slot binds one port on each.
+    fn add_on(&mut self, ips: &[IpAddr]) -> usize {
+        let i = self.ids.len();
+        let slots: Vec<Vec<SocketAddr>> = (0..10u16)
+            .map(|k| {
+                ips.iter()
+                    .map(|ip| SocketAddr::new(*ip, 40000 + k))
+                    .collect()
+            })
+            .collect();
+        let m = Member::with_config(
+            i,
+            1000 + i as u64,
+            self.sim.now(),
+            ips[0],
+            Duration::from_secs(30),
+            40000,
+            |cfg| cfg.slots = slots,
+        );
+        self.ids.push(self.sim.add_node(m, ips));
         self.clients.push(Some(self.rooms.connect(self.sim.now())));
         self.deaf.push(false);
         i
@@ -637,7 +694,7 @@ impl Call {
     /// was complete: while members connect, key frames for newcomers may
     /// overtake a delta frame still being repaired, which the receiver
     /// then skips, as a real-time receiver should), and got its audio.
-    fn check_streams(&self, members: &[usize], min_frames: usize) {
+    pub(crate) fn check_streams(&self, members: &[usize], min_frames: usize) {
         self.check_streams_from(members, min_frames, &[]);
     }
 
@@ -681,7 +738,7 @@ impl Call {
     }
 }
 
-fn link(loss: f64) -> LinkConfig {
+pub(crate) fn link(loss: f64) -> LinkConfig {
     LinkConfig {
         latency: Duration::from_millis(15),
         jitter: Duration::from_millis(5),
@@ -1716,4 +1773,44 @@ fn a_chat_line_typed_at_one_member_arrives_at_the_other_two() {
     assert_eq!(chats(0), [empty]);
     // Media is unaffected: every stream decodes.
     call.check_streams(&all, 10);
+}
+
+/// IPv6-only and dual-stack members in one room (issue 17): a dual-stack
+/// member, an IPv6-only one and another dual-stack one. Every pair
+/// connects, the IPv6-only member's pairs over IPv6, and media flows
+/// everywhere.
+#[test]
+fn ipv6_only_and_dual_stack_members_connect_every_pair_and_exchange_media() {
+    let mut call = Call::new(37, link(0.0));
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    let dual_a = call.add_on(&[ip("10.0.0.1"), ip("2001:db8::1")]);
+    let v6_only = call.add_on(&[ip("2001:db8::2")]);
+    let dual_b = call.add_on(&[ip("10.0.0.3"), ip("2001:db8::3")]);
+    let all = [dual_a, v6_only, dual_b];
+    let took = call.run_until_connected(&all, Duration::from_secs(10));
+    let before = call.decoded_counts(&all);
+    call.run_for(Duration::from_secs(2));
+    let after = call.decoded_counts(&all);
+    for (pair, n) in &after {
+        // 2 s at the fake encoder's rate.
+        assert!(*n >= before[pair] + 20, "{pair:?}: {} -> {n}", before[pair]);
+    }
+    for &i in &all {
+        let st = call.member(i).node.stats();
+        assert_eq!(st.members_failed, 0);
+        for (id, _, s) in &st.members {
+            let (local, remote) = s.selected_pair.expect("selected pair");
+            assert_eq!(local.is_ipv6(), remote.is_ipv6(), "{i} to {id}");
+            if i == v6_only {
+                assert!(local.is_ipv6(), "{i} to {id}: {local} -> {remote}");
+            }
+        }
+    }
+    let v6_id = call.member(v6_only).node.id().unwrap().to_string();
+    for &i in &[dual_a, dual_b] {
+        let st = call.member(i).node.stats();
+        let (_, _, s) = st.members.iter().find(|(id, _, _)| *id == v6_id).unwrap();
+        assert!(s.selected_pair.unwrap().1.is_ipv6(), "member {i}");
+    }
+    eprintln!("IPv6-only and dual-stack: connected in {took:?}");
 }

@@ -13,9 +13,7 @@ use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::{read_stamp, TestPattern, ToneSource, VoiceSource};
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_netsim::{Datagram, LinkConfig, Node, Sim};
-use meshrtc_peer::{
-    ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent, SdpType,
-};
+use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerConnection, PeerEvent};
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 
@@ -196,12 +194,7 @@ impl Node for CallNode {
     }
 
     fn poll_transmit(&mut self, _now: Instant) -> Option<Datagram> {
-        let t = self.pc.poll_transmit()?;
-        Some(Datagram {
-            src: t.src,
-            dst: t.dst,
-            payload: t.payload,
-        })
+        meshrtc_integration::sim::peer_transmit(&mut self.pc)
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
@@ -279,12 +272,7 @@ fn call(
     a.pc.add_transceiver(MediaKind::Audio, true, true);
     b.pc.add_answer_track(MediaKind::Video);
     b.pc.add_answer_track(MediaKind::Audio);
-    let offer = a.pc.create_offer(epoch).unwrap();
-    b.pc.set_remote_description(epoch, SdpType::Offer, &offer)
-        .unwrap();
-    let answer = b.pc.create_answer(epoch).unwrap();
-    a.pc.set_remote_description(epoch, SdpType::Answer, &answer)
-        .unwrap();
+    meshrtc_integration::sim::offer_answer(&mut a.pc, &mut b.pc, epoch);
     let na = sim.add_node(a, &[aa.ip()]);
     let nb = sim.add_node(b, &[ba.ip()]);
     (sim, [na, nb])

@@ -39,6 +39,9 @@ pub(crate) struct Coturn {
     child: Child,
     pub(crate) addr: SocketAddr,
     log: std::path::PathBuf,
+    /// The command line, to start it again ([`Coturn::restart`]).
+    netns: Option<String>,
+    args: Vec<String>,
 }
 
 /// How coturn checks credentials.
@@ -61,13 +64,19 @@ impl Coturn {
 
     /// [`Coturn::start`] with the credentials checked as `auth` says.
     pub(crate) fn start_with(netns: Option<&str>, ip: IpAddr, auth: CoturnAuth<'_>) -> Coturn {
-        Coturn::launch(netns, ip, auth, None)
+        Coturn::launch(netns, ip, auth, None, &[])
+    }
+
+    /// [`Coturn::start_with`] on loopback with more options, e.g.
+    /// `--permission-lifetime=6` (coturn's timers shortened for a test).
+    pub(crate) fn start_with_options(ip: IpAddr, auth: CoturnAuth<'_>, extra: &[&str]) -> Coturn {
+        Coturn::launch(None, ip, auth, None, extra)
     }
 
     /// [`Coturn::start`] on loopback with TLS too, on port 5349, with this
     /// certificate and key (PEM files).
     pub(crate) fn start_tls(ip: IpAddr, cert: &std::path::Path, key: &std::path::Path) -> Coturn {
-        Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)))
+        Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)), &[])
     }
 
     fn launch(
@@ -75,16 +84,9 @@ impl Coturn {
         ip: IpAddr,
         auth: CoturnAuth<'_>,
         tls: Option<(&std::path::Path, &std::path::Path)>,
+        extra: &[&str],
     ) -> Coturn {
-        let mut cmd = match netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, "turnserver"]);
-                c
-            }
-            None => Command::new("turnserver"),
-        };
-        cmd.args([
+        let mut args: Vec<String> = [
             "-n",
             "--no-cli",
             "--no-dtls",
@@ -94,44 +96,80 @@ impl Coturn {
             "--simple-log",
             "--min-port=49152",
             "--max-port=49252",
-        ]);
-        cmd.arg(format!("--listening-ip={ip}"))
-            .arg(format!("--relay-ip={ip}"))
-            .arg("--listening-port=3478")
-            .arg(format!("--realm={REALM}"));
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--listening-ip={ip}"));
+        args.push(format!("--relay-ip={ip}"));
+        args.push("--listening-port=3478".into());
+        args.push(format!("--realm={REALM}"));
         match tls {
-            None => {
-                cmd.arg("--no-tls");
-            }
+            None => args.push("--no-tls".into()),
             Some((cert, key)) => {
-                cmd.arg(format!("--cert={}", cert.display()))
-                    .arg(format!("--pkey={}", key.display()))
-                    .arg("--tls-listening-port=5349");
+                args.push(format!("--cert={}", cert.display()));
+                args.push(format!("--pkey={}", key.display()));
+                args.push("--tls-listening-port=5349".into());
             }
         }
         match auth {
             CoturnAuth::StaticUser => {
-                cmd.arg("--lt-cred-mech")
-                    .arg(format!("--user={USER}:{PASS}"));
+                args.push("--lt-cred-mech".into());
+                args.push(format!("--user={USER}:{PASS}"));
             }
             CoturnAuth::RestSecret(secret) => {
-                cmd.arg("--use-auth-secret")
-                    .arg(format!("--static-auth-secret={secret}"));
+                args.push("--use-auth-secret".into());
+                args.push(format!("--static-auth-secret={secret}"));
             }
         }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let log =
             std::env::temp_dir().join(format!("meshrtc-coturn-{}-{ip}.log", std::process::id()));
-        let file = std::fs::File::create(&log).unwrap();
-        cmd.stdout(file).stderr(Stdio::null());
-        let child = cmd
-            .spawn()
-            .expect("turnserver (Debian coturn) must be installed: scripts/setup");
+        let netns = netns.map(str::to_string);
+        let child = Coturn::spawn(netns.as_deref(), &args, &log);
         let addr = SocketAddr::new(ip, 3478);
-        let c = Coturn { child, addr, log };
-        if netns.is_none() {
+        let c = Coturn {
+            child,
+            addr,
+            log,
+            netns,
+            args,
+        };
+        if c.netns.is_none() {
             c.wait_ready(ip);
         }
         c
+    }
+
+    fn spawn(netns: Option<&str>, args: &[String], log: &std::path::Path) -> Child {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "turnserver"]);
+                c
+            }
+            None => Command::new("turnserver"),
+        };
+        cmd.args(args);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        cmd.stdout(file).stderr(Stdio::null());
+        cmd.spawn()
+            .expect("turnserver (Debian coturn) must be installed: scripts/setup")
+    }
+
+    /// Kills coturn and starts it again with the same options: every
+    /// allocation, permission and channel is gone, as after a crash.
+    pub(crate) fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Coturn::spawn(self.netns.as_deref(), &self.args, &self.log);
+        if self.netns.is_none() {
+            self.wait_ready(self.addr.ip());
+        }
     }
 
     fn wait_ready(&self, from: IpAddr) {
@@ -179,32 +217,45 @@ impl Drop for Coturn {
 }
 
 /// What a member signals, one JSON object per line.
-fn signal(kind: &str, value: &str) -> String {
+pub(crate) fn signal(kind: &str, value: &str) -> String {
     json!({ kind: value }).to_string()
 }
 
 /// One call member: a PeerConnection on one UDP socket, sending Opus and
 /// decoding what it receives.
-struct Member {
-    pc: PeerConnection,
+pub(crate) struct Member {
+    pub(crate) pc: PeerConnection,
     socket: UdpSocket,
-    local: SocketAddr,
+    pub(crate) local: SocketAddr,
     offerer: bool,
-    out: Vec<String>,
+    pub(crate) out: Vec<String>,
     tone: ToneSource,
     opus: OpusEncoder,
     opus_dec: OpusDecoder,
     next_audio: Instant,
     rtp_time: u32,
-    sent: usize,
-    decoded: usize,
+    pub(crate) sent: usize,
+    pub(crate) decoded: usize,
     created: Instant,
     /// When DTLS finished and media could first be sent.
-    connected_after: Option<Duration>,
+    pub(crate) connected_after: Option<Duration>,
     /// Our signaled candidates and the peer's.
-    local_candidates: Vec<String>,
+    pub(crate) local_candidates: Vec<String>,
     remote_candidates: Vec<String>,
     buf: Vec<u8>,
+    /// What left for the TURN server: datagrams and bytes, and of those
+    /// the ChannelData messages (first byte 64-79, RFC 7983).
+    pub(crate) to_server: WireCount,
+    turn: SocketAddr,
+}
+
+/// Datagrams sent to the TURN server, counted by kind.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WireCount {
+    pub(crate) datagrams: u64,
+    pub(crate) bytes: u64,
+    pub(crate) channel_data: u64,
+    pub(crate) channel_data_bytes: u64,
 }
 
 impl Member {
@@ -215,13 +266,33 @@ impl Member {
         relay_only: bool,
         offerer: bool,
     ) -> Member {
+        Member::with(
+            seed,
+            bind,
+            TurnServer::udp(turn, USER, PASS),
+            offerer,
+            |ice| {
+                ice.relay_only = relay_only;
+            },
+        )
+    }
+
+    /// A member using `server`, its ICE configuration changed by `tweak`.
+    pub(crate) fn with(
+        seed: u8,
+        bind: SocketAddr,
+        server: TurnServer,
+        offerer: bool,
+        tweak: impl FnOnce(&mut meshrtc_ice::IceConfig),
+    ) -> Member {
         let now = Instant::now();
         let cert = meshrtc_dtls::Certificate::generate("meshrtc").unwrap();
         let mut cfg = PeerConfig::new([seed; 32], cert);
-        cfg.ice.turn_servers = vec![TurnServer::udp(turn, USER, PASS)];
-        cfg.ice.relay_only = relay_only;
         // coturn answers Binding requests too: server-reflexive candidates.
+        let turn = server.addr;
         cfg.ice.stun_servers = vec![turn];
+        cfg.ice.turn_servers = vec![server];
+        tweak(&mut cfg.ice);
         let socket = UdpSocket::bind(bind).unwrap();
         socket.set_nonblocking(true).unwrap();
         let local = socket.local_addr().unwrap();
@@ -252,10 +323,12 @@ impl Member {
             local_candidates: Vec::new(),
             remote_candidates: Vec::new(),
             buf: vec![0; 2048],
+            to_server: WireCount::default(),
+            turn,
         }
     }
 
-    fn on_signal(&mut self, line: &str) {
+    pub(crate) fn on_signal(&mut self, line: &str) {
         let now = Instant::now();
         let v: Value = serde_json::from_str(line).unwrap();
         if let Some(sdp) = v["offer"].as_str() {
@@ -276,7 +349,7 @@ impl Member {
     }
 
     /// Socket in, timers, events, media out, socket out.
-    fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         let now = Instant::now();
         while let Ok((n, from)) = self.socket.recv_from(&mut self.buf) {
             self.pc
@@ -321,12 +394,21 @@ impl Member {
         }
         while let Some(t) = self.pc.poll_transmit() {
             assert_eq!(t.src, self.local, "every datagram leaves from the socket");
+            if t.dst == self.turn {
+                let n = t.payload.len() as u64;
+                self.to_server.datagrams += 1;
+                self.to_server.bytes += n;
+                if t.payload.first().is_some_and(|b| (64..=79).contains(b)) {
+                    self.to_server.channel_data += 1;
+                    self.to_server.channel_data_bytes += n;
+                }
+            }
             let _ = self.socket.send_to(&t.payload, t.dst);
         }
     }
 
     /// The addresses of the `typ relay` candidates in `cands`.
-    fn relay_addrs(cands: &[String]) -> Vec<SocketAddr> {
+    pub(crate) fn relay_addrs(cands: &[String]) -> Vec<SocketAddr> {
         cands
             .iter()
             .filter(|c| c.contains(" typ relay"))
@@ -337,7 +419,7 @@ impl Member {
             .collect()
     }
 
-    fn result(&self) -> Value {
+    pub(crate) fn result(&self) -> Value {
         let (l, r) = self.pc.stats().selected_pair.expect("a selected pair");
         json!({
             "selected": [l.to_string(), r.to_string()],
