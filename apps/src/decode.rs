@@ -26,6 +26,8 @@ pub struct Options {
     handshake: meshrtc_dtls::handshake::Reassembler,
     /// The DTLS 1.2 record keys of this direction, from a key log.
     dtls: Option<crate::capture::dtls_keys::DtlsDirection>,
+    /// The DTLS 1.3 read keys of this direction, from a key log.
+    dtls13: Option<crate::capture::dtls13_keys::Dtls13Direction>,
 }
 
 impl Options {
@@ -46,12 +48,22 @@ impl Options {
             extmap,
             handshake: dtlsview::reassembler(),
             dtls: None,
+            dtls13: None,
         }
     }
 
     /// The same options, opening DTLS records with `keys` (issue 21).
     pub fn with_dtls(mut self, keys: Option<crate::capture::dtls_keys::DtlsDirection>) -> Options {
         self.dtls = keys;
+        self
+    }
+
+    /// The same options, opening DTLS 1.3 records with `keys` (issue 21).
+    pub fn with_dtls13(
+        mut self,
+        keys: Option<crate::capture::dtls13_keys::Dtls13Direction>,
+    ) -> Options {
+        self.dtls13 = keys;
         self
     }
 }
@@ -145,6 +157,7 @@ pub fn decode(dgram: &[u8], opts: &mut Options) -> Report {
                 dgram,
                 &mut opts.handshake,
                 opts.dtls.as_ref().map(|d| d.cipher()),
+                opts.dtls13.as_mut(),
             );
             Body::Dtls {
                 text,

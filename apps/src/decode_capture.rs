@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
+use crate::capture::dtls13_keys::{dtls13_keys, srtp_keys13, traffic_secrets, Dtls13Keys};
 use crate::capture::dtls_keys::{dtls_keys, DtlsKeys};
 use crate::capture::ipframe::{Datagram, FrameError};
 use crate::capture::keylog_srtp::{master_secrets, HelloScan};
@@ -62,7 +63,19 @@ pub fn decode_capture(file: &CaptureFile, o: &CaptureOptions<'_>, out: &mut Stri
         .key_log
         .lines()
         .chain(o.extra_key_log.as_deref().unwrap_or("").lines())
-        .filter(|l| l.starts_with("CLIENT_RANDOM "))
+        .filter(|l| {
+            // 1.2's master secret, or one of 1.3's traffic secrets.
+            [
+                "CLIENT_RANDOM ",
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET ",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET ",
+                "CLIENT_TRAFFIC_SECRET_0 ",
+                "SERVER_TRAFFIC_SECRET_0 ",
+                "EXPORTER_SECRET ",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
         .collect::<std::collections::HashSet<_>>()
         .len();
     let mut summary = Summary {
@@ -133,6 +146,9 @@ pub struct Keys {
     pub derived: usize,
     /// DTLS 1.2 record keys, from the key log and the hellos.
     pub dtls: Vec<DtlsKeys>,
+    /// DTLS 1.3 record keys, from the key log's traffic secrets and the
+    /// hellos.
+    pub dtls13: Vec<Dtls13Keys>,
 }
 
 /// The keys of every connection in `file`: the SRTP keys its comments
@@ -156,9 +172,22 @@ pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> Keys {
     let mut key_log = file.key_log.clone();
     key_log.push_str(o.extra_key_log.as_deref().unwrap_or(""));
     let masters = master_secrets(&key_log);
+    let dtls13 = dtls13_keys(&scan, &traffic_secrets(&key_log));
+    // 1.3: the exporter secret and the profile in the server's
+    // EncryptedExtensions.
+    let derived13 = dtls13.iter().filter_map(|k| {
+        let from_server = file
+            .packets
+            .iter()
+            .filter_map(|p| p.datagram().ok())
+            .filter(|d| (d.src, d.dst) == (k.server, k.client))
+            .map(|d| d.payload);
+        srtp_keys13(k, from_server)
+    });
     let derived: Vec<ConnectionKeys> = scan
         .keys(&masters)
         .into_iter()
+        .chain(derived13)
         .filter(|d| {
             !keys
                 .iter()
@@ -171,6 +200,7 @@ pub fn connection_keys(file: &CaptureFile, o: &CaptureOptions<'_>) -> Keys {
         srtp: keys,
         derived: derived_count,
         dtls: dtls_keys(&scan, &masters),
+        dtls13,
     }
 }
 
@@ -222,7 +252,13 @@ pub fn for_each_datagram<'f>(
                     .dtls
                     .iter()
                     .find_map(|k| k.for_packet(dgram.src, dgram.dst));
-                Options::new(o.ice_pwds, srtp, o.extmap.clone()).with_dtls(dtls)
+                let dtls13 = keys
+                    .dtls13
+                    .iter()
+                    .find_map(|k| k.for_packet(dgram.src, dgram.dst));
+                Options::new(o.ice_pwds, srtp, o.extmap.clone())
+                    .with_dtls(dtls)
+                    .with_dtls13(dtls13)
             });
         let report = decode::decode(dgram.payload, state);
         f(n, t, p, iface, Ok(&dgram), Some(&report));

@@ -9,10 +9,12 @@ use meshrtc_dtls::messages::{
     parse_certificate_verify, parse_client_key_exchange, parse_use_srtp_answer, Certificate,
     CertificateRequest, HelloVerifyRequest, ServerHello, ServerKeyExchange,
 };
-use meshrtc_dtls::record::{records, ContentType, Record};
+use meshrtc_dtls::record::{ContentType, Record};
 use meshrtc_dtls::Fingerprint;
 use serde_json::{json, Value};
 use std::fmt::Write;
+
+use crate::capture::dtls13_keys::{any_records, AnyRecord, Dtls13Direction};
 
 fn suite_name(id: u16) -> Option<&'static str> {
     Some(match id {
@@ -48,7 +50,7 @@ fn group_name(id: u16) -> Option<&'static str> {
     })
 }
 
-fn extension_name(id: u16) -> Option<&'static str> {
+pub(crate) fn extension_name(id: u16) -> Option<&'static str> {
     Some(match id {
         0 => "server_name",
         10 => "supported_groups",
@@ -67,7 +69,7 @@ fn extension_name(id: u16) -> Option<&'static str> {
     })
 }
 
-fn srtp_profile_name(id: u16) -> Option<&'static str> {
+pub(crate) fn srtp_profile_name(id: u16) -> Option<&'static str> {
     Some(match id {
         0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80",
         0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32",
@@ -77,7 +79,7 @@ fn srtp_profile_name(id: u16) -> Option<&'static str> {
     })
 }
 
-fn named(list: &[u16], name: fn(u16) -> Option<&'static str>) -> String {
+pub(crate) fn named(list: &[u16], name: fn(u16) -> Option<&'static str>) -> String {
     list.iter()
         .map(|&x| name(x).map_or_else(|| format!("{x:#06x}"), str::to_string))
         .collect::<Vec<_>>()
@@ -147,6 +149,14 @@ fn server_hello(body: &[u8], s: &mut String) -> Value {
         named(&[h.cipher_suite], suite_name)
     );
     let _ = writeln!(s, "      extensions      {}", named(&exts, extension_name));
+    // DTLS 1.3 (RFC 8446 §4.2.1): supported_versions says which.
+    if let Some(&[a, b]) = h.extension(43) {
+        let _ = writeln!(
+            s,
+            "      selected        {}",
+            version_name(u16::from_be_bytes([a, b]))
+        );
+    }
     let srtp = h
         .extension(ext::USE_SRTP)
         .and_then(|d| parse_use_srtp_answer(d).ok())
@@ -265,13 +275,18 @@ pub fn dtls(
     dgram: &[u8],
     reasm: &mut Reassembler,
     cipher: Option<&RecordCipher>,
+    mut v13: Option<&mut Dtls13Direction>,
 ) -> (String, Value, bool) {
     let mut s = String::new();
     let mut list = Vec::new();
     let mut bad = false;
-    for r in records(dgram) {
+    for r in any_records(dgram) {
         let r = match r {
-            Ok(r) => r,
+            Ok(AnyRecord::Plain(r)) => r,
+            Ok(AnyRecord::Unified(u)) => {
+                list.push(crate::dtls13view::protected(&u, v13.as_deref_mut(), &mut s));
+                continue;
+            }
             Err(e) => {
                 let _ = writeln!(s, "  malformed record: {e} (the rest is dropped)");
                 list.push(json!({"error": e.to_string()}));
@@ -367,7 +382,7 @@ pub fn dtls(
 }
 
 /// A handshake fragment's type, sequence number and byte range.
-fn fragment_line(f: &Fragment<'_>) -> String {
+pub(crate) fn fragment_line(f: &Fragment<'_>) -> String {
     format!(
         "{:?} message_seq {} bytes {}..{} of {}",
         f.msg_type,
@@ -415,25 +430,29 @@ fn opened(c: &RecordCipher, r: &Record<'_>, s: &mut String) -> Value {
             let _ = writeln!(s, "      alert {level} description {}", plain[1]);
             v["alert"] = json!({"level": plain[0], "description": plain[1]});
         }
-        ContentType::ApplicationData => {
-            if plain.len() >= 12 {
-                let port = |i: usize| u16::from_be_bytes([plain[i], plain[i + 1]]);
-                let _ = writeln!(
-                    s,
-                    "      SCTP packet (RFC 8261): ports {} -> {}, verification tag {:#010x}, {} bytes of chunks",
-                    port(0),
-                    port(2),
-                    u32::from_be_bytes([plain[4], plain[5], plain[6], plain[7]]),
-                    plain.len() - 12
-                );
-                v["sctp"] = json!({"source_port": port(0), "destination_port": port(2)});
-            } else {
-                let _ = writeln!(s, "      application data, {} bytes", plain.len());
-            }
-        }
+        ContentType::ApplicationData => application_data(&plain, s, &mut v),
         _ => {}
     }
     v
+}
+
+/// Decrypted application data: the SCTP common header (RFC 8261 §3:
+/// data channels run SCTP over DTLS), into `s` and `v["sctp"]`.
+pub(crate) fn application_data(plain: &[u8], s: &mut String, v: &mut Value) {
+    if plain.len() >= 12 {
+        let port = |i: usize| u16::from_be_bytes([plain[i], plain[i + 1]]);
+        let _ = writeln!(
+            s,
+            "      SCTP packet (RFC 8261): ports {} -> {}, verification tag {:#010x}, {} bytes of chunks",
+            port(0),
+            port(2),
+            u32::from_be_bytes([plain[4], plain[5], plain[6], plain[7]]),
+            plain.len() - 12
+        );
+        v["sctp"] = json!({"source_port": port(0), "destination_port": port(2)});
+    } else {
+        let _ = writeln!(s, "      application data, {} bytes", plain.len());
+    }
 }
 
 #[cfg(test)]
@@ -462,7 +481,7 @@ mod tests {
     fn an_encrypted_finished_opens_with_the_right_keys_and_says_so_with_wrong_ones() {
         let p = pair(0);
         let dgram = sealed_finished(&p);
-        let (text, v, bad) = dtls(&dgram, &mut reassembler(), Some(&p.client_write));
+        let (text, v, bad) = dtls(&dgram, &mut reassembler(), Some(&p.client_write), None);
         assert!(!bad);
         assert!(
             text.contains("decrypted with the key log: 24 bytes"),
@@ -479,10 +498,10 @@ mod tests {
         assert_eq!(v[0]["decrypted"]["handshake"][0]["type"], 20);
 
         // The server's key is the other direction's: it does not open it.
-        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write));
+        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write), None);
         assert!(text.contains("the key log's keys do not open it"), "{text}");
         assert!(v[0]["decrypted"]["error"].is_string());
-        let (text, _, _) = dtls(&dgram, &mut reassembler(), None);
+        let (text, _, _) = dtls(&dgram, &mut reassembler(), None, None);
         assert!(text.contains("    encrypted\n"), "{text}");
     }
 
@@ -500,7 +519,7 @@ mod tests {
             &sctp,
             &mut dgram,
         );
-        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write));
+        let (text, v, _) = dtls(&dgram, &mut reassembler(), Some(&p.server_write), None);
         assert!(
             text.contains("ports 5000 -> 5000, verification tag 0xdeadbeef, 4 bytes of chunks"),
             "{text}"

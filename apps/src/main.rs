@@ -11,6 +11,7 @@ mod capture;
 mod cpu;
 mod decode;
 mod decode_capture;
+mod dtls13view;
 mod dtls_flag;
 mod dtls_fragment;
 mod dtlsview;

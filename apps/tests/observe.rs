@@ -556,6 +556,106 @@ fn a_dtls13_call_logs_its_traffic_secrets_to_the_capture_and_the_key_log() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `meshrtc decode` of a DTLS 1.3 call's capture (the default version)
+/// decrypts the protected records with the 1.3 traffic secrets of the
+/// file's Decryption Secrets Block: the handshake in epoch 2 from both
+/// sides (EncryptedExtensions to Finished), and the SRTP with the keys of
+/// the file's comment. Stripped of both, the capture still decrypts with
+/// `--keylog`: the SRTP keys come from `EXPORTER_SECRET` (RFC 8446 §7.5,
+/// RFC 5764 §4.2) and the profile in the decrypted EncryptedExtensions.
+#[test]
+fn decode_decrypts_a_dtls13_captures_handshake_and_srtp_with_its_keys() {
+    let dir = scratch("decode13");
+    let pcap = dir.join("offer.pcapng");
+    let keylog = dir.join("keys.log");
+    call(
+        &["--capture", pcap.to_str().unwrap()],
+        &["--keylog", keylog.to_str().unwrap()],
+        None,
+        None,
+    );
+    // With keys, every datagram decodes (the exit status says so).
+    let decode = |file: &std::path::Path, extra: &[&str], keys: bool| {
+        let o = Command::new(env!("CARGO_BIN_EXE_meshrtc"))
+            .arg("decode")
+            .args(extra)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success() || !keys,
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Each side's Finished, decrypted, in a packet that side sent: two
+    // source addresses (a stripped capture has no direction flags).
+    let finished_from_both = |out: &str| {
+        let senders: std::collections::HashSet<&str> = out
+            .split("── packet ")
+            .filter(|p| {
+                p.contains("decrypted with the key log: epoch 2")
+                    && p.contains("Finished message_seq")
+                    && p.contains("verify_data")
+            })
+            .filter_map(|p| p.split(": ").nth(1)?.split(" → ").next())
+            .collect();
+        senders.len() == 2
+    };
+    // Decrypted RTP packets, by source address: both sides send.
+    let srtp_both_ways = |out: &str| {
+        let mut by_src = std::collections::HashMap::<&str, usize>::new();
+        for p in out
+            .split("── packet ")
+            .filter(|p| p.contains("RTP,") && p.contains("SRTP decrypted"))
+        {
+            if let Some(src) = p.split(": ").nth(1).and_then(|l| l.split(" → ").next()) {
+                *by_src.entry(src).or_default() += 1;
+            }
+        }
+        by_src.len() == 2 && by_src.values().all(|&n| n > 50)
+    };
+
+    let out = decode(&pcap, &[], true);
+    let head = out.lines().next().unwrap();
+    assert!(
+        head.ends_with("5 DTLS key log line(s); SRTP keys for 1 connection(s)"),
+        "{head}"
+    );
+    assert!(finished_from_both(&out), "{out}");
+    for m in [
+        "EncryptedExtensions message_seq",
+        "use_srtp        SRTP_",
+        "Certificate message_seq",
+        "CertificateVerify message_seq",
+        "selected        DTLS 1.3",
+        // The server acknowledges the client's last flight (RFC 9147 §7).
+        "ACK of records  epoch 2 seq 0",
+    ] {
+        assert!(out.contains(m), "{m} missing");
+    }
+    assert!(!out.contains("FAILED"), "a record or packet failed");
+    assert!(srtp_both_ways(&out), "SRTP in a 1.3 capture");
+
+    let bare = dir.join("bare.pcapng");
+    std::fs::write(&bare, strip_secrets(&std::fs::read(&pcap).unwrap())).unwrap();
+    let without = decode(&bare, &[], false);
+    assert!(without.contains("    encrypted\n") && !without.contains("SRTP decrypted"));
+    let with = decode(&bare, &["--keylog", keylog.to_str().unwrap()], true);
+    let head = with.lines().next().unwrap();
+    assert!(
+        head.ends_with(
+            "5 DTLS key log line(s); SRTP keys for 1 connection(s) (1 derived from the key log and the hellos)"
+        ),
+        "{head}"
+    );
+    assert!(finished_from_both(&with));
+    assert!(!with.contains("FAILED"));
+    assert!(srtp_both_ways(&with));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Headless Chromium's view of `page` (after its script ran) with
 /// `fragment` appended to the URL, as the serialized DOM.
 fn chromium_dom(page: &std::path::Path, fragment: &str) -> String {
@@ -602,7 +702,7 @@ fn the_timeline_of_a_call_has_an_arrow_per_stun_and_dtls_frame_in_chromium() {
     let pcap = dir.join("offer.pcapng");
     let trace = dir.join("offer.jsonl");
     // DTLS 1.2: tshark 4.0, the independent count, reads no DTLS 1.3
-    // record, and `decode` decrypts 1.2 only.
+    // record.
     let (offer_err, _) = call(
         &[
             "--capture",

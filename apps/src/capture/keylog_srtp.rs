@@ -15,11 +15,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use meshrtc_dtls::cipher::Suite;
-use meshrtc_dtls::handshake::{fragments, HandshakeType};
+use meshrtc_dtls::handshake::{fragments, HandshakeType, Reassembler};
 use meshrtc_dtls::hello::ext;
 use meshrtc_dtls::messages::{parse_use_srtp_answer, ServerHello};
 use meshrtc_dtls::prf::export_keying_material;
-use meshrtc_dtls::record::{records, ContentType};
+use meshrtc_dtls::record::{records, ContentType, DTLS1_3};
+use meshrtc_dtls::v13::messages::ServerHello13;
+use meshrtc_dtls::v13::record::CipherSuite13;
 use meshrtc_srtp::{split_keying_material, Profile};
 
 use super::srtp_comment::ConnectionKeys;
@@ -60,6 +62,9 @@ struct Association {
     client_random: Option<[u8; 32]>,
     /// Server random, suite, and the SRTP profile if one was agreed.
     server: Option<([u8; 32], Suite, Option<Profile>)>,
+    /// A DTLS 1.3 ServerHello's suite (its SRTP profile is in the
+    /// encrypted EncryptedExtensions).
+    server13: Option<CipherSuite13>,
 }
 
 /// Collects the hellos from the datagrams (src, dst, payload) of a
@@ -68,6 +73,8 @@ struct Association {
 pub struct HelloScan {
     /// Keyed by (client address, server address).
     seen: HashMap<(SocketAddr, SocketAddr), Association>,
+    /// The epoch-0 handshake of each direction, reassembled.
+    reassembly: HashMap<(SocketAddr, SocketAddr), Reassembler>,
 }
 
 impl HelloScan {
@@ -84,31 +91,57 @@ impl HelloScan {
             }
             for f in fragments(r.fragment) {
                 let Ok(f) = f else { break };
-                match f.msg_type {
-                    // The random follows client_version; the first
-                    // fragment has it even when the hello is split.
-                    HandshakeType::ClientHello if f.offset == 0 => {
-                        if let Some(cr) = f.body.get(2..34).and_then(|b| b.try_into().ok()) {
-                            self.seen.entry((src, dst)).or_default().client_random = Some(cr);
-                        }
+                // The random follows client_version; the first fragment
+                // has it even when the hello is split.
+                if f.msg_type == HandshakeType::ClientHello && f.offset == 0 {
+                    if let Some(cr) = f.body.get(2..34).and_then(|b| b.try_into().ok()) {
+                        self.seen.entry((src, dst)).or_default().client_random = Some(cr);
                     }
-                    HandshakeType::ServerHello if f.is_whole() => {
-                        let Ok(h) = ServerHello::parse(f.body) else {
-                            continue;
-                        };
-                        let profile = h
-                            .extension(ext::USE_SRTP)
-                            .and_then(|d| parse_use_srtp_answer(d).ok())
-                            .and_then(|(p, _)| Profile::from_dtls_id(p));
-                        if let Some(suite) = Suite::from_id(h.cipher_suite) {
-                            // The server sends it: the client is `dst`.
-                            self.seen.entry((dst, src)).or_default().server =
-                                Some((h.random, suite, profile));
-                        }
+                }
+                // A ServerHello with an X25519MLKEM768 share (RFC 9147
+                // §5.5) is larger than a datagram: the whole handshake of
+                // each direction is reassembled. Retransmissions may not
+                // fit its order: not an error here.
+                let r = self
+                    .reassembly
+                    .entry((src, dst))
+                    .or_insert_with(|| Reassembler::new(0, 1 << 16, 16));
+                let _ = r.push(&f);
+                let whole: Vec<_> = std::iter::from_fn(|| r.pop()).collect();
+                for m in whole {
+                    if m.msg_type == HandshakeType::ServerHello {
+                        self.server_hello(src, dst, &m.body);
                     }
-                    _ => {}
                 }
             }
+        }
+    }
+
+    /// What a whole ServerHello from `src` to `dst` says: the 1.3 suite,
+    /// or the 1.2 random, suite and SRTP profile.
+    fn server_hello(&mut self, src: SocketAddr, dst: SocketAddr, body: &[u8]) {
+        // DTLS 1.3 (RFC 8446 §4.1.3): supported_versions
+        // selects it; a HelloRetryRequest chooses no keys.
+        if let Ok(h) = ServerHello13::parse(body) {
+            if h.selected_version() == Some(DTLS1_3) {
+                if let (false, Some(suite)) =
+                    (h.is_hello_retry_request(), CipherSuite13::from_id(h.suite))
+                {
+                    self.seen.entry((dst, src)).or_default().server13 = Some(suite);
+                }
+                return;
+            }
+        }
+        let Ok(h) = ServerHello::parse(body) else {
+            return;
+        };
+        let profile = h
+            .extension(ext::USE_SRTP)
+            .and_then(|d| parse_use_srtp_answer(d).ok())
+            .and_then(|(p, _)| Profile::from_dtls_id(p));
+        if let Some(suite) = Suite::from_id(h.cipher_suite) {
+            // The server sends it: the client is `dst`.
+            self.seen.entry((dst, src)).or_default().server = Some((h.random, suite, profile));
         }
     }
 
@@ -156,6 +189,16 @@ impl HelloScan {
             let (cr, (sr, suite, _)) = (a.client_random?, a.server?);
             Some((c, s, cr, sr, suite))
         })
+    }
+
+    /// Every DTLS 1.3 association whose ClientHello and ServerHello were
+    /// seen: client address, server address, client random, suite.
+    pub fn associations13(
+        &self,
+    ) -> impl Iterator<Item = (SocketAddr, SocketAddr, [u8; 32], CipherSuite13)> + '_ {
+        self.seen
+            .iter()
+            .filter_map(|(&(c, s), a)| Some((c, s, a.client_random?, a.server13?)))
     }
 }
 

@@ -7,6 +7,7 @@
 //! [`meshrtc_peer::tap::DatagramTap`]; each tap here is one pcapng
 //! interface (one per member in the demo), all writing into one file.
 
+pub mod dtls13_keys;
 pub mod dtls_keys;
 pub mod ipframe;
 pub mod keylog_srtp;
