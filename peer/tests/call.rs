@@ -714,6 +714,15 @@ fn a_dropped_first_client_hello_is_sent_again_after_50_ms_not_the_servers_500() 
         took >= Duration::from_millis(50) && took < Duration::from_millis(60),
         "{took:?}"
     );
-    assert_eq!(b.pc.stats().dtls_role, Some("client"));
-    assert_eq!(b.pc.stats().dtls.unwrap().retransmissions, 1);
+    let stats = b.pc.stats();
+    assert_eq!(stats.dtls_role, Some("client"));
+    // DTLS 1.3 by default: the timer's resend of the lost fragment, and
+    // at most one more when the server's flight crosses it. A repeated
+    // flight makes one resend, not one per record of it (that was 8 here).
+    let resent = stats
+        .dtls
+        .map(|d| d.retransmissions)
+        .or(stats.dtls13.as_ref().map(|d| d.retransmissions))
+        .expect("DTLS counters");
+    assert!((1..=2).contains(&resent), "{resent} resends");
 }

@@ -209,6 +209,8 @@ pub struct Dtls13 {
     pub(super) flight: Option<Flight>,
     /// Records of the peer's current flight (epoch ≥ 2), for our ACK.
     pub(super) peer_records: Vec<(u64, u64)>,
+    /// When a repeat of the peer's flight last made us resend ours.
+    last_peer_triggered: Option<Instant>,
     /// Send an ACK of `peer_records` after this datagram.
     pub(super) ack_due: bool,
     /// Our next write epoch and its keys, waiting for the ACK of our
@@ -299,6 +301,7 @@ impl Dtls13 {
             next_message_seq: 0,
             flight: None,
             peer_records: Vec::new(),
+            last_peer_triggered: None,
             ack_due: false,
             pending_key_update: false,
             pending_write_epoch: None,
@@ -830,8 +833,18 @@ impl Dtls13 {
         })
     }
 
+    /// The peer repeated a flight we already have: ours was lost, so send
+    /// it again (RFC 9147 §5.8.1, RFC 6347 §4.2.4), once for the whole
+    /// repeated flight: its records come together, so at most once per
+    /// quarter of the initial timer (as the DTLS 1.2 side does), not once
+    /// per record.
     fn retransmit_on_repeat(&mut self, now: Instant) {
         if self.flight.as_ref().is_some_and(|f| !f.fully_acked()) {
+            let gap = self.config.initial_rto / 4;
+            if self.last_peer_triggered.is_some_and(|t| now < t + gap) {
+                return;
+            }
+            self.last_peer_triggered = Some(now);
             self.retransmit(now);
         }
     }
