@@ -566,7 +566,7 @@ fn a_gap_in_the_server_flight_is_acked_and_only_the_missing_part_resent() {
     assert!(p.client.is_connected() && p.server.is_connected());
 }
 
-/// RFC 9147 §4.2.1 (records of a future epoch may be buffered): in DTLS
+/// RFC 6347 §4.1 (records of a future epoch may be buffered): in DTLS
 /// 1.3 the client is done first, so its first application data (a data
 /// channel's SCTP INIT) can reach the server ahead of its Finished. The
 /// server holds it until the Finished installs epoch 3, then delivers it.

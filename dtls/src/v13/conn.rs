@@ -133,7 +133,7 @@ pub struct Dtls13Stats {
     /// KeyUpdates received.
     pub key_updates: u64,
     /// Records of the next epoch held until its keys were installed
-    /// (RFC 9147 §4.2.1): the client's first application data that
+    /// (RFC 6347 §4.1): the client's first application data that
     /// overtook its Finished, or the server's encrypted flight that
     /// overtook (or outlived the loss of) its ServerHello.
     pub future_records_held: u64,
@@ -476,7 +476,7 @@ impl Dtls13 {
     }
 
     /// Holds a protected record of the epoch whose keys come next
-    /// (RFC 9147 §4.2.1 lets a receiver buffer records of a future
+    /// (RFC 6347 §4.1 lets a receiver buffer records of a future
     /// epoch): bounded by [`MAX_FUTURE_RECORDS`] and [`MAX_FUTURE_BYTES`],
     /// the excess counted and dropped (the peer's retransmission, or its
     /// SCTP, repeats it). The peer's address was checked by the caller

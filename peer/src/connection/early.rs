@@ -1,10 +1,10 @@
 //! Packets that came before what reads them: SRTP and SRTCP before our
 //! SRTP keys, SCTP before our association.
 //!
-//! In DTLS 1.3 the client is done when it sends its Finished (RFC 9147
-//! §5.8.4: the server reads it last), so its first media and its SCTP
+//! In DTLS 1.3 the client is done when it sends its Finished (the last
+//! handshake message, RFC 8446 §2), so its first media and its SCTP
 //! INIT leave at once and, reordered or with the Finished lost, reach the
-//! server before the server has keys. RFC 9147 §4.2.1 lets a receiver
+//! server before the server has keys. RFC 6347 §4.1 lets a receiver
 //! buffer records of a future epoch; the DTLS layer does so for its own
 //! records, and the connection holds the SRTP that rides beside them the
 //! same way: bounded in count and bytes, the excess dropped and counted,
