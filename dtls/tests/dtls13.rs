@@ -565,3 +565,109 @@ fn a_gap_in_the_server_flight_is_acked_and_only_the_missing_part_resent() {
     p.drive(|_, _| false, 100);
     assert!(p.client.is_connected() && p.server.is_connected());
 }
+
+/// RFC 6347 §4.1 (records of a future epoch may be buffered): in DTLS
+/// 1.3 the client is done first, so its first application data (a data
+/// channel's SCTP INIT) can reach the server ahead of its Finished. The
+/// server holds it until the Finished installs epoch 3, then delivers it.
+#[test]
+fn client_data_that_overtakes_its_finished_is_held_and_delivered_after_it() {
+    let (ca, cb) = configs();
+    let mut p = Pair::new(ca, cb);
+    let hello = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &hello).unwrap();
+    while let Some(d) = p.server.poll_transmit() {
+        p.client.handle_datagram(p.now, &d).unwrap();
+    }
+    assert!(p.client.is_connected());
+    let finished: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    p.client.send_application_data(b"first INIT").unwrap();
+    let data = p.client.poll_transmit().unwrap();
+    // The data arrives first: held, not dropped.
+    p.server.handle_datagram(p.now, &data).unwrap();
+    let s = p.server.stats();
+    assert_eq!(s.future_records_held, 1);
+    assert_eq!(s.records.unknown_epoch, 0);
+    assert!(p.server.poll_event().is_none());
+    for d in &finished {
+        p.server.handle_datagram(p.now, d).unwrap();
+    }
+    let events: Vec<_> = std::iter::from_fn(|| p.server.poll_event()).collect();
+    assert!(matches!(events.first(), Some(Event13::Connected(_))));
+    assert_eq!(app_data(&events), vec![b"first INIT".to_vec()]);
+    let s = p.server.stats();
+    assert_eq!((s.future_records_dropped, s.records.opened), (0, 4));
+}
+
+/// The server's encrypted flight that arrives before its ServerHello
+/// (reordered) is held until the ServerHello installs epoch 2: the client
+/// finishes without any retransmission.
+#[test]
+fn server_flight_that_overtakes_its_server_hello_is_held_and_read_after_it() {
+    let (mut ca, mut cb) = configs();
+    ca.mtu = 300;
+    cb.mtu = 300;
+    let mut p = Pair::new(ca, cb);
+    let hello = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &hello).unwrap();
+    let flight: Vec<_> = std::iter::from_fn(|| p.server.poll_transmit()).collect();
+    assert!(flight.len() >= 3, "a fragmented flight: {}", flight.len());
+    // The ServerHello is in the first datagram: deliver it last.
+    for d in flight.iter().skip(1) {
+        p.client.handle_datagram(p.now, d).unwrap();
+    }
+    let held = p.client.stats().future_records_held;
+    assert!(held >= 2, "held {held}");
+    assert!(!p.client.is_connected());
+    p.client.handle_datagram(p.now, &flight[0]).unwrap();
+    assert!(p.client.is_connected(), "the held records completed it");
+    p.drive(|_, _| false, 100);
+    assert!(p.server.is_connected());
+    assert_eq!(p.server.stats().retransmissions, 0);
+    assert_eq!(p.client.stats().retransmissions, 0);
+    assert_eq!(p.client.stats().future_records_dropped, 0);
+}
+
+/// Holding is bounded (32 records, 64 KiB) and counted; held forgeries
+/// fail authentication once their epoch comes, and the handshake and the
+/// genuine early data are unharmed.
+#[test]
+fn a_flood_of_next_epoch_records_is_bounded_counted_and_harmless() {
+    let (ca, cb) = configs();
+    let mut p = Pair::new(ca, cb);
+    let hello = p.client.poll_transmit().unwrap();
+    p.server.handle_datagram(p.now, &hello).unwrap();
+    while let Some(d) = p.server.poll_transmit() {
+        p.client.handle_datagram(p.now, &d).unwrap();
+    }
+    let finished: Vec<_> = std::iter::from_fn(|| p.client.poll_transmit()).collect();
+    // 40 forged epoch-3 records (16-bit sequence, length present).
+    for i in 0..40u8 {
+        let mut forged = vec![0x2f, 0, i, 0, 40];
+        forged.extend_from_slice(&[i; 40]);
+        p.server.handle_datagram(p.now, &forged).unwrap();
+    }
+    let s = p.server.stats();
+    assert_eq!(
+        (s.future_records_held, s.future_records_dropped),
+        (32, 8),
+        "at most 32 held"
+    );
+    for d in &finished {
+        p.server.handle_datagram(p.now, d).unwrap();
+    }
+    assert!(p.server.is_connected());
+    let s = p.server.stats();
+    assert_eq!(
+        s.records.auth_failures, 32,
+        "each held forgery refused once"
+    );
+    assert_eq!(
+        s.future_records_dropped,
+        8 + 32,
+        "over the cap, then unreadable"
+    );
+    p.client.send_application_data(b"after").unwrap();
+    p.drive(|_, _| false, 10);
+    assert_eq!(app_data(&p.server_events), vec![b"after".to_vec()]);
+}

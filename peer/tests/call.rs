@@ -726,3 +726,76 @@ fn a_dropped_first_client_hello_is_sent_again_after_50_ms_not_the_servers_500() 
         .expect("DTLS counters");
     assert!((1..=2).contains(&resent), "{resent} resends");
 }
+
+/// DTLS 1.3: the client (b, the answerer) is done when it sends its
+/// Finished, so its first media can reach the server (a) before that
+/// Finished (reordered here on purpose). a holds the SRTP (bounded, over
+/// the validated path) and reads it once the Finished gave it the keys:
+/// the key frame is not lost.
+#[test]
+fn dtls13_client_media_that_overtakes_its_finished_is_held_and_decoded() {
+    let (mut now, mut a, mut b) = sides();
+    renegotiate(now, &mut a, &mut b);
+    // Step until b (the DTLS client) is done; what b sends from then on
+    // waits: its Finished.
+    let mut held = Vec::new();
+    for _ in 0..500 {
+        deliver(now, &mut a, &mut b);
+        while let Some(t) = b.pc.poll_transmit() {
+            if b.pc.is_connected() {
+                held.push(t);
+            } else {
+                a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+            }
+        }
+        drain(&mut a);
+        drain(&mut b);
+        if b.pc.is_connected() {
+            break;
+        }
+        now += Duration::from_millis(5);
+        a.pc.handle_timeout(now);
+        b.pc.handle_timeout(now);
+    }
+    assert!(b.pc.is_connected() && !a.pc.is_connected());
+    assert!(!held.is_empty(), "b's Finished is held back");
+    assert!(b.pc.stats().dtls13.is_some(), "DTLS 1.3 runs");
+    // b's first key frame reaches a ahead of the Finished.
+    let mid = b.pc.transceivers()[0].mid.clone().unwrap();
+    let mut pk = Vp8Packetizer::new(1);
+    let frame = PacketizedFrame::vp8(&mut pk, vp8_frame(0, true, 3000).into(), 0, 1100).unwrap();
+    b.pc.send_frame(now, &mid, &frame).unwrap();
+    // The pacer lets it out over a few milliseconds; b's DTLS (a repeat
+    // of its Finished) keeps waiting.
+    let mut media = 0;
+    for _ in 0..20 {
+        while let Some(t) = b.pc.poll_transmit() {
+            if (128..192).contains(&t.payload[0]) {
+                a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+                media += 1;
+            } else {
+                held.push(t);
+            }
+        }
+        now += Duration::from_millis(2);
+        b.pc.handle_timeout(now);
+    }
+    assert!(media >= 3, "{media} packets");
+    drain(&mut a);
+    assert!(!a.events.iter().any(|e| matches!(e, PeerEvent::Frame(_))));
+    assert_eq!(a.pc.stats().early_held, media);
+    // Then the Finished: a connects and reads the held media.
+    for t in held {
+        a.pc.handle_datagram(now, t.src, t.dst, &t.payload);
+    }
+    drain(&mut a);
+    assert!(a.pc.is_connected());
+    let keyframes = |e: &PeerEvent| matches!(e, PeerEvent::Frame(f) if f.keyframe);
+    assert_eq!(
+        a.events.iter().filter(|e| keyframes(e)).count(),
+        1,
+        "the key frame arrived whole"
+    );
+    let st = a.pc.stats();
+    assert_eq!((st.early_dropped, st.srtp_errors), (0, 0));
+}

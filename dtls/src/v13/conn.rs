@@ -36,6 +36,10 @@ use crate::rng::Rng;
 
 /// The most record numbers of the peer's flight remembered for an ACK.
 const MAX_ACK_RECORDS: usize = 64;
+/// The most records of the next epoch held until its keys exist.
+pub const MAX_FUTURE_RECORDS: usize = 32;
+/// And their most bytes.
+pub const MAX_FUTURE_BYTES: usize = 64 * 1024;
 
 /// What both sides agreed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +132,14 @@ pub struct Dtls13Stats {
     pub early_records_dropped: u64,
     /// KeyUpdates received.
     pub key_updates: u64,
+    /// Records of the next epoch held until its keys were installed
+    /// (RFC 6347 §4.1): the client's first application data that
+    /// overtook its Finished, or the server's encrypted flight that
+    /// overtook (or outlived the loss of) its ServerHello.
+    pub future_records_held: u64,
+    /// Records of the next epoch dropped: over [`MAX_FUTURE_RECORDS`] /
+    /// [`MAX_FUTURE_BYTES`], or still unreadable when their epoch came.
+    pub future_records_dropped: u64,
 }
 
 /// Handshake traffic state both roles reach after the hellos.
@@ -232,6 +244,9 @@ pub struct Dtls13 {
     pub(super) events: VecDeque<Event13>,
     pub(super) started: Instant,
     pub(super) stats: Dtls13Stats,
+    /// Protected records of the next read epoch, held (bounded) until its
+    /// keys are installed.
+    pub(super) future_records: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Dtls13 {
@@ -314,6 +329,7 @@ impl Dtls13 {
             events: VecDeque::new(),
             started: now,
             stats: Dtls13Stats::default(),
+            future_records: Vec::new(),
         };
         if failed {
             d.fail(Error13::NoRandomness);
@@ -432,8 +448,11 @@ impl Dtls13 {
                     self.records.stats.malformed += 1;
                     break;
                 };
+                let whole = &rest[..rest.len() - next.len()];
                 rest = next;
-                if let Ok(opened) = self.records.open(&rec) {
+                if self.records.is_next_epoch(rec.epoch_bits()) {
+                    self.hold_future_record(whole);
+                } else if let Ok(opened) = self.records.open(&rec) {
                     self.on_protected(now, opened)?;
                 }
             } else {
@@ -448,11 +467,64 @@ impl Dtls13 {
                 return Ok(());
             }
         }
+        self.replay_future_records(now)?;
+        if self.is_closed() {
+            return Ok(());
+        }
         if self.ack_due {
             self.ack_due = false;
             self.send_ack();
         }
         Ok(())
+    }
+
+    /// Holds a protected record of the epoch whose keys come next
+    /// (RFC 6347 §4.1 lets a receiver buffer records of a future
+    /// epoch): bounded by [`MAX_FUTURE_RECORDS`] and [`MAX_FUTURE_BYTES`],
+    /// the excess counted and dropped (the peer's retransmission, or its
+    /// SCTP, repeats it). The peer's address was checked by the caller
+    /// (ICE) before any of it reached us.
+    fn hold_future_record(&mut self, record: &[u8]) {
+        let held: usize = self.future_records.iter().map(Vec::len).sum();
+        if self.future_records.len() < MAX_FUTURE_RECORDS && held + record.len() <= MAX_FUTURE_BYTES
+        {
+            self.future_records.push(record.to_vec());
+            self.stats.future_records_held += 1;
+        } else {
+            self.stats.future_records_dropped += 1;
+        }
+    }
+
+    /// Opens the held records whose epoch now has keys, in arrival order;
+    /// those of an epoch still to come stay held, the rest are dropped.
+    fn replay_future_records(&mut self, now: Instant) -> Result<(), Error13> {
+        loop {
+            if self.future_records.is_empty() || self.is_closed() {
+                return Ok(());
+            }
+            let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.future_records)
+                .into_iter()
+                .partition(|r| {
+                    UnifiedRecord::parse(r)
+                        .is_ok_and(|(rec, _)| !self.records.is_next_epoch(rec.epoch_bits()))
+                });
+            self.future_records = waiting;
+            if ready.is_empty() {
+                return Ok(());
+            }
+            for r in ready {
+                let Ok((rec, _)) = UnifiedRecord::parse(&r) else {
+                    continue;
+                };
+                match self.records.open(&rec) {
+                    Ok(opened) => self.on_protected(now, opened)?,
+                    Err(_) => self.stats.future_records_dropped += 1,
+                }
+                if self.is_closed() {
+                    return Ok(());
+                }
+            }
+        }
     }
 
     /// Sends application data (RFC 9147 §4, epoch 3 or later).
@@ -727,6 +799,7 @@ impl Dtls13 {
             self.send_alert(2, e.alert());
             self.state = State::Closed;
             self.flight = None;
+            self.future_records.clear();
             self.events
                 .push_back(Event13::Closed(CloseReason13::Error(e.clone())));
         }

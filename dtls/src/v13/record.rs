@@ -466,6 +466,15 @@ impl RecordLayer13 {
         self.read.iter().map(|r| r.epoch).max()
     }
 
+    /// Whether a record with these epoch bits is of the epoch whose read
+    /// keys come next (2 before any, else one above the highest), which
+    /// are not installed yet: a record that may be held until they are
+    /// (RFC 6347 §4.1: a receiver may buffer them).
+    pub fn is_next_epoch(&self, bits: u8) -> bool {
+        let next = self.read_epoch().map_or(2, |e| e + 1);
+        u64::from(bits) == next & 3 && !self.read.iter().any(|r| r.epoch & 3 == u64::from(bits))
+    }
+
     /// Appends a protected record in `epoch`; returns its sequence number.
     pub fn seal(
         &mut self,

@@ -429,6 +429,10 @@ impl PeerConnection {
             }
         }
         self.pump_sctp(now);
+        // What the peer's association sent before ours existed.
+        for p in self.early_sctp.take() {
+            self.on_sctp_packet(now, &p);
+        }
     }
 
     fn open_on_association(&mut self, now: Instant, id: DataChannelId) -> Result<(), PeerError> {
@@ -452,8 +456,9 @@ impl PeerConnection {
             return;
         }
         let Some(sctp) = &mut self.data.sctp else {
-            // Before the data m-line is negotiated: nothing to give it to.
-            self.data.sctp_errors += 1;
+            // Before the data m-line is negotiated here (the peer applied
+            // the description first): held, bounded, for the association.
+            self.early_sctp.hold(packet);
             return;
         };
         if sctp.handle_input(now, packet).is_err() {

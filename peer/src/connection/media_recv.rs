@@ -6,7 +6,7 @@ use super::*;
 impl PeerConnection {
     pub(super) fn handle_rtp(&mut self, now: Instant, data: &[u8]) {
         let Some(rx) = &mut self.srtp_rx else {
-            self.early_dropped += 1;
+            self.hold_early_srtp(data);
             return;
         };
         let mut buf = std::mem::take(&mut self.scratch);

@@ -48,10 +48,12 @@ mod config;
 mod congestion;
 mod data_channel_stats;
 mod data_channels;
+mod early;
 use congestion::Congestion;
 pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use data_channel_stats::{DataChannelState, DataChannelStats};
 pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload};
+use early::EarlyPackets;
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
 mod media_recv;
@@ -125,6 +127,12 @@ const MAX_EARLY_BYTES: usize = 128 * 1024;
 const MAX_HELD: usize = 32;
 /// See [`MAX_HELD`].
 const MAX_HELD_BYTES: usize = 64 * 1024;
+/// Up to this many SRTP/SRTCP datagrams that came (over a validated path)
+/// before our SRTP keys, and as many SCTP packets before our association,
+/// wait for them; see [`EarlyPackets`].
+const MAX_EARLY_PACKETS: usize = 32;
+/// And up to this many bytes of each kind.
+const MAX_EARLY_PACKET_BYTES: usize = 64 * 1024;
 /// NTP seconds at our clock's origin (any value: only our own echoes use it).
 const NTP_ORIGIN: u64 = 0xE800_0000;
 
@@ -151,6 +159,11 @@ pub struct PeerConnection {
     early_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// DTLS from a pair ICE is still checking, until it validates.
     held_dtls: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// SRTP/SRTCP that came before our SRTP keys (the DTLS 1.3 client
+    /// is done first: its media can overtake its Finished).
+    early_srtp: EarlyPackets,
+    /// SCTP packets that came before our association existed.
+    early_sctp: EarlyPackets,
     unvalidated_dropped: u64,
     remote_candidates_dropped: u64,
     /// Bytes held in `early_stun` and `early_dtls`.
@@ -281,6 +294,8 @@ impl PeerConnection {
             early_stun: Vec::new(),
             early_dtls: Vec::new(),
             held_dtls: Vec::new(),
+            early_srtp: EarlyPackets::default(),
+            early_sctp: EarlyPackets::default(),
             unvalidated_dropped: 0,
             remote_candidates_dropped: 0,
             early_bytes: 0,

@@ -13,7 +13,7 @@ impl PeerConnection {
 
     pub(super) fn handle_rtcp(&mut self, now: Instant, data: &[u8]) {
         let Some(rx) = &mut self.srtp_rx else {
-            self.early_dropped += 1;
+            self.hold_early_srtp(data);
             return;
         };
         let mut buf = data.to_vec();

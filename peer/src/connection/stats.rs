@@ -102,8 +102,14 @@ pub struct PeerStats {
     pub unroutable: u64,
     /// Datagrams of no known protocol, or malformed.
     pub malformed: u64,
-    /// Datagrams buffered or dropped because they came too early.
+    /// Datagrams dropped because they came too early: before the ICE
+    /// agent (over its bounds), SRTP/SRTCP before our SRTP keys or SCTP
+    /// before our association over their bounds or never readable.
     pub early_dropped: u64,
+    /// SRTP/SRTCP held for our SRTP keys and SCTP packets held for our
+    /// association (DTLS 1.3: the client's first packets can overtake its
+    /// Finished), read once those existed.
+    pub early_held: u64,
     /// DTLS, SRTP and SRTCP dropped because they came over no path ICE
     /// validated (a spoofed source), or overflowed the DTLS held while
     /// their pair was being checked.
@@ -186,7 +192,8 @@ impl PeerConnection {
             srtp_errors: self.srtp_errors,
             unroutable: self.unroutable,
             malformed: self.malformed,
-            early_dropped: self.early_dropped,
+            early_dropped: self.early_dropped + self.early_srtp.dropped + self.early_sctp.dropped,
+            early_held: self.early_srtp.held + self.early_sctp.held,
             ice_restarts: self.ice_restarts,
             implicit_rollbacks: self.implicit_rollbacks,
             unvalidated_dropped: self.unvalidated_dropped,

@@ -392,7 +392,9 @@ impl PeerConnection {
                 .any(|m| !m.rejected && m.kind != Some(MediaKind::Application))
         });
         if c.srtp.is_none() && !rtp_negotiated {
-            // A data-only session (RFC 8831): no SRTP keys are needed.
+            // A data-only session (RFC 8831): no SRTP keys are needed,
+            // and no early SRTP will ever be read.
+            self.early_srtp.discard();
             self.dtls_connected = Some(c);
             self.set_dtls_state(DtlsState::Connected);
             self.update_state();
@@ -458,6 +460,29 @@ impl PeerConnection {
         self.set_dtls_state(DtlsState::Connected);
         self.update_state();
         self.maybe_start_sctp(now);
+        self.replay_early_srtp(now);
+    }
+
+    /// SRTP or SRTCP over a validated path before our SRTP keys: held
+    /// (bounded, see [`EarlyPackets`]) while the handshake may still give
+    /// them; dropped and counted once it cannot.
+    pub(super) fn hold_early_srtp(&mut self, data: &[u8]) {
+        if self.closed || matches!(self.dtls_state, DtlsState::Failed | DtlsState::Closed) {
+            self.early_srtp.dropped += 1;
+        } else {
+            self.early_srtp.hold(data);
+        }
+    }
+
+    /// Reads the SRTP and SRTCP held for the keys, in arrival order.
+    fn replay_early_srtp(&mut self, now: Instant) {
+        for d in self.early_srtp.take() {
+            match demux(&d) {
+                PacketClass::Rtp => self.handle_rtp(now, &d),
+                PacketClass::Rtcp => self.handle_rtcp(now, &d),
+                _ => self.early_srtp.dropped += 1,
+            }
+        }
     }
 
     pub(super) fn send_protected_rtp(&mut self, mut packet: Vec<u8>) {

@@ -573,7 +573,14 @@ fn layered_uplink(budget: bool) -> Layered {
     use meshrtc_media::fake::{FakeConfig, FakeEncoder};
     use meshrtc_rtp::vp8::Vp8Packetizer;
     let mut call = Call::new(39, pair_link());
+    // DTLS 1.2 (the one scenario of this file still pinned): under 1.3 the
+    // coupled window's queue p95 measured 226, 232 and 265 ms in three runs
+    // (41 ms under 1.2 in the same build), no packet arriving before its
+    // keys; the cause was not isolated (see the DTLS 1.3 simulator notes
+    // in ARCHITECTURE.md).
+    let dtls12 = |c: &mut MeshConfig| c.peer.dtls_versions = meshrtc_peer::DtlsVersions::Dtls12Only;
     call.add_tuned(|c| {
+        dtls12(c);
         c.layer_min_bitrates = vec![0, 250_000, 800_000];
         c.max_bitrate = 2_000_000;
         if !budget {
@@ -581,7 +588,7 @@ fn layered_uplink(budget: bool) -> Layered {
         }
     });
     for _ in 1..6 {
-        call.add_tuned(|_| {});
+        call.add_tuned(dtls12);
     }
     {
         let a = call.sim.node_mut(call.ids[0]);

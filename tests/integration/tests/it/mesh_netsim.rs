@@ -119,11 +119,8 @@ impl Member {
         first_port: u16,
         tune: impl FnOnce(&mut MeshConfig),
     ) -> Member {
+        // The default DTLS versions: 1.3 between two meshrtc members.
         let mut peer = PeerConfig::with_fixed_seed(seed);
-        // DTLS 1.2, as these scenarios were tuned with; under DTLS 1.3
-        // (the default since issue 22) the room chat and some start-up
-        // figures differ on the simulator (see the issue 22 notes).
-        peer.dtls_versions = meshrtc_peer::DtlsVersions::Dtls12Only;
         peer.ice.disconnected_timeout = consent / 2;
         peer.ice.consent_timeout = consent;
         peer.ice.consent_interval = Duration::from_secs(1);
@@ -1742,7 +1739,22 @@ fn a_chat_line_typed_at_one_member_arrives_at_the_other_two() {
     let mut call = Call::new(20, link(0.02));
     let all: Vec<usize> = (0..3).collect();
     for _ in 0..3 {
-        call.add_tuned(|cfg| cfg.chat = true);
+        call.add_tuned(|cfg| {
+            cfg.chat = true;
+            // DTLS 1.2 (the one scenario of this file still pinned): under
+            // 1.3 the DTLS client (member0 on both its connections) sends
+            // within ~20 ms of the negotiation, while the initial probe
+            // clusters (handed to the pacer at negotiation) are still
+            // live: they are spent on its first key frame's packets
+            // without padding, measure nothing, and put the next probe 5 s
+            // off. Its estimates stay near 330 kbit/s (2 probes, 0
+            // raises; the servers' reach 1-1.9 Mbit/s), its media fills
+            // them, and the SCTP budget (`pump_sctp`: no data while media
+            // waits or the budget is spent) stays about -6 KB, so the
+            // chat line waits seconds. A congestion/data-budget matter,
+            // not a DTLS one: every DTLS record and SCTP packet arrives.
+            cfg.peer.dtls_versions = meshrtc_peer::DtlsVersions::Dtls12Only;
+        });
     }
     call.run_until_connected(&all, Duration::from_secs(20));
     call.run_for(Duration::from_secs(1));

@@ -205,12 +205,8 @@ impl Node for CallNode {
 }
 
 fn node(seed: u64, epoch: Instant, addr: SocketAddr, real: bool, media_for: Duration) -> CallNode {
-    let mut config = PeerConfig::with_fixed_seed(seed);
-    // DTLS 1.2, as these figures were set with: under DTLS 1.3 (the
-    // default since issue 22) the client finishes first and its first
-    // media can reach a server still waiting for the client's Finished,
-    // so the start of the call differs (see the issue 22 notes).
-    config.dtls_versions = meshrtc_peer::DtlsVersions::Dtls12Only;
+    // The default DTLS versions: 1.3 between two meshrtc peers.
+    let config = PeerConfig::with_fixed_seed(seed);
     let mut pc = PeerConnection::new(config, epoch).unwrap();
     pc.add_local_address(addr);
     let video = if real {
