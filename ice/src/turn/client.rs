@@ -1067,7 +1067,17 @@ impl TurnClient {
         };
         if self.state == TurnState::Allocated {
             consider(self.expires_at);
-            consider(self.refresh_at);
+            // A due refresh waits for a Refresh already in flight (its
+            // own timer counts): reporting it would be a deadline that
+            // `handle_timeout` cannot move (found by the turn_client
+            // fuzz target).
+            let refreshing = self
+                .txns
+                .values()
+                .any(|t| matches!(t.req, Request::Refresh { .. }));
+            if !refreshing {
+                consider(self.refresh_at);
+            }
             for p in self.permissions.values().filter(|p| !p.pending) {
                 consider(p.refresh_at);
             }
