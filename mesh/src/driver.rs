@@ -409,21 +409,7 @@ pub async fn join(
     };
     let watch =
         (gathered && config.watch_addresses).then(|| AddressWatch::new(&ips, config.loopback));
-    let mdns = config
-        .mdns
-        .then(|| {
-            let v4: Vec<std::net::Ipv4Addr> = interface_addresses()
-                .into_iter()
-                .filter_map(|a| match a {
-                    IpAddr::V4(a) => Some(a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect();
-            MdnsService::start(&v4)
-                .map_err(|e| tracing::debug!(error = %e, "mDNS unavailable"))
-                .ok()
-        })
-        .flatten();
+    let mdns = config.mdns.then(MdnsService::start_on_interfaces).flatten();
     let mut sockets: Vec<(SocketAddr, Arc<UdpSocket>)> = Vec::new();
     // The slot of each socket, for its reader's queue.
     let mut socket_slots: Vec<usize> = Vec::new();

@@ -466,21 +466,7 @@ pub async fn spawn(
     };
     let watch =
         (gathered && config.watch_addresses).then(|| AddressWatch::new(&ips, config.loopback));
-    let mdns = config
-        .mdns
-        .then(|| {
-            let v4: Vec<std::net::Ipv4Addr> = interface_addresses()
-                .into_iter()
-                .filter_map(|a| match a {
-                    IpAddr::V4(a) => Some(a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect();
-            MdnsService::start(&v4)
-                .map_err(|e| tracing::debug!(error = %e, "mDNS unavailable"))
-                .ok()
-        })
-        .flatten();
+    let mdns = config.mdns.then(MdnsService::start_on_interfaces).flatten();
     let mut sockets = Vec::new();
     for ip in ips {
         let addr = SocketAddr::new(ip, 0);

@@ -53,6 +53,22 @@ fn multicast_socket(domain: Domain, bind: SocketAddr) -> std::io::Result<Socket>
 }
 
 impl MdnsService {
+    /// [`MdnsService::start`] on every IPv4 address of the machine's
+    /// interfaces; `None` (logged) if it cannot start, for a driver to run
+    /// without mDNS.
+    pub fn start_on_interfaces() -> Option<MdnsService> {
+        let v4: Vec<Ipv4Addr> = crate::driver::interface_addresses()
+            .into_iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        MdnsService::start(&v4)
+            .map_err(|e| tracing::debug!(error = %e, "mDNS unavailable"))
+            .ok()
+    }
+
     /// Binds the mDNS sockets on the interfaces `ipv4` (their addresses;
     /// loopback is left out) and starts the task. Fails only when no IPv4
     /// socket can be bound; IPv6 is used when it can be.
