@@ -244,30 +244,15 @@ impl Receiver {
     /// Completes the message that `tsn` belongs to, if all its fragments
     /// (consecutive TSNs from a B to an E fragment, §6.9) are present.
     fn try_assemble(&mut self, tsn: u64) {
-        let Some(f) = self.fragments.get(&tsn) else {
+        // Whole when its run of fragments starts with a beginning and
+        // ends with an ending (§6.9).
+        let Some((first, last)) = self.run_of(tsn) else {
             return;
         };
-        let mut first = tsn;
-        let mut cur = f;
-        while !cur.beginning {
-            match self.fragments.get(&(first - 1)) {
-                Some(p) if Self::same_message(p, cur) && !p.ending => {
-                    first -= 1;
-                    cur = p;
-                }
-                _ => return,
-            }
-        }
-        let mut last = tsn;
-        let mut cur = f;
-        while !cur.ending {
-            match self.fragments.get(&(last + 1)) {
-                Some(n) if Self::same_message(n, cur) && !n.beginning => {
-                    last += 1;
-                    cur = n;
-                }
-                _ => return,
-            }
+        let whole = self.fragments.get(&first).is_some_and(|f| f.beginning)
+            && self.fragments.get(&last).is_some_and(|f| f.ending);
+        if !whole {
+            return;
         }
         let mut data = Vec::new();
         let mut head = None;
