@@ -269,8 +269,10 @@ impl Mdns {
                 name: name.clone(),
                 addr,
             });
-            // The other records of this response for the same name (its
-            // other family) are taken too.
+            // The same name's address of the other family in this
+            // response is taken too: one, so that a hostile responder
+            // listing hundreds of addresses cannot make hundreds of
+            // remote candidates (found by the mdns_message fuzz target).
             for other in &m.records {
                 if std::ptr::eq(other, r) || !same_name(&other.name, &name) || other.ttl == 0 {
                     continue;
@@ -280,12 +282,16 @@ impl Mdns {
                     RecordData::Aaaa(a) => IpAddr::V6(a),
                     RecordData::Other(..) => continue,
                 };
-                if more != addr && !more.is_unspecified() && !more.is_multicast() {
+                if more.is_ipv4() != addr.is_ipv4()
+                    && !more.is_unspecified()
+                    && !more.is_multicast()
+                {
                     self.stats.resolved += 1;
                     self.events.push_back(MdnsEvent::Resolved {
                         name: name.clone(),
                         addr: more,
                     });
+                    break;
                 }
             }
         }
