@@ -627,10 +627,25 @@ impl PeerConnection {
             let Some(&pt) = line.payload_types.first() else {
                 continue;
             };
-            if let Some(i) = old.iter().position(|s| {
-                s.mid == mid && s.ssrc == track.ssrc && s.stream.header().payload_type == pt
-            }) {
-                self.senders.push(old.swap_remove(i));
+            // The same m-line and SSRC go on as one stream even when the
+            // renegotiation numbered the codec anew (a peer's offer with
+            // other payload types): only the number changes, its sequence
+            // numbers, timestamps and SRTP index run on (RFC 3550 §5.1,
+            // RFC 3711 §3.3.1).
+            if let Some(i) = old
+                .iter()
+                .position(|s| s.mid == mid && s.ssrc == track.ssrc)
+            {
+                let mut s = old.swap_remove(i);
+                if s.stream.header().payload_type != pt {
+                    s.stream.set_payload_type(pt);
+                }
+                if let Some(b) = &mut s.buffer {
+                    b.set_payload_types(pt, line.rtx_pt);
+                    s.has_rtx = b.rtx().is_some();
+                }
+                s.clock = line.clock;
+                self.senders.push(s);
                 continue;
             }
             let mid_ext = self.mid_ext.map(|id| (id, mid.as_str()));

@@ -189,6 +189,25 @@ impl SendBuffer {
         self.stats
     }
 
+    /// The RTX stream, if retransmissions go on one.
+    pub fn rtx(&self) -> Option<RtxConfig> {
+        self.config.rtx
+    }
+
+    /// The stream's payload types changed in a renegotiation: stored
+    /// packets are resent under the new numbers (the only ones the
+    /// receiver maps now). The RTX stream keeps its SSRC and sequence
+    /// numbers; with `rtx_payload_type` `None` (RTX no longer negotiated)
+    /// the originals are resent instead (RFC 4585 §6.2.1).
+    pub fn set_payload_types(&mut self, payload_type: u8, rtx_payload_type: Option<u8>) {
+        self.payload_type = payload_type;
+        match (rtx_payload_type, &mut self.config.rtx) {
+            (Some(pt), Some(rtx)) => rtx.payload_type = pt,
+            (None, rtx) => *rtx = None,
+            (Some(_), None) => {}
+        }
+    }
+
     fn slot_index(&self, ext: u64) -> usize {
         (ext % self.config.capacity as u64) as usize
     }

@@ -73,6 +73,16 @@ impl SendStream {
     pub fn header(&self) -> &RtpHeader {
         &self.header
     }
+
+    /// Writes later packets with another payload type (a renegotiation
+    /// numbered the codec anew, RFC 8829 §5.2.2/§5.3.1). Only the number
+    /// changes: the SSRC's sequence numbers run on, so its SRTP index
+    /// (RFC 3711 §3.3.1) and the receivers' loss accounting do too. A new
+    /// stream on the same SSRC would restart them at a random number, and
+    /// a receiver would drop its packets as replayed or far out of order.
+    pub fn set_payload_type(&mut self, payload_type: u8) {
+        self.header.payload_type = payload_type;
+    }
 }
 
 /// What a received packet is, once sorted.
