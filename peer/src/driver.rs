@@ -112,6 +112,9 @@ pub struct NetworkStats {
     pub addresses_added: u64,
     /// Addresses whose socket was dropped because they went.
     pub addresses_removed: u64,
+    /// mDNS queries for our hidden names that our responder answered
+    /// (with `mdns_hide`: a peer resolving our `.local` candidates).
+    pub mdns_queries_answered: u64,
 }
 
 /// Why the driver could not start.
@@ -739,7 +742,8 @@ async fn run(
                         let _ = tx.send(r);
                     }
                     Some(Command::NetworkStats(tx)) => {
-                        let _ = tx.send(net.stats);
+                        let answered = net.mdns.as_ref().map_or(0, |m| m.stats().queries_answered);
+                        let _ = tx.send(NetworkStats { mdns_queries_answered: answered, ..net.stats });
                     }
                     Some(Command::SendFrame(mid, f)) => {
                         let _ = pc.send_frame(now, &mid, &f);

@@ -64,11 +64,19 @@ pub fn run_in_private_netns(test_name: &str) -> bool {
     false
 }
 
+/// How the test talks DevTools with the browser.
+enum Devtools {
+    /// The WebSocket of `--remote-debugging-port`.
+    Port(tungstenite::WebSocket<TcpStream>),
+    /// `--remote-debugging-pipe` (a browser in its own network namespace).
+    Pipe(crate::devtools_pipe::DevtoolsPipe),
+}
+
 /// A running headless Chromium with one page attached over DevTools.
 pub struct Browser {
     child: Child,
     profile: PathBuf,
-    ws: tungstenite::WebSocket<TcpStream>,
+    devtools: Devtools,
     next_id: u64,
     /// Chromium's version string.
     pub version: String,
@@ -106,6 +114,34 @@ fn chromium_path() -> Option<PathBuf> {
     .into_iter()
     .map(PathBuf::from)
     .find(|p| p.exists())
+}
+
+/// Chromium's flags for the tests (INTEROP.md): headless, fake media,
+/// loopback candidates, no mDNS hiding, DevTools on a port of 127.0.0.1.
+const DEFAULT_FLAGS: [&str; 14] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--remote-debugging-port=0",
+    "--remote-debugging-address=127.0.0.1",
+];
+
+/// A fresh profile directory for one launch.
+fn new_profile() -> Result<PathBuf, BrowserError> {
+    static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("meshrtc-chromium-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&profile)?;
+    Ok(profile)
 }
 
 /// A minimal HTTP GET on 127.0.0.1 (DevTools' JSON endpoints).
@@ -205,32 +241,68 @@ impl Browser {
         )
     }
 
-    /// [`Browser::launch_with`] leaving out some of the default flags.
-    fn launch_without(left_out: &[&str], extra_flags: &[String]) -> Result<Browser, BrowserError> {
+    /// [`Browser::launch_hiding_host_addresses`] in a network namespace of
+    /// its own (`unshare -n`, loopback up, nothing else): the caller moves
+    /// an interface into it ([`Browser::pid`] names it, e.g.
+    /// `ip link add a type veth peer name b netns <pid>`) and configures it
+    /// with `nsenter --net=/proc/<pid>/ns/net ip …`. DevTools goes over a
+    /// pipe, which no namespace separates ([`crate::devtools_pipe`]).
+    pub fn launch_hiding_host_addresses_in_own_netns() -> Result<Browser, BrowserError> {
         let exe = chromium_path().ok_or(BrowserError::NotInstalled)?;
-        static LAUNCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let profile =
-            std::env::temp_dir().join(format!("meshrtc-chromium-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&profile)?;
-        let defaults = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+        let profile = new_profile()?;
+        let left_out = [
             "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            "--allow-loopback-in-peer-connection",
             "--disable-features=WebRtcHideLocalIpsWithMdns",
             "--remote-debugging-port=0",
             "--remote-debugging-address=127.0.0.1",
         ];
+        // `unshare` execs the shell, which execs Chromium: one process id,
+        // whose namespace is the browser's. The shell hands Chromium our
+        // pipes as its descriptors 3 (commands) and 4 (answers).
+        let mut child = Command::new("unshare")
+            .args(["-n", "sh", "-c"])
+            .arg("ip link set lo up && exec \"$0\" \"$@\" 3<&0 4>&1 </dev/null >/dev/null")
+            .arg(exe)
+            .args(DEFAULT_FLAGS.iter().filter(|f| !left_out.contains(f)))
+            .arg("--remote-debugging-pipe")
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let (Some(commands), Some(answers)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(BrowserError::Start("no pipes".into()));
+        };
+        match crate::devtools_pipe::DevtoolsPipe::attach(commands, answers) {
+            Ok((pipe, version)) => Ok(Browser {
+                child,
+                profile,
+                devtools: Devtools::Pipe(pipe),
+                next_id: 1,
+                version,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_dir_all(&profile);
+                Err(e)
+            }
+        }
+    }
+
+    /// The browser's process id (its network namespace is
+    /// `/proc/<pid>/ns/net`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// [`Browser::launch_with`] leaving out some of the default flags.
+    fn launch_without(left_out: &[&str], extra_flags: &[String]) -> Result<Browser, BrowserError> {
+        let exe = chromium_path().ok_or(BrowserError::NotInstalled)?;
+        let profile = new_profile()?;
         let child = Command::new(exe)
-            .args(defaults.iter().filter(|f| !left_out.contains(f)))
+            .args(DEFAULT_FLAGS.iter().filter(|f| !left_out.contains(f)))
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(extra_flags)
             .arg("about:blank")
@@ -243,7 +315,7 @@ impl Browser {
             Ok((ws, version)) => Ok(Browser {
                 child,
                 profile,
-                ws,
+                devtools: Devtools::Port(ws),
                 next_id: 1,
                 version,
             }),
@@ -259,15 +331,17 @@ impl Browser {
     /// Sends a DevTools command and waits for its result (events that
     /// arrive meanwhile are skipped).
     pub fn call(&mut self, method: &str, params: Value) -> Result<Value, BrowserError> {
+        let ws = match &mut self.devtools {
+            Devtools::Port(ws) => ws,
+            Devtools::Pipe(pipe) => return pipe.call(method, params),
+        };
         let id = self.next_id;
         self.next_id += 1;
         let msg = json!({ "id": id, "method": method, "params": params });
-        self.ws
-            .send(tungstenite::Message::text(msg.to_string()))
+        ws.send(tungstenite::Message::text(msg.to_string()))
             .map_err(|e| BrowserError::Protocol(e.to_string()))?;
         loop {
-            let m = self
-                .ws
+            let m = ws
                 .read()
                 .map_err(|e| BrowserError::Protocol(e.to_string()))?;
             let tungstenite::Message::Text(t) = m else {

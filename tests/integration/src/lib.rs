@@ -7,6 +7,7 @@
 
 pub mod alloc;
 pub mod browser;
+pub mod devtools_pipe;
 pub mod firefox;
 pub mod openssl_dtls;
 pub mod page;

@@ -5,30 +5,24 @@
 //!   and get another (`ip addr add`): the drivers notice within a second,
 //!   gather the new address and restart ICE; media resumes on the same
 //!   connections;
-//! - Chromium hiding its host addresses behind mDNS names (without the
-//!   flags that turn that off) offers only `<uuid>.local` host candidates;
-//!   our peer driver resolves them by multicast DNS over a veth link and
-//!   reaches Chromium through them (our answer carries no candidate, so no
-//!   other way exists), and decodes Chromium's video.
+//! - a member hiding its host addresses behind mDNS names is resolved and
+//!   reached by another (Chromium and mDNS, across two namespaces: the
+//!   `mdns_chromium` module).
 
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use meshrtc_integration::browser::{run_in_private_netns, Browser, PageServer};
+use meshrtc_integration::browser::run_in_private_netns;
 use meshrtc_media::source::TestPattern;
 use meshrtc_media::vp8::{Vp8Decoder, Vp8Encoder, Vp8EncoderConfig};
 use meshrtc_mesh::driver::{join, MemberConfig};
 use meshrtc_mesh::signaling::{bind, ServerConfig};
 use meshrtc_mesh::{MeshEvent, MeshStats};
-use meshrtc_peer::candidate::mdns_name;
-use meshrtc_peer::driver::{spawn, DriverConfig};
-use meshrtc_peer::{ConnectionState, PacketizedFrame, PeerConfig, PeerEvent, SdpType};
+use meshrtc_peer::PacketizedFrame;
 use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
-
-use crate::chromium_call::{js, without_candidates, PAGE};
 
 /// Runs `ip` commands (one per line) in this namespace.
 fn ip(script: &str) {
@@ -184,127 +178,6 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
         assert_eq!(r.removed_events, 0, "{name}: {r:?}");
         assert_eq!(stats.members_failed, 0, "{name}");
     }
-}
-
-/// A page that sends a canvas's video (no camera: asking for one would
-/// make Chromium reveal its host addresses) and makes an offer.
-const CANVAS_OFFER: &str = "(async () => { \
-    window.pc = new RTCPeerConnection(); \
-    const c = document.createElement('canvas'); c.width = 320; c.height = 240; \
-    document.body.appendChild(c); const g = c.getContext('2d'); let n = 0; \
-    setInterval(() => { g.fillStyle = `hsl(${(n++ * 13) % 360}, 80%, 50%)`; \
-      g.fillRect(0, 0, 320, 240); g.fillStyle = '#fff'; g.fillRect(n % 300, 100, 20, 20); }, 33); \
-    const s = c.captureStream(15); pc.addTrack(s.getVideoTracks()[0], s); \
-    await pc.setLocalDescription(await pc.createOffer()); return true; })()";
-
-#[test]
-fn chromium_hiding_its_addresses_behind_mdns_names_is_reached_through_a_resolved_local_candidate() {
-    if !run_in_private_netns(
-        "local_network::chromium_hiding_its_addresses_behind_mdns_names_is_reached_through_a_resolved_local_candidate",
-    ) {
-        return;
-    }
-    let started = Instant::now();
-    // A veth link with multicast routed onto it: Chromium's responder and
-    // our resolver meet on 224.0.0.251. Without media permission Chromium
-    // gathers only on the default route's address (no adapter
-    // enumeration), so the link carries the default route.
-    ip("link add md0 type veth peer name md1
-        addr add 10.9.0.1/24 dev md0
-        addr add 10.9.0.2/24 dev md1
-        link set md0 up
-        link set md1 up
-        route add 224.0.0.0/4 dev md0
-        route add default dev md0");
-    let page = PageServer::start(PAGE).unwrap();
-    let mut browser = Browser::launch_hiding_host_addresses().unwrap();
-    browser.navigate(&page.url).unwrap();
-    browser.eval(CANVAS_OFFER).unwrap();
-    // Registering the names takes Chromium's responder a moment: wait for
-    // the end of gathering (up to 8 s).
-    let offer = browser
-        .eval(
-            "new Promise(r => { const t0 = Date.now(); const f = () => \
-               (pc.iceGatheringState === 'complete' || Date.now() - t0 > 8000) \
-               ? r(pc.localDescription.sdp) : setTimeout(f, 100); f(); })",
-        )
-        .unwrap();
-    let offer = offer.as_str().unwrap().to_string();
-    let state = browser.eval("pc.iceGatheringState").unwrap();
-    eprintln!("Chromium's gathering: {state}");
-    let hosts: Vec<&str> = offer
-        .lines()
-        .filter(|l| l.starts_with("a=candidate:") && l.contains(" typ host") && l.contains(" udp "))
-        .collect();
-    assert!(!hosts.is_empty(), "no UDP host candidate:\n{offer}");
-    for l in &hosts {
-        assert!(mdns_name(l).is_some(), "a host address not hidden: {l}");
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut cfg = DriverConfig::new(PeerConfig::with_fixed_seed(41));
-    cfg.bind = vec!["10.9.0.2".parse().unwrap()];
-    cfg.stun_urls.clear();
-    let (pc, mut events) = rt.block_on(spawn(cfg)).unwrap();
-    let answer = rt.block_on(async {
-        pc.set_remote_description(SdpType::Offer, offer.clone())
-            .await
-            .unwrap();
-        pc.create_answer().await.unwrap()
-    });
-    // Our answer names no address: Chromium can only learn ours from our
-    // checks, which go to the addresses its names resolved to.
-    browser
-        .eval(&format!(
-            "pc.setRemoteDescription({{type: 'answer', sdp: {}}}).then(() => true)",
-            js(&without_candidates(&answer))
-        ))
-        .unwrap();
-    let mut dec = Vp8Decoder::new().unwrap();
-    let (mut decoded, mut connected_at) = (0u32, None);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while decoded < 20 && Instant::now() < deadline {
-        let next = rt.block_on(async {
-            tokio::time::timeout(Duration::from_millis(100), events.recv()).await
-        });
-        match next {
-            Ok(Some(PeerEvent::ConnectionStateChanged(ConnectionState::Connected))) => {
-                connected_at.get_or_insert(started.elapsed());
-            }
-            Ok(Some(PeerEvent::Frame(f))) if f.kind == MediaKind::Video => {
-                if let Ok(Some(img)) = dec.decode(&f.data) {
-                    assert_eq!((img.width, img.height), (320, 240));
-                    decoded += 1;
-                }
-            }
-            Ok(Some(_)) | Err(_) => {}
-            Ok(None) => break,
-        }
-    }
-    let net = rt.block_on(pc.network_stats()).unwrap();
-    let stats = rt.block_on(pc.stats()).unwrap();
-    eprintln!(
-        "{}: {} .local host candidates; {net:?}; selected {:?}; connected at {connected_at:?}, {decoded} frames decoded, {:.1} s in all",
-        browser.version,
-        hosts.len(),
-        stats.selected_pair,
-        started.elapsed().as_secs_f32()
-    );
-    assert_eq!(net.mdns_candidates, hosts.len() as u64, "{net:?}");
-    assert!(net.mdns_resolved >= 1, "{net:?}");
-    let (_, remote) = stats.selected_pair.expect("a selected pair");
-    // The pair ends at a port Chromium gave only under a name.
-    assert!(
-        hosts
-            .iter()
-            .any(|l| l.split_whitespace().nth(5) == Some(&remote.port().to_string())),
-        "{remote} is none of {hosts:?}"
-    );
-    assert!(connected_at.is_some(), "never connected");
-    assert!(
-        decoded >= 20,
-        "decoded {decoded} frames of Chromium's canvas"
-    );
-    pc.close();
 }
 
 /// What a member of the mDNS call saw.

@@ -22,6 +22,7 @@ mod ice_netsim;
 mod ice_regressions;
 mod ice_sockets;
 mod local_network;
+mod mdns_chromium;
 mod mesh_netsim;
 mod peer_netsim;
 mod peer_openssl_srtp;
