@@ -1,6 +1,7 @@
 //! An ICE agent driven by a byte script: raw datagrams, well-signed checks
 //! and responses (so the fuzzer reaches deep states), timeouts, candidates,
-//! credentials, restarts. Never panics; invariants hold after every step.
+//! credentials, restarts, local addresses removed and added again. Never
+//! panics; invariants hold after every step.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -67,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         if steps > 400 {
             break;
         }
-        match op % 11 {
+        match op % 12 {
             0 => {
                 let n = input.byte().unwrap_or(0) as usize;
                 let sel = input.byte().unwrap_or(0);
@@ -156,6 +157,17 @@ fuzz_target!(|data: &[u8]| {
                 let _ = agent.handle_datagram(now, from, src, &buf);
             }
             9 => agent.start_gathering(now),
+            10 => {
+                // An interface address goes (its candidates, pairs and
+                // transactions leave, the rest renumbered) or comes back.
+                let sel = input.byte().unwrap_or(0);
+                let l = locals[usize::from(sel / 2) % 2];
+                if sel % 2 == 0 {
+                    agent.remove_local_address(l.ip());
+                } else {
+                    let _ = agent.add_local_host(l);
+                }
+            }
             _ => {
                 // Run the timers that are due, checking that time moves.
                 if let Some(t) = agent.poll_timeout() {

@@ -34,6 +34,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+mod local_removal;
 mod relay;
 pub use relay::{RelayedData, TurnServer, TurnTransport};
 
@@ -253,6 +254,9 @@ pub struct IceStats {
     pub prflx_remote: u64,
     /// Remote candidates refused (limit, unusable address).
     pub candidates_refused: u64,
+    /// Local candidates removed because their address went
+    /// ([`IceAgent::remove_local_address`]).
+    pub local_candidates_removed: u64,
     /// TURN allocations made anew after the server lost one (a 437 to a
     /// refresh, e.g. after the server restarted; RFC 8656 §8).
     pub relays_reallocated: u64,

@@ -626,6 +626,11 @@ fn apply_address_change(
         net.stats.addresses_removed += u64::from(gone);
         !gone
     });
+    // The gone addresses' candidates leave ICE: the restart's offer and
+    // trickle name only the addresses left.
+    for ip in &change.removed {
+        pc.remove_local_address(Instant::now(), *ip);
+    }
     for ip in &change.added {
         let Ok(std_socket) = std::net::UdpSocket::bind(SocketAddr::new(*ip, 0)) else {
             continue;

@@ -56,6 +56,7 @@ pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, Data
 use early::EarlyPackets;
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
+mod local_addresses;
 mod media_recv;
 mod media_send;
 mod negotiation;

@@ -4,14 +4,17 @@
 //! - two mesh members in a call lose the address they use (`ip addr del`)
 //!   and get another (`ip addr add`): the drivers notice within a second,
 //!   gather the new address and restart ICE; media resumes on the same
-//!   connections;
+//!   connections; the gone address's candidates have left ICE, so no offer
+//!   or candidate signalled after the change names it;
 //! - a member hiding its host addresses behind mDNS names is resolved and
 //!   reached by another (Chromium and mDNS, across two namespaces: the
 //!   `mdns_chromium` module).
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use meshrtc_integration::browser::run_in_private_netns;
@@ -37,6 +40,45 @@ fn ip(script: &str) {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// What the signaling server sent its clients, in the order it came, with
+/// when each piece came.
+type SignalLog = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
+/// A TCP relay in front of the signaling server at `upstream` (an
+/// `ip:port`): each client connection is passed on byte for byte, and what
+/// the server sends is logged (server-to-client WebSocket frames are not
+/// masked, RFC 6455 §5.1, so descriptions and candidates show as text).
+/// Returns the relay's address.
+fn logging_relay(upstream: String, log: SignalLog) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+            });
+            let (mut s_in, mut c_out, log) = (server, client, log.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = s_in.read(&mut buf) {
+                    if n == 0 || c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    if let Ok(mut log) = log.lock() {
+                        log.push((Instant::now(), buf[..n].to_vec()));
+                    }
+                }
+            });
+        }
+    });
+    addr
 }
 
 /// What one member saw of the call.
@@ -133,7 +175,18 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
     let server = rt
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
-    let ws = server.ws_url();
+    // The members reach the server through a relay that logs what the
+    // server sends them (the offers and candidates of the other member).
+    let log = SignalLog::default();
+    let upstream = server.ws_url();
+    let upstream_addr = upstream
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let relay = logging_relay(upstream_addr.clone(), log.clone());
+    let ws = upstream.replace(&upstream_addr, &relay.to_string());
     let config = |name: &str| {
         let mut cfg = MemberConfig::new(&ws, "moving", name).unwrap();
         cfg.loopback = false;
@@ -144,6 +197,7 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
     let started = Instant::now();
     let t0 = tokio::time::Instant::now();
     let change = t0 + Duration::from_secs(3);
+    let changed_at = started + Duration::from_secs(3);
     let end = change + Duration::from_secs(5);
     let (a, b) = rt.block_on(async {
         let a = tokio::spawn(address_change_member(config("a"), change, end));
@@ -177,6 +231,51 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
         assert_eq!(r.connected_events, 1, "{name}: {r:?}");
         assert_eq!(r.removed_events, 0, "{name}: {r:?}");
         assert_eq!(stats.members_failed, 0, "{name}");
+    }
+    // Before the change the descriptions named the first address. After
+    // it, a member may still answer in the old terms until its own watch
+    // sees the change (once a second), but then it restarts: the last
+    // description each member sent names the new address and never the
+    // gone one (its candidates left ICE), nor does any trickled candidate.
+    let log = log.lock().unwrap();
+    let text = |keep: &dyn Fn(Instant) -> bool| -> String {
+        let bytes: Vec<u8> = (log.iter())
+            .filter(|(t, _)| keep(*t))
+            .flat_map(|(_, b)| b.clone())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let before = text(&|t| t < changed_at);
+    let after = text(&|t| t >= changed_at);
+    assert!(
+        before.contains(" 10.77.0.1 "),
+        "no candidate before the change"
+    );
+    // The messages after the change, as (type, sender, text).
+    let messages: Vec<(&str, &str, &str)> = (after.split("{\"type\":\"").skip(1))
+        .filter_map(|m| {
+            let (kind, rest) = m.split_once('"')?;
+            let from = rest.split("\"from\":\"").nth(1)?.split('"').next()?;
+            Some((kind, from, m))
+        })
+        .collect();
+    for (_, from, m) in messages.iter().filter(|(k, _, _)| *k == "candidate") {
+        assert!(
+            !m.contains(" 10.77.0.1 "),
+            "{from} trickled the gone address: {m}"
+        );
+    }
+    for member in ["p1", "p2"] {
+        let last = (messages.iter().rev())
+            .find(|(k, f, _)| *f == member && (*k == "offer" || *k == "answer"))
+            .unwrap_or_else(|| panic!("no description from {member} after the change"));
+        assert!(last.2.contains(" 10.77.0.2 "), "{member}: {}", last.2);
+        assert!(
+            !last.2.contains(" 10.77.0.1 "),
+            "{member}'s last {} names the gone address: {}",
+            last.0,
+            last.2
+        );
     }
 }
 
