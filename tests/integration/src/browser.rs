@@ -67,7 +67,7 @@ pub fn run_in_private_netns(test_name: &str) -> bool {
 /// How the test talks DevTools with the browser.
 enum Devtools {
     /// The WebSocket of `--remote-debugging-port`.
-    Port(tungstenite::WebSocket<TcpStream>),
+    Port(Box<tungstenite::WebSocket<TcpStream>>),
     /// `--remote-debugging-pipe` (a browser in its own network namespace).
     Pipe(crate::devtools_pipe::DevtoolsPipe),
 }
@@ -315,7 +315,7 @@ impl Browser {
             Ok((ws, version)) => Ok(Browser {
                 child,
                 profile,
-                devtools: Devtools::Port(ws),
+                devtools: Devtools::Port(Box::new(ws)),
                 next_id: 1,
                 version,
             }),
