@@ -2,6 +2,7 @@
 //! inputs, and randomized (seeded xorshift) reassembly.
 
 mod opus;
+mod renumbered;
 mod rtcp;
 mod rtp;
 mod session;
