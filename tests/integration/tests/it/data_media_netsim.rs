@@ -16,8 +16,8 @@
 //! the moment the connection fails, not when SCTP would give up.
 //!
 //! The transfer is the 10 MB: beside the video it gets about
-//! 55 kbit/s, so it takes about 25 simulated minutes (about 20 s of CPU in
-//! a test build); without media about 5 minutes.
+//! 55 kbit/s, so it takes about 25 simulated minutes (about 15 s of CPU in
+//! a test build); without media about 5 simulated minutes.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
