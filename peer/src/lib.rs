@@ -22,7 +22,7 @@ pub mod tap;
 #[cfg(feature = "tokio")]
 pub mod turn_stream;
 
-pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
+pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, DATA_MIN_SHARE, VIDEO_ENCODER_SHARE};
 pub use connection::{
     ConnectionState, DataChannelId, DataChannelInfo, DataChannelOptions, DataChannelState,
     DataChannelStats, DataPayload, DtlsState, InboundStats, LocalCandidate, OutboundStats,

@@ -140,10 +140,23 @@ impl PeerConnection {
         }
     }
 
-    /// The send-side estimate for everything this connection sends (bits
-    /// per second), once transport-cc is negotiated: what the owner's
-    /// encoders should aim at, audio included.
+    /// What the owner's encoders should aim at, audio included (bits per
+    /// second), once transport-cc is negotiated: the send-side estimate
+    /// ([`PeerConnection::estimated_bitrate`]), less the data channels'
+    /// guaranteed share ([`crate::DATA_MIN_SHARE`]) while data is queued
+    /// or in flight (see `data_share.rs`).
     pub fn target_bitrate(&self) -> Option<u64> {
+        let e = self.estimated_bitrate()?;
+        Some(if self.data_pending() {
+            super::data_share::DataShare::media_target(e)
+        } else {
+            e
+        })
+    }
+
+    /// The send-side estimate for everything this connection sends (bits
+    /// per second, media and data), once transport-cc is negotiated.
+    pub fn estimated_bitrate(&self) -> Option<u64> {
         self.cc.as_ref().map(|c| c.controller.target_bitrate())
     }
 

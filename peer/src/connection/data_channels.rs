@@ -10,15 +10,15 @@
 //! channel made before the first offer waits for the association).
 //!
 //! What SCTP sends shares the connection's congestion budget when the
-//! send-side estimator runs (transport-cc negotiated and media sent): a
-//! token bucket filled at the estimator's target rate is drained by every
-//! media packet the pacer releases and by every SCTP packet, and SCTP
-//! packets leave only while the pacer has no media waiting and the bucket
-//! is not empty. Media goes first; data takes what the estimate leaves.
-//! The SCTP packets are not reported to the estimator (they carry no
-//! transport-wide sequence number); SCTP's own congestion control (RFC 9260
-//! §7) works beneath. Without an estimator (a data-only session, no
-//! transport-cc) SCTP's congestion window alone paces the data.
+//! send-side estimator runs (transport-cc negotiated and media sent): see
+//! [`super::data_share`] for the split (media first, data what is left
+//! plus a guaranteed tenth of the estimate while data is pending; the
+//! encoders' target leaves that tenth free). SCTP's own congestion control
+//! (RFC 9260 §7) works beneath. Without an estimator (a data-only session,
+//! no transport-cc) SCTP's congestion window alone paces the data.
+//!
+//! When the connection fails or closes, the association ends with it
+//! ([`super::data_end`]).
 
 use std::collections::BTreeMap;
 
@@ -124,24 +124,23 @@ impl Slot {
 const DTLS_RECORD_OVERHEAD: usize = 13 + 8 + 16;
 /// IPv4 and UDP headers, counted in the congestion budget.
 const IP_UDP_OVERHEAD: usize = 28;
-/// The bucket holds at most this long a time of the target rate: SCTP
-/// bursts no more than this beyond the estimate.
-const BUDGET_BURST: Duration = Duration::from_millis(40);
 
 /// The data channels of one connection.
 #[derive(Default)]
 pub(super) struct DataState {
-    sctp: Option<Box<sctp::DataChannels>>,
+    pub(super) sctp: Option<Box<sctp::DataChannels>>,
     pub(super) slots: BTreeMap<DataChannelId, Slot>,
-    by_stream: BTreeMap<u16, DataChannelId>,
+    pub(super) by_stream: BTreeMap<u16, DataChannelId>,
     next_id: u32,
     /// The peer's `a=max-message-size` (`None`: no limit).
     remote_max_message_size: Option<u64>,
-    /// Congestion budget of SCTP (bytes; negative when overdrawn).
-    budget: f64,
-    budget_at: Option<Instant>,
-    /// When the budget allows the next packet, while SCTP waits for it.
-    budget_wakeup: Option<Instant>,
+    /// SCTP's part of the congestion budget.
+    pub(super) share: super::data_share::DataShare,
+    /// The association ended with the connection (failed or closed): no
+    /// new one starts and no channel opens.
+    pub(super) ended: bool,
+    /// The association's last counters, once it ended.
+    pub(super) ended_stats: Option<sctp::Stats>,
     /// SCTP packets the peer sent that did not parse or were refused.
     pub(super) sctp_errors: u64,
     /// SCTP bytes handed to DTLS, counted against the budget.
@@ -196,6 +195,11 @@ impl PeerConnection {
         options: DataChannelOptions,
     ) -> Result<DataChannelId, PeerError> {
         self.check_open()?;
+        if self.data.ended {
+            return Err(PeerError::DataChannel(
+                "the connection failed: its SCTP association ended".into(),
+            ));
+        }
         let reliability = reliability(&options)?;
         if label.len() > usize::from(u16::MAX) || options.protocol.len() > usize::from(u16::MAX) {
             return Err(PeerError::DataChannel(
@@ -385,7 +389,7 @@ impl PeerConnection {
     /// negotiated (either may come last: a channel made mid-call adds the
     /// m-line by renegotiation).
     pub(super) fn maybe_start_sctp(&mut self, now: Instant) {
-        if self.data.sctp.is_some() || self.dtls_state != DtlsState::Connected {
+        if self.data.sctp.is_some() || self.data.ended || self.dtls_state != DtlsState::Connected {
             return;
         }
         let Some(data) = self.negotiated.as_ref().and_then(|n| n.data.clone()) else {
@@ -458,7 +462,10 @@ impl PeerConnection {
         let Some(sctp) = &mut self.data.sctp else {
             // Before the data m-line is negotiated here (the peer applied
             // the description first): held, bounded, for the association.
-            self.early_sctp.hold(packet);
+            // Once it ended with the connection: dropped.
+            if !self.data.ended {
+                self.early_sctp.hold(packet);
+            }
             return;
         };
         if sctp.handle_input(now, packet).is_err() {
@@ -480,7 +487,7 @@ impl PeerConnection {
     /// When SCTP needs the clock next (its timers, or the budget).
     pub(super) fn sctp_poll_timeout(&self) -> Option<Instant> {
         let t = self.data.sctp.as_ref().and_then(|s| s.poll_timeout());
-        match (t, self.data.budget_wakeup) {
+        match (t, self.data.share.wakeup) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -490,23 +497,24 @@ impl PeerConnection {
     /// its share of the budget SCTP sends from.
     pub(super) fn spend_data_budget(&mut self, wire: usize) {
         if self.data.sctp.is_some() {
-            self.data.budget -= wire as f64;
+            self.data.share.on_media(wire);
         }
     }
 
-    /// Refills the budget at the estimator's target rate; `None` without
-    /// an estimator (no limit beyond SCTP's own).
-    fn refill_budget(&mut self, now: Instant) -> Option<f64> {
-        let cc = self.cc.as_ref()?;
-        let rate = cc.controller.target_bitrate() as f64 / 8.0;
-        let cap = rate * BUDGET_BURST.as_secs_f64();
-        let elapsed = self
-            .data
-            .budget_at
-            .map_or(BUDGET_BURST, |t| now.saturating_duration_since(t));
-        self.data.budget = (self.data.budget + rate * elapsed.as_secs_f64()).min(cap);
-        self.data.budget_at = Some(now);
-        Some(rate)
+    /// Whether data waits in SCTP or is in flight: while it does, the
+    /// media target leaves the data's share free.
+    pub(super) fn data_pending(&self) -> bool {
+        let Some(sctp) = &self.data.sctp else {
+            return false;
+        };
+        let a = sctp.association();
+        a.is_established()
+            && (a.flight_size() > 0
+                || self
+                    .data
+                    .by_stream
+                    .keys()
+                    .any(|&s| a.buffered_amount(s) > 0))
     }
 
     /// Hands what SCTP has to send to DTLS, within the budget, and its
@@ -515,22 +523,24 @@ impl PeerConnection {
         if self.data.sctp.is_none() {
             return;
         }
-        self.data.budget_wakeup = None;
-        let rate = self.refill_budget(now);
+        self.data.share.wakeup = None;
+        let estimate = self.cc.as_ref().map(|cc| cc.controller.target_bitrate());
         let media_waiting = self.cc.as_ref().is_some_and(|cc| !cc.pacer.is_empty());
+        if let Some(e) = estimate {
+            self.data.share.refill(now, e);
+        }
         let mut buf = std::mem::take(&mut self.scratch);
         loop {
-            if let Some(rate) = rate {
-                if media_waiting || self.data.budget <= 0.0 {
-                    // Wake when the budget is back (the pacer's own timer
-                    // wakes us when media drained).
-                    let wait = (-self.data.budget).max(1.0) / rate.max(1.0);
-                    self.data.budget_wakeup = Some(
-                        now + Duration::from_secs_f64(wait.min(1.0)).max(Duration::from_millis(1)),
-                    );
-                    break;
-                }
-            }
+            let source = match estimate {
+                Some(e) => match self.data.share.source(media_waiting) {
+                    Some(s) => Some(s),
+                    None => {
+                        self.data.share.wait(now, e, media_waiting);
+                        break;
+                    }
+                },
+                None => None,
+            };
             let Some(sctp) = &mut self.data.sctp else {
                 break;
             };
@@ -545,8 +555,8 @@ impl PeerConnection {
             if d.send_application_data(&buf).is_ok() {
                 let wire = buf.len() + DTLS_RECORD_OVERHEAD + IP_UDP_OVERHEAD;
                 self.data.sctp_bytes_sent += wire as u64;
-                if rate.is_some() {
-                    self.data.budget -= wire as f64;
+                if let Some(source) = source {
+                    self.data.share.on_data(source, wire);
                 }
             }
         }
@@ -633,27 +643,6 @@ impl PeerConnection {
                         .push_back(PeerEvent::SctpClosed(format!("{reason:?}")));
                 }
             }
-        }
-    }
-
-    /// The connection closes: every channel with it.
-    pub(super) fn close_data_channels(&mut self) {
-        if let Some(sctp) = &mut self.data.sctp {
-            // ABORT (RFC 9260 §9.1) ahead of DTLS close_notify.
-            sctp.association_mut().abort();
-            let mut buf = Vec::new();
-            let now = self.origin;
-            while sctp.association_mut().poll_transmit(now, &mut buf) {
-                if let Some(d) = &mut self.dtls {
-                    let _ = d.send_application_data(&buf);
-                }
-            }
-        }
-        self.data.by_stream.clear();
-        let ids: Vec<DataChannelId> = self.data.slots.keys().copied().collect();
-        for id in ids {
-            self.forget_channel(id);
-            self.events.push_back(PeerEvent::DataChannelClosed { id });
         }
     }
 }

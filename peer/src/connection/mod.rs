@@ -48,11 +48,14 @@ mod config;
 mod congestion;
 mod data_channel_stats;
 mod data_channels;
+mod data_end;
+mod data_share;
 mod early;
 use congestion::Congestion;
 pub use congestion::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use data_channel_stats::{DataChannelState, DataChannelStats};
 pub use data_channels::{DataChannelId, DataChannelInfo, DataChannelOptions, DataPayload};
+pub use data_share::DATA_MIN_SHARE;
 use early::EarlyPackets;
 use meshrtc_cc::PacketClass as PaceClass;
 mod events;
@@ -414,6 +417,9 @@ impl PeerConnection {
                 "ICE failed"
             };
             self.set_state(s);
+            // The data channels close with it, not minutes later when
+            // SCTP would give up on its own (data_end.rs).
+            self.end_data_channels(why);
             self.events.push_back(PeerEvent::Closed(why.into()));
             return;
         }
@@ -435,7 +441,7 @@ impl PeerConnection {
         if self.closed {
             return;
         }
-        self.close_data_channels();
+        self.end_data_channels("connection closed");
         if let Some(d) = &mut self.dtls {
             d.close();
         }

@@ -214,7 +214,7 @@ impl PeerConnection {
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
             padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),
             data_channels: self.data_channel_stats(),
-            sctp: self.sctp_association().map(|a| a.stats()),
+            sctp: self.sctp_stats(),
             sctp_errors: self.data.sctp_errors,
         }
     }

@@ -10,6 +10,7 @@ mod chromium_data;
 mod chromium_mesh;
 mod chromium_room;
 mod chromium_turn;
+mod data_media_netsim;
 mod data_netsim;
 mod dtls_interop;
 mod dtls_netsim;
