@@ -121,6 +121,9 @@ pub struct Stats {
     pub i_data_chunks_received: u64,
     /// I-DATA chunks sent (first transmissions and retransmissions).
     pub i_data_chunks_sent: u64,
+    /// I-DATA fragments dropped for contradicting their message (an FSN
+    /// past its last fragment, a second last fragment, a reused FSN).
+    pub inconsistent_fragments: u64,
     /// Peers aborted for a protocol violation (the wrong one of DATA and
     /// I-DATA, or of FORWARD TSN and I-FORWARD-TSN, RFC 8260 §2.2).
     pub protocol_violations: u64,
@@ -193,6 +196,7 @@ const FEATURE_FORWARD_TSN: u8 = 1;
 const FEATURE_RECONFIG: u8 = 2;
 const FEATURE_ZERO_CHECKSUM: u8 = 4;
 const FEATURE_I_DATA: u8 = 8;
+const FEATURE_I_FORWARD_TSN: u8 = 16;
 /// RFC 9653 §4: Error Detection Method Identifier of DTLS.
 const EDMID_DTLS: u32 = 1;
 
@@ -315,6 +319,10 @@ impl Association {
             r.oversized_messages + r.interleaved.oversized_messages
         });
         s.interleaving = self.interleaving();
+        s.inconsistent_fragments = self
+            .receiver
+            .as_ref()
+            .map_or(0, |r| r.interleaved.inconsistent_fragments);
         s.i_data_chunks_sent = self.sender.i_data_chunks_sent;
         s
     }
@@ -883,6 +891,9 @@ impl Association {
         if init.supports(ChunkType::I_DATA) {
             f |= FEATURE_I_DATA;
         }
+        if init.supports(ChunkType::I_FORWARD_TSN) {
+            f |= FEATURE_I_FORWARD_TSN;
+        }
         f
     }
 
@@ -977,7 +988,13 @@ impl Association {
         };
         self.peer = Some(info);
         self.sender.set_peer_rwnd(a_rwnd as usize);
-        self.sender.pr_supported = info.forward_tsn;
+        // RFC 8260 §2.3: with I-DATA, partial reliability needs
+        // I-FORWARD-TSN; without it every message is reliable.
+        self.sender.pr_supported = if info.i_data {
+            features & FEATURE_I_FORWARD_TSN != 0
+        } else {
+            info.forward_tsn
+        };
         self.sender.set_interleaving(info.i_data);
         self.receiver = Some(Receiver::new(
             initial(initial_tsn),

@@ -955,6 +955,95 @@ mod tests {
         assert_eq!(s.abandoned_messages, 1);
     }
 
+    fn chunks_of(out: &[u8]) -> Vec<Chunk<'_>> {
+        let mut v = Vec::new();
+        let mut at = 0;
+        while at + 4 <= out.len() {
+            let len = u16::from_be_bytes([out[at + 2], out[at + 3]]) as usize;
+            let raw = crate::chunk::RawChunk {
+                ty: crate::chunk::ChunkType(out[at]),
+                flags: out[at + 1],
+                value: &out[at + 4..at + len],
+            };
+            v.push(Chunk::parse(raw).unwrap());
+            at += padded(len);
+        }
+        v
+    }
+
+    #[test]
+    fn with_i_data_fragments_interleave_and_carry_mid_and_fsn() {
+        let now = Instant::now();
+        let mut s = sender();
+        s.cwnd = 1 << 20;
+        // Queued while DATA was assumed (1172-byte fragments), then split
+        // again for I-DATA's longer header (1168 bytes).
+        s.enqueue(now, 1, 53, &vec![1u8; 2400], true, Reliability::Reliable);
+        s.enqueue(now, 2, 51, b"small", true, Reliability::Reliable);
+        s.enqueue(now, 2, 51, b"unordered", false, Reliability::Reliable);
+        s.set_interleaving(true);
+        let mut seen = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            if !s.fill(now, &mut out, 1168 + 20) .0 {
+                break;
+            }
+            for c in chunks_of(&out) {
+                let Chunk::IData(d) = c else { panic!("{c:?}") };
+                seen.push((d.stream_id, d.mid, d.ppid_or_fsn, d.unordered, d.payload.len()));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (1, 0, 53, false, 1168),
+                (2, 0, 51, false, 5),
+                (1, 0, 1, false, 1168),
+                (2, 0, 51, true, 9),
+                (1, 0, 2, false, 64),
+            ]
+        );
+        assert_eq!(s.i_data_chunks_sent, 5);
+    }
+
+    #[test]
+    fn i_forward_tsn_names_the_skipped_mids() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.set_interleaving(true);
+        s.enqueue(t0, 3, 53, &[1u8; 100], true, Reliability::MaxRetransmits(0));
+        s.enqueue(t0, 3, 53, &[2u8; 100], true, Reliability::MaxRetransmits(0));
+        s.enqueue(t0, 4, 53, &[3u8; 100], false, Reliability::MaxRetransmits(0));
+        fill_all(&mut s, t0);
+        s.on_t3_expired();
+        fill_all(&mut s, t0); // all three abandoned
+        assert_eq!(s.abandoned_messages, 3);
+        let Some(Chunk::IForwardTsn {
+            new_cum_tsn,
+            mut entries,
+        }) = s.forward_tsn()
+        else {
+            panic!("{:?}", s.forward_tsn())
+        };
+        entries.sort_by_key(|e| e.stream_id);
+        assert_eq!(new_cum_tsn, 102);
+        assert_eq!(
+            entries,
+            [
+                IForwardEntry {
+                    stream_id: 3,
+                    unordered: false,
+                    mid: 1
+                },
+                IForwardEntry {
+                    stream_id: 4,
+                    unordered: true,
+                    mid: 0
+                },
+            ]
+        );
+    }
+
     #[test]
     fn hostile_sacks_do_not_break_accounting() {
         let t0 = Instant::now();
