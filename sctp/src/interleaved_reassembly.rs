@@ -86,7 +86,8 @@ impl InterleavedReassembly {
         let contradicts = fsn > MAX_FSN
             || (!c.beginning && fsn == 0)
             || p.fragments.contains_key(&fsn)
-            || p.last_fsn.is_some_and(|l| fsn > l || (c.ending && fsn != l))
+            || p.last_fsn
+                .is_some_and(|l| fsn > l || (c.ending && fsn != l))
             || (c.ending && p.fragments.keys().next_back().is_some_and(|&k| k > fsn));
         if contradicts {
             self.inconsistent_fragments += 1;
@@ -181,7 +182,10 @@ impl InterleavedReassembly {
         // Partial ordered messages of this stream up to `mid` never complete.
         let next = s.next_mid;
         self.partial.retain(|&(st, u, m), p| {
-            let gone = st == stream_id && !u && at_or_after(m, next) && !at_or_after(m, mid.wrapping_add(1));
+            let gone = st == stream_id
+                && !u
+                && at_or_after(m, next)
+                && !at_or_after(m, mid.wrapping_add(1));
             if gone {
                 freed += p.bytes;
             }
@@ -213,7 +217,12 @@ impl InterleavedReassembly {
         });
         self.ordered.retain(|&s, o| {
             if hit(s) {
-                freed += o.waiting.values().flatten().map(|m| m.data.len()).sum::<usize>();
+                freed += o
+                    .waiting
+                    .values()
+                    .flatten()
+                    .map(|m| m.data.len())
+                    .sum::<usize>();
                 false
             } else {
                 true
@@ -227,7 +236,15 @@ impl InterleavedReassembly {
 mod tests {
     use super::*;
 
-    fn frag(stream: u16, mid: u32, fsn_or_ppid: u32, b: bool, e: bool, u: bool, p: &[u8]) -> IDataChunk<'_> {
+    fn frag(
+        stream: u16,
+        mid: u32,
+        fsn_or_ppid: u32,
+        b: bool,
+        e: bool,
+        u: bool,
+        p: &[u8],
+    ) -> IDataChunk<'_> {
         IDataChunk {
             tsn: 0,
             stream_id: stream,
@@ -250,12 +267,28 @@ mod tests {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
         // Stream 1's message in three fragments, stream 2's in one, mixed.
-        r.insert(&frag(1, 0, 53, true, false, false, b"ab"), usize::MAX, &mut ready);
-        r.insert(&frag(2, 0, 51, true, true, false, b"small"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 53, true, false, false, b"ab"),
+            usize::MAX,
+            &mut ready,
+        );
+        r.insert(
+            &frag(2, 0, 51, true, true, false, b"small"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(data(&mut ready), [b"small".to_vec()]);
-        r.insert(&frag(1, 0, 2, false, true, false, b"ef"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 2, false, true, false, b"ef"),
+            usize::MAX,
+            &mut ready,
+        );
         assert!(ready.is_empty());
-        r.insert(&frag(1, 0, 1, false, false, false, b"cd"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 1, false, false, false, b"cd"),
+            usize::MAX,
+            &mut ready,
+        );
         let m = ready.pop_front().unwrap();
         assert_eq!((m.stream_id, m.ppid, m.data), (1, 53, b"abcdef".to_vec()));
     }
@@ -264,23 +297,54 @@ mod tests {
     fn ordered_messages_wait_for_their_mid_unordered_do_not() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
-        r.insert(&frag(1, 1, 53, true, true, false, b"second"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 1, 53, true, true, false, b"second"),
+            usize::MAX,
+            &mut ready,
+        );
         // An unordered MID 7 on the same stream: its own number space.
-        r.insert(&frag(1, 7, 53, true, true, true, b"now"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 7, 53, true, true, true, b"now"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(data(&mut ready), [b"now".to_vec()]);
-        r.insert(&frag(1, 0, 53, true, true, false, b"first"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 53, true, true, false, b"first"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(data(&mut ready), [b"first".to_vec(), b"second".to_vec()]);
         // A stale MID is let go at once.
-        assert_eq!(r.insert(&frag(1, 0, 53, true, true, false, b"old"), usize::MAX, &mut ready), 3);
+        assert_eq!(
+            r.insert(
+                &frag(1, 0, 53, true, true, false, b"old"),
+                usize::MAX,
+                &mut ready
+            ),
+            3
+        );
     }
 
     #[test]
     fn skip_delivers_what_waited_and_forgets_the_partial() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
-        r.insert(&frag(4, 0, 53, true, false, false, b"lost"), usize::MAX, &mut ready);
-        r.insert(&frag(4, 1, 53, true, true, false, b"next"), usize::MAX, &mut ready);
-        r.insert(&frag(4, 5, 53, true, false, true, b"uu"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(4, 0, 53, true, false, false, b"lost"),
+            usize::MAX,
+            &mut ready,
+        );
+        r.insert(
+            &frag(4, 1, 53, true, true, false, b"next"),
+            usize::MAX,
+            &mut ready,
+        );
+        r.insert(
+            &frag(4, 5, 53, true, false, true, b"uu"),
+            usize::MAX,
+            &mut ready,
+        );
         assert!(ready.is_empty());
         assert_eq!(r.skip(4, false, 0, &mut ready), 4);
         assert_eq!(data(&mut ready), [b"next".to_vec()]);
@@ -292,9 +356,18 @@ mod tests {
     fn oversized_messages_free_their_bytes_and_their_mid_passes() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
-        assert_eq!(r.insert(&frag(1, 0, 53, true, false, false, b"abc"), 4, &mut ready), 0);
-        assert_eq!(r.insert(&frag(1, 0, 1, false, false, false, b"de"), 4, &mut ready), 5);
-        assert_eq!(r.insert(&frag(1, 0, 2, false, true, false, b"f"), 4, &mut ready), 1);
+        assert_eq!(
+            r.insert(&frag(1, 0, 53, true, false, false, b"abc"), 4, &mut ready),
+            0
+        );
+        assert_eq!(
+            r.insert(&frag(1, 0, 1, false, false, false, b"de"), 4, &mut ready),
+            5
+        );
+        assert_eq!(
+            r.insert(&frag(1, 0, 2, false, true, false, b"f"), 4, &mut ready),
+            1
+        );
         assert_eq!(r.oversized_messages, 1);
         r.insert(&frag(1, 1, 53, true, true, false, b"ok"), 4, &mut ready);
         assert_eq!(data(&mut ready), [b"ok".to_vec()]);
@@ -304,15 +377,55 @@ mod tests {
     fn contradicting_fragments_are_dropped_and_counted() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
-        r.insert(&frag(1, 0, 2, false, true, false, b"end"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 2, false, true, false, b"end"),
+            usize::MAX,
+            &mut ready,
+        );
         // Past the end, a second end, a reused FSN, FSN 0 without B.
-        assert_eq!(r.insert(&frag(1, 0, 3, false, false, false, b"x"), usize::MAX, &mut ready), 1);
-        assert_eq!(r.insert(&frag(1, 0, 1, false, true, false, b"y"), usize::MAX, &mut ready), 1);
-        assert_eq!(r.insert(&frag(1, 0, 2, false, true, false, b"z"), usize::MAX, &mut ready), 1);
-        assert_eq!(r.insert(&frag(1, 0, 0, false, false, false, b"w"), usize::MAX, &mut ready), 1);
+        assert_eq!(
+            r.insert(
+                &frag(1, 0, 3, false, false, false, b"x"),
+                usize::MAX,
+                &mut ready
+            ),
+            1
+        );
+        assert_eq!(
+            r.insert(
+                &frag(1, 0, 1, false, true, false, b"y"),
+                usize::MAX,
+                &mut ready
+            ),
+            1
+        );
+        assert_eq!(
+            r.insert(
+                &frag(1, 0, 2, false, true, false, b"z"),
+                usize::MAX,
+                &mut ready
+            ),
+            1
+        );
+        assert_eq!(
+            r.insert(
+                &frag(1, 0, 0, false, false, false, b"w"),
+                usize::MAX,
+                &mut ready
+            ),
+            1
+        );
         assert_eq!(r.inconsistent_fragments, 4);
-        r.insert(&frag(1, 0, 53, true, false, false, b"s"), usize::MAX, &mut ready);
-        r.insert(&frag(1, 0, 1, false, false, false, b"-"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(1, 0, 53, true, false, false, b"s"),
+            usize::MAX,
+            &mut ready,
+        );
+        r.insert(
+            &frag(1, 0, 1, false, false, false, b"-"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(data(&mut ready), [b"s-end".to_vec()]);
     }
 
@@ -320,9 +433,17 @@ mod tests {
     fn reset_restarts_mids_and_frees_what_waited() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
-        r.insert(&frag(2, 3, 53, true, true, false, b"later"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(2, 3, 53, true, true, false, b"later"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(r.reset_streams(&[2]), 5);
-        r.insert(&frag(2, 0, 53, true, true, false, b"again"), usize::MAX, &mut ready);
+        r.insert(
+            &frag(2, 0, 53, true, true, false, b"again"),
+            usize::MAX,
+            &mut ready,
+        );
         assert_eq!(data(&mut ready), [b"again".to_vec()]);
     }
 }

@@ -19,7 +19,9 @@ use std::collections::{HashMap, VecDeque};
 use crate::send_queue::{Fragment, StreamQueues};
 use std::time::{Duration, Instant};
 
-use crate::chunk::{Chunk, DataChunk, IDataChunk, IForwardEntry, DATA_HEADER_LEN, I_DATA_HEADER_LEN};
+use crate::chunk::{
+    Chunk, DataChunk, IDataChunk, IForwardEntry, DATA_HEADER_LEN, I_DATA_HEADER_LEN,
+};
 use crate::param::padded;
 use crate::tsn::unwrap_tsn;
 
@@ -985,12 +987,18 @@ mod tests {
         let mut seen = Vec::new();
         loop {
             let mut out = Vec::new();
-            if !s.fill(now, &mut out, 1168 + 20) .0 {
+            if !s.fill(now, &mut out, 1168 + 20).0 {
                 break;
             }
             for c in chunks_of(&out) {
                 let Chunk::IData(d) = c else { panic!("{c:?}") };
-                seen.push((d.stream_id, d.mid, d.ppid_or_fsn, d.unordered, d.payload.len()));
+                seen.push((
+                    d.stream_id,
+                    d.mid,
+                    d.ppid_or_fsn,
+                    d.unordered,
+                    d.payload.len(),
+                ));
             }
         }
         assert_eq!(
@@ -1013,7 +1021,14 @@ mod tests {
         s.set_interleaving(true);
         s.enqueue(t0, 3, 53, &[1u8; 100], true, Reliability::MaxRetransmits(0));
         s.enqueue(t0, 3, 53, &[2u8; 100], true, Reliability::MaxRetransmits(0));
-        s.enqueue(t0, 4, 53, &[3u8; 100], false, Reliability::MaxRetransmits(0));
+        s.enqueue(
+            t0,
+            4,
+            53,
+            &[3u8; 100],
+            false,
+            Reliability::MaxRetransmits(0),
+        );
         fill_all(&mut s, t0);
         s.on_t3_expired();
         fill_all(&mut s, t0); // all three abandoned

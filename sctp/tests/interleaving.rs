@@ -74,10 +74,7 @@ fn large_then_small(interleave: bool) -> (usize, usize, Pair) {
 #[test]
 fn with_i_data_a_small_message_overtakes_a_large_one_on_another_stream() {
     let (large_at, small_at, p) = large_then_small(true);
-    assert!(
-        small_at < large_at,
-        "I-DATA: the small message comes first"
-    );
+    assert!(small_at < large_at, "I-DATA: the small message comes first");
     // 1 MiB in fragments of 1168 bytes (1200 - 12 - 20), plus one.
     assert_eq!(p.a.stats().i_data_chunks_sent, 898 + 1);
     assert_eq!(p.b.stats().i_data_chunks_received, 899);
@@ -159,12 +156,21 @@ fn partially_reliable_messages_are_skipped_by_i_forward_tsn() {
         p.a.send(p.now, stream, 53, &data, ordered, rel).unwrap();
     }
     p.run_until(Duration::from_secs(120), |p| {
-        p.messages_at_b().iter().filter(|m| m.stream_id == 3).count() == 40
+        p.messages_at_b()
+            .iter()
+            .filter(|m| m.stream_id == 3)
+            .count()
+            == 40
     });
     p.run_until(Duration::from_secs(30), |p| p.a.flight_size() == 0);
     let msgs = p.messages_at_b();
     let index = |m: &&meshrtc_sctp::Message| u32::from_be_bytes(m.data[..4].try_into().unwrap());
-    let of = |s: u16| -> Vec<u32> { msgs.iter().filter(|m| m.stream_id == s).map(index).collect() };
+    let of = |s: u16| -> Vec<u32> {
+        msgs.iter()
+            .filter(|m| m.stream_id == s)
+            .map(index)
+            .collect()
+    };
     assert_eq!(of(3), (0..n).filter(|i| i % 3 == 2).collect::<Vec<_>>());
     // Ordered partially reliable: in order, some skipped.
     let ordered = of(2);

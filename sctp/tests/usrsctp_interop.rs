@@ -424,7 +424,8 @@ fn i_data_with_usrsctp_both_ways_under_loss() {
             Reliability::Reliable,
         )
         .unwrap();
-        t.them.send(sid, 51, i % 2 == 1, &payload(100 + i as u32, n.max(4)));
+        t.them
+            .send(sid, 51, i % 2 == 1, &payload(100 + i as u32, n.max(4)));
     }
     let n = sizes.len();
     assert!(
@@ -447,7 +448,10 @@ fn i_data_with_usrsctp_both_ways_under_loss() {
         );
     }
     let s = t.us.stats();
-    assert!(s.interleaving && s.i_data_chunks_received > 0 && s.i_data_chunks_sent > 0, "{s:?}");
+    assert!(
+        s.interleaving && s.i_data_chunks_received > 0 && s.i_data_chunks_sent > 0,
+        "{s:?}"
+    );
     assert_eq!(s.protocol_violations, 0);
 }
 
