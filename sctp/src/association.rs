@@ -6,7 +6,8 @@
 //! transfer (§6) through [`crate::send`] and [`crate::receive`], the
 //! retransmission timers (§6.3), heartbeats (§8.3), the verification tag
 //! rules (§8.5), ABORT (§9.1) and graceful SHUTDOWN (§9.2), FORWARD TSN
-//! (RFC 3758) and stream reset (RFC 6525 §5).
+//! (RFC 3758) and stream reset (RFC 6525 §5). DATA or I-DATA (RFC 8260)
+//! as negotiated: [`user_data`].
 //!
 //! Sans-IO: [`Association::handle_input`] and
 //! [`Association::handle_timeout`] change state; [`Association::poll_transmit`],
@@ -24,11 +25,13 @@ use crate::cookie::StateCookie;
 use crate::error::{Error, Result};
 use crate::packet::{emit_header, finish_packet, ChecksumPolicy, Packet, PacketRepr, HEADER_LEN};
 use crate::param::{cause, emit_tlv, Param};
-use crate::receive::{DataOutcome, Message, Receiver};
+use crate::receive::{Message, Receiver};
 use crate::rng::Rng;
 use crate::rto::RtoEstimator;
 use crate::send::{Reliability, Sender};
 use crate::tsn::{initial, unwrap_tsn};
+
+mod user_data;
 
 /// Association state (RFC 9260 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +69,9 @@ pub enum CloseReason {
     InitTimeout,
     /// Association.Max.Retrans retransmissions or heartbeats unanswered.
     PeerUnreachable,
+    /// The peer broke the protocol (DATA where I-DATA was negotiated or
+    /// the reverse, RFC 8260 §2.2): we aborted with a Protocol Violation.
+    ProtocolViolation,
 }
 
 /// What the association tells its user.
@@ -105,8 +111,22 @@ pub struct Stats {
     pub unexpected_chunks: u64,
     /// Unknown chunk types seen.
     pub unknown_chunks: u64,
-    /// DATA chunks received (including duplicates).
+    /// DATA and I-DATA chunks received (including duplicates).
     pub data_chunks_received: u64,
+    /// Whether I-DATA (RFC 8260 message interleaving) is in use: both
+    /// INITs listed it.
+    pub interleaving: bool,
+    /// I-DATA chunks received (including duplicates and any that broke
+    /// the negotiation).
+    pub i_data_chunks_received: u64,
+    /// I-DATA chunks sent (first transmissions and retransmissions).
+    pub i_data_chunks_sent: u64,
+    /// I-DATA fragments dropped for contradicting their message (an FSN
+    /// past its last fragment, a second last fragment, a reused FSN).
+    pub inconsistent_fragments: u64,
+    /// Peers aborted for a protocol violation (the wrong one of DATA and
+    /// I-DATA, or of FORWARD TSN and I-FORWARD-TSN, RFC 8260 §2.2).
+    pub protocol_violations: u64,
     /// DATA chunks already received.
     pub duplicate_tsns: u64,
     /// DATA chunks dropped for a TSN out of the window, a full window or no data.
@@ -121,7 +141,7 @@ pub struct Stats {
     pub t3_expiries: u64,
     /// Messages abandoned by partial reliability.
     pub abandoned_messages: u64,
-    /// FORWARD TSN chunks sent.
+    /// FORWARD TSN (or, with I-DATA, I-FORWARD-TSN) chunks sent.
     pub forward_tsns_sent: u64,
     /// SACKs sent.
     pub sacks_sent: u64,
@@ -142,6 +162,8 @@ struct PeerInfo {
     forward_tsn: bool,
     reconfig: bool,
     zero_checksum: bool,
+    /// I-DATA in use: both sides listed it (RFC 8260 §2.2).
+    i_data: bool,
     /// The peer offered zero checksum over DTLS, whether we use it or not.
     zero_checksum_offered: bool,
     /// What its INIT or INIT ACK said, for [`Association::peer_init`].
@@ -174,6 +196,7 @@ const FEATURE_FORWARD_TSN: u8 = 1;
 const FEATURE_RECONFIG: u8 = 2;
 const FEATURE_ZERO_CHECKSUM: u8 = 4;
 const FEATURE_I_DATA: u8 = 8;
+const FEATURE_I_FORWARD_TSN: u8 = 16;
 /// RFC 9653 §4: Error Detection Method Identifier of DTLS.
 const EDMID_DTLS: u32 = 1;
 
@@ -292,7 +315,15 @@ impl Association {
         let mut s = self.stats.clone();
         s.retransmissions = self.sender.retransmissions;
         s.abandoned_messages = self.sender.abandoned_messages;
-        s.oversized_messages = self.receiver.as_ref().map_or(0, |r| r.oversized_messages);
+        s.oversized_messages = self.receiver.as_ref().map_or(0, |r| {
+            r.oversized_messages + r.interleaved.oversized_messages
+        });
+        s.interleaving = self.interleaving();
+        s.inconsistent_fragments = self
+            .receiver
+            .as_ref()
+            .map_or(0, |r| r.interleaved.inconsistent_fragments);
+        s.i_data_chunks_sent = self.sender.i_data_chunks_sent;
         s
     }
 
@@ -348,10 +379,7 @@ impl Association {
             params.push(Param::StateCookie(c));
         }
         params.push(Param::ForwardTsnSupported);
-        params.push(Param::SupportedExtensions(&[
-            ChunkType::FORWARD_TSN.0,
-            ChunkType::RE_CONFIG.0,
-        ]));
+        params.push(self.supported_extensions());
         if self.config.zero_checksum {
             params.push(Param::ZeroChecksumAcceptable(EDMID_DTLS));
         }
@@ -691,7 +719,7 @@ impl Association {
                 break;
             }
             match chunk {
-                Chunk::Data(_) => data_in_packet = true,
+                Chunk::Data(_) | Chunk::IData(_) => data_in_packet = true,
                 Chunk::Unknown(raw) => {
                     self.stats.unknown_chunks += 1;
                     self.on_unknown(raw);
@@ -790,35 +818,10 @@ impl Association {
                     self.stats.unexpected_chunks += 1;
                 }
             }
-            Chunk::Data(d) => {
-                let Some(rx) = self.receiver.as_mut() else {
-                    self.stats.unexpected_chunks += 1;
-                    return;
-                };
-                if !matches!(
-                    self.state,
-                    State::Established | State::ShutdownPending | State::ShutdownSent
-                ) {
-                    self.stats.unexpected_chunks += 1;
-                    return;
-                }
-                self.stats.data_chunks_received += 1;
-                let out = rx.on_data(d);
-                match out {
-                    DataOutcome::New => {}
-                    DataOutcome::Duplicate => {
-                        self.stats.duplicate_tsns += 1;
-                        self.ack_now = true;
-                    }
-                    _ => self.stats.data_dropped += 1,
-                }
-                self.ack_pending = true;
-                if d.immediate || rx.has_gaps() || rx.has_dups() {
-                    self.ack_now = true;
-                }
-                // A deferred stream reset may now be possible: the peer will
-                // retransmit its request and find it performed.
-            }
+            Chunk::Data(_)
+            | Chunk::IData(_)
+            | Chunk::ForwardTsn { .. }
+            | Chunk::IForwardTsn { .. } => self.on_user_data_chunk(chunk),
             Chunk::Sack(s) => self.on_sack(now, s),
             Chunk::Heartbeat(info) => {
                 if self.peer.is_some() {
@@ -860,30 +863,10 @@ impl Association {
                 }
             }
             Chunk::Error(_) => {}
-            Chunk::ForwardTsn {
-                new_cum_tsn,
-                streams,
-            } => {
-                let Some(rx) = self.receiver.as_mut() else {
-                    self.stats.unexpected_chunks += 1;
-                    return;
-                };
-                if !rx.on_forward_tsn(*new_cum_tsn, streams) {
-                    self.stats.data_dropped += 1;
-                }
-                // RFC 3758 §3.6: SACK at once.
-                self.ack_pending = true;
-                self.ack_now = true;
-            }
             Chunk::ReConfig(params) => {
                 for p in params {
                     self.on_reconfig_param(now, p);
                 }
-            }
-            Chunk::IData(_) => {
-                // Not negotiated (we do not offer RFC 8260): §3.2 would be
-                // the peer's error; count and ignore.
-                self.stats.unexpected_chunks += 1;
             }
             Chunk::Unknown(_) => {}
         }
@@ -907,6 +890,9 @@ impl Association {
         }
         if init.supports(ChunkType::I_DATA) {
             f |= FEATURE_I_DATA;
+        }
+        if init.supports(ChunkType::I_FORWARD_TSN) {
+            f |= FEATURE_I_FORWARD_TSN;
         }
         f
     }
@@ -988,6 +974,7 @@ impl Association {
             forward_tsn: features & FEATURE_FORWARD_TSN != 0,
             reconfig: features & FEATURE_RECONFIG != 0,
             zero_checksum: features & FEATURE_ZERO_CHECKSUM != 0 && self.config.zero_checksum,
+            i_data: features & FEATURE_I_DATA != 0 && self.config.interleaving,
             zero_checksum_offered: features & FEATURE_ZERO_CHECKSUM != 0,
             init: PeerInit {
                 a_rwnd,
@@ -1001,7 +988,14 @@ impl Association {
         };
         self.peer = Some(info);
         self.sender.set_peer_rwnd(a_rwnd as usize);
-        self.sender.pr_supported = info.forward_tsn;
+        // RFC 8260 §2.3: with I-DATA, partial reliability needs
+        // I-FORWARD-TSN; without it every message is reliable.
+        self.sender.pr_supported = if info.i_data {
+            features & FEATURE_I_FORWARD_TSN != 0
+        } else {
+            info.forward_tsn
+        };
+        self.sender.set_interleaving(info.i_data);
         self.receiver = Some(Receiver::new(
             initial(initial_tsn),
             self.config.receive_window,

@@ -1,5 +1,6 @@
 //! SCTP chunks (RFC 9260 §3.2, §3.3), FORWARD TSN (RFC 3758 §3.2),
-//! RE-CONFIG (RFC 6525 §3.1, §4) and I-DATA (RFC 8260 §2.1).
+//! RE-CONFIG (RFC 6525 §3.1, §4), I-DATA (RFC 8260 §2.1) and
+//! I-FORWARD-TSN (RFC 8260 §2.3.1).
 //!
 //! [`Chunk::parse`] decodes one [`RawChunk`] (type, flags, value, as the
 //! packet's chunk iterator validated them); [`Chunk::emit`] writes one,
@@ -47,6 +48,8 @@ impl ChunkType {
     pub const RE_CONFIG: ChunkType = ChunkType(130);
     /// Forward cumulative TSN (RFC 3758 §3.2).
     pub const FORWARD_TSN: ChunkType = ChunkType(192);
+    /// I-FORWARD-TSN (RFC 8260 §2.3.1).
+    pub const I_FORWARD_TSN: ChunkType = ChunkType(194);
 
     /// What to do when this type is not recognized (RFC 9260 §3.2).
     pub fn unrecognized_action(self) -> UnrecognizedAction {
@@ -73,6 +76,7 @@ impl std::fmt::Debug for ChunkType {
             64 => "IData",
             130 => "ReConfig",
             192 => "ForwardTsn",
+            194 => "IForwardTsn",
             _ => return write!(f, "ChunkType({:#04x})", self.0),
         };
         f.write_str(name)
@@ -160,6 +164,22 @@ pub struct IDataChunk<'a> {
     pub immediate: bool,
     /// User data.
     pub payload: &'a [u8],
+}
+
+/// Bytes of an I-DATA chunk before its user data (chunk header included).
+pub const I_DATA_HEADER_LEN: usize = 20;
+
+/// One entry of an I-FORWARD-TSN (RFC 8260 §2.3.1): the receiver skips
+/// the messages of `stream_id` up to `mid` (ordered), or the one message
+/// `mid` (unordered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IForwardEntry {
+    /// Stream identifier.
+    pub stream_id: u16,
+    /// U bit: the entry is about an unordered message.
+    pub unordered: bool,
+    /// Message identifier.
+    pub mid: u32,
 }
 
 /// INIT and INIT ACK (RFC 9260 §3.3.2, §3.3.3): the same fixed fields.
@@ -505,6 +525,13 @@ pub enum Chunk<'a> {
     ReConfig(Vec<ReConfigParam<'a>>),
     /// I-DATA (RFC 8260).
     IData(IDataChunk<'a>),
+    /// I-FORWARD-TSN (RFC 8260 §2.3.1).
+    IForwardTsn {
+        /// New cumulative TSN.
+        new_cum_tsn: u32,
+        /// Messages skipped, per stream and ordering.
+        entries: Vec<IForwardEntry>,
+    },
     /// Any other type, kept as it came.
     Unknown(RawChunk<'a>),
 }
@@ -624,6 +651,24 @@ impl<'a> Chunk<'a> {
                         .collect(),
                 }
             }
+            ChunkType::I_FORWARD_TSN => {
+                // New cumulative TSN, then 8-byte entries: stream (16),
+                // reserved (15) and U (1), MID (32).
+                if v.len() < 4 || (v.len() - 4) % 8 != 0 {
+                    return Err(Error::MalformedChunk("I-FORWARD-TSN"));
+                }
+                Chunk::IForwardTsn {
+                    new_cum_tsn: be32(v, 0),
+                    entries: v[4..]
+                        .chunks_exact(8)
+                        .map(|c| IForwardEntry {
+                            stream_id: be16(c, 0),
+                            unordered: be16(c, 2) & 1 != 0,
+                            mid: be32(c, 4),
+                        })
+                        .collect(),
+                }
+            }
             ChunkType::RE_CONFIG => {
                 let params = TlvIter::new(v)
                     .map(|t| t.and_then(ReConfigParam::parse))
@@ -656,6 +701,7 @@ impl<'a> Chunk<'a> {
             Chunk::ForwardTsn { .. } => ChunkType::FORWARD_TSN,
             Chunk::ReConfig(_) => ChunkType::RE_CONFIG,
             Chunk::IData(_) => ChunkType::I_DATA,
+            Chunk::IForwardTsn { .. } => ChunkType::I_FORWARD_TSN,
             Chunk::Unknown(r) => r.ty,
         }
     }
@@ -689,6 +735,7 @@ impl<'a> Chunk<'a> {
             Chunk::Shutdown { .. } => 4,
             Chunk::ShutdownAck | Chunk::CookieAck | Chunk::ShutdownComplete { .. } => 0,
             Chunk::ForwardTsn { streams, .. } => 4 + 4 * streams.len(),
+            Chunk::IForwardTsn { entries, .. } => 4 + 8 * entries.len(),
             Chunk::ReConfig(ps) => ps.iter().map(|p| padded(4 + p.value_len())).sum(),
             Chunk::Unknown(r) => r.value.len(),
         }
@@ -751,6 +798,17 @@ impl<'a> Chunk<'a> {
                 for (s, n) in streams {
                     out.extend_from_slice(&s.to_be_bytes());
                     out.extend_from_slice(&n.to_be_bytes());
+                }
+            }
+            Chunk::IForwardTsn {
+                new_cum_tsn,
+                entries,
+            } => {
+                out.extend_from_slice(&new_cum_tsn.to_be_bytes());
+                for e in entries {
+                    out.extend_from_slice(&e.stream_id.to_be_bytes());
+                    out.extend_from_slice(&(e.unordered as u16).to_be_bytes());
+                    out.extend_from_slice(&e.mid.to_be_bytes());
                 }
             }
             Chunk::ReConfig(ps) => ps.iter().for_each(|p| p.emit(out)),
@@ -940,6 +998,76 @@ mod tests {
     }
 
     #[test]
+    fn i_data_layout_matches_rfc8260_2_1() {
+        // A middle fragment: FSN in place of the PPID, no B or E.
+        let out = round_trip(&Chunk::IData(IDataChunk {
+            tsn: 0x0A0B_0C0D,
+            stream_id: 3,
+            mid: 0x0102_0304,
+            ppid_or_fsn: 7,
+            unordered: true,
+            beginning: false,
+            ending: false,
+            immediate: false,
+            payload: b"xyz",
+        }));
+        assert_eq!(
+            out,
+            [
+                64, 0b100, 0, 23, 0x0A, 0x0B, 0x0C, 0x0D, 0, 3, 0, 0, 1, 2, 3, 4, 0, 0, 0, 7, b'x',
+                b'y', b'z', 0
+            ]
+        );
+        assert_eq!(I_DATA_HEADER_LEN, 20);
+    }
+
+    #[test]
+    fn i_forward_tsn_layout_matches_rfc8260_2_3_1() {
+        let out = round_trip(&Chunk::IForwardTsn {
+            new_cum_tsn: 0x20,
+            entries: vec![
+                IForwardEntry {
+                    stream_id: 5,
+                    unordered: false,
+                    mid: 9,
+                },
+                IForwardEntry {
+                    stream_id: 6,
+                    unordered: true,
+                    mid: 0x0100_0000,
+                },
+            ],
+        });
+        assert_eq!(
+            out,
+            [194, 0, 0, 24, 0, 0, 0, 0x20, 0, 5, 0, 0, 0, 0, 0, 9, 0, 6, 0, 1, 1, 0, 0, 0]
+        );
+    }
+
+    #[test]
+    fn i_forward_tsn_with_a_partial_entry_is_malformed() {
+        for len in [0usize, 3, 8, 11] {
+            let v = vec![0u8; len];
+            let raw = RawChunk {
+                ty: ChunkType::I_FORWARD_TSN,
+                flags: 0,
+                value: &v,
+            };
+            assert_eq!(
+                Chunk::parse(raw),
+                Err(Error::MalformedChunk("I-FORWARD-TSN")),
+                "{len}"
+            );
+        }
+        let raw = RawChunk {
+            ty: ChunkType::I_DATA,
+            flags: 3,
+            value: &[0; 15],
+        };
+        assert_eq!(Chunk::parse(raw), Err(Error::MalformedChunk("I-DATA")));
+    }
+
+    #[test]
     fn outgoing_reset_layout_matches_rfc6525_4_1() {
         let out = round_trip(&Chunk::ReConfig(vec![ReConfigParam::OutgoingReset {
             request_seq: 1,
@@ -975,7 +1103,7 @@ mod tests {
 
     #[test]
     fn truncated_fixed_fields_are_errors_not_panics() {
-        for ty in [0u8, 1, 2, 3, 4, 5, 7, 64, 130, 192] {
+        for ty in [0u8, 1, 2, 3, 4, 5, 7, 64, 130, 192, 194] {
             for n in 0..16 {
                 let v = vec![0u8; n];
                 let _ = Chunk::parse(RawChunk {

@@ -49,6 +49,10 @@ pub struct Config {
     pub seed: [u8; 32],
     /// Offer and use a zero checksum over DTLS (RFC 9653, EDMID 1).
     pub zero_checksum: bool,
+    /// Offer I-DATA and I-FORWARD-TSN (RFC 8260 message interleaving) and
+    /// use them when the peer offers them too. On by default; DATA is used
+    /// with peers that do not (Chromium's dcSCTP).
+    pub interleaving: bool,
 }
 
 impl Config {
@@ -74,6 +78,7 @@ impl Config {
             cookie_secret,
             seed,
             zero_checksum: false,
+            interleaving: true,
         }
     }
 }

@@ -68,6 +68,7 @@ mod cookie;
 pub mod crc32c;
 pub mod dcep;
 mod error;
+mod interleaved_reassembly;
 pub mod packet;
 pub mod param;
 mod receive;

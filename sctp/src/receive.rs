@@ -3,11 +3,13 @@
 //! §6.2), reassembly of fragmented user messages (§6.9), ordered delivery
 //! per stream by SSN and unordered delivery (§6.6), the receive window
 //! (§6.2.1's a_rwnd), FORWARD TSN (RFC 3758 §3.6) and incoming stream
-//! resets (RFC 6525 §5.2.2).
+//! resets (RFC 6525 §5.2.2). I-DATA (RFC 8260) shares the TSN side and
+//! hands its fragments to [`crate::interleaved_reassembly`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use crate::chunk::DataChunk;
+use crate::chunk::{DataChunk, IDataChunk, IForwardEntry};
+use crate::interleaved_reassembly::InterleavedReassembly;
 use crate::tsn::unwrap_tsn;
 
 /// A complete user message.
@@ -84,6 +86,8 @@ pub(crate) struct Receiver {
     max_message: usize,
     /// Messages dropped for exceeding `max_message`.
     pub(crate) oversized_messages: u64,
+    /// Where I-DATA fragments go (RFC 8260).
+    pub(crate) interleaved: InterleavedReassembly,
 }
 
 impl Receiver {
@@ -101,6 +105,7 @@ impl Receiver {
             capacity,
             max_message,
             oversized_messages: 0,
+            interleaved: InterleavedReassembly::default(),
         }
     }
 
@@ -129,37 +134,10 @@ impl Receiver {
 
     /// Handles one DATA chunk (§6.2).
     pub(crate) fn on_data(&mut self, d: &DataChunk<'_>) -> DataOutcome {
-        let tsn = self.unwrap(d.tsn);
-        if tsn <= self.cum_tsn || self.above.contains(&tsn) {
-            if self.dups.len() < MAX_DUPS {
-                self.dups.push(d.tsn);
-            }
-            return DataOutcome::Duplicate;
-        }
-        if tsn - self.cum_tsn > MAX_TSN_AHEAD {
-            return DataOutcome::OutOfWindow;
-        }
-        if d.payload.is_empty() {
-            return DataOutcome::Empty;
-        }
-        // §6.2: when the window is exhausted, new data is dropped. The one
-        // exception is the TSN that advances the cumulative ack while
-        // out-of-order data waits for it, so the buffer cannot stay full of
-        // chunks that wait for one that never gets in; even then the
-        // buffer never holds more than twice the window.
-        if self.buffered + d.payload.len() > self.capacity {
-            let unblocks = tsn == self.cum_tsn + 1
-                && !self.above.is_empty()
-                && self.buffered + d.payload.len() <= 2 * self.capacity;
-            if !unblocks {
-                return DataOutcome::WindowFull;
-            }
-        }
-        self.above.insert(tsn);
-        while self.above.remove(&(self.cum_tsn + 1)) {
-            self.cum_tsn += 1;
-        }
-        self.buffered += d.payload.len();
+        let tsn = match self.admit(d.tsn, d.payload.len()) {
+            Ok(t) => t,
+            Err(o) => return o,
+        };
         self.fragments.insert(
             tsn,
             Fragment {
@@ -176,6 +154,57 @@ impl Receiver {
         self.drop_if_oversized(tsn);
         self.try_assemble(tsn);
         DataOutcome::New
+    }
+
+    /// Handles one I-DATA chunk (RFC 8260 §2.1): the TSN as for DATA,
+    /// the fragment by (stream, U, MID) and FSN.
+    pub(crate) fn on_idata(&mut self, d: &IDataChunk<'_>) -> DataOutcome {
+        if let Err(o) = self.admit(d.tsn, d.payload.len()) {
+            return o;
+        }
+        let freed = self
+            .interleaved
+            .insert(d, self.max_message, &mut self.ready);
+        self.buffered -= freed;
+        DataOutcome::New
+    }
+
+    /// The TSN side of a DATA or I-DATA chunk (§6.2): duplicates, the
+    /// trackable range, empty chunks and the window. On success the TSN is
+    /// marked received and `len` bytes are counted as buffered.
+    fn admit(&mut self, raw_tsn: u32, len: usize) -> Result<u64, DataOutcome> {
+        let tsn = self.unwrap(raw_tsn);
+        if tsn <= self.cum_tsn || self.above.contains(&tsn) {
+            if self.dups.len() < MAX_DUPS {
+                self.dups.push(raw_tsn);
+            }
+            return Err(DataOutcome::Duplicate);
+        }
+        if tsn - self.cum_tsn > MAX_TSN_AHEAD {
+            return Err(DataOutcome::OutOfWindow);
+        }
+        if len == 0 {
+            return Err(DataOutcome::Empty);
+        }
+        // §6.2: when the window is exhausted, new data is dropped. The one
+        // exception is the TSN that advances the cumulative ack while
+        // out-of-order data waits for it, so the buffer cannot stay full of
+        // chunks that wait for one that never gets in; even then the
+        // buffer never holds more than twice the window.
+        if self.buffered + len > self.capacity {
+            let unblocks = tsn == self.cum_tsn + 1
+                && !self.above.is_empty()
+                && self.buffered + len <= 2 * self.capacity;
+            if !unblocks {
+                return Err(DataOutcome::WindowFull);
+            }
+        }
+        self.above.insert(tsn);
+        while self.above.remove(&(self.cum_tsn + 1)) {
+            self.cum_tsn += 1;
+        }
+        self.buffered += len;
+        Ok(tsn)
     }
 
     /// The TSN range of the fragments present that belong to the same
@@ -345,9 +374,36 @@ impl Receiver {
         true
     }
 
+    /// I-FORWARD-TSN (RFC 8260 §2.3.2): moves the cumulative TSN like
+    /// FORWARD TSN, but fragments are dropped by the (stream, U, MID)
+    /// entries, not by TSN: below the new cumulative TSN there may be
+    /// fragments of messages on other streams that are still coming.
+    /// Returns false when the new TSN is out of range.
+    pub(crate) fn on_i_forward_tsn(&mut self, new_cum: u32, entries: &[IForwardEntry]) -> bool {
+        let nc = self.unwrap(new_cum);
+        if nc > self.cum_tsn + MAX_TSN_AHEAD {
+            return false;
+        }
+        if nc > self.cum_tsn {
+            self.above = self.above.split_off(&(nc + 1));
+            self.cum_tsn = nc;
+            while self.above.remove(&(self.cum_tsn + 1)) {
+                self.cum_tsn += 1;
+            }
+        }
+        for e in entries {
+            let freed = self
+                .interleaved
+                .skip(e.stream_id, e.unordered, e.mid, &mut self.ready);
+            self.buffered -= freed;
+        }
+        true
+    }
+
     /// RFC 6525 §5.2.2: the peer reset its outgoing streams (all if
-    /// `streams` is empty); their SSNs start again at 0.
+    /// `streams` is empty); their SSNs (or MIDs) start again at 0.
     pub(crate) fn reset_streams(&mut self, streams: &[u16]) {
+        self.buffered -= self.interleaved.reset_streams(streams);
         let mut drop_stream = |s: &mut InStream| {
             for m in std::mem::take(&mut s.waiting).into_values().flatten() {
                 self.buffered -= m.data.len();

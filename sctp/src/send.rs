@@ -7,13 +7,21 @@
 //! abandoned after a lifetime (RFC 3758 §3.5) or a number of
 //! retransmissions (RFC 7496 §4) and the Advanced.Peer.Ack.Point that a
 //! FORWARD TSN announces.
+//!
+//! With I-DATA negotiated (RFC 8260) the same path writes I-DATA chunks
+//! with per-stream message identifiers (MID, ordered and unordered
+//! apart) and fragment sequence numbers, the queue hands out one
+//! fragment per stream per turn (RFC 8260 §3.2), and skipped messages are
+//! announced by I-FORWARD-TSN (§2.3).
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::send_queue::{Fragment, StreamQueues};
 use std::time::{Duration, Instant};
 
-use crate::chunk::{Chunk, DataChunk, DATA_HEADER_LEN};
+use crate::chunk::{
+    Chunk, DataChunk, IDataChunk, IForwardEntry, DATA_HEADER_LEN, I_DATA_HEADER_LEN,
+};
 use crate::param::padded;
 use crate::tsn::unwrap_tsn;
 
@@ -38,6 +46,8 @@ struct Pending {
     unordered: bool,
     beginning: bool,
     ending: bool,
+    /// Fragment sequence number within its message (I-DATA).
+    fsn: u32,
     data: Vec<u8>,
     expires: Option<Instant>,
     max_rtx: Option<u32>,
@@ -60,7 +70,9 @@ struct Sent {
     tsn: u64,
     msg_id: u64,
     stream_id: u16,
-    ssn: u16,
+    /// The SSN (DATA, low 16 bits) or MID (I-DATA).
+    mid: u32,
+    fsn: u32,
     ppid: u32,
     unordered: bool,
     beginning: bool,
@@ -106,9 +118,16 @@ pub(crate) struct Sender {
     adv_peer_ack: u64,
     pending: StreamQueues<Pending>,
     sent: VecDeque<Sent>,
-    next_ssn: HashMap<u16, u16>,
-    /// (message, SSN) of the message whose fragments are being sent.
-    current_ssn: Option<(u64, u16)>,
+    /// Next SSN or MID per (stream, unordered): DATA numbers ordered
+    /// messages only, I-DATA both, apart (RFC 8260 §2.1).
+    next_mid: HashMap<(u16, bool), u32>,
+    /// Per stream, (message, SSN or MID) of the message whose fragments
+    /// are being sent (one per stream: a stream's fragments leave in order).
+    current_mid: HashMap<u16, (u64, u32)>,
+    /// I-DATA in use (RFC 8260 §2.2).
+    pub(crate) interleave: bool,
+    /// I-DATA chunks written (first transmissions and retransmissions).
+    pub(crate) i_data_chunks_sent: u64,
     next_msg_id: u64,
     flight_size: usize,
     pub(crate) cwnd: usize,
@@ -139,8 +158,10 @@ impl Sender {
             adv_peer_ack: initial_tsn - 1,
             pending: StreamQueues::new(),
             sent: VecDeque::new(),
-            next_ssn: HashMap::new(),
-            current_ssn: None,
+            next_mid: HashMap::new(),
+            current_mid: HashMap::new(),
+            interleave: false,
+            i_data_chunks_sent: 0,
             next_msg_id: 0,
             flight_size: 0,
             // §7.2.1: initial cwnd = min(4*MTU, max(2*MTU, 4380 bytes)).
@@ -198,13 +219,75 @@ impl Sender {
         self.sent.iter().any(|s| !s.acked && !s.abandoned)
     }
 
-    /// RFC 6525 §5.1.2: SSNs of a reset outgoing stream start again at 0.
+    /// RFC 6525 §5.1.2: SSNs (or MIDs) of a reset outgoing stream start
+    /// again at 0.
     pub(crate) fn reset_ssn(&mut self, streams: &[u16]) {
         if streams.is_empty() {
-            self.next_ssn.clear();
+            self.next_mid.clear();
         }
         for s in streams {
-            self.next_ssn.remove(s);
+            self.next_mid.remove(&(*s, false));
+            self.next_mid.remove(&(*s, true));
+        }
+    }
+
+    /// Bytes of a chunk header before the user data.
+    fn header_len(&self) -> usize {
+        if self.interleave {
+            I_DATA_HEADER_LEN
+        } else {
+            DATA_HEADER_LEN
+        }
+    }
+
+    /// Largest fragment: rounded down to a multiple of 4, as a chunk is
+    /// padded to one (RFC 9260 §3.2) and a padded fragment must still fit.
+    fn max_payload(&self) -> usize {
+        (self.mtu - crate::packet::HEADER_LEN - self.header_len()) & !3
+    }
+
+    /// Switches to I-DATA (RFC 8260) or back, once the peer's INIT or
+    /// INIT ACK decided it. Messages queued before (none has been sent
+    /// yet) are split again for the new header size, and the queue
+    /// interleaves fragments of different streams.
+    pub(crate) fn set_interleaving(&mut self, on: bool) {
+        if on == self.interleave {
+            return;
+        }
+        self.interleave = on;
+        self.pending.set_interleaving(on);
+        let max = self.max_payload();
+        let queued = self.pending.drain();
+        let mut i = 0;
+        while i < queued.len() {
+            let mut j = i;
+            let mut data = Vec::new();
+            while j < queued.len() && queued[j].msg_id == queued[i].msg_id {
+                data.extend_from_slice(&queued[j].data);
+                j += 1;
+            }
+            let head = &queued[i];
+            let n = data.len().div_ceil(max).max(1);
+            let pieces: Vec<&[u8]> = if data.is_empty() {
+                vec![&[]]
+            } else {
+                data.chunks(max).collect()
+            };
+            for (k, piece) in pieces.into_iter().enumerate() {
+                self.pending.push_back(Pending {
+                    msg_id: head.msg_id,
+                    stream_id: head.stream_id,
+                    ppid: head.ppid,
+                    unordered: head.unordered,
+                    beginning: k == 0,
+                    ending: k + 1 == n,
+                    fsn: k as u32,
+                    data: piece.to_vec(),
+                    expires: head.expires,
+                    max_rtx: head.max_rtx,
+                });
+            }
+            i = j;
         }
     }
 
@@ -218,9 +301,7 @@ impl Sender {
         ordered: bool,
         reliability: Reliability,
     ) {
-        // Rounded down to a multiple of 4: a chunk is padded to one
-        // (RFC 9260 §3.2), and a padded fragment must still fit the MTU.
-        let max_payload = (self.mtu - crate::packet::HEADER_LEN - DATA_HEADER_LEN) & !3;
+        let max_payload = self.max_payload();
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
         let (expires, max_rtx) = match reliability {
@@ -237,6 +318,7 @@ impl Sender {
                 unordered: !ordered,
                 beginning: i == 0,
                 ending: i + 1 == n,
+                fsn: i as u32,
                 data: piece.to_vec(),
                 expires,
                 max_rtx,
@@ -284,9 +366,7 @@ impl Sender {
         for (stream, n) in removed {
             self.unbuffer(stream, n);
         }
-        if self.current_ssn.is_some_and(|(m, _)| m == msg_id) {
-            self.current_ssn = None;
-        }
+        self.current_mid.retain(|_, (m, _)| *m != msg_id);
         self.abandoned_messages += 1;
         self.update_adv_peer_ack();
     }
@@ -322,25 +402,61 @@ impl Sender {
         if self.adv_peer_ack <= self.cum_ack {
             return None;
         }
+        if self.interleave {
+            return Some(self.i_forward_tsn());
+        }
         let mut streams: Vec<(u16, u16)> = Vec::new();
         for s in self
             .sent
             .iter()
             .filter(|s| s.tsn <= self.adv_peer_ack && !s.unordered)
         {
+            let ssn = s.mid as u16;
             match streams.iter_mut().find(|(id, _)| *id == s.stream_id) {
                 Some(e) => {
-                    if s.ssn.wrapping_sub(e.1) < 0x8000 {
-                        e.1 = s.ssn;
+                    if ssn.wrapping_sub(e.1) < 0x8000 {
+                        e.1 = ssn;
                     }
                 }
-                None => streams.push((s.stream_id, s.ssn)),
+                None => streams.push((s.stream_id, ssn)),
             }
         }
         Some(Chunk::ForwardTsn {
             new_cum_tsn: self.adv_peer_ack as u32,
             streams,
         })
+    }
+
+    /// The I-FORWARD-TSN to send (RFC 8260 §2.3.1): per stream the
+    /// highest ordered MID skipped, and each unordered message skipped.
+    /// Everything between the cumulative ack and the ack point is
+    /// abandoned (§3.5 C1 moves only over abandoned chunks).
+    fn i_forward_tsn(&self) -> Chunk<'static> {
+        let mut entries: Vec<IForwardEntry> = Vec::new();
+        for s in self.sent.iter().take_while(|s| s.tsn <= self.adv_peer_ack) {
+            let found = entries.iter_mut().find(|e| {
+                e.stream_id == s.stream_id
+                    && e.unordered == s.unordered
+                    && (!s.unordered || e.mid == s.mid)
+            });
+            match found {
+                // Ordered: the highest MID skipped on the stream.
+                Some(e) => {
+                    if s.mid.wrapping_sub(e.mid) < 0x8000_0000 {
+                        e.mid = s.mid;
+                    }
+                }
+                None => entries.push(IForwardEntry {
+                    stream_id: s.stream_id,
+                    unordered: s.unordered,
+                    mid: s.mid,
+                }),
+            }
+        }
+        Chunk::IForwardTsn {
+            new_cum_tsn: self.adv_peer_ack as u32,
+            entries,
+        }
     }
 
     /// Drops unsent messages whose lifetime is over.
@@ -548,12 +664,14 @@ impl Sender {
                 i += 1;
                 continue;
             }
-            let len = padded(DATA_HEADER_LEN + s.data.len());
+            let len = padded(self.header_len() + s.data.len());
             if len > room || (!bypass && self.flight_size >= self.cwnd) {
                 break;
             }
+            let interleave = self.interleave;
+            self.i_data_chunks_sent += interleave as u64;
             let s = &mut self.sent[i];
-            emit_data(out, s);
+            emit_data(out, s, interleave);
             s.needs_rtx = false;
             self.rtx_marked -= 1;
             s.in_flight = true;
@@ -569,7 +687,7 @@ impl Sender {
         }
         // New data.
         while let Some(p) = self.pending.front() {
-            let len = padded(DATA_HEADER_LEN + p.data.len());
+            let len = padded(self.header_len() + p.data.len());
             if len > room || self.flight_size >= self.cwnd {
                 break;
             }
@@ -581,26 +699,36 @@ impl Sender {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
-            let ssn = if p.unordered {
+            // DATA numbers ordered messages only (§6.5; unordered SSN is
+            // ignored), I-DATA every message, ordered and unordered apart.
+            let mid = if p.unordered && !self.interleave {
                 0
             } else {
-                match self.current_ssn {
-                    Some((m, ssn)) if m == p.msg_id => ssn,
+                match self.current_mid.get(&p.stream_id) {
+                    Some(&(m, mid)) if m == p.msg_id => mid,
                     _ => {
-                        let n = self.next_ssn.entry(p.stream_id).or_default();
-                        let ssn = *n;
-                        *n = n.wrapping_add(1);
-                        self.current_ssn = Some((p.msg_id, ssn));
-                        ssn
+                        let n = self.next_mid.entry((p.stream_id, p.unordered)).or_default();
+                        let mid = *n;
+                        *n = if self.interleave {
+                            n.wrapping_add(1)
+                        } else {
+                            (*n as u16).wrapping_add(1) as u32
+                        };
+                        self.current_mid.insert(p.stream_id, (p.msg_id, mid));
+                        mid
                     }
                 }
             };
+            if p.ending {
+                self.current_mid.remove(&p.stream_id);
+            }
             self.unbuffer(p.stream_id, p.data.len());
             let s = Sent {
                 tsn: self.next_tsn,
                 msg_id: p.msg_id,
                 stream_id: p.stream_id,
-                ssn,
+                mid,
+                fsn: p.fsn,
                 ppid: p.ppid,
                 unordered: p.unordered,
                 beginning: p.beginning,
@@ -617,7 +745,8 @@ impl Sender {
                 max_rtx: p.max_rtx,
             };
             self.next_tsn += 1;
-            emit_data(out, &s);
+            emit_data(out, &s, self.interleave);
+            self.i_data_chunks_sent += self.interleave as u64;
             self.flight_size += s.data.len();
             self.peer_rwnd = self.peer_rwnd.saturating_sub(s.data.len());
             self.sent.push_back(s);
@@ -628,11 +757,28 @@ impl Sender {
     }
 }
 
-fn emit_data(out: &mut Vec<u8>, s: &Sent) {
+/// Writes a DATA chunk, or an I-DATA chunk (RFC 8260 §2.1: the PPID in
+/// the first fragment, the FSN in the others) when `interleave`.
+fn emit_data(out: &mut Vec<u8>, s: &Sent, interleave: bool) {
+    if interleave {
+        Chunk::IData(IDataChunk {
+            tsn: s.tsn as u32,
+            stream_id: s.stream_id,
+            mid: s.mid,
+            ppid_or_fsn: if s.beginning { s.ppid } else { s.fsn },
+            unordered: s.unordered,
+            beginning: s.beginning,
+            ending: s.ending,
+            immediate: false,
+            payload: &s.data,
+        })
+        .emit(out);
+        return;
+    }
     Chunk::Data(DataChunk {
         tsn: s.tsn as u32,
         stream_id: s.stream_id,
-        ssn: s.ssn,
+        ssn: s.mid as u16,
         ppid: s.ppid,
         unordered: s.unordered,
         beginning: s.beginning,
@@ -809,6 +955,108 @@ mod tests {
         assert_eq!(s.next_tsn(), initial(100));
         assert_eq!(s.buffered_total(), 0);
         assert_eq!(s.abandoned_messages, 1);
+    }
+
+    fn chunks_of(out: &[u8]) -> Vec<Chunk<'_>> {
+        let mut v = Vec::new();
+        let mut at = 0;
+        while at + 4 <= out.len() {
+            let len = u16::from_be_bytes([out[at + 2], out[at + 3]]) as usize;
+            let raw = crate::chunk::RawChunk {
+                ty: crate::chunk::ChunkType(out[at]),
+                flags: out[at + 1],
+                value: &out[at + 4..at + len],
+            };
+            v.push(Chunk::parse(raw).unwrap());
+            at += padded(len);
+        }
+        v
+    }
+
+    #[test]
+    fn with_i_data_fragments_interleave_and_carry_mid_and_fsn() {
+        let now = Instant::now();
+        let mut s = sender();
+        s.cwnd = 1 << 20;
+        // Queued while DATA was assumed (1172-byte fragments), then split
+        // again for I-DATA's longer header (1168 bytes).
+        s.enqueue(now, 1, 53, &vec![1u8; 2400], true, Reliability::Reliable);
+        s.enqueue(now, 2, 51, b"small", true, Reliability::Reliable);
+        s.enqueue(now, 2, 51, b"unordered", false, Reliability::Reliable);
+        s.set_interleaving(true);
+        let mut seen = Vec::new();
+        loop {
+            let mut out = Vec::new();
+            if !s.fill(now, &mut out, 1168 + 20).0 {
+                break;
+            }
+            for c in chunks_of(&out) {
+                let Chunk::IData(d) = c else { panic!("{c:?}") };
+                seen.push((
+                    d.stream_id,
+                    d.mid,
+                    d.ppid_or_fsn,
+                    d.unordered,
+                    d.payload.len(),
+                ));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (1, 0, 53, false, 1168),
+                (2, 0, 51, false, 5),
+                (1, 0, 1, false, 1168),
+                (2, 0, 51, true, 9),
+                (1, 0, 2, false, 64),
+            ]
+        );
+        assert_eq!(s.i_data_chunks_sent, 5);
+    }
+
+    #[test]
+    fn i_forward_tsn_names_the_skipped_mids() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.set_interleaving(true);
+        s.enqueue(t0, 3, 53, &[1u8; 100], true, Reliability::MaxRetransmits(0));
+        s.enqueue(t0, 3, 53, &[2u8; 100], true, Reliability::MaxRetransmits(0));
+        s.enqueue(
+            t0,
+            4,
+            53,
+            &[3u8; 100],
+            false,
+            Reliability::MaxRetransmits(0),
+        );
+        fill_all(&mut s, t0);
+        s.on_t3_expired();
+        fill_all(&mut s, t0); // all three abandoned
+        assert_eq!(s.abandoned_messages, 3);
+        let Some(Chunk::IForwardTsn {
+            new_cum_tsn,
+            mut entries,
+        }) = s.forward_tsn()
+        else {
+            panic!("{:?}", s.forward_tsn())
+        };
+        entries.sort_by_key(|e| e.stream_id);
+        assert_eq!(new_cum_tsn, 102);
+        assert_eq!(
+            entries,
+            [
+                IForwardEntry {
+                    stream_id: 3,
+                    unordered: false,
+                    mid: 1
+                },
+                IForwardEntry {
+                    stream_id: 4,
+                    unordered: true,
+                    mid: 0
+                },
+            ]
+        );
     }
 
     #[test]

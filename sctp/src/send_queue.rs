@@ -4,7 +4,9 @@
 //! for longer than one of its own (RFC 8260 §1 describes the head-of-line
 //! problem; without I-DATA, fragments of one message still go out with
 //! consecutive TSNs, RFC 9260 §6.9, so the turn changes only between
-//! messages).
+//! messages). With I-DATA (RFC 8260 §3.2) the turn changes after every
+//! fragment: one fragment per stream per turn, so a small message queued
+//! behind a large one on another stream leaves before the large one ends.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -25,6 +27,8 @@ pub(crate) struct StreamQueues<T> {
     /// Where the round-robin turn goes next.
     next_turn: u16,
     len: usize,
+    /// Turns per fragment (I-DATA) rather than per message.
+    interleave: bool,
 }
 
 impl<T: Fragment> StreamQueues<T> {
@@ -34,7 +38,24 @@ impl<T: Fragment> StreamQueues<T> {
             current: None,
             next_turn: 0,
             len: 0,
+            interleave: false,
         }
+    }
+
+    /// One fragment per stream per turn (RFC 8260 §3.2) when `on`.
+    pub(crate) fn set_interleaving(&mut self, on: bool) {
+        self.interleave = on;
+        self.current = None;
+    }
+
+    /// Takes every fragment out, stream by stream, each stream's in order.
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        self.len = 0;
+        self.current = None;
+        std::mem::take(&mut self.queues)
+            .into_values()
+            .flatten()
+            .collect()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -83,7 +104,7 @@ impl<T: Fragment> StreamQueues<T> {
             self.queues.remove(&s);
         }
         self.len -= 1;
-        if f.is_last() {
+        if f.is_last() || self.interleave {
             self.current = None;
             self.next_turn = s.wrapping_add(1);
         } else {
@@ -139,6 +160,20 @@ mod tests {
         let order: Vec<&str> = std::iter::from_fn(|| q.pop_front()).map(|f| f.3).collect();
         assert_eq!(order, ["a1", "a2", "y", "x", "b", "c"]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn interleaving_takes_one_fragment_per_stream_per_turn() {
+        let mut q = StreamQueues::new();
+        q.set_interleaving(true);
+        q.push_back(F(1, true, false, "a1"));
+        q.push_back(F(1, false, false, "a2"));
+        q.push_back(F(1, false, true, "a3"));
+        q.push_back(F(2, true, true, "b"));
+        q.push_back(F(3, true, false, "c1"));
+        q.push_back(F(3, false, true, "c2"));
+        let order: Vec<&str> = std::iter::from_fn(|| q.pop_front()).map(|f| f.3).collect();
+        assert_eq!(order, ["a1", "b", "c1", "a2", "c2", "a3"]);
     }
 
     #[test]

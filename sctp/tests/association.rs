@@ -277,7 +277,11 @@ fn unanswered_init_gives_up_after_max_init_retransmits() {
 /// and counter, and the association carries on.
 #[test]
 fn hostile_packets_are_dropped_and_counted() {
-    let mut p = Pair::connected(Link::default(), 11);
+    // DATA, not I-DATA: neither side offers interleaving.
+    let (mut ca, mut cb) = (config(1), config(2));
+    ca.interleaving = false;
+    cb.interleaving = false;
+    let mut p = Pair::connected_with(ca, cb, Link::default(), 11);
     // Capture one genuine DATA packet from a to b.
     p.a.send(p.now, 0, 53, b"genuine", true, Reliability::Reliable)
         .unwrap();

@@ -132,7 +132,12 @@ impl Pair<Association> {
 
     /// Connected with both sides sending INIT, as browsers do.
     pub fn connected(link: Link, seed: u64) -> Self {
-        let mut p = Pair::new(config(1), config(2), link, seed);
+        Pair::connected_with(config(1), config(2), link, seed)
+    }
+
+    /// Connected with these configurations, both sides sending INIT.
+    pub fn connected_with(a: Config, b: Config, link: Link, seed: u64) -> Self {
+        let mut p = Pair::new(a, b, link, seed);
         p.a.connect(p.now);
         p.b.connect(p.now);
         p.run_until(Duration::from_secs(60), |p| {

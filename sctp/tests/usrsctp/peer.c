@@ -99,7 +99,14 @@ static int read_exact(void *buf, size_t n) {
     return fread(buf, 1, n, stdin) == n;
 }
 
-int main(void) {
+/* Not in every usrsctp.h; the value of FreeBSD's netinet/sctp.h. */
+#ifndef SCTP_INTERLEAVING_SUPPORTED
+#define SCTP_INTERLEAVING_SUPPORTED 0x00001206
+#endif
+
+int main(int argc, char **argv) {
+    /* "idata": offer I-DATA (RFC 8260), as Firefox does. */
+    int idata = argc > 1 && strcmp(argv[1], "idata") == 0;
     usrsctp_init(0, conn_output, NULL);
     usrsctp_sysctl_set_sctp_ecn_enable(0);
     usrsctp_sysctl_set_sctp_rto_min_default(100);
@@ -124,6 +131,15 @@ int main(void) {
     usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof(on));
     struct sctp_assoc_value av = {SCTP_ALL_ASSOC, SCTP_ENABLE_RESET_STREAM_REQ};
     usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &av, sizeof(av));
+    if (idata) {
+        /* Interleaving needs fragment interleave level 2 first. */
+        int level = 2;
+        if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level, sizeof(level)) < 0)
+            return 3;
+        struct sctp_assoc_value il = {SCTP_ALL_ASSOC, 1};
+        if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &il, sizeof(il)) < 0)
+            return 4;
+    }
     struct sctp_initmsg init;
     memset(&init, 0, sizeof(init));
     init.sinit_num_ostreams = 1024;

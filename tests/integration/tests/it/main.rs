@@ -17,6 +17,7 @@ mod dtls_netsim;
 mod dtls_openssl;
 mod firefox_call;
 mod firefox_data;
+mod firefox_interleave;
 mod firefox_room;
 mod ice_chromium;
 mod ice_netsim;
