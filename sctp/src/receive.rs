@@ -168,9 +168,14 @@ impl Receiver {
                 return DataOutcome::WindowFull;
             }
         }
-        self.above.insert(tsn);
-        while self.above.remove(&(self.cum_tsn + 1)) {
-            self.cum_tsn += 1;
+        if tsn == self.cum_tsn + 1 && self.above.is_empty() {
+            // In order with no gap: the common case, no set to update.
+            self.cum_tsn = tsn;
+        } else {
+            self.above.insert(tsn);
+            while self.above.remove(&(self.cum_tsn + 1)) {
+                self.cum_tsn += 1;
+            }
         }
         self.buffered += d.payload.len();
         self.fragments.insert(
@@ -243,7 +248,11 @@ impl Receiver {
         if !run.dropped {
             self.oversized_messages += 1;
         }
-        for f in self.fragments.range_mut(run.first..=run.last).map(|(_, f)| f) {
+        for f in self
+            .fragments
+            .range_mut(run.first..=run.last)
+            .map(|(_, f)| f)
+        {
             if !f.dropped {
                 self.buffered -= f.data.len();
                 f.data = Vec::new();
