@@ -117,6 +117,10 @@ pub(crate) struct Sender {
     cum_ack: u64,
     adv_peer_ack: u64,
     pending: StreamQueues<Pending>,
+    /// How many fragments in `pending` have a lifetime (so the search for
+    /// expired ones is skipped when none has: it walked the whole queue
+    /// before every packet).
+    pending_timed: usize,
     sent: VecDeque<Sent>,
     /// Next SSN or MID per (stream, unordered): DATA numbers ordered
     /// messages only, I-DATA both, apart (RFC 8260 §2.1).
@@ -157,6 +161,7 @@ impl Sender {
             cum_ack: initial_tsn - 1,
             adv_peer_ack: initial_tsn - 1,
             pending: StreamQueues::new(),
+            pending_timed: 0,
             sent: VecDeque::new(),
             next_mid: HashMap::new(),
             current_mid: HashMap::new(),
@@ -310,6 +315,9 @@ impl Sender {
             Reliability::MaxLifetime(d) => (Some(now + d), None),
         };
         let n = data.len().div_ceil(max_payload).max(1);
+        if expires.is_some() {
+            self.pending_timed += n;
+        }
         for (i, piece) in data.chunks(max_payload).enumerate() {
             self.pending.push_back(Pending {
                 msg_id,
@@ -355,14 +363,17 @@ impl Sender {
             }
         }
         let mut removed = Vec::new();
+        let mut timed = 0;
         self.pending.retain(|p| {
             if p.msg_id == msg_id {
+                timed += p.expires.is_some() as usize;
                 removed.push((p.stream_id, p.data.len()));
                 false
             } else {
                 true
             }
         });
+        self.pending_timed -= timed;
         for (stream, n) in removed {
             self.unbuffer(stream, n);
         }
@@ -461,7 +472,7 @@ impl Sender {
 
     /// Drops unsent messages whose lifetime is over.
     fn expire_pending(&mut self, now: Instant) {
-        loop {
+        while self.pending_timed > 0 {
             let expired = self
                 .pending
                 .iter()
@@ -644,6 +655,11 @@ impl Sender {
             self.sent.iter().filter(|s| s.needs_rtx).count(),
             "retransmission count out of step"
         );
+        debug_assert_eq!(
+            self.pending_timed,
+            self.pending.iter().filter(|p| p.expires.is_some()).count(),
+            "timed fragment count out of step"
+        );
         self.expire_pending(now);
         let mut wrote = false;
         let mut retransmitted = false;
@@ -699,6 +715,7 @@ impl Sender {
             let Some(p) = self.pending.pop_front() else {
                 break;
             };
+            self.pending_timed -= p.expires.is_some() as usize;
             // DATA numbers ordered messages only (§6.5; unordered SSN is
             // ignored), I-DATA every message, ordered and unordered apart.
             let mid = if p.unordered && !self.interleave {
@@ -1057,6 +1074,33 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn timed_messages_expire_among_reliable_ones_and_the_count_follows() {
+        let t0 = Instant::now();
+        let mut s = sender();
+        s.cwnd = 0;
+        let life = Reliability::MaxLifetime(Duration::from_millis(10));
+        s.enqueue(t0, 1, 53, &[1u8; 3000], true, life);
+        s.enqueue(t0, 1, 53, &[2u8; 100], true, Reliability::Reliable);
+        s.enqueue(t0, 2, 53, &[3u8; 100], true, life);
+        assert_eq!(s.pending_timed, 3 + 1);
+        s.cwnd = 100_000;
+        // One fragment of the first message leaves before its lifetime
+        // ends. After it, the rest of that message still goes (a message
+        // once started is finished; its lifetime acts on retransmission),
+        // the reliable one goes, the unsent timed one is abandoned.
+        let mut out = Vec::new();
+        assert!(s.fill(t0, &mut out, 1300).0);
+        assert_eq!(s.pending_timed, 3);
+        let later = t0 + Duration::from_millis(20);
+        assert_eq!(fill_all(&mut s, later), 2);
+        assert_eq!(s.pending_timed, 0);
+        assert!(s.pending.is_empty());
+        assert_eq!(s.abandoned_messages, 1);
+        assert_eq!(s.buffered_total(), 0);
+        assert_eq!(s.flight_size(), 3000 + 100);
     }
 
     #[test]
