@@ -40,7 +40,9 @@ pub struct IceServerArgs {
     pub ice_credential: Option<String>,
     /// Trust `turns:` servers (ours and the room's) whose certificate these
     /// PEM certificates sign (default for our own: the system's CA
-    /// bundle). The name checked is the server's IP address.
+    /// bundle). The name checked is the host name of a room's `turns:`
+    /// URL, or the server's IP address (an IP-literal URL, and ours,
+    /// which are resolved here).
     #[arg(long, value_name = "PEM")]
     pub turn_ca: Option<PathBuf>,
 }

@@ -21,6 +21,8 @@ pub mod mdns_service;
 pub mod tap;
 #[cfg(feature = "tokio")]
 pub mod turn_stream;
+#[cfg(feature = "tokio")]
+mod turn_redirect;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{

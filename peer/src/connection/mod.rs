@@ -63,6 +63,7 @@ mod rtcp;
 mod stats;
 mod transceivers;
 mod transport;
+mod turn_redirect;
 
 pub use config::PeerConfig;
 pub use events::{
