@@ -92,30 +92,29 @@ pub fn apply_resolved(
                         ice.stun_servers.push(addr);
                     }
                 }
-                Ok((Scheme::Turn(transport), addr, host)) => match (
-                    &server.username,
-                    &server.credential,
-                ) {
-                    (Some(u), Some(c)) => {
-                        let known = ice
-                            .turn_servers
-                            .iter_mut()
-                            .find(|t| t.addr == addr && t.transport == transport);
-                        match known {
-                            Some(known) => {
-                                known.username.clone_from(u);
-                                known.password.clone_from(c);
-                                known.host = host;
+                Ok((Scheme::Turn(transport), addr, host)) => {
+                    match (&server.username, &server.credential) {
+                        (Some(u), Some(c)) => {
+                            let known = ice
+                                .turn_servers
+                                .iter_mut()
+                                .find(|t| t.addr == addr && t.transport == transport);
+                            match known {
+                                Some(known) => {
+                                    known.username.clone_from(u);
+                                    known.password.clone_from(c);
+                                    known.host = host;
+                                }
+                                None => ice.turn_servers.push(TurnServer {
+                                    transport,
+                                    host,
+                                    ..TurnServer::udp(addr, u, c)
+                                }),
                             }
-                            None => ice.turn_servers.push(TurnServer {
-                                transport,
-                                host,
-                                ..TurnServer::udp(addr, u, c)
-                            }),
                         }
+                        _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
                     }
-                    _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
-                },
+                }
                 Err(e) => skipped.push(e),
             }
         }
@@ -340,7 +339,11 @@ mod tests {
                     Some("turn.example.org")
                 ),
                 ("192.0.2.7:3478".parse().unwrap(), TurnTransport::Udp, None),
-                ("[2001:db8::7]:3478".parse().unwrap(), TurnTransport::Udp, None),
+                (
+                    "[2001:db8::7]:3478".parse().unwrap(),
+                    TurnTransport::Udp,
+                    None
+                ),
             ]
         );
         // Without the addresses, names are left out as before.

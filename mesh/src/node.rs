@@ -98,10 +98,10 @@ use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
 mod chat;
+mod host_names;
 mod local_addresses;
 mod negotiation;
 mod resume;
-mod host_names;
 mod turn_streams;
 pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
 pub use turn_streams::TurnStreamRequest;

@@ -530,8 +530,14 @@ pub async fn spawn(
         if transport == TurnTransport::Tls && tls.is_none() {
             continue;
         }
-        let connected =
-            TurnStream::connect(server, transport, host.as_deref(), tls, timeout, in_tx.clone());
+        let connected = TurnStream::connect(
+            server,
+            transport,
+            host.as_deref(),
+            tls,
+            timeout,
+            in_tx.clone(),
+        );
         match connected.await {
             Ok(s) => {
                 if pc
@@ -547,7 +553,11 @@ pub async fn spawn(
             }
         }
     }
-    let dialer = TurnDialer::new(config.turn_tls.clone(), config.resolve_timeout, in_tx.clone());
+    let dialer = TurnDialer::new(
+        config.turn_tls.clone(),
+        config.resolve_timeout,
+        in_tx.clone(),
+    );
     // Every event of this connection carries its local addresses (issue 21).
     let span = tracing::debug_span!("connection", local = ?local_addrs);
     tokio::spawn(tracing::Instrument::instrument(

@@ -20,9 +20,9 @@ pub mod frame;
 pub mod mdns_service;
 pub mod tap;
 #[cfg(feature = "tokio")]
-pub mod turn_stream;
-#[cfg(feature = "tokio")]
 mod turn_redirect;
+#[cfg(feature = "tokio")]
+pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, VIDEO_ENCODER_SHARE};
 pub use connection::{

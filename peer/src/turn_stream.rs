@@ -49,7 +49,9 @@ pub enum TurnStreamError {
     },
     /// The TLS handshake failed: most often the certificate, not valid for
     /// the name checked or not signed by a trusted root.
-    #[error("TURN server {server}: TLS handshake checking the certificate for {name} failed: {source}")]
+    #[error(
+        "TURN server {server}: TLS handshake checking the certificate for {name} failed: {source}"
+    )]
     Tls {
         /// The server.
         server: SocketAddr,
@@ -125,12 +127,12 @@ impl TurnStream {
         input: mpsc::Sender<Received>,
     ) -> Result<TurnStream, TurnStreamError> {
         let name = match host {
-            Some(h) => ServerName::try_from(h.to_owned()).map_err(|_| {
-                TurnStreamError::BadName {
+            Some(h) => {
+                ServerName::try_from(h.to_owned()).map_err(|_| TurnStreamError::BadName {
                     server,
                     name: h.to_owned(),
-                }
-            })?,
+                })?
+            }
             None => ServerName::IpAddress(server.ip().into()),
         };
         let shown = host.map_or_else(|| server.ip().to_string(), str::to_owned);

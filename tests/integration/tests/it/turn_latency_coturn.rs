@@ -5,7 +5,7 @@
 //! interleaved, at microsecond resolution. The TURN side is our sans-IO
 //! [`TurnClient`] on a blocking socket. The figures go to BENCHMARKS.md:
 //!
-//! `cargo test -p meshrtc-integration --release --test it turn_latency_coturn -- --nocapture`
+//! `cargo test -p meshrtc-integration --test it turn_latency_coturn -- --nocapture`
 //!
 //! Needs root (a private network namespace) and `turnserver`.
 

@@ -41,7 +41,10 @@ use crate::turn_tcp_coturn::{call, member_config, FRAMES};
 /// A self-signed end-entity certificate valid for the DNS name `name`
 /// only, and its key (PEM files, made by `openssl`).
 fn certificate_for(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
@@ -54,7 +57,11 @@ fn certificate_for(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         .arg(&cert)
         .output()
         .expect("openssl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (cert, key)
 }
 

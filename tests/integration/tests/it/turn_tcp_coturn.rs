@@ -88,7 +88,9 @@ pub(crate) struct Seen {
 
 /// Forwards candidates to the other side, sends Opus once connected and
 /// decodes what arrives, until both decoded `FRAMES` (or 12 s passed).
-pub(crate) async fn call(peers: [(&PeerHandle, &mut UnboundedReceiver<PeerEvent>); 2]) -> [Seen; 2] {
+pub(crate) async fn call(
+    peers: [(&PeerHandle, &mut UnboundedReceiver<PeerEvent>); 2],
+) -> [Seen; 2] {
     let [(a, ea), (b, eb)] = peers;
     let handles = [a, b];
     let mut seen = [Seen::default(), Seen::default()];
