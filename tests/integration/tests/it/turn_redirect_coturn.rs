@@ -35,7 +35,8 @@ use meshrtc_peer::turn_stream::{TurnStream, TurnStreamError};
 use meshrtc_peer::SdpType;
 use meshrtc_sdp::negotiate::MediaKind;
 
-use crate::turn_coturn::{Coturn, PASS, USER};
+use crate::turn_coturn::{Coturn, CoturnAuth, PASS, USER};
+use crate::turn_rest_coturn::{two_members, SECRET};
 use crate::turn_tcp_coturn::{call, member_config, FRAMES};
 
 /// A self-signed end-entity certificate valid for the DNS name `name`
@@ -259,4 +260,45 @@ fn tls_to_a_turn_server_checks_its_host_name_not_its_address() {
     });
     assert_eq!(net.turn_streams_failed, 1);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mesh_members_follow_a_300_over_tcp_from_the_rooms_turn_server() {
+    if run_in_private_netns(
+        "turn_redirect_coturn::mesh_members_follow_a_300_over_tcp_from_the_rooms_turn_server",
+    ) {
+        mesh_call_through_a_redirecting_room_server();
+    }
+}
+
+/// Two relay-only mesh members; the room names a coturn over TCP that
+/// sends every Allocate to another one.
+fn mesh_call_through_a_redirecting_room_server() {
+    let t0 = Instant::now();
+    let (first_ip, alt_ip): (IpAddr, IpAddr) =
+        ("127.0.0.1".parse().unwrap(), "127.0.0.3".parse().unwrap());
+    let redirect = format!("--alternate-server={alt_ip}:3478");
+    let auth = CoturnAuth::RestSecret(SECRET);
+    let first = Coturn::start_with_options(first_ip, auth, &[redirect.as_str()]);
+    let alternate = Coturn::start_with(None, alt_ip, CoturnAuth::RestSecret(SECRET));
+    // The room names only the first server, over TCP; both members are
+    // relay only.
+    let urls = vec![format!("turn:{}?transport=tcp", first.addr)];
+    let (a, b, _) = two_members(urls, ["127.0.0.2", "127.0.0.4"], false);
+    eprintln!(
+        "ada: {a:?}\ngrace: {b:?}\nmesh redirect: {:?}",
+        t0.elapsed()
+    );
+    for o in [&a, &b] {
+        assert!(
+            o.decoded.values().any(|&n| n >= FRAMES),
+            "{o:?}\nfirst:\n{}\nalternate:\n{}",
+            first.log_tail(),
+            alternate.log_tail()
+        );
+        // Relayed address to relayed address, both on the alternate.
+        assert_eq!(o.selected.len(), 1, "{o:?}");
+        let (l, r) = o.selected[0];
+        assert_eq!((l.ip(), r.ip()), (alt_ip, alt_ip), "{o:?}");
+    }
 }
