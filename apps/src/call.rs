@@ -182,8 +182,9 @@ fn driver_config(a: &CallArgs) -> Result<DriverConfig, String> {
         a.keylog.is_some() || a.capture.is_some() || std::env::var_os("SSLKEYLOGFILE").is_some();
     peer.dtls_versions = a.dtls.into();
     let mut c = DriverConfig::new(peer);
-    let servers = a.ice.ice_servers()?;
-    if let Some(skipped) = meshrtc_mesh::ice_servers::apply(&servers, &mut c.peer.ice).first() {
+    let (servers, hosts) = a.ice.ice_servers()?;
+    let apply = meshrtc_mesh::ice_servers::apply_resolved;
+    if let Some(skipped) = apply(&servers, &hosts, &mut c.peer.ice).first() {
         return Err(format!("--ice-server {skipped}"));
     }
     c.turn_tls = a.ice.turn_tls()?;

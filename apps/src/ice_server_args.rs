@@ -8,8 +8,9 @@
 //! takes them; the TURN credentials are given once for every TURN URL
 //! (`--ice-username U --ice-credential P`, like `RTCIceServer`'s
 //! `username` and `credential`). The protocol cores resolve nothing: a
-//! host name is resolved here, once, when the command starts, and the URL
-//! handed on with the address. `turns:` servers are trusted as
+//! host name is resolved here, once, when the command starts, and its
+//! address handed on with the URL, which keeps the name (a `turns:`
+//! server's certificate is checked for it). `turns:` servers are trusted as
 //! `--turn-ca FILE` says (PEM certificates: the server's own if
 //! self-signed, or its CA), else by the system's CA bundle.
 
@@ -17,6 +18,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use meshrtc_mesh::ice_servers::HostAddresses;
 use meshrtc_mesh::signaling::protocol::IceServer;
 use meshrtc_mesh::signaling::tls::read_certificates;
 use meshrtc_mesh::signaling::ServerTrust;
@@ -40,22 +42,28 @@ pub struct IceServerArgs {
     pub ice_credential: Option<String>,
     /// Trust `turns:` servers (ours and the room's) whose certificate these
     /// PEM certificates sign (default for our own: the system's CA
-    /// bundle). The name checked is the server's IP address.
+    /// bundle). The name checked is the URL's host name, or the server's
+    /// IP address for an IP-literal URL.
     #[arg(long, value_name = "PEM")]
     pub turn_ca: Option<PathBuf>,
 }
 
 impl IceServerArgs {
-    /// The servers, host names resolved, as one `RTCIceServer` entry.
-    pub fn ice_servers(&self) -> Result<Vec<IceServer>, String> {
+    /// The servers as one `RTCIceServer` entry, and the addresses of the
+    /// host names in their URLs (resolved here, once; for
+    /// `meshrtc_mesh::ice_servers::apply_resolved`, which keeps each name
+    /// for TLS to check).
+    pub fn ice_servers(&self) -> Result<(Vec<IceServer>, HostAddresses), String> {
+        let mut hosts = HostAddresses::new();
         if self.urls.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), hosts));
         }
-        let urls = self
-            .urls
-            .iter()
-            .map(|u| resolve_url(u))
-            .collect::<Result<Vec<_>, _>>()?;
+        for u in &self.urls {
+            if let Some((name, ip)) = resolve_url(u)? {
+                hosts.insert(name, ip);
+            }
+        }
+        let urls = self.urls.clone();
         let turn = urls
             .iter()
             .any(|u| u.to_ascii_lowercase().starts_with("turn"));
@@ -64,11 +72,12 @@ impl IceServerArgs {
                  --ice-credential"
                 .into());
         }
-        Ok(vec![IceServer {
+        let servers = vec![IceServer {
             urls,
             username: self.ice_username.clone(),
             credential: self.ice_credential.clone(),
-        }])
+        }];
+        Ok((servers, hosts))
     }
 
     /// The TLS client configuration for `turns:` servers (ours and, for
@@ -98,10 +107,9 @@ impl IceServerArgs {
     }
 }
 
-/// `url` with its host resolved to an address if it is a name:
-/// `scheme:host[:port][?query]` (an IPv6 literal in brackets is left as
-/// it is).
-fn resolve_url(url: &str) -> Result<String, String> {
+/// The host name of `url` (`scheme:host[:port][?query]`, lower case) and
+/// its address, if the host is a name; `None` for an IP literal.
+fn resolve_url(url: &str) -> Result<Option<(String, IpAddr)>, String> {
     let bad = || format!("--ice-server {url}: not scheme:host[:port][?transport=...]");
     let (scheme, rest) = url.split_once(':').ok_or_else(bad)?;
     let (hostport, query) = match rest.split_once('?') {
@@ -109,7 +117,7 @@ fn resolve_url(url: &str) -> Result<String, String> {
         None => (rest, None),
     };
     if hostport.starts_with('[') {
-        return Ok(url.to_owned());
+        return Ok(None);
     }
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| bad())?)),
@@ -119,7 +127,7 @@ fn resolve_url(url: &str) -> Result<String, String> {
         return Err(bad());
     }
     if host.parse::<IpAddr>().is_ok() {
-        return Ok(url.to_owned());
+        return Ok(None);
     }
     let default_port = if scheme.eq_ignore_ascii_case("turns") {
         5349
@@ -132,12 +140,8 @@ fn resolve_url(url: &str) -> Result<String, String> {
         .map_err(|e| format!("--ice-server {url}: cannot resolve {host}: {e}"))?
         .min_by_key(|a| a.is_ipv6())
         .ok_or_else(|| format!("--ice-server {url}: {host} has no address"))?;
-    let mut out = format!("{scheme}:{addr}");
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
+    let _ = query;
+    Ok(Some((host.to_ascii_lowercase(), addr.ip())))
 }
 
 #[cfg(test)]
@@ -146,20 +150,30 @@ mod tests {
 
     #[test]
     fn host_names_are_resolved_and_addresses_kept() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let localhost = Some(("localhost".to_string(), lo));
         assert_eq!(
-            resolve_url("turn:localhost:3479?transport=tcp").unwrap(),
-            "turn:127.0.0.1:3479?transport=tcp"
+            resolve_url("turn:LocalHost:3479?transport=tcp").unwrap(),
+            localhost
         );
-        assert_eq!(
-            resolve_url("turns:localhost").unwrap(),
-            "turns:127.0.0.1:5349"
-        );
-        assert_eq!(
-            resolve_url("stun:localhost").unwrap(),
-            "stun:127.0.0.1:3478"
-        );
-        assert_eq!(resolve_url("turn:10.0.0.1").unwrap(), "turn:10.0.0.1");
-        assert_eq!(resolve_url("turn:[::1]:3478").unwrap(), "turn:[::1]:3478");
+        assert_eq!(resolve_url("turns:localhost").unwrap(), localhost);
+        assert_eq!(resolve_url("stun:localhost").unwrap(), localhost);
+        assert_eq!(resolve_url("turn:10.0.0.1").unwrap(), None);
+        assert_eq!(resolve_url("turn:[::1]:3478").unwrap(), None);
+        // The name is kept for TLS: a `turns:` server named `localhost`
+        // is checked for that name.
+        let a = IceServerArgs {
+            urls: vec!["turns:localhost".into()],
+            ice_username: Some("u".into()),
+            ice_credential: Some("p".into()),
+            ..IceServerArgs::default()
+        };
+        let (servers, hosts) = a.ice_servers().unwrap();
+        let mut ice = meshrtc_ice::IceConfig::controlled(1);
+        let apply = meshrtc_mesh::ice_servers::apply_resolved;
+        assert!(apply(&servers, &hosts, &mut ice).is_empty());
+        assert_eq!(ice.turn_servers[0].addr, SocketAddr::new(lo, 5349));
+        assert_eq!(ice.turn_servers[0].host.as_deref(), Some("localhost"));
         assert!(resolve_url("turn:").is_err());
         assert!(resolve_url("turn:host:port").is_err());
         assert!(resolve_url("nothing").is_err());
@@ -177,7 +191,7 @@ mod tests {
         assert!(a.ice_servers().is_err());
         a.ice_username = Some("u".into());
         a.ice_credential = Some("p".into());
-        let s = a.ice_servers().unwrap();
+        let (s, _) = a.ice_servers().unwrap();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].urls.len(), 2);
         assert_eq!(s[0].username.as_deref(), Some("u"));

@@ -88,8 +88,10 @@ pub struct MemberOptions {
     pub chat: bool,
     /// DTLS versions (`--dtls`).
     pub dtls: meshrtc_peer::DtlsVersions,
-    /// STUN/TURN servers of our own (`--ice-server`), host names resolved.
+    /// STUN/TURN servers of our own (`--ice-server`), as given.
     pub ice_servers: Vec<meshrtc_mesh::signaling::protocol::IceServer>,
+    /// The addresses of the host names in `ice_servers`' URLs.
+    pub ice_hosts: meshrtc_mesh::ice_servers::HostAddresses,
     /// Whom to trust for `turns:` servers (`--turn-ca`).
     pub turn_tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -343,7 +345,8 @@ async fn run(o: &MemberOptions, report: &mut MemberReport) -> Result<(), String>
     cfg.chat = o.chat;
     cfg.peer.dtls_versions = o.dtls;
     if let Some(skipped) =
-        meshrtc_mesh::ice_servers::apply(&o.ice_servers, &mut cfg.peer.ice).first()
+        meshrtc_mesh::ice_servers::apply_resolved(&o.ice_servers, &o.ice_hosts, &mut cfg.peer.ice)
+            .first()
     {
         return Err(format!("--ice-server {skipped}"));
     }

@@ -222,7 +222,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (ice_servers, turn_tls) = match (a.ice.ice_servers(), a.ice.turn_tls()) {
+    let ((ice_servers, ice_hosts), turn_tls) = match (a.ice.ice_servers(), a.ice.turn_tls()) {
         (Ok(s), Ok(t)) => (s, t),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("meshrtc join: {e}");
@@ -257,6 +257,7 @@ pub fn join(a: JoinArgs) -> ExitCode {
         chat: a.chat,
         dtls: a.dtls.into(),
         ice_servers,
+        ice_hosts,
         turn_tls,
     };
     let mut opts = opts;
@@ -406,6 +407,7 @@ pub fn demo(a: DemoArgs) -> ExitCode {
             chat: false,
             dtls: a.dtls.into(),
             ice_servers: Vec::new(),
+            ice_hosts: Default::default(),
             turn_tls: None,
         };
         threads.push(std::thread::spawn(move || {

@@ -36,7 +36,9 @@ use std::time::{Duration, Instant};
 
 mod local_removal;
 mod relay;
+mod relay_redirect;
 pub use relay::{RelayedData, TurnServer, TurnTransport};
+pub use relay_redirect::TurnStreamRedirect;
 
 /// Configuration of an [`IceAgent`].
 #[derive(Debug, Clone)]
@@ -264,6 +266,9 @@ pub struct IceStats {
     /// is gone (on a pair the loss failed, before a new one is selected):
     /// dropped, as there is no relay to carry them.
     pub relay_lost_dropped: u64,
+    /// 300 Try Alternate on a TURN server reached over TCP or TLS: a
+    /// stream to the alternate asked of the owner (RFC 8489 §10).
+    pub turn_stream_redirects: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).
@@ -409,6 +414,8 @@ pub struct IceAgent {
     scratch: Vec<u8>,
     /// TURN allocations (relay.rs).
     relays: Vec<relay::Relay>,
+    /// Streams to open after a 300 Try Alternate (relay_redirect.rs).
+    turn_redirects: relay_redirect::Redirects,
     /// Transmits ready for the owner, relayed ones already wrapped.
     out: VecDeque<Transmit>,
 }
@@ -471,6 +478,7 @@ impl IceAgent {
             stats: IceStats::default(),
             scratch: Vec::with_capacity(256),
             relays: Vec::new(),
+            turn_redirects: relay_redirect::Redirects::default(),
             out: VecDeque::new(),
         }
     }

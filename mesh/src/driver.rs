@@ -74,7 +74,7 @@ use crate::signaling::protocol::{ClientMessage, ErrorCode, IceCandidateInit, Ser
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 use meshrtc_ice::TurnTransport;
-use meshrtc_peer::turn_stream::{send_transmit, TurnStream};
+use meshrtc_peer::turn_stream::{send_transmit, TurnStream, TurnStreamError};
 
 /// How a member connects.
 #[derive(Debug, Clone)]
@@ -224,6 +224,13 @@ pub struct DriverCounters {
     pub mdns_unresolved: u64,
     /// Changes of our interface addresses seen (each restarts ICE).
     pub address_changes: u64,
+    /// TCP or TLS connections to TURN servers that could not be opened
+    /// (refused, timed out, a TLS certificate not valid for the server's
+    /// name); the reason is logged.
+    pub turn_streams_failed: u64,
+    /// Host names in the room's ICE server URLs that did not resolve
+    /// (their servers are left out).
+    pub ice_hosts_unresolved: u64,
 }
 
 /// Signaling messages held while the connection is being opened again.
@@ -680,7 +687,7 @@ async fn run(
     let mut reconnecting: Option<Pin<Box<Reconnecting>>> = None;
     let mut held: VecDeque<ClientMessage> = VecDeque::new();
     // TURN over TCP/TLS: streams the node asked for, opened in tasks.
-    let (opened_tx, mut opened_rx) = mpsc::channel::<(TurnStreamRequest, TurnStream)>(16);
+    let (opened_tx, mut opened_rx) = mpsc::channel::<Opened>(16);
     let mut streams: Vec<TurnStream> = Vec::new();
     let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<Resolved>();
     let mut poll = tokio::time::interval(ADDRESS_POLL);
@@ -744,16 +751,27 @@ async fn run(
             .min(now + Duration::from_millis(100));
         let is_reconnecting = reconnecting.is_some();
         tokio::select! {
-            Some((req, stream)) = opened_rx.recv() => {
-                node.add_turn_stream(Instant::now(), req.slot, req.server, stream.local);
-                streams.push(stream);
-            }
+            Some((req, stream)) = opened_rx.recv() => match stream {
+                Ok(stream) => {
+                    node.add_turn_stream(Instant::now(), req.slot, req.server, stream.local);
+                    streams.push(stream);
+                }
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    if let Ok(mut s) = shared.lock() {
+                        s.counters.turn_streams_failed += 1;
+                    }
+                    node.turn_stream_failed(Instant::now(), req.slot, req.server);
+                }
+            },
             m = sig_rx.recv(), if !is_reconnecting => match m {
                 Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
                     break format!("the room did not keep our place: {message}");
                 }
                 Some(m) => {
+                    let unresolved = crate::ice_host_resolver::resolve_ice_hosts(&mut node, &m).await;
                     if let Ok(mut s) = shared.lock() {
+                        s.counters.ice_hosts_unresolved += unresolved;
                         net.resolve_in(&m, &mut s.counters, &resolved_tx);
                     }
                     node.handle_signal(Instant::now(), m)
@@ -873,6 +891,9 @@ async fn run(
     sig.close();
 }
 
+/// A stream opened for a request, or why it could not be.
+type Opened = (TurnStreamRequest, Result<TurnStream, TurnStreamError>);
+
 /// How long opening a TCP or TLS connection to a TURN server may take.
 const TURN_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -884,25 +905,24 @@ struct TurnStreamOpener {
 }
 
 impl TurnStreamOpener {
-    /// Opens the stream in a task; sends it to `opened` once it is up. One
-    /// that cannot be opened (or TLS without a trust configuration) is left
-    /// out, as an unanswered UDP server would be.
-    fn open(&self, req: TurnStreamRequest, opened: mpsc::Sender<(TurnStreamRequest, TurnStream)>) {
+    /// Opens the stream in a task (TLS checked for the request's host
+    /// name, or the server's IP address); sends it, or why it could not be
+    /// opened, to `opened`. TLS without a trust configuration is left out
+    /// silently, as an unanswered UDP server would be.
+    fn open(&self, req: TurnStreamRequest, opened: mpsc::Sender<Opened>) {
         let Some(input) = self.inputs.get(req.slot).cloned() else {
             return;
         };
         let tls = self.tls.clone();
+        if req.transport == TurnTransport::Tls && tls.is_none() {
+            return;
+        }
         tokio::spawn(async move {
-            let stream = match (req.transport, tls) {
-                (TurnTransport::Tls, Some(tls)) => {
-                    TurnStream::connect_tls(req.server, tls, TURN_CONNECT_TIMEOUT, input).await
-                }
-                (TurnTransport::Tls, None) => return,
-                _ => TurnStream::connect_tcp(req.server, TURN_CONNECT_TIMEOUT, input).await,
-            };
-            if let Ok(stream) = stream {
-                let _ = opened.send((req, stream)).await;
-            }
+            let (server, transport, host) = (req.server, req.transport, req.host.as_deref());
+            let stream =
+                TurnStream::connect(server, transport, host, tls, TURN_CONNECT_TIMEOUT, input);
+            let stream = stream.await;
+            let _ = opened.send((req, stream)).await;
         });
     }
 }

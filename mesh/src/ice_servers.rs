@@ -2,7 +2,10 @@
 //!
 //! The signaling server hands every member the same list browsers get
 //! (`RTCIceServer` objects, W3C webrtc-pc §4.2.4). A sans-IO node cannot
-//! resolve host names, so it takes the URLs whose host is an IP literal:
+//! resolve host names: it takes the URLs whose host is an IP literal, and
+//! those whose host name its owner resolved ([`host_names`] lists them,
+//! [`apply_resolved`] takes the addresses; the name is kept in
+//! [`TurnServer::host`] for TLS to check the certificate against):
 //! `stun:` (RFC 7064 §3.1) becomes a STUN server of the ICE agent, `turn:`
 //! (RFC 7065 §3.1) with the entry's `username` and `credential` a TURN
 //! server (RFC 8656) reached over UDP (`?transport=udp` or none) or TCP
@@ -31,8 +34,9 @@ pub enum IceServerSkipped {
     /// Not `stun:`, `turn:` or `turns:`.
     #[error("{0}: unsupported scheme")]
     Scheme(String),
-    /// The host is a name: the node resolves nothing.
-    #[error("{0}: host is not an IP address")]
+    /// The host is a name the owner did not resolve (the node resolves
+    /// nothing).
+    #[error("{0}: host name not resolved")]
     HostName(String),
     /// A transport to the server not spoken (DTLS: `turns:` over UDP).
     #[error("{0}: unsupported transport")]
@@ -45,40 +49,72 @@ pub enum IceServerSkipped {
     Malformed(String),
 }
 
+/// Host names the owner resolved: name (lower case) to address.
+pub type HostAddresses = std::collections::BTreeMap<String, IpAddr>;
+
+/// The host names (lower case, each once) in the URLs of `servers`: what
+/// the owner should resolve before [`apply_resolved`].
+pub fn host_names(servers: &[IceServer]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for url in servers.iter().flat_map(|s| &s.urls) {
+        if let Some((_, host, _)) = split(url) {
+            let host = host.to_ascii_lowercase();
+            if host.parse::<IpAddr>().is_err() && !host.is_empty() && !names.contains(&host) {
+                names.push(host);
+            }
+        }
+    }
+    names
+}
+
 /// Puts the usable servers of `servers` into `ice` (after those already
 /// there, without duplicates) and returns what was left out. A TURN server
 /// already there takes the credentials given now (renewed TURN REST
-/// credentials replace expiring ones).
+/// credentials replace expiring ones). Host names are left out; see
+/// [`apply_resolved`].
 pub fn apply(servers: &[IceServer], ice: &mut IceConfig) -> Vec<IceServerSkipped> {
+    apply_resolved(servers, &HostAddresses::new(), ice)
+}
+
+/// [`apply`], with the host names in `hosts` taken at their address (a
+/// name not there is left out).
+pub fn apply_resolved(
+    servers: &[IceServer],
+    hosts: &HostAddresses,
+    ice: &mut IceConfig,
+) -> Vec<IceServerSkipped> {
     let mut skipped = Vec::new();
     for server in servers {
         for url in &server.urls {
-            match parse(url) {
-                Ok((Scheme::Stun, addr)) => {
+            match parse(url, hosts) {
+                Ok((Scheme::Stun, addr, _)) => {
                     if !ice.stun_servers.contains(&addr) {
                         ice.stun_servers.push(addr);
                     }
                 }
-                Ok((Scheme::Turn(transport), addr)) => match (&server.username, &server.credential)
-                {
-                    (Some(u), Some(c)) => {
-                        let known = ice
-                            .turn_servers
-                            .iter_mut()
-                            .find(|t| t.addr == addr && t.transport == transport);
-                        match known {
-                            Some(known) => {
-                                known.username.clone_from(u);
-                                known.password.clone_from(c);
+                Ok((Scheme::Turn(transport), addr, host)) => {
+                    match (&server.username, &server.credential) {
+                        (Some(u), Some(c)) => {
+                            let known = ice
+                                .turn_servers
+                                .iter_mut()
+                                .find(|t| t.addr == addr && t.transport == transport);
+                            match known {
+                                Some(known) => {
+                                    known.username.clone_from(u);
+                                    known.password.clone_from(c);
+                                    known.host = host;
+                                }
+                                None => ice.turn_servers.push(TurnServer {
+                                    transport,
+                                    host,
+                                    ..TurnServer::udp(addr, u, c)
+                                }),
                             }
-                            None => ice.turn_servers.push(TurnServer {
-                                transport,
-                                ..TurnServer::udp(addr, u, c)
-                            }),
                         }
+                        _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
                     }
-                    _ => skipped.push(IceServerSkipped::NoCredentials(url.clone())),
-                },
+                }
                 Err(e) => skipped.push(e),
             }
         }
@@ -92,9 +128,28 @@ enum Scheme {
     Turn(TurnTransport),
 }
 
-/// `scheme:host[:port][?transport=...]`, host an IPv4 literal or an IPv6
-/// literal in brackets (RFC 7064 §3.1 and RFC 7065 §3.1 grammar).
-fn parse(url: &str) -> Result<(Scheme, SocketAddr), IceServerSkipped> {
+/// `scheme:host[:port][?query]` split into scheme, host (an IPv6 literal
+/// without its brackets) and the rest after the host.
+fn split(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once(':')?;
+    let hostport = rest.split_once('?').map_or(rest, |(h, _)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']')?;
+        return Some((scheme, h, after));
+    }
+    Some(match hostport.rsplit_once(':') {
+        Some((h, p)) => (scheme, h, p),
+        None => (scheme, hostport, ""),
+    })
+}
+
+/// `scheme:host[:port][?transport=...]`, host an IPv4 literal, an IPv6
+/// literal in brackets (RFC 7064 §3.1 and RFC 7065 §3.1 grammar), or a
+/// name in `hosts` (returned too, for TLS).
+fn parse(
+    url: &str,
+    hosts: &HostAddresses,
+) -> Result<(Scheme, SocketAddr, Option<String>), IceServerSkipped> {
     let bad = || IceServerSkipped::Malformed(url.to_owned());
     let (scheme, rest) = url.split_once(':').ok_or_else(bad)?;
     let scheme = match scheme.to_ascii_lowercase().as_str() {
@@ -140,10 +195,14 @@ fn parse(url: &str) -> Result<(Scheme, SocketAddr), IceServerSkipped> {
         None if scheme == Scheme::Turn(TurnTransport::Tls) => DEFAULT_TLS_PORT,
         None => DEFAULT_PORT,
     };
-    let ip: IpAddr = host
-        .parse()
-        .map_err(|_| IceServerSkipped::HostName(url.to_owned()))?;
-    Ok((scheme, SocketAddr::new(ip, port)))
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok((scheme, SocketAddr::new(ip, port), None));
+    }
+    let name = host.to_ascii_lowercase();
+    match hosts.get(&name) {
+        Some(&ip) => Ok((scheme, SocketAddr::new(ip, port), Some(name))),
+        None => Err(IceServerSkipped::HostName(url.to_owned())),
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +284,71 @@ mod tests {
         assert_eq!(ice.turn_servers.len(), 1);
         assert_eq!(ice.turn_servers[0].username, "1700000090:p1");
         assert_eq!(ice.turn_servers[0].password, "pw-1700000090:p1");
+    }
+
+    #[test]
+    fn host_names_the_owner_resolved_are_taken_with_the_name_kept_for_tls() {
+        let servers = vec![IceServer {
+            urls: vec![
+                "turns:TURN.example.org".into(),
+                "turn:turn.example.org:3479?transport=tcp".into(),
+                "stun:stun.example.org".into(),
+                "turn:192.0.2.7".into(),
+                "turn:[2001:db8::7]".into(),
+                "turn:unresolved.example.org".into(),
+            ],
+            username: Some("u".into()),
+            credential: Some("p".into()),
+        }];
+        assert_eq!(
+            host_names(&servers),
+            vec![
+                "turn.example.org".to_string(),
+                "stun.example.org".into(),
+                "unresolved.example.org".into()
+            ]
+        );
+        let mut hosts = HostAddresses::new();
+        hosts.insert("turn.example.org".into(), "192.0.2.1".parse().unwrap());
+        hosts.insert("stun.example.org".into(), "192.0.2.3".parse().unwrap());
+        let mut ice = IceConfig::controlled(0);
+        let skipped = apply_resolved(&servers, &hosts, &mut ice);
+        assert_eq!(
+            skipped,
+            vec![IceServerSkipped::HostName(
+                "turn:unresolved.example.org".into()
+            )]
+        );
+        assert_eq!(ice.stun_servers, vec!["192.0.2.3:3478".parse().unwrap()]);
+        let turn: Vec<(SocketAddr, TurnTransport, Option<&str>)> = ice
+            .turn_servers
+            .iter()
+            .map(|t| (t.addr, t.transport, t.host.as_deref()))
+            .collect();
+        assert_eq!(
+            turn,
+            vec![
+                (
+                    "192.0.2.1:5349".parse().unwrap(),
+                    TurnTransport::Tls,
+                    Some("turn.example.org")
+                ),
+                (
+                    "192.0.2.1:3479".parse().unwrap(),
+                    TurnTransport::Tcp,
+                    Some("turn.example.org")
+                ),
+                ("192.0.2.7:3478".parse().unwrap(), TurnTransport::Udp, None),
+                (
+                    "[2001:db8::7]:3478".parse().unwrap(),
+                    TurnTransport::Udp,
+                    None
+                ),
+            ]
+        );
+        // Without the addresses, names are left out as before.
+        let mut ice = IceConfig::controlled(0);
+        assert_eq!(apply(&servers, &mut ice).len(), 4);
     }
 
     #[test]

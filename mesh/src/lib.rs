@@ -41,6 +41,8 @@
 pub mod driver;
 #[cfg(feature = "net")]
 pub mod fair_input;
+#[cfg(feature = "net")]
+mod ice_host_resolver;
 pub mod ice_servers;
 pub mod node;
 pub mod signaling;

@@ -98,6 +98,7 @@ use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
 use meshrtc_cc::BandwidthUsage;
 
 mod chat;
+mod host_names;
 mod local_addresses;
 mod negotiation;
 mod resume;
@@ -438,6 +439,8 @@ pub struct MeshNode {
     ice_restarts: u64,
     address_changes: u64,
     ice_servers_skipped: u64,
+    /// Host names of ICE server URLs the owner resolved (host_names.rs).
+    resolved_hosts: crate::ice_servers::HostAddresses,
     /// The `resume` token of the last `welcome`.
     resume_token: Option<String>,
     signaling_resumes: u64,
@@ -508,6 +511,7 @@ impl MeshNode {
             ice_restarts: 0,
             address_changes: 0,
             ice_servers_skipped: 0,
+            resolved_hosts: Default::default(),
             resume_token: None,
             signaling_resumes: 0,
             ice_servers_renewed: 0,
@@ -660,7 +664,11 @@ impl MeshNode {
                 // The room's STUN and TURN servers, for every connection
                 // made from now on (RFC 8445 §5.1.1: gathered per agent);
                 // a resumed welcome's are fresh credentials.
-                let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                let skipped = crate::ice_servers::apply_resolved(
+                    &ice_servers,
+                    &self.resolved_hosts,
+                    &mut self.config.peer.ice,
+                );
                 for s in &skipped {
                     tracing::debug!("ice server from welcome left out: {s}");
                 }
@@ -683,7 +691,11 @@ impl MeshNode {
                 // Renewed TURN credentials (the server's TURN REST ones):
                 // for connections made from now on; an allocation that
                 // exists keeps the username it was made with.
-                let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                let skipped = crate::ice_servers::apply_resolved(
+                    &ice_servers,
+                    &self.resolved_hosts,
+                    &mut self.config.peer.ice,
+                );
                 self.ice_servers_skipped += skipped.len() as u64;
                 self.ice_servers_renewed += 1;
             }
@@ -897,6 +909,7 @@ impl MeshNode {
     }
 
     fn drain_member(&mut self, now: Instant, id: &str) {
+        self.follow_turn_redirects(now, id);
         let mut failed = false;
         let mut closed_by_peer = false;
         let mut reason: Option<String> = None;

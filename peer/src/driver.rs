@@ -29,6 +29,7 @@ use crate::connection::{PeerConfig, PeerConnection, PeerError, PeerEvent, PeerSt
 use crate::frame::PacketizedFrame;
 use crate::mdns_service::MdnsService;
 use crate::tap::{DatagramTap, TapDirection, TapSecret};
+use crate::turn_redirect::TurnDialer;
 use crate::turn_stream::TurnStream;
 use crate::Transmit;
 use meshrtc_ice::TurnTransport;
@@ -115,6 +116,11 @@ pub struct NetworkStats {
     /// mDNS queries for our hidden names that our responder answered
     /// (with `mdns_hide`: a peer resolving our `.local` candidates).
     pub mdns_queries_answered: u64,
+    /// TCP or TLS connections to TURN servers that could not be opened
+    /// (refused, timed out, or a TLS certificate not valid for the
+    /// server's name): their allocations are left out. The reason is
+    /// logged.
+    pub turn_streams_failed: u64,
 }
 
 /// Why the driver could not start.
@@ -497,13 +503,13 @@ pub async fn spawn(
         }
     }
     config.peer.ice.stun_servers = resolve_stun(&config.stun_urls, config.resolve_timeout).await?;
-    let stream_servers: Vec<(SocketAddr, TurnTransport)> = config
+    let stream_servers: Vec<(SocketAddr, TurnTransport, Option<String>)> = config
         .peer
         .ice
         .turn_servers
         .iter()
         .filter(|t| t.transport.is_stream())
-        .map(|t| (t.addr, t.transport))
+        .map(|t| (t.addr, t.transport, t.host.clone()))
         .collect();
     let now = Instant::now();
     let mut pc = PeerConnection::new(config.peer, now)?;
@@ -521,31 +527,47 @@ pub async fn spawn(
     // server that cannot be reached is left out, as an unanswered UDP
     // one would be.
     let mut streams = Vec::new();
-    for (server, transport) in stream_servers {
-        let timeout = config.resolve_timeout;
-        let connected = match (transport, &config.turn_tls) {
-            (TurnTransport::Tls, Some(tls)) => {
-                TurnStream::connect_tls(server, tls.clone(), timeout, in_tx.clone()).await
+    let mut stats = NetworkStats::default();
+    for (server, transport, host) in stream_servers {
+        let (timeout, tls) = (config.resolve_timeout, config.turn_tls.clone());
+        if transport == TurnTransport::Tls && tls.is_none() {
+            continue;
+        }
+        let connected = TurnStream::connect(
+            server,
+            transport,
+            host.as_deref(),
+            tls,
+            timeout,
+            in_tx.clone(),
+        );
+        match connected.await {
+            Ok(s) => {
+                if pc
+                    .add_turn_stream(Instant::now(), s.server, s.local)
+                    .is_ok()
+                {
+                    streams.push(s);
+                }
             }
-            (TurnTransport::Tls, None) => continue,
-            _ => TurnStream::connect_tcp(server, timeout, in_tx.clone()).await,
-        };
-        if let Ok(s) = connected {
-            if pc
-                .add_turn_stream(Instant::now(), s.server, s.local)
-                .is_ok()
-            {
-                streams.push(s);
+            Err(e) => {
+                tracing::warn!("{e}");
+                stats.turn_streams_failed += 1;
             }
         }
     }
+    let dialer = TurnDialer::new(
+        config.turn_tls.clone(),
+        config.resolve_timeout,
+        in_tx.clone(),
+    );
     // Every event of this connection carries its local addresses (issue 21).
     let span = tracing::debug_span!("connection", local = ?local_addrs);
     tokio::spawn(tracing::Instrument::instrument(
         run(
             pc,
             sockets,
-            streams,
+            (streams, dialer),
             cmd_rx,
             (in_rx, in_tx),
             ev_tx,
@@ -554,7 +576,7 @@ pub async fn spawn(
                 mdns,
                 watch,
                 hide,
-                stats: NetworkStats::default(),
+                stats,
             },
         ),
         span,
@@ -665,7 +687,7 @@ fn apply_address_change(
 async fn run(
     mut pc: PeerConnection,
     sockets: Vec<Arc<UdpSocket>>,
-    streams: Vec<TurnStream>,
+    (mut streams, mut dialer): (Vec<TurnStream>, TurnDialer),
     mut cmds: mpsc::UnboundedReceiver<Command>,
     (mut input, input_tx): (mpsc::Receiver<Received>, mpsc::Sender<Received>),
     events: mpsc::UnboundedSender<PeerEvent>,
@@ -696,6 +718,7 @@ async fn run(
             }
             let _ = events.send(e);
         }
+        dialer.follow(&mut pc, &mut streams);
         let deadline = pc
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
@@ -771,6 +794,9 @@ async fn run(
                     tap.datagram(TapDirection::Received, from, to, &data);
                 }
                 pc.handle_datagram(Instant::now(), from, to, &data);
+            }
+            Some(d) = dialer.done.recv() => {
+                TurnDialer::dialed(&mut pc, &mut streams, &mut net.stats.turn_streams_failed, d);
             }
             Some(line) = resolved_rx.recv() => match line {
                 Some(line) => {

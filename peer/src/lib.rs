@@ -20,6 +20,8 @@ pub mod frame;
 pub mod mdns_service;
 pub mod tap;
 #[cfg(feature = "tokio")]
+mod turn_redirect;
+#[cfg(feature = "tokio")]
 pub mod turn_stream;
 
 pub use connection::{video_encoder_target, AUDIO_ALLOWANCE, DATA_MIN_SHARE, VIDEO_ENCODER_SHARE};

@@ -5,7 +5,9 @@
 //! PeerConnection as datagrams from the server to the stream's local
 //! address; what the connection sends "from" that address is written to
 //! the stream; `turns:` runs TLS (rustls) on the connection first. The
-//! sans-IO side is [`PeerConnection::add_turn_stream`].
+//! sans-IO side is [`PeerConnection::add_turn_stream`]. A `turns:` server
+//! named by host name has its certificate checked for that name (SNI
+//! set); one named by IP address, for the address.
 //!
 //! [`PeerConnection::add_turn_stream`]: crate::PeerConnection::add_turn_stream
 
@@ -25,6 +27,54 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
 use crate::driver::Received;
+use meshrtc_ice::TurnTransport;
+
+/// Why a stream to a TURN server could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TurnStreamError {
+    /// The TCP connection failed.
+    #[error("TURN server {server}: TCP connection failed: {source}")]
+    Connect {
+        /// The server.
+        server: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Connecting (and the TLS handshake) took too long.
+    #[error("TURN server {server}: no connection within the timeout")]
+    TimedOut {
+        /// The server.
+        server: SocketAddr,
+    },
+    /// The TLS handshake failed: most often the certificate, not valid for
+    /// the name checked or not signed by a trusted root.
+    #[error(
+        "TURN server {server}: TLS handshake checking the certificate for {name} failed: {source}"
+    )]
+    Tls {
+        /// The server.
+        server: SocketAddr,
+        /// The name (or IP address) the certificate was checked for.
+        name: String,
+        /// rustls' error, as an I/O error.
+        source: io::Error,
+    },
+    /// The URL's host is no valid DNS name for TLS.
+    #[error("TURN server {server}: {name:?} is not a name TLS can check")]
+    BadName {
+        /// The server.
+        server: SocketAddr,
+        /// The name.
+        name: String,
+    },
+    /// A `turns:` server without a TLS trust configuration.
+    #[error("TURN server {server}: TLS without a trust configuration (--turn-ca)")]
+    NoTrust {
+        /// The server.
+        server: SocketAddr,
+    },
+}
 
 /// Messages waiting to be written to one stream; past that a transmit is
 /// dropped (as a full UDP socket buffer would drop it).
@@ -51,36 +101,82 @@ impl TurnStream {
         server: SocketAddr,
         timeout: Duration,
         input: mpsc::Sender<Received>,
-    ) -> io::Result<TurnStream> {
+    ) -> Result<TurnStream, TurnStreamError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(server))
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TURN server over TCP"))??;
-        stream.set_nodelay(true)?;
-        let local = stream.local_addr()?;
+            .map_err(|_| TurnStreamError::TimedOut { server })?
+            .map_err(|source| TurnStreamError::Connect { server, source })?;
+        let local = stream
+            .local_addr()
+            .map_err(|source| TurnStreamError::Connect { server, source })?;
+        let _ = stream.set_nodelay(true);
         Ok(TurnStream::start(stream, server, local, input))
     }
 
     /// Connects over TCP to `server` and runs TLS on it (`turns:`, RFC 8656
-    /// §3.1) with `tls` (its roots decide whom to trust; the name checked is
-    /// the server's IP address), within `timeout` for both.
+    /// §3.1) with `tls` (its roots decide whom to trust), within `timeout`
+    /// for both. The certificate is checked for `host`, the URL's host
+    /// name, which also goes out as SNI (RFC 6066 §3); without one (an IP
+    /// literal URL) for the server's IP address (RFC 6125 §6, RFC 5280
+    /// iPAddress).
     pub async fn connect_tls(
         server: SocketAddr,
+        host: Option<&str>,
         tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
         input: mpsc::Sender<Received>,
-    ) -> io::Result<TurnStream> {
+    ) -> Result<TurnStream, TurnStreamError> {
+        let name = match host {
+            Some(h) => {
+                ServerName::try_from(h.to_owned()).map_err(|_| TurnStreamError::BadName {
+                    server,
+                    name: h.to_owned(),
+                })?
+            }
+            None => ServerName::IpAddress(server.ip().into()),
+        };
+        let shown = host.map_or_else(|| server.ip().to_string(), str::to_owned);
         let connect = async {
-            let tcp = TcpStream::connect(server).await?;
-            tcp.set_nodelay(true)?;
-            let local = tcp.local_addr()?;
-            let name = ServerName::IpAddress(server.ip().into());
-            let stream = TlsConnector::from(tls).connect(name, tcp).await?;
-            Ok::<_, io::Error>((stream, local))
+            let tcp = TcpStream::connect(server)
+                .await
+                .map_err(|source| TurnStreamError::Connect { server, source })?;
+            let _ = tcp.set_nodelay(true);
+            let local = tcp
+                .local_addr()
+                .map_err(|source| TurnStreamError::Connect { server, source })?;
+            let stream = TlsConnector::from(tls)
+                .connect(name, tcp)
+                .await
+                .map_err(|source| TurnStreamError::Tls {
+                    server,
+                    name: shown.clone(),
+                    source,
+                })?;
+            Ok::<_, TurnStreamError>((stream, local))
         };
         let (stream, local) = tokio::time::timeout(timeout, connect)
             .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TURN server over TLS"))??;
+            .map_err(|_| TurnStreamError::TimedOut { server })??;
         Ok(TurnStream::start(stream, server, local, input))
+    }
+
+    /// Opens a stream to `server` over `transport` (TCP, or TLS with
+    /// `tls` checked for `host`, see [`TurnStream::connect_tls`]).
+    pub async fn connect(
+        server: SocketAddr,
+        transport: TurnTransport,
+        host: Option<&str>,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        timeout: Duration,
+        input: mpsc::Sender<Received>,
+    ) -> Result<TurnStream, TurnStreamError> {
+        match (transport, tls) {
+            (TurnTransport::Tls, Some(tls)) => {
+                TurnStream::connect_tls(server, host, tls, timeout, input).await
+            }
+            (TurnTransport::Tls, None) => Err(TurnStreamError::NoTrust { server }),
+            _ => TurnStream::connect_tcp(server, timeout, input).await,
+        }
     }
 
     /// Starts the tasks on an open stream (TCP, or TLS over it).

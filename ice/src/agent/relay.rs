@@ -63,6 +63,11 @@ pub struct TurnServer {
     pub password: String,
     /// UDP, or a stream the owner opens ([`IceAgent::add_turn_stream`]).
     pub transport: TurnTransport,
+    /// The host name of the server's URL, when it named one (the owner
+    /// resolved it into `addr`): TLS to the server verifies this name and
+    /// sends it as SNI (RFC 6125 §6, RFC 8656 §3.1). `None` for an IP
+    /// literal, whose certificate is checked for the address.
+    pub host: Option<String>,
 }
 
 impl TurnServer {
@@ -73,6 +78,7 @@ impl TurnServer {
             username: username.to_owned(),
             password: password.to_owned(),
             transport: TurnTransport::Udp,
+            host: None,
         }
     }
 }
@@ -83,6 +89,7 @@ impl std::fmt::Debug for TurnServer {
             .field("addr", &self.addr)
             .field("username", &self.username)
             .field("transport", &self.transport)
+            .field("host", &self.host)
             .finish()
     }
 }
@@ -102,13 +109,15 @@ pub struct RelayedData<'a> {
 /// One allocation and the host base it is reached from.
 #[derive(Debug)]
 pub(super) struct Relay {
-    client: TurnClient,
+    pub(super) client: TurnClient,
+    /// The server as configured (before any 300 Try Alternate).
+    pub(super) server: TurnServer,
     /// The host base, or for a stream the stream's local address.
-    base: SocketAddr,
+    pub(super) base: SocketAddr,
     /// The allocation's relayed address, once it exists.
     relayed: Option<SocketAddr>,
     /// Reached over TCP or TLS.
-    stream: bool,
+    pub(super) stream: bool,
     /// Allocations made anew on this base after the server lost one.
     reallocations: u8,
 }
@@ -144,6 +153,7 @@ impl IceAgent {
                 let client = self.turn_client(&server);
                 self.relays.push(Relay {
                     client,
+                    server: server.clone(),
                     base,
                     relayed: None,
                     stream: false,
@@ -159,7 +169,14 @@ impl IceAgent {
         self.drain_relays(now);
     }
 
-    fn turn_client(&mut self, server: &TurnServer) -> TurnClient {
+    pub(super) fn turn_client(&mut self, server: &TurnServer) -> TurnClient {
+        let cfg = self.turn_config(server);
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        TurnClient::new(cfg, seed)
+    }
+
+    pub(super) fn turn_config(&self, server: &TurnServer) -> TurnConfig {
         let mut cfg = TurnConfig::new(server.addr, &server.username, &server.password);
         cfg.rto = self.config.stun_rto;
         cfg.max_sends = self.config.stun_max_sends;
@@ -167,9 +184,7 @@ impl IceAgent {
         cfg.stream = server.transport.is_stream();
         cfg.permission_refresh = self.config.turn_permission_refresh;
         cfg.channel_refresh = self.config.turn_channel_refresh;
-        let mut seed = [0u8; 32];
-        self.rng.fill_bytes(&mut seed);
-        TurnClient::new(cfg, seed)
+        cfg
     }
 
     /// The owner opened a TCP or TLS connection from `local` to the TURN
@@ -187,26 +202,37 @@ impl IceAgent {
         server: SocketAddr,
         local: SocketAddr,
     ) -> Result<(), IceError> {
-        let Some(config) = self
+        let configured = self
             .config
             .turn_servers
             .iter()
             .find(|t| t.addr == server && t.transport.is_stream())
-            .cloned()
-        else {
+            .cloned();
+        if configured.is_none() && !self.turn_redirects.awaits(server) {
             return Err(IceError::UnknownTurnServer(server));
-        };
+        }
         // A UDP base with the same address would make the 5-tuple
         // ambiguous (`is_relay_server`); so would a second stream.
         if self.relays.iter().any(|r| r.base == local) || self.host_bases().contains(&local) {
             return Err(IceError::UnusableLocalAddress(local));
         }
-        let mut client = self.turn_client(&config);
+        // Not configured: the stream to an alternate server a 300 named
+        // (relay_redirect.rs).
+        let (config, mut client) = match configured {
+            Some(config) => {
+                let client = self.turn_client(&config);
+                (config, client)
+            }
+            None => self
+                .redirected_client(server)
+                .ok_or(IceError::UnknownTurnServer(server))?,
+        };
         if self.gathering.is_some() {
             client.allocate(now);
         }
         self.relays.push(Relay {
             client,
+            server: config,
             base: local,
             relayed: None,
             stream: true,
@@ -252,7 +278,14 @@ impl IceAgent {
             return got.map(|_| None).map_err(IceError::from);
         }
         self.drain_relays(now);
-        let (Some(got), Some(relay)) = (got?, self.relays[i].relayed) else {
+        // Draining may have removed the relay (a 300 over a stream,
+        // relay_redirect.rs): look it up again.
+        let relayed = self
+            .relays
+            .iter()
+            .find(|r| r.base == to)
+            .and_then(|r| r.relayed);
+        let (Some(got), Some(relay)) = (got?, relayed) else {
             return Ok(None);
         };
         if crate::stun::looks_like_stun(got.data) {
@@ -329,9 +362,16 @@ impl IceAgent {
     /// lost ones fail their pairs.
     fn drain_relays(&mut self, now: Instant) {
         let mut check_done = false;
+        let mut redirected = Vec::new();
         for i in 0..self.relays.len() {
             while let Some(e) = self.relays[i].client.poll_event() {
                 match e {
+                    // Over a stream, the alternate needs a connection of
+                    // its own, which the owner opens (relay_redirect.rs).
+                    TurnEvent::Redirected { server } if self.relays[i].stream => {
+                        redirected.push((i, server));
+                        break;
+                    }
                     TurnEvent::Allocated {
                         relayed, mapped, ..
                     } => {
@@ -374,7 +414,11 @@ impl IceAgent {
                 }
             }
         }
-        if check_done {
+        for &(i, alt) in redirected.iter().rev() {
+            let relay = self.relays.remove(i);
+            self.redirect_stream(relay, alt);
+        }
+        if check_done || !redirected.is_empty() {
             self.check_gathering_done();
             self.pace(now);
         }
@@ -461,7 +505,7 @@ impl IceAgent {
 
     /// Whether an allocation is still being made (gathering waits for it).
     pub(super) fn relays_gathering(&self) -> bool {
-        self.relays.iter().any(Relay::gathering)
+        self.relays.iter().any(Relay::gathering) || self.turn_redirects.pending()
     }
 
     pub(super) fn relays_timeout(&mut self, now: Instant) {

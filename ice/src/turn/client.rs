@@ -353,6 +353,11 @@ impl TurnClient {
         self.server
     }
 
+    /// How many more 300 Try Alternate redirections this client follows.
+    pub fn redirects_left(&self) -> u8 {
+        self.config.max_redirects.saturating_sub(self.redirects)
+    }
+
     /// The allocation's state.
     pub fn state(&self) -> TurnState {
         self.state

@@ -10,7 +10,15 @@
 //! ([`MeshNode::add_turn_stream`]); the connection on the slot, existing
 //! or to come, allocates over it. A stream that closed is reported
 //! ([`MeshNode::remove_turn_stream`]) and asked for again.
+//!
+//! A 300 Try Alternate on such a stream (RFC 8489 §10) makes the slot's
+//! connection ask for a stream to the alternate server: the node asks the
+//! owner for it like any other (same slot, transport and host name), or
+//! hands the slot's stream to that server in at once when one is open. A
+//! stream that could not be opened is reported
+//! ([`MeshNode::turn_stream_failed`]).
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -20,7 +28,7 @@ use super::MeshNode;
 
 /// A stream the owner should open: from slot `slot` to the TURN server
 /// `server` over `transport` (TCP, or TLS over TCP).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnStreamRequest {
     /// The slot ([`crate::MeshConfig::slots`]) whose connections use it.
     pub slot: usize,
@@ -28,6 +36,9 @@ pub struct TurnStreamRequest {
     pub server: SocketAddr,
     /// TCP or TLS.
     pub transport: TurnTransport,
+    /// The name TLS checks the certificate for (the URL's host name), or
+    /// `None` for the server's IP address.
+    pub host: Option<String>,
 }
 
 /// The node's streams: requested, and opened (with their local address).
@@ -35,6 +46,8 @@ pub struct TurnStreamRequest {
 pub(super) struct TurnStreams {
     requested: Vec<(usize, SocketAddr)>,
     open: Vec<(usize, SocketAddr, SocketAddr)>,
+    /// Streams to alternate servers the slots' connections asked for.
+    redirects: VecDeque<TurnStreamRequest>,
 }
 
 impl MeshNode {
@@ -43,6 +56,9 @@ impl MeshNode {
     /// asked once until it is removed.
     #[must_use]
     pub fn poll_turn_stream_request(&mut self) -> Option<TurnStreamRequest> {
+        if let Some(r) = self.turn_streams.redirects.pop_front() {
+            return Some(r);
+        }
         for t in &self.config.peer.ice.turn_servers {
             if !t.transport.is_stream() {
                 continue;
@@ -54,6 +70,7 @@ impl MeshNode {
                         slot,
                         server: t.addr,
                         transport: t.transport,
+                        host: t.host.clone(),
                     });
                 }
             }
@@ -92,6 +109,42 @@ impl MeshNode {
         };
         let (slot, server, _) = self.turn_streams.open.remove(i);
         self.turn_streams.requested.retain(|&r| r != (slot, server));
+    }
+
+    /// The stream asked for `slot` to `server` could not be opened: the
+    /// slot's connection stops waiting for it, and a later redirection
+    /// asks for it again.
+    pub fn turn_stream_failed(&mut self, now: Instant, slot: usize, server: SocketAddr) {
+        self.turn_streams.requested.retain(|&r| r != (slot, server));
+        if let Some(id) = self.slot_ids.get(slot).cloned().flatten() {
+            if let Some(m) = self.members.get_mut(&id) {
+                m.pc.turn_stream_failed(now, server);
+            }
+        }
+    }
+
+    /// Follows the 300 Try Alternate redirections of member `id`'s
+    /// connection: the slot's stream to the alternate goes in at once if
+    /// it is open, else the owner is asked for one.
+    pub(super) fn follow_turn_redirects(&mut self, now: Instant, id: &str) {
+        let Some(m) = self.members.get_mut(id) else {
+            return;
+        };
+        let slot = m.slot;
+        while let Some(r) = m.pc.poll_turn_redirect() {
+            let open = &self.turn_streams.open;
+            if let Some(&(_, _, local)) = open.iter().find(|s| s.0 == slot && s.1 == r.server) {
+                let _ = m.pc.add_turn_stream(now, r.server, local);
+            } else if !self.turn_streams.requested.contains(&(slot, r.server)) {
+                self.turn_streams.requested.push((slot, r.server));
+                self.turn_streams.redirects.push_back(TurnStreamRequest {
+                    slot,
+                    server: r.server,
+                    transport: r.transport,
+                    host: r.host,
+                });
+            }
+        }
     }
 
     /// The slot whose stream has local address `local`.

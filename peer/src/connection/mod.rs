@@ -67,6 +67,7 @@ mod rtcp;
 mod stats;
 mod transceivers;
 mod transport;
+mod turn_redirect;
 
 pub use config::PeerConfig;
 pub use events::{

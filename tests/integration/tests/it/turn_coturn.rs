@@ -79,6 +79,17 @@ impl Coturn {
         Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)), &[])
     }
 
+    /// [`Coturn::start_tls`] with more options, e.g.
+    /// `--alternate-server=IP:PORT`.
+    pub(crate) fn start_tls_with_options(
+        ip: IpAddr,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        extra: &[&str],
+    ) -> Coturn {
+        Coturn::launch(None, ip, CoturnAuth::StaticUser, Some((cert, key)), extra)
+    }
+
     fn launch(
         netns: Option<&str>,
         ip: IpAddr,

@@ -28,7 +28,7 @@ use meshrtc_sdp::negotiate::MediaKind;
 use crate::turn_coturn::{Coturn, CoturnAuth};
 use crate::turn_tcp_coturn::{drop_udp_from_127_0_0_2, dropped_udp};
 
-const SECRET: &str = "meshrtc-shared-secret";
+pub(crate) const SECRET: &str = "meshrtc-shared-secret";
 /// Audio frames each member must decode from the other.
 const FRAMES: u64 = 25;
 /// The credentials' lifetime: the renewal comes half-way, within the test.
@@ -42,9 +42,9 @@ fn unix_now() -> u64 {
 
 /// What one member saw by the end.
 #[derive(Debug)]
-struct Outcome {
-    decoded: BTreeMap<String, u64>,
-    selected: Vec<(SocketAddr, SocketAddr)>,
+pub(crate) struct Outcome {
+    pub(crate) decoded: BTreeMap<String, u64>,
+    pub(crate) selected: Vec<(SocketAddr, SocketAddr)>,
     dtls: Vec<Option<&'static str>>,
     renewed: u64,
     skipped: u64,
@@ -164,7 +164,7 @@ fn allocate(from: IpAddr, server: SocketAddr, username: String, password: String
 /// A room whose server hands out credentials for `urls`, and two members
 /// in it (ada, grace) bound to `binds`; what they saw, and how many
 /// credentials the server issued.
-fn two_members(
+pub(crate) fn two_members(
     urls: Vec<String>,
     binds: [&'static str; 2],
     renewal: bool,

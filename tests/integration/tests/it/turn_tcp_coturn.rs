@@ -34,7 +34,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::turn_coturn::{Coturn, PASS, USER};
 
 /// Audio frames each side must decode.
-const FRAMES: u64 = 25;
+pub(crate) const FRAMES: u64 = 25;
 
 fn nft(args: &str) -> String {
     let out = Command::new("nft")
@@ -68,7 +68,7 @@ pub(crate) fn dropped_udp() -> u64 {
         .unwrap_or_else(|| panic!("no counter in {listing}"))
 }
 
-fn member_config(seed: u8, ip: &str, turn: Vec<TurnServer>) -> DriverConfig {
+pub(crate) fn member_config(seed: u8, ip: &str, turn: Vec<TurnServer>) -> DriverConfig {
     let cert = meshrtc_dtls::Certificate::generate("meshrtc").unwrap();
     let mut peer = PeerConfig::new([seed; 32], cert);
     peer.ice.turn_servers = turn;
@@ -81,14 +81,16 @@ fn member_config(seed: u8, ip: &str, turn: Vec<TurnServer>) -> DriverConfig {
 
 /// What a member saw.
 #[derive(Debug, Default)]
-struct Seen {
-    candidates: Vec<String>,
-    decoded: u64,
+pub(crate) struct Seen {
+    pub(crate) candidates: Vec<String>,
+    pub(crate) decoded: u64,
 }
 
 /// Forwards candidates to the other side, sends Opus once connected and
 /// decodes what arrives, until both decoded `FRAMES` (or 12 s passed).
-async fn call(peers: [(&PeerHandle, &mut UnboundedReceiver<PeerEvent>); 2]) -> [Seen; 2] {
+pub(crate) async fn call(
+    peers: [(&PeerHandle, &mut UnboundedReceiver<PeerEvent>); 2],
+) -> [Seen; 2] {
     let [(a, ea), (b, eb)] = peers;
     let handles = [a, b];
     let mut seen = [Seen::default(), Seen::default()];
