@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod relay;
-pub use relay::{RelayedData, TurnServer, TurnTransport};
+pub use relay::{RelayTransportRequest, RelayedData, TurnServer, TurnTransport};
 
 /// Configuration of an [`IceAgent`].
 #[derive(Debug, Clone)]
@@ -92,6 +92,14 @@ pub struct IceConfig {
     /// TURN channel bindings are refreshed after this long (§12: they last
     /// 600 s; the default is 540 s).
     pub turn_channel_refresh: Duration,
+    /// On an ICE restart, ask the owner for a new local transport per
+    /// allocation ([`IceAgent::poll_relay_transport_request`]) and allocate
+    /// on it with the current `turn_servers` credentials, while the old
+    /// allocation carries media until the restart selects a pair; then the
+    /// old one is deleted (RFC 8656 §7.3: one allocation per 5-tuple, so a
+    /// new one needs a new local port or connection). Off, a restart keeps
+    /// the allocations and their relayed candidates.
+    pub new_relays_on_restart: bool,
 }
 
 impl IceConfig {
@@ -129,6 +137,7 @@ impl IceConfig {
             relay_only: false,
             turn_permission_refresh: Duration::from_secs(240),
             turn_channel_refresh: Duration::from_secs(540),
+            new_relays_on_restart: false,
         }
     }
 }
@@ -260,6 +269,12 @@ pub struct IceStats {
     /// is gone (on a pair the loss failed, before a new one is selected):
     /// dropped, as there is no relay to carry them.
     pub relay_lost_dropped: u64,
+    /// Allocations made on a new local transport after an ICE restart
+    /// ([`IceConfig::new_relays_on_restart`]).
+    pub relays_renewed: u64,
+    /// Allocations an ICE restart replaced, deleted once the restart
+    /// selected a pair.
+    pub relays_retired: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).
@@ -407,6 +422,8 @@ pub struct IceAgent {
     relays: Vec<relay::Relay>,
     /// Transmits ready for the owner, relayed ones already wrapped.
     out: VecDeque<Transmit>,
+    /// Relay transports (relay/restart.rs) to open and to close.
+    relay_transports: relay::TransportQueues,
 }
 
 impl std::fmt::Debug for IceAgent {
@@ -468,6 +485,7 @@ impl IceAgent {
             scratch: Vec::with_capacity(256),
             relays: Vec::new(),
             out: VecDeque::new(),
+            relay_transports: relay::TransportQueues::default(),
         }
     }
 
@@ -735,12 +753,14 @@ impl IceAgent {
 
     /// ICE restart (RFC 8445 §9): new local credentials, the peer's
     /// candidates and all pairs forgotten, consent state cleared. Local
-    /// candidates are kept. Call `set_remote_credentials` with the peer's
-    /// new credentials afterwards. The pair selected until now stays
-    /// [`PathStatus::Validated`] until the restart selects one, so media
-    /// goes on over it meanwhile (also after a restart by the peer).
+    /// candidates are kept, but with [`IceConfig::new_relays_on_restart`]
+    /// each allocation is replaced by one on a new local transport the
+    /// owner opens (see [`IceAgent::poll_relay_transport_request`]). Call
+    /// `set_remote_credentials` with the peer's new credentials afterwards.
+    /// The pair selected until now stays [`PathStatus::Validated`] until the
+    /// restart selects one, so media goes on over it meanwhile (also after
+    /// a restart by the peer).
     pub fn restart(&mut self, now: Instant) {
-        let _ = now;
         let mut gen = |n: usize| -> String {
             (0..n)
                 .map(|_| ICE_CHARS[(self.rng.next_u32() % 64) as usize] as char)
@@ -757,6 +777,7 @@ impl IceAgent {
         self.reset_remote();
         self.consent_lost = false;
         self.set_state(IceState::New);
+        self.renew_relays(now);
     }
 
     /// Closes the agent: no more timers and no transmits but those of the
@@ -1200,9 +1221,12 @@ impl IceAgent {
         }
         self.pairs[p].nominated = true;
         // RFC 8445 §8.1.1: with several nominated pairs, the highest
-        // priority one is used.
+        // priority one is used (one that failed, e.g. its relay was lost,
+        // is no longer one).
         if let Some(q) = self.nominated {
-            if self.pairs[q].priority >= self.pairs[p].priority {
+            if self.pairs[q].state != PairState::Failed
+                && self.pairs[q].priority >= self.pairs[p].priority
+            {
                 return;
             }
         }
@@ -1232,6 +1256,7 @@ impl IceAgent {
         self.selected = Some(p);
         self.previous_path = None;
         self.refresh_consent(now);
+        self.retire_renewed_relays(now);
         let (local, remote) = self.pair_addrs(p);
         tracing::debug!(%local, %remote, nominated, "ICE pair {local} <-> {remote} selected");
         self.events.push_back(IceEvent::SelectedPair {
