@@ -1254,9 +1254,20 @@ impl IceAgent {
     /// whatever pair is selected, however it got selected (RFC 7675 §5.1).
     fn select(&mut self, now: Instant, p: usize, nominated: bool) {
         self.selected = Some(p);
-        self.previous_path = None;
+        // A restart's old path on a relay it replaced stays accepted until
+        // nomination, when that relay is deleted: the peer may still send
+        // on it until its side selects the new pair too.
+        let keep_old = !nominated
+            && self
+                .previous_path
+                .is_some_and(|(local, _)| self.on_retiring_relay(local));
+        if !keep_old {
+            self.previous_path = None;
+        }
         self.refresh_consent(now);
-        self.retire_renewed_relays(now);
+        if nominated {
+            self.retire_renewed_relays(now);
+        }
         let (local, remote) = self.pair_addrs(p);
         tracing::debug!(%local, %remote, nominated, "ICE pair {local} <-> {remote} selected");
         self.events.push_back(IceEvent::SelectedPair {

@@ -100,9 +100,11 @@ use meshrtc_cc::BandwidthUsage;
 mod chat;
 mod local_addresses;
 mod negotiation;
+mod relay_transports;
 mod resume;
 mod turn_streams;
 pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
+pub use relay_transports::SlotRelayTransportRequest;
 pub use turn_streams::TurnStreamRequest;
 
 /// Settings of a [`MeshNode`].
@@ -443,6 +445,7 @@ pub struct MeshNode {
     signaling_resumes: u64,
     ice_servers_renewed: u64,
     turn_streams: turn_streams::TurnStreams,
+    relay_transports: relay_transports::RelayTransports,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -512,6 +515,7 @@ impl MeshNode {
             signaling_resumes: 0,
             ice_servers_renewed: 0,
             turn_streams: turn_streams::TurnStreams::default(),
+            relay_transports: relay_transports::RelayTransports::default(),
             screen: false,
             screen_keyframe: false,
             rng,
@@ -661,6 +665,7 @@ impl MeshNode {
                 // made from now on (RFC 8445 §5.1.1: gathered per agent);
                 // a resumed welcome's are fresh credentials.
                 let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                self.renew_turn_credentials();
                 for s in &skipped {
                     tracing::debug!("ice server from welcome left out: {s}");
                 }
@@ -684,6 +689,7 @@ impl MeshNode {
                 // for connections made from now on; an allocation that
                 // exists keeps the username it was made with.
                 let skipped = crate::ice_servers::apply(&ice_servers, &mut self.config.peer.ice);
+                self.renew_turn_credentials();
                 self.ice_servers_skipped += skipped.len() as u64;
                 self.ice_servers_renewed += 1;
             }
@@ -790,7 +796,10 @@ impl MeshNode {
     /// to the connection that owns `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let slot = self.config.slots.iter().position(|s| s.contains(&to));
-        let Some(slot) = slot.or_else(|| self.turn_stream_slot(to)) else {
+        let slot = slot
+            .or_else(|| self.turn_stream_slot(to))
+            .or_else(|| self.relay_transport_slot(to));
+        let Some(slot) = slot else {
             return;
         };
         let Some(id) = self.slot_ids.get_mut(slot).and_then(Option::take) else {

@@ -59,6 +59,7 @@ mod events;
 mod media_recv;
 mod media_send;
 mod negotiation;
+mod relay_transports;
 mod rtcp;
 mod stats;
 mod transceivers;

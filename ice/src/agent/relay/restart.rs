@@ -15,9 +15,11 @@
 //! credentials then in `turn_servers` ([`IceAgent::set_turn_servers`]).
 //! The retired allocation keeps carrying media on the pair selected before
 //! the restart (still validated, RFC 8445 §9) and keeps being refreshed;
-//! when the restart selects a pair it is deleted (Refresh with lifetime 0,
-//! §8), and once that is answered or given up, a transport the owner opened
-//! for it is handed back to be closed
+//! what the peer sends on it is accepted until the restart nominates a
+//! pair (the peer may switch a little later than we do); then it is
+//! deleted (Refresh with lifetime 0, §8), and once that is answered or
+//! given up, a transport the owner opened for it is handed back to be
+//! closed
 //! ([`IceAgent::poll_relay_transport_release`]).
 //!
 //! **A lost relay is replaced by regular nomination again.** When the
@@ -196,7 +198,15 @@ impl IceAgent {
         self.config.turn_servers = servers;
     }
 
-    /// A pair was selected after a restart: the allocations it replaced
+    /// Whether `relayed` is the relayed address of an allocation a restart
+    /// replaced.
+    pub(in crate::agent) fn on_retiring_relay(&self, relayed: SocketAddr) -> bool {
+        self.relays
+            .iter()
+            .any(|r| r.retiring && r.relayed == Some(relayed))
+    }
+
+    /// A pair was nominated after a restart: the allocations it replaced
     /// are deleted (RFC 8656 §8).
     pub(in crate::agent) fn retire_renewed_relays(&mut self, now: Instant) {
         let mut retired = 0;
@@ -228,5 +238,16 @@ impl IceAgent {
         self.nominated = None;
         self.first_valid_at = None;
         self.select_best_valid(now);
+    }
+}
+
+impl IceAgent {
+    /// Whether gathering is complete (a restart with
+    /// [`IceConfig::new_relays_on_restart`] opens it again until the new
+    /// allocations exist).
+    ///
+    /// [`IceConfig::new_relays_on_restart`]: super::super::IceConfig::new_relays_on_restart
+    pub fn gathering_complete(&self) -> bool {
+        self.gathering_done
     }
 }
