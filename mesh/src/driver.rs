@@ -72,12 +72,12 @@ use crate::node::{
     LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, SlotRelayTransportRequest,
     TurnStreamRequest,
 };
-use meshrtc_peer::relay_transport::{bind_relay_socket, open_relay_stream};
 use crate::signaling::client::{SignalingClient, SignalingError};
 use crate::signaling::protocol::{ClientMessage, ErrorCode, IceCandidateInit, ServerMessage};
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 use meshrtc_ice::TurnTransport;
+use meshrtc_peer::relay_transport::{bind_relay_socket, open_relay_stream};
 use meshrtc_peer::turn_stream::{send_transmit, TurnStream};
 
 /// How a member connects.

@@ -200,11 +200,6 @@ impl Coturn {
 }
 
 impl Coturn {
-    /// Coturn's whole log.
-    pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// The end of coturn's log, for failure messages.
     pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -419,7 +414,10 @@ impl Member {
                 let _ = s.send_to(&t.payload, t.dst);
                 continue;
             }
-            assert_eq!(t.src, self.local, "every datagram leaves from a socket of ours");
+            assert_eq!(
+                t.src, self.local,
+                "every datagram leaves from a socket of ours"
+            );
             if t.dst == self.turn {
                 let n = t.payload.len() as u64;
                 self.to_server.datagrams += 1;

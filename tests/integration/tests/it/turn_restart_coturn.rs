@@ -9,7 +9,7 @@
 //! (RFC 8656 §7.3), so each side opens a new UDP socket and allocates on
 //! it with the fresh credentials (the expired ones would get 401), while
 //! the old allocation keeps carrying media on the old pair; once the
-//! restart selects the new relay pair the old allocation is deleted
+//! restart nominates the new relay pair the old allocation is deleted
 //! (Refresh with lifetime 0, §8). Audio is decoded without a gap of a
 //! second or more across all of it.
 //!
@@ -57,11 +57,11 @@ impl Watch {
 
     fn see(&mut self, m: &[Member; 2]) {
         let now = Instant::now();
-        for i in 0..2 {
+        for (i, x) in m.iter().enumerate() {
             let gap = now - self.last[i].1;
             self.longest_gap[i] = self.longest_gap[i].max(gap);
-            if m[i].decoded > self.last[i].0 {
-                self.last[i] = (m[i].decoded, now);
+            if x.decoded > self.last[i].0 {
+                self.last[i] = (x.decoded, now);
             }
         }
     }
@@ -133,23 +133,30 @@ fn an_ice_restart_allocates_with_fresh_credentials_on_a_new_socket_while_media_f
     );
     let connected = t0.elapsed();
     assert!(on_newest_relays(&m));
-    let old: Vec<SocketAddr> = m.iter().map(|x| x.pc.stats().selected_pair.unwrap().0).collect();
+    let old: Vec<SocketAddr> = m
+        .iter()
+        .map(|x| x.pc.stats().selected_pair.unwrap().0)
+        .collect();
     // The call goes on past the credentials' expiry (an allocation keeps
     // its username: coturn keeps accepting its refreshes) up to 90 s.
     w = Watch::new(&m);
-    run(&mut m, &mut w, RESTART_AT.saturating_sub(t0.elapsed()), |_| false);
+    run(
+        &mut m,
+        &mut w,
+        RESTART_AT.saturating_sub(t0.elapsed()),
+        |_| false,
+    );
     assert!(unix_now() > expiry, "the credentials have not expired yet");
     // Fresh credentials, as a room's renewal brings them, then the
     // restart.
     let fresh_expiry = unix_now() + CREDENTIALS;
-    let fresh: Vec<String> = (0..2)
-        .map(|i| {
-            let c = rest_credentials(SECRET.as_bytes(), NAMES[i], fresh_expiry);
-            m[i].pc
-                .set_turn_servers(vec![TurnServer::udp(addr, &c.username, &c.password)]);
-            c.username
-        })
-        .collect();
+    // (The expired ones would get 401 to a new Allocate: coturn checks a
+    // REST username's expiry when a session authenticates, see
+    // `turn_rest_coturn.rs`.)
+    for (i, x) in m.iter_mut().enumerate() {
+        let c = rest_credentials(SECRET.as_bytes(), NAMES[i], fresh_expiry);
+        x.pc.set_turn_servers(vec![TurnServer::udp(addr, &c.username, &c.password)]);
+    }
     let decoded = [m[0].decoded, m[1].decoded];
     let restarted = Instant::now();
     m[0].pc.restart_ice();
@@ -167,23 +174,30 @@ fn an_ice_restart_allocates_with_fresh_credentials_on_a_new_socket_while_media_f
         m[0].pc.turn_stats(),
         coturn.log_tail()
     );
-    // The old allocation is deleted once the new pair is selected; its
-    // Refresh (lifetime 0) answered, the relay is gone from the agent.
+    // The old allocation is deleted once the new pair is nominated; its
+    // Refresh (lifetime 0) answered (a lost one would be sent again for
+    // 39.5 s), the relay is gone from the agent.
     let deleted = run(&mut m, &mut w, Duration::from_secs(3), |m| {
         m.iter().all(|x| x.pc.turn_stats().0.len() == 1)
     });
     // Media flowed across: a second of audio decoded after the switch.
     let after = [m[0].decoded, m[1].decoded];
     run(&mut m, &mut w, Duration::from_secs(1), |_| false);
-    let log = coturn.log();
     for (i, x) in m.iter().enumerate() {
         let (turn, ice) = x.pc.turn_stats();
         let ice = ice.unwrap();
         eprintln!("member {i}: {turn:?}\n{ice:?}\n{}", x.result());
-        assert!(deleted, "member {i}: the old allocation was not deleted: {turn:?}");
+        assert!(
+            deleted,
+            "member {i}: the old allocation was not deleted: {turn:?}"
+        );
         // One new allocation, on a new socket (its own 5-tuple), the old
         // one deleted.
-        assert_eq!((ice.relays_renewed, ice.relays_retired), (1, 1), "member {i}");
+        assert_eq!(
+            (ice.relays_renewed, ice.relays_retired),
+            (1, 1),
+            "member {i}"
+        );
         assert_eq!(x.relay_sockets.len(), 1, "member {i}");
         let (new_socket, _) = &x.relay_sockets[0];
         assert_ne!(*new_socket, x.local);
@@ -197,12 +211,11 @@ fn an_ice_restart_allocates_with_fresh_credentials_on_a_new_socket_while_media_f
         // normal challenge), and no 437 (a 5-tuple of its own).
         let s = turn[0].1;
         assert_eq!(s.unauthorized, 0, "member {i}: {s:?}");
-        assert!(x.decoded >= after[i] + 30, "member {i}: no media after the switch");
         assert!(
-            log.contains(&fresh[i]),
-            "member {i}: coturn never saw {}",
-            fresh[i]
+            x.decoded >= after[i] + 30,
+            "member {i}: no media after the switch"
         );
+        assert_eq!(s.allocation_mismatches, 0, "member {i}: {s:?}");
         assert!(x.pc.stats().ice_restarts == 1);
         assert!(
             w.longest_gap[i] < Duration::from_secs(1),
@@ -210,16 +223,6 @@ fn an_ice_restart_allocates_with_fresh_credentials_on_a_new_socket_while_media_f
             w.longest_gap[i]
         );
     }
-    let refreshes_to_zero = log.lines().filter(|l| l.contains("lifetime=0")).count();
-    let mismatches = log.matches("437").count();
-    eprintln!(
-        "coturn log lines with lifetime=0: {refreshes_to_zero}, 437s: {mismatches}\n{}",
-        log.lines()
-            .filter(|l| l.contains("lifetime") || l.contains("ALLOCATE") || l.contains("closed"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert_eq!(mismatches, 0);
     eprintln!(
         "ICE restart with fresh credentials at {:?}: connected after {connected:?}, the new \
          relay pair carried media {took:?} after the restart, longest gap without decoded audio \

@@ -51,18 +51,30 @@ fn an_ice_restart_moves_relayed_media_to_new_allocations_on_new_ports_without_lo
         .map(|i| call.member(i).node.id().unwrap().to_string())
         .collect();
     let selected = |call: &MeshCall, i: usize| -> (SocketAddr, SocketAddr) {
-        call.member(i).node.stats().members[0].2.selected_pair.unwrap()
+        call.member(i).node.stats().members[0]
+            .2
+            .selected_pair
+            .unwrap()
     };
     let before: Vec<(SocketAddr, SocketAddr)> = (0..2).map(|i| selected(&call, i)).collect();
     for p in &before {
-        assert_eq!((p.0.ip(), p.1.ip()), (server.ip(), server.ip()), "a relay pair");
+        assert_eq!(
+            (p.0.ip(), p.1.ip()),
+            (server.ip(), server.ip()),
+            "a relay pair"
+        );
     }
     let restarted = call.sim.now();
     for i in 0..2 {
         let now = call.sim.now();
         let m = call.sim.node_mut(call.ids[i]);
         let same = (0..10u16)
-            .map(|k| vec![SocketAddr::new(format!("10.0.0.{}", i + 1).parse().unwrap(), 40000 + k)])
+            .map(|k| {
+                vec![SocketAddr::new(
+                    format!("10.0.0.{}", i + 1).parse().unwrap(),
+                    40000 + k,
+                )]
+            })
             .collect();
         assert_eq!(m.node.local_addresses_changed(now, same), 1);
         m.events(now);
@@ -76,7 +88,10 @@ fn an_ice_restart_moves_relayed_media_to_new_allocations_on_new_ports_without_lo
     };
     let start = call.sim.now();
     while !moved(&call) {
-        assert!(call.sim.now() - start < Duration::from_secs(10), "no new relay pair");
+        assert!(
+            call.sim.now() - start < Duration::from_secs(10),
+            "no new relay pair"
+        );
         call.run_for(Duration::from_millis(50));
     }
     let took = call.sim.now() - restarted;
@@ -116,7 +131,10 @@ fn an_ice_restart_moves_relayed_media_to_new_allocations_on_new_ports_without_lo
             "member {i}: frames missing across the restart: {frames:?}"
         );
         let gap = longest_gap(&call, i, &ids[1 - i], since);
-        assert!(gap < Duration::from_millis(300), "member {i}: {gap:?} without video");
+        assert!(
+            gap < Duration::from_millis(300),
+            "member {i}: {gap:?} without video"
+        );
         eprintln!("member {i}: longest gap without video across the restart {gap:?}");
     }
     eprintln!("ICE restart over the relay: the new relay pair was selected {took:?} after it");

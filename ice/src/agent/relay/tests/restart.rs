@@ -107,18 +107,18 @@ fn restart_both(w: &mut World, socks: [SocketAddr; 2]) -> [SocketAddr; 2] {
             .all(|c| c.addr != before[i].0));
     }
     // Until a new pair is selected, the old allocations carry data.
-    for i in 0..2 {
-        carries(w, i, before[i], &[0x17, 0xfe, 0xfd, i as u8]);
+    for (i, &pair) in before.iter().enumerate() {
+        carries(w, i, pair, &[0x17, 0xfe, 0xfd, i as u8]);
     }
-    for i in 0..2 {
-        w.extra[i].push(socks[i]);
+    for (i, &sock) in socks.iter().enumerate() {
+        w.extra[i].push(sock);
         let (now, server) = (w.now, w.turn.addr);
         // The same socket twice, or a host one, is refused.
         assert!(w.agents[i]
             .add_relay_transport(now, server, TurnTransport::Udp, w.host(i))
             .is_err());
         w.agents[i]
-            .add_relay_transport(now, server, TurnTransport::Udp, socks[i])
+            .add_relay_transport(now, server, TurnTransport::Udp, sock)
             .unwrap();
     }
     w.deliver();
@@ -153,8 +153,8 @@ fn restart_both(w: &mut World, socks: [SocketAddr; 2]) -> [SocketAddr; 2] {
         w.step();
     }
     w.deliver();
-    for i in 0..2 {
-        assert_eq!(w.agents[i].selected_pair().unwrap().0, relays[i]);
+    for (a, &relay) in w.agents.iter().zip(&relays) {
+        assert_eq!(a.selected_pair().unwrap().0, relay);
     }
     [relays[0], relays[1]]
 }
@@ -261,8 +261,8 @@ fn the_new_relay_pair_is_selected_without_a_restart_after_the_server_lost_the_se
         w.step();
     }
     w.deliver();
-    for i in 0..2 {
-        assert!(!old.contains(&cands[i][0].addr));
+    for (i, c) in cands.iter().enumerate() {
+        assert!(!old.contains(&c[0].addr));
         assert_eq!(w.agents[i].stats().relays_reallocated, 1);
         let pair = w.agents[i].selected_pair().unwrap();
         carries(&mut w, i, pair, b"after the loss");
