@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 mod local_removal;
 mod relay;
 mod relay_redirect;
-pub use relay::{RelayedData, TurnServer, TurnTransport};
+pub use relay::{RelayTransportRequest, RelayedData, TurnServer, TurnTransport};
 pub use relay_redirect::TurnStreamRedirect;
 
 /// Configuration of an [`IceAgent`].
@@ -95,6 +95,14 @@ pub struct IceConfig {
     /// TURN channel bindings are refreshed after this long (§12: they last
     /// 600 s; the default is 540 s).
     pub turn_channel_refresh: Duration,
+    /// On an ICE restart, ask the owner for a new local transport per
+    /// allocation ([`IceAgent::poll_relay_transport_request`]) and allocate
+    /// on it with the current `turn_servers` credentials, while the old
+    /// allocation carries media until the restart selects a pair; then the
+    /// old one is deleted (RFC 8656 §7.3: one allocation per 5-tuple, so a
+    /// new one needs a new local port or connection). Off, a restart keeps
+    /// the allocations and their relayed candidates.
+    pub new_relays_on_restart: bool,
 }
 
 impl IceConfig {
@@ -132,6 +140,7 @@ impl IceConfig {
             relay_only: false,
             turn_permission_refresh: Duration::from_secs(240),
             turn_channel_refresh: Duration::from_secs(540),
+            new_relays_on_restart: false,
         }
     }
 }
@@ -269,6 +278,12 @@ pub struct IceStats {
     /// 300 Try Alternate on a TURN server reached over TCP or TLS: a
     /// stream to the alternate asked of the owner (RFC 8489 §10).
     pub turn_stream_redirects: u64,
+    /// Allocations made on a new local transport after an ICE restart
+    /// ([`IceConfig::new_relays_on_restart`]).
+    pub relays_renewed: u64,
+    /// Allocations an ICE restart replaced, deleted once the restart
+    /// selected a pair.
+    pub relays_retired: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).
@@ -418,6 +433,8 @@ pub struct IceAgent {
     turn_redirects: relay_redirect::Redirects,
     /// Transmits ready for the owner, relayed ones already wrapped.
     out: VecDeque<Transmit>,
+    /// Relay transports (relay/restart.rs) to open and to close.
+    relay_transports: relay::TransportQueues,
 }
 
 impl std::fmt::Debug for IceAgent {
@@ -480,6 +497,7 @@ impl IceAgent {
             relays: Vec::new(),
             turn_redirects: relay_redirect::Redirects::default(),
             out: VecDeque::new(),
+            relay_transports: relay::TransportQueues::default(),
         }
     }
 
@@ -747,12 +765,14 @@ impl IceAgent {
 
     /// ICE restart (RFC 8445 §9): new local credentials, the peer's
     /// candidates and all pairs forgotten, consent state cleared. Local
-    /// candidates are kept. Call `set_remote_credentials` with the peer's
-    /// new credentials afterwards. The pair selected until now stays
-    /// [`PathStatus::Validated`] until the restart selects one, so media
-    /// goes on over it meanwhile (also after a restart by the peer).
+    /// candidates are kept, but with [`IceConfig::new_relays_on_restart`]
+    /// each allocation is replaced by one on a new local transport the
+    /// owner opens (see [`IceAgent::poll_relay_transport_request`]). Call
+    /// `set_remote_credentials` with the peer's new credentials afterwards.
+    /// The pair selected until now stays [`PathStatus::Validated`] until the
+    /// restart selects one, so media goes on over it meanwhile (also after
+    /// a restart by the peer).
     pub fn restart(&mut self, now: Instant) {
-        let _ = now;
         let mut gen = |n: usize| -> String {
             (0..n)
                 .map(|_| ICE_CHARS[(self.rng.next_u32() % 64) as usize] as char)
@@ -769,6 +789,7 @@ impl IceAgent {
         self.reset_remote();
         self.consent_lost = false;
         self.set_state(IceState::New);
+        self.renew_relays(now);
     }
 
     /// Closes the agent: no more timers and no transmits but those of the
@@ -1212,9 +1233,12 @@ impl IceAgent {
         }
         self.pairs[p].nominated = true;
         // RFC 8445 §8.1.1: with several nominated pairs, the highest
-        // priority one is used.
+        // priority one is used (one that failed, e.g. its relay was lost,
+        // is no longer one).
         if let Some(q) = self.nominated {
-            if self.pairs[q].priority >= self.pairs[p].priority {
+            if self.pairs[q].state != PairState::Failed
+                && self.pairs[q].priority >= self.pairs[p].priority
+            {
                 return;
             }
         }
@@ -1242,8 +1266,20 @@ impl IceAgent {
     /// whatever pair is selected, however it got selected (RFC 7675 §5.1).
     fn select(&mut self, now: Instant, p: usize, nominated: bool) {
         self.selected = Some(p);
-        self.previous_path = None;
+        // A restart's old path on a relay it replaced stays accepted until
+        // nomination, when that relay is deleted: the peer may still send
+        // on it until its side selects the new pair too.
+        let keep_old = !nominated
+            && self
+                .previous_path
+                .is_some_and(|(local, _)| self.on_retiring_relay(local));
+        if !keep_old {
+            self.previous_path = None;
+        }
         self.refresh_consent(now);
+        if nominated {
+            self.retire_renewed_relays(now);
+        }
         let (local, remote) = self.pair_addrs(p);
         tracing::debug!(%local, %remote, nominated, "ICE pair {local} <-> {remote} selected");
         self.events.push_back(IceEvent::SelectedPair {

@@ -25,7 +25,7 @@ pub mod turn;
 
 pub use agent::{
     IceAgent, IceConfig, IceError, IceEvent, IceState, IceStats, PairState, PathStatus,
-    RelayedData, Transmit, TurnServer, TurnStreamRedirect, TurnTransport,
+    RelayTransportRequest, RelayedData, Transmit, TurnServer, TurnStreamRedirect, TurnTransport,
 };
 pub use candidate::{Candidate, CandidateKind};
 pub use server::{StunServer, StunServerStats};

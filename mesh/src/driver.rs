@@ -68,12 +68,16 @@ use meshrtc_peer::{PacketizedFrame, PeerConfig};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Notify};
 
-use crate::node::{LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest};
+use crate::node::{
+    LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, SlotRelayTransportRequest,
+    TurnStreamRequest,
+};
 use crate::signaling::client::{SignalingClient, SignalingError};
 use crate::signaling::protocol::{ClientMessage, ErrorCode, IceCandidateInit, ServerMessage};
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 use meshrtc_ice::TurnTransport;
+use meshrtc_peer::relay_transport::{bind_relay_socket, open_relay_stream};
 use meshrtc_peer::turn_stream::{send_transmit, TurnStream, TurnStreamError};
 
 /// How a member connects.
@@ -445,6 +449,9 @@ pub async fn join(
         slots.push(slot);
     }
     let mut peer = config.peer.clone();
+    // An ICE restart allocates on new sockets and connections, opened in
+    // `run` (`MeshNode::poll_relay_transport_request`).
+    peer.ice.new_relays_on_restart = true;
     let hide = config.mdns_hide && mdns.is_some();
     if let (true, Some(mdns)) = (hide, &mdns) {
         for ip in sockets.iter().map(|(a, _)| a.ip()) {
@@ -689,6 +696,11 @@ async fn run(
     // TURN over TCP/TLS: streams the node asked for, opened in tasks.
     let (opened_tx, mut opened_rx) = mpsc::channel::<Opened>(16);
     let mut streams: Vec<TurnStream> = Vec::new();
+    // New transports for TURN allocations after an ICE restart: UDP
+    // sockets (with their readers' stop switches) and streams.
+    let mut relay_stops: Vec<(SocketAddr, tokio::sync::oneshot::Sender<()>)> = Vec::new();
+    let (relay_opened_tx, mut relay_opened_rx) =
+        mpsc::channel::<(SlotRelayTransportRequest, TurnStream)>(16);
     let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<Resolved>();
     let mut poll = tokio::time::interval(ADDRESS_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -709,6 +721,26 @@ async fn run(
         }
         while let Some(req) = node.poll_turn_stream_request() {
             turn.open(req, opened_tx.clone());
+        }
+        while let Some(r) = node.poll_relay_transport_request() {
+            let Some(input) = turn.inputs.get(r.slot) else {
+                continue;
+            };
+            if r.request.transport.is_stream() {
+                turn.open_relay(r, relay_opened_tx.clone());
+            } else if let Some((local, socket, stop)) =
+                bind_relay_socket(r.request.replaces.ip(), input)
+            {
+                let (server, transport) = (r.request.server, r.request.transport);
+                node.add_relay_transport(Instant::now(), r.slot, server, transport, local);
+                sockets.push((local, socket));
+                relay_stops.push((local, stop));
+            }
+        }
+        while let Some(local) = node.poll_relay_transport_release() {
+            sockets.retain(|(a, _)| *a != local);
+            relay_stops.retain(|(a, _)| *a != local);
+            streams.retain(|s| s.local != local);
         }
         while let Some(t) = node.poll_transmit() {
             if let Some(tap) = &tap {
@@ -764,6 +796,11 @@ async fn run(
                     node.turn_stream_failed(Instant::now(), req.slot, req.server);
                 }
             },
+            Some((r, stream)) = relay_opened_rx.recv() => {
+                let (server, transport) = (r.request.server, r.request.transport);
+                node.add_relay_transport(Instant::now(), r.slot, server, transport, stream.local);
+                streams.push(stream);
+            }
             m = sig_rx.recv(), if !is_reconnecting => match m {
                 Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
                     break format!("the room did not keep our place: {message}");
@@ -923,6 +960,25 @@ impl TurnStreamOpener {
                 TurnStream::connect(server, transport, host, tls, TURN_CONNECT_TIMEOUT, input);
             let stream = stream.await;
             let _ = opened.send((req, stream)).await;
+        });
+    }
+
+    /// Opens a stream for a relay of an ICE restart in a task (see
+    /// [`TurnStreamOpener::open`]).
+    fn open_relay(
+        &self,
+        r: SlotRelayTransportRequest,
+        opened: mpsc::Sender<(SlotRelayTransportRequest, TurnStream)>,
+    ) {
+        let Some(input) = self.inputs.get(r.slot).cloned() else {
+            return;
+        };
+        let tls = self.tls.clone();
+        tokio::spawn(async move {
+            let s = open_relay_stream(r.request, tls, TURN_CONNECT_TIMEOUT, &input).await;
+            if let Some(stream) = s {
+                let _ = opened.send((r, stream)).await;
+            }
         });
     }
 }

@@ -49,7 +49,7 @@ pub mod signaling;
 pub mod uplink_budget;
 
 pub use node::{
-    LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, TurnStreamRequest, CHAT_LABEL,
-    CHAT_STREAM,
+    LayerFrame, MeshConfig, MeshEvent, MeshNode, MeshStats, SlotRelayTransportRequest,
+    TurnStreamRequest, CHAT_LABEL, CHAT_STREAM,
 };
 pub use uplink_budget::{BudgetConfig, UplinkBudget};

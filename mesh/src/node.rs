@@ -101,9 +101,11 @@ mod chat;
 mod host_names;
 mod local_addresses;
 mod negotiation;
+mod relay_transports;
 mod resume;
 mod turn_streams;
 pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
+pub use relay_transports::SlotRelayTransportRequest;
 pub use turn_streams::TurnStreamRequest;
 
 /// Settings of a [`MeshNode`].
@@ -446,6 +448,7 @@ pub struct MeshNode {
     signaling_resumes: u64,
     ice_servers_renewed: u64,
     turn_streams: turn_streams::TurnStreams,
+    relay_transports: relay_transports::RelayTransports,
     /// The screen track is on ([`MeshNode::start_screen`]).
     screen: bool,
     /// A member asked for a key frame of the screen track.
@@ -516,6 +519,7 @@ impl MeshNode {
             signaling_resumes: 0,
             ice_servers_renewed: 0,
             turn_streams: turn_streams::TurnStreams::default(),
+            relay_transports: relay_transports::RelayTransports::default(),
             screen: false,
             screen_keyframe: false,
             rng,
@@ -669,6 +673,7 @@ impl MeshNode {
                     &self.resolved_hosts,
                     &mut self.config.peer.ice,
                 );
+                self.renew_turn_credentials();
                 for s in &skipped {
                     tracing::debug!("ice server from welcome left out: {s}");
                 }
@@ -696,6 +701,7 @@ impl MeshNode {
                     &self.resolved_hosts,
                     &mut self.config.peer.ice,
                 );
+                self.renew_turn_credentials();
                 self.ice_servers_skipped += skipped.len() as u64;
                 self.ice_servers_renewed += 1;
             }
@@ -802,7 +808,10 @@ impl MeshNode {
     /// to the connection that owns `to`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         let slot = self.config.slots.iter().position(|s| s.contains(&to));
-        let Some(slot) = slot.or_else(|| self.turn_stream_slot(to)) else {
+        let slot = slot
+            .or_else(|| self.turn_stream_slot(to))
+            .or_else(|| self.relay_transport_slot(to));
+        let Some(slot) = slot else {
             return;
         };
         let Some(id) = self.slot_ids.get_mut(slot).and_then(Option::take) else {

@@ -326,6 +326,7 @@ enum Command {
     NetworkStats(oneshot::Sender<NetworkStats>),
     SendingMids(oneshot::Sender<Vec<(String, MediaKind)>>),
     LocalDescription(oneshot::Sender<Option<String>>),
+    RestartIce,
     Close,
 }
 
@@ -432,6 +433,16 @@ impl PeerHandle {
         self.ask(Command::LocalDescription).await
     }
 
+    /// See [`PeerConnection::restart_ice`]: answer the
+    /// [`PeerEvent::NegotiationNeeded`] that follows with an offer. The
+    /// restart's TURN allocations are made on new sockets or connections
+    /// the driver opens, with the credentials configured.
+    pub fn restart_ice(&self) -> Result<(), DriverError> {
+        self.tx
+            .send(Command::RestartIce)
+            .map_err(|_| DriverError::Stopped)
+    }
+
     /// Closes the connection and ends the task.
     pub fn close(&self) {
         let _ = self.tx.send(Command::Close);
@@ -511,6 +522,9 @@ pub async fn spawn(
         .filter(|t| t.transport.is_stream())
         .map(|t| (t.addr, t.transport, t.host.clone()))
         .collect();
+    // An ICE restart allocates on new sockets and connections, opened
+    // here (`crate::relay_transport`).
+    config.peer.ice.new_relays_on_restart = true;
     let now = Instant::now();
     let mut pc = PeerConnection::new(config.peer, now)?;
     for a in &local_addrs {
@@ -577,6 +591,8 @@ pub async fn spawn(
                 watch,
                 hide,
                 stats,
+                turn_tls: config.turn_tls,
+                resolve_timeout: config.resolve_timeout,
             },
         ),
         span,
@@ -601,6 +617,9 @@ struct LocalNetwork {
     /// Hide new addresses behind names too.
     hide: bool,
     stats: NetworkStats,
+    /// For new TURN connections after an ICE restart.
+    turn_tls: Option<Arc<rustls::ClientConfig>>,
+    resolve_timeout: Duration,
 }
 
 impl LocalNetwork {
@@ -704,7 +723,19 @@ async fn run(
     let mut poll = tokio::time::interval(ADDRESS_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watching = net.watch.is_some();
+    let mut relays = crate::relay_transport::RelayTransports::default();
     loop {
+        // New sockets and connections for TURN allocations (an ICE
+        // restart), and those of deleted ones closed.
+        let tls = net.turn_tls.clone();
+        let timeout = net.resolve_timeout;
+        if relays
+            .serve(&mut pc, &mut streams, &input_tx, tls.as_ref(), timeout)
+            .await
+        {
+            local = bound.iter().map(|(a, s, _)| (*a, s.clone())).collect();
+            local.extend(relays.sockets.iter().map(|(a, s, _)| (*a, s.clone())));
+        }
         // Drain what the connection has for us.
         while let Some(t) = pc.poll_transmit() {
             if let Some(tap) = &tap {
@@ -786,6 +817,7 @@ async fn run(
                     Some(Command::LocalDescription(tx)) => {
                         let _ = tx.send(pc.local_description());
                     }
+                    Some(Command::RestartIce) => pc.restart_ice(),
                 }
             }
             d = input.recv() => {
@@ -808,6 +840,7 @@ async fn run(
             _ = poll.tick(), if watching => {
                 apply_address_change(&mut pc, &mut net, &mut bound, &input_tx);
                 local = bound.iter().map(|(a, s, _)| (*a, s.clone())).collect();
+                local.extend(relays.sockets.iter().map(|(a, s, _)| (*a, s.clone())));
             }
             _ = sleep => {
                 pc.handle_timeout(Instant::now());

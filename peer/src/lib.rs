@@ -18,6 +18,8 @@ pub mod driver;
 pub mod frame;
 #[cfg(feature = "tokio")]
 pub mod mdns_service;
+#[cfg(feature = "tokio")]
+pub mod relay_transport;
 pub mod tap;
 #[cfg(feature = "tokio")]
 mod turn_redirect;

@@ -26,11 +26,16 @@ use super::{IceAgent, IceError, Local, PairState, Transmit};
 use crate::candidate::{Candidate, CandidateKind};
 use crate::turn::{TurnClient, TurnConfig, TurnError, TurnEvent, TurnState, TurnStats};
 
-/// Allocations made anew on one base after the server lost them.
-const MAX_REALLOCATIONS: u8 = 3;
 use rand_chacha::rand_core::RngCore;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+mod restart;
+pub use restart::RelayTransportRequest;
+pub(super) use restart::TransportQueues;
+
+/// Allocations made anew on one base after the server lost them.
+const MAX_REALLOCATIONS: u8 = 3;
 
 /// How the client reaches a TURN server (RFC 8656 §3.1; the relayed
 /// transport is UDP in every case).
@@ -118,13 +123,32 @@ pub(super) struct Relay {
     relayed: Option<SocketAddr>,
     /// Reached over TCP or TLS.
     pub(super) stream: bool,
+    /// How the server is reached (the configuration's entry).
+    transport: TurnTransport,
     /// Allocations made anew on this base after the server lost one.
     reallocations: u8,
+    /// An ICE restart replaced it (restart.rs): it carries media on the
+    /// previous pair until the restart selects one, then is deleted.
+    retiring: bool,
 }
 
 impl Relay {
+    fn new(client: TurnClient, server: TurnServer, base: SocketAddr) -> Relay {
+        let transport = server.transport;
+        Relay {
+            client,
+            server,
+            base,
+            relayed: None,
+            stream: transport.is_stream(),
+            transport,
+            reallocations: 0,
+            retiring: false,
+        }
+    }
+
     fn gathering(&self) -> bool {
-        matches!(self.client.state(), TurnState::Idle | TurnState::Allocating)
+        !self.retiring && matches!(self.client.state(), TurnState::Idle | TurnState::Allocating)
     }
 }
 
@@ -151,14 +175,7 @@ impl IceAgent {
                 .filter(|b| b.is_ipv4() == server.addr.is_ipv4())
             {
                 let client = self.turn_client(&server);
-                self.relays.push(Relay {
-                    client,
-                    server: server.clone(),
-                    base,
-                    relayed: None,
-                    stream: false,
-                    reallocations: 0,
-                });
+                self.relays.push(Relay::new(client, server.clone(), base));
             }
         }
         for r in &mut self.relays {
@@ -230,14 +247,7 @@ impl IceAgent {
         if self.gathering.is_some() {
             client.allocate(now);
         }
-        self.relays.push(Relay {
-            client,
-            server: config,
-            base: local,
-            relayed: None,
-            stream: true,
-            reallocations: 0,
-        });
+        self.relays.push(Relay::new(client, config, local));
         self.drain_relays(now);
         Ok(())
     }
@@ -325,6 +335,11 @@ impl IceAgent {
         };
         let now = self.last_now;
         let r = &mut self.relays[i];
+        if r.retiring && r.client.state() != TurnState::Allocated {
+            // A replaced allocation being deleted, or lost meanwhile.
+            self.stats.relay_lost_dropped += 1;
+            return None;
+        }
         let payload = r.client.send(now, t.dst, &t.payload).ok()?;
         Some(Transmit {
             src: r.base,
@@ -380,7 +395,11 @@ impl IceAgent {
                         let server = self.relays[i].client.server();
                         tracing::debug!(%server, %relayed, "TURN allocation made: relayed address {relayed}");
                         let stream = self.relays[i].stream;
-                        if let (Some(m), false) = (mapped, stream) {
+                        // A UDP relay on a socket of its own (an ICE
+                        // restart's, restart.rs) is no host base: its
+                        // mapping is no candidate either.
+                        let on_host = self.host_bases().contains(&base);
+                        if let (Some(m), false, true) = (mapped, stream, on_host) {
                             self.add_srflx(base, server, m);
                         }
                         self.add_relayed(base, server, relayed, mapped, stream);
@@ -388,6 +407,11 @@ impl IceAgent {
                     }
                     TurnEvent::Failed(err) => {
                         tracing::debug!(server = %self.relays[i].client.server(), "TURN allocation failed: {err}");
+                        if self.relays[i].retiring {
+                            // Replaced by a restart: nothing to make anew,
+                            // and no pair of this session is on it.
+                            continue;
+                        }
                         let had = self.relays[i].relayed.take();
                         if let Some(relayed) = had {
                             for p in 0..self.pairs.len() {
@@ -395,6 +419,7 @@ impl IceAgent {
                                     self.pairs[p].state = PairState::Failed;
                                 }
                             }
+                            self.renominate_if_selected_on(now, relayed);
                         }
                         // The server lost an allocation we had (it
                         // restarted, or expired it): allocate again on the
@@ -428,11 +453,7 @@ impl IceAgent {
     /// false when its server is no longer one of the configuration's.
     fn reallocate(&mut self, now: Instant, i: usize) -> bool {
         let server = self.relays[i].client.server();
-        let transport = if self.relays[i].stream {
-            TurnTransport::Tcp
-        } else {
-            TurnTransport::Udp
-        };
+        let transport = self.relays[i].transport;
         let Some(config) = self
             .config
             .turn_servers
@@ -505,7 +526,9 @@ impl IceAgent {
 
     /// Whether an allocation is still being made (gathering waits for it).
     pub(super) fn relays_gathering(&self) -> bool {
-        self.relays.iter().any(Relay::gathering) || self.turn_redirects.pending()
+        self.relays.iter().any(Relay::gathering)
+            || self.turn_redirects.pending()
+            || self.relay_transports.awaited()
     }
 
     pub(super) fn relays_timeout(&mut self, now: Instant) {
@@ -542,7 +565,10 @@ impl IceAgent {
     pub(super) fn close_relays(&mut self) {
         let now = self.last_now;
         for r in &mut self.relays {
-            r.client.close(now);
+            // One retired after a restart is being deleted already.
+            if r.client.state() != TurnState::Closing {
+                r.client.close(now);
+            }
         }
         self.flush_relay_requests();
     }

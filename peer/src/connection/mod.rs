@@ -63,6 +63,7 @@ mod local_addresses;
 mod media_recv;
 mod media_send;
 mod negotiation;
+mod relay_transports;
 mod rtcp;
 mod stats;
 mod transceivers;

@@ -62,6 +62,7 @@ impl PeerConnection {
                 self.offer_restarts_ice = true;
             }
             self.ice_restart_pending = false;
+            self.reopen_gathering();
             self.drain_ice(now);
         }
         let (layout, kept) = self.offer_layout();
@@ -206,6 +207,7 @@ impl PeerConnection {
                 self.ice_restarts += 1;
             }
             self.ice_restart_pending = false;
+            self.reopen_gathering();
             self.drain_ice(now);
         }
         self.session_version += u64::from(self.current_local.is_some());

@@ -218,6 +218,8 @@ struct World {
     streams: [Option<SocketAddr>; 2],
     /// What left through a stream, message by message.
     stream_sent: Vec<Vec<u8>>,
+    /// Sockets an agent opened for new allocations (restart.rs).
+    extra: [Vec<SocketAddr>; 2],
 }
 
 impl World {
@@ -234,6 +236,7 @@ impl World {
             direct_dropped: 0,
             streams: [None, None],
             stream_sent: Vec::new(),
+            extra: [vec![], vec![]],
         }
     }
 
@@ -280,9 +283,11 @@ impl World {
                     queue.extend(self.turn.on_client_datagram(src, &payload));
                 } else if self.turn.allocs.iter().any(|a| a.relayed == dst) {
                     queue.extend(self.turn.at_relay(dst, src, &payload));
-                } else if let Some(i) =
-                    (0..2).find(|&i| self.host(i) == dst || self.streams[i] == Some(dst))
-                {
+                } else if let Some(i) = (0..2).find(|&i| {
+                    self.host(i) == dst
+                        || self.streams[i] == Some(dst)
+                        || self.extra[i].contains(&dst)
+                }) {
                     if src != self.turn.addr {
                         self.direct_dropped += 1;
                         continue;
@@ -373,6 +378,8 @@ impl World {
         }
     }
 }
+
+mod restart;
 
 #[test]
 fn relay_only_agents_connect_relay_to_relay_and_exchange_data_through_the_server() {

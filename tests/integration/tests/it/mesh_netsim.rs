@@ -85,6 +85,10 @@ pub(crate) struct Member {
     screen_decoders: BTreeMap<String, FakeDecoder>,
     /// This node is no member but a TURN server (`add_turn_server`).
     pub(crate) turn: Option<Box<meshrtc_integration::turn_server::SimTurn>>,
+    /// "Sockets" opened for TURN allocations after an ICE restart (a new
+    /// port on the node's IP), and those closed again.
+    pub(crate) relay_sockets: Vec<SocketAddr>,
+    pub(crate) relay_sockets_closed: Vec<SocketAddr>,
 }
 
 /// A decoded video frame, for the simulcast test.
@@ -92,7 +96,7 @@ pub(crate) struct Member {
 pub(crate) struct Rx {
     pub(crate) at: Instant,
     /// The sender's frame count (layer bits removed).
-    frame: u32,
+    pub(crate) frame: u32,
     layer: u32,
     /// The width of the last key frame.
     width: u16,
@@ -163,6 +167,8 @@ impl Member {
             screen_decoded: BTreeMap::new(),
             screen_decoders: BTreeMap::new(),
             turn: None,
+            relay_sockets: Vec::new(),
+            relay_sockets_closed: Vec::new(),
         }
     }
 
@@ -201,7 +207,20 @@ impl Member {
         ((self.rng >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
-    fn events(&mut self, now: Instant) {
+    pub(crate) fn events(&mut self, now: Instant) {
+        // New transports for TURN allocations after an ICE restart (the
+        // simulator routes by IP: a new port is a new socket).
+        while let Some(r) = self.node.poll_relay_transport_request() {
+            let port = 45000 + self.relay_sockets.len() as u16;
+            let local = SocketAddr::new(r.request.replaces.ip(), port);
+            let (server, transport) = (r.request.server, r.request.transport);
+            self.node
+                .add_relay_transport(now, r.slot, server, transport, local);
+            self.relay_sockets.push(local);
+        }
+        while let Some(local) = self.node.poll_relay_transport_release() {
+            self.relay_sockets_closed.push(local);
+        }
         while let Some(e) = self.node.poll_event() {
             if let MeshEvent::Frame { from, frame } = &e {
                 if frame.kind == MediaKind::Video && frame.mid != "0" {

@@ -258,6 +258,11 @@ pub(crate) struct Member {
     /// the ChannelData messages (first byte 64-79, RFC 7983).
     pub(crate) to_server: WireCount,
     turn: SocketAddr,
+    /// UDP sockets opened for new allocations after an ICE restart
+    /// (`ice.new_relays_on_restart`), as the drivers open them.
+    pub(crate) relay_sockets: Vec<(SocketAddr, UdpSocket)>,
+    /// Those closed again once their allocation was deleted.
+    pub(crate) relay_sockets_closed: Vec<SocketAddr>,
 }
 
 /// Datagrams sent to the TURN server, counted by kind.
@@ -336,6 +341,8 @@ impl Member {
             buf: vec![0; 2048],
             to_server: WireCount::default(),
             turn,
+            relay_sockets: Vec::new(),
+            relay_sockets_closed: Vec::new(),
         }
     }
 
@@ -366,6 +373,12 @@ impl Member {
             self.pc
                 .handle_datagram(now, from, self.local, &self.buf[..n]);
         }
+        for (local, s) in &self.relay_sockets {
+            while let Ok((n, from)) = s.recv_from(&mut self.buf) {
+                self.pc.handle_datagram(now, from, *local, &self.buf[..n]);
+            }
+        }
+        self.serve_relay_transports(now);
         if self.pc.poll_timeout().is_some_and(|t| t <= now) {
             self.pc.handle_timeout(now);
         }
@@ -404,7 +417,18 @@ impl Member {
             self.next_audio = now;
         }
         while let Some(t) = self.pc.poll_transmit() {
-            assert_eq!(t.src, self.local, "every datagram leaves from the socket");
+            let relay_socket = self.relay_sockets.iter().find(|(a, _)| *a == t.src);
+            if let Some((_, s)) = relay_socket {
+                if t.dst == self.turn {
+                    self.to_server.datagrams += 1;
+                }
+                let _ = s.send_to(&t.payload, t.dst);
+                continue;
+            }
+            assert_eq!(
+                t.src, self.local,
+                "every datagram leaves from a socket of ours"
+            );
             if t.dst == self.turn {
                 let n = t.payload.len() as u64;
                 self.to_server.datagrams += 1;
@@ -415,6 +439,24 @@ impl Member {
                 }
             }
             let _ = self.socket.send_to(&t.payload, t.dst);
+        }
+    }
+
+    /// Opens the UDP sockets the connection asks for (a new allocation per
+    /// ICE restart) and closes those it hands back.
+    fn serve_relay_transports(&mut self, now: Instant) {
+        while let Some(req) = self.pc.poll_relay_transport_request() {
+            let s = UdpSocket::bind(SocketAddr::new(req.replaces.ip(), 0)).unwrap();
+            s.set_nonblocking(true).unwrap();
+            let local = s.local_addr().unwrap();
+            self.pc
+                .add_relay_transport(now, req.server, req.transport, local)
+                .unwrap();
+            self.relay_sockets.push((local, s));
+        }
+        while let Some(local) = self.pc.poll_relay_transport_release() {
+            self.relay_sockets.retain(|(a, _)| *a != local);
+            self.relay_sockets_closed.push(local);
         }
     }
 
