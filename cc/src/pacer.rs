@@ -18,7 +18,12 @@
 //! - **Probes.** While a [`ProbeCluster`] is active every packet leaves at
 //!   the cluster's rate, tagged with its id; when the queue has nothing,
 //!   padding of up to [`PacerConfig::padding_packet_size`] is asked for
-//!   instead, until the cluster's packet and byte minimums are met.
+//!   instead, until the cluster's packet and byte minimums are met. The
+//!   owner says how many bytes it really built for a padding request
+//!   ([`Pacer::on_padding_built`]: a padding-only RTP packet holds at most
+//!   255 bytes of padding, RFC 3550 §5.1, and with nothing to carry it
+//!   none): the cluster's spacing and byte count follow what left, so it
+//!   is sent at its rate whatever the packets' sizes.
 //! - **Retransmission budget.** Retransmitted bytes (sent or queued) must
 //!   stay within [`PacerConfig::rtx_fraction`] of the audio and video bytes
 //!   sent in the last [`RTX_WINDOW`]; beyond that `enqueue` refuses the
@@ -151,6 +156,13 @@ struct ActiveProbe {
     next_send: Option<Instant>,
 }
 
+impl ActiveProbe {
+    /// The cluster's packet and byte minimums are met.
+    fn complete(&self) -> bool {
+        self.packets >= self.cluster.min_packets && self.bytes >= self.cluster.min_bytes
+    }
+}
+
 /// Paces items of type `T`.
 #[derive(Debug)]
 pub struct Pacer<T> {
@@ -173,6 +185,9 @@ pub struct Pacer<T> {
     window_media: usize,
     window_rtx: usize,
     probes: VecDeque<ActiveProbe>,
+    /// The last padding request not yet confirmed by `on_padding_built`:
+    /// (bytes asked for, for the front probe cluster?).
+    unconfirmed_padding: Option<(usize, bool)>,
     stats: PacerStats,
 }
 
@@ -197,6 +212,7 @@ impl<T> Pacer<T> {
             window_media: 0,
             window_rtx: 0,
             probes: VecDeque::new(),
+            unconfirmed_padding: None,
             stats: PacerStats::default(),
         }
     }
@@ -216,6 +232,35 @@ impl<T> Pacer<T> {
             bytes: 0,
             next_send: None,
         });
+    }
+
+    /// The owner built `actual` bytes for the last
+    /// [`Payload::Padding`] released (0 when it could build none): the
+    /// padding counters, the padding budget and an active probe cluster's
+    /// byte count and spacing are corrected to it. Without this call the
+    /// requested size counts as sent.
+    pub fn on_padding_built(&mut self, actual: usize) {
+        let Some((asked, probe)) = self.unconfirmed_padding.take() else {
+            return;
+        };
+        self.stats.sent_bytes[PacketClass::Padding.index()] =
+            self.stats.sent_bytes[PacketClass::Padding.index()] - asked as u64 + actual as u64;
+        if !probe {
+            self.padding_budget += asked as f64 - actual as f64;
+            return;
+        }
+        if let Some(p) = self.probes.front_mut() {
+            p.bytes = p.bytes - asked.min(p.bytes) + actual;
+            if actual == 0 {
+                p.packets = p.packets.saturating_sub(1);
+            }
+            let rate = p.cluster.target_bitrate.max(1) as f64;
+            if let Some(t) = p.next_send {
+                let asked_gap = Duration::from_secs_f64(asked as f64 * 8.0 / rate);
+                let actual_gap = Duration::from_secs_f64(actual as f64 * 8.0 / rate);
+                p.next_send = Some(t.checked_sub(asked_gap).unwrap_or(t) + actual_gap);
+            }
+        }
     }
 
     /// Counters.
@@ -366,6 +411,15 @@ impl<T> Pacer<T> {
     #[must_use]
     pub fn poll_send(&mut self, now: Instant) -> Option<Release<T>> {
         self.refill(now);
+        self.unconfirmed_padding = None;
+        // A cluster whose last packet was padding is complete once the
+        // owner confirmed its size.
+        while self.probes.front().is_some_and(ActiveProbe::complete) {
+            self.probes.pop_front();
+            // Normal pacing resumes from an empty budget, not from the
+            // credit piled up while probing.
+            self.media_budget = self.media_budget.min(0.0);
+        }
         if let Some(probe) = self.probes.front().copied() {
             return self.send_probe(now, probe);
         }
@@ -389,6 +443,7 @@ impl<T> Pacer<T> {
             let size = self.config.padding_packet_size;
             self.padding_budget -= size as f64;
             self.account(now, PacketClass::Padding, size);
+            self.unconfirmed_padding = Some((size, false));
             return Some(Release {
                 payload: Payload::Padding { size },
                 probe_cluster: None,
@@ -401,7 +456,7 @@ impl<T> Pacer<T> {
         if probe.next_send.is_some_and(|t| now < t) {
             return None;
         }
-        let (payload, size) = match self.pop_next() {
+        let (payload, size, padding) = match self.pop_next() {
             Some(q) => {
                 self.account(now, q.class, q.size);
                 (
@@ -410,6 +465,7 @@ impl<T> Pacer<T> {
                         item: q.item,
                     },
                     q.size,
+                    false,
                 )
             }
             None => {
@@ -421,7 +477,8 @@ impl<T> Pacer<T> {
                 let share = c.min_bytes.div_ceil(c.min_packets.max(1)).max(1);
                 let size = self.config.padding_packet_size.min(remaining.max(share));
                 self.account(now, PacketClass::Padding, size);
-                (Payload::Padding { size }, size)
+                self.unconfirmed_padding = Some((size, true));
+                (Payload::Padding { size }, size, true)
             }
         };
         probe.packets += 1;
@@ -435,7 +492,7 @@ impl<T> Pacer<T> {
         probe.next_send = Some(base + Duration::from_secs_f64(spacing));
         self.stats.probe_packets += 1;
         let id = probe.cluster.id;
-        if probe.packets >= probe.cluster.min_packets && probe.bytes >= probe.cluster.min_bytes {
+        if !padding && probe.complete() {
             self.probes.pop_front();
             // Normal pacing resumes from an empty budget, not from the
             // credit piled up while probing.
@@ -695,6 +752,48 @@ mod tests {
         assert_eq!(&times[..3], &[0, 5, 11]);
         assert_eq!(out.len(), 5, "nothing else was queued");
         assert_eq!(p.stats().probe_packets, 5);
+    }
+
+    /// The owner can build only 300-byte padding packets (a padding-only
+    /// RTP packet holds at most 255 bytes of padding): the cluster goes on
+    /// until its bytes are met and keeps its rate.
+    #[test]
+    fn probe_padding_smaller_than_asked_keeps_the_cluster_rate() {
+        let t0 = Instant::now();
+        let mut p: Pacer<u32> = Pacer::new(PacerConfig::default());
+        p.set_rates(100_000, 0);
+        p.start_probe(ProbeCluster {
+            id: 3,
+            target_bitrate: 2_400_000, // 300 bytes per ms
+            min_packets: 5,
+            min_bytes: 3000,
+        });
+        let mut sent = Vec::new();
+        for us in (0..=20_000u64).step_by(100) {
+            let now = t0 + Duration::from_micros(us);
+            while let Some(r) = p.poll_send(now) {
+                assert_eq!(r.probe_cluster, Some(3));
+                assert!(matches!(r.payload, Payload::Padding { .. }));
+                p.on_padding_built(300);
+                sent.push(us);
+            }
+        }
+        // 3000 bytes in 300-byte packets: ten, one a millisecond.
+        assert_eq!(sent.len(), 10, "{sent:?}");
+        assert_eq!(sent[9], 9_000, "{sent:?}");
+        assert_eq!(p.stats().sent_bytes[3], 3000);
+        // Nothing built at all: the request does not count.
+        p.start_probe(ProbeCluster {
+            id: 4,
+            target_bitrate: 2_400_000,
+            min_packets: 5,
+            min_bytes: 3000,
+        });
+        let now = t0 + Duration::from_millis(30);
+        assert!(p.poll_send(now).is_some());
+        p.on_padding_built(0);
+        assert_eq!(p.stats().sent_bytes[3], 3000);
+        assert_eq!(p.poll_timeout(), Some(now), "asks again at once");
     }
 
     #[test]
