@@ -79,7 +79,7 @@ impl RelayTransports {
         while let Some(req) = pc.poll_relay_transport_request() {
             tracing::debug!(?req, "opening a new transport for a TURN allocation");
             if req.transport.is_stream() {
-                if let Some(s) = open_relay_stream(req, tls.cloned(), timeout, input).await {
+                if let Some(s) = open_relay_stream(req.clone(), tls.cloned(), timeout, input).await {
                     let (server, local) = (s.server, s.local);
                     if pc
                         .add_relay_transport(Instant::now(), server, req.transport, local)
