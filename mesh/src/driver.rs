@@ -975,7 +975,7 @@ impl TurnStreamOpener {
         };
         let tls = self.tls.clone();
         tokio::spawn(async move {
-            let s = open_relay_stream(r.request, tls, TURN_CONNECT_TIMEOUT, &input).await;
+            let s = open_relay_stream(r.request.clone(), tls, TURN_CONNECT_TIMEOUT, &input).await;
             if let Some(stream) = s {
                 let _ = opened.send((r, stream)).await;
             }

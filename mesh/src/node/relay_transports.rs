@@ -26,7 +26,7 @@ use meshrtc_ice::{RelayTransportRequest, TurnTransport};
 use super::MeshNode;
 
 /// A transport to open for the connection on slot `slot`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotRelayTransportRequest {
     /// The slot ([`crate::MeshConfig::slots`]); datagrams to the new
     /// transport belong to it.
