@@ -313,6 +313,12 @@ pub fn ipv6_flags(if_inet6: &str) -> std::collections::HashMap<std::net::Ipv6Add
         .collect()
 }
 
+/// What [`PeerConnection::turn_stats`] returns.
+pub type TurnStatsSnapshot = (
+    Vec<(SocketAddr, meshrtc_ice::turn::TurnStats)>,
+    Option<meshrtc_ice::IceStats>,
+);
+
 enum Command {
     AddTransceiver(MediaKind, bool, bool, oneshot::Sender<String>),
     AddAnswerTrack(MediaKind),
@@ -323,6 +329,7 @@ enum Command {
     SendFrame(String, Arc<PacketizedFrame>),
     RequestKeyframe(String),
     Stats(oneshot::Sender<PeerStats>),
+    TurnStats(oneshot::Sender<TurnStatsSnapshot>),
     NetworkStats(oneshot::Sender<NetworkStats>),
     SendingMids(oneshot::Sender<Vec<(String, MediaKind)>>),
     LocalDescription(oneshot::Sender<Option<String>>),
@@ -421,6 +428,12 @@ impl PeerHandle {
     /// changes).
     pub async fn network_stats(&self) -> Result<NetworkStats, DriverError> {
         self.ask(Command::NetworkStats).await
+    }
+
+    /// See [`PeerConnection::turn_stats`]: each TURN allocation's
+    /// counters and the ICE agent's.
+    pub async fn turn_stats(&self) -> Result<TurnStatsSnapshot, DriverError> {
+        self.ask(Command::TurnStats).await
     }
 
     /// The mids we send on.
@@ -810,6 +823,9 @@ async fn run(
                     Some(Command::RequestKeyframe(mid)) => pc.request_keyframe(now, &mid),
                     Some(Command::Stats(tx)) => {
                         let _ = tx.send(pc.stats());
+                    }
+                    Some(Command::TurnStats(tx)) => {
+                        let _ = tx.send(pc.turn_stats());
                     }
                     Some(Command::SendingMids(tx)) => {
                         let _ = tx.send(pc.sending_mids());

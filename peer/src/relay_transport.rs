@@ -47,7 +47,8 @@ pub async fn open_relay_stream(
 ) -> Option<TurnStream> {
     let stream = match (req.transport, tls) {
         (TurnTransport::Tls, Some(tls)) => {
-            TurnStream::connect_tls(req.server, req.host.as_deref(), tls, timeout, input.clone()).await
+            TurnStream::connect_tls(req.server, req.host.as_deref(), tls, timeout, input.clone())
+                .await
         }
         (TurnTransport::Tls, None) => return None,
         _ => TurnStream::connect_tcp(req.server, timeout, input.clone()).await,
@@ -78,11 +79,12 @@ impl RelayTransports {
         let mut changed = false;
         while let Some(req) = pc.poll_relay_transport_request() {
             tracing::debug!(?req, "opening a new transport for a TURN allocation");
-            if req.transport.is_stream() {
-                if let Some(s) = open_relay_stream(req.clone(), tls.cloned(), timeout, input).await {
+            let transport = req.transport;
+            if transport.is_stream() {
+                if let Some(s) = open_relay_stream(req, tls.cloned(), timeout, input).await {
                     let (server, local) = (s.server, s.local);
                     if pc
-                        .add_relay_transport(Instant::now(), server, req.transport, local)
+                        .add_relay_transport(Instant::now(), server, transport, local)
                         .is_ok()
                     {
                         streams.push(s);

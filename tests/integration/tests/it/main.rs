@@ -41,5 +41,6 @@ mod turn_netsim;
 mod turn_redirect_coturn;
 mod turn_rest_coturn;
 mod turn_restart_coturn;
+mod turn_restart_driver;
 mod turn_restart_netsim;
 mod turn_tcp_coturn;
