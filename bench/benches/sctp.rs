@@ -5,7 +5,11 @@
 //! 10 MiB in 64 KiB messages and 10 MiB in 1 KiB messages on one ordered
 //! reliable stream, packets of at most 1200 bytes (SCTP common header
 //! included), a 1 MiB receive window on every side, the sender's queue
-//! kept topped up to 1 MiB of unsent user data.
+//! kept topped up to 1 MiB of unsent user data. Ours runs twice: as
+//! configured by default, both ends offering I-DATA (RFC 8260), so its
+//! chunks are I-DATA ("meshrtc"), and with I-DATA off, so DATA
+//! ("meshrtc-data", what a peer without I-DATA such as Chromium gets);
+//! the first message read checks which was used. The other two send DATA.
 //!
 //! `cargo bench --bench sctp`
 //!
@@ -139,10 +143,15 @@ mod ours {
         a: Association,
         b: Association,
         buf: Vec<u8>,
+        /// I-DATA (RFC 8260) offered by both ends, so used.
+        interleaving: bool,
+        /// Whether the chunk type in use was checked.
+        checked: bool,
     }
 
-    fn config(seed: u8) -> Config {
+    fn config(seed: u8, interleaving: bool) -> Config {
         let mut c = Config::new([seed; 32], [seed + 1; 32]);
+        c.interleaving = interleaving;
         c.mtu = MTU;
         c.receive_window = WINDOW;
         c.max_message_size = MAX_MESSAGE;
@@ -150,14 +159,26 @@ mod ours {
         c
     }
 
+    /// Our default: I-DATA chunks (both ends offer them).
     pub fn pair(now: Instant) -> Ours {
-        let mut a = Association::new(config(1));
-        let b = Association::new(config(3));
+        pair_with(now, true)
+    }
+
+    /// DATA chunks (I-DATA not offered, as with Chromium's dcSCTP).
+    pub fn pair_data(now: Instant) -> Ours {
+        pair_with(now, false)
+    }
+
+    fn pair_with(now: Instant, interleaving: bool) -> Ours {
+        let mut a = Association::new(config(1, interleaving));
+        let b = Association::new(config(3, interleaving));
         a.connect(now);
         Ours {
             a,
             b,
             buf: Vec::with_capacity(MTU),
+            interleaving,
+            checked: false,
         }
     }
 
@@ -205,6 +226,12 @@ mod ours {
             while let Some(e) = self.b.poll_event() {
                 if let Event::Message(m) = e {
                     check(&m.data, expected, msgs);
+                    if !self.checked {
+                        // The case measures the chunk type it names.
+                        let i_data = self.b.stats().i_data_chunks_received > 0;
+                        assert_eq!(i_data, self.interleaving, "I-DATA in use");
+                        self.checked = true;
+                    }
                 }
             }
         }
@@ -684,6 +711,7 @@ fn transfer(c: &mut Criterion<ThreadCpu>) {
         let msgs = messages(size);
         for (stack, o) in [
             ("meshrtc", run(ours::pair, &msgs)),
+            ("meshrtc-data", run(ours::pair_data, &msgs)),
             ("rtc-sctp", run(rtc::pair, &msgs)),
             ("sctp-proto", run(proto::pair, &msgs)),
         ] {
@@ -696,6 +724,9 @@ fn transfer(c: &mut Criterion<ThreadCpu>) {
         g.throughput(Throughput::Bytes(TOTAL as u64));
         g.sample_size(10);
         g.bench_function("meshrtc", |b| b.iter(|| black_box(run(ours::pair, &msgs))));
+        g.bench_function("meshrtc-data", |b| {
+            b.iter(|| black_box(run(ours::pair_data, &msgs)))
+        });
         g.bench_function("rtc-sctp", |b| b.iter(|| black_box(run(rtc::pair, &msgs))));
         g.bench_function("sctp-proto", |b| {
             b.iter(|| black_box(run(proto::pair, &msgs)))

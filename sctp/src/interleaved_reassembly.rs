@@ -20,14 +20,72 @@ use crate::receive::Message;
 struct Partial {
     /// The PPID, from the first fragment (B bit, FSN 0).
     ppid: Option<u32>,
-    /// Fragment bytes by FSN (empty once `dropped`).
-    fragments: BTreeMap<u32, Vec<u8>>,
+    /// The message being built: the bytes of FSNs `0..in_order`, each
+    /// fragment appended once as it arrives in order (no buffer of its
+    /// own, no map entry, no second copy when the message is whole).
+    head: Vec<u8>,
+    /// How many fragments `head` holds (the next FSN in order).
+    in_order: u32,
+    /// Fragments past a gap, by FSN, until the gap fills (empty once
+    /// `dropped`).
+    later: BTreeMap<u32, Vec<u8>>,
     /// FSN of the last fragment (E bit), once seen.
     last_fsn: Option<u32>,
     bytes: usize,
     /// Larger than the largest message we take: bytes freed, FSNs kept so
     /// the message still completes (and an ordered MID still passes).
     dropped: bool,
+}
+
+impl Partial {
+    fn has(&self, fsn: u32) -> bool {
+        fsn < self.in_order || self.later.contains_key(&fsn)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_order == 0 && self.later.is_empty()
+    }
+
+    /// The highest FSN present.
+    fn highest(&self) -> Option<u32> {
+        self.later
+            .keys()
+            .next_back()
+            .copied()
+            .or(self.in_order.checked_sub(1))
+    }
+
+    fn count(&self) -> u64 {
+        self.in_order as u64 + self.later.len() as u64
+    }
+
+    /// Stores fragment `fsn` (not present yet): appended to the message
+    /// being built when it is the next in order, with whatever waited
+    /// past the gap it fills; kept apart otherwise. Only FSNs are kept
+    /// once the message is dropped.
+    fn store(&mut self, fsn: u32, payload: &[u8]) {
+        if fsn != self.in_order {
+            let bytes = if self.dropped {
+                Vec::new()
+            } else {
+                payload.to_vec()
+            };
+            self.later.insert(fsn, bytes);
+            return;
+        }
+        if !self.dropped {
+            self.head.extend_from_slice(payload);
+        }
+        self.in_order += 1;
+        while let Some(e) = self.later.first_entry() {
+            if *e.key() != self.in_order {
+                break;
+            }
+            let bytes = e.remove();
+            self.head.extend_from_slice(&bytes);
+            self.in_order += 1;
+        }
+    }
 }
 
 /// Per stream, the ordered messages (RFC 8260 §2.1: MIDs count per
@@ -80,18 +138,38 @@ impl InterleavedReassembly {
                 return len;
             }
         }
+        let alone = c.beginning
+            && c.ending
+            && (self.partial.is_empty() || !self.partial.contains_key(&key));
+        if alone {
+            // A message in one chunk: no fragment of it to wait for.
+            let (msg, freed) = if len > max_message {
+                self.oversized_messages += 1;
+                (None, len)
+            } else {
+                let msg = Message {
+                    stream_id: c.stream_id,
+                    ppid: c.ppid_or_fsn,
+                    ordered: !c.unordered,
+                    data: c.payload.to_vec(),
+                };
+                (Some(msg), 0)
+            };
+            self.complete(c.stream_id, c.unordered, c.mid, msg, ready);
+            return freed;
+        }
         // The first fragment carries the PPID in place of the FSN (0).
         let fsn = if c.beginning { 0 } else { c.ppid_or_fsn };
         let p = self.partial.entry(key).or_default();
         let contradicts = fsn > MAX_FSN
             || (!c.beginning && fsn == 0)
-            || p.fragments.contains_key(&fsn)
+            || p.has(fsn)
             || p.last_fsn
                 .is_some_and(|l| fsn > l || (c.ending && fsn != l))
-            || (c.ending && p.fragments.keys().next_back().is_some_and(|&k| k > fsn));
+            || (c.ending && p.highest().is_some_and(|k| k > fsn));
         if contradicts {
             self.inconsistent_fragments += 1;
-            if p.fragments.is_empty() {
+            if p.is_empty() {
                 self.partial.remove(&key);
             }
             return len;
@@ -103,11 +181,10 @@ impl InterleavedReassembly {
             p.last_fsn = Some(fsn);
         }
         let mut freed = 0;
+        p.store(fsn, c.payload);
         if p.dropped {
-            p.fragments.insert(fsn, Vec::new());
             freed += len;
         } else {
-            p.fragments.insert(fsn, c.payload.to_vec());
             p.bytes += len;
             // RFC 8841 §6.1: larger than our max-message-size: drop the
             // bytes as they come, keep the FSNs.
@@ -115,39 +192,52 @@ impl InterleavedReassembly {
                 p.dropped = true;
                 freed += p.bytes;
                 p.bytes = 0;
-                p.fragments.values_mut().for_each(Vec::clear);
+                p.head = Vec::new();
+                p.later.values_mut().for_each(|f| *f = Vec::new());
                 self.oversized_messages += 1;
             }
         }
-        let whole = p.ppid.is_some()
-            && p.last_fsn
-                .is_some_and(|l| p.fragments.len() as u64 == l as u64 + 1);
+        let whole = p.ppid.is_some() && p.last_fsn.is_some_and(|l| p.count() == l as u64 + 1);
         if !whole {
             return freed;
         }
         let Some(p) = self.partial.remove(&key) else {
             return freed;
         };
-        let msg = (!p.dropped).then(|| {
-            let mut data = Vec::with_capacity(p.bytes);
-            for f in p.fragments.values() {
-                data.extend_from_slice(f);
-            }
-            Message {
-                stream_id: c.stream_id,
-                ppid: p.ppid.unwrap_or(0),
-                ordered: !c.unordered,
-                data,
-            }
+        // Whole: every FSN from 0 is present, so all are in `head`.
+        let msg = (!p.dropped).then_some(Message {
+            stream_id: c.stream_id,
+            ppid: p.ppid.unwrap_or(0),
+            ordered: !c.unordered,
+            data: p.head,
         });
-        if c.unordered {
-            ready.extend(msg);
-            return freed;
-        }
-        let s = self.ordered.entry(c.stream_id).or_default();
-        s.waiting.insert(c.mid, msg);
-        Self::deliver_in_order(s, ready);
+        self.complete(c.stream_id, c.unordered, c.mid, msg, ready);
         freed
+    }
+
+    /// A whole message (`None`: dropped as oversized) goes to `ready`:
+    /// at once if unordered, in MID order otherwise.
+    fn complete(
+        &mut self,
+        stream_id: u16,
+        unordered: bool,
+        mid: u32,
+        msg: Option<Message>,
+        ready: &mut VecDeque<Message>,
+    ) {
+        if unordered {
+            ready.extend(msg);
+            return;
+        }
+        let s = self.ordered.entry(stream_id).or_default();
+        if mid == s.next_mid && s.waiting.is_empty() {
+            // Its turn, nothing held back behind it: straight out.
+            s.next_mid = s.next_mid.wrapping_add(1);
+            ready.extend(msg);
+            return;
+        }
+        s.waiting.insert(mid, msg);
+        Self::deliver_in_order(s, ready);
     }
 
     fn deliver_in_order(s: &mut OrderedStream, ready: &mut VecDeque<Message>) {
@@ -294,6 +384,36 @@ mod tests {
     }
 
     #[test]
+    fn in_order_fragments_build_the_message_and_a_gap_joins_it_when_filled() {
+        let mut r = InterleavedReassembly::default();
+        let mut ready = VecDeque::new();
+        let key = (3, false, 0);
+        r.insert(&frag(3, 0, 53, true, false, false, b"ab"), 99, &mut ready);
+        r.insert(&frag(3, 0, 1, false, false, false, b"cd"), 99, &mut ready);
+        // In order: appended to the message being built, nothing apart.
+        let p = &r.partial[&key];
+        assert_eq!(
+            (p.head.as_slice(), p.in_order, p.later.len()),
+            (&b"abcd"[..], 2, 0)
+        );
+        // FSN 1 again (already in the built part) contradicts.
+        assert_eq!(
+            r.insert(&frag(3, 0, 1, false, false, false, b"zz"), 99, &mut ready),
+            2
+        );
+        assert_eq!(r.inconsistent_fragments, 1);
+        // Past a gap: kept apart until FSN 2 fills it.
+        r.insert(&frag(3, 0, 4, false, true, false, b"i"), 99, &mut ready);
+        r.insert(&frag(3, 0, 3, false, false, false, b"gh"), 99, &mut ready);
+        assert_eq!(r.partial[&key].later.len(), 2);
+        assert!(ready.is_empty());
+        r.insert(&frag(3, 0, 2, false, false, false, b"ef"), 99, &mut ready);
+        let m = ready.pop_front().unwrap();
+        assert_eq!((m.ppid, m.data), (53, b"abcdefghi".to_vec()));
+        assert!(r.partial.is_empty());
+    }
+
+    #[test]
     fn ordered_messages_wait_for_their_mid_unordered_do_not() {
         let mut r = InterleavedReassembly::default();
         let mut ready = VecDeque::new();
@@ -371,6 +491,20 @@ mod tests {
         assert_eq!(r.oversized_messages, 1);
         r.insert(&frag(1, 1, 53, true, true, false, b"ok"), 4, &mut ready);
         assert_eq!(data(&mut ready), [b"ok".to_vec()]);
+    }
+
+    #[test]
+    fn a_one_chunk_message_too_large_is_dropped_and_its_mid_passes() {
+        let mut r = InterleavedReassembly::default();
+        let mut ready = VecDeque::new();
+        assert_eq!(
+            r.insert(&frag(2, 0, 53, true, true, false, b"12345"), 4, &mut ready),
+            5
+        );
+        assert_eq!(r.oversized_messages, 1);
+        r.insert(&frag(2, 1, 53, true, true, false, b"ok"), 4, &mut ready);
+        assert_eq!(data(&mut ready), [b"ok".to_vec()]);
+        assert!(r.partial.is_empty());
     }
 
     #[test]

@@ -90,6 +90,14 @@ pub(crate) struct Receiver {
     above: BTreeSet<u64>,
     dups: Vec<u32>,
     fragments: BTreeMap<u64, Fragment>,
+    /// The message being built from fragments that arrive in order
+    /// (§6.9), kept out of `fragments`: its last TSN and, as one
+    /// fragment, its first fragment's fields and every byte so far. A
+    /// fragment at the next TSN is appended (one copy, no buffer or map
+    /// entry of its own). Anything else first puts it back in
+    /// `fragments` as one B fragment at that last TSN, which reassembly
+    /// joins like any other.
+    building: Option<(u64, Fragment)>,
     streams: HashMap<u16, InStream>,
     ready: VecDeque<Message>,
     buffered: usize,
@@ -112,6 +120,7 @@ impl Receiver {
             above: BTreeSet::new(),
             dups: Vec::new(),
             fragments: BTreeMap::new(),
+            building: None,
             streams: HashMap::new(),
             ready: VecDeque::new(),
             buffered: 0,
@@ -151,24 +160,87 @@ impl Receiver {
             Ok(t) => t,
             Err(o) => return o,
         };
-        self.fragments.insert(
-            tsn,
-            Fragment {
-                stream_id: d.stream_id,
-                ssn: d.ssn,
-                ppid: d.ppid,
-                unordered: d.unordered,
-                beginning: d.beginning,
-                ending: d.ending,
-                data: d.payload.to_vec(),
-                dropped: false,
-            },
-        );
+        if d.beginning && d.ending {
+            // A message in one chunk: delivered from here, no map entry
+            // (an oversized one is freed, counted, and its SSN passes).
+            let data = if d.payload.len() > self.max_message {
+                self.oversized_messages += 1;
+                self.buffered -= d.payload.len();
+                None
+            } else {
+                Some(d.payload.to_vec())
+            };
+            self.complete(d.stream_id, d.ssn, d.ppid, d.unordered, data);
+            return DataOutcome::New;
+        }
+        if self.extend_building(tsn, d) {
+            return DataOutcome::New;
+        }
+        self.flush_building();
+        let fragment = Fragment {
+            stream_id: d.stream_id,
+            ssn: d.ssn,
+            ppid: d.ppid,
+            unordered: d.unordered,
+            beginning: d.beginning,
+            ending: d.ending,
+            data: d.payload.to_vec(),
+            dropped: false,
+        };
+        let starts_alone = d.beginning
+            && d.payload.len() <= self.max_message
+            && !self.fragments.contains_key(&(tsn + 1));
+        if starts_alone {
+            self.building = Some((tsn, fragment));
+            return DataOutcome::New;
+        }
+        self.fragments.insert(tsn, fragment);
         if let Some(run) = self.run_of(tsn) {
             let run = self.drop_if_oversized(run);
             self.try_assemble(run);
         }
         DataOutcome::New
+    }
+
+    /// Appends `d` to the message being built when it is that message's
+    /// next fragment and keeps it within our largest message; delivers
+    /// the message when `d` ends it. Returns whether `d` was taken.
+    fn extend_building(&mut self, tsn: u64, d: &DataChunk<'_>) -> bool {
+        let Some((last, b)) = self.building.as_mut() else {
+            return false;
+        };
+        let next = *last + 1 == tsn
+            && !d.beginning
+            && b.stream_id == d.stream_id
+            && b.unordered == d.unordered
+            && (b.unordered || b.ssn == d.ssn)
+            && b.data.len() + d.payload.len() <= self.max_message;
+        if !next {
+            return false;
+        }
+        b.data.extend_from_slice(d.payload);
+        *last = tsn;
+        if d.ending {
+            let Some((_, b)) = self.building.take() else {
+                return true;
+            };
+            self.complete(b.stream_id, b.ssn, b.ppid, b.unordered, Some(b.data));
+        } else if self.fragments.contains_key(&(tsn + 1)) {
+            // What follows arrived earlier: join it the general way.
+            self.flush_building();
+            if let Some(run) = self.run_of(tsn) {
+                let run = self.drop_if_oversized(run);
+                self.try_assemble(run);
+            }
+        }
+        true
+    }
+
+    /// Puts the message being built back among the fragments.
+    fn flush_building(&mut self) {
+        if let Some((last, b)) = self.building.take() {
+            self.fragments.insert(last, b);
+        }
     }
 
     /// Handles one I-DATA chunk (RFC 8260 §2.1): the TSN as for DATA,
@@ -322,7 +394,26 @@ impl Receiver {
         };
         // An oversized message: its bytes are gone; an ordered one still
         // takes its turn so the messages after it are delivered.
-        let msg = (!run.dropped).then_some(Message {
+        self.complete(
+            stream_id,
+            ssn,
+            ppid,
+            unordered,
+            (!run.dropped).then_some(data),
+        );
+    }
+
+    /// A whole message (`None`: dropped as oversized) goes to delivery:
+    /// at once if unordered, in SSN order otherwise (§6.6).
+    fn complete(
+        &mut self,
+        stream_id: u16,
+        ssn: u16,
+        ppid: u32,
+        unordered: bool,
+        data: Option<Vec<u8>>,
+    ) {
+        let msg = data.map(|data| Message {
             stream_id,
             ppid,
             ordered: !unordered,
@@ -337,6 +428,12 @@ impl Receiver {
         if ahead >= 0x8000 {
             // An SSN already delivered: stale, drop it.
             self.buffered -= msg.map_or(0, |m| m.data.len());
+            return;
+        }
+        if ahead == 0 && s.waiting.is_empty() {
+            // Its turn, nothing held back behind it: straight out.
+            s.next_ssn = s.next_ssn.wrapping_add(1);
+            self.ready.extend(msg);
             return;
         }
         s.waiting.insert(ssn, msg);
@@ -368,6 +465,7 @@ impl Receiver {
         if nc > self.cum_tsn + MAX_TSN_AHEAD {
             return false;
         }
+        self.flush_building();
         if nc > self.cum_tsn {
             let keep = self.fragments.split_off(&(nc + 1));
             for f in std::mem::replace(&mut self.fragments, keep).into_values() {
@@ -513,6 +611,42 @@ mod tests {
         assert_eq!(r.poll_message().unwrap().data, b"abc");
         assert_eq!(r.cum_tsn(), initial(12));
         assert_eq!(r.a_rwnd(), 1 << 20);
+    }
+
+    #[test]
+    fn in_order_fragments_build_the_message_without_storing_each() {
+        let mut r = Receiver::new(initial(0), 1 << 20, usize::MAX);
+        r.on_data(&data(0, 0, true, false, false, b"ab"));
+        r.on_data(&data(1, 0, false, false, false, b"cd"));
+        assert!(r.fragments.is_empty());
+        let built = r.building.as_ref().map(|(t, f)| (*t, f.data.as_slice()));
+        assert_eq!(built, Some((initial(1), &b"abcd"[..])));
+        assert!(r.poll_message().is_none());
+        r.on_data(&data(2, 0, false, true, false, b"ef"));
+        assert_eq!(r.poll_message().unwrap().data, b"abcdef");
+        // A message in one chunk is delivered without being stored.
+        r.on_data(&data(3, 1, true, true, false, b"x"));
+        assert!(r.fragments.is_empty() && r.building.is_none());
+        assert_eq!(r.poll_message().unwrap().data, b"x");
+        // A FORWARD TSN over (the rest of) a message being built frees
+        // its bytes.
+        r.on_data(&data(4, 2, true, false, false, b"12"));
+        assert_eq!(r.a_rwnd(), (1 << 20) - 2);
+        assert!(r.on_forward_tsn(5, &[(1, 2)]));
+        assert!(r.fragments.is_empty() && r.building.is_none());
+        assert_eq!(r.a_rwnd(), 1 << 20);
+        r.on_data(&data(6, 3, true, true, false, b"next"));
+        assert_eq!(r.poll_message().unwrap().data, b"next");
+    }
+
+    #[test]
+    fn a_single_chunk_message_too_large_is_dropped_and_its_ssn_passes() {
+        let mut r = Receiver::new(initial(0), 1 << 20, 4);
+        r.on_data(&data(0, 0, true, true, false, b"12345"));
+        assert_eq!(r.oversized_messages, 1);
+        assert_eq!(r.a_rwnd(), 1 << 20);
+        r.on_data(&data(1, 1, true, true, false, b"ok"));
+        assert_eq!(r.poll_message().unwrap().data, b"ok");
     }
 
     #[test]

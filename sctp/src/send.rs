@@ -15,6 +15,8 @@
 //! announced by I-FORWARD-TSN (§2.3).
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
+use std::sync::Arc;
 
 use crate::send_queue::{Fragment, StreamQueues};
 use std::time::{Duration, Instant};
@@ -38,6 +40,39 @@ pub enum Reliability {
     MaxLifetime(Duration),
 }
 
+/// A fragment's bytes: a range of its message's buffer, which all the
+/// message's fragments share (one allocation and one copy per message
+/// when it is queued, not one per fragment; the packet writer copies
+/// straight from it).
+#[derive(Debug, Clone)]
+struct Piece {
+    message: Arc<[u8]>,
+    range: Range<usize>,
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        &self.message[self.range.clone()]
+    }
+
+    fn len(&self) -> usize {
+        self.range.len()
+    }
+}
+
+/// `message` split into pieces of at most `max` bytes (one empty piece
+/// for an empty message), and how many.
+fn split(message: &[u8], max: usize) -> (usize, impl Iterator<Item = Piece>) {
+    let message: Arc<[u8]> = Arc::from(message);
+    let len = message.len();
+    let n = len.div_ceil(max).max(1);
+    let pieces = (0..n).map(move |i| Piece {
+        message: message.clone(),
+        range: i * max..((i + 1) * max).min(len),
+    });
+    (n, pieces)
+}
+
 #[derive(Debug)]
 struct Pending {
     msg_id: u64,
@@ -48,7 +83,7 @@ struct Pending {
     ending: bool,
     /// Fragment sequence number within its message (I-DATA).
     fsn: u32,
-    data: Vec<u8>,
+    data: Piece,
     expires: Option<Instant>,
     max_rtx: Option<u32>,
 }
@@ -77,7 +112,7 @@ struct Sent {
     unordered: bool,
     beginning: bool,
     ending: bool,
-    data: Vec<u8>,
+    data: Piece,
     sent_at: Instant,
     transmissions: u32,
     /// Acknowledged by a gap block.
@@ -268,17 +303,12 @@ impl Sender {
             let mut j = i;
             let mut data = Vec::new();
             while j < queued.len() && queued[j].msg_id == queued[i].msg_id {
-                data.extend_from_slice(&queued[j].data);
+                data.extend_from_slice(queued[j].data.bytes());
                 j += 1;
             }
             let head = &queued[i];
-            let n = data.len().div_ceil(max).max(1);
-            let pieces: Vec<&[u8]> = if data.is_empty() {
-                vec![&[]]
-            } else {
-                data.chunks(max).collect()
-            };
-            for (k, piece) in pieces.into_iter().enumerate() {
+            let (n, pieces) = split(&data, max);
+            for (k, piece) in pieces.enumerate() {
                 self.pending.push_back(Pending {
                     msg_id: head.msg_id,
                     stream_id: head.stream_id,
@@ -287,7 +317,7 @@ impl Sender {
                     beginning: k == 0,
                     ending: k + 1 == n,
                     fsn: k as u32,
-                    data: piece.to_vec(),
+                    data: piece,
                     expires: head.expires,
                     max_rtx: head.max_rtx,
                 });
@@ -314,11 +344,11 @@ impl Sender {
             Reliability::MaxRetransmits(n) => (None, Some(n)),
             Reliability::MaxLifetime(d) => (Some(now + d), None),
         };
-        let n = data.len().div_ceil(max_payload).max(1);
+        let (n, pieces) = split(data, max_payload);
         if expires.is_some() {
             self.pending_timed += n;
         }
-        for (i, piece) in data.chunks(max_payload).enumerate() {
+        for (i, piece) in pieces.enumerate() {
             self.pending.push_back(Pending {
                 msg_id,
                 stream_id,
@@ -327,7 +357,7 @@ impl Sender {
                 beginning: i == 0,
                 ending: i + 1 == n,
                 fsn: i as u32,
-                data: piece.to_vec(),
+                data: piece,
                 expires,
                 max_rtx,
             });
@@ -640,6 +670,19 @@ impl Sender {
                 && (self.flight_size == 0 || self.peer_rwnd > 0))
     }
 
+    /// The next SSN (DATA: 16 bits) or MID (I-DATA) of `stream`, ordered
+    /// or unordered, counted.
+    fn take_mid(&mut self, stream: u16, unordered: bool) -> u32 {
+        let n = self.next_mid.entry((stream, unordered)).or_default();
+        let mid = *n;
+        *n = if self.interleave {
+            n.wrapping_add(1)
+        } else {
+            (*n as u16).wrapping_add(1) as u32
+        };
+        mid
+    }
+
     /// Writes DATA chunks into `out` (a packet being built) while they fit
     /// in `room` bytes: retransmissions first, then new data, within cwnd
     /// and the peer's window (§6.1 A, B; §7.2.4 step 3). Returns whether
@@ -720,23 +763,21 @@ impl Sender {
             // ignored), I-DATA every message, ordered and unordered apart.
             let mid = if p.unordered && !self.interleave {
                 0
+            } else if p.beginning && p.ending {
+                // A message in one chunk: the next number, and no later
+                // fragment needs to find it.
+                self.take_mid(p.stream_id, p.unordered)
             } else {
                 match self.current_mid.get(&p.stream_id) {
                     Some(&(m, mid)) if m == p.msg_id => mid,
                     _ => {
-                        let n = self.next_mid.entry((p.stream_id, p.unordered)).or_default();
-                        let mid = *n;
-                        *n = if self.interleave {
-                            n.wrapping_add(1)
-                        } else {
-                            (*n as u16).wrapping_add(1) as u32
-                        };
+                        let mid = self.take_mid(p.stream_id, p.unordered);
                         self.current_mid.insert(p.stream_id, (p.msg_id, mid));
                         mid
                     }
                 }
             };
-            if p.ending {
+            if p.ending && !p.beginning {
                 self.current_mid.remove(&p.stream_id);
             }
             self.unbuffer(p.stream_id, p.data.len());
@@ -787,7 +828,7 @@ fn emit_data(out: &mut Vec<u8>, s: &Sent, interleave: bool) {
             beginning: s.beginning,
             ending: s.ending,
             immediate: false,
-            payload: &s.data,
+            payload: s.data.bytes(),
         })
         .emit(out);
         return;
@@ -801,7 +842,7 @@ fn emit_data(out: &mut Vec<u8>, s: &Sent, interleave: bool) {
         beginning: s.beginning,
         ending: s.ending,
         immediate: false,
-        payload: &s.data,
+        payload: s.data.bytes(),
     })
     .emit(out);
 }
