@@ -27,6 +27,25 @@ const NETNS_ENV: &str = "MESHRTC_IN_PRIVATE_NETNS";
 /// `ice_chromium::chromium_offers`), under `unshare -n` with loopback up,
 /// panics if that run failed, and returns `false`: the caller returns.
 pub fn run_in_private_netns(test_name: &str) -> bool {
+    run_in_netns_holding(test_name, "--shared")
+}
+
+/// [`run_in_private_netns`] for a test that measures real time (frame
+/// rates, jitter-buffer delay, set-up time over a shaped link): it waits
+/// until no other namespaced test runs and keeps the others out while it
+/// runs. Every namespaced test holds a shared `flock(1)` on
+/// [`LIVE_TESTS_LOCK`] for its whole run and this one an exclusive lock, so
+/// a browser launched by a neighbouring test cannot steal the CPU in the
+/// middle of its measurement (two cores). Simulator tests, which use no
+/// wall clock, still run beside it.
+pub fn run_in_private_netns_alone(test_name: &str) -> bool {
+    run_in_netns_holding(test_name, "--exclusive")
+}
+
+/// The lock file namespaced tests share (see [`run_in_private_netns_alone`]).
+pub const LIVE_TESTS_LOCK: &str = "/tmp/meshrtc-live-tests.lock";
+
+fn run_in_netns_holding(test_name: &str, lock_mode: &str) -> bool {
     if std::env::var_os(NETNS_ENV).is_some() {
         return true;
     }
@@ -36,7 +55,8 @@ pub fn run_in_private_netns(test_name: &str) -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout == b"0\n");
-    let mut cmd = Command::new("unshare");
+    let mut cmd = Command::new("flock");
+    cmd.args([lock_mode, LIVE_TESTS_LOCK, "unshare"]);
     cmd.arg(if root { "-n" } else { "-rn" });
     cmd.args(["sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""]);
     cmd.arg(exe)
@@ -44,7 +64,7 @@ pub fn run_in_private_netns(test_name: &str) -> bool {
     cmd.env(NETNS_ENV, "1");
     let out = cmd
         .output()
-        .expect("unshare (util-linux) and ip (iproute2) must be installed");
+        .expect("flock and unshare (util-linux) and ip (iproute2) must be installed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The inner run's own summary stays out of this run's output (it would

@@ -11,7 +11,9 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use meshrtc_integration::browser::{run_in_private_netns, Browser, PageServer};
+use meshrtc_integration::browser::{
+    run_in_private_netns, run_in_private_netns_alone, Browser, PageServer,
+};
 use meshrtc_integration::page::JsPage;
 use meshrtc_media::opus::{OpusDecoder, OpusEncoder};
 use meshrtc_media::source::{TestPattern, ToneSource};
@@ -930,7 +932,7 @@ fn shaper_drops() -> u64 {
 /// the unloaded one.
 #[test]
 fn chromium_sending_to_us_through_a_500_kbit_link_follows_our_feedback() {
-    if !run_in_private_netns(
+    if !run_in_private_netns_alone(
         "chromium_call::chromium_sending_to_us_through_a_500_kbit_link_follows_our_feedback",
     ) {
         return;
@@ -1009,7 +1011,7 @@ const RECV_STATS: &str = "(async () => { const st = await pc.getStats(); let out
 /// second: added delay over frames emitted) whose p95 is at most 100 ms.
 #[test]
 fn we_send_to_chromium_through_a_500_kbit_link_at_full_frame_rate() {
-    if !run_in_private_netns(
+    if !run_in_private_netns_alone(
         "chromium_call::we_send_to_chromium_through_a_500_kbit_link_at_full_frame_rate",
     ) {
         return;

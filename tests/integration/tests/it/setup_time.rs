@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use meshrtc_integration::browser::{run_in_private_netns, Browser, PageServer};
+use meshrtc_integration::browser::{run_in_private_netns_alone, Browser, PageServer};
 use meshrtc_integration::firefox::Firefox;
 use meshrtc_integration::page::JsPage;
 use meshrtc_peer::SdpType;
@@ -306,7 +306,7 @@ fn measure_and_check<B: JsPage>(mut browser: B, seed: u64) {
 
 #[test]
 fn setup_time_with_chromium_is_within_20_ms_or_20_percent_of_chromium_to_chromium() {
-    if !run_in_private_netns(
+    if !run_in_private_netns_alone(
         "setup_time::setup_time_with_chromium_is_within_20_ms_or_20_percent_of_chromium_to_chromium",
     ) {
         return;
@@ -316,7 +316,7 @@ fn setup_time_with_chromium_is_within_20_ms_or_20_percent_of_chromium_to_chromiu
 
 #[test]
 fn setup_time_with_firefox_is_within_20_ms_or_20_percent_of_firefox_to_firefox() {
-    if !run_in_private_netns(
+    if !run_in_private_netns_alone(
         "setup_time::setup_time_with_firefox_is_within_20_ms_or_20_percent_of_firefox_to_firefox",
     ) {
         return;
