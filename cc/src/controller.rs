@@ -347,6 +347,19 @@ impl CongestionController {
         self.probe.set_max(now, max);
     }
 
+    /// Raises the delay-based and loss-based estimates to `bps` when they
+    /// are below it (never lowers them): the owner learnt from outside this
+    /// flow that it may send that much, as the flow state exchange of
+    /// RFC 8699 §5 hands a coupled flow its share of the aggregate. The
+    /// estimator goes on from there: an over-use brings it down again.
+    pub fn raise_estimate(&mut self, now: Instant, bps: u64) {
+        let bps = bps.clamp(self.config.min_bitrate, self.config.max_bitrate);
+        if bps > self.aimd.rate() {
+            self.aimd.set_estimate(now, bps);
+        }
+        self.loss.raise_to(bps);
+    }
+
     /// Padding the application wants sent when media does not fill it
     /// (never above the target).
     pub fn set_padding_target(&mut self, bps: u64) {
@@ -450,6 +463,22 @@ mod tests {
         cc.set_padding_target(100_000);
         assert_eq!(cc.padding_rate(), 30_000);
         assert_eq!(cc.state().remb, Some(1_000));
+    }
+
+    #[test]
+    fn a_raise_from_outside_lifts_both_bounds_and_never_lowers_them() {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        cc.raise_estimate(t0, 800_000);
+        assert_eq!(cc.target_bitrate(), 800_000);
+        assert_eq!(cc.state().delay_based, 800_000);
+        assert!(cc.state().loss_based >= 800_000);
+        // A lower share is no reason to send less: the estimate stays.
+        cc.raise_estimate(t0 + 100 * MS, 500_000);
+        assert_eq!(cc.target_bitrate(), 800_000);
+        // Clamped to the configured maximum.
+        cc.raise_estimate(t0 + 200 * MS, 50_000_000);
+        assert_eq!(cc.target_bitrate(), 5_000_000);
     }
 
     #[test]

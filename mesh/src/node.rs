@@ -33,7 +33,8 @@
 //! the layer it is on, so one slow member no longer pulls everyone's
 //! encoder down. A member wants the highest layer whose minimum its
 //! `video_encoder_target` reaches (layer 0 until it has an estimate; it
-//! keeps a higher layer down to 85% of that layer's minimum), and is moved
+//! keeps a higher layer down to 60% of that layer's minimum, and moves up
+//! only after wanting the higher layer for a second), and is moved
 //! there at that layer's next key frame, which the node asks for
 //! ([`MeshNode::take_keyframe_requests`]); until then it keeps its layer.
 //! Each layer's encoder follows [`MeshNode::layer_targets`]: the lowest
@@ -94,8 +95,7 @@ use meshrtc_peer::{
 use meshrtc_sdp::negotiate::MediaKind;
 
 use crate::signaling::protocol::{ClientMessage, IceCandidateInit, PeerInfo, ServerMessage};
-use crate::uplink_budget::{BudgetConfig, FlowSignal, UplinkBudget};
-use meshrtc_cc::BandwidthUsage;
+use crate::uplink_budget::{BudgetConfig, UplinkBudget};
 
 mod chat;
 mod host_names;
@@ -104,6 +104,7 @@ mod negotiation;
 mod relay_transports;
 mod resume;
 mod turn_streams;
+mod uplink_shares;
 pub use chat::{CHAT_LABEL, CHAT_STREAM, MAX_CHAT_BYTES};
 pub use relay_transports::SlotRelayTransportRequest;
 pub use turn_streams::TurnStreamRequest;
@@ -310,6 +311,9 @@ pub struct MeshStats {
     /// What each current member may use of the uplink budget (same order
     /// as `members`; `None` without a budget or an estimate).
     pub member_shares: Vec<Option<u64>>,
+    /// Times a coupled member's estimate was raised to its share of the
+    /// uplink (RFC 8699 §5; see `node/uplink_shares.rs`).
+    pub estimates_raised: u64,
     /// Signaling messages that did not fit (unknown sender, bad SDP).
     pub signaling_errors: u64,
     /// Renegotiations completed (offers answered and answers applied
@@ -375,6 +379,14 @@ struct Member {
     wanted_layer: usize,
     /// Its share of the uplink budget, when the budget binds.
     share: Option<u64>,
+    /// Its flow was congested at the uplink budget's last joint
+    /// congestion: it is limited by the shared uplink, not by its own
+    /// path (see `node/uplink_shares.rs`).
+    coupled: bool,
+    /// When the node last raised its estimate to its share.
+    raised_at: Option<Instant>,
+    /// Since when it has wanted a higher layer than the one it is on.
+    higher_layer_since: Option<Instant>,
     /// The chat channel, when the chat is on.
     chat: Option<meshrtc_peer::DataChannelId>,
 }
@@ -429,6 +441,8 @@ pub struct MeshNode {
     /// Per video layer (one without simulcast).
     keyframes: Vec<LayerKeyframes>,
     layer_switches: u64,
+    /// Coupled members' estimates raised to their shares.
+    estimate_raises: u64,
     keyframes_requested: u64,
     keyframes_urgent: u64,
     keyframe_requests_ignored: u64,
@@ -460,10 +474,6 @@ pub struct MeshNode {
     /// When the budget last took the members' signals.
     budget_at: Option<Instant>,
 }
-
-/// How often the uplink budget takes the members' signals (feedback comes
-/// every 50-100 ms).
-const BUDGET_INTERVAL: Duration = Duration::from_millis(100);
 
 impl std::fmt::Debug for MeshNode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -502,6 +512,7 @@ impl MeshNode {
                 config.layer_min_bitrates.len().max(1)
             ],
             layer_switches: 0,
+            estimate_raises: 0,
             keyframes_requested: 0,
             keyframes_urgent: 0,
             keyframe_requests_ignored: 0,
@@ -622,6 +633,9 @@ impl MeshNode {
                 layer: 0,
                 wanted_layer: 0,
                 share: None,
+                coupled: false,
+                raised_at: None,
+                higher_layer_since: None,
                 chat: None,
             },
         );
@@ -829,40 +843,6 @@ impl MeshNode {
             self.slot_ids[slot] = Some(id);
         }
         self.update_budget(now);
-    }
-
-    /// Gives the uplink budget every connected member's congestion signal
-    /// (at most every [`BUDGET_INTERVAL`]) and sets each member's share.
-    fn update_budget(&mut self, now: Instant) {
-        if self.config.uplink_budget.is_none()
-            || self
-                .budget_at
-                .is_some_and(|t| now.saturating_duration_since(t) < BUDGET_INTERVAL)
-        {
-            return;
-        }
-        self.budget_at = Some(now);
-        let mut flows = Vec::with_capacity(self.members.len());
-        for m in self.members.values().filter(|m| m.connected) {
-            if let Some(st) = m.pc.congestion_state() {
-                flows.push(FlowSignal {
-                    estimate: st.target,
-                    acked: st.acked_bitrate,
-                    queue_delay: st.queue_delay,
-                    overusing: st.delay_state == BandwidthUsage::Overusing,
-                });
-            }
-        }
-        self.budget.update(now, &flows);
-        let estimates: Vec<u64> = flows.iter().map(|f| f.estimate).collect();
-        let mut shares = self.budget.shares(&estimates).into_iter();
-        let bound = self.budget.capacity().is_some();
-        for m in self.members.values_mut() {
-            m.share = None;
-            if m.connected && m.pc.congestion_state().is_some() {
-                m.share = shares.next().filter(|_| bound);
-            }
-        }
     }
 
     /// Timers of every connection.
@@ -1135,7 +1115,7 @@ impl MeshNode {
     /// Layers missing from `layers` are not sent this time. Returns how
     /// many members a frame went to.
     pub fn send_layers(&mut self, now: Instant, layers: &[LayerFrame<'_>]) -> usize {
-        self.update_wanted_layers();
+        self.update_wanted_layers(now);
         let mut n = 0;
         let outbox = &mut self.outbox;
         for m in self.members.values_mut().filter(|m| m.connected) {
@@ -1145,6 +1125,7 @@ impl MeshNode {
                     .any(|l| l.index == m.wanted_layer && l.frame.keyframe);
                 if key_of_wanted {
                     m.layer = m.wanted_layer;
+                    m.higher_layer_since = None;
                     self.layer_switches += 1;
                 }
             }
@@ -1168,16 +1149,28 @@ impl MeshNode {
         n
     }
 
-    /// Each connected member's wanted layer from its current estimate;
+    /// Each connected member's wanted layer from its current estimate (a
+    /// higher one only once wanted for [`uplink_shares::LAYER_UP_DELAY`]);
     /// a member that wants another layer asks that layer's encoder for a
     /// key frame (rate-limited like any request).
-    fn update_wanted_layers(&mut self) {
+    fn update_wanted_layers(&mut self, now: Instant) {
         let mins = &self.config.layer_min_bitrates;
         for m in self.members.values_mut().filter(|m| m.connected) {
             let target = m
                 .estimate()
                 .map(|t| video_encoder_target(t, self.config.send_audio));
-            m.wanted_layer = wanted_layer(mins, m.layer, target);
+            let allowed = wanted_layer(mins, m.layer, target);
+            m.wanted_layer = if allowed > m.layer {
+                let since = *m.higher_layer_since.get_or_insert(now);
+                if now.saturating_duration_since(since) >= uplink_shares::LAYER_UP_DELAY {
+                    allowed
+                } else {
+                    m.layer
+                }
+            } else {
+                m.higher_layer_since = None;
+                allowed
+            };
             if m.wanted_layer != m.layer {
                 if let Some(k) = self.keyframes.get_mut(m.wanted_layer) {
                     k.wanted = true;
@@ -1202,7 +1195,7 @@ impl MeshNode {
     /// a layer's requests come from the members it is sent to (PLI/FIR,
     /// newcomers on layer 0) and from members waiting to be moved to it.
     pub fn take_keyframe_requests(&mut self, now: Instant) -> Vec<usize> {
-        self.update_wanted_layers();
+        self.update_wanted_layers(now);
         let cfg = &self.config;
         let burst = f64::from(cfg.keyframe_burst.max(1));
         let mut out = Vec::new();
@@ -1354,6 +1347,7 @@ impl MeshNode {
             uplink_capacity: self.budget.capacity(),
             shared_congestion_events: self.budget.events(),
             member_shares: self.members.values().map(|m| m.share).collect(),
+            estimates_raised: self.estimate_raises,
             signaling_errors: self.signaling_errors,
             renegotiations: self.renegotiations,
             glare_rollbacks: self.glare_rollbacks,
@@ -1367,11 +1361,16 @@ impl MeshNode {
     }
 }
 
+/// A member stays on its layer while its video encoder target is at least
+/// this part of the layer's minimum: a move costs a key frame, and an
+/// estimate dips after every over-use before it recovers.
+const LAYER_HOLD: f64 = 0.6;
+
 /// The layer for a member on `current` whose video encoder target is
 /// `target` (`None`: no estimate yet, layer 0): the highest layer whose
 /// minimum it reaches. A member stays on a higher layer while its target
-/// is above 85% of that layer's minimum, so an estimate wavering around a
-/// minimum does not cost a key frame at every wave.
+/// is at least [`LAYER_HOLD`] of that layer's minimum, so an estimate
+/// wavering around a minimum does not cost a key frame at every wave.
 fn wanted_layer(mins: &[u32], current: usize, target: Option<u64>) -> usize {
     let Some(t) = target else {
         return 0;
@@ -1382,7 +1381,7 @@ fn wanted_layer(mins: &[u32], current: usize, target: Option<u64>) -> usize {
         .unwrap_or(0);
     let hold = mins
         .get(current)
-        .is_some_and(|&min| t as f64 >= 0.85 * f64::from(min));
+        .is_some_and(|&min| t as f64 >= LAYER_HOLD * f64::from(min));
     if current > best && hold {
         current
     } else {
@@ -1503,20 +1502,22 @@ mod tests {
     }
 
     #[test]
-    fn a_member_gets_the_highest_layer_its_target_reaches_and_holds_it_near_the_minimum() {
+    fn a_member_gets_the_highest_layer_its_target_reaches_and_holds_it_down_to_60_percent() {
         let mins = [0, 250_000, 800_000];
         // No estimate yet: the smallest layer.
         assert_eq!(wanted_layer(&mins, 2, None), 0);
         assert_eq!(wanted_layer(&mins, 0, Some(120_000)), 0);
         assert_eq!(wanted_layer(&mins, 0, Some(250_000)), 1);
         assert_eq!(wanted_layer(&mins, 0, Some(2_000_000)), 2);
-        // Just under layer 1's minimum: a member on it stays (85%), one
-        // below does not climb.
+        // Under layer 1's minimum: a member on it stays down to 60%
+        // (150 kbit/s), one below does not climb.
         assert_eq!(wanted_layer(&mins, 1, Some(220_000)), 1);
+        assert_eq!(wanted_layer(&mins, 1, Some(150_000)), 1);
         assert_eq!(wanted_layer(&mins, 0, Some(220_000)), 0);
         // Well under: it goes down, as far as its target says.
-        assert_eq!(wanted_layer(&mins, 1, Some(200_000)), 0);
-        assert_eq!(wanted_layer(&mins, 2, Some(300_000)), 1);
+        assert_eq!(wanted_layer(&mins, 1, Some(149_000)), 0);
+        assert_eq!(wanted_layer(&mins, 2, Some(470_000)), 1);
+        assert_eq!(wanted_layer(&mins, 2, Some(480_000)), 2);
         // No layers configured: one layer.
         assert_eq!(wanted_layer(&[], 0, Some(1_000_000)), 0);
     }

@@ -38,8 +38,11 @@
 //!    lags by up to a second). Between congestion events it grows by
 //!    [`BudgetConfig::growth_per_second`] (faster than an estimator's own
 //!    8%/s, so it never holds back a ramp the path allows) and stays within
-//!    1.5 × the sum of the flows' estimates (so that it does not drift far
-//!    above what is used and then fail to bind). Each member may use
+//!    1.5 × the sum of the flows' estimates and, above what was measured,
+//!    within [`GROWTH_HEADROOM`] × what the flows send now (so that it does
+//!    not drift far above what is used and then fail to bind: flows on a
+//!    small simulcast layer would otherwise let it float to twice the
+//!    uplink, and the shares with it). Each member may use
 //!    [`UplinkBudget::shares`]: a max-min fair split of the capacity over
 //!    the flows' own estimates. The split is in the estimates' units: a
 //!    node sends less than its estimates (the encoder is asked for 85% of
@@ -47,7 +50,11 @@
 //!    of their estimates the flows filled at the event; otherwise each
 //!    event would lower the budget below what filled the uplink, and the
 //!    next one lower still. A member's encoder target and layer come from
-//!    `min(its estimate, its share)`.
+//!    `min(its estimate, its share)`. The node (`node/uplink_shares.rs`)
+//!    passes a coupled flow (one congested at the last joint congestion)
+//!    with no limit of its own, so coupled flows split the capacity
+//!    equally, and raises a coupled flow's estimate that lies far under
+//!    its share to the share (RFC 8699 §5).
 //!
 //! Before the first joint congestion there is no capacity estimate and
 //! no cap: a node whose uplink is never the bottleneck is never limited
@@ -58,6 +65,10 @@ use std::time::{Duration, Instant};
 /// A flow acknowledged at less than this share of its estimate is not
 /// filling it: its throughput says nothing of the uplink's capacity.
 const MIN_FILL: f64 = 0.5;
+
+/// Between joint congestions the capacity grows past what was measured
+/// only up to this many times what the flows send now.
+const GROWTH_HEADROOM: f64 = 1.25;
 
 /// What one flow (a member's connection) tells the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +118,8 @@ pub struct UplinkBudget {
     config: BudgetConfig,
     /// Estimated capacity of the shared uplink, bit/s.
     capacity: Option<f64>,
+    /// What went through at the last joint congestion, bit/s.
+    measured: f64,
     /// At the last event: what went through over the flows' estimates
     /// (0.5 to 1), to turn the capacity into a sum of estimates.
     fill: f64,
@@ -121,6 +134,7 @@ impl UplinkBudget {
         UplinkBudget {
             config,
             capacity: None,
+            measured: 0.0,
             fill: 1.0,
             updated_at: None,
             last_event: None,
@@ -145,7 +159,7 @@ impl UplinkBudget {
         let c = &self.config;
         let delays: Vec<Duration> = flows
             .iter()
-            .filter(|f| f.overusing || f.queue_delay.is_some_and(|d| d >= c.congested_delay))
+            .filter(|f| self.is_congested(f))
             .map(|f| f.queue_delay.unwrap_or(c.congested_delay))
             .collect();
         if delays.len() < 2 || delays.len() * 2 < flows.len() {
@@ -158,6 +172,15 @@ impl UplinkBudget {
         hi - lo <= c.similar_delay.max(hi / 3)
     }
 
+    /// Whether one flow is congested: over-use, or a queuing delay of at
+    /// least [`BudgetConfig::congested_delay`].
+    pub fn is_congested(&self, flow: &FlowSignal) -> bool {
+        flow.overusing
+            || flow
+                .queue_delay
+                .is_some_and(|d| d >= self.config.congested_delay)
+    }
+
     /// Takes every flow's latest signal at `now`.
     pub fn update(&mut self, now: Instant, flows: &[FlowSignal]) {
         let dt = self
@@ -165,9 +188,14 @@ impl UplinkBudget {
             .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64());
         self.updated_at = Some(now);
         let estimates: f64 = flows.iter().map(|f| f.estimate as f64).sum();
+        let through_now: f64 = flows.iter().filter_map(|f| f.acked).map(|a| a as f64).sum();
         if let Some(cap) = self.capacity.as_mut() {
             *cap *= (1.0 + self.config.growth_per_second).powf(dt);
-            *cap = cap.min(1.5 * estimates * self.fill);
+            // Above what was measured, it grows only as far as the flows
+            // really send: flows that stay under it (a small simulcast
+            // layer, a paused camera) prove nothing about a larger uplink.
+            let proven = self.measured.max(GROWTH_HEADROOM * through_now);
+            *cap = cap.min(1.5 * estimates * self.fill).min(proven);
         }
         let new_event = self
             .last_event
@@ -185,6 +213,7 @@ impl UplinkBudget {
             let through: f64 = flows.iter().filter_map(|f| f.acked).map(|a| a as f64).sum();
             if through > 0.0 {
                 self.capacity = Some(through);
+                self.measured = through;
                 self.fill = (through / estimates.max(1.0)).clamp(MIN_FILL, 1.0);
                 self.last_event = Some(now);
                 self.events += 1;
@@ -276,19 +305,26 @@ mod tests {
         b.update(t0 + MS * 100, &congested);
         assert_eq!(b.capacity(), Some(1_800_000));
         assert_eq!(b.events(), 1);
-        // The same episode 200 ms later is not a second event.
+        // The same episode 200 ms later is not a second event, and flows
+        // sending 1.2 M in all do not let it grow past the 1.8 M measured.
         b.update(t0 + MS * 300, &[flow(600_000, 300_000, 80); 4]);
         assert_eq!(b.events(), 1);
-        // 1.2 s after the event, no queue: the estimate grew by 10% a
-        // second, compounded (1.8 M × 1.1^1.2 = 2.018 M).
+        assert_eq!(b.capacity(), Some(1_800_000));
+        // 1 s later, no queue, the flows sending 1.8 M again: it grew by
+        // 10% a second, compounded (1.8 M × 1.1 = 1.98 M), within 1.25 ×
+        // what they send.
         b.update(t0 + MS * 1300, &[flow(600_000, 450_000, 0); 4]);
         let c = b.capacity().unwrap();
-        assert!((2_010_000..=2_025_000).contains(&c), "{c}");
+        assert!((1_975_000..=1_985_000).contains(&c), "{c}");
+        // Flows that stay at 1.8 M: after 5 s more it stops at 1.25 ×
+        // 1.8 M = 2.25 M, not 1.98 M × 1.1^5 = 3.19 M.
+        b.update(t0 + MS * 6300, &[flow(600_000, 450_000, 0); 4]);
+        assert_eq!(b.capacity(), Some(2_250_000));
         // The flows filled 75% of their estimates: the budget is split in
-        // the estimates' units (1.8 M / 0.75 = 2.4 M at the event).
+        // the estimates' units (2.25 M / 0.75 = 3 M).
         let shares = b.shares(&[900_000; 4]);
         assert!(
-            shares.iter().all(|&s| (600_000..=680_000).contains(&s)),
+            shares.iter().all(|&s| (740_000..=760_000).contains(&s)),
             "{shares:?}"
         );
         // It never floats above 1.5 × what the flows estimate (in

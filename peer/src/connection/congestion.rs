@@ -160,6 +160,16 @@ impl PeerConnection {
         self.cc.as_ref().map(|c| c.controller.target_bitrate())
     }
 
+    /// Raises the send-side estimate to `bps` if it is lower (a mesh node
+    /// handing a connection its share of a shared uplink, RFC 8699 §5; see
+    /// `meshrtc_cc::CongestionController::raise_estimate`). No effect
+    /// before transport-cc runs.
+    pub fn raise_estimate(&mut self, now: Instant, bps: u64) {
+        if let Some(cc) = self.cc.as_mut() {
+            cc.controller.raise_estimate(now, bps);
+        }
+    }
+
     /// A snapshot of the send-side estimator (delay verdict, queuing
     /// delay, acknowledged bitrate, ...), once transport-cc is negotiated.
     /// Cheaper than [`PeerConnection::stats`]: nothing is allocated.
