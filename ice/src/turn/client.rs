@@ -46,6 +46,10 @@ const PROTOCOL_UDP: u8 = 17;
 /// The allocation lifetime the server uses when the response has none
 /// (RFC 8656 §7.2: the default is 10 minutes).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Ti of RFC 8489 §6.2.2: a request over TCP or TLS is not retransmitted
+/// and fails after this long without a response.
+const STREAM_TRANSACTION_TIMEOUT: Duration = Duration::from_millis(39_500);
 /// How often a 438 Stale Nonce is answered for one request.
 const MAX_NONCE_RETRIES: u8 = 3;
 /// After a refused or unanswered ChannelBind, data goes in Send
@@ -75,8 +79,14 @@ pub struct TurnConfig {
     pub channel_refresh: Duration,
     /// 300 Try Alternate redirections followed at most.
     pub max_redirects: u8,
-    /// Pad ChannelData to four bytes: required over TCP and TLS (§12.5).
+    /// The server is reached over TCP or TLS: ChannelData is padded to
+    /// four bytes (§12.5), and requests are not retransmitted (the stream
+    /// does it) but time out after [`TurnConfig::stream_timeout`]
+    /// (RFC 8489 §6.2.2).
     pub stream: bool,
+    /// Ti, the transaction timeout over a stream (RFC 8489 §6.2.2: 39.5 s
+    /// by default, covering TCP's own retransmissions).
+    pub stream_timeout: Duration,
     /// SOFTWARE in our requests, if any.
     pub software: Option<String>,
 }
@@ -97,6 +107,7 @@ impl TurnConfig {
             channel_refresh: Duration::from_secs(540),
             max_redirects: 2,
             stream: false,
+            stream_timeout: STREAM_TRANSACTION_TIMEOUT,
             software: None,
         }
     }
@@ -930,7 +941,13 @@ impl TurnClient {
             dst: self.server,
             payload: payload.clone(),
         });
-        let timer = Retransmit::start(now, self.config.rto, self.config.max_sends, 16);
+        // Over TCP or TLS the transport retransmits: one request, and the
+        // transaction times out after Ti (RFC 8489 §6.2.2).
+        let timer = if self.config.stream {
+            Retransmit::start(now, self.config.stream_timeout, 1, 1)
+        } else {
+            Retransmit::start(now, self.config.rto, self.config.max_sends, 16)
+        };
         self.txns.insert(
             tid,
             Txn {

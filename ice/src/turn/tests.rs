@@ -644,6 +644,26 @@ fn silent_server_fails_the_allocation_after_rfc_8489_retransmissions() {
     assert_eq!(events(&mut c), vec![TurnEvent::Failed(TurnError::Timeout)]);
 }
 
+/// Over TCP or TLS the stream retransmits: the request goes out once and
+/// the transaction fails after Ti = 39.5 s (RFC 8489 §6.2.2).
+#[test]
+fn over_a_stream_a_request_is_sent_once_and_times_out_after_ti() {
+    let t0 = Instant::now();
+    let mut config = TurnConfig::new(server(), "alice", "secret");
+    config.stream = true;
+    let mut c = TurnClient::new(config, [1; 32]);
+    c.allocate(t0);
+    let mut sends = transmits(&mut c).len();
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_millis(39_500)));
+    while let Some(t) = c.poll_timeout() {
+        c.handle_timeout(t);
+        sends += transmits(&mut c).len();
+    }
+    assert_eq!(sends, 1);
+    assert_eq!(c.stats().retransmits, 0);
+    assert_eq!(events(&mut c), vec![TurnEvent::Failed(TurnError::Timeout)]);
+}
+
 #[test]
 fn refresh_437_means_the_allocation_is_lost() {
     let t0 = Instant::now();
