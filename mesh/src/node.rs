@@ -393,10 +393,11 @@ struct Member {
 
 impl Member {
     /// The send-side estimate the node acts on: the connection's own,
-    /// within the member's share of the uplink budget.
+    /// within the member's share of the uplink budget (both less the data
+    /// channels' guaranteed share while data is pending).
     fn estimate(&self) -> Option<u64> {
         let t = self.pc.target_bitrate()?;
-        Some(self.share.map_or(t, |s| t.min(s)))
+        Some(self.share.map_or(t, |s| t.min(self.pc.media_part_of(s))))
     }
 }
 

@@ -711,6 +711,9 @@ fn data_beside_video_stays_within_the_congestion_estimate_and_video_keeps_flowin
         let target = a.pc.estimated_bitrate().expect("the estimator runs");
         if a.pc.sctp_association().is_some_and(|s| s.flight_size() > 0) {
             assert!(a.pc.target_bitrate().unwrap() < target);
+            // The same part of any rate (a mesh member's share).
+            assert_eq!(a.pc.media_part_of(1_000_000), 900_000);
+            assert_eq!(a.pc.media_part_of(target), a.pc.target_bitrate().unwrap());
         }
         budget_bits += target as f64 * (now - before).as_secs_f64();
     }

@@ -146,12 +146,19 @@ impl PeerConnection {
     /// guaranteed share ([`crate::DATA_MIN_SHARE`]) while data is queued
     /// or in flight (see `data_share.rs`).
     pub fn target_bitrate(&self) -> Option<u64> {
-        let e = self.estimated_bitrate()?;
-        Some(if self.data_pending() {
-            super::data_share::DataShare::media_target(e)
+        Some(self.media_part_of(self.estimated_bitrate()?))
+    }
+
+    /// The part of `bps` (a rate for everything this connection sends) the
+    /// media may use: all of it, or less the data channels' guaranteed
+    /// share while data is queued or in flight. A mesh node applies it to
+    /// a member's share of the uplink as to the estimate.
+    pub fn media_part_of(&self, bps: u64) -> u64 {
+        if self.data_pending() {
+            super::data_share::DataShare::media_target(bps)
         } else {
-            e
-        })
+            bps
+        }
     }
 
     /// The send-side estimate for everything this connection sends (bits
