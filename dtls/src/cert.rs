@@ -255,8 +255,18 @@ impl Certificate {
         params.not_before = date(now - day)?;
         params.not_after = date(now + VALIDITY_DAYS * day)?;
 
-        let cert = params.self_signed(&key).map_err(gen_err)?;
-        Certificate::from_der(cert.der().to_vec(), key.serialize_der())
+        // The certificate's own signature at its full length too (see
+        // `full_length_signature`): the DER then ends with a BIT STRING of
+        // 73 bytes, a 0 and the ECDSA-Sig-Value SEQUENCE of 70.
+        let mut der = params.self_signed(&key).map_err(gen_err)?.der().to_vec();
+        for _ in 1..64 {
+            let n = der.len();
+            if n > 75 && der[n - 75..n - 70] == [0x03, 0x49, 0x00, 0x30, 0x46] {
+                break;
+            }
+            der = params.self_signed(&key).map_err(gen_err)?.der().to_vec();
+        }
+        Certificate::from_der(der, key.serialize_der())
     }
 
     /// From an existing DER certificate and its PKCS#8 private key; checks
@@ -313,13 +323,44 @@ impl Certificate {
     /// Signs `message` with ECDSA P-256 / SHA-256; the signature is DER
     /// (`ecdsa_secp256r1_sha256`, 0x0403), as [`kx::sign_p256`] makes, but
     /// with the key parsed once at construction.
+    ///
+    /// The signature is always [`FULL_SIGNATURE_LEN`] bytes long (see
+    /// there), so a handshake's flights have the same sizes in every run.
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, CertError> {
-        self.inner
-            .key
-            .sign(&rand::SystemRandom::new(), message)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| CertError::SigningFailed)
+        let rng = rand::SystemRandom::new();
+        full_length_signature(|| {
+            self.inner
+                .key
+                .sign(&rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| CertError::SigningFailed)
+        })
     }
+}
+
+/// The DER length of an ECDSA P-256 signature whose `r` and `s` both have
+/// their top bit set (each INTEGER 33 bytes): the longest, about one
+/// signature in four.
+pub const FULL_SIGNATURE_LEN: usize = 72;
+
+/// Signs again (a fresh random nonce each time) until the DER signature is
+/// [`FULL_SIGNATURE_LEN`] bytes, at most 64 times (all 64 shorter: about
+/// one chance in 10^8; the last is kept). DER makes a signature 70-72
+/// bytes at random, and those few bytes move every later packet of a
+/// simulated call: with fixed sizes, a simulation with seeded randomness
+/// repeats exactly. Each try is an independent signature with its own
+/// nonce; only public values (`r`, `s`) choose among them.
+pub(crate) fn full_length_signature<E>(
+    mut sign: impl FnMut() -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, E> {
+    let mut sig = sign()?;
+    for _ in 1..64 {
+        if sig.len() == FULL_SIGNATURE_LEN {
+            break;
+        }
+        sig = sign()?;
+    }
+    Ok(sig)
 }
 
 fn to_pem(tag: &str, der: &[u8]) -> String {
@@ -436,6 +477,32 @@ mod tests {
             key.verify(ECDSA_SECP256R1_SHA256, msg, &sig),
             Err(CertError::BadSignature)
         );
+    }
+
+    /// Signatures and certificates have one size, whatever the nonce: DER
+    /// would make them 70-72 bytes at random, and a simulated call would
+    /// not repeat (see `full_length_signature`).
+    #[test]
+    fn signatures_and_certificates_are_always_full_length() {
+        let c = Certificate::generate("meshrtc").unwrap();
+        let key = peer_key(c.der()).unwrap();
+        for i in 0..40u8 {
+            let msg = [i; 50];
+            let sig = c.sign(&msg).unwrap();
+            assert_eq!(sig.len(), FULL_SIGNATURE_LEN);
+            key.verify(ECDSA_SECP256R1_SHA256, &msg, &sig).unwrap();
+            let sig2 = kx::sign_p256(c.pkcs8(), &msg).unwrap();
+            assert_eq!(sig2.len(), FULL_SIGNATURE_LEN);
+            key.verify(ECDSA_SECP256R1_SHA256, &msg, &sig2).unwrap();
+        }
+        let lens: Vec<usize> = (0..12)
+            .map(|_| Certificate::generate("meshrtc").unwrap().der().len())
+            .collect();
+        assert!(lens.iter().all(|&n| n == c.der().len()), "{lens:?}");
+        // The certificate's signature is the full 72 bytes, checked by
+        // x509-cert's parser.
+        let x = x509_cert::Certificate::from_der(c.der()).unwrap();
+        assert_eq!(x.signature().raw_bytes().len(), FULL_SIGNATURE_LEN);
     }
 
     #[test]

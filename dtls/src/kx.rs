@@ -122,9 +122,11 @@ pub fn sign_p256(pkcs8: &[u8], message: &[u8]) -> Result<Vec<u8>, KxError> {
         &rng,
     )
     .map_err(|_| KxError::BadSigningKey)?;
-    key.sign(&rng, message)
-        .map(|s| s.as_ref().to_vec())
-        .map_err(|_| KxError::Random)
+    crate::cert::full_length_signature(|| {
+        key.sign(&rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| KxError::Random)
+    })
 }
 
 /// Checks a DER ECDSA P-256 / SHA-256 signature against an uncompressed

@@ -90,12 +90,16 @@ impl MeshNode {
             }
         }
         let bound = self.budget.capacity().is_some();
+        // With one layer every member is sent the same stream, whose
+        // encoder follows the lowest member: an equal split changes
+        // nothing, and raising estimates only moves the course.
+        let simulcast = self.config.layer_min_bitrates.len() > 1;
         let max = u64::from(self.config.max_bitrate);
         let limits: Vec<u64> = ids
             .iter()
             .zip(&flows)
             .map(|(id, f)| match self.members.get(id) {
-                Some(m) if m.coupled => max.max(f.estimate),
+                Some(m) if simulcast && m.coupled => max.max(f.estimate),
                 _ => f.estimate,
             })
             .collect();
@@ -115,7 +119,8 @@ impl MeshNode {
                 .raised_at
                 .is_none_or(|t| now.saturating_duration_since(t) >= RAISE_INTERVAL);
             let calm = !f.overusing && f.queue_delay.is_none_or(|d| d < RAISE_QUEUE_LIMIT);
-            if m.coupled && due && calm && (f.estimate as f64) < RAISE_BELOW * share as f64 {
+            let far_under = (f.estimate as f64) < RAISE_BELOW * share as f64;
+            if simulcast && m.coupled && due && calm && far_under {
                 tracing::debug!(
                     member = %id,
                     from = f.estimate,
