@@ -47,6 +47,14 @@ pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
 pub const ABOVE_CAPACITY_INCREASE: f64 = 0.02;
 /// RTT assumed until one is measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// Competing with a loss-based flow, the decrease per loss event: CUBIC's
+/// multiplicative decrease (RFC 9438 §4.6, beta_cubic = 0.7).
+pub const COMPETING_BETA: f64 = 0.8;
+/// Competing, the additive increase in [`ADDITIVE_PACKET_BYTES`] packets
+/// per round trip: CUBIC's Reno-friendly alpha_cubic = 3 (1 - beta) /
+/// (1 + beta) (RFC 9438 §4.3), about 0.53, so that with the same decrease
+/// the call and a CUBIC flow share a common buffer's losses evenly.
+pub const COMPETING_ALPHA: f64 = 3.0 * (1.0 - COMPETING_BETA) / (1.0 + COMPETING_BETA);
 
 /// State of the rate controller (§5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,7 +251,8 @@ impl AimdRateControl {
                         .rtt
                         .clamp(Duration::from_millis(100), Duration::from_secs(1))
                         .as_secs_f64();
-                    ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt) * dt.as_secs_f64().min(1.0)
+                    COMPETING_ALPHA * ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt)
+                        * dt.as_secs_f64().min(1.0)
                 } else if let Some(mean) = self.capacity.mean_bps() {
                     let mut per_s = self.additive_increase_per_second();
                     // Only while the link is loaded near where it was
@@ -315,6 +324,19 @@ impl AimdRateControl {
     pub fn immediate_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
         let base = acked.map_or(self.rate, |a| a.min(self.rate));
         self.rate = ((BETA * base as f64) as u64).clamp(self.min, self.max);
+        self.last_decrease = Some(now);
+        self.last_change = Some(now);
+        self.state = RateControlState::Hold;
+        self.rate
+    }
+
+    /// A loss event while competing with a loss-based flow (a loss of
+    /// ours or the shared buffer full, see [`crate::queue_delay`]): to
+    /// [`COMPETING_BETA`] times the lower of the rate and the acknowledged
+    /// rate, as the competitor's own decrease.
+    pub fn competing_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
+        let base = acked.map_or(self.rate, |a| a.min(self.rate));
+        self.rate = ((COMPETING_BETA * base as f64) as u64).clamp(self.min, self.max);
         self.last_decrease = Some(now);
         self.last_change = Some(now);
         self.state = RateControlState::Hold;
