@@ -171,9 +171,10 @@ impl AimdRateControl {
     }
 
     /// Competing with a loss-based flow ([`crate::queue_delay`]): the
-    /// increase is TCP's, one [`ADDITIVE_PACKET_BYTES`] packet per round
-    /// trip each round trip (the RTT taken within 100 ms..1 s), so the
-    /// call grows back after a loss event as fast as its competitor.
+    /// increase is TCP's, [`COMPETING_ALPHA`] of an
+    /// [`ADDITIVE_PACKET_BYTES`] packet per round trip each round trip
+    /// (the RTT taken within 100 ms..1 s), so the call grows back after a
+    /// loss event ([`Self::competing_decrease`]) as its competitor does.
     pub fn set_competing(&mut self, competing: bool) {
         self.competing = competing;
     }
@@ -317,8 +318,7 @@ impl AimdRateControl {
     }
 
     /// A decrease the detector did not ask for: a standing queue
-    /// ([`crate::queue_delay`]), or a loss while competing with a
-    /// loss-based flow. To β times the lower of the rate and the
+    /// ([`crate::queue_delay`]). To β times the lower of the rate and the
     /// acknowledged rate, so that a sender whose real rate exceeds its
     /// target still drains the queue.
     pub fn immediate_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
@@ -458,6 +458,28 @@ mod tests {
         }
         let gained = a.rate() - from;
         assert!((5_900..=6_100).contains(&gained), "{gained}");
+    }
+
+    #[test]
+    fn competing_decrease_is_0_8_and_growth_half_a_packet_per_round_trip() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(200_000, 10_000, 5_000_000);
+        a.set_competing(true);
+        a.set_rtt(400 * MS);
+        // To 0.8 x the lower of the rate and the acknowledged rate.
+        assert_eq!(a.competing_decrease(t0, Some(150_000)), 120_000);
+        assert_eq!(a.competing_decrease(t0, Some(500_000)), 96_000);
+        // Then 0.53 x 1200 bytes per RTT per RTT: 0.53 x 9600 / 0.16,
+        // about 31.8 kbit/s a second, whatever the rate.
+        a.update(t0, BandwidthUsage::Normal, Some(96_000));
+        let mut t = t0;
+        for _ in 0..10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(96_000));
+        }
+        let gained = a.rate() as f64 - 96_000.0;
+        let expected = COMPETING_ALPHA * ADDITIVE_PACKET_BYTES * 8.0 / 0.16;
+        assert!((gained - expected).abs() < 100.0, "{gained} {expected}");
     }
 
     #[test]
