@@ -177,16 +177,23 @@ fn a_call_competing_with_a_long_tcp_flow_keeps_its_frame_rate_and_a_share() {
             "--tcp",
         ],
     );
-    // Measured 21.7-30.5 (21.7 in a CI run on a clean clone, where the
-    // call also took 0.75 of the link); TCP's tail drops cost the call a
-    // key frame now and then (0-4 once settled), so they are not asserted.
-    // The "keeps its frame rate" is not always met: BENCHMARKS.md.
+    // Measured 28.7-30.1 fps, and 21.2 in a run where the process
+    // stalled and competing mode came back only 8 s later (before the
+    // competing mode shared the buffer: 21.7-30.5, and 22.9-23.6 on the
+    // same main, the call freezing at its own overflows). The issue's
+    // "keeps its frame rate" is not always met: BENCHMARKS.md.
     assert!(f(&summary, "fps_settled") >= 20.0, "{summary}");
+    // The call no longer overflows the buffer itself: no key frame once
+    // settled in any run since (2-3 before), one allowed for a tail drop
+    // NACK/RTX cannot repair in time.
+    assert!(f(&summary, "keyframes_after_settling") <= 1.0, "{summary}");
     // Shares of what the receivers got (RTP bytes for the call, TCP
     // payload), so the call's small packets' headers count against it.
-    // Neither side starved (measured 0.32-0.75).
+    // Measured 0.31-0.60 (0.58-0.65 while the TCP flow keeps few
+    // segments queued, 0.31-0.38 while it fills the buffer); before,
+    // 0.72-0.74 on the same main: the call took the link.
     let share = f(&summary, "call_share_settled");
-    assert!((0.2..=0.8).contains(&share), "{summary}");
+    assert!((0.25..=0.7).contains(&share), "{summary}");
     let competing = offer["timeline"]
         .as_array()
         .unwrap()

@@ -47,6 +47,16 @@ pub const ACKED_CAP_MARGIN: f64 = 10_000.0;
 pub const ABOVE_CAPACITY_INCREASE: f64 = 0.02;
 /// RTT assumed until one is measured.
 pub const DEFAULT_RTT: Duration = Duration::from_millis(200);
+/// Competing with a loss-based flow, the decrease per loss event. CUBIC's
+/// is 0.7 (RFC 9438 §4.6); with it the call held 0.35-0.38 of a 300
+/// kbit/s `tbf` link against a TCP flow that filled the buffer, hence a
+/// gentler one (BENCHMARKS.md).
+pub const COMPETING_BETA: f64 = 0.8;
+/// Competing, the additive increase in [`ADDITIVE_PACKET_BYTES`] packets
+/// per round trip: the AIMD that shares with Reno for a decrease of
+/// [`COMPETING_BETA`], 3 (1 - beta) / (1 + beta) (as CUBIC's Reno-friendly
+/// alpha, RFC 9438 §4.3), 1/3 for 0.8.
+pub const COMPETING_ALPHA: f64 = 3.0 * (1.0 - COMPETING_BETA) / (1.0 + COMPETING_BETA);
 
 /// State of the rate controller (§5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,9 +173,10 @@ impl AimdRateControl {
     }
 
     /// Competing with a loss-based flow ([`crate::queue_delay`]): the
-    /// increase is TCP's, one [`ADDITIVE_PACKET_BYTES`] packet per round
-    /// trip each round trip (the RTT taken within 100 ms..1 s), so the
-    /// call grows back after a loss event as fast as its competitor.
+    /// increase is TCP's, [`COMPETING_ALPHA`] of an
+    /// [`ADDITIVE_PACKET_BYTES`] packet per round trip each round trip
+    /// (the RTT taken within 100 ms..1 s), so the call grows back after a
+    /// loss event ([`Self::competing_decrease`]) as its competitor does.
     pub fn set_competing(&mut self, competing: bool) {
         self.competing = competing;
     }
@@ -243,7 +254,8 @@ impl AimdRateControl {
                         .rtt
                         .clamp(Duration::from_millis(100), Duration::from_secs(1))
                         .as_secs_f64();
-                    ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt) * dt.as_secs_f64().min(1.0)
+                    COMPETING_ALPHA * ADDITIVE_PACKET_BYTES * 8.0 / (rtt * rtt)
+                        * dt.as_secs_f64().min(1.0)
                 } else if let Some(mean) = self.capacity.mean_bps() {
                     let mut per_s = self.additive_increase_per_second();
                     // Only while the link is loaded near where it was
@@ -308,13 +320,25 @@ impl AimdRateControl {
     }
 
     /// A decrease the detector did not ask for: a standing queue
-    /// ([`crate::queue_delay`]), or a loss while competing with a
-    /// loss-based flow. To β times the lower of the rate and the
+    /// ([`crate::queue_delay`]). To β times the lower of the rate and the
     /// acknowledged rate, so that a sender whose real rate exceeds its
     /// target still drains the queue.
     pub fn immediate_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
         let base = acked.map_or(self.rate, |a| a.min(self.rate));
         self.rate = ((BETA * base as f64) as u64).clamp(self.min, self.max);
+        self.last_decrease = Some(now);
+        self.last_change = Some(now);
+        self.state = RateControlState::Hold;
+        self.rate
+    }
+
+    /// A loss event while competing with a loss-based flow (a loss of
+    /// ours or the shared buffer full, see [`crate::queue_delay`]): to
+    /// [`COMPETING_BETA`] times the lower of the rate and the acknowledged
+    /// rate, as the competitor's own decrease.
+    pub fn competing_decrease(&mut self, now: Instant, acked: Option<u64>) -> u64 {
+        let base = acked.map_or(self.rate, |a| a.min(self.rate));
+        self.rate = ((COMPETING_BETA * base as f64) as u64).clamp(self.min, self.max);
         self.last_decrease = Some(now);
         self.last_change = Some(now);
         self.state = RateControlState::Hold;
@@ -436,6 +460,28 @@ mod tests {
         }
         let gained = a.rate() - from;
         assert!((5_900..=6_100).contains(&gained), "{gained}");
+    }
+
+    #[test]
+    fn competing_decrease_is_0_8_and_growth_a_third_of_a_packet_per_round_trip() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(200_000, 10_000, 5_000_000);
+        a.set_competing(true);
+        a.set_rtt(400 * MS);
+        // To 0.8 x the lower of the rate and the acknowledged rate.
+        assert_eq!(a.competing_decrease(t0, Some(150_000)), 120_000);
+        assert_eq!(a.competing_decrease(t0, Some(500_000)), 96_000);
+        // Then 1/3 x 1200 bytes per RTT per RTT: 9600 / 3 / 0.16, 20 kbit/s
+        // a second, whatever the rate.
+        a.update(t0, BandwidthUsage::Normal, Some(96_000));
+        let mut t = t0;
+        for _ in 0..10 {
+            t += 100 * MS;
+            a.update(t, BandwidthUsage::Normal, Some(96_000));
+        }
+        let gained = a.rate() as f64 - 96_000.0;
+        let expected = COMPETING_ALPHA * ADDITIVE_PACKET_BYTES * 8.0 / 0.16;
+        assert!((gained - expected).abs() < 100.0, "{gained} {expected}");
     }
 
     #[test]

@@ -46,6 +46,30 @@
 //! no queue of ours outlasts that long at such a rate unless the link
 //! itself is under twice our floor (then losses bound the rate, which is
 //! what the floor does anyway).
+//!
+//! While competing, our own losses are a poor congestion signal: a `tbf`
+//! or drop-tail buffer limited in bytes drops a full-sized TCP segment
+//! when our smaller packets still fit, so the competitor backs off and we
+//! do not, until our growth overflows the buffer in a burst that costs
+//! the call whole frames (measured on a 300 kbit/s `tbf` link with a
+//! 300 ms queue against a CUBIC flow: the call took 0.72-0.74 of the link
+//! and froze for 1-2 s at each of its loss events, 23 fps). The buffer's
+//! depth is visible though: the queuing delay measured when packets of
+//! ours were lost is where it overflows. The highest such delay of the
+//! last [`PEAK_WINDOW`] is kept, and a queue within [`NEAR_FULL`] of it
+//! ([`StandingQueue::near_full`]) is taken as a loss event (the buffer
+//! about to overflow, the competitor's loss), on which the controller
+//! backs off before its own packets are dropped. Without a loss in the
+//! window there is no such reference: the highest delay seen is not the
+//! buffer's depth when the competitor does not fill it (a local TCP
+//! sender held to a few segments in the qdisc by TCP Small Queues keeps
+//! 100-150 ms there), and backing off from it would hand the link over.
+//!
+//! A stand that lasts [`PINNED_QUIET_AFTER`] while we sit near our floor
+//! is a competitor's even if it never overflows: measured on the same
+//! link, such a TCP flow held the queue at 100-150 ms for the whole call
+//! with no drop at all, the standing-queue decreases kept the call at its
+//! floor (share 0.26) and frame skipping on (15 fps).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -71,8 +95,16 @@ pub const SQUEEZED: f64 = 0.8;
 pub const PINNED_AFTER: Duration = Duration::from_secs(6);
 /// Acknowledged rates under this multiple of the floor count as pinned.
 pub const PINNED_FACTOR: f64 = 2.0;
+/// How long a queue must stand, without overflowing, while we are pinned
+/// near our floor to be a competitor's.
+pub const PINNED_QUIET_AFTER: Duration = Duration::from_secs(8);
 /// How long the queue must stay short for the competitor to be gone.
 pub const COMPETING_CLEARS: Duration = Duration::from_secs(1);
+/// How long the queuing delay at a loss (the buffer's depth) is
+/// remembered.
+pub const PEAK_WINDOW: Duration = Duration::from_secs(30);
+/// A queue at this fraction of the delay at a loss is taken as full.
+pub const NEAR_FULL: f64 = 0.4;
 
 /// See the module documentation.
 #[derive(Debug, Clone)]
@@ -99,7 +131,15 @@ pub struct StandingQueue {
     stand_acked: Option<u64>,
     /// The controller's minimum bitrate (see [`StandingQueue::set_floor`]).
     floor: Option<u64>,
+    /// (start of a bucket of [`PEAK_BUCKET`], highest queuing delay at a
+    /// loss in it), oldest first, over [`PEAK_WINDOW`].
+    peaks: VecDeque<(Instant, Duration)>,
+    /// Packets of ours were lost since the last feedback's delay.
+    lost_now: bool,
 }
+
+/// The span of one entry of the peak queuing delay's window.
+const PEAK_BUCKET: Duration = Duration::from_secs(1);
 
 impl Default for StandingQueue {
     fn default() -> Self {
@@ -125,6 +165,8 @@ impl StandingQueue {
             acked: None,
             stand_acked: None,
             floor: None,
+            peaks: VecDeque::new(),
+            lost_now: false,
         }
     }
 
@@ -140,6 +182,9 @@ impl StandingQueue {
     pub fn on_losses(&mut self, lost: usize) {
         if lost > 0 && self.high_since.is_some() {
             self.overflowed = true;
+        }
+        if lost > 0 {
+            self.lost_now = true;
         }
     }
 
@@ -161,6 +206,40 @@ impl StandingQueue {
         self.competing
     }
 
+    /// The highest queuing delay measured at a loss of ours in the last
+    /// [`PEAK_WINDOW`]: the buffer's depth.
+    pub fn peak_queue_delay(&self) -> Option<Duration> {
+        self.peaks.iter().map(|&(_, q)| q).max()
+    }
+
+    /// While competing, whether the queue is within [`NEAR_FULL`] of the
+    /// delay at the last losses: the buffer is about to overflow, the
+    /// competitor's loss event (see the module documentation).
+    pub fn near_full(&self) -> bool {
+        let (Some(q), Some(peak)) = (self.queue_delay, self.peak_queue_delay()) else {
+            return false;
+        };
+        self.competing && peak > THRESHOLD && q.as_secs_f64() >= NEAR_FULL * peak.as_secs_f64()
+    }
+
+    fn track_peak(&mut self, now: Instant, q: Duration, lost: bool) {
+        if lost {
+            match self.peaks.back_mut() {
+                Some((start, m)) if now.saturating_duration_since(*start) < PEAK_BUCKET => {
+                    *m = (*m).max(q);
+                }
+                _ => self.peaks.push_back((now, q)),
+            }
+        }
+        while self
+            .peaks
+            .front()
+            .is_some_and(|&(start, _)| now.saturating_duration_since(start) > PEAK_WINDOW)
+        {
+            self.peaks.pop_front();
+        }
+    }
+
     fn track_competitor(&mut self, now: Instant, high: bool) {
         if high {
             self.low_since = None;
@@ -179,6 +258,7 @@ impl StandingQueue {
             };
             if self.overflowed
                 && ((squeezed && stood >= COMPETING_AFTER) || (pinned && stood >= PINNED_AFTER))
+                || pinned && stood >= PINNED_QUIET_AFTER
             {
                 self.competing = true;
             }
@@ -236,6 +316,8 @@ impl StandingQueue {
         let median = self.scratch[self.scratch.len() / 2];
         let q = Duration::from_micros((median - base).max(0) as u64);
         self.queue_delay = Some(q);
+        let lost = std::mem::take(&mut self.lost_now);
+        self.track_peak(now, q, lost);
         self.track_competitor(now, q > THRESHOLD);
         if q <= THRESHOLD {
             self.above_since = None;
@@ -418,12 +500,54 @@ mod tests {
         feed(&mut q, t0, 880, 1000, |_| 300);
         assert!(!q.competing());
         // Pinned but no packet of ours lost: a queue that does not
-        // overflow is not taken for a competitor's.
+        // overflow is taken for a competitor's only after
+        // PINNED_QUIET_AFTER (7 s into the stand: not yet; 9 s: yes).
         let mut q = StandingQueue::new();
         q.set_floor(50_000);
         q.set_acked(Some(60_000));
         feed(&mut q, t0, 0, 100, |_| 0);
-        feed(&mut q, t0, 100, 1000, |_| 300);
+        feed(&mut q, t0, 100, 700, |_| 300);
         assert!(!q.competing());
+        feed(&mut q, t0, 800, 200, |_| 300);
+        assert!(q.competing());
+        // Not pinned (2.4x the floor), no loss: ours however long.
+        let mut q = StandingQueue::new();
+        q.set_floor(50_000);
+        q.set_acked(Some(120_000));
+        feed(&mut q, t0, 0, 100, |_| 0);
+        feed(&mut q, t0, 100, 2000, |_| 300);
+        assert!(!q.competing());
+    }
+
+    #[test]
+    fn while_competing_a_queue_near_its_depth_at_the_last_loss_is_full() {
+        let t0 = Instant::now();
+        // Competing without a loss (pinned near the floor for
+        // PINNED_QUIET_AFTER): no depth known, so however high the
+        // queue, not "full".
+        let mut q = StandingQueue::new();
+        q.set_floor(50_000);
+        q.set_acked(Some(60_000));
+        feed(&mut q, t0, 0, 100, |_| 0);
+        feed(&mut q, t0, 100, 900, |_| 200);
+        assert!(q.competing());
+        feed(&mut q, t0, 1000, 10, |_| 400);
+        assert_eq!(q.peak_queue_delay(), None);
+        assert!(!q.near_full());
+        // Losses at 400 ms: the buffer's depth.
+        q.on_losses(3);
+        feed(&mut q, t0, 1010, 10, |_| 400);
+        assert_eq!(q.peak_queue_delay(), Some(400 * MS));
+        assert!(q.near_full());
+        // NEAR_FULL (0.4) of it is full, less is not.
+        feed(&mut q, t0, 1020, 10, |_| 170);
+        assert!(q.near_full());
+        feed(&mut q, t0, 1030, 10, |_| 150);
+        assert!(!q.near_full());
+        // Forgotten after PEAK_WINDOW without another loss.
+        let n = PEAK_WINDOW.as_millis() as u64 / 10 + 200;
+        feed(&mut q, t0, 1040, n, |_| 350);
+        assert_eq!(q.peak_queue_delay(), None);
+        assert!(!q.near_full());
     }
 }

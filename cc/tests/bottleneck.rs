@@ -629,9 +629,11 @@ fn a_call_through_a_tbf_link_stays_off_its_queue() {
 /// form) joins a 1 Mbit/s FIFO with a 300 ms queue at 5 s and keeps it
 /// full. Its queue is not ours to drain (`queue_delay`'s competing flow):
 /// the call keeps a share instead of backing off to its minimum (3.9% of
-/// the link before the competing mode; about 21% with it: short of a fair
-/// half, the competitor here grows by a packet per round trip and halves,
-/// while each of our loss events costs 15% and the loss bound more).
+/// the link before the competing mode; about 21% with its first form,
+/// 25% since it backs off at a queue near the buffer's depth, counts a
+/// loss event only once regrown and is no longer held by the loss bound:
+/// short of a fair half, the competitor here grows by a packet per round
+/// trip and halves, while each of our loss events costs 20%).
 #[test]
 fn a_competing_loss_based_flow_does_not_starve_the_call() {
     let s = Scenario {
