@@ -237,8 +237,9 @@ impl<T> Pacer<T> {
     /// The owner built `actual` bytes for the last
     /// [`Payload::Padding`] released (0 when it could build none): the
     /// padding counters, the padding budget and an active probe cluster's
-    /// byte count and spacing are corrected to it. Without this call the
-    /// requested size counts as sent.
+    /// byte count and spacing are corrected to it; a probe cluster for
+    /// which nothing could be built ends. Without this call the requested
+    /// size counts as sent.
     pub fn on_padding_built(&mut self, actual: usize) {
         let Some((asked, probe)) = self.unconfirmed_padding.take() else {
             return;
@@ -249,11 +250,15 @@ impl<T> Pacer<T> {
             self.padding_budget += asked as f64 - actual as f64;
             return;
         }
+        if actual == 0 {
+            // The owner cannot build padding now: asking again at the same
+            // instant would spin its loop. The cluster ends here, unmet
+            // (its result times out in the estimator, as a lost probe's).
+            self.probes.pop_front();
+            return;
+        }
         if let Some(p) = self.probes.front_mut() {
             p.bytes = p.bytes - asked.min(p.bytes) + actual;
-            if actual == 0 {
-                p.packets = p.packets.saturating_sub(1);
-            }
             let rate = p.cluster.target_bitrate.max(1) as f64;
             if let Some(t) = p.next_send {
                 let asked_gap = Duration::from_secs_f64(asked as f64 * 8.0 / rate);
@@ -793,7 +798,10 @@ mod tests {
         assert!(p.poll_send(now).is_some());
         p.on_padding_built(0);
         assert_eq!(p.stats().sent_bytes[3], 3000);
-        assert_eq!(p.poll_timeout(), Some(now), "asks again at once");
+        // And the cluster ends: asking again at once would spin an owner
+        // that cannot pad (no RTX stream yet).
+        assert_eq!(p.poll_timeout(), None);
+        assert!(p.poll_send(now).is_none());
     }
 
     #[test]
