@@ -53,9 +53,30 @@ pub(crate) fn member_config(
     cfg
 }
 
-/// One meshrtc member: sends the test pattern (320x240), decodes every
-/// other member's video and audio.
-pub(crate) async fn member(cfg: MemberConfig, seconds: u64) -> (String, Decoded) {
+/// A stop for [`member_until`]: the future completes when the sender
+/// fires or is dropped, or after 90 s, which only ends a test that hangs.
+pub(crate) fn stop_signal() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl std::future::Future<Output = ()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let until = async move {
+        tokio::select! {
+            _ = stopped => {}
+            () = tokio::time::sleep(Duration::from_secs(90)) => {}
+        }
+    };
+    (stop, until)
+}
+
+/// One meshrtc member until `until` completes: sends the test pattern
+/// (320x240), decodes every other member's video and audio. It stays in
+/// the room until the test has checked what it needs, not for a fixed
+/// time, so a browser slow to start on a busy machine still finds it.
+pub(crate) async fn member_until(
+    cfg: MemberConfig,
+    until: impl std::future::Future<Output = ()>,
+) -> (String, Decoded) {
     let name = cfg.name.clone();
     let (m, mut events) = join(cfg).await.unwrap();
     let mut opus: BTreeMap<String, OpusDecoder> = BTreeMap::new();
@@ -65,12 +86,12 @@ pub(crate) async fn member(cfg: MemberConfig, seconds: u64) -> (String, Decoded)
     let mut decoders: BTreeMap<String, Vp8Decoder> = BTreeMap::new();
     let mut decoded = Decoded::new();
     let mut names = BTreeMap::new();
-    let end = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    tokio::pin!(until);
     let mut tick = tokio::time::interval(Duration::from_millis(66));
     let mut n = 0u32;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(end) => break,
+            () = &mut until => break,
             _ = tick.tick() => {
                 let img = pattern.next_frame(u64::from(n) * 66_000);
                 if let Ok(Some(f)) = enc.encode(&img, u64::from(n) * 66_000, m.take_keyframe_request()) {
@@ -141,8 +162,18 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
         .unwrap();
     let ws = server.ws_url();
-    let a = rt.spawn(member(member_config(&ws, None, "room", "alice"), 14));
-    let b = rt.spawn(member(member_config(&ws, None, "room", "bob"), 14));
+    // The members stay until 3 s after the browser decoded them, however
+    // long the browser took to start on a busy machine.
+    let (stop_a, a_stops) = stop_signal();
+    let (stop_b, b_stops) = stop_signal();
+    let a = rt.spawn(member_until(
+        member_config(&ws, None, "room", "alice"),
+        a_stops,
+    ));
+    let b = rt.spawn(member_until(
+        member_config(&ws, None, "room", "bob"),
+        b_stops,
+    ));
     std::thread::sleep(Duration::from_millis(500));
     let mut browser = Browser::launch().unwrap();
     let url = format!(
@@ -150,7 +181,7 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
         server.local_addr()
     );
     browser.navigate(&url).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(12);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let stats = loop {
         std::thread::sleep(Duration::from_millis(500));
         let v: Value = browser.eval("roomStats()").unwrap();
@@ -163,6 +194,8 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
             break v;
         }
     };
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = (stop_a.send(()), stop_b.send(()));
     let results = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
     eprintln!(
         "{} in a mesh room: browser {stats} | members {results:?}",
@@ -181,7 +214,10 @@ fn a_browser_joins_a_room_of_two_meshrtc_members_and_everyone_decodes_everyone()
     for (name, decoded) in [results.0, results.1] {
         let seen = decoded.get("chromium").copied().unwrap_or_default();
         assert!(seen.frames >= 20, "{name} decoded {seen:?} of the browser");
-        assert_eq!(seen.size, (640, 480), "{name}");
+        // 640x480, or a 4:3 size Chromium adapted down to on a busy
+        // machine.
+        let (w, h) = seen.size;
+        assert!(w >= 320 && w * 3 == h * 4, "{name}: {seen:?}");
     }
     rt.block_on(async { server.shutdown().await.unwrap() });
 }

@@ -18,7 +18,7 @@ use meshrtc_integration::page::JsPage;
 use meshrtc_mesh::signaling::ServerConfig;
 use serde_json::Value;
 
-use crate::chromium_mesh::{member, member_config};
+use crate::chromium_mesh::{member_config, member_until, stop_signal};
 use crate::chromium_room::{runtime, tls_server_and_pem};
 
 /// The peers the page sees, once each has at least `frames` decoded
@@ -52,11 +52,18 @@ fn firefox_chromium_and_two_meshrtc_members_in_one_room_over_https_all_decode_ea
     let mut chromium = Browser::launch_with(&[flag]).unwrap();
     let ws = server.ws_url();
     assert!(ws.starts_with("wss://"), "{ws}");
-    let a = rt.spawn(member(
+    // The members stay until 2 s after the pages decoded everyone, however
+    // long the browsers took on a busy machine.
+    let (stop_a, a_stops) = stop_signal();
+    let (stop_b, b_stops) = stop_signal();
+    let a = rt.spawn(member_until(
         member_config(&ws, Some(trust.clone()), "room", "alice"),
-        15,
+        a_stops,
     ));
-    let b = rt.spawn(member(member_config(&ws, Some(trust), "room", "bob"), 15));
+    let b = rt.spawn(member_until(
+        member_config(&ws, Some(trust), "room", "bob"),
+        b_stops,
+    ));
     std::thread::sleep(Duration::from_millis(300));
     let base = server.http_url();
     assert!(base.starts_with("https://"), "{base}");
@@ -66,7 +73,9 @@ fn firefox_chromium_and_two_meshrtc_members_in_one_room_over_https_all_decode_ea
     // A secure context in both: the camera is there.
     assert_eq!(firefox.eval("window.isSecureContext").unwrap(), true);
     let ff = poll_stats(&mut firefox, Duration::from_secs(13), 3, 20);
-    let cr = poll_stats(&mut chromium, Duration::from_secs(2), 3, 20);
+    let cr = poll_stats(&mut chromium, Duration::from_secs(4), 3, 20);
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = (stop_a.send(()), stop_b.send(()));
     let results = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
     eprintln!(
         "{} and {} in a mesh room: firefox {ff} | chromium {cr} | members {results:?}",

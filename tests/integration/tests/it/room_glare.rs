@@ -12,7 +12,7 @@
 //! member, and the members' by each other. With Chromium and Firefox.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,9 +32,22 @@ use serde_json::Value;
 use crate::chromium_mesh::member_config;
 use crate::chromium_room::runtime;
 
+/// The end of the test, in two steps: once `wanted` is set every member
+/// takes its mesh figures, while all are still in the room; when the
+/// `MEMBERS` have taken theirs, all leave. (Leaving at once would let a
+/// member busy elsewhere for a tick see the other already gone.)
+#[derive(Default)]
+struct Finish {
+    wanted: AtomicBool,
+    taken: AtomicUsize,
+}
+
+/// The meshrtc members in the room.
+const MEMBERS: usize = 2;
+
 /// What a member saw: video frames decoded per (sender's name, mid), the
 /// members it lost, and its mesh figures when the test was done
-/// (`done`; then it leaves).
+/// ([`Finish`]; then it leaves).
 #[derive(Debug)]
 struct Outcome {
     name: String,
@@ -45,8 +58,8 @@ struct Outcome {
 
 /// A member that sends its camera (the test pattern), starts a screen
 /// track once `screen` is set, and decodes every video m-line of every
-/// other member on its own decoder, until `done` is set (40 s at most).
-async fn member(cfg: MemberConfig, screen: Arc<AtomicBool>, done: Arc<AtomicBool>) -> Outcome {
+/// other member on its own decoder, until the test is done (90 s at most).
+async fn member(cfg: MemberConfig, screen: Arc<AtomicBool>, done: Arc<Finish>) -> Outcome {
     let name = cfg.name.clone();
     let (m, mut events) = join(cfg).await.unwrap();
     let mut camera = TestPattern::new(320, 240, 15);
@@ -61,15 +74,18 @@ async fn member(cfg: MemberConfig, screen: Arc<AtomicBool>, done: Arc<AtomicBool
     let mut removed = Vec::new();
     let mut sharing = false;
     let mut stats = None;
-    let end = tokio::time::Instant::now() + Duration::from_secs(40);
+    let end = tokio::time::Instant::now() + Duration::from_secs(90);
     let mut tick = tokio::time::interval(Duration::from_millis(66));
     let mut n = 0u32;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => break,
             _ = tick.tick() => {
-                if done.load(Ordering::Relaxed) {
+                if stats.is_none() && done.wanted.load(Ordering::Relaxed) {
                     stats = m.stats();
+                    done.taken.fetch_add(1, Ordering::Relaxed);
+                }
+                if stats.is_some() && done.taken.load(Ordering::Relaxed) >= MEMBERS {
                     break;
                 }
                 if !sharing && screen.load(Ordering::Relaxed) {
@@ -96,7 +112,7 @@ async fn member(cfg: MemberConfig, screen: Arc<AtomicBool>, done: Arc<AtomicBool
                 }
                 Some(MeshEvent::MemberJoined(p)) => { names.insert(p.id, p.name); }
                 // Once done, the other member leaving is no loss.
-                Some(MeshEvent::MemberRemoved { id, reason }) if !done.load(Ordering::Relaxed) => {
+                Some(MeshEvent::MemberRemoved { id, reason }) if stats.is_none() => {
                     removed.push(format!("{id}: {reason}"));
                 }
                 Some(MeshEvent::Frame { from, frame }) if frame.kind == MediaKind::Video => {
@@ -179,7 +195,7 @@ fn glare_with(page: &mut dyn JsPage) {
         .unwrap();
     let ws = server.ws_url();
     let screen = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(Finish::default());
     // alice first (p1), then the page (p2), then bob (p3).
     let alice = rt.spawn(member(
         member_config(&ws, None, "room", "alice"),
@@ -237,10 +253,11 @@ fn glare_with(page: &mut dyn JsPage) {
         })
     });
     let settled = started.elapsed();
-    // A second more for the members to count the screens, then their
-    // figures while everyone is still in the room.
-    std::thread::sleep(Duration::from_secs(1));
-    done.store(true, Ordering::Relaxed);
+    // Three seconds more for the members to count ten frames of each
+    // screen on a busy machine, then their figures while everyone is
+    // still in the room.
+    std::thread::sleep(Duration::from_secs(3));
+    done.wanted.store(true, Ordering::Relaxed);
     let (alice, bob) = rt.block_on(async { (alice.await.unwrap(), bob.await.unwrap()) });
     eprintln!(
         "{}: screens decoded by the page after {settled:?}: {v}\nalice {alice:?}\nbob {bob:?}",
