@@ -273,10 +273,13 @@ fn variable_uplink_capacity_is_followed() {
     );
     // Issue 15's targets where this estimator meets them: within ±15% of
     // the capacity 5 s after a drop and 10 s after a rise to 1 Mbit/s. Not
-    // met, and only reported: the rise to 2.5 Mbit/s (and the start from
-    // 300 kbit/s) take longer than 10 s, because probes are made of media
-    // (no padding yet), so an encoder at the old rate cannot probe past
-    // it and the estimate climbs at GCC's own pace.
+    // met, and only reported: the rise to 2.5 Mbit/s. Traced (session 10):
+    // the estimate climbs additively (about 40 kbit/s per second) inside
+    // the band it learnt at 1 Mbit/s, since what it sends never leaves
+    // that band; a periodic probe 5.2 s after the rise lifts it to 2.45
+    // Mbit/s, a standing-queue decrease 0.5 s later takes it to 1.92, and
+    // the video encoder's 85% share of the estimate (VIDEO_ENCODER_SHARE)
+    // keeps the offered rate (1.8-1.97 Mbit/s) under the band's 2.125.
     assert!(drop.is_some_and(|d| d <= t(5)), "{drop:?}");
     assert!(back.is_some_and(|d| d <= t(10)), "{back:?}");
     assert!(whole.queue_p95 < Duration::from_millis(100), "{whole:?}");
