@@ -115,7 +115,10 @@ pub struct RelayedData<'a> {
 #[derive(Debug)]
 pub(super) struct Relay {
     pub(super) client: TurnClient,
-    /// The server as configured (before any 300 Try Alternate).
+    /// The server as configured: over UDP, the one first asked (the
+    /// client follows a 300 Try Alternate itself); for a stream to an
+    /// alternate, the alternate's address with the configured
+    /// credentials (relay_redirect.rs).
     pub(super) server: TurnServer,
     /// The host base, or for a stream the stream's local address.
     pub(super) base: SocketAddr,
@@ -451,16 +454,27 @@ impl IceAgent {
 
     /// A new allocation for relay `i`, whose server lost the last one;
     /// false when its server is no longer one of the configuration's.
+    ///
+    /// The server is looked up as configured, with the configuration's
+    /// current credentials (they may have been renewed since). Over UDP
+    /// that is the server first asked, whose 300 Try Alternate (RFC 8489
+    /// §10) the new client follows again, as the first allocation did:
+    /// the client's own address is the alternate's then, which no entry
+    /// of the configuration names. A stream to an alternate belongs to
+    /// the alternate (`redirect_stream`), so it allocates there again,
+    /// with the credentials the redirect carried over.
     fn reallocate(&mut self, now: Instant, i: usize) -> bool {
-        let server = self.relays[i].client.server();
-        let transport = self.relays[i].transport;
-        let Some(config) = self
+        let relay = &self.relays[i];
+        let stream = relay.transport.is_stream();
+        let configured = self
             .config
             .turn_servers
             .iter()
-            .find(|t| t.addr == server && t.transport.is_stream() == (transport.is_stream()))
-            .cloned()
-        else {
+            .find(|t| t.addr == relay.server.addr && t.transport.is_stream() == stream)
+            .cloned();
+        let alternate_stream =
+            || (stream && relay.server.addr == relay.client.server()).then(|| relay.server.clone());
+        let Some(config) = configured.or_else(alternate_stream) else {
             return false;
         };
         let mut client = self.turn_client(&config);

@@ -40,4 +40,6 @@ pub use error::TurnError;
 pub use stream::StreamFramer;
 
 #[cfg(test)]
+pub(crate) mod test_answers;
+#[cfg(test)]
 mod tests;

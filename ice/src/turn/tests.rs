@@ -1,5 +1,6 @@
 //! The TURN client against crafted server responses.
 
+use super::test_answers::{answer, error_in};
 use super::*;
 use crate::stun::{
     AttrType, Attribute, Class, ErrorCode, Message, MessageBuilder, Method, ShortTermKey,
@@ -32,35 +33,8 @@ fn client() -> TurnClient {
     TurnClient::new(TurnConfig::new(server(), "alice", "secret"), [1; 32])
 }
 
-/// The server's answer to `req`: `class`, the attributes `attrs` adds, and
-/// MESSAGE-INTEGRITY under `key` if given.
-fn answer(
-    req: &[u8],
-    class: Class,
-    key: Option<&ShortTermKey>,
-    attrs: impl FnOnce(&mut MessageBuilder<'_>),
-) -> Vec<u8> {
-    let m = Message::parse(req).unwrap();
-    let mut out = Vec::new();
-    let mut b = MessageBuilder::new(&mut out, class, m.method(), m.transaction_id());
-    attrs(&mut b);
-    if let Some(k) = key {
-        b.add_message_integrity(k).unwrap();
-    }
-    b.add_fingerprint().unwrap();
-    out
-}
-
 fn error(code: u16) -> impl FnOnce(&mut MessageBuilder<'_>) {
-    move |b| {
-        b.add(&Attribute::ErrorCode(ErrorCode {
-            code,
-            reason: ErrorCode::default_reason(code),
-        }))
-        .unwrap();
-        b.add(&Attribute::Realm(REALM)).unwrap();
-        b.add(&Attribute::Nonce(NONCE)).unwrap();
-    }
+    error_in(code, REALM, NONCE)
 }
 
 fn try_alternate(to: SocketAddr) -> impl FnOnce(&mut MessageBuilder<'_>) {

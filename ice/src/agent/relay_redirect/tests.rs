@@ -1,12 +1,18 @@
 //! A 300 Try Alternate over a TCP stream: the agent asks its owner for a
 //! stream to the alternate, allocates over it with the first server's
 //! credentials, and gathering waits for it (or for the owner's report
-//! that it could not be opened).
+//! that it could not be opened). Over UDP: an allocation the alternate
+//! loses is made anew through the server first asked.
 
 use super::super::{IceAgent, IceConfig, IceError, IceEvent};
 use super::TurnStreamRedirect;
 use crate::agent::{TurnServer, TurnTransport};
-use crate::stun::{Attribute, Class, ErrorCode, Message, MessageBuilder, Method};
+use crate::stun::{
+    AttrType, Attribute, Class, ErrorCode, Message, MessageBuilder, Method, ShortTermKey,
+};
+use crate::turn::long_term_key;
+use crate::turn::test_answers::{answer, error_in};
+use crate::CandidateKind;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -138,4 +144,117 @@ fn an_alternate_the_owner_cannot_reach_ends_gathering() {
         a.add_turn_stream(now, alt, addr("10.0.0.1:2001")),
         Err(IceError::UnknownTurnServer(alt))
     );
+}
+
+/// A 401 or 437 from the alternate.
+fn error(code: u16) -> impl FnOnce(&mut MessageBuilder<'_>) {
+    error_in(code, "alt.test", "n-1")
+}
+
+/// Runs `a`'s timers to the Refresh of a 600 s allocation (540 s after
+/// `t0`), checks it leaves `local` for `server`, and answers it with a 437
+/// (the server lost the allocation).
+fn lose_on_refresh(
+    a: &mut IceAgent,
+    t0: Instant,
+    key: &ShortTermKey,
+    local: SocketAddr,
+    server: SocketAddr,
+) {
+    let at = t0 + Duration::from_secs(540);
+    a.handle_timeout(at);
+    let refresh = std::iter::from_fn(|| next(a))
+        .find(|(_, _, m, _)| *m == Method::REFRESH)
+        .expect("a Refresh");
+    assert_eq!((refresh.0, refresh.1), (local, server));
+    let lost = answer(&refresh.3, Class::Error, Some(key), error(437));
+    a.handle_relay_datagram(at, server, local, &lost).unwrap();
+}
+
+/// The agent's next transmit: (src, dst, method, bytes).
+fn next(a: &mut IceAgent) -> Option<(SocketAddr, SocketAddr, Method, Vec<u8>)> {
+    let t = a.poll_transmit()?;
+    let m = Message::parse(&t.payload).unwrap().method();
+    Some((t.src, t.dst, m, t.payload))
+}
+
+#[test]
+fn an_allocation_an_alternate_loses_over_udp_is_made_anew_through_the_first_server() {
+    let t0 = Instant::now();
+    let (first, alt) = (addr("192.0.2.1:3478"), addr("192.0.2.2:3478"));
+    let base = addr("10.0.0.1:1000");
+    let mut cfg = IceConfig::controlling(1);
+    cfg.turn_servers = vec![TurnServer::udp(first, "user", "pass")];
+    cfg.relay_only = true;
+    let mut a = IceAgent::new(cfg, t0);
+    a.add_local_host(base).unwrap();
+    a.start_gathering(t0);
+    let key = ShortTermKey::new(&long_term_key("user", "alt.test", "pass"));
+    // The first server redirects; the alternate challenges, then allocates.
+    let (src, dst, method, req) = next(&mut a).unwrap();
+    assert_eq!((src, dst, method), (base, first, Method::ALLOCATE));
+    a.handle_relay_datagram(t0, first, base, &try_alternate(&req, alt))
+        .unwrap();
+    let (_, dst, _, req) = next(&mut a).unwrap();
+    assert_eq!(dst, alt);
+    let challenge = answer(&req, Class::Error, None, error(401));
+    a.handle_relay_datagram(t0, alt, base, &challenge).unwrap();
+    let (_, dst, _, req) = next(&mut a).unwrap();
+    assert_eq!(dst, alt);
+    let relayed = addr("192.0.2.2:50000");
+    let ok = answer(&req, Class::Success, Some(&key), |b| {
+        b.add_xor_address(AttrType::XOR_RELAYED_ADDRESS, relayed)
+            .unwrap();
+        b.add(&Attribute::XorMappedAddress(addr("198.51.100.7:4000")))
+            .unwrap();
+        b.add_raw(AttrType::LIFETIME, &600u32.to_be_bytes())
+            .unwrap();
+    });
+    a.handle_relay_datagram(t0, alt, base, &ok).unwrap();
+    let relayed_candidates = |a: &IceAgent| -> Vec<SocketAddr> {
+        a.local_candidates()
+            .filter(|c| c.kind == CandidateKind::Relayed)
+            .map(|c| c.addr)
+            .collect()
+    };
+    assert_eq!(relayed_candidates(&a), vec![relayed]);
+    // The Refresh a minute before expiry goes to the alternate, which has
+    // lost the allocation (it restarted): 437.
+    lose_on_refresh(&mut a, t0, &key, base, alt);
+    // A new allocation from the same base, to the server first asked,
+    // which redirects it again.
+    let (src, dst, method, _) = next(&mut a).expect("a new Allocate");
+    assert_eq!((src, dst, method), (base, first, Method::ALLOCATE));
+    assert_eq!(a.stats().relays_reallocated, 1);
+}
+
+#[test]
+fn an_allocation_lost_on_a_stream_to_an_alternate_is_made_anew_on_that_stream() {
+    let t0 = Instant::now();
+    let mut a = agent(t0);
+    let (src, dst, req) = allocate(&mut a);
+    let alt = addr("192.0.2.2:3478");
+    a.handle_relay_datagram(t0, dst, src, &try_alternate(&req, alt))
+        .unwrap();
+    assert!(a.poll_turn_redirect().is_some());
+    let stream = addr("10.0.0.1:2001");
+    a.add_turn_stream(t0, alt, stream).unwrap();
+    let key = ShortTermKey::new(&long_term_key("user", "alt.test", "pass"));
+    let (_, _, req) = allocate(&mut a);
+    let challenge = answer(&req, Class::Error, None, error(401));
+    a.handle_relay_datagram(t0, alt, stream, &challenge)
+        .unwrap();
+    let (_, _, req) = allocate(&mut a);
+    let ok = answer(&req, Class::Success, Some(&key), |b| {
+        b.add_xor_address(AttrType::XOR_RELAYED_ADDRESS, addr("192.0.2.2:50000"))
+            .unwrap();
+        b.add_raw(AttrType::LIFETIME, &600u32.to_be_bytes())
+            .unwrap();
+    });
+    a.handle_relay_datagram(t0, alt, stream, &ok).unwrap();
+    lose_on_refresh(&mut a, t0, &key, stream, alt);
+    // Allocated again on the alternate's stream, which the owner keeps.
+    let (src, dst, method, _) = next(&mut a).expect("a new Allocate");
+    assert_eq!((src, dst, method), (stream, alt, Method::ALLOCATE));
+    assert_eq!(a.stats().relays_reallocated, 1);
 }
