@@ -386,8 +386,8 @@ impl IceAgent {
                 match e {
                     // Over a stream, the alternate needs a connection of
                     // its own, which the owner opens (relay_redirect.rs).
-                    TurnEvent::Redirected { server } if self.relays[i].stream => {
-                        redirected.push((i, server));
+                    TurnEvent::Redirected { server, domain } if self.relays[i].stream => {
+                        redirected.push((i, server, domain));
                         break;
                     }
                     TurnEvent::Allocated {
@@ -442,11 +442,12 @@ impl IceAgent {
                 }
             }
         }
-        for &(i, alt) in redirected.iter().rev() {
+        let any_redirected = !redirected.is_empty();
+        for (i, alt, domain) in redirected.into_iter().rev() {
             let relay = self.relays.remove(i);
-            self.redirect_stream(relay, alt);
+            self.redirect_stream(relay, alt, domain);
         }
-        if check_done || !redirected.is_empty() {
+        if check_done || any_redirected {
             self.check_gathering_done();
             self.pace(now);
         }

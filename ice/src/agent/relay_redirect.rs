@@ -7,9 +7,11 @@
 //! connection of its own, which a sans-IO agent cannot open. So the agent
 //! drops the redirected allocation (the first server holds none) and asks
 //! its owner ([`IceAgent::poll_turn_redirect`]) for a stream to the
-//! alternate, over the same transport, verified (for TLS) under the same
-//! host name as the first server (§10: without ALTERNATE-DOMAIN, the
-//! original domain). The owner opens it and hands it in with
+//! alternate, over the same transport, verified (for TLS) under the name
+//! the 300 gave in ALTERNATE-DOMAIN (§14.16), or without one under the
+//! same host name as the first server (§10). The 300 came over the first
+//! server's TLS, checked for that server's name, so the name it hands on
+//! is as trusted as the server. The owner opens it and hands it in with
 //! [`IceAgent::add_turn_stream`] as for a configured server; the
 //! allocation made on it uses the first server's credentials and may be
 //! redirected only as many more times as the first one had left. A stream
@@ -32,7 +34,8 @@ pub struct TurnStreamRedirect {
     pub server: SocketAddr,
     /// TCP or TLS, as to the first server.
     pub transport: TurnTransport,
-    /// The name TLS verifies (the first server's URL host name), if any.
+    /// The name TLS verifies, if any: the 300's ALTERNATE-DOMAIN, else
+    /// the first server's URL host name.
     pub host: Option<String>,
     /// Our end of the stream to the server that redirected us: it carries
     /// no allocation of this agent any more.
@@ -69,9 +72,21 @@ impl Redirects {
 impl IceAgent {
     /// Relay `relay`, on a stream, was sent to `alt` by a 300 Try
     /// Alternate: forget it and ask for a stream to `alt`.
-    pub(super) fn redirect_stream(&mut self, relay: Relay, alt: SocketAddr) {
+    pub(super) fn redirect_stream(
+        &mut self,
+        relay: Relay,
+        alt: SocketAddr,
+        domain: Option<String>,
+    ) {
+        // TLS to the alternate checks its ALTERNATE-DOMAIN, or without
+        // one the first server's name (RFC 8489 §10).
+        let host = match (relay.server.transport, domain) {
+            (TurnTransport::Tls, Some(d)) => Some(d),
+            _ => relay.server.host.clone(),
+        };
         let server = TurnServer {
             addr: alt,
+            host,
             ..relay.server.clone()
         };
         tracing::debug!(from = %relay.server.addr, to = %alt, "TURN over a stream redirected: a stream to the alternate is needed");

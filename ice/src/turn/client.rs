@@ -168,6 +168,11 @@ pub enum TurnEvent {
     Redirected {
         /// The new server.
         server: SocketAddr,
+        /// Its ALTERNATE-DOMAIN (RFC 8489 §14.16), when the response over
+        /// a stream carried a well-formed one: the name TLS to the
+        /// alternate is checked for (§10). `None`: the first server's
+        /// name applies.
+        domain: Option<String>,
     },
     /// The allocation failed, or was lost.
     Failed(TurnError),
@@ -220,6 +225,9 @@ pub struct TurnStats {
     pub unauthorized: u64,
     /// 300 Try Alternate followed.
     pub redirects: u64,
+    /// ALTERNATE-DOMAIN attributes ignored as malformed (empty, over 255
+    /// bytes, or not a host name); the first server's name applies.
+    pub bad_alternate_domains: u64,
     /// 437 Allocation Mismatch received.
     pub allocation_mismatches: u64,
     /// Send indications sent.
@@ -785,6 +793,17 @@ impl TurnClient {
                     Some(Ok(Attribute::AlternateServer(a))) => Some(a),
                     _ => None,
                 };
+                // Only a stream can be TLS; over UDP the name checks nothing.
+                let domain = match msg.get(AttrType::ALTERNATE_DOMAIN) {
+                    Some(Ok(Attribute::Other { value, .. })) if self.config.stream => {
+                        let name = alternate_domain(value);
+                        if name.is_none() {
+                            self.stats.bad_alternate_domains += 1;
+                        }
+                        name
+                    }
+                    _ => None,
+                };
                 match alt {
                     Some(alt) if self.redirects < self.config.max_redirects => {
                         self.redirects += 1;
@@ -793,7 +812,10 @@ impl TurnClient {
                         // A new server has its own realm and nonces.
                         self.auth = None;
                         self.txns.clear();
-                        self.events.push_back(TurnEvent::Redirected { server: alt });
+                        self.events.push_back(TurnEvent::Redirected {
+                            server: alt,
+                            domain,
+                        });
                         self.start(now, Request::Allocate, 0);
                     }
                     _ => self.fail(TurnError::BadRedirect),
@@ -1119,4 +1141,16 @@ impl TurnClient {
     pub fn poll_event(&mut self) -> Option<TurnEvent> {
         self.events.pop_front()
     }
+}
+
+/// An ALTERNATE-DOMAIN value (RFC 8489 §14.16) as a host name: 1 to 255
+/// bytes (RFC 1035 §2.3.4) of letters, digits, hyphens and dots, with no
+/// empty label. Anything else is `None`: the name is handed to TLS as the
+/// identity to check (RFC 6125), so only what can name a host passes.
+fn alternate_domain(value: &[u8]) -> Option<String> {
+    let name = std::str::from_utf8(value).ok()?;
+    let host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    let labels_ok = name.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+    ((1..=255).contains(&name.len()) && name.chars().all(host_char) && labels_ok)
+        .then(|| name.to_ascii_lowercase())
 }

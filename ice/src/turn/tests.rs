@@ -529,7 +529,13 @@ fn try_alternate_moves_to_the_alternate_server_and_allocates_there() {
     let alt: SocketAddr = "192.0.2.2:3478".parse().unwrap();
     reply(&mut c, t0, &first, Class::Error, None, try_alternate(alt));
     assert_eq!(c.server(), alt);
-    assert_eq!(events(&mut c), vec![TurnEvent::Redirected { server: alt }]);
+    assert_eq!(
+        events(&mut c),
+        vec![TurnEvent::Redirected {
+            server: alt,
+            domain: None
+        }]
+    );
     let t = c.poll_transmit().unwrap();
     assert_eq!(t.dst, alt);
     assert_eq!(
@@ -562,6 +568,66 @@ fn try_alternate_moves_to_the_alternate_server_and_allocates_there() {
     }
     assert_eq!(c.state(), TurnState::Failed);
     assert_eq!(c.stats().redirects, 2);
+}
+
+/// A 300 Try Alternate to 192.0.2.2 naming `domain` in ALTERNATE-DOMAIN,
+/// fed to a new client (over a stream or UDP); the client and its
+/// `Redirected` event's domain.
+fn redirected_with_domain(stream: bool, domain: &[u8]) -> (TurnClient, Option<String>) {
+    let t0 = Instant::now();
+    let mut cfg = TurnConfig::new(server(), "alice", "secret");
+    cfg.stream = stream;
+    let mut c = TurnClient::new(cfg, [1; 32]);
+    c.allocate(t0);
+    let first = one(&mut c);
+    let alt: SocketAddr = "192.0.2.2:3478".parse().unwrap();
+    reply(&mut c, t0, &first, Class::Error, None, |b| {
+        try_alternate(alt)(b);
+        b.add_raw(AttrType::ALTERNATE_DOMAIN, domain).unwrap();
+    });
+    let domains: Vec<Option<String>> = events(&mut c)
+        .into_iter()
+        .filter_map(|e| match e {
+            TurnEvent::Redirected { server, domain } => {
+                assert_eq!(server, alt);
+                Some(domain)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(domains.len(), 1, "one redirection");
+    (c, domains.into_iter().next().unwrap())
+}
+
+#[test]
+fn alternate_domain_over_a_stream_names_the_alternate_and_a_malformed_one_is_counted() {
+    // RFC 8489 §10: over TLS the alternate's certificate is checked for
+    // ALTERNATE-DOMAIN (§14.16); host names compare case-insensitively.
+    let (c, domain) = redirected_with_domain(true, b"Turn2.Example.net");
+    assert_eq!(domain.as_deref(), Some("turn2.example.net"));
+    assert_eq!(c.stats().bad_alternate_domains, 0);
+    let long = vec![b'a'; 256];
+    let long_label = [vec![b'a'; 64], b".example".to_vec()].concat();
+    for bad in [
+        &b""[..],
+        b"turn two.example",
+        b"turn..example",
+        b".example",
+        b"\xff\xfe",
+        b"t\xc3\xa9l\xc3\xa9.example",
+        &long,
+        &long_label,
+    ] {
+        let (c, domain) = redirected_with_domain(true, bad);
+        assert_eq!(domain, None, "{bad:?}");
+        assert_eq!(c.stats().bad_alternate_domains, 1, "{bad:?}");
+        // The redirection itself is followed.
+        assert_eq!(c.stats().redirects, 1);
+    }
+    // Over UDP no TLS checks a name: the attribute is not read.
+    let (c, domain) = redirected_with_domain(false, b"turn2.example.net");
+    assert_eq!(domain, None);
+    assert_eq!(c.stats().bad_alternate_domains, 0);
 }
 
 #[test]

@@ -23,9 +23,14 @@ fn addr(s: &str) -> SocketAddr {
 /// A relay-only agent with one TCP TURN server (named `turn.example`),
 /// its stream from 10.0.0.1:2000 added, gathering started.
 fn agent(now: Instant) -> IceAgent {
+    agent_over(now, TurnTransport::Tcp)
+}
+
+/// [`agent`] with its server reached over `transport`.
+fn agent_over(now: Instant, transport: TurnTransport) -> IceAgent {
     let mut cfg = IceConfig::controlling(1);
     cfg.turn_servers = vec![TurnServer {
-        transport: TurnTransport::Tcp,
+        transport,
         host: Some("turn.example".into()),
         ..TurnServer::udp(addr("192.0.2.1:3478"), "user", "pass")
     }];
@@ -257,4 +262,39 @@ fn an_allocation_lost_on_a_stream_to_an_alternate_is_made_anew_on_that_stream() 
     let (src, dst, method, _) = next(&mut a).expect("a new Allocate");
     assert_eq!((src, dst, method), (stream, alt, Method::ALLOCATE));
     assert_eq!(a.stats().relays_reallocated, 1);
+}
+
+/// A relay-only agent with one TURN server over `transport` named
+/// `turn.example`, redirected by a 300 carrying ALTERNATE-DOMAIN
+/// `turn2.example`: the stream it asks for.
+fn redirect_with_domain(transport: TurnTransport) -> TurnStreamRedirect {
+    let now = Instant::now();
+    let mut a = agent_over(now, transport);
+    let (src, dst, req) = allocate(&mut a);
+    let alt = addr("192.0.2.2:3478");
+    let redirect = answer(&req, Class::Error, None, |b| {
+        b.add(&Attribute::ErrorCode(ErrorCode {
+            code: 300,
+            reason: "Try Alternate",
+        }))
+        .unwrap();
+        b.add(&Attribute::AlternateServer(alt)).unwrap();
+        b.add_raw(AttrType::ALTERNATE_DOMAIN, b"turn2.example")
+            .unwrap();
+    });
+    a.handle_relay_datagram(now, dst, src, &redirect).unwrap();
+    a.poll_turn_redirect().expect("a stream to the alternate")
+}
+
+#[test]
+fn over_tls_the_alternate_is_checked_for_its_alternate_domain() {
+    // RFC 8489 §10: the 300's ALTERNATE-DOMAIN is the name TLS checks.
+    let tls = redirect_with_domain(TurnTransport::Tls);
+    assert_eq!(
+        (tls.transport, tls.host.as_deref()),
+        (TurnTransport::Tls, Some("turn2.example"))
+    );
+    // Over TCP no name is checked: the URL's host name is carried on.
+    let tcp = redirect_with_domain(TurnTransport::Tcp);
+    assert_eq!(tcp.host.as_deref(), Some("turn.example"));
 }
