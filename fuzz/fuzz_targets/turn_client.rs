@@ -1,7 +1,8 @@
 //! A TURN client driven by a byte script: raw datagrams, answers to its
 //! requests in flight (right or wrong transaction id, signed with the right
 //! key, a wrong one or none, any class, error code and attributes),
-//! ChannelData and Data indications, sends, timeouts and close. Never
+//! ChannelData and Data indications, sends, timeouts and close (a 300's
+//! ALTERNATE-SERVER may come with an ALTERNATE-DOMAIN of script bytes). Never
 //! panics; everything goes to the server; timers move forward.
 #![no_main]
 
@@ -93,6 +94,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 if attrs & 8 != 0 {
                     let _ = b.add(&Attribute::AlternateServer(addr(attrs >> 4)));
+                    // An ALTERNATE-DOMAIN of script bytes (RFC 8489 §14.16).
+                    let n = byte(&mut input).unwrap_or(0) as usize;
+                    let domain = input.bytes(n.min(input.len())).unwrap_or_default();
+                    if !domain.is_empty() {
+                        let _ = b.add_raw(AttrType::ALTERNATE_DOMAIN, domain);
+                    }
                 }
                 let lifetime = input.bytes(4.min(input.len())).unwrap_or_default();
                 if lifetime.len() == 4 {
