@@ -284,6 +284,9 @@ pub struct IceStats {
     /// Allocations an ICE restart replaced, deleted once the restart
     /// selected a pair.
     pub relays_retired: u64,
+    /// New local transports for relays (after a restart) the owner could
+    /// not open ([`IceAgent::relay_transport_failed`]).
+    pub relay_transports_failed: u64,
 }
 
 /// Pair states (RFC 8445 §6.1.2.6).

@@ -77,7 +77,7 @@ use crate::signaling::protocol::{ClientMessage, ErrorCode, IceCandidateInit, Ser
 use crate::signaling::reconnect::reconnect;
 use crate::signaling::tls::ServerTrust;
 use meshrtc_ice::TurnTransport;
-use meshrtc_peer::relay_transport::{bind_relay_socket, open_relay_stream};
+use meshrtc_peer::relay_transport::{bind_relay_socket_near, open_relay_stream};
 use meshrtc_peer::turn_stream::{send_transmit, TurnStream, TurnStreamError};
 
 /// How a member connects.
@@ -232,6 +232,9 @@ pub struct DriverCounters {
     /// (refused, timed out, a TLS certificate not valid for the server's
     /// name); the reason is logged.
     pub turn_streams_failed: u64,
+    /// UDP sockets for new TURN allocations (after an ICE restart) that
+    /// could not be bound: no interface holds a usable address.
+    pub relay_sockets_failed: u64,
     /// Host names in the room's ICE server URLs that did not resolve
     /// (their servers are left out).
     pub ice_hosts_unresolved: u64,
@@ -700,7 +703,7 @@ async fn run(
     // sockets (with their readers' stop switches) and streams.
     let mut relay_stops: Vec<(SocketAddr, tokio::sync::oneshot::Sender<()>)> = Vec::new();
     let (relay_opened_tx, mut relay_opened_rx) =
-        mpsc::channel::<(SlotRelayTransportRequest, TurnStream)>(16);
+        mpsc::channel::<(SlotRelayTransportRequest, Option<TurnStream>)>(16);
     let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<Resolved>();
     let mut poll = tokio::time::interval(ADDRESS_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -729,12 +732,19 @@ async fn run(
             if r.request.transport.is_stream() {
                 turn.open_relay(r, relay_opened_tx.clone());
             } else if let Some((local, socket, stop)) =
-                bind_relay_socket(r.request.replaces.ip(), input)
+                bind_relay_socket_near(r.request.bind, input)
             {
                 let (server, transport) = (r.request.server, r.request.transport);
                 node.add_relay_transport(Instant::now(), r.slot, server, transport, local);
                 sockets.push((local, socket));
                 relay_stops.push((local, stop));
+            } else {
+                tracing::debug!(bind = %r.request.bind, "no UDP socket for a TURN allocation");
+                if let Ok(mut s) = shared.lock() {
+                    s.counters.relay_sockets_failed += 1;
+                }
+                let (server, transport) = (r.request.server, r.request.transport);
+                node.relay_transport_failed(Instant::now(), r.slot, server, transport);
             }
         }
         while let Some(local) = node.poll_relay_transport_release() {
@@ -798,8 +808,18 @@ async fn run(
             },
             Some((r, stream)) = relay_opened_rx.recv() => {
                 let (server, transport) = (r.request.server, r.request.transport);
-                node.add_relay_transport(Instant::now(), r.slot, server, transport, stream.local);
-                streams.push(stream);
+                match stream {
+                    Some(stream) => {
+                        node.add_relay_transport(Instant::now(), r.slot, server, transport, stream.local);
+                        streams.push(stream);
+                    }
+                    None => {
+                        if let Ok(mut s) = shared.lock() {
+                            s.counters.turn_streams_failed += 1;
+                        }
+                        node.relay_transport_failed(Instant::now(), r.slot, server, transport);
+                    }
+                }
             }
             m = sig_rx.recv(), if !is_reconnecting => match m {
                 Some(ServerMessage::Error { code: ErrorCode::ResumeFailed, message }) => {
@@ -968,17 +988,16 @@ impl TurnStreamOpener {
     fn open_relay(
         &self,
         r: SlotRelayTransportRequest,
-        opened: mpsc::Sender<(SlotRelayTransportRequest, TurnStream)>,
+        opened: mpsc::Sender<(SlotRelayTransportRequest, Option<TurnStream>)>,
     ) {
         let Some(input) = self.inputs.get(r.slot).cloned() else {
             return;
         };
         let tls = self.tls.clone();
         tokio::spawn(async move {
+            // `None`: it could not be opened, which the node is told.
             let s = open_relay_stream(r.request.clone(), tls, TURN_CONNECT_TIMEOUT, &input).await;
-            if let Some(stream) = s {
-                let _ = opened.send((r, stream)).await;
-            }
+            let _ = opened.send((r, s)).await;
         });
     }
 }

@@ -121,6 +121,9 @@ pub struct NetworkStats {
     /// server's name): their allocations are left out. The reason is
     /// logged.
     pub turn_streams_failed: u64,
+    /// UDP sockets for new TURN allocations (after an ICE restart) that
+    /// could not be bound: no interface holds a usable address.
+    pub relay_sockets_failed: u64,
 }
 
 /// Why the driver could not start.
@@ -815,7 +818,12 @@ async fn run(
                     }
                     Some(Command::NetworkStats(tx)) => {
                         let answered = net.mdns.as_ref().map_or(0, |m| m.stats().queries_answered);
-                        let _ = tx.send(NetworkStats { mdns_queries_answered: answered, ..net.stats });
+                        let _ = tx.send(NetworkStats {
+                            mdns_queries_answered: answered,
+                            relay_sockets_failed: relays.sockets_failed,
+                            turn_streams_failed: net.stats.turn_streams_failed + relays.streams_failed,
+                            ..net.stats
+                        });
                     }
                     Some(Command::SendFrame(mid, f)) => {
                         let _ = pc.send_frame(now, &mid, &f);

@@ -24,6 +24,24 @@ use crate::PeerConnection;
 /// (dropped: the reader ends and the socket closes).
 pub type RelaySocket = (SocketAddr, Arc<UdpSocket>, oneshot::Sender<()>);
 
+/// [`bind_relay_socket`] on `ip`, or, when no interface holds `ip` any
+/// more, on another current address of its family that is not loopback.
+/// A peer's ICE restart can ask for a new relay transport before our own
+/// address watch has seen a network change: the agent then still names
+/// the gone address (RFC 8445 §9; the agent's own choice,
+/// `RelayTransportRequest::bind`, covers the change once seen).
+pub fn bind_relay_socket_near(ip: IpAddr, input: &mpsc::Sender<Received>) -> Option<RelaySocket> {
+    bind_relay_socket(ip, input).or_else(|| {
+        let current = crate::driver::interface_addresses();
+        if current.contains(&ip) {
+            return None;
+        }
+        (current.into_iter())
+            .filter(|a| a.is_ipv4() == ip.is_ipv4() && !a.is_loopback())
+            .find_map(|a| bind_relay_socket(a, input))
+    })
+}
+
 /// Binds a UDP socket on `ip` (any port) whose datagrams go to `input`.
 pub fn bind_relay_socket(ip: IpAddr, input: &mpsc::Sender<Received>) -> Option<RelaySocket> {
     let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).ok()?;
@@ -62,6 +80,10 @@ pub async fn open_relay_stream(
 pub struct RelayTransports {
     /// UDP sockets.
     pub sockets: Vec<RelaySocket>,
+    /// UDP sockets that could not be bound (no usable address).
+    pub sockets_failed: u64,
+    /// TCP or TLS connections that could not be opened.
+    pub streams_failed: u64,
 }
 
 impl RelayTransports {
@@ -81,6 +103,7 @@ impl RelayTransports {
             tracing::debug!(?req, "opening a new transport for a TURN allocation");
             let transport = req.transport;
             if transport.is_stream() {
+                let server = req.server;
                 if let Some(s) = open_relay_stream(req, tls.cloned(), timeout, input).await {
                     let (server, local) = (s.server, s.local);
                     if pc
@@ -89,8 +112,11 @@ impl RelayTransports {
                     {
                         streams.push(s);
                     }
+                } else {
+                    self.streams_failed += 1;
+                    pc.relay_transport_failed(Instant::now(), server, transport);
                 }
-            } else if let Some(s) = bind_relay_socket(req.replaces.ip(), input) {
+            } else if let Some(s) = bind_relay_socket_near(req.bind, input) {
                 if pc
                     .add_relay_transport(Instant::now(), req.server, req.transport, s.0)
                     .is_ok()
@@ -98,6 +124,10 @@ impl RelayTransports {
                     self.sockets.push(s);
                     changed = true;
                 }
+            } else {
+                tracing::debug!(bind = %req.bind, "no UDP socket for a TURN allocation");
+                self.sockets_failed += 1;
+                pc.relay_transport_failed(Instant::now(), req.server, req.transport);
             }
         }
         while let Some(local) = pc.poll_relay_transport_release() {

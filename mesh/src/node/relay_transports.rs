@@ -85,6 +85,22 @@ impl MeshNode {
         }
     }
 
+    /// The owner could not open a transport for a
+    /// [`SlotRelayTransportRequest`] of `slot` (see
+    /// `IceAgent::relay_transport_failed`).
+    pub fn relay_transport_failed(
+        &mut self,
+        now: Instant,
+        slot: usize,
+        server: SocketAddr,
+        transport: TurnTransport,
+    ) {
+        let id = self.slot_ids.get(slot).cloned().flatten();
+        if let Some(m) = id.and_then(|id| self.members.get_mut(&id)) {
+            m.pc.relay_transport_failed(now, server, transport);
+        }
+    }
+
     /// A transport opened for a relay that is no more: close it.
     pub fn poll_relay_transport_release(&mut self) -> Option<SocketAddr> {
         let slot_streams: Vec<SocketAddr> = (0..self.config.slots.len())

@@ -17,6 +17,19 @@ impl PeerConnection {
         self.ice.as_mut()?.poll_relay_transport_request()
     }
 
+    /// The owner could not open a transport for a [`RelayTransportRequest`]
+    /// to `server` (see `IceAgent::relay_transport_failed`).
+    pub fn relay_transport_failed(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        transport: TurnTransport,
+    ) {
+        if let Some(ice) = &mut self.ice {
+            ice.relay_transport_failed(now, server, transport);
+        }
+    }
+
     /// The owner opened `local` for a [`RelayTransportRequest`]: datagrams
     /// (or stream messages) from `server` to `local` come in through
     /// [`PeerConnection::handle_datagram`], transmits from `local` leave

@@ -35,21 +35,25 @@ use crate::agent::{IceAgent, IceError, IceState, TurnServer};
 use crate::candidate::CandidateKind;
 use crate::turn::TurnState;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 /// A new local transport the agent asks its owner for: a UDP socket bound
-/// on the IP of `replaces` (any free port), or a new TCP or TLS connection
-/// to `server`. Report it with [`IceAgent::add_relay_transport`].
+/// on `bind` (any free port), or a new TCP or TLS connection to `server`.
+/// Report it with [`IceAgent::add_relay_transport`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayTransportRequest {
     /// The TURN server to reach.
     pub server: SocketAddr,
     /// How: UDP, TCP or TLS.
     pub transport: TurnTransport,
-    /// The local address of the allocation it replaces (for UDP, bind the
-    /// new socket on this IP).
+    /// The local address of the allocation it replaces.
     pub replaces: SocketAddr,
+    /// For UDP, the IP to bind the new socket on: that of `replaces`
+    /// while it is still one of the agent's host addresses, else (the
+    /// interface lost it, RFC 8445 §9's network change) a current host
+    /// address of the same family.
+    pub bind: IpAddr,
     /// The host name of the server's URL, if it named one: a TLS
     /// connection verifies it (as [`TurnServer::host`]).
     pub host: Option<String>,
@@ -79,12 +83,44 @@ impl IceAgent {
             return;
         }
         let mut asked = false;
+        let hosts = self.host_bases();
         for i in 0..self.relays.len() {
             let r = &self.relays[i];
-            if r.retiring || r.client.state() != TurnState::Allocated {
+            if r.client.state() != TurnState::Allocated {
                 continue;
             }
             let (server, transport) = (r.client.server(), r.transport);
+            // A retired allocation whose replacement the owner could not
+            // open (`relay_transport_failed`: its address was gone, as a
+            // peer's restart can come before our own address watch sees a
+            // network change) is renewed again; one with a replacement, or
+            // one awaited, is not.
+            if r.retiring {
+                let replaced = self.relays.iter().any(|o| {
+                    !o.retiring && o.client.server() == server && o.transport == transport
+                });
+                let awaited = self
+                    .relay_transports
+                    .awaiting
+                    .contains(&(server, transport));
+                if replaced || awaited {
+                    continue;
+                }
+            }
+            let base = r.base;
+            let bind = if hosts.iter().any(|h| h.ip() == base.ip()) {
+                Some(base.ip())
+            } else {
+                (hosts.iter().map(SocketAddr::ip)).find(|ip| ip.is_ipv4() == base.is_ipv4())
+            };
+            // A UDP relay whose address is gone, with no other of its
+            // family yet (a network change seen half-way: the new address
+            // comes with the next change, whose restart renews it).
+            let bind = match (bind, transport) {
+                (Some(ip), _) => ip,
+                (None, TurnTransport::Udp) => continue,
+                (None, _) => base.ip(),
+            };
             let Some(host) = self
                 .config
                 .turn_servers
@@ -108,6 +144,7 @@ impl IceAgent {
                 server,
                 transport,
                 replaces,
+                bind,
                 host,
             });
             q.awaiting.push((server, transport));
@@ -174,6 +211,28 @@ impl IceAgent {
         self.drain_relays(now);
         self.check_gathering_done();
         Ok(())
+    }
+
+    /// The owner could not open a transport for a
+    /// [`RelayTransportRequest`] to `server` over `transport` (no usable
+    /// local address, a refused connection): gathering no longer waits for
+    /// it, and the next restart asks again for the allocation it was to
+    /// replace. Counted in [`IceStats::relay_transports_failed`].
+    ///
+    /// [`IceStats::relay_transports_failed`]: crate::agent::IceStats::relay_transports_failed
+    pub fn relay_transport_failed(
+        &mut self,
+        now: Instant,
+        server: SocketAddr,
+        transport: TurnTransport,
+    ) {
+        let q = &mut self.relay_transports;
+        if let Some(i) = q.awaiting.iter().position(|&a| a == (server, transport)) {
+            q.awaiting.remove(i);
+            self.stats.relay_transports_failed += 1;
+            self.last_now = self.last_now.max(now);
+            self.check_gathering_done();
+        }
     }
 
     /// A transport the owner opened for an allocation that is now deleted:

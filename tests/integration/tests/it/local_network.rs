@@ -83,17 +83,19 @@ fn logging_relay(upstream: String, log: SignalLog) -> std::net::SocketAddr {
 
 /// What one member saw of the call.
 #[derive(Debug, Default)]
-struct MemberRun {
+pub(crate) struct MemberRun {
     /// Frames decoded before and after the address change.
-    before: u64,
-    after: u64,
+    pub(crate) before: u64,
+    pub(crate) after: u64,
     /// The first frame decoded after the change, counted from it, once
     /// the address change had been seen.
-    resumed_after: Option<Duration>,
-    connected_events: usize,
-    removed_events: usize,
-    stats: Option<MeshStats>,
-    address_changes: u64,
+    pub(crate) resumed_after: Option<Duration>,
+    pub(crate) connected_events: usize,
+    pub(crate) removed_events: usize,
+    /// The mesh figures at the change (just before it) and at the end.
+    pub(crate) stats_before: Option<MeshStats>,
+    pub(crate) stats: Option<MeshStats>,
+    pub(crate) address_changes: u64,
 }
 
 /// A member sending the test pattern at 15 fps and decoding the other's
@@ -129,6 +131,7 @@ async fn address_change_member(
                         let now = tokio::time::Instant::now();
                         if now < change {
                             run.before += 1;
+                            run.stats_before = m.stats();
                         } else {
                             run.after += 1;
                             // Frames still in flight at the change do not
@@ -158,6 +161,38 @@ async fn address_change_member(
     run
 }
 
+/// The link whose address changes: `ac0` (a veth pair with `ac1`) holding
+/// 10.77.0.1, up.
+pub(crate) fn address_link() {
+    ip("link add ac0 type veth peer name ac1
+        addr add 10.77.0.1/24 dev ac0
+        link set ac0 up
+        link set ac1 up");
+}
+
+/// Members "a" and "b" (made by `config`) in a call on 10.77.0.1 (on
+/// `ac0`), which is replaced by 10.77.0.2 `change_after` the start; the
+/// call goes on for `run_after` more. What each saw.
+pub(crate) fn call_through_an_address_change(
+    rt: &tokio::runtime::Runtime,
+    config: impl Fn(&str) -> MemberConfig,
+    change_after: Duration,
+    run_after: Duration,
+) -> (MemberRun, MemberRun) {
+    let change = tokio::time::Instant::now() + change_after;
+    let end = change + run_after;
+    let (a, b) = (config("a"), config("b"));
+    rt.block_on(async {
+        let a = tokio::spawn(address_change_member(a, change, end));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let b = tokio::spawn(address_change_member(b, change, end));
+        tokio::time::sleep_until(change).await;
+        ip("addr del 10.77.0.1/24 dev ac0
+            addr add 10.77.0.2/24 dev ac0");
+        (a.await.unwrap(), b.await.unwrap())
+    })
+}
+
 #[test]
 fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_restart() {
     if !run_in_private_netns(
@@ -167,10 +202,7 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
     }
     // One link whose address the members use (loopback is left out of
     // their gathering, so it cannot carry the call instead).
-    ip("link add ac0 type veth peer name ac1
-        addr add 10.77.0.1/24 dev ac0
-        link set ac0 up
-        link set ac1 up");
+    address_link();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt
         .block_on(bind("127.0.0.1:0", ServerConfig::default()))
@@ -195,19 +227,9 @@ fn an_address_removed_and_another_added_mid_call_resumes_the_call_after_an_ice_r
         cfg
     };
     let started = Instant::now();
-    let t0 = tokio::time::Instant::now();
-    let change = t0 + Duration::from_secs(3);
     let changed_at = started + Duration::from_secs(3);
-    let end = change + Duration::from_secs(5);
-    let (a, b) = rt.block_on(async {
-        let a = tokio::spawn(address_change_member(config("a"), change, end));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let b = tokio::spawn(address_change_member(config("b"), change, end));
-        tokio::time::sleep_until(change).await;
-        ip("addr del 10.77.0.1/24 dev ac0
-            addr add 10.77.0.2/24 dev ac0");
-        (a.await.unwrap(), b.await.unwrap())
-    });
+    let (a, b) =
+        call_through_an_address_change(&rt, config, Duration::from_secs(3), Duration::from_secs(5));
     rt.block_on(async { server.shutdown().await.unwrap() });
     eprintln!(
         "address change: a resumed after {:?}, b after {:?} ({} s in all)",

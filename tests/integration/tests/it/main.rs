@@ -34,6 +34,7 @@ mod rtp_netsim;
 mod setup_time;
 mod srtp;
 mod stun;
+mod turn_address_change_coturn;
 mod turn_coturn;
 mod turn_latency_coturn;
 mod turn_lifetimes_coturn;

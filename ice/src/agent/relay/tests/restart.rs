@@ -268,3 +268,57 @@ fn the_new_relay_pair_is_selected_without_a_restart_after_the_server_lost_the_se
         carries(&mut w, i, pair, b"after the loss");
     }
 }
+
+#[test]
+fn a_new_relay_transport_is_bound_on_a_current_address_and_asked_for_again_after_a_failure() {
+    let mut w = world();
+    let old_base: SocketAddr = "10.0.0.1:1000".parse().unwrap();
+    let server = w.turn.addr;
+    let now = w.now;
+    // A peer's restart before our own address watch saw the network
+    // change: the request names the address the agent still holds.
+    w.agents[0].restart(now);
+    let req = w.agents[0].poll_relay_transport_request().unwrap();
+    assert_eq!((req.replaces, req.bind), (old_base, old_base.ip()));
+    // That address is gone, so the owner could not bind: reported once.
+    w.agents[0].relay_transport_failed(now, server, TurnTransport::Udp);
+    w.agents[0].relay_transport_failed(now, server, TurnTransport::Udp);
+    assert_eq!(w.agents[0].stats().relay_transports_failed, 1);
+    // The change seen half-way (the address gone, no other yet): no
+    // request, since a socket could not be bound anywhere.
+    w.agents[0].remove_local_address(old_base.ip());
+    w.agents[0].restart(now);
+    assert_eq!(w.agents[0].poll_relay_transport_request(), None);
+    // The new address comes: the next restart asks again for the retired
+    // allocation's replacement, bound there.
+    w.agents[0]
+        .add_local_host("10.0.0.2:1000".parse().unwrap())
+        .unwrap();
+    w.agents[0].restart(now);
+    let again = w.agents[0].poll_relay_transport_request().unwrap();
+    assert_eq!(again.replaces, old_base);
+    assert_eq!(again.bind, "10.0.0.2".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(w.agents[0].poll_relay_transport_request(), None);
+    // While that one is awaited, a further restart does not ask twice.
+    w.agents[0].restart(now);
+    assert_eq!(w.agents[0].poll_relay_transport_request(), None);
+    // Opened, it carries a new allocation.
+    w.extra[0].push("10.0.0.2:1001".parse().unwrap());
+    w.agents[0]
+        .add_relay_transport(
+            now,
+            server,
+            TurnTransport::Udp,
+            "10.0.0.2:1001".parse().unwrap(),
+        )
+        .unwrap();
+    w.deliver();
+    let c = new_relays(&mut w, 0);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].kind, CandidateKind::Relayed);
+    assert!(w
+        .turn
+        .allocs
+        .iter()
+        .any(|a| a.client == "10.0.0.2:1001".parse().unwrap()));
+}
