@@ -10,9 +10,10 @@ use meshrtc_ice::{RelayTransportRequest, TurnServer, TurnTransport};
 
 impl PeerConnection {
     /// A local transport to open for a new TURN allocation (after an ICE
-    /// restart, with `ice.new_relays_on_restart`): a UDP socket on the IP
-    /// of `replaces`, or a new TCP/TLS connection to `server`. Report it
-    /// with [`PeerConnection::add_relay_transport`].
+    /// restart, with `ice.new_relays_on_restart`): a UDP socket on
+    /// `bind`, or a new TCP/TLS connection to `server`. Report it with
+    /// [`PeerConnection::add_relay_transport`], or that it could not be
+    /// opened with [`PeerConnection::relay_transport_failed`].
     pub fn poll_relay_transport_request(&mut self) -> Option<RelayTransportRequest> {
         self.ice.as_mut()?.poll_relay_transport_request()
     }

@@ -212,7 +212,7 @@ impl Member {
         // simulator routes by IP: a new port is a new socket).
         while let Some(r) = self.node.poll_relay_transport_request() {
             let port = 45000 + self.relay_sockets.len() as u16;
-            let local = SocketAddr::new(r.request.replaces.ip(), port);
+            let local = SocketAddr::new(r.request.bind, port);
             let (server, transport) = (r.request.server, r.request.transport);
             self.node
                 .add_relay_transport(now, r.slot, server, transport, local);

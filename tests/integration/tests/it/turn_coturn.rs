@@ -446,7 +446,7 @@ impl Member {
     /// ICE restart) and closes those it hands back.
     fn serve_relay_transports(&mut self, now: Instant) {
         while let Some(req) = self.pc.poll_relay_transport_request() {
-            let s = UdpSocket::bind(SocketAddr::new(req.replaces.ip(), 0)).unwrap();
+            let s = UdpSocket::bind(SocketAddr::new(req.bind, 0)).unwrap();
             s.set_nonblocking(true).unwrap();
             let local = s.local_addr().unwrap();
             self.pc
