@@ -30,6 +30,14 @@ use crate::delay::overuse::BandwidthUsage;
 
 /// Multiplicative decrease factor (§5.5, beta).
 pub const BETA: f64 = 0.85;
+/// Decrease factor when the over-use is read with the queue still short:
+/// the link is only just full, and [`BETA`] would leave 15% of it idle
+/// until the additive increase climbs back.
+pub const BETA_SHORT_QUEUE: f64 = 0.97;
+/// The decrease factor is `1 - queue / DRAIN_TIME`, within
+/// [`BETA`]..=[`BETA_SHORT_QUEUE`]: the queue measured at the over-use
+/// drains in about this time at the decreased rate.
+pub const DRAIN_TIME: Duration = Duration::from_millis(500);
 /// Multiplicative increase per second (§5.5, eta base).
 pub const ETA: f64 = 1.08;
 /// Packet size assumed by the additive increase, bytes.
@@ -121,6 +129,7 @@ pub struct AimdRateControl {
     capacity: LinkCapacity,
     cap_acked: Option<u64>,
     competing: bool,
+    queue_delay: Option<Duration>,
 }
 
 impl AimdRateControl {
@@ -138,6 +147,7 @@ impl AimdRateControl {
             capacity: LinkCapacity::default(),
             cap_acked: None,
             competing: false,
+            queue_delay: None,
         }
     }
 
@@ -186,6 +196,28 @@ impl AimdRateControl {
     /// came).
     pub fn forget_capacity(&mut self) {
         self.capacity.reset();
+    }
+
+    /// The queuing delay last measured ([`crate::queue_delay`]): an
+    /// over-use read with a short queue decreases less.
+    pub fn set_queue_delay(&mut self, q: Option<Duration>) {
+        self.queue_delay = q;
+    }
+
+    /// The factor of the next over-use decrease: `1 - queue / DRAIN_TIME`
+    /// within [`BETA`]..=[`BETA_SHORT_QUEUE`]; [`BETA`] while no queuing
+    /// delay is known.
+    pub fn decrease_factor(&self, acked: Option<u64>) -> f64 {
+        let within = match (acked, self.capacity.band()) {
+            (Some(a), Some((lo, hi))) => (lo..=hi).contains(&(a as f64)),
+            _ => false,
+        };
+        match self.queue_delay {
+            Some(q) if within => {
+                (1.0 - q.as_secs_f64() / DRAIN_TIME.as_secs_f64()).clamp(BETA, BETA_SHORT_QUEUE)
+            }
+            _ => BETA,
+        }
     }
 
     /// Latest round-trip time.
@@ -291,6 +323,7 @@ impl AimdRateControl {
             RateControlState::Decrease => {
                 if self.may_decrease(now, acked) {
                     let base = acked.unwrap_or(self.rate);
+                    let factor = self.decrease_factor(acked);
                     if let Some(a) = acked {
                         if self
                             .capacity
@@ -301,7 +334,7 @@ impl AimdRateControl {
                         }
                         self.capacity.on_decrease(a);
                     }
-                    new = ((BETA * base as f64) as u64).min(self.rate);
+                    new = ((factor * base as f64) as u64).min(self.rate);
                     self.last_decrease = Some(now);
                 }
                 self.last_change = Some(now);
@@ -310,6 +343,11 @@ impl AimdRateControl {
         }
         self.rate = new.clamp(self.min, self.max);
         self.rate
+    }
+
+    #[cfg(test)]
+    fn set_rate_for_test(&mut self, bps: u64) {
+        self.rate = bps;
     }
 
     /// Whether the last decrease was within [`crate::queue_delay::BACKOFF`]
@@ -398,6 +436,45 @@ mod tests {
         }
         let r = a.rate() as f64;
         assert!((r / 500_000.0 - 1.08).abs() < 0.002, "{r}");
+    }
+
+    #[test]
+    fn an_overuse_read_with_a_short_queue_near_the_known_capacity_decreases_less() {
+        let t0 = Instant::now();
+        let mut a = AimdRateControl::new(1_000_000, 10_000, 5_000_000);
+        a.set_rtt(50 * MS);
+        // The first over-use: no capacity known yet, beta.
+        a.set_queue_delay(Some(5 * MS));
+        assert_eq!(
+            a.update(t0, BandwidthUsage::Overusing, Some(1_000_000)),
+            850_000
+        );
+        // Acknowledged within the band learnt there: 1 - q / DRAIN_TIME,
+        // at most BETA_SHORT_QUEUE.
+        a.set_rate_for_test(1_100_000);
+        let mut t = t0 + 300 * MS;
+        a.update(t, BandwidthUsage::Overusing, Some(1_000_000));
+        assert_eq!(a.rate(), 970_000);
+        for (q_ms, want) in [(25, 950_000), (50, 900_000), (100, 850_000), (300, 850_000)] {
+            a.set_rate_for_test(1_100_000);
+            a.set_queue_delay(Some(q_ms * MS));
+            t += 300 * MS;
+            a.update(t, BandwidthUsage::Overusing, Some(1_000_000));
+            assert_eq!(a.rate(), want, "queue {q_ms} ms");
+        }
+        // Acknowledged far under the band (a transient, not the link
+        // found full where it was): beta, and the band is learnt anew.
+        a.set_rate_for_test(1_100_000);
+        a.set_queue_delay(Some(5 * MS));
+        t += 300 * MS;
+        a.update(t, BandwidthUsage::Overusing, Some(500_000));
+        assert_eq!(a.rate(), 425_000);
+        // No queuing delay measured: beta.
+        a.set_queue_delay(None);
+        a.set_rate_for_test(600_000);
+        t += 300 * MS;
+        a.update(t, BandwidthUsage::Overusing, Some(500_000));
+        assert_eq!(a.rate(), 425_000);
     }
 
     #[test]

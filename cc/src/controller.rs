@@ -298,7 +298,16 @@ impl CongestionController {
                 self.last_probe_raise = Some(now);
             }
             _ => {
+                self.aimd.set_queue_delay(self.queue.queue_delay());
+                let decreased_before = self.aimd.last_decrease();
                 self.aimd.update(now, usage, acked);
+                if after_probe && self.aimd.last_decrease() != decreased_before {
+                    // The step a probe's result made is read as over-use
+                    // while the acknowledged window still mixes the old
+                    // rate with the probe's: not where the link is full.
+                    // Forgotten, so the increase is multiplicative again.
+                    self.aimd.forget_capacity();
+                }
             }
         }
         self.loss
@@ -526,29 +535,67 @@ mod tests {
         assert_eq!(cc.state().probes, 2);
     }
 
+    /// A FIFO path of a given capacity for 1200-byte packets.
+    struct Fifo {
+        service: f64,
+        free: f64,
+    }
+
+    impl Fifo {
+        fn new(capacity: u64) -> Fifo {
+            Fifo {
+                service: 1200.0 * 8.0 / capacity as f64,
+                free: 0.0,
+            }
+        }
+
+        /// When a packet sent at `sent` seconds leaves the path.
+        fn depart(&mut self, sent: f64) -> Duration {
+            self.free = sent.max(self.free) + self.service;
+            Duration::from_secs_f64(self.free)
+        }
+    }
+
+    /// One 1200-byte packet sent at `sent_at` and its feedback entry
+    /// (arrival on the receiver's clock).
+    fn send_one(
+        cc: &mut CongestionController,
+        seq: &mut u64,
+        sent_at: Instant,
+        arrival: Duration,
+        probe_cluster: Option<u32>,
+    ) -> PacketResult {
+        cc.on_packet_sent(SentPacket {
+            seq: *seq,
+            size: 1200,
+            sent_at,
+            probe_cluster,
+        });
+        let r = PacketResult {
+            seq: *seq,
+            arrival: Some(arrival),
+        };
+        *seq += 1;
+        r
+    }
+
     /// Sends a probe cluster at its rate through a path of `capacity`
     /// and feeds back what arrived.
     fn probe_through(cc: &mut CongestionController, t0: Instant, capacity: u64, seq: &mut u64) {
         let c = cc.poll_probe().unwrap();
         let spacing = 1200.0 * 8.0 / c.target_bitrate as f64;
-        let service = 1200.0 * 8.0 / capacity as f64;
+        let mut path = Fifo::new(capacity);
         let mut results = Vec::new();
-        let mut link_free = 0.0f64;
         for i in 0..6 {
             let sent = i as f64 * spacing;
-            let depart = sent.max(link_free) + service;
-            link_free = depart;
-            cc.on_packet_sent(SentPacket {
-                seq: *seq,
-                size: 1200,
-                sent_at: t0 + Duration::from_secs_f64(sent),
-                probe_cluster: Some(c.id),
-            });
-            results.push(PacketResult {
-                seq: *seq,
-                arrival: Some(Duration::from_secs(100) + Duration::from_secs_f64(depart)),
-            });
-            *seq += 1;
+            let arrival = Duration::from_secs(100) + path.depart(sent);
+            results.push(send_one(
+                cc,
+                seq,
+                t0 + Duration::from_secs_f64(sent),
+                arrival,
+                Some(c.id),
+            ));
         }
         cc.on_feedback(t0 + 100 * MS, &results);
     }
@@ -577,6 +624,63 @@ mod tests {
         // 95 % of the 600 kbit/s the path delivered.
         let t = cc.target_bitrate();
         assert!((560_000..=580_000).contains(&t), "{t}");
+    }
+
+    /// Media at `rate` through a FIFO path of `capacity` from `from`, with
+    /// feedback every 50 ms, until the delay-based estimate falls under
+    /// what it was (or 2 s pass): when it fell.
+    fn overload_until_decrease(
+        cc: &mut CongestionController,
+        from: Instant,
+        rate: u64,
+        capacity: u64,
+        seq: &mut u64,
+    ) -> Option<Instant> {
+        let before = cc.state().delay_based;
+        let gap = 1200.0 * 8.0 / rate as f64;
+        let mut path = Fifo::new(capacity);
+        let mut sent = 0.0f64;
+        for tick in 1..=40 {
+            let now = tick as f64 * 0.05;
+            let mut results = Vec::new();
+            while sent < now {
+                let arrival = Duration::from_secs(200) + path.depart(sent);
+                let at = from + Duration::from_secs_f64(sent);
+                results.push(send_one(cc, seq, at, arrival, None));
+                sent += gap;
+            }
+            let at = from + Duration::from_secs_f64(now);
+            cc.on_feedback(at, &results);
+            if cc.state().delay_based < before {
+                return Some(at);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn an_overuse_read_right_after_a_probe_raise_teaches_no_capacity() {
+        for wait_ms in [0u32, 1500] {
+            let t0 = Instant::now();
+            let mut cc = CongestionController::new(config());
+            let mut seq = 0;
+            probe_through(&mut cc, t0, 10_000_000, &mut seq);
+            assert_eq!(cc.state().probe_raises, 1);
+            while cc.poll_probe().is_some() {}
+            let from = t0 + 100 * MS + wait_ms * MS;
+            let at = overload_until_decrease(&mut cc, from, 1_500_000, 600_000, &mut seq)
+                .expect("the overload is read as over-use");
+            if wait_ms == 0 {
+                // Within AFTER_PROBE_WINDOW of the raise: the step is not
+                // where the link was found full; the increase stays
+                // multiplicative.
+                assert!(at - (t0 + 100 * MS) < AFTER_PROBE_WINDOW);
+                assert_eq!(cc.aimd.capacity_band(), None);
+            } else {
+                // Later, the same over-use is where the link is full.
+                assert!(cc.aimd.capacity_band().is_some());
+            }
+        }
     }
 
     /// Sends media at `rate` for `secs` (1200-byte packets, a constant

@@ -271,17 +271,14 @@ fn variable_uplink_capacity_is_followed() {
         ),
         &fps_of(&call, 0, &[0, 1], t(5), end),
     );
-    // Issue 15's targets where this estimator meets them: within ±15% of
-    // the capacity 5 s after a drop and 10 s after a rise to 1 Mbit/s. Not
-    // met, and only reported: the rise to 2.5 Mbit/s. Traced (session 10):
-    // the estimate climbs additively (about 40 kbit/s per second) inside
-    // the band it learnt at 1 Mbit/s, since what it sends never leaves
-    // that band; a periodic probe 5.2 s after the rise lifts it to 2.45
-    // Mbit/s, the delay detector reads over-use 0.3 s later from the step
-    // (the queue grew from 9 to 30 ms) and the estimate falls to 1.92,
-    // and the video encoder's 85% share of the estimate
-    // (VIDEO_ENCODER_SHARE) keeps the offered rate (1.7-2.0 Mbit/s)
-    // under the band's 2.125.
+    // Issue 15's targets: within ±15% of the capacity 5 s after a drop and
+    // 10 s after a rise. The rise to 2.5 Mbit/s converged "never" until
+    // session 11: a periodic probe lifted the estimate, the delay detector
+    // read over-use from the probe's own step, and the capacity band
+    // learnt there held the increase additive (BENCHMARKS.md). An
+    // over-use read within 1 s of a probe's raise no longer teaches the
+    // band (cc/src/controller.rs).
+    assert!(rise.is_some_and(|d| d <= t(10)), "{rise:?}");
     assert!(drop.is_some_and(|d| d <= t(5)), "{drop:?}");
     assert!(back.is_some_and(|d| d <= t(10)), "{back:?}");
     assert!(whole.queue_p95 < Duration::from_millis(100), "{whole:?}");
@@ -529,15 +526,15 @@ fn slow_uplink(seed: u64, bps: u64, utilisation: f64) {
 
 #[test]
 fn a_150_kbit_uplink_with_a_300_ms_queue_keeps_the_frame_rate() {
-    // 87-88% measured: the estimate's sawtooth around the capacity (it
-    // backs off to 0.85 x the acknowledged rate) holds it under issue 15's
-    // 90% (BENCHMARKS.md, "Encoder rate adjustment").
-    slow_uplink(36, 150_000, 0.8);
+    // Issue 15's target: at least 90% of a steady link (93% measured; 88%
+    // while every over-use decreased to 0.85 x the acknowledged rate, see
+    // `cc/src/aimd.rs`, `decrease_factor`).
+    slow_uplink(36, 150_000, 0.9);
 }
 
 #[test]
 fn a_300_kbit_uplink_with_a_300_ms_queue_keeps_the_frame_rate() {
-    // Issue 15's target: at least 90% of a steady link (92% measured).
+    // Issue 15's target: at least 90% of a steady link (93% measured).
     slow_uplink(37, 300_000, 0.9);
 }
 
