@@ -130,6 +130,7 @@ pub struct AimdRateControl {
     cap_acked: Option<u64>,
     competing: bool,
     queue_delay: Option<Duration>,
+    shared_bottleneck: bool,
 }
 
 impl AimdRateControl {
@@ -148,6 +149,7 @@ impl AimdRateControl {
             cap_acked: None,
             competing: false,
             queue_delay: None,
+            shared_bottleneck: false,
         }
     }
 
@@ -204,6 +206,18 @@ impl AimdRateControl {
         self.queue_delay = q;
     }
 
+    /// Shares its bottleneck with flows that may not decrease with it
+    /// (see [`crate::CongestionController::set_shared_bottleneck`]): every
+    /// decrease is by [`BETA`].
+    pub fn set_shared_bottleneck(&mut self, shared: bool) {
+        self.shared_bottleneck = shared;
+    }
+
+    /// See [`AimdRateControl::set_shared_bottleneck`].
+    pub fn shared_bottleneck(&self) -> bool {
+        self.shared_bottleneck
+    }
+
     /// The factor of the next over-use decrease: `1 - queue / DRAIN_TIME`
     /// within [`BETA`]..=[`BETA_SHORT_QUEUE`]; [`BETA`] while no queuing
     /// delay is known.
@@ -213,7 +227,7 @@ impl AimdRateControl {
             _ => false,
         };
         match self.queue_delay {
-            Some(q) if within => {
+            Some(q) if within && !self.shared_bottleneck => {
                 (1.0 - q.as_secs_f64() / DRAIN_TIME.as_secs_f64()).clamp(BETA, BETA_SHORT_QUEUE)
             }
             _ => BETA,
@@ -475,6 +489,16 @@ mod tests {
         t += 300 * MS;
         a.update(t, BandwidthUsage::Overusing, Some(500_000));
         assert_eq!(a.rate(), 425_000);
+        // Within the band again with a short queue, but sharing the
+        // bottleneck with flows that may not decrease: beta.
+        a.set_queue_delay(Some(5 * MS));
+        for shared in [false, true] {
+            a.set_shared_bottleneck(shared);
+            a.set_rate_for_test(600_000);
+            t += 300 * MS;
+            a.update(t, BandwidthUsage::Overusing, Some(500_000));
+            assert_eq!(a.rate(), if shared { 425_000 } else { 485_000 });
+        }
     }
 
     #[test]

@@ -85,6 +85,10 @@ pub struct CcState {
     /// The standing queue is a competing loss-based flow's
     /// ([`crate::queue_delay`]): losses bound the rate, not the delay.
     pub competing: bool,
+    /// The flow shares its bottleneck with others of the same sender
+    /// ([`CongestionController::set_shared_bottleneck`]): every over-use
+    /// decreases by beta.
+    pub shared_bottleneck: bool,
 }
 
 /// Send-side GCC.
@@ -111,6 +115,9 @@ pub struct CongestionController {
     probes: u64,
     probe_raises: u64,
     last_probe_raise: Option<Instant>,
+    /// The sender filled its target when the last probe raised it (not
+    /// application-limited).
+    probe_raised_loaded: bool,
     was_competing: bool,
     /// The last decrease for a loss event while competing, and the rate
     /// it decreased from.
@@ -150,6 +157,7 @@ impl CongestionController {
             probes: 0,
             probe_raises: 0,
             last_probe_raise: None,
+            probe_raised_loaded: false,
             was_competing: false,
             last_loss_decrease: None,
             last_usage: BandwidthUsage::Normal,
@@ -270,6 +278,7 @@ impl CongestionController {
                     >= self.rtt.unwrap_or(crate::aimd::DEFAULT_RTT) + crate::loss::DECREASE_SPACING
                     && (self.aimd.rate() >= from || since >= COMPETING_LOSS_HOLD)
             });
+        let target_before_raise = self.target_bitrate();
         match probe_result {
             _ if standing => {
                 tracing::debug!(acked_bps = ?acked, "rate decreased: standing queue");
@@ -296,16 +305,23 @@ impl CongestionController {
                 self.loss.raise_to(r);
                 self.probe_raises += 1;
                 self.last_probe_raise = Some(now);
+                self.probe_raised_loaded = !app_limited(target_before_raise, acked);
             }
             _ => {
                 self.aimd.set_queue_delay(self.queue.queue_delay());
                 let decreased_before = self.aimd.last_decrease();
                 self.aimd.update(now, usage, acked);
-                if after_probe && self.aimd.last_decrease() != decreased_before {
+                if after_probe
+                    && self.probe_raised_loaded
+                    && self.aimd.last_decrease() != decreased_before
+                {
                     // The step a probe's result made is read as over-use
                     // while the acknowledged window still mixes the old
                     // rate with the probe's: not where the link is full.
                     // Forgotten, so the increase is multiplicative again.
+                    // Not for an application-limited sender: its
+                    // periodic probes (below) would otherwise keep its
+                    // increase multiplicative for good.
                     self.aimd.forget_capacity();
                 }
             }
@@ -404,6 +420,15 @@ impl CongestionController {
         self.loss.raise_to(bps);
     }
 
+    /// Whether this flow shares its bottleneck with others of the same
+    /// sender (a mesh node's coupled flows, RFC 8699): then every over-use
+    /// decreases by beta, as flows that do not all decrease cannot drain
+    /// a shared queue by a gentle step each (`AimdRateControl::
+    /// decrease_factor`).
+    pub fn set_shared_bottleneck(&mut self, shared: bool) {
+        self.aimd.set_shared_bottleneck(shared);
+    }
+
     /// Padding the application wants sent when media does not fill it
     /// (never above the target).
     pub fn set_padding_target(&mut self, bps: u64) {
@@ -476,6 +501,7 @@ impl CongestionController {
             queue_delay: self.queue.queue_delay(),
             standing_queue_decreases: self.queue.signals(),
             competing: self.queue.competing(),
+            shared_bottleneck: self.aimd.shared_bottleneck(),
         }
     }
 }

@@ -87,6 +87,7 @@ impl MeshNode {
                     // Its queue alone: its own path limits it.
                     m.coupled = false;
                 }
+                m.pc.set_shared_bottleneck(m.coupled);
             }
         }
         let bound = self.budget.capacity().is_some();

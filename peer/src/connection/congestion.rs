@@ -177,6 +177,16 @@ impl PeerConnection {
         }
     }
 
+    /// Tells the estimator whether this connection shares its bottleneck
+    /// with the owner's other connections (a mesh node's coupled flows;
+    /// see `meshrtc_cc::CongestionController::set_shared_bottleneck`). No
+    /// effect before transport-cc runs.
+    pub fn set_shared_bottleneck(&mut self, shared: bool) {
+        if let Some(cc) = self.cc.as_mut() {
+            cc.controller.set_shared_bottleneck(shared);
+        }
+    }
+
     /// A snapshot of the send-side estimator (delay verdict, queuing
     /// delay, acknowledged bitrate, ...), once transport-cc is negotiated.
     /// Cheaper than [`PeerConnection::stats`]: nothing is allocated.

@@ -37,7 +37,7 @@ const SEC: Duration = Duration::from_secs(1);
 /// limit of their own; the uplinks are the bottlenecks.
 fn pair_link() -> LinkConfig {
     LinkConfig {
-        latency: Duration::from_millis(25),
+        latency: Duration::from_millis(25 + sweep_step()),
         mtu: 1500,
         ..LinkConfig::default()
     }
@@ -184,6 +184,21 @@ fn report(name: &str, w: &Window, converge: &str, fps: &[f64]) {
 /// A call of `n` members with the mesh defaults on `pair_link`s, the
 /// given members behind the given uplinks (from the start: simulated time
 /// 0 is the scenario's 0 s), all connected.
+/// `MESHRTC_CC_SWEEP=k` (unset: 0) moves every scenario a little: its
+/// seed by 1000 k and the pair links' one-way latency by k ms, so that a
+/// change to the estimator can be judged over several courses of each
+/// scenario, not one (BENCHMARKS.md, "Over several courses").
+fn sweep_step() -> u64 {
+    std::env::var("MESHRTC_CC_SWEEP")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+fn sweep(seed: u64) -> u64 {
+    seed + 1000 * sweep_step()
+}
+
 fn mesh(seed: u64, n: usize, uplinks: &[(usize, BottleneckConfig)]) -> Call {
     mesh_tuned(seed, n, uplinks, |_| {})
 }
@@ -195,7 +210,7 @@ fn mesh_tuned(
     uplinks: &[(usize, BottleneckConfig)],
     tune: impl Fn(&mut MeshConfig),
 ) -> Call {
-    let mut call = Call::new(seed, pair_link());
+    let mut call = Call::new(sweep(seed), pair_link());
     for _ in 0..n {
         call.add_tuned(|c: &mut MeshConfig| {
             // The DTLS client's first retransmission as when these
@@ -392,7 +407,7 @@ fn six_members_on_2_mbit_uplinks_each_get_fair_shares() {
 /// C and D join at 0, 10 and 20 s (the RFC's 0/20/40 s compressed).
 #[test]
 fn members_joining_at_0_10_20_s_converge_to_fair_shares() {
-    let mut call = Call::new(34, pair_link());
+    let mut call = Call::new(sweep(34), pair_link());
     call.add_tuned(|_| {});
     call.sim.set_uplink(call.ids[0], uplink(1_500_000, 300));
     let mut report_lines = Vec::new();
@@ -574,6 +589,9 @@ struct Layered {
     shares: Vec<Option<u64>>,
     /// Coupled members' estimates raised to their shares in the window.
     raises: u64,
+    /// Members whose estimator decreases as a flow sharing the uplink
+    /// (`CcState::shared_bottleneck`) at the end.
+    shared: usize,
 }
 
 /// Six members; A (member 0) sends three simulcast layers (320x180,
@@ -584,7 +602,7 @@ struct Layered {
 fn layered_uplink(budget: bool) -> Layered {
     use meshrtc_media::fake::{FakeConfig, FakeEncoder};
     use meshrtc_rtp::vp8::Vp8Packetizer;
-    let mut call = Call::new(39, pair_link());
+    let mut call = Call::new(sweep(39), pair_link());
     call.add_tuned(|c| {
         c.layer_min_bitrates = vec![0, 250_000, 800_000];
         c.max_bitrate = 2_000_000;
@@ -635,6 +653,11 @@ fn layered_uplink(budget: bool) -> Layered {
         capacity: st.uplink_capacity,
         shares: st.member_shares.clone(),
         raises: st.estimates_raised - before.estimates_raised,
+        shared: st
+            .members
+            .iter()
+            .filter(|(_, _, p)| p.congestion.as_ref().is_some_and(|c| c.shared_bottleneck))
+            .count(),
     }
 }
 
@@ -657,8 +680,8 @@ fn simulcast_layers_on_a_shared_uplink_are_shared_fairly_with_a_short_queue() {
             &format!("three layers on one 2 Mbit/s uplink, {name}, 15-35 s"),
             &l.window,
             &format!(
-                "{} layer switches, {} key frames, {} estimates raised; layers {:?}; capacity {:?}, shares {:?}",
-                l.switches, l.keyframes, l.raises, l.layers, l.capacity, l.shares
+                "{} layer switches, {} key frames, {} estimates raised, {} flows decreasing as shared; layers {:?}; capacity {:?}, shares {:?}",
+                l.switches, l.keyframes, l.raises, l.shared, l.layers, l.capacity, l.shares
             ),
             &[],
         );
@@ -670,6 +693,10 @@ fn simulcast_layers_on_a_shared_uplink_are_shared_fairly_with_a_short_queue() {
     // The budget saw the shared bottleneck, and costs no utilisation.
     assert!(coupled.capacity.is_some());
     assert!(alone.capacity.is_none());
+    // The coupled flows decrease by beta on over-use (a gentle step each
+    // cannot drain a queue that flows which do not decrease share).
+    assert!(coupled.shared >= 1, "{}", coupled.shared);
+    assert_eq!(alone.shared, 0);
     assert!(
         w.utilisation >= alone.window.utilisation - 0.05,
         "{} vs {} alone",
