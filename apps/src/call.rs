@@ -29,6 +29,7 @@ use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
 
+use crate::frame_pushback::FramePushback;
 use crate::ladder::ResolutionLadder;
 use crate::sources::{runtime, wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 
@@ -458,7 +459,7 @@ async fn run_call(
         .then(|| video.size().map(|(w, h)| ResolutionLadder::new(w, h, fps)))
         .flatten();
     let mut next_bitrate = tokio::time::Instant::now() + BITRATE_INTERVAL;
-    let mut pushback = false;
+    let mut pushback = FramePushback::default();
     let mut frames_skipped = 0u64;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
@@ -635,8 +636,8 @@ async fn run_call(
         if connected_at.is_some() && Instant::now() < deadline {
             while next_video <= tnow {
                 // Every other capture is skipped while the link's queue
-                // stands (see `QUEUE_PUSHBACK`), not at a key frame.
-                if pushback && !force_key && video_sent % 2 == 1 {
+                // stands (see `FramePushback`), not at a key frame.
+                if pushback.skipping() && !force_key && video_sent % 2 == 1 {
                     video_sent += 1;
                     next_video += frame_interval;
                     frames_skipped += 1;
@@ -740,6 +741,8 @@ async fn run_call(
     );
     // Captures skipped while the queue stood (counted in frames sent).
     report["video_frames_skipped"] = json!(frames_skipped);
+    // Times skipping stopped because it did not drain the queue.
+    report["video_skipping_given_up"] = json!(pushback.given_up());
     if let Some(p) = &a.stats_json {
         std::fs::write(p, serde_json::to_string_pretty(&report).unwrap_or_default())
             .map_err(|e| format!("{}: {e}", p.display()))?;
@@ -752,21 +755,11 @@ async fn run_call(
     }
 }
 
-/// Queuing delay (the estimator's measure over the base one-way delay)
-/// above which every other capture is skipped, and below which that
-/// stops. An encoder cannot go below some bitrate at a given size (libvpx
-/// at 320x180 and 30 fps: about 50 kbit/s of the test pattern whatever it
-/// is asked), so a queue filled at start-up (the first key frame, probes
-/// a shaper's bucket let through) would otherwise drain at the few kbit/s
-/// the link has spare: measured at 150 kbit/s, 10 s of 200-450 ms. As
-/// libwebrtc's congestion-window pushback, skipping frames drains it.
-const QUEUE_PUSHBACK: (Duration, Duration) =
-    (Duration::from_millis(150), Duration::from_millis(60));
-
 /// The encoder follows the connection's send-side estimate (which covers
 /// audio too: as the mesh node does, audio keeps its allowance), and with
 /// a ladder its picture size follows the encoder's bitrate; frames are
-/// skipped while the queue stands ([`QUEUE_PUSHBACK`]).
+/// skipped while the queue stands and skipping drains it
+/// ([`FramePushback`]).
 fn follow_estimate(
     st: &PeerStats,
     a: &CallArgs,
@@ -774,21 +767,12 @@ fn follow_estimate(
     video_bps: &mut Option<u32>,
     ladder: &mut Option<ResolutionLadder>,
     force_key: &mut bool,
-    pushback: &mut bool,
+    pushback: &mut FramePushback,
 ) -> Result<(), String> {
     let Some(cc) = &st.congestion else {
         return Ok(());
     };
-    if cc.competing {
-        // A competing flow's queue: skipping frames would not drain it.
-        *pushback = false;
-    } else if let Some(q) = cc.queue_delay {
-        if q > QUEUE_PUSHBACK.0 {
-            *pushback = true;
-        } else if q < QUEUE_PUSHBACK.1 {
-            *pushback = false;
-        }
-    }
+    pushback.update(Instant::now(), cc.queue_delay, cc.competing);
     let bps = video_bitrate(cc.target, a.video_kbps);
     *video_bps = Some(bps);
     if let Some(step) = ladder

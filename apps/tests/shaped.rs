@@ -20,7 +20,9 @@
 //! met every bound; the code from before that session met them in 4 of 4
 //! calls beside those six. The TCP test missed once (2 key frames after
 //! settling against 1), and twice in a row (2 key frames, then no second
-//! in competing mode), as did the code from before that session (1 of 2).
+//! in competing mode), as did the code from before that session (1 of 2);
+//! it has run behind a router namespace against CUBIC since session 12
+//! (one miss in four calls: 4 key frames once settled).
 //! The simulator asserts the same properties deterministically
 //! (`cc_mesh_netsim`).
 
@@ -212,9 +214,15 @@ fn a_call_through_a_150_kbit_tbf_uplink_picks_a_smaller_picture_and_keeps_30_fps
     );
 }
 
-/// RFC 8867 §5.6: a long TCP flow from the same namespace through the same
-/// uplink for the whole call. Its full queue is not ours to drain: the
-/// call keeps its frame rate and a share of the link, and leaves TCP one.
+/// RFC 8867 §5.6: a long TCP flow (CUBIC, set on its socket) from the
+/// offerer's namespace through the same uplink from 2 s into the call to
+/// its end, the `tbf` on a router namespace's egress as a home router's
+/// modem holds the queue (`--router`): TCP sees only drops and fills the
+/// buffer in every run. Its full queue is not ours to drain: the call
+/// keeps its frame rate and a fair share of the link, and leaves TCP one.
+/// (A call that starts on a link TCP already fills may not tell the
+/// competitor's queue from the path's delay for a long time: see
+/// `cc/tests/bottleneck.rs` and BENCHMARKS.md.)
 #[test]
 fn a_call_competing_with_a_long_tcp_flow_keeps_its_frame_rate_and_a_share() {
     shaped_call_within(
@@ -229,26 +237,27 @@ fn a_call_competing_with_a_long_tcp_flow_keeps_its_frame_rate_and_a_share() {
             "--settle",
             "10",
             "--tcp",
+            "--tcp-at",
+            "2",
+            "--router",
         ],
         |summary, offer| {
-            // Measured 28.7-30.1 fps, and 21.2 in a run where the process
-            // stalled and competing mode came back only 8 s later (before the
-            // competing mode shared the buffer: 21.7-30.5, and 22.9-23.6 on the
-            // same main, the call freezing at its own overflows). The issue's
-            // "keeps its frame rate" is not always met: BENCHMARKS.md.
+            check!(summary["tcp_congestion_control"] == "cubic", "{summary}");
+            // Measured 29.8-30.1 fps behind the router in three of four
+            // session-12 calls, 20.1 in one that froze for about a second
+            // every 5 s at the competitor's loss events (BENCHMARKS.md).
             check!(f(summary, "fps_settled") >= 20.0, "{summary}");
-            // The call no longer overflows the buffer itself: 0 key frames
-            // once settled in session 9's runs (2-3 before); 2 in a
-            // session-10 call, each for a tail drop NACK/RTX could not
-            // repair in time, hence 2 allowed.
+            // No key frame once settled in three of those four calls, 4 in
+            // the fourth (a miss: the call is made again); 2 in a session-10
+            // call, each for a tail drop NACK/RTX could not repair in time,
+            // hence 2 allowed.
             check!(f(summary, "keyframes_after_settling") <= 2.0, "{summary}");
-            // Shares of what the receivers got (RTP bytes for the call, TCP
-            // payload), so the call's small packets' headers count against it.
-            // Measured 0.31-0.60 (0.58-0.65 while the TCP flow keeps few
-            // segments queued, 0.31-0.38 while it fills the buffer); before,
-            // 0.72-0.74 on the same main: the call took the link.
-            let share = f(summary, "call_share_settled");
-            check!((0.25..=0.7).contains(&share), "{summary}");
+            // Shares of the IP bytes each flow delivered (the call's small
+            // packets' headers count as TCP's do): within 0.15 of a fair
+            // half. Measured 0.454-0.467 behind the router (main's code:
+            // 0.425-0.455 with the flow started before the call).
+            let share = f(summary, "call_wire_share_settled");
+            check!((0.35..=0.65).contains(&share), "{summary}");
             let competing = offer["timeline"]
                 .as_array()
                 .unwrap()

@@ -296,7 +296,7 @@ impl CongestionController {
                     }
                 );
                 let from = self.aimd.rate();
-                self.aimd.competing_decrease(now, acked);
+                self.aimd.competing_decrease(now);
                 self.last_loss_decrease = Some((now, from));
             }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {

@@ -43,11 +43,19 @@ struct Scenario {
     /// 148 bytes a second) first, the video encoder aiming at 85% of what
     /// the target leaves (`meshrtc_peer::video_encoder_target`).
     audio: bool,
-    /// A loss-based flow sharing the FIFO from this second on: a rate
-    /// form of TCP's AIMD (one 1500-byte packet more per round trip each
-    /// round trip, halved at most once a round trip when one of its
-    /// packets is dropped).
+    /// A loss-based flow sharing the bottleneck from this second on: a
+    /// rate form of TCP's AIMD (`competitor_alpha` 1500-byte packets more
+    /// per round trip each round trip, times `competitor_beta` at most
+    /// once a round trip when one of its packets is dropped).
     competitor_from: Option<f64>,
+    /// Reno's 1 and 0.5 (RFC 5681); CUBIC's in its Reno-friendly region,
+    /// where a small link's window stays (RFC 9438 §4.3, §4.6): 0.53
+    /// and 0.7.
+    competitor_alpha: f64,
+    competitor_beta: f64,
+    /// When the call's first frame is sent, seconds (a call that joins a
+    /// link the competitor already fills).
+    call_from: f64,
 }
 
 impl Scenario {
@@ -64,6 +72,9 @@ impl Scenario {
             propagation: PROPAGATION,
             audio: false,
             competitor_from: None,
+            competitor_alpha: 1.0,
+            competitor_beta: 0.5,
+            call_from: 0.0,
         }
     }
 }
@@ -162,7 +173,7 @@ fn run(s: &Scenario) -> Trace {
         queued: VecDeque::new(),
         limit: capacity_at(s, 0.0) / 8.0 * s.queue_limit + burst,
     });
-    let mut next_audio = 0.0f64;
+    let mut next_audio = s.call_from;
     // (delivery time at the receiver, seq)
     let mut in_flight: VecDeque<(f64, u64)> = VecDeque::new();
     // receiver state
@@ -171,7 +182,7 @@ fn run(s: &Scenario) -> Trace {
     let mut next_feedback = FEEDBACK_INTERVAL;
     // (arrival at the sender, results, rtt)
     let mut feedback_in_flight: VecDeque<(f64, Vec<PacketResult>, f64)> = VecDeque::new();
-    let mut next_frame = 0.0f64;
+    let mut next_frame = s.call_from;
     // The competitor: rate, byte credit, last halving.
     let mut cross = (100_000.0f64, 0.0f64, f64::NEG_INFINITY);
 
@@ -193,23 +204,34 @@ fn run(s: &Scenario) -> Trace {
             pacer.start_probe(cluster);
         }
 
-        if s.competitor_from.is_some_and(|from| t >= from) && s.tbf_burst.is_none() {
+        if s.competitor_from.is_some_and(|from| t >= from) {
             const MSS: f64 = 1500.0;
-            let rtt = 2.0 * s.propagation + (link_busy_until - t).max(0.0);
-            cross.0 += MSS * 8.0 / (rtt * rtt) * TICK;
+            let queued = match &tbf {
+                Some(b) => b.last_departure - t,
+                None => link_busy_until - t,
+            };
+            let rtt = (2.0 * s.propagation + queued.max(0.0)).max(0.005);
+            cross.0 += s.competitor_alpha * MSS * 8.0 / (rtt * rtt) * TICK;
             cross.1 += cross.0 * TICK / 8.0;
             while cross.1 >= MSS {
                 cross.1 -= MSS;
-                let start = t.max(link_busy_until);
-                if start - t > s.queue_limit {
+                let departure = match &mut tbf {
+                    Some(b) => b.offer(t, MSS as usize, capacity_at(s, t) / 8.0),
+                    None => {
+                        let start = t.max(link_busy_until);
+                        (start - t <= s.queue_limit)
+                            .then(|| start + MSS * 8.0 / capacity_at(s, start))
+                    }
+                };
+                let Some(departure) = departure else {
                     if t - cross.2 > rtt {
-                        cross.0 = (cross.0 / 2.0).max(MSS * 8.0 / rtt);
+                        cross.0 = (cross.0 * s.competitor_beta).max(MSS * 8.0 / rtt);
                         cross.2 = t;
                     }
                     continue;
-                }
-                link_busy_until = start + MSS * 8.0 / capacity_at(s, start);
-                trace.competitor.push((link_busy_until, MSS as usize));
+                };
+                link_busy_until = link_busy_until.max(departure);
+                trace.competitor.push((departure, MSS as usize));
             }
         }
 
@@ -238,7 +260,7 @@ fn run(s: &Scenario) -> Trace {
         }
 
         pacer.set_rates(cc.pacing_rate(), cc.padding_rate());
-        while let Some(release) = pacer.poll_send(now) {
+        while let Some(release) = (t >= s.call_from).then(|| pacer.poll_send(now)).flatten() {
             let size = match release.payload {
                 Payload::Media { item, .. } => item,
                 Payload::Padding { size } => size,
@@ -305,11 +327,11 @@ fn run(s: &Scenario) -> Trace {
         if std::env::var("CC_DEBUG").is_ok() && tick % 100 == 0 {
             let st = cc.state();
             eprintln!(
-                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={} qd={:?} competing={}",
+                "t={t:.1} target={} delay={} loss={} acked={:?} {:?} {:?} trend={:.1} th={:.1} lossf={:.3} q={:.0}ms pq={} qd={:?} competing={} cross={:.0}",
                 st.target, st.delay_based, st.loss_based, st.acked_bitrate, st.delay_state,
                 st.rate_control, st.trend, st.threshold, st.loss_fraction,
                 (link_busy_until - t).max(0.0) * 1000.0, pacer.len(),
-                st.queue_delay, st.competing
+                st.queue_delay, st.competing, cross.0
             );
         }
         if tick % 10 == 0 {
@@ -350,6 +372,19 @@ fn convergence_time(trace: &Trace, from: f64, to: f64, capacity: f64, tolerance:
         }
     }
     since.map_or(f64::INFINITY, |s| s - from)
+}
+
+/// The competing flow's share of the link from `from` to `to`.
+fn competitor_utilisation(trace: &Trace, from: f64, to: f64, capacity: f64) -> f64 {
+    trace
+        .competitor
+        .iter()
+        .filter(|(t, _)| (from..to).contains(t))
+        .map(|(_, b)| b)
+        .sum::<usize>() as f64
+        * 8.0
+        / (to - from)
+        / capacity
 }
 
 fn utilisation(trace: &Trace, from: f64, to: f64, capacity: f64) -> f64 {
@@ -414,6 +449,9 @@ fn converges_within_five_seconds_after_capacity_drops() {
         propagation: PROPAGATION,
         audio: false,
         competitor_from: None,
+        competitor_alpha: 1.0,
+        competitor_beta: 0.5,
+        call_from: 0.0,
     };
     let trace = run(&s);
     let start = convergence_time(&trace, 0.0, 15.0, 2_500_000.0, 0.15);
@@ -444,6 +482,9 @@ fn converges_within_ten_seconds_after_capacity_rises() {
             propagation: PROPAGATION,
             audio: false,
             competitor_from: None,
+            competitor_alpha: 1.0,
+            competitor_beta: 0.5,
+            call_from: 0.0,
         };
         let trace = run(&s);
         let before = convergence_time(&trace, 0.0, 12.0, 600_000.0, 0.15);
@@ -472,6 +513,9 @@ fn steady_link_is_used_at_ninety_percent_with_short_queues() {
         propagation: PROPAGATION,
         audio: false,
         competitor_from: None,
+        competitor_alpha: 1.0,
+        competitor_beta: 0.5,
+        call_from: 0.0,
     };
     let trace = run(&s);
     let util = utilisation(&trace, 10.0, 30.0, 1_000_000.0);
@@ -504,6 +548,9 @@ fn slow_link_with_short_queue_settles_below_capacity() {
         propagation: PROPAGATION,
         audio: false,
         competitor_from: None,
+        competitor_alpha: 1.0,
+        competitor_beta: 0.5,
+        call_from: 0.0,
     };
     let trace = run(&s);
     let mean = mean_target(&trace, 10.0, 30.0);
@@ -535,6 +582,9 @@ fn two_percent_random_loss_does_not_collapse_the_rate() {
         propagation: PROPAGATION,
         audio: false,
         competitor_from: None,
+        competitor_alpha: 1.0,
+        competitor_beta: 0.5,
+        call_from: 0.0,
     };
     let trace = run(&s);
     let min = min_target(&trace, 10.0, 30.0);
@@ -565,6 +615,9 @@ fn a_sender_overshooting_its_target_does_not_keep_a_standing_queue() {
         propagation: PROPAGATION,
         audio: false,
         competitor_from: None,
+        competitor_alpha: 1.0,
+        competitor_beta: 0.5,
+        call_from: 0.0,
     };
     let trace = run(&s);
     let util = utilisation(&trace, 10.0, 30.0, 1_000_000.0);
@@ -630,10 +683,10 @@ fn a_call_through_a_tbf_link_stays_off_its_queue() {
 /// full. Its queue is not ours to drain (`queue_delay`'s competing flow):
 /// the call keeps a share instead of backing off to its minimum (3.9% of
 /// the link before the competing mode; about 21% with its first form,
-/// 25% since it backs off at a queue near the buffer's depth, counts a
-/// loss event only once regrown and is no longer held by the loss bound:
-/// short of a fair half, the competitor here grows by a packet per round
-/// trip and halves, while each of our loss events costs 20%).
+/// 24% since it backs off at a queue near the buffer's depth, counts a
+/// loss event only once regrown and is no longer held by the loss bound;
+/// 44% since session 12, where its decrease is from the rate, its
+/// increase counted in TCP segments and "full" 0.8 of the depth).
 #[test]
 fn a_competing_loss_based_flow_does_not_starve_the_call() {
     let s = Scenario {
@@ -642,14 +695,7 @@ fn a_competing_loss_based_flow_does_not_starve_the_call() {
     };
     let trace = run(&s);
     let ours = utilisation(&trace, 20.0, 40.0, 1_000_000.0);
-    let theirs = trace
-        .competitor
-        .iter()
-        .filter(|(t, _)| (20.0..40.0).contains(t))
-        .map(|(_, b)| b)
-        .sum::<usize>() as f64
-        * 8.0
-        / 20e6;
+    let theirs = competitor_utilisation(&trace, 20.0, 40.0, 1_000_000.0);
     eprintln!(
         "1 Mbit/s FIFO with a loss-based flow from 5 s: call {:.1} %, competitor {:.1} % of \
          the link (20-40 s), mean target {:.0}, lowest {}",
@@ -658,6 +704,72 @@ fn a_competing_loss_based_flow_does_not_starve_the_call() {
         mean_target(&trace, 20.0, 40.0),
         min_target(&trace, 20.0, 40.0)
     );
-    assert!(ours >= 0.15, "{ours}");
-    assert!(theirs >= 0.25, "{theirs}");
+    assert!(ours >= 0.35, "{ours}");
+    assert!(theirs >= 0.4, "{theirs}");
+}
+
+/// The same on the model of `scripts/shaped-call --tcp --router`: a call
+/// (audio and video) and a loss-based flow as Linux's CUBIC behaves on a
+/// small link (its Reno-friendly region, RFC 9438 §4.3), started
+/// together, through a `tbf` with a 300 ms queue limited in bytes, so
+/// that the competitor's 1500-byte packets are dropped where the call's
+/// smaller ones may still fit. The call gets within 0.15 of a fair half
+/// of what the two get (measured 0.56, 0.41, 0.37 and 0.36 at 150 kbit/s,
+/// 300 kbit/s, 1 and 2 Mbit/s; 0.56, 0.33, 0.15 and 0.10 before the
+/// competing decrease was taken from the rate, the increase counted in
+/// TCP segments and the buffer taken as full at 0.8 of its depth,
+/// BENCHMARKS.md).
+#[test]
+fn a_call_and_a_loss_based_flow_started_together_share_a_tbf_link_fairly() {
+    for rate in [150_000.0, 300_000.0, 1_000_000.0, 2_000_000.0] {
+        let share = tbf_share_with_a_cubic_flow(rate, 0.0);
+        assert!((0.35..=0.65).contains(&share), "{rate}: {share}");
+    }
+}
+
+/// Not met yet: a call that joins a link the loss-based flow already
+/// fills (the call's first packet 1 s after the flow's) never sees the
+/// queue empty, so its base one-way delay includes the competitor's
+/// standing queue; the queuing delay it measures swings between 15 and
+/// 110 ms where the real one is 300-450 ms, no stand lasts, and
+/// competing mode never comes on: the call rides the competitor's
+/// sawtooth as a delay-based flow (0.30 at 300 kbit/s, 0.16 at 1 Mbit/s,
+/// 0.28 at 2 Mbit/s; 0.30, 0.10 and 0.11 before this session's
+/// competing changes). It is not starved: this asserts what holds.
+#[test]
+fn a_call_joining_a_link_a_loss_based_flow_fills_keeps_a_share() {
+    for rate in [300_000.0, 1_000_000.0, 2_000_000.0] {
+        let share = tbf_share_with_a_cubic_flow(rate, 1.0);
+        assert!(share >= 0.15, "{rate}: {share}");
+    }
+}
+
+/// The call's share of what it and a CUBIC-like flow from 0 s got through
+/// a `tbf` link of `rate` from 10 to 40 s, the call starting at
+/// `call_from`.
+fn tbf_share_with_a_cubic_flow(rate: f64, call_from: f64) -> f64 {
+    let mut s = Scenario {
+        competitor_from: Some(0.0),
+        competitor_alpha: 3.0 * 0.3 / 1.7,
+        competitor_beta: 0.7,
+        call_from,
+        ..tbf_call(rate, 40.0)
+    };
+    // The floor `PeerConnection` gives its controller.
+    s.config.min_bitrate = 50_000;
+    let trace = run(&s);
+    let ours = utilisation(&trace, 10.0, 40.0, rate);
+    let theirs = competitor_utilisation(&trace, 10.0, 40.0, rate);
+    let share = ours / (ours + theirs);
+    eprintln!(
+        "{rate} bit/s tbf, a CUBIC-like flow from 0 s, the call from {call_from} s: call \
+         {:.1} %, competitor {:.1} % of the link (10-40 s), share {share:.2}, mean target \
+         {:.0}, lowest {}",
+        ours * 100.0,
+        theirs * 100.0,
+        mean_target(&trace, 10.0, 40.0),
+        min_target(&trace, 10.0, 40.0)
+    );
+    assert!(ours + theirs >= 0.9, "{rate}: {}", ours + theirs);
+    share
 }
