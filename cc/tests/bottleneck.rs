@@ -727,20 +727,21 @@ fn a_call_and_a_loss_based_flow_started_together_share_a_tbf_link_fairly() {
     }
 }
 
-/// Not met yet: a call that joins a link the loss-based flow already
-/// fills (the call's first packet 1 s after the flow's) never sees the
-/// queue empty, so its base one-way delay includes the competitor's
-/// standing queue; the queuing delay it measures swings between 15 and
-/// 110 ms where the real one is 300-450 ms, no stand lasts, and
-/// competing mode never comes on: the call rides the competitor's
-/// sawtooth as a delay-based flow (0.30 at 300 kbit/s, 0.16 at 1 Mbit/s,
-/// 0.28 at 2 Mbit/s; 0.30, 0.10 and 0.11 before this session's
-/// competing changes). It is not starved: this asserts what holds.
+/// A call that joins a link the loss-based flow already fills (the
+/// call's first packet 1 s after the flow's) never sees the queue empty,
+/// so its base one-way delay includes the competitor's standing queue:
+/// the queuing delay it measures swings between 15 and 110 ms where the
+/// real one is 300-450 ms. Its stands last through dips shorter than
+/// `STAND_GAP`, and competing mode comes on, but late (13 s at 2 Mbit/s),
+/// and the call is still growing towards its share at 40 s: 0.34, 0.28
+/// and 0.28 of 10-40 s at 300 kbit/s, 1 and 2 Mbit/s (0.30, 0.16 and 0.28
+/// when any dip ended a stand; 0.30, 0.10 and 0.11 before session 12's
+/// competing changes). Short of a fair half: this asserts what holds.
 #[test]
 fn a_call_joining_a_link_a_loss_based_flow_fills_keeps_a_share() {
     for rate in [300_000.0, 1_000_000.0, 2_000_000.0] {
         let share = tbf_share_with_a_cubic_flow(rate, 1.0);
-        assert!(share >= 0.15, "{rate}: {share}");
+        assert!(share >= 0.25, "{rate}: {share}");
     }
 }
 
