@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use meshrtc_cc::FramePushback;
 use meshrtc_media::audio_playout::AudioPlayout;
 use meshrtc_media::opus::OpusEncoder;
 use meshrtc_media::sink::{i420_to_rgb, write_png, IvfWriter, WavWriter};
@@ -29,7 +30,6 @@ use meshrtc_rtp::vp8::Vp8Packetizer;
 use meshrtc_sdp::negotiate::MediaKind;
 use serde_json::{json, Value};
 
-use crate::frame_pushback::FramePushback;
 use crate::ladder::ResolutionLadder;
 use crate::sources::{runtime, wall_us, AudioIn, SourceKind, VideoIn, VideoSpec};
 

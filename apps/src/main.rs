@@ -15,7 +15,6 @@ mod dtls13view;
 mod dtls_flag;
 mod dtls_fragment;
 mod dtlsview;
-mod frame_pushback;
 mod hexin;
 mod ice_server_args;
 mod ladder;

@@ -29,6 +29,9 @@
 //! - [`pacer`]: [`Pacer`] releases packets at 2.5 × the target (§4), audio
 //!   first, sends probe clusters at their rate, and keeps retransmissions
 //!   within a share of the media.
+//! - [`frame_pushback`]: [`FramePushback`] tells an encoder's owner to skip
+//!   every other capture while the queue stands and skipping drains it
+//!   (libwebrtc's congestion-window pushback plays that part).
 //!
 //! Like every meshrtc protocol crate it is sans-IO: time comes in as
 //! `now: Instant` (and receiver time as the `Duration`s in the feedback),
@@ -83,6 +86,7 @@ pub mod controller;
 pub mod delay;
 mod error;
 pub mod feedback;
+pub mod frame_pushback;
 pub mod loss;
 pub mod pacer;
 pub mod probe;
@@ -93,5 +97,6 @@ pub use controller::{CcState, Config, CongestionController};
 pub use delay::overuse::BandwidthUsage;
 pub use error::Error;
 pub use feedback::{AckedPacket, PacketResult, SendHistory, SentPacket};
+pub use frame_pushback::FramePushback;
 pub use pacer::{Pacer, PacerConfig, PacerStats, PacketClass, Payload, Release};
 pub use probe::ProbeCluster;
