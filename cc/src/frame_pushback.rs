@@ -15,11 +15,12 @@
 //! filling the buffer) kept a `tbf` queue at 60-150 ms with no drop for
 //! a whole call, and the call skipped every other frame (15 fps) for
 //! nothing; against such a flow on `scripts/shaped-call --tcp --tcp-cc
-//! bbr`, main's calls skipped 199-238 frames and showed 17.7-19.4 fps. Skipping that does not drain the queue is not
-//! draining our queue: when, after [`DRAIN_WINDOW`] of skipping, the queue
-//! has not fallen under [`DRAINED`] of what it was when the window began,
-//! skipping stops and stays off until the queue has been under [`LOW`]
-//! once (or the estimator says it is a competitor's).
+//! bbr`, main's calls skipped 199-238 frames and showed 17.7-19.4 fps.
+//! Skipping that does not drain the queue is not draining our queue:
+//! when, after [`DRAIN_WINDOW`] of skipping, the queue has not fallen
+//! under [`DRAINED`] of what it was when the window began, skipping stops
+//! and stays off until the queue has been under [`LOW`] once. While the
+//! estimator takes the queue for a competitor's, nothing is skipped.
 
 use std::time::{Duration, Instant};
 
