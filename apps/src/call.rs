@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use meshrtc_cc::FramePushback;
+use meshrtc_cc::{EncoderOvershoot, FramePushback};
 use meshrtc_media::audio_playout::AudioPlayout;
 use meshrtc_media::opus::OpusEncoder;
 use meshrtc_media::sink::{i420_to_rgb, write_png, IvfWriter, WavWriter};
@@ -420,13 +420,30 @@ const BITRATE_INTERVAL: Duration = Duration::from_millis(250);
 /// The least bitrate asked of the video encoder, bit/s.
 const MIN_VIDEO_BPS: u64 = 30_000;
 
-/// The video encoder's bitrate for a connection estimate: its share
+/// The video encoder's bitrate for a connection estimate: its fixed share
 /// ([`meshrtc_peer::video_encoder_target`], audio left its allowance)
-/// within `MIN_VIDEO_BPS..=cap`.
+/// within `MIN_VIDEO_BPS..=cap`. Not the connection's measured
+/// `video_budget` over the encoder's measured overshoot, which fills the
+/// estimate: with libvpx on a real 300 kbit/s `tc tbf` uplink that let
+/// the queue the estimator tolerates stand (median latency under 12 ms in
+/// none of six calls, against three of six; BENCHMARKS.md, "The encoder
+/// fills its estimate"). The overshoot is measured and reported all the
+/// same.
 fn video_bitrate(estimate: u64, cap_kbps: u32) -> u32 {
     let video = meshrtc_peer::video_encoder_target(estimate, true);
     let cap = u64::from(cap_kbps.saturating_mul(1000)).max(MIN_VIDEO_BPS);
     video.clamp(MIN_VIDEO_BPS, cap) as u32
+}
+
+/// What the encoder's rate follows besides the estimate.
+#[derive(Default)]
+struct RateFollow {
+    /// Skipping every other capture while the queue stands and skipping
+    /// drains it.
+    pushback: FramePushback,
+    /// What the encoder produced against what it was asked for (reported
+    /// in the stats, not applied: see `video_bitrate`).
+    overshoot: EncoderOvershoot,
 }
 
 async fn run_call(
@@ -440,6 +457,7 @@ async fn run_call(
     // The encoder starts at its share of the estimator's first target
     // (not above `--video-kbps`): a first key frame far above the link
     // would fill its queue before the first feedback.
+    let mut follow = RateFollow::default();
     let first_bps = video_bitrate(start_bps, a.video_kbps);
     let mut video = VideoIn::open(VideoSpec {
         file: a.video_in.as_deref(),
@@ -459,7 +477,6 @@ async fn run_call(
         .then(|| video.size().map(|(w, h)| ResolutionLadder::new(w, h, fps)))
         .flatten();
     let mut next_bitrate = tokio::time::Instant::now() + BITRATE_INTERVAL;
-    let mut pushback = FramePushback::default();
     let mut frames_skipped = 0u64;
     let mut audio = AudioIn::open(a.audio_in.as_deref())?;
     let mut opus = OpusEncoder::new(48_000, 1, 32_000).map_err(|e| e.to_string())?;
@@ -637,7 +654,7 @@ async fn run_call(
             while next_video <= tnow {
                 // Every other capture is skipped while the link's queue
                 // stands (see `FramePushback`), not at a key frame.
-                if pushback.skipping() && !force_key && video_sent % 2 == 1 {
+                if follow.pushback.skipping() && !force_key && video_sent % 2 == 1 {
                     video_sent += 1;
                     next_video += frame_interval;
                     frames_skipped += 1;
@@ -647,6 +664,13 @@ async fn run_call(
                 let (data, key) = video.next(force_key, pts, video_bps).unwrap_or_default();
                 if key {
                     force_key = false;
+                }
+                if !data.is_empty() {
+                    follow.overshoot.on_frame(
+                        Instant::now(),
+                        data.len(),
+                        u64::from(video_bps.unwrap_or(first_bps)),
+                    );
                 }
                 if let (false, Some(mid)) = (data.is_empty(), &video_mid) {
                     let ts = (video_sent * 90_000 / u64::from(fps)) as u32;
@@ -699,7 +723,7 @@ async fn run_call(
                     &mut video_bps,
                     &mut ladder,
                     &mut force_key,
-                    &mut pushback,
+                    &mut follow,
                 )?;
                 if stats_due {
                     if a.live {
@@ -742,7 +766,10 @@ async fn run_call(
     // Captures skipped while the queue stood (counted in frames sent).
     report["video_frames_skipped"] = json!(frames_skipped);
     // Times skipping stopped because it did not drain the queue.
-    report["video_skipping_given_up"] = json!(pushback.given_up());
+    report["video_skipping_given_up"] = json!(follow.pushback.given_up());
+    // What the encoder produced over what it was asked for, at the end
+    // (at least 1; measured, not applied: see `video_bitrate`).
+    report["encoder_overshoot"] = json!(follow.overshoot.factor());
     if let Some(p) = &a.stats_json {
         std::fs::write(p, serde_json::to_string_pretty(&report).unwrap_or_default())
             .map_err(|e| format!("{}: {e}", p.display()))?;
@@ -756,7 +783,7 @@ async fn run_call(
 }
 
 /// The encoder follows the connection's send-side estimate (which covers
-/// audio too: as the mesh node does, audio keeps its allowance), and with
+/// audio too: audio keeps its allowance, see `video_bitrate`), and with
 /// a ladder its picture size follows the encoder's bitrate; frames are
 /// skipped while the queue stands and skipping drains it
 /// ([`FramePushback`]).
@@ -767,12 +794,14 @@ fn follow_estimate(
     video_bps: &mut Option<u32>,
     ladder: &mut Option<ResolutionLadder>,
     force_key: &mut bool,
-    pushback: &mut FramePushback,
+    follow: &mut RateFollow,
 ) -> Result<(), String> {
     let Some(cc) = &st.congestion else {
         return Ok(());
     };
-    pushback.update(Instant::now(), cc.queue_delay, cc.competing);
+    follow
+        .pushback
+        .update(Instant::now(), cc.queue_delay, cc.competing);
     let bps = video_bitrate(cc.target, a.video_kbps);
     *video_bps = Some(bps);
     if let Some(step) = ladder

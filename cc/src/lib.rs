@@ -29,6 +29,10 @@
 //! - [`pacer`]: [`Pacer`] releases packets at 2.5 × the target (§4), audio
 //!   first, sends probe clusters at their rate, and keeps retransmissions
 //!   within a share of the media.
+//! - [`send_mix`] and [`encoder_overshoot`]: what of the estimate the
+//!   video encoder may be asked for, from the audio, packet overhead and
+//!   retransmissions measured on the wire and the encoder's measured
+//!   overshoot.
 //! - [`frame_pushback`]: [`FramePushback`] tells an encoder's owner to skip
 //!   every other capture while the queue stands and skipping drains it
 //!   (libwebrtc's congestion-window pushback plays that part).
@@ -84,6 +88,7 @@
 pub mod aimd;
 pub mod controller;
 pub mod delay;
+pub mod encoder_overshoot;
 mod error;
 pub mod feedback;
 pub mod frame_pushback;
@@ -92,11 +97,15 @@ pub mod pacer;
 pub mod probe;
 pub mod probe_estimator;
 pub mod queue_delay;
+pub mod rate_window;
+pub mod send_mix;
 
 pub use controller::{CcState, Config, CongestionController};
 pub use delay::overuse::BandwidthUsage;
+pub use encoder_overshoot::EncoderOvershoot;
 pub use error::Error;
 pub use feedback::{AckedPacket, PacketResult, SendHistory, SentPacket};
 pub use frame_pushback::FramePushback;
 pub use pacer::{Pacer, PacerConfig, PacerStats, PacketClass, Payload, Release};
 pub use probe::ProbeCluster;
+pub use send_mix::SendMix;

@@ -75,8 +75,9 @@ pub struct ProbeCluster {
 enum State {
     /// Nothing sent yet: initial probes pending.
     Init,
-    /// Probes out; a result above this probes further.
-    Waiting { further_above: u64 },
+    /// Probes out, the highest at `probed`; a result above
+    /// `further_above` probes further, higher than `probed`.
+    Waiting { further_above: u64, probed: u64 },
     /// Idle: only periodic, recovery or max-change probes.
     Done,
 }
@@ -128,6 +129,7 @@ impl ProbeController {
         c.state = if highest > 0 {
             State::Waiting {
                 further_above: (highest as f64 * FURTHER_FRACTION) as u64,
+                probed: highest,
             }
         } else {
             State::Done
@@ -155,6 +157,7 @@ impl ProbeController {
         self.push(rate);
         self.state = State::Waiting {
             further_above: (rate as f64 * FURTHER_FRACTION) as u64,
+            probed: rate,
         };
         self.waiting_since = Some(now);
         self.last_probe_at = Some(now);
@@ -183,10 +186,19 @@ impl ProbeController {
             self.large_drop = Some((before, now));
         }
         self.estimate = estimate;
-        if let State::Waiting { further_above } = self.state {
+        if let State::Waiting {
+            further_above,
+            probed,
+        } = self.state
+        {
+            // Further means higher: a probe capped at the maximum is not
+            // repeated for a result under it (that would probe the maximum
+            // at every feedback while the estimate sits within
+            // FURTHER_FRACTION of it, filling the queue).
+            let next = estimate.saturating_mul(2).min(self.max);
             if estimate > further_above
                 && self.pending.is_empty()
-                && !self.probe(now, estimate.saturating_mul(2))
+                && (next <= probed || !self.probe(now, next))
             {
                 self.state = State::Done;
             }
@@ -291,6 +303,30 @@ mod tests {
         let mut p = ProbeController::new(300_000, 1_000_000);
         assert_eq!(p.poll_probe().unwrap().target_bitrate, 900_000);
         assert_eq!(p.poll_probe().unwrap().target_bitrate, 1_000_000);
+    }
+
+    #[test]
+    fn a_result_under_the_maximum_does_not_probe_the_maximum_again() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(1_000_000, 3_000_000);
+        while p.poll_probe().is_some() {}
+        // The 3 Mbit/s probe (capped from 6) reads 2.6 Mbit/s: above 0.7 of
+        // it, but the next probe would be the maximum again.
+        p.on_estimate(t0 + S / 10, 2_600_000);
+        assert_eq!(p.poll_probe(), None);
+        // Feedback after feedback, still none.
+        for k in 2..20u32 {
+            p.on_estimate(t0 + S / 10 * k, 2_600_000);
+            p.handle_timeout(t0 + S / 10 * k, false);
+            assert_eq!(p.poll_probe(), None, "feedback {k}");
+        }
+        // A probe under the maximum still probes further, up to it.
+        let mut q = ProbeController::new(300_000, 3_000_000);
+        while q.poll_probe().is_some() {}
+        q.on_estimate(t0 + S / 10, 1_700_000);
+        assert_eq!(q.poll_probe().unwrap().target_bitrate, 3_000_000);
+        q.on_estimate(t0 + S / 5, 2_600_000);
+        assert_eq!(q.poll_probe(), None);
     }
 
     #[test]

@@ -31,9 +31,10 @@
 //! each captured frame once per layer (say 320x180 and 640x360) and
 //! packetizes each once, and [`MeshNode::send_layers`] sends every member
 //! the layer it is on, so one slow member no longer pulls everyone's
-//! encoder down. A member wants the highest layer whose minimum its
-//! `video_encoder_target` reaches (layer 0 until it has an estimate; it
-//! keeps a higher layer down to 60% of that layer's minimum, and moves up
+//! encoder down. A member wants the highest layer whose minimum its video
+//! budget (its estimate less the audio and overhead measured on its
+//! connection) reaches (layer 0 until it has an estimate; it keeps a
+//! higher layer down to 60% of that layer's minimum, and moves up
 //! only after wanting the higher layer for a second), and is moved
 //! there at that layer's next key frame, which the node asks for
 //! ([`MeshNode::take_keyframe_requests`]); until then it keeps its layer.
@@ -139,6 +140,9 @@ pub struct MeshNode {
     outbox: VecDeque<Transmit>,
     /// Per video layer (one without simulcast).
     keyframes: Vec<LayerKeyframes>,
+    /// Per video layer: what its encoder produced against what it was
+    /// asked for (see `encoder_target.rs`).
+    overshoot: Vec<meshrtc_cc::EncoderOvershoot>,
     layer_switches: u64,
     /// Coupled members' estimates raised to their shares.
     estimate_raises: u64,
@@ -208,6 +212,10 @@ impl MeshNode {
                     tokens: f64::from(config.keyframe_burst.max(1)),
                     tokens_at: None,
                 };
+                config.layer_min_bitrates.len().max(1)
+            ],
+            overshoot: vec![
+                meshrtc_cc::EncoderOvershoot::default();
                 config.layer_min_bitrates.len().max(1)
             ],
             layer_switches: 0,

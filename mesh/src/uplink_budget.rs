@@ -32,7 +32,7 @@
 //!    application-limited flows do). At each joint congestion the capacity
 //!    estimate becomes what all the flows together got through, the sum of
 //!    their acknowledged bitrates (the uplink was full, so that is what it
-//!    carries), provided every flow filled at least half of its estimate
+//!    carries), provided every flow filled at least 70% of its estimate
 //!    (a flow that was paused or is app-limited measures nothing, and
 //!    neither does one whose capacity just fell: the acknowledged rate
 //!    lags by up to a second). Between congestion events it grows by
@@ -45,7 +45,8 @@
 //!    uplink, and the shares with it). Each member may use
 //!    [`UplinkBudget::shares`]: a max-min fair split of the capacity over
 //!    the flows' own estimates. The split is in the estimates' units: a
-//!    node sends less than its estimates (the encoder is asked for 85% of
+//!    node may send less than its estimates (until a connection has
+//!    measured its audio and overhead, the encoder is asked for 85% of
 //!    what is left after audio), so the capacity is divided by the share
 //!    of their estimates the flows filled at the event; otherwise each
 //!    event would lower the budget below what filled the uplink, and the
@@ -63,8 +64,12 @@
 use std::time::{Duration, Instant};
 
 /// A flow acknowledged at less than this share of its estimate is not
-/// filling it: its throughput says nothing of the uplink's capacity.
-const MIN_FILL: f64 = 0.5;
+/// filling it: its throughput says nothing of the uplink's capacity. A
+/// node's encoders fill their estimates (with
+/// `MeshConfig::measured_video_budget`) or about 87% of them (the fixed
+/// share), so a flow under 70% of its estimate is one a probe has just
+/// raised, one resuming from a pause, or one sent a small layer.
+const MIN_FILL: f64 = 0.7;
 
 /// Between joint congestions the capacity grows past what was measured
 /// only up to this many times what the flows send now.
@@ -340,6 +345,12 @@ mod tests {
         // Just after a pause: queues rise, but the acknowledged rates
         // still hold the paused second.
         b.update(t0, &[flow(800_000, 60_000, 80); 3]);
+        assert_eq!(b.capacity(), None);
+        // Estimates a probe raised above what the encoder fills yet: 55%
+        // filled, not a measure (the capacity it gave, split over
+        // estimates twice what went through, let a member's share float
+        // to 1.8 times the uplink on the simulator's pause-and-resume).
+        b.update(t0 + MS * 300, &[flow(900_000, 495_000, 80); 2]);
         assert_eq!(b.capacity(), None);
         // Or one flow without an acknowledged rate yet.
         let mut flows = vec![flow(800_000, 700_000, 80); 3];

@@ -51,8 +51,9 @@ pub struct MeshConfig {
     /// Simulcast: the number of video layers the caller encodes (one per
     /// entry, smallest first) and the encoder target a member needs to be
     /// sent each one. A member gets the highest layer whose minimum is at
-    /// most its `video_encoder_target`; `[0]` (the default) is one layer
-    /// for everyone. See [`MeshNode::send_layers`].
+    /// most its video budget (its estimate less the audio and overhead
+    /// measured on its connection); `[0]` (the default) is one layer for
+    /// everyone. See [`MeshNode::send_layers`].
     pub layer_min_bitrates: Vec<u32>,
     /// Couple the members' estimates through one budget for the shared
     /// uplink ([`crate::uplink_budget`]): once their queues rise together,
@@ -63,6 +64,16 @@ pub struct MeshConfig {
     /// [`MeshNode::send_chat`]). Off by default: it adds a data m-line to
     /// every connection.
     pub chat: bool,
+    /// Ask the encoder for what each member's connection measured its
+    /// video may use (the estimate less the audio and overhead seen on the
+    /// wire, `PeerConnection::video_budget_of`) over the encoder's
+    /// measured overshoot, filling the estimate. Off: the fixed share
+    /// (`meshrtc_peer::video_encoder_target`: 85% of the estimate less 60
+    /// kbit/s of audio), which leaves headroom. On by default (the
+    /// simulator's fake codec: 3-5 points more of a steady link); the
+    /// driver turns it off for libvpx on real links
+    /// ([`crate::driver::MemberConfig::measured_video_budget`]).
+    pub measured_video_budget: bool,
 }
 
 impl MeshConfig {
@@ -86,6 +97,7 @@ impl MeshConfig {
             layer_min_bitrates: vec![0],
             uplink_budget: Some(BudgetConfig::default()),
             chat: false,
+            measured_video_budget: true,
         }
     }
 }

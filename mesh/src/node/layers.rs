@@ -7,9 +7,9 @@
 
 use std::time::Instant;
 
-use meshrtc_peer::{video_encoder_target, PacketizedFrame};
+use meshrtc_peer::PacketizedFrame;
 
-use super::{uplink_shares, Member, MeshNode};
+use super::{uplink_shares, MeshNode};
 
 #[cfg(doc)]
 use super::MeshConfig;
@@ -38,6 +38,13 @@ impl MeshNode {
     /// many members a frame went to.
     pub fn send_layers(&mut self, now: Instant, layers: &[LayerFrame<'_>]) -> usize {
         self.update_wanted_layers(now);
+        // Each layer's frame against what its encoder was asked for.
+        for l in layers {
+            let target = self.layer_target(l.index);
+            if let Some(o) = self.overshoot.get_mut(l.index) {
+                o.on_frame(now, l.frame.data.len(), u64::from(target));
+            }
+        }
         let mut n = 0;
         let outbox = &mut self.outbox;
         for m in self.members.values_mut().filter(|m| m.connected) {
@@ -78,9 +85,7 @@ impl MeshNode {
     pub(super) fn update_wanted_layers(&mut self, now: Instant) {
         let mins = &self.config.layer_min_bitrates;
         for m in self.members.values_mut().filter(|m| m.connected) {
-            let target = m
-                .estimate()
-                .map(|t| video_encoder_target(t, self.config.send_audio));
+            let target = m.estimate().map(|_| m.video_budget(&self.config));
             let allowed = wanted_layer(mins, m.layer, target);
             m.wanted_layer = if allowed > m.layer {
                 let since = *m.higher_layer_since.get_or_insert(now);
@@ -102,35 +107,43 @@ impl MeshNode {
     }
 
     /// The encoder target of each video layer (smallest first): the lowest
-    /// [`video_encoder_target`] of the members sent that layer or waiting
-    /// to be moved to it, so that no member is sent more than its estimate
-    /// allows. A member below a layer's minimum moves down, so a weak
-    /// member holds a layer's target down only to that layer's minimum. A
-    /// layer below the top is capped at the next layer's minimum (a
-    /// member that could afford more gets the next layer); a layer no
-    /// member is on gets its minimum. All within
-    /// `min_bitrate..=max_bitrate`.
+    /// video budget (estimate less the audio and overhead measured on the
+    /// connection) of the members sent that layer or waiting to be moved
+    /// to it, so that no member is sent more than its estimate allows,
+    /// over the layer's encoder's measured overshoot. A
+    /// member below a layer's minimum moves down, so a weak member holds a
+    /// layer's target down only to that layer's minimum. A layer below the
+    /// top is capped at the next layer's minimum (a member that could
+    /// afford more gets the next layer); a layer no member is on gets its
+    /// minimum. All within `min_bitrate..=max_bitrate`.
     pub fn layer_targets(&self) -> Vec<u32> {
+        (0..self.keyframes.len())
+            .map(|i| self.layer_target(i))
+            .collect()
+    }
+
+    /// Layer `i`'s encoder target (see [`MeshNode::layer_targets`]).
+    fn layer_target(&self, i: usize) -> u32 {
         let cfg = &self.config;
         let mins = &cfg.layer_min_bitrates;
-        (0..self.keyframes.len())
-            .map(|i| {
-                let floor = mins.get(i).copied().unwrap_or(0);
-                let cap = mins
-                    .get(i + 1)
-                    .copied()
-                    .unwrap_or(cfg.max_bitrate)
-                    .max(floor);
-                self.members
-                    .values()
-                    .filter(|m| m.connected && (m.layer == i || m.wanted_layer == i))
-                    .filter_map(Member::estimate)
-                    .map(|t| video_encoder_target(t, cfg.send_audio))
-                    .min()
-                    .map_or(floor, |t| t.min(u64::from(cap)) as u32)
-                    .clamp(cfg.min_bitrate, cfg.max_bitrate)
-            })
-            .collect()
+        let floor = mins.get(i).copied().unwrap_or(0);
+        let cap = mins
+            .get(i + 1)
+            .copied()
+            .unwrap_or(cfg.max_bitrate)
+            .max(floor);
+        super::encoder_target::lowest_budget(
+            self.members
+                .values()
+                .filter(|m| m.connected && (m.layer == i || m.wanted_layer == i))
+                .filter(|m| m.estimate().is_some()),
+            cfg,
+            mins.len() <= 1,
+        )
+        .map_or(floor, |b| {
+            self.encoder_target_for(i, b).min(u64::from(cap)) as u32
+        })
+        .clamp(cfg.min_bitrate, cfg.max_bitrate)
     }
 
     /// The video layer `member` is sent.

@@ -17,7 +17,8 @@
 
 use super::*;
 use meshrtc_cc::{
-    CongestionController, Pacer, PacketClass as PaceClass, PacketResult, Payload, SentPacket,
+    CongestionController, Pacer, PacketClass as PaceClass, PacketResult, Payload, SendMix,
+    SentPacket,
 };
 use meshrtc_rtp::session::Padding;
 
@@ -27,16 +28,20 @@ use meshrtc_rtp::session::Padding;
 /// and 28 of UDP/IPv4: 148 bytes × 50 × 8 ≈ 60 kbit/s.
 pub const AUDIO_ALLOWANCE: u64 = 60_000;
 
-/// Share of what is left for video that its encoder is asked for: libvpx's
-/// rate control overshoots its target by up to 15% (`rc_overshoot_pct`),
-/// and each packet's RTP, SRTP and UDP/IP overhead comes on top. Measured
-/// with Chromium receiving through a full 500 kbit/s link: asking for the
-/// whole remainder kept a cycling queue (jitter-buffer delay p95 181 ms),
-/// 85% of it kept the delay at 15 ms at the same 30 fps.
+/// Share of what is left for video that its encoder is asked for before
+/// anything is measured ([`PeerConnection::video_budget_of`] measures):
+/// libvpx's rate control overshoots its target by up to 15%
+/// (`rc_overshoot_pct`), and each packet's RTP, SRTP and UDP/IP overhead
+/// comes on top. Measured with Chromium receiving through a full 500
+/// kbit/s link: asking for the whole remainder kept a cycling queue
+/// (jitter-buffer delay p95 181 ms), 85% of it kept the delay at 15 ms at
+/// the same 30 fps.
 pub const VIDEO_ENCODER_SHARE: f64 = 0.85;
 
 /// The bitrate to ask of a video encoder for a connection whose send-side
-/// estimate is `estimate_bps` (everything it sends), audio included or not.
+/// estimate is `estimate_bps` (everything it sends), audio included or
+/// not, from the fixed allowances: what a connection uses until it has
+/// measured its own mix ([`PeerConnection::video_budget_of`]).
 pub fn video_encoder_target(estimate_bps: u64, with_audio: bool) -> u64 {
     let rest = estimate_bps.saturating_sub(if with_audio { AUDIO_ALLOWANCE } else { 0 });
     (rest as f64 * VIDEO_ENCODER_SHARE) as u64
@@ -58,6 +63,8 @@ pub(super) struct Congestion {
     /// Padding packets sent (RTX copies of recent packets, or padding
     /// alone).
     pub(super) padding_sent: u64,
+    /// Audio, video and overhead as they left, against the encoded video.
+    pub(super) mix: SendMix,
 }
 
 impl Congestion {
@@ -100,6 +107,7 @@ impl Congestion {
             next_seq: 1,
             padding_skipped: 0,
             padding_sent: 0,
+            mix: SendMix::default(),
         }
     }
 
@@ -159,6 +167,23 @@ impl PeerConnection {
         } else {
             bps
         }
+    }
+
+    /// What a video encoder may be asked for of `bps` (a rate for all the
+    /// media this connection sends, as [`PeerConnection::target_bitrate`]
+    /// or a share of an uplink): `bps` less the audio's rate on the wire,
+    /// over the wire bytes per encoded video byte (headers, SRTP tag,
+    /// UDP/IP, retransmissions), both measured on the last one to two
+    /// seconds of what left ([`meshrtc_cc::SendMix`]). Until measured, and
+    /// without transport-cc, the fixed allowances of
+    /// [`video_encoder_target`] (`with_audio`: whether audio is sent). An
+    /// encoder that overshoots needs this divided by its overshoot
+    /// ([`meshrtc_cc::EncoderOvershoot`]).
+    pub fn video_budget_of(&self, bps: u64, with_audio: bool) -> u64 {
+        self.cc
+            .as_ref()
+            .and_then(|c| c.mix.video_budget(bps))
+            .unwrap_or_else(|| video_encoder_target(bps, with_audio))
     }
 
     /// The send-side estimate for everything this connection sends (bits
@@ -226,7 +251,8 @@ impl PeerConnection {
         while let Some(release) = cc.pacer.poll_send(now) {
             let cluster = release.probe_cluster;
             match release.payload {
-                Payload::Media { item, .. } => {
+                Payload::Media { item, class } => {
+                    cc.mix.on_sent(now, class, item.len() + WIRE_OVERHEAD);
                     let item = cc.stamp(now, item, twcc_ext, cluster);
                     self.spend_data_budget(item.len() + WIRE_OVERHEAD);
                     self.send_protected_rtp(item);

@@ -23,6 +23,11 @@ impl PeerConnection {
         if !self.is_connected() {
             return Err(PeerError::NotConnected);
         }
+        if frame.kind == MediaKind::Video {
+            if let Some(cc) = &mut self.cc {
+                cc.mix.on_video_encoded(now, frame.data.len());
+            }
+        }
         let n = frame.payloads.len();
         for p in 0..n {
             let Some(parts) = frame.parts(p) else {

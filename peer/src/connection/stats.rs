@@ -131,6 +131,12 @@ pub struct PeerStats {
     pub remote_remb_bps: Option<u64>,
     /// The send-side estimator, once transport-cc is negotiated.
     pub congestion: Option<meshrtc_cc::CcState>,
+    /// What the video encoder may be asked for of the media target
+    /// ([`PeerConnection::video_budget_of`] of
+    /// [`PeerConnection::target_bitrate`], audio counted if sent), once
+    /// transport-cc is negotiated. An encoder that overshoots is asked for
+    /// less ([`meshrtc_cc::EncoderOvershoot`]).
+    pub video_budget: Option<u64>,
     /// The pacer's counters, once transport-cc is negotiated. Its padding
     /// bytes are those it asked for: `padding_sent` of them were sent.
     pub pacer: Option<meshrtc_cc::PacerStats>,
@@ -210,6 +216,10 @@ impl PeerConnection {
             transport_feedbacks_received: self.transport_feedbacks_received,
             remote_remb_bps: self.remote_remb_bps,
             congestion: self.cc.as_ref().map(|c| c.controller.state()),
+            video_budget: self.target_bitrate().map(|t| {
+                let audio = self.senders.iter().any(|s| s.kind == MediaKind::Audio);
+                self.video_budget_of(t, audio)
+            }),
             pacer: self.cc.as_ref().map(|c| c.pacer.stats()),
             padding_not_sent: self.cc.as_ref().map_or(0, |c| c.padding_skipped),
             padding_sent: self.cc.as_ref().map_or(0, |c| c.padding_sent),

@@ -94,6 +94,8 @@ pub(crate) struct Ours {
     pub(crate) fps: u32,
     /// The encoder follows the connection's send-side estimate.
     pub(crate) follow_estimate: bool,
+    /// What the encoder produced against what it was asked for.
+    overshoot: meshrtc_cc::EncoderOvershoot,
     /// Camera-like content instead of the test pattern (it fills a link).
     pub(crate) texture: Option<meshrtc_media::texture::TextureSource>,
     /// The m-line of the first video frames we got; frames of other video
@@ -164,6 +166,7 @@ impl Ours {
             send_media: true,
             fps: 15,
             follow_estimate: false,
+            overshoot: meshrtc_cc::EncoderOvershoot::default(),
             texture: None,
             first_video_mid: None,
             other_video: Default::default(),
@@ -265,10 +268,16 @@ impl Ours {
         }
         while self.next_video <= now {
             let t_us = u64::from(self.frames_sent) * 1_000_000 / u64::from(self.fps);
+            let mut asked = None;
             if let (true, Some(t)) = (self.follow_estimate, self.pc.target_bitrate()) {
-                let video = meshrtc_peer::video_encoder_target(t, true);
-                self.encoder
-                    .set_bitrate(video.clamp(30_000, 1_500_000) as u32);
+                // As the apps do: the connection's measured video budget
+                // over the encoder's measured overshoot.
+                let video = self
+                    .overshoot
+                    .target_for(self.pc.video_budget_of(t, true))
+                    .clamp(30_000, 1_500_000);
+                self.encoder.set_bitrate(video as u32);
+                asked = Some(video);
             }
             let img = match &mut self.texture {
                 Some(t) => t.next_frame(t_us),
@@ -277,6 +286,9 @@ impl Ours {
             if let Ok(Some(f)) = self.encoder.encode(&img, t_us, self.force_key) {
                 if f.keyframe {
                     self.force_key = false;
+                }
+                if let Some(asked) = asked {
+                    self.overshoot.on_frame(now, f.data.len(), asked);
                 }
                 if let Some((mid, _)) = mids.iter().find(|m| m.1 == MediaKind::Video) {
                     let ts = self.frames_sent * (90_000 / self.fps);
