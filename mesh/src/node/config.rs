@@ -70,7 +70,7 @@ pub struct MeshConfig {
     /// measured overshoot, filling the estimate. Off: the fixed share
     /// (`meshrtc_peer::video_encoder_target`: 85% of the estimate less 60
     /// kbit/s of audio), which leaves headroom. On by default (the
-    /// simulator's fake codec: 3-5 points more of a steady link); the
+    /// simulator's fake codec: 2-4 points more of a steady link); the
     /// driver turns it off for libvpx on real links
     /// ([`crate::driver::MemberConfig::measured_video_budget`]).
     pub measured_video_budget: bool,
