@@ -28,6 +28,13 @@ pub const APP_LIMITED_FRACTION: f64 = 0.7;
 /// target is under this multiple of its acknowledged rate (see
 /// `on_feedback`).
 pub const APP_LIMITED_PROBE_HEADROOM: f64 = 2.0;
+/// An over-use this soon after a probe raised the estimate, with no more
+/// acknowledged than the link was known to carry before the raise,
+/// refutes the probe (see `on_feedback`).
+pub const PROBE_CONFIRM_WINDOW: Duration = Duration::from_secs(3);
+/// "No more than before": at most this multiple of the rate the link was
+/// known to carry before the raise.
+pub const REFUTED_MARGIN: f64 = 1.1;
 /// How long after a probe raised the estimate the short acknowledged
 /// window counts (see `on_feedback`).
 pub const AFTER_PROBE_WINDOW: Duration = Duration::from_secs(1);
@@ -47,6 +54,26 @@ pub struct Config {
     pub min_bitrate: u64,
     /// Never go above.
     pub max_bitrate: u64,
+}
+
+/// Probe raises in a row not yet confirmed (see
+/// [`PROBE_CONFIRM_WINDOW`]).
+#[derive(Debug, Clone, Copy)]
+struct RaisedFrom {
+    /// The last raise.
+    at: Instant,
+    /// What the link was known to carry before the first: the band's
+    /// top or the acknowledged rate, the larger.
+    carried: u64,
+}
+
+impl RaisedFrom {
+    /// Whether an over-use decrease with `acked` acknowledged at `now`
+    /// refutes the raises.
+    fn refuted_by(&self, now: Instant, acked: Option<u64>) -> bool {
+        now.saturating_duration_since(self.at) < PROBE_CONFIRM_WINDOW
+            && acked.is_some_and(|a| a as f64 <= REFUTED_MARGIN * self.carried as f64)
+    }
 }
 
 /// A snapshot for stats and logs.
@@ -78,6 +105,12 @@ pub struct CcState {
     pub probes: u64,
     /// Probe results that raised the estimate.
     pub probe_raises: u64,
+    /// Probe raises refuted by an over-use soon after, at no more than the
+    /// link carried before ([`PROBE_CONFIRM_WINDOW`]).
+    pub probes_refuted: u64,
+    /// The sender has other flows
+    /// ([`CongestionController::set_other_flows`]): no probe is refuted.
+    pub other_flows: bool,
     /// Queuing delay of the last feedback over the base one-way delay.
     pub queue_delay: Option<Duration>,
     /// Decreases for a standing queue ([`crate::queue_delay`]).
@@ -118,6 +151,12 @@ pub struct CongestionController {
     /// The sender filled its target when the last probe raised it (not
     /// application-limited), or when the first of raises in a row did.
     probe_raised_loaded: bool,
+    /// The latest probe raises in a row, not yet confirmed or refuted.
+    raised_from: Option<RaisedFrom>,
+    /// Probe raises refuted by an over-use soon after.
+    probes_refuted: u64,
+    /// See [`CongestionController::set_other_flows`].
+    other_flows: bool,
     was_competing: bool,
     /// The last decrease for a loss event while competing, and the rate
     /// it decreased from.
@@ -158,6 +197,9 @@ impl CongestionController {
             probe_raises: 0,
             last_probe_raise: None,
             probe_raised_loaded: false,
+            raised_from: None,
+            probes_refuted: 0,
+            other_flows: false,
             was_competing: false,
             last_loss_decrease: None,
             last_usage: BandwidthUsage::Normal,
@@ -279,6 +321,15 @@ impl CongestionController {
                     && (self.aimd.rate() >= from || since >= COMPETING_LOSS_HOLD)
             });
         let target_before_raise = self.target_bitrate();
+        if self
+            .raised_from
+            .is_some_and(|r| now.saturating_duration_since(r.at) >= PROBE_CONFIRM_WINDOW)
+        {
+            // The raise held through the window.
+            self.raised_from = None;
+            self.probe.on_confirmed();
+        }
+        let decreased_before = self.aimd.last_decrease();
         match probe_result {
             _ if standing => {
                 tracing::debug!(acked_bps = ?acked, "rate decreased: standing queue");
@@ -301,6 +352,16 @@ impl CongestionController {
             }
             Some(r) if usage != BandwidthUsage::Overusing && r > self.aimd.rate() => {
                 tracing::debug!(probe_bps = r, "estimate raised by a probe to {r} bit/s");
+                // What the link was known to carry, before the raise
+                // forgets a band it leaves.
+                let carried = self
+                    .aimd
+                    .capacity_band()
+                    .map(|(_, hi)| hi)
+                    .into_iter()
+                    .chain(acked)
+                    .max()
+                    .unwrap_or(0);
                 self.aimd.set_estimate(now, r);
                 self.loss.raise_to(r);
                 self.probe_raises += 1;
@@ -315,15 +376,43 @@ impl CongestionController {
                 // probes' step 200 ms later set the band at 2 Mbit/s.
                 let loaded = !app_limited(target_before_raise, acked);
                 self.probe_raised_loaded = loaded || (after_probe && self.probe_raised_loaded);
+                self.raised_from = Some(match self.raised_from {
+                    Some(row) if now.saturating_duration_since(row.at) < PROBE_CONFIRM_WINDOW => {
+                        RaisedFrom { at: now, ..row }
+                    }
+                    _ => RaisedFrom { at: now, carried },
+                });
             }
             _ => {
                 self.aimd.set_queue_delay(self.queue.queue_delay());
-                let decreased_before = self.aimd.last_decrease();
                 self.aimd.update(now, usage, acked);
-                if after_probe
-                    && self.probe_raised_loaded
-                    && self.aimd.last_decrease() != decreased_before
-                {
+                let decreased = self.aimd.last_decrease() != decreased_before;
+                // A raise the link did not carry: found full within
+                // [`PROBE_CONFIRM_WINDOW`] with no more acknowledged than
+                // it carried before. A shaper's token bucket passes a
+                // probe at line rate (a 300 kbit/s `tbf` link read at
+                // 540-1260 kbit/s); the encoder follows the raise and
+                // fills the queue (100-185 ms a few seconds later, every
+                // 5-6 s, in real calls). Not for a sender with other flows
+                // (a mesh's other members, coupled or not): their rates
+                // may have filled the link (measured on the simulator,
+                // simulcast to five members: a member's periodic probes,
+                // spaced out by over-uses the others caused, moved the
+                // layers and the coupling).
+                let refuted = decreased
+                    && !self.other_flows
+                    && self.raised_from.is_some_and(|r| r.refuted_by(now, acked));
+                if decreased {
+                    self.raised_from = None;
+                }
+                if refuted {
+                    tracing::debug!(
+                        acked_bps = ?acked,
+                        "probe refuted: the link was found full at what it carried before"
+                    );
+                    self.probes_refuted += 1;
+                    self.probe.on_refuted(now);
+                } else if after_probe && self.probe_raised_loaded && decreased {
                     // The step a probe's result made is read as over-use
                     // while the acknowledged window still mixes the old
                     // rate with the probe's: not where the link is full.
@@ -334,6 +423,11 @@ impl CongestionController {
                     self.aimd.forget_capacity();
                 }
             }
+        }
+        if self.aimd.last_decrease() != decreased_before {
+            // Any other decrease (a standing queue, a loss event while
+            // competing) ends the row unjudged.
+            self.raised_from = None;
         }
         self.loss
             .on_feedback(now, summary.lost, summary.received, self.aimd.rate());
@@ -438,6 +532,14 @@ impl CongestionController {
         self.aimd.set_shared_bottleneck(shared);
     }
 
+    /// Whether the sender has other flows that may share this one's
+    /// bottleneck (a mesh node's other members), coupled or not: then an
+    /// over-use after a probe raise may be theirs, and does not refute the
+    /// probe ([`PROBE_CONFIRM_WINDOW`]). Off by default: one flow.
+    pub fn set_other_flows(&mut self, others: bool) {
+        self.other_flows = others;
+    }
+
     /// Padding the application wants sent when media does not fill it
     /// (never above the target).
     pub fn set_padding_target(&mut self, bps: u64) {
@@ -507,6 +609,8 @@ impl CongestionController {
             rtt: self.rtt,
             probes: self.probes,
             probe_raises: self.probe_raises,
+            probes_refuted: self.probes_refuted,
+            other_flows: self.other_flows,
             queue_delay: self.queue.queue_delay(),
             standing_queue_decreases: self.queue.signals(),
             competing: self.queue.competing(),
@@ -777,7 +881,7 @@ mod tests {
         // The probes' step read as over-use right after: not where the
         // link is full, as after a single raise.
         let after = raises_at[1];
-        let at = overload_until_decrease(&mut cc, after, 3_000_000, 1_000_000, &mut seq)
+        let at = overload_until_decrease(&mut cc, after, 4_000_000, 2_500_000, &mut seq)
             .expect("the overload is read as over-use");
         assert!(at - after < AFTER_PROBE_WINDOW);
         assert_eq!(cc.aimd.capacity_band(), None);
@@ -815,6 +919,96 @@ mod tests {
             probes.extend(std::iter::from_fn(|| cc.poll_probe()).map(|c| c.target_bitrate));
         }
         probes
+    }
+
+    /// A sender that found a 300 kbit/s FIFO link full (its media at 1.5
+    /// times the target until then) sends at 0.9 of its target, except at
+    /// a third of it from 8 to 9 s and at half of it from 13 s on
+    /// (application-limited both times: it probes). Its probe clusters
+    /// pass as a shaper's token bucket passes them, at the rate they were
+    /// sent; its media go through the FIFO. The times of the decreases,
+    /// of the probes asked for, and the controller.
+    fn probed_through_a_bucket(other_flows: bool) -> (Vec<f64>, Vec<f64>, CongestionController) {
+        let t0 = Instant::now();
+        let mut cc = CongestionController::new(config());
+        cc.set_other_flows(other_flows);
+        while cc.poll_probe().is_some() {}
+        let mut seq = 0;
+        let mut path = Fifo::new(300_000);
+        let mut sent = 0.0f64;
+        let (mut decreases, mut probes) = (Vec::new(), Vec::new());
+        let mut found_full = false;
+        for tick in 1..=300 {
+            let now = tick as f64 * 0.1;
+            let share = match now {
+                _ if !found_full => 1.5,
+                t if (8.0..9.0).contains(&t) => 1.0 / 3.0,
+                t if t < 13.0 => 0.9,
+                _ => 0.5,
+            };
+            let gap = 1200.0 * 8.0 / (share * cc.target_bitrate() as f64);
+            let mut results = Vec::new();
+            while sent < now {
+                let arrival = Duration::from_secs(100) + path.depart(sent);
+                let at = t0 + Duration::from_secs_f64(sent);
+                results.push(send_one(&mut cc, &mut seq, at, arrival, None));
+                sent += gap;
+            }
+            let at = t0 + Duration::from_secs_f64(now);
+            let clusters: Vec<_> = std::iter::from_fn(|| cc.poll_probe()).collect();
+            for c in clusters {
+                if found_full {
+                    probes.push(now);
+                }
+                let spacing = 1200.0 * 8.0 / c.target_bitrate as f64;
+                for i in 0..6 {
+                    let t = now - 0.05 + i as f64 * spacing;
+                    let arrival = Duration::from_secs(100) + Duration::from_secs_f64(t);
+                    let sent_at = t0 + Duration::from_secs_f64(t);
+                    results.push(send_one(&mut cc, &mut seq, sent_at, arrival, Some(c.id)));
+                }
+            }
+            let before = cc.aimd.last_decrease();
+            cc.on_feedback(at, &results);
+            cc.handle_timeout(at);
+            if found_full && cc.aimd.last_decrease() != before {
+                decreases.push(now);
+            }
+            found_full |= cc.aimd.capacity_band().is_some();
+        }
+        (decreases, probes, cc)
+    }
+
+    #[test]
+    fn a_probe_raise_the_link_does_not_carry_spaces_periodic_probes_out() {
+        let (decreases, probes, cc) = probed_through_a_bucket(false);
+        // The application-limited sender probed; the bucket passed the
+        // cluster, which raised the estimate; its media then found the
+        // link full at about what it carried before.
+        let first = *probes
+            .first()
+            .expect("an application-limited sender probes");
+        assert!(cc.state().probe_raises >= 1);
+        let refuted_at = decreases
+            .iter()
+            .copied()
+            .find(|&d| d > first)
+            .expect("the raise is found too high");
+        assert!(refuted_at - first < 3.0, "{decreases:?} {probes:?}");
+        assert!(cc.state().probes_refuted >= 1, "{:?}", cc.state());
+        // Application-limited again from 13 s, it probes again, but only
+        // twice the interval after the refutation (10 s, not 5).
+        let next = probes
+            .iter()
+            .copied()
+            .find(|&p| p > refuted_at)
+            .expect("application-limited, it probes again");
+        assert!(next - refuted_at >= 9.9, "{refuted_at} {probes:?}");
+        // A sender with other flows cannot tell its own raise from their
+        // rates: nothing is refuted, probes stay 5 s apart.
+        let (_, probes, cc) = probed_through_a_bucket(true);
+        assert_eq!(cc.state().probes_refuted, 0);
+        assert!(probes.windows(2).any(|w| w[1] - w[0] < 6.0), "{probes:?}");
     }
 
     #[test]

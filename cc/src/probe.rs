@@ -10,7 +10,8 @@
 //! - When the application stops being application-limited, once.
 //! - Every [`PERIODIC_INTERVAL`] while the estimate is below the maximum and
 //!   stable (the caller says what stable is: no over-use, no recent
-//!   decrease).
+//!   decrease); twice as long after each refuted probe (one whose raise
+//!   the link did not carry, see [`ProbeController::on_refuted`]).
 //! - When the maximum is raised while the estimate sits at the old one.
 //! - After a large drop (to under [`LARGE_DROP`] of the previous estimate),
 //!   once the estimate is stable again and within [`DROP_RECOVERY_WINDOW`],
@@ -41,6 +42,9 @@ pub const INITIAL_FACTORS: [u64; 2] = [3, 6];
 pub const FURTHER_FRACTION: f64 = 0.7;
 /// Periodic probing interval.
 pub const PERIODIC_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest the periodic interval grows to after refuted probes (see
+/// [`ProbeController::on_refuted`]).
+pub const MAX_PERIODIC_INTERVAL: Duration = Duration::from_secs(60);
 /// Give up waiting for a result after this.
 pub const RESULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// An estimate below this fraction of the previous one is a large drop.
@@ -100,6 +104,9 @@ pub struct ProbeController {
     large_drop: Option<(u64, Instant)>,
     /// The top of the link's known band, when converged.
     ceiling: Option<u64>,
+    /// The periodic interval now: [`PERIODIC_INTERVAL`], doubled by each
+    /// refuted probe, back to it after a confirmed one.
+    periodic_interval: Duration,
 }
 
 impl ProbeController {
@@ -117,6 +124,7 @@ impl ProbeController {
             app_limited: false,
             large_drop: None,
             ceiling: None,
+            periodic_interval: PERIODIC_INTERVAL,
         };
         let mut highest = 0;
         for f in INITIAL_FACTORS {
@@ -231,6 +239,30 @@ impl ProbeController {
         self.ceiling = ceiling;
     }
 
+    /// A probe's raise was refuted: the link was found full soon after,
+    /// carrying no more than before the probe. A shaper's token bucket
+    /// (`tc tbf`, a home router's) lets a short cluster through at line
+    /// rate whatever the link's rate, so on such a link every probe reads
+    /// high, and the media that follow fill its queue. The periodic
+    /// interval doubles (up to [`MAX_PERIODIC_INTERVAL`]), and the drop
+    /// back from the raise is not probed again.
+    pub fn on_refuted(&mut self, now: Instant) {
+        self.periodic_interval = (self.periodic_interval * 2).min(MAX_PERIODIC_INTERVAL);
+        self.large_drop = None;
+        self.last_probe_at = Some(now);
+    }
+
+    /// A probe's raise held: the periodic interval is back to
+    /// [`PERIODIC_INTERVAL`].
+    pub fn on_confirmed(&mut self) {
+        self.periodic_interval = PERIODIC_INTERVAL;
+    }
+
+    /// The periodic interval now (see [`ProbeController::on_refuted`]).
+    pub fn periodic_interval(&self) -> Duration {
+        self.periodic_interval
+    }
+
     /// Periodic work: result timeouts and periodic probes. `stable` says
     /// whether the estimate is settled enough to probe above it.
     pub fn handle_timeout(&mut self, now: Instant, stable: bool) {
@@ -263,7 +295,7 @@ impl ProbeController {
         {
             let due = self
                 .last_probe_at
-                .is_none_or(|t| now.saturating_duration_since(t) >= PERIODIC_INTERVAL);
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.periodic_interval);
             if due {
                 self.probe(now, self.estimate.saturating_mul(2));
             }
@@ -278,7 +310,7 @@ impl ProbeController {
             State::Done if self.large_drop.is_some() => self.next_check,
             State::Done if self.estimate < self.max && self.ceiling.is_none() => self
                 .last_probe_at
-                .map(|t| (t + PERIODIC_INTERVAL).max(self.next_check.unwrap_or(t))),
+                .map(|t| (t + self.periodic_interval).max(self.next_check.unwrap_or(t))),
             State::Done => None,
         }
     }
@@ -425,6 +457,39 @@ mod tests {
         p.set_ceiling(None);
         p.handle_timeout(t0 + 12 * S, true);
         assert_eq!(p.poll_probe().unwrap().target_bitrate, 500_000);
+    }
+
+    #[test]
+    fn refuted_probes_space_periodic_probing_out_and_a_confirmed_one_restores_it() {
+        let t0 = Instant::now();
+        let mut p = ProbeController::new(300_000, 10_000_000);
+        while p.poll_probe().is_some() {}
+        p.on_probe_sent(t0);
+        p.on_estimate(t0, 300_000);
+        // A periodic probe after 5 s; its raise to 900 k is refuted at 7
+        // s (the media found the link full at 300 k): the drop back is
+        // not probed, and the next periodic probe waits 10 s.
+        p.handle_timeout(t0 + 5 * S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 600_000);
+        p.on_estimate(t0 + 5 * S, 900_000);
+        p.handle_timeout(t0 + 6 * S, true);
+        while p.poll_probe().is_some() {}
+        p.on_estimate(t0 + 7 * S, 250_000);
+        p.on_refuted(t0 + 7 * S);
+        assert_eq!(p.periodic_interval(), 10 * S);
+        p.handle_timeout(t0 + 8 * S, true);
+        assert_eq!(p.poll_probe(), None, "the drop is not probed back");
+        p.handle_timeout(t0 + 16 * S, true);
+        assert_eq!(p.poll_probe(), None, "5 s is not 10");
+        p.handle_timeout(t0 + 17 * S, true);
+        assert_eq!(p.poll_probe().unwrap().target_bitrate, 500_000);
+        // Doubling stops at the maximum.
+        for k in 0..8 {
+            p.on_refuted(t0 + (20 + k) * S);
+        }
+        assert_eq!(p.periodic_interval(), MAX_PERIODIC_INTERVAL);
+        p.on_confirmed();
+        assert_eq!(p.periodic_interval(), PERIODIC_INTERVAL);
     }
 
     #[test]

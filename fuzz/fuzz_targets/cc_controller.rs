@@ -10,9 +10,10 @@
 //! many back, byte 1, lost when byte 2 is 0, else arriving byte 2 × byte 3
 //! µs after the previous result, from a receiver clock that may start
 //! anywhere); 2 an RTT (u16 ms); 3 a REMB (u32); 4 application-limited
-//! or not; 5 sharing the bottleneck or not; 6 a raise from outside (u16 ×
-//! 1000 bit/s); 7 the timeout; 8 a new maximum (u16 × 1000 bit/s, at
-//! least the minimum).
+//! or not; 5 sharing the bottleneck or not (bit 0 of byte 0) and other
+//! flows or not (bit 1: whether a probe can be refuted); 6 a raise from
+//! outside (u16 × 1000 bit/s); 7 the timeout; 8 a new maximum (u16 × 1000
+//! bit/s, at least the minimum).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -65,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
             2 => cc.on_rtt(now, Duration::from_millis(u16v)),
             3 => cc.on_remb(now, u64::from(u32::from_be_bytes(b))),
             4 => cc.set_app_limited(now, b[0] & 1 == 1),
-            5 => cc.set_shared_bottleneck(b[0] & 1 == 1),
+            5 => {
+                cc.set_shared_bottleneck(b[0] & 1 == 1);
+                cc.set_other_flows(b[0] & 2 == 2);
+            }
             6 => cc.raise_estimate(now, u16v * 1000),
             7 => cc.handle_timeout(now),
             _ => {

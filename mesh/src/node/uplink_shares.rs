@@ -53,14 +53,22 @@ impl MeshNode {
     /// a joint congestion, sets each member's share and raises the
     /// estimates of coupled members far under theirs.
     pub(super) fn update_budget(&mut self, now: Instant) {
-        if self.config.uplink_budget.is_none()
-            || self
-                .budget_at
-                .is_some_and(|t| now.saturating_duration_since(t) < BUDGET_INTERVAL)
+        if self
+            .budget_at
+            .is_some_and(|t| now.saturating_duration_since(t) < BUDGET_INTERVAL)
         {
             return;
         }
         self.budget_at = Some(now);
+        // Each member's estimator knows whether it is the node's only flow
+        // (a probe it raised that the link then refused is its own then).
+        let others = self.members.values().filter(|m| m.connected).count() > 1;
+        for m in self.members.values_mut() {
+            m.pc.set_other_flows(others);
+        }
+        if self.config.uplink_budget.is_none() {
+            return;
+        }
         let mut flows = Vec::with_capacity(self.members.len());
         let mut ids = Vec::with_capacity(self.members.len());
         for (id, m) in self.members.iter().filter(|(_, m)| m.connected) {

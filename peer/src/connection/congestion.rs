@@ -212,6 +212,16 @@ impl PeerConnection {
         }
     }
 
+    /// Tells the estimator whether the owner sends other connections that
+    /// may share this one's bottleneck (a mesh node's other members; see
+    /// `meshrtc_cc::CongestionController::set_other_flows`). No effect
+    /// before transport-cc runs.
+    pub fn set_other_flows(&mut self, others: bool) {
+        if let Some(cc) = self.cc.as_mut() {
+            cc.controller.set_other_flows(others);
+        }
+    }
+
     /// A snapshot of the send-side estimator (delay verdict, queuing
     /// delay, acknowledged bitrate, ...), once transport-cc is negotiated.
     /// Cheaper than [`PeerConnection::stats`]: nothing is allocated.

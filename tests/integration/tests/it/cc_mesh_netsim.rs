@@ -347,6 +347,23 @@ fn five_streams_of_one_uplink_share_it_fairly() {
         &fps,
     );
     assert!(w.jain >= 0.98, "{w:?}");
+    // Each estimator knows the node sends others: an over-use after its
+    // probe may be theirs, and refutes nothing.
+    let states: Vec<_> = call
+        .member(0)
+        .node
+        .stats()
+        .members
+        .iter()
+        .map(|(_, _, p)| p.congestion)
+        .collect();
+    assert_eq!(states.len(), 5);
+    assert!(
+        states
+            .iter()
+            .all(|c| c.is_some_and(|c| c.other_flows && c.probes_refuted == 0)),
+        "{states:?}"
+    );
     // Issue 15 asks for 90% of a steady link. With the encoder's target
     // the estimate less the audio and overhead measured on each
     // connection, and the coupled members counted with the mean of their
@@ -550,6 +567,12 @@ fn slow_uplink(seed: u64, bps: u64, utilisation: f64) {
     assert!(w.queue_p95 < Duration::from_millis(100), "{w:?}");
     assert!(w.utilisation >= utilisation, "{w:?}");
     assert!(fps[0] >= 0.95 * FPS as f64, "{fps:?}");
+    // A node with one member is its only flow (its probes can be refuted).
+    let st = call.member(0).node.stats();
+    assert!(st
+        .members
+        .iter()
+        .all(|(_, _, p)| p.congestion.is_some_and(|c| !c.other_flows)));
     // No key frame once settled.
     assert_eq!(kf_end, kf_settled);
 }
