@@ -68,6 +68,11 @@ pub struct InboundStats {
     pub rtx_received: u64,
     /// Frames the reassembly gave up on.
     pub frames_dropped: u64,
+    /// Lost packets NACKs recovered (through RTX or late).
+    pub nack_recovered: u64,
+    /// Lost packets given up after the NACK generator's retries or age:
+    /// each costs the frames after it until a key frame.
+    pub nack_given_up: u64,
 }
 
 /// A getStats-like snapshot.
@@ -192,6 +197,10 @@ impl PeerConnection {
                     o.packets_lost =
                         r.stats.packets_expected() as i64 - r.stats.packets_received() as i64;
                     o.jitter = f64::from(r.stats.jitter()) / f64::from(r.clock.max(1));
+                    if let Some(n) = &r.nack {
+                        o.nack_recovered = n.stats().recovered;
+                        o.nack_given_up = n.stats().given_up;
+                    }
                     o
                 })
                 .collect(),

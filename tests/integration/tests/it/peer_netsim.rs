@@ -345,6 +345,10 @@ fn vp8_and_opus_both_ways_for_10_seconds_with_5_percent_loss_and_jitter() {
             "{name}: loss was repaired with NACKs"
         );
         assert!(video_in.rtx_received > 0, "{name}: and RTX");
+        // What went missing came back (RTX, or late), and the stats say
+        // so: none given up.
+        assert!(video_in.nack_recovered > 0, "{name}: {video_in:?}");
+        assert_eq!(video_in.nack_given_up, 0, "{name}: {video_in:?}");
         assert!(
             st.outbound.iter().all(|o| o.rtt_ms.is_some()),
             "{name}: RTT known"
