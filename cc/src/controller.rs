@@ -402,9 +402,6 @@ impl CongestionController {
                 let refuted = decreased
                     && !self.other_flows
                     && self.raised_from.is_some_and(|r| r.refuted_by(now, acked));
-                if decreased {
-                    self.raised_from = None;
-                }
                 if refuted {
                     tracing::debug!(
                         acked_bps = ?acked,
@@ -425,8 +422,9 @@ impl CongestionController {
             }
         }
         if self.aimd.last_decrease() != decreased_before {
-            // Any other decrease (a standing queue, a loss event while
-            // competing) ends the row unjudged.
+            // Any decrease ends the row: judged above if it was an
+            // over-use, unjudged otherwise (a standing queue, a loss event
+            // while competing).
             self.raised_from = None;
         }
         self.loss
