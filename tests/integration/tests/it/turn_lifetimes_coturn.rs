@@ -236,10 +236,17 @@ fn media_resumes_after_coturn_restarts_mid_call() {
         eprintln!("member {i}: {:?} {ice:?}\n{}", turn[0].1, x.result());
         // One new allocation (the client's counters are the new one's).
         assert_eq!(ice.unwrap().relays_reallocated, 1, "member {i}");
-        // A second relayed candidate was signalled and is the one in use.
-        assert_eq!(Member::relay_addrs(&x.local_candidates).len(), 2);
+        // A second relayed candidate was signalled and is the one in use;
+        // unless the restarted coturn handed out the same relayed address
+        // again (seen once in a CI rehearsal under load: member 1 got
+        // 49188 before and after), which is then the one in use.
+        let relays = Member::relay_addrs(&x.local_candidates);
         let now = x.pc.stats().selected_pair.unwrap().0;
-        assert_eq!(Member::relay_addrs(&x.local_candidates)[1], now);
+        assert!(
+            relays.len() == 2 || (relays.len() == 1 && relays[0] == now),
+            "member {i}: {relays:?}, using {now}"
+        );
+        assert_eq!(relays.last(), Some(&now), "member {i}");
         assert!(x.pc.stats().dtls_cipher.is_some());
         assert_eq!(x.pc.stats().ice_restarts, 0, "member {i}");
     }
